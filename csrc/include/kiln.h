@@ -1,0 +1,215 @@
+/* kiln.h — the sole public C API of kiln's native kernel library.
+ *
+ * Conventions
+ *  - Every entry point returns a kiln_status (0 = KILN_OK, negative = error);
+ *    nothing in the library exits, aborts or prints.
+ *  - One call = one whole operation: the call splits rows over the persistent
+ *    thread pool (kiln_init) and returns when every row is written.
+ *  - Results never depend on the thread count or on which other rows are in
+ *    the batch: row i of a batch of m is bit-identical to the same row alone.
+ *    (They may differ between ISA variants, within the tolerances the tests name.)
+ *  - Weight types use GGUF's numbering and block layouts, so rows mapped from a
+ *    GGUF file are used in place.
+ *  - Shapes are written as in the comments: X[m,k] is row-major, k contiguous.
+ */
+#ifndef KILN_H
+#define KILN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status codes -------------------------------------------------------- */
+typedef enum {
+    KILN_OK = 0,
+    KILN_ERR_NULL = -1,        /* a required pointer is NULL */
+    KILN_ERR_SIZE = -2,        /* a size is zero, negative or out of range */
+    KILN_ERR_ALIGN = -3,       /* k is not a multiple of the block size (32 for Q8_0) */
+    KILN_ERR_TYPE = -4,        /* unsupported tensor type for this operation */
+    KILN_ERR_NOMEM = -5,       /* scratch allocation failed */
+    KILN_ERR_ISA = -6,         /* the requested ISA is unknown or not supported by this CPU */
+    KILN_ERR_THREADS = -7,     /* thread pool could not be created */
+    KILN_ERR_INDEX = -8,       /* an index (token id, block id, position) is out of range */
+} kiln_status;
+
+/* kiln_strerror returns a static, human-readable description of a status. */
+const char *kiln_strerror(int status);
+
+/* ---- tensor types (GGUF / ggml type ids) --------------------------------- */
+typedef enum {
+    KILN_TYPE_F32 = 0,
+    KILN_TYPE_F16 = 1,
+    KILN_TYPE_Q8_0 = 8,
+    KILN_TYPE_BF16 = 30,
+} kiln_type;
+
+#define KILN_QK8_0 32 /* elements per Q8_0 block */
+
+/* kiln_row_size is the byte size of one row of k elements of type t
+ * (0 for an unknown type or a k that is not a multiple of the block size). */
+size_t kiln_row_size(int type, int64_t k);
+
+/* ---- library lifecycle, CPU features, dispatch --------------------------- */
+typedef enum {
+    KILN_ISA_SCALAR = 0,  /* portable reference */
+    KILN_ISA_AVX2 = 1,    /* AVX2 + FMA + F16C */
+    KILN_ISA_AVX512 = 2,  /* AVX-512 F/BW/VL (+VNNI used when present) */
+    KILN_ISA_COUNT = 3,
+} kiln_isa;
+
+/* CPU feature bits reported by kiln_cpu_features. */
+#define KILN_CPU_SSE42       (1u << 0)
+#define KILN_CPU_AVX         (1u << 1)
+#define KILN_CPU_AVX2        (1u << 2)
+#define KILN_CPU_FMA         (1u << 3)
+#define KILN_CPU_F16C        (1u << 4)
+#define KILN_CPU_AVX512F     (1u << 5)
+#define KILN_CPU_AVX512BW    (1u << 6)
+#define KILN_CPU_AVX512VL    (1u << 7)
+#define KILN_CPU_AVX512DQ    (1u << 8)
+#define KILN_CPU_AVX512VNNI  (1u << 9)
+#define KILN_CPU_AVX512BF16  (1u << 10)
+#define KILN_CPU_AVXVNNI     (1u << 11)
+#define KILN_CPU_AMX_TILE    (1u << 12)
+#define KILN_CPU_AMX_INT8    (1u << 13)
+#define KILN_CPU_AMX_BF16    (1u << 14)
+
+/* kiln_init starts (or restarts with a new size) the persistent thread pool.
+ * n_threads <= 0 means one thread per online CPU. It also picks the kernel
+ * variant: the best the CPU supports, or the one named by the environment
+ * variable KILN_ISA (scalar|avx2|avx512; an unsupported name is an error).
+ * Every kernel calls kiln_init(0) implicitly if it has not been called. */
+int kiln_init(int n_threads);
+
+/* kiln_shutdown stops the pool's threads; a later call re-initialises. */
+void kiln_shutdown(void);
+
+/* kiln_threads is the pool size (including the calling thread). */
+int kiln_threads(void);
+
+uint32_t kiln_cpu_features(void);   /* KILN_CPU_* bits of this CPU (with OS support) */
+int kiln_isa_supported(int isa);    /* 1 if this CPU can run the variant, else 0 */
+int kiln_get_isa(void);             /* the variant in use */
+int kiln_set_isa(int isa);          /* force a variant (tests, benchmarks) */
+const char *kiln_isa_name(int isa); /* "scalar", "avx2", "avx512"; NULL if unknown */
+const char *kiln_version(void);
+
+/* ---- conversions ---------------------------------------------------------- */
+/* y[n] = float(x[n]) */
+int kiln_f16_to_f32(const uint16_t *x, float *y, int64_t n);
+int kiln_bf16_to_f32(const uint16_t *x, float *y, int64_t n);
+/* y[n] = half(x[n]), round to nearest even; bf16 likewise (NaN stays NaN) */
+int kiln_f32_to_f16(const float *x, uint16_t *y, int64_t n);
+int kiln_f32_to_bf16(const float *x, uint16_t *y, int64_t n);
+/* y = Q8_0 blocks of x[n]; n % 32 == 0; y holds n/32 blocks of 34 bytes */
+int kiln_quantize_q8_0(const float *x, void *y, int64_t n);
+/* y[n] = float(x[n]) for x of any supported type (n a multiple of its block) */
+int kiln_dequantize(int type, const void *x, float *y, int64_t n);
+
+/* ---- matmul --------------------------------------------------------------- */
+/* Y[m,n] = X[m,k] · W[n,k]ᵀ
+ * W: n rows of k elements of type wtype (F32, F16, BF16, Q8_0), each row
+ *    kiln_row_size(wtype, k) bytes, rows contiguous.
+ * X: f32, row-major, k contiguous.  Y: f32, row-major, n contiguous.
+ * For Q8_0 the rows of X are quantized to Q8_0 on the fly and the products are
+ * int8·int8 dot products with one f32 scale per 32-element block; k % 32 == 0. */
+int kiln_matmul(int wtype, const void *w, const float *x, float *y,
+                int64_t m, int64_t n, int64_t k);
+
+/* ---- element-wise and row-wise ops (in place allowed: y == x) ------------ */
+/* y[m,n] = x[m,n] / sqrt(mean(x[i,:]²) + eps) * w[n]   (w may be NULL = ones) */
+int kiln_rmsnorm(float *y, const float *x, const float *w, int64_t m, int64_t n, float eps);
+
+/* y[m,n] = softmax(x[i,:]) per row (max-subtracted, exact expf) */
+int kiln_softmax(float *y, const float *x, int64_t m, int64_t n);
+
+/* y[n] = silu(gate[n]) * up[n]    with silu(g) = g / (1 + exp(-g)) */
+int kiln_swiglu(float *y, const float *gate, const float *up, int64_t n);
+
+/* y[n] = a[n] + b[n] */
+int kiln_add(float *y, const float *a, const float *b, int64_t n);
+
+/* y[n] = x[n] * s */
+int kiln_scale(float *y, const float *x, float s, int64_t n);
+
+/* RoPE, in place, on x[m, n_heads, head_dim] (row stride n_heads*head_dim).
+ * Token i is at position pos[i]. The first rope_dim (even, <= head_dim)
+ * dimensions of every head rotate; the rest pass through.
+ *   theta_j = pos * freq_scale * freq_base^(-2j/rope_dim) / freq_factors[j]
+ *   (freq_factors may be NULL = ones; it has rope_dim/2 entries)
+ * mode KILN_ROPE_NORMAL rotates adjacent pairs (x[2j], x[2j+1]) — llama;
+ * mode KILN_ROPE_NEOX rotates halves (x[j], x[j + rope_dim/2]) — qwen2, neox. */
+#define KILN_ROPE_NORMAL 0
+#define KILN_ROPE_NEOX 2
+int kiln_rope(float *x, const int32_t *pos, int64_t m, int n_heads, int head_dim,
+              int rope_dim, int mode, float freq_base, float freq_scale,
+              const float *freq_factors);
+
+/* Embedding lookup: y[n_ids, k] = float(table[ids[i], :]) for a table of
+ * n_rows rows of k elements of type `type` (any supported type).
+ * An id outside [0, n_rows) is KILN_ERR_INDEX and nothing is written. */
+int kiln_get_rows(int type, const void *table, int64_t n_rows, int64_t k,
+                  const int32_t *ids, int64_t n_ids, float *y);
+
+/* ---- paged attention ----------------------------------------------------- */
+/* The KV cache of one layer is a pool of n_blocks blocks. A block holds
+ * block_size tokens of every KV head, laid out
+ *     cache[block][kv_head][slot][head_dim]
+ * in kv_type (KILN_TYPE_F32 or KILN_TYPE_F16). K and V have separate pools
+ * with the same layout. A sequence reaches its tokens through a block table:
+ * token t of sequence s lives in block block_tables[s*max_blocks + t/block_size],
+ * slot t % block_size. GQA: query head h reads KV head h / (n_head/n_head_kv). */
+typedef struct {
+    int n_head;        /* query heads */
+    int n_head_kv;     /* KV heads; n_head % n_head_kv == 0 */
+    int head_dim;      /* dims per head (any size >= 1; 64/128 are the fast paths) */
+    int block_size;    /* tokens per KV block (e.g. 16 or 32) */
+    int kv_type;       /* KILN_TYPE_F32 or KILN_TYPE_F16 */
+    int n_blocks;      /* blocks in each pool (for bounds checks) */
+    float scale;       /* score scale, usually 1/sqrt(head_dim) */
+    void *k_cache;     /* [n_blocks][n_head_kv][block_size][head_dim] */
+    void *v_cache;     /* same layout */
+} kiln_kv_layout;
+
+/* Write new K/V rows into the cache: token i goes to slot slots[i]
+ * (= block*block_size + offset). k, v: [n_tokens, n_head_kv, head_dim] f32.
+ * A negative slot skips the token; a slot past the pool is KILN_ERR_INDEX. */
+int kiln_kv_store(const kiln_kv_layout *kv, const float *k, const float *v,
+                  const int32_t *slots, int64_t n_tokens);
+
+/* Decode: one query per sequence.
+ * q, out: [n_seq, n_head, head_dim]; sequence s attends to its first
+ * seq_lens[s] (>= 1) cached tokens. block_tables: [n_seq, max_blocks]. */
+int kiln_attn_decode(const kiln_kv_layout *kv, const float *q, float *out,
+                     int64_t n_seq, const int32_t *block_tables, int max_blocks,
+                     const int32_t *seq_lens);
+
+/* Prefill: many queries per sequence, causal, flash-style (online softmax
+ * over KV tiles; the score matrix is never materialised).
+ * Sequence s owns query rows q_start[s] .. q_start[s+1]-1 (q_start has n_seq+1
+ * entries, non-decreasing, q_start[0] = 0) and has ctx_lens[s] tokens cached,
+ * the new ones included (already written with kiln_kv_store). Its j-th query
+ * (0-based) is at position ctx_lens[s] - n_q + j and sees tokens 0..that
+ * position. q, out: [q_start[n_seq], n_head, head_dim].
+ * A query's result is bit-identical to the same query run through
+ * kiln_attn_decode with seq_len = its position + 1. */
+int kiln_attn_prefill(const kiln_kv_layout *kv, const float *q, float *out,
+                      int64_t n_seq, const int32_t *q_start, const int32_t *ctx_lens,
+                      const int32_t *block_tables, int max_blocks);
+
+/* ---- machine ceilings (used by benchmarks) ------------------------------- */
+/* Memory read bandwidth in GB/s (1e9 bytes/s) over a buffer of `bytes`
+ * (use several times the last-level cache), read by n_threads pool threads
+ * (<= kiln_threads()), best of `reps` passes. */
+int kiln_probe_read_bandwidth(size_t bytes, int n_threads, int reps, double *gbps);
+/* Peak f32 FMA throughput in GFLOP/s (an FMA = 2 flops) of the current ISA's
+ * widest vectors on n_threads pool threads, measured for about `seconds`. */
+int kiln_probe_fma_peak(int n_threads, double seconds, double *gflops);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KILN_H */

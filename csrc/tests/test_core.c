@@ -1,0 +1,95 @@
+/* test_core.c — lifecycle, dispatch and thread-pool contracts. */
+#include "test_util.h"
+
+#include <stdatomic.h>
+
+typedef struct {
+    atomic_int calls;
+    int seen[KILN_MAX_THREADS];
+    int nth_seen;
+} pool_probe;
+
+static void probe_task(void *arg, int ith, int nth) {
+    pool_probe *p = arg;
+    atomic_fetch_add(&p->calls, 1);
+    p->seen[ith]++;
+    p->nth_seen = nth;
+}
+
+static void test_pool(void) {
+    for (int threads = 1; threads <= 4; threads++) {
+        T_CHECK(kiln_init(threads) == KILN_OK, "kiln_init(%d)", threads);
+        T_CHECK(kiln_threads() == threads, "pool size %d, want %d", kiln_threads(), threads);
+        for (int nth = 1; nth <= 5; nth++) {
+            for (int rep = 0; rep < 200; rep++) {
+                pool_probe p = {0};
+                kiln_parallel(probe_task, &p, nth);
+                int want = nth < threads ? nth : threads;
+                int ok = atomic_load(&p.calls) == want;
+                for (int i = 0; i < want; i++) ok &= p.seen[i] == 1;
+                if (!ok || rep == 199)
+                    T_CHECK(ok, "pool %d threads, nth %d: %d calls, want %d", threads, nth,
+                            atomic_load(&p.calls), want);
+                if (!ok) break;
+            }
+        }
+    }
+    kiln_shutdown();
+    T_CHECK(kiln_threads() >= 1, "re-initialises after shutdown");
+}
+
+static void test_split(void) {
+    for (int64_t n = 0; n < 100; n += 7)
+        for (int nth = 1; nth <= 4; nth++) {
+            int64_t covered = 0, prev = 0;
+            int ok = 1;
+            for (int ith = 0; ith < nth; ith++) {
+                int64_t lo, hi;
+                kiln_split(n, ith, nth, 16, &lo, &hi);
+                ok &= lo == prev && hi >= lo && (lo % 16 == 0 || lo == n);
+                covered += hi - lo;
+                prev = hi;
+            }
+            T_CHECK(ok && covered == n, "split n=%lld nth=%d covers each item once", (long long)n, nth);
+        }
+}
+
+static void test_dispatch(void) {
+    T_CHECK(kiln_isa_supported(KILN_ISA_SCALAR), "scalar always supported");
+    T_CHECK(kiln_set_isa(99) == KILN_ERR_ISA, "unknown ISA rejected");
+    for (int isa = 0; isa < KILN_ISA_COUNT; isa++) {
+        int rc = kiln_set_isa(isa);
+        T_CHECK(rc == (kiln_isa_supported(isa) ? KILN_OK : KILN_ERR_ISA), "set_isa(%s)", kiln_isa_name(isa));
+    }
+    printf("cpu features 0x%x, variant %s\n", kiln_cpu_features(), kiln_isa_name(kiln_get_isa()));
+    T_CHECK(kiln_row_size(KILN_TYPE_Q8_0, 64) == 68, "q8_0 row size");
+    T_CHECK(kiln_row_size(KILN_TYPE_Q8_0, 33) == 0, "q8_0 row size needs k %% 32 == 0");
+    T_CHECK(kiln_row_size(KILN_TYPE_BF16, 3) == 6, "bf16 row size");
+    T_CHECK(kiln_row_size(77, 3) == 0, "unknown type");
+    T_CHECK(strcmp(kiln_strerror(KILN_ERR_ALIGN), "unknown kiln status") != 0, "strerror names codes");
+}
+
+static void test_half_scalar(void) {
+    /* every finite half round-trips through float exactly */
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = kiln_fp16_to_fp32((uint16_t)h);
+        if (isnan(f)) continue;
+        if (kiln_fp32_to_fp16(f) != h) bad++;
+    }
+    T_CHECK(bad == 0, "f16 round trip: %d mismatches", bad);
+    T_CHECK(kiln_fp16_to_fp32(0x3c00) == 1.0f, "f16 1.0");
+    T_CHECK(kiln_fp16_to_fp32(0x0001) == 0x1p-24f, "f16 smallest subnormal");
+    T_CHECK(kiln_fp32_to_fp16(65520.0f) == 0x7c00, "f16 overflow rounds to inf");
+    T_CHECK(kiln_fp32_to_bf16(1.00390625f) == 0x3f80, "bf16 ties to even");
+    T_CHECK(isnan(kiln_bf16_to_fp32(kiln_fp32_to_bf16(NAN))), "bf16 keeps NaN");
+}
+
+int main(void) {
+    t_seed("core");
+    test_split();
+    test_dispatch();
+    test_half_scalar();
+    test_pool();
+    return t_done();
+}
