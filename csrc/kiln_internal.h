@@ -6,6 +6,16 @@
 
 #include "kiln.h"
 
+/* No silent a*b+c -> fma contraction, so a kernel gives the same bits
+ * wherever the compiler inlines it (the determinism contract), and no errno
+ * writes from sqrtf and friends. Set here rather than on the command line so
+ * CMake and cgo (whose flag allow-list rejects -ffp-contract) build alike. */
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off", "no-math-errno")
+#endif
+
 #include <assert.h>
 #include <math.h>
 #include <stdint.h>

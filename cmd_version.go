@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+
+	"github.com/kiln-llm/kiln/native"
+	"github.com/spf13/cobra"
+)
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version, commit, CPU features and the kernel variant in use",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "kiln %s (commit %s, %s, %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintf(out, "kernels: library %s, binding %s\n", native.Version(), native.Binding)
+			if err := native.Init(0); err != nil {
+				return fmt.Errorf("kernel library: %w", err)
+			}
+			fmt.Fprintf(out, "cpu features: %s\n", strings.Join(native.CPUFeatures(), " "))
+			var supported []string
+			for _, isa := range native.AllISAs {
+				if native.Supported(isa) {
+					supported = append(supported, isa.String())
+				}
+			}
+			fmt.Fprintf(out, "kernel variant: %s (supported: %s; force with KILN_ISA)\n", native.CurrentISA(), strings.Join(supported, ", "))
+			fmt.Fprintf(out, "threads: %d\n", native.Threads())
+			return nil
+		},
+	}
+}

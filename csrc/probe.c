@@ -1,0 +1,173 @@
+/* probe.c — the machine's own ceilings, measured in the same run as the
+ * kernels they judge: memory read bandwidth and peak f32 FMA throughput.
+ * Benchmarks report kernels as a fraction of these, never as absolute times
+ * alone (absolute times on shared machines are noisy). */
+#include "kiln_internal.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+#if KILN_X86
+#include <immintrin.h>
+#endif
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- read bandwidth ------------------------------------------------------ */
+typedef struct {
+    const float *buf;
+    int64_t n;            /* floats */
+    double sums[KILN_MAX_THREADS];
+} read_task;
+
+/* read_ref sums its share with 8 independent accumulators (no FP dependency
+ * chain on the load stream). */
+static float read_ref(const float *p, int64_t n) {
+    float acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += p[i + j];
+    for (; i < n; i++) acc[0] += p[i];
+    return acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7];
+}
+
+#if KILN_X86
+KILN_TARGET_AVX2 static float read_avx2(const float *p, int64_t n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_add_ps(a0, _mm256_load_ps(p + i));
+        a1 = _mm256_add_ps(a1, _mm256_load_ps(p + i + 8));
+        a2 = _mm256_add_ps(a2, _mm256_load_ps(p + i + 16));
+        a3 = _mm256_add_ps(a3, _mm256_load_ps(p + i + 24));
+    }
+    __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+    float t[8];
+    _mm256_storeu_ps(t, s);
+    return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7] + read_ref(p + i, n - i);
+}
+#endif
+
+static void read_worker(void *arg, int ith, int nth) {
+    read_task *t = arg;
+    int64_t lo, hi;
+    kiln_split(t->n, ith, nth, 1024, &lo, &hi);
+#if KILN_X86
+    if (kiln_active_isa() >= KILN_ISA_AVX2) {
+        t->sums[ith] = read_avx2(t->buf + lo, hi - lo);
+        return;
+    }
+#endif
+    t->sums[ith] = read_ref(t->buf + lo, hi - lo);
+}
+
+int kiln_probe_read_bandwidth(size_t bytes, int n_threads, int reps, double *gbps) {
+    if (!gbps) return KILN_ERR_NULL;
+    if (bytes < 4096 || n_threads < 1 || reps < 1) return KILN_ERR_SIZE;
+    int rc = kiln_ensure_init();
+    if (rc != KILN_OK) return rc;
+    if (n_threads > kiln_pool_size()) n_threads = kiln_pool_size();
+    float *buf = NULL;
+    if (posix_memalign((void **)&buf, 64, bytes)) return KILN_ERR_NOMEM;
+    read_task t = {.buf = buf, .n = (int64_t)(bytes / sizeof(float)) & ~(int64_t)31};
+    for (int64_t i = 0; i < t.n; i++) buf[i] = (float)(i & 1023); /* fault every page in */
+    kiln_parallel(read_worker, &t, n_threads);               /* warm TLB and pool */
+    double best = 0;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_seconds();
+        kiln_parallel(read_worker, &t, n_threads);
+        double dt = now_seconds() - t0;
+        double g = (double)t.n * sizeof(float) / dt * 1e-9;
+        if (g > best) best = g;
+    }
+    free(buf);
+    *gbps = best;
+    return KILN_OK;
+}
+
+/* ---- FMA peak ------------------------------------------------------------ */
+typedef struct {
+    double seconds;
+    double flops[KILN_MAX_THREADS];
+    float sink[KILN_MAX_THREADS];
+} fma_task;
+
+enum { FMA_CHUNK = 1 << 14 }; /* iterations between clock reads */
+
+/* Each loop keeps 12 independent accumulators: enough to cover FMA latency
+ * (4 cycles) times throughput (2 per cycle) with room to spare. */
+static double fma_ref(double seconds, float *sink) {
+    float a[12], b = 0.999f, c = 0.001f;
+    for (int i = 0; i < 12; i++) a[i] = (float)i;
+    double t0 = now_seconds(), iters = 0;
+    do {
+        for (int it = 0; it < FMA_CHUNK; it++)
+            for (int i = 0; i < 12; i++) a[i] = fmaf(a[i], b, c);
+        iters += FMA_CHUNK;
+    } while (now_seconds() - t0 < seconds);
+    *sink = a[0] + a[11];
+    return iters * 12 * 2 / (now_seconds() - t0);
+}
+
+#if KILN_X86
+#define FMA_BODY(T, FMA, SET1, ADD, LANES)                                          \
+    T a0 = SET1(0.f), a1 = SET1(1.f), a2 = SET1(2.f), a3 = SET1(3.f), a4 = SET1(4.f), \
+      a5 = SET1(5.f), a6 = SET1(6.f), a7 = SET1(7.f), a8 = SET1(8.f), a9 = SET1(9.f), \
+      a10 = SET1(10.f), a11 = SET1(11.f);                                           \
+    const T b = SET1(0.999f), c = SET1(0.001f);                                     \
+    double t0 = now_seconds(), iters = 0;                                           \
+    do {                                                                            \
+        for (int it = 0; it < FMA_CHUNK; it++) {                                    \
+            a0 = FMA(a0, b, c); a1 = FMA(a1, b, c); a2 = FMA(a2, b, c);             \
+            a3 = FMA(a3, b, c); a4 = FMA(a4, b, c); a5 = FMA(a5, b, c);             \
+            a6 = FMA(a6, b, c); a7 = FMA(a7, b, c); a8 = FMA(a8, b, c);             \
+            a9 = FMA(a9, b, c); a10 = FMA(a10, b, c); a11 = FMA(a11, b, c);         \
+        }                                                                           \
+        iters += FMA_CHUNK;                                                         \
+    } while (now_seconds() - t0 < seconds);                                         \
+    T s = ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7)));        \
+    s = ADD(s, ADD(ADD(a8, a9), ADD(a10, a11)));                                    \
+    float lanes[LANES];                                                             \
+    memcpy(lanes, &s, sizeof lanes);                                                \
+    *sink = lanes[0];                                                               \
+    return iters * 12 * LANES * 2 / (now_seconds() - t0);
+
+KILN_TARGET_AVX2 static double fma_avx2(double seconds, float *sink) {
+    FMA_BODY(__m256, _mm256_fmadd_ps, _mm256_set1_ps, _mm256_add_ps, 8)
+}
+KILN_TARGET_AVX512 static double fma_avx512(double seconds, float *sink) {
+    FMA_BODY(__m512, _mm512_fmadd_ps, _mm512_set1_ps, _mm512_add_ps, 16)
+}
+#endif
+
+static void fma_worker(void *arg, int ith, int nth) {
+    (void)nth;
+    fma_task *t = arg;
+    switch (kiln_active_isa()) {
+#if KILN_X86
+    case KILN_ISA_AVX512: t->flops[ith] = fma_avx512(t->seconds, &t->sink[ith]); return;
+    case KILN_ISA_AVX2: t->flops[ith] = fma_avx2(t->seconds, &t->sink[ith]); return;
+#endif
+    default: t->flops[ith] = fma_ref(t->seconds, &t->sink[ith]); return;
+    }
+}
+
+int kiln_probe_fma_peak(int n_threads, double seconds, double *gflops) {
+    if (!gflops) return KILN_ERR_NULL;
+    if (n_threads < 1 || !(seconds > 0) || seconds > 60) return KILN_ERR_SIZE;
+    int rc = kiln_ensure_init();
+    if (rc != KILN_OK) return rc;
+    if (n_threads > kiln_pool_size()) n_threads = kiln_pool_size();
+    fma_task t = {.seconds = seconds * 0.2};
+    kiln_parallel(fma_worker, &t, n_threads); /* clocks up, pool awake */
+    t.seconds = seconds;
+    kiln_parallel(fma_worker, &t, n_threads);
+    double total = 0;
+    for (int i = 0; i < n_threads; i++) total += t.flops[i];
+    *gflops = total * 1e-9;
+    return KILN_OK;
+}

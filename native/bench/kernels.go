@@ -1,0 +1,207 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"time"
+
+	"github.com/kiln-llm/kiln/native"
+)
+
+// Options select what `kiln bench kernels` measures.
+type Options struct {
+	Shapes     []Shape
+	Types      []native.Type
+	Ms         []int // batch rows: 1 is decode (GEMV), 128 prefill (GEMM)
+	Threads    []int
+	MinTime    time.Duration // per row, best-of within this budget
+	ColdBytes  int           // weights are rotated over copies totalling this, so GEMV reads DRAM, not cache
+	Baseline   bool          // time gorgonia.org/tensor too
+	FMASeconds float64
+	Progress   io.Writer // nil: silent
+}
+
+// DefaultOptions are the acceptance set: every model shape, every weight
+// type, m = 1 and 128, 1 and 2 threads.
+func DefaultOptions() Options {
+	return Options{
+		Shapes: ModelShapes, Types: []native.Type{native.F32, native.F16, native.BF16, native.Q8_0},
+		Ms: []int{1, 128}, Threads: []int{1, 2}, MinTime: 300 * time.Millisecond,
+		ColdBytes: 256 << 20, Baseline: true, FMASeconds: 0.5,
+	}
+}
+
+// Row is one kernel measurement.
+type Row struct {
+	Kernel     string  `json:"kernel"`
+	Type       string  `json:"type"`
+	Shape      Shape   `json:"shape"`
+	M          int     `json:"m"`
+	Threads    int     `json:"threads"`
+	Seconds    float64 `json:"seconds_per_op"`
+	GFLOPS     float64 `json:"gflops"`
+	GBps       float64 `json:"gbps"`
+	Bound      string  `json:"ceiling"` // "read_bw" for m = 1, "fma_peak" otherwise
+	PctCeiling float64 `json:"pct_of_ceiling"`
+	VsGorgonia float64 `json:"speedup_vs_gorgonia,omitempty"`
+}
+
+// Report is everything one run measured.
+type Report struct {
+	ISA       string     `json:"isa"`
+	Binding   string     `json:"binding"`
+	CPU       []string   `json:"cpu_features"`
+	GoMaxProc int        `json:"gomaxprocs"`
+	Ceilings  []Ceilings `json:"ceilings"`
+	Baselines []Row      `json:"gorgonia"`
+	Rows      []Row      `json:"rows"`
+	Checks    []Check    `json:"checks"`
+}
+
+// RunKernels measures ceilings, then every (threads, shape, type, m) row.
+func RunKernels(o Options) (*Report, error) {
+	rep := &Report{Binding: native.Binding, CPU: native.CPUFeatures(), GoMaxProc: runtime.GOMAXPROCS(0)}
+	ceil := map[int]Ceilings{}
+	for _, t := range o.Threads {
+		if err := native.Init(t); err != nil {
+			return nil, err
+		}
+		c, err := MeasureCeilings(t, o.ColdBytes*2, o.FMASeconds)
+		if err != nil {
+			return nil, err
+		}
+		o.progress("ceilings, %d thread(s): read %.1f GB/s, FMA peak %.1f GFLOP/s\n", t, c.ReadGBps, c.FMAPeakGFLOPS)
+		ceil[t] = c
+		rep.Ceilings = append(rep.Ceilings, c)
+	}
+	rep.ISA = native.CurrentISA().String()
+
+	gorgonia := map[[3]int]float64{}
+	if o.Baseline {
+		for _, s := range o.Shapes {
+			for _, m := range o.Ms {
+				sec, err := gorgoniaMatMul(m, s.N, s.K, o.MinTime)
+				if err != nil {
+					return nil, err
+				}
+				row := Row{Kernel: "gorgonia", Type: "f32", Shape: s, M: m, Threads: runtime.GOMAXPROCS(0), Seconds: sec}
+				row.GFLOPS = flops(m, s) / sec * 1e-9
+				gorgonia[[3]int{s.N, s.K, m}] = sec
+				rep.Baselines = append(rep.Baselines, row)
+				o.progress("gorgonia %s m=%d: %.2f GFLOP/s\n", s, m, row.GFLOPS)
+			}
+		}
+	}
+
+	for _, t := range o.Threads {
+		if err := native.Init(t); err != nil {
+			return nil, err
+		}
+		for _, s := range o.Shapes {
+			for _, typ := range o.Types {
+				w, err := newColdWeights(typ, s, o.ColdBytes)
+				if err != nil {
+					return nil, err
+				}
+				for _, m := range o.Ms {
+					row, err := measureMatMul(w, s, m, t, o.MinTime)
+					if err != nil {
+						return nil, err
+					}
+					c := ceil[t]
+					if m == 1 {
+						row.Bound, row.PctCeiling = "read_bw", 100*row.GBps/c.ReadGBps
+					} else {
+						row.Bound, row.PctCeiling = "fma_peak", 100*row.GFLOPS/c.FMAPeakGFLOPS
+					}
+					if g, ok := gorgonia[[3]int{s.N, s.K, m}]; ok {
+						row.VsGorgonia = g / row.Seconds
+					}
+					rep.Rows = append(rep.Rows, row)
+					o.progress("matmul %-5s %-11s m=%-3d t=%d: %8.2f GFLOP/s %7.2f GB/s %5.1f%% of %s\n",
+						row.Type, s, m, t, row.GFLOPS, row.GBps, row.PctCeiling, row.Bound)
+				}
+				w = nil
+				runtime.GC()
+			}
+		}
+	}
+	rep.Checks = acceptanceChecks(rep)
+	return rep, nil
+}
+
+func (o Options) progress(format string, args ...any) {
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, format, args...)
+	}
+}
+
+func flops(m int, s Shape) float64 { return 2 * float64(m) * float64(s.N) * float64(s.K) }
+
+// coldWeights holds enough copies of one weight matrix that cycling through
+// them streams from DRAM, as a forward pass does (each layer's weights are
+// read once per step).
+type coldWeights struct {
+	typ    native.Type
+	copies [][]byte
+}
+
+func newColdWeights(t native.Type, s Shape, coldBytes int) (*coldWeights, error) {
+	f := make([]float32, s.N*s.K)
+	fill(f, uint32(s.N*31+s.K))
+	var w []byte
+	switch t {
+	case native.F32:
+		w = make([]byte, 4*len(f))
+		copy(w, bytesOf(f))
+	case native.F16, native.BF16:
+		h := make([]uint16, len(f))
+		conv := native.F32ToF16
+		if t == native.BF16 {
+			conv = native.F32ToBF16
+		}
+		if err := conv(f, h); err != nil {
+			return nil, err
+		}
+		w = make([]byte, 2*len(h))
+		copy(w, bytesOf(h))
+	case native.Q8_0:
+		w = make([]byte, native.RowSize(native.Q8_0, s.K)*s.N)
+		if err := native.QuantizeQ8_0(f, w); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("bench: weight type %v", t)
+	}
+	cw := &coldWeights{typ: t, copies: [][]byte{w}}
+	for total := len(w); total < coldBytes; total += len(w) {
+		c := make([]byte, len(w))
+		copy(c, w)
+		cw.copies = append(cw.copies, c)
+	}
+	return cw, nil
+}
+
+func measureMatMul(w *coldWeights, s Shape, m, threads int, minTime time.Duration) (Row, error) {
+	x := make([]float32, m*s.K)
+	y := make([]float32, m*s.N)
+	fill(x, 7)
+	i := 0
+	run := func() error {
+		i++
+		return native.MatMul(w.typ, w.copies[i%len(w.copies)], x, y, m, s.N, s.K)
+	}
+	if err := run(); err != nil {
+		return Row{}, err
+	}
+	sec, err := timeIt(run, minTime)
+	if err != nil {
+		return Row{}, err
+	}
+	bytes := float64(len(w.copies[0])) + 4*float64(m*s.K+m*s.N)
+	return Row{
+		Kernel: "matmul", Type: w.typ.String(), Shape: s, M: m, Threads: threads, Seconds: sec,
+		GFLOPS: flops(m, s) / sec * 1e-9, GBps: bytes / sec * 1e-9,
+	}, nil
+}

@@ -1,0 +1,145 @@
+//go:build cgo && !purego
+
+package native
+
+/*
+#cgo CFLAGS: -O3 -D_GNU_SOURCE -std=gnu11 -I${SRCDIR}/../csrc/include -I${SRCDIR}/../csrc
+#cgo LDFLAGS: -lpthread -lm
+#include <stdlib.h>
+#include "kiln.h"
+
+// kv_fields mirrors native.kvFields: the pointer-free head of kiln_kv_layout.
+// The pools travel as separate arguments because cgo forbids passing Go
+// memory that itself holds Go pointers.
+typedef struct {
+	int32_t n_head, n_head_kv, head_dim, block_size, kv_type, n_blocks;
+	float scale;
+	int32_t pad;
+} kv_fields;
+
+static kiln_kv_layout kv_layout(const kv_fields *f, void *k, void *v) {
+	kiln_kv_layout l = {
+		.n_head = f->n_head, .n_head_kv = f->n_head_kv, .head_dim = f->head_dim,
+		.block_size = f->block_size, .kv_type = f->kv_type, .n_blocks = f->n_blocks,
+		.scale = f->scale, .k_cache = k, .v_cache = v,
+	};
+	return l;
+}
+
+static int kv_store_w(const kv_fields *f, void *kc, void *vc, const float *k, const float *v,
+                      const int32_t *slots, int64_t n) {
+	kiln_kv_layout l = kv_layout(f, kc, vc);
+	return kiln_kv_store(&l, k, v, slots, n);
+}
+
+static int attn_decode_w(const kv_fields *f, void *kc, void *vc, const float *q, float *out,
+                         int64_t n_seq, const int32_t *bt, int max_blocks, const int32_t *lens) {
+	kiln_kv_layout l = kv_layout(f, kc, vc);
+	return kiln_attn_decode(&l, q, out, n_seq, bt, max_blocks, lens);
+}
+
+static int attn_prefill_w(const kv_fields *f, void *kc, void *vc, const float *q, float *out,
+                          int64_t n_seq, const int32_t *q_start, const int32_t *ctx_lens,
+                          const int32_t *bt, int max_blocks) {
+	kiln_kv_layout l = kv_layout(f, kc, vc);
+	return kiln_attn_prefill(&l, q, out, n_seq, q_start, ctx_lens, bt, max_blocks);
+}
+*/
+import "C"
+
+import "unsafe"
+
+// Binding is the name of the binding compiled into this build.
+const Binding = "cgo"
+
+// load is a no-op: cgo links the kernels into the binary.
+func load() error { return nil }
+
+func bInit(n int32) int32         { return int32(C.kiln_init(C.int(n))) }
+func bShutdown()                  { C.kiln_shutdown() }
+func bThreads() int32             { return int32(C.kiln_threads()) }
+func bCPUFeatures() uint32        { return uint32(C.kiln_cpu_features()) }
+func bISASupported(i int32) int32 { return int32(C.kiln_isa_supported(C.int(i))) }
+func bGetISA() int32              { return int32(C.kiln_get_isa()) }
+func bSetISA(i int32) int32       { return int32(C.kiln_set_isa(C.int(i))) }
+func bVersion() string            { return C.GoString(C.kiln_version()) }
+func bStrerror(s int32) string    { return C.GoString(C.kiln_strerror(C.int(s))) }
+
+func bMatmul(t int32, w, x, y unsafe.Pointer, m, n, k int64) int32 {
+	return int32(C.kiln_matmul(C.int(t), w, (*C.float)(x), (*C.float)(y), C.int64_t(m), C.int64_t(n), C.int64_t(k)))
+}
+
+func bQuantizeQ8(x, y unsafe.Pointer, n int64) int32 {
+	return int32(C.kiln_quantize_q8_0((*C.float)(x), y, C.int64_t(n)))
+}
+
+func bDequantize(t int32, x, y unsafe.Pointer, n int64) int32 {
+	return int32(C.kiln_dequantize(C.int(t), x, (*C.float)(y), C.int64_t(n)))
+}
+
+func bF16ToF32(x, y unsafe.Pointer, n int64) int32 {
+	return int32(C.kiln_f16_to_f32((*C.uint16_t)(x), (*C.float)(y), C.int64_t(n)))
+}
+
+func bBF16ToF32(x, y unsafe.Pointer, n int64) int32 {
+	return int32(C.kiln_bf16_to_f32((*C.uint16_t)(x), (*C.float)(y), C.int64_t(n)))
+}
+
+func bF32ToF16(x, y unsafe.Pointer, n int64) int32 {
+	return int32(C.kiln_f32_to_f16((*C.float)(x), (*C.uint16_t)(y), C.int64_t(n)))
+}
+
+func bF32ToBF16(x, y unsafe.Pointer, n int64) int32 {
+	return int32(C.kiln_f32_to_bf16((*C.float)(x), (*C.uint16_t)(y), C.int64_t(n)))
+}
+
+func bRMSNorm(y, x, w unsafe.Pointer, m, n int64, eps float32) int32 {
+	return int32(C.kiln_rmsnorm((*C.float)(y), (*C.float)(x), (*C.float)(w), C.int64_t(m), C.int64_t(n), C.float(eps)))
+}
+
+func bSoftmax(y, x unsafe.Pointer, m, n int64) int32 {
+	return int32(C.kiln_softmax((*C.float)(y), (*C.float)(x), C.int64_t(m), C.int64_t(n)))
+}
+
+func bSwiGLU(y, g, u unsafe.Pointer, n int64) int32 {
+	return int32(C.kiln_swiglu((*C.float)(y), (*C.float)(g), (*C.float)(u), C.int64_t(n)))
+}
+
+func bAdd(y, a, b unsafe.Pointer, n int64) int32 {
+	return int32(C.kiln_add((*C.float)(y), (*C.float)(a), (*C.float)(b), C.int64_t(n)))
+}
+
+func bScale(y, x unsafe.Pointer, s float32, n int64) int32 {
+	return int32(C.kiln_scale((*C.float)(y), (*C.float)(x), C.float(s), C.int64_t(n)))
+}
+
+func bRoPE(x, pos unsafe.Pointer, m int64, nHeads, headDim, dims, mode int32, base, scale float32, ff unsafe.Pointer) int32 {
+	return int32(C.kiln_rope((*C.float)(x), (*C.int32_t)(pos), C.int64_t(m), C.int(nHeads), C.int(headDim),
+		C.int(dims), C.int(mode), C.float(base), C.float(scale), (*C.float)(ff)))
+}
+
+func bGetRows(t int32, table unsafe.Pointer, nRows, k int64, ids unsafe.Pointer, nIDs int64, y unsafe.Pointer) int32 {
+	return int32(C.kiln_get_rows(C.int(t), table, C.int64_t(nRows), C.int64_t(k), (*C.int32_t)(ids), C.int64_t(nIDs), (*C.float)(y)))
+}
+
+func bKVStore(f *kvFields, kc, vc, k, v, slots unsafe.Pointer, n int64) int32 {
+	return int32(C.kv_store_w((*C.kv_fields)(unsafe.Pointer(f)), kc, vc, (*C.float)(k), (*C.float)(v), (*C.int32_t)(slots), C.int64_t(n)))
+}
+
+func bAttnDecode(f *kvFields, kc, vc, q, out unsafe.Pointer, nSeq int64, bt unsafe.Pointer, maxBlocks int32, lens unsafe.Pointer) int32 {
+	return int32(C.attn_decode_w((*C.kv_fields)(unsafe.Pointer(f)), kc, vc, (*C.float)(q), (*C.float)(out), C.int64_t(nSeq),
+		(*C.int32_t)(bt), C.int(maxBlocks), (*C.int32_t)(lens)))
+}
+
+func bAttnPrefill(f *kvFields, kc, vc, q, out unsafe.Pointer, nSeq int64, qStart, ctxLens, bt unsafe.Pointer, maxBlocks int32) int32 {
+	return int32(C.attn_prefill_w((*C.kv_fields)(unsafe.Pointer(f)), kc, vc, (*C.float)(q), (*C.float)(out), C.int64_t(nSeq),
+		(*C.int32_t)(qStart), (*C.int32_t)(ctxLens), (*C.int32_t)(bt), C.int(maxBlocks)))
+}
+
+func bProbeBandwidth(bytes uint64, threads, reps int32, out *float64) int32 {
+	return int32(C.kiln_probe_read_bandwidth(C.size_t(bytes), C.int(threads), C.int(reps), (*C.double)(unsafe.Pointer(out))))
+}
+
+func bProbeFMA(threads int32, seconds float64, out *float64) int32 {
+	return int32(C.kiln_probe_fma_peak(C.int(threads), C.double(seconds), (*C.double)(unsafe.Pointer(out))))
+}

@@ -1,0 +1,21 @@
+package native
+
+// ReadBandwidth measures memory read bandwidth in GB/s over a buffer of
+// `bytes` read by `threads` pool threads, best of reps passes.
+func ReadBandwidth(bytes, threads, reps int) (float64, error) {
+	if err := load(); err != nil {
+		return 0, err
+	}
+	var g float64
+	return g, check("probe_read_bandwidth", bProbeBandwidth(uint64(bytes), int32(threads), int32(reps), &g))
+}
+
+// FMAPeak measures peak f32 FMA GFLOP/s of the current variant on `threads`
+// pool threads for about `seconds`.
+func FMAPeak(threads int, seconds float64) (float64, error) {
+	if err := load(); err != nil {
+		return 0, err
+	}
+	var g float64
+	return g, check("probe_fma_peak", bProbeFMA(int32(threads), seconds, &g))
+}
