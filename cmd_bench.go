@@ -2,10 +2,7 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"strings"
-	"time"
 
 	"github.com/kiln-llm/kiln/native"
 	"github.com/kiln-llm/kiln/native/bench"
@@ -59,8 +56,7 @@ func newBenchKernelsCommand() *cobra.Command {
 					return fmt.Errorf("--isa %s: %w", isa, err)
 				}
 			}
-			var progress io.Writer = cmd.ErrOrStderr()
-			o.Progress = progress
+			o.Progress = cmd.ErrOrStderr()
 			rep, err := bench.RunKernels(o)
 			if err != nil {
 				return err
@@ -81,7 +77,5 @@ func newBenchKernelsCommand() *cobra.Command {
 	f.DurationVar(&o.MinTime, "min-time", o.MinTime, "time budget per row (best run reported)")
 	f.IntVar(&o.ColdBytes, "cold-bytes", o.ColdBytes, "rotate weight copies totalling this many bytes so reads come from DRAM")
 	f.BoolVar(&o.Baseline, "baseline", true, "also time gorgonia.org/tensor (pure Go) as the baseline")
-	_ = os.Stderr
-	_ = time.Second
 	return cmd
 }

@@ -166,7 +166,7 @@ func TestAttentionBadArguments(t *testing.T) {
 	if err := AttnDecode(&bad, q, out, c.tables, c.maxBlk, []int32{4}); !errors.Is(err, ErrSize) {
 		t.Fatalf("heads not divisible: %v", err)
 	}
-	if err := AttnDecode(c.l, q, out, c.tables, c.maxBlk, []int32{c.l.NBlocks*16 + 1}); !errors.Is(err, ErrSize) {
+	if err := AttnDecode(c.l, q, out, c.tables, c.maxBlk, []int32{int32(c.l.NBlocks*16 + 1)}); !errors.Is(err, ErrSize) {
 		t.Fatalf("seq longer than its table: %v", err)
 	}
 	tbl := []int32{int32(c.l.NBlocks)}

@@ -123,7 +123,8 @@ int kiln_matmul(int wtype, const void *w, const float *x, float *y,
 /* y[m,n] = x[m,n] / sqrt(mean(x[i,:]²) + eps) * w[n]   (w may be NULL = ones) */
 int kiln_rmsnorm(float *y, const float *x, const float *w, int64_t m, int64_t n, float eps);
 
-/* y[m,n] = softmax(x[i,:]) per row (max-subtracted, exact expf) */
+/* y[m,n] = softmax(x[i,:]) per row (max-subtracted; expf in the reference,
+ * a <= ~2 ulp polynomial exp in the SIMD variants) */
 int kiln_softmax(float *y, const float *x, int64_t m, int64_t n);
 
 /* y[n] = silu(gate[n]) * up[n]    with silu(g) = g / (1 + exp(-g)) */

@@ -1,0 +1,241 @@
+/* matmul_avx2.c — AVX2+FMA+F16C register tiles for kiln_matmul and the
+ * SIMD Q8_0 row quantizer.
+ *
+ * Per-output arithmetic (identical in every tile shape, see matmul.h):
+ *  float weights: acc8 = fma(x[c:c+8], w[c:c+8], acc8) for c = 0, 8, ...; the
+ *    last partial step loads zero-filled lanes; y = hsum8(acc8).
+ *  Q8_0: per block b, acc8 = fma(dx_b*dw_b, float(s8), acc8) where lane l of
+ *    s8 is the exact int32 dot of elements 4l..4l+3 (maddubs sign trick);
+ *    y = hsum8(acc8).
+ * Tiles: GEMM 3×4 (float) and 4×2 (Q8_0), GEMV 1×8, edges (MR,1), (1,1).
+ * The driver (matmul.c) does the cache blocking. */
+#include "matmul.h"
+
+#if KILN_X86
+#include <immintrin.h>
+
+enum { WT_F32, WT_F16, WT_BF16 };
+enum { TILE_MAXR = 4, TILE_MAXC = 8 }; /* largest tile: MR <= 4, NR <= 8 */
+
+/* hsum8 is the one fixed horizontal-sum order: halves, then pairs, then lanes. */
+KILN_TARGET_AVX2 KILN_INLINE float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* tail_mask has lane l set for l < r (1 <= r < 8). */
+KILN_TARGET_AVX2 KILN_INLINE __m256i tail_mask(int64_t r) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)r), idx);
+}
+
+/* loadw8 converts 8 weights at element c of a row to f32 (exact). */
+KILN_TARGET_AVX2 KILN_INLINE __m256 loadw8(const int wt, const char *row, int64_t c) {
+    if (wt == WT_F16)
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + c)));
+    if (wt == WT_BF16)
+        return _mm256_castsi256_ps(_mm256_slli_epi32(
+            _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + c))), 16));
+    return _mm256_loadu_ps((const float *)row + c);
+}
+
+/* loadw8_tail loads r < 8 weights at c with zero-filled lanes, never reading past the row. */
+KILN_TARGET_AVX2 KILN_INLINE __m256 loadw8_tail(const int wt, const char *row, int64_t c, int64_t r) {
+    if (wt == WT_F32) return _mm256_maskload_ps((const float *)row + c, tail_mask(r));
+    uint16_t h[8] = {0};
+    memcpy(h, (const uint16_t *)row + c, (size_t)r * 2);
+    return loadw8(wt, (const char *)h, 0);
+}
+
+// y[i0:i0+MR, j0:j0+NR] (+)= X[i0:i0+MR, c0:c1] · W[j0:j0+NR, c0:c1]ᵀ; W rows F32/F16/BF16.
+KILN_TARGET_AVX2 KILN_INLINE void tile_float(const kiln_mm_tile *t, const int MR, const int NR,
+                                             const int wt) {
+    const kiln_mm *p = t->p;
+    const float *x = p->x + t->i0 * p->k;
+    const char *w = (const char *)p->w + (size_t)t->j0 * p->wstride;
+    const size_t ldw = p->wstride;
+    const int64_t ldx = p->k;
+    __m256 acc[TILE_MAXR][TILE_MAXC]; /* fixed sizes: a VLA would live in memory */
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; j++)
+            acc[r][j] = t->first ? _mm256_setzero_ps()
+                                 : _mm256_load_ps(t->acc + r * t->acc_ld + j * KILN_MM_MAXVL);
+    int64_t c = t->c0;
+    for (; c + 8 <= t->c1; c += 8) {
+        __m256 xv[TILE_MAXR];
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) xv[r] = _mm256_loadu_ps(x + r * ldx + c);
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; j++) {
+            const __m256 wv = loadw8(wt, w + j * ldw, c);
+#pragma GCC unroll 8
+            for (int r = 0; r < MR; r++) acc[r][j] = _mm256_fmadd_ps(xv[r], wv, acc[r][j]);
+        }
+    }
+    if (!t->last) {
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
+            for (int j = 0; j < NR; j++) _mm256_store_ps(t->acc + r * t->acc_ld + j * KILN_MM_MAXVL, acc[r][j]);
+        return;
+    }
+    if (c < p->k) { /* the one partial step: zero lanes past k on both sides */
+        const int64_t rem = p->k - c;
+        const __m256i mask = tail_mask(rem);
+        __m256 xv[TILE_MAXR];
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) xv[r] = _mm256_maskload_ps(x + r * ldx + c, mask);
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; j++) {
+            const __m256 wv = loadw8_tail(wt, w + j * ldw, c, rem);
+#pragma GCC unroll 8
+            for (int r = 0; r < MR; r++) acc[r][j] = _mm256_fmadd_ps(xv[r], wv, acc[r][j]);
+        }
+    }
+    float *y = p->y + t->i0 * p->n + t->j0;
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; j++) y[r * p->n + j] = hsum8(acc[r][j]);
+}
+
+/* float_tiles instantiates tile_float for the shapes of kiln_mm_tiler_avx2. */
+#define FLOAT_SHAPES(wt)                                          \
+    do {                                                          \
+        if (mr == 3 && nr == 4) tile_float(t, 3, 4, wt);          \
+        else if (mr == 3) tile_float(t, 3, 1, wt);                \
+        else if (nr == 8) tile_float(t, 1, 8, wt);                \
+        else tile_float(t, 1, 1, wt);                             \
+    } while (0)
+
+KILN_TARGET_AVX2 static void float_tiles(const kiln_mm_tile *t, int mr, int nr) {
+    switch (t->p->wtype) {
+    case KILN_TYPE_F16: FLOAT_SHAPES(WT_F16); break;
+    case KILN_TYPE_BF16: FLOAT_SHAPES(WT_BF16); break;
+    default: FLOAT_SHAPES(WT_F32); break;
+    }
+}
+
+// y[i0:i0+MR, j0:j0+NR] (+)= X[i0:i0+MR, c0:c1] · W[j0:j0+NR, c0:c1]ᵀ;
+// W rows are block_q8_0, X rows q8_0-quantized (xq int8, xd f32 scales).
+KILN_TARGET_AVX2 KILN_INLINE void tile_q8(const kiln_mm_tile *t, const int MR, const int NR) {
+    const kiln_mm *p = t->p;
+    const int64_t nbpad = p->kpad / KILN_QK8_0;
+    const int8_t *xq = p->xq + t->i0 * p->kpad;
+    const float *xd = p->xd + t->i0 * nbpad;
+    const char *w = (const char *)p->w + (size_t)t->j0 * p->wstride;
+    const size_t ldw = p->wstride;
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[TILE_MAXR][TILE_MAXC]; /* fixed sizes: a VLA would live in memory */
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; j++)
+            acc[r][j] = t->first ? _mm256_setzero_ps()
+                                 : _mm256_load_ps(t->acc + r * t->acc_ld + j * KILN_MM_MAXVL);
+    const int64_t b1 = t->c1 / KILN_QK8_0;
+    for (int64_t b = t->c0 / KILN_QK8_0; b < b1; b++) {
+        /* X blocks stay in registers; each W block is loaded, made |w|, used MR times */
+        __m256i xv[TILE_MAXR];
+        __m256 dx[TILE_MAXR];
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) {
+            xv[r] = _mm256_load_si256((const __m256i *)(xq + r * p->kpad + b * KILN_QK8_0));
+            dx[r] = _mm256_broadcast_ss(xd + r * nbpad + b);
+        }
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; j++) {
+            const block_q8_0 *blk = (const block_q8_0 *)(w + j * ldw) + b;
+            const __m256i wq = _mm256_loadu_si256((const __m256i *)blk->qs);
+            const __m256i wabs = _mm256_abs_epi8(wq);
+            /* the scale, already broadcast: every lane is the exact f32 of the f16 */
+            const __m256 dw = _mm256_cvtph_ps(_mm_set1_epi16((short)blk->d));
+#pragma GCC unroll 8
+            for (int r = 0; r < MR; r++) {
+                /* |w| · (x·sign(w)) = x·w, with |w| <= 128 and |x| <= 127 no int16 saturation */
+                const __m256i s16 = _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(xv[r], wq));
+                const __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16, ones));
+                acc[r][j] = _mm256_fmadd_ps(_mm256_mul_ps(dx[r], dw), s, acc[r][j]);
+            }
+        }
+    }
+    if (!t->last) {
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
+            for (int j = 0; j < NR; j++) _mm256_store_ps(t->acc + r * t->acc_ld + j * KILN_MM_MAXVL, acc[r][j]);
+        return;
+    }
+    float *y = p->y + t->i0 * p->n + t->j0;
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; j++) y[r * p->n + j] = hsum8(acc[r][j]);
+}
+
+KILN_TARGET_AVX2 static void q8_tiles(const kiln_mm_tile *t, int mr, int nr) {
+    if (mr == 4 && nr == 2) tile_q8(t, 4, 2);
+    else if (mr == 4) tile_q8(t, 4, 1);
+    else if (nr == 8) tile_q8(t, 1, 8);
+    else tile_q8(t, 1, 1);
+}
+
+/* ---- Q8_0 row quantizer ---------------------------------------------------- */
+/* round_away rounds to nearest, ties away from zero, exactly as roundf:
+ * t = trunc(v); v - t is exact, so |v - t| >= 0.5 decides the step. */
+KILN_TARGET_AVX2 KILN_INLINE __m256 round_away(__m256 v) {
+    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m256 sign = _mm256_and_ps(v, _mm256_set1_ps(-0.0f));
+    const __m256 frac = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_sub_ps(v, t));
+    const __m256 step = _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ),
+                                      _mm256_or_ps(sign, _mm256_set1_ps(1.0f)));
+    return _mm256_add_ps(t, step);
+}
+
+// xq[r0:r1, 0:kpad], xd[r0:r1, 0:kpad/32] = q8_0(x[r0:r1, 0:k]); bit-identical to the reference.
+KILN_TARGET_AVX2 void kiln_mm_quantize_rows_avx2(const float *x, int8_t *xq, float *xd, int64_t k,
+                                                 int64_t kpad, int64_t r0, int64_t r1) {
+    const int64_t nb = k / KILN_QK8_0, nbpad = kpad / KILN_QK8_0;
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t i = r0; i < r1; i++) {
+        for (int64_t b = 0; b < nbpad; b++) {
+            int8_t *q = xq + i * kpad + b * KILN_QK8_0;
+            if (b >= nb) {
+                _mm256_storeu_si256((__m256i *)q, _mm256_setzero_si256());
+                xd[i * nbpad + b] = 0.0f;
+                continue;
+            }
+            const float *src = x + i * k + b * KILN_QK8_0;
+            __m256 v[4];
+            for (int u = 0; u < 4; u++) v[u] = _mm256_loadu_ps(src + 8 * u);
+            __m256 mx = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v[0], absmask), _mm256_and_ps(v[1], absmask)),
+                                      _mm256_max_ps(_mm256_and_ps(v[2], absmask), _mm256_and_ps(v[3], absmask)));
+            __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+            m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+            m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+            const float amax = _mm_cvtss_f32(m4);
+            const float d = amax / 127.0f;
+            const float id = d != 0.0f ? 1.0f / d : 0.0f;
+            xd[i * nbpad + b] = kiln_fp16_to_fp32(kiln_fp32_to_fp16(d));
+            const __m256 idv = _mm256_set1_ps(id);
+            __m256i qi[4];
+            for (int u = 0; u < 4; u++) qi[u] = _mm256_cvttps_epi32(round_away(_mm256_mul_ps(v[u], idv)));
+            const __m256i s01 = _mm256_packs_epi32(qi[0], qi[1]);
+            const __m256i s23 = _mm256_packs_epi32(qi[2], qi[3]);
+            const __m256i b8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(s01, s23), perm);
+            _mm256_storeu_si256((__m256i *)q, b8);
+        }
+    }
+}
+
+const kiln_mm_tiler kiln_mm_tiler_avx2 = {
+    .flt = {.mr = 3, .nr = 4, .nr1 = 8, .fn = float_tiles},
+    .q8 = {.mr = 4, .nr = 2, .nr1 = 8, .fn = q8_tiles},
+};
+
+#endif /* KILN_X86 */

@@ -1,0 +1,196 @@
+/* matmul.c — kiln_matmul and kiln_quantize_q8_0: validation, scratch,
+ * ISA choice and the split of output columns over the thread pool.
+ *
+ * One call is one Go->C crossing. For Q8_0 weights the X rows are first
+ * quantized (in parallel over rows) into scratch, then the matmul runs in
+ * parallel over column ranges of Y. Columns (W rows) are split, not rows of
+ * X, so every thread streams a disjoint part of W (the dominant traffic) and
+ * an output never depends on the split (see matmul.h for the arithmetic rule). */
+#include "matmul.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+/* Work units (multiply-adds) below which a call stays on the calling thread:
+ * waking the pool costs a few microseconds, about 200k MACs. */
+#define KILN_MM_MIN_MACS_PER_THREAD ((int64_t)1 << 18)
+/* Column split granularity: a multiple of every kernel's NR, so tiles stay whole. */
+#define KILN_MM_SPLIT_ALIGN 16
+/* Largest m*k, n*k or m*n accepted (elements): keeps every index in int64 and size_t. */
+#define KILN_MM_MAX_ELEMS ((int64_t)1 << 46)
+
+/* ---- scratch: one cached buffer, taken and returned atomically ---------- */
+/* Decode calls kiln_matmul hundreds of times per token; a malloc of a few
+ * hundred KB per call would be an mmap + page faults each time. The buffer is
+ * taken with an atomic exchange, so concurrent callers never share it (a
+ * second caller simply allocates its own and the larger one is kept). Its
+ * size lives in its own first 64 bytes, so pointer and size travel together. */
+static _Atomic(size_t *) g_scratch;
+
+/* scratch_take returns a 64-byte aligned area of at least bytes, or NULL. */
+static void *scratch_take(size_t bytes) {
+    size_t *p = atomic_exchange(&g_scratch, NULL);
+    if (p && p[0] >= bytes) return (char *)p + 64;
+    free(p);
+    bytes = (bytes + 4095) & ~(size_t)4095;
+    if (posix_memalign((void **)&p, 64, bytes + 64)) return NULL;
+    p[0] = bytes;
+    return (char *)p + 64;
+}
+
+static void scratch_give(void *area) {
+    size_t *p = (size_t *)((char *)area - 64);
+    size_t *old = atomic_exchange(&g_scratch, NULL);
+    if (old && old[0] > p[0]) { /* keep the larger one */
+        size_t *t = old;
+        old = p;
+        p = t;
+    }
+    free(old);
+    old = atomic_exchange(&g_scratch, p);
+    free(old); /* another caller returned one meanwhile */
+}
+
+/* ---- the blocked driver shared by the SIMD variants ----------------------- */
+/* Loop nest, outermost first: n block (NB W rows, kept in L2), m block (MB X
+ * rows, bounds the accumulator scratch), k block (KC elements; the whole of
+ * k when m is below the tile height, so a GEMV streams each W row once from
+ * start to end), X row group (MR rows, kept in L1), W row group (NR rows).
+ * Tiles only change which outputs are computed together, never how. */
+static void mm_blocked(const kiln_mm *p, const kiln_mm_tiler *tiler, int64_t n0, int64_t n1,
+                       float *acc) {
+    const int64_t m = p->m, k = p->k;
+    const kiln_mm_tiles *tl = p->wtype == KILN_TYPE_Q8_0 ? &tiler->q8 : &tiler->flt;
+    const kiln_mm_tile_fn fn = tl->fn;
+    const int64_t kc = m < tl->mr ? k : KILN_MM_KC;
+    for (int64_t nb0 = n0; nb0 < n1; nb0 += KILN_MM_NB) {
+        const int64_t nb1 = nb0 + KILN_MM_NB < n1 ? nb0 + KILN_MM_NB : n1;
+        for (int64_t mb0 = 0; mb0 < m; mb0 += KILN_MM_MB) {
+            const int64_t mb1 = mb0 + KILN_MM_MB < m ? mb0 + KILN_MM_MB : m;
+            for (int64_t kb0 = 0; kb0 < k; kb0 += kc) {
+                kiln_mm_tile t = {.p = p, .c0 = kb0, .c1 = kb0 + kc < k ? kb0 + kc : k,
+                                  .first = kb0 == 0, .acc_ld = KILN_MM_NB * KILN_MM_MAXVL};
+                t.last = t.c1 == k;
+                for (int64_t i0 = mb0; i0 < mb1;) {
+                    const int mr = mb1 - i0 >= tl->mr ? tl->mr : 1;
+                    const int nr = mr > 1 ? tl->nr : tl->nr1;
+                    t.i0 = i0;
+                    for (int64_t j0 = nb0; j0 < nb1;) {
+                        const int w = nb1 - j0 >= nr ? nr : 1;
+                        t.j0 = j0;
+                        t.acc = acc + ((i0 - mb0) * KILN_MM_NB + (j0 - nb0)) * KILN_MM_MAXVL;
+                        fn(&t, mr, w);
+                        j0 += w;
+                    }
+                    i0 += mr;
+                }
+            }
+        }
+    }
+}
+
+/* ---- kernel choice --------------------------------------------------------- */
+typedef void (*kiln_mm_quantizer)(const float *x, int8_t *xq, float *xd, int64_t k, int64_t kpad,
+                                  int64_t r0, int64_t r1);
+
+/* pick_tiler returns the SIMD tiles for isa, or NULL for the scalar reference. */
+static const kiln_mm_tiler *pick_tiler(int isa) {
+    switch (isa) {
+#if KILN_X86
+    case KILN_ISA_AVX512: return kiln_mm_tiler_avx512_get();
+    case KILN_ISA_AVX2: return &kiln_mm_tiler_avx2;
+#endif
+    default: return NULL;
+    }
+}
+
+/* Every quantizer gives identical bits; SIMD ones are only faster. */
+static kiln_mm_quantizer pick_quantizer(int isa) {
+#if KILN_X86
+    if (isa == KILN_ISA_AVX2 || isa == KILN_ISA_AVX512) return kiln_mm_quantize_rows_avx2;
+#endif
+    (void)isa;
+    return kiln_mm_quantize_rows_ref;
+}
+
+/* ---- parallel bodies ----------------------------------------------------- */
+typedef struct {
+    kiln_mm p;
+    const kiln_mm_tiler *tiler; /* NULL: scalar reference */
+    kiln_mm_quantizer quantize;
+    float *scratch;  /* KILN_MM_SCRATCH_FLOATS per thread */
+} mm_task;
+
+static void quantize_worker(void *arg, int ith, int nth) {
+    mm_task *t = arg;
+    int64_t r0, r1;
+    kiln_split(t->p.m, ith, nth, 1, &r0, &r1);
+    if (r0 < r1)
+        t->quantize(t->p.x, (int8_t *)t->p.xq, (float *)t->p.xd, t->p.k, t->p.kpad, r0, r1);
+}
+
+static void matmul_worker(void *arg, int ith, int nth) {
+    mm_task *t = arg;
+    int64_t n0, n1;
+    kiln_split(t->p.n, ith, nth, KILN_MM_SPLIT_ALIGN, &n0, &n1);
+    if (n0 >= n1) return;
+    float *scratch = t->scratch + (size_t)ith * KILN_MM_SCRATCH_FLOATS;
+    if (t->tiler) mm_blocked(&t->p, t->tiler, n0, n1, scratch);
+    else if (t->p.wtype == KILN_TYPE_Q8_0) kiln_mm_q8_0_ref(&t->p, n0, n1, scratch);
+    else kiln_mm_float_ref(&t->p, n0, n1, scratch);
+}
+
+static int check_dims(int64_t m, int64_t n, int64_t k) {
+    if (m <= 0 || n <= 0 || k <= 0) return KILN_ERR_SIZE;
+    if (k > KILN_MM_MAX_ELEMS / m || k > KILN_MM_MAX_ELEMS / n || n > KILN_MM_MAX_ELEMS / m)
+        return KILN_ERR_SIZE;
+    return KILN_OK;
+}
+
+int kiln_matmul(int wtype, const void *w, const float *x, float *y, int64_t m, int64_t n, int64_t k) {
+    if (!w || !x || !y) return KILN_ERR_NULL;
+    if (wtype != KILN_TYPE_F32 && wtype != KILN_TYPE_F16 && wtype != KILN_TYPE_BF16 &&
+        wtype != KILN_TYPE_Q8_0)
+        return KILN_ERR_TYPE;
+    int rc = check_dims(m, n, k);
+    if (rc != KILN_OK) return rc;
+    if (wtype == KILN_TYPE_Q8_0 && k % KILN_QK8_0) return KILN_ERR_ALIGN;
+    rc = kiln_ensure_init();
+    if (rc != KILN_OK) return rc;
+
+    const int isa = kiln_active_isa();
+    mm_task t = {
+        .p = {.wtype = wtype, .w = w, .wstride = kiln_row_size(wtype, k), .x = x, .y = y,
+              .m = m, .n = n, .k = k, .kpad = (k + 63) & ~(int64_t)63},
+        .tiler = pick_tiler(isa),
+        .quantize = pick_quantizer(isa),
+    };
+    const int nth = kiln_threads_for(m * n * k, KILN_MM_MIN_MACS_PER_THREAD);
+
+    /* scratch layout: [nth accumulator areas][X quants m*kpad][X scales m*kpad/32] */
+    const size_t acc_bytes = (size_t)nth * KILN_MM_SCRATCH_FLOATS * sizeof(float);
+    size_t q_bytes = 0;
+    if (wtype == KILN_TYPE_Q8_0)
+        q_bytes = (size_t)m * (size_t)t.p.kpad + (size_t)m * (size_t)(t.p.kpad / KILN_QK8_0) * 4;
+    void *s = scratch_take(acc_bytes + q_bytes + 64);
+    if (!s) return KILN_ERR_NOMEM;
+    t.scratch = s;
+    if (wtype == KILN_TYPE_Q8_0) {
+        int8_t *xq = (int8_t *)s + acc_bytes;
+        t.p.xq = xq;
+        t.p.xd = (const float *)(xq + (size_t)m * (size_t)t.p.kpad); /* kpad % 64 == 0: aligned */
+        kiln_parallel(quantize_worker, &t, kiln_threads_for(m * k, 1 << 16));
+    }
+    kiln_parallel(matmul_worker, &t, nth);
+    scratch_give(s);
+    return KILN_OK;
+}
+
+int kiln_quantize_q8_0(const float *x, void *y, int64_t n) {
+    if (!x || !y) return KILN_ERR_NULL;
+    if (n <= 0) return KILN_ERR_SIZE;
+    if (n % KILN_QK8_0) return KILN_ERR_ALIGN;
+    block_q8_0 *out = y;
+    for (int64_t b = 0; b < n / KILN_QK8_0; b++) kiln_q8_0_quantize_block_ref(x + b * KILN_QK8_0, &out[b]);
+    return KILN_OK;
+}

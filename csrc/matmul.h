@@ -1,0 +1,100 @@
+/* matmul.h — the matmul family's internal interface: one problem struct and
+ * the per-ISA kernels kiln_matmul (matmul.c) dispatches to.
+ *
+ * Contract shared by every kernel (the determinism rule of kiln.h):
+ * a kernel computes y[0:m, n0:n1] and every output y[i,j] is produced by the
+ * same sequence of floating-point operations whatever m, n0, n1, the tile the
+ * output falls in or the cache block it is computed in. Within one ISA:
+ *  - float weights (F32/F16/BF16): one VL-lane accumulator per output,
+ *    acc = fma(x[k:k+VL], w[k:k+VL], acc) for k = 0, VL, 2VL, ...; the last
+ *    partial step uses zero-filled lanes; then a fixed horizontal sum.
+ *  - Q8_0: one 8-lane (AVX2) or 16-lane (AVX-512, two blocks per step)
+ *    accumulator per output; per step acc = fma(dx*dw, float(int32 lane
+ *    sums), acc); int32 lane sums are exact, so how they are computed
+ *    (sign trick, VNNI) does not matter; then the same horizontal sum.
+ * Tiles differ only in how many outputs they compute at once; cache blocking
+ * over k saves and restores the vector accumulators bit-exactly.
+ * X rows for Q8_0 are quantized once per call (kiln_mm_quantize_rows_*),
+ * exactly as llama.cpp's quantize_row_q8_0_ref, by every ISA. */
+#ifndef KILN_MATMUL_H
+#define KILN_MATMUL_H
+
+#include "kiln_internal.h"
+
+/* kiln_mm is one kiln_matmul problem after validation. */
+typedef struct {
+    int wtype;            /* KILN_TYPE_F32/F16/BF16/Q8_0 */
+    const void *w;        /* W[n, k], rows of wstride bytes */
+    size_t wstride;
+    const float *x;       /* X[m, k] f32 */
+    const int8_t *xq;     /* Q8_0 only: X quants [m, kpad] (kpad = k rounded up to 64) */
+    const float *xd;      /* Q8_0 only: X block scales as f32, [m, kpad/32] */
+    int64_t kpad;
+    float *y;             /* Y[m, n] */
+    int64_t m, n, k;
+} kiln_mm;
+
+/* A kernel computes y[0:m, n0:n1]. scratch holds KILN_MM_SCRATCH_FLOATS
+ * floats, private to the calling thread. */
+typedef void (*kiln_mm_kernel)(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+
+/* Cache blocking shared by the drivers (scratch size depends on it). */
+#define KILN_MM_NB 48    /* W rows per n block (multiple of every NR) */
+#define KILN_MM_MB 60    /* X rows per m block (multiple of every MR) */
+#define KILN_MM_KC 512   /* k elements per k block when m is large (multiple of 64) */
+#define KILN_MM_MAXVL 16 /* widest accumulator in floats */
+
+/* Per-thread scratch: the vector accumulators of one m block × n block,
+ * kept between k blocks (slot of output (i,j) = MAXVL floats). */
+#define KILN_MM_SCRATCH_FLOATS ((size_t)KILN_MM_MB * KILN_MM_NB * KILN_MM_MAXVL)
+
+/* kiln_mm_tile is one register tile's job: outputs (i0.., j0..) over the k
+ * range [c0, c1) (elements; multiples of 64 except c1 == k). first: start
+ * from zero, else load accumulators from acc; last: finish (tail, horizontal
+ * sum, write y), else store accumulators back to acc. */
+typedef struct {
+    const kiln_mm *p;
+    int64_t i0, j0;
+    int64_t c0, c1;
+    int first, last;
+    float *acc;       /* slot of (i0, j0); row r at + r*acc_ld, column c at + c*MAXVL */
+    int64_t acc_ld;
+} kiln_mm_tile;
+
+/* A tile function computes an mr × nr tile; it supports (MR, NR), (MR, 1),
+ * (1, NR1) and (1, 1) where the shapes come from its kiln_mm_tiles. */
+typedef void (*kiln_mm_tile_fn)(const kiln_mm_tile *t, int mr, int nr);
+
+/* kiln_mm_tiles describes one ISA's register tiles for one weight family. */
+typedef struct {
+    int mr, nr;          /* GEMM tile: mr X rows × nr W rows */
+    int nr1;             /* GEMV tile: 1 X row × nr1 W rows */
+    kiln_mm_tile_fn fn;
+} kiln_mm_tiles;
+
+typedef struct {
+    kiln_mm_tiles flt;   /* F32, F16, BF16 */
+    kiln_mm_tiles q8;    /* Q8_0 */
+} kiln_mm_tiler;
+
+/* Quantize rows: xq[i, 0:k] / xd[i, 0:k/32] from x[i, 0:k] for i in [r0, r1);
+ * k % 32 == 0; quants past k up to kpad are zero-filled. Bit-identical
+ * across ISAs (llama.cpp's quantize_row_q8_0_ref semantics). */
+void kiln_mm_quantize_rows_ref(const float *x, int8_t *xq, float *xd, int64_t k, int64_t kpad,
+                               int64_t r0, int64_t r1);
+/* kiln_q8_0_quantize_block_ref quantizes 32 floats into one GGUF block. */
+void kiln_q8_0_quantize_block_ref(const float *x, block_q8_0 *y);
+
+/* Scalar reference kernels (matmul_ref.c): float accumulators, one per output. */
+void kiln_mm_float_ref(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_q8_0_ref(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+
+#if KILN_X86
+void kiln_mm_quantize_rows_avx2(const float *x, int8_t *xq, float *xd, int64_t k, int64_t kpad,
+                                int64_t r0, int64_t r1);
+extern const kiln_mm_tiler kiln_mm_tiler_avx2;
+/* kiln_mm_tiler_avx512_get picks the VNNI Q8_0 tiles when the CPU has them. */
+const kiln_mm_tiler *kiln_mm_tiler_avx512_get(void);
+#endif
+
+#endif /* KILN_MATMUL_H */

@@ -1,0 +1,60 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kiln-llm/kiln/native"
+)
+
+// TestRunKernelsSmall runs the whole harness on tiny shapes: ceilings,
+// gorgonia baseline, every weight type, and the derived checks.
+func TestRunKernelsSmall(t *testing.T) {
+	o := DefaultOptions()
+	o.Shapes = []Shape{{Model: "test", N: 64, K: 64}, {Model: "test", N: 32, K: 96}}
+	o.Ms = []int{1, 4}
+	o.MinTime = time.Millisecond
+	o.ColdBytes = 1 << 20
+	o.FMASeconds = 0.01
+	defer native.Init(0)
+	rep, err := RunKernels(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(o.Shapes) * len(o.Types) * len(o.Ms) * len(o.Threads); len(rep.Rows) != want {
+		t.Fatalf("%d rows, want %d", len(rep.Rows), want)
+	}
+	for _, r := range rep.Rows {
+		if !(r.GFLOPS > 0) || !(r.PctCeiling > 0) || !(r.VsGorgonia > 0) {
+			t.Fatalf("row without figures: %+v", r)
+		}
+	}
+	if len(rep.Checks) == 0 {
+		t.Fatal("no acceptance checks derived")
+	}
+	var table, js bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil || !strings.Contains(table.String(), "acceptance figures") {
+		t.Fatalf("table: %v\n%s", err, table.String())
+	}
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Rows) != len(rep.Rows) {
+		t.Fatalf("json round trip: %v", err)
+	}
+}
+
+func TestParseShapes(t *testing.T) {
+	if s, err := ParseShapes("8192x2048, 5x7"); err != nil || len(s) != 2 || s[0].N != 8192 || s[1].K != 7 {
+		t.Fatalf("got %v %v", s, err)
+	}
+	for _, bad := range []string{"8192", "0x5", "ax3"} {
+		if _, err := ParseShapes(bad); err == nil {
+			t.Errorf("%q: want error", bad)
+		}
+	}
+}
