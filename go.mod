@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/ebitengine/purego v0.11.3
 	github.com/spf13/cobra v1.10.2
+	golang.org/x/text v0.43.0
 	gorgonia.org/tensor v0.9.24
 )
 
