@@ -18,7 +18,7 @@ lib:
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD_DIR) -j
 
-kiln:
+kiln: cgo-sources
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kiln .
 
 # The purego binary dlopens libkiln.so from beside itself (or $$KILN_KERNELS_LIB).
@@ -32,7 +32,7 @@ test: test-c test-go test-purego
 test-c: lib
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
 
-test-go:
+test-go: cgo-sources
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 

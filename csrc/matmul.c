@@ -135,7 +135,8 @@ static void matmul_worker(void *arg, int ith, int nth) {
     kiln_split(t->p.n, ith, nth, KILN_MM_SPLIT_ALIGN, &n0, &n1);
     if (n0 >= n1) return;
     float *scratch = t->scratch + (size_t)ith * KILN_MM_SCRATCH_FLOATS;
-    if (t->tiler) mm_blocked(&t->p, t->tiler, n0, n1, scratch);
+    if (t->tiler && t->p.wtype == KILN_TYPE_Q8_0 && t->tiler->q8_kernel) t->tiler->q8_kernel(&t->p, n0, n1, scratch);
+    else if (t->tiler) mm_blocked(&t->p, t->tiler, n0, n1, scratch);
     else if (t->p.wtype == KILN_TYPE_Q8_0) kiln_mm_q8_0_ref(&t->p, n0, n1, scratch);
     else kiln_mm_float_ref(&t->p, n0, n1, scratch);
 }

@@ -8,10 +8,12 @@
  *  - float weights (F32/F16/BF16): one VL-lane accumulator per output,
  *    acc = fma(x[k:k+VL], w[k:k+VL], acc) for k = 0, VL, 2VL, ...; the last
  *    partial step uses zero-filled lanes; then a fixed horizontal sum.
- *  - Q8_0: one 8-lane (AVX2) or 16-lane (AVX-512, two blocks per step)
- *    accumulator per output; per step acc = fma(dx*dw, float(int32 lane
- *    sums), acc); int32 lane sums are exact, so how they are computed
- *    (sign trick, VNNI) does not matter; then the same horizontal sum.
+ *  - Q8_0, AVX2: one f32 accumulator per output, acc = fma(dx_b*dw_b,
+ *    float(exact int32 block dot), acc) over blocks in order (q8_kernel).
+ *  - Q8_0, AVX-512: one 16-lane accumulator per output (two blocks per
+ *    step); per step acc = fma(dx*dw, float(int32 lane sums), acc); then
+ *    the fixed horizontal sum. int32 sums are exact, so how they are
+ *    computed (sign trick, VNNI) does not matter.
  * Tiles differ only in how many outputs they compute at once; cache blocking
  * over k saves and restores the vector accumulators bit-exactly.
  * X rows for Q8_0 are quantized once per call (kiln_mm_quantize_rows_*),
@@ -74,7 +76,8 @@ typedef struct {
 
 typedef struct {
     kiln_mm_tiles flt;   /* F32, F16, BF16 */
-    kiln_mm_tiles q8;    /* Q8_0 */
+    kiln_mm_tiles q8;    /* Q8_0 through the blocked driver, unless q8_kernel is set */
+    kiln_mm_kernel q8_kernel; /* Q8_0 with its own loop nest (a different per-output rule) */
 } kiln_mm_tiler;
 
 /* Quantize rows: xq[i, 0:k] / xd[i, 0:k/32] from x[i, 0:k] for i in [r0, r1);

@@ -4,11 +4,11 @@
  * Per-output arithmetic (identical in every tile shape, see matmul.h):
  *  float weights: acc8 = fma(x[c:c+8], w[c:c+8], acc8) for c = 0, 8, ...; the
  *    last partial step loads zero-filled lanes; y = hsum8(acc8).
- *  Q8_0: per block b, acc8 = fma(dx_b*dw_b, float(s8), acc8) where lane l of
- *    s8 is the exact int32 dot of elements 4l..4l+3 (maddubs sign trick);
- *    y = hsum8(acc8).
- * Tiles: GEMM 3×4 (float) and 4×2 (Q8_0), GEMV 1×8, edges (MR,1), (1,1).
- * The driver (matmul.c) does the cache blocking. */
+ *  Q8_0: per block b, acc = fma(dx_b*dw_b, float(exact int32 dot of the
+ *    block), acc), one f32 accumulator per output (a lane of a vector that
+ *    covers eight W rows); no horizontal float sum.
+ * Tiles: GEMM 3×4 and GEMV 1×8 (float, blocked by the driver in matmul.c),
+ * Q8_0 2×8 and 1×8 (q8_kernel, its own loop nest). */
 #include "matmul.h"
 
 #if KILN_X86
@@ -120,68 +120,108 @@ KILN_TARGET_AVX2 static void float_tiles(const kiln_mm_tile *t, int mr, int nr) 
     }
 }
 
-// y[i0:i0+MR, j0:j0+NR] (+)= X[i0:i0+MR, c0:c1] · W[j0:j0+NR, c0:c1]ᵀ;
-// W rows are block_q8_0, X rows q8_0-quantized (xq int8, xd f32 scales).
-KILN_TARGET_AVX2 KILN_INLINE void tile_q8(const kiln_mm_tile *t, const int MR, const int NR) {
-    const kiln_mm *p = t->p;
-    const int64_t nbpad = p->kpad / KILN_QK8_0;
-    const int8_t *xq = p->xq + t->i0 * p->kpad;
-    const float *xd = p->xd + t->i0 * nbpad;
-    const char *w = (const char *)p->w + (size_t)t->j0 * p->wstride;
-    const size_t ldw = p->wstride;
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[TILE_MAXR][TILE_MAXC]; /* fixed sizes: a VLA would live in memory */
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; r++)
-#pragma GCC unroll 8
-        for (int j = 0; j < NR; j++)
-            acc[r][j] = t->first ? _mm256_setzero_ps()
-                                 : _mm256_load_ps(t->acc + r * t->acc_ld + j * KILN_MM_MAXVL);
-    const int64_t b1 = t->c1 / KILN_QK8_0;
-    for (int64_t b = t->c0 / KILN_QK8_0; b < b1; b++) {
-        /* X blocks stay in registers; each W block is loaded, made |w|, used MR times */
-        __m256i xv[TILE_MAXR];
-        __m256 dx[TILE_MAXR];
-#pragma GCC unroll 8
-        for (int r = 0; r < MR; r++) {
-            xv[r] = _mm256_load_si256((const __m256i *)(xq + r * p->kpad + b * KILN_QK8_0));
-            dx[r] = _mm256_broadcast_ss(xd + r * nbpad + b);
-        }
-#pragma GCC unroll 8
-        for (int j = 0; j < NR; j++) {
-            const block_q8_0 *blk = (const block_q8_0 *)(w + j * ldw) + b;
-            const __m256i wq = _mm256_loadu_si256((const __m256i *)blk->qs);
-            const __m256i wabs = _mm256_abs_epi8(wq);
-            /* the scale, already broadcast: every lane is the exact f32 of the f16 */
-            const __m256 dw = _mm256_cvtph_ps(_mm_set1_epi16((short)blk->d));
-#pragma GCC unroll 8
-            for (int r = 0; r < MR; r++) {
-                /* |w| · (x·sign(w)) = x·w, with |w| <= 128 and |x| <= 127 no int16 saturation */
-                const __m256i s16 = _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(xv[r], wq));
-                const __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16, ones));
-                acc[r][j] = _mm256_fmadd_ps(_mm256_mul_ps(dx[r], dw), s, acc[r][j]);
-            }
-        }
-    }
-    if (!t->last) {
-#pragma GCC unroll 8
-        for (int r = 0; r < MR; r++)
-#pragma GCC unroll 8
-            for (int j = 0; j < NR; j++) _mm256_store_ps(t->acc + r * t->acc_ld + j * KILN_MM_MAXVL, acc[r][j]);
-        return;
-    }
-    float *y = p->y + t->i0 * p->n + t->j0;
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; r++)
-#pragma GCC unroll 8
-        for (int j = 0; j < NR; j++) y[r * p->n + j] = hsum8(acc[r][j]);
+/* ---- Q8_0: eight W rows per step, reduced across rows ------------------ */
+/* Per block the int8 products of one X row with eight W rows are summed
+ * exactly in int32 and reduced *across* the eight rows into one vector
+ * (lane l = W row j0+l), so the block scale, the int->float conversion and
+ * the fma are paid once per eight outputs instead of once per output: the
+ * multiply ports, the bottleneck of the int8 path on AVX2, then do little
+ * more than maddubs + madd. */
+
+/* dot_q8 is the exact int32 dot of x and w per 4-element lane group:
+ * |w| · (x·sign(w)) = x·w; |w| <= 128, |x| <= 127, so maddubs never saturates. */
+KILN_TARGET_AVX2 KILN_INLINE __m256i dot_q8(__m256i x, __m256i w, __m256i wabs) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(wabs, _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1));
 }
 
-KILN_TARGET_AVX2 static void q8_tiles(const kiln_mm_tile *t, int mr, int nr) {
-    if (mr == 4 && nr == 2) tile_q8(t, 4, 2);
-    else if (mr == 4) tile_q8(t, 4, 1);
-    else if (nr == 8) tile_q8(t, 1, 8);
-    else tile_q8(t, 1, 1);
+/* pair_sum(a, b) = [a0+a1, a2+a3, b0+b1, b2+b3 | the same for lanes 4..7];
+ * quad_sum(pair_sum(v0,v1), pair_sum(v2,v3)) = [4-lane sums of v0..v3 | of their high halves]. */
+KILN_TARGET_AVX2 KILN_INLINE __m256i pair_sum(__m256i a, __m256i b) { return _mm256_hadd_epi32(a, b); }
+KILN_TARGET_AVX2 KILN_INLINE __m256i quad_sum(__m256i ab, __m256i cd) { return _mm256_hadd_epi32(ab, cd); }
+
+/* reduce_rows turns quad_sum of v0..v3 and of v4..v7 into [sum v0, ..., sum v7]:
+ * each lane the full 8-lane sum of one row. */
+KILN_TARGET_AVX2 KILN_INLINE __m256i reduce_rows(__m256i h0123, __m256i h4567) {
+    return _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20),
+                            _mm256_permute2x128_si256(h0123, h4567, 0x31));
+}
+
+/* How many 8-row tiles ahead a GEMV prefetches W. */
+#ifndef Q8_PREFETCH
+#define Q8_PREFETCH 2
+#endif
+
+// y[i0:i0+MR, j0:j0+8] = X[i0:i0+MR, :] · W[j0:j0+8, :]ᵀ; W rows are block_q8_0,
+// X rows q8_0-quantized. W rows past nvalid alias the last valid one (their
+// results are discarded), so edge tiles run the very same arithmetic:
+// acc[j] = fma(dx_b * dw_jb, float(int32 dot_jb), acc[j]) over blocks b in order.
+KILN_TARGET_AVX2 KILN_INLINE void tile_q8x8(const kiln_mm *p, int64_t i0, int64_t j0, int nvalid,
+                                           const int MR) {
+    const int64_t nb = p->k / KILN_QK8_0, nbpad = p->kpad / KILN_QK8_0;
+    const block_q8_0 *wr[8];
+    for (int l = 0; l < 8; l++)
+        wr[l] = (const block_q8_0 *)((const char *)p->w + (size_t)(j0 + (l < nvalid ? l : nvalid - 1)) * p->wstride);
+    const int8_t *xq = p->xq + i0 * p->kpad;
+    const float *xd = p->xd + i0 * nbpad;
+    /* W rows of a GEMV are read once, in runs of only k/32*34 bytes (2 KB at
+     * k = 2048): too short for the hardware prefetcher to ramp up on, so the
+     * rows Q8_PREFETCH tiles ahead (contiguous) are requested a few lines per block. */
+    const char *pf = (const char *)wr[0] + (size_t)Q8_PREFETCH * 8 * p->wstride, *pf_to = pf;
+    __m256 acc[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < MR; r++) acc[r] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        if (MR == 1) { /* GEMV: a later tile's 8 rows (8 blocks' worth of bytes) per block */
+            for (pf_to += 8 * sizeof(block_q8_0); pf < pf_to; pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_setr_epi16(
+            (short)wr[0][b].d, (short)wr[1][b].d, (short)wr[2][b].d, (short)wr[3][b].d,
+            (short)wr[4][b].d, (short)wr[5][b].d, (short)wr[6][b].d, (short)wr[7][b].d));
+        __m256i xv[4], lo[4], hi[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < MR; r++) xv[r] = _mm256_load_si256((const __m256i *)(xq + r * p->kpad + b * KILN_QK8_0));
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; q++) { /* rows 2q, 2q+1 */
+            const __m256i wa = _mm256_loadu_si256((const __m256i *)wr[2 * q][b].qs);
+            const __m256i wb = _mm256_loadu_si256((const __m256i *)wr[2 * q + 1][b].qs);
+            const __m256i aa = _mm256_abs_epi8(wa), ab = _mm256_abs_epi8(wb);
+#pragma GCC unroll 4
+            for (int r = 0; r < MR; r++) {
+                const __m256i h = pair_sum(dot_q8(xv[r], wa, aa), dot_q8(xv[r], wb, ab));
+                if (q == 0) lo[r] = h;
+                else if (q == 1) lo[r] = quad_sum(lo[r], h);
+                else if (q == 2) hi[r] = h;
+                else hi[r] = quad_sum(hi[r], h);
+            }
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < MR; r++) {
+            const __m256 scale = _mm256_mul_ps(_mm256_broadcast_ss(xd + r * nbpad + b), dw);
+            acc[r] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(reduce_rows(lo[r], hi[r])), acc[r]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < MR; r++) {
+        float *y = p->y + (i0 + r) * p->n + j0;
+        if (nvalid == 8) _mm256_storeu_ps(y, acc[r]);
+        else _mm256_maskstore_ps(y, tail_mask(nvalid), acc[r]);
+    }
+}
+
+/* Q8_0 X rows per GEMM tile: 2 rows share each loaded, |w|-converted W block
+ * while the tile's live vectors still fit in the 16 ymm registers. */
+enum { Q8_MR = 2 };
+
+// y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W rows block_q8_0. W groups of 8 rows
+// (17 KB at k = 2048) stay in L1 while every X row streams past them.
+KILN_TARGET_AVX2 static void q8_kernel(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    (void)scratch;
+    for (int64_t j0 = n0; j0 < n1; j0 += 8) {
+        const int nvalid = n1 - j0 >= 8 ? 8 : (int)(n1 - j0);
+        int64_t i0 = 0;
+        for (; i0 + Q8_MR <= p->m; i0 += Q8_MR) tile_q8x8(p, i0, j0, nvalid, Q8_MR);
+        for (; i0 < p->m; i0++) tile_q8x8(p, i0, j0, nvalid, 1);
+    }
 }
 
 /* ---- Q8_0 row quantizer ---------------------------------------------------- */
@@ -235,7 +275,7 @@ KILN_TARGET_AVX2 void kiln_mm_quantize_rows_avx2(const float *x, int8_t *xq, flo
 
 const kiln_mm_tiler kiln_mm_tiler_avx2 = {
     .flt = {.mr = 3, .nr = 4, .nr1 = 8, .fn = float_tiles},
-    .q8 = {.mr = 4, .nr = 2, .nr1 = 8, .fn = q8_tiles},
+    .q8_kernel = q8_kernel,
 };
 
 #endif /* KILN_X86 */
