@@ -43,7 +43,7 @@ typedef void (*kiln_mm_kernel)(const kiln_mm *p, int64_t n0, int64_t n1, float *
 /* Cache blocking shared by the drivers (scratch size depends on it). */
 #define KILN_MM_NB 48    /* W rows per n block (multiple of every NR) */
 #define KILN_MM_MB 60    /* X rows per m block (multiple of every MR) */
-#define KILN_MM_KC 512   /* k elements per k block when m is large (multiple of 64) */
+#define KILN_MM_KC 2048   /* k elements per k block when m is large (multiple of 64) */
 #define KILN_MM_MAXVL 16 /* widest accumulator in floats */
 
 /* Per-thread scratch: the vector accumulators of one m block × n block,

@@ -10,18 +10,8 @@ import (
 	"testing"
 )
 
-// metadataReader is the interface engine/tokenizer declares and consumes;
-// File must keep satisfying it.
-type metadataReader interface {
-	String(key string) (string, bool)
-	Strings(key string) ([]string, bool)
-	Float32s(key string) ([]float32, bool)
-	Int32s(key string) ([]int32, bool)
-	Uint32(key string) (uint32, bool)
-	Bool(key string) (bool, bool)
-}
-
-var _ metadataReader = (*File)(nil)
+// File must keep satisfying engine/tokenizer's Metadata interface: the
+// compile-time guard lives in engine/tokenizer's shared_test.go.
 
 // sharedCase lists what a shared GGUF file must contain.
 type sharedCase struct {
