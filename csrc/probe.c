@@ -36,19 +36,32 @@ static float read_ref(const float *p, int64_t n) {
 }
 
 #if KILN_X86
+#ifndef KILN_PROBE_PREFETCH
+#define KILN_PROBE_PREFETCH 256 /* floats ahead in each stream */
+#endif
+
+/* read_avx2 reads its share as 8 interleaved sequential streams: a single
+ * stream is capped by one prefetcher's reach, while kernels (a GEMV walks 8
+ * weight rows at once) draw on several, and the ceiling must be what a
+ * kernel can actually reach. */
 KILN_TARGET_AVX2 static float read_avx2(const float *p, int64_t n) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        a0 = _mm256_add_ps(a0, _mm256_load_ps(p + i));
-        a1 = _mm256_add_ps(a1, _mm256_load_ps(p + i + 8));
-        a2 = _mm256_add_ps(a2, _mm256_load_ps(p + i + 16));
-        a3 = _mm256_add_ps(a3, _mm256_load_ps(p + i + 24));
+    enum { STREAMS = 8 };
+    const int64_t seg = (n / STREAMS) & ~(int64_t)31;
+    __m256 acc[STREAMS];
+    for (int s = 0; s < STREAMS; s++) acc[s] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < seg; i += 16) {
+#pragma GCC unroll 8
+        for (int s = 0; s < STREAMS; s++) {
+            const float *q = p + s * seg + i;
+            _mm_prefetch((const char *)(q + KILN_PROBE_PREFETCH), _MM_HINT_T1);
+            acc[s] = _mm256_add_ps(acc[s], _mm256_add_ps(_mm256_load_ps(q), _mm256_load_ps(q + 8)));
+        }
     }
-    __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-    float t[8];
-    _mm256_storeu_ps(t, s);
-    return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7] + read_ref(p + i, n - i);
+    __m256 t = acc[0];
+    for (int s = 1; s < STREAMS; s++) t = _mm256_add_ps(t, acc[s]);
+    float l[8];
+    _mm256_storeu_ps(l, t);
+    return l[0] + l[1] + l[2] + l[3] + l[4] + l[5] + l[6] + l[7] + read_ref(p + STREAMS * seg, n - STREAMS * seg);
 }
 #endif
 

@@ -8,7 +8,12 @@
 // splits the rows over its own persistent thread pool.
 package native
 
-import "unsafe"
+import (
+	"errors"
+	"fmt"
+	"os"
+	"unsafe"
+)
 
 // Init starts the kernel thread pool with n threads (n <= 0: one per CPU)
 // and picks the kernel variant (the best the CPU runs, or $KILN_ISA).
@@ -17,7 +22,11 @@ func Init(threads int) error {
 	if err := load(); err != nil {
 		return err
 	}
-	return check("init", bInit(int32(threads)))
+	err := check("init", bInit(int32(threads)))
+	if errors.Is(err, ErrISA) {
+		return fmt.Errorf("KILN_ISA=%q: %w", os.Getenv("KILN_ISA"), err)
+	}
+	return err
 }
 
 // Shutdown stops the pool's threads; a later call re-initialises.

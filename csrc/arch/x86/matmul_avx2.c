@@ -64,8 +64,15 @@ KILN_TARGET_AVX2 KILN_INLINE void tile_float(const kiln_mm_tile *t, const int MR
         for (int j = 0; j < NR; j++)
             acc[r][j] = t->first ? _mm256_setzero_ps()
                                  : _mm256_load_ps(t->acc + r * t->acc_ld + j * KILN_MM_MAXVL);
+    /* GEMV (one X row, eight W rows read once): prefetch the rows two tiles
+     * ahead, a step's worth of bytes per step, as the Q8_0 GEMV does. */
+    const int gemv = MR == 1 && NR == 8;
+    const size_t step_bytes = 8 * (wt == WT_F32 ? 4 : 2) * (size_t)NR;
+    const char *pf = w + 2 * (size_t)NR * ldw + (size_t)(t->c0 / 8) * step_bytes, *pf_to = pf;
     int64_t c = t->c0;
     for (; c + 8 <= t->c1; c += 8) {
+        if (gemv)
+            for (pf_to += step_bytes; pf < pf_to; pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
         __m256 xv[TILE_MAXR];
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++) xv[r] = _mm256_loadu_ps(x + r * ldx + c);
