@@ -1,0 +1,217 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/kiln-llm/kiln/native"
+)
+
+// scratch holds the activations of one Forward, sized for the largest batch
+// once at load so the hot path does not allocate.
+type scratch struct {
+	x    []float32 // [T, NEmbd] residual stream
+	xn   []float32 // [T, NEmbd] normed input of a sub-block; also the gathered output rows
+	q    []float32 // [T, NHead*HeadDim]
+	k, v []float32 // [T, NHeadKV*HeadDim]
+	attn []float32 // [T, NHead*HeadDim] attention output
+	proj []float32 // [T, NEmbd] output of attn_output / ffn_down
+	gate []float32 // [T, NFF]; SwiGLU result written in place
+	up   []float32 // [T, NFF]
+	// half and round hold a matmul input rounded to F16/BF16 and back
+	// ([T, widest input]); empty when activations are not rounded.
+	half  []uint16
+	round []float32
+	plan  plan
+}
+
+func newScratch(c *Config, t int, roundAct bool) scratch {
+	q, kv := c.NHead*c.HeadDim, c.NHeadKV*c.HeadDim
+	var half []uint16
+	var round []float32
+	if roundAct {
+		wide := t * max(c.NEmbd, c.NFF, q)
+		half, round = make([]uint16, wide), make([]float32, wide)
+	}
+	return scratch{
+		half: half, round: round,
+		x: make([]float32, t*c.NEmbd), xn: make([]float32, t*c.NEmbd),
+		q: make([]float32, t*q), k: make([]float32, t*kv), v: make([]float32, t*kv),
+		attn: make([]float32, t*q), proj: make([]float32, t*c.NEmbd),
+		gate: make([]float32, t*c.NFF), up: make([]float32, t*c.NFF),
+	}
+}
+
+// Forward evaluates b: it embeds the tokens, runs every layer (storing the
+// new K/V in b.KV at the tokens' slots) and writes the logits of the output
+// rows (b.Outputs, or the last token of each sequence) into logits, one
+// NVocab-long row each, in order. Every call is native kernels only, apart
+// from validating and flattening the batch. A Model runs one Forward at a
+// time. A malformed batch is an ErrBatch before anything is written; a kernel
+// error later may leave this batch's K/V partly stored, which is harmless
+// because those positions are not yet part of any sequence's context.
+func (m *Model) Forward(b *Batch, logits []float32) error {
+	if m.Weights == nil {
+		return fmt.Errorf("model: forward on a closed model")
+	}
+	s := &m.s
+	p := &s.plan
+	if err := m.preparePlan(b, p); err != nil {
+		return err
+	}
+	c := &m.Config
+	w := m.Weights
+	n := len(b.Tokens)
+	nOut := len(p.outputs)
+	if len(logits) < nOut*c.NVocab {
+		return fmt.Errorf("%w: len(logits)=%d < %d outputs × %d vocab", ErrBatch, len(logits), nOut, c.NVocab)
+	}
+	for i, t := range b.Tokens {
+		if t < 0 || int(t) >= c.NVocab {
+			return fmt.Errorf("%w: token %d: id %d outside [0, %d)", ErrBatch, i, t, c.NVocab)
+		}
+	}
+	x := s.x[:n*c.NEmbd]
+	if err := native.GetRows(w.TokEmbd.Type, w.TokEmbd.Data, w.TokEmbd.Rows, c.NEmbd, b.Tokens, x); err != nil {
+		return fmt.Errorf("model: embedding: %w", err)
+	}
+	for il := range w.Layers {
+		if err := m.layer(il, b, n); err != nil {
+			return fmt.Errorf("model: layer %d: %w", il, err)
+		}
+	}
+	// Gather the output rows, then the final norm and head on those only.
+	h := s.xn[:nOut*c.NEmbd]
+	for j, r := range p.outputs {
+		copy(h[j*c.NEmbd:(j+1)*c.NEmbd], x[int(r)*c.NEmbd:(int(r)+1)*c.NEmbd])
+	}
+	if err := native.RMSNorm(h, h, w.OutNorm, nOut, c.NEmbd, c.RMSEps); err != nil {
+		return fmt.Errorf("model: output norm: %w", err)
+	}
+	if err := m.matmul(w.Output, h, logits[:nOut*c.NVocab], nOut); err != nil {
+		return fmt.Errorf("model: output: %w", err)
+	}
+	return nil
+}
+
+// layer runs transformer block il over the n tokens in the scratch.
+func (m *Model) layer(il int, b *Batch, n int) error {
+	c := &m.Config
+	s := &m.s
+	p := &s.plan
+	l := &m.Weights.Layers[il]
+	kvl := &b.KV.Layers[il]
+	nq, nkv := c.NHead*c.HeadDim, c.NHeadKV*c.HeadDim
+	x, xn := s.x[:n*c.NEmbd], s.xn[:n*c.NEmbd]
+	q, k, v := s.q[:n*nq], s.k[:n*nkv], s.v[:n*nkv]
+
+	// Attention.
+	if err := native.RMSNorm(xn, x, l.AttnNorm, n, c.NEmbd, c.RMSEps); err != nil {
+		return fmt.Errorf("attn norm: %w", err)
+	}
+	for _, mm := range []struct {
+		w    Matrix
+		y    []float32
+		bias []float32
+	}{{l.Q, q, l.QBias}, {l.K, k, l.KBias}, {l.V, v, l.VBias}} {
+		if err := m.matmul(mm.w, xn, mm.y, n); err != nil {
+			return err
+		}
+		if err := addBias(mm.y, mm.bias, n); err != nil {
+			return fmt.Errorf("%s bias: %w", mm.w.Name, err)
+		}
+	}
+	rope := native.RoPEParams{
+		HeadDim: c.HeadDim, Dims: c.RoPE.Dims, Mode: c.RoPE.Mode,
+		FreqBase: c.RoPE.FreqBase, FreqScale: c.RoPE.FreqScale, FreqFactors: m.Weights.RoPEFreqs,
+	}
+	rope.NHeads = c.NHead
+	if err := native.RoPE(q, b.Pos, rope); err != nil {
+		return fmt.Errorf("rope q: %w", err)
+	}
+	rope.NHeads = c.NHeadKV
+	if err := native.RoPE(k, b.Pos, rope); err != nil {
+		return fmt.Errorf("rope k: %w", err)
+	}
+	if err := native.KVStore(kvl, k, v, p.slots[:n]); err != nil {
+		return fmt.Errorf("kv store: %w", err)
+	}
+	attn := s.attn[:n*nq]
+	if err := native.AttnPrefill(kvl, q, attn, p.qStart, p.ctxLens, p.tables, p.maxBlocks); err != nil {
+		return fmt.Errorf("attention: %w", err)
+	}
+	proj := s.proj[:n*c.NEmbd]
+	if err := m.matmul(l.O, attn, proj, n); err != nil {
+		return err
+	}
+	if err := native.Add(x, x, proj); err != nil {
+		return fmt.Errorf("attn residual: %w", err)
+	}
+
+	// Feed-forward (SwiGLU).
+	if err := native.RMSNorm(xn, x, l.FFNNorm, n, c.NEmbd, c.RMSEps); err != nil {
+		return fmt.Errorf("ffn norm: %w", err)
+	}
+	gate, up := s.gate[:n*c.NFF], s.up[:n*c.NFF]
+	if err := m.matmul(l.Gate, xn, gate, n); err != nil {
+		return err
+	}
+	if err := m.matmul(l.Up, xn, up, n); err != nil {
+		return err
+	}
+	if err := native.SwiGLU(gate, gate, up); err != nil {
+		return fmt.Errorf("swiglu: %w", err)
+	}
+	if err := m.matmul(l.Down, gate, proj, n); err != nil {
+		return err
+	}
+	if err := native.Add(x, x, proj); err != nil {
+		return fmt.Errorf("ffn residual: %w", err)
+	}
+	return nil
+}
+
+// matmul computes y[rows, w.Rows] = x[rows, w.Cols] · wᵀ. Like ggml, it
+// first rounds x to the weight's type for F16 and BF16 weights (ggml's
+// vec_dot_type; Q8_0 activations are quantized inside native.MatMul), which
+// is what makes F16 files, and mixed files such as stories260K-q8_0 with its
+// F16 ffn_down, land on llama.cpp's logits instead of merely near them.
+func (m *Model) matmul(w Matrix, x, y []float32, rows int) error {
+	if m.roundAct && (w.Type == native.F16 || w.Type == native.BF16) {
+		n := rows * w.Cols
+		h, r := m.s.half[:n], m.s.round[:n]
+		var err error
+		if w.Type == native.F16 {
+			if err = native.F32ToF16(x[:n], h); err == nil {
+				err = native.F16ToF32(h, r)
+			}
+		} else {
+			if err = native.F32ToBF16(x[:n], h); err == nil {
+				err = native.BF16ToF32(h, r)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%s: rounding activations: %w", w.Name, err)
+		}
+		x = r
+	}
+	if err := native.MatMul(w.Type, w.Data, x, y, rows, w.Rows, w.Cols); err != nil {
+		return fmt.Errorf("%s: %w", w.Name, err)
+	}
+	return nil
+}
+
+// addBias adds bias to each of the n rows of y (nothing when bias is nil).
+// There is no broadcasting add kernel yet, so this is one native call per row.
+func addBias(y, bias []float32, n int) error {
+	if bias == nil {
+		return nil
+	}
+	d := len(bias)
+	for i := range n {
+		row := y[i*d : (i+1)*d]
+		if err := native.Add(row, row, bias); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,52 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/kiln-llm/kiln/native"
+)
+
+// KVCache is the paged K/V storage of every layer of one model: NBlocks
+// blocks of BlockSize tokens per layer, in F16 (llama.cpp's default) or F32
+// (which matches the `-kvf32` references to float32 rounding). Which blocks a
+// sequence owns is the caller's business (a block manager or a Session); a
+// block index means the same block in every layer.
+type KVCache struct {
+	Type      native.Type
+	BlockSize int
+	NBlocks   int
+	Layers    []native.KVLayout // one per model layer, pools owned here
+}
+
+// NewKVCache allocates a cache for m with nBlocks blocks of blockSize tokens
+// in kvType (native.F32 or native.F16).
+func (m *Model) NewKVCache(nBlocks, blockSize int, kvType native.Type) (*KVCache, error) {
+	if nBlocks <= 0 || blockSize <= 0 {
+		return nil, fmt.Errorf("model: kv cache: blocks=%d block_size=%d must be positive", nBlocks, blockSize)
+	}
+	if kvType != native.F32 && kvType != native.F16 {
+		return nil, fmt.Errorf("model: kv cache: type %v (want f32 or f16)", kvType)
+	}
+	c := &m.Config
+	kv := &KVCache{Type: kvType, BlockSize: blockSize, NBlocks: nBlocks, Layers: make([]native.KVLayout, c.NLayer)}
+	for i := range kv.Layers {
+		l := native.KVLayout{
+			NHead: c.NHead, NHeadKV: c.NHeadKV, HeadDim: c.HeadDim,
+			BlockSize: blockSize, KVType: kvType, NBlocks: nBlocks,
+		}
+		n := nBlocks * l.BlockBytes()
+		l.K, l.V = make([]byte, n), make([]byte, n)
+		kv.Layers[i] = l
+	}
+	return kv, nil
+}
+
+// Slot is the cache slot of token position pos for a sequence whose block
+// table is table, or -1 when the table is too short.
+func (kv *KVCache) Slot(table []int32, pos int) int32 {
+	b := pos / kv.BlockSize
+	if pos < 0 || b >= len(table) {
+		return -1
+	}
+	return table[b]*int32(kv.BlockSize) + int32(pos%kv.BlockSize)
+}
