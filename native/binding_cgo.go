@@ -9,36 +9,37 @@ package native
 #include "kiln.h"
 
 // kv_fields mirrors native.kvFields: the pointer-free head of kiln_kv_layout.
-// The pools travel as separate arguments because cgo forbids passing Go
-// memory that itself holds Go pointers.
+// It travels by value (a pointer to it would make every call allocate) and
+// the pools as separate arguments, because cgo forbids passing Go memory
+// that itself holds Go pointers.
 typedef struct {
 	int32_t n_head, n_head_kv, head_dim, block_size, kv_type, n_blocks;
 	float scale;
 	int32_t pad;
 } kv_fields;
 
-static kiln_kv_layout kv_layout(const kv_fields *f, void *k, void *v) {
+static kiln_kv_layout kv_layout(kv_fields f, void *k, void *v) {
 	kiln_kv_layout l = {
-		.n_head = f->n_head, .n_head_kv = f->n_head_kv, .head_dim = f->head_dim,
-		.block_size = f->block_size, .kv_type = f->kv_type, .n_blocks = f->n_blocks,
-		.scale = f->scale, .k_cache = k, .v_cache = v,
+		.n_head = f.n_head, .n_head_kv = f.n_head_kv, .head_dim = f.head_dim,
+		.block_size = f.block_size, .kv_type = f.kv_type, .n_blocks = f.n_blocks,
+		.scale = f.scale, .k_cache = k, .v_cache = v,
 	};
 	return l;
 }
 
-static int kv_store_w(const kv_fields *f, void *kc, void *vc, const float *k, const float *v,
+static int kv_store_w(kv_fields f, void *kc, void *vc, const float *k, const float *v,
                       const int32_t *slots, int64_t n) {
 	kiln_kv_layout l = kv_layout(f, kc, vc);
 	return kiln_kv_store(&l, k, v, slots, n);
 }
 
-static int attn_decode_w(const kv_fields *f, void *kc, void *vc, const float *q, float *out,
+static int attn_decode_w(kv_fields f, void *kc, void *vc, const float *q, float *out,
                          int64_t n_seq, const int32_t *bt, int max_blocks, const int32_t *lens) {
 	kiln_kv_layout l = kv_layout(f, kc, vc);
 	return kiln_attn_decode(&l, q, out, n_seq, bt, max_blocks, lens);
 }
 
-static int attn_prefill_w(const kv_fields *f, void *kc, void *vc, const float *q, float *out,
+static int attn_prefill_w(kv_fields f, void *kc, void *vc, const float *q, float *out,
                           int64_t n_seq, const int32_t *q_start, const int32_t *ctx_lens,
                           const int32_t *bt, int max_blocks) {
 	kiln_kv_layout l = kv_layout(f, kc, vc);
@@ -123,16 +124,16 @@ func bGetRows(t int32, table unsafe.Pointer, nRows, k int64, ids unsafe.Pointer,
 }
 
 func bKVStore(f *kvFields, kc, vc, k, v, slots unsafe.Pointer, n int64) int32 {
-	return int32(C.kv_store_w((*C.kv_fields)(unsafe.Pointer(f)), kc, vc, (*C.float)(k), (*C.float)(v), (*C.int32_t)(slots), C.int64_t(n)))
+	return int32(C.kv_store_w(*(*C.kv_fields)(unsafe.Pointer(f)), kc, vc, (*C.float)(k), (*C.float)(v), (*C.int32_t)(slots), C.int64_t(n)))
 }
 
 func bAttnDecode(f *kvFields, kc, vc, q, out unsafe.Pointer, nSeq int64, bt unsafe.Pointer, maxBlocks int32, lens unsafe.Pointer) int32 {
-	return int32(C.attn_decode_w((*C.kv_fields)(unsafe.Pointer(f)), kc, vc, (*C.float)(q), (*C.float)(out), C.int64_t(nSeq),
+	return int32(C.attn_decode_w(*(*C.kv_fields)(unsafe.Pointer(f)), kc, vc, (*C.float)(q), (*C.float)(out), C.int64_t(nSeq),
 		(*C.int32_t)(bt), C.int(maxBlocks), (*C.int32_t)(lens)))
 }
 
 func bAttnPrefill(f *kvFields, kc, vc, q, out unsafe.Pointer, nSeq int64, qStart, ctxLens, bt unsafe.Pointer, maxBlocks int32) int32 {
-	return int32(C.attn_prefill_w((*C.kv_fields)(unsafe.Pointer(f)), kc, vc, (*C.float)(q), (*C.float)(out), C.int64_t(nSeq),
+	return int32(C.attn_prefill_w(*(*C.kv_fields)(unsafe.Pointer(f)), kc, vc, (*C.float)(q), (*C.float)(out), C.int64_t(nSeq),
 		(*C.int32_t)(qStart), (*C.int32_t)(ctxLens), (*C.int32_t)(bt), C.int(maxBlocks)))
 }
 

@@ -262,9 +262,8 @@ func TestBadBatch(t *testing.T) {
 
 // TestForwardAllocs checks that a steady-state Forward allocates nothing of
 // its own: the scratch is sized at load and the plan's buffers are reused.
-// native.KVStore and native.AttnPrefill each heap-allocate their 32-byte
-// kvFields (its address is passed to C, so it escapes): 2 per layer, allowed
-// here until native keeps it off the heap.
+// Only the cgo binding is held to it: purego's reflective calls allocate on
+// every kernel call by design (it is the no-C-toolchain fallback).
 func TestForwardAllocs(t *testing.T) {
 	m := loadModel(t, filepath.Join(sharedDir(t), "testdata", "tiny-qwen2-f16.gguf"))
 	kv, err := m.NewKVCache(4, 16, native.F16)
@@ -279,11 +278,15 @@ func TestForwardAllocs(t *testing.T) {
 	if err := m.Forward(&b, logits); err != nil {
 		t.Fatal(err)
 	}
+	if native.Binding != "cgo" {
+		t.Skipf("the %s binding allocates per kernel call by design", native.Binding)
+	}
+	const allowed = 0
 	if n := testing.AllocsPerRun(5, func() {
 		if err := m.Forward(&b, logits); err != nil {
 			t.Fatal(err)
 		}
-	}); n > float64(2*m.Config.NLayer) {
-		t.Errorf("Forward allocates %v times per call, want <= %d (native's kvFields)", n, 2*m.Config.NLayer)
+	}); n > float64(allowed) {
+		t.Errorf("Forward allocates %v times per call with the %s binding, want <= %d", n, native.Binding, allowed)
 	}
 }
