@@ -26,6 +26,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newVersionCommand(), newBenchCommand())
+	root.AddCommand(newSynthCommand(), newQuantizeCommand(), newConvertCommand())
 	return root
 }
 

@@ -1,0 +1,312 @@
+package synth
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/kiln-llm/kiln/engine/gguf"
+	"github.com/kiln-llm/kiln/native"
+)
+
+// Options says what to synthesize.
+type Options struct {
+	Preset Preset
+	// Type is the type of the 2-D weights: native.F16 or native.Q8_0.
+	// 1-D tensors (norms, biases) are always F32.
+	Type native.Type
+	Seed uint64
+	// Tokenizer is a GGUF file whose tokenizer.* metadata is copied, or a
+	// Hugging Face tokenizer.json (see vocabFromHF); empty means a
+	// synthetic byte-level vocabulary (see syntheticVocab).
+	Tokenizer string
+	// Progress, if set, is called from the writing goroutine after each
+	// chunk with the bytes of tensor data written so far and the total.
+	Progress func(done, total int64)
+}
+
+// tensorSpec is one tensor to generate: ggml shape {cols, rows}, type, and
+// how its values are drawn.
+type tensorSpec struct {
+	name  string
+	cols  int
+	rows  int // 1 for vectors
+	typ   native.Type
+	fill  func(r *rng, row []float32, rowIx int)
+	fixed []float32 // values of a precomputed 1-D tensor (rope_freqs)
+}
+
+// weightStd is the standard deviation of the random weights, the usual
+// initializer scale for these models.
+const weightStd = 0.02
+
+func normalFill(r *rng, row []float32, _ int) {
+	for i := range row {
+		row[i] = weightStd * r.normal()
+	}
+}
+
+// normFill gives RMSNorm weights near 1, as trained models have.
+func normFill(r *rng, row []float32, _ int) {
+	for i := range row {
+		row[i] = 1 + weightStd*r.normal()
+	}
+}
+
+// Write synthesizes the model described by o into path.
+func Write(path string, o Options) error {
+	w, _, err := build(o)
+	if err != nil {
+		return err
+	}
+	if err := w.WriteFile(path); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	return nil
+}
+
+// build assembles a Writer whose tensors are generated on demand while it
+// writes, and returns the total bytes of tensor data.
+func build(o Options) (*gguf.Writer, int64, error) {
+	p := o.Preset
+	if o.Type != native.F16 && o.Type != native.Q8_0 {
+		return nil, 0, fmt.Errorf("synth: type %v: want f16 or q8_0", o.Type)
+	}
+	if p.NEmbd <= 0 || p.NHead <= 0 || p.NHeadKV <= 0 || p.NEmbd%p.NHead != 0 || p.NHead%p.NHeadKV != 0 {
+		return nil, 0, fmt.Errorf("synth: preset %q has inconsistent heads", p.Name)
+	}
+	var vocab []entry
+	var err error
+	if o.Tokenizer != "" {
+		var n int
+		load := vocabFromGGUF
+		if strings.HasSuffix(o.Tokenizer, ".json") {
+			load = vocabFromHF
+		}
+		if vocab, n, err = load(o.Tokenizer); err != nil {
+			return nil, 0, err
+		}
+		p.NVocab = n // the embedding must cover every token id
+	} else if vocab, err = syntheticVocab(p.NVocab); err != nil {
+		return nil, 0, err
+	}
+	fileType := uint32(1) // MOSTLY_F16
+	if o.Type == native.Q8_0 {
+		fileType = 7 // MOSTLY_Q8_0
+	}
+	a := p.Arch
+	meta := []entry{
+		kv("general.architecture", a),
+		kv("general.name", "kiln-synth "+p.Name),
+		kv("general.file_type", fileType),
+		kv("general.quantization_version", uint32(2)),
+		kv(a+".vocab_size", uint32(p.NVocab)),
+		kv(a+".context_length", uint32(p.NCtx)),
+		kv(a+".embedding_length", uint32(p.NEmbd)),
+		kv(a+".block_count", uint32(p.NLayer)),
+		kv(a+".feed_forward_length", uint32(p.NFF)),
+		kv(a+".attention.head_count", uint32(p.NHead)),
+		kv(a+".attention.head_count_kv", uint32(p.NHeadKV)),
+		kv(a+".rope.freq_base", p.RopeBase),
+		kv(a+".rope.dimension_count", uint32(p.HeadDim())),
+		kv(a+".attention.layer_norm_rms_epsilon", p.RMSEps),
+		kv("kiln.synth.seed", o.Seed),
+	}
+	w := gguf.NewWriter()
+	for _, e := range append(meta, vocab...) {
+		if err := w.Set(e.key, e.val); err != nil {
+			return nil, 0, fmt.Errorf("synth: %w", err)
+		}
+	}
+	prog := &progress{fn: o.Progress}
+	for _, t := range specs(p, o.Type) {
+		rs := native.RowSize(t.typ, t.cols)
+		if rs == 0 {
+			return nil, 0, fmt.Errorf("synth: tensor %s: row of %d is invalid for %v", t.name, t.cols, t.typ)
+		}
+		shape := []int64{int64(t.cols)}
+		if t.rows > 1 || t.typ != native.F32 {
+			shape = append(shape, int64(t.rows))
+		}
+		r := &tensorReader{spec: t, seed: o.Seed, rowSize: rs, prog: prog}
+		if err := w.AddTensorReader(t.name, gguf.TensorType(t.typ), shape, r); err != nil {
+			return nil, 0, fmt.Errorf("synth: %w", err)
+		}
+		prog.total += int64(rs) * int64(t.rows)
+	}
+	return w, prog.total, nil
+}
+
+// progress counts tensor bytes produced, for Options.Progress.
+type progress struct {
+	done, total int64
+	fn          func(done, total int64)
+}
+
+func (p *progress) add(n int) {
+	p.done += int64(n)
+	if p.fn != nil {
+		p.fn(p.done, p.total)
+	}
+}
+
+// specs lists the tensors of preset p in llama.cpp's order and naming,
+// with 2-D weights of type typ.
+func specs(p Preset, typ native.Type) []tensorSpec {
+	hd := p.HeadDim()
+	q, kvDim := p.NHead*hd, p.NHeadKV*hd
+	mat := func(name string, cols, rows int) tensorSpec {
+		return tensorSpec{name: name, cols: cols, rows: rows, typ: typ, fill: normalFill}
+	}
+	vec := func(name string, n int, fill func(*rng, []float32, int)) tensorSpec {
+		return tensorSpec{name: name, cols: n, rows: 1, typ: native.F32, fill: fill}
+	}
+	out := []tensorSpec{mat("token_embd.weight", p.NEmbd, p.NVocab)}
+	if p.Llama3RoPE {
+		out = append(out, tensorSpec{name: "rope_freqs.weight", cols: hd / 2, rows: 1, typ: native.F32, fixed: llama3RoPEFactors(hd, p.RopeBase)})
+	}
+	for i := range p.NLayer {
+		b := func(s string) string { return fmt.Sprintf("blk.%d.%s", i, s) }
+		out = append(out, vec(b("attn_norm.weight"), p.NEmbd, normFill),
+			mat(b("attn_q.weight"), p.NEmbd, q),
+			mat(b("attn_k.weight"), p.NEmbd, kvDim),
+			mat(b("attn_v.weight"), p.NEmbd, kvDim))
+		if p.QKVBias {
+			out = append(out, vec(b("attn_q.bias"), q, normalFill),
+				vec(b("attn_k.bias"), kvDim, normalFill),
+				vec(b("attn_v.bias"), kvDim, normalFill))
+		}
+		out = append(out, mat(b("attn_output.weight"), q, p.NEmbd),
+			vec(b("ffn_norm.weight"), p.NEmbd, normFill),
+			mat(b("ffn_gate.weight"), p.NEmbd, p.NFF),
+			mat(b("ffn_up.weight"), p.NEmbd, p.NFF),
+			mat(b("ffn_down.weight"), p.NFF, p.NEmbd))
+	}
+	out = append(out, vec("output_norm.weight", p.NEmbd, normFill))
+	if !p.Tied {
+		out = append(out, mat("output.weight", p.NEmbd, p.NVocab))
+	}
+	return out
+}
+
+// llama3RoPEFactors computes rope_freqs.weight as llama.cpp's converter does
+// for Llama 3.1/3.2 rope scaling (factor 32, low/high frequency factors 1
+// and 4, original context 8192).
+func llama3RoPEFactors(headDim int, base float32) []float32 {
+	const factor, lowFF, highFF, origCtx = 32.0, 1.0, 4.0, 8192.0
+	lowWav, highWav := origCtx/lowFF, origCtx/highFF
+	out := make([]float32, headDim/2)
+	for i := range out {
+		freq := 1 / math.Pow(float64(base), float64(2*i)/float64(headDim))
+		wav := 2 * math.Pi / freq
+		switch {
+		case wav < highWav:
+			out[i] = 1
+		case wav > lowWav:
+			out[i] = factor
+		default:
+			smooth := (origCtx/wav - lowFF) / (highFF - lowFF)
+			out[i] = float32(1 / ((1-smooth)/factor + smooth))
+		}
+	}
+	return out
+}
+
+// tensorReader produces one tensor's bytes on demand, a chunk of rows at a
+// time, generating the rows of a chunk in parallel across cores. Memory is
+// bounded by one chunk whatever the tensor's size.
+type tensorReader struct {
+	spec    tensorSpec
+	seed    uint64
+	rowSize int
+	prog    *progress
+	next    int    // first row not yet generated
+	buf     []byte // generated bytes not yet read
+	err     error
+}
+
+// chunkBytes is roughly how much one chunk holds.
+const chunkBytes = 4 << 20
+
+func (r *tensorReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if len(r.buf) == 0 {
+		if r.next >= r.spec.rows {
+			return 0, io.EOF
+		}
+		if r.err = r.fillChunk(); r.err != nil {
+			return 0, r.err
+		}
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	r.prog.add(n)
+	return n, nil
+}
+
+func (r *tensorReader) fillChunk() error {
+	t := r.spec
+	rows := max(1, chunkBytes/r.rowSize)
+	rows = min(rows, t.rows-r.next)
+	out := make([]byte, rows*r.rowSize)
+	workers := min(runtime.GOMAXPROCS(0), rows)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for wk := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f32 := make([]float32, t.cols)
+			u16 := make([]uint16, t.cols)
+			for i := wk; i < rows; i += workers {
+				row := r.next + i
+				if t.fixed != nil {
+					copy(f32, t.fixed)
+				} else {
+					t.fill(newRNG(r.seed, t.name, row), f32, row)
+				}
+				if err := encodeRow(t.typ, f32, u16, out[i*r.rowSize:(i+1)*r.rowSize]); err != nil {
+					errs[wk] = fmt.Errorf("synth: tensor %s row %d: %w", t.name, row, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	r.next += rows
+	r.buf = out
+	return nil
+}
+
+// encodeRow stores one row of values as typ into dst (exactly one row).
+func encodeRow(typ native.Type, x []float32, u16 []uint16, dst []byte) error {
+	switch typ {
+	case native.F32:
+		for i, v := range x {
+			binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(v))
+		}
+		return nil
+	case native.F16:
+		if err := native.F32ToF16(x, u16); err != nil {
+			return err
+		}
+		for i, v := range u16 {
+			binary.LittleEndian.PutUint16(dst[2*i:], v)
+		}
+		return nil
+	case native.Q8_0:
+		return native.QuantizeQ8_0(x, dst)
+	}
+	return fmt.Errorf("unsupported type %v", typ)
+}

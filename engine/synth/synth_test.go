@@ -1,0 +1,147 @@
+package synth
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/kiln-llm/kiln/engine/gguf"
+	"github.com/kiln-llm/kiln/engine/model"
+	"github.com/kiln-llm/kiln/engine/tokenizer"
+	"github.com/kiln-llm/kiln/native"
+)
+
+func TestWriteDeterministicAndLoadable(t *testing.T) {
+	for _, tc := range []struct {
+		preset string
+		typ    native.Type
+	}{
+		{"tiny", native.F16}, {"tiny", native.Q8_0}, {"tiny-qwen2", native.Q8_0},
+	} {
+		t.Run(tc.preset+"-"+tc.typ.String(), func(t *testing.T) {
+			p, err := LookupPreset(tc.preset)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			a, b, c := filepath.Join(dir, "a.gguf"), filepath.Join(dir, "b.gguf"), filepath.Join(dir, "c.gguf")
+			for _, f := range []struct {
+				path string
+				seed uint64
+			}{{a, 7}, {b, 7}, {c, 8}} {
+				if err := Write(f.path, Options{Preset: p, Type: tc.typ, Seed: f.seed}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ba, _ := os.ReadFile(a)
+			bb, _ := os.ReadFile(b)
+			bc, _ := os.ReadFile(c)
+			if !bytes.Equal(ba, bb) {
+				t.Fatal("same seed gave different files")
+			}
+			if bytes.Equal(ba, bc) {
+				t.Fatal("different seeds gave the same file")
+			}
+			m, err := model.Load(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			tok, err := tokenizer.FromGGUF(m.File())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := tok.Encode("hello world", true, false)
+			s, err := m.NewSession(64, native.F32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logits, err := s.Eval(ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(logits) != p.NVocab {
+				t.Fatalf("logits %d, want %d", len(logits), p.NVocab)
+			}
+			for i, v := range logits {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					t.Fatalf("logit %d = %v", i, v)
+				}
+			}
+		})
+	}
+}
+
+func TestWriteWithVocabGGUF(t *testing.T) {
+	vocab := "../../../shared/vocab/ggml-vocab-llama-spm.gguf"
+	if _, err := os.Stat(vocab); err != nil {
+		t.Skipf("no vocab file: %v", err)
+	}
+	p, _ := LookupPreset("tiny")
+	out := filepath.Join(t.TempDir(), "v.gguf")
+	if err := Write(out, Options{Preset: p, Type: native.Q8_0, Tokenizer: vocab}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	toks, _ := f.Strings("tokenizer.ggml.tokens")
+	emb, _ := f.Tensor("token_embd.weight")
+	if int64(len(toks)) != emb.Shape[1] {
+		t.Fatalf("vocab %d, embedding rows %d", len(toks), emb.Shape[1])
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	p, _ := LookupPreset("tiny")
+	out := filepath.Join(t.TempDir(), "x.gguf")
+	for name, o := range map[string]Options{
+		"type":      {Preset: p, Type: native.BF16},
+		"tokenizer": {Preset: p, Type: native.F16, Tokenizer: "/nonexistent.gguf"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := Write(out, o); err == nil {
+				t.Fatal("want error")
+			}
+		})
+	}
+	if _, err := LookupPreset("nope"); err == nil {
+		t.Fatal("want error for unknown preset")
+	}
+}
+
+func TestWriteWithTokenizerJSON(t *testing.T) {
+	tj := "../../../shared/tokenizers/smollm2-135m-instruct/tokenizer.json"
+	if _, err := os.Stat(tj); err != nil {
+		t.Skipf("no tokenizer.json: %v", err)
+	}
+	p, _ := LookupPreset("tiny")
+	out := filepath.Join(t.TempDir(), "hf.gguf")
+	if err := Write(out, Options{Preset: p, Type: native.Q8_0, Tokenizer: tj}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fromGGUF, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromHF, err := tokenizer.LoadHF(filepath.Dir(tj))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"Hello world! 12345", "<|im_start|>user\nHi there<|im_end|>", "  spaces\tand\nnewlines ünïcödé"} {
+		a, b := fromGGUF.Encode(text, false, true), fromHF.Encode(text, false, true)
+		if !slices.Equal(a, b) {
+			t.Errorf("%q: gguf %v, hf %v", text, a, b)
+		}
+	}
+}
