@@ -74,7 +74,7 @@ func newBenchKernelsCommand() *cobra.Command {
 	f.StringVar(&ms, "m", "1,128", "batch rows (1 = decode GEMV, 128 = prefill GEMM)")
 	f.StringVar(&threads, "threads", "1,2", "thread counts")
 	f.StringVar(&isa, "isa", "", "force a kernel variant (scalar, avx2, avx512); default: best, or $KILN_ISA")
-	f.DurationVar(&o.MinTime, "min-time", o.MinTime, "time budget per row (best run reported)")
+	f.DurationVar(&o.MinTime, "min-time", o.MinTime, "time budget per row (the median run is reported)")
 	f.IntVar(&o.ColdBytes, "cold-bytes", o.ColdBytes, "rotate weight copies totalling this many bytes so reads come from DRAM")
 	f.BoolVar(&o.Baseline, "baseline", true, "also time gorgonia.org/tensor (pure Go) as the baseline")
 	return cmd

@@ -15,7 +15,7 @@ type Options struct {
 	Types      []native.Type
 	Ms         []int // batch rows: 1 is decode (GEMV), 128 prefill (GEMM)
 	Threads    []int
-	MinTime    time.Duration // per row, best-of within this budget
+	MinTime    time.Duration // per row: the median run within this budget
 	ColdBytes  int           // weights are rotated over copies totalling this, so GEMV reads DRAM, not cache
 	Baseline   bool          // time gorgonia.org/tensor too
 	FMASeconds float64
