@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kiln-llm/kiln/engine/model"
+	"github.com/kiln-llm/kiln/engine/modelbench"
 	"github.com/kiln-llm/kiln/native"
 	"github.com/kiln-llm/kiln/native/bench"
 	"github.com/spf13/cobra"
@@ -14,7 +16,55 @@ func newBenchCommand() *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks measured against this machine's own ceilings",
 	}
-	cmd.AddCommand(newBenchKernelsCommand())
+	cmd.AddCommand(newBenchKernelsCommand(), newBenchModelCommand())
+	return cmd
+}
+
+func newBenchModelCommand() *cobra.Command {
+	o := modelbench.DefaultOptions()
+	var (
+		path, threads, kvType string
+		asJSON                bool
+	)
+	cmd := &cobra.Command{
+		Use:   "model --model FILE [-p 512] [-n 128] [-t 1,2]",
+		Short: "Benchmark prefill and decode of a GGUF model like llama-bench, against the bandwidth roofline and FMA peak",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if path == "" {
+				return fmt.Errorf("bench model: --model FILE is required")
+			}
+			var err error
+			if o.Threads, err = bench.ParseInts(threads, "--threads"); err != nil {
+				return err
+			}
+			if o.KVType, err = native.ParseType(kvType); err != nil {
+				return fmt.Errorf("--kv-type: %w", err)
+			}
+			m, err := model.Load(path, model.WithMaxBatchTokens(max(o.Prompt, 1)))
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			o.Progress = cmd.ErrOrStderr()
+			rep, err := modelbench.Run(m, o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return rep.WriteJSON(cmd.OutOrStdout())
+			}
+			return rep.WriteTable(cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&path, "model", "m", "", "GGUF model file")
+	f.IntVarP(&o.Prompt, "n-prompt", "p", o.Prompt, "prompt tokens of the prefill test (0: skip)")
+	f.IntVarP(&o.Gen, "n-gen", "n", o.Gen, "tokens of the decode test (0: skip)")
+	f.StringVarP(&threads, "threads", "t", "1,2", "thread counts, comma separated")
+	f.IntVarP(&o.Reps, "repetitions", "r", o.Reps, "repetitions per test (the median is reported)")
+	f.StringVar(&kvType, "kv-type", "f16", "K/V cache type: f16 or f32")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }
 

@@ -25,7 +25,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newBenchCommand())
+	root.AddCommand(newVersionCommand(), newRunCommand(), newBenchCommand())
 	root.AddCommand(newSynthCommand(), newQuantizeCommand(), newConvertCommand())
 	return root
 }
