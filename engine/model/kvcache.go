@@ -50,3 +50,21 @@ func (kv *KVCache) Slot(table []int32, pos int) int32 {
 	}
 	return table[b]*int32(kv.BlockSize) + int32(pos%kv.BlockSize)
 }
+
+// CopyBlock copies block src's K and V into block dst in every layer: the
+// copy half of copy-on-write when a shared block is about to be written.
+func (kv *KVCache) CopyBlock(src, dst int) error {
+	if src < 0 || dst < 0 || src >= kv.NBlocks || dst >= kv.NBlocks {
+		return fmt.Errorf("model: kv cache: copy block %d to %d of %d", src, dst, kv.NBlocks)
+	}
+	if src == dst {
+		return nil
+	}
+	for i := range kv.Layers {
+		l := &kv.Layers[i]
+		n := l.BlockBytes()
+		copy(l.K[dst*n:(dst+1)*n], l.K[src*n:(src+1)*n])
+		copy(l.V[dst*n:(dst+1)*n], l.V[src*n:(src+1)*n])
+	}
+	return nil
+}

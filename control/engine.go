@@ -1,0 +1,207 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kiln-llm/kiln/control/kvcache"
+	"github.com/kiln-llm/kiln/engine/sample"
+	"github.com/kiln-llm/kiln/engine/tokenizer"
+)
+
+// Config tunes one engine replica's scheduler.
+type Config struct {
+	// MaxBatchTokens is the token budget of one step (decodes plus prefill
+	// chunks); 0 means the executor's limit.
+	MaxBatchTokens int
+	// MaxNumSeqs caps the sequences running at once (default 16).
+	MaxNumSeqs int
+	// MaxQueue caps the requests waiting for admission (default 256);
+	// beyond it Submit fails with ErrOverloaded.
+	MaxQueue int
+	// SessionLen is the context limit per sequence in tokens; 0 means the
+	// model's trained context (capped by the K/V pool).
+	SessionLen int
+	// PrefixCaching reuses full K/V blocks of earlier prompts.
+	PrefixCaching bool
+}
+
+// Engine is the serving core of one model replica: an admission queue and
+// a step loop that batches every running sequence into one forward pass per
+// step. Submit is its only entry; it is safe for concurrent use.
+type Engine struct {
+	cfg  Config
+	exec Executor
+	tok  *tokenizer.Tokenizer
+	pool *kvcache.Pool
+	met  *metrics
+
+	mu       sync.Mutex
+	incoming []*sequence
+	sessions map[string]*session
+	closed   bool
+	nWaiting atomic.Int64 // admitted to the queue, not yet running (incoming + waiting)
+
+	wake     chan struct{}
+	loopDone chan struct{}
+
+	// Owned by the loop goroutine.
+	waiting []*sequence // FIFO; preempted sequences go back to the front
+	running []*sequence // in admission order
+	nAdmit  uint64
+	step    Step
+	copies  []kvcache.Copy
+	logits  []float32
+	sched   []*sequence // this step's sequences, in Step order
+}
+
+// New starts an engine over exec (whose K/V cache the engine's block pool
+// manages) and tok (for text and end-of-generation tokens).
+func New(exec Executor, tok *tokenizer.Tokenizer, cfg Config) (*Engine, error) {
+	if exec == nil || tok == nil {
+		return nil, errors.New("control: an executor and a tokenizer are required")
+	}
+	if cfg.MaxBatchTokens == 0 {
+		cfg.MaxBatchTokens = exec.MaxBatchTokens()
+	}
+	if cfg.MaxNumSeqs == 0 {
+		cfg.MaxNumSeqs = 16
+	}
+	if cfg.MaxQueue == 0 {
+		cfg.MaxQueue = 256
+	}
+	capacity := exec.NumBlocks() * exec.BlockSize()
+	if cfg.SessionLen == 0 {
+		cfg.SessionLen = exec.ContextLen()
+		if cfg.SessionLen <= 0 || cfg.SessionLen > capacity {
+			cfg.SessionLen = capacity
+		}
+	}
+	switch {
+	case cfg.MaxBatchTokens < 0 || cfg.MaxBatchTokens > exec.MaxBatchTokens():
+		return nil, fmt.Errorf("control: max_batch_tokens %d: want 1..%d (the engine's batch)", cfg.MaxBatchTokens, exec.MaxBatchTokens())
+	case cfg.MaxNumSeqs < 0 || cfg.MaxNumSeqs > cfg.MaxBatchTokens:
+		return nil, fmt.Errorf("control: max_num_seqs %d: want 1..max_batch_tokens (%d)", cfg.MaxNumSeqs, cfg.MaxBatchTokens)
+	case cfg.MaxQueue < 0:
+		return nil, fmt.Errorf("control: max_queue %d: want >= 1", cfg.MaxQueue)
+	case cfg.SessionLen < 2:
+		return nil, fmt.Errorf("control: session_len %d: want >= 2", cfg.SessionLen)
+	case cfg.SessionLen > capacity:
+		return nil, fmt.Errorf("control: session_len %d exceeds the K/V cache's %d tokens", cfg.SessionLen, capacity)
+	}
+	pool, err := kvcache.New(kvcache.Config{NumBlocks: exec.NumBlocks(), BlockSize: exec.BlockSize(), PrefixCaching: cfg.PrefixCaching})
+	if err != nil {
+		return nil, fmt.Errorf("control: %w", err)
+	}
+	e := &Engine{
+		cfg: cfg, exec: exec, tok: tok, pool: pool, met: newMetrics(),
+		sessions: map[string]*session{},
+		wake:     make(chan struct{}, 1), loopDone: make(chan struct{}),
+		logits: make([]float32, cfg.MaxNumSeqs*exec.VocabSize()),
+	}
+	go e.loop()
+	return e, nil
+}
+
+// Config returns the engine's effective configuration (defaults filled in).
+func (e *Engine) Config() Config { return e.cfg }
+
+// Submit queues req and returns the channel its events arrive on; the last
+// event carries a FinishReason, then the channel is closed. Cancelling ctx
+// aborts the request at the next step (a final FinishAbort event is sent if
+// anyone still reads). The caller must read until the channel closes or
+// cancel ctx.
+func (e *Engine) Submit(ctx context.Context, req Request) (<-chan Event, error) {
+	if err := req.validate(e.exec.VocabSize()); err != nil {
+		return nil, err
+	}
+	if len(req.Prompt) >= e.cfg.SessionLen {
+		return nil, fmt.Errorf("%w: the prompt has %d tokens; the context holds %d (prompt and at least one generated token)",
+			ErrPromptTooLong, len(req.Prompt), e.cfg.SessionLen)
+	}
+	sm, err := sample.New(req.Sample, e.exec.VocabSize())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	s := &sequence{
+		req: req, ctx: ctx, out: make(chan Event, eventBuffer),
+		tokens: append(make([]int32, 0, len(req.Prompt)+16), req.Prompt...), nPrompt: len(req.Prompt),
+		sampler: sm, dec: e.tok.NewStreamDecoder(), stop: stopMatcher{stops: req.StopStrings},
+		submitted: time.Now(),
+	}
+	s.maxLen = e.cfg.SessionLen
+	if req.MaxTokens > 0 {
+		s.maxLen = min(s.maxLen, len(req.Prompt)+req.MaxTokens)
+	}
+	s.stopToken = make(map[int32]bool, len(req.StopTokens))
+	for _, id := range req.StopTokens {
+		s.stopToken[id] = true
+		s.suppress = append(s.suppress, id)
+	}
+	if !req.IgnoreEOS {
+		s.suppress = append(s.suppress, e.tok.EOGTokens()...)
+	}
+	for _, id := range req.Prompt {
+		sm.AcceptPrompt(id)
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	if e.nWaiting.Load() >= int64(e.cfg.MaxQueue) {
+		return nil, ErrOverloaded
+	}
+	if req.SessionID != "" {
+		ss := e.sessions[req.SessionID]
+		if ss == nil {
+			ss = &session{id: req.SessionID}
+			e.sessions[req.SessionID] = ss
+		}
+		if ss.busy {
+			return nil, fmt.Errorf("%w: %q", ErrSessionBusy, req.SessionID)
+		}
+		ss.busy, s.session = true, ss
+	}
+	e.nWaiting.Add(1)
+	e.incoming = append(e.incoming, s)
+	s.unwake = context.AfterFunc(ctx, e.poke)
+	e.poke()
+	return s.out, nil
+}
+
+// poke wakes the loop if it sleeps.
+func (e *Engine) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close stops the engine: every queued and running request finishes with
+// FinishAbort, the loop exits and its blocks are released.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	if !e.closed {
+		e.closed = true
+		e.poke()
+	}
+	e.mu.Unlock()
+	<-e.loopDone
+}
+
+// Metrics returns a snapshot of the engine's gauges, counters and histograms.
+func (e *Engine) Metrics() Metrics {
+	m := e.met.snapshot()
+	m.KV = e.pool.Stats()
+	m.Waiting = int(e.nWaiting.Load())
+	e.mu.Lock()
+	m.Sessions = len(e.sessions)
+	e.mu.Unlock()
+	return m
+}

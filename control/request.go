@@ -1,0 +1,150 @@
+package control
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kiln-llm/kiln/engine/sample"
+)
+
+// Errors Submit returns; the server maps them to HTTP statuses (429 for
+// ErrOverloaded, 503 for ErrClosed, 400 for the rest).
+var (
+	ErrOverloaded    = errors.New("control: the admission queue is full")
+	ErrClosed        = errors.New("control: the engine is shut down")
+	ErrPromptTooLong = errors.New("control: the prompt does not fit the context")
+	ErrBadRequest    = errors.New("control: bad request")
+	ErrSessionBusy   = errors.New("control: the session has a request in flight")
+)
+
+// Request is one generation: a tokenized prompt and how to continue it.
+type Request struct {
+	ID     string  // for logs and metrics; optional
+	Prompt []int32 // prompt token ids, BOS included when the model wants one
+	Sample sample.Params
+	// MaxTokens caps the generated tokens; 0 means until the context is full.
+	MaxTokens int
+	// MinTokens suppresses end-of-generation tokens, StopTokens and
+	// StopStrings until this many tokens have been generated.
+	MinTokens int
+	// StopStrings end generation when the text contains one; the stop text
+	// itself is not emitted. Matched across token boundaries.
+	StopStrings []string
+	// StopTokens end generation like the vocabulary's EOG tokens; the stop
+	// token's text is not emitted.
+	StopTokens []int32
+	// IgnoreEOS keeps generating past the vocabulary's EOG tokens.
+	IgnoreEOS bool
+	// Logprobs asks for each generated token's logprob; TopLogprobs for that
+	// many alternatives per token as well.
+	Logprobs    bool
+	TopLogprobs int
+	// SessionID keeps this sequence's K/V after it finishes, so that a
+	// follow-up request of the same session whose prompt extends this one's
+	// tokens prefills only the new tokens.
+	SessionID string
+}
+
+// maxTopLogprobs bounds TopLogprobs (OpenAI allows 20).
+const maxTopLogprobs = 20
+
+func (r *Request) validate(vocab int) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case len(r.Prompt) == 0:
+		return bad("prompt: no tokens")
+	case r.MaxTokens < 0:
+		return bad("max_tokens: %d, want >= 0", r.MaxTokens)
+	case r.MinTokens < 0:
+		return bad("min_tokens: %d, want >= 0", r.MinTokens)
+	case r.MaxTokens > 0 && r.MinTokens > r.MaxTokens:
+		return bad("min_tokens: %d exceeds max_tokens %d", r.MinTokens, r.MaxTokens)
+	case r.TopLogprobs < 0 || r.TopLogprobs > maxTopLogprobs:
+		return bad("top_logprobs: %d, want 0..%d", r.TopLogprobs, maxTopLogprobs)
+	}
+	for i, t := range r.Prompt {
+		if t < 0 || int(t) >= vocab {
+			return bad("prompt: token %d: id %d outside the vocabulary [0, %d)", i, t, vocab)
+		}
+	}
+	for _, t := range r.StopTokens {
+		if t < 0 || int(t) >= vocab {
+			return bad("stop token id %d outside the vocabulary [0, %d)", t, vocab)
+		}
+	}
+	for _, s := range r.StopStrings {
+		if s == "" {
+			return bad("stop: empty stop string")
+		}
+	}
+	if err := r.Sample.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	return nil
+}
+
+// FinishReason says why a sequence ended, in OpenAI's words where it has them.
+type FinishReason string
+
+// The finish reasons.
+const (
+	FinishStop   FinishReason = "stop"   // an EOG token, a stop token or a stop string
+	FinishLength FinishReason = "length" // max_tokens or the context
+	FinishAbort  FinishReason = "abort"  // the request's context was cancelled, or shutdown
+	FinishError  FinishReason = "error"  // the engine failed; Event.Err says why
+)
+
+// TokenLogprob is one generated token's logprob with its alternatives.
+type TokenLogprob struct {
+	ID      int32
+	Logprob float32
+	Top     []sample.TokenLogprob // TopLogprobs best, best first
+}
+
+// Usage counts a request's tokens.
+type Usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	// CachedTokens are prompt tokens whose K/V was reused (prefix cache or
+	// session) instead of computed.
+	CachedTokens int `json:"cached_tokens"`
+}
+
+// Timings are a finished request's latencies.
+type Timings struct {
+	Queued     time.Duration // submit to first scheduled
+	FirstToken time.Duration // submit to first generated token (TTFT)
+	Total      time.Duration // submit to finish
+	// Preemptions counts how often the sequence was evicted and recomputed.
+	Preemptions int
+}
+
+// Event is a piece of a request's output. Events concatenate: a consumer
+// that falls behind receives several steps merged into one. The last event
+// has a FinishReason (and Usage and Timings); the channel is closed after it.
+type Event struct {
+	Tokens   []int32        // generated ids, in order (EOG and stop tokens included)
+	Text     string         // newly complete UTF-8 text (stop text and EOG text excluded)
+	Logprobs []TokenLogprob // one per token of Tokens, when asked
+	Finish   FinishReason
+	Usage    *Usage
+	Timings  *Timings
+	Err      error // with FinishError or FinishAbort
+}
+
+// merge appends e2 to e (an undelivered event absorbing a later one).
+func (e *Event) merge(e2 Event) {
+	e.Tokens = append(e.Tokens, e2.Tokens...)
+	e.Text += e2.Text
+	e.Logprobs = append(e.Logprobs, e2.Logprobs...)
+	if e2.Finish != "" {
+		e.Finish, e.Usage, e.Timings, e.Err = e2.Finish, e2.Usage, e2.Timings, e2.Err
+	}
+}
+
+func (e *Event) empty() bool {
+	return len(e.Tokens) == 0 && e.Text == "" && e.Finish == ""
+}

@@ -1,0 +1,446 @@
+package control
+
+// The step loop, modelled on vLLM's: schedule() picks this step's tokens
+// under the token budget (decodes first, then prefill chunks of running and
+// then waiting sequences), execute() runs one forward over all of them, and
+// update() samples, appends, emits events and retires finished sequences.
+//
+// Invariants (hold between steps):
+//   - Every sequence is in exactly one place: incoming (Submit's side),
+//     waiting, running, or finished (its final event handed to deliver()).
+//   - A running sequence s owns s.kv with s.kv.Computed() == s.computed and
+//     s.kv.Len() >= s.computed; a waiting one owns no blocks (s.kv == nil),
+//     except a session resumption, which owns its session's blocks.
+//   - s.tokens[:s.computed] are in the K/V cache; s.tokens[s.computed:] are
+//     not; sampling happens exactly when a step evaluates the last token.
+//   - A finished sequence's blocks are released (or kept by its session),
+//     its context watcher stopped, and its channel closed after the final
+//     event; nothing of it remains in the loop.
+//   - nWaiting == len(incoming) + len(waiting).
+// Batch invariance: each sequence's logits depend only on its own tokens
+// (the kernels are row- and batch-invariant), so greedy output is the same
+// whatever else shares a step, and recompute after preemption is exact.
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kiln-llm/kiln/control/kvcache"
+	"github.com/kiln-llm/kiln/engine/sample"
+)
+
+func (e *Engine) loop() {
+	defer close(e.loopDone)
+	for {
+		closed := e.takeIncoming()
+		if closed {
+			e.abortAll(ErrClosed)
+			return
+		}
+		e.reapCancelled()
+		if len(e.running) == 0 && len(e.waiting) == 0 {
+			e.setRunning()
+			<-e.wake
+			continue
+		}
+		ran := e.runStep()
+		e.setRunning()
+		if !ran {
+			<-e.wake // nothing could run: wait for a submit, cancel or close
+		}
+	}
+}
+
+// takeIncoming moves submitted sequences to the waiting queue.
+func (e *Engine) takeIncoming() (closed bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.waiting = append(e.waiting, e.incoming...)
+	clear(e.incoming)
+	e.incoming = e.incoming[:0]
+	return e.closed
+}
+
+// reapCancelled finishes every sequence whose context is done.
+func (e *Engine) reapCancelled() {
+	keep := e.waiting[:0]
+	for _, s := range e.waiting {
+		if err := s.ctx.Err(); err != nil {
+			e.nWaiting.Add(-1)
+			e.finish(s, FinishAbort, err)
+			continue
+		}
+		keep = append(keep, s)
+	}
+	clear(e.waiting[len(keep):])
+	e.waiting = keep
+	keepR := e.running[:0]
+	for _, s := range e.running {
+		if err := s.ctx.Err(); err != nil {
+			e.finish(s, FinishAbort, err)
+			continue
+		}
+		keepR = append(keepR, s)
+	}
+	clear(e.running[len(keepR):])
+	e.running = keepR
+}
+
+func (e *Engine) abortAll(err error) {
+	for _, s := range e.waiting {
+		e.nWaiting.Add(-1)
+		e.finish(s, FinishAbort, err)
+	}
+	for _, s := range e.running {
+		e.finish(s, FinishAbort, err)
+	}
+	e.waiting, e.running = nil, nil
+	e.mu.Lock()
+	for id, ss := range e.sessions {
+		ss.release(e.pool)
+		delete(e.sessions, id)
+	}
+	e.mu.Unlock()
+}
+
+// runStep schedules, executes and updates one step; false if nothing ran.
+func (e *Engine) runStep() bool {
+	e.schedule()
+	if len(e.sched) == 0 {
+		return false
+	}
+	err := e.exec.CopyBlocks(e.copies)
+	if err == nil {
+		err = e.exec.Forward(&e.step, e.logits[:len(e.step.Outputs)*e.exec.VocabSize()])
+	}
+	e.met.update(func(m *Metrics) {
+		m.Steps++
+		m.StepTokens += uint64(len(e.step.Tokens))
+	})
+	if err != nil {
+		e.failStep(err)
+		return true
+	}
+	e.update()
+	return true
+}
+
+// schedule fills e.step and e.sched for this step.
+func (e *Engine) schedule() {
+	e.step.reset()
+	e.sched, e.copies = e.sched[:0], e.copies[:0]
+	budget := e.cfg.MaxBatchTokens
+
+	// Decodes reserve their one slot first; on shortage idle sessions go,
+	// then the youngest running sequences are preempted. (Prefills reserved
+	// every slot at admission.)
+	for i := 0; i < len(e.running); {
+		s := e.running[i]
+		s.chunk = 0
+		if s.remaining() != 1 {
+			i++
+			continue
+		}
+		if need := len(s.tokens) - s.kv.Len(); need > 0 {
+			cp, err := e.pool.AppendSlots(s.kv, need)
+			if errors.Is(err, kvcache.ErrNoSpace) {
+				if e.evictIdleSession() {
+					continue
+				}
+				victim := e.running[len(e.running)-1]
+				e.running = e.running[:len(e.running)-1]
+				e.preempt(victim)
+				continue // s itself may have been the victim
+			}
+			if err != nil {
+				e.finish(s, FinishError, fmt.Errorf("control: %w", err))
+				e.running = append(e.running[:i], e.running[i+1:]...)
+				continue
+			}
+			e.copies = append(e.copies, cp...)
+		}
+		s.chunk = 1
+		budget-- // never below 0: len(running) <= MaxNumSeqs <= MaxBatchTokens
+		i++
+	}
+	// Chunks of running prefills, in admission order.
+	for _, s := range e.running {
+		if s.chunk == 0 && s.remaining() > 1 && budget > 0 {
+			s.chunk = min(s.remaining(), budget)
+			budget -= s.chunk
+		}
+	}
+	// Admit waiting sequences while budget and room last.
+	for budget > 0 && len(e.waiting) > 0 && len(e.running) < e.cfg.MaxNumSeqs {
+		s := e.waiting[0]
+		ok, err := e.admit(s)
+		if err != nil {
+			e.waiting = e.waiting[1:]
+			e.nWaiting.Add(-1)
+			e.finish(s, FinishError, err)
+			continue
+		}
+		if !ok {
+			break // FIFO: the head waits for blocks; no overtaking
+		}
+		e.waiting = e.waiting[1:]
+		e.nWaiting.Add(-1)
+		e.running = append(e.running, s)
+		s.chunk = min(s.remaining(), budget)
+		budget -= s.chunk
+	}
+	for _, s := range e.running {
+		if s.chunk > 0 {
+			e.addToStep(s)
+		}
+	}
+}
+
+// setRunning publishes the running gauge.
+func (e *Engine) setRunning() {
+	n := len(e.running)
+	e.met.update(func(m *Metrics) { m.Running = n })
+}
+
+// admit gives s its blocks (reusing cached prefixes or its session's K/V);
+// false when the pool cannot hold it yet.
+func (e *Engine) admit(s *sequence) (bool, error) {
+	for {
+		err := e.allocate(s)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, kvcache.ErrNoSpace) {
+			return false, err
+		}
+		if !e.evictIdleSession() {
+			return false, nil
+		}
+	}
+	e.nAdmit++
+	s.admitted = e.nAdmit
+	if s.scheduled.IsZero() {
+		s.scheduled = time.Now()
+		e.met.update(func(m *Metrics) {
+			m.PromptTokens += uint64(s.nPrompt)
+			m.Queue.observe(seconds(s.scheduled.Sub(s.submitted)))
+		})
+	}
+	return true, nil
+}
+
+// allocate reserves K/V for every token of s that is not computed: its
+// session's K/V when the prompt extends the session's tokens, else fresh
+// blocks after whatever prefix the cache holds.
+func (e *Engine) allocate(s *sequence) error {
+	if s.kv == nil && s.session != nil && s.preemptions == 0 {
+		e.mu.Lock()
+		kv, n := s.session.resume(e.pool, s.tokens)
+		e.mu.Unlock()
+		if kv != nil {
+			cp, err := e.pool.AppendSlots(kv, len(s.tokens)-n)
+			if err == nil {
+				e.copies = append(e.copies, cp...)
+				s.kv, s.computed, s.cached = kv, n, n
+				return nil
+			}
+			e.pool.Free(kv) // recompute instead; full blocks may still hit the prefix cache
+		}
+	}
+	kv := e.pool.NewSeq()
+	cached, err := e.pool.AllocatePrompt(kv, s.tokens)
+	if err != nil {
+		return err
+	}
+	s.kv, s.computed = kv, cached
+	if s.preemptions == 0 {
+		s.cached = cached
+	}
+	return nil
+}
+
+// preempt frees s's blocks and requeues it at the front: it will be
+// recomputed (prompt and generated tokens) when blocks are free again.
+func (e *Engine) preempt(s *sequence) {
+	e.pool.Free(s.kv)
+	s.kv, s.computed, s.chunk = nil, 0, 0
+	s.preemptions++
+	e.waiting = append([]*sequence{s}, e.waiting...)
+	e.nWaiting.Add(1)
+	e.met.update(func(m *Metrics) { m.Preemptions++ })
+}
+
+// addToStep appends s's scheduled chunk to the step.
+func (e *Engine) addToStep(s *sequence) {
+	idx := int32(len(e.step.Seqs))
+	for i := s.computed; i < s.computed+s.chunk; i++ {
+		e.step.Tokens = append(e.step.Tokens, s.tokens[i])
+		e.step.Pos = append(e.step.Pos, int32(i))
+		e.step.Seq = append(e.step.Seq, idx)
+	}
+	if s.wantsOutput() {
+		e.step.Outputs = append(e.step.Outputs, int32(len(e.step.Tokens)-1))
+	}
+	e.step.Seqs = append(e.step.Seqs, StepSeq{BlockTable: s.kv.BlockTable(), CtxLen: s.computed + s.chunk})
+	e.sched = append(e.sched, s)
+}
+
+// failStep finishes every sequence of a step whose forward failed.
+func (e *Engine) failStep(err error) {
+	err = fmt.Errorf("control: forward: %w", err)
+	for _, s := range e.sched {
+		e.finish(s, FinishError, err)
+	}
+	e.dropFinished()
+}
+
+// update commits the step's K/V, samples every sequence that reached its
+// last token, and retires the finished ones.
+func (e *Engine) update() {
+	vocab := e.exec.VocabSize()
+	out := 0
+	now := time.Now()
+	for _, s := range e.sched {
+		chunk := s.tokens[s.computed : s.computed+s.chunk]
+		want := s.wantsOutput()
+		if want {
+			out++
+		}
+		if err := e.pool.Commit(s.kv, chunk); err != nil {
+			e.finish(s, FinishError, fmt.Errorf("control: %w", err))
+			continue
+		}
+		s.computed += s.chunk
+		s.chunk = 0
+		if want {
+			e.sampleNext(s, e.logits[(out-1)*vocab:out*vocab], now)
+		}
+	}
+	e.dropFinished()
+	for _, s := range e.sched {
+		if !s.finished {
+			s.deliver()
+		}
+	}
+}
+
+// dropFinished removes finished sequences from running.
+func (e *Engine) dropFinished() {
+	keep := e.running[:0]
+	for _, s := range e.running {
+		if !s.finished {
+			keep = append(keep, s)
+		}
+	}
+	clear(e.running[len(keep):])
+	e.running = keep
+}
+
+// sampleNext samples s's next token from its logits row and applies every
+// stop rule; a finished sequence is finished here.
+func (e *Engine) sampleNext(s *sequence, row []float32, now time.Time) {
+	id, err := s.sampler.Sample(s.logitsFor(row))
+	if err != nil {
+		e.finish(s, FinishError, fmt.Errorf("control: sampling: %w", err))
+		return
+	}
+	var lp *TokenLogprob
+	if s.req.Logprobs || s.req.TopLogprobs > 0 {
+		l, top := sample.Logprobs(row, id, s.req.TopLogprobs)
+		lp = &TokenLogprob{ID: id, Logprob: l, Top: top}
+	}
+	s.sampler.Accept(id)
+	s.tokens = append(s.tokens, id)
+	s.generated++
+	if s.firstToken.IsZero() {
+		s.firstToken = now
+		e.met.update(func(m *Metrics) { m.TTFT.observe(seconds(now.Sub(s.submitted))) })
+	} else {
+		gap := now.Sub(s.lastToken)
+		e.met.update(func(m *Metrics) { m.InterToken.observe(seconds(gap)) })
+	}
+	s.lastToken = now
+	e.met.update(func(m *Metrics) { m.GeneratedTokens++ })
+
+	canStop := s.generated >= s.req.MinTokens
+	if canStop && ((!s.req.IgnoreEOS && e.tok.IsEOG(id)) || s.stopToken[id]) {
+		s.emit(id, lp, "")
+		e.finish(s, FinishStop, nil)
+		return
+	}
+	text := s.dec.Add(id)
+	if canStop {
+		var stopped bool
+		if text, stopped = s.stop.add(text); stopped {
+			s.emit(id, lp, text)
+			e.finish(s, FinishStop, nil)
+			return
+		}
+	}
+	s.emit(id, lp, text)
+	if len(s.tokens) >= s.maxLen {
+		e.finish(s, FinishLength, nil)
+	}
+}
+
+// finish ends s: flushes its text, releases or keeps its blocks, records
+// metrics and hands the final event to deliver. Idempotent.
+func (e *Engine) finish(s *sequence, reason FinishReason, err error) {
+	if s.finished {
+		return
+	}
+	s.finished = true
+	if s.unwake != nil {
+		s.unwake()
+		s.unwake = nil
+	}
+	if reason == FinishLength || reason == FinishAbort || reason == FinishError {
+		s.pending.Text += s.dec.Flush()
+		s.pending.Text += s.stop.flush()
+	}
+	now := time.Now()
+	s.pending.Finish, s.pending.Err = reason, err
+	s.pending.Usage = &Usage{PromptTokens: s.nPrompt, CompletionTokens: s.generated, CachedTokens: s.cached}
+	t := &Timings{Total: now.Sub(s.submitted), Preemptions: s.preemptions}
+	if !s.scheduled.IsZero() {
+		t.Queued = s.scheduled.Sub(s.submitted)
+	}
+	if !s.firstToken.IsZero() {
+		t.FirstToken = s.firstToken.Sub(s.submitted)
+	}
+	s.pending.Timings = t
+	e.releaseBlocks(s, reason)
+	e.met.update(func(m *Metrics) {
+		m.Requests[reason]++
+		m.EndToEnd.observe(seconds(t.Total))
+	})
+	s.deliver()
+	s.out = nil
+}
+
+// releaseBlocks frees s's K/V, or gives it to s's session when s ended well.
+func (e *Engine) releaseBlocks(s *sequence, reason FinishReason) {
+	if s.session == nil {
+		if s.kv != nil {
+			e.pool.Free(s.kv)
+		}
+		s.kv = nil
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ss := s.session
+	ss.busy = false
+	if s.kv != nil && (reason == FinishStop || reason == FinishLength) && !ss.ended {
+		ss.keep(s.kv, s.tokens[:s.computed])
+		ss.lastUse = e.nAdmit
+	} else if s.kv != nil {
+		e.pool.Free(s.kv)
+	}
+	s.kv = nil
+	if ss.ended {
+		ss.release(e.pool)
+		delete(e.sessions, ss.id)
+	}
+}

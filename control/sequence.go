@@ -1,0 +1,112 @@
+package control
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/kiln-llm/kiln/control/kvcache"
+	"github.com/kiln-llm/kiln/engine/sample"
+	"github.com/kiln-llm/kiln/engine/tokenizer"
+)
+
+// eventBuffer is each request's channel capacity; a consumer further behind
+// gets merged events instead of stalling the step loop.
+const eventBuffer = 8
+
+// sequence is one request inside the engine. Everything but out and ctx is
+// owned by the step loop.
+type sequence struct {
+	req    Request
+	ctx    context.Context
+	out    chan Event
+	unwake func() bool // stops the context.AfterFunc that wakes the loop on cancel
+
+	tokens   []int32 // prompt, then generated
+	nPrompt  int
+	maxLen   int // len(tokens) at which generation stops for length
+	kv       *kvcache.Seq
+	computed int    // leading tokens whose K/V is in the cache
+	chunk    int    // tokens scheduled in the current step
+	cached   int    // prompt tokens reused from the cache at first admission
+	admitted uint64 // admission order; the youngest is preempted first
+	session  *session
+
+	sampler   *sample.Sampler
+	dec       *tokenizer.StreamDecoder
+	stop      stopMatcher
+	stopToken map[int32]bool
+	suppress  []int32   // EOG and stop ids, banned until MinTokens
+	row       []float32 // scratch copy of a logits row when suppressing
+
+	pending     Event // built this step or not yet delivered
+	generated   int
+	preemptions int
+	submitted   time.Time
+	scheduled   time.Time // first scheduled (zero before)
+	firstToken  time.Time
+	lastToken   time.Time
+	finished    bool
+}
+
+// remaining is the tokens still to evaluate before the next sample.
+func (s *sequence) remaining() int { return len(s.tokens) - s.computed }
+
+// wantsOutput says whether this step's chunk reaches the last token, so its
+// logits row must be sampled.
+func (s *sequence) wantsOutput() bool { return s.computed+s.chunk == len(s.tokens) }
+
+// logitsFor returns the row to sample from: row itself, or a copy with
+// EOG and stop tokens banned while fewer than MinTokens were generated.
+func (s *sequence) logitsFor(row []float32) []float32 {
+	if s.generated >= s.req.MinTokens || len(s.suppress) == 0 {
+		return row
+	}
+	s.row = append(s.row[:0], row...)
+	for _, id := range s.suppress {
+		s.row[id] = float32(math.Inf(-1))
+	}
+	return s.row
+}
+
+// emit adds a generated token (with its logprob) to the pending event.
+func (s *sequence) emit(id int32, lp *TokenLogprob, text string) {
+	s.pending.Tokens = append(s.pending.Tokens, id)
+	if lp != nil {
+		s.pending.Logprobs = append(s.pending.Logprobs, *lp)
+	}
+	s.pending.Text += text
+}
+
+// deliver sends the pending event without blocking; a full channel keeps it
+// pending to merge with the next one. The final event is always delivered
+// (or dropped when the consumer's context ends) by a goroutine that lives
+// only until then, and the channel is closed after it.
+func (s *sequence) deliver() {
+	if s.pending.empty() {
+		return
+	}
+	if s.pending.Finish == "" {
+		select {
+		case s.out <- s.pending:
+			s.pending = Event{}
+		default:
+		}
+		return
+	}
+	ev, out, ctx := s.pending, s.out, s.ctx
+	s.pending = Event{}
+	select {
+	case out <- ev:
+		close(out)
+		return
+	default:
+	}
+	go func() {
+		select {
+		case out <- ev:
+		case <-ctx.Done():
+		}
+		close(out)
+	}()
+}
