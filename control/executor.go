@@ -106,6 +106,9 @@ func (e *ModelExecutor) CopyBlocks(copies []kvcache.Copy) error {
 func (e *ModelExecutor) Forward(s *Step, logits []float32) error {
 	b := &e.batch
 	b.KV, b.Tokens, b.Pos, b.Seq, b.Outputs = e.kv, s.Tokens, s.Pos, s.Seq, s.Outputs
+	if b.Outputs == nil {
+		b.Outputs = []int32{} // no output rows, not the model's "last of each"
+	}
 	b.Seqs = b.Seqs[:0]
 	for _, q := range s.Seqs {
 		b.Seqs = append(b.Seqs, model.SeqState{BlockTable: q.BlockTable, CtxLen: q.CtxLen})

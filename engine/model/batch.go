@@ -23,7 +23,8 @@ type Batch struct {
 	Slots []int32
 	Seqs  []SeqState
 	// Outputs are the token rows whose logits Forward writes, ascending, in
-	// that order. Nil means the last token of every sequence.
+	// that order. Nil means the last token of every sequence; empty (not
+	// nil) means none: a prefill chunk that only fills the K/V cache.
 	Outputs []int32
 }
 
@@ -154,9 +155,6 @@ func (m *Model) prepareOutputs(b *Batch, p *plan) error {
 			p.outputs[s] = p.qStart[s+1] - 1
 		}
 		return nil
-	}
-	if len(b.Outputs) == 0 {
-		return badBatch("empty Outputs (use nil for the last token of each sequence)")
 	}
 	for j, r := range b.Outputs {
 		if r < 0 || int(r) >= n || (j > 0 && r <= b.Outputs[j-1]) {

@@ -206,7 +206,6 @@ func TestBadBatch(t *testing.T) {
 		{"slots length", func(b *Batch) { b.Slots = []int32{8} }},
 		{"outputs order", func(b *Batch) { b.Outputs = []int32{2, 1} }},
 		{"outputs range", func(b *Batch) { b.Outputs = []int32{3} }},
-		{"outputs empty", func(b *Batch) { b.Outputs = []int32{} }},
 		{"logits short", func(b *Batch) { b.Outputs = []int32{0, 1, 2} }},
 	}
 	for _, tt := range tests {
@@ -288,5 +287,37 @@ func TestForwardAllocs(t *testing.T) {
 		}
 	}); n > float64(allowed) {
 		t.Errorf("Forward allocates %v times per call with the %s binding, want <= %d", n, native.Binding, allowed)
+	}
+}
+
+// TestKVOnlyStep: empty Outputs fill the K/V cache without computing a head,
+// and decoding after such a chunk gives the logits of evaluating at once.
+func TestKVOnlyStep(t *testing.T) {
+	m := loadModel(t, filepath.Join(sharedDir(t), "testdata", "stories260K-q8_0.gguf"))
+	toks := []int32{1, 403, 407, 261, 378, 9}
+	run := func(split int) []float32 {
+		kv, err := m.NewKVCache(4, 4, native.F32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		table := []int32{2, 0, 3, 1}
+		step := func(from, to int, outputs []int32, logits []float32) {
+			b := &Batch{KV: kv, Seqs: []SeqState{{BlockTable: table, CtxLen: to}}, Outputs: outputs}
+			for p := from; p < to; p++ {
+				b.Tokens, b.Pos, b.Seq = append(b.Tokens, toks[p]), append(b.Pos, int32(p)), append(b.Seq, 0)
+			}
+			if err := m.Forward(b, logits); err != nil {
+				t.Fatal(err)
+			}
+		}
+		logits := make([]float32, m.Config.NVocab)
+		if split > 0 {
+			step(0, split, []int32{}, nil)
+		}
+		step(split, len(toks), nil, logits)
+		return logits
+	}
+	if a, b := run(0), run(4); !slices.Equal(a, b) {
+		t.Error("logits after a K/V-only chunk differ from one pass")
 	}
 }

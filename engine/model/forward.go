@@ -79,6 +79,9 @@ func (m *Model) Forward(b *Batch, logits []float32) error {
 			return fmt.Errorf("model: layer %d: %w", il, err)
 		}
 	}
+	if nOut == 0 {
+		return nil // a K/V-only step: no head
+	}
 	// Gather the output rows, then the final norm and head on those only.
 	h := s.xn[:nOut*c.NEmbd]
 	for j, r := range p.outputs {
