@@ -17,6 +17,7 @@ func newBenchCommand() *cobra.Command {
 		Short: "Benchmarks measured against this machine's own ceilings",
 	}
 	cmd.AddCommand(newBenchKernelsCommand(), newBenchModelCommand())
+	cmd.AddCommand(newBenchServeCommand())
 	return cmd
 }
 

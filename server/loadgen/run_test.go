@@ -1,0 +1,299 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kiln-llm/kiln/server/loadgen/loadgentest"
+)
+
+// options returns small run options against srv.
+func options(srv *loadgentest.Server, n int) Options {
+	o := DefaultOptions()
+	o.URL, o.NumRequests, o.InputLen, o.OutputLen, o.Seed = srv.URL, n, 8, 4, 1
+	o.Timeout = 10 * time.Second
+	return o
+}
+
+func TestRunEndpoints(t *testing.T) {
+	const n, chunks, perChunk = 6, 5, 2
+	for _, ep := range []Endpoint{Completions, Chat} {
+		t.Run(string(ep), func(t *testing.T) {
+			srv := loadgentest.New(loadgentest.Config{Chunks: chunks, TokensPerChunk: perChunk,
+				FirstDelay: 20 * time.Millisecond, Gap: 2 * time.Millisecond})
+			defer srv.Close()
+			o := options(srv, n)
+			o.Endpoint, o.Concurrency = ep, 3
+			rep, err := Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantIn := 0
+			for _, p := range Prompts(o) {
+				wantIn += loadgentest.PromptTokens(p.Text)
+			}
+			for _, c := range []struct {
+				name      string
+				got, want int
+			}{
+				{"completed", rep.Completed, n}, {"failed", rep.Failed, 0}, {"usage missing", rep.UsageMissing, 0},
+				{"requests seen", srv.Requests(), n},
+				{"input tokens (usage)", rep.TotalInputTokens, wantIn},
+				{"output tokens (usage)", rep.TotalOutputTokens, n * chunks * perChunk},
+				{"TTFT samples", rep.TTFT.Count, n}, {"TPOT samples", rep.TPOT.Count, n}, {"E2E samples", rep.E2EL.Count, n},
+				{"ITL samples: one gap per chunk, not per token", rep.ITL.Count, n * (chunks - 1)},
+			} {
+				if c.got != c.want {
+					t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
+				}
+			}
+			if rep.Model != "fake-model" || rep.Endpoint != string(ep) || rep.Load != LoadClosed || rep.MaxConcurrency != 3 {
+				t.Errorf("header: model %q endpoint %q load %q cap %d", rep.Model, rep.Endpoint, rep.Load, rep.MaxConcurrency)
+			}
+			// Lower bounds only: the server sleeps that long before writing.
+			if rep.TTFT.P50 < 20 || rep.TTFT.Mean < 20 || rep.E2EL.P50 < 28 || rep.ITL.P50 <= 0 || rep.TPOT.P50 <= 0 {
+				t.Errorf("implausible latencies: ttft %+v e2e %+v itl %+v tpot %+v", rep.TTFT, rep.E2EL, rep.ITL, rep.TPOT)
+			}
+			if !(rep.TTFT.P50 <= rep.TTFT.P90 && rep.TTFT.P90 <= rep.TTFT.P99) {
+				t.Errorf("percentiles out of order: %+v", rep.TTFT)
+			}
+			if rep.RequestThroughput <= 0 || rep.OutputThroughput <= 0 ||
+				math.Abs(rep.TotalTokThroughput-rep.InputThroughput-rep.OutputThroughput) > 1e-6 {
+				t.Errorf("throughputs: %+v", rep)
+			}
+			for i, b := range srv.Bodies() {
+				so, _ := b["stream_options"].(map[string]any)
+				if b["stream"] != true || so["include_usage"] != true || b["model"] != "fake-model" ||
+					b["max_tokens"] != 4.0 || b["temperature"] != 0.0 || b["ignore_eos"] != nil {
+					t.Errorf("body %d: %v", i, b)
+				}
+				_, hasPrompt := b["prompt"]
+				_, hasMessages := b["messages"]
+				if hasPrompt != (ep == Completions) || hasMessages != (ep == Chat) {
+					t.Errorf("body %d has the wrong input field: %v", i, b)
+				}
+			}
+		})
+	}
+}
+
+func TestRunLoadShapes(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		n, conc, maxc int
+		rate          float64
+		wantCap       int
+		load          string
+	}{
+		{"closed loop of 2", 8, 2, 0, 0, 2, LoadClosed},
+		{"closed loop of 1", 4, 1, 0, 0, 1, LoadClosed},
+		{"burst capped at 3", 9, 0, 3, math.Inf(1), 3, LoadBurst},
+		{"poisson capped at 2", 6, 0, 2, 500, 2, LoadPoisson},
+		{"burst uncapped", 5, 0, 0, math.Inf(1), 5, LoadBurst},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := loadgentest.New(loadgentest.Config{Chunks: 2, FirstDelay: 15 * time.Millisecond})
+			defer srv.Close()
+			o := options(srv, tc.n)
+			o.Concurrency, o.MaxConcurrency, o.RequestRate = tc.conc, tc.maxc, tc.rate
+			rep, err := Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Completed != tc.n || srv.Requests() != tc.n {
+				t.Errorf("completed %d, server saw %d, want %d", rep.Completed, srv.Requests(), tc.n)
+			}
+			if m := srv.MaxInFlight(); m > tc.wantCap || m < 1 {
+				t.Errorf("max in flight %d, cap %d", m, tc.wantCap)
+			}
+			// Keep-alive: connections are reused, never more than in flight.
+			if c := srv.Conns(); c > tc.wantCap {
+				t.Errorf("%d connections for at most %d in flight", c, tc.wantCap)
+			}
+			if rep.Load != tc.load {
+				t.Errorf("load %q, want %q", rep.Load, tc.load)
+			}
+		})
+	}
+}
+
+func TestRunFailures(t *testing.T) {
+	const n = 6
+	for _, tc := range []struct {
+		name      string
+		cfg       loadgentest.Config
+		timeout   time.Duration // 0: the default
+		completed int
+		errs      []string // in the first error
+	}{
+		{"429 everywhere", loadgentest.Config{Fail: func(int) (int, string) { return 429, "rate limited" }},
+			0, 0, []string{"HTTP 429", "rate limited"}},
+		{"every other 500", loadgentest.Config{Fail: func(i int) (int, string) {
+			if i%2 == 1 {
+				return 500, "boom"
+			}
+			return 0, ""
+		}}, 0, n / 2, []string{"HTTP 500", "boom"}},
+		{"stream cut", loadgentest.Config{Chunks: 4, CutAfter: 2}, 0, 0, []string{"stream"}},
+		{"stream error event", loadgentest.Config{Chunks: 4, CutAfter: 1, StreamError: "overloaded"}, 0, 0, []string{"stream error: overloaded"}},
+		{"timeout", loadgentest.Config{FirstDelay: 5 * time.Second}, 40 * time.Millisecond, 0, []string{"timed out after 40ms (--timeout)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := loadgentest.New(tc.cfg)
+			defer srv.Close()
+			o := options(srv, n)
+			if tc.timeout > 0 {
+				o.Timeout = tc.timeout
+			}
+			rep, err := Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Completed != tc.completed || rep.Failed != n-tc.completed {
+				t.Errorf("completed %d failed %d, want %d, %d", rep.Completed, rep.Failed, tc.completed, n-tc.completed)
+			}
+			if len(rep.Errors) == 0 {
+				t.Fatal("no errors reported")
+			}
+			total := 0
+			for _, e := range rep.Errors {
+				total += e.Count
+			}
+			if total != rep.Failed {
+				t.Errorf("error counts sum to %d, want %d", total, rep.Failed)
+			}
+			for _, s := range tc.errs {
+				if !strings.Contains(rep.Errors[0].Error, s) {
+					t.Errorf("first error %q lacks %q", rep.Errors[0].Error, s)
+				}
+			}
+			var table bytes.Buffer
+			if err := rep.WriteTable(&table); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(table.String(), tc.errs[0]) {
+				t.Errorf("table does not show the error:\n%s", table.String())
+			}
+		})
+	}
+}
+
+func TestRunWithoutUsageCountsChunks(t *testing.T) {
+	srv := loadgentest.New(loadgentest.Config{Chunks: 4, TokensPerChunk: 3, NoUsage: true})
+	defer srv.Close()
+	o := options(srv, 3)
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	words := 0
+	for _, p := range Prompts(o) {
+		words += p.Words
+	}
+	if rep.UsageMissing != 3 || rep.TotalOutputTokens != 3*4 || rep.TotalInputTokens != words {
+		t.Errorf("usage missing %d, output %d (want 12), input %d (want %d)",
+			rep.UsageMissing, rep.TotalOutputTokens, rep.TotalInputTokens, words)
+	}
+}
+
+func TestRunRequestOptions(t *testing.T) {
+	srv := loadgentest.New(loadgentest.Config{APIKey: "sekret", Models: []string{}})
+	defer srv.Close()
+	o := options(srv, 2)
+	o.URL, o.Endpoint, o.Model, o.APIKey = srv.URL+"/v1/", Chat, "m2", "sekret"
+	o.FixedOutput, o.Temperature, o.OutputLen = true, 0.7, 9
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Completed != 2 || rep.Model != "m2" {
+		t.Fatalf("completed %d, model %q", rep.Completed, rep.Model)
+	}
+	for i, b := range srv.Bodies() {
+		if b["ignore_eos"] != true || b["min_tokens"] != 9.0 || b["max_tokens"] != 9.0 || b["temperature"] != 0.7 || b["model"] != "m2" {
+			t.Errorf("body %d: %v", i, b)
+		}
+	}
+
+	// Without --model, an empty model list and a wrong key are clear errors.
+	o.Model = ""
+	if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "--model") {
+		t.Errorf("empty model list: %v", err)
+	}
+	o.APIKey = "wrong"
+	if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("wrong key: %v", err)
+	}
+}
+
+func TestRunCancel(t *testing.T) {
+	before := runtime.NumGoroutine()
+	srv := loadgentest.New(loadgentest.Config{Chunks: 3, Gap: 300 * time.Millisecond})
+	o := options(srv, 20)
+	o.Concurrency = 2
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	rep, err := Run(ctx, o)
+	if !errors.Is(err, context.DeadlineExceeded) || rep == nil || !rep.Interrupted {
+		t.Fatalf("err %v, report %+v", err, rep)
+	}
+	if rep.Failed != 0 || rep.Completed != 0 {
+		t.Errorf("cancelled requests counted: completed %d failed %d", rep.Completed, rep.Failed)
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Errorf("Run took %v to stop", d)
+	}
+	srv.Close()
+	// Every goroutine of the run (and of the fake) winds down.
+	for deadline := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > before; {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestReportJSONFields(t *testing.T) {
+	srv := loadgentest.New(loadgentest.Config{Chunks: 2})
+	defer srv.Close()
+	o := options(srv, 2)
+	o.RequestRate, o.MaxConcurrency = 100, 1
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := rep.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"url", "endpoint", "model", "load", "request_rate", "max_concurrency", "seed",
+		"num_requests", "completed", "failed", "interrupted", "usage_missing", "duration_s",
+		"total_input_tokens", "total_output_tokens", "request_throughput", "input_throughput",
+		"output_throughput", "total_token_throughput", "ttft_ms", "itl_ms", "tpot_ms", "e2el_ms", "errors"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("JSON lacks %q", k)
+		}
+	}
+	ttft, _ := m["ttft_ms"].(map[string]any)
+	for _, k := range []string{"count", "mean", "p50", "p90", "p99"} {
+		if _, ok := ttft[k]; !ok {
+			t.Errorf("ttft_ms lacks %q", k)
+		}
+	}
+	if m["load"] != LoadPoisson || m["request_rate"] != 100.0 || m["completed"] != 2.0 {
+		t.Errorf("load %v rate %v completed %v", m["load"], m["request_rate"], m["completed"])
+	}
+}
