@@ -1,0 +1,334 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kiln-llm/kiln/configs"
+	"github.com/kiln-llm/kiln/control"
+	"github.com/kiln-llm/kiln/engine/model"
+	"github.com/kiln-llm/kiln/engine/tokenizer"
+	"github.com/kiln-llm/kiln/native"
+	"github.com/kiln-llm/kiln/server"
+	"github.com/spf13/cobra"
+)
+
+// multiCharShorthands are vLLM's two-letter flags, which pflag cannot
+// declare (its shorthands are one letter): they are rewritten to the long
+// names before parsing.
+var multiCharShorthands = map[string]string{
+	"-tp": "--tensor-parallel-size",
+	"-dp": "--data-parallel-size",
+	"-pp": "--pipeline-parallel-size",
+	"-m":  "--model", // as `kiln run` spells it
+}
+
+// expandShorthands rewrites -tp N, -tp=N (and -dp, -pp) to long flags.
+func expandShorthands(args []string) []string {
+	out := make([]string, 0, len(args))
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name, val, hasVal := strings.Cut(a, "=")
+		if long, ok := multiCharShorthands[name]; ok {
+			if hasVal {
+				a = long + "=" + val
+			} else {
+				a = long
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func newServeCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve --model FILE [options]",
+		Short: "Serve a GGUF model over an OpenAI-compatible HTTP API",
+		Long: `Serve a GGUF model over an OpenAI-compatible HTTP API (and LMDeploy's
+/v1/chat/interactive, /tokenize, /detokenize, /health, /metrics, /docs).
+
+Every option can also come from a YAML file (--config FILE; see
+configs/kiln.yaml) and from KILN_<OPTION> environment variables, e.g.
+KILN_PORT=9000; flags win over variables, which win over the file.
+-tp, -dp and -pp are short for the parallel-size options, -m for --model.`,
+		// Parsed by hand so that -tp/-dp/-pp work as vLLM users type them.
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fs := cmd.Flags()
+			if err := fs.Parse(expandShorthands(args)); err != nil {
+				return fmt.Errorf("serve: %w (see kiln serve --help)", err)
+			}
+			if help, _ := fs.GetBool("help"); help {
+				return cmd.Help()
+			}
+			if fs.NArg() > 0 {
+				return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+			}
+			file, _ := fs.GetString("config")
+			cfg, err := configs.Load(file, fs)
+			if err != nil {
+				return fmt.Errorf("serve: %w", err)
+			}
+			slog.SetDefault(newLogger(cfg, cmd.ErrOrStderr()))
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, cfg, nil)
+		},
+	}
+	fs := cmd.Flags()
+	configs.RegisterFlags(fs)
+	fs.String("config", "", "YAML configuration file (see configs/kiln.yaml)")
+	fs.BoolP("help", "h", false, "help for serve")
+	fs.SortFlags = false
+	return cmd
+}
+
+// newLogger is the process logger in the configured format and level.
+func newLogger(cfg *configs.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve listens at once (so /health answers 503 while the model loads),
+// loads the model into cfg.DataParallelSize engine replicas, serves until
+// ctx is cancelled (SIGTERM/SIGINT), then shuts down gracefully. listening,
+// if not nil, receives the bound address (tests listen on port 0).
+func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) error {
+	log := slog.Default()
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("serve: option port: %w", err)
+	}
+	srv := server.New(server.Options{
+		ResponseRole: cfg.ResponseRole, APIKeys: cfg.AllAPIKeys, CORSOrigins: cfg.CORSOrigins,
+		BodyLimit: cfg.BodyLimitBytes, RequestTimeout: cfg.RequestTimeout, Logger: log,
+	})
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("serve: listening", "addr", ln.Addr().String())
+	if listening != nil {
+		listening(ln.Addr())
+	}
+
+	st, err := startEngines(ctx, cfg, log)
+	if err != nil {
+		_ = srv.Shutdown(context.Background(), 0)
+		return err
+	}
+	defer st.close()
+	srv.SetModel(st.model)
+	log.Info("serve: ready", "model", st.model.ID, "replicas", len(st.engines), "threads", native.Threads(),
+		"context", st.model.ContextLen, "kv_blocks_per_replica", st.blocks, "kv_type", cfg.KVCacheDtype)
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("serve: shutting down", "grace", cfg.ShutdownGracePeriod)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGracePeriod+10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(sctx, cfg.ShutdownGracePeriod)
+	for _, e := range st.engines {
+		e.Close()
+	}
+	log.Info("serve: stopped")
+	return err
+}
+
+// engines are the loaded replicas.
+type engines struct {
+	model   *server.Model
+	engines []*control.Engine
+	models  []*model.Model
+	blocks  int
+}
+
+func (st *engines) close() {
+	for _, e := range st.engines {
+		e.Close()
+	}
+	for _, m := range st.models {
+		_ = m.Close()
+	}
+}
+
+// startEngines initialises the kernels, reads the model file through once
+// (a progress bar on a terminal, log lines otherwise: the first request
+// then does not page the weights in), and builds each replica: its own
+// Model (scratch buffers; the weights are one shared file mapping), K/V
+// pool and scheduler.
+func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (*engines, error) {
+	if err := pinCPUs(cfg.DeviceCPUs); err != nil {
+		log.Warn("serve: devices: could not pin threads", "err", err)
+	}
+	if err := native.Init(cfg.Threads()); err != nil {
+		return nil, fmt.Errorf("serve: kernel library: %w", err)
+	}
+	if err := warmFile(ctx, cfg.Model, newProgress("loading "+filepath.Base(cfg.Model))); err != nil {
+		return nil, fmt.Errorf("serve: option model: %w", err)
+	}
+	kvType, _ := native.ParseType(cfg.KVCacheDtype)
+	st := &engines{}
+	var tok *tokenizer.Tokenizer
+	for i := range cfg.DataParallelSize {
+		m, err := model.Load(cfg.Model, model.WithMaxBatchTokens(cfg.MaxBatchTokens))
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("serve: option model: %w", err)
+		}
+		st.models = append(st.models, m)
+		if i == 0 {
+			if tok, err = tokenizer.FromGGUF(m.File()); err != nil {
+				st.close()
+				return nil, fmt.Errorf("serve: option model: %s: %w", cfg.Model, err)
+			}
+			warnTemplate(cfg, m, log)
+		}
+		sessionLen, blocks, err := kvBlocks(cfg, m, kvType)
+		if err != nil {
+			st.close()
+			return nil, err
+		}
+		exec, err := control.NewModelExecutor(m, blocks, cfg.BlockSize, kvType)
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("serve: %w", err)
+		}
+		e, err := control.New(exec, tok, control.Config{
+			MaxBatchTokens: cfg.MaxBatchTokens, MaxNumSeqs: cfg.MaxNumSeqs, MaxQueue: cfg.MaxQueue,
+			SessionLen: sessionLen, PrefixCaching: cfg.EnablePrefixCaching,
+		})
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("serve: %w", err)
+		}
+		st.engines = append(st.engines, e)
+		st.blocks = blocks
+	}
+	backends := make([]server.Backend, len(st.engines))
+	for i, e := range st.engines {
+		backends[i] = e
+	}
+	var b server.Backend = st.engines[0]
+	if len(backends) > 1 {
+		b = server.NewReplicas(backends...)
+	}
+	name := cfg.ServedModelName
+	if name == "" {
+		name = strings.TrimSuffix(filepath.Base(cfg.Model), ".gguf")
+	}
+	created := time.Now().Unix()
+	if fi, err := os.Stat(cfg.Model); err == nil {
+		created = fi.ModTime().Unix()
+	}
+	st.model = &server.Model{ID: name, Root: cfg.Model, Created: created, ContextLen: st.engines[0].Config().SessionLen, Tokenizer: tok, Backend: b}
+	return st, nil
+}
+
+// warnTemplate says which chat template is used: kiln renders ChatML until
+// its Jinja engine lands.
+func warnTemplate(cfg *configs.Config, m *model.Model, log *slog.Logger) {
+	if cfg.ChatTemplate != "" {
+		log.Warn("serve: chat_template is read once the Jinja engine lands; chat prompts use ChatML", "file", cfg.ChatTemplate)
+		return
+	}
+	if t, ok := m.File().String("tokenizer.chat_template"); ok && !strings.Contains(t, "<|im_start|>") {
+		log.Warn("serve: the model's chat template is not ChatML; chat prompts use ChatML until the Jinja engine lands")
+	}
+}
+
+// kvBlocks sizes one replica's K/V pool: kv_cache_size bytes if set, else
+// cache_max_entry_count of the memory available (shared by the replicas),
+// capped at what max_num_seqs sequences of session_len need.
+func kvBlocks(cfg *configs.Config, m *model.Model, kvType native.Type) (sessionLen, blocks int, err error) {
+	sessionLen = cfg.SessionLen
+	if sessionLen == 0 {
+		sessionLen = m.Config.NCtx
+	}
+	if sessionLen <= 0 {
+		sessionLen = 2048
+	}
+	perSeq := (sessionLen + cfg.BlockSize - 1) / cfg.BlockSize
+	need := perSeq * cfg.MaxNumSeqs
+	blockBytes := int64(control.KVBlockBytes(m, cfg.BlockSize, kvType))
+	budget := cfg.KVCacheBytes
+	option := "kv_cache_size"
+	if budget == 0 {
+		budget = int64(cfg.CacheMaxEntryCount * float64(availableMemory()) / float64(cfg.DataParallelSize))
+		option = "cache_max_entry_count"
+	}
+	blocks = int(min(int64(need), budget/blockBytes))
+	if blocks < perSeq {
+		return 0, 0, fmt.Errorf("serve: option %s: the K/V pool holds %d blocks of %d tokens (%d bytes each), less than one sequence of session_len %d needs (%d); raise %s or lower session_len",
+			option, blocks, cfg.BlockSize, blockBytes, sessionLen, perSeq, option)
+	}
+	return sessionLen, blocks, nil
+}
+
+// availableMemory is /proc/meminfo's MemAvailable, or 4 GiB where that
+// cannot be read.
+func availableMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+				if f := strings.Fields(rest); len(f) > 0 {
+					if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+						return kb << 10
+					}
+				}
+			}
+		}
+	}
+	return 4 << 30
+}
+
+// warmFile reads path once, reporting progress, so the weights are in the
+// page cache before the first request.
+func warmFile(ctx context.Context, path string, progress func(done, total int64)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 4<<20)
+	var done int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := f.Read(buf)
+		done += int64(n)
+		progress(done, st.Size())
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,133 @@
+// Package configs holds kiln serve's typed configuration and its loading:
+// defaults, then a YAML file, then KILN_* environment variables, then
+// command-line flags (each later source wins), then Validate.
+//
+// kiln.yaml beside this file lists every option with its default; a test
+// keeps it equal to Defaults, so the file is documentation that cannot rot.
+package configs
+
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+// Config is every option of `kiln serve`. The mapstructure tags are the keys
+// of kiln.yaml; flags are the same names in kebab-case and environment
+// variables the same names upper-cased with a KILN_ prefix.
+type Config struct {
+	Host string `mapstructure:"host"`
+	Port int    `mapstructure:"port"`
+
+	Model           string `mapstructure:"model"`
+	ServedModelName string `mapstructure:"served_model_name"`
+	ChatTemplate    string `mapstructure:"chat_template"`
+	ResponseRole    string `mapstructure:"response_role"`
+
+	TensorParallelSize   int    `mapstructure:"tensor_parallel_size"`
+	DataParallelSize     int    `mapstructure:"data_parallel_size"`
+	PipelineParallelSize int    `mapstructure:"pipeline_parallel_size"`
+	Devices              string `mapstructure:"devices"`
+
+	APIKeys    []string `mapstructure:"api_keys"`
+	APIKeyFile string   `mapstructure:"api_key_file"`
+
+	SessionLen          int     `mapstructure:"session_len"`
+	CacheMaxEntryCount  float64 `mapstructure:"cache_max_entry_count"`
+	KVCacheSize         string  `mapstructure:"kv_cache_size"`
+	KVCacheDtype        string  `mapstructure:"kv_cache_dtype"`
+	BlockSize           int     `mapstructure:"block_size"`
+	MaxNumSeqs          int     `mapstructure:"max_num_seqs"`
+	MaxBatchTokens      int     `mapstructure:"max_batch_tokens"`
+	MaxQueue            int     `mapstructure:"max_queue"`
+	EnablePrefixCaching bool    `mapstructure:"enable_prefix_caching"`
+
+	CORSOrigins         []string      `mapstructure:"cors_origins"`
+	BodyLimit           string        `mapstructure:"body_limit"`
+	RequestTimeout      time.Duration `mapstructure:"request_timeout"`
+	ShutdownGracePeriod time.Duration `mapstructure:"shutdown_grace_period"`
+
+	LogFormat string `mapstructure:"log_format"`
+	LogLevel  string `mapstructure:"log_level"`
+
+	// Derived by Validate.
+	DeviceCPUs     []int    `mapstructure:"-"` // CPUs named by Devices (nil: all)
+	BodyLimitBytes int      `mapstructure:"-"`
+	KVCacheBytes   int64    `mapstructure:"-"` // 0: sized by CacheMaxEntryCount
+	AllAPIKeys     []string `mapstructure:"-"` // APIKeys plus APIKeyFile's lines
+}
+
+// Defaults is the configuration with no file, environment or flags.
+func Defaults() Config {
+	return Config{
+		Host:                 "0.0.0.0",
+		Port:                 8000,
+		ResponseRole:         "assistant",
+		DataParallelSize:     1,
+		PipelineParallelSize: 1,
+		CacheMaxEntryCount:   0.8,
+		KVCacheDtype:         "f16",
+		BlockSize:            16,
+		MaxNumSeqs:           16,
+		MaxBatchTokens:       512,
+		MaxQueue:             256,
+		EnablePrefixCaching:  true,
+		CORSOrigins:          []string{"*"},
+		BodyLimit:            "4MiB",
+		RequestTimeout:       10 * time.Minute,
+		ShutdownGracePeriod:  30 * time.Second,
+		LogFormat:            "text",
+		LogLevel:             "info",
+	}
+}
+
+// option describes one key for flags and help: its flag name and usage.
+type option struct {
+	key, usage string
+}
+
+// options lists every key with its one-line help, in kiln.yaml's order.
+var options = []option{
+	{"host", "address to listen on"},
+	{"port", "TCP port to listen on"},
+	{"model", "GGUF model file to serve (required)"},
+	{"served_model_name", "model id in the API (default: the model file's base name)"},
+	{"chat_template", "chat template file (the built-in ChatML rendering is used until the Jinja engine lands)"},
+	{"response_role", "role of generated chat messages"},
+	{"tensor_parallel_size", "kernel threads per engine replica (0: the devices' CPUs divided by data_parallel_size)"},
+	{"data_parallel_size", "engine replicas, each with its own K/V pool; requests go to the least loaded"},
+	{"pipeline_parallel_size", "pipeline stages (only 1 on a CPU)"},
+	{"devices", "CPU cores to use, e.g. cpu:0-3 or cpu:0,2 (empty: all)"},
+	{"api_keys", "accepted API keys (Bearer); empty with no api_key_file: no authentication"},
+	{"api_key_file", "file with one accepted API key per line"},
+	{"session_len", "context length per sequence in tokens (0: the model's)"},
+	{"cache_max_entry_count", "fraction of available memory for the K/V pool (0..1], capped at what max_num_seqs sequences of session_len need"},
+	{"kv_cache_size", "absolute K/V pool size per replica, e.g. 2GiB (overrides cache_max_entry_count)"},
+	{"kv_cache_dtype", "K/V cache element type: f16 or f32"},
+	{"block_size", "tokens per K/V block"},
+	{"max_num_seqs", "sequences running at once per replica"},
+	{"max_batch_tokens", "tokens per forward pass (decodes plus prefill chunks)"},
+	{"max_queue", "requests waiting per replica before 429"},
+	{"enable_prefix_caching", "reuse the K/V of shared prompt prefixes"},
+	{"cors_origins", "allowed CORS origins (* for any)"},
+	{"body_limit", "largest request body, e.g. 4MiB"},
+	{"request_timeout", "longest a request may run (0: no limit)"},
+	{"shutdown_grace_period", "on SIGTERM, how long in-flight requests may finish before they are cancelled"},
+	{"log_format", "log format: text or json"},
+	{"log_level", "log level: debug, info, warn or error"},
+}
+
+// readAPIKeyFile returns the non-empty, non-comment lines of path.
+func readAPIKeyFile(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("api_key_file: %w", err)
+	}
+	var keys []string
+	for _, line := range splitLines(string(b)) {
+		if line != "" && line[0] != '#' {
+			keys = append(keys, line)
+		}
+	}
+	return keys, nil
+}

@@ -1,0 +1,193 @@
+package configs
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// modelFile is any existing file: Validate only checks that it exists.
+func modelFile(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "m.gguf")
+	if err := os.WriteFile(p, []byte("GGUF"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestKilnYAMLMatchesDefaults(t *testing.T) {
+	t.Setenv("KILN_MODEL", modelFile(t))
+	c, err := Load("kiln.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Defaults()
+	want.Model = c.Model
+	got := *c
+	got.DeviceCPUs, got.BodyLimitBytes, got.KVCacheBytes, got.AllAPIKeys = nil, 0, 0, nil
+	if len(got.APIKeys) == 0 {
+		got.APIKeys = nil // [] in the file, nil in Defaults
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("kiln.yaml differs from Defaults:\n got %+v\nwant %+v", got, want)
+	}
+	b, _ := os.ReadFile("kiln.yaml")
+	for _, o := range options {
+		if !strings.Contains(string(b), "\n"+o.key+":") {
+			t.Errorf("kiln.yaml lacks option %s", o.key)
+		}
+	}
+	if len(options) != reflect.TypeFor[Config]().NumField()-4 {
+		t.Errorf("%d options for %d fields", len(options), reflect.TypeFor[Config]().NumField()-4)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	m := modelFile(t)
+	file := filepath.Join(t.TempDir(), "kiln.yaml")
+	if err := os.WriteFile(file, []byte("model: "+m+"\nport: 9001\nhost: 127.0.0.1\nmax_num_seqs: 4\napi_keys: [a, b]\nrequest_timeout: 5s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	newFlags := func(args ...string) *pflag.FlagSet {
+		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+		RegisterFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return fs
+	}
+	cases := []struct {
+		name  string
+		env   map[string]string
+		args  []string
+		check func(*Config) bool
+	}{
+		{"file over default", nil, nil, func(c *Config) bool { return c.Port == 9001 && c.MaxNumSeqs == 4 && c.MaxBatchTokens == 512 }},
+		{"env over file", map[string]string{"KILN_PORT": "9002", "KILN_API_KEYS": "x,y,z"}, nil,
+			func(c *Config) bool { return c.Port == 9002 && c.Host == "127.0.0.1" && len(c.APIKeys) == 3 }},
+		{"flag over env", map[string]string{"KILN_PORT": "9002"}, []string{"--port", "9003", "--request-timeout", "1m"},
+			func(c *Config) bool { return c.Port == 9003 && c.RequestTimeout == time.Minute && c.MaxNumSeqs == 4 }},
+		{"unset flag keeps env", map[string]string{"KILN_MAX_NUM_SEQS": "8"}, []string{"--host", "::1"},
+			func(c *Config) bool { return c.MaxNumSeqs == 8 && c.Host == "::1" && c.Port == 9001 }},
+		{"bool flag", nil, []string{"--enable-prefix-caching=false"}, func(c *Config) bool { return !c.EnablePrefixCaching }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			c, err := Load(file, newFlags(tc.args...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Errorf("unexpected config %+v", c)
+			}
+		})
+	}
+}
+
+func TestValidateNamesTheOption(t *testing.T) {
+	m := modelFile(t)
+	cases := []struct {
+		key  string
+		edit func(*Config)
+	}{
+		{"model", func(c *Config) { c.Model = "" }},
+		{"model", func(c *Config) { c.Model = "/nonexistent/x.gguf" }},
+		{"port", func(c *Config) { c.Port = 70000 }},
+		{"tensor_parallel_size", func(c *Config) { c.TensorParallelSize = -1 }},
+		{"data_parallel_size", func(c *Config) { c.DataParallelSize = 0 }},
+		{"pipeline_parallel_size", func(c *Config) { c.PipelineParallelSize = 2 }},
+		{"devices", func(c *Config) { c.Devices = "gpu:0" }},
+		{"devices", func(c *Config) { c.Devices = "cpu:0-99999" }},
+		{"devices", func(c *Config) { c.Devices = "cpu:3-1" }},
+		{"api_keys", func(c *Config) { c.APIKeys = []string{" "} }},
+		{"api_key_file", func(c *Config) { c.APIKeyFile = "/nonexistent" }},
+		{"session_len", func(c *Config) { c.SessionLen = 1 }},
+		{"cache_max_entry_count", func(c *Config) { c.CacheMaxEntryCount = 1.5 }},
+		{"cache_max_entry_count", func(c *Config) { c.CacheMaxEntryCount = 0 }},
+		{"kv_cache_size", func(c *Config) { c.KVCacheSize = "lots" }},
+		{"kv_cache_dtype", func(c *Config) { c.KVCacheDtype = "q4" }},
+		{"block_size", func(c *Config) { c.BlockSize = 12 }},
+		{"max_num_seqs", func(c *Config) { c.MaxNumSeqs = 0 }},
+		{"max_num_seqs", func(c *Config) { c.MaxNumSeqs = 1000 }},
+		{"max_batch_tokens", func(c *Config) { c.MaxBatchTokens = 0 }},
+		{"max_queue", func(c *Config) { c.MaxQueue = 0 }},
+		{"cors_origins", func(c *Config) { c.CORSOrigins = []string{"example.com"} }},
+		{"body_limit", func(c *Config) { c.BodyLimit = "1" }},
+		{"request_timeout", func(c *Config) { c.RequestTimeout = -time.Second }},
+		{"shutdown_grace_period", func(c *Config) { c.ShutdownGracePeriod = -time.Second }},
+		{"log_format", func(c *Config) { c.LogFormat = "xml" }},
+		{"log_level", func(c *Config) { c.LogLevel = "loud" }},
+		{"response_role", func(c *Config) { c.ResponseRole = "" }},
+		{"chat_template", func(c *Config) { c.ChatTemplate = "/nonexistent.jinja" }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.key, func(t *testing.T) {
+			c := Defaults()
+			c.Model = m
+			tc.edit(&c)
+			err := c.Validate()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), "option "+tc.key+" (--"+FlagName(tc.key)+", "+EnvName(tc.key)+")") {
+				t.Errorf("error does not name %s: %v", tc.key, err)
+			}
+		})
+	}
+	t.Run("defaults valid", func(t *testing.T) {
+		c := Defaults()
+		c.Model = m
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if c.BodyLimitBytes != 4<<20 {
+			t.Errorf("body limit %d", c.BodyLimitBytes)
+		}
+	})
+}
+
+func TestUnknownFileKey(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "kiln.yaml")
+	if err := os.WriteFile(file, []byte("model: x\nmax_num_seq: 4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(file, nil); err == nil || !strings.Contains(err.Error(), `"max_num_seq"`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestParseDevicesAndSize(t *testing.T) {
+	cpus, err := ParseDevices("cpu:0,2-3,2", 4)
+	if err != nil || !reflect.DeepEqual(cpus, []int{0, 2, 3}) {
+		t.Errorf("ParseDevices = %v, %v", cpus, err)
+	}
+	for s, want := range map[string]int64{"4MiB": 4 << 20, "1.5GiB": 3 << 29, "100": 100, "2 GB": 2e9} {
+		if n, err := ParseSize(s); err != nil || n != want {
+			t.Errorf("ParseSize(%q) = %d, %v", s, n, err)
+		}
+	}
+}
+
+func TestAPIKeyFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "keys")
+	if err := os.WriteFile(p, []byte("# comment\nk1\n\n k2 \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := Defaults()
+	c.Model, c.APIKeys, c.APIKeyFile = modelFile(t), []string{"k0"}, p
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.AllAPIKeys, []string{"k0", "k1", "k2"}) {
+		t.Errorf("keys %v", c.AllAPIKeys)
+	}
+}

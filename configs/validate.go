@@ -1,0 +1,207 @@
+package configs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Validate checks every option and fills the derived fields. Each message
+// names the option as it is spelt in kiln.yaml, with its flag and variable,
+// so the user can find whichever source set it.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("option %s (--%s, %s): %s", key, FlagName(key), EnvName(key), fmt.Sprintf(format, args...)))
+	}
+	if c.Model == "" {
+		bad("model", "a GGUF model file is required")
+	} else if st, err := os.Stat(c.Model); err != nil {
+		bad("model", "%v", err)
+	} else if st.IsDir() {
+		bad("model", "%s is a directory; want a GGUF file", c.Model)
+	}
+	if c.Host == "" {
+		bad("host", "empty; want an address such as 0.0.0.0 or 127.0.0.1")
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		bad("port", "%d: want 0..65535 (0: any free port)", c.Port)
+	}
+	if c.ChatTemplate != "" {
+		if _, err := os.Stat(c.ChatTemplate); err != nil {
+			bad("chat_template", "%v", err)
+		}
+	}
+	if c.ResponseRole == "" {
+		bad("response_role", "empty; want a role such as assistant")
+	}
+	if c.TensorParallelSize < 0 {
+		bad("tensor_parallel_size", "%d: want >= 0 (0: automatic)", c.TensorParallelSize)
+	}
+	if c.DataParallelSize < 1 {
+		bad("data_parallel_size", "%d: want >= 1", c.DataParallelSize)
+	}
+	if c.PipelineParallelSize != 1 {
+		bad("pipeline_parallel_size", "%d: only 1 is supported on a CPU (use tensor_parallel_size for threads and data_parallel_size for replicas)", c.PipelineParallelSize)
+	}
+	cpus, err := ParseDevices(c.Devices, runtime.NumCPU())
+	if err != nil {
+		bad("devices", "%v", err)
+	}
+	c.DeviceCPUs = cpus
+	if n := len(cpus); n > 0 && c.TensorParallelSize*c.DataParallelSize > n {
+		bad("tensor_parallel_size", "%d threads x %d replicas exceed the %d CPUs of devices %q", c.TensorParallelSize, c.DataParallelSize, n, c.Devices)
+	}
+	c.AllAPIKeys = nil
+	for i, k := range c.APIKeys {
+		if strings.TrimSpace(k) == "" {
+			bad("api_keys", "key %d is empty", i)
+		}
+		c.AllAPIKeys = append(c.AllAPIKeys, k)
+	}
+	if c.APIKeyFile != "" {
+		keys, err := readAPIKeyFile(c.APIKeyFile)
+		switch {
+		case err != nil:
+			bad("api_key_file", "%v", err)
+		case len(keys) == 0:
+			bad("api_key_file", "%s holds no key", c.APIKeyFile)
+		}
+		c.AllAPIKeys = append(c.AllAPIKeys, keys...)
+	}
+	if c.SessionLen < 0 || c.SessionLen == 1 {
+		bad("session_len", "%d: want 0 (the model's context) or >= 2", c.SessionLen)
+	}
+	if !(c.CacheMaxEntryCount > 0 && c.CacheMaxEntryCount <= 1) {
+		bad("cache_max_entry_count", "%g: want a fraction in (0, 1]", c.CacheMaxEntryCount)
+	}
+	c.KVCacheBytes = 0
+	if c.KVCacheSize != "" {
+		n, err := ParseSize(c.KVCacheSize)
+		if err != nil || n <= 0 {
+			bad("kv_cache_size", "%q: want a positive size such as 512MiB or 2GiB", c.KVCacheSize)
+		}
+		c.KVCacheBytes = n
+	}
+	if c.KVCacheDtype != "f16" && c.KVCacheDtype != "f32" {
+		bad("kv_cache_dtype", "%q: want f16 or f32", c.KVCacheDtype)
+	}
+	if c.BlockSize < 1 || c.BlockSize > 1024 || c.BlockSize&(c.BlockSize-1) != 0 {
+		bad("block_size", "%d: want a power of two in 1..1024", c.BlockSize)
+	}
+	if c.MaxBatchTokens < 1 {
+		bad("max_batch_tokens", "%d: want >= 1", c.MaxBatchTokens)
+	}
+	if c.MaxNumSeqs < 1 {
+		bad("max_num_seqs", "%d: want >= 1", c.MaxNumSeqs)
+	} else if c.MaxBatchTokens >= 1 && c.MaxNumSeqs > c.MaxBatchTokens {
+		bad("max_num_seqs", "%d exceeds max_batch_tokens %d (every running sequence needs a token of each step)", c.MaxNumSeqs, c.MaxBatchTokens)
+	}
+	if c.MaxQueue < 1 {
+		bad("max_queue", "%d: want >= 1", c.MaxQueue)
+	}
+	for i, o := range c.CORSOrigins {
+		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+			bad("cors_origins", "origin %d %q: want * or a scheme://host[:port] origin", i, o)
+		}
+	}
+	if n, err := ParseSize(c.BodyLimit); err != nil || n < 1024 || n > 1<<30 {
+		bad("body_limit", "%q: want a size from 1KiB to 1GiB, such as 4MiB", c.BodyLimit)
+	} else {
+		c.BodyLimitBytes = int(n)
+	}
+	if c.RequestTimeout < 0 {
+		bad("request_timeout", "%s: want >= 0 (0: no limit)", c.RequestTimeout)
+	}
+	if c.ShutdownGracePeriod < 0 {
+		bad("shutdown_grace_period", "%s: want >= 0", c.ShutdownGracePeriod)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log_format", "%q: want text or json", c.LogFormat)
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
+		bad("log_level", "%q: want debug, info, warn or error", c.LogLevel)
+	}
+	return errors.Join(errs...)
+}
+
+// Threads is the kernel threads of the process: tensor_parallel_size, or
+// the devices' CPUs (all CPUs when none are named) when it is 0.
+func (c *Config) Threads() int {
+	if c.TensorParallelSize > 0 {
+		return c.TensorParallelSize
+	}
+	if len(c.DeviceCPUs) > 0 {
+		return max(1, len(c.DeviceCPUs)/c.DataParallelSize)
+	}
+	return max(1, runtime.NumCPU()/max(1, c.DataParallelSize))
+}
+
+// ParseDevices reads "cpu", "cpu:0-3" or "cpu:0,2,4-5" into sorted CPU
+// indices below ncpu; an empty spec (or bare "cpu") means all CPUs (nil).
+func ParseDevices(spec string, ncpu int) ([]int, error) {
+	spec = strings.TrimSpace(spec)
+	if spec == "" || spec == "cpu" {
+		return nil, nil
+	}
+	list, ok := strings.CutPrefix(spec, "cpu:")
+	if !ok {
+		return nil, fmt.Errorf("%q: want cpu, cpu:0-3 or cpu:0,2 (only CPU devices exist here)", spec)
+	}
+	seen := map[int]bool{}
+	for part := range strings.SplitSeq(list, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+		a, err1 := strconv.Atoi(lo)
+		b := a
+		var err2 error
+		if isRange {
+			b, err2 = strconv.Atoi(hi)
+		}
+		if err1 != nil || err2 != nil || a < 0 || b < a {
+			return nil, fmt.Errorf("%q: bad CPU range %q", spec, part)
+		}
+		if b >= ncpu {
+			return nil, fmt.Errorf("%q: CPU %d does not exist (this machine has CPUs 0-%d)", spec, b, ncpu-1)
+		}
+		for i := a; i <= b; i++ {
+			seen[i] = true
+		}
+	}
+	cpus := make([]int, 0, len(seen))
+	for i := range seen {
+		cpus = append(cpus, i)
+	}
+	slices.Sort(cpus)
+	return cpus, nil
+}
+
+// ParseSize reads a byte size: a number with an optional unit B, KB, MB,
+// GB (powers of 1000) or KiB, MiB, GiB (powers of 1024).
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	i := len(s)
+	for i > 0 && (s[i-1] < '0' || s[i-1] > '9') {
+		i--
+	}
+	num, unit := s[:i], strings.ToLower(strings.TrimSpace(s[i:]))
+	mult := map[string]float64{"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}[unit]
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || mult == 0 || v < 0 {
+		return 0, fmt.Errorf("size %q: want a number with an optional unit (B, KB, MB, GB, KiB, MiB, GiB)", s)
+	}
+	return int64(v * mult), nil
+}
+
+// splitLines splits on newlines and trims each line.
+func splitLines(s string) []string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
+	}
+	return lines
+}

@@ -1,0 +1,245 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/kiln-llm/kiln/control"
+	"github.com/kiln-llm/kiln/engine/tokenizer"
+	"github.com/kiln-llm/kiln/server/openai"
+)
+
+// maxChatTopLogprobs is OpenAI's bound on top_logprobs.
+const maxChatTopLogprobs = 20
+
+// chatMsg is one message with its content flattened to text.
+type chatMsg struct {
+	role, content string
+}
+
+// chatRoles are the roles a message may have.
+var chatRoles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "function": true}
+
+// parseMessages reads messages: an array of {role, content} where content
+// is a string, an array of text parts, or null (assistant only). A bare
+// string is taken as one user message.
+func parseMessages(raw json.RawMessage) ([]chatMsg, error) {
+	if isNull(raw) {
+		return nil, badParam("messages", "messages: required")
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return []chatMsg{{role: "user", content: one}}, nil
+	}
+	var items []json.RawMessage
+	if json.Unmarshal(raw, &items) != nil {
+		return nil, badParam("messages", "messages: wrong type: want an array of messages")
+	}
+	if len(items) == 0 {
+		return nil, badParam("messages", "messages: empty; want at least one message")
+	}
+	out := make([]chatMsg, 0, len(items))
+	for i, it := range items {
+		p := fmt.Sprintf("messages[%d]", i)
+		var m openai.Message
+		if err := json.Unmarshal(it, &m); err != nil {
+			return nil, badParam(p, "%s: wrong type: want an object with role and content", p)
+		}
+		if !chatRoles[m.Role] {
+			return nil, badParam(p+".role", "%s.role: %q; want system, developer, user, assistant or tool", p, m.Role)
+		}
+		content, err := messageContent(m, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, chatMsg{role: m.Role, content: content})
+	}
+	return out, nil
+}
+
+// messageContent flattens a message's content; text parts are joined with
+// newlines as vLLM does.
+func messageContent(m openai.Message, p string) (string, error) {
+	if isNull(m.Content) {
+		if m.Role == "assistant" {
+			return "", nil
+		}
+		return "", badParam(p+".content", "%s.content: required for role %s", p, m.Role)
+	}
+	var s string
+	if json.Unmarshal(m.Content, &s) == nil {
+		return s, nil
+	}
+	var parts []openai.ContentPart
+	if json.Unmarshal(m.Content, &parts) != nil {
+		return "", badParam(p+".content", "%s.content: wrong type: want a string or an array of content parts", p)
+	}
+	texts := make([]string, 0, len(parts))
+	for j, part := range parts {
+		switch part.Type {
+		case "text":
+			texts = append(texts, part.Text)
+		case "image_url", "input_image", "input_audio", "file":
+			return "", notImplemented(fmt.Sprintf("%s.content[%d]", p, j), part.Type+" content")
+		default:
+			return "", badParam(fmt.Sprintf("%s.content[%d].type", p, j), "%s.content[%d].type: %q; want text", p, j, part.Type)
+		}
+	}
+	return strings.Join(texts, "\n"), nil
+}
+
+// chatML renders messages as ChatML, with the generation prompt for role
+// when addGen. It stands in for the model's own template until kiln has a
+// Jinja engine (llama.cpp also falls back to ChatML).
+func chatML(msgs []chatMsg, role string, addGen bool) string {
+	var b strings.Builder
+	for _, m := range msgs {
+		fmt.Fprintf(&b, "<|im_start|>%s\n%s<|im_end|>\n", m.role, m.content)
+	}
+	if addGen {
+		fmt.Fprintf(&b, "<|im_start|>%s\n", role)
+	}
+	return b.String()
+}
+
+// chatStops adds ChatML's end of turn to r: as a stop token if the
+// vocabulary has <|im_end|>, as a stop string otherwise.
+func chatStops(r *control.Request, tok *tokenizer.Tokenizer) {
+	if id, ok := tok.TokenID("<|im_end|>"); ok {
+		r.StopTokens = append(r.StopTokens, id)
+	} else {
+		r.StopStrings = append(r.StopStrings, "<|im_end|>")
+	}
+}
+
+// handleChat is POST /v1/chat/completions.
+func (s *Server) handleChat(c *fiber.Ctx) error {
+	m, err := s.ready()
+	if err != nil {
+		return err
+	}
+	var req openai.ChatRequest
+	if err := decodeBody(c.Body(), &req); err != nil {
+		return err
+	}
+	g, err := parseSampling(&req.Sampling, m, 0)
+	if err != nil {
+		return err
+	}
+	msgs, err := parseMessages(req.Messages)
+	if err != nil {
+		return err
+	}
+	if req.Logprobs != nil && *req.Logprobs {
+		g.req.Logprobs = true
+	}
+	if req.TopLogprobs != nil {
+		switch {
+		case *req.TopLogprobs < 0 || *req.TopLogprobs > maxChatTopLogprobs:
+			return badParam("top_logprobs", "top_logprobs: %d; want 0..%d", *req.TopLogprobs, maxChatTopLogprobs)
+		case *req.TopLogprobs > 0 && !g.req.Logprobs:
+			return badParam("top_logprobs", "top_logprobs: requires logprobs to be true")
+		}
+		g.req.TopLogprobs = *req.TopLogprobs
+	}
+	g.req.Prompt = m.Tokenizer.Encode(chatML(msgs, s.opts.ResponseRole, true), true, true)
+	if err := checkContext(&g, len(g.req.Prompt), m, "messages"); err != nil {
+		return err
+	}
+	chatStops(&g.req, m.Tokenizer)
+	g.req.ID = c.GetRespHeader(RequestIDHeader)
+	r, err := s.start(m.Backend, []control.Request{g.req}, "messages")
+	if err != nil {
+		return err
+	}
+	base := openai.ChatCompletion{ID: newID("chatcmpl-"), Created: time.Now().Unix(), Model: m.ID}
+	if g.stream {
+		s.streamChat(c, r, base, g.includeUsage, m.Tokenizer)
+		return nil
+	}
+	defer r.finish()
+	res, err := s.collect(r, 1)
+	if err != nil {
+		return err
+	}
+	text := res[0].text.String()
+	base.Object = "chat.completion"
+	ch := openai.ChatChoice{Message: &openai.ChatMessage{Role: s.opts.ResponseRole, Content: &text}, FinishReason: finishReason(res[0].finish)}
+	if g.req.Logprobs {
+		ch.Logprobs = chatLogprobs(res[0].logprobs, m.Tokenizer)
+	}
+	base.Choices = []openai.ChatChoice{ch}
+	base.Usage = usage(res[0].usage)
+	return c.JSON(base)
+}
+
+// streamChat streams a chat answer: the role first, then content deltas,
+// finish_reason in the last choice chunk, then the usage chunk if asked.
+func (s *Server) streamChat(c *fiber.Ctx, r *run, base openai.ChatCompletion, includeUsage bool, tok *tokenizer.Tokenizer) {
+	base.Object = "chat.completion.chunk"
+	var u control.Usage
+	chunk := func(delta openai.ChatMessage) openai.ChatCompletion {
+		ch := base
+		ch.Choices = []openai.ChatChoice{{Delta: &delta}}
+		return ch
+	}
+	first := true
+	s.streamRun(c, r, func(out *sse, ie indexedEvent) {
+		if first {
+			first = false
+			empty := ""
+			out.send(chunk(openai.ChatMessage{Role: s.opts.ResponseRole, Content: &empty}))
+		}
+		ev := ie.ev
+		if ev.Text != "" || len(ev.Logprobs) > 0 {
+			text := ev.Text
+			ch := chunk(openai.ChatMessage{Content: &text})
+			if len(ev.Logprobs) > 0 {
+				ch.Choices[0].Logprobs = chatLogprobs(ev.Logprobs, tok)
+			}
+			out.send(ch)
+		}
+		if ev.Finish != "" {
+			ch := chunk(openai.ChatMessage{})
+			ch.Choices[0].FinishReason = finishReason(ev.Finish)
+			out.send(ch)
+			if ev.Usage != nil {
+				u = *ev.Usage
+			}
+		}
+	}, func(out *sse) {
+		if includeUsage {
+			ch := base
+			ch.Choices = []openai.ChatChoice{}
+			ch.Usage = usage(u)
+			out.send(ch)
+		}
+	})
+}
+
+// chatLogprobs is the chat logprobs object for lps.
+func chatLogprobs(lps []control.TokenLogprob, tok *tokenizer.Tokenizer) *openai.ChatLogprobs {
+	out := &openai.ChatLogprobs{Content: make([]openai.ChatTokenLogprob, 0, len(lps))}
+	for _, lp := range lps {
+		piece := tok.TokenToPiece(lp.ID)
+		e := openai.ChatTokenLogprob{Token: piece, Logprob: lp.Logprob, Bytes: byteInts(piece), TopLogprobs: make([]openai.TopLogprob, 0, len(lp.Top))}
+		for _, t := range lp.Top {
+			p := tok.TokenToPiece(t.ID)
+			e.TopLogprobs = append(e.TopLogprobs, openai.TopLogprob{Token: p, Logprob: t.Logprob, Bytes: byteInts(p)})
+		}
+		out.Content = append(out.Content, e)
+	}
+	return out
+}
+
+// byteInts is s's bytes as JSON numbers (OpenAI's "bytes").
+func byteInts(s string) []int {
+	b := make([]int, len(s))
+	for i := range len(s) {
+		b[i] = int(s[i])
+	}
+	return b
+}

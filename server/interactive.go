@@ -1,0 +1,196 @@
+package server
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/kiln-llm/kiln/control"
+	"github.com/kiln-llm/kiln/server/openai"
+)
+
+// interactiveSessions keeps LMDeploy-style sessions: each session's token
+// history lives here, its K/V in the engine (control's SessionID), so a
+// follow-up turn prefills only its new tokens.
+type interactiveSessions struct {
+	mu sync.Mutex
+	m  map[int64]*iaSession
+}
+
+type iaSession struct {
+	history []int32 // every token of the conversation so far
+	cancel  func()  // the in-flight turn's cancel, nil when idle
+}
+
+func newInteractiveSessions() *interactiveSessions {
+	return &interactiveSessions{m: map[int64]*iaSession{}}
+}
+
+// engineSessionID is the control.Request.SessionID of session id.
+func engineSessionID(id int64) string { return fmt.Sprintf("interactive-%d", id) }
+
+// handleInteractive is LMDeploy's POST /v1/chat/interactive: session_id
+// (-1: no session), interactive_mode (keep the history after this turn;
+// false ends the session), cancel (abort the session's turn in flight).
+// A busy session answers 409. The stream is newline-delimited JSON, as
+// LMDeploy sends it.
+func (s *Server) handleInteractive(c *fiber.Ctx) error {
+	m, err := s.ready()
+	if err != nil {
+		return err
+	}
+	var req openai.InteractiveRequest
+	if err := decodeBody(c.Body(), &req); err != nil {
+		return err
+	}
+	id := int64(-1)
+	if req.SessionID != nil {
+		id = *req.SessionID
+	}
+	if id < -1 {
+		return badParam("session_id", "session_id: %d; want -1 (no session) or >= 0", id)
+	}
+	interactive := req.InteractiveMode != nil && *req.InteractiveMode
+	if req.Cancel != nil && *req.Cancel {
+		s.sessions.mu.Lock()
+		if ss := s.sessions.m[id]; ss != nil && ss.cancel != nil {
+			ss.cancel()
+		}
+		s.sessions.mu.Unlock()
+		return c.JSON(openai.InteractiveResponse{FinishReason: finishReason("abort")})
+	}
+	var msgs []chatMsg
+	if !isNull(req.Prompt) {
+		if msgs, err = parseMessages(req.Prompt); err != nil {
+			if ae, ok := err.(*APIError); ok {
+				ae.Param = "prompt"
+			}
+			return err
+		}
+	}
+
+	// Parameters map onto the OpenAI ones.
+	sp := openaiSamplingOf(&req)
+	g, err := parseSampling(sp, m, 0)
+	if err != nil {
+		return err
+	}
+
+	s.sessions.mu.Lock()
+	var ss *iaSession
+	if id >= 0 {
+		ss = s.sessions.m[id]
+		if ss == nil {
+			ss = &iaSession{}
+			s.sessions.m[id] = ss
+		}
+		if ss.cancel != nil {
+			s.sessions.mu.Unlock()
+			return submitError(control.ErrSessionBusy, "")
+		}
+	}
+	var history []int32
+	if ss != nil {
+		history = slices.Clone(ss.history)
+	}
+	s.sessions.mu.Unlock()
+
+	end := func() {
+		if id < 0 {
+			return
+		}
+		s.sessions.mu.Lock()
+		delete(s.sessions.m, id)
+		s.sessions.mu.Unlock()
+		m.Backend.EndSession(engineSessionID(id))
+	}
+	if len(msgs) == 0 {
+		if !interactive {
+			end() // LMDeploy: an empty prompt without interactive_mode ends the session
+		}
+		return c.JSON(openai.InteractiveResponse{HistoryTokens: len(history), FinishReason: finishReason(control.FinishStop)})
+	}
+	text := chatML(msgs, s.opts.ResponseRole, true)
+	var turn []int32
+	if len(history) == 0 {
+		turn = m.Tokenizer.Encode(text, true, true)
+	} else {
+		turn = m.Tokenizer.Encode("\n"+text, false, true)
+	}
+	g.req.Prompt = append(history, turn...)
+	if err := checkContext(&g, len(g.req.Prompt), m, "prompt"); err != nil {
+		return err
+	}
+	chatStops(&g.req, m.Tokenizer)
+	if id >= 0 {
+		g.req.SessionID = engineSessionID(id)
+	}
+	r, err := s.start(m.Backend, []control.Request{g.req}, "prompt")
+	if err != nil {
+		return err
+	}
+	if ss != nil {
+		s.sessions.mu.Lock()
+		ss.cancel = r.cancel
+		s.sessions.mu.Unlock()
+	}
+	// after records the turn: the history grows by it, or the session ends.
+	after := func(generated []int32, ok bool) {
+		if id < 0 {
+			return
+		}
+		if !interactive || !ok {
+			end()
+			return
+		}
+		s.sessions.mu.Lock()
+		ss.history = append(slices.Clone(g.req.Prompt), generated...)
+		ss.cancel = nil
+		s.sessions.mu.Unlock()
+	}
+	resp := openai.InteractiveResponse{InputTokens: len(turn), HistoryTokens: len(history)}
+	if req.Stream == nil || !*req.Stream {
+		defer r.finish()
+		res, err := s.collect(r, 1)
+		if err != nil {
+			after(nil, false)
+			return err
+		}
+		after(res[0].tokens, true)
+		resp.Text, resp.Tokens, resp.FinishReason = res[0].text.String(), len(res[0].tokens), finishReason(res[0].finish)
+		return c.JSON(resp)
+	}
+	c.Set(fiber.HeaderContentType, "application/x-ndjson")
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer r.finish()
+		var generated []int32
+		ok := false
+		for ie := range r.events {
+			generated = append(generated, ie.ev.Tokens...)
+			line := resp
+			line.Text, line.Tokens = ie.ev.Text, len(generated)
+			if f := ie.ev.Finish; f != "" {
+				ok = f == control.FinishStop || f == control.FinishLength
+				line.FinishReason = finishReason(f)
+			}
+			b, _ := json.Marshal(line)
+			if _, err := w.Write(append(b, '\n')); err != nil || w.Flush() != nil {
+				r.cancel()
+				break
+			}
+		}
+		after(generated, ok)
+	})
+	return nil
+}
+
+// openaiSamplingOf maps LMDeploy's parameter names onto the shared ones.
+func openaiSamplingOf(r *openai.InteractiveRequest) *openai.Sampling {
+	return &openai.Sampling{
+		MaxTokens: r.RequestOutputLen, Temperature: r.Temperature, TopP: r.TopP, TopK: r.TopK, MinP: r.MinP,
+		MinTokens: r.MinNewTokens, RepetitionPenalty: r.RepetitionPenalty, IgnoreEOS: r.IgnoreEOS, Seed: r.Seed, Stop: r.Stop,
+	}
+}

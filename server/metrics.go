@@ -1,0 +1,109 @@
+package server
+
+import (
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/kiln-llm/kiln/control"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// initMetrics builds the server's own registry (no global state): the
+// engine's gauges, counters and histograms read at scrape time, HTTP
+// request counts, and the Go and process collectors.
+func (s *Server) initMetrics() {
+	s.reg = prometheus.NewRegistry()
+	s.httpReqs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kiln_http_requests_total", Help: "HTTP requests by method, route and status.",
+	}, []string{"method", "route", "status"})
+	s.reg.MustRegister(s.httpReqs, &engineCollector{s: s},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+}
+
+// handleMetrics is GET /metrics in Prometheus's text format.
+func (s *Server) handleMetrics(c *fiber.Ctx) error {
+	return adaptor.HTTPHandler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))(c)
+}
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("kiln_"+name, help, labels, nil)
+}
+
+var (
+	descRunning   = desc("num_requests_running", "Sequences in the running batch.")
+	descWaiting   = desc("num_requests_waiting", "Requests waiting for admission.")
+	descSessions  = desc("sessions", "Interactive sessions holding K/V.")
+	descKVBlocks  = desc("kv_blocks", "K/V cache blocks by state (used: in a sequence; cached: reusable prefix; free).", "state")
+	descKVUsage   = desc("kv_cache_usage_ratio", "Fraction of K/V blocks in use by sequences.")
+	descHitRate   = desc("prefix_cache_hit_rate", "Prompt tokens found in the prefix cache over prompt tokens looked up.")
+	descPrefixQ   = desc("prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.")
+	descPrefixH   = desc("prefix_cache_hits_total", "Prompt tokens found in the prefix cache.")
+	descPromptTok = desc("prompt_tokens_total", "Prompt tokens of admitted requests.")
+	descGenTok    = desc("generation_tokens_total", "Generated tokens.")
+	descFinished  = desc("request_finished_total", "Finished requests by finish reason.", "finished_reason")
+	descPreempt   = desc("preemptions_total", "Sequences preempted for K/V space and recomputed.")
+	descSteps     = desc("steps_total", "Scheduler steps (forward passes).")
+	descTTFT      = desc("time_to_first_token_seconds", "Time from submission to the first generated token.")
+	descITL       = desc("inter_token_latency_seconds", "Time between generated tokens of a sequence.")
+	descE2E       = desc("e2e_request_latency_seconds", "Time from submission to finish.")
+	descQueue     = desc("request_queue_time_seconds", "Time from submission to first scheduling.")
+	engineDescs   = []*prometheus.Desc{descRunning, descWaiting, descSessions, descKVBlocks, descKVUsage, descHitRate, descPrefixQ, descPrefixH,
+		descPromptTok, descGenTok, descFinished, descPreempt, descSteps, descTTFT, descITL, descE2E, descQueue}
+)
+
+// engineCollector reads control.Metrics at each scrape.
+type engineCollector struct{ s *Server }
+
+// Describe implements prometheus.Collector.
+func (e *engineCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range engineDescs {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector; nothing while loading.
+func (e *engineCollector) Collect(ch chan<- prometheus.Metric) {
+	m := e.s.model.Load()
+	if m == nil {
+		return
+	}
+	mt := m.Backend.Metrics()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	gauge(descRunning, float64(mt.Running))
+	gauge(descWaiting, float64(mt.Waiting))
+	gauge(descSessions, float64(mt.Sessions))
+	gauge(descKVBlocks, float64(mt.KV.UsedBlocks), "used")
+	gauge(descKVBlocks, float64(mt.KV.CachedBlocks), "cached")
+	gauge(descKVBlocks, float64(mt.KV.FreeBlocks), "free")
+	usage := 0.0
+	if mt.KV.TotalBlocks > 0 {
+		usage = float64(mt.KV.UsedBlocks) / float64(mt.KV.TotalBlocks)
+	}
+	gauge(descKVUsage, usage)
+	gauge(descHitRate, mt.KV.HitRate())
+	counter(descPrefixQ, float64(mt.KV.PrefixQueries))
+	counter(descPrefixH, float64(mt.KV.PrefixHits))
+	counter(descPromptTok, float64(mt.PromptTokens))
+	counter(descGenTok, float64(mt.GeneratedTokens))
+	for _, r := range []control.FinishReason{control.FinishStop, control.FinishLength, control.FinishAbort, control.FinishError} {
+		counter(descFinished, float64(mt.Requests[r]), string(r))
+	}
+	counter(descPreempt, float64(mt.Preemptions))
+	counter(descSteps, float64(mt.Steps))
+	for _, h := range []struct {
+		d *prometheus.Desc
+		h control.Histogram
+	}{{descTTFT, mt.TTFT}, {descITL, mt.InterToken}, {descE2E, mt.EndToEnd}, {descQueue, mt.Queue}} {
+		buckets := make(map[float64]uint64, len(h.h.Bounds))
+		for i, b := range h.h.Bounds {
+			buckets[b] = h.h.Counts[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(h.d, h.h.Count, h.h.Sum, buckets)
+	}
+}

@@ -1,0 +1,117 @@
+package server
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+)
+
+// RequestIDHeader carries a request's id in and out (a client's id is kept).
+const RequestIDHeader = "X-Request-Id"
+
+// routes wires the middleware and the endpoints. /health, /metrics,
+// /openapi.json and /docs stay open; the API needs a key when keys are set.
+func (s *Server) routes() {
+	app := s.app
+	app.Use(s.recoverPanic, requestid.New(requestid.Config{Header: RequestIDHeader}), s.accessLog)
+	if len(s.opts.CORSOrigins) > 0 {
+		app.Use(cors.New(cors.Config{
+			AllowOrigins:  strings.Join(s.opts.CORSOrigins, ","),
+			AllowMethods:  "GET,POST,OPTIONS",
+			ExposeHeaders: RequestIDHeader + ",Retry-After",
+		}))
+	}
+	app.Get("/health", s.handleHealth)
+	app.Get("/metrics", s.handleMetrics)
+	app.Get("/openapi.json", s.handleOpenAPI)
+	app.Get("/docs", s.handleDocs)
+	app.Get("/docs/:file", s.handleDocs)
+
+	api := app.Group("", s.auth)
+	api.Get("/v1/models", s.handleModels)
+	api.Get("/v1/models/+", s.handleModel)
+	api.Post("/v1/completions", s.handleCompletions)
+	api.Post("/v1/chat/completions", s.handleChat)
+	api.Post("/v1/embeddings", s.handleEmbeddings)
+	api.Post("/v1/chat/interactive", s.handleInteractive)
+	api.Post("/tokenize", s.handleTokenize)
+	api.Post("/detokenize", s.handleDetokenize)
+}
+
+// recoverPanic turns a handler panic into a 500 in OpenAI's shape (a bug,
+// but the server stays up).
+func (s *Server) recoverPanic(c *fiber.Ctx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in handler", "path", c.Path(), "panic", r)
+			err = &APIError{Status: fiber.StatusInternalServerError, Type: "server_error", Message: fmt.Sprintf("internal error: %v", r)}
+		}
+	}()
+	return c.Next()
+}
+
+// accessLog writes one structured line per request and counts it for
+// /metrics. It writes errors itself so that the status it logs is final.
+func (s *Server) accessLog(c *fiber.Ctx) error {
+	start := time.Now()
+	if err := c.Next(); err != nil {
+		if werr := errorHandler(c, err); werr != nil {
+			return werr
+		}
+	}
+	status := c.Response().StatusCode()
+	route := c.Route().Path
+	if status == fiber.StatusNotFound && route == "/" {
+		route = "unmatched"
+	}
+	s.httpReqs.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.log.Log(c.UserContext(), level, "http",
+		"id", c.GetRespHeader(RequestIDHeader), "method", c.Method(), "path", c.Path(), "status", status,
+		"ms", float64(time.Since(start).Microseconds())/1000, "remote", c.IP())
+	return nil
+}
+
+// auth checks the Bearer key in constant time against every configured key
+// (hashed first, so lengths leak nothing either).
+func (s *Server) auth(c *fiber.Ctx) error {
+	if len(s.opts.APIKeys) == 0 {
+		return c.Next()
+	}
+	h := c.Get(fiber.HeaderAuthorization)
+	key, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || key == "" {
+		return &APIError{Status: fiber.StatusUnauthorized, Type: "authentication_error", Code: "missing_api_key",
+			Message: "missing API key: send Authorization: Bearer KEY"}
+	}
+	got := sha256.Sum256([]byte(key))
+	match := 0
+	for _, k := range s.opts.APIKeys {
+		want := sha256.Sum256([]byte(k))
+		match |= subtle.ConstantTimeCompare(got[:], want[:])
+	}
+	if match != 1 {
+		return &APIError{Status: fiber.StatusUnauthorized, Type: "authentication_error", Code: "invalid_api_key",
+			Message: "incorrect API key provided"}
+	}
+	return c.Next()
+}
+
+// handleHealth is 200 when serving, 503 while loading or shutting down.
+func (s *Server) handleHealth(c *fiber.Ctx) error {
+	if _, err := s.ready(); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"status": "ok"})
+}

@@ -1,0 +1,32 @@
+package server
+
+import (
+	"github.com/gofiber/fiber/v2"
+	"github.com/kiln-llm/kiln/server/openai"
+)
+
+// modelEntry is m as GET /v1/models lists it.
+func modelEntry(m *Model) openai.Model {
+	return openai.Model{ID: m.ID, Object: "model", Created: m.Created, OwnedBy: "kiln", Root: m.Root, MaxModelLen: m.ContextLen}
+}
+
+// handleModels is GET /v1/models.
+func (s *Server) handleModels(c *fiber.Ctx) error {
+	m, err := s.ready()
+	if err != nil {
+		return err
+	}
+	return c.JSON(openai.ModelList{Object: "list", Data: []openai.Model{modelEntry(m)}})
+}
+
+// handleModel is GET /v1/models/{id}; ids may contain slashes.
+func (s *Server) handleModel(c *fiber.Ctx) error {
+	m, err := s.ready()
+	if err != nil {
+		return err
+	}
+	if id := c.Params("+"); id != m.ID {
+		return modelNotFound(id)
+	}
+	return c.JSON(modelEntry(m))
+}

@@ -1,0 +1,324 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"strconv"
+
+	"github.com/kiln-llm/kiln/control"
+	"github.com/kiln-llm/kiln/engine/sample"
+	"github.com/kiln-llm/kiln/server/openai"
+)
+
+// maxStops bounds the stop strings of a request.
+const maxStops = 16
+
+// genParams are a parsed request's generation settings; Prompt is filled
+// in per prompt by the endpoint.
+type genParams struct {
+	req          control.Request
+	stream       bool
+	includeUsage bool
+	maxTokensSet bool
+}
+
+// isNull reports whether a raw field is absent or JSON null.
+func isNull(raw json.RawMessage) bool {
+	return len(raw) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
+}
+
+// unmarshalParam decodes raw into v, naming param on a type error.
+func unmarshalParam(raw json.RawMessage, v any, param, want string) error {
+	if err := json.Unmarshal(raw, v); err != nil {
+		return badParam(param, "%s: wrong type: want %s", param, want)
+	}
+	return nil
+}
+
+// checkModel answers 404 for a model id other than the served one; an
+// empty id means the served model.
+func checkModel(id string, m *Model) error {
+	if id != "" && id != m.ID {
+		return modelNotFound(id)
+	}
+	return nil
+}
+
+// inRange checks lo <= *v <= hi (or lo < *v when openLo) for a set value.
+func inRange(param string, v *float64, lo, hi float64, openLo bool) error {
+	if v == nil {
+		return nil
+	}
+	if math.IsNaN(*v) || *v > hi || *v < lo || (openLo && *v == lo) {
+		lb := "["
+		if openLo {
+			lb = "("
+		}
+		return badParam(param, "%s: %g is out of range; want %s%g, %g]", param, *v, lb, lo, hi)
+	}
+	return nil
+}
+
+// parseSampling validates the parameters completions and chat share and
+// turns them into a control.Request template. defaultMax is the max_tokens
+// used when the request sets none (0: until the context is full).
+func parseSampling(p *openai.Sampling, m *Model, defaultMax int) (genParams, error) {
+	var g genParams
+	if err := checkModel(p.Model, m); err != nil {
+		return g, err
+	}
+	if p.N != nil {
+		if *p.N < 1 {
+			return g, badParam("n", "n: %d; want >= 1", *p.N)
+		}
+		if *p.N > 1 {
+			return g, notImplemented("n", "n > 1 (several choices per request)")
+		}
+	}
+	if p.BestOf != nil {
+		if *p.BestOf < 1 {
+			return g, badParam("best_of", "best_of: %d; want >= n", *p.BestOf)
+		}
+		if *p.BestOf > 1 {
+			return g, notImplemented("best_of", "best_of > 1")
+		}
+	}
+	r := &g.req
+	r.MaxTokens = defaultMax
+	for _, mt := range []struct {
+		name string
+		v    *int
+	}{{"max_tokens", p.MaxTokens}, {"max_completion_tokens", p.MaxCompletionTokens}} {
+		if mt.v == nil {
+			continue
+		}
+		if *mt.v < 1 {
+			return g, badParam(mt.name, "%s: %d; want >= 1", mt.name, *mt.v)
+		}
+		r.MaxTokens, g.maxTokensSet = *mt.v, true
+	}
+	if p.MinTokens != nil {
+		switch {
+		case *p.MinTokens < 0:
+			return g, badParam("min_tokens", "min_tokens: %d; want >= 0", *p.MinTokens)
+		case r.MaxTokens > 0 && *p.MinTokens > r.MaxTokens:
+			return g, badParam("min_tokens", "min_tokens: %d exceeds max_tokens %d", *p.MinTokens, r.MaxTokens)
+		}
+		r.MinTokens = *p.MinTokens
+	}
+
+	sp := sample.DefaultParams()
+	sp.PenaltyLastN = -1 // OpenAI and vLLM penalise over the whole sequence
+	for _, c := range []error{
+		inRange("temperature", p.Temperature, 0, 2, false),
+		inRange("top_p", p.TopP, 0, 1, true),
+		inRange("min_p", p.MinP, 0, 1, false),
+		inRange("typical_p", p.TypicalP, 0, 1, true),
+		inRange("presence_penalty", p.PresencePenalty, -2, 2, false),
+		inRange("frequency_penalty", p.FrequencyPenalty, -2, 2, false),
+		inRange("repetition_penalty", p.RepetitionPenalty, 0, 10, true),
+	} {
+		if c != nil {
+			return g, c
+		}
+	}
+	set := func(dst *float32, v *float64) {
+		if v != nil {
+			*dst = float32(*v)
+		}
+	}
+	set(&sp.Temperature, p.Temperature)
+	set(&sp.TopP, p.TopP)
+	set(&sp.MinP, p.MinP)
+	set(&sp.TypicalP, p.TypicalP)
+	set(&sp.PresencePenalty, p.PresencePenalty)
+	set(&sp.FrequencyPenalty, p.FrequencyPenalty)
+	set(&sp.RepetitionPenalty, p.RepetitionPenalty)
+	if p.TopK != nil {
+		switch {
+		case *p.TopK == -1:
+			sp.TopK = 0 // vLLM's "off"
+		case *p.TopK < 0:
+			return g, badParam("top_k", "top_k: %d; want -1 or 0 (off) or a positive count", *p.TopK)
+		case *p.TopK > m.Tokenizer.VocabSize():
+			sp.TopK = 0 // keeping more than the vocabulary keeps everything
+		default:
+			sp.TopK = *p.TopK
+		}
+	}
+	if p.Seed != nil {
+		sp.Seed = uint64(*p.Seed)
+	} else {
+		sp.Seed = rand.Uint64()
+	}
+	vocab := m.Tokenizer.VocabSize()
+	if len(p.LogitBias) > 0 {
+		sp.LogitBias = make(map[int32]float32, len(p.LogitBias))
+		for k, v := range p.LogitBias {
+			id, err := strconv.ParseInt(k, 10, 32)
+			if err != nil || id < 0 || int(id) >= vocab {
+				return g, badParam("logit_bias", "logit_bias: key %q is not a token id in [0, %d)", k, vocab)
+			}
+			if math.IsNaN(v) || v < -100 || v > 100 {
+				return g, badParam("logit_bias", "logit_bias: %g for token %d is out of range; want [-100, 100]", v, id)
+			}
+			sp.LogitBias[int32(id)] = float32(v)
+		}
+	}
+	if err := sp.Validate(); err != nil {
+		return g, badParam("", "%v", err)
+	}
+	r.Sample = sp
+
+	stops, err := parseStop(p.Stop, "stop")
+	if err != nil {
+		return g, err
+	}
+	r.StopStrings = stops
+	for _, id := range p.StopTokenIDs {
+		if id < 0 || int(id) >= vocab {
+			return g, badParam("stop_token_ids", "stop_token_ids: %d is not a token id in [0, %d)", id, vocab)
+		}
+		r.StopTokens = append(r.StopTokens, id)
+	}
+	if p.IgnoreEOS != nil {
+		r.IgnoreEOS = *p.IgnoreEOS
+	}
+	g.stream = p.Stream != nil && *p.Stream
+	if p.StreamOptions != nil {
+		if !g.stream {
+			return g, badParam("stream_options", "stream_options: only allowed when stream is true")
+		}
+		g.includeUsage = p.StreamOptions.IncludeUsage != nil && *p.StreamOptions.IncludeUsage
+	}
+	return g, checkUnimplemented(p)
+}
+
+// parseStop reads stop: a string, an array of strings, or null.
+func parseStop(raw json.RawMessage, param string) ([]string, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	var stops []string
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		stops = []string{one}
+	} else if err := unmarshalParam(raw, &stops, param, "a string or an array of strings"); err != nil {
+		return nil, err
+	}
+	if len(stops) > maxStops {
+		return nil, badParam(param, "%s: %d stop sequences; at most %d", param, len(stops), maxStops)
+	}
+	for i, s := range stops {
+		if s == "" {
+			return nil, badParam(param, "%s: stop sequence %d is empty", param, i)
+		}
+	}
+	return stops, nil
+}
+
+// checkUnimplemented validates beam search, response_format and tool
+// parameters, and answers a clear 400 for any that would change the output
+// until their issues land; neutral values (false, "text", "none") pass.
+func checkUnimplemented(p *openai.Sampling) error {
+	if p.UseBeamSearch != nil && *p.UseBeamSearch {
+		return notImplemented("use_beam_search", "beam search")
+	}
+	if err := inRange("length_penalty", p.LengthPenalty, -10, 10, false); err != nil {
+		return err
+	}
+	if p.LengthPenalty != nil && *p.LengthPenalty != 1 {
+		return notImplemented("length_penalty", "length_penalty (beam search)")
+	}
+	if !isNull(p.EarlyStopping) {
+		var b bool
+		var s string
+		switch {
+		case json.Unmarshal(p.EarlyStopping, &b) == nil:
+			if b {
+				return notImplemented("early_stopping", "early_stopping (beam search)")
+			}
+		case json.Unmarshal(p.EarlyStopping, &s) == nil && s == "never":
+			return notImplemented("early_stopping", "early_stopping (beam search)")
+		default:
+			return badParam("early_stopping", `early_stopping: want true, false or "never"`)
+		}
+	}
+	if rf := p.ResponseFormat; rf != nil {
+		switch rf.Type {
+		case "text":
+		case "json_object":
+			return notImplemented("response_format", "response_format json_object (constrained decoding)")
+		case "json_schema":
+			if isNull(rf.JSONSchema) {
+				return badParam("response_format.json_schema", "response_format.json_schema: required when type is json_schema")
+			}
+			return notImplemented("response_format", "response_format json_schema (constrained decoding)")
+		default:
+			return badParam("response_format.type", "response_format.type: %q; want text, json_object or json_schema", rf.Type)
+		}
+	}
+	for i, t := range p.Tools {
+		if t.Type != "function" {
+			return badParam("tools", "tools[%d].type: %q; want function", i, t.Type)
+		}
+		if t.Function == nil || t.Function.Name == "" {
+			return badParam("tools", "tools[%d].function.name: required", i)
+		}
+	}
+	if !isNull(p.ToolChoice) {
+		var s string
+		var obj struct {
+			Type     string `json:"type"`
+			Function *struct {
+				Name string `json:"name"`
+			} `json:"function"`
+		}
+		switch {
+		case json.Unmarshal(p.ToolChoice, &s) == nil:
+			if s != "none" && s != "auto" && s != "required" {
+				return badParam("tool_choice", `tool_choice: %q; want "none", "auto", "required" or a function`, s)
+			}
+			if s == "required" {
+				return notImplemented("tool_choice", "tool_choice required (tool calling)")
+			}
+		case json.Unmarshal(p.ToolChoice, &obj) == nil && obj.Type == "function" && obj.Function != nil && obj.Function.Name != "":
+			return notImplemented("tool_choice", "tool_choice (tool calling)")
+		default:
+			return badParam("tool_choice", `tool_choice: want "none", "auto", "required" or {"type":"function","function":{"name":...}}`)
+		}
+	}
+	if len(p.Tools) > 0 {
+		return notImplemented("tools", "tools (tool calling)")
+	}
+	return nil
+}
+
+// checkContext rejects a prompt that leaves no room in the context, or a
+// max_tokens that the context cannot hold, as vLLM does.
+func checkContext(g *genParams, nPrompt int, m *Model, promptParam string) error {
+	if nPrompt == 0 {
+		return badParam(promptParam, "%s: the prompt is empty", promptParam)
+	}
+	if nPrompt >= m.ContextLen {
+		return badParam(promptParam, "This model's maximum context length is %d tokens. However, your prompt has %d tokens, which leaves no room for a completion.", m.ContextLen, nPrompt)
+	}
+	if g.maxTokensSet && nPrompt+g.req.MaxTokens > m.ContextLen {
+		return badParam("max_tokens", "This model's maximum context length is %d tokens. However, you requested %d tokens (%d in the prompt, %d in the completion). Please reduce the length of the prompt or completion.",
+			m.ContextLen, nPrompt+g.req.MaxTokens, nPrompt, g.req.MaxTokens)
+	}
+	return nil
+}
+
+// decodeBody unmarshals the JSON body into v with errors naming the field.
+func decodeBody(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return badParam("", "the request body is empty; want a JSON object")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return jsonError(err)
+	}
+	return nil
+}

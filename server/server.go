@@ -1,0 +1,151 @@
+// Package server is kiln's HTTP layer: an OpenAI-compatible API (and
+// LMDeploy's interactive chat, vLLM's tokenize/detokenize, Prometheus
+// metrics, OpenAPI and Swagger UI) on fiber v2, over a Backend (the
+// serving core, or replicas of it). It parses and validates requests,
+// renders chat prompts, tokenizes, submits, and writes JSON or SSE.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Options configure a Server.
+type Options struct {
+	// ResponseRole is the role of generated chat messages ("assistant").
+	ResponseRole string
+	// APIKeys are the accepted Bearer keys; none disables authentication.
+	APIKeys []string
+	// CORSOrigins are the allowed origins ("*" for any); none disables CORS.
+	CORSOrigins []string
+	// BodyLimit is the largest request body in bytes (default 4 MiB).
+	BodyLimit int
+	// RequestTimeout bounds a request's run; 0 means no limit.
+	RequestTimeout time.Duration
+	// Logger receives the access log and server events (default slog's).
+	Logger *slog.Logger
+}
+
+// Server is the HTTP API. It answers 503 until SetModel is called, and
+// again once Shutdown has begun.
+type Server struct {
+	opts  Options
+	app   *fiber.App
+	log   *slog.Logger
+	model atomic.Pointer[Model]
+
+	draining  atomic.Bool
+	base      context.Context // parent of every request's context
+	cancelAll context.CancelFunc
+	inflight  sync.WaitGroup // generation requests, streams included
+
+	reg      *prometheus.Registry
+	httpReqs *prometheus.CounterVec
+
+	sessions *interactiveSessions
+}
+
+// New builds the server and its routes; it serves nothing until Serve.
+func New(opts Options) *Server {
+	if opts.ResponseRole == "" {
+		opts.ResponseRole = "assistant"
+	}
+	if opts.BodyLimit <= 0 {
+		opts.BodyLimit = 4 << 20
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{opts: opts, log: opts.Logger, sessions: newInteractiveSessions()}
+	s.base, s.cancelAll = context.WithCancel(context.Background())
+	s.app = fiber.New(fiber.Config{
+		AppName: "kiln",
+		// Strings from the request outlive it (metric labels, request ids).
+		Immutable:             true,
+		BodyLimit:             opts.BodyLimit,
+		ErrorHandler:          errorHandler,
+		DisableStartupMessage: true,
+		// Streams write as tokens come; fasthttp must not wait for a
+		// complete body before sending.
+		StreamRequestBody: false,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+	})
+	s.initMetrics()
+	s.routes()
+	return s
+}
+
+// App is the fiber app, for in-process tests (app.Test).
+func (s *Server) App() *fiber.App { return s.app }
+
+// SetModel makes the server ready: /health answers 200 and the API serves m.
+func (s *Server) SetModel(m *Model) { s.model.Store(m) }
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// ready returns the served model, or the 503 to answer while loading or
+// shutting down.
+func (s *Server) ready() (*Model, error) {
+	if s.draining.Load() {
+		return nil, errShuttingDown
+	}
+	m := s.model.Load()
+	if m == nil {
+		return nil, errLoading
+	}
+	return m, nil
+}
+
+// requestContext is a request's context: cancelled at shutdown (after the
+// grace period) and after RequestTimeout.
+func (s *Server) requestContext() (context.Context, context.CancelFunc) {
+	if s.opts.RequestTimeout > 0 {
+		return context.WithTimeout(s.base, s.opts.RequestTimeout)
+	}
+	return context.WithCancel(s.base)
+}
+
+// Shutdown stops accepting connections and new requests at once, lets
+// in-flight generations finish for up to grace, then cancels the rest
+// (each ends with a final error event or response) and waits for them to
+// be written. It returns when the listener and every connection are closed
+// or ctx expires.
+func (s *Server) Shutdown(ctx context.Context, grace time.Duration) error {
+	s.draining.Store(true)
+	appDone := make(chan error, 1)
+	go func() { appDone <- s.app.ShutdownWithContext(ctx) }()
+
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		s.log.Warn("shutdown: grace period over; cancelling in-flight requests")
+		s.cancelAll()
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	case <-ctx.Done():
+		s.cancelAll()
+	}
+	s.cancelAll()
+	select {
+	case err := <-appDone:
+		return err
+	case <-ctx.Done():
+		return errors.Join(ctx.Err(), s.app.Shutdown())
+	}
+}
