@@ -112,7 +112,13 @@ func jsonError(err error) *APIError {
 		if te.Field == "" {
 			return badParam("", "the request body must be a JSON object, not %s", te.Value)
 		}
-		return badParam(te.Field, "%s: wrong type: got %s, want %s", te.Field, te.Value, jsonTypeName(te.Type.String()))
+		// Fields of embedded structs (openai.Sampling) are promoted in
+		// JSON but named with their struct in the path.
+		field := te.Field
+		if _, rest, ok := strings.Cut(field, "."); ok && field[0] >= 'A' && field[0] <= 'Z' {
+			field = rest
+		}
+		return badParam(field, "%s: wrong type: got %s, want %s", field, te.Value, jsonTypeName(te.Type.String()))
 	case errors.As(err, &se):
 		return badParam("", "the request body is not valid JSON: %v (at byte %d)", se, se.Offset)
 	}

@@ -26,7 +26,9 @@ type run struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	events <-chan indexedEvent
-	done   func() // releases the server's in-flight count
+	n      int           // requests
+	stop   chan struct{} // closed when the reader stops reading
+	done   func()        // releases the server's in-flight count
 }
 
 // start submits reqs under a fresh request context. On a Submit error the
@@ -36,7 +38,13 @@ func (s *Server) start(b Backend, reqs []control.Request, promptParam string) (*
 	ctx, cancel := s.requestContext()
 	s.inflight.Add(1)
 	var once sync.Once
-	r := &run{ctx: ctx, cancel: cancel, done: func() { once.Do(s.inflight.Done) }}
+	r := &run{ctx: ctx, cancel: cancel, n: len(reqs), stop: make(chan struct{})}
+	r.done = func() {
+		once.Do(func() {
+			close(r.stop)
+			s.inflight.Done()
+		})
+	}
 	chans := make([]<-chan control.Event, 0, len(reqs))
 	for _, req := range reqs {
 		ch, err := b.Submit(ctx, req)
@@ -46,7 +54,7 @@ func (s *Server) start(b Backend, reqs []control.Request, promptParam string) (*
 		}
 		chans = append(chans, ch)
 	}
-	r.events = merge(ctx, chans)
+	r.events = merge(r.stop, chans)
 	return r, nil
 }
 
@@ -57,9 +65,10 @@ func (r *run) finish() {
 	r.done()
 }
 
-// merge fans the channels into one, stopping early when ctx is done (the
-// engine never blocks on a channel nobody reads).
-func merge(ctx context.Context, chans []<-chan control.Event) <-chan indexedEvent {
+// merge fans the channels into one until stop is closed (the reader has
+// gone; the engine never blocks on a channel nobody reads). Cancellation
+// does not stop it: the final abort events must still reach the reader.
+func merge(stop <-chan struct{}, chans []<-chan control.Event) <-chan indexedEvent {
 	out := make(chan indexedEvent, 8*len(chans))
 	var wg sync.WaitGroup
 	for i, ch := range chans {
@@ -69,7 +78,7 @@ func merge(ctx context.Context, chans []<-chan control.Event) <-chan indexedEven
 			for ev := range ch {
 				select {
 				case out <- indexedEvent{i, ev}:
-				case <-ctx.Done():
+				case <-stop:
 					return
 				}
 			}
@@ -195,7 +204,11 @@ func (s *Server) streamRun(c *fiber.Ctx, r *run, onEvent func(*sse, indexedEvent
 		defer r.finish()
 		out := &sse{w: w}
 		failed := false
+		finished := 0
 		for ie := range r.events {
+			if ie.ev.Finish != "" {
+				finished++
+			}
 			if f := ie.ev.Finish; f == control.FinishAbort || f == control.FinishError {
 				if !failed {
 					failed = true
@@ -212,7 +225,11 @@ func (s *Server) streamRun(c *fiber.Ctx, r *run, onEvent func(*sse, indexedEvent
 				return
 			}
 		}
-		if !failed {
+		switch {
+		case failed:
+		case finished < r.n: // cannot happen: the engine always ends with a finish
+			out.send(finishError(r.ctx, s.base, nil).body())
+		default:
 			onEnd(out)
 		}
 		out.done()

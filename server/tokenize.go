@@ -64,5 +64,11 @@ func (s *Server) handleDetokenize(c *fiber.Ctx) error {
 			return badParam("tokens", "tokens[%d]: %d is not a token id in [0, %d)", i, id, vocab)
 		}
 	}
-	return c.JSON(openai.DetokenizeResponse{Prompt: m.Tokenizer.Decode(req.Tokens)})
+	// Without BOS/EOS and control tokens, as vLLM's skip_special_tokens; a
+	// leading BOS goes first so SentencePiece's added space is removed too.
+	ids := req.Tokens
+	if len(ids) > 0 && ids[0] == m.Tokenizer.BOS() {
+		ids = ids[1:]
+	}
+	return c.JSON(openai.DetokenizeResponse{Prompt: m.Tokenizer.Detokenize(ids, true, false)})
 }

@@ -1,0 +1,266 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/kiln-llm/kiln/control"
+)
+
+// stubBackend fails every Submit with err.
+type stubBackend struct{ err error }
+
+func (b stubBackend) Submit(context.Context, control.Request) (<-chan control.Event, error) {
+	return nil, b.err
+}
+func (stubBackend) EndSession(string) bool   { return false }
+func (stubBackend) Metrics() control.Metrics { return control.Metrics{} }
+
+func TestErrorStatuses(t *testing.T) {
+	env := newTestEnv(t, Options{BodyLimit: 1024}, 0)
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+		code                     string
+	}{
+		{"unknown route", "GET", "/v2/nothing", "", 404, "not_found"},
+		{"unknown model", "GET", "/v1/models/gpt-4", "", 404, "model_not_found"},
+		{"wrong method", "GET", "/v1/completions", "", 405, "method_not_allowed"},
+		{"wrong method on models", "POST", "/v1/models", "{}", 405, "method_not_allowed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, b := env.do(t, tc.method, tc.path, tc.body)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, b)
+			}
+			if _, _, _, code := apiError(t, b); code == nil || *code != tc.code {
+				t.Errorf("code %v, want %s", code, tc.code)
+			}
+		})
+	}
+}
+
+func TestBodyTooLarge(t *testing.T) {
+	env := newTestEnv(t, Options{BodyLimit: 1024}, 0)
+	env.listen(t)
+	resp, err := http.Post(env.url+"/v1/completions", "application/json", strings.NewReader(`{"prompt":"`+strings.Repeat("a", 2048)+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 413 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	if _, _, _, code := apiError(t, b); code == nil || *code != "request_too_large" {
+		t.Errorf("code %v", code)
+	}
+}
+
+func TestSubmitErrorStatuses(t *testing.T) {
+	tk := testTokenizer(t)
+	cases := []struct {
+		err        error
+		status     int
+		retryAfter string
+	}{
+		{control.ErrOverloaded, 429, "1"},
+		{control.ErrClosed, 503, ""},
+		{control.ErrSessionBusy, 409, ""},
+		{control.ErrPromptTooLong, 400, ""},
+		{errors.Join(control.ErrBadRequest, errors.New("x")), 400, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.err.Error(), func(t *testing.T) {
+			s := New(Options{Logger: slog.New(slog.DiscardHandler)})
+			s.SetModel(&Model{ID: "m", ContextLen: 512, Tokenizer: tk, Backend: stubBackend{tc.err}})
+			env := &testEnv{srv: s}
+			for _, path := range []string{"/v1/completions", "/v1/chat/completions"} {
+				resp, b := env.do(t, "POST", path, `{"prompt":"x","messages":"x","stream":true}`)
+				if resp.StatusCode != tc.status || resp.Header.Get("Retry-After") != tc.retryAfter {
+					t.Fatalf("%s: status %d retry-after %q: %s", path, resp.StatusCode, resp.Header.Get("Retry-After"), b)
+				}
+				apiError(t, b)
+			}
+		})
+	}
+}
+
+func TestLoading(t *testing.T) {
+	s := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	env := &testEnv{srv: s}
+	for _, path := range []string{"/health", "/v1/models"} {
+		resp, b := env.do(t, "GET", path, "")
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s while loading: %d %s", path, resp.StatusCode, b)
+		}
+		apiError(t, b)
+	}
+	if resp, _ := env.do(t, "GET", "/metrics", ""); resp.StatusCode != 200 {
+		t.Errorf("metrics while loading: %d", resp.StatusCode)
+	}
+}
+
+func TestAuth(t *testing.T) {
+	env := newTestEnv(t, Options{APIKeys: []string{"secret-1", "secret-2"}}, 0)
+	cases := []struct {
+		name, path, auth string
+		status           int
+	}{
+		{"no key", "/v1/models", "", 401},
+		{"wrong key", "/v1/models", "Bearer nope", 401},
+		{"not bearer", "/v1/models", "Basic c2VjcmV0LTE=", 401},
+		{"prefix of a key", "/v1/models", "Bearer secret-", 401},
+		{"first key", "/v1/models", "Bearer secret-1", 200},
+		{"second key", "/v1/models", "Bearer secret-2", 200},
+		{"health is open", "/health", "", 200},
+		{"metrics are open", "/metrics", "", 200},
+		{"docs are open", "/docs", "", 200},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var h []string
+			if tc.auth != "" {
+				h = []string{"Authorization", tc.auth}
+			}
+			resp, b := env.do(t, "GET", tc.path, "", h...)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("%d: %s", resp.StatusCode, b)
+			}
+			if tc.status == 401 {
+				if _, typ, _, _ := apiError(t, b); typ != "authentication_error" {
+					t.Errorf("type %s", typ)
+				}
+			}
+		})
+	}
+}
+
+func TestCORSAndRequestID(t *testing.T) {
+	env := newTestEnv(t, Options{CORSOrigins: []string{"https://app.example"}}, 0)
+	resp, _ := env.do(t, "OPTIONS", "/v1/chat/completions", "",
+		"Origin", "https://app.example", "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization,content-type")
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" {
+		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, _ = env.do(t, "GET", "/v1/models", "", "Origin", "https://evil.example")
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("disallowed origin got %q", got)
+	}
+	resp, _ = env.do(t, "GET", "/v1/models", "", "X-Request-Id", "abc-123")
+	if got := resp.Header.Get("X-Request-Id"); got != "abc-123" {
+		t.Errorf("request id %q", got)
+	}
+	resp, _ = env.do(t, "GET", "/v1/models", "")
+	if resp.Header.Get("X-Request-Id") == "" {
+		t.Error("no request id generated")
+	}
+}
+
+func TestModelsTokenizeDocsMetrics(t *testing.T) {
+	env := newTestEnv(t, Options{}, 0)
+	_, b := env.do(t, "GET", "/v1/models", "")
+	if !strings.Contains(string(b), `"object":"list"`) || !strings.Contains(string(b), `"id":"stories"`) {
+		t.Errorf("models: %s", b)
+	}
+	if resp, b := env.do(t, "GET", "/v1/models/stories", ""); resp.StatusCode != 200 || !strings.Contains(string(b), `"object":"model"`) {
+		t.Errorf("model: %s", b)
+	}
+	_, b = env.do(t, "POST", "/tokenize", `{"prompt":"Once upon a time"}`)
+	var tr struct {
+		Count  int
+		Tokens []int32
+	}
+	if err := json.Unmarshal(b, &tr); err != nil || tr.Count != len(tr.Tokens) || tr.Count < 3 {
+		t.Fatalf("tokenize: %s", b)
+	}
+	_, b = env.do(t, "POST", "/detokenize", `{"tokens":`+mustJSON(tr.Tokens)+`}`)
+	if !strings.Contains(string(b), `"prompt":"Once upon a time"`) {
+		t.Errorf("detokenize: %s", b)
+	}
+	_, b = env.do(t, "POST", "/tokenize", `{"messages":[{"role":"user","content":"hi"}]}`)
+	if err := json.Unmarshal(b, &tr); err != nil || tr.Count < 5 {
+		t.Errorf("tokenize messages: %s", b)
+	}
+
+	env.do(t, "POST", "/v1/completions", `{"prompt":"Once","max_tokens":3}`)
+	_, b = env.do(t, "GET", "/metrics", "")
+	for _, want := range []string{`kiln_kv_blocks{state="used"} 0`, "kiln_generation_tokens_total 3", "kiln_time_to_first_token_seconds_count 1",
+		`kiln_request_finished_total{finished_reason="length"} 1`, `kiln_http_requests_total{method="POST",route="/v1/completions",status="200"} 1`,
+		"kiln_prefix_cache_hit_rate", "kiln_num_requests_running 0"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+
+	resp, b := env.do(t, "GET", "/openapi.json", "")
+	var spec map[string]any
+	if resp.StatusCode != 200 || json.Unmarshal(b, &spec) != nil || spec["paths"] == nil {
+		t.Errorf("openapi: %d", resp.StatusCode)
+	}
+	if resp, b := env.do(t, "GET", "/docs", ""); resp.StatusCode != 200 || !strings.Contains(string(b), "swagger-ui-bundle.js") {
+		t.Errorf("docs: %d", resp.StatusCode)
+	}
+	resp, b = env.do(t, "GET", "/docs/swagger-ui-bundle.js", "")
+	if resp.StatusCode != 200 || len(b) < 1<<20 {
+		t.Errorf("bundle: %d, %d bytes", resp.StatusCode, len(b))
+	}
+	resp, b = env.do(t, "GET", "/docs/swagger-ui.css", "", "Accept-Encoding", "gzip")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" || len(b) < 1000 {
+		t.Errorf("css: %d %q", resp.StatusCode, resp.Header.Get("Content-Encoding"))
+	}
+}
+
+func TestInteractiveSession(t *testing.T) {
+	env := newTestEnv(t, Options{}, 0)
+	type reply struct {
+		Text          string
+		Tokens        int
+		InputTokens   int    `json:"input_tokens"`
+		HistoryTokens int    `json:"history_tokens"`
+		FinishReason  string `json:"finish_reason"`
+	}
+	turn := func(body string) reply {
+		t.Helper()
+		resp, b := env.do(t, "POST", "/v1/chat/interactive", body)
+		var r reply
+		if resp.StatusCode != 200 || json.Unmarshal(b, &r) != nil {
+			t.Fatalf("%d %s", resp.StatusCode, b)
+		}
+		return r
+	}
+	r1 := turn(`{"prompt":"Hi","session_id":7,"interactive_mode":true,"request_output_len":4}`)
+	if r1.HistoryTokens != 0 || r1.Tokens != 4 || r1.FinishReason != "length" {
+		t.Fatalf("turn 1: %+v", r1)
+	}
+	r2 := turn(`{"prompt":"More","session_id":7,"interactive_mode":true,"request_output_len":4}`)
+	if r2.HistoryTokens != r1.InputTokens+r1.Tokens {
+		t.Fatalf("turn 2 history %d, want %d", r2.HistoryTokens, r1.InputTokens+r1.Tokens)
+	}
+	m := waitIdle(t, env.engine)
+	if m.Sessions != 1 || m.KV.PrefixHits == 0 && m.PromptTokens == 0 {
+		t.Errorf("session not kept: %+v", m)
+	}
+	// Streamed turn: newline-delimited JSON.
+	resp, b := env.do(t, "POST", "/v1/chat/interactive", `{"prompt":"End","session_id":7,"stream":true,"request_output_len":3}`)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if resp.StatusCode != 200 || !strings.Contains(lines[len(lines)-1], `"finish_reason":"length"`) {
+		t.Fatalf("stream: %s", b)
+	}
+	// Without interactive_mode the session ended after that turn.
+	r4 := turn(`{"prompt":"New","session_id":7,"interactive_mode":true,"request_output_len":2}`)
+	if r4.HistoryTokens != 0 {
+		t.Errorf("session not ended: %+v", r4)
+	}
+	turn(`{"prompt":"","session_id":7}`)
+	if m := waitIdle(t, env.engine); m.Sessions != 0 {
+		t.Errorf("sessions %d after end", m.Sessions)
+	}
+}
