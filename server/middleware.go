@@ -74,7 +74,10 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	}
 	s.httpReqs.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
 	level := slog.LevelInfo
-	if status >= 500 {
+	switch {
+	case status == fiber.StatusServiceUnavailable: // loading or draining: expected
+		level = slog.LevelWarn
+	case status >= 500:
 		level = slog.LevelError
 	}
 	s.log.Log(c.UserContext(), level, "http",

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kiln-llm/kiln/configs"
+)
+
+// storiesGGUF is the tiny real model the serve tests run.
+const storiesGGUF = "../shared/models/stories260K.gguf"
+
+// startServe runs serve in-process on a loopback port with stories260K and
+// returns its base URL; the server stops (gracefully) at the test's end.
+func startServe(t *testing.T, edit func(*configs.Config)) string {
+	t.Helper()
+	if _, err := os.Stat(storiesGGUF); err != nil {
+		t.Skipf("no test model: %v", err)
+	}
+	cfg := configs.Defaults()
+	cfg.Model, cfg.Host, cfg.Port, cfg.TensorParallelSize = storiesGGUF, "127.0.0.1", 0, 1
+	cfg.KVCacheSize, cfg.SessionLen, cfg.MaxNumSeqs = "32MiB", 512, 4
+	cfg.ShutdownGracePeriod = 2 * time.Second
+	if edit != nil {
+		edit(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, &cfg, func(a net.Addr) { addr <- a }) }()
+	var url string
+	select {
+	case a := <-addr:
+		url = "http://" + a.String()
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	waitHealthy(t, url)
+	return url
+}
+
+// waitHealthy polls /health until it answers 200.
+func waitHealthy(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(url + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server at %s never became healthy (%v)", url, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// post sends a JSON body and returns the status and body.
+func post(t *testing.T, url, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// metric reads one sample of /metrics.
+func metric(t *testing.T, url, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatalf("no metric %s", name)
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	url := startServe(t, nil)
+	ref, err := os.ReadFile("../shared/models/reference/stories260K_greedy_200steps.txt")
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Run("greedy completion matches the reference", func(t *testing.T) {
+		status, body := post(t, url+"/v1/completions", `{"model":"stories260K","prompt":"Once upon a time","max_tokens":30,"temperature":0}`)
+		var c struct {
+			Choices []struct {
+				Text         string
+				FinishReason string `json:"finish_reason"`
+			}
+		}
+		if status != 200 || json.Unmarshal([]byte(body), &c) != nil {
+			t.Fatalf("%d %s", status, body)
+		}
+		if got := "Once upon a time" + c.Choices[0].Text; !strings.HasPrefix(string(ref), got) || len(got) < 60 {
+			t.Errorf("greedy text %q is not a prefix of the reference", got)
+		}
+	})
+	t.Run("chat", func(t *testing.T) {
+		status, body := post(t, url+"/v1/chat/completions", `{"model":"stories260K","messages":[{"role":"system","content":"Tell a story."},{"role":"user","content":[{"type":"text","text":"Once"}]}],"max_tokens":8,"seed":3}`)
+		if status != 200 || !strings.Contains(body, `"object":"chat.completion"`) || !strings.Contains(body, `"role":"assistant"`) {
+			t.Fatalf("%d %s", status, body)
+		}
+	})
+	for _, path := range []string{"/v1/completions", "/v1/chat/completions"} {
+		t.Run("stream "+path, func(t *testing.T) {
+			status, body := post(t, url+path, `{"prompt":"Once","messages":"Once","max_tokens":6,"stream":true,"stream_options":{"include_usage":true}}`)
+			if status != 200 || !strings.HasSuffix(body, "data: [DONE]\n\n") || !strings.Contains(body, `"completion_tokens":6`) {
+				t.Fatalf("%d %s", status, body)
+			}
+		})
+	}
+	t.Run("disconnect frees the K/V", func(t *testing.T) {
+		before := metric(t, url, `kiln_request_finished_total{finished_reason="abort"}`)
+		resp, err := http.Post(url+"/v1/completions", "application/json", strings.NewReader(`{"prompt":"Once","max_tokens":480,"ignore_eos":true,"stream":true}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		deadline := time.Now().Add(10 * time.Second)
+		for metric(t, url, `kiln_kv_blocks{state="used"}`) != 0 || metric(t, url, "kiln_num_requests_running") != 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("K/V blocks still used after the client left")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		// The stream may have finished before the disconnect was seen on
+		// a fast machine; it must not have finished any other way.
+		if after := metric(t, url, `kiln_request_finished_total{finished_reason="abort"}`); after != before+1 {
+			t.Logf("aborted %v -> %v (the stream may have completed first)", before, after)
+		}
+	})
+}
+
+// TestServeCommand runs `kiln serve` through cobra as a user types it:
+// -m, -tp, flags and environment together.
+func TestServeCommand(t *testing.T) {
+	if _, err := os.Stat(storiesGGUF); err != nil {
+		t.Skip(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	t.Setenv("KILN_SERVED_MODEL_NAME", "tiny-stories")
+	t.Setenv("KILN_LOG_LEVEL", "warn")
+	ctx, cancel := context.WithCancel(context.Background())
+	root := newRootCommand()
+	root.SetArgs([]string{"serve", "-m", storiesGGUF, "--host", "127.0.0.1", "--port", fmt.Sprint(port), "-tp", "1",
+		"--kv-cache-size", "16MiB", "--session-len", "256", "--api-keys", "k1"})
+	root.SetErr(io.Discard)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitHealthy(t, url)
+	req, _ := http.NewRequest("GET", url+"/v1/models", nil)
+	req.Header.Set("Authorization", "Bearer k1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"id":"tiny-stories"`) || !strings.Contains(string(b), `"max_model_len":256`) {
+		t.Errorf("models: %s", b)
+	}
+	if status, _ := post(t, url+"/v1/models", "{}"); status != 401 {
+		t.Errorf("no key: %d", status)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestServeConfigErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve"}, "option model"},
+		{[]string{"serve", "-m", storiesGGUF, "-pp", "2"}, "option pipeline_parallel_size"},
+		{[]string{"serve", "-m", storiesGGUF, "--kv-cache-dtype", "q4"}, "option kv_cache_dtype"},
+		{[]string{"serve", "-m", storiesGGUF, "--devices", "gpu:0"}, "option devices"},
+		{[]string{"serve", "--no-such-flag"}, "unknown flag"},
+		{[]string{"serve", "-m", storiesGGUF, "--host", "127.0.0.1", "--port", "0", "--kv-cache-size", "1KiB"}, "option kv_cache_size"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			root := newRootCommand()
+			root.SetArgs(tc.args)
+			root.SetErr(io.Discard)
+			err := root.Execute()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestExpandShorthands(t *testing.T) {
+	got := expandShorthands([]string{"-tp", "2", "-dp=3", "-m", "x", "--port", "1", "-pp"})
+	want := "--tensor-parallel-size 2 --data-parallel-size=3 --model x --port 1 --pipeline-parallel-size"
+	if strings.Join(got, " ") != want {
+		t.Errorf("got %q", got)
+	}
+}
