@@ -72,6 +72,18 @@ func TestOpenAIGoSDK(t *testing.T) {
 			t.Errorf("%+v", a)
 		}
 	})
+	t.Run("n choices", func(t *testing.T) {
+		c, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+			Model: model, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Once")},
+			MaxTokens: openai.Int(6), N: openai.Int(3), Seed: openai.Int(5),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Choices) != 3 || c.Choices[2].Index != 2 || c.Usage.CompletionTokens != 18 {
+			t.Errorf("%+v", c)
+		}
+	})
 	t.Run("chat stream with usage", func(t *testing.T) {
 		stream := client.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{
 			Model:         model,
@@ -132,11 +144,17 @@ func TestOpenAIGoSDK(t *testing.T) {
 					Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("x")}, Temperature: openai.Float(3)})
 				return err
 			}, 400, "temperature"},
-			{"n > 1", func() error {
+			{"n out of range", func() error {
 				_, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: model,
-					Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("x")}, N: openai.Int(2)})
+					Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("x")}, N: openai.Int(100)})
 				return err
 			}, 400, "n"},
+			{"tools not implemented", func() error {
+				_, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: model,
+					Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("x")},
+					Tools:    []openai.ChatCompletionToolParam{{Function: openai.FunctionDefinitionParam{Name: "f"}}}})
+				return err
+			}, 400, "tools"},
 			{"wrong key", func() error {
 				_, err := client.Models.List(ctx, option.WithAPIKey("nope"))
 				return err

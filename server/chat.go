@@ -150,8 +150,7 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 		return err
 	}
 	chatStops(&g.req, m.Tokenizer)
-	g.req.ID = c.GetRespHeader(RequestIDHeader)
-	r, err := s.start(m.Backend, []control.Request{g.req}, "messages")
+	r, err := s.start(m.Backend, g.expand([][]int32{g.req.Prompt}, c.GetRespHeader(RequestIDHeader)), "messages")
 	if err != nil {
 		return err
 	}
@@ -161,35 +160,42 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 		return nil
 	}
 	defer r.finish()
-	res, err := s.collect(r, 1)
+	res, err := s.collect(r, r.n)
 	if err != nil {
 		return err
 	}
-	text := res[0].text.String()
 	base.Object = "chat.completion"
-	ch := openai.ChatChoice{Message: &openai.ChatMessage{Role: s.opts.ResponseRole, Content: &text}, FinishReason: finishReason(res[0].finish)}
-	if g.req.Logprobs {
-		ch.Logprobs = chatLogprobs(res[0].logprobs, m.Tokenizer)
+	us := make([]control.Usage, len(res))
+	for i := range res {
+		text := res[i].text.String()
+		ch := openai.ChatChoice{Index: i, Message: &openai.ChatMessage{Role: s.opts.ResponseRole, Content: &text}, FinishReason: finishReason(res[i].finish)}
+		if g.req.Logprobs {
+			ch.Logprobs = chatLogprobs(res[i].logprobs, m.Tokenizer)
+		}
+		base.Choices = append(base.Choices, ch)
+		us[i] = res[i].usage
 	}
-	base.Choices = []openai.ChatChoice{ch}
-	base.Usage = usage(res[0].usage)
+	base.Usage = usage(us...)
 	return c.JSON(base)
 }
 
-// streamChat streams a chat answer: the role first, then content deltas,
-// finish_reason in the last choice chunk, then the usage chunk if asked.
+// streamChat streams a chat answer: per choice the role first, then
+// content deltas, finish_reason in its last chunk; then the usage chunk if
+// asked.
 func (s *Server) streamChat(c *fiber.Ctx, r *run, base openai.ChatCompletion, includeUsage bool, tok *tokenizer.Tokenizer) {
 	base.Object = "chat.completion.chunk"
-	var u control.Usage
+	us := make([]control.Usage, r.n)
+	var index int
 	chunk := func(delta openai.ChatMessage) openai.ChatCompletion {
 		ch := base
-		ch.Choices = []openai.ChatChoice{{Delta: &delta}}
+		ch.Choices = []openai.ChatChoice{{Index: index, Delta: &delta}}
 		return ch
 	}
-	first := true
+	started := make([]bool, r.n)
 	s.streamRun(c, r, func(out *sse, ie indexedEvent) {
-		if first {
-			first = false
+		index = ie.i
+		if !started[ie.i] {
+			started[ie.i] = true
 			empty := ""
 			out.send(chunk(openai.ChatMessage{Role: s.opts.ResponseRole, Content: &empty}))
 		}
@@ -207,14 +213,14 @@ func (s *Server) streamChat(c *fiber.Ctx, r *run, base openai.ChatCompletion, in
 			ch.Choices[0].FinishReason = finishReason(ev.Finish)
 			out.send(ch)
 			if ev.Usage != nil {
-				u = *ev.Usage
+				us[ie.i] = *ev.Usage
 			}
 		}
 	}, func(out *sse) {
 		if includeUsage {
 			ch := base
 			ch.Choices = []openai.ChatChoice{}
-			ch.Usage = usage(u)
+			ch.Usage = usage(us...)
 			out.send(ch)
 		}
 	})

@@ -96,22 +96,24 @@ func (s *Server) handleCompletions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	reqs := make([]control.Request, len(prompts))
+	if len(prompts)*g.n > maxPrompts {
+		return badParam("n", "n: %d choices for each of %d prompts; at most %d sequences per request", g.n, len(prompts), maxPrompts)
+	}
+	toks := make([][]int32, len(prompts))
 	for i, p := range prompts {
 		if err := checkContext(&g, len(p.tokens), m, "prompt"); err != nil {
 			return err
 		}
-		reqs[i] = g.req
-		reqs[i].Prompt = p.tokens
-		reqs[i].ID = c.GetRespHeader(RequestIDHeader)
+		toks[i] = p.tokens
 	}
+	reqs := g.expand(toks, c.GetRespHeader(RequestIDHeader))
 	r, err := s.start(m.Backend, reqs, "prompt")
 	if err != nil {
 		return err
 	}
 	base := openai.Completion{ID: newID("cmpl-"), Object: "text_completion", Created: time.Now().Unix(), Model: m.ID}
 	if g.stream {
-		s.streamCompletion(c, r, base, prompts, echo, g.includeUsage, m.Tokenizer)
+		s.streamCompletion(c, r, base, prompts, g.n, echo, g.includeUsage, m.Tokenizer)
 		return nil
 	}
 	defer r.finish()
@@ -124,8 +126,9 @@ func (s *Server) handleCompletions(c *fiber.Ctx) error {
 		text := res[i].text.String()
 		offset := 0
 		if echo {
-			text = prompts[i].text + text
-			offset = len(prompts[i].text)
+			p := prompts[i/g.n].text
+			text = p + text
+			offset = len(p)
 		}
 		ch := openai.CompletionChoice{Index: i, Text: text, FinishReason: finishReason(res[i].finish)}
 		if g.req.Logprobs {
@@ -139,21 +142,22 @@ func (s *Server) handleCompletions(c *fiber.Ctx) error {
 }
 
 // streamCompletion streams a completions answer, one chunk per event.
-func (s *Server) streamCompletion(c *fiber.Ctx, r *run, base openai.Completion, prompts []prompt, echo, includeUsage bool, tok *tokenizer.Tokenizer) {
-	offsets := make([]int, len(prompts))
-	us := make([]control.Usage, len(prompts))
+func (s *Server) streamCompletion(c *fiber.Ctx, r *run, base openai.Completion, prompts []prompt, n int, echo, includeUsage bool, tok *tokenizer.Tokenizer) {
+	offsets := make([]int, r.n)
+	us := make([]control.Usage, r.n)
 	chunk := func(i int, text string) openai.Completion {
 		ch := base
 		ch.Choices = []openai.CompletionChoice{{Index: i, Text: text}}
 		return ch
 	}
-	echoed := make([]bool, len(prompts))
+	echoed := make([]bool, r.n)
 	s.streamRun(c, r, func(out *sse, ie indexedEvent) {
 		text := ie.ev.Text
 		if echo && !echoed[ie.i] {
 			echoed[ie.i] = true
-			text = prompts[ie.i].text + text
-			offsets[ie.i] = len(prompts[ie.i].text)
+			p := prompts[ie.i/n].text
+			text = p + text
+			offsets[ie.i] = len(p)
 		}
 		ch := chunk(ie.i, text)
 		if len(ie.ev.Logprobs) > 0 {

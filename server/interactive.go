@@ -78,6 +78,7 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	g.req.ID = c.GetRespHeader(RequestIDHeader)
 
 	s.sessions.mu.Lock()
 	var ss *iaSession

@@ -15,10 +15,15 @@ import (
 // maxStops bounds the stop strings of a request.
 const maxStops = 16
 
+// maxN bounds n, the choices per prompt; each is its own sequence (they
+// share the prompt's K/V through the prefix cache).
+const maxN = 16
+
 // genParams are a parsed request's generation settings; Prompt is filled
 // in per prompt by the endpoint.
 type genParams struct {
 	req          control.Request
+	n            int // choices per prompt
 	stream       bool
 	includeUsage bool
 	maxTokensSet bool
@@ -69,20 +74,19 @@ func parseSampling(p *openai.Sampling, m *Model, defaultMax int) (genParams, err
 	if err := checkModel(p.Model, m); err != nil {
 		return g, err
 	}
+	g.n = 1
 	if p.N != nil {
-		if *p.N < 1 {
-			return g, badParam("n", "n: %d; want >= 1", *p.N)
+		if *p.N < 1 || *p.N > maxN {
+			return g, badParam("n", "n: %d; want 1..%d", *p.N, maxN)
 		}
-		if *p.N > 1 {
-			return g, notImplemented("n", "n > 1 (several choices per request)")
-		}
+		g.n = *p.N
 	}
 	if p.BestOf != nil {
-		if *p.BestOf < 1 {
-			return g, badParam("best_of", "best_of: %d; want >= n", *p.BestOf)
-		}
-		if *p.BestOf > 1 {
-			return g, notImplemented("best_of", "best_of > 1")
+		switch {
+		case *p.BestOf < g.n:
+			return g, badParam("best_of", "best_of: %d; want >= n (%d)", *p.BestOf, g.n)
+		case *p.BestOf > g.n:
+			return g, notImplemented("best_of", "best_of > n")
 		}
 	}
 	r := &g.req
@@ -194,6 +198,21 @@ func parseSampling(p *openai.Sampling, m *Model, defaultMax int) (genParams, err
 		g.includeUsage = p.StreamOptions.IncludeUsage != nil && *p.StreamOptions.IncludeUsage
 	}
 	return g, checkUnimplemented(p)
+}
+
+// expand makes g.n requests of each prompt, choice index p*n+j: the j-th
+// choice samples with seed+j, so a seeded request stays reproducible.
+func (g *genParams) expand(prompts [][]int32, id string) []control.Request {
+	reqs := make([]control.Request, 0, len(prompts)*g.n)
+	for _, p := range prompts {
+		for j := range g.n {
+			r := g.req
+			r.Prompt, r.ID = p, id
+			r.Sample.Seed += uint64(j)
+			reqs = append(reqs, r)
+		}
+	}
+	return reqs
 }
 
 // parseStop reads stop: a string, an array of strings, or null.

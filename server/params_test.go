@@ -59,7 +59,9 @@ func TestParamValidation(t *testing.T) {
 		{cmpl, `{"prompt": "x", "seed": 1.5}`, 400, "seed", ""},
 		// n, best_of
 		{cmpl, `{"prompt": "x", "n": 0}`, 400, "n", ""},
-		{cmpl, `{"prompt": "x", "n": 2}`, 400, "n", "not_implemented"},
+		{cmpl, `{"prompt": "x", "n": 17}`, 400, "n", ""},
+		{cmpl, `{"prompt": ["a","b","c","d","e"], "n": 16}`, 400, "n", ""},
+		{cmpl, `{"prompt": "x", "n": 2, "best_of": 1}`, 400, "best_of", ""},
 		{cmpl, `{"prompt": "x", "n": "2"}`, 400, "n", ""},
 		{cmpl, `{"prompt": "x", "best_of": 3}`, 400, "best_of", "not_implemented"},
 		// stop

@@ -172,6 +172,52 @@ func TestCompletions(t *testing.T) {
 	waitIdle(t, env.engine)
 }
 
+func TestNChoices(t *testing.T) {
+	env := newTestEnv(t, Options{}, 0)
+	_, b := env.do(t, "POST", "/v1/chat/completions", `{"messages":"hi","max_tokens":3,"n":3,"stream":true,"stream_options":{"include_usage":true}}`)
+	ev := sseEvents(t, strings.NewReader(string(b)))
+	roleFirst, finished := map[int]bool{}, map[int]bool{}
+	for _, e := range ev[:len(ev)-2] {
+		var c struct {
+			Choices []struct {
+				Index        int
+				Delta        struct{ Role string }
+				FinishReason *string `json:"finish_reason"`
+			}
+		}
+		if err := json.Unmarshal([]byte(e), &c); err != nil || len(c.Choices) != 1 {
+			t.Fatalf("%v %s", err, e)
+		}
+		ch := c.Choices[0]
+		if _, seen := roleFirst[ch.Index]; !seen {
+			roleFirst[ch.Index] = ch.Delta.Role == "assistant"
+		}
+		if finished[ch.Index] {
+			t.Errorf("chunk after finish_reason for choice %d", ch.Index)
+		}
+		finished[ch.Index] = ch.FinishReason != nil
+	}
+	for i := range 3 {
+		if !roleFirst[i] || !finished[i] {
+			t.Errorf("choice %d: role first %v, finished %v", i, roleFirst[i], finished[i])
+		}
+	}
+	if !strings.Contains(ev[len(ev)-2], `"completion_tokens":9`) {
+		t.Errorf("usage %s", ev[len(ev)-2])
+	}
+	_, b = env.do(t, "POST", "/v1/completions", `{"prompt":["a","b"],"max_tokens":2,"n":2,"echo":true}`)
+	var c struct {
+		Choices []struct {
+			Index int
+			Text  string
+		}
+	}
+	if err := json.Unmarshal(b, &c); err != nil || len(c.Choices) != 4 || !strings.HasPrefix(c.Choices[3].Text, "b") || c.Choices[3].Index != 3 {
+		t.Errorf("%s", b)
+	}
+	waitIdle(t, env.engine)
+}
+
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
