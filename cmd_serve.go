@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -189,6 +190,7 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (*
 	}
 	kvType, _ := native.ParseType(cfg.KVCacheDtype)
 	st := &engines{}
+	emb := &embedder{blockSize: cfg.BlockSize}
 	var tok *tokenizer.Tokenizer
 	for i := range cfg.DataParallelSize {
 		m, err := model.Load(cfg.Model, model.WithMaxBatchTokens(cfg.MaxBatchTokens))
@@ -214,7 +216,9 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (*
 			st.close()
 			return nil, fmt.Errorf("serve: %w", err)
 		}
-		e, err := control.New(exec, tok, control.Config{
+		mu := &sync.Mutex{}
+		emb.replicas = append(emb.replicas, replicaModel{m: m, mu: mu})
+		e, err := control.New(lockedExec{exec, mu}, tok, control.Config{
 			MaxBatchTokens: cfg.MaxBatchTokens, MaxNumSeqs: cfg.MaxNumSeqs, MaxQueue: cfg.MaxQueue,
 			SessionLen: sessionLen, PrefixCaching: cfg.EnablePrefixCaching,
 		})
@@ -241,7 +245,7 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (*
 	if fi, err := os.Stat(cfg.Model); err == nil {
 		created = fi.ModTime().Unix()
 	}
-	st.model = &server.Model{ID: name, Root: cfg.Model, Created: created, ContextLen: st.engines[0].Config().SessionLen, Tokenizer: tok, Backend: b}
+	st.model = &server.Model{ID: name, Root: cfg.Model, Created: created, ContextLen: st.engines[0].Config().SessionLen, Tokenizer: tok, Backend: b, Embedder: emb}
 	return st, nil
 }
 

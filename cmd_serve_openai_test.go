@@ -128,6 +128,18 @@ func TestOpenAIGoSDK(t *testing.T) {
 			t.Errorf("text %q finish %q", text, finish)
 		}
 	})
+	t.Run("embeddings", func(t *testing.T) {
+		e, err := client.Embeddings.New(ctx, openai.EmbeddingNewParams{
+			Model: model,
+			Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"Once upon a time", "The end"}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(e.Data) != 2 || len(e.Data[0].Embedding) == 0 || e.Data[1].Index != 1 || e.Usage.PromptTokens == 0 {
+			t.Errorf("%+v", e)
+		}
+	})
 	t.Run("errors are typed", func(t *testing.T) {
 		cases := []struct {
 			name   string

@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -143,6 +145,40 @@ func TestServeEndToEnd(t *testing.T) {
 			}
 		})
 	}
+	t.Run("embeddings", func(t *testing.T) {
+		status, body := post(t, url+"/v1/embeddings", `{"input":["Once upon a time","Once upon a time","A big red ball"]}`)
+		var r struct {
+			Data []struct {
+				Index     int
+				Embedding []float32
+			}
+			Usage struct {
+				PromptTokens int `json:"prompt_tokens"`
+			}
+		}
+		if status != 200 || json.Unmarshal([]byte(body), &r) != nil || len(r.Data) != 3 || r.Usage.PromptTokens == 0 {
+			t.Fatalf("%d %s", status, body)
+		}
+		dot := func(a, b []float32) (d float64) {
+			for i := range a {
+				d += float64(a[i]) * float64(b[i])
+			}
+			return d
+		}
+		a, b, c := r.Data[0].Embedding, r.Data[1].Embedding, r.Data[2].Embedding
+		if len(a) == 0 || math.Abs(dot(a, a)-1) > 1e-4 || math.Abs(dot(a, b)-1) > 1e-5 || dot(a, c) > 0.9999 {
+			t.Errorf("dims %d, |a|² %g, a·b %g, a·c %g", len(a), dot(a, a), dot(a, b), dot(a, c))
+		}
+		status, body = post(t, url+"/v1/embeddings", `{"input":"Once upon a time","encoding_format":"base64","dimensions":8}`)
+		var r64 struct{ Data []struct{ Embedding string } }
+		if status != 200 || json.Unmarshal([]byte(body), &r64) != nil {
+			t.Fatalf("%d %s", status, body)
+		}
+		raw, err := base64.StdEncoding.DecodeString(r64.Data[0].Embedding)
+		if err != nil || len(raw) != 32 {
+			t.Fatalf("base64: %v, %d bytes", err, len(raw))
+		}
+	})
 	t.Run("disconnect frees the K/V", func(t *testing.T) {
 		before := metric(t, url, `kiln_request_finished_total{finished_reason="abort"}`)
 		resp, err := http.Post(url+"/v1/completions", "application/json", strings.NewReader(`{"prompt":"Once","max_tokens":480,"ignore_eos":true,"stream":true}`))

@@ -30,6 +30,7 @@ type Model struct {
 	ContextLen int    // tokens per sequence (prompt plus completion)
 	Tokenizer  *tokenizer.Tokenizer
 	Backend    Backend
+	Embedder   Embedder // nil: /v1/embeddings answers 400
 }
 
 // Replicas balances requests over data-parallel engine replicas: each

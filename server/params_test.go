@@ -118,7 +118,9 @@ func TestParamValidation(t *testing.T) {
 		{chat, `{"messages": [{"role": "user", "content": [{"type": "video"}]}]}`, 400, "messages[0].content[0].type", ""},
 		{chat, `{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}`, 400, "messages[0].content[0]", "not_implemented"},
 		// other endpoints
-		{"/v1/embeddings", `{"input": "x"}`, 400, "input", "not_implemented"},
+		{"/v1/embeddings", `{"input": "x"}`, 400, "input", "not_implemented"}, // the test model has no Embedder
+		{"/v1/embeddings", `{"input": [[1, 99999]]}`, 400, "input", ""},
+		{"/v1/embeddings", `{"input": "x", "dimensions": 0}`, 400, "dimensions", ""},
 		{"/v1/embeddings", `{"input": "x", "encoding_format": "hex"}`, 400, "encoding_format", ""},
 		{"/v1/embeddings", `{}`, 400, "input", ""},
 		{"/tokenize", `{}`, 400, "prompt", ""},

@@ -26,6 +26,10 @@ type Batch struct {
 	// that order. Nil means the last token of every sequence; empty (not
 	// nil) means none: a prefill chunk that only fills the K/V cache.
 	Outputs []int32
+	// Hidden, when not nil, receives every token's final hidden state
+	// after the output norm ([n, NEmbd], the head's input): what an
+	// embeddings endpoint pools. Nil (the usual case) costs nothing.
+	Hidden []float32
 }
 
 // SeqState is what attention needs of one sequence.

@@ -65,6 +65,9 @@ func (m *Model) Forward(b *Batch, logits []float32) error {
 	if len(logits) < nOut*c.NVocab {
 		return fmt.Errorf("%w: len(logits)=%d < %d outputs × %d vocab", ErrBatch, len(logits), nOut, c.NVocab)
 	}
+	if b.Hidden != nil && len(b.Hidden) < n*c.NEmbd {
+		return fmt.Errorf("%w: len(Hidden)=%d < %d tokens × %d embd", ErrBatch, len(b.Hidden), n, c.NEmbd)
+	}
 	for i, t := range b.Tokens {
 		if t < 0 || int(t) >= c.NVocab {
 			return fmt.Errorf("%w: token %d: id %d outside [0, %d)", ErrBatch, i, t, c.NVocab)
@@ -77,6 +80,12 @@ func (m *Model) Forward(b *Batch, logits []float32) error {
 	for il := range w.Layers {
 		if err := m.layer(il, b, n); err != nil {
 			return fmt.Errorf("model: layer %d: %w", il, err)
+		}
+	}
+	if b.Hidden != nil {
+		hid := b.Hidden[:n*c.NEmbd]
+		if err := native.RMSNorm(hid, x, w.OutNorm, n, c.NEmbd, c.RMSEps); err != nil {
+			return fmt.Errorf("model: output norm (hidden): %w", err)
 		}
 	}
 	if nOut == 0 {

@@ -141,3 +141,19 @@ type InteractiveResponse struct {
 	HistoryTokens int     `json:"history_tokens"`
 	FinishReason  *string `json:"finish_reason"`
 }
+
+// EmbeddingList answers POST /v1/embeddings.
+type EmbeddingList struct {
+	Object string      `json:"object"` // "list"
+	Data   []Embedding `json:"data"`
+	Model  string      `json:"model"`
+	Usage  Usage       `json:"usage"`
+}
+
+// Embedding is one input's vector: a float array, or a base64 string of
+// little-endian float32s when encoding_format is base64.
+type Embedding struct {
+	Object    string `json:"object"` // "embedding"
+	Index     int    `json:"index"`
+	Embedding any    `json:"embedding"`
+}
