@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -221,7 +222,7 @@ func TestServeCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	root := newRootCommand()
 	root.SetArgs([]string{"serve", "-m", storiesGGUF, "--host", "127.0.0.1", "--port", fmt.Sprint(port), "-tp", "1",
-		"--kv-cache-size", "16MiB", "--session-len", "256", "--api-keys", "k1"})
+		"--kv-cache-size", "16MiB", "--session-len", "256", "--api-keys", "k1", "--shutdown-grace-period", "100ms"})
 	root.SetErr(io.Discard)
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
@@ -241,10 +242,45 @@ func TestServeCommand(t *testing.T) {
 	if status, _ := post(t, url+"/v1/models", "{}"); status != 401 {
 		t.Errorf("no key: %d", status)
 	}
-	cancel()
-	if err := <-done; err != nil {
+
+	// SIGTERM with streams in flight: each ends with its finish_reason or
+	// an error event, then [DONE]; the command returns nil.
+	const streams = 4
+	bodies := make(chan string, streams)
+	for range streams {
+		req, _ := http.NewRequest("POST", url+"/v1/completions",
+			strings.NewReader(`{"prompt":"Once","max_tokens":240,"ignore_eos":true,"stream":true}`))
+		req.Header.Set("Authorization", "Bearer k1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			bodies <- string(b)
+		}()
+	}
+	start := time.Now()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not exit after SIGTERM")
+	}
+	t.Logf("exited %v after SIGTERM", time.Since(start))
+	for range streams {
+		b := <-bodies
+		if !strings.HasSuffix(b, "data: [DONE]\n\n") || !(strings.Contains(b, `"finish_reason":"length"`) || strings.Contains(b, `"code":"shutting_down"`)) {
+			t.Errorf("stream did not end properly: %q", b[max(0, len(b)-300):])
+		}
+	}
+	cancel()
 }
 
 func TestServeConfigErrors(t *testing.T) {

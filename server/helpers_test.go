@@ -87,7 +87,7 @@ func newTestEnv(t *testing.T, opts Options, delay time.Duration) *testEnv {
 	t.Helper()
 	tk := testTokenizer(t)
 	exec := &fakeExec{vocab: tk.VocabSize(), blocks: 256, blockSize: 16, ctxLen: 512, delay: delay}
-	e, err := control.New(exec, tk, control.Config{MaxNumSeqs: 8, MaxQueue: 4, PrefixCaching: true})
+	e, err := control.New(exec, tk, control.Config{MaxNumSeqs: 8, MaxQueue: 64, PrefixCaching: true})
 	if err != nil {
 		t.Fatal(err)
 	}
