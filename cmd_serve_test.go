@@ -315,3 +315,36 @@ func TestExpandShorthands(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// TestServeDataParallel serves two replicas: requests spread over both,
+// and an interactive session stays on one (its history keeps growing).
+func TestServeDataParallel(t *testing.T) {
+	url := startServe(t, func(c *configs.Config) { c.DataParallelSize = 2 })
+	for range 4 {
+		if status, body := post(t, url+"/v1/completions", `{"prompt":"Once","max_tokens":4}`); status != 200 {
+			t.Fatalf("%d %s", status, body)
+		}
+	}
+	hist := 0
+	for i := range 3 {
+		status, body := post(t, url+"/v1/chat/interactive", `{"prompt":"Hi","session_id":11,"interactive_mode":true,"request_output_len":3}`)
+		var r struct {
+			HistoryTokens int `json:"history_tokens"`
+			InputTokens   int `json:"input_tokens"`
+			Tokens        int
+		}
+		if status != 200 || json.Unmarshal([]byte(body), &r) != nil {
+			t.Fatalf("%d %s", status, body)
+		}
+		if i > 0 && r.HistoryTokens != hist {
+			t.Errorf("turn %d: history %d, want %d", i, r.HistoryTokens, hist)
+		}
+		hist = r.HistoryTokens + r.InputTokens + r.Tokens
+	}
+	if got := metric(t, url, "kiln_sessions"); got != 1 {
+		t.Errorf("sessions %v", got)
+	}
+	if got := metric(t, url, `kiln_kv_blocks{state="free"}`) + metric(t, url, `kiln_kv_blocks{state="cached"}`) + metric(t, url, `kiln_kv_blocks{state="used"}`); got != 2*128 {
+		t.Errorf("blocks over both replicas %v, want %d", got, 2*128)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/fnv"
 	"maps"
+	"sync/atomic"
 
 	"github.com/kiln-llm/kiln/control"
 	"github.com/kiln-llm/kiln/engine/tokenizer"
@@ -39,6 +40,7 @@ type Model struct {
 // session's K/V lives on (a hash of the session id).
 type Replicas struct {
 	engines []Backend
+	next    atomic.Uint32 // rotates the first candidate, so ties spread
 }
 
 // NewReplicas balances over engines (at least one).
@@ -49,9 +51,12 @@ func (r *Replicas) Submit(ctx context.Context, req control.Request) (<-chan cont
 	if req.SessionID != "" {
 		return r.engines[r.sessionReplica(req.SessionID)].Submit(ctx, req)
 	}
-	best, bestLoad := 0, int(^uint(0)>>1)
-	for i, e := range r.engines {
-		m := e.Metrics()
+	n := len(r.engines)
+	first := int(r.next.Add(1)) % n
+	best, bestLoad := first, int(^uint(0)>>1)
+	for k := range n {
+		i := (first + k) % n
+		m := r.engines[i].Metrics()
 		if load := m.Running + m.Waiting; load < bestLoad {
 			best, bestLoad = i, load
 		}
