@@ -22,7 +22,10 @@ func (e *testEnv) listen(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() { _ = e.srv.Serve(ln) }()
-	t.Cleanup(func() { _ = e.srv.App().Shutdown() })
+	t.Cleanup(func() {
+		http.DefaultClient.CloseIdleConnections()
+		_ = e.srv.App().ShutdownWithTimeout(2 * time.Second)
+	})
 	e.url = "http://" + ln.Addr().String()
 }
 
