@@ -76,7 +76,7 @@ func (s *Server) handleEmbeddings(c *fiber.Ctx) error {
 	}
 	ctx, cancel := s.requestContext()
 	defer cancel()
-	s.inflight.Add(1)
+	s.inflight.Add()
 	vecs, err := m.Embedder.Embed(ctx, inputs)
 	s.inflight.Done()
 	if err != nil {

@@ -36,7 +36,7 @@ type run struct {
 // is returned. The caller must call r.finish when it stops reading.
 func (s *Server) start(b Backend, reqs []control.Request, promptParam string) (*run, error) {
 	ctx, cancel := s.requestContext()
-	s.inflight.Add(1)
+	s.inflight.Add()
 	var once sync.Once
 	r := &run{ctx: ctx, cancel: cancel, n: len(reqs), stop: make(chan struct{})}
 	r.done = func() {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,7 +44,7 @@ type Server struct {
 	draining  atomic.Bool
 	base      context.Context // parent of every request's context
 	cancelAll context.CancelFunc
-	inflight  sync.WaitGroup // generation requests, streams included
+	inflight  inflight // generation and embedding requests, streams included
 
 	reg      *prometheus.Registry
 	httpReqs *prometheus.CounterVec
@@ -125,8 +124,9 @@ func (s *Server) Shutdown(ctx context.Context, grace time.Duration) error {
 	appDone := make(chan error, 1)
 	go func() { appDone <- s.app.ShutdownWithContext(ctx) }()
 
-	done := make(chan struct{})
-	go func() { s.inflight.Wait(); close(done) }()
+	done, stop := make(chan struct{}), make(chan struct{})
+	defer close(stop)
+	go s.inflight.waitIdle(done, stop)
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
 	select {
