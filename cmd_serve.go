@@ -92,7 +92,7 @@ KILN_PORT=9000; flags win over variables, which win over the file.
 	}
 	fs := cmd.Flags()
 	configs.RegisterFlags(fs)
-	fs.String("config", "", "YAML configuration file (see configs/kiln.yaml)")
+	fs.String("config", "", "YAML configuration file (see configs/kiln.yaml; default $KILN_CONFIG)")
 	fs.BoolP("help", "h", false, "help for serve")
 	fs.SortFlags = false
 	return cmd

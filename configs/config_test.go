@@ -155,6 +155,18 @@ func TestValidateNamesTheOption(t *testing.T) {
 	})
 }
 
+func TestConfigFileFromEnv(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "kiln.yaml")
+	if err := os.WriteFile(file, []byte("model: "+modelFile(t)+"\nport: 9100\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KILN_CONFIG", file)
+	c, err := Load("", nil)
+	if err != nil || c.Port != 9100 {
+		t.Fatalf("%v %+v", err, c)
+	}
+}
+
 func TestUnknownFileKey(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "kiln.yaml")
 	if err := os.WriteFile(file, []byte("model: x\nmax_num_seq: 4\n"), 0o644); err != nil {

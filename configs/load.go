@@ -3,6 +3,7 @@ package configs
 import (
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"time"
@@ -58,10 +59,17 @@ func fieldByKey(v reflect.Value, key string) reflect.Value {
 	panic("configs: no field for key " + key)
 }
 
-// Load builds the configuration: Defaults, then the YAML file (if file is
-// not empty), then KILN_* environment variables, then the flags of fs that
-// were set on the command line (fs may be nil); then Validate.
+// ConfigFileEnv names the config file when --config is not given.
+const ConfigFileEnv = EnvPrefix + "_CONFIG"
+
+// Load builds the configuration: Defaults, then the YAML file (file, or
+// $KILN_CONFIG when file is empty; none if both are), then KILN_*
+// environment variables, then the flags of fs that were set on the command
+// line (fs may be nil); then Validate.
 func Load(file string, fs *pflag.FlagSet) (*Config, error) {
+	if file == "" {
+		file = os.Getenv(ConfigFileEnv)
+	}
 	v := viper.New()
 	d := Defaults()
 	dv := reflect.ValueOf(d)

@@ -99,7 +99,8 @@ type result struct {
 }
 
 // collect reads every event of r into one result per request; an abort or
-// engine error becomes the APIError to answer with.
+// engine error becomes the APIError to answer with (the partial results
+// are returned with it).
 func (s *Server) collect(r *run, n int) ([]result, error) {
 	res := make([]result, n)
 	for ie := range r.events {
@@ -116,7 +117,7 @@ func (s *Server) collect(r *run, n int) ([]result, error) {
 	}
 	for i := range res {
 		if f := res[i].finish; f != control.FinishStop && f != control.FinishLength {
-			return nil, finishError(r.ctx, s.base, res[i].err)
+			return res, finishError(r.ctx, s.base, res[i].err)
 		}
 	}
 	return res, nil

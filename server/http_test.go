@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kiln-llm/kiln/control"
 )
@@ -194,7 +195,7 @@ func TestModelsTokenizeDocsMetrics(t *testing.T) {
 	_, b = env.do(t, "GET", "/metrics", "")
 	for _, want := range []string{`kiln_kv_blocks{state="used"} 0`, "kiln_generation_tokens_total 3", "kiln_time_to_first_token_seconds_count 1",
 		`kiln_request_finished_total{finished_reason="length"} 1`, `kiln_http_requests_total{method="POST",route="/v1/completions",status="200"} 1`,
-		"kiln_prefix_cache_hit_rate", "kiln_num_requests_running 0"} {
+		"kiln_prefix_cache_hit_rate", "kiln_num_requests_running 0", `kiln_http_request_duration_seconds_count{route="/v1/completions"} 1`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %q", want)
 		}
@@ -216,6 +217,32 @@ func TestModelsTokenizeDocsMetrics(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" || len(b) < 1000 {
 		t.Errorf("css: %d %q", resp.StatusCode, resp.Header.Get("Content-Encoding"))
 	}
+}
+
+func TestInteractiveCancel(t *testing.T) {
+	env := newTestEnv(t, Options{}, 5*time.Millisecond)
+	done := make(chan string, 1)
+	go func() {
+		_, b := env.do(t, "POST", "/v1/chat/interactive", `{"prompt":"Hi","session_id":3,"interactive_mode":true,"request_output_len":400}`)
+		done <- string(b)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for env.engine.Metrics().Running == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("never started")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if resp, b := env.do(t, "POST", "/v1/chat/interactive", `{"prompt":"Again","session_id":3,"interactive_mode":true}`); resp.StatusCode != 409 {
+		t.Errorf("busy session: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := env.do(t, "POST", "/v1/chat/interactive", `{"session_id":3,"cancel":true}`); resp.StatusCode != 200 {
+		t.Errorf("cancel: %d %s", resp.StatusCode, b)
+	}
+	if b := <-done; !strings.Contains(b, `"finish_reason":"abort"`) {
+		t.Errorf("cancelled turn answered %s", b)
+	}
+	waitIdle(t, env.engine)
 }
 
 func TestInteractiveSession(t *testing.T) {

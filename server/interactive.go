@@ -21,8 +21,9 @@ type interactiveSessions struct {
 }
 
 type iaSession struct {
-	history []int32 // every token of the conversation so far
-	cancel  func()  // the in-flight turn's cancel, nil when idle
+	history   []int32 // every token of the conversation so far
+	cancel    func()  // the in-flight turn's cancel, nil when idle
+	cancelled bool    // the turn in flight was cancelled by request
 }
 
 func newInteractiveSessions() *interactiveSessions {
@@ -57,6 +58,7 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 	if req.Cancel != nil && *req.Cancel {
 		s.sessions.mu.Lock()
 		if ss := s.sessions.m[id]; ss != nil && ss.cancel != nil {
+			ss.cancelled = true
 			ss.cancel()
 		}
 		s.sessions.mu.Unlock()
@@ -138,7 +140,8 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 		ss.cancel = r.cancel
 		s.sessions.mu.Unlock()
 	}
-	// after records the turn: the history grows by it, or the session ends.
+	// after records the turn: the history grows by it, or the session ends
+	// (a failed or cancelled turn ends it: its K/V is gone).
 	after := func(generated []int32, ok bool) {
 		if id < 0 {
 			return
@@ -157,8 +160,16 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 		defer r.finish()
 		res, err := s.collect(r, 1)
 		if err != nil {
+			s.sessions.mu.Lock()
+			cancelled := ss != nil && ss.cancelled
+			s.sessions.mu.Unlock()
 			after(nil, false)
-			return err
+			if !cancelled {
+				return err
+			}
+			// Cancelled through the API: the text so far, as LMDeploy answers.
+			resp.Text, resp.Tokens, resp.FinishReason = res[0].text.String(), len(res[0].tokens), finishReason(control.FinishAbort)
+			return c.JSON(resp)
 		}
 		after(res[0].tokens, true)
 		resp.Text, resp.Tokens, resp.FinishReason = res[0].text.String(), len(res[0].tokens), finishReason(res[0].finish)

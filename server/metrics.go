@@ -17,7 +17,11 @@ func (s *Server) initMetrics() {
 	s.httpReqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kiln_http_requests_total", Help: "HTTP requests by method, route and status.",
 	}, []string{"method", "route", "status"})
-	s.reg.MustRegister(s.httpReqs, &engineCollector{s: s},
+	s.httpDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "kiln_http_request_duration_seconds", Help: "Time to a response's headers (a stream's body continues after) by route.",
+		Buckets: []float64{0.001, 0.005, 0.025, 0.1, 0.5, 1, 2.5, 10, 30, 120},
+	}, []string{"route"})
+	s.reg.MustRegister(s.httpReqs, s.httpDur, &engineCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 

@@ -73,6 +73,7 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 		route = "unmatched"
 	}
 	s.httpReqs.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
+	s.httpDur.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	level := slog.LevelInfo
 	switch {
 	case status == fiber.StatusServiceUnavailable: // loading or draining: expected

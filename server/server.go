@@ -48,6 +48,7 @@ type Server struct {
 
 	reg      *prometheus.Registry
 	httpReqs *prometheus.CounterVec
+	httpDur  *prometheus.HistogramVec
 
 	sessions *interactiveSessions
 }
