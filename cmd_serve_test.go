@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -346,5 +347,37 @@ func TestServeDataParallel(t *testing.T) {
 	}
 	if got := metric(t, url, `kiln_kv_blocks{state="free"}`) + metric(t, url, `kiln_kv_blocks{state="cached"}`) + metric(t, url, `kiln_kv_blocks{state="used"}`); got != 2*128 {
 		t.Errorf("blocks over both replicas %v, want %d", got, 2*128)
+	}
+}
+
+// TestServerREADME runs every curl example of server/README.md, as
+// written but for the port, against a real server.
+func TestServerREADME(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("curl not installed")
+	}
+	b, err := os.ReadFile("server/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(string(b), -1)
+	url := startServe(t, nil)
+	n := 0
+	for _, blk := range blocks {
+		cmdline := strings.TrimSpace(blk[1])
+		if !strings.HasPrefix(cmdline, "curl ") {
+			continue
+		}
+		n++
+		cmdline = strings.ReplaceAll(cmdline, "http://localhost:8000", url)
+		cmdline = strings.Replace(cmdline, "curl", curl+" --fail-with-body", 1)
+		out, err := exec.Command("sh", "-c", cmdline).CombinedOutput()
+		if err != nil || len(out) == 0 || strings.Contains(string(out), `"error"`) {
+			t.Errorf("%s: %v\n%s", blk[1], err, out)
+		}
+	}
+	if n < 8 {
+		t.Errorf("only %d curl examples found", n)
 	}
 }
