@@ -22,8 +22,69 @@ type interactiveSessions struct {
 
 type iaSession struct {
 	history   []int32 // every token of the conversation so far
-	cancel    func()  // the in-flight turn's cancel, nil when idle
+	busy      bool    // a turn is in flight
+	cancel    func()  // the in-flight turn's cancel, once it is submitted
 	cancelled bool    // the turn in flight was cancelled by request
+}
+
+// claim marks session id busy and returns it with a copy of its history
+// (nil, nil for id -1); ErrSessionBusy if a turn is in flight.
+func (is *interactiveSessions) claim(id int64) (*iaSession, []int32, error) {
+	if id < 0 {
+		return nil, nil, nil
+	}
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	ss := is.m[id]
+	if ss == nil {
+		ss = &iaSession{}
+		is.m[id] = ss
+	}
+	if ss.busy {
+		return nil, nil, control.ErrSessionBusy
+	}
+	ss.busy, ss.cancelled, ss.cancel = true, false, nil
+	return ss, slices.Clone(ss.history), nil
+}
+
+// submitted records the turn's cancel; a cancel that came first applies now.
+func (is *interactiveSessions) submitted(ss *iaSession, cancel func()) {
+	if ss == nil {
+		return
+	}
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	ss.cancel = cancel
+	if ss.cancelled {
+		cancel()
+	}
+}
+
+// cancelTurn aborts session id's turn in flight, if any.
+func (is *interactiveSessions) cancelTurn(id int64) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if ss := is.m[id]; ss != nil && ss.busy {
+		ss.cancelled = true
+		if ss.cancel != nil {
+			ss.cancel()
+		}
+	}
+}
+
+// release ends a turn: the history becomes history (nil: unchanged).
+func (is *interactiveSessions) release(ss *iaSession, history []int32) (cancelled bool) {
+	if ss == nil {
+		return false
+	}
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if history != nil {
+		ss.history = history
+	}
+	cancelled = ss.cancelled
+	ss.busy, ss.cancel, ss.cancelled = false, nil, false
+	return cancelled
 }
 
 func newInteractiveSessions() *interactiveSessions {
@@ -56,12 +117,7 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 	}
 	interactive := req.InteractiveMode != nil && *req.InteractiveMode
 	if req.Cancel != nil && *req.Cancel {
-		s.sessions.mu.Lock()
-		if ss := s.sessions.m[id]; ss != nil && ss.cancel != nil {
-			ss.cancelled = true
-			ss.cancel()
-		}
-		s.sessions.mu.Unlock()
+		s.sessions.cancelTurn(id)
 		return c.JSON(openai.InteractiveResponse{FinishReason: finishReason("abort")})
 	}
 	var msgs []chatMsg
@@ -82,25 +138,17 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 	}
 	g.req.ID = c.GetRespHeader(RequestIDHeader)
 
-	s.sessions.mu.Lock()
-	var ss *iaSession
-	if id >= 0 {
-		ss = s.sessions.m[id]
-		if ss == nil {
-			ss = &iaSession{}
-			s.sessions.m[id] = ss
-		}
-		if ss.cancel != nil {
-			s.sessions.mu.Unlock()
-			return submitError(control.ErrSessionBusy, "")
-		}
+	ss, history, err := s.sessions.claim(id)
+	if err != nil {
+		return submitError(err, "")
 	}
-	var history []int32
-	if ss != nil {
-		history = slices.Clone(ss.history)
-	}
-	s.sessions.mu.Unlock()
-
+	submittedOK := false
+	defer func() {
+		if !submittedOK {
+			s.sessions.release(ss, nil)
+		}
+	}()
+	// end forgets the session and its K/V.
 	end := func() {
 		if id < 0 {
 			return
@@ -135,36 +183,28 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if ss != nil {
-		s.sessions.mu.Lock()
-		ss.cancel = r.cancel
-		s.sessions.mu.Unlock()
-	}
+	submittedOK = true
+	s.sessions.submitted(ss, r.cancel)
 	// after records the turn: the history grows by it, or the session ends
-	// (a failed or cancelled turn ends it: its K/V is gone).
-	after := func(generated []int32, ok bool) {
+	// (a failed or cancelled turn ends it: its K/V is gone). It reports
+	// whether the turn was cancelled through the API.
+	after := func(generated []int32, ok bool) (cancelled bool) {
 		if id < 0 {
-			return
+			return false
 		}
 		if !interactive || !ok {
+			cancelled = s.sessions.release(ss, nil)
 			end()
-			return
+			return cancelled
 		}
-		s.sessions.mu.Lock()
-		ss.history = append(slices.Clone(g.req.Prompt), generated...)
-		ss.cancel = nil
-		s.sessions.mu.Unlock()
+		return s.sessions.release(ss, append(slices.Clone(g.req.Prompt), generated...))
 	}
 	resp := openai.InteractiveResponse{InputTokens: len(turn), HistoryTokens: len(history)}
 	if req.Stream == nil || !*req.Stream {
 		defer r.finish()
 		res, err := s.collect(r, 1)
 		if err != nil {
-			s.sessions.mu.Lock()
-			cancelled := ss != nil && ss.cancelled
-			s.sessions.mu.Unlock()
-			after(nil, false)
-			if !cancelled {
+			if !after(nil, false) {
 				return err
 			}
 			// Cancelled through the API: the text so far, as LMDeploy answers.

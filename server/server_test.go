@@ -238,8 +238,8 @@ func TestDisconnectCancels(t *testing.T) {
 	if _, err := resp.Body.Read(buf); err != nil {
 		t.Fatal(err)
 	}
-	if m := env.engine.Metrics(); m.Running != 1 || m.KV.UsedBlocks == 0 {
-		t.Fatalf("not running: %+v", m)
+	if m := env.engine.Metrics(); m.KV.UsedBlocks == 0 || m.GeneratedTokens >= 400 {
+		t.Fatalf("not in flight: %+v", m) // (Running is a per-step gauge that may lag)
 	}
 	resp.Body.Close() // the client goes away mid-stream
 	m := waitIdle(t, env.engine)
