@@ -121,11 +121,13 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	}
 	srv := server.New(server.Options{
 		ResponseRole: cfg.ResponseRole, APIKeys: cfg.AllAPIKeys, CORSOrigins: cfg.CORSOrigins,
-		BodyLimit: cfg.BodyLimitBytes, RequestTimeout: cfg.RequestTimeout, Logger: log,
+		BodyLimit: cfg.BodyLimitBytes, RequestTimeout: cfg.RequestTimeout, Logger: log, Version: version,
 	})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("serve: listening", "addr", ln.Addr().String())
+	log.Info("serve: listening", "addr", ln.Addr().String(), "version", version, "model", cfg.Model,
+		"threads", cfg.Threads(), "replicas", cfg.DataParallelSize, "max_num_seqs", cfg.MaxNumSeqs,
+		"max_batch_tokens", cfg.MaxBatchTokens, "prefix_caching", cfg.EnablePrefixCaching, "api_keys", len(cfg.AllAPIKeys))
 	if listening != nil {
 		listening(ln.Addr())
 	}

@@ -124,6 +124,7 @@ func TestAuth(t *testing.T) {
 		{"health is open", "/health", "", 200},
 		{"metrics are open", "/metrics", "", 200},
 		{"docs are open", "/docs", "", 200},
+		{"version is open", "/version", "", 200},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,6 +30,7 @@ func (s *Server) routes() {
 		}))
 	}
 	app.Get("/health", s.handleHealth)
+	app.Get("/version", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"version": s.opts.Version}) })
 	app.Get("/metrics", s.handleMetrics)
 	app.Get("/openapi.json", s.handleOpenAPI)
 	app.Get("/docs", s.handleDocs)

@@ -31,6 +31,8 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Logger receives the access log and server events (default slog's).
 	Logger *slog.Logger
+	// Version is reported by GET /version.
+	Version string
 }
 
 // Server is the HTTP API. It answers 503 until SetModel is called, and
