@@ -32,6 +32,8 @@ type Model struct {
 	Tokenizer  *tokenizer.Tokenizer
 	Backend    Backend
 	Embedder   Embedder // nil: /v1/embeddings answers 400
+	// ChatTemplate renders chat prompts; nil means ChatML.
+	ChatTemplate ChatTemplate
 }
 
 // Replicas balances requests over data-parallel engine replicas: each

@@ -15,24 +15,19 @@ import (
 // maxChatTopLogprobs is OpenAI's bound on top_logprobs.
 const maxChatTopLogprobs = 20
 
-// chatMsg is one message with its content flattened to text.
-type chatMsg struct {
-	role, content string
-}
-
 // chatRoles are the roles a message may have.
 var chatRoles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "function": true}
 
 // parseMessages reads messages: an array of {role, content} where content
 // is a string, an array of text parts, or null (assistant only). A bare
 // string is taken as one user message.
-func parseMessages(raw json.RawMessage) ([]chatMsg, error) {
+func parseMessages(raw json.RawMessage) ([]ChatMessage, error) {
 	if isNull(raw) {
 		return nil, badParam("messages", "messages: required")
 	}
 	var one string
 	if json.Unmarshal(raw, &one) == nil {
-		return []chatMsg{{role: "user", content: one}}, nil
+		return []ChatMessage{{Role: "user", Content: one}}, nil
 	}
 	var items []json.RawMessage
 	if json.Unmarshal(raw, &items) != nil {
@@ -41,7 +36,7 @@ func parseMessages(raw json.RawMessage) ([]chatMsg, error) {
 	if len(items) == 0 {
 		return nil, badParam("messages", "messages: empty; want at least one message")
 	}
-	out := make([]chatMsg, 0, len(items))
+	out := make([]ChatMessage, 0, len(items))
 	for i, it := range items {
 		p := fmt.Sprintf("messages[%d]", i)
 		var m openai.Message
@@ -55,7 +50,7 @@ func parseMessages(raw json.RawMessage) ([]chatMsg, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, chatMsg{role: m.Role, content: content})
+		out = append(out, ChatMessage{Role: m.Role, Content: content})
 	}
 	return out, nil
 }
@@ -91,30 +86,6 @@ func messageContent(m openai.Message, p string) (string, error) {
 	return strings.Join(texts, "\n"), nil
 }
 
-// chatML renders messages as ChatML, with the generation prompt for role
-// when addGen. It stands in for the model's own template until kiln has a
-// Jinja engine (llama.cpp also falls back to ChatML).
-func chatML(msgs []chatMsg, role string, addGen bool) string {
-	var b strings.Builder
-	for _, m := range msgs {
-		fmt.Fprintf(&b, "<|im_start|>%s\n%s<|im_end|>\n", m.role, m.content)
-	}
-	if addGen {
-		fmt.Fprintf(&b, "<|im_start|>%s\n", role)
-	}
-	return b.String()
-}
-
-// chatStops adds ChatML's end of turn to r: as a stop token if the
-// vocabulary has <|im_end|>, as a stop string otherwise.
-func chatStops(r *control.Request, tok *tokenizer.Tokenizer) {
-	if id, ok := tok.TokenID("<|im_end|>"); ok {
-		r.StopTokens = append(r.StopTokens, id)
-	} else {
-		r.StopStrings = append(r.StopStrings, "<|im_end|>")
-	}
-}
-
 // handleChat is POST /v1/chat/completions.
 func (s *Server) handleChat(c *fiber.Ctx) error {
 	m, err := s.ready()
@@ -145,11 +116,15 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 		}
 		g.req.TopLogprobs = *req.TopLogprobs
 	}
-	g.req.Prompt = m.Tokenizer.Encode(chatML(msgs, s.opts.ResponseRole, true), true, true)
+	text, err := m.chatTemplate().Render(msgs, s.opts.ResponseRole, true)
+	if err != nil {
+		return badParam("messages", "messages: the chat template failed: %v", err)
+	}
+	g.req.Prompt = m.Tokenizer.Encode(text, true, true)
 	if err := checkContext(&g, len(g.req.Prompt), m, "messages"); err != nil {
 		return err
 	}
-	chatStops(&g.req, m.Tokenizer)
+	m.endOfTurn(&g.req)
 	r, err := s.start(m.Backend, g.expand([][]int32{g.req.Prompt}, c.GetRespHeader(RequestIDHeader)), "messages")
 	if err != nil {
 		return err

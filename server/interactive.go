@@ -120,7 +120,7 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 		s.sessions.cancelTurn(id)
 		return c.JSON(openai.InteractiveResponse{FinishReason: finishReason("abort")})
 	}
-	var msgs []chatMsg
+	var msgs []ChatMessage
 	if !isNull(req.Prompt) {
 		if msgs, err = parseMessages(req.Prompt); err != nil {
 			if ae, ok := err.(*APIError); ok {
@@ -164,18 +164,25 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 		}
 		return c.JSON(openai.InteractiveResponse{HistoryTokens: len(history), FinishReason: finishReason(control.FinishStop)})
 	}
-	text := chatML(msgs, s.opts.ResponseRole, true)
+	tmpl := m.chatTemplate()
+	text, err := tmpl.Render(msgs, s.opts.ResponseRole, true)
+	if err != nil {
+		return badParam("prompt", "prompt: the chat template failed: %v", err)
+	}
 	var turn []int32
 	if len(history) == 0 {
 		turn = m.Tokenizer.Encode(text, true, true)
 	} else {
-		turn = m.Tokenizer.Encode("\n"+text, false, true)
+		if _, ok := tmpl.(ChatML); ok {
+			text = "\n" + text // after the last reply's <|im_end|>
+		}
+		turn = m.Tokenizer.Encode(text, false, true)
 	}
 	g.req.Prompt = append(history, turn...)
 	if err := checkContext(&g, len(g.req.Prompt), m, "prompt"); err != nil {
 		return err
 	}
-	chatStops(&g.req, m.Tokenizer)
+	m.endOfTurn(&g.req)
 	if id >= 0 {
 		g.req.SessionID = engineSessionID(id)
 	}

@@ -31,7 +31,9 @@ func (s *Server) handleTokenize(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		text = chatML(msgs, s.opts.ResponseRole, req.AddGenerationPrompt == nil || *req.AddGenerationPrompt)
+		if text, err = m.chatTemplate().Render(msgs, s.opts.ResponseRole, req.AddGenerationPrompt == nil || *req.AddGenerationPrompt); err != nil {
+			return badParam("messages", "messages: the chat template failed: %v", err)
+		}
 	default:
 		return badParam("prompt", "prompt: required (or messages)")
 	}
