@@ -117,7 +117,7 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	log := slog.Default()
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
-		return fmt.Errorf("serve: option port: %w", err)
+		return fmt.Errorf("serve: options host and port: %w", err)
 	}
 	srv := server.New(server.Options{
 		ResponseRole: cfg.ResponseRole, APIKeys: cfg.AllAPIKeys, CORSOrigins: cfg.CORSOrigins,
@@ -134,7 +134,9 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 
 	st, err := startEngines(ctx, cfg, log)
 	if err != nil {
-		_ = srv.Shutdown(context.Background(), 0)
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx, 0)
 		return err
 	}
 	defer st.close()
