@@ -135,6 +135,7 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 		return nil
 	}
 	defer r.finish()
+	defer watchDisconnect(c, r)()
 	res, err := s.collect(r, r.n)
 	if err != nil {
 		return err

@@ -117,6 +117,7 @@ func (s *Server) handleCompletions(c *fiber.Ctx) error {
 		return nil
 	}
 	defer r.finish()
+	defer watchDisconnect(c, r)()
 	res, err := s.collect(r, len(reqs))
 	if err != nil {
 		return err

@@ -209,6 +209,7 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 	resp := openai.InteractiveResponse{InputTokens: len(turn), HistoryTokens: len(history)}
 	if req.Stream == nil || !*req.Stream {
 		defer r.finish()
+		defer watchDisconnect(c, r)()
 		res, err := s.collect(r, 1)
 		if err != nil {
 			if !after(nil, false) {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -287,4 +288,27 @@ func TestRequestTimeout(t *testing.T) {
 	}
 	apiError(t, b)
 	waitIdle(t, env.engine)
+}
+
+func TestDisconnectCancelsNonStreamed(t *testing.T) {
+	env := newTestEnv(t, Options{}, 5*time.Millisecond)
+	env.listen(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(env.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"prompt":"Once","max_tokens":400}`
+	fmt.Fprintf(conn, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	deadline := time.Now().Add(5 * time.Second)
+	for env.engine.Metrics().KV.UsedBlocks == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("never started")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	conn.Close()
+	m := waitIdle(t, env.engine)
+	if m.Requests[control.FinishAbort] != 1 || m.GeneratedTokens >= 400 {
+		t.Errorf("not aborted: %v, %d tokens", m.Requests, m.GeneratedTokens)
+	}
 }
