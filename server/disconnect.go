@@ -6,9 +6,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// watchDisconnect cancels a non-streamed run when its client hangs up
-// (streams notice on their next write instead); the returned func stops
-// the watch.
+// watchDisconnect cancels r when its client hangs up: a non-streamed run
+// would not notice at all, a stream only at its next write (a long
+// prefill writes nothing). The returned func stops the watch; call it
+// before the connection is reused.
 func watchDisconnect(c *fiber.Ctx, r *run) func() {
 	conn := c.Context().Conn()
 	if _, ok := hungUp(conn); !ok {

@@ -201,8 +201,10 @@ func setSSEHeaders(c *fiber.Ctx) {
 // any trailing chunk and [DONE] follows. A failed write cancels the run.
 func (s *Server) streamRun(c *fiber.Ctx, r *run, onEvent func(*sse, indexedEvent), onEnd func(*sse)) {
 	setSSEHeaders(c)
+	unwatch := watchDisconnect(c, r)
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer r.finish()
+		defer unwatch()
 		out := &sse{w: w}
 		failed := false
 		finished := 0

@@ -224,8 +224,10 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 		return c.JSON(resp)
 	}
 	c.Set(fiber.HeaderContentType, "application/x-ndjson")
+	unwatch := watchDisconnect(c, r)
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer r.finish()
+		defer unwatch()
 		var generated []int32
 		ok := false
 		for ie := range r.events {
