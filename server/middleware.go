@@ -77,6 +77,8 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	s.httpDur.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	level := slog.LevelInfo
 	switch {
+	case (route == "/health" || route == "/metrics") && status < 500:
+		level = slog.LevelDebug // probes and scrapes would drown the log
 	case status == fiber.StatusServiceUnavailable: // loading or draining: expected
 		level = slog.LevelWarn
 	case status >= 500:
