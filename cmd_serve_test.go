@@ -147,6 +147,45 @@ func TestServeEndToEnd(t *testing.T) {
 			}
 		})
 	}
+	t.Run("best_of picks the likeliest", func(t *testing.T) {
+		type choices struct {
+			Choices []struct {
+				Text     string
+				Logprobs struct {
+					TokenLogprobs []float64 `json:"token_logprobs"`
+				}
+			}
+			Usage struct {
+				PromptTokens     int `json:"prompt_tokens"`
+				CompletionTokens int `json:"completion_tokens"`
+			}
+		}
+		var all, best choices
+		_, body := post(t, url+"/v1/completions", `{"prompt":"Once","max_tokens":6,"seed":5,"n":4,"logprobs":0}`)
+		if err := json.Unmarshal([]byte(body), &all); err != nil || len(all.Choices) != 4 {
+			t.Fatalf("%v %s", err, body)
+		}
+		bestText, bestSum := "", math.Inf(-1)
+		for _, c := range all.Choices {
+			sum := 0.0
+			for _, lp := range c.Logprobs.TokenLogprobs {
+				sum += lp
+			}
+			if sum > bestSum {
+				bestText, bestSum = c.Text, sum
+			}
+		}
+		_, body = post(t, url+"/v1/completions", `{"prompt":"Once","max_tokens":6,"seed":5,"best_of":4}`)
+		if err := json.Unmarshal([]byte(body), &best); err != nil || len(best.Choices) != 1 {
+			t.Fatalf("%v %s", err, body)
+		}
+		if best.Choices[0].Text != bestText || best.Usage.CompletionTokens != 24 || best.Usage.PromptTokens != all.Usage.PromptTokens {
+			t.Errorf("best_of chose %q (usage %+v), want %q of %s", best.Choices[0].Text, best.Usage, bestText, body)
+		}
+		if strings.Contains(body, "token_logprobs") {
+			t.Errorf("logprobs leaked without being asked: %s", body)
+		}
+	})
 	t.Run("embeddings", func(t *testing.T) {
 		status, body := post(t, url+"/v1/embeddings", `{"input":["Once upon a time","Once upon a time","A big red ball"]}`)
 		var r struct {

@@ -141,7 +141,7 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 		return err
 	}
 	base.Object = "chat.completion"
-	us := make([]control.Usage, len(res))
+	res, us := g.best(res)
 	for i := range res {
 		text := res[i].text.String()
 		ch := openai.ChatChoice{Index: i, Message: &openai.ChatMessage{Role: s.opts.ResponseRole, Content: &text}, FinishReason: finishReason(res[i].finish)}
@@ -149,9 +149,8 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 			ch.Logprobs = chatLogprobs(res[i].logprobs, m.Tokenizer)
 		}
 		base.Choices = append(base.Choices, ch)
-		us[i] = res[i].usage
 	}
-	base.Usage = usage(us...)
+	base.Usage = usage(g.bestOf, us...)
 	return c.JSON(base)
 }
 
@@ -196,7 +195,7 @@ func (s *Server) streamChat(c *fiber.Ctx, r *run, base openai.ChatCompletion, in
 		if includeUsage {
 			ch := base
 			ch.Choices = []openai.ChatChoice{}
-			ch.Usage = usage(us...)
+			ch.Usage = usage(r.n, us...)
 			out.send(ch)
 		}
 	})

@@ -96,8 +96,8 @@ func (s *Server) handleCompletions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if len(prompts)*g.n > maxPrompts {
-		return badParam("n", "n: %d choices for each of %d prompts; at most %d sequences per request", g.n, len(prompts), maxPrompts)
+	if len(prompts)*g.bestOf > maxPrompts {
+		return badParam("n", "n: %d sequences for each of %d prompts; at most %d per request", g.bestOf, len(prompts), maxPrompts)
 	}
 	toks := make([][]int32, len(prompts))
 	for i, p := range prompts {
@@ -122,7 +122,7 @@ func (s *Server) handleCompletions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	us := make([]control.Usage, len(res))
+	res, us := g.best(res)
 	for i := range res {
 		text := res[i].text.String()
 		offset := 0
@@ -136,9 +136,8 @@ func (s *Server) handleCompletions(c *fiber.Ctx) error {
 			ch.Logprobs = completionLogprobs(res[i].logprobs, m.Tokenizer, &offset)
 		}
 		base.Choices = append(base.Choices, ch)
-		us[i] = res[i].usage
 	}
-	base.Usage = usage(us...)
+	base.Usage = usage(g.bestOf, us...)
 	return c.JSON(base)
 }
 
@@ -177,7 +176,7 @@ func (s *Server) streamCompletion(c *fiber.Ctx, r *run, base openai.Completion, 
 		if includeUsage {
 			ch := base
 			ch.Choices = []openai.CompletionChoice{}
-			ch.Usage = usage(us...)
+			ch.Usage = usage(n, us...)
 			out.send(ch)
 		}
 	})

@@ -123,14 +123,18 @@ func (s *Server) collect(r *run, n int) ([]result, error) {
 	return res, nil
 }
 
-// usage sums the usage of finished requests in OpenAI's shape.
-func usage(us ...control.Usage) *openai.Usage {
+// usage sums the usage of finished requests in OpenAI's shape; us holds
+// perPrompt consecutive entries for each prompt, whose prompt (and cached)
+// tokens count once, as OpenAI counts n > 1.
+func usage(perPrompt int, us ...control.Usage) *openai.Usage {
 	var u openai.Usage
 	cached := 0
-	for _, x := range us {
-		u.PromptTokens += x.PromptTokens
+	for i, x := range us {
+		if i%perPrompt == 0 {
+			u.PromptTokens += x.PromptTokens
+			cached += x.CachedTokens
+		}
 		u.CompletionTokens += x.CompletionTokens
-		cached += x.CachedTokens
 	}
 	u.TotalTokens = u.PromptTokens + u.CompletionTokens
 	u.PromptTokensDetails = &openai.PromptTokensDetails{CachedTokens: cached}

@@ -2,6 +2,8 @@ package server
 
 import (
 	"bytes"
+	"cmp"
+	"slices"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -24,6 +26,7 @@ const maxN = 16
 type genParams struct {
 	req          control.Request
 	n            int // choices per prompt
+	bestOf       int // sequences generated per prompt (>= n): the n likeliest are answered
 	stream       bool
 	includeUsage bool
 	maxTokensSet bool
@@ -81,13 +84,12 @@ func parseSampling(p *openai.Sampling, m *Model, defaultMax int) (genParams, err
 		}
 		g.n = *p.N
 	}
+	g.bestOf = g.n
 	if p.BestOf != nil {
-		switch {
-		case *p.BestOf < g.n:
-			return g, badParam("best_of", "best_of: %d; want >= n (%d)", *p.BestOf, g.n)
-		case *p.BestOf > g.n:
-			return g, notImplemented("best_of", "best_of > n")
+		if *p.BestOf < g.n || *p.BestOf > maxN {
+			return g, badParam("best_of", "best_of: %d; want n (%d) to %d", *p.BestOf, g.n, maxN)
 		}
+		g.bestOf = *p.BestOf
 	}
 	r := &g.req
 	r.MaxTokens = defaultMax
@@ -197,22 +199,58 @@ func parseSampling(p *openai.Sampling, m *Model, defaultMax int) (genParams, err
 		}
 		g.includeUsage = p.StreamOptions.IncludeUsage != nil && *p.StreamOptions.IncludeUsage
 	}
+	if g.stream && g.bestOf > g.n {
+		return g, badParam("best_of", "best_of: %d > n cannot be streamed (the best are known only at the end)", g.bestOf)
+	}
 	return g, checkUnimplemented(p)
 }
 
-// expand makes g.n requests of each prompt, choice index p*n+j: the j-th
-// choice samples with seed+j, so a seeded request stays reproducible.
+// expand makes g.bestOf requests of each prompt, index p*bestOf+j: the
+// j-th samples with seed+j, so a seeded request stays reproducible. With
+// best_of > n each records its logprobs, to rank them.
 func (g *genParams) expand(prompts [][]int32, id string) []control.Request {
-	reqs := make([]control.Request, 0, len(prompts)*g.n)
+	reqs := make([]control.Request, 0, len(prompts)*g.bestOf)
 	for _, p := range prompts {
-		for j := range g.n {
+		for j := range g.bestOf {
 			r := g.req
 			r.Prompt, r.ID = p, id
 			r.Sample.Seed += uint64(j)
+			if g.bestOf > g.n {
+				r.Logprobs = true
+			}
 			reqs = append(reqs, r)
 		}
 	}
 	return reqs
+}
+
+// best keeps, of each prompt's bestOf results, the n with the highest
+// cumulative logprob (vLLM's best_of), in that order; the usage of the
+// dropped ones is kept in usages, which counts every generated token.
+func (g *genParams) best(res []result) (kept []result, usages []control.Usage) {
+	for i := range res {
+		usages = append(usages, res[i].usage)
+	}
+	if g.bestOf == g.n {
+		return res, usages
+	}
+	sum := func(r *result) (s float64) {
+		for _, lp := range r.logprobs {
+			s += float64(lp.Logprob)
+		}
+		return s
+	}
+	for p := 0; p < len(res); p += g.bestOf {
+		group := slices.Clone(res[p : p+g.bestOf])
+		slices.SortStableFunc(group, func(a, b result) int { return cmp.Compare(sum(&b), sum(&a)) })
+		for _, r := range group[:g.n] {
+			if !g.req.Logprobs {
+				r.logprobs = nil
+			}
+			kept = append(kept, r)
+		}
+	}
+	return kept, usages
 }
 
 // parseStop reads stop: a string, an array of strings, or null.

@@ -63,7 +63,8 @@ func TestParamValidation(t *testing.T) {
 		{cmpl, `{"prompt": ["a","b","c","d","e"], "n": 16}`, 400, "n", ""},
 		{cmpl, `{"prompt": "x", "n": 2, "best_of": 1}`, 400, "best_of", ""},
 		{cmpl, `{"prompt": "x", "n": "2"}`, 400, "n", ""},
-		{cmpl, `{"prompt": "x", "best_of": 3}`, 400, "best_of", "not_implemented"},
+		{cmpl, `{"prompt": "x", "best_of": 3, "stream": true}`, 400, "best_of", ""},
+		{cmpl, `{"prompt": "x", "best_of": 17}`, 400, "best_of", ""},
 		// stop
 		{cmpl, `{"prompt": "x", "stop": 5}`, 400, "stop", ""},
 		{cmpl, `{"prompt": "x", "stop": ["a", 1]}`, 400, "stop", ""},
