@@ -7,9 +7,16 @@ COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 LIBKILN   := $(abspath $(BUILD_DIR))/libkiln.so
 
-.PHONY: all build lib kiln kiln-purego test test-c test-go test-purego bench bench-c cgo-sources clean
+.PHONY: all build serve lib kiln kiln-purego test test-c test-go test-purego bench bench-c cgo-sources clean
 
 all: build
+
+# The model `make serve` hosts: ../shared's tiny real llama unless MODEL=... is given.
+MODEL ?= ../shared/models/stories260K.gguf
+
+## serve: build bin/kiln and serve $(MODEL) on :8000 (override: make serve MODEL=path ARGS="--port 9000")
+serve: kiln
+	bin/kiln serve --model $(MODEL) $(ARGS)
 
 ## build: the C library, C tests and C benchmark (CMake), then bin/kiln (cgo) and bin/kiln-purego
 build: lib kiln kiln-purego
