@@ -8,8 +8,13 @@
  *  - float weights (F32/F16/BF16): one VL-lane accumulator per output,
  *    acc = fma(x[k:k+VL], w[k:k+VL], acc) for k = 0, VL, 2VL, ...; the last
  *    partial step uses zero-filled lanes; then a fixed horizontal sum.
- *  - Q8_0, AVX2: one f32 accumulator per output, acc = fma(dx_b*dw_b,
- *    float(exact int32 block dot), acc) over blocks in order (q8_kernel).
+ *  - Q8_0, AVX2: one f32 accumulator per output, starting at +0,
+ *    acc = fma(dx_b*dw_b, float(exact int32 block dot), acc) over blocks in
+ *    order, dx_b*dw_b one f32 multiply. Two loop nests follow it: m below
+ *    KILN_MM_Q8G_MIN_M, dot products of 8 W rows at a time (matmul_avx2.c);
+ *    from there on, a packed-int16 outer-product GEMM (matmul_q8_avx2.c:
+ *    16-column W panels packed per thread, 6-row X tiles, vpmaddwd+vpaddd
+ *    per k pair, the f32 fma once per block).
  *  - Q8_0, AVX-512: one 16-lane accumulator per output (two blocks per
  *    step); per step acc = fma(dx*dw, float(int32 lane sums), acc); then
  *    the fixed horizontal sum. int32 sums are exact, so how they are
@@ -31,6 +36,12 @@ typedef struct {
     const float *x;       /* X[m, k] f32 */
     const int8_t *xq;     /* Q8_0 only: X quants [m, kpad] (kpad = k rounded up to 64) */
     const float *xd;      /* Q8_0 only: X block scales as f32, [m, kpad/32] */
+    /* Q8_0 GEMM only (m >= the tiler's q8g_min_m; else NULL): X by tiles of
+     * KILN_MM_Q8G_MR rows (the last tile has mr = m % MR rows, if any). The
+     * tile of rows i0.. holds the quants as int16 pairs (x[2P], x[2P+1]) at
+     * xp + i0*kpad/2 + P*mr + r and the block scales at xdp + i0*kpad/32 + b*mr + r. */
+    const int32_t *xp;
+    const float *xdp;
     int64_t kpad;
     float *y;             /* Y[m, n] */
     int64_t m, n, k;
@@ -47,7 +58,8 @@ typedef void (*kiln_mm_kernel)(const kiln_mm *p, int64_t n0, int64_t n1, float *
 #define KILN_MM_MAXVL 16 /* widest accumulator in floats */
 
 /* Per-thread scratch: the vector accumulators of one m block × n block,
- * kept between k blocks (slot of output (i,j) = MAXVL floats). */
+ * kept between k blocks (slot of output (i,j) = MAXVL floats); the AVX2
+ * Q8_0 GEMM keeps its packed W panel and f32 tile accumulators there. */
 #define KILN_MM_SCRATCH_FLOATS ((size_t)KILN_MM_MB * KILN_MM_NB * KILN_MM_MAXVL)
 
 /* kiln_mm_tile is one register tile's job: outputs (i0.., j0..) over the k
@@ -78,7 +90,17 @@ typedef struct {
     kiln_mm_tiles flt;   /* F32, F16, BF16 */
     kiln_mm_tiles q8;    /* Q8_0 through the blocked driver, unless q8_kernel is set */
     kiln_mm_kernel q8_kernel; /* Q8_0 with its own loop nest (a different per-output rule) */
+    int q8g_min_m;       /* > 0: q8_kernel wants p->xp, p->xdp when m >= this (0: never) */
 } kiln_mm_tiler;
+
+/* Tile height of the Q8_0 GEMM kernels and of their X layout (kiln_mm.xp). */
+#define KILN_MM_Q8G_MR 6
+/* Smallest m for the AVX2 Q8_0 GEMM: below it the dot-product kernel of
+ * matmul_avx2.c is as fast (packing a W panel costs about as much as a few
+ * rows of products; measured break-even at m = 4). */
+#ifndef KILN_MM_Q8G_MIN_M
+#define KILN_MM_Q8G_MIN_M 4
+#endif
 
 /* Quantize rows: xq[i, 0:k] / xd[i, 0:k/32] from x[i, 0:k] for i in [r0, r1);
  * k % 32 == 0; quants past k up to kpad are zero-filled. Bit-identical
@@ -96,6 +118,8 @@ void kiln_mm_q8_0_ref(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_quantize_rows_avx2(const float *x, int8_t *xq, float *xd, int64_t k, int64_t kpad,
                                 int64_t r0, int64_t r1);
 extern const kiln_mm_tiler kiln_mm_tiler_avx2;
+/* kiln_mm_q8_gemm_avx2 computes y[0:m, n0:n1] from p->xp, p->xdp (matmul_q8_avx2.c). */
+void kiln_mm_q8_gemm_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 /* kiln_mm_tiler_avx512_get picks the VNNI Q8_0 tiles when the CPU has them. */
 const kiln_mm_tiler *kiln_mm_tiler_avx512_get(void);
 #endif

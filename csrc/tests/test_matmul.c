@@ -229,6 +229,53 @@ static void test_determinism(void) {
     kiln_init(0);
 }
 
+/* ---- Q8_0 GEMM edges ------------------------------------------------------------ */
+/* The AVX2 Q8_0 GEMM (m >= KILN_MM_Q8G_MIN_M) packs 16-column W panels and
+ * runs 6-row tiles over k blocks of 8 Q8_0 blocks, in m blocks of 240 rows:
+ * check the shapes around those edges (tails of every size, m past one m
+ * block, k of one block and far past one k block), and extreme quants. */
+static void test_q8_gemm_edges(void) {
+    static const int64_t shapes[][3] = {
+        /* m, n, k */
+        {KILN_MM_Q8G_MIN_M - 1, 16, 64}, {KILN_MM_Q8G_MIN_M, 16, 64}, {6, 16, 32}, {12, 32, 256},
+        {13, 47, 288}, {250, 37, 96}, {7, 19, 8192}, {485, 18, 32},
+    };
+    for (int s = 0; s < COUNT(shapes); s++) check_shape(KILN_TYPE_Q8_0, shapes[s][0], shapes[s][1], shapes[s][2]);
+    for (int v = 0; v < n_isas; v++) {
+        check_determinism(KILN_TYPE_Q8_0, isas[v], 250, 37, 96);
+        check_determinism(KILN_TYPE_Q8_0, isas[v], 9, 40, 8192);
+    }
+    kiln_init(0);
+
+    /* every product at its extreme: W quants -128 (|w| = 128, the one value
+     * whose negation does not fit int8) and X quants ±127 (x = ±127, so both
+     * scales are 1), and every partial sum exact in f32: block sums are
+     * -128·±127·32 = ∓520192; blocks alternating in sign sum to 0, blocks of
+     * one sign to -520192·K/32. */
+    enum { M = 7, N = 19, K = 8192 };
+    block_q8_0 *w = t_alloc(sizeof(block_q8_0) * (size_t)N * (K / 32));
+    float *x = t_alloc(sizeof(float) * M * K), *y = t_alloc(sizeof(float) * M * N);
+    for (int64_t i = 0; i < (int64_t)N * (K / 32); i++) {
+        w[i].d = kiln_fp32_to_fp16(1.0f);
+        memset(w[i].qs, 0x80, sizeof w[i].qs);
+    }
+    for (int v = 0; v < n_isas; v++) {
+        kiln_set_isa(isas[v]);
+        for (int one_sign = 0; one_sign < 2; one_sign++) {
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t c = 0; c < K; c++) x[i * K + c] = one_sign || (i + c / 32) % 2 == 0 ? 127.0f : -127.0f;
+            const float want = one_sign ? -520192.0f * (K / 32) : 0.0f;
+            t_poison(y, M * N);
+            int rc = kiln_matmul(KILN_TYPE_Q8_0, w, x, y, M, N, K);
+            int ok = rc == KILN_OK;
+            for (int64_t i = 0; i < M * N; i++) ok &= y[i] == want;
+            T_CHECK(ok, "q8_0 extreme quants (%s, %s): status %d, y[0] = %.9g, want %.9g", kiln_isa_name(isas[v]),
+                    one_sign ? "one sign" : "alternating", rc, y[0], want);
+        }
+    }
+    free(w); free(x); free(y);
+}
+
 /* ---- Q8_0 quantization ------------------------------------------------------- */
 /* llama_quantize_row_q8_0_ref is llama.cpp's quantize_row_q8_0_ref, restated. */
 static void llama_quantize_row_q8_0_ref(const float *x, block_q8_0 *y, int64_t k) {
@@ -316,5 +363,6 @@ int main(void) {
     test_quantize();
     test_correctness();
     test_determinism();
+    test_q8_gemm_edges();
     return t_done();
 }
