@@ -1,5 +1,6 @@
 /* probe.c — the machine's own ceilings, measured in the same run as the
- * kernels they judge: memory read bandwidth and peak f32 FMA throughput.
+ * kernels they judge: memory read bandwidth, peak f32 FMA throughput and
+ * peak int8 multiply-accumulate throughput (the Q8_0 kernels' instructions).
  * Benchmarks report kernels as a fraction of these, never as absolute times
  * alone (absolute times on shared machines are noisy). */
 #include "kiln_internal.h"
@@ -105,6 +106,7 @@ int kiln_probe_read_bandwidth(size_t bytes, int n_threads, int reps, double *gbp
 /* ---- FMA peak ------------------------------------------------------------ */
 typedef struct {
     double seconds;
+    int int8;        /* 0: f32 FMA, 1: int8 multiply-accumulate */
     double flops[KILN_MAX_THREADS];
     float sink[KILN_MAX_THREADS];
 } fma_task;
@@ -157,9 +159,112 @@ KILN_TARGET_AVX512 static double fma_avx512(double seconds, float *sink) {
 }
 #endif
 
+/* ---- int8 multiply-accumulate peak -------------------------------------- */
+/* The instruction sequence each ISA's Q8_0 GEMM spends per product, in 12
+ * independent accumulator chains that stay throughput-bound:
+ *   scalar:  a = a*b + c on 32-bit integers                      1 MAC
+ *   AVX2:    a = a + vpmaddwd(b, c), int16 pairs into int32       16 MACs
+ *            (asm: operands independent of the chain, as in the GEMM)
+ *   AVX-512: a = vpdpbusd(a, b, c) with VNNI                      64 MACs
+ *            a = vpmaddwd(vpmaddubsw(a, b), 1) without            64 MACs
+ *            (every step reads its own accumulator: nothing to hoist)
+ * One MAC counts two ops, as an FMA counts two flops. */
+static double int8_ref(double seconds, float *sink) {
+    volatile uint32_t vb = 3, vc = 1;
+    const uint32_t b = vb, c = vc;
+    uint32_t a[12];
+    for (int i = 0; i < 12; i++) a[i] = (uint32_t)i;
+    double t0 = now_seconds(), iters = 0;
+    do {
+        for (int it = 0; it < FMA_CHUNK; it++)
+            for (int i = 0; i < 12; i++) a[i] = a[i] * b + c;
+        iters += FMA_CHUNK;
+    } while (now_seconds() - t0 < seconds);
+    *sink = (float)(a[0] + a[11]);
+    return iters * 12 * 2 / (now_seconds() - t0);
+}
+
+#if KILN_X86
+/* INT8_BODY times LOOP (one step of the 12 chains a0..a11) and counts MACS
+ * products per chain and step. */
+#define INT8_BODY(T, ADD, MACS, LOOP)                                               \
+    T a0 = a, a1 = ADD(a0, a), a2 = ADD(a1, a), a3 = ADD(a2, a), a4 = ADD(a3, a),   \
+      a5 = ADD(a4, a), a6 = ADD(a5, a), a7 = ADD(a6, a), a8 = ADD(a7, a),           \
+      a9 = ADD(a8, a), a10 = ADD(a9, a), a11 = ADD(a10, a);                         \
+    double t0 = now_seconds(), iters = 0;                                           \
+    do {                                                                            \
+        for (int it = 0; it < FMA_CHUNK; it++) LOOP                                 \
+        iters += FMA_CHUNK;                                                         \
+    } while (now_seconds() - t0 < seconds);                                         \
+    T s = ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7)));        \
+    s = ADD(s, ADD(ADD(a8, a9), ADD(a10, a11)));                                    \
+    int32_t lane;                                                                   \
+    memcpy(&lane, &s, sizeof lane);                                                 \
+    *sink = (float)lane;                                                            \
+    return iters * 12 * (MACS) * 2 / (now_seconds() - t0);
+
+#define STEPS12(STEP)                                                               \
+    {                                                                               \
+        a0 = STEP(a0); a1 = STEP(a1); a2 = STEP(a2); a3 = STEP(a3);                 \
+        a4 = STEP(a4); a5 = STEP(a5); a6 = STEP(a6); a7 = STEP(a7);                 \
+        a8 = STEP(a8); a9 = STEP(a9); a10 = STEP(a10); a11 = STEP(a11);             \
+    }
+
+/* AVX2 in asm, so the loop is exactly the GEMM's pair per product vector:
+ * vpmaddwd of two operands independent of the chain into a temporary, then
+ * vpaddd into the accumulator (the only dependency, 1 cycle, as in the GEMM). */
+#define MADD_ADD(i, t) "vpmaddwd %[b], %[c], %%ymm" #t "\n\tvpaddd %%ymm" #t ", %[a" #i "], %[a" #i "]\n\t"
+KILN_TARGET_AVX2 static double int8_avx2(double seconds, float *sink) {
+    const __m256i a = _mm256_set1_epi32(0x00030001), b = _mm256_set1_epi32(0x00050007),
+                  c = _mm256_set1_epi32(0x00020003);
+    INT8_BODY(__m256i, _mm256_add_epi32, 16, {
+        __asm__ volatile(MADD_ADD(0, 14) MADD_ADD(1, 15) MADD_ADD(2, 14) MADD_ADD(3, 15) MADD_ADD(4, 14)
+                         MADD_ADD(5, 15) MADD_ADD(6, 14) MADD_ADD(7, 15) MADD_ADD(8, 14) MADD_ADD(9, 15)
+                         MADD_ADD(10, 14) MADD_ADD(11, 15)
+                         : [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [a3] "+x"(a3), [a4] "+x"(a4),
+                           [a5] "+x"(a5), [a6] "+x"(a6), [a7] "+x"(a7), [a8] "+x"(a8), [a9] "+x"(a9),
+                           [a10] "+x"(a10), [a11] "+x"(a11)
+                         : [b] "x"(b), [c] "x"(c)
+                         : "xmm14", "xmm15");
+    })
+}
+#undef MADD_ADD
+
+KILN_TARGET_AVX512 static double int8_avx512(double seconds, float *sink) {
+    const __m512i a = _mm512_set1_epi32(0x01030507), b = _mm512_set1_epi8(3), ones = _mm512_set1_epi16(1);
+#define STEP_AVX512(v) _mm512_madd_epi16(_mm512_maddubs_epi16(v, b), ones)
+    INT8_BODY(__m512i, _mm512_add_epi32, 64, STEPS12(STEP_AVX512))
+#undef STEP_AVX512
+}
+
+KILN_TARGET_AVX512VNNI static double int8_avx512vnni(double seconds, float *sink) {
+    const __m512i a = _mm512_set1_epi32(0x01030507), b = _mm512_set1_epi8(3), c = _mm512_set1_epi8(-5);
+#define STEP_VNNI(v) _mm512_dpbusd_epi32(v, b, c)
+    INT8_BODY(__m512i, _mm512_add_epi32, 64, STEPS12(STEP_VNNI))
+#undef STEP_VNNI
+}
+#endif
+
+static void int8_worker(fma_task *t, int ith) {
+    switch (kiln_active_isa()) {
+#if KILN_X86
+    case KILN_ISA_AVX512:
+        t->flops[ith] = (kiln_cpu_features() & KILN_CPU_AVX512VNNI) ? int8_avx512vnni(t->seconds, &t->sink[ith])
+                                                                    : int8_avx512(t->seconds, &t->sink[ith]);
+        return;
+    case KILN_ISA_AVX2: t->flops[ith] = int8_avx2(t->seconds, &t->sink[ith]); return;
+#endif
+    default: t->flops[ith] = int8_ref(t->seconds, &t->sink[ith]); return;
+    }
+}
+
 static void fma_worker(void *arg, int ith, int nth) {
     (void)nth;
     fma_task *t = arg;
+    if (t->int8) {
+        int8_worker(t, ith);
+        return;
+    }
     switch (kiln_active_isa()) {
 #if KILN_X86
     case KILN_ISA_AVX512: t->flops[ith] = fma_avx512(t->seconds, &t->sink[ith]); return;
@@ -169,18 +274,27 @@ static void fma_worker(void *arg, int ith, int nth) {
     }
 }
 
-int kiln_probe_fma_peak(int n_threads, double seconds, double *gflops) {
-    if (!gflops) return KILN_ERR_NULL;
+/* peak runs the FMA or int8 loop on n_threads threads for about seconds. */
+static int peak(int int8, int n_threads, double seconds, double *g) {
+    if (!g) return KILN_ERR_NULL;
     if (n_threads < 1 || !(seconds > 0) || seconds > 60) return KILN_ERR_SIZE;
     int rc = kiln_ensure_init();
     if (rc != KILN_OK) return rc;
     if (n_threads > kiln_pool_size()) n_threads = kiln_pool_size();
-    fma_task t = {.seconds = seconds * 0.2};
+    fma_task t = {.seconds = seconds * 0.2, .int8 = int8};
     kiln_parallel(fma_worker, &t, n_threads); /* clocks up, pool awake */
     t.seconds = seconds;
     kiln_parallel(fma_worker, &t, n_threads);
     double total = 0;
     for (int i = 0; i < n_threads; i++) total += t.flops[i];
-    *gflops = total * 1e-9;
+    *g = total * 1e-9;
     return KILN_OK;
+}
+
+int kiln_probe_fma_peak(int n_threads, double seconds, double *gflops) {
+    return peak(0, n_threads, seconds, gflops);
+}
+
+int kiln_probe_int8_peak(int n_threads, double seconds, double *gops) {
+    return peak(1, n_threads, seconds, gops);
 }

@@ -144,3 +144,7 @@ func bProbeBandwidth(bytes uint64, threads, reps int32, out *float64) int32 {
 func bProbeFMA(threads int32, seconds float64, out *float64) int32 {
 	return int32(C.kiln_probe_fma_peak(C.int(threads), C.double(seconds), (*C.double)(unsafe.Pointer(out))))
 }
+
+func bProbeInt8(threads int32, seconds float64, out *float64) int32 {
+	return int32(C.kiln_probe_int8_peak(C.int(threads), C.double(seconds), (*C.double)(unsafe.Pointer(out))))
+}

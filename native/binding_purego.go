@@ -56,6 +56,7 @@ var (
 	cAttnPrefill  func(unsafe.Pointer, unsafe.Pointer, unsafe.Pointer, int64, unsafe.Pointer, unsafe.Pointer, unsafe.Pointer, int32) int32
 	cProbeBW      func(uint64, int32, int32, unsafe.Pointer) int32
 	cProbeFMA     func(int32, float64, unsafe.Pointer) int32
+	cProbeInt8    func(int32, float64, unsafe.Pointer) int32
 )
 
 // libraryCandidates lists where libkiln.so may be: $KILN_KERNELS_LIB, then
@@ -106,6 +107,7 @@ func loadLibrary() error {
 		{&cRoPE, "kiln_rope"}, {&cGetRows, "kiln_get_rows"}, {&cKVStore, "kiln_kv_store"},
 		{&cAttnDecode, "kiln_attn_decode"}, {&cAttnPrefill, "kiln_attn_prefill"},
 		{&cProbeBW, "kiln_probe_read_bandwidth"}, {&cProbeFMA, "kiln_probe_fma_peak"},
+		{&cProbeInt8, "kiln_probe_int8_peak"},
 	}
 	for _, s := range syms {
 		if _, err := purego.Dlsym(lib, s.name); err != nil {
@@ -170,4 +172,8 @@ func bProbeBandwidth(bytes uint64, threads, reps int32, out *float64) int32 {
 
 func bProbeFMA(threads int32, seconds float64, out *float64) int32 {
 	return cProbeFMA(threads, seconds, unsafe.Pointer(out))
+}
+
+func bProbeInt8(threads int32, seconds float64, out *float64) int32 {
+	return cProbeInt8(threads, seconds, unsafe.Pointer(out))
 }

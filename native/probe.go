@@ -19,3 +19,14 @@ func FMAPeak(threads int, seconds float64) (float64, error) {
 	var g float64
 	return g, check("probe_fma_peak", bProbeFMA(int32(threads), seconds, &g))
 }
+
+// Int8Peak measures peak int8 multiply-accumulate GOP/s (a multiply-add is
+// two ops, as an FMA is two flops) of the instructions the current variant's
+// Q8_0 GEMM spends per product, on `threads` pool threads for about `seconds`.
+func Int8Peak(threads int, seconds float64) (float64, error) {
+	if err := load(); err != nil {
+		return 0, err
+	}
+	var g float64
+	return g, check("probe_int8_peak", bProbeInt8(int32(threads), seconds, &g))
+}

@@ -85,11 +85,38 @@ static void test_half_scalar(void) {
     T_CHECK(isnan(kiln_bf16_to_fp32(kiln_fp32_to_bf16(NAN))), "bf16 keeps NaN");
 }
 
+/* The ceiling probes give a positive rate on every variant (the int8 probe
+ * runs each variant's own Q8_0 instruction sequence) and refuse bad arguments. */
+static void test_probes(void) {
+    int isas[KILN_ISA_COUNT + 1], n = 0;
+    isas[n++] = KILN_ISA_SCALAR;
+    n += t_simd_isas(isas + n);
+    const int def = kiln_get_isa();
+    for (int v = 0; v < n; v++) {
+        kiln_set_isa(isas[v]);
+        double fma = 0, int8 = 0;
+        T_CHECK(kiln_probe_fma_peak(1, 0.01, &fma) == KILN_OK && fma > 0, "fma peak (%s): %g", kiln_isa_name(isas[v]), fma);
+        T_CHECK(kiln_probe_int8_peak(kiln_threads(), 0.01, &int8) == KILN_OK && int8 > 0, "int8 peak (%s): %g",
+                kiln_isa_name(isas[v]), int8);
+        printf("%s: fma peak %.1f GFLOP/s, int8 peak %.1f GOP/s (1 and %d threads)\n", kiln_isa_name(isas[v]), fma,
+               int8, kiln_threads());
+    }
+    kiln_set_isa(def);
+    double g;
+    T_CHECK(kiln_probe_int8_peak(1, 0.01, NULL) == KILN_ERR_NULL, "int8 peak NULL");
+    T_CHECK(kiln_probe_int8_peak(0, 0.01, &g) == KILN_ERR_SIZE, "int8 peak 0 threads");
+    T_CHECK(kiln_probe_int8_peak(1, 0, &g) == KILN_ERR_SIZE, "int8 peak 0 s");
+    T_CHECK(kiln_probe_int8_peak(1, NAN, &g) == KILN_ERR_SIZE, "int8 peak NaN s");
+    T_CHECK(kiln_probe_int8_peak(1, 61, &g) == KILN_ERR_SIZE, "int8 peak over 60 s");
+    T_CHECK(kiln_probe_fma_peak(1, 0.01, NULL) == KILN_ERR_NULL, "fma peak NULL");
+}
+
 int main(void) {
     t_seed("core");
     test_split();
     test_dispatch();
     test_half_scalar();
     test_pool();
+    test_probes();
     return t_done();
 }

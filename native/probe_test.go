@@ -1,0 +1,47 @@
+package native
+
+import (
+	"errors"
+	"math"
+	"testing"
+)
+
+// TestProbes: every ceiling probe gives a positive figure on every variant,
+// and refuses bad arguments with ErrSize.
+func TestProbes(t *testing.T) {
+	forEachISA(t, func(t *testing.T, isa ISA) {
+		for _, p := range []struct {
+			name string
+			run  func(threads int) (float64, error)
+		}{
+			{"read bandwidth", func(n int) (float64, error) { return ReadBandwidth(1<<20, n, 2) }},
+			{"fma peak", func(n int) (float64, error) { return FMAPeak(n, 0.01) }},
+			{"int8 peak", func(n int) (float64, error) { return Int8Peak(n, 0.01) }},
+		} {
+			for _, threads := range []int{1, Threads()} {
+				g, err := p.run(threads)
+				if err != nil || !(g > 0) {
+					t.Errorf("%s, %d thread(s): %v, %v", p.name, threads, g, err)
+				}
+			}
+		}
+	})
+	for _, c := range []struct {
+		name string
+		call func() (float64, error)
+	}{
+		{"bandwidth buffer too small", func() (float64, error) { return ReadBandwidth(100, 1, 1) }},
+		{"bandwidth zero reps", func() (float64, error) { return ReadBandwidth(1<<20, 1, 0) }},
+		{"fma zero threads", func() (float64, error) { return FMAPeak(0, 0.01) }},
+		{"fma zero seconds", func() (float64, error) { return FMAPeak(1, 0) }},
+		{"int8 zero threads", func() (float64, error) { return Int8Peak(0, 0.01) }},
+		{"int8 seconds too long", func() (float64, error) { return Int8Peak(1, 61) }},
+		{"int8 NaN seconds", func() (float64, error) { return Int8Peak(1, math.NaN()) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := c.call(); !errors.Is(err, ErrSize) {
+				t.Fatalf("got %v, want %v", err, ErrSize)
+			}
+		})
+	}
+}
