@@ -27,23 +27,33 @@ func TestRunKernelsSmall(t *testing.T) {
 	if want := len(o.Shapes) * len(o.Types) * len(o.Ms) * len(o.Threads); len(rep.Rows) != want {
 		t.Fatalf("%d rows, want %d", len(rep.Rows), want)
 	}
+	for _, c := range rep.Ceilings {
+		if !(c.ReadGBps > 0) || !(c.FMAPeakGFLOPS > 0) || !(c.Int8PeakGOPS > 0) {
+			t.Fatalf("ceilings without figures: %+v", c)
+		}
+	}
 	for _, r := range rep.Rows {
 		if !(r.GFLOPS > 0) || !(r.PctCeiling > 0) || !(r.VsGorgonia > 0) {
 			t.Fatalf("row without figures: %+v", r)
+		}
+		if gemmQ8 := r.Type == "q8_0" && r.M > 1; gemmQ8 != (r.PctInt8Peak > 0) {
+			t.Fatalf("%% of int8 peak should be set exactly on Q8_0 GEMM rows: %+v", r)
 		}
 	}
 	if len(rep.Checks) == 0 {
 		t.Fatal("no acceptance checks derived")
 	}
 	var table, js bytes.Buffer
-	if err := rep.WriteTable(&table); err != nil || !strings.Contains(table.String(), "acceptance figures") {
+	if err := rep.WriteTable(&table); err != nil || !strings.Contains(table.String(), "acceptance figures") ||
+		!strings.Contains(table.String(), "int8 peak GOP/s") {
 		t.Fatalf("table: %v\n%s", err, table.String())
 	}
 	if err := rep.WriteJSON(&js); err != nil {
 		t.Fatal(err)
 	}
 	var back Report
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Rows) != len(rep.Rows) {
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Rows) != len(rep.Rows) ||
+		back.Ceilings[0].Int8PeakGOPS != rep.Ceilings[0].Int8PeakGOPS {
 		t.Fatalf("json round trip: %v", err)
 	}
 }

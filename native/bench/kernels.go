@@ -18,8 +18,8 @@ type Options struct {
 	MinTime    time.Duration // per row: the median run within this budget
 	ColdBytes  int           // weights are rotated over copies totalling this, so GEMV reads DRAM, not cache
 	Baseline   bool          // time gorgonia.org/tensor too
-	FMASeconds float64
-	Progress   io.Writer // nil: silent
+	FMASeconds float64       // per peak probe (FMA, int8)
+	Progress   io.Writer     // nil: silent
 }
 
 // DefaultOptions are the acceptance set: every model shape, every weight
@@ -44,7 +44,10 @@ type Row struct {
 	GBps       float64 `json:"gbps"`
 	Bound      string  `json:"ceiling"` // "read_bw" for m = 1, "fma_peak" otherwise
 	PctCeiling float64 `json:"pct_of_ceiling"`
-	VsGorgonia float64 `json:"speedup_vs_gorgonia,omitempty"`
+	// PctInt8Peak is set for Q8_0 GEMM rows (m > 1): GFLOP/s as a percentage
+	// of the int8 multiply-accumulate peak, the Q8_0 kernel's own ceiling.
+	PctInt8Peak float64 `json:"pct_of_int8_peak,omitempty"`
+	VsGorgonia  float64 `json:"speedup_vs_gorgonia,omitempty"`
 }
 
 // Report is everything one run measured.
@@ -71,7 +74,8 @@ func RunKernels(o Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		o.progress("ceilings, %d thread(s): read %.1f GB/s, FMA peak %.1f GFLOP/s\n", t, c.ReadGBps, c.FMAPeakGFLOPS)
+		o.progress("ceilings, %d thread(s): read %.1f GB/s, FMA peak %.1f GFLOP/s, int8 peak %.1f GOP/s\n",
+			t, c.ReadGBps, c.FMAPeakGFLOPS, c.Int8PeakGOPS)
 		ceil[t] = c
 		rep.Ceilings = append(rep.Ceilings, c)
 	}
@@ -114,13 +118,20 @@ func RunKernels(o Options) (*Report, error) {
 						row.Bound, row.PctCeiling = "read_bw", 100*row.GBps/c.ReadGBps
 					} else {
 						row.Bound, row.PctCeiling = "fma_peak", 100*row.GFLOPS/c.FMAPeakGFLOPS
+						if typ == native.Q8_0 && c.Int8PeakGOPS > 0 {
+							row.PctInt8Peak = 100 * row.GFLOPS / c.Int8PeakGOPS
+						}
 					}
 					if g, ok := gorgonia[[3]int{s.N, s.K, m}]; ok {
 						row.VsGorgonia = g / row.Seconds
 					}
 					rep.Rows = append(rep.Rows, row)
-					o.progress("matmul %-5s %-11s m=%-3d t=%d: %8.2f GFLOP/s %7.2f GB/s %5.1f%% of %s\n",
-						row.Type, s, m, t, row.GFLOPS, row.GBps, row.PctCeiling, row.Bound)
+					int8 := ""
+					if row.PctInt8Peak > 0 {
+						int8 = fmt.Sprintf(", %5.1f%% of int8_peak", row.PctInt8Peak)
+					}
+					o.progress("matmul %-5s %-11s m=%-3d t=%d: %8.2f GFLOP/s %7.2f GB/s %5.1f%% of %s%s\n",
+						row.Type, s, m, t, row.GFLOPS, row.GBps, row.PctCeiling, row.Bound, int8)
 				}
 				w = nil
 				runtime.GC()
