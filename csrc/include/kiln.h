@@ -207,7 +207,8 @@ int kiln_attn_prefill(const kiln_kv_layout *kv, const float *q, float *out,
  * (<= kiln_threads()), best of `reps` passes. */
 int kiln_probe_read_bandwidth(size_t bytes, int n_threads, int reps, double *gbps);
 /* Peak f32 FMA throughput in GFLOP/s (an FMA = 2 flops) of the current ISA's
- * widest vectors on n_threads pool threads, measured for about `seconds`. */
+ * widest vectors on n_threads pool threads, measured for about `seconds`
+ * (the best of five slices, as for the int8 peak). */
 int kiln_probe_fma_peak(int n_threads, double seconds, double *gflops);
 /* Peak int8 multiply-accumulate throughput in GOP/s (a multiply-add = 2 ops,
  * as for flops) on n_threads pool threads for about `seconds`, running the
