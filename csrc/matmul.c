@@ -122,31 +122,13 @@ typedef struct {
     float *scratch;  /* KILN_MM_SCRATCH_FLOATS per thread */
 } mm_task;
 
-/* tile_rows lays out the quants and scales of rows [r0, r1) (whole tiles:
- * r0 a multiple of KILN_MM_Q8G_MR) by tiles, as int16 pairs (kiln_mm.xp). */
-static void tile_rows(const kiln_mm *p, int64_t r0, int64_t r1) {
-    const int64_t np = p->kpad / 2, nbpad = p->kpad / KILN_QK8_0;
-    for (int64_t i0 = r0; i0 < r1; i0 += KILN_MM_Q8G_MR) {
-        const int64_t mr = p->m - i0 < KILN_MM_Q8G_MR ? p->m - i0 : KILN_MM_Q8G_MR;
-        int32_t *xp = (int32_t *)p->xp + i0 * np;
-        float *xdp = (float *)p->xdp + i0 * nbpad;
-        const int8_t *q = p->xq + i0 * p->kpad;
-        for (int64_t c = 0; c < np; c++) /* sequential stores, mr sequential loads */
-            for (int64_t r = 0; r < mr; r++)
-                xp[c * mr + r] = (int32_t)((uint32_t)(uint16_t)q[r * p->kpad + 2 * c] |
-                                           (uint32_t)(uint16_t)q[r * p->kpad + 2 * c + 1] << 16);
-        for (int64_t b = 0; b < nbpad; b++)
-            for (int64_t r = 0; r < mr; r++) xdp[b * mr + r] = p->xd[(i0 + r) * nbpad + b];
-    }
-}
-
 static void quantize_worker(void *arg, int ith, int nth) {
     mm_task *t = arg;
     int64_t r0, r1;
     kiln_split(t->p.m, ith, nth, t->p.xp ? KILN_MM_Q8G_MR : 1, &r0, &r1);
     if (r0 >= r1) return;
     t->quantize(t->p.x, (int8_t *)t->p.xq, (float *)t->p.xd, t->p.k, t->p.kpad, r0, r1);
-    if (t->p.xp) tile_rows(&t->p, r0, r1);
+    if (t->p.xp) t->tiler->q8g_layout(&t->p, r0, r1);
 }
 
 static void matmul_worker(void *arg, int ith, int nth) {
@@ -195,7 +177,7 @@ int kiln_matmul(int wtype, const void *w, const float *x, float *y, int64_t m, i
     if (wtype == KILN_TYPE_Q8_0) {
         q_bytes = (size_t)m * (size_t)t.p.kpad + (size_t)m * (size_t)(t.p.kpad / KILN_QK8_0) * 4;
         q_bytes = (q_bytes + 63) & ~(size_t)63;
-        if (t.tiler && t.tiler->q8g_min_m > 0 && m >= t.tiler->q8g_min_m)
+        if (t.tiler && t.tiler->q8g_layout && m >= t.tiler->q8g_min_m)
             tiled_bytes = (size_t)m * (size_t)t.p.kpad * 2 + (size_t)m * (size_t)(t.p.kpad / KILN_QK8_0) * 4;
     }
     void *s = scratch_take(acc_bytes + q_bytes + tiled_bytes + 64);

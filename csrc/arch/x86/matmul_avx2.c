@@ -288,6 +288,7 @@ KILN_TARGET_AVX2 void kiln_mm_quantize_rows_avx2(const float *x, int8_t *xq, flo
 const kiln_mm_tiler kiln_mm_tiler_avx2 = {
     .flt = {.mr = 3, .nr = 4, .nr1 = 8, .fn = float_tiles},
     .q8_kernel = q8_kernel,
+    .q8g_layout = kiln_mm_q8_layout_avx2,
     .q8g_min_m = KILN_MM_Q8G_MIN_M,
 };
 

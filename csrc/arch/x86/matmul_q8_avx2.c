@@ -11,12 +11,13 @@
  * and int32 sums are exact (|x·w| <= 127·128, 32 terms), so the bits are the
  * same whatever the path, the tile, the split or the batch.
  *
- * Data: X rows are quantized once per call and laid out by matmul.c in
- * tiles of MR rows (kiln_mm.xp: int16 pairs, pair P of row r at P*mr + r;
- * kiln_mm.xdp: the block scales alike), so a tile's broadcasts all come from
- * one sequential stream. W is packed per thread, a panel of 16 W rows
- * (output columns) × 8 blocks at a time, into int16 with the k pairs of each
- * column side by side:
+ * Data: X rows are quantized once per call, then laid out in tiles of MR
+ * rows by kiln_mm_q8_layout_avx2 (matmul.c runs it right after the
+ * quantizer, split over threads by whole tiles): kiln_mm.xp holds int16
+ * pairs, pair P of row r at P*mr + r, and kiln_mm.xdp the block scales
+ * alike, so a tile's broadcasts all come from one sequential stream. W is
+ * packed per thread, a panel of 16 W rows (output columns) × 8 blocks at a
+ * time, into int16 with the k pairs of each column side by side:
  *     pw[b][p][j] = (w[j, 32b+2p], w[j, 32b+2p+1])   one 32-bit lane per column j
  * so one ymm holds pair p of 8 columns, and the f32 block scales beside it:
  *     pd[b][j] = float(d of W row j, block b).
@@ -30,17 +31,18 @@
  * int32 accumulators restart (the block's first pair writes them).
  * Cost per 8 outputs and block: 16 vpmaddwd + 15 vpaddd, then 1 vcvtdq2ps,
  * 1 vmulps, 1 vfmadd. vpmaddwd, vmulps and vfmadd share the two multiply
- * pipes (measured on Zen 4; broadcasts and loads cost no ALU slot), so the
- * ceiling is ~16/18 of the vpmaddwd+vpaddd rate that kiln_probe_int8_peak
- * reports: ~1.5x the f32 FMA peak, where the dot-product kernel (sign,
- * maddubs, madd and horizontal sums per W row) stays near 0.8x.
+ * pipes (measured on the AMD EPYC dev machines; broadcasts and loads take no
+ * ALU slot), so the ceiling is ~16/18 of the vpmaddwd+vpaddd rate that
+ * kiln_probe_int8_peak reports: ~1.5x the f32 FMA peak, where the
+ * dot-product kernel (sign, maddubs, madd and horizontal sums per W row)
+ * stays near 0.8x.
  *
  * Loop nest, per thread, over its columns [n0, n1) (matmul.c's split):
  *     for each panel of 16 columns:                       W rows, read once per m block
  *       for each m block of Q8G_MB rows:                  bounds the f32 buffer
  *         f32 buffer = 0
  *         for each k block of Q8G_KCB blocks:             packed chunk stays in L1
- *           pack W[panel, k block] -> pw, pd
+ *           pack W[panel, k block] -> pw, pd; prefetch the next k block of W
  *           for each tile of MR rows (the last: m % MR):  X rows stream from L2
  *             microkernel over the k block
  *         y[m block, panel] = f32 buffer
@@ -105,8 +107,15 @@ KILN_TARGET_AVX2 KILN_INLINE void pack_half(const block_q8_0 *const *rows, int64
 }
 
 // pw, pd = packed W[rows 0:16, blocks b0:b1] (layout in the header comment).
-KILN_TARGET_AVX2 static void pack_panel(const block_q8_0 *const *rows, int64_t b0, int64_t b1, int16_t *pw,
-                                        float *pd) {
+KILN_TARGET_AVX2 static void pack_panel(const block_q8_0 *const *rows, int64_t b0, int64_t b1, int64_t nb,
+                                        int16_t *pw, float *pd) {
+    /* the next chunk of the 16 rows, into L2 while the tiles run (the 16
+     * short row runs are too many streams for the hardware prefetcher) */
+    const int64_t pf1 = b1 + (b1 - b0) < nb ? b1 + (b1 - b0) : nb;
+    if (b1 < pf1)
+        for (int j = 0; j < Q8G_NR; j++)
+            for (const char *a = (const char *)&rows[j][b1]; a < (const char *)&rows[j][pf1]; a += 64)
+                _mm_prefetch(a, _MM_HINT_T1);
     for (int64_t b = b0; b < b1; b++) {
         int16_t *o = pw + (b - b0) * (Q8G_PAIRS * Q8G_NR * 2);
         pack_half(rows, b, o);
@@ -160,6 +169,60 @@ KILN_TARGET_AVX2 KILN_INLINE void q8g_tile(const int32_t *xp, const float *xdp, 
     }
 }
 
+/* transpose8 transposes 8 vectors of 8 int32 lanes: out[p] lane r = in[r] lane p. */
+KILN_TARGET_AVX2 KILN_INLINE void transpose8(const __m256i in[8], __m256i out[8]) {
+    __m256i t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_epi32(in[2 * i], in[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_epi32(in[2 * i], in[2 * i + 1]);
+    }
+    for (int h = 0; h < 2; h++) { /* rows 0-3, rows 4-7 */
+        u[4 * h + 0] = _mm256_unpacklo_epi64(t[4 * h], t[4 * h + 2]);     /* lanes 0 | 4 */
+        u[4 * h + 1] = _mm256_unpackhi_epi64(t[4 * h], t[4 * h + 2]);     /* lanes 1 | 5 */
+        u[4 * h + 2] = _mm256_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]); /* lanes 2 | 6 */
+        u[4 * h + 3] = _mm256_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]); /* lanes 3 | 7 */
+    }
+    for (int i = 0; i < 4; i++) {
+        out[i] = _mm256_permute2x128_si256(u[i], u[4 + i], 0x20);
+        out[i + 4] = _mm256_permute2x128_si256(u[i], u[4 + i], 0x31);
+    }
+}
+
+// xp, xdp[tiles of rows r0:r1] = tiled int16 pairs and scales of xq, xd (layout: matmul.h, kiln_mm).
+// Per tile and 8 pairs: the rows widened (8 pairs each, as int32 lanes), an
+// 8x8 transpose, then pair P's mr lanes stored at P*mr, in order: an 8-lane
+// store runs past its mr lanes into the next pairs', which later stores
+// rewrite; the tile's last pairs are stored lane by lane instead, so no store
+// leaves the tile (the next tile may belong to another thread).
+KILN_TARGET_AVX2 void kiln_mm_q8_layout_avx2(const kiln_mm *p, int64_t r0, int64_t r1) {
+    const int64_t np = p->kpad / 2, nbpad = p->kpad / KILN_QK8_0; /* np % 32 == 0 */
+    for (int64_t i0 = r0; i0 < r1; i0 += Q8G_MR) {
+        const int64_t mr = p->m - i0 < Q8G_MR ? p->m - i0 : Q8G_MR;
+        int32_t *xp = (int32_t *)p->xp + i0 * np;
+        float *xdp = (float *)p->xdp + i0 * nbpad;
+        const int8_t *q = p->xq + i0 * p->kpad;
+        for (int64_t c = 0; c < np; c += 8) {
+            __m256i rows[8], pairs[8];
+            for (int r = 0; r < 8; r++)
+                rows[r] = r < mr ? _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(q + r * p->kpad + 2 * c)))
+                                 : _mm256_setzero_si256();
+            transpose8(rows, pairs);
+            for (int u = 0; u < 8; u++) {
+                int32_t *o = xp + (c + u) * mr;
+                if ((c + u) * mr + 8 <= np * mr) { /* stays inside the tile */
+                    _mm256_storeu_si256((__m256i *)o, pairs[u]);
+                } else {
+                    int32_t lanes[8];
+                    _mm256_storeu_si256((__m256i *)lanes, pairs[u]);
+                    memcpy(o, lanes, sizeof(int32_t) * (size_t)mr);
+                }
+            }
+        }
+        for (int64_t b = 0; b < nbpad; b++)
+            for (int64_t r = 0; r < mr; r++) xdp[b * mr + r] = p->xd[(i0 + r) * nbpad + b];
+    }
+}
+
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W rows block_q8_0, X quantized and tiled (p->xp, p->xdp).
 KILN_TARGET_AVX2 void kiln_mm_q8_gemm_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
     int16_t *pw = (int16_t *)scratch; /* 64-byte aligned */
@@ -176,7 +239,7 @@ KILN_TARGET_AVX2 void kiln_mm_q8_gemm_avx2(const kiln_mm *p, int64_t n0, int64_t
             memset(acc, 0, sizeof(float) * (size_t)(mb1 - mb0) * Q8G_NR);
             for (int64_t kb0 = 0; kb0 < nb; kb0 += Q8G_KCB) {
                 const int64_t kb1 = kb0 + Q8G_KCB < nb ? kb0 + Q8G_KCB : nb, nblk = kb1 - kb0;
-                pack_panel(rows, kb0, kb1, pw, pd);
+                pack_panel(rows, kb0, kb1, nb, pw, pd);
                 for (int64_t i0 = mb0; i0 < mb1; i0 += Q8G_MR) {
                     const int64_t mr = p->m - i0 < Q8G_MR ? p->m - i0 : Q8G_MR;
                     const int32_t *xp = p->xp + i0 * np + kb0 * Q8G_PAIRS * mr;
@@ -192,8 +255,16 @@ KILN_TARGET_AVX2 void kiln_mm_q8_gemm_avx2(const kiln_mm *p, int64_t n0, int64_t
                     }
                 }
             }
-            for (int64_t i = mb0; i < mb1; i++)
-                memcpy(p->y + i * p->n + j0, acc + (i - mb0) * Q8G_NR, sizeof(float) * (size_t)nvalid);
+            for (int64_t i = mb0; i < mb1; i++) {
+                const float *a = acc + (i - mb0) * Q8G_NR;
+                float *y = p->y + i * p->n + j0;
+                if (nvalid == Q8G_NR) {
+                    _mm256_storeu_ps(y, _mm256_load_ps(a));
+                    _mm256_storeu_ps(y + 8, _mm256_load_ps(a + 8));
+                } else {
+                    memcpy(y, a, sizeof(float) * (size_t)nvalid);
+                }
+            }
         }
     }
 }
