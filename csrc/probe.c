@@ -103,13 +103,14 @@ int kiln_probe_read_bandwidth(size_t bytes, int n_threads, int reps, double *gbp
     return KILN_OK;
 }
 
-/* ---- FMA peak ------------------------------------------------------------ */
+/* ---- FMA and int8 peaks -------------------------------------------------- */
 typedef struct {
     double seconds;
     int int8;        /* 0: f32 FMA, 1: int8 multiply-accumulate */
+    /* per thread: flops (or ops) per second, and a result to keep live */
     double flops[KILN_MAX_THREADS];
     float sink[KILN_MAX_THREADS];
-} fma_task;
+} peak_task;
 
 enum { FMA_CHUNK = 1 << 14 }; /* iterations between clock reads */
 
@@ -160,7 +161,7 @@ KILN_TARGET_AVX512 static double fma_avx512(double seconds, float *sink) {
 #endif
 
 /* ---- int8 multiply-accumulate peak -------------------------------------- */
-/* The instruction sequence each ISA's Q8_0 GEMM spends per product, in 12
+/* The instruction sequence each ISA's Q8_0 kernels spend per product, in 12
  * independent accumulator chains that stay throughput-bound:
  *   scalar:  a = a*b + c on 32-bit integers                      1 MAC
  *   AVX2:    a = a + vpmaddwd(b, c), int16 pairs into int32       16 MACs
@@ -245,7 +246,7 @@ KILN_TARGET_AVX512VNNI static double int8_avx512vnni(double seconds, float *sink
 }
 #endif
 
-static void int8_worker(fma_task *t, int ith) {
+static void int8_worker(peak_task *t, int ith) {
     switch (kiln_active_isa()) {
 #if KILN_X86
     case KILN_ISA_AVX512:
@@ -258,9 +259,9 @@ static void int8_worker(fma_task *t, int ith) {
     }
 }
 
-static void fma_worker(void *arg, int ith, int nth) {
+static void peak_worker(void *arg, int ith, int nth) {
     (void)nth;
-    fma_task *t = arg;
+    peak_task *t = arg;
     if (t->int8) {
         int8_worker(t, ith);
         return;
@@ -286,12 +287,12 @@ static int peak(int int8, int n_threads, double seconds, double *g) {
     int rc = kiln_ensure_init();
     if (rc != KILN_OK) return rc;
     if (n_threads > kiln_pool_size()) n_threads = kiln_pool_size();
-    fma_task t = {.seconds = seconds * 0.2, .int8 = int8};
-    kiln_parallel(fma_worker, &t, n_threads); /* clocks up, pool awake */
+    peak_task t = {.seconds = seconds * 0.2, .int8 = int8};
+    kiln_parallel(peak_worker, &t, n_threads); /* clocks up, pool awake */
     t.seconds = seconds / PEAK_SLICES;
     double best = 0;
     for (int s = 0; s < PEAK_SLICES; s++) {
-        kiln_parallel(fma_worker, &t, n_threads);
+        kiln_parallel(peak_worker, &t, n_threads);
         double total = 0;
         for (int i = 0; i < n_threads; i++) total += t.flops[i];
         if (total > best) best = total;
