@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/kiln-llm/kiln/engine/model"
@@ -19,6 +20,20 @@ func newBenchCommand() *cobra.Command {
 	cmd.AddCommand(newBenchKernelsCommand(), newBenchModelCommand())
 	cmd.AddCommand(newBenchServeCommand())
 	return cmd
+}
+
+// benchReport is a benchmark result that prints as a table or as JSON.
+type benchReport interface {
+	WriteJSON(w io.Writer) error
+	WriteTable(w io.Writer) error
+}
+
+// writeReport prints r to w in the format the --json flag chose.
+func writeReport(w io.Writer, r benchReport, asJSON bool) error {
+	if asJSON {
+		return r.WriteJSON(w)
+	}
+	return r.WriteTable(w)
 }
 
 func newBenchModelCommand() *cobra.Command {
@@ -52,10 +67,7 @@ func newBenchModelCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return rep.WriteJSON(cmd.OutOrStdout())
-			}
-			return rep.WriteTable(cmd.OutOrStdout())
+			return writeReport(cmd.OutOrStdout(), rep, asJSON)
 		},
 	}
 	f := cmd.Flags()
@@ -112,10 +124,7 @@ func newBenchKernelsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return rep.WriteJSON(cmd.OutOrStdout())
-			}
-			return rep.WriteTable(cmd.OutOrStdout())
+			return writeReport(cmd.OutOrStdout(), rep, asJSON)
 		},
 	}
 	f := cmd.Flags()

@@ -77,7 +77,6 @@ func (f *fakeExec) Forward(s *Step, logits []float32) error {
 		for p := 0; p <= int(s.Pos[row]); p++ {
 			h = (h ^ uint64(uint32(f.cache[f.slot(q.BlockTable, p)]))) * 1099511628211
 		}
-		_ = q.CtxLen
 		out := logits[j*f.vocab : (j+1)*f.vocab]
 		for v := range out {
 			out[v] = float32((h>>7+uint64(v)*2654435761)%1000) / 1000
@@ -187,4 +186,6 @@ func prompt(seed, n int) []int32 {
 	return p
 }
 
-func (r result) String() string { return fmt.Sprintf("%d tokens, finish %s", len(r.tokens), r.last.Finish) }
+func (r result) String() string {
+	return fmt.Sprintf("%d tokens, finish %s", len(r.tokens), r.last.Finish)
+}

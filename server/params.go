@@ -3,10 +3,10 @@ package server
 import (
 	"bytes"
 	"cmp"
-	"slices"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 
 	"github.com/kiln-llm/kiln/control"
