@@ -46,7 +46,15 @@ func (s *renderState) strftimeNow(format string) string {
 func newEnvironment(reg *orderRegistry) *exec.Environment {
 	filters := exec.NewFilterSet(map[string]exec.FilterFunction{}).Update(builtins.Filters)
 	_ = filters.Replace("tojson", reg.filterToJSON)
+	_ = filters.Replace("items", reg.filterItems)
+	_ = filters.Replace("trim", filterTrim)
+	for _, name := range []string{"list", "sort", "unique", "reverse", "batch", "slice"} {
+		if f, ok := filters.Get(name); ok {
+			_ = filters.Replace(name, pyListFilter(f))
+		}
+	}
 	methods := builtins.Methods
+	methods.Str = strMethods()
 	methods.Dict = dictMethods(reg)
 	return &exec.Environment{
 		Context:           exec.EmptyContext().Update(builtins.GlobalFunctions).Update(builtins.GlobalVariables),
@@ -90,5 +98,7 @@ func (reg *orderRegistry) filterToJSON(e *exec.Evaluator, in *exec.Value, params
 	if err != nil {
 		return exec.AsValue(err)
 	}
-	return exec.AsSafeValue(s)
+	return exec.AsValue(s) // a str, not Markup, as in transformers
 }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -38,17 +38,16 @@ type ToolCall struct {
 }
 
 // FunctionCall names the function and its arguments. Arguments is the JSON
-// string OpenAI sends, or an already-decoded value. A string that holds a JSON
-// object is decoded before rendering, because templates (Llama 3.x, Hermes,
-// Qwen2.5) print it with tojson or iterate it as a dict, and HF-based servers
-// pass a dict.
+// string OpenAI sends, or an already-decoded value (passed as it is). A string
+// holding a JSON object is decoded for templates that want a dict and kept for
+// those that want a string (see args.go).
 type FunctionCall struct {
 	Name      string
 	Arguments any
 }
 
 // toValue builds the template-side dict of m with its key order recorded.
-func (o keyOrder) messageValue(m Message) (map[string]any, error) {
+func (o keyOrder) messageValue(m Message, objectArgs bool) (map[string]any, error) {
 	content, err := o.contentValue(m.Content)
 	if err != nil {
 		return nil, fmt.Errorf("message %q content: %w", m.Role, err)
@@ -58,9 +57,9 @@ func (o keyOrder) messageValue(m Message) (map[string]any, error) {
 		pairs = append(pairs, "name", m.Name)
 	}
 	if len(m.ToolCalls) > 0 {
-		calls := make([]any, len(m.ToolCalls))
+		calls := make(pyList, len(m.ToolCalls))
 		for i, tc := range m.ToolCalls {
-			c, err := o.toolCallValue(tc)
+			c, err := o.toolCallValue(tc, objectArgs)
 			if err != nil {
 				return nil, fmt.Errorf("message %q tool call %d: %w", m.Role, i, err)
 			}
@@ -88,7 +87,7 @@ func (o keyOrder) contentValue(c any) (any, error) {
 	case string:
 		return x, nil
 	case []ContentPart:
-		parts := make([]any, len(x))
+		parts := make(pyList, len(x))
 		for i, p := range x {
 			switch {
 			case p.Type == "image_url" || p.ImageURL != "":
@@ -111,7 +110,7 @@ func (o keyOrder) contentValue(c any) (any, error) {
 	}
 }
 
-func (o keyOrder) toolCallValue(tc ToolCall) (map[string]any, error) {
+func (o keyOrder) toolCallValue(tc ToolCall, objectArgs bool) (map[string]any, error) {
 	typ := tc.Type
 	if typ == "" {
 		typ = "function"
@@ -120,6 +119,9 @@ func (o keyOrder) toolCallValue(tc ToolCall) (map[string]any, error) {
 	switch a := tc.Function.Arguments.(type) {
 	case string:
 		args = a
+		if !objectArgs {
+			break
+		}
 		if v, err := o.decode([]byte(a)); err == nil {
 			if _, isObj := v.(map[string]any); isObj {
 				args = v

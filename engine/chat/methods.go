@@ -16,9 +16,9 @@ func dictMethods(reg *orderRegistry) *exec.MethodSet[map[string]any] {
 				return nil, exec.ErrInvalidCall(err)
 			}
 			keys, get := reg.orderedView(self, sv)
-			out := make([]any, len(keys))
+			out := make(pyList, len(keys))
 			for i, k := range keys {
-				out[i] = []any{k, get(k)}
+				out[i] = pyList{k, get(k)}
 			}
 			return out, nil
 		},
@@ -27,7 +27,7 @@ func dictMethods(reg *orderRegistry) *exec.MethodSet[map[string]any] {
 				return nil, exec.ErrInvalidCall(err)
 			}
 			keys, _ := reg.orderedView(self, sv)
-			out := make([]any, len(keys))
+			out := make(pyList, len(keys))
 			for i, k := range keys {
 				out[i] = k
 			}
@@ -38,7 +38,7 @@ func dictMethods(reg *orderRegistry) *exec.MethodSet[map[string]any] {
 				return nil, exec.ErrInvalidCall(err)
 			}
 			keys, get := reg.orderedView(self, sv)
-			out := make([]any, len(keys))
+			out := make(pyList, len(keys))
 			for i, k := range keys {
 				out[i] = get(k)
 			}

@@ -102,7 +102,7 @@ func (o keyOrder) decodeValue(d *json.Decoder) (any, error) {
 			o[reflect.ValueOf(m).Pointer()] = ks
 			return m, nil
 		case '[':
-			l := []any{}
+			l := pyList{}
 			for d.More() {
 				v, err := o.decodeValue(d)
 				if err != nil {

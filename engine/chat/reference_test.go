@@ -24,6 +24,10 @@ type refCase struct {
 	BOSToken            string            `json:"bos_token"`
 	EOSToken            string            `json:"eos_token"`
 	Prompt              string            `json:"prompt"`
+	// golden.jsonl only: the template file and, when Python's jinja2
+	// failed, its error instead of a prompt.
+	Template string `json:"template"`
+	Error    string `json:"error"`
 }
 
 // wireMessage is the OpenAI JSON shape of a message, as the server receives it.

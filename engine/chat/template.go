@@ -16,6 +16,8 @@ type Template struct {
 	name string
 	tpl  *exec.Template
 	reg  *orderRegistry
+	// objectArgs: the template wants tool call arguments as a dict (args.go).
+	objectArgs bool
 }
 
 // RenderOptions are the variables HF transformers' apply_chat_template passes
@@ -97,18 +99,24 @@ func Parse(name, source string) (tpl *Template, err error) {
 	if err != nil {
 		return nil, &ParseError{Template: name, Err: cleanError(err)}
 	}
-	return &Template{name: name, tpl: t, reg: reg}, nil
+	tpl = &Template{name: name, tpl: t, reg: reg}
+	tpl.objectArgs = tpl.probeObjectArguments()
+	return tpl, nil
 }
 
 // Name is the name the template was parsed under.
 func (t *Template) Name() string { return t.name }
 
 // Render produces the prompt text for a conversation.
-func (t *Template) Render(opts RenderOptions) (out string, err error) {
+func (t *Template) Render(opts RenderOptions) (string, error) {
+	return t.render(opts, t.objectArgs)
+}
+
+func (t *Template) render(opts RenderOptions, objectArgs bool) (out string, err error) {
 	order := keyOrder{}
-	msgs := make([]any, len(opts.Messages))
+	msgs := make(pyList, len(opts.Messages))
 	for i, m := range opts.Messages {
-		v, err := order.messageValue(m)
+		v, err := order.messageValue(m, objectArgs)
 		if err != nil {
 			return "", &RenderError{Template: t.name, Err: err}
 		}

@@ -68,6 +68,8 @@ func writeJSON(o jsonKeys, b *strings.Builder, v any, opt jsonOptions, depth int
 	case float64:
 		b.WriteString(pyFloatJSON(x))
 	case []any:
+		return writeJSON(o, b, pyList(x), opt, depth)
+	case pyList:
 		if len(x) == 0 {
 			b.WriteString("[]")
 			return nil
