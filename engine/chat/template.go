@@ -97,7 +97,9 @@ func Parse(name, source string) (tpl *Template, err error) {
 	reg := &orderRegistry{}
 	t, err := exec.NewTemplate(id, cfg, loader, newEnvironment(reg))
 	if err != nil {
-		return nil, &ParseError{Template: name, Err: cleanError(err)}
+		// gonja quotes the whole source before the problem; keep the problem.
+		msg := strings.TrimPrefix(err.Error(), "failed to parse template '"+source+"': ")
+		return nil, &ParseError{Template: name, Err: errors.New(msg)}
 	}
 	tpl = &Template{name: name, tpl: t, reg: reg}
 	tpl.objectArgs = tpl.probeObjectArguments()
