@@ -1,7 +1,9 @@
 package chat
 
 import (
+	"errors"
 	"reflect"
+	"strings"
 
 	"github.com/nikolalohinski/gonja/v2/builtins"
 	"github.com/nikolalohinski/gonja/v2/exec"
@@ -91,5 +93,41 @@ func strMethods() *exec.MethodSet[string] {
 			return out, nil
 		}
 	}
+	m["replace"] = strReplace
+	m["split"] = strSplit(false)
+	m["rsplit"] = strSplit(true)
+	m["strip"] = strStrip(strings.Trim, strings.TrimSpace)
+	m["lstrip"] = strStrip(strings.TrimLeft, func(s string) string { return strings.TrimLeft(s, pyWhitespace) })
+	m["rstrip"] = strStrip(strings.TrimRight, func(s string) string { return strings.TrimRight(s, pyWhitespace) })
 	return exec.NewMethodSet(m)
+}
+
+// strReplace is Python's str.replace(old, new[, count]); gonja's insists on
+// the count.
+func strReplace(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+	if len(args.Args) < 2 || len(args.Args) > 3 {
+		return nil, exec.ErrInvalidCall(errors.New("replace() takes 2 or 3 positional arguments"))
+	}
+	n := -1
+	if len(args.Args) == 3 {
+		n = args.Args[2].Integer()
+	}
+	return strings.Replace(self, args.Args[0].String(), args.Args[1].String(), n), nil
+}
+
+// pyWhitespace is what Python's str.strip() removes by default (ASCII part).
+const pyWhitespace = " \t\n\r\x0b\x0c"
+
+// strStrip is Python's strip/lstrip/rstrip([chars]): whitespace when chars is
+// absent or None, else any of chars. gonja's lstrip/rstrip fail without chars.
+func strStrip(cut func(string, string) string, space func(string) string) exec.Method[string] {
+	return func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+		if len(args.Args) > 1 {
+			return nil, exec.ErrInvalidCall(errors.New("strip() takes at most 1 argument"))
+		}
+		if len(args.Args) == 0 || args.Args[0].IsNil() {
+			return space(self), nil
+		}
+		return cut(self, args.Args[0].String()), nil
+	}
 }

@@ -84,7 +84,7 @@ func Parse(name, source string) (tpl *Template, err error) {
 			tpl, err = nil, &ParseError{Template: name, Err: fmt.Errorf("%v", r)}
 		}
 	}()
-	source = strings.TrimSuffix(source, "\n")
+	source = protectInlineBlocks(strings.TrimSuffix(source, "\n"))
 	cfg := config.New()
 	cfg.TrimBlocks = true
 	cfg.LeftStripBlocks = true
