@@ -13,22 +13,28 @@ import "strings"
 
 const probeKey = "kiln_probe_argument"
 
-// probeObjectArguments reports whether t renders dict arguments as JSON.
+// probeObjectArguments reports whether t renders dict arguments as JSON,
+// with the assistant's content null (OpenAI's shape) or empty. The probe
+// tool's schema does not name the argument, so only the call can print it.
 func (t *Template) probeObjectArguments() bool {
 	tool := map[string]any{"type": "function", "function": map[string]any{
 		"name": "kiln_probe_tool", "description": "probe",
-		"parameters": map[string]any{"type": "object", "properties": map[string]any{
-			probeKey: map[string]any{"type": "string"}}}}}
-	opts := RenderOptions{
-		Messages: []Message{
-			{Role: "user", Content: "probe"},
-			{Role: "assistant", Content: "", ToolCalls: []ToolCall{{ID: "call00001", Type: "function",
-				Function: FunctionCall{Name: "kiln_probe_tool", Arguments: map[string]any{probeKey: "v"}}}}},
-		},
-		Tools: []any{tool},
+		"parameters": map[string]any{"type": "object", "properties": map[string]any{}}}}
+	for _, content := range []any{nil, ""} {
+		opts := RenderOptions{
+			Messages: []Message{
+				{Role: "user", Content: "probe"},
+				{Role: "assistant", Content: content, ToolCalls: []ToolCall{{ID: "call00001", Type: "function",
+					Function: FunctionCall{Name: "kiln_probe_tool", Arguments: map[string]any{probeKey: "v"}}}}},
+			},
+			Tools: []any{tool},
+		}
+		out, err := t.render(opts, true)
+		if err == nil && strings.Contains(out, `"`+probeKey+`"`) {
+			return true
+		}
 	}
-	out, err := t.render(opts, true)
-	return err == nil && strings.Contains(out, `"`+probeKey+`"`)
+	return false
 }
 
 // ObjectArguments reports whether Render hands tool call arguments given as

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nikolalohinski/gonja/v2/builtins"
 	"github.com/nikolalohinski/gonja/v2/exec"
+	"github.com/nikolalohinski/gonja/v2/parser"
 )
 
 // renderState is what the per-render globals (raise_exception, strftime_now)
@@ -53,6 +54,8 @@ func newEnvironment(reg *orderRegistry) *exec.Environment {
 			_ = filters.Replace(name, pyListFilter(f))
 		}
 	}
+	controls := exec.NewControlStructureSet(map[string]parser.ControlStructureParser{}).Update(builtins.ControlStructures)
+	_ = controls.Register("generation", generationParser)
 	methods := builtins.Methods
 	methods.Str = strMethods()
 	methods.Dict = dictMethods(reg)
@@ -60,7 +63,7 @@ func newEnvironment(reg *orderRegistry) *exec.Environment {
 		Context:           exec.EmptyContext().Update(builtins.GlobalFunctions).Update(builtins.GlobalVariables),
 		Filters:           filters,
 		Tests:             builtins.Tests,
-		ControlStructures: builtins.ControlStructures,
+		ControlStructures: controls,
 		Methods:           methods,
 	}
 }

@@ -11,7 +11,8 @@ import json, os, sys
 from datetime import datetime, timezone
 
 import jinja2
-from jinja2.ext import loopcontrols
+from jinja2.ext import Extension, loopcontrols
+from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 NOW = datetime(2025, 2, 20, 12, 0, 0, tzinfo=timezone.utc)
@@ -25,7 +26,19 @@ def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)
 def strftime_now(fmt):
     return NOW.strftime(fmt)
 
-env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
+class AssistantTracker(Extension):
+    """transformers' {% generation %} block, reduced to rendering its body."""
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(["name:endgeneration"], drop_needle=True)
+        return nodes.CallBlock(self.call_method("_render", []), [], [], body).set_lineno(lineno)
+
+    def _render(self, caller):
+        return caller()
+
+env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[AssistantTracker, loopcontrols])
 env.filters["tojson"] = tojson
 env.globals["raise_exception"] = raise_exception
 env.globals["strftime_now"] = strftime_now
