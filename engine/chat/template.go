@@ -124,8 +124,6 @@ func (t *Template) render(opts RenderOptions, objectArgs bool) (out string, err 
 		}
 		msgs[i] = v
 	}
-	t.reg.add(&order)
-	defer t.reg.remove(&order)
 	st := &renderState{now: opts.Now}
 	data := map[string]any{
 		"messages":              msgs,
@@ -163,6 +161,10 @@ func (t *Template) render(opts RenderOptions, objectArgs bool) (out string, err 
 			out, err = "", &RenderError{Template: t.name, Err: fmt.Errorf("%v", r)}
 		}
 	}()
+	// Registered only now: from here on the order table is read-only, so
+	// concurrent renders may consult it.
+	t.reg.add(&order)
+	defer t.reg.remove(&order)
 	s, err := t.tpl.ExecuteToString(exec.NewContext(data))
 	if st.raised != nil {
 		return "", &RaiseError{Template: t.name, Message: *st.raised}
