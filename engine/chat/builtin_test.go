@@ -74,13 +74,12 @@ func TestBuiltinMatchesLlamaCpp(t *testing.T) {
 			t.Skipf("reference data not available: %v", err)
 		}
 		cases := readRefCases(t, path)
-		var builtins []struct {
+		type builtinPrompt struct {
 			Prompt *string `json:"llamacpp_builtin_prompt"`
 		}
+		var builtins []builtinPrompt
 		for _, line := range splitLines(raw) {
-			var b struct {
-				Prompt *string `json:"llamacpp_builtin_prompt"`
-			}
+			var b builtinPrompt
 			if err := json.Unmarshal(line, &b); err != nil {
 				t.Fatal(err)
 			}

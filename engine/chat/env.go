@@ -103,5 +103,3 @@ func (reg *orderRegistry) filterToJSON(e *exec.Evaluator, in *exec.Value, params
 	}
 	return exec.AsValue(s) // a str, not Markup, as in transformers
 }
-
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

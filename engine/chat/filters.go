@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/nikolalohinski/gonja/v2/exec"
@@ -24,7 +25,7 @@ func (reg *orderRegistry) filterItems(e *exec.Evaluator, in *exec.Value, params 
 	}
 	m, ok := in.Interface().(map[string]any)
 	if !ok && !in.IsDict() {
-		return exec.AsValue(exec.ErrInvalidCall(errorf("items requires a mapping, got %s", in.String())))
+		return exec.AsValue(exec.ErrInvalidCall(fmt.Errorf("items requires a mapping, got %s", in.String())))
 	}
 	keys, get := reg.orderedView(m, in)
 	out := make(pyList, len(keys))

@@ -140,8 +140,9 @@ func (t *Template) render(opts RenderOptions, objectArgs bool) (out string, err 
 		}
 		data[k] = v
 	}
-	// Like transformers: tools and documents are only defined when given, so
-	// `tools is not none` / `tools is defined` see what they expect.
+	// transformers passes tools=None and documents=None when absent; gonja
+	// does not tell none from undefined, so leaving them out is the same to
+	// templates (`tools is not none`, `tools is defined`).
 	if opts.Tools != nil {
 		v, err := order.normalize(opts.Tools)
 		if err != nil {
