@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/kiln-llm/kiln/configs"
 	"github.com/kiln-llm/kiln/control"
+	"github.com/kiln-llm/kiln/engine/chat"
 	"github.com/kiln-llm/kiln/engine/model"
 	"github.com/kiln-llm/kiln/engine/tokenizer"
 	"github.com/kiln-llm/kiln/native"
@@ -196,6 +198,7 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (*
 	st := &engines{}
 	emb := &embedder{blockSize: cfg.BlockSize}
 	var tok *tokenizer.Tokenizer
+	var tmpl server.ChatTemplate
 	for i := range cfg.DataParallelSize {
 		m, err := model.Load(cfg.Model, model.WithMaxBatchTokens(cfg.MaxBatchTokens))
 		if err != nil {
@@ -208,7 +211,10 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (*
 				st.close()
 				return nil, fmt.Errorf("serve: option model: %s: %w", cfg.Model, err)
 			}
-			warnTemplate(cfg, m, log)
+			if tmpl, err = chatTemplate(cfg, m, tok, log); err != nil {
+				st.close()
+				return nil, err
+			}
 		}
 		sessionLen, blocks, err := kvBlocks(cfg, m, kvType)
 		if err != nil {
@@ -249,20 +255,39 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (*
 	if fi, err := os.Stat(cfg.Model); err == nil {
 		created = fi.ModTime().Unix()
 	}
-	st.model = &server.Model{ID: name, Root: cfg.Model, Created: created, ContextLen: st.engines[0].Config().SessionLen, Tokenizer: tok, Backend: b, Embedder: emb}
+	st.model = &server.Model{ID: name, Root: cfg.Model, Created: created, ContextLen: st.engines[0].Config().SessionLen, Tokenizer: tok, Backend: b, Embedder: emb, ChatTemplate: tmpl}
 	return st, nil
 }
 
-// warnTemplate says which chat template is used: kiln renders ChatML until
-// its Jinja engine lands.
-func warnTemplate(cfg *configs.Config, m *model.Model, log *slog.Logger) {
-	if cfg.ChatTemplate != "" {
-		log.Warn("serve: chat_template is read once the Jinja engine lands; chat prompts use ChatML", "file", cfg.ChatTemplate)
-		return
+// chatTemplate picks the chat template: --chat-template (a built-in name
+// or a file), else the model's tokenizer.chat_template, else nil (the
+// server's ChatML, as llama.cpp falls back to it). A template that does not
+// parse is a start-up error naming its source.
+func chatTemplate(cfg *configs.Config, m *model.Model, tok *tokenizer.Tokenizer, log *slog.Logger) (server.ChatTemplate, error) {
+	var t *chat.Template
+	var err error
+	switch {
+	case cfg.ChatTemplate != "" && slices.Contains(chat.BuiltinNames(), cfg.ChatTemplate):
+		t, err = chat.Builtin(cfg.ChatTemplate)
+	case cfg.ChatTemplate != "":
+		src, rerr := os.ReadFile(cfg.ChatTemplate)
+		if rerr != nil {
+			return nil, fmt.Errorf("serve: option chat_template (--chat-template, KILN_CHAT_TEMPLATE): %w", rerr)
+		}
+		t, err = chat.Parse(filepath.Base(cfg.ChatTemplate), string(src))
+	default:
+		t, err = chat.FromGGUF(m.File())
+		if errors.Is(err, chat.ErrNoTemplate) {
+			log.Info("serve: the model has no chat template; chat prompts use ChatML")
+			return nil, nil
+		}
 	}
-	if t, ok := m.File().String("tokenizer.chat_template"); ok && !strings.Contains(t, "<|im_start|>") {
-		log.Warn("serve: the model's chat template is not ChatML; chat prompts use ChatML until the Jinja engine lands")
+	if err != nil {
+		return nil, fmt.Errorf("serve: option chat_template (--chat-template, KILN_CHAT_TEMPLATE): %w", err)
 	}
+	j := server.NewJinjaTemplate(t, tok)
+	log.Info("serve: chat template", "name", t.Name(), "end_of_turn", j.EndOfTurn())
+	return j, nil
 }
 
 // kvBlocks sizes one replica's K/V pool: kv_cache_size bytes if set, else

@@ -92,7 +92,7 @@ var options = []option{
 	{"port", "TCP port to listen on"},
 	{"model", "GGUF model file to serve (required)"},
 	{"served_model_name", "model id in the API (default: the model file's base name)"},
-	{"chat_template", "chat template file (the built-in ChatML rendering is used until the Jinja engine lands)"},
+	{"chat_template", "chat template: a file, or a built-in name (chatml, llama2, llama3, mistral, qwen2, phi3, gemma); empty: the model's tokenizer.chat_template, else ChatML"},
 	{"response_role", "role of generated chat messages"},
 	{"tensor_parallel_size", "kernel threads per engine replica (0: the devices' CPUs divided by data_parallel_size)"},
 	{"data_parallel_size", "engine replicas, each with its own K/V pool; requests go to the least loaded"},

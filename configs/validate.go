@@ -10,6 +10,11 @@ import (
 	"strings"
 )
 
+// BuiltinChatTemplates are the names chat_template accepts besides a file:
+// engine/chat's built-ins (configs imports nothing of ours; a test in
+// package main keeps the two lists equal).
+var BuiltinChatTemplates = []string{"chatml", "llama2", "llama3", "mistral", "qwen2", "phi3", "gemma"}
+
 // Validate checks every option and fills the derived fields. Each message
 // names the option as it is spelt in kiln.yaml, with its flag and variable,
 // so the user can find whichever source set it.
@@ -31,9 +36,9 @@ func (c *Config) Validate() error {
 	if c.Port < 0 || c.Port > 65535 {
 		bad("port", "%d: want 0..65535 (0: any free port)", c.Port)
 	}
-	if c.ChatTemplate != "" {
+	if c.ChatTemplate != "" && !slices.Contains(BuiltinChatTemplates, c.ChatTemplate) {
 		if _, err := os.Stat(c.ChatTemplate); err != nil {
-			bad("chat_template", "%v", err)
+			bad("chat_template", "%v (want a template file or one of %s)", err, strings.Join(BuiltinChatTemplates, ", "))
 		}
 	}
 	if c.ResponseRole == "" {

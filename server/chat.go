@@ -120,7 +120,7 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 	if err != nil {
 		return badParam("messages", "messages: the chat template failed: %v", err)
 	}
-	g.req.Prompt = m.Tokenizer.Encode(text, true, true)
+	g.req.Prompt = m.encodeChat(text)
 	if err := checkContext(&g, len(g.req.Prompt), m, "messages"); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/gofiber/fiber/v2"
@@ -171,9 +172,12 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 	}
 	var turn []int32
 	if len(history) == 0 {
-		turn = m.Tokenizer.Encode(text, true, true)
+		turn = m.encodeChat(text)
 	} else {
-		if _, ok := tmpl.(ChatML); ok {
+		if j, ok := tmpl.(*JinjaTemplate); ok && j.BOS() != "" {
+			text = strings.TrimPrefix(text, j.BOS()) // a later turn continues the first one's sequence
+		}
+		if tmpl.EndOfTurn() == "<|im_end|>" {
 			text = "\n" + text // after the last reply's <|im_end|>
 		}
 		turn = m.Tokenizer.Encode(text, false, true)

@@ -69,3 +69,14 @@ func (m *Model) endOfTurn(r *control.Request) {
 		r.StopStrings = append(r.StopStrings, eot)
 	}
 }
+
+// encodeChat tokenizes a rendered chat prompt, parsing its control tokens.
+// The vocabulary's BOS is added unless the template already wrote it (as
+// Llama 3's does), so a prompt never starts with two.
+func (m *Model) encodeChat(text string) []int32 {
+	addBOS := true
+	if j, ok := m.chatTemplate().(*JinjaTemplate); ok && j.BOS() != "" && strings.HasPrefix(text, j.BOS()) {
+		addBOS = false
+	}
+	return m.Tokenizer.Encode(text, addBOS, true)
+}
