@@ -3,9 +3,10 @@
  *
  * One call is one Go->C crossing. For Q8_0 weights the X rows are first
  * quantized (in parallel over rows) into scratch, then the matmul runs in
- * parallel over column ranges of Y. Columns (W rows) are split, not rows of
- * X, so every thread streams a disjoint part of W (the dominant traffic) and
- * an output never depends on the split (see matmul.h for the arithmetic rule). */
+ * parallel over column chunks of Y that threads claim from a shared counter.
+ * Columns (W rows) are split, not rows of X, so every thread streams
+ * disjoint runs of W (the dominant traffic) and an output never depends on
+ * the split (see matmul.h for the arithmetic rule). */
 #include "matmul.h"
 
 #include <stdatomic.h>
@@ -120,7 +121,15 @@ typedef struct {
     const kiln_mm_tiler *tiler; /* NULL: scalar reference */
     kiln_mm_quantizer quantize;
     float *scratch;  /* KILN_MM_SCRATCH_FLOATS per thread */
+    _Atomic int64_t next_col; /* first column of the next unclaimed chunk */
+    int64_t chunk;            /* columns per chunk, a multiple of KILN_MM_SPLIT_ALIGN */
 } mm_task;
+
+/* Chunks per thread: enough that a thread the OS runs late (on two cores
+ * the Go runtime's threads compete with the pool) takes fewer chunks while
+ * the others take more, instead of everyone waiting for its static share;
+ * few enough that each chunk is a long run of W rows for the prefetcher. */
+#define KILN_MM_CHUNKS_PER_THREAD 4
 
 static void quantize_worker(void *arg, int ith, int nth) {
     mm_task *t = arg;
@@ -131,16 +140,22 @@ static void quantize_worker(void *arg, int ith, int nth) {
     if (t->p.xp) t->tiler->q8g_layout(&t->p, r0, r1);
 }
 
+/* matmul_worker claims column chunks until none are left. Which thread
+ * computes a column never changes how it is computed (matmul.h), so the
+ * dynamic hand-out keeps results bit-identical across runs and thread counts. */
 static void matmul_worker(void *arg, int ith, int nth) {
+    (void)nth;
     mm_task *t = arg;
-    int64_t n0, n1;
-    kiln_split(t->p.n, ith, nth, KILN_MM_SPLIT_ALIGN, &n0, &n1);
-    if (n0 >= n1) return;
     float *scratch = t->scratch + (size_t)ith * KILN_MM_SCRATCH_FLOATS;
-    if (t->tiler && t->p.wtype == KILN_TYPE_Q8_0 && t->tiler->q8_kernel) t->tiler->q8_kernel(&t->p, n0, n1, scratch);
-    else if (t->tiler) mm_blocked(&t->p, t->tiler, n0, n1, scratch);
-    else if (t->p.wtype == KILN_TYPE_Q8_0) kiln_mm_q8_0_ref(&t->p, n0, n1, scratch);
-    else kiln_mm_float_ref(&t->p, n0, n1, scratch);
+    for (;;) {
+        const int64_t n0 = atomic_fetch_add_explicit(&t->next_col, t->chunk, memory_order_relaxed);
+        if (n0 >= t->p.n) return;
+        const int64_t n1 = n0 + t->chunk < t->p.n ? n0 + t->chunk : t->p.n;
+        if (t->tiler && t->p.wtype == KILN_TYPE_Q8_0 && t->tiler->q8_kernel) t->tiler->q8_kernel(&t->p, n0, n1, scratch);
+        else if (t->tiler) mm_blocked(&t->p, t->tiler, n0, n1, scratch);
+        else if (t->p.wtype == KILN_TYPE_Q8_0) kiln_mm_q8_0_ref(&t->p, n0, n1, scratch);
+        else kiln_mm_float_ref(&t->p, n0, n1, scratch);
+    }
 }
 
 static int check_dims(int64_t m, int64_t n, int64_t k) {
@@ -192,6 +207,11 @@ int kiln_matmul(int wtype, const void *w, const float *x, float *y, int64_t m, i
             t.p.xdp = (const float *)(t.p.xp + (size_t)m * (size_t)t.p.kpad / 2);
         }
         kiln_parallel(quantize_worker, &t, kiln_threads_for(m * k, 1 << 16));
+    }
+    {
+        const int64_t per = (t.p.n + (int64_t)nth * KILN_MM_CHUNKS_PER_THREAD - 1) / ((int64_t)nth * KILN_MM_CHUNKS_PER_THREAD);
+        t.chunk = (per + KILN_MM_SPLIT_ALIGN - 1) / KILN_MM_SPLIT_ALIGN * KILN_MM_SPLIT_ALIGN;
+        atomic_store_explicit(&t.next_col, 0, memory_order_relaxed);
     }
     kiln_parallel(matmul_worker, &t, nth);
     scratch_give(s);
