@@ -37,4 +37,11 @@
 // text of the failed block is passed through verbatim. Whitespace at the start
 // of the output, between calls and after the last call is dropped, so an
 // answer made only of calls has empty Content; other text is kept verbatim.
+//
+// The markers <|python_tag|>, [TOOL_CALLS] and [ARGS] are special tokens:
+// the text handed to a parser must be detokenized with special tokens kept,
+// or these calls are invisible (the end-of-turn token itself is not needed).
+//
+// A Stream rescans the text it holds back on every Push; held text is at most
+// one call, so this costs little next to a decode step.
 package toolcall

@@ -21,7 +21,9 @@ func hermesFormat(name string) *format {
 	}
 }
 
-// hermesBlock decides a block at the first closing tag. A block with no
+// hermesBlock decides a block at the first closing tag (as vLLM's regex
+// does; a closing tag inside a JSON string would cut the call, which then
+// fails to decode and stays content). A block with no
 // closing tag is decided only at the end of the output: it is a call if what
 // follows the opening tag is exactly one valid call (models often stop right
 // before the tag, and vLLM accepts that too), content otherwise.

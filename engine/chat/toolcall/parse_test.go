@@ -79,3 +79,27 @@ func TestIDs(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentUse shares one parser between goroutines, as the server
+// does across requests; run with -race.
+func TestConcurrentUse(t *testing.T) {
+	p := mustNew(t, "hermes")
+	in := `Hi <tool_call>{"name": "f", "arguments": {"a": 1}}</tool_call>`
+	done := make(chan Result)
+	for range 8 {
+		go func() {
+			s := p.NewStream()
+			s.Push(in)
+			s.Finish()
+			done <- p.Parse(in)
+		}()
+	}
+	seen := map[string]bool{}
+	for range 8 {
+		r := <-done
+		if r.Content != "Hi " || len(r.Calls) != 1 || seen[r.Calls[0].ID] {
+			t.Errorf("result %+v (ids seen %v)", r, seen)
+		}
+		seen[r.Calls[0].ID] = true
+	}
+}
