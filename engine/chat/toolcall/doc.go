@@ -42,6 +42,7 @@
 // the text handed to a parser must be detokenized with special tokens kept,
 // or these calls are invisible (the end-of-turn token itself is not needed).
 //
-// A Stream rescans the text it holds back on every Push; held text is at most
-// one call, so this costs little next to a decode step.
+// A Stream rescans the text it holds back on every Push. Held text is one
+// call in progress (an unterminated block or unbalanced '{' is held to the
+// end of generation), so this costs little next to a decode step.
 package toolcall
