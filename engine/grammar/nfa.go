@@ -1,0 +1,212 @@
+// Package grammar constrains generation to a formal language: a JSON schema,
+// any JSON object, or one of a list of strings. A Grammar is a recursive
+// transition network (one small byte-level NFA per rule, rules calling rules)
+// so that nested and recursive schemas need no depth limit in the grammar
+// itself; a State is the set of live call stacks after the bytes consumed so
+// far; a Masker turns a State into the set of vocabulary tokens that may come
+// next by walking a token trie shared by every request on that vocabulary.
+//
+// Output is compact JSON: the grammars allow no whitespace between tokens.
+// That is still valid JSON, and every byte position with fewer choices makes
+// the mask cheaper and keeps a weak model from wandering into runs of spaces.
+package grammar
+
+// exprKind is the kind of a grammar expression node.
+type exprKind uint8
+
+const (
+	eLit   exprKind = iota // the bytes of lit
+	eClass                 // one byte in one of ranges
+	eSeq                   // subs one after another
+	eAlt                   // one of subs
+	eStar                  // subs[0] zero or more times
+	eOpt                   // subs[0] or nothing
+	eRef                   // a call of rule
+	eObj                   // object members (between the braces), see compileObj
+)
+
+// byteRange is an inclusive range of byte values.
+type byteRange struct{ lo, hi byte }
+
+// expr is the grammar expression a schema compiles to before it becomes NFA
+// states; it exists so that the schema compiler reads like the grammar.
+type expr struct {
+	kind   exprKind
+	lit    []byte
+	ranges []byteRange
+	subs   []*expr
+	rule   int32
+	props  []objProp
+}
+
+// objProp is one member of an object with known properties: the compiled
+// `"name":` key, the value and whether the member must appear.
+type objProp struct {
+	key      []byte
+	val      *expr
+	required bool
+}
+
+func lit(s string) *expr           { return &expr{kind: eLit, lit: []byte(s)} }
+func litBytes(b []byte) *expr      { return &expr{kind: eLit, lit: b} }
+func class(r ...byteRange) *expr   { return &expr{kind: eClass, ranges: r} }
+func seq(subs ...*expr) *expr      { return &expr{kind: eSeq, subs: subs} }
+func alt(subs ...*expr) *expr      { return &expr{kind: eAlt, subs: subs} }
+func star(x *expr) *expr           { return &expr{kind: eStar, subs: []*expr{x}} }
+func opt(x *expr) *expr            { return &expr{kind: eOpt, subs: []*expr{x}} }
+func ref(rule int32) *expr         { return &expr{kind: eRef, rule: rule} }
+func object(props []objProp) *expr { return &expr{kind: eObj, props: props} }
+func plus(x *expr) *expr           { return seq(x, star(x)) }
+func rng(lo, hi byte) byteRange    { return byteRange{lo, hi} }
+func one(c byte) byteRange         { return byteRange{c, c} }
+func digits() *expr                { return class(rng('0', '9')) }
+func emptyExpr() *expr             { return &expr{kind: eSeq} }
+func litAlt(options [][]byte) *expr {
+	subs := make([]*expr, len(options))
+	for i, o := range options {
+		subs[i] = litBytes(o)
+	}
+	return alt(subs...)
+}
+
+// edge is a byte transition of an NFA state.
+type edge struct {
+	lo, hi byte
+	to     int32
+}
+
+// call is a transition that runs rule and then continues at ret.
+type call struct{ rule, ret int32 }
+
+// nstate is an NFA state during construction.
+type nstate struct {
+	edges []edge
+	eps   []int32
+	calls []call
+	final bool // the end of its rule: reaching it returns to the caller
+}
+
+// rule is a named sub-grammar: its body runs from start to final.
+type rule struct{ start, final int32 }
+
+// builder accumulates NFA states and rules (Thompson's construction).
+type builder struct {
+	states []nstate
+	rules  []rule
+}
+
+func (b *builder) newState() int32 {
+	b.states = append(b.states, nstate{})
+	return int32(len(b.states) - 1)
+}
+
+// newRule allocates a rule whose body is given later by define, so that
+// rules can refer to themselves and to each other.
+func (b *builder) newRule() int32 {
+	s, f := b.newState(), b.newState()
+	b.states[f].final = true
+	b.rules = append(b.rules, rule{start: s, final: f})
+	return int32(len(b.rules) - 1)
+}
+
+func (b *builder) define(r int32, e *expr) {
+	b.compile(e, b.rules[r].start, b.rules[r].final)
+}
+
+func (b *builder) addEdge(from int32, lo, hi byte, to int32) {
+	b.states[from].edges = append(b.states[from].edges, edge{lo, hi, to})
+}
+
+func (b *builder) addEps(from, to int32) {
+	b.states[from].eps = append(b.states[from].eps, to)
+}
+
+// compile adds states so that e leads from state from to state to.
+func (b *builder) compile(e *expr, from, to int32) {
+	switch e.kind {
+	case eLit:
+		if len(e.lit) == 0 {
+			b.addEps(from, to)
+			return
+		}
+		cur := from
+		for i, c := range e.lit {
+			next := to
+			if i < len(e.lit)-1 {
+				next = b.newState()
+			}
+			b.addEdge(cur, c, c, next)
+			cur = next
+		}
+	case eClass:
+		for _, r := range e.ranges {
+			b.addEdge(from, r.lo, r.hi, to)
+		}
+	case eSeq:
+		if len(e.subs) == 0 {
+			b.addEps(from, to)
+			return
+		}
+		cur := from
+		for i, s := range e.subs {
+			next := to
+			if i < len(e.subs)-1 {
+				next = b.newState()
+			}
+			b.compile(s, cur, next)
+			cur = next
+		}
+	case eAlt:
+		for _, s := range e.subs {
+			m := b.newState()
+			b.addEps(from, m)
+			b.compile(s, m, to)
+		}
+	case eStar:
+		loop, back := b.newState(), b.newState()
+		b.addEps(from, loop)
+		b.compile(e.subs[0], loop, back)
+		b.addEps(back, loop)
+		b.addEps(loop, to)
+	case eOpt:
+		m := b.newState()
+		b.addEps(from, m)
+		b.compile(e.subs[0], m, to)
+		b.addEps(from, to)
+	case eRef:
+		b.states[from].calls = append(b.states[from].calls, call{e.rule, to})
+	case eObj:
+		b.compileObj(e.props, from, to)
+	}
+}
+
+// compileObj emits the members of an object in property order, each optional
+// one skippable, with commas only between members present. a[i] is "members
+// i.. with none written yet", c[i] is "members i.. after at least one": both
+// chains share their tails, so the NFA is linear in the number of properties
+// where the expression form would be exponential.
+func (b *builder) compileObj(props []objProp, from, to int32) {
+	n := len(props)
+	a := make([]int32, n+1)
+	c := make([]int32, n+1)
+	a[0] = from
+	for i := 1; i < n; i++ {
+		a[i], c[i] = b.newState(), b.newState()
+	}
+	a[n], c[n] = to, to
+	if n > 0 {
+		c[0] = b.newState() // unreachable; keeps the loop uniform
+	}
+	for i, p := range props {
+		member := seq(litBytes(p.key), p.val)
+		b.compile(member, a[i], c[i+1])
+		b.compile(seq(lit(","), member), c[i], c[i+1])
+		if !p.required {
+			b.addEps(a[i], a[i+1])
+			b.addEps(c[i], c[i+1])
+		}
+	}
+	if n == 0 {
+		b.addEps(from, to)
+	}
+}

@@ -1,0 +1,399 @@
+package grammar
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// maxUnroll bounds minItems/maxItems: bounded repetition is unrolled into
+// NFA states, so a huge bound would be a huge grammar.
+const maxUnroll = 1024
+
+// annotations are schema keywords that do not constrain the text.
+var annotations = []string{
+	"title", "description", "$schema", "$id", "$comment", "default",
+	"examples", "deprecated", "readOnly", "writeOnly", "$defs", "definitions",
+}
+
+// supported are the keywords the compiler enforces; any other keyword is an
+// error rather than silently ignored, since a schema half-enforced is output
+// that fails the caller's validation later.
+var supported = []string{
+	"type", "properties", "required", "additionalProperties", "enum", "const",
+	"items", "minItems", "maxItems", "anyOf", "oneOf", "allOf", "$ref", "nullable",
+}
+
+// SchemaError is a schema the compiler cannot enforce. Keyword names the
+// offending keyword when there is one; the server answers 400 with Error().
+type SchemaError struct {
+	Path    string // JSON pointer of the sub-schema, "#" for the root
+	Keyword string
+	Msg     string
+}
+
+func (e *SchemaError) Error() string {
+	if e.Keyword != "" {
+		return fmt.Sprintf("json schema %s: keyword %q: %s", e.Path, e.Keyword, e.Msg)
+	}
+	return fmt.Sprintf("json schema %s: %s", e.Path, e.Msg)
+}
+
+// compiler turns a parsed schema into rules of one builder.
+type compiler struct {
+	b         *builder
+	root      any
+	refs      map[string]int32
+	valueRule int32
+	numRule   int32
+	intRule   int32
+}
+
+func newCompiler() *compiler {
+	return &compiler{b: newBuilder(), refs: map[string]int32{}, valueRule: -1, numRule: -1, intRule: -1}
+}
+
+// CompileSchema compiles a JSON schema into a Grammar of the compact JSON
+// texts valid for it. Objects are written with their properties in schema
+// order, optional ones possibly left out, and no other properties.
+func CompileSchema(schema []byte) (*Grammar, error) {
+	v, err := parseOrdered(schema)
+	if err != nil {
+		return nil, &SchemaError{Path: "#", Msg: "not valid JSON: " + err.Error()}
+	}
+	c := newCompiler()
+	c.root = v
+	e, err := c.schema(v, "#")
+	if err != nil {
+		return nil, err
+	}
+	r := c.b.newRule()
+	c.b.define(r, e)
+	return c.b.finish(r), nil
+}
+
+// JSONObject returns the grammar of response_format {"type":"json_object"}:
+// any JSON object.
+func JSONObject() *Grammar {
+	c := newCompiler()
+	r := c.b.newRule()
+	c.b.define(r, c.anyObject(ref(c.anyValue())))
+	return c.b.finish(r)
+}
+
+// Choice returns the grammar of exactly one of options (vLLM's
+// guided_choice); the texts are matched byte for byte.
+func Choice(options []string) (*Grammar, error) {
+	if len(options) == 0 {
+		return nil, fmt.Errorf("grammar: guided_choice needs at least one option")
+	}
+	b := newBuilder()
+	opts := make([][]byte, len(options))
+	for i, o := range options {
+		opts[i] = []byte(o)
+	}
+	r := b.newRule()
+	b.define(r, litAlt(opts))
+	return b.finish(r), nil
+}
+
+func (c *compiler) schema(v any, path string) (*expr, error) {
+	switch s := v.(type) {
+	case bool:
+		if s {
+			return ref(c.anyValue()), nil
+		}
+		return nil, &SchemaError{Path: path, Msg: "schema false matches nothing"}
+	case *oobject:
+		return c.object(s, path)
+	}
+	return nil, &SchemaError{Path: path, Msg: "a schema must be an object or a boolean"}
+}
+
+func (c *compiler) object(s *oobject, path string) (*expr, error) {
+	for _, k := range s.keys {
+		if !slices.Contains(supported, k) && !slices.Contains(annotations, k) {
+			return nil, &SchemaError{Path: path, Keyword: k, Msg: "not supported"}
+		}
+	}
+	e, err := c.constraint(s, path)
+	if err != nil {
+		return nil, err
+	}
+	if n, ok := s.get("nullable"); ok && n == true {
+		e = alt(e, lit("null"))
+	}
+	return e, nil
+}
+
+// constraint compiles the keywords of s other than nullable.
+func (c *compiler) constraint(s *oobject, path string) (*expr, error) {
+	if r, ok := s.get("$ref"); ok {
+		return c.ref(r, path)
+	}
+	if v, ok := s.get("const"); ok {
+		return litBytes(appendCompact(nil, v)), nil
+	}
+	if v, ok := s.get("enum"); ok {
+		vals, ok := v.([]any)
+		if !ok || len(vals) == 0 {
+			return nil, &SchemaError{Path: path, Keyword: "enum", Msg: "must be a non-empty array"}
+		}
+		opts := make([][]byte, len(vals))
+		for i, x := range vals {
+			opts[i] = appendCompact(nil, x)
+		}
+		return litAlt(opts), nil
+	}
+	for _, k := range []string{"anyOf", "oneOf", "allOf"} {
+		v, ok := s.get(k)
+		if !ok {
+			continue
+		}
+		subs, ok := v.([]any)
+		if !ok || len(subs) == 0 {
+			return nil, &SchemaError{Path: path, Keyword: k, Msg: "must be a non-empty array"}
+		}
+		if k == "allOf" && len(subs) > 1 {
+			return nil, &SchemaError{Path: path, Keyword: k, Msg: "only a single sub-schema is supported"}
+		}
+		// oneOf is enforced as anyOf: texts matching two branches are rare
+		// for the schemas people write, and excluding them needs intersection.
+		var alts []*expr
+		for i, sub := range subs {
+			e, err := c.schema(sub, fmt.Sprintf("%s/%s/%d", path, k, i))
+			if err != nil {
+				return nil, err
+			}
+			alts = append(alts, e)
+		}
+		return alt(alts...), nil
+	}
+	types, err := typesOf(s, path)
+	if err != nil {
+		return nil, err
+	}
+	var alts []*expr
+	for _, t := range types {
+		e, err := c.typed(s, t, path)
+		if err != nil {
+			return nil, err
+		}
+		alts = append(alts, e)
+	}
+	if len(alts) == 1 {
+		return alts[0], nil
+	}
+	return alt(alts...), nil
+}
+
+// typesOf returns the types s allows: its "type", or the one its other
+// keywords imply, or every type.
+func typesOf(s *oobject, path string) ([]string, error) {
+	v, ok := s.get("type")
+	if !ok {
+		if _, ok := s.get("properties"); ok {
+			return []string{"object"}, nil
+		}
+		if _, ok := s.get("items"); ok {
+			return []string{"array"}, nil
+		}
+		return []string{"any"}, nil
+	}
+	var types []string
+	switch t := v.(type) {
+	case string:
+		types = []string{t}
+	case []any:
+		for _, x := range t {
+			str, ok := x.(string)
+			if !ok {
+				return nil, &SchemaError{Path: path, Keyword: "type", Msg: "must be a string or an array of strings"}
+			}
+			types = append(types, str)
+		}
+	default:
+		return nil, &SchemaError{Path: path, Keyword: "type", Msg: "must be a string or an array of strings"}
+	}
+	if len(types) == 0 {
+		return nil, &SchemaError{Path: path, Keyword: "type", Msg: "must not be empty"}
+	}
+	return types, nil
+}
+
+func (c *compiler) typed(s *oobject, t, path string) (*expr, error) {
+	switch t {
+	case "any":
+		return ref(c.anyValue()), nil
+	case "string":
+		return ref(strRule), nil
+	case "number":
+		return ref(c.numberRule(false)), nil
+	case "integer":
+		return ref(c.numberRule(true)), nil
+	case "boolean":
+		return alt(lit("true"), lit("false")), nil
+	case "null":
+		return lit("null"), nil
+	case "object":
+		return c.objectType(s, path)
+	case "array":
+		return c.arrayType(s, path)
+	}
+	return nil, &SchemaError{Path: path, Keyword: "type", Msg: fmt.Sprintf("unknown type %q", t)}
+}
+
+func (c *compiler) objectType(s *oobject, path string) (*expr, error) {
+	pv, hasProps := s.get("properties")
+	if !hasProps {
+		ap, ok := s.get("additionalProperties")
+		if !ok || ap == true {
+			return c.anyObject(ref(c.anyValue())), nil
+		}
+		if ap == false {
+			return lit("{}"), nil
+		}
+		val, err := c.schema(ap, path+"/additionalProperties")
+		if err != nil {
+			return nil, err
+		}
+		return c.anyObject(val), nil
+	}
+	props, ok := pv.(*oobject)
+	if !ok {
+		return nil, &SchemaError{Path: path, Keyword: "properties", Msg: "must be an object"}
+	}
+	required := map[string]bool{}
+	if rv, ok := s.get("required"); ok {
+		list, ok := rv.([]any)
+		if !ok {
+			return nil, &SchemaError{Path: path, Keyword: "required", Msg: "must be an array of strings"}
+		}
+		for _, x := range list {
+			name, ok := x.(string)
+			if !ok {
+				return nil, &SchemaError{Path: path, Keyword: "required", Msg: "must be an array of strings"}
+			}
+			if _, ok := props.get(name); !ok {
+				return nil, &SchemaError{Path: path, Keyword: "required", Msg: fmt.Sprintf("property %q is not in properties", name)}
+			}
+			required[name] = true
+		}
+	}
+	var members []objProp
+	for _, name := range props.keys {
+		val, err := c.schema(props.vals[name], path+"/properties/"+escapePointer(name))
+		if err != nil {
+			return nil, err
+		}
+		key := append(appendString(nil, name), ':')
+		members = append(members, objProp{key: key, val: val, required: required[name]})
+	}
+	return seq(lit("{"), object(members), lit("}")), nil
+}
+
+func (c *compiler) arrayType(s *oobject, path string) (*expr, error) {
+	if _, ok := s.get("prefixItems"); ok {
+		return nil, &SchemaError{Path: path, Keyword: "prefixItems", Msg: "not supported"}
+	}
+	minItems, err := count(s, "minItems", 0, path)
+	if err != nil {
+		return nil, err
+	}
+	maxItems, err := count(s, "maxItems", -1, path)
+	if err != nil {
+		return nil, err
+	}
+	if maxItems >= 0 && maxItems < minItems {
+		return nil, &SchemaError{Path: path, Keyword: "maxItems", Msg: "is below minItems"}
+	}
+	item := ref(c.anyValue())
+	if iv, ok := s.get("items"); ok {
+		e, err := c.schema(iv, path+"/items")
+		if err != nil {
+			return nil, err
+		}
+		// A rule, so that unrolled bounds repeat a call, not the item's states.
+		r := c.b.newRule()
+		c.b.define(r, e)
+		item = ref(r)
+	}
+	return c.arrayOf(item, minItems, maxItems), nil
+}
+
+// count reads a non-negative integer keyword, def when absent.
+func count(s *oobject, k string, def int, path string) (int, error) {
+	v, ok := s.get(k)
+	if !ok {
+		return def, nil
+	}
+	n, ok := v.(json.Number)
+	var i int64
+	var err error
+	if ok {
+		i, err = n.Int64()
+	}
+	if !ok || err != nil || i < 0 {
+		return 0, &SchemaError{Path: path, Keyword: k, Msg: "must be a non-negative integer"}
+	}
+	if i > maxUnroll {
+		return 0, &SchemaError{Path: path, Keyword: k, Msg: fmt.Sprintf("above the supported %d", maxUnroll)}
+	}
+	return int(i), nil
+}
+
+// ref compiles a $ref to a definition of the root schema as a rule, made
+// once per target so that recursive definitions are recursive rules.
+func (c *compiler) ref(v any, path string) (*expr, error) {
+	target, ok := v.(string)
+	if !ok {
+		return nil, &SchemaError{Path: path, Keyword: "$ref", Msg: "must be a string"}
+	}
+	if r, ok := c.refs[target]; ok {
+		return ref(r), nil
+	}
+	var sub any
+	if target == "#" {
+		sub = c.root
+	} else {
+		var section, name string
+		switch {
+		case strings.HasPrefix(target, "#/$defs/"):
+			section, name = "$defs", target[len("#/$defs/"):]
+		case strings.HasPrefix(target, "#/definitions/"):
+			section, name = "definitions", target[len("#/definitions/"):]
+		default:
+			return nil, &SchemaError{Path: path, Keyword: "$ref", Msg: fmt.Sprintf("only #/$defs/... and #/definitions/... are supported, not %q", target)}
+		}
+		name = unescapePointer(name)
+		root, _ := c.root.(*oobject)
+		var defs *oobject
+		if root != nil {
+			d, _ := root.get(section)
+			defs, _ = d.(*oobject)
+		}
+		if defs != nil {
+			sub, ok = defs.get(name)
+		}
+		if defs == nil || !ok {
+			return nil, &SchemaError{Path: path, Keyword: "$ref", Msg: fmt.Sprintf("%q is not defined", target)}
+		}
+	}
+	r := c.b.newRule()
+	c.refs[target] = r
+	e, err := c.schema(sub, target)
+	if err != nil {
+		return nil, err
+	}
+	c.b.define(r, e)
+	return ref(r), nil
+}
+
+func escapePointer(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}
+
+func unescapePointer(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
+}
