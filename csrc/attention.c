@@ -9,6 +9,8 @@
  * kernel, whose per-row operation order ignores the other rows (attention.h). */
 #include "attention.h"
 
+#include <stdatomic.h>
+
 #include <stdlib.h>
 
 typedef void (*kiln_attn_item_fn)(const kiln_attn_params *, const kiln_attn_item *, float *);
@@ -141,6 +143,7 @@ typedef struct {
     int q_tile;                 /* prefill queries per item */
     float *scratch;
     int64_t scratch_stride;     /* floats per thread */
+    _Atomic int64_t next_item;  /* the next unclaimed item */
 } attn_job;
 
 /* item_of fills it for item idx of the call. */
@@ -175,10 +178,16 @@ static void item_of(const attn_job *j, int64_t idx, kiln_attn_item *it) {
     it->kv_head = g;
 }
 
+/* attn_task claims items one at a time from a shared counter: items differ
+ * in length (ragged contexts), and a thread the OS runs late should not hold
+ * the others up. An item's result does not depend on which thread runs it. */
 static void attn_task(void *arg, int ith, int nth) {
-    const attn_job *j = arg;
+    (void)nth;
+    attn_job *j = arg;
     float *scratch = j->scratch + ith * j->scratch_stride;
-    for (int64_t idx = ith; idx < j->n_items; idx += nth) {
+    for (;;) {
+        const int64_t idx = atomic_fetch_add_explicit(&j->next_item, 1, memory_order_relaxed);
+        if (idx >= j->n_items) return;
         kiln_attn_item it;
         item_of(j, idx, &it);
         j->kernel(&j->p, &it, scratch);
@@ -196,6 +205,7 @@ static int run_items(attn_job *j, int rows, int64_t work) {
     j->scratch = aligned_alloc(64, bytes);
     if (!j->scratch) return KILN_ERR_NOMEM;
     j->kernel = pick_kernel();
+    atomic_store_explicit(&j->next_item, 0, memory_order_relaxed);
     kiln_parallel(attn_task, j, nth);
     free(j->scratch);
     return KILN_OK;
