@@ -167,13 +167,26 @@ func (s *State) Mask(allowed Bitset) {
 		return
 	}
 	t := s.m.full
-	if len(s.cur.ends) == 1 && s.cur.data[s.cur.ends[0]-1] == strBody {
+	if s.inStringBody() {
+		// One thread in a string body is enough for every inString token
+		// to be allowed (whatever the other threads do); only the rest
+		// need the walk, which still runs every thread.
 		for i, w := range s.m.inString {
 			allowed[i] |= w
 		}
 		t = s.m.rest
 	}
 	s.walk(t, 0, &s.cur, 0, allowed)
+}
+
+// inStringBody reports whether some thread is in a string body.
+func (s *State) inStringBody() bool {
+	for _, end := range s.cur.ends {
+		if s.cur.data[end-1] == strBody {
+			return true
+		}
+	}
+	return false
 }
 
 // walk marks the tokens under trie node n reachable from the threads set
