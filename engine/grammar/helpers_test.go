@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/kiln-llm/kiln/engine/gguf"
 	"github.com/kiln-llm/kiln/engine/tokenizer"
@@ -115,6 +116,14 @@ func validate(v, schema any, root map[string]any) error {
 			if err := validate(val, ps, root); err != nil {
 				return fmt.Errorf("%s: %w", k, err)
 			}
+		}
+	case string:
+		n := float64(utf8.RuneCountInString(x))
+		if m, ok := s["minLength"].(float64); ok && n < m {
+			return fmt.Errorf("%q shorter than minLength %v", x, m)
+		}
+		if m, ok := s["maxLength"].(float64); ok && n > m {
+			return fmt.Errorf("%q longer than maxLength %v", x, m)
 		}
 	case []any:
 		if n, ok := s["minItems"].(float64); ok && float64(len(x)) < n {

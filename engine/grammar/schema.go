@@ -22,7 +22,7 @@ var annotations = []string{
 // that fails the caller's validation later.
 var supported = []string{
 	"type", "properties", "required", "additionalProperties", "enum", "const",
-	"items", "minItems", "maxItems", "anyOf", "oneOf", "allOf", "$ref", "nullable",
+	"items", "minItems", "maxItems", "minLength", "maxLength", "anyOf", "oneOf", "allOf", "$ref", "nullable",
 }
 
 // SchemaError is a schema the compiler cannot enforce. Keyword names the
@@ -48,10 +48,11 @@ type compiler struct {
 	valueRule int32
 	numRule   int32
 	intRule   int32
+	chRule    int32
 }
 
 func newCompiler() *compiler {
-	return &compiler{b: newBuilder(), refs: map[string]int32{}, valueRule: -1, numRule: -1, intRule: -1}
+	return &compiler{b: newBuilder(), refs: map[string]int32{}, valueRule: -1, numRule: -1, intRule: -1, chRule: -1}
 }
 
 // CompileSchema compiles a JSON schema into a Grammar of the compact JSON
@@ -227,7 +228,7 @@ func (c *compiler) typed(s *oobject, t, path string) (*expr, error) {
 	case "any":
 		return ref(c.anyValue()), nil
 	case "string":
-		return ref(strRule), nil
+		return c.stringType(s, path)
 	case "number":
 		return ref(c.numberRule(false)), nil
 	case "integer":
@@ -320,6 +321,53 @@ func (c *compiler) arrayType(s *oobject, path string) (*expr, error) {
 		item = ref(r)
 	}
 	return c.arrayOf(item, minItems, maxItems), nil
+}
+
+// stringType is the shared string rule, or with minLength/maxLength a
+// string of that many characters (code points; an escape is one).
+func (c *compiler) stringType(s *oobject, path string) (*expr, error) {
+	_, hasMin := s.get("minLength")
+	_, hasMax := s.get("maxLength")
+	if !hasMin && !hasMax {
+		return ref(strRule), nil
+	}
+	lo, err := count(s, "minLength", 0, path)
+	if err != nil {
+		return nil, err
+	}
+	hi, err := count(s, "maxLength", -1, path)
+	if err != nil {
+		return nil, err
+	}
+	if hi >= 0 && hi < lo {
+		return nil, &SchemaError{Path: path, Keyword: "maxLength", Msg: "is below minLength"}
+	}
+	ch := ref(c.charRule())
+	parts := []*expr{lit(`"`)}
+	for i := 0; i < lo; i++ {
+		parts = append(parts, ch)
+	}
+	if hi < 0 {
+		parts = append(parts, star(ch))
+	} else {
+		parts = append(parts, upTo(ch, hi-lo))
+	}
+	return seq(append(parts, lit(`"`))...), nil
+}
+
+// charRule returns the rule of one character of a JSON string. Its \u
+// escapes exclude surrogates, which would count as two characters.
+func (c *compiler) charRule() int32 {
+	if c.chRule >= 0 {
+		return c.chRule
+	}
+	hex := class(rng('0', '9'), rng('a', 'f'), rng('A', 'F'))
+	notD := class(rng('0', '9'), rng('a', 'c'), rng('A', 'C'), rng('e', 'f'), rng('E', 'F'))
+	u := seq(lit("u"), alt(seq(notD, hex), seq(class(one('d'), one('D')), class(rng('0', '7')))), hex, hex)
+	esc := seq(lit(`\`), alt(class(one('"'), one('\\'), one('/'), one('b'), one('f'), one('n'), one('r'), one('t')), u))
+	c.chRule = c.b.newRule()
+	c.b.define(c.chRule, alt(class(rng(0x20, 0x21), rng(0x23, 0x5B), rng(0x5D, 0x7F)), esc, utf8Multi()))
+	return c.chRule
 }
 
 // count reads a non-negative integer keyword, def when absent.

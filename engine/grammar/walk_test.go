@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -32,6 +33,7 @@ var walkSchemas = []struct{ name, schema string }{
 		"value":{"anyOf":[{"type":"string"},{"type":"integer"},{"type":"null"}]},
 		"flag":{"const":true}},
 		"required":["root","value","flag"]}`},
+	{"string lengths", `{"type":"object","properties":{"code":{"type":"string","minLength":2,"maxLength":4},"note":{"type":"string","maxLength":6}},"required":["code","note"]}`},
 	{"top-level array", `{"type":"array","items":{"type":"string"},"minItems":1,"maxItems":3}`},
 }
 
@@ -144,6 +146,35 @@ func TestMaskAgreesWithAdvance(t *testing.T) {
 			ok := probe.Advance(id) == nil
 			if ok != allowed.Has(id) {
 				t.Errorf("prefix %q token %d %q: mask %v, advance %v", prefix, id, m.pieces[id], allowed.Has(id), ok)
+			}
+		}
+	}
+}
+
+// TestRandomWalkChoiceRegex generates from guided_choice and guided_regex
+// grammars and checks every text is one the grammar describes.
+func TestRandomWalkChoiceRegex(t *testing.T) {
+	m, _ := sharedMasker(t, "models/stories260K.gguf")
+	options := []string{"Once upon a time", "The end", "yes", "no"}
+	choice, err := Choice(options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re, err := Regex(`[A-Z][a-z]{1,8}( [a-z]+){0,3}\.`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []*Grammar{choice, re} {
+		for seed := 0; seed < 30; seed++ {
+			text, err := randomWalk(m, g, rand.New(rand.NewPCG(uint64(seed), 3)), 5000)
+			if err != nil {
+				t.Fatalf("seed %d: %v", seed, err)
+			}
+			if !g.Match(text) {
+				t.Fatalf("seed %d: %q does not match", seed, text)
+			}
+			if g == choice && !slices.Contains(options, string(text)) {
+				t.Fatalf("seed %d: %q is not an option", seed, text)
 			}
 		}
 	}
