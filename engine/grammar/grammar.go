@@ -6,6 +6,12 @@ import "errors"
 // deeper continuations are dropped, so a grammar never needs unbounded memory.
 const maxStack = 128
 
+// maxThreads bounds the live call stacks. Only an ambiguous schema (anyOf
+// branches that agree on a long prefix, nested) has more than a few; past
+// the bound the newest continuations are dropped, which can only make the
+// grammar stricter, never let an invalid text through.
+const maxThreads = 256
+
 // itemKind is what an epsilon closure reaches.
 type itemKind uint8
 
@@ -118,6 +124,9 @@ next:
 			return
 		}
 		start = end
+	}
+	if len(t.ends) >= maxThreads {
+		return
 	}
 	t.data = append(t.data, stack...)
 	t.data = append(t.data, top)

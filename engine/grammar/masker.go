@@ -2,6 +2,7 @@ package grammar
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/kiln-llm/kiln/engine/tokenizer"
 )
@@ -14,6 +15,17 @@ func NewBitset(n int) Bitset { return make(Bitset, (n+63)/64) }
 
 // Has reports whether id is in the set.
 func (b Bitset) Has(id int32) bool { return b[id>>6]&(1<<(id&63)) != 0 }
+
+// Filter sets logits[id] to -Inf for every id not in the set, so that a
+// sampler can only pick allowed tokens.
+func (b Bitset) Filter(logits []float32) {
+	inf := float32(math.Inf(-1))
+	for i := range logits {
+		if b[i>>6]&(1<<(i&63)) == 0 {
+			logits[i] = inf
+		}
+	}
+}
 
 func (b Bitset) set(id int32) { b[id>>6] |= 1 << (id & 63) }
 
@@ -153,7 +165,7 @@ func (s *State) Advance(id int32) error {
 	return s.AdvanceBytes(p)
 }
 
-// Mask sets allowed (a Bitset over the vocabulary) to the tokens that may
+// Mask sets allowed (a Bitset of m.VocabSize() bits) to the tokens that may
 // come next: those whose bytes the grammar can consume from here, and the
 // end-of-generation tokens when the text so far is complete.
 func (s *State) Mask(allowed Bitset) {

@@ -71,7 +71,17 @@ func CompileSchema(schema []byte) (*Grammar, error) {
 	}
 	r := c.b.newRule()
 	c.b.define(r, e)
-	return c.b.finish(r), nil
+	g := c.b.finish(r)
+	if bad := g.leftRecursive(); bad >= 0 {
+		name := "#"
+		for target, rr := range c.refs {
+			if rr == bad {
+				name = target
+			}
+		}
+		return nil, &SchemaError{Path: name, Keyword: "$ref", Msg: "refers to itself before any text (left recursion)"}
+	}
+	return g, nil
 }
 
 // JSONObject returns the grammar of response_format {"type":"json_object"}:

@@ -24,6 +24,8 @@ func TestSchemaErrors(t *testing.T) {
 		{"bad type", `{"type":"float"}`, "type"},
 		{"max below min", `{"type":"array","minItems":3,"maxItems":2}`, "maxItems"},
 		{"allOf", `{"allOf":[{"type":"string"},{"type":"number"}]}`, "allOf"},
+		{"left recursion", `{"anyOf":[{"$ref":"#"},{"$ref":"#"},{"type":"null"}]}`, "$ref"},
+		{"left recursion via defs", `{"$ref":"#/$defs/a","$defs":{"a":{"anyOf":[{"$ref":"#/$defs/b"}]},"b":{"type":"array","items":{},"minItems":0,"maxItems":0,"anyOf":[{"$ref":"#/$defs/a"}]}}}`, "$ref"},
 		{"not json", `{"type":`, ""},
 		{"false", `false`, ""},
 	}
@@ -98,6 +100,9 @@ var matchCases = []struct {
 	{"string length", `{"type":"string","minLength":2,"maxLength":3}`,
 		[]string{`"ab"`, `"abc"`, `"a\n"`, `"日本"`, `"\u00e9x"`}, []string{`"a"`, `"abcd"`, `"\n"`, `"\ud83dx"`}},
 	{"string min only", `{"type":"string","minLength":1}`, []string{`"a"`, `"abcdef"`}, []string{`""`}},
+	{"no properties", `{"type":"object","properties":{}}`, []string{`{}`}, []string{`{"a":1}`}},
+	{"right recursion is fine", `{"$defs":{"l":{"anyOf":[{"type":"null"},{"type":"array","items":{"$ref":"#/$defs/l"},"maxItems":1}]}},"$ref":"#/$defs/l"}`,
+		[]string{`null`, `[]`, `[[null]]`, `[[[[]]]]`}, []string{`[null,null]`}},
 	{"nullable", `{"type":"string","nullable":true}`, []string{`"a"`, `null`}, []string{`1`}},
 	{"annotations ignored", `{"title":"t","description":"d","type":"integer","default":1,"examples":[1]}`, []string{`5`}, []string{`"5"`}},
 	{"key escaping", `{"type":"object","properties":{"a\"b":{"type":"null"}},"required":["a\"b"]}`, []string{`{"a\"b":null}`}, []string{`{"ab":null}`}},

@@ -179,3 +179,38 @@ func TestRandomWalkChoiceRegex(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentStates shares one Masker and one Grammar between
+// generations running at once (run with -race).
+func TestConcurrentStates(t *testing.T) {
+	m, _ := sharedMasker(t, "models/stories260K.gguf")
+	g, err := CompileSchema([]byte(walkSchemas[0].schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for w := 0; w < 4; w++ {
+		go func() {
+			_, err := randomWalk(m, g, rand.New(rand.NewPCG(uint64(w), 9)), 20000)
+			errs <- err
+		}()
+	}
+	for w := 0; w < 4; w++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestBitsetFilter(t *testing.T) {
+	b := NewBitset(70)
+	b.set(1)
+	b.set(69)
+	logits := make([]float32, 70)
+	b.Filter(logits)
+	for i, l := range logits {
+		if want := i == 1 || i == 69; want != (l == 0) {
+			t.Errorf("logit %d = %v", i, l)
+		}
+	}
+}
