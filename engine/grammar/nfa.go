@@ -1,14 +1,3 @@
-// Package grammar constrains generation to a formal language: a JSON schema,
-// any JSON object, or one of a list of strings. A Grammar is a recursive
-// transition network (one small byte-level NFA per rule, rules calling rules)
-// so that nested and recursive schemas need no depth limit in the grammar
-// itself; a State is the set of live call stacks after the bytes consumed so
-// far; a Masker turns a State into the set of vocabulary tokens that may come
-// next by walking a token trie shared by every request on that vocabulary.
-//
-// Output is compact JSON: the grammars allow no whitespace between tokens.
-// That is still valid JSON, and every byte position with fewer choices makes
-// the mask cheaper and keeps a weak model from wandering into runs of spaces.
 package grammar
 
 // exprKind is the kind of a grammar expression node.

@@ -214,3 +214,20 @@ func TestBitsetFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestRandomWalkJSONObject generates from response_format json_object:
+// every text must decode as a JSON object.
+func TestRandomWalkJSONObject(t *testing.T) {
+	m, _ := sharedMasker(t, "models/stories260K.gguf")
+	g := JSONObject()
+	for seed := 0; seed < 100; seed++ {
+		text, err := randomWalk(m, g, rand.New(rand.NewPCG(uint64(seed), 5)), 20000)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		var v map[string]any
+		if err := json.Unmarshal(text, &v); err != nil {
+			t.Fatalf("seed %d: %q: %v", seed, text, err)
+		}
+	}
+}
