@@ -51,8 +51,10 @@ type compiler struct {
 	chRule    int32
 }
 
-func newCompiler() *compiler {
-	return &compiler{b: newBuilder(), refs: map[string]int32{}, valueRule: -1, numRule: -1, intRule: -1, chRule: -1}
+// newCompiler starts a compiler on b; one builder may hold several
+// schemas, each with its own compiler (its own root for $refs).
+func newCompiler(b *builder) *compiler {
+	return &compiler{b: b, refs: map[string]int32{}, valueRule: -1, numRule: -1, intRule: -1, chRule: -1}
 }
 
 // CompileSchema compiles a JSON schema into a Grammar of the compact JSON
@@ -63,7 +65,7 @@ func CompileSchema(schema []byte) (*Grammar, error) {
 	if err != nil {
 		return nil, &SchemaError{Path: "#", Msg: "not valid JSON: " + err.Error()}
 	}
-	c := newCompiler()
+	c := newCompiler(newBuilder())
 	c.root = v
 	e, err := c.schema(v, "#")
 	if err != nil {
@@ -87,7 +89,7 @@ func CompileSchema(schema []byte) (*Grammar, error) {
 // JSONObject returns the grammar of response_format {"type":"json_object"}:
 // any JSON object.
 func JSONObject() *Grammar {
-	c := newCompiler()
+	c := newCompiler(newBuilder())
 	r := c.b.newRule()
 	c.b.define(r, c.anyObject(ref(c.anyValue())))
 	return c.b.finish(r)

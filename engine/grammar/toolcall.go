@@ -1,0 +1,66 @@
+package grammar
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Tool is a function a constrained tool call may name; Parameters is its
+// JSON schema (empty: any object).
+type Tool struct {
+	Name       string
+	Parameters json.RawMessage
+}
+
+// ToolCallFormat is how a chat format writes one call: Prefix, then
+// {"name":"<tool>","<ArgsKey>":<arguments>}, then Suffix. Hermes writes
+// Prefix "<tool_call>", ArgsKey "arguments", Suffix "</tool_call>";
+// llama3_json writes ArgsKey "parameters" with no prefix.
+type ToolCallFormat struct {
+	Prefix, Suffix string
+	ArgsKey        string
+}
+
+// ToolCall compiles the grammar of one call of one of tools, for
+// tool_choice "required" (every tool) or a named function (one tool). Each
+// tool's schema keeps its own $defs: a $ref resolves against the tool's
+// parameters, not against the wrapper, which is why the schemas are not
+// simply pasted into one bigger schema.
+func ToolCall(tools []Tool, f ToolCallFormat) (*Grammar, error) {
+	if len(tools) == 0 {
+		return nil, fmt.Errorf("grammar: a tool call needs at least one tool")
+	}
+	if f.ArgsKey == "" {
+		f.ArgsKey = "arguments"
+	}
+	b := newBuilder()
+	var calls []*expr
+	for _, t := range tools {
+		c := newCompiler(b)
+		var args *expr
+		if len(t.Parameters) == 0 {
+			args = c.anyObject(ref(c.anyValue()))
+		} else {
+			v, err := parseOrdered(t.Parameters)
+			if err != nil {
+				return nil, &SchemaError{Path: "#", Msg: fmt.Sprintf("tool %q parameters are not valid JSON: %v", t.Name, err)}
+			}
+			c.root = v
+			if args, err = c.schema(v, "#"); err != nil {
+				if se, ok := err.(*SchemaError); ok {
+					se.Msg = fmt.Sprintf("%s (tool %q)", se.Msg, t.Name)
+				}
+				return nil, err
+			}
+		}
+		head := `{"name":` + string(appendString(nil, t.Name)) + `,` + string(appendString(nil, f.ArgsKey)) + `:`
+		calls = append(calls, seq(lit(head), args, lit("}")))
+	}
+	r := b.newRule()
+	b.define(r, seq(lit(f.Prefix), alt(calls...), lit(f.Suffix)))
+	g := b.finish(r)
+	if g.leftRecursive() >= 0 {
+		return nil, &SchemaError{Path: "#", Keyword: "$ref", Msg: "refers to itself before any text (left recursion)"}
+	}
+	return g, nil
+}
