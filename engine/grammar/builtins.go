@@ -34,6 +34,7 @@ func newBuilder() *builder {
 	if body != strBody {
 		panic("grammar: string states moved")
 	}
+	b.states[body].strLeft = noLimit
 	b.addEdge(start, '"', '"', body)
 	b.addEdge(body, '"', '"', final)
 	b.addEdge(body, 0x20, 0x21, body)
@@ -85,6 +86,39 @@ func upTo(x *expr, n int) *expr {
 		e = opt(seq(x, e))
 	}
 	return e
+}
+
+// compileChar adds one character of a JSON string body from state from to
+// state to, with only byte edges out of from (no epsilons), so that a thread
+// at a character boundary is one thread at from. It is the same language as
+// the string rule's step from strBody back to strBody, which the Masker's
+// string fast path relies on.
+func (b *builder) compileChar(from, to int32) {
+	b.addEdge(from, 0x20, 0x21, to)
+	b.addEdge(from, 0x23, 0x5B, to)
+	b.addEdge(from, 0x5D, 0x7F, to)
+	esc := b.newState()
+	b.addEdge(from, '\\', '\\', esc)
+	b.compile(alt(class(one('"'), one('\\'), one('/'), one('b'), one('f'), one('n'), one('r'), one('t')),
+		seq(lit("u"), class(rng('0', '9'), rng('a', 'f'), rng('A', 'F')), class(rng('0', '9'), rng('a', 'f'), rng('A', 'F')),
+			class(rng('0', '9'), rng('a', 'f'), rng('A', 'F')), class(rng('0', '9'), rng('a', 'f'), rng('A', 'F')))), esc, to)
+	c1, c2, c3 := b.newState(), b.newState(), b.newState()
+	e0, ed, f0, f4 := b.newState(), b.newState(), b.newState(), b.newState()
+	b.addEdge(from, 0xC2, 0xDF, c1)
+	b.addEdge(from, 0xE0, 0xE0, e0)
+	b.addEdge(from, 0xE1, 0xEC, c2)
+	b.addEdge(from, 0xED, 0xED, ed)
+	b.addEdge(from, 0xEE, 0xEF, c2)
+	b.addEdge(from, 0xF0, 0xF0, f0)
+	b.addEdge(from, 0xF1, 0xF3, c3)
+	b.addEdge(from, 0xF4, 0xF4, f4)
+	b.addEdge(c1, 0x80, 0xBF, to)
+	b.addEdge(c2, 0x80, 0xBF, c1)
+	b.addEdge(c3, 0x80, 0xBF, c2)
+	b.addEdge(e0, 0xA0, 0xBF, c1)
+	b.addEdge(ed, 0x80, 0x9F, c1)
+	b.addEdge(f0, 0x90, 0xBF, c2)
+	b.addEdge(f4, 0x80, 0x8F, c2)
 }
 
 // numberExpr is JSON's number; integer restricts it to no fraction and no

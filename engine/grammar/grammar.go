@@ -32,6 +32,7 @@ type Grammar struct {
 	edges [][]edge    // byte edges of each state
 	bits  [][4]uint64 // the bytes some edge of each state accepts
 	clo   [][]item    // epsilon closure of each state
+	left  []int32     // nstate.strLeft of each state
 	rules []rule
 	root  int32
 }
@@ -44,6 +45,7 @@ func (b *builder) finish(root int32) *Grammar {
 		edges: make([][]edge, len(b.states)),
 		bits:  make([][4]uint64, len(b.states)),
 		clo:   make([][]item, len(b.states)),
+		left:  make([]int32, len(b.states)),
 		rules: b.rules,
 		root:  root,
 	}
@@ -54,6 +56,7 @@ func (b *builder) finish(root int32) *Grammar {
 	var stack []int32
 	for s := range b.states {
 		g.edges[s] = b.states[s].edges
+		g.left[s] = b.states[s].strLeft
 		for _, e := range b.states[s].edges {
 			for c := int(e.lo); c <= int(e.hi); c++ {
 				g.bits[s][c>>6] |= 1 << (c & 63)

@@ -37,11 +37,17 @@ type Masker struct {
 	pieces [][]byte // bytes of each token; nil for tokens never allowed as text
 	eog    []int32
 	full   *trie // every text token
-	// inString holds the tokens that, from a string body, stay in a string
-	// body; rest is the trie of all the others. Inside a string, Mask adds
-	// inString wholesale and walks only rest.
-	inString Bitset
+	// inString[k] holds the tokens that, from a string body, stay in a
+	// string body after at most k characters, inAll all such tokens
+	// (maxChars characters at most). rest is the trie of the tokens that
+	// leave the body; restLong adds those of more than maxInString
+	// characters. Inside a string, Mask adds one of these sets wholesale and
+	// walks only a rest trie.
+	inString [maxInString + 1]Bitset
+	inAll    Bitset
+	maxChars int
 	rest     *trie
+	restLong *trie
 }
 
 // NewMasker precomputes the token pieces and tries of tok's vocabulary.
@@ -49,7 +55,11 @@ type Masker struct {
 // generation tokens are allowed exactly when the grammar may end.
 func NewMasker(tok *tokenizer.Tokenizer) *Masker {
 	n := tok.VocabSize()
-	m := &Masker{vocab: n, pieces: make([][]byte, n), eog: tok.EOGTokens(), inString: NewBitset(n)}
+	m := &Masker{vocab: n, pieces: make([][]byte, n), eog: tok.EOGTokens()}
+	for k := range m.inString {
+		m.inString[k] = NewBitset(n)
+	}
+	m.inAll = NewBitset(n)
 	var text []int32
 	for id := int32(0); id < int32(n); id++ {
 		if tok.IsEOG(id) {
@@ -73,11 +83,11 @@ func NewMasker(tok *tokenizer.Tokenizer) *Masker {
 	g := newBuilder().finish(strRule)
 	var cur, next threadSet
 	var scratch []int32
-	var rest []int32
+	var rest, long []int32
 	for _, id := range text {
 		cur.reset()
 		cur.add(nil, strBody)
-		ok := true
+		ok, chars := true, 0
 		for _, c := range m.pieces[id] {
 			scratch = g.step(&next, &cur, c, scratch)
 			cur, next = next, cur
@@ -85,16 +95,31 @@ func NewMasker(tok *tokenizer.Tokenizer) *Masker {
 				ok = false
 				break
 			}
+			if len(cur.ends) == 1 && cur.data[0] == strBody {
+				chars++
+			}
 		}
-		if ok && !cur.accept && len(cur.ends) == 1 && cur.ends[0] == 1 && cur.data[0] == strBody {
-			m.inString.set(id)
-		} else {
+		if !ok || cur.accept || len(cur.ends) != 1 || cur.ends[0] != 1 || cur.data[0] != strBody {
 			rest = append(rest, id)
+			continue
+		}
+		m.inAll.set(id)
+		m.maxChars = max(m.maxChars, chars)
+		for k := chars; k <= maxInString; k++ {
+			m.inString[k].set(id)
+		}
+		if chars > maxInString {
+			long = append(long, id)
 		}
 	}
+	m.restLong = buildTrie(m.pieces, append(long, rest...))
 	m.rest = buildTrie(m.pieces, rest)
 	return m
 }
+
+// maxInString is the most characters a token may hold and still be added
+// by the string fast path (longer ones, rare, are walked).
+const maxInString = 16
 
 // VocabSize is the number of token ids the masks cover.
 func (m *Masker) VocabSize() int { return m.vocab }
@@ -179,26 +204,42 @@ func (s *State) Mask(allowed Bitset) {
 		return
 	}
 	t := s.m.full
-	if s.inStringBody() {
-		// One thread in a string body is enough for every inString token
-		// to be allowed (whatever the other threads do); only the rest
-		// need the walk, which still runs every thread.
-		for i, w := range s.m.inString {
+	if set, rest := s.stringFastPath(); set != nil {
+		for i, w := range set {
 			allowed[i] |= w
 		}
-		t = s.m.rest
+		t = rest
 	}
 	s.walk(t, 0, &s.cur, 0, allowed)
 }
 
-// inStringBody reports whether some thread is in a string body.
-func (s *State) inStringBody() bool {
+// stringFastPath returns the tokens allowed without a walk and the trie
+// that holds every other token, or nil. A thread in a string body with r
+// characters left allows every token that stays in the body with at most r
+// characters. Tokens with more are left out of the set, so unless they are
+// in the trie walked instead, the shortcut holds only when every thread is
+// such a body (then none of them allows those tokens).
+func (s *State) stringFastPath() (Bitset, *trie) {
+	best, all := int32(0), true
 	for _, end := range s.cur.ends {
-		if s.cur.data[end-1] == strBody {
-			return true
+		l := s.g.left[s.cur.data[end-1]]
+		if l == 0 {
+			all = false
 		}
+		best = max(best, l)
 	}
-	return false
+	if best == 0 {
+		return nil, nil
+	}
+	switch r := int(best - 1); {
+	case r >= s.m.maxChars:
+		return s.m.inAll, s.m.rest
+	case all && r <= maxInString:
+		return s.m.inString[r], s.m.rest
+	case r >= maxInString:
+		return s.m.inString[maxInString], s.m.restLong
+	}
+	return nil, nil
 }
 
 // walk marks the tokens under trie node n reachable from the threads set

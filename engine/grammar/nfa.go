@@ -12,6 +12,7 @@ const (
 	eOpt                   // subs[0] or nothing
 	eRef                   // a call of rule
 	eObj                   // object members (between the braces), see compileObj
+	eStr                   // a string of lo to hi characters (hi < 0: no limit)
 )
 
 // byteRange is an inclusive range of byte values.
@@ -26,6 +27,7 @@ type expr struct {
 	subs   []*expr
 	rule   int32
 	props  []objProp
+	lo, hi int
 }
 
 // objProp is one member of an object with known properties: the compiled
@@ -73,7 +75,14 @@ type nstate struct {
 	eps   []int32
 	calls []call
 	final bool // the end of its rule: reaching it returns to the caller
+	// strLeft marks a string body at a character boundary: 1 + how many
+	// more characters it may take (noLimit: any number), 0 elsewhere. The
+	// Masker adds the tokens that stay in such a body without walking them.
+	strLeft int32
 }
+
+// noLimit is strLeft for string bodies of unbounded length.
+const noLimit = 1 << 30
 
 // rule is a named sub-grammar: its body runs from start to final.
 type rule struct{ start, final int32 }
@@ -166,6 +175,37 @@ func (b *builder) compile(e *expr, from, to int32) {
 		b.states[from].calls = append(b.states[from].calls, call{e.rule, to})
 	case eObj:
 		b.compileObj(e.props, from, to)
+	case eStr:
+		b.compileStr(e.lo, e.hi, from, to)
+	}
+}
+
+// compileStr builds a length-bounded string inline, one body state per
+// character position, each marked with the characters it has left, so that
+// the Masker's string fast path applies to bounded strings too.
+func (b *builder) compileStr(lo, hi int, from, to int32) {
+	cur := b.newState()
+	b.addEdge(from, '"', '"', cur)
+	for i := 0; ; i++ {
+		if i >= lo {
+			b.addEdge(cur, '"', '"', to)
+		}
+		if hi < 0 && i >= lo {
+			b.states[cur].strLeft = noLimit
+			b.compileChar(cur, cur)
+			return
+		}
+		if i == hi {
+			b.states[cur].strLeft = 1
+			return
+		}
+		b.states[cur].strLeft = int32(hi-i) + 1
+		if hi < 0 {
+			b.states[cur].strLeft = noLimit
+		}
+		next := b.newState()
+		b.compileChar(cur, next)
+		cur = next
 	}
 }
 

@@ -48,13 +48,12 @@ type compiler struct {
 	valueRule int32
 	numRule   int32
 	intRule   int32
-	chRule    int32
 }
 
 // newCompiler starts a compiler on b; one builder may hold several
 // schemas, each with its own compiler (its own root for $refs).
 func newCompiler(b *builder) *compiler {
-	return &compiler{b: b, refs: map[string]int32{}, valueRule: -1, numRule: -1, intRule: -1, chRule: -1}
+	return &compiler{b: b, refs: map[string]int32{}, valueRule: -1, numRule: -1, intRule: -1}
 }
 
 // CompileSchema compiles a JSON schema into a Grammar of the compact JSON
@@ -336,7 +335,8 @@ func (c *compiler) arrayType(s *oobject, path string) (*expr, error) {
 }
 
 // stringType is the shared string rule, or with minLength/maxLength a
-// string of that many characters (code points; an escape is one).
+// string of that many characters (code points; an escape is one, so a
+// surrogate pair written as two escapes counts two).
 func (c *compiler) stringType(s *oobject, path string) (*expr, error) {
 	_, hasMin := s.get("minLength")
 	_, hasMax := s.get("maxLength")
@@ -354,32 +354,7 @@ func (c *compiler) stringType(s *oobject, path string) (*expr, error) {
 	if hi >= 0 && hi < lo {
 		return nil, &SchemaError{Path: path, Keyword: "maxLength", Msg: "is below minLength"}
 	}
-	ch := ref(c.charRule())
-	parts := []*expr{lit(`"`)}
-	for i := 0; i < lo; i++ {
-		parts = append(parts, ch)
-	}
-	if hi < 0 {
-		parts = append(parts, star(ch))
-	} else {
-		parts = append(parts, upTo(ch, hi-lo))
-	}
-	return seq(append(parts, lit(`"`))...), nil
-}
-
-// charRule returns the rule of one character of a JSON string. Its \u
-// escapes exclude surrogates, which would count as two characters.
-func (c *compiler) charRule() int32 {
-	if c.chRule >= 0 {
-		return c.chRule
-	}
-	hex := class(rng('0', '9'), rng('a', 'f'), rng('A', 'F'))
-	notD := class(rng('0', '9'), rng('a', 'c'), rng('A', 'C'), rng('e', 'f'), rng('E', 'F'))
-	u := seq(lit("u"), alt(seq(notD, hex), seq(class(one('d'), one('D')), class(rng('0', '7')))), hex, hex)
-	esc := seq(lit(`\`), alt(class(one('"'), one('\\'), one('/'), one('b'), one('f'), one('n'), one('r'), one('t')), u))
-	c.chRule = c.b.newRule()
-	c.b.define(c.chRule, alt(class(rng(0x20, 0x21), rng(0x23, 0x5B), rng(0x5D, 0x7F)), esc, utf8Multi()))
-	return c.chRule
+	return &expr{kind: eStr, lo: lo, hi: hi}, nil
 }
 
 // count reads a non-negative integer keyword, def when absent.

@@ -125,27 +125,41 @@ func TestRandomWalk(t *testing.T) {
 // TestMaskAgreesWithAdvance checks, token by token, that Mask allows
 // exactly the tokens Advance accepts, including on the string fast path.
 func TestMaskAgreesWithAdvance(t *testing.T) {
-	m, _ := sharedMasker(t, "models/stories260K.gguf")
-	g, err := CompileSchema([]byte(walkSchemas[0].schema))
-	if err != nil {
-		t.Fatal(err)
+	bounded := `{"type":"object","properties":{"a":{"type":"string","maxLength":3},"b":{"type":"string","minLength":2}},"required":["a","b"]}`
+	ambiguous := `{"anyOf":[{"type":"string","maxLength":2},{"type":"string","minLength":4,"maxLength":20},{"enum":["abcdef"]}]}`
+	tests := []struct {
+		schema   string
+		prefixes []string
+	}{
+		{walkSchemas[0].schema, []string{``, `{"name":"`, `{"name":"a\`, `{"name":"ab","age":1`, `{"name":"\u00`, "{\"name\":\"\xc3"}},
+		{bounded, []string{`{"a":"`, `{"a":"x`, `{"a":"xyz`, `{"a":"x","b":"`, `{"a":"x","b":"yy`}},
+		{ambiguous, []string{`"`, `"a`, `"ab`, `"abc`}},
 	}
-	allowed := NewBitset(m.VocabSize())
-	for _, prefix := range []string{``, `{"name":"`, `{"name":"a\`, `{"name":"ab","age":1`, `{"name":"\u00`, "{\"name\":\"\xc3"} {
-		s := m.NewState(g)
-		if err := s.AdvanceBytes([]byte(prefix)); err != nil {
-			t.Fatalf("%q: %v", prefix, err)
-		}
-		s.Mask(allowed)
-		for id := int32(0); id < int32(m.VocabSize()); id++ {
-			if m.pieces[id] == nil {
-				continue
+	for _, vocab := range []string{"models/stories260K.gguf", "testdata/tiny-llama3-q8_0.gguf"} {
+		m, _ := sharedMasker(t, vocab)
+		allowed := NewBitset(m.VocabSize())
+		for _, tt := range tests {
+			g, err := CompileSchema([]byte(tt.schema))
+			if err != nil {
+				t.Fatal(err)
 			}
-			probe := m.NewState(g)
-			_ = probe.AdvanceBytes([]byte(prefix))
-			ok := probe.Advance(id) == nil
-			if ok != allowed.Has(id) {
-				t.Errorf("prefix %q token %d %q: mask %v, advance %v", prefix, id, m.pieces[id], allowed.Has(id), ok)
+			for _, prefix := range tt.prefixes {
+				s := m.NewState(g)
+				if err := s.AdvanceBytes([]byte(prefix)); err != nil {
+					t.Fatalf("%q: %v", prefix, err)
+				}
+				s.Mask(allowed)
+				probe := m.NewState(g)
+				for id := int32(0); id < int32(m.VocabSize()); id++ {
+					if m.pieces[id] == nil {
+						continue
+					}
+					probe.cur.copyFrom(&s.cur)
+					ok := probe.Advance(id) == nil
+					if ok != allowed.Has(id) {
+						t.Errorf("%s prefix %q token %d %q: mask %v, advance %v", vocab, prefix, id, m.pieces[id], allowed.Has(id), ok)
+					}
+				}
 			}
 		}
 	}
