@@ -40,6 +40,9 @@ type Request struct {
 	// many alternatives per token as well.
 	Logprobs    bool
 	TopLogprobs int
+	// Constraint, when set, limits the tokens sampled (constrained
+	// decoding); the engine owns it once submitted.
+	Constraint Constraint
 	// SessionID keeps this sequence's K/V after it finishes, so that a
 	// follow-up request of the same session whose prompt extends this one's
 	// tokens prefills only the new tokens.

@@ -340,10 +340,23 @@ func (e *Engine) dropFinished() {
 // sampleNext samples s's next token from its logits row and applies every
 // stop rule; a finished sequence is finished here.
 func (e *Engine) sampleNext(s *sequence, row []float32, now time.Time) {
-	id, err := s.sampler.Sample(s.logitsFor(row))
+	masked := s.logitsFor(row)
+	if s.req.Constraint != nil && allMasked(masked) {
+		// The constraint is complete and only an end token could follow,
+		// but min_tokens bans those: end here rather than emit junk.
+		e.finish(s, FinishStop, nil)
+		return
+	}
+	id, err := s.sampler.Sample(masked)
 	if err != nil {
 		e.finish(s, FinishError, fmt.Errorf("control: sampling: %w", err))
 		return
+	}
+	if s.req.Constraint != nil {
+		if err := s.req.Constraint.Accept(id); err != nil {
+			e.finish(s, FinishError, fmt.Errorf("control: constrained decoding: %w", err))
+			return
+		}
 	}
 	var lp *TokenLogprob
 	if s.req.Logprobs || s.req.TopLogprobs > 0 {

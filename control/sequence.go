@@ -57,14 +57,21 @@ func (s *sequence) remaining() int { return len(s.tokens) - s.computed }
 func (s *sequence) wantsOutput() bool { return s.computed+s.chunk == len(s.tokens) }
 
 // logitsFor returns the row to sample from: row itself, or a copy with
-// EOG and stop tokens banned while fewer than MinTokens were generated.
+// EOG and stop tokens banned while fewer than MinTokens were generated and
+// the constraint's mask applied. row itself stays intact for logprobs.
 func (s *sequence) logitsFor(row []float32) []float32 {
-	if s.generated >= s.req.MinTokens || len(s.suppress) == 0 {
+	suppress := s.generated < s.req.MinTokens && len(s.suppress) > 0
+	if !suppress && s.req.Constraint == nil {
 		return row
 	}
 	s.row = append(s.row[:0], row...)
-	for _, id := range s.suppress {
-		s.row[id] = float32(math.Inf(-1))
+	if suppress {
+		for _, id := range s.suppress {
+			s.row[id] = float32(math.Inf(-1))
+		}
+	}
+	if s.req.Constraint != nil {
+		s.req.Constraint.Mask(s.row)
 	}
 	return s.row
 }

@@ -276,9 +276,9 @@ func parseStop(raw json.RawMessage, param string) ([]string, error) {
 	return stops, nil
 }
 
-// checkUnimplemented validates beam search, response_format and tool
-// parameters, and answers a clear 400 for any that would change the output
-// until their issues land; neutral values (false, "text", "none") pass.
+// checkUnimplemented validates beam search parameters (then response_format
+// and tools, see structured.go), and answers a clear 400 for any that would
+// change the output until their issues land; neutral values pass.
 func checkUnimplemented(p *openai.Sampling) error {
 	if p.UseBeamSearch != nil && *p.UseBeamSearch {
 		return notImplemented("use_beam_search", "beam search")
@@ -303,54 +303,7 @@ func checkUnimplemented(p *openai.Sampling) error {
 			return badParam("early_stopping", `early_stopping: want true, false or "never"`)
 		}
 	}
-	if rf := p.ResponseFormat; rf != nil {
-		switch rf.Type {
-		case "text":
-		case "json_object":
-			return notImplemented("response_format", "response_format json_object (constrained decoding)")
-		case "json_schema":
-			if isNull(rf.JSONSchema) {
-				return badParam("response_format.json_schema", "response_format.json_schema: required when type is json_schema")
-			}
-			return notImplemented("response_format", "response_format json_schema (constrained decoding)")
-		default:
-			return badParam("response_format.type", "response_format.type: %q; want text, json_object or json_schema", rf.Type)
-		}
-	}
-	for i, t := range p.Tools {
-		if t.Type != "function" {
-			return badParam("tools", "tools[%d].type: %q; want function", i, t.Type)
-		}
-		if t.Function == nil || t.Function.Name == "" {
-			return badParam("tools", "tools[%d].function.name: required", i)
-		}
-	}
-	if !isNull(p.ToolChoice) {
-		var s string
-		var obj struct {
-			Type     string `json:"type"`
-			Function *struct {
-				Name string `json:"name"`
-			} `json:"function"`
-		}
-		switch {
-		case json.Unmarshal(p.ToolChoice, &s) == nil:
-			if s != "none" && s != "auto" && s != "required" {
-				return badParam("tool_choice", `tool_choice: %q; want "none", "auto", "required" or a function`, s)
-			}
-			if s == "required" {
-				return notImplemented("tool_choice", "tool_choice required (tool calling)")
-			}
-		case json.Unmarshal(p.ToolChoice, &obj) == nil && obj.Type == "function" && obj.Function != nil && obj.Function.Name != "":
-			return notImplemented("tool_choice", "tool_choice (tool calling)")
-		default:
-			return badParam("tool_choice", `tool_choice: want "none", "auto", "required" or {"type":"function","function":{"name":...}}`)
-		}
-	}
-	if len(p.Tools) > 0 {
-		return notImplemented("tools", "tools (tool calling)")
-	}
-	return nil
+	return checkStructured(p)
 }
 
 // checkContext rejects a prompt that leaves no room in the context, or a
