@@ -145,6 +145,15 @@ func (m *Masker) NewState(g *Grammar) *State {
 	return s
 }
 
+// Clone returns an independent copy of s at the same position, sharing
+// only the immutable Grammar and Masker: a generation forked into several
+// sequences (n > 1, beams) continues each copy on its own.
+func (s *State) Clone() *State {
+	c := &State{g: s.g, m: s.m, done: s.done, levels: make([]threadSet, len(s.levels))}
+	c.cur.copyFrom(&s.cur)
+	return c
+}
+
 // Accepting reports whether the text so far is a complete sentence.
 func (s *State) Accepting() bool { return s.cur.accept }
 
