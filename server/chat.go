@@ -46,11 +46,56 @@ func parseMessages(raw json.RawMessage) ([]ChatMessage, error) {
 		if !chatRoles[m.Role] {
 			return nil, badParam(p+".role", "%s.role: %q; want system, developer, user, assistant or tool", p, m.Role)
 		}
+		calls, err := messageToolCalls(m, p)
+		if err != nil {
+			return nil, err
+		}
 		content, err := messageContent(m, p)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ChatMessage{Role: m.Role, Content: content})
+		out = append(out, ChatMessage{Role: m.Role, Content: content, NullContent: isNull(m.Content), Name: m.Name, ToolCalls: calls, ToolCallID: m.ToolCallID})
+	}
+	return out, nil
+}
+
+// messageToolCalls reads an assistant message's tool_calls: an array of
+// {id, type: "function", function: {name, arguments}}, arguments being the
+// JSON text OpenAI sends (an object is accepted too).
+func messageToolCalls(m openai.Message, p string) ([]ChatToolCall, error) {
+	if isNull(m.ToolCalls) {
+		return nil, nil
+	}
+	param := p + ".tool_calls"
+	if m.Role != "assistant" {
+		return nil, badParam(param, "%s: only assistant messages carry tool calls", param)
+	}
+	var items []openai.MessageToolCall
+	if json.Unmarshal(m.ToolCalls, &items) != nil {
+		return nil, badParam(param, "%s: wrong type: want an array of {id, type, function: {name, arguments}}", param)
+	}
+	out := make([]ChatToolCall, 0, len(items))
+	for j, it := range items {
+		q := fmt.Sprintf("%s[%d]", param, j)
+		if it.Type != "" && it.Type != "function" {
+			return nil, badParam(q+".type", "%s.type: %q; want function", q, it.Type)
+		}
+		if it.Function == nil || it.Function.Name == "" {
+			return nil, badParam(q+".function.name", "%s.function.name: required", q)
+		}
+		args := "{}"
+		if a := it.Function.Arguments; !isNull(a) {
+			var text string
+			switch {
+			case json.Unmarshal(a, &text) == nil:
+				args = text
+			case len(a) > 0 && a[0] == '{':
+				args = string(a)
+			default:
+				return nil, badParam(q+".function.arguments", "%s.function.arguments: wrong type: want a string of JSON", q)
+			}
+		}
+		out = append(out, ChatToolCall{ID: it.ID, Name: it.Function.Name, Arguments: args})
 	}
 	return out, nil
 }
@@ -116,22 +161,38 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 		}
 		g.req.TopLogprobs = *req.TopLogprobs
 	}
-	text, err := m.chatTemplate().Render(msgs, s.opts.ResponseRole, true)
+	plan, err := s.planTools(&req, m)
 	if err != nil {
-		return badParam("messages", "messages: the chat template failed: %v", err)
+		return err
+	}
+	og, err := s.outputGrammar(&req.Sampling)
+	if err != nil {
+		return err
+	}
+	if plan.grammar != nil {
+		if og != nil {
+			return errConflict(describeGrammarParam(&req.Sampling))
+		}
+		og = plan.grammar
+	}
+	text, err := s.renderChat(m, msgs, plan.tools)
+	if err != nil {
+		return err
 	}
 	g.req.Prompt = m.encodeChat(text)
 	if err := checkContext(&g, len(g.req.Prompt), m, "messages"); err != nil {
 		return err
 	}
 	m.endOfTurn(&g.req)
-	r, err := s.start(m.Backend, g.expand([][]int32{g.req.Prompt}, c.GetRespHeader(RequestIDHeader)), "messages")
+	reqs := g.expand([][]int32{g.req.Prompt}, c.GetRespHeader(RequestIDHeader))
+	s.constrain(reqs, m, og)
+	r, err := s.start(m.Backend, reqs, "messages")
 	if err != nil {
 		return err
 	}
 	base := openai.ChatCompletion{ID: newID("chatcmpl-"), Created: time.Now().Unix(), Model: m.ID}
 	if g.stream {
-		s.streamChat(c, r, base, g.includeUsage, m.Tokenizer)
+		s.streamChat(c, r, base, g.includeUsage, m.Tokenizer, plan)
 		return nil
 	}
 	defer r.finish()
@@ -143,8 +204,12 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 	base.Object = "chat.completion"
 	res, us := g.best(res)
 	for i := range res {
-		text := res[i].text.String()
-		ch := openai.ChatChoice{Index: i, Message: &openai.ChatMessage{Role: s.opts.ResponseRole, Content: &text}, FinishReason: finishReason(res[i].finish)}
+		out := plan.parse(res[i].text.String())
+		msg := &openai.ReplyMessage{Role: s.opts.ResponseRole, Content: out.content, ToolCalls: out.calls}
+		ch := openai.ChatChoice{Index: i, Message: msg, FinishReason: finishReason(res[i].finish)}
+		if len(out.calls) > 0 {
+			ch.FinishReason = finishReason(finishToolCalls)
+		}
 		if g.req.Logprobs {
 			ch.Logprobs = chatLogprobs(res[i].logprobs, m.Tokenizer)
 		}
@@ -154,10 +219,32 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 	return c.JSON(base)
 }
 
+// finishToolCalls is OpenAI's finish_reason of an answer that calls tools.
+const finishToolCalls control.FinishReason = "tool_calls"
+
+// renderChat renders the conversation with the chat template, showing it
+// the tools when there are any and the template can.
+func (s *Server) renderChat(m *Model, msgs []ChatMessage, tools []json.RawMessage) (string, error) {
+	var text string
+	var err error
+	if tr, ok := m.chatTemplate().(ToolRenderer); ok {
+		text, err = tr.RenderTools(msgs, tools, s.opts.ResponseRole, true)
+	} else {
+		text, err = m.chatTemplate().Render(msgs, s.opts.ResponseRole, true)
+	}
+	if err != nil {
+		return "", badParam("messages", "messages: the chat template failed: %v", err)
+	}
+	return text, nil
+}
+
 // streamChat streams a chat answer: per choice the role first, then
 // content deltas, finish_reason in its last chunk; then the usage chunk if
-// asked.
-func (s *Server) streamChat(c *fiber.Ctx, r *run, base openai.ChatCompletion, includeUsage bool, tok *tokenizer.Tokenizer) {
+// asked. With tools, each choice's text goes through the tool-call parser's
+// stream: content deltas as they are decided, and per call a delta with
+// index, id, type and name (arguments "") and then its argument fragments,
+// exactly as OpenAI streams them; finish_reason is then "tool_calls".
+func (s *Server) streamChat(c *fiber.Ctx, r *run, base openai.ChatCompletion, includeUsage bool, tok *tokenizer.Tokenizer, plan *toolPlan) {
 	base.Object = "chat.completion.chunk"
 	us := make([]control.Usage, r.n)
 	var index int
@@ -167,25 +254,43 @@ func (s *Server) streamChat(c *fiber.Ctx, r *run, base openai.ChatCompletion, in
 		return ch
 	}
 	started := make([]bool, r.n)
+	streams := make([]*toolStream, r.n)
 	s.streamRun(c, r, func(out *sse, ie indexedEvent) {
 		index = ie.i
 		if !started[ie.i] {
 			started[ie.i] = true
 			empty := ""
 			out.send(chunk(openai.ChatMessage{Role: s.opts.ResponseRole, Content: &empty}))
+			streams[ie.i] = plan.newStream()
 		}
 		ev := ie.ev
-		if ev.Text != "" || len(ev.Logprobs) > 0 {
-			text := ev.Text
-			ch := chunk(openai.ChatMessage{Content: &text})
-			if len(ev.Logprobs) > 0 {
-				ch.Choices[0].Logprobs = chatLogprobs(ev.Logprobs, tok)
-			}
+		ts := streams[ie.i]
+		var lps *openai.ChatLogprobs
+		if len(ev.Logprobs) > 0 {
+			lps = chatLogprobs(ev.Logprobs, tok)
+		}
+		send := func(delta openai.ChatMessage) {
+			ch := chunk(delta)
+			ch.Choices[0].Logprobs, lps = lps, nil // the event's logprobs ride on its first chunk
 			out.send(ch)
+		}
+		for _, d := range ts.push(ev.Text) {
+			send(d)
+		}
+		if ev.Finish != "" {
+			for _, d := range ts.finish() {
+				send(d)
+			}
+		}
+		if lps != nil {
+			send(openai.ChatMessage{}) // text held back by the parser: the logprobs still go now
 		}
 		if ev.Finish != "" {
 			ch := chunk(openai.ChatMessage{})
 			ch.Choices[0].FinishReason = finishReason(ev.Finish)
+			if ts.calls > 0 {
+				ch.Choices[0].FinishReason = finishReason(finishToolCalls)
+			}
 			out.send(ch)
 			if ev.Usage != nil {
 				us[ie.i] = *ev.Usage

@@ -82,6 +82,13 @@ func (s *Server) handleCompletions(c *fiber.Ctx) error {
 	if req.Suffix != nil && *req.Suffix != "" {
 		return notImplemented("suffix", "suffix (fill-in-the-middle)")
 	}
+	if len(req.Tools) > 0 || !isNull(req.ToolChoice) {
+		param := "tools"
+		if len(req.Tools) == 0 {
+			param = "tool_choice"
+		}
+		return badParam(param, "%s: tool calling is only available on /v1/chat/completions", param)
+	}
 	echo := req.Echo != nil && *req.Echo
 	if req.Logprobs != nil {
 		if *req.Logprobs < 0 || *req.Logprobs > maxCompletionLogprobs {
@@ -106,7 +113,12 @@ func (s *Server) handleCompletions(c *fiber.Ctx) error {
 		}
 		toks[i] = p.tokens
 	}
+	og, err := s.outputGrammar(&req.Sampling)
+	if err != nil {
+		return err
+	}
 	reqs := g.expand(toks, c.GetRespHeader(RequestIDHeader))
+	s.constrain(reqs, m, og)
 	r, err := s.start(m.Backend, reqs, "prompt")
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"strings"
 
 	"github.com/kiln-llm/kiln/engine/chat"
@@ -11,12 +12,16 @@ import (
 // model's tokenizer.chat_template, a --chat-template file or a built-in)
 // through engine/chat, the way HF transformers does.
 type JinjaTemplate struct {
-	t        *chat.Template
-	bos, eos string
-	eot      string
+	t          *chat.Template
+	bos, eos   string
+	eot        string
+	toolFormat string
 }
 
-var _ ChatTemplate = (*JinjaTemplate)(nil)
+var (
+	_ ChatTemplate = (*JinjaTemplate)(nil)
+	_ ToolRenderer = (*JinjaTemplate)(nil)
+)
 
 // endMarkers are the end-of-turn texts of the common template families; the
 // one a template writes after an assistant message is its end of turn.
@@ -27,7 +32,45 @@ var endMarkers = []string{"<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>"
 func NewJinjaTemplate(t *chat.Template, tok *tokenizer.Tokenizer) *JinjaTemplate {
 	j := &JinjaTemplate{t: t, bos: tok.TokenText(tok.BOS()), eos: tok.TokenText(tok.EOS())}
 	j.eot = j.probeEndOfTurn()
+	j.toolFormat = j.probeToolFormat()
 	return j
+}
+
+// probeToolFormat renders an assistant turn that calls a tool and names
+// the parser of the dialect the template wrote it in: that is the format
+// the model was trained to call tools in. "" when the template writes no
+// recognisable call (or cannot render one).
+func (j *JinjaTemplate) probeToolFormat() string {
+	const fn = "kiln_probe_fn"
+	text, err := j.t.Render(chat.RenderOptions{
+		Messages: []chat.Message{
+			{Role: "user", Content: "kiln-probe-user"},
+			// A 9-alphanumeric id: Mistral's templates refuse any other.
+			{Role: "assistant", ToolCalls: []chat.ToolCall{{ID: "kilnprobe", Type: "function", Function: chat.FunctionCall{Name: fn, Arguments: `{"kiln_probe_arg": 1}`}}}},
+		},
+		BOSToken: j.bos, EOSToken: j.eos,
+	})
+	if err != nil {
+		return ""
+	}
+	i := strings.Index(text, "kiln-probe-user")
+	if i < 0 {
+		return ""
+	}
+	reply := text[i:]
+	switch {
+	case !strings.Contains(reply, fn):
+		return ""
+	case strings.Contains(reply, "[TOOL_CALLS]"):
+		return "mistral"
+	case strings.Contains(reply, "<tool_call>"):
+		return "hermes"
+	case strings.Contains(reply, fn+"("):
+		return "pythonic"
+	case strings.Contains(reply, `"parameters"`):
+		return "llama3_json"
+	}
+	return ""
 }
 
 // probeEndOfTurn renders user/assistant turns with marker contents and
@@ -58,12 +101,33 @@ func (j *JinjaTemplate) probeEndOfTurn() string {
 // Render implements ChatTemplate. The response role is the template's own
 // business (templates open an assistant turn), so role is not used.
 func (j *JinjaTemplate) Render(msgs []ChatMessage, role string, addGeneration bool) (string, error) {
+	return j.RenderTools(msgs, nil, role, addGeneration)
+}
+
+// RenderTools implements ToolRenderer: tools become the template's tools
+// variable (raw JSON, so tojson keeps the client's key order), tool calls
+// and tool answers the message fields HF templates read.
+func (j *JinjaTemplate) RenderTools(msgs []ChatMessage, tools []json.RawMessage, role string, addGeneration bool) (string, error) {
 	cm := make([]chat.Message, len(msgs))
 	for i, m := range msgs {
-		cm[i] = chat.Message{Role: m.Role, Content: m.Content}
+		c := chat.Message{Role: m.Role, Content: m.Content, Name: m.Name, ToolCallID: m.ToolCallID}
+		if m.NullContent {
+			c.Content = nil
+		}
+		for _, tc := range m.ToolCalls {
+			c.ToolCalls = append(c.ToolCalls, chat.ToolCall{ID: tc.ID, Type: "function", Function: chat.FunctionCall{Name: tc.Name, Arguments: tc.Arguments}})
+		}
+		cm[i] = c
 	}
-	return j.t.Render(chat.RenderOptions{Messages: cm, AddGenerationPrompt: addGeneration, BOSToken: j.bos, EOSToken: j.eos})
+	var ts []any
+	for _, t := range tools {
+		ts = append(ts, t)
+	}
+	return j.t.Render(chat.RenderOptions{Messages: cm, Tools: ts, AddGenerationPrompt: addGeneration, BOSToken: j.bos, EOSToken: j.eos})
 }
+
+// ToolFormat implements ToolRenderer.
+func (j *JinjaTemplate) ToolFormat() string { return j.toolFormat }
 
 // EndOfTurn implements ChatTemplate.
 func (j *JinjaTemplate) EndOfTurn() string { return j.eot }

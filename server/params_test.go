@@ -98,16 +98,15 @@ func TestParamValidation(t *testing.T) {
 		{cmpl, `{"prompt": "x", "length_penalty": 2}`, 400, "length_penalty", "not_implemented"},
 		{cmpl, `{"prompt": "x", "early_stopping": true}`, 400, "early_stopping", "not_implemented"},
 		{cmpl, `{"prompt": "x", "early_stopping": "sometimes"}`, 400, "early_stopping", ""},
-		{chat, `{` + msgs + `, "response_format": {"type": "json_object"}}`, 400, "response_format", "not_implemented"},
 		{chat, `{` + msgs + `, "response_format": {"type": "yaml"}}`, 400, "response_format.type", ""},
 		{chat, `{` + msgs + `, "response_format": {"type": "json_schema"}}`, 400, "response_format.json_schema", ""},
 		{chat, `{` + msgs + `, "response_format": "json"}`, 400, "response_format", ""},
-		{chat, `{` + msgs + `, "tools": [{"type": "function", "function": {"name": "f"}}]}`, 400, "tools", "not_implemented"},
+		{chat, `{` + msgs + `, "tools": [{"type": "function", "function": {"name": "f"}}]}`, 400, "tool_choice", ""}, // auto without the server flags
 		{chat, `{` + msgs + `, "tools": [{"type": "retrieval"}]}`, 400, "tools", ""},
 		{chat, `{` + msgs + `, "tools": {"type": "function"}}`, 400, "tools", ""},
 		{chat, `{` + msgs + `, "tool_choice": "sometimes"}`, 400, "tool_choice", ""},
-		{chat, `{` + msgs + `, "tool_choice": "required"}`, 400, "tool_choice", "not_implemented"},
-		{chat, `{` + msgs + `, "tool_choice": {"type": "function", "function": {"name": "f"}}}`, 400, "tool_choice", "not_implemented"},
+		{chat, `{` + msgs + `, "tool_choice": "required"}`, 400, "tool_choice", ""}, // no tools
+		{chat, `{` + msgs + `, "tool_choice": {"type": "function", "function": {"name": "f"}}}`, 400, "tool_choice", ""},
 		// messages
 		{chat, `{}`, 400, "messages", ""},
 		{chat, `{"messages": []}`, 400, "messages", ""},

@@ -33,6 +33,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Version is reported by GET /version.
 	Version string
+	// ToolCallParser names the parser of tool calls in the model's output
+	// (toolcall.Names); "" picks the call format from the chat template
+	// for tool_choice required or named, and disables "auto".
+	ToolCallParser string
+	// EnableAutoToolChoice allows tool_choice "auto" (with ToolCallParser),
+	// as vLLM's --enable-auto-tool-choice.
+	EnableAutoToolChoice bool
 }
 
 // Server is the HTTP API. It answers 503 until SetModel is called, and
@@ -53,6 +60,7 @@ type Server struct {
 	httpDur  *prometheus.HistogramVec
 
 	sessions *interactiveSessions
+	grammars *grammarCache // compiled grammars and the vocabulary's Masker
 }
 
 // New builds the server and its routes; it serves nothing until Serve.
@@ -66,7 +74,7 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{opts: opts, log: opts.Logger, sessions: newInteractiveSessions()}
+	s := &Server{opts: opts, log: opts.Logger, sessions: newInteractiveSessions(), grammars: newGrammarCache()}
 	s.base, s.cancelAll = context.WithCancel(context.Background())
 	s.app = fiber.New(fiber.Config{
 		AppName: "kiln",

@@ -2,27 +2,49 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
+	"math"
 
+	"github.com/kiln-llm/kiln/control"
+	"github.com/kiln-llm/kiln/engine/grammar"
 	"github.com/kiln-llm/kiln/server/openai"
 )
 
-// checkStructured validates response_format, tools and tool_choice, and
-// answers a clear 400 for any that would change the output until
-// constrained decoding and tool calling are wired in.
+var negInf = float32(math.Inf(-1))
+
+// checkStructured validates the shape of response_format, guided_*, tools
+// and tool_choice (the grammar itself is compiled by the endpoint, see
+// outputGrammar and planTools). It runs for both endpoints, from
+// parseSampling.
 func checkStructured(p *openai.Sampling) error {
 	if rf := p.ResponseFormat; rf != nil {
 		switch rf.Type {
-		case "text":
-		case "json_object":
-			return notImplemented("response_format", "response_format json_object (constrained decoding)")
+		case "text", "json_object":
 		case "json_schema":
 			if isNull(rf.JSONSchema) {
 				return badParam("response_format.json_schema", "response_format.json_schema: required when type is json_schema")
 			}
-			return notImplemented("response_format", "response_format json_schema (constrained decoding)")
 		default:
 			return badParam("response_format.type", "response_format.type: %q; want text, json_object or json_schema", rf.Type)
 		}
+	}
+	if !isNull(p.GuidedGrammar) {
+		return notImplemented("guided_grammar", "guided_grammar (use guided_json, guided_regex or guided_choice)")
+	}
+	var set []string
+	if rf := p.ResponseFormat; rf != nil && rf.Type != "text" {
+		set = append(set, "response_format")
+	}
+	for _, g := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"guided_json", p.GuidedJSON}, {"guided_regex", p.GuidedRegex}, {"guided_choice", p.GuidedChoice}} {
+		if !isNull(g.raw) {
+			set = append(set, g.name)
+		}
+	}
+	if len(set) > 1 {
+		return badParam(set[1], "%s and %s: at most one of response_format (json_object or json_schema), guided_json, guided_regex and guided_choice may be given", set[0], set[1])
 	}
 	for i, t := range p.Tools {
 		if t.Type != "function" {
@@ -31,31 +53,133 @@ func checkStructured(p *openai.Sampling) error {
 		if t.Function == nil || t.Function.Name == "" {
 			return badParam("tools", "tools[%d].function.name: required", i)
 		}
-	}
-	if !isNull(p.ToolChoice) {
-		var s string
-		var obj struct {
-			Type     string `json:"type"`
-			Function *struct {
-				Name string `json:"name"`
-			} `json:"function"`
-		}
-		switch {
-		case json.Unmarshal(p.ToolChoice, &s) == nil:
-			if s != "none" && s != "auto" && s != "required" {
-				return badParam("tool_choice", `tool_choice: %q; want "none", "auto", "required" or a function`, s)
+		if prm := t.Function.Parameters; !isNull(prm) {
+			var obj map[string]json.RawMessage
+			if json.Unmarshal(prm, &obj) != nil {
+				return badParam("tools", "tools[%d].function.parameters: wrong type: want a JSON schema object", i)
 			}
-			if s == "required" {
-				return notImplemented("tool_choice", "tool_choice required (tool calling)")
-			}
-		case json.Unmarshal(p.ToolChoice, &obj) == nil && obj.Type == "function" && obj.Function != nil && obj.Function.Name != "":
-			return notImplemented("tool_choice", "tool_choice (tool calling)")
-		default:
-			return badParam("tool_choice", `tool_choice: want "none", "auto", "required" or {"type":"function","function":{"name":...}}`)
 		}
 	}
-	if len(p.Tools) > 0 {
-		return notImplemented("tools", "tools (tool calling)")
+	_, _, err := parseToolChoice(p.ToolChoice)
+	return err
+}
+
+// outputGrammar compiles the request's response_format or guided_* into a
+// grammar; nil when the output is free text. An unsupported schema keyword
+// is a 400 naming it, with the parameter it came from.
+func (s *Server) outputGrammar(p *openai.Sampling) (*grammar.Grammar, error) {
+	if rf := p.ResponseFormat; rf != nil {
+		switch rf.Type {
+		case "json_object":
+			return grammar.JSONObject(), nil
+		case "json_schema":
+			var js struct {
+				Name   string          `json:"name"`
+				Schema json.RawMessage `json:"schema"`
+				Strict *bool           `json:"strict"`
+			}
+			if err := json.Unmarshal(rf.JSONSchema, &js); err != nil {
+				return nil, badParam("response_format", "response_format.json_schema: wrong type: want an object with name, schema and strict")
+			}
+			if isNull(js.Schema) {
+				// OpenAI's schema is optional: then any JSON object.
+				return grammar.JSONObject(), nil
+			}
+			return s.grammars.get("schema", js.Schema, func() (*grammar.Grammar, error) {
+				return compileSchema(js.Schema, "response_format", "response_format.json_schema.schema")
+			})
+		}
 	}
-	return nil
+	if !isNull(p.GuidedJSON) {
+		schema := []byte(p.GuidedJSON)
+		var text string
+		if json.Unmarshal(p.GuidedJSON, &text) == nil {
+			schema = []byte(text) // vLLM takes the schema as a string too
+		}
+		return s.grammars.get("schema", schema, func() (*grammar.Grammar, error) {
+			return compileSchema(schema, "guided_json", "guided_json")
+		})
+	}
+	if !isNull(p.GuidedRegex) {
+		var re string
+		if json.Unmarshal(p.GuidedRegex, &re) != nil {
+			return nil, badParam("guided_regex", "guided_regex: wrong type: want a string")
+		}
+		return s.grammars.get("regex", []byte(re), func() (*grammar.Grammar, error) {
+			g, err := grammar.Regex(re)
+			if err != nil {
+				return nil, badParam("guided_regex", "guided_regex: %v", err)
+			}
+			return g, nil
+		})
+	}
+	if !isNull(p.GuidedChoice) {
+		var opts []string
+		if json.Unmarshal(p.GuidedChoice, &opts) != nil {
+			return nil, badParam("guided_choice", "guided_choice: wrong type: want an array of strings")
+		}
+		if len(opts) == 0 {
+			return nil, badParam("guided_choice", "guided_choice: empty; want at least one string")
+		}
+		return s.grammars.get("choice", p.GuidedChoice, func() (*grammar.Grammar, error) {
+			g, err := grammar.Choice(opts)
+			if err != nil {
+				return nil, badParam("guided_choice", "guided_choice: %v", err)
+			}
+			return g, nil
+		})
+	}
+	return nil, nil
+}
+
+// compileSchema compiles a JSON schema; errors are 400s for param, the
+// message naming where (what) and the unsupported keyword.
+func compileSchema(schema []byte, param, what string) (*grammar.Grammar, error) {
+	g, err := grammar.CompileSchema(schema)
+	if err == nil {
+		return g, nil
+	}
+	var se *grammar.SchemaError
+	if errors.As(err, &se) {
+		e := badParam(param, "%s: %v", what, se)
+		if se.Keyword != "" {
+			e.Code = "unsupported_schema_keyword"
+		}
+		return nil, e
+	}
+	return nil, badParam(param, "%s: %v", what, err)
+}
+
+// constrain gives every request of reqs its own constraint over g (nil g:
+// none). Each sequence needs its own grammar position, so requests expanded
+// from one template (n, best_of, several prompts) must not share one.
+func (s *Server) constrain(reqs []control.Request, m *Model, g *grammar.Grammar) {
+	if g == nil {
+		return
+	}
+	mk := s.grammars.masker(m.Tokenizer)
+	for i := range reqs {
+		reqs[i].Constraint = newGrammarConstraint(mk, g, reqs[i].StopTokens)
+	}
+}
+
+// errConflict is the 400 for a constrained output combined with a forced
+// tool call, which is a grammar of its own.
+func errConflict(param string) error {
+	return badParam(param, "%s: cannot be combined with tool_choice required or a named function, which constrains the output to a tool call", param)
+}
+
+// describeGrammarParam names the parameter that set a grammar, for errors.
+func describeGrammarParam(p *openai.Sampling) string {
+	switch {
+	case p.ResponseFormat != nil && p.ResponseFormat.Type != "text":
+		return "response_format"
+	case !isNull(p.GuidedJSON):
+		return "guided_json"
+	case !isNull(p.GuidedRegex):
+		return "guided_regex"
+	case !isNull(p.GuidedChoice):
+		return "guided_choice"
+	}
+	return ""
 }

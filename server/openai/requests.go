@@ -33,12 +33,22 @@ type Sampling struct {
 	IgnoreEOS           *bool              `json:"ignore_eos"`
 
 	// Parsed and validated, answered with a 400 until implemented.
-	UseBeamSearch  *bool           `json:"use_beam_search"`
-	LengthPenalty  *float64        `json:"length_penalty"`
-	EarlyStopping  json.RawMessage `json:"early_stopping"`
+	UseBeamSearch *bool           `json:"use_beam_search"`
+	LengthPenalty *float64        `json:"length_penalty"`
+	EarlyStopping json.RawMessage `json:"early_stopping"`
+
+	// Structured outputs: at most one of these constrains a request.
 	ResponseFormat *ResponseFormat `json:"response_format"`
-	Tools          []Tool          `json:"tools"`
-	ToolChoice     json.RawMessage `json:"tool_choice"`
+	// vLLM's extras: a JSON schema (object or string), a regular
+	// expression, a list of strings.
+	GuidedJSON    json.RawMessage `json:"guided_json"`
+	GuidedRegex   json.RawMessage `json:"guided_regex"`
+	GuidedChoice  json.RawMessage `json:"guided_choice"`
+	GuidedGrammar json.RawMessage `json:"guided_grammar"`
+
+	// Tool calling (chat only).
+	Tools      []Tool          `json:"tools"`
+	ToolChoice json.RawMessage `json:"tool_choice"`
 }
 
 // StreamOptions is stream_options.
@@ -77,9 +87,10 @@ type CompletionRequest struct {
 // ChatRequest is POST /v1/chat/completions.
 type ChatRequest struct {
 	Sampling
-	Messages    json.RawMessage `json:"messages"`
-	Logprobs    *bool           `json:"logprobs"`
-	TopLogprobs *int            `json:"top_logprobs"`
+	Messages          json.RawMessage `json:"messages"`
+	Logprobs          *bool           `json:"logprobs"`
+	TopLogprobs       *int            `json:"top_logprobs"`
+	ParallelToolCalls *bool           `json:"parallel_tool_calls"`
 }
 
 // Message is one chat message; Content is a string, an array of content
@@ -90,6 +101,17 @@ type Message struct {
 	Name       string          `json:"name"`
 	ToolCalls  json.RawMessage `json:"tool_calls"`
 	ToolCallID string          `json:"tool_call_id"`
+}
+
+// MessageToolCall is one entry of an assistant message's tool_calls in
+// the history; Arguments is the JSON text OpenAI sends.
+type MessageToolCall struct {
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Function *struct {
+		Name      string          `json:"name"`
+		Arguments json.RawMessage `json:"arguments"`
+	} `json:"function"`
 }
 
 // ContentPart is one element of a message's content array.

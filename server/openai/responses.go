@@ -88,16 +88,54 @@ type ChatCompletion struct {
 // ChatChoice is one choice: Message in a response, Delta in a chunk.
 type ChatChoice struct {
 	Index        int           `json:"index"`
-	Message      *ChatMessage  `json:"message,omitempty"`
+	Message      *ReplyMessage `json:"message,omitempty"`
 	Delta        *ChatMessage  `json:"delta,omitempty"`
 	Logprobs     *ChatLogprobs `json:"logprobs"`
 	FinishReason *string       `json:"finish_reason"`
 }
 
-// ChatMessage is a generated message or a delta of one.
+// ReplyMessage is a generated message in a complete response. Content is
+// null (not absent) when the message only calls tools, as OpenAI sends it.
+type ReplyMessage struct {
+	Role      string     `json:"role"`
+	Content   *string    `json:"content"`
+	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+}
+
+// ToolCall is one call of a tool in a response.
+type ToolCall struct {
+	ID       string       `json:"id"`
+	Type     string       `json:"type"` // "function"
+	Function FunctionCall `json:"function"`
+}
+
+// FunctionCall names the function; Arguments is a JSON object as text.
+type FunctionCall struct {
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
+}
+
+// ChatMessage is a delta of a generated message in a stream chunk.
 type ChatMessage struct {
-	Role    string  `json:"role,omitempty"`
-	Content *string `json:"content,omitempty"`
+	Role      string          `json:"role,omitempty"`
+	Content   *string         `json:"content,omitempty"`
+	ToolCalls []ToolCallDelta `json:"tool_calls,omitempty"`
+}
+
+// ToolCallDelta is a piece of a streamed tool call: the first for a call
+// carries its index, id, type and name (arguments ""), the next ones the
+// index and argument fragments, as OpenAI streams them.
+type ToolCallDelta struct {
+	Index    int               `json:"index"`
+	ID       string            `json:"id,omitempty"`
+	Type     string            `json:"type,omitempty"`
+	Function FunctionCallDelta `json:"function"`
+}
+
+// FunctionCallDelta is the function part of a ToolCallDelta.
+type FunctionCallDelta struct {
+	Name      string `json:"name,omitempty"`
+	Arguments string `json:"arguments"`
 }
 
 // ChatLogprobs is a choice's logprobs: one entry per generated token.
