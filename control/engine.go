@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +58,10 @@ type Engine struct {
 	copies  []kvcache.Copy
 	logits  []float32
 	sched   []*sequence // this step's sequences, in Step order
+	kids    []*sequence // members forked this step, to deliver with sched
+	beams   []*group    // beam searches with rows this step
+	beamLP  []float64   // scratch: one row's log-softmax
+	stamp   uint64      // slotsInUse's visit mark
 }
 
 // New starts an engine over exec (whose K/V cache the engine's block pool
@@ -123,30 +128,27 @@ func (e *Engine) Submit(ctx context.Context, req Request) (<-chan Event, error) 
 		return nil, fmt.Errorf("%w: the prompt has %d tokens; the context holds %d (prompt and at least one generated token)",
 			ErrPromptTooLong, len(req.Prompt), e.cfg.SessionLen)
 	}
-	sm, err := sample.New(req.Sample, e.exec.VocabSize())
+	if w := req.width(); w > e.cfg.MaxNumSeqs {
+		return nil, fmt.Errorf("%w: %d sequences at once (n, best_of or the beam width) exceed max_num_seqs %d", ErrBadRequest, w, e.cfg.MaxNumSeqs)
+	}
+	s, err := e.newSequence(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
+		return nil, err
 	}
-	s := &sequence{
-		req: req, ctx: ctx, out: make(chan Event, eventBuffer),
-		tokens: append(make([]int32, 0, len(req.Prompt)+16), req.Prompt...), nPrompt: len(req.Prompt),
-		sampler: sm, dec: e.tok.NewStreamDecoder(), stop: stopMatcher{stops: req.StopStrings},
-		submitted: time.Now(),
-	}
-	s.maxLen = e.cfg.SessionLen
-	if req.MaxTokens > 0 {
-		s.maxLen = min(s.maxLen, len(req.Prompt)+req.MaxTokens)
-	}
-	s.stopToken = make(map[int32]bool, len(req.StopTokens))
-	for _, id := range req.StopTokens {
-		s.stopToken[id] = true
-		s.suppress = append(s.suppress, id)
-	}
-	if !req.IgnoreEOS {
-		s.suppress = append(s.suppress, e.tok.EOGTokens()...)
-	}
-	for _, id := range req.Prompt {
-		sm.AcceptPrompt(id)
+	box := newOutbox(ctx, req.choices())
+	s.box = box
+	if req.width() > 1 || req.Beam != nil {
+		g := &group{n: req.choices(), width: req.width(), box: box, live: []*sequence{s}}
+		if req.Beam != nil {
+			g.beam = &beamState{params: *req.Beam}
+		}
+		proto := *s
+		proto.tokens = slices.Clone(s.tokens)
+		proto.dec = s.dec.Clone()
+		if req.Constraint != nil {
+			proto.req.Constraint = req.Constraint.Clone()
+		}
+		g.proto, s.group, proto.group = &proto, g, g
 	}
 
 	e.mu.Lock()
@@ -170,9 +172,40 @@ func (e *Engine) Submit(ctx context.Context, req Request) (<-chan Event, error) 
 	}
 	e.nWaiting.Add(1)
 	e.incoming = append(e.incoming, s)
-	s.unwake = context.AfterFunc(ctx, e.poke)
+	box.unwake = context.AfterFunc(ctx, e.poke)
 	e.poke()
-	return s.out, nil
+	return box.out, nil
+}
+
+// newSequence is req's first (or only) sequence, validated and waiting to
+// be admitted.
+func (e *Engine) newSequence(ctx context.Context, req Request) (*sequence, error) {
+	sm, err := sample.New(req.Sample, e.exec.VocabSize())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	s := &sequence{
+		req: req, ctx: ctx,
+		tokens: append(make([]int32, 0, len(req.Prompt)+16), req.Prompt...), nPrompt: len(req.Prompt),
+		sampler: sm, dec: e.tok.NewStreamDecoder(), stop: stopMatcher{stops: req.StopStrings},
+		submitted: time.Now(),
+	}
+	s.maxLen = e.cfg.SessionLen
+	if req.MaxTokens > 0 {
+		s.maxLen = min(s.maxLen, len(req.Prompt)+req.MaxTokens)
+	}
+	s.stopToken = make(map[int32]bool, len(req.StopTokens))
+	for _, id := range req.StopTokens {
+		s.stopToken[id] = true
+		s.suppress = append(s.suppress, id)
+	}
+	if !req.IgnoreEOS {
+		s.suppress = append(s.suppress, e.tok.EOGTokens()...)
+	}
+	for _, id := range req.Prompt {
+		sm.AcceptPrompt(id)
+	}
+	return s, nil
 }
 
 // poke wakes the loop if it sleeps.

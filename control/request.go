@@ -40,6 +40,16 @@ type Request struct {
 	// many alternatives per token as well.
 	Logprobs    bool
 	TopLogprobs int
+	// N is the number of choices (0 means 1). The prompt is prefilled once
+	// and the choices fork its K/V copy-on-write; choice j samples with
+	// Sample.Seed+j, so a seeded request stays reproducible.
+	N int
+	// BestOf sequences are generated (0 means N) and the N with the highest
+	// cumulative logprob are returned, best first; their events arrive only
+	// when all have finished. With Beam it is the beam width.
+	BestOf int
+	// Beam, when set, replaces sampling with beam search (see BeamSearch).
+	Beam *BeamSearch
 	// Constraint, when set, limits the tokens sampled (constrained
 	// decoding); the engine owns it once submitted.
 	Constraint Constraint
@@ -48,6 +58,13 @@ type Request struct {
 	// tokens prefills only the new tokens.
 	SessionID string
 }
+
+// choices is the number of choices returned.
+func (r *Request) choices() int { return max(r.N, 1) }
+
+// width is the number of sequences generated at once: best_of, the beam
+// width.
+func (r *Request) width() int { return max(r.BestOf, r.choices()) }
 
 // maxTopLogprobs bounds TopLogprobs (OpenAI allows 20).
 const maxTopLogprobs = 20
@@ -67,6 +84,17 @@ func (r *Request) validate(vocab int) error {
 		return bad("min_tokens: %d exceeds max_tokens %d", r.MinTokens, r.MaxTokens)
 	case r.TopLogprobs < 0 || r.TopLogprobs > maxTopLogprobs:
 		return bad("top_logprobs: %d, want 0..%d", r.TopLogprobs, maxTopLogprobs)
+	case r.N < 0:
+		return bad("n: %d, want >= 1", r.N)
+	case r.BestOf != 0 && r.BestOf < r.choices():
+		return bad("best_of: %d is less than n (%d)", r.BestOf, r.choices())
+	case r.width() > 1 && r.SessionID != "":
+		return bad("session_id: a session keeps one sequence's K/V; n, best_of and beam search need one sequence")
+	}
+	if r.Beam != nil {
+		if err := r.Beam.validate(); err != nil {
+			return bad("%v", err)
+		}
 	}
 	for i, t := range r.Prompt {
 		if t < 0 || int(t) >= vocab {
@@ -114,6 +142,9 @@ type Usage struct {
 	// CachedTokens are prompt tokens whose K/V was reused (prefix cache or
 	// session) instead of computed.
 	CachedTokens int `json:"cached_tokens"`
+	// DiscardedTokens were generated for sequences not returned (best_of
+	// beyond n); only choice 0's final event counts them.
+	DiscardedTokens int `json:"discarded_tokens,omitempty"`
 }
 
 // Timings are a finished request's latencies.
@@ -129,6 +160,7 @@ type Timings struct {
 // that falls behind receives several steps merged into one. The last event
 // has a FinishReason (and Usage and Timings); the channel is closed after it.
 type Event struct {
+	Index    int            // the choice, 0..N-1
 	Tokens   []int32        // generated ids, in order (EOG and stop tokens included)
 	Text     string         // newly complete UTF-8 text (stop text and EOG text excluded)
 	Logprobs []TokenLogprob // one per token of Tokens, when asked

@@ -24,6 +24,7 @@ package control
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/kiln-llm/kiln/control/kvcache"
@@ -64,6 +65,7 @@ func (e *Engine) takeIncoming() (closed bool) {
 
 // reapCancelled finishes every sequence whose context is done.
 func (e *Engine) reapCancelled() {
+	e.dropFinishedWaiting()
 	keep := e.waiting[:0]
 	for _, s := range e.waiting {
 		if err := s.ctx.Err(); err != nil {
@@ -149,6 +151,17 @@ func (e *Engine) schedule() {
 					continue
 				}
 				victim := e.running[len(e.running)-1]
+				if g := victim.group; g != nil && g.beam != nil {
+					if e.groupAlone(g) {
+						e.failGroup(g, Event{Finish: FinishError, Err: errBeamTooWide(g.width)})
+						e.running = e.running[:0]
+					} else {
+						e.restartBeam(g)
+					}
+					// Members left from anywhere in running: rescan.
+					i, budget = 0, e.cfg.MaxBatchTokens
+					continue
+				}
 				e.running = e.running[:len(e.running)-1]
 				e.preempt(victim)
 				continue // s itself may have been the victim
@@ -172,7 +185,7 @@ func (e *Engine) schedule() {
 		}
 	}
 	// Admit waiting sequences while budget and room last.
-	for budget > 0 && len(e.waiting) > 0 && len(e.running) < e.cfg.MaxNumSeqs {
+	for budget > 0 && len(e.waiting) > 0 && e.slotsInUse()+e.slotsNeeded(e.waiting[0]) <= e.cfg.MaxNumSeqs {
 		s := e.waiting[0]
 		ok, err := e.admit(s)
 		if err != nil {
@@ -226,6 +239,9 @@ func (e *Engine) admit(s *sequence) (bool, error) {
 			m.PromptTokens += uint64(s.nPrompt)
 			m.Queue.observe(seconds(s.scheduled.Sub(s.submitted)))
 		})
+		if g := s.group; g != nil {
+			g.proto.scheduled, g.proto.cached = s.scheduled, s.cached
+		}
 	}
 	return true, nil
 }
@@ -313,16 +329,45 @@ func (e *Engine) update() {
 		}
 		s.computed += s.chunk
 		s.chunk = 0
-		if want {
-			e.sampleNext(s, e.logits[(out-1)*vocab:out*vocab], now)
+		if !want {
+			continue
+		}
+		row := e.logits[(out-1)*vocab : out*vocab]
+		g := s.group
+		switch {
+		case g != nil && g.beam != nil:
+			s.beamRow, s.hasRow = append(s.beamRow[:0], row...), true
+			if !slices.Contains(e.beams, g) {
+				e.beams = append(e.beams, g)
+			}
+		case g != nil && !g.forked:
+			kids := e.forkChoices(s)
+			e.sampleNext(s, row, now)
+			for _, c := range kids {
+				e.sampleNext(c, row, now)
+			}
+			e.kids = append(e.kids, kids...)
+		default:
+			e.sampleNext(s, row, now)
 		}
 	}
+	for _, g := range e.beams {
+		if len(g.live) > 0 {
+			e.beamStep(g, now)
+		}
+	}
+	clear(e.beams)
+	e.beams = e.beams[:0]
 	e.dropFinished()
-	for _, s := range e.sched {
-		if !s.finished {
-			s.deliver()
+	for _, list := range [][]*sequence{e.sched, e.kids} {
+		for _, s := range list {
+			if !s.finished {
+				s.deliver()
+			}
 		}
 	}
+	clear(e.kids)
+	e.kids = e.kids[:0]
 }
 
 // dropFinished removes finished sequences from running.
@@ -358,10 +403,15 @@ func (e *Engine) sampleNext(s *sequence, row []float32, now time.Time) {
 			return
 		}
 	}
-	var lp *TokenLogprob
-	if s.req.Logprobs || s.req.TopLogprobs > 0 {
-		l, top := sample.Logprobs(row, id, s.req.TopLogprobs)
-		lp = &TokenLogprob{ID: id, Logprob: l, Top: top}
+	lp := s.tokenLogprob(id, row)
+	if g := s.group; g != nil && g.holds() {
+		l := float32(0)
+		if lp != nil {
+			l = lp.Logprob
+		} else {
+			l, _ = sample.Logprobs(row, id, 0)
+		}
+		s.score += float64(l)
 	}
 	s.sampler.Accept(id)
 	s.tokens = append(s.tokens, id)
@@ -404,14 +454,12 @@ func (e *Engine) finish(s *sequence, reason FinishReason, err error) {
 		return
 	}
 	s.finished = true
-	if s.unwake != nil {
-		s.unwake()
-		s.unwake = nil
-	}
 	if reason == FinishLength || reason == FinishAbort || reason == FinishError {
 		s.pending.Text += s.dec.Flush()
-		s.pending.Text += s.stop.flush()
 	}
+	// Text held back as a possible stop string's start is text after all
+	// (after a stop string matched nothing is held).
+	s.pending.Text += s.stop.flush()
 	now := time.Now()
 	s.pending.Finish, s.pending.Err = reason, err
 	s.pending.Usage = &Usage{PromptTokens: s.nPrompt, CompletionTokens: s.generated, CachedTokens: s.cached}
@@ -428,8 +476,11 @@ func (e *Engine) finish(s *sequence, reason FinishReason, err error) {
 		m.Requests[reason]++
 		m.EndToEnd.observe(seconds(t.Total))
 	})
+	if s.group != nil {
+		e.groupFinish(s)
+		return
+	}
 	s.deliver()
-	s.out = nil
 }
 
 // releaseBlocks frees s's K/V, or gives it to s's session when s ended well.

@@ -14,13 +14,14 @@ import (
 // gets merged events instead of stalling the step loop.
 const eventBuffer = 8
 
-// sequence is one request inside the engine. Everything but out and ctx is
-// owned by the step loop.
+// sequence is one sequence inside the engine: a request, or one member of
+// a request's group (n > 1, best_of, beams). Owned by the step loop.
 type sequence struct {
-	req    Request
-	ctx    context.Context
-	out    chan Event
-	unwake func() bool // stops the context.AfterFunc that wakes the loop on cancel
+	req   Request
+	ctx   context.Context
+	box   *outbox // the request's channel
+	index int     // the choice this sequence's events are for
+	group *group  // nil for a single-sequence request
 
 	tokens   []int32 // prompt, then generated
 	nPrompt  int
@@ -39,7 +40,10 @@ type sequence struct {
 	suppress  []int32   // EOG and stop ids, banned until MinTokens
 	row       []float32 // scratch copy of a logits row when suppressing
 
-	pending     Event // built this step or not yet delivered
+	pending     Event   // built this step or not yet delivered
+	score       float64 // cumulative logprob of the generated tokens (groups)
+	beamRow     []float32
+	hasRow      bool // beamRow holds this step's logits (beam search)
 	generated   int
 	preemptions int
 	submitted   time.Time
@@ -85,35 +89,13 @@ func (s *sequence) emit(id int32, lp *TokenLogprob, text string) {
 	s.pending.Text += text
 }
 
-// deliver sends the pending event without blocking; a full channel keeps it
-// pending to merge with the next one. The final event is always delivered
-// (or dropped when the consumer's context ends) by a goroutine that lives
-// only until then, and the channel is closed after it.
+// deliver hands the pending event to the request's outbox (members of a
+// group that ranks its outputs keep theirs until the end).
 func (s *sequence) deliver() {
-	if s.pending.empty() {
+	if s.group != nil && s.group.holds() {
 		return
 	}
-	if s.pending.Finish == "" {
-		select {
-		case s.out <- s.pending:
-			s.pending = Event{}
-		default:
-		}
-		return
-	}
-	ev, out, ctx := s.pending, s.out, s.ctx
+	s.box.put(s.index, s.pending)
 	s.pending = Event{}
-	select {
-	case out <- ev:
-		close(out)
-		return
-	default:
-	}
-	go func() {
-		select {
-		case out <- ev:
-		case <-ctx.Done():
-		}
-		close(out)
-	}()
+	s.box.flush()
 }

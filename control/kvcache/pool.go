@@ -47,6 +47,9 @@ type Stats struct {
 	FreeBlocks   int // on the free list: no sequence, no cached content
 	CachedBlocks int // refcount 0 but holding a cached prefix: evictable, reusable by a prompt
 	UsedBlocks   int // refcount > 0: in some sequence's block table
+	// PeakUsedBlocks is the most blocks ever used at once: what proves that
+	// forks share their prompt's blocks.
+	PeakUsedBlocks int
 
 	PrefixQueries int64 // prompt tokens looked up in the prefix cache (successful AllocatePrompt calls, PrefixCaching on)
 	PrefixHits    int64 // of those, tokens found in the cache
@@ -97,6 +100,7 @@ type Pool struct {
 
 	lruHead, lruTail int32 // evictable list: head is the least recently released
 	nCached, nUsed   int
+	peakUsed         int
 
 	cache  map[uint64]int32                      // chained hash -> registered block
 	tokens []int32                               // [NumBlocks*BlockSize] committed token of each slot (PrefixCaching only)
@@ -140,13 +144,14 @@ func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return Stats{
-		TotalBlocks:   len(p.blocks),
-		FreeBlocks:    len(p.free),
-		CachedBlocks:  p.nCached,
-		UsedBlocks:    p.nUsed,
-		PrefixQueries: p.prefixQueries,
-		PrefixHits:    p.prefixHits,
-		Evictions:     p.evictions,
+		TotalBlocks:    len(p.blocks),
+		FreeBlocks:     len(p.free),
+		CachedBlocks:   p.nCached,
+		UsedBlocks:     p.nUsed,
+		PeakUsedBlocks: p.peakUsed,
+		PrefixQueries:  p.prefixQueries,
+		PrefixHits:     p.prefixHits,
+		Evictions:      p.evictions,
 	}
 }
 
@@ -183,6 +188,7 @@ func (p *Pool) allocBlock() int32 {
 	bl := &p.blocks[b]
 	bl.state, bl.ref = stateUsed, 1
 	p.nUsed++
+	p.peakUsed = max(p.peakUsed, p.nUsed)
 	return b
 }
 
@@ -195,6 +201,7 @@ func (p *Pool) acquire(b int32) {
 		p.nCached--
 		bl.state = stateUsed
 		p.nUsed++
+		p.peakUsed = max(p.peakUsed, p.nUsed)
 	}
 	bl.ref++
 }

@@ -64,3 +64,11 @@ func (d *StreamDecoder) Flush() string {
 	d.pending = d.pending[:0]
 	return s
 }
+
+// Clone returns an independent decoder in d's state (the bytes it holds
+// back included), for a generation that forks into several continuations.
+func (d *StreamDecoder) Clone() *StreamDecoder {
+	c := *d
+	c.pending = append([]byte(nil), d.pending...)
+	return &c
+}
