@@ -24,6 +24,9 @@ type Config struct {
 	ChatTemplate    string `mapstructure:"chat_template"`
 	ResponseRole    string `mapstructure:"response_role"`
 
+	ToolCallParser       string `mapstructure:"tool_call_parser"`
+	EnableAutoToolChoice bool   `mapstructure:"enable_auto_tool_choice"`
+
 	TensorParallelSize   int    `mapstructure:"tensor_parallel_size"`
 	DataParallelSize     int    `mapstructure:"data_parallel_size"`
 	PipelineParallelSize int    `mapstructure:"pipeline_parallel_size"`
@@ -94,6 +97,8 @@ var options = []option{
 	{"served_model_name", "model id in the API (default: the model file's base name)"},
 	{"chat_template", "chat template: a file, or a built-in name (chatml, llama2, llama3, mistral, qwen2, phi3, gemma); empty: the model's tokenizer.chat_template, else ChatML"},
 	{"response_role", "role of generated chat messages"},
+	{"tool_call_parser", "parser of the model's tool calls: hermes, llama3_json, mistral, pythonic or qwen2.5 (empty: tool_choice auto is off; required/named take the format from the chat template)"},
+	{"enable_auto_tool_choice", "allow tool_choice auto, the model deciding whether to call tools (needs tool_call_parser)"},
 	{"tensor_parallel_size", "kernel threads per engine replica (0: the devices' CPUs divided by data_parallel_size)"},
 	{"data_parallel_size", "engine replicas, each with its own K/V pool; requests go to the least loaded"},
 	{"pipeline_parallel_size", "pipeline stages (only 1 on a CPU)"},

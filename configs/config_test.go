@@ -127,6 +127,8 @@ func TestValidateNamesTheOption(t *testing.T) {
 		{"log_format", func(c *Config) { c.LogFormat = "xml" }},
 		{"log_level", func(c *Config) { c.LogLevel = "loud" }},
 		{"response_role", func(c *Config) { c.ResponseRole = "" }},
+		{"tool_call_parser", func(c *Config) { c.ToolCallParser = "gpt" }},
+		{"enable_auto_tool_choice", func(c *Config) { c.EnableAutoToolChoice = true }},
 		{"chat_template", func(c *Config) { c.ChatTemplate = "/nonexistent.jinja" }},
 	}
 	for _, tc := range cases {

@@ -15,6 +15,10 @@ import (
 // package main keeps the two lists equal).
 var BuiltinChatTemplates = []string{"chatml", "llama2", "llama3", "mistral", "qwen2", "phi3", "gemma"}
 
+// ToolCallParsers are the names tool_call_parser accepts: engine/chat/
+// toolcall's parsers (a test in package main keeps the two lists equal).
+var ToolCallParsers = []string{"hermes", "llama3_json", "mistral", "pythonic", "qwen2.5"}
+
 // Validate checks every option and fills the derived fields. Each message
 // names the option as it is spelt in kiln.yaml, with its flag and variable,
 // so the user can find whichever source set it.
@@ -43,6 +47,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ResponseRole == "" {
 		bad("response_role", "empty; want a role such as assistant")
+	}
+	if c.ToolCallParser != "" && !slices.Contains(ToolCallParsers, c.ToolCallParser) {
+		bad("tool_call_parser", "%q: want one of %s", c.ToolCallParser, strings.Join(ToolCallParsers, ", "))
+	}
+	if c.EnableAutoToolChoice && c.ToolCallParser == "" {
+		bad("enable_auto_tool_choice", "needs tool_call_parser (--tool-call-parser) to read the model's calls")
 	}
 	if c.TensorParallelSize < 0 {
 		bad("tensor_parallel_size", "%d: want >= 0 (0: automatic)", c.TensorParallelSize)
