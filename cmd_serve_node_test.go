@@ -30,7 +30,12 @@ func TestOpenAINodeSDK(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(nodeSuite, "node_modules", "openai", "package.json")); err != nil {
 		missing("the OpenAI Node SDK is not installed (npm ci --prefix %s)", nodeSuite)
 	}
-	url := startServe(t, func(c *configs.Config) { c.APIKeys = []string{"sk-node"} })
+	url := startServe(t, func(c *configs.Config) {
+		c.APIKeys = []string{"sk-node"}
+		// stories260K has no chat template: the ChatML fallback renders
+		// tools and tool messages, and writes calls as Hermes does.
+		c.ToolCallParser, c.EnableAutoToolChoice = "hermes", true
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "--test", "openai.test.mjs")
