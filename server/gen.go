@@ -14,7 +14,8 @@ import (
 	"github.com/kiln-llm/kiln/server/openai"
 )
 
-// indexedEvent is an event of the index-th request of a batch.
+// indexedEvent is an event of the i-th choice of a run: the choices of its
+// requests in order (prompt p's choice j is p*n+j).
 type indexedEvent struct {
 	i  int
 	ev control.Event
@@ -26,7 +27,7 @@ type run struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	events <-chan indexedEvent
-	n      int           // requests
+	n      int           // choices, over all requests
 	stop   chan struct{} // closed when the reader stops reading
 	done   func()        // releases the server's in-flight count
 }
@@ -38,7 +39,7 @@ func (s *Server) start(b Backend, reqs []control.Request, promptParam string) (*
 	ctx, cancel := s.requestContext()
 	s.inflight.Add()
 	var once sync.Once
-	r := &run{ctx: ctx, cancel: cancel, n: len(reqs), stop: make(chan struct{})}
+	r := &run{ctx: ctx, cancel: cancel, stop: make(chan struct{})}
 	r.done = func() {
 		once.Do(func() {
 			close(r.stop)
@@ -46,6 +47,7 @@ func (s *Server) start(b Backend, reqs []control.Request, promptParam string) (*
 		})
 	}
 	chans := make([]<-chan control.Event, 0, len(reqs))
+	first := make([]int, 0, len(reqs))
 	for _, req := range reqs {
 		ch, err := b.Submit(ctx, req)
 		if err != nil {
@@ -53,8 +55,10 @@ func (s *Server) start(b Backend, reqs []control.Request, promptParam string) (*
 			return nil, submitError(err, promptParam)
 		}
 		chans = append(chans, ch)
+		first = append(first, r.n)
+		r.n += max(req.N, 1)
 	}
-	r.events = merge(r.stop, chans)
+	r.events = merge(r.stop, chans, first)
 	return r, nil
 }
 
@@ -68,7 +72,7 @@ func (r *run) finish() {
 // merge fans the channels into one until stop is closed (the reader has
 // gone; the engine never blocks on a channel nobody reads). Cancellation
 // does not stop it: the final abort events must still reach the reader.
-func merge(stop <-chan struct{}, chans []<-chan control.Event) <-chan indexedEvent {
+func merge(stop <-chan struct{}, chans []<-chan control.Event, first []int) <-chan indexedEvent {
 	out := make(chan indexedEvent, 8*len(chans))
 	var wg sync.WaitGroup
 	for i, ch := range chans {
@@ -77,7 +81,7 @@ func merge(stop <-chan struct{}, chans []<-chan control.Event) <-chan indexedEve
 			defer wg.Done()
 			for ev := range ch {
 				select {
-				case out <- indexedEvent{i, ev}:
+				case out <- indexedEvent{first[i] + ev.Index, ev}:
 				case <-stop:
 					return
 				}
@@ -124,8 +128,9 @@ func (s *Server) collect(r *run, n int) ([]result, error) {
 }
 
 // usage sums the usage of finished requests in OpenAI's shape; us holds
-// perPrompt consecutive entries for each prompt, whose prompt (and cached)
-// tokens count once, as OpenAI counts n > 1.
+// perPrompt consecutive entries (the choices) for each prompt, whose prompt
+// (and cached) tokens count once, as OpenAI counts n > 1; tokens generated
+// for best_of candidates that were not returned count as completion tokens.
 func usage(perPrompt int, us ...control.Usage) *openai.Usage {
 	var u openai.Usage
 	cached := 0
@@ -134,7 +139,7 @@ func usage(perPrompt int, us ...control.Usage) *openai.Usage {
 			u.PromptTokens += x.PromptTokens
 			cached += x.CachedTokens
 		}
-		u.CompletionTokens += x.CompletionTokens
+		u.CompletionTokens += x.CompletionTokens + x.DiscardedTokens
 	}
 	u.TotalTokens = u.PromptTokens + u.CompletionTokens
 	u.PromptTokensDetails = &openai.PromptTokensDetails{CachedTokens: cached}

@@ -2,11 +2,9 @@ package server
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 
 	"github.com/kiln-llm/kiln/control"
@@ -17,8 +15,8 @@ import (
 // maxStops bounds the stop strings of a request.
 const maxStops = 16
 
-// maxN bounds n, the choices per prompt; each is its own sequence (they
-// share the prompt's K/V through the prefix cache).
+// maxN bounds n and best_of, the sequences per prompt (they fork the
+// prompt's K/V copy-on-write; the engine's max_num_seqs bounds them too).
 const maxN = 16
 
 // genParams are a parsed request's generation settings; Prompt is filled
@@ -202,55 +200,34 @@ func parseSampling(p *openai.Sampling, m *Model, defaultMax int) (genParams, err
 	if g.stream && g.bestOf > g.n {
 		return g, badParam("best_of", "best_of: %d > n cannot be streamed (the best are known only at the end)", g.bestOf)
 	}
-	return g, checkUnimplemented(p)
+	if err := parseBeamSearch(p, &g); err != nil {
+		return g, err
+	}
+	return g, checkStructured(p)
 }
 
-// expand makes g.bestOf requests of each prompt, index p*bestOf+j: the
-// j-th samples with seed+j, so a seeded request stays reproducible. With
-// best_of > n each records its logprobs, to rank them.
+// expand makes one request per prompt with n choices and best_of (or the
+// beam width): the engine prefills the prompt once and forks the choices,
+// choice j sampling with seed+j so a seeded request stays reproducible.
 func (g *genParams) expand(prompts [][]int32, id string) []control.Request {
-	reqs := make([]control.Request, 0, len(prompts)*g.bestOf)
+	reqs := make([]control.Request, 0, len(prompts))
 	for _, p := range prompts {
-		for j := range g.bestOf {
-			r := g.req
-			r.Prompt, r.ID = p, id
-			r.Sample.Seed += uint64(j)
-			if g.bestOf > g.n {
-				r.Logprobs = true
-			}
-			reqs = append(reqs, r)
-		}
+		r := g.req
+		r.Prompt, r.ID = p, id
+		r.N, r.BestOf = g.n, g.bestOf
+		reqs = append(reqs, r)
 	}
 	return reqs
 }
 
-// best keeps, of each prompt's bestOf results, the n with the highest
-// cumulative logprob (vLLM's best_of), in that order; the usage of the
-// dropped ones is kept in usages, which counts every generated token.
-func (g *genParams) best(res []result) (kept []result, usages []control.Usage) {
+// best returns the results (the engine already kept the n best of best_of)
+// and their usages.
+func (g *genParams) best(res []result) ([]result, []control.Usage) {
+	usages := make([]control.Usage, len(res))
 	for i := range res {
-		usages = append(usages, res[i].usage)
+		usages[i] = res[i].usage
 	}
-	if g.bestOf == g.n {
-		return res, usages
-	}
-	sum := func(r *result) (s float64) {
-		for _, lp := range r.logprobs {
-			s += float64(lp.Logprob)
-		}
-		return s
-	}
-	for p := 0; p < len(res); p += g.bestOf {
-		group := slices.Clone(res[p : p+g.bestOf])
-		slices.SortStableFunc(group, func(a, b result) int { return cmp.Compare(sum(&b), sum(&a)) })
-		for _, r := range group[:g.n] {
-			if !g.req.Logprobs {
-				r.logprobs = nil
-			}
-			kept = append(kept, r)
-		}
-	}
-	return kept, usages
+	return res, usages
 }
 
 // parseStop reads stop: a string, an array of strings, or null.
@@ -274,36 +251,6 @@ func parseStop(raw json.RawMessage, param string) ([]string, error) {
 		}
 	}
 	return stops, nil
-}
-
-// checkUnimplemented validates beam search parameters (then response_format
-// and tools, see structured.go), and answers a clear 400 for any that would
-// change the output until their issues land; neutral values pass.
-func checkUnimplemented(p *openai.Sampling) error {
-	if p.UseBeamSearch != nil && *p.UseBeamSearch {
-		return notImplemented("use_beam_search", "beam search")
-	}
-	if err := inRange("length_penalty", p.LengthPenalty, -10, 10, false); err != nil {
-		return err
-	}
-	if p.LengthPenalty != nil && *p.LengthPenalty != 1 {
-		return notImplemented("length_penalty", "length_penalty (beam search)")
-	}
-	if !isNull(p.EarlyStopping) {
-		var b bool
-		var s string
-		switch {
-		case json.Unmarshal(p.EarlyStopping, &b) == nil:
-			if b {
-				return notImplemented("early_stopping", "early_stopping (beam search)")
-			}
-		case json.Unmarshal(p.EarlyStopping, &s) == nil && s == "never":
-			return notImplemented("early_stopping", "early_stopping (beam search)")
-		default:
-			return badParam("early_stopping", `early_stopping: want true, false or "never"`)
-		}
-	}
-	return checkStructured(p)
 }
 
 // checkContext rejects a prompt that leaves no room in the context, or a

@@ -312,3 +312,45 @@ func TestDisconnectCancelsNonStreamed(t *testing.T) {
 		t.Errorf("not aborted: %v, %d tokens", m.Requests, m.GeneratedTokens)
 	}
 }
+
+// TestBeamSearchAndBestOf: beam search answers n choices of one search,
+// best_of counts the candidates it did not return, and both count the
+// prompt once.
+func TestBeamSearchAndBestOf(t *testing.T) {
+	env := newTestEnv(t, Options{}, 0)
+	type answer struct {
+		Choices []struct {
+			Index        int
+			Text         string
+			FinishReason string `json:"finish_reason"`
+		}
+		Usage struct {
+			PromptTokens     int `json:"prompt_tokens"`
+			CompletionTokens int `json:"completion_tokens"`
+		}
+	}
+	get := func(body string) answer {
+		resp, b := env.do(t, "POST", "/v1/completions", body)
+		var a answer
+		if err := json.Unmarshal(b, &a); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", body, resp.StatusCode, b)
+		}
+		return a
+	}
+	one := get(`{"prompt":"a b c","max_tokens":4,"temperature":0}`)
+	a := get(`{"prompt":"a b c","max_tokens":4,"n":2,"best_of":3,"use_beam_search":true,"length_penalty":0.5,"early_stopping":"never"}`)
+	if len(a.Choices) != 2 || a.Choices[0].Index != 0 || a.Choices[1].Index != 1 {
+		t.Fatalf("beam search: %+v", a)
+	}
+	if a.Choices[0].Text != one.Choices[0].Text {
+		t.Errorf("the best beam %q differs from greedy %q on a model with one likely token per step", a.Choices[0].Text, one.Choices[0].Text)
+	}
+	if a.Usage.PromptTokens != one.Usage.PromptTokens || a.Usage.CompletionTokens != 8 {
+		t.Errorf("beam usage %+v, want the prompt once and 2x4 completion tokens", a.Usage)
+	}
+	b := get(`{"prompt":"a b c","max_tokens":4,"n":1,"best_of":3,"seed":5}`)
+	if len(b.Choices) != 1 || b.Usage.PromptTokens != one.Usage.PromptTokens || b.Usage.CompletionTokens != 12 {
+		t.Errorf("best_of 3: %+v, want one choice and all 12 generated tokens counted", b)
+	}
+	waitIdle(t, env.engine)
+}
