@@ -215,7 +215,7 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 		}
 		base.Choices = append(base.Choices, ch)
 	}
-	base.Usage = usage(g.bestOf, us...)
+	base.Usage = usage(g.n, us...)
 	return c.JSON(base)
 }
 

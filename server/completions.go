@@ -130,7 +130,7 @@ func (s *Server) handleCompletions(c *fiber.Ctx) error {
 	}
 	defer r.finish()
 	defer watchDisconnect(c, r)()
-	res, err := s.collect(r, len(reqs))
+	res, err := s.collect(r, r.n)
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func (s *Server) handleCompletions(c *fiber.Ctx) error {
 		}
 		base.Choices = append(base.Choices, ch)
 	}
-	base.Usage = usage(g.bestOf, us...)
+	base.Usage = usage(g.n, us...)
 	return c.JSON(base)
 }
 
