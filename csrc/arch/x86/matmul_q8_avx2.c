@@ -234,6 +234,13 @@ KILN_TARGET_AVX2 void kiln_mm_q8_gemm_avx2(const kiln_mm *p, int64_t n0, int64_t
         const block_q8_0 *rows[Q8G_NR];
         for (int l = 0; l < Q8G_NR; l++)
             rows[l] = (const block_q8_0 *)((const char *)p->w + (size_t)(j0 + (l < nvalid ? l : nvalid - 1)) * p->wstride);
+        /* the next panel's first k block, into L2 while this panel runs: its
+         * 16 row starts would otherwise be cold misses at the panel's start */
+        for (int64_t j = j0 + Q8G_NR; j < j0 + 2 * Q8G_NR && j < n1; j++) {
+            const char *r = (const char *)p->w + (size_t)j * p->wstride;
+            const size_t len = (size_t)(Q8G_KCB < nb ? Q8G_KCB : nb) * sizeof(block_q8_0);
+            for (size_t o = 0; o < len + 63; o += 64) _mm_prefetch(r + (o < len ? o : len - 1), _MM_HINT_T1);
+        }
         for (int64_t mb0 = 0; mb0 < p->m; mb0 += Q8G_MB) {
             const int64_t mb1 = mb0 + Q8G_MB < p->m ? mb0 + Q8G_MB : p->m;
             memset(acc, 0, sizeof(float) * (size_t)(mb1 - mb0) * Q8G_NR);
