@@ -306,7 +306,7 @@ func (e *Engine) beamStep(g *group, now time.Time) {
 		if s != beams[c.beam] {
 			e.running = append(e.running, s)
 		}
-		if stopped := e.extendBeam(s, c, now); stopped {
+		if stopped := e.extendBeam(s, c, beams[c.beam].beamRow, now); stopped {
 			b.add(s.snapshot(), s.score, genLen, width)
 			e.retire(s)
 			continue
@@ -323,10 +323,11 @@ func (e *Engine) beamStep(g *group, now time.Time) {
 	}
 }
 
-// extendBeam appends c's token to s (the beam it extends, or a fork of it);
-// true when the token completes a stop string (the beam is finished).
-func (e *Engine) extendBeam(s *sequence, c beamCand, now time.Time) (stopped bool) {
-	lp := s.tokenLogprob(c.tok, s.beamRow)
+// extendBeam appends c's token to s (the beam it extends, or a fork of it),
+// whose row was the parent beam's; true when the token completes a stop
+// string (the beam is finished).
+func (e *Engine) extendBeam(s *sequence, c beamCand, row []float32, now time.Time) (stopped bool) {
+	lp := s.tokenLogprob(c.tok, row)
 	if s.req.Constraint != nil {
 		if err := s.req.Constraint.Accept(c.tok); err != nil {
 			// Cannot happen: the mask allowed c.tok. Treat as an end.

@@ -204,3 +204,41 @@ func TestGroupBadRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestBeamChoicesCarryLogprobsAndMinTokens: every beam choice has one
+// logprob per token, with its alternatives, and none ends before
+// min_tokens.
+func TestBeamChoicesCarryLogprobsAndMinTokens(t *testing.T) {
+	e, f := newFakeEngine(t, 128, Config{})
+	delete(f.banned, 2)
+	req := greedyReq(prompt(21, 20), 12)
+	req.N, req.BestOf, req.MinTokens = 3, 4, 5
+	req.Logprobs, req.TopLogprobs = true, 2
+	req.Beam = &BeamSearch{LengthPenalty: 1, EarlyStopping: EarlyStopTrue}
+	ch, err := e.Submit(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lps := make([][]TokenLogprob, 3)
+	toks := make([][]int32, 3)
+	for ev := range ch {
+		lps[ev.Index] = append(lps[ev.Index], ev.Logprobs...)
+		toks[ev.Index] = append(toks[ev.Index], ev.Tokens...)
+	}
+	for i := range 3 {
+		if len(toks[i]) < 5 {
+			t.Errorf("choice %d: %d tokens before min_tokens 5", i, len(toks[i]))
+		}
+		if len(lps[i]) != len(toks[i]) {
+			t.Fatalf("choice %d: %d logprobs for %d tokens", i, len(lps[i]), len(toks[i]))
+		}
+		for j, lp := range lps[i] {
+			if lp.ID != toks[i][j] || len(lp.Top) != 2 || lp.Logprob > 0 {
+				t.Errorf("choice %d token %d: %+v", i, j, lp)
+			}
+		}
+	}
+	if slices.Equal(toks[0], toks[1]) {
+		t.Error("two beam choices are the same sequence")
+	}
+}
