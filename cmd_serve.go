@@ -143,6 +143,7 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 		return err
 	}
 	defer st.close()
+	srv.PrepareGrammars(st.model)
 	srv.SetModel(st.model)
 	log.Info("serve: ready", "model", st.model.ID, "replicas", len(st.engines), "threads", native.Threads(),
 		"context", st.model.ContextLen, "kv_blocks_per_replica", st.blocks, "kv_type", cfg.KVCacheDtype)
