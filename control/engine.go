@@ -187,7 +187,7 @@ func (e *Engine) newSequence(ctx context.Context, req Request) (*sequence, error
 	s := &sequence{
 		req: req, ctx: ctx,
 		tokens: append(make([]int32, 0, len(req.Prompt)+16), req.Prompt...), nPrompt: len(req.Prompt),
-		sampler: sm, dec: e.tok.NewStreamDecoder(), stop: stopMatcher{stops: req.StopStrings},
+		sampler: sm, dec: e.tok.NewStreamDecoder().RenderTokens(req.RenderTokens), stop: stopMatcher{stops: req.StopStrings},
 		submitted: time.Now(),
 	}
 	s.maxLen = e.cfg.SessionLen

@@ -34,6 +34,10 @@ type Request struct {
 	// StopTokens end generation like the vocabulary's EOG tokens; the stop
 	// token's text is not emitted.
 	StopTokens []int32
+	// RenderTokens are control tokens whose text Event.Text includes (all
+	// others are left out): the markers of a tool-call format, such as
+	// <|python_tag|> or [TOOL_CALLS], which its parser must see.
+	RenderTokens []int32
 	// IgnoreEOS keeps generating past the vocabulary's EOG tokens.
 	IgnoreEOS bool
 	// Logprobs asks for each generated token's logprob; TopLogprobs for that
@@ -104,6 +108,11 @@ func (r *Request) validate(vocab int) error {
 	for _, t := range r.StopTokens {
 		if t < 0 || int(t) >= vocab {
 			return bad("stop token id %d outside the vocabulary [0, %d)", t, vocab)
+		}
+	}
+	for _, t := range r.RenderTokens {
+		if t < 0 || int(t) >= vocab {
+			return bad("render token id %d outside the vocabulary [0, %d)", t, vocab)
 		}
 	}
 	for _, s := range r.StopStrings {

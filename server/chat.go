@@ -165,6 +165,7 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	g.req.RenderTokens = plan.markerTokens(m.Tokenizer)
 	og, err := s.outputGrammar(&req.Sampling)
 	if err != nil {
 		return err

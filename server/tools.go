@@ -8,6 +8,7 @@ import (
 
 	"github.com/kiln-llm/kiln/engine/chat/toolcall"
 	"github.com/kiln-llm/kiln/engine/grammar"
+	"github.com/kiln-llm/kiln/engine/tokenizer"
 	"github.com/kiln-llm/kiln/server/openai"
 )
 
@@ -153,6 +154,25 @@ func (s *Server) planTools(req *openai.ChatRequest, m *Model) (*toolPlan, error)
 	}
 	p.parser, err = toolcall.New(format)
 	return p, err
+}
+
+// toolMarkers are tool-call markers that vocabularies hold as control
+// tokens, which the engine leaves out of the text unless asked.
+var toolMarkers = []string{"<|python_tag|>", "[TOOL_CALLS]", "[ARGS]"}
+
+// markerTokens lists the control tokens of tok the plan's parser must see
+// in the text (none when nothing is parsed).
+func (p *toolPlan) markerTokens(tok *tokenizer.Tokenizer) []int32 {
+	if p.parser == nil {
+		return nil
+	}
+	var ids []int32
+	for _, m := range toolMarkers {
+		if id, ok := tok.TokenID(m); ok && tok.TokenType(id) == tokenizer.TokenControl {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // choiceText names a tool_choice in messages.

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +15,9 @@ import (
 	"github.com/kiln-llm/kiln/control"
 	"github.com/kiln-llm/kiln/engine/chat"
 	"github.com/kiln-llm/kiln/engine/chat/toolcall"
+	"github.com/kiln-llm/kiln/engine/gguf"
 	"github.com/kiln-llm/kiln/engine/grammar"
+	"github.com/kiln-llm/kiln/engine/tokenizer"
 )
 
 // scriptBackend answers every request with the same output, in pieces (one
@@ -442,4 +446,47 @@ func splitEvery(s string, n int) []string {
 		s = s[n:]
 	}
 	return append(out, s)
+}
+
+// TestToolMarkersRendered: with a tool-call parser, the control tokens
+// that mark calls (Llama 3's <|python_tag|>) are rendered into the text the
+// parser reads; other control tokens and requests without a parser are not.
+func TestToolMarkersRendered(t *testing.T) {
+	f, err := gguf.Open(filepath.Join(filepath.Dir(storiesModel), "../testdata/tiny-llama3-q8_0.gguf"))
+	if err != nil {
+		t.Skipf("tiny-llama3: %v", err)
+	}
+	defer f.Close()
+	tok, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, ok := tok.TokenID("<|python_tag|>")
+	if !ok || tok.TokenType(tag) != tokenizer.TokenControl {
+		t.Skip("the vocabulary has no <|python_tag|> control token")
+	}
+	parser, err := toolcall.New("llama3_json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := (&toolPlan{parser: parser}).markerTokens(tok)
+	if !slices.Equal(ids, []int32{tag}) {
+		t.Fatalf("marker tokens %v, want [%d]", ids, tag)
+	}
+	if got := (&toolPlan{}).markerTokens(tok); got != nil {
+		t.Errorf("no parser: marker tokens %v", got)
+	}
+	call := tok.Encode(`{"name": "f", "parameters": {}}`, false, false)
+	d := tok.NewStreamDecoder().RenderTokens(ids)
+	text := d.Add(tag) + d.Add(tok.BOS())
+	for _, id := range call {
+		text += d.Add(id)
+	}
+	if !strings.HasPrefix(text, "<|python_tag|>") {
+		t.Errorf("text %q does not start with the rendered marker", text)
+	}
+	res := parser.Parse(text)
+	if len(res.Calls) != 1 || res.Calls[0].Name != "f" || strings.Contains(res.Content, "begin_of_text") {
+		t.Errorf("parsed %q into %+v", text, res)
+	}
 }

@@ -18,6 +18,7 @@ import (
 type StreamDecoder struct {
 	t       *Tokenizer
 	special bool
+	render  map[int32]bool // control tokens rendered as text even when special is off
 	pending []byte
 }
 
@@ -37,7 +38,7 @@ func (d *StreamDecoder) RenderSpecial(on bool) *StreamDecoder {
 // Add appends token id (invalid ids are ignored) and returns the text that is
 // now complete, possibly "".
 func (d *StreamDecoder) Add(id int32) string {
-	d.pending = d.t.appendPiece(d.pending, id, d.special)
+	d.pending = d.t.appendPiece(d.pending, id, d.special || d.render[id])
 	var out strings.Builder
 	i := 0
 	for i < len(d.pending) {
@@ -63,6 +64,21 @@ func (d *StreamDecoder) Flush() string {
 	s := strings.ToValidUTF8(string(d.pending), "\uFFFD")
 	d.pending = d.pending[:0]
 	return s
+}
+
+// RenderTokens makes the decoder render these control tokens as their text
+// (others stay hidden unless RenderSpecial): markers such as
+// <|python_tag|> or [TOOL_CALLS] that a tool-call parser must see. It
+// returns d.
+func (d *StreamDecoder) RenderTokens(ids []int32) *StreamDecoder {
+	if len(ids) == 0 {
+		return d
+	}
+	d.render = make(map[int32]bool, len(ids))
+	for _, id := range ids {
+		d.render[id] = true
+	}
+	return d
 }
 
 // Clone returns an independent decoder in d's state (the bytes it holds

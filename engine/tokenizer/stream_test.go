@@ -63,3 +63,19 @@ func TestStreamDecoderHoldsBack(t *testing.T) {
 		t.Errorf("second Flush = %q", got)
 	}
 }
+
+// TestStreamDecoderRenderTokens: only the listed control tokens appear as
+// text (a tool-call marker), others stay hidden; a clone keeps the list.
+func TestStreamDecoderRenderTokens(t *testing.T) {
+	tok := tinySPM(t)
+	d := tok.NewStreamDecoder().RenderTokens([]int32{1})
+	if got := d.Add(1); got != tok.TokenText(1) || got == "" {
+		t.Errorf("Add(<s>) with <s> rendered = %q, want %q", got, tok.TokenText(1))
+	}
+	if got := d.Clone().Add(1); got != tok.TokenText(1) {
+		t.Errorf("clone: Add(<s>) = %q", got)
+	}
+	if got := d.Add(2); got != "" {
+		t.Errorf("Add(</s>) not listed = %q, want nothing", got)
+	}
+}
