@@ -1,7 +1,9 @@
-/* matmul.c — kiln_matmul and kiln_quantize_q8_0: validation, scratch,
- * ISA choice and the split of output columns over the thread pool.
+/* matmul.c — kiln_matmul, kiln_matmul_multi and kiln_quantize_q8_0:
+ * validation, scratch, ISA choice and the split of output columns over the
+ * thread pool.
  *
- * One call is one Go->C crossing. For Q8_0 weights the X rows are first
+ * One call is one Go->C crossing (kiln_matmul_multi: several outputs over
+ * one X, one crossing and one hand-off). For Q8_0 weights the X rows are first
  * quantized (in parallel over rows) into scratch, then the matmul runs in
  * parallel over column chunks of Y that threads claim from a shared counter.
  * Columns (W rows) are split, not rows of X, so every thread streams
@@ -116,13 +118,20 @@ static kiln_mm_quantizer pick_quantizer(int isa) {
 }
 
 /* ---- parallel bodies ----------------------------------------------------- */
+/* mm_task is one kiln_matmul_multi call: up to KILN_MATMUL_MAX_OUTS problems
+ * over the same X. Their columns are cut into chunks, numbered output by
+ * output (output i owns chunks first[i] .. first[i+1]-1), that threads claim
+ * from one shared counter, so one hand-off covers every output. */
 typedef struct {
-    kiln_mm p;
+    kiln_mm p[KILN_MATMUL_MAX_OUTS];
+    int count;
+    kiln_mm xq; /* Q8_0 only: the quantized X every Q8_0 output reads (x, xq, xd, xp, xdp, m, k, kpad) */
     const kiln_mm_tiler *tiler; /* NULL: scalar reference */
     kiln_mm_quantizer quantize;
     float *scratch;  /* KILN_MM_SCRATCH_FLOATS per thread */
-    _Atomic int64_t next_col; /* first column of the next unclaimed chunk */
-    int64_t chunk;            /* columns per chunk, a multiple of KILN_MM_SPLIT_ALIGN */
+    _Atomic int64_t next; /* index of the next unclaimed chunk */
+    int64_t chunk;        /* columns per chunk, a multiple of KILN_MM_SPLIT_ALIGN */
+    int64_t first[KILN_MATMUL_MAX_OUTS + 1];
 } mm_task;
 
 /* Chunks per thread: enough that a thread the OS runs late (on two cores
@@ -133,11 +142,12 @@ typedef struct {
 
 static void quantize_worker(void *arg, int ith, int nth) {
     mm_task *t = arg;
+    const kiln_mm *q = &t->xq;
     int64_t r0, r1;
-    kiln_split(t->p.m, ith, nth, t->p.xp ? KILN_MM_Q8G_MR : 1, &r0, &r1);
+    kiln_split(q->m, ith, nth, q->xp ? KILN_MM_Q8G_MR : 1, &r0, &r1);
     if (r0 >= r1) return;
-    t->quantize(t->p.x, (int8_t *)t->p.xq, (float *)t->p.xd, t->p.k, t->p.kpad, r0, r1);
-    if (t->p.xp) t->tiler->q8g_layout(&t->p, r0, r1);
+    t->quantize(q->x, (int8_t *)q->xq, (float *)q->xd, q->k, q->kpad, r0, r1);
+    if (q->xp) t->tiler->q8g_layout(q, r0, r1);
 }
 
 /* matmul_worker claims column chunks until none are left. Which thread
@@ -148,13 +158,17 @@ static void matmul_worker(void *arg, int ith, int nth) {
     mm_task *t = arg;
     float *scratch = t->scratch + (size_t)ith * KILN_MM_SCRATCH_FLOATS;
     for (;;) {
-        const int64_t n0 = atomic_fetch_add_explicit(&t->next_col, t->chunk, memory_order_relaxed);
-        if (n0 >= t->p.n) return;
-        const int64_t n1 = n0 + t->chunk < t->p.n ? n0 + t->chunk : t->p.n;
-        if (t->tiler && t->p.wtype == KILN_TYPE_Q8_0 && t->tiler->q8_kernel) t->tiler->q8_kernel(&t->p, n0, n1, scratch);
-        else if (t->tiler) mm_blocked(&t->p, t->tiler, n0, n1, scratch);
-        else if (t->p.wtype == KILN_TYPE_Q8_0) kiln_mm_q8_0_ref(&t->p, n0, n1, scratch);
-        else kiln_mm_float_ref(&t->p, n0, n1, scratch);
+        const int64_t c = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
+        if (c >= t->first[t->count]) return;
+        int o = 0;
+        while (c >= t->first[o + 1]) o++;
+        const kiln_mm *p = &t->p[o];
+        const int64_t n0 = (c - t->first[o]) * t->chunk;
+        const int64_t n1 = n0 + t->chunk < p->n ? n0 + t->chunk : p->n;
+        if (t->tiler && p->wtype == KILN_TYPE_Q8_0 && t->tiler->q8_kernel) t->tiler->q8_kernel(p, n0, n1, scratch);
+        else if (t->tiler) mm_blocked(p, t->tiler, n0, n1, scratch);
+        else if (p->wtype == KILN_TYPE_Q8_0) kiln_mm_q8_0_ref(p, n0, n1, scratch);
+        else kiln_mm_float_ref(p, n0, n1, scratch);
     }
 }
 
@@ -165,57 +179,88 @@ static int check_dims(int64_t m, int64_t n, int64_t k) {
     return KILN_OK;
 }
 
-int kiln_matmul(int wtype, const void *w, const float *x, float *y, int64_t m, int64_t n, int64_t k) {
-    if (!w || !x || !y) return KILN_ERR_NULL;
-    if (wtype != KILN_TYPE_F32 && wtype != KILN_TYPE_F16 && wtype != KILN_TYPE_BF16 &&
-        wtype != KILN_TYPE_Q8_0)
+static int check_out(const kiln_matmul_out *o, int64_t m, int64_t k) {
+    if (!o->w || !o->y) return KILN_ERR_NULL;
+    if (o->wtype != KILN_TYPE_F32 && o->wtype != KILN_TYPE_F16 && o->wtype != KILN_TYPE_BF16 &&
+        o->wtype != KILN_TYPE_Q8_0)
         return KILN_ERR_TYPE;
-    int rc = check_dims(m, n, k);
+    const int rc = check_dims(m, o->n, k);
     if (rc != KILN_OK) return rc;
-    if (wtype == KILN_TYPE_Q8_0 && k % KILN_QK8_0) return KILN_ERR_ALIGN;
+    if (o->wtype == KILN_TYPE_Q8_0 && k % KILN_QK8_0) return KILN_ERR_ALIGN;
+    return KILN_OK;
+}
+
+int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_out *outs, int count) {
+    if (!x || !outs) return KILN_ERR_NULL;
+    if (count < 1 || count > KILN_MATMUL_MAX_OUTS) return KILN_ERR_SIZE;
+    int q8 = 0;
+    int64_t n_total = 0;
+    for (int i = 0; i < count; i++) {
+        const int rc = check_out(&outs[i], m, k);
+        if (rc != KILN_OK) return rc;
+        q8 |= outs[i].wtype == KILN_TYPE_Q8_0;
+        n_total += outs[i].n;
+    }
+    int rc = check_dims(m, n_total, k);
+    if (rc != KILN_OK) return rc;
     rc = kiln_ensure_init();
     if (rc != KILN_OK) return rc;
 
     const int isa = kiln_active_isa();
     mm_task t = {
-        .p = {.wtype = wtype, .w = w, .wstride = kiln_row_size(wtype, k), .x = x, .y = y,
-              .m = m, .n = n, .k = k, .kpad = (k + 63) & ~(int64_t)63},
+        .count = count,
+        .xq = {.x = x, .m = m, .k = k, .kpad = (k + 63) & ~(int64_t)63},
         .tiler = pick_tiler(isa),
         .quantize = pick_quantizer(isa),
     };
-    const int nth = kiln_threads_for(m * n * k, KILN_MM_MIN_MACS_PER_THREAD);
+    const int nth = kiln_threads_for(m * n_total * k, KILN_MM_MIN_MACS_PER_THREAD);
 
     /* scratch layout: [nth accumulator areas][X quants m*kpad][X scales m*kpad/32]
      * and for a Q8_0 GEMM kernel [X int16 pairs m*kpad*2][X scales m*kpad/32] by tiles */
+    const int64_t kpad = t.xq.kpad;
     const size_t acc_bytes = (size_t)nth * KILN_MM_SCRATCH_FLOATS * sizeof(float);
     size_t q_bytes = 0, tiled_bytes = 0;
-    if (wtype == KILN_TYPE_Q8_0) {
-        q_bytes = (size_t)m * (size_t)t.p.kpad + (size_t)m * (size_t)(t.p.kpad / KILN_QK8_0) * 4;
+    if (q8) {
+        q_bytes = (size_t)m * (size_t)kpad + (size_t)m * (size_t)(kpad / KILN_QK8_0) * 4;
         q_bytes = (q_bytes + 63) & ~(size_t)63;
         if (t.tiler && t.tiler->q8g_layout && m >= t.tiler->q8g_min_m)
-            tiled_bytes = (size_t)m * (size_t)t.p.kpad * 2 + (size_t)m * (size_t)(t.p.kpad / KILN_QK8_0) * 4;
+            tiled_bytes = (size_t)m * (size_t)kpad * 2 + (size_t)m * (size_t)(kpad / KILN_QK8_0) * 4;
     }
     void *s = scratch_take(acc_bytes + q_bytes + tiled_bytes + 64);
     if (!s) return KILN_ERR_NOMEM;
     t.scratch = s;
-    if (wtype == KILN_TYPE_Q8_0) {
+    if (q8) {
         int8_t *xq = (int8_t *)s + acc_bytes;
-        t.p.xq = xq;
-        t.p.xd = (const float *)(xq + (size_t)m * (size_t)t.p.kpad); /* kpad % 64 == 0: aligned */
+        t.xq.xq = xq;
+        t.xq.xd = (const float *)(xq + (size_t)m * (size_t)kpad); /* kpad % 64 == 0: aligned */
         if (tiled_bytes) {
-            t.p.xp = (const int32_t *)((char *)s + acc_bytes + q_bytes); /* 64-byte aligned */
-            t.p.xdp = (const float *)(t.p.xp + (size_t)m * (size_t)t.p.kpad / 2);
+            t.xq.xp = (const int32_t *)((char *)s + acc_bytes + q_bytes); /* 64-byte aligned */
+            t.xq.xdp = (const float *)(t.xq.xp + (size_t)m * (size_t)kpad / 2);
         }
         kiln_parallel(quantize_worker, &t, kiln_threads_for(m * k, 1 << 16));
     }
-    {
-        const int64_t per = (t.p.n + (int64_t)nth * KILN_MM_CHUNKS_PER_THREAD - 1) / ((int64_t)nth * KILN_MM_CHUNKS_PER_THREAD);
-        t.chunk = (per + KILN_MM_SPLIT_ALIGN - 1) / KILN_MM_SPLIT_ALIGN * KILN_MM_SPLIT_ALIGN;
-        atomic_store_explicit(&t.next_col, 0, memory_order_relaxed);
+    const int64_t per = (n_total + (int64_t)nth * KILN_MM_CHUNKS_PER_THREAD - 1) / ((int64_t)nth * KILN_MM_CHUNKS_PER_THREAD);
+    t.chunk = (per + KILN_MM_SPLIT_ALIGN - 1) / KILN_MM_SPLIT_ALIGN * KILN_MM_SPLIT_ALIGN;
+    for (int i = 0; i < count; i++) {
+        kiln_mm *p = &t.p[i];
+        *p = t.xq; /* X and, for Q8_0, its quantized forms */
+        p->wtype = outs[i].wtype;
+        p->w = outs[i].w;
+        p->wstride = kiln_row_size(outs[i].wtype, k);
+        p->y = outs[i].y;
+        p->n = outs[i].n;
+        t.first[i + 1] = t.first[i] + (p->n + t.chunk - 1) / t.chunk;
     }
+    atomic_store_explicit(&t.next, 0, memory_order_relaxed);
     kiln_parallel(matmul_worker, &t, nth);
     scratch_give(s);
     return KILN_OK;
+}
+
+int kiln_matmul(int wtype, const void *w, const float *x, float *y, int64_t m, int64_t n, int64_t k) {
+    if (!w || !x || !y) return KILN_ERR_NULL;
+    const kiln_matmul_out o = {.wtype = wtype, .w = w, .y = y, .n = n};
+    return kiln_matmul_multi(x, m, k, &o, 1);
 }
 
 int kiln_quantize_q8_0(const float *x, void *y, int64_t n) {

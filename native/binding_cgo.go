@@ -39,6 +39,20 @@ static int attn_decode_w(kv_fields f, void *kc, void *vc, const float *q, float 
 	return kiln_attn_decode(&l, q, out, n_seq, bt, max_blocks, lens);
 }
 
+// matmul_multi_w takes the outputs as separate arguments: cgo forbids
+// passing Go memory (an array of outputs) that holds Go pointers (the Ys).
+static int matmul_multi_w(const float *x, int64_t m, int64_t k, int count,
+                          int t0, const void *w0, float *y0, int64_t n0,
+                          int t1, const void *w1, float *y1, int64_t n1,
+                          int t2, const void *w2, float *y2, int64_t n2,
+                          int t3, const void *w3, float *y3, int64_t n3) {
+	const kiln_matmul_out o[4] = {
+		{.wtype = t0, .w = w0, .y = y0, .n = n0}, {.wtype = t1, .w = w1, .y = y1, .n = n1},
+		{.wtype = t2, .w = w2, .y = y2, .n = n2}, {.wtype = t3, .w = w3, .y = y3, .n = n3},
+	};
+	return kiln_matmul_multi(x, m, k, o, count);
+}
+
 static int attn_prefill_w(kv_fields f, void *kc, void *vc, const float *q, float *out,
                           int64_t n_seq, const int32_t *q_start, const int32_t *ctx_lens,
                           const int32_t *bt, int max_blocks) {
@@ -68,6 +82,16 @@ func bStrerror(s int32) string    { return C.GoString(C.kiln_strerror(C.int(s)))
 
 func bMatmul(t int32, w, x, y unsafe.Pointer, m, n, k int64) int32 {
 	return int32(C.kiln_matmul(C.int(t), w, (*C.float)(x), (*C.float)(y), C.int64_t(m), C.int64_t(n), C.int64_t(k)))
+}
+
+func bMatmulMulti(x unsafe.Pointer, m, k int64, outs []MatOut) int32 {
+	var o [MaxMatOuts]MatOut
+	copy(o[:], outs)
+	return int32(C.matmul_multi_w((*C.float)(x), C.int64_t(m), C.int64_t(k), C.int(len(outs)),
+		C.int(o[0].Type), ptr(o[0].W), (*C.float)(ptr(o[0].Y)), C.int64_t(o[0].N),
+		C.int(o[1].Type), ptr(o[1].W), (*C.float)(ptr(o[1].Y)), C.int64_t(o[1].N),
+		C.int(o[2].Type), ptr(o[2].W), (*C.float)(ptr(o[2].Y)), C.int64_t(o[2].N),
+		C.int(o[3].Type), ptr(o[3].W), (*C.float)(ptr(o[3].Y)), C.int64_t(o[3].N)))
 }
 
 func bQuantizeQ8(x, y unsafe.Pointer, n int64) int32 {

@@ -38,6 +38,7 @@ var (
 	cVersion      func() string
 	cStrerror     func(int32) string
 	cMatmul       func(int32, unsafe.Pointer, unsafe.Pointer, unsafe.Pointer, int64, int64, int64) int32
+	cMatmulMulti  func(unsafe.Pointer, int64, int64, unsafe.Pointer, int32) int32
 	cQuantizeQ8   func(unsafe.Pointer, unsafe.Pointer, int64) int32
 	cDequantize   func(int32, unsafe.Pointer, unsafe.Pointer, int64) int32
 	cF16ToF32     func(unsafe.Pointer, unsafe.Pointer, int64) int32
@@ -100,7 +101,8 @@ func loadLibrary() error {
 		{&cInit, "kiln_init"}, {&cShutdown, "kiln_shutdown"}, {&cThreads, "kiln_threads"},
 		{&cCPUFeatures, "kiln_cpu_features"}, {&cISASupported, "kiln_isa_supported"},
 		{&cGetISA, "kiln_get_isa"}, {&cSetISA, "kiln_set_isa"}, {&cVersion, "kiln_version"},
-		{&cStrerror, "kiln_strerror"}, {&cMatmul, "kiln_matmul"}, {&cQuantizeQ8, "kiln_quantize_q8_0"},
+		{&cStrerror, "kiln_strerror"}, {&cMatmul, "kiln_matmul"}, {&cMatmulMulti, "kiln_matmul_multi"},
+		{&cQuantizeQ8, "kiln_quantize_q8_0"},
 		{&cDequantize, "kiln_dequantize"}, {&cF16ToF32, "kiln_f16_to_f32"}, {&cBF16ToF32, "kiln_bf16_to_f32"},
 		{&cF32ToF16, "kiln_f32_to_f16"}, {&cF32ToBF16, "kiln_f32_to_bf16"}, {&cRMSNorm, "kiln_rmsnorm"},
 		{&cSoftmax, "kiln_softmax"}, {&cSwiGLU, "kiln_swiglu"}, {&cAdd, "kiln_add"}, {&cScale, "kiln_scale"},
@@ -130,6 +132,22 @@ func bStrerror(s int32) string    { return cStrerror(s) }
 
 func bMatmul(t int32, w, x, y unsafe.Pointer, m, n, k int64) int32 {
 	return cMatmul(t, w, x, y, m, n, k)
+}
+
+// matmulOutC mirrors kiln_matmul_out.
+type matmulOutC struct {
+	WType int32
+	_     int32
+	W, Y  unsafe.Pointer
+	N     int64
+}
+
+func bMatmulMulti(x unsafe.Pointer, m, k int64, outs []MatOut) int32 {
+	var o [MaxMatOuts]matmulOutC
+	for i, v := range outs {
+		o[i] = matmulOutC{WType: int32(v.Type), W: ptr(v.W), Y: ptr(v.Y), N: int64(v.N)}
+	}
+	return cMatmulMulti(x, m, k, unsafe.Pointer(&o[0]), int32(len(outs)))
 }
 func bQuantizeQ8(x, y unsafe.Pointer, n int64) int32          { return cQuantizeQ8(x, y, n) }
 func bDequantize(t int32, x, y unsafe.Pointer, n int64) int32 { return cDequantize(t, x, y, n) }

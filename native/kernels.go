@@ -31,6 +31,54 @@ func MatMul(t Type, w []byte, x, y []float32, m, n, k int) error {
 	return check(op, rc)
 }
 
+// MatOut is one output of MatMulMulti: Y[m, N] = x[m, k] · W[N, k]ᵀ, W holding
+// N rows of type Type (as for MatMul).
+type MatOut struct {
+	Type Type
+	W    []byte
+	Y    []float32
+	N    int
+}
+
+// MaxMatOuts is the most outputs one MatMulMulti call takes.
+const MaxMatOuts = 4
+
+// MatMulMulti computes several matmuls over the same x (attention Q, K, V;
+// FFN gate and up) in one native call: bit-identical to one MatMul per
+// output, but x is quantized once and one pool hand-off covers every
+// output's columns. A bad output is an error before anything is written.
+func MatMulMulti(x []float32, m, k int, outs ...MatOut) error {
+	const op = "matmul_multi"
+	if len(outs) == 0 || len(outs) > MaxMatOuts {
+		return argError(op, ErrSize, "%d outputs, want 1..%d", len(outs), MaxMatOuts)
+	}
+	if m <= 0 || k <= 0 || len(x) < m*k {
+		return argError(op, ErrSize, "m=%d k=%d len(x)=%d", m, k, len(x))
+	}
+	for i, o := range outs {
+		if o.N <= 0 {
+			return argError(op, ErrSize, "output %d: n=%d must be positive", i, o.N)
+		}
+		if o.Type == Q8_0 && k%QK8_0 != 0 {
+			return argError(op, ErrAlign, "k=%d is not a multiple of %d", k, QK8_0)
+		}
+		rs := RowSize(o.Type, k)
+		if rs == 0 {
+			return argError(op, ErrType, "output %d: weight type %v", i, o.Type)
+		}
+		if len(o.W) < o.N*rs || len(o.Y) < m*o.N {
+			return argError(op, ErrSize, "output %d: len(w)=%d len(y)=%d, want >= %d, %d", i, len(o.W), len(o.Y), o.N*rs, m*o.N)
+		}
+	}
+	if err := load(); err != nil {
+		return err
+	}
+	rc := bMatmulMulti(ptr(x), int64(m), int64(k), outs)
+	runtime.KeepAlive(x)
+	runtime.KeepAlive(outs)
+	return check(op, rc)
+}
+
 // QuantizeQ8_0 writes len(x)/32 Q8_0 blocks of x into y (34 bytes each).
 func QuantizeQ8_0(x []float32, y []byte) error {
 	const op = "quantize_q8_0"

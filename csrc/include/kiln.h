@@ -119,6 +119,25 @@ int kiln_dequantize(int type, const void *x, float *y, int64_t n);
 int kiln_matmul(int wtype, const void *w, const float *x, float *y,
                 int64_t m, int64_t n, int64_t k);
 
+/* One output of kiln_matmul_multi: y[m, n] = X[m,k] · w[n,k]ᵀ, w of type
+ * wtype laid out as for kiln_matmul. */
+typedef struct {
+    int wtype;
+    const void *w;
+    float *y;
+    int64_t n;
+} kiln_matmul_out;
+
+#define KILN_MATMUL_MAX_OUTS 4
+
+/* Several matmuls over the same X (attention Q, K, V; FFN gate and up):
+ * outs[i].y = X[m,k] · outs[i].wᵀ for i < count (1..KILN_MATMUL_MAX_OUTS).
+ * Bit-identical to count kiln_matmul calls, but X is quantized once and the
+ * columns of every output are shared out over the pool in one hand-off.
+ * Weights may be of different types; outputs must not overlap X or each other.
+ * Any bad output is an error before anything is written. */
+int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_out *outs, int count);
+
 /* ---- element-wise and row-wise ops (in place allowed: y == x) ------------ */
 /* y[m,n] = x[m,n] / sqrt(mean(x[i,:]²) + eps) * w[n]   (w may be NULL = ones) */
 int kiln_rmsnorm(float *y, const float *x, const float *w, int64_t m, int64_t n, float eps);

@@ -120,16 +120,15 @@ func (m *Model) layer(il int, b *Batch, n int) error {
 	if err := native.RMSNorm(xn, x, l.AttnNorm, n, c.NEmbd, c.RMSEps); err != nil {
 		return fmt.Errorf("attn norm: %w", err)
 	}
-	for _, mm := range []struct {
-		w    Matrix
-		y    []float32
-		bias []float32
-	}{{l.Q, q, l.QBias}, {l.K, k, l.KBias}, {l.V, v, l.VBias}} {
-		if err := m.matmul(mm.w, xn, mm.y, n); err != nil {
-			return err
-		}
-		if err := addBias(mm.y, mm.bias, n); err != nil {
-			return fmt.Errorf("%s bias: %w", mm.w.Name, err)
+	if err := m.matmuls(xn, n, [][]float32{q, k, v}, l.Q, l.K, l.V); err != nil {
+		return err
+	}
+	for _, b := range []struct {
+		name    string
+		y, bias []float32
+	}{{l.Q.Name, q, l.QBias}, {l.K.Name, k, l.KBias}, {l.V.Name, v, l.VBias}} {
+		if err := addBias(b.y, b.bias, n); err != nil {
+			return fmt.Errorf("%s bias: %w", b.name, err)
 		}
 	}
 	rope := native.RoPEParams{
@@ -164,10 +163,7 @@ func (m *Model) layer(il int, b *Batch, n int) error {
 		return fmt.Errorf("ffn norm: %w", err)
 	}
 	gate, up := s.gate[:n*c.NFF], s.up[:n*c.NFF]
-	if err := m.matmul(l.Gate, xn, gate, n); err != nil {
-		return err
-	}
-	if err := m.matmul(l.Up, xn, up, n); err != nil {
+	if err := m.matmuls(xn, n, [][]float32{gate, up}, l.Gate, l.Up); err != nil {
 		return err
 	}
 	if err := native.SwiGLU(gate, gate, up); err != nil {
@@ -188,6 +184,50 @@ func (m *Model) layer(il int, b *Batch, n int) error {
 // is what makes F16 files, and mixed files such as stories260K-q8_0 with its
 // F16 ffn_down, land on llama.cpp's logits instead of merely near them.
 func (m *Model) matmul(w Matrix, x, y []float32, rows int) error {
+	x, err := m.roundInput(w, x, rows)
+	if err != nil {
+		return err
+	}
+	if err := native.MatMul(w.Type, w.Data, x, y, rows, w.Rows, w.Cols); err != nil {
+		return fmt.Errorf("%s: %w", w.Name, err)
+	}
+	return nil
+}
+
+// matmuls computes ys[i][rows, ws[i].Rows] = x[rows, k] · ws[i]ᵀ for matrices
+// sharing their input (attention Q, K, V; FFN gate and up). Matrices of one
+// type go through one native call (x quantized or rounded once, one pool
+// hand-off), bit-identical to one matmul each; mixed types take one each.
+func (m *Model) matmuls(x []float32, rows int, ys [][]float32, ws ...Matrix) error {
+	fused := !m.separate && len(ws) <= native.MaxMatOuts
+	for _, w := range ws[1:] {
+		fused = fused && w.Type == ws[0].Type && w.Cols == ws[0].Cols
+	}
+	if !fused {
+		for i, w := range ws {
+			if err := m.matmul(w, x, ys[i], rows); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	x, err := m.roundInput(ws[0], x, rows)
+	if err != nil {
+		return err
+	}
+	var outs [native.MaxMatOuts]native.MatOut
+	for i, w := range ws {
+		outs[i] = native.MatOut{Type: w.Type, W: w.Data, Y: ys[i], N: w.Rows}
+	}
+	if err := native.MatMulMulti(x, rows, ws[0].Cols, outs[:len(ws)]...); err != nil {
+		return fmt.Errorf("%s (with %d more): %w", ws[0].Name, len(ws)-1, err)
+	}
+	return nil
+}
+
+// roundInput returns x, or for F16 and BF16 weights (unless exact
+// activations were asked for) x rounded to the weight's type and back.
+func (m *Model) roundInput(w Matrix, x []float32, rows int) ([]float32, error) {
 	if m.roundAct && (w.Type == native.F16 || w.Type == native.BF16) {
 		n := rows * w.Cols
 		h, r := m.s.half[:n], m.s.round[:n]
@@ -202,14 +242,11 @@ func (m *Model) matmul(w Matrix, x, y []float32, rows int) error {
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("%s: rounding activations: %w", w.Name, err)
+			return nil, fmt.Errorf("%s: rounding activations: %w", w.Name, err)
 		}
 		x = r
 	}
-	if err := native.MatMul(w.Type, w.Data, x, y, rows, w.Rows, w.Cols); err != nil {
-		return fmt.Errorf("%s: %w", w.Name, err)
-	}
-	return nil
+	return x, nil
 }
 
 // addBias adds bias to each of the n rows of y (nothing when bias is nil).

@@ -16,6 +16,9 @@ type Model struct {
 	maxTok  int
 	// roundAct rounds F16/BF16 matmul inputs to the weight type, as ggml does.
 	roundAct bool
+	// separate runs every projection as its own matmul instead of fusing
+	// those that share an input (tests compare the two bit for bit).
+	separate bool
 	s        scratch
 }
 
@@ -25,6 +28,7 @@ type Option func(*options) error
 type options struct {
 	maxBatch int
 	exactAct bool
+	separate bool
 }
 
 // WithMaxBatchTokens sets the most tokens one Forward may carry (default
@@ -81,7 +85,7 @@ func fromFile(f *gguf.File, o options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Config: c, Weights: w, file: f, maxTok: o.maxBatch, roundAct: !o.exactAct}
+	m := &Model{Config: c, Weights: w, file: f, maxTok: o.maxBatch, roundAct: !o.exactAct, separate: o.separate}
 	m.s = newScratch(&c, o.maxBatch, m.roundAct)
 	return m, nil
 }
