@@ -119,8 +119,8 @@ static kiln_mm_quantizer pick_quantizer(int isa) {
 
 /* ---- parallel bodies ----------------------------------------------------- */
 /* mm_task is one kiln_matmul_multi call: up to KILN_MATMUL_MAX_OUTS problems
- * over the same X. Their columns are cut into chunks, numbered output by
- * output (output i owns chunks first[i] .. first[i+1]-1), that threads claim
+ * over the same X. Their columns, laid end to end (output i owns columns
+ * off[i] .. off[i+1]-1 of the run), are cut into chunks that threads claim
  * from one shared counter, so one hand-off covers every output. */
 typedef struct {
     kiln_mm p[KILN_MATMUL_MAX_OUTS];
@@ -129,16 +129,42 @@ typedef struct {
     const kiln_mm_tiler *tiler; /* NULL: scalar reference */
     kiln_mm_quantizer quantize;
     float *scratch;  /* KILN_MM_SCRATCH_FLOATS per thread */
-    _Atomic int64_t next; /* index of the next unclaimed chunk */
-    int64_t chunk;        /* columns per chunk, a multiple of KILN_MM_SPLIT_ALIGN */
-    int64_t first[KILN_MATMUL_MAX_OUTS + 1];
+    _Atomic int64_t next; /* first column of the run not yet claimed */
+    int64_t max_chunk, min_chunk, guide; /* chunk sizing, see claim() */
+    int64_t off[KILN_MATMUL_MAX_OUTS + 1];
 } mm_task;
 
-/* Chunks per thread: enough that a thread the OS runs late (on two cores
- * the Go runtime's threads compete with the pool) takes fewer chunks while
- * the others take more, instead of everyone waiting for its static share;
- * few enough that each chunk is a long run of W rows for the prefetcher. */
+/* Chunks per thread at most: enough that a thread the OS runs late (on two
+ * cores the Go runtime's threads compete with the pool) takes fewer chunks
+ * while the others take more, instead of everyone waiting for its static
+ * share; few enough that each chunk is a long run of W rows for the prefetcher. */
 #define KILN_MM_CHUNKS_PER_THREAD 4
+/* Guided chunk sizes: a claim takes 1/(GUIDE·nth) of what is left (within
+ * [min_chunk, max_chunk]), so chunks shrink towards the end and the threads
+ * finish within about one small chunk of each other, not half a big one. */
+#define KILN_MM_GUIDE 2
+/* Smallest guided chunk (batches of KILN_MM_Q8G_MIN_M rows and more): two
+ * 16-column panels (measured alike at 16, 32 and 64 for 16 rows). */
+#define KILN_MM_MIN_CHUNK 32
+
+/* claim takes the next chunk: output *o, its columns [*n0, *n1); 0 when none is left. */
+static int claim(mm_task *t, int *o, int64_t *n0, int64_t *n1) {
+    const int64_t total = t->off[t->count];
+    int64_t c0 = atomic_load_explicit(&t->next, memory_order_relaxed), c1;
+    int i;
+    do {
+        if (c0 >= total) return 0;
+        int64_t size = (total - c0) / t->guide;
+        size = (size + KILN_MM_SPLIT_ALIGN - 1) / KILN_MM_SPLIT_ALIGN * KILN_MM_SPLIT_ALIGN;
+        size = size < t->min_chunk ? t->min_chunk : size > t->max_chunk ? t->max_chunk : size;
+        for (i = 0; c0 >= t->off[i + 1]; i++) {}
+        c1 = c0 + size < t->off[i + 1] ? c0 + size : t->off[i + 1]; /* never past the output's end */
+    } while (!atomic_compare_exchange_weak_explicit(&t->next, &c0, c1, memory_order_relaxed, memory_order_relaxed));
+    *o = i;
+    *n0 = c0 - t->off[i];
+    *n1 = c1 - t->off[i];
+    return 1;
+}
 
 static void quantize_worker(void *arg, int ith, int nth) {
     mm_task *t = arg;
@@ -157,14 +183,10 @@ static void matmul_worker(void *arg, int ith, int nth) {
     (void)nth;
     mm_task *t = arg;
     float *scratch = t->scratch + (size_t)ith * KILN_MM_SCRATCH_FLOATS;
-    for (;;) {
-        const int64_t c = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
-        if (c >= t->first[t->count]) return;
-        int o = 0;
-        while (c >= t->first[o + 1]) o++;
+    int o;
+    int64_t n0, n1;
+    while (claim(t, &o, &n0, &n1)) {
         const kiln_mm *p = &t->p[o];
-        const int64_t n0 = (c - t->first[o]) * t->chunk;
-        const int64_t n1 = n0 + t->chunk < p->n ? n0 + t->chunk : p->n;
         if (t->tiler && p->wtype == KILN_TYPE_Q8_0 && t->tiler->q8_kernel) t->tiler->q8_kernel(p, n0, n1, scratch);
         else if (t->tiler) mm_blocked(p, t->tiler, n0, n1, scratch);
         else if (p->wtype == KILN_TYPE_Q8_0) kiln_mm_q8_0_ref(p, n0, n1, scratch);
@@ -240,7 +262,10 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
         kiln_parallel(quantize_worker, &t, kiln_threads_for(m * k, 1 << 16));
     }
     const int64_t per = (n_total + (int64_t)nth * KILN_MM_CHUNKS_PER_THREAD - 1) / ((int64_t)nth * KILN_MM_CHUNKS_PER_THREAD);
-    t.chunk = (per + KILN_MM_SPLIT_ALIGN - 1) / KILN_MM_SPLIT_ALIGN * KILN_MM_SPLIT_ALIGN;
+    t.max_chunk = (per + KILN_MM_SPLIT_ALIGN - 1) / KILN_MM_SPLIT_ALIGN * KILN_MM_SPLIT_ALIGN;
+    /* a GEMV streams W once and is memory-bound: its chunks stay long runs */
+    t.min_chunk = m >= KILN_MM_Q8G_MIN_M && KILN_MM_MIN_CHUNK < t.max_chunk ? KILN_MM_MIN_CHUNK : t.max_chunk;
+    t.guide = (int64_t)nth * KILN_MM_GUIDE;
     for (int i = 0; i < count; i++) {
         kiln_mm *p = &t.p[i];
         *p = t.xq; /* X and, for Q8_0, its quantized forms */
@@ -249,7 +274,7 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
         p->wstride = kiln_row_size(outs[i].wtype, k);
         p->y = outs[i].y;
         p->n = outs[i].n;
-        t.first[i + 1] = t.first[i] + (p->n + t.chunk - 1) / t.chunk;
+        t.off[i + 1] = t.off[i] + p->n;
     }
     atomic_store_explicit(&t.next, 0, memory_order_relaxed);
     kiln_parallel(matmul_worker, &t, nth);
