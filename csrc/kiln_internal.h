@@ -110,6 +110,10 @@ typedef void (*kiln_task)(void *arg, int ith, int nth);
  * pool size; nth <= 1 runs inline. Concurrent callers are serialised. */
 void kiln_parallel(kiln_task fn, void *arg, int nth);
 
+/* kiln_spin_until_at_least waits (spinning, then yielding) until *v >= want:
+ * a barrier inside one task, between phases whose items threads claim. */
+void kiln_spin_until_at_least(const _Atomic int64_t *v, int64_t want);
+
 /* kiln_pool_start / kiln_pool_stop manage the workers (used by kiln_init). */
 int kiln_pool_start(int n_threads);
 void kiln_pool_stop(void);

@@ -2,10 +2,10 @@
  * validation, scratch, ISA choice and the split of output columns over the
  * thread pool.
  *
- * One call is one Go->C crossing (kiln_matmul_multi: several outputs over
- * one X, one crossing and one hand-off). For Q8_0 weights the X rows are first
- * quantized (in parallel over rows) into scratch, then the matmul runs in
- * parallel over column chunks of Y that threads claim from a shared counter.
+ * One call is one Go->C crossing and one pool hand-off (kiln_matmul_multi:
+ * several outputs over one X). For Q8_0 weights the threads first claim
+ * groups of X rows to quantize into scratch, wait until every row is done,
+ * then claim column chunks of Y from a shared counter.
  * Columns (W rows) are split, not rows of X, so every thread streams
  * disjoint runs of W (the dominant traffic) and an output never depends on
  * the split (see matmul.h for the arithmetic rule). */
@@ -132,6 +132,10 @@ typedef struct {
     _Atomic int64_t next; /* first column of the run not yet claimed */
     int64_t max_chunk, min_chunk, guide; /* chunk sizing, see claim() */
     int64_t off[KILN_MATMUL_MAX_OUTS + 1];
+    /* Q8_0: X rows are quantized (and tiled) in groups of group_rows rows
+     * that threads claim before any column chunk (0 groups: no Q8_0 output) */
+    int64_t groups, group_rows;
+    _Atomic int64_t next_group, groups_done;
 } mm_task;
 
 /* Chunks per thread at most: enough that a thread the OS runs late (on two
@@ -166,14 +170,21 @@ static int claim(mm_task *t, int *o, int64_t *n0, int64_t *n1) {
     return 1;
 }
 
-static void quantize_worker(void *arg, int ith, int nth) {
-    mm_task *t = arg;
+/* quantize_groups claims groups of X rows and quantizes (and tiles) them
+ * until none is left, then waits for the groups other threads claimed: the
+ * column chunks that follow read every row. Same kernels, same bits,
+ * whichever thread quantizes a row; one hand-off for the whole call. */
+static void quantize_groups(mm_task *t) {
     const kiln_mm *q = &t->xq;
-    int64_t r0, r1;
-    kiln_split(q->m, ith, nth, q->xp ? KILN_MM_Q8G_MR : 1, &r0, &r1);
-    if (r0 >= r1) return;
-    t->quantize(q->x, (int8_t *)q->xq, (float *)q->xd, q->k, q->kpad, r0, r1);
-    if (q->xp) t->tiler->q8g_layout(q, r0, r1);
+    for (;;) {
+        const int64_t g = atomic_fetch_add_explicit(&t->next_group, 1, memory_order_relaxed);
+        if (g >= t->groups) break;
+        const int64_t r0 = g * t->group_rows, r1 = r0 + t->group_rows < q->m ? r0 + t->group_rows : q->m;
+        t->quantize(q->x, (int8_t *)q->xq, (float *)q->xd, q->k, q->kpad, r0, r1);
+        if (q->xp) t->tiler->q8g_layout(q, r0, r1);
+        atomic_fetch_add_explicit(&t->groups_done, 1, memory_order_release);
+    }
+    kiln_spin_until_at_least(&t->groups_done, t->groups);
 }
 
 /* matmul_worker claims column chunks until none are left. Which thread
@@ -182,6 +193,7 @@ static void quantize_worker(void *arg, int ith, int nth) {
 static void matmul_worker(void *arg, int ith, int nth) {
     (void)nth;
     mm_task *t = arg;
+    if (t->groups) quantize_groups(t);
     float *scratch = t->scratch + (size_t)ith * KILN_MM_SCRATCH_FLOATS;
     int o;
     int64_t n0, n1;
@@ -259,7 +271,8 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
             t.xq.xp = (const int32_t *)((char *)s + acc_bytes + q_bytes); /* 64-byte aligned */
             t.xq.xdp = (const float *)(t.xq.xp + (size_t)m * (size_t)kpad / 2);
         }
-        kiln_parallel(quantize_worker, &t, kiln_threads_for(m * k, 1 << 16));
+        t.group_rows = t.xq.xp ? KILN_MM_Q8G_MR : 4; /* the tiled layout goes by whole tiles */
+        t.groups = (m + t.group_rows - 1) / t.group_rows;
     }
     const int64_t per = (n_total + (int64_t)nth * KILN_MM_CHUNKS_PER_THREAD - 1) / ((int64_t)nth * KILN_MM_CHUNKS_PER_THREAD);
     t.max_chunk = (per + KILN_MM_SPLIT_ALIGN - 1) / KILN_MM_SPLIT_ALIGN * KILN_MM_SPLIT_ALIGN;
@@ -277,6 +290,8 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
         t.off[i + 1] = t.off[i] + p->n;
     }
     atomic_store_explicit(&t.next, 0, memory_order_relaxed);
+    atomic_store_explicit(&t.next_group, 0, memory_order_relaxed);
+    atomic_store_explicit(&t.groups_done, 0, memory_order_relaxed);
     kiln_parallel(matmul_worker, &t, nth);
     scratch_give(s);
     return KILN_OK;

@@ -139,3 +139,10 @@ void kiln_parallel(kiln_task fn, void *arg, int nth) {
     }
     pthread_mutex_unlock(&g_pool.run_mu);
 }
+
+void kiln_spin_until_at_least(const _Atomic int64_t *v, int64_t want) {
+    for (unsigned spins = 0; atomic_load_explicit(v, memory_order_acquire) < want; spins++) {
+        if (spins < KILN_SPIN_ROUNDS) kiln_cpu_relax();
+        else sched_yield();
+    }
+}
