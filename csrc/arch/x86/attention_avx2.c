@@ -92,6 +92,25 @@ KILN_TARGET_AVX2 static void scores(const kiln_attn_params *p, const kiln_attn_i
             __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
             __m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
             int d = 0;
+            if (r1 == r) { /* a lone last row: its partner's lanes would be its own bits */
+                for (; d < dfull; d += 8) {
+                    const __m256 x0 = _mm256_loadu_ps(q0 + d);
+                    a00 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(k0 + d), a00);
+                    a01 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(k1 + d), a01);
+                    a02 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(k2 + d), a02);
+                    a03 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(k3 + d), a03);
+                }
+                if (d < D) {
+                    const __m256 x0 = _mm256_maskload_ps(q0 + d, tm);
+                    a00 = _mm256_fmadd_ps(x0, _mm256_maskload_ps(k0 + d, tm), a00);
+                    a01 = _mm256_fmadd_ps(x0, _mm256_maskload_ps(k1 + d, tm), a01);
+                    a02 = _mm256_fmadd_ps(x0, _mm256_maskload_ps(k2 + d, tm), a02);
+                    a03 = _mm256_fmadd_ps(x0, _mm256_maskload_ps(k3 + d, tm), a03);
+                }
+                const __m256 t = _mm256_mul_ps(reduce8(a00, a01, a02, a03, a00, a01, a02, a03), scale);
+                _mm_storeu_ps(s0 + j, _mm256_castps256_ps128(t));
+                continue;
+            }
             for (; d < dfull; d += 8) {
                 const __m256 x0 = _mm256_loadu_ps(q0 + d), x1 = _mm256_loadu_ps(q1 + d);
                 __m256 k = _mm256_loadu_ps(k0 + d);
@@ -160,7 +179,7 @@ KILN_TARGET_AVX2 static void softmax(const kiln_attn_ws *w, int R) {
  * Shapes: V [>=nmax][D] rows D apart; acc [R][dp]; P [R][bp]. */
 KILN_TARGET_AVX2 static inline __attribute__((always_inline)) void
 pv_block(const kiln_attn_ws *w, const float *V, int D, const int *rr, int nmin, int nmax, int d,
-         int masked) {
+         int masked, const int NR) {
     float *c0 = w->acc + rr[0] * w->dp + d, *c1 = w->acc + rr[1] * w->dp + d;
     float *c2 = w->acc + rr[2] * w->dp + d, *c3 = w->acc + rr[3] * w->dp + d;
     const float *p0 = w->s + rr[0] * w->bp, *p1 = w->s + rr[1] * w->bp;
@@ -184,32 +203,38 @@ pv_block(const kiln_attn_ws *w, const float *V, int D, const int *rr, int nmin, 
             __m256 b = _mm256_broadcast_ss(p0 + j);
             x00 = _mm256_fmadd_ps(b, v0, x00);
             x01 = _mm256_fmadd_ps(b, v1, x01);
-            b = _mm256_broadcast_ss(p1 + j);
-            x10 = _mm256_fmadd_ps(b, v0, x10);
-            x11 = _mm256_fmadd_ps(b, v1, x11);
-            b = _mm256_broadcast_ss(p2 + j);
-            x20 = _mm256_fmadd_ps(b, v0, x20);
-            x21 = _mm256_fmadd_ps(b, v1, x21);
-            b = _mm256_broadcast_ss(p3 + j);
-            x30 = _mm256_fmadd_ps(b, v0, x30);
-            x31 = _mm256_fmadd_ps(b, v1, x31);
+            if (NR > 1) {
+                b = _mm256_broadcast_ss(p1 + j);
+                x10 = _mm256_fmadd_ps(b, v0, x10);
+                x11 = _mm256_fmadd_ps(b, v1, x11);
+            }
+            if (NR > 2) {
+                b = _mm256_broadcast_ss(p2 + j);
+                x20 = _mm256_fmadd_ps(b, v0, x20);
+                x21 = _mm256_fmadd_ps(b, v1, x21);
+            }
+            if (NR > 3) {
+                b = _mm256_broadcast_ss(p3 + j);
+                x30 = _mm256_fmadd_ps(b, v0, x30);
+                x31 = _mm256_fmadd_ps(b, v1, x31);
+            }
         } else { /* causal edge: only rows that still see token j */
             if (j < n0) {
                 const __m256 b = _mm256_broadcast_ss(p0 + j);
                 x00 = _mm256_fmadd_ps(b, v0, x00);
                 x01 = _mm256_fmadd_ps(b, v1, x01);
             }
-            if (j < n1) {
+            if (NR > 1 && j < n1) {
                 const __m256 b = _mm256_broadcast_ss(p1 + j);
                 x10 = _mm256_fmadd_ps(b, v0, x10);
                 x11 = _mm256_fmadd_ps(b, v1, x11);
             }
-            if (j < n2) {
+            if (NR > 2 && j < n2) {
                 const __m256 b = _mm256_broadcast_ss(p2 + j);
                 x20 = _mm256_fmadd_ps(b, v0, x20);
                 x21 = _mm256_fmadd_ps(b, v1, x21);
             }
-            if (j < n3) {
+            if (NR > 3 && j < n3) {
                 const __m256 b = _mm256_broadcast_ss(p3 + j);
                 x30 = _mm256_fmadd_ps(b, v0, x30);
                 x31 = _mm256_fmadd_ps(b, v1, x31);
@@ -217,15 +242,25 @@ pv_block(const kiln_attn_ws *w, const float *V, int D, const int *rr, int nmin, 
         }
     }
     _mm256_store_ps(c0, x00), _mm256_store_ps(c0 + 8, x01);
-    _mm256_store_ps(c1, x10), _mm256_store_ps(c1 + 8, x11);
-    _mm256_store_ps(c2, x20), _mm256_store_ps(c2 + 8, x21);
-    _mm256_store_ps(c3, x30), _mm256_store_ps(c3 + 8, x31);
+    if (NR > 1) _mm256_store_ps(c1, x10), _mm256_store_ps(c1 + 8, x11);
+    if (NR > 2) _mm256_store_ps(c2, x20), _mm256_store_ps(c2 + 8, x21);
+    if (NR > 3) _mm256_store_ps(c3, x30), _mm256_store_ps(c3 + 8, x31);
 }
 
-/* pv: every row's accumulator absorbs this tile (4-row blocks; rows past R
- * duplicate row R-1, whose loads all precede its identical stores). */
+/* pv_rows runs pv_block over every 16-dim slice for NR (1..4) rows. */
+KILN_TARGET_AVX2 static inline __attribute__((always_inline)) void
+pv_rows(const kiln_attn_ws *w, const float *V, int D, const int *rr, int nmin, int nmax, const int NR) {
+    int d = 0;
+    for (; d + 16 <= D; d += 16) pv_block(w, V, D, rr, nmin, nmax, d, 0, NR);
+    if (d < D) pv_block(w, V, D, rr, nmin, nmax, d, 1, NR);
+}
+
+/* pv: every row's accumulator absorbs this tile, in blocks of 4 rows (the
+ * last block has the 1-3 rows left: decode of 3 query heads per KV head
+ * computes 3 rows, not 4; each row's operations are the same either way). */
 KILN_TARGET_AVX2 static void pv(const kiln_attn_ws *w, const float *V, int D, int R) {
     for (int r = 0; r < R; r += 4) {
+        const int nr = R - r < 4 ? R - r : 4;
         int rr[4], nmin = INT32_MAX, nmax = 0;
         for (int u = 0; u < 4; u++) {
             rr[u] = r + u < R ? r + u : R - 1;
@@ -233,9 +268,12 @@ KILN_TARGET_AVX2 static void pv(const kiln_attn_ws *w, const float *V, int D, in
             nmin = n < nmin ? n : nmin;
             nmax = n > nmax ? n : nmax;
         }
-        int d = 0;
-        for (; d + 16 <= D; d += 16) pv_block(w, V, D, rr, nmin, nmax, d, 0);
-        if (d < D) pv_block(w, V, D, rr, nmin, nmax, d, 1);
+        switch (nr) {
+        case 4: pv_rows(w, V, D, rr, nmin, nmax, 4); break;
+        case 3: pv_rows(w, V, D, rr, nmin, nmax, 3); break;
+        case 2: pv_rows(w, V, D, rr, nmin, nmax, 2); break;
+        default: pv_rows(w, V, D, rr, nmin, nmax, 1); break;
+        }
     }
 }
 
