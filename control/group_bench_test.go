@@ -9,14 +9,21 @@ import (
 
 // BenchmarkNChoices measures the wall time of one request with n = 4 (and
 // a width-4 beam search) against n = 1 on the same 500-token prompt, side
-// by side in every iteration (64 generated tokens per choice, EOS ignored,
-// no prefix cache): forks share one prefill, so n = 4 should cost far less
-// than 4x.
+// by side in every iteration (16 or 64 generated tokens per choice, EOS
+// ignored, no prefix cache): forks share one prefill, so n = 4 should cost
+// far less than 4x; what it costs beyond n = 1 is the decode of 4 rows per
+// step instead of 1.
 func BenchmarkNChoices(b *testing.B) {
+	for _, gen := range []int{16, 64} {
+		b.Run("gen="+itoa(gen), func(b *testing.B) { benchNChoices(b, gen) })
+	}
+}
+
+func benchNChoices(b *testing.B, gen int) {
 	e := newBenchEngine(b, Config{MaxNumSeqs: 16}, 16*48)
 	p := benchPrompt(7, 500, e.exec.VocabSize())
 	req := func(n int, beam bool) Request {
-		r := Request{Prompt: p, MaxTokens: 64, IgnoreEOS: true, N: n, Sample: sample.DefaultParams()}
+		r := Request{Prompt: p, MaxTokens: gen, IgnoreEOS: true, N: n, Sample: sample.DefaultParams()}
 		r.Sample.Seed = 1
 		if beam {
 			r.BestOf, r.Beam = n, &BeamSearch{LengthPenalty: 1}
@@ -26,8 +33,8 @@ func BenchmarkNChoices(b *testing.B) {
 	timed := func(r Request) time.Duration {
 		t0 := time.Now()
 		for _, c := range runChoices(b, e, r) {
-			if len(c.tokens) != 64 {
-				b.Fatalf("choice with %d tokens, want 64", len(c.tokens))
+			if len(c.tokens) != gen {
+				b.Fatalf("choice with %d tokens, want %d", len(c.tokens), gen)
 			}
 		}
 		return time.Since(t0)
