@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kiln-llm/kiln/engine/model"
+	"github.com/kiln-llm/kiln/engine/sample"
 	"github.com/kiln-llm/kiln/engine/synth"
 	"github.com/kiln-llm/kiln/engine/tokenizer"
 	"github.com/kiln-llm/kiln/native"
@@ -71,6 +72,17 @@ func benchPrompt(i, n, vocab int) []int32 {
 // concurrent streams (16-token prompts, 128 generated tokens each, EOS
 // ignored): the ratio of the two is what continuous batching buys.
 func BenchmarkDecodeStreams(b *testing.B) {
+	benchDecodeStreams(b, false)
+}
+
+// BenchmarkDecodeStreamsSampled is BenchmarkDecodeStreams with OpenAI's
+// default sampling (temperature 1, no top-k/top-p): every token draws from
+// the whole vocabulary, which is where sampling cost shows.
+func BenchmarkDecodeStreamsSampled(b *testing.B) {
+	benchDecodeStreams(b, true)
+}
+
+func benchDecodeStreams(b *testing.B, sampled bool) {
 	for _, streams := range []int{1, 16} {
 		b.Run("streams="+itoa(streams), func(b *testing.B) {
 			e := newBenchEngine(b, Config{MaxNumSeqs: 16}, 16*10)
@@ -84,6 +96,10 @@ func BenchmarkDecodeStreams(b *testing.B) {
 				for i := range streams {
 					req := greedyReq(benchPrompt(i, 16, e.exec.VocabSize()), gen)
 					req.IgnoreEOS = true
+					if sampled {
+						req.Sample = sample.DefaultParams()
+						req.Sample.Seed = uint64(i)
+					}
 					ch, err := e.Submit(context.Background(), req)
 					if err != nil {
 						b.Fatal(err)

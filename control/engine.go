@@ -59,6 +59,7 @@ type Engine struct {
 	logits  []float32
 	sched   []*sequence // this step's sequences, in Step order
 	kids    []*sequence // members forked this step, to deliver with sched
+	picks   []pick      // this step's samplings
 	beams   []*group    // beam searches with rows this step
 	beamLP  []float64   // scratch: one row's log-softmax
 	stamp   uint64      // slotsInUse's visit mark

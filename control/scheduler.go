@@ -28,7 +28,6 @@ import (
 	"time"
 
 	"github.com/kiln-llm/kiln/control/kvcache"
-	"github.com/kiln-llm/kiln/engine/sample"
 )
 
 func (e *Engine) loop() {
@@ -342,15 +341,21 @@ func (e *Engine) update() {
 			}
 		case g != nil && !g.forked:
 			kids := e.forkChoices(s)
-			e.sampleNext(s, row, now)
+			e.picks = append(e.picks, pick{s: s, row: row})
 			for _, c := range kids {
-				e.sampleNext(c, row, now)
+				e.picks = append(e.picks, pick{s: c, row: row})
 			}
 			e.kids = append(e.kids, kids...)
 		default:
-			e.sampleNext(s, row, now)
+			e.picks = append(e.picks, pick{s: s, row: row})
 		}
 	}
+	runPicks(e.picks)
+	for i := range e.picks {
+		e.commitPick(&e.picks[i], now)
+	}
+	clear(e.picks)
+	e.picks = e.picks[:0]
 	for _, g := range e.beams {
 		if len(g.live) > 0 {
 			e.beamStep(g, now)
@@ -382,36 +387,13 @@ func (e *Engine) dropFinished() {
 	e.running = keep
 }
 
-// sampleNext samples s's next token from its logits row and applies every
+// commitPick appends a sampled token to its sequence and applies every
 // stop rule; a finished sequence is finished here.
-func (e *Engine) sampleNext(s *sequence, row []float32, now time.Time) {
-	masked := s.logitsFor(row)
-	if s.req.Constraint != nil && allMasked(masked) {
-		// The constraint is complete and only an end token could follow,
-		// but min_tokens bans those: end here rather than emit junk.
-		e.finish(s, FinishStop, nil)
+func (e *Engine) commitPick(p *pick, now time.Time) {
+	s, id, lp := p.s, p.id, p.lp
+	if p.end != "" {
+		e.finish(s, p.end, p.err)
 		return
-	}
-	id, err := s.sampler.Sample(masked)
-	if err != nil {
-		e.finish(s, FinishError, fmt.Errorf("control: sampling: %w", err))
-		return
-	}
-	if s.req.Constraint != nil {
-		if err := s.req.Constraint.Accept(id); err != nil {
-			e.finish(s, FinishError, fmt.Errorf("control: constrained decoding: %w", err))
-			return
-		}
-	}
-	lp := s.tokenLogprob(id, row)
-	if g := s.group; g != nil && g.holds() {
-		l := float32(0)
-		if lp != nil {
-			l = lp.Logprob
-		} else {
-			l, _ = sample.Logprobs(row, id, 0)
-		}
-		s.score += float64(l)
 	}
 	s.sampler.Accept(id)
 	s.tokens = append(s.tokens, id)
