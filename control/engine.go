@@ -116,8 +116,9 @@ func New(exec Executor, tok *tokenizer.Tokenizer, cfg Config) (*Engine, error) {
 // Config returns the engine's effective configuration (defaults filled in).
 func (e *Engine) Config() Config { return e.cfg }
 
-// Submit queues req and returns the channel its events arrive on; the last
-// event carries a FinishReason, then the channel is closed. Cancelling ctx
+// Submit queues req and returns the channel its events arrive on, those of
+// every choice (Event.Index); each choice's last event carries a
+// FinishReason, and the channel is closed after all of them. Cancelling ctx
 // aborts the request at the next step (a final FinishAbort event is sent if
 // anyone still reads). The caller must read until the channel closes or
 // cancel ctx.

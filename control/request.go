@@ -165,9 +165,10 @@ type Timings struct {
 	Preemptions int
 }
 
-// Event is a piece of a request's output. Events concatenate: a consumer
-// that falls behind receives several steps merged into one. The last event
-// has a FinishReason (and Usage and Timings); the channel is closed after it.
+// Event is a piece of one choice's output. A choice's events concatenate:
+// a consumer that falls behind receives several steps merged into one. A
+// choice's last event has a FinishReason (and Usage and Timings); the
+// channel is closed after every choice's last event.
 type Event struct {
 	Index    int            // the choice, 0..N-1
 	Tokens   []int32        // generated ids, in order (EOG and stop tokens included)
