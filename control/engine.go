@@ -131,7 +131,11 @@ func (e *Engine) Submit(ctx context.Context, req Request) (<-chan Event, error) 
 			ErrPromptTooLong, len(req.Prompt), e.cfg.SessionLen)
 	}
 	if w := req.width(); w > e.cfg.MaxNumSeqs {
-		return nil, fmt.Errorf("%w: %d sequences at once (n, best_of or the beam width) exceed max_num_seqs %d", ErrBadRequest, w, e.cfg.MaxNumSeqs)
+		param := "n"
+		if req.BestOf > req.choices() {
+			param = "best_of"
+		}
+		return nil, fmt.Errorf("%w: %s: %d sequences at once (n, best_of or the beam width) exceed the server's max_num_seqs %d", ErrBadRequest, param, w, e.cfg.MaxNumSeqs)
 	}
 	s, err := e.newSequence(ctx, req)
 	if err != nil {

@@ -2,7 +2,9 @@ package control
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -240,5 +242,21 @@ func TestBeamChoicesCarryLogprobsAndMinTokens(t *testing.T) {
 	}
 	if slices.Equal(toks[0], toks[1]) {
 		t.Error("two beam choices are the same sequence")
+	}
+}
+
+// TestGroupWiderThanMaxNumSeqs names the parameter a client must lower.
+func TestGroupWiderThanMaxNumSeqs(t *testing.T) {
+	e, _ := newFakeEngine(t, 64, Config{MaxNumSeqs: 4})
+	for _, c := range []struct {
+		n, bestOf int
+		want      string
+	}{{5, 0, "bad request: n: "}, {2, 6, "bad request: best_of: "}} {
+		r := greedyReq([]int32{1, 5}, 4)
+		r.N, r.BestOf = c.n, c.bestOf
+		_, err := e.Submit(context.Background(), r)
+		if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("n %d best_of %d: %v, want %q", c.n, c.bestOf, err, c.want)
+		}
 	}
 }
