@@ -151,7 +151,8 @@ func TestOpenAIGoSDK(t *testing.T) {
 		msgs := []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Weather?")}
 		c, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
 			Model: model, Messages: msgs, Tools: tools, MaxTokens: openai.Int(150), Seed: openai.Int(6),
-			ToolChoice: openai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: openai.String("required")},
+			ToolChoice:        openai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: openai.String("required")},
+			ParallelToolCalls: openai.Bool(false),
 		})
 		if err != nil {
 			t.Fatal(err)

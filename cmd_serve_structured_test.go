@@ -140,62 +140,76 @@ func TestStructuredOutputs100(t *testing.T) {
 		}
 	})
 
-	t.Run("tool_choice required", func(t *testing.T) {
-		weather := `{"type":"object","properties":{"city":{"type":"string","maxLength":20},"unit":{"enum":["celsius","fahrenheit"]},"days":{"type":"integer"}},"required":["city","unit"]}`
-		search := `{"type":"object","properties":{"query":{"type":"string","maxLength":30},"filters":{"type":"array","items":{"type":"object","properties":{"field":{"type":"string","maxLength":10},"value":{"type":"number"}},"required":["field","value"]},"maxItems":2}},"required":["query"]}`
-		schemas := map[string]*jsonschema.Schema{"get_weather": compileSchemaValidator(t, weather), "search": compileSchemaValidator(t, search)}
-		tools := fmt.Sprintf(`[{"type":"function","function":{"name":"get_weather","description":"Current weather","parameters":%s}},
+	// parallel_tool_calls false: exactly one call, and every run must
+	// complete (the done-when figure); true (OpenAI's default): one or more
+	// calls, each valid, some runs making several.
+	for _, parallel := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tool_choice required, parallel_tool_calls %v", parallel), func(t *testing.T) {
+			weather := `{"type":"object","properties":{"city":{"type":"string","maxLength":20},"unit":{"enum":["celsius","fahrenheit"]},"days":{"type":"integer"}},"required":["city","unit"]}`
+			search := `{"type":"object","properties":{"query":{"type":"string","maxLength":30},"filters":{"type":"array","items":{"type":"object","properties":{"field":{"type":"string","maxLength":10},"value":{"type":"number"}},"required":["field","value"]},"maxItems":2}},"required":["query"]}`
+			schemas := map[string]*jsonschema.Schema{"get_weather": compileSchemaValidator(t, weather), "search": compileSchemaValidator(t, search)}
+			tools := fmt.Sprintf(`[{"type":"function","function":{"name":"get_weather","description":"Current weather","parameters":%s}},
 			{"type":"function","function":{"name":"search","description":"Search the web","parameters":%s}}]`, weather, search)
-		var mu sync.Mutex
-		complete, length := 0, 0
-		names := map[string]int{}
-		runSeeded(t, url, "/v1/chat/completions", func(seed int) string {
-			return fmt.Sprintf(`{"messages":[{"role":"user","content":"What is the weather in Paris?"}],"max_tokens":300,"temperature":1,"seed":%d,
-				"tools":%s,"tool_choice":"required"}`, seed, tools)
-		}, func(seed int, b string) {
-			var r struct {
-				Choices []struct {
-					Message struct {
-						Content   *string
-						ToolCalls []struct {
-							ID       string
-							Type     string
-							Function struct{ Name, Arguments string }
-						} `json:"tool_calls"`
+			var mu sync.Mutex
+			complete, length, multi := 0, 0, 0
+			names := map[string]int{}
+			runSeeded(t, url, "/v1/chat/completions", func(seed int) string {
+				return fmt.Sprintf(`{"messages":[{"role":"user","content":"What is the weather in Paris?"}],"max_tokens":300,"temperature":1,"seed":%d,
+				"tools":%s,"tool_choice":"required","parallel_tool_calls":%v}`, seed, tools, parallel)
+			}, func(seed int, b string) {
+				var r struct {
+					Choices []struct {
+						Message struct {
+							Content   *string
+							ToolCalls []struct {
+								ID       string
+								Type     string
+								Function struct{ Name, Arguments string }
+							} `json:"tool_calls"`
+						}
+						FinishReason string `json:"finish_reason"`
 					}
-					FinishReason string `json:"finish_reason"`
 				}
-			}
-			if err := json.Unmarshal([]byte(b), &r); err != nil || len(r.Choices) != 1 {
-				t.Errorf("seed %d: %v %s", seed, err, b)
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			ch := r.Choices[0]
-			if ch.FinishReason == "length" {
-				length++
-				return
-			}
-			complete++
-			if ch.FinishReason != "tool_calls" || len(ch.Message.ToolCalls) != 1 {
-				t.Errorf("seed %d: finish %q, %d calls: %s", seed, ch.FinishReason, len(ch.Message.ToolCalls), b)
-				return
-			}
-			c := ch.Message.ToolCalls[0]
-			sch := schemas[c.Function.Name]
-			if sch == nil || c.Type != "function" || c.ID == "" {
-				t.Errorf("seed %d: call %+v", seed, c)
-				return
-			}
-			names[c.Function.Name]++
-			if err := validJSON(sch, c.Function.Arguments); err != nil {
-				t.Errorf("seed %d: %s arguments %q: %v", seed, c.Function.Name, c.Function.Arguments, err)
+				if err := json.Unmarshal([]byte(b), &r); err != nil || len(r.Choices) != 1 {
+					t.Errorf("seed %d: %v %s", seed, err, b)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				ch := r.Choices[0]
+				if ch.FinishReason == "length" {
+					length++
+					return
+				}
+				complete++
+				n := len(ch.Message.ToolCalls)
+				if ch.FinishReason != "tool_calls" || n == 0 || (!parallel && n != 1) {
+					t.Errorf("seed %d: finish %q, %d calls: %s", seed, ch.FinishReason, n, b)
+					return
+				}
+				if n > 1 {
+					multi++
+				}
+				for _, c := range ch.Message.ToolCalls {
+					sch := schemas[c.Function.Name]
+					if sch == nil || c.Type != "function" || c.ID == "" {
+						t.Errorf("seed %d: call %+v", seed, c)
+						return
+					}
+					names[c.Function.Name]++
+					if err := validJSON(sch, c.Function.Arguments); err != nil {
+						t.Errorf("seed %d: %s arguments %q: %v", seed, c.Function.Name, c.Function.Arguments, err)
+					}
+				}
+			})
+			t.Logf("tool_choice required, parallel %v: %d of %d complete with valid calls %v (%d with several calls), %d cut by max_tokens",
+				parallel, complete, structuredRuns, names, multi, length)
+			switch {
+			case !parallel && complete != structuredRuns:
+				t.Errorf("%d of %d runs complete", complete, structuredRuns)
+			case parallel && (multi == 0 || complete < structuredRuns/2):
+				t.Errorf("parallel calls: %d complete, %d with several calls", complete, multi)
 			}
 		})
-		t.Logf("tool_choice required: %d of %d complete with a valid call %v, %d cut by max_tokens", complete, structuredRuns, names, length)
-		if complete != structuredRuns {
-			t.Errorf("%d of %d runs complete", complete, structuredRuns)
-		}
-	})
+	}
 }

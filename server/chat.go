@@ -208,8 +208,8 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 		out := plan.parse(res[i].text.String())
 		msg := &openai.ReplyMessage{Role: s.opts.ResponseRole, Content: out.content, ToolCalls: out.calls}
 		ch := openai.ChatChoice{Index: i, Message: msg, FinishReason: finishReason(res[i].finish)}
-		if len(out.calls) > 0 {
-			ch.FinishReason = finishReason(finishToolCalls)
+		if len(out.calls) > 0 && res[i].finish == control.FinishStop {
+			ch.FinishReason = finishReason(finishToolCalls) // a cut answer stays "length", as OpenAI's
 		}
 		if g.req.Logprobs {
 			ch.Logprobs = chatLogprobs(res[i].logprobs, m.Tokenizer)
@@ -289,7 +289,7 @@ func (s *Server) streamChat(c *fiber.Ctx, r *run, base openai.ChatCompletion, in
 		if ev.Finish != "" {
 			ch := chunk(openai.ChatMessage{})
 			ch.Choices[0].FinishReason = finishReason(ev.Finish)
-			if ts.calls > 0 {
+			if ts.calls > 0 && ev.Finish == control.FinishStop {
 				ch.Choices[0].FinishReason = finishReason(finishToolCalls)
 			}
 			out.send(ch)

@@ -20,11 +20,16 @@ import (
 // one-element array after [TOOL_CALLS]. Pythonic calls are Python, not
 // JSON, so no JSON-schema grammar writes them (see planTools).
 var toolCallFormats = map[string]grammar.ToolCallFormat{
-	"hermes":      {Prefix: "<tool_call>\n", Suffix: "\n</tool_call>", ArgsKey: "arguments"},
-	"qwen2.5":     {Prefix: "<tool_call>\n", Suffix: "\n</tool_call>", ArgsKey: "arguments"},
-	"llama3_json": {ArgsKey: "parameters"},
-	"mistral":     {Prefix: "[TOOL_CALLS][", Suffix: "]", ArgsKey: "arguments"},
+	"hermes":      {Prefix: "<tool_call>\n", Suffix: "\n</tool_call>", Sep: "\n", ArgsKey: "arguments"},
+	"qwen2.5":     {Prefix: "<tool_call>\n", Suffix: "\n</tool_call>", Sep: "\n", ArgsKey: "arguments"},
+	"llama3_json": {Sep: ";", ArgsKey: "parameters"},
+	"mistral":     {Open: "[TOOL_CALLS][", Close: "]", Sep: ",", ArgsKey: "arguments"},
 }
+
+// maxForcedCalls bounds the calls a forced tool_choice may make when
+// parallel_tool_calls allows several (OpenAI's default), so that a weak
+// model cannot chain calls until max_tokens.
+const maxForcedCalls = 8
 
 // toolPlan is how a chat request uses tools.
 type toolPlan struct {
@@ -119,6 +124,12 @@ func (s *Server) planTools(req *openai.ChatRequest, m *Model) (*toolPlan, error)
 	f, ok := toolCallFormats[format]
 	if !ok {
 		return nil, badParam("tool_choice", "tool_choice: %s is not supported with the %s tool-call format (its calls are Python, not JSON a schema grammar can enforce); use tool_choice auto", choiceText(choice, name), format)
+	}
+	// "required" may call several tools unless parallel_tool_calls is false;
+	// a named function is called once.
+	f.MaxCalls = 1
+	if choice == "required" && !p.single {
+		f.MaxCalls = maxForcedCalls
 	}
 	var tools []grammar.Tool
 	for _, t := range req.Tools {

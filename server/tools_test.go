@@ -342,7 +342,7 @@ func TestToolFormatsRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		text := f.Prefix + `{"name":"get_weather","` + f.ArgsKey + `":{"city":"Paris"}}` + f.Suffix
+		text := f.Open + f.Prefix + `{"name":"get_weather","` + f.ArgsKey + `":{"city":"Paris"}}` + f.Suffix + f.Close
 		if !g.Match([]byte(text)) {
 			t.Errorf("%s: the grammar refuses %q", name, text)
 		}
@@ -353,6 +353,21 @@ func TestToolFormatsRoundTrip(t *testing.T) {
 		r := p.Parse(text)
 		if r.Content != "" || len(r.Calls) != 1 || r.Calls[0].Name != "get_weather" || r.Calls[0].Arguments != `{"city":"Paris"}` {
 			t.Errorf("%s: %q parses as %+v", name, text, r)
+		}
+		// Parallel calls: what the grammar allows for three calls parses
+		// back as three calls.
+		f.MaxCalls = 3
+		g3, err := grammar.ToolCall(tools, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		call := f.Prefix + `{"name":"get_weather","` + f.ArgsKey + `":{"city":"Paris"}}` + f.Suffix
+		three := f.Open + call + f.Sep + call + f.Sep + call + f.Close
+		if !g3.Match([]byte(three)) {
+			t.Errorf("%s: the grammar refuses three calls %q", name, three)
+		}
+		if r := p.Parse(three); r.Content != "" || len(r.Calls) != 3 {
+			t.Errorf("%s: %q parses as %+v, want 3 calls", name, three, r)
 		}
 	}
 	tk := testTokenizer(t)
@@ -377,14 +392,16 @@ func TestToolFormatsRoundTrip(t *testing.T) {
 	}
 }
 
-// TestToolChoiceRequiredFake forces a call on the fake model (a random
-// walk through the call grammar): every answer is one parseable call whose
-// arguments satisfy the tool's schema, streamed or not.
+// TestToolChoiceRequiredFake forces calls on the fake model (a random walk
+// through the call grammar): every complete answer is parseable calls (one
+// for a named function, one or more for "required") whose arguments satisfy
+// the tool's schema, streamed or not; an answer cut by max_tokens says
+// "length", not "tool_calls".
 func TestToolChoiceRequiredFake(t *testing.T) {
 	env := newTestEnv(t, Options{ToolCallParser: "hermes"}, 0)
 	valid := schemaValidator(t, `{"type": "object", "properties": {"city": {"type": "string", "maxLength": 10}, "unit": {"enum": ["C", "F"]}}, "required": ["city"]}`)
 	tool := strings.Replace(weatherTool, `"city": {"type": "string"}`, `"city": {"type": "string", "maxLength": 10}`, 1)
-	for _, choice := range []string{`"required"`, `{"type": "function", "function": {"name": "get_weather"}}`} {
+	for _, choice := range []string{`"required"`, `"required", "parallel_tool_calls": false`, `{"type": "function", "function": {"name": "get_weather"}}`} {
 		for _, stream := range []bool{false, true} {
 			body := `{"messages": [{"role": "user", "content": "Weather?"}], "max_tokens": 100, "seed": 3, "tools": [` + tool + `, {"type": "function", "function": {"name": "get_time"}}], "tool_choice": ` + choice
 			if stream {
@@ -413,16 +430,20 @@ func TestToolChoiceRequiredFake(t *testing.T) {
 				t.Logf("%s: cut by max_tokens", choice)
 				continue
 			}
-			if len(calls) != 1 || finish != "tool_calls" || content != nil {
+			named := strings.HasPrefix(choice, "{")
+			single := named || strings.Contains(choice, "parallel_tool_calls")
+			if len(calls) == 0 || (single && len(calls) != 1) || finish != "tool_calls" || content != nil {
 				t.Fatalf("%s stream=%v: calls %q finish %q content %s", choice, stream, calls, finish, show(content))
 			}
-			name, args, _ := strings.Cut(calls[0], " ")
-			if name == "get_weather" {
-				if err := valid(args); err != nil {
-					t.Errorf("arguments %s: %v", args, err)
+			for _, c := range calls {
+				name, args, _ := strings.Cut(c, " ")
+				if name == "get_weather" {
+					if err := valid(args); err != nil {
+						t.Errorf("arguments %s: %v", args, err)
+					}
+				} else if name != "get_time" || named {
+					t.Errorf("call of %q", name)
 				}
-			} else if name != "get_time" || strings.HasPrefix(choice, "{") {
-				t.Errorf("call of %q", name)
 			}
 		}
 	}

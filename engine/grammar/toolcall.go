@@ -12,16 +12,21 @@ type Tool struct {
 	Parameters json.RawMessage
 }
 
-// ToolCallFormat is how a chat format writes one call: Prefix, then
-// {"name":"<tool>","<ArgsKey>":<arguments>}, then Suffix. Hermes writes
-// Prefix "<tool_call>", ArgsKey "arguments", Suffix "</tool_call>";
-// llama3_json writes ArgsKey "parameters" with no prefix.
+// ToolCallFormat is how a chat format writes its calls: Open, then each
+// call as Prefix {"name":"<tool>","<ArgsKey>":<arguments>} Suffix, calls
+// separated by Sep, then Close. Hermes writes Prefix "<tool_call>", Suffix
+// "</tool_call>", Sep "\n"; Mistral Open "[TOOL_CALLS][", Sep ",", Close
+// "]"; llama3_json ArgsKey "parameters", Sep ";". MaxCalls bounds the calls
+// (0 or 1: exactly one), so a weak model cannot chain calls forever.
 type ToolCallFormat struct {
+	Open, Close    string
 	Prefix, Suffix string
+	Sep            string
 	ArgsKey        string
+	MaxCalls       int
 }
 
-// ToolCall compiles the grammar of one call of one of tools, for
+// ToolCall compiles the grammar of one call (up to f.MaxCalls) of tools, for
 // tool_choice "required" (every tool) or a named function (one tool). Each
 // tool's schema keeps its own $defs: a $ref resolves against the tool's
 // parameters, not against the wrapper, which is why the schemas are not
@@ -56,8 +61,10 @@ func ToolCall(tools []Tool, f ToolCallFormat) (*Grammar, error) {
 		head := `{"name":` + string(appendString(nil, t.Name)) + `,` + string(appendString(nil, f.ArgsKey)) + `:`
 		calls = append(calls, seq(lit(head), args, lit("}")))
 	}
+	one := b.newRule()
+	b.define(one, seq(lit(f.Prefix), alt(calls...), lit(f.Suffix)))
 	r := b.newRule()
-	b.define(r, seq(lit(f.Prefix), alt(calls...), lit(f.Suffix)))
+	b.define(r, seq(lit(f.Open), ref(one), upTo(seq(lit(f.Sep), ref(one)), max(f.MaxCalls, 1)-1), lit(f.Close)))
 	g := b.finish(r)
 	if g.leftRecursive() >= 0 {
 		return nil, &SchemaError{Path: "#", Keyword: "$ref", Msg: "refers to itself before any text (left recursion)"}

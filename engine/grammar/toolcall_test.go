@@ -87,3 +87,30 @@ func TestRandomWalkToolCall(t *testing.T) {
 		}
 	}
 }
+
+// TestToolCallParallel: up to MaxCalls calls, separated and wrapped as the
+// format says; more, or a dangling separator, are refused.
+func TestToolCallParallel(t *testing.T) {
+	g, err := ToolCall(weatherTools, ToolCallFormat{Open: "[TOOL_CALLS][", Close: "]", Sep: ",", MaxCalls: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := `{"name":"ping","arguments":{}}`
+	for n, want := range []bool{false, true, true, true, false} {
+		s := "[TOOL_CALLS][" + strings.Repeat(call+",", max(n-1, 0)) + strings.Repeat(call, min(n, 1)) + "]"
+		if got := g.Match([]byte(s)); got != want {
+			t.Errorf("%d calls: match %v, want %v (%s)", n, got, want, s)
+		}
+	}
+	if g.Match([]byte("[TOOL_CALLS][" + call + ",]")) {
+		t.Error("accepts a dangling separator")
+	}
+	h, err := ToolCall(weatherTools, ToolCallFormat{Prefix: "<tool_call>\n", Suffix: "\n</tool_call>", Sep: "\n", MaxCalls: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := "<tool_call>\n" + call + "\n</tool_call>"
+	if !h.Match([]byte(one)) || !h.Match([]byte(one+"\n"+one)) || h.Match([]byte(one+"\n"+one+"\n"+one)) {
+		t.Error("hermes: want 1 or 2 blocks separated by a newline, not 3")
+	}
+}

@@ -141,7 +141,7 @@ async function answer(call, stream) {
 
 test('tool round trip', async () => {
   const c = await client.chat.completions.create({
-    model, messages: [{ role: 'user', content: 'Weather?' }], tools, tool_choice: 'required', max_tokens: 150, seed: 3,
+    model, messages: [{ role: 'user', content: 'Weather?' }], tools, tool_choice: 'required', parallel_tool_calls: false, max_tokens: 150, seed: 3,
   });
   const ch = c.choices[0];
   assert.equal(ch.finish_reason, 'tool_calls');
@@ -175,7 +175,7 @@ test('tool round trip, streamed', async () => {
 
 test('tool round trip with the SDK stream helper', async () => {
   const runner = client.chat.completions.stream({
-    model, messages: [{ role: 'user', content: 'Weather?' }], tools, tool_choice: 'required', max_tokens: 150, seed: 5,
+    model, messages: [{ role: 'user', content: 'Weather?' }], tools, tool_choice: 'required', parallel_tool_calls: false, max_tokens: 150, seed: 5,
   });
   const final = await runner.finalChatCompletion();
   const msg = final.choices[0].message;
