@@ -2,10 +2,8 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -148,34 +146,5 @@ func startServeB(b *testing.B, edit func(*configs.Config)) string {
 	cfg.Host, cfg.Port, cfg.TensorParallelSize = "127.0.0.1", 0, 0
 	cfg.ShutdownGracePeriod, cfg.LogLevel = 2*time.Second, "warn"
 	edit(&cfg)
-	if err := cfg.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, &cfg, func(a net.Addr) { addr <- a }) }()
-	var url string
-	select {
-	case a := <-addr:
-		url = "http://" + a.String()
-	case err := <-done:
-		cancel()
-		b.Fatalf("serve: %v", err)
-	}
-	b.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get(url + "/health"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return url
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("server at %s never became healthy", url)
-		}
-	}
+	return runServe(b, cfg)
 }

@@ -39,8 +39,15 @@ func startServe(t *testing.T, edit func(*configs.Config)) string {
 	if edit != nil {
 		edit(&cfg)
 	}
+	return runServe(t, cfg)
+}
+
+// runServe validates cfg, runs serve in-process, waits until it is healthy
+// and returns its base URL; the server stops (gracefully) at the end.
+func runServe(tb testing.TB, cfg configs.Config) string {
+	tb.Helper()
 	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan net.Addr, 1)
@@ -52,20 +59,20 @@ func startServe(t *testing.T, edit func(*configs.Config)) string {
 		url = "http://" + a.String()
 	case err := <-done:
 		cancel()
-		t.Fatalf("serve: %v", err)
+		tb.Fatalf("serve: %v", err)
 	}
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+			tb.Errorf("serve: %v", err)
 		}
 	})
-	waitHealthy(t, url)
+	waitHealthy(tb, url)
 	return url
 }
 
 // waitHealthy polls /health until it answers 200.
-func waitHealthy(t *testing.T, url string) {
+func waitHealthy(t testing.TB, url string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {

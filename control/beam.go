@@ -330,7 +330,8 @@ func (e *Engine) extendBeam(s *sequence, c beamCand, row []float32, now time.Tim
 	lp := s.tokenLogprob(c.tok, row)
 	if s.req.Constraint != nil {
 		if err := s.req.Constraint.Accept(c.tok); err != nil {
-			// Cannot happen: the mask allowed c.tok. Treat as an end.
+			// Cannot happen: the mask allowed c.tok. End the beam here.
+			s.pending.Finish = FinishStop
 			return true
 		}
 	}

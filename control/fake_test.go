@@ -136,18 +136,28 @@ type result struct {
 	events int
 }
 
-func collect(t testing.TB, ch <-chan Event) result {
+// collectChoices reads a request's events into one result per choice.
+func collectChoices(t testing.TB, ch <-chan Event, n int) []result {
 	t.Helper()
-	var r result
+	res := make([]result, n)
 	timeout := time.After(60 * time.Second)
 	for {
 		select {
 		case ev, ok := <-ch:
 			if !ok {
-				if r.last.Finish == "" {
-					t.Errorf("channel closed without a final event")
+				for i, r := range res {
+					if r.last.Finish == "" {
+						t.Errorf("choice %d: channel closed without a final event", i)
+					}
 				}
-				return r
+				return res
+			}
+			if ev.Index < 0 || ev.Index >= n {
+				t.Fatalf("event for choice %d of %d", ev.Index, n)
+			}
+			r := &res[ev.Index]
+			if r.last.Finish != "" {
+				t.Errorf("choice %d: event after its final one", ev.Index)
 			}
 			r.events++
 			r.tokens = append(r.tokens, ev.Tokens...)
@@ -156,10 +166,25 @@ func collect(t testing.TB, ch <-chan Event) result {
 				r.last = ev
 			}
 		case <-timeout:
-			t.Fatalf("no final event after 60 s")
-			return r
+			t.Fatalf("no final events after 60 s")
+			return res
 		}
 	}
+}
+
+func runChoices(t testing.TB, e *Engine, req Request) []result {
+	t.Helper()
+	ch, err := e.Submit(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return collectChoices(t, ch, req.choices())
+}
+
+// collect reads a single-choice request's events.
+func collect(t testing.TB, ch <-chan Event) result {
+	t.Helper()
+	return collectChoices(t, ch, 1)[0]
 }
 
 func run(t testing.TB, e *Engine, req Request) result {

@@ -11,51 +11,6 @@ import (
 	"github.com/kiln-llm/kiln/engine/sample"
 )
 
-// collectChoices reads a request's events into one result per choice.
-func collectChoices(t testing.TB, ch <-chan Event, n int) []result {
-	t.Helper()
-	res := make([]result, n)
-	timeout := time.After(60 * time.Second)
-	for {
-		select {
-		case ev, ok := <-ch:
-			if !ok {
-				for i, r := range res {
-					if r.last.Finish == "" {
-						t.Errorf("choice %d: channel closed without a final event", i)
-					}
-				}
-				return res
-			}
-			if ev.Index < 0 || ev.Index >= n {
-				t.Fatalf("event for choice %d of %d", ev.Index, n)
-			}
-			r := &res[ev.Index]
-			if r.last.Finish != "" {
-				t.Errorf("choice %d: event after its final one", ev.Index)
-			}
-			r.events++
-			r.tokens = append(r.tokens, ev.Tokens...)
-			r.text += ev.Text
-			if ev.Finish != "" {
-				r.last = ev
-			}
-		case <-timeout:
-			t.Fatalf("no final events after 60 s")
-			return res
-		}
-	}
-}
-
-func runChoices(t testing.TB, e *Engine, req Request) []result {
-	t.Helper()
-	ch, err := e.Submit(context.Background(), req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return collectChoices(t, ch, req.choices())
-}
-
 func sampledReq(p []int32, maxTokens int, seed uint64) Request {
 	r := Request{Prompt: p, MaxTokens: maxTokens, Sample: sample.DefaultParams()}
 	r.Sample.Seed = seed

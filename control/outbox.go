@@ -36,9 +36,6 @@ func (o *outbox) put(i int, ev Event) {
 	}
 }
 
-// finished reports whether choice i has had its final event put.
-func (o *outbox) finished(i int) bool { return o.closed || o.final[i] }
-
 // flush sends what it can without blocking; after the last final event it
 // stops the context watcher and hands the rest to a goroutine that closes
 // the channel.

@@ -4,9 +4,7 @@ import (
 	"math"
 	"path/filepath"
 	"testing"
-	"unsafe"
 
-	"github.com/kiln-llm/kiln/engine/gguf"
 	"github.com/kiln-llm/kiln/native"
 )
 
@@ -27,18 +25,7 @@ func withSeparateMatmuls() Option {
 func TestFusedMatmulsBitIdentical(t *testing.T) {
 	shared := sharedDir(t)
 	td := func(name string) string { return filepath.Join(shared, "testdata", name+".gguf") }
-	bf16 := rewrite(t, td("tiny-smollm2-f32"), nil, func(info gguf.TensorInfo, data []byte) (gguf.TensorInfo, []byte, bool) {
-		if len(info.Shape) != 2 || info.Type != gguf.TensorF32 {
-			return info, data, true
-		}
-		x := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(data))), len(data)/4)
-		y := make([]uint16, len(x))
-		if err := native.F32ToBF16(x, y); err != nil {
-			t.Fatal(err)
-		}
-		info.Type = gguf.TensorBF16
-		return info, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(y))), 2*len(y)), true
-	})
+	bf16 := rewriteBF16(t, td("tiny-smollm2-f32"))
 	cases := []struct {
 		name string
 		path string

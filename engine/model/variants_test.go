@@ -109,7 +109,23 @@ func TestBF16Weights(t *testing.T) {
 	src := filepath.Join(shared, "testdata", "tiny-smollm2-f32.gguf")
 	ref := readRef(t, filepath.Join(shared, "testdata", "tiny-smollm2-f32.ref-kvf32.json"))
 	want := readLogitsBin(t, filepath.Join(shared, "testdata", "tiny-smollm2-f32.logits0-kvf32.bin"), ref.NVocab)
-	path := rewrite(t, src, nil, func(info gguf.TensorInfo, data []byte) (gguf.TensorInfo, []byte, bool) {
+	path := rewriteBF16(t, src)
+	m, got := evalOnce(t, path, ref.Prompts[0].TokenIDs)
+	if m.Weights.Layers[0].Q.Type != native.BF16 || m.Weights.Output.Type != native.BF16 {
+		t.Fatalf("weights not BF16: %v %v", m.Weights.Layers[0].Q.Type, m.Weights.Output.Type)
+	}
+	d := maxDiff(got, want)
+	t.Logf("BF16 weights vs F32 reference: max |Δlogit| = %.3g", d)
+	if d > 2e-2 {
+		t.Errorf("max |Δlogit| %.3g > 2e-2", d)
+	}
+}
+
+// rewriteBF16 writes a copy of the GGUF at src with its F32 matrices
+// converted to BF16, and returns its path.
+func rewriteBF16(t *testing.T, src string) string {
+	t.Helper()
+	return rewrite(t, src, nil, func(info gguf.TensorInfo, data []byte) (gguf.TensorInfo, []byte, bool) {
 		if len(info.Shape) != 2 || info.Type != gguf.TensorF32 {
 			return info, data, true
 		}
@@ -121,15 +137,6 @@ func TestBF16Weights(t *testing.T) {
 		info.Type = gguf.TensorBF16
 		return info, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(y))), 2*len(y)), true
 	})
-	m, got := evalOnce(t, path, ref.Prompts[0].TokenIDs)
-	if m.Weights.Layers[0].Q.Type != native.BF16 || m.Weights.Output.Type != native.BF16 {
-		t.Fatalf("weights not BF16: %v %v", m.Weights.Layers[0].Q.Type, m.Weights.Output.Type)
-	}
-	d := maxDiff(got, want)
-	t.Logf("BF16 weights vs F32 reference: max |Δlogit| = %.3g", d)
-	if d > 2e-2 {
-		t.Errorf("max |Δlogit| %.3g > 2e-2", d)
-	}
 }
 
 // TestKVCacheOfAnotherModel checks that a cache shaped for one model is
