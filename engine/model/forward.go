@@ -46,10 +46,13 @@ func newScratch(c *Config, t int, roundAct bool) scratch {
 // rows (b.Outputs, or the last token of each sequence) into logits, one
 // NVocab-long row each, in order. Every call is native kernels only, apart
 // from validating and flattening the batch. A Model runs one Forward at a
-// time. A malformed batch is an ErrBatch before anything is written; a kernel
+// time: concurrent calls (a scheduler's steps and embedding sessions on one
+// replica) take turns on its scratch. A malformed batch is an ErrBatch before anything is written; a kernel
 // error later may leave this batch's K/V partly stored, which is harmless
 // because those positions are not yet part of any sequence's context.
 func (m *Model) Forward(b *Batch, logits []float32) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.Weights == nil {
 		return fmt.Errorf("model: forward on a closed model")
 	}
