@@ -36,6 +36,7 @@ type File struct {
 	kvIndex  map[string]int
 	tensors  []TensorInfo
 	tensorIx map[string]int
+	extents  []int64 // per tensor: bytes from its offset to the next tensor's, or to the end of the file
 
 	mu     sync.RWMutex
 	closed bool
@@ -286,7 +287,7 @@ func (f *File) parseTensors(d *decoder, n int64) error {
 }
 
 // checkPlacement verifies that every tensor's data is aligned, lies inside
-// the file and overlaps no other tensor.
+// the file and overlaps no other tensor, and records each tensor's extent.
 func (f *File) checkPlacement() error {
 	order := make([]int, len(f.tensors))
 	for i := range order {
@@ -308,6 +309,14 @@ func (f *File) checkPlacement() error {
 			return formatErrorf("tensor %q: data [offset %d, +%d) overlaps tensor %q [offset %d, +%d)",
 				q.Name, f.dataOffset+q.Offset, q.Size, p.Name, f.dataOffset+p.Offset, p.Size)
 		}
+	}
+	f.extents = make([]int64, len(f.tensors))
+	for k, i := range order {
+		end := f.size - f.dataOffset
+		if k+1 < len(order) {
+			end = f.tensors[order[k+1]].Offset
+		}
+		f.extents[i] = end - f.tensors[i].Offset
 	}
 	return nil
 }

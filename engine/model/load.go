@@ -80,11 +80,15 @@ func Load(path string, opts ...Option) (*Model, error) {
 }
 
 func fromFile(f *gguf.File, o options) (*Model, error) {
-	c, err := readConfig(f)
+	a, err := lookupArch(f.Architecture())
 	if err != nil {
 		return nil, err
 	}
-	w, err := bindWeights(f, &c)
+	c, err := readConfig(f, a)
+	if err != nil {
+		return nil, err
+	}
+	w, err := bindWeights(f, &c, a)
 	if err != nil {
 		return nil, err
 	}
