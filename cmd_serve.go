@@ -19,6 +19,7 @@ import (
 	"github.com/kiln-llm/kiln/configs"
 	"github.com/kiln-llm/kiln/control"
 	"github.com/kiln-llm/kiln/engine/chat"
+	"github.com/kiln-llm/kiln/engine/gguf"
 	"github.com/kiln-llm/kiln/engine/model"
 	"github.com/kiln-llm/kiln/engine/tokenizer"
 	"github.com/kiln-llm/kiln/native"
@@ -308,26 +309,24 @@ func chatTemplate(cfg *configs.Config, m *model.Model, tok *tokenizer.Tokenizer,
 }
 
 // warmFile reads path once, reporting progress, so the weights are in the
-// page cache before the first request.
+// page cache before the first request. Like model loading it refuses at
+// once anything but a regular file (/dev/zero would read forever, a FIFO
+// would block).
 func warmFile(ctx context.Context, path string, progress func(done, total int64)) error {
-	f, err := os.Open(path)
+	f, st, err := gguf.OpenRegular(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
 	buf := make([]byte, 4<<20)
 	var done int64
-	for {
+	for done < st.Size() { // the size at open: a file still growing is not read forever
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		n, err := f.Read(buf)
 		done += int64(n)
-		progress(done, st.Size())
+		progress(min(done, st.Size()), st.Size())
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -335,4 +334,5 @@ func warmFile(ctx context.Context, path string, progress func(done, total int64)
 			return err
 		}
 	}
+	return nil
 }

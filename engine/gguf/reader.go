@@ -5,7 +5,6 @@ import (
 	"io"
 	"math"
 	"math/bits"
-	"os"
 	"sort"
 	"sync"
 )
@@ -45,21 +44,15 @@ type File struct {
 	unmap  func() error // releases the mapping, if any
 }
 
-// Open maps the file at path read-only and parses it. Tensor data is served
+// Open maps the file at path read-only and parses it; anything but a
+// regular file is refused without blocking (OpenRegular). Tensor data is served
 // from the mapping without copying. Call Close to unmap.
 func Open(path string) (*File, error) {
-	fh, err := os.Open(path)
+	fh, st, err := OpenRegular(path)
 	if err != nil {
-		return nil, fmt.Errorf("gguf: %w", err)
+		return nil, err
 	}
 	defer fh.Close() // the mapping outlives the descriptor
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("gguf: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, withPath(formatErrorf("not a regular file (%s)", st.Mode().Type()), path)
-	}
 	size := st.Size()
 	if size < headerSize {
 		return nil, withPath(formatErrorf("file is %d bytes, shorter than the %d-byte header", size, headerSize), path)
