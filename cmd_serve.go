@@ -241,13 +241,13 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (*
 		st.engines = append(st.engines, e)
 		st.blocks = blocks
 	}
-	backends := make([]server.Backend, len(st.engines))
+	backends := make([]control.Backend, len(st.engines))
 	for i, e := range st.engines {
 		backends[i] = e
 	}
-	var b server.Backend = st.engines[0]
+	var b control.Backend = st.engines[0]
 	if len(backends) > 1 {
-		b = server.NewReplicas(backends...)
+		b = control.NewReplicas(backends...)
 	}
 	name := cfg.ServedModelName
 	if name == "" {

@@ -1,6 +1,6 @@
 // Package server is kiln's HTTP layer: an OpenAI-compatible API (and
 // LMDeploy's interactive chat, vLLM's tokenize/detokenize, Prometheus
-// metrics, OpenAPI and Swagger UI) on fiber v2, over a Backend (the
+// metrics, OpenAPI and Swagger UI) on fiber v2, over a control.Backend (the
 // serving core, or replicas of it). It parses and validates requests,
 // renders chat prompts, tokenizes, submits, and writes JSON or SSE.
 package server
