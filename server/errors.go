@@ -65,8 +65,11 @@ func modelNotFound(id string) *APIError {
 
 // submitError maps control.Submit's errors to statuses: 429 when the queue
 // is full, 503 when the engine is closed, 409 when an interactive session
-// already has a request in flight, 400 for bad requests.
+// already has a request in flight, 400 for bad requests (naming the
+// parameter control's ParamError carries; a prompt that does not fit
+// names promptParam).
 func submitError(err error, promptParam string) *APIError {
+	var pe *control.ParamError
 	switch {
 	case errors.Is(err, control.ErrOverloaded):
 		return &APIError{Status: fiber.StatusTooManyRequests, Type: "rate_limit_error", Code: "server_overloaded", RetryAfter: 1,
@@ -78,13 +81,10 @@ func submitError(err error, promptParam string) *APIError {
 			Message: "the session already has a request in flight"}
 	case errors.Is(err, control.ErrPromptTooLong):
 		return badParam(promptParam, "%s", strings.TrimPrefix(err.Error(), "control: "))
+	case errors.As(err, &pe):
+		return badParam(pe.Param, "%s", pe.Err.Error())
 	case errors.Is(err, control.ErrBadRequest):
-		msg := strings.TrimPrefix(err.Error(), "control: bad request: ")
-		param, _, _ := strings.Cut(msg, ":")
-		if strings.ContainsAny(param, " ") {
-			param = ""
-		}
-		return badParam(param, "%s", msg)
+		return badParam("", "%s", strings.TrimPrefix(err.Error(), "control: "))
 	}
 	return &APIError{Status: fiber.StatusInternalServerError, Type: "server_error", Message: err.Error()}
 }

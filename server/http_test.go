@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -290,5 +291,25 @@ func TestInteractiveSession(t *testing.T) {
 	turn(`{"prompt":"","session_id":7}`)
 	if m := waitIdle(t, env.engine); m.Sessions != 0 {
 		t.Errorf("sessions %d after end", m.Sessions)
+	}
+}
+
+// TestSubmitErrorParam: the param of a 400 is the one control's
+// ParamError carries, never cut from its message.
+func TestSubmitErrorParam(t *testing.T) {
+	for _, tc := range []struct {
+		err         error
+		param, text string
+	}{
+		{&control.ParamError{Param: "best_of", Err: errors.New("best_of: 6 sequences at once")}, "best_of", "best_of: 6 sequences at once"},
+		{&control.ParamError{Err: errors.New("temperature must be >= 0: got -1")}, "", "temperature must be >= 0: got -1"},
+		{fmt.Errorf("%w: the prompt has 600 tokens", control.ErrPromptTooLong), "messages", "the prompt does not fit the context: the prompt has 600 tokens"},
+	} {
+		t.Run(tc.err.Error(), func(t *testing.T) {
+			ae := submitError(tc.err, "messages")
+			if ae.Status != 400 || ae.Param != tc.param || ae.Message != tc.text {
+				t.Errorf("%d param %q message %q; want 400 %q %q", ae.Status, ae.Param, ae.Message, tc.param, tc.text)
+			}
+		})
 	}
 }
