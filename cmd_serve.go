@@ -287,7 +287,7 @@ func chatTemplate(cfg *configs.Config, m *model.Model, tok *tokenizer.Tokenizer,
 	if err != nil {
 		return nil, fmt.Errorf("serve: option chat_template (--chat-template, KILN_CHAT_TEMPLATE): %w", err)
 	}
-	j := server.NewJinjaTemplate(t, tok)
+	j := chat.NewRenderer(t, tok)
 	log.Info("serve: chat template", "name", t.Name(), "end_of_turn", j.EndOfTurn())
 	return j, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/kiln-llm/kiln/control"
+	"github.com/kiln-llm/kiln/engine/chat"
 	"github.com/kiln-llm/kiln/server/openai"
 )
 
@@ -121,7 +122,7 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 		s.sessions.cancelTurn(id)
 		return c.JSON(openai.InteractiveResponse{FinishReason: finishReason("abort")})
 	}
-	var msgs []ChatMessage
+	var msgs []chat.Message
 	if !isNull(req.Prompt) {
 		if msgs, err = parseMessages(req.Prompt); err != nil {
 			if ae, ok := err.(*APIError); ok {
@@ -165,17 +166,20 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 		}
 		return c.JSON(openai.InteractiveResponse{HistoryTokens: len(history), FinishReason: finishReason(control.FinishStop)})
 	}
-	tmpl := m.chatTemplate()
-	text, err := tmpl.Render(msgs, s.opts.ResponseRole, true)
+	tmpl, err := m.template()
+	if err != nil {
+		return err
+	}
+	text, err := tmpl.Render(msgs, nil, true)
 	if err != nil {
 		return badParam("prompt", "prompt: the chat template failed: %v", err)
 	}
 	var turn []int32
 	if len(history) == 0 {
-		turn = m.encodeChat(text)
+		turn = m.encodeChat(text, tmpl)
 	} else {
-		if j, ok := tmpl.(*JinjaTemplate); ok && j.BOS() != "" {
-			text = strings.TrimPrefix(text, j.BOS()) // a later turn continues the first one's sequence
+		if bos := tmpl.BOS(); bos != "" {
+			text = strings.TrimPrefix(text, bos) // a later turn continues the first one's sequence
 		}
 		if tmpl.EndOfTurn() == "<|im_end|>" {
 			text = "\n" + text // after the last reply's <|im_end|>
@@ -186,7 +190,7 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 	if err := checkContext(&g, len(g.req.Prompt), m, "prompt"); err != nil {
 		return err
 	}
-	m.endOfTurn(&g.req)
+	m.endOfTurn(&g.req, tmpl)
 	if id >= 0 {
 		g.req.SessionID = engineSessionID(id)
 	}

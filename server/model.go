@@ -1,7 +1,10 @@
 package server
 
 import (
+	"sync"
+
 	"github.com/kiln-llm/kiln/control"
+	"github.com/kiln-llm/kiln/engine/chat"
 	"github.com/kiln-llm/kiln/engine/tokenizer"
 )
 
@@ -18,4 +21,10 @@ type Model struct {
 	Embedder Embedder // nil: /v1/embeddings answers 400
 	// ChatTemplate renders chat prompts; nil means ChatML.
 	ChatTemplate ChatTemplate
+
+	chatml struct { // the fallback template, built on first use
+		once sync.Once
+		r    *chat.Renderer
+		err  error
+	}
 }
