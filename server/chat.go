@@ -212,7 +212,7 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 		return err
 	}
 	base.Object = "chat.completion"
-	res, us := g.best(res)
+	us := usages(res)
 	for i := range res {
 		out := plan.parse(res[i].text.String())
 		msg := &openai.ReplyMessage{Role: s.opts.ResponseRole, Content: out.content, ToolCalls: out.calls}
