@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kiln-llm/kiln/control"
 )
@@ -218,79 +217,6 @@ func TestModelsTokenizeDocsMetrics(t *testing.T) {
 	resp, b = env.do(t, "GET", "/docs/swagger-ui.css", "", "Accept-Encoding", "gzip")
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" || len(b) < 1000 {
 		t.Errorf("css: %d %q", resp.StatusCode, resp.Header.Get("Content-Encoding"))
-	}
-}
-
-func TestInteractiveCancel(t *testing.T) {
-	env := newTestEnv(t, Options{}, 5*time.Millisecond)
-	done := make(chan string, 1)
-	go func() {
-		_, b := env.do(t, "POST", "/v1/chat/interactive", `{"prompt":"Hi","session_id":3,"interactive_mode":true,"request_output_len":400}`)
-		done <- string(b)
-	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for env.engine.Metrics().Running == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("never started")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	if resp, b := env.do(t, "POST", "/v1/chat/interactive", `{"prompt":"Again","session_id":3,"interactive_mode":true}`); resp.StatusCode != 409 {
-		t.Errorf("busy session: %d %s", resp.StatusCode, b)
-	}
-	if resp, b := env.do(t, "POST", "/v1/chat/interactive", `{"session_id":3,"cancel":true}`); resp.StatusCode != 200 {
-		t.Errorf("cancel: %d %s", resp.StatusCode, b)
-	}
-	if b := <-done; !strings.Contains(b, `"finish_reason":"abort"`) {
-		t.Errorf("cancelled turn answered %s", b)
-	}
-	waitIdle(t, env.engine)
-}
-
-func TestInteractiveSession(t *testing.T) {
-	env := newTestEnv(t, Options{}, 0)
-	type reply struct {
-		Text          string
-		Tokens        int
-		InputTokens   int    `json:"input_tokens"`
-		HistoryTokens int    `json:"history_tokens"`
-		FinishReason  string `json:"finish_reason"`
-	}
-	turn := func(body string) reply {
-		t.Helper()
-		resp, b := env.do(t, "POST", "/v1/chat/interactive", body)
-		var r reply
-		if resp.StatusCode != 200 || json.Unmarshal(b, &r) != nil {
-			t.Fatalf("%d %s", resp.StatusCode, b)
-		}
-		return r
-	}
-	r1 := turn(`{"prompt":"Hi","session_id":7,"interactive_mode":true,"request_output_len":4}`)
-	if r1.HistoryTokens != 0 || r1.Tokens != 4 || r1.FinishReason != "length" {
-		t.Fatalf("turn 1: %+v", r1)
-	}
-	r2 := turn(`{"prompt":"More","session_id":7,"interactive_mode":true,"request_output_len":4}`)
-	if r2.HistoryTokens != r1.InputTokens+r1.Tokens {
-		t.Fatalf("turn 2 history %d, want %d", r2.HistoryTokens, r1.InputTokens+r1.Tokens)
-	}
-	m := waitIdle(t, env.engine)
-	if m.Sessions != 1 || m.KV.PrefixHits == 0 && m.PromptTokens == 0 {
-		t.Errorf("session not kept: %+v", m)
-	}
-	// Streamed turn: newline-delimited JSON.
-	resp, b := env.do(t, "POST", "/v1/chat/interactive", `{"prompt":"End","session_id":7,"stream":true,"request_output_len":3}`)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if resp.StatusCode != 200 || !strings.Contains(lines[len(lines)-1], `"finish_reason":"length"`) {
-		t.Fatalf("stream: %s", b)
-	}
-	// Without interactive_mode the session ended after that turn.
-	r4 := turn(`{"prompt":"New","session_id":7,"interactive_mode":true,"request_output_len":2}`)
-	if r4.HistoryTokens != 0 {
-		t.Errorf("session not ended: %+v", r4)
-	}
-	turn(`{"prompt":"","session_id":7}`)
-	if m := waitIdle(t, env.engine); m.Sessions != 0 {
-		t.Errorf("sessions %d after end", m.Sessions)
 	}
 }
 
