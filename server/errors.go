@@ -146,8 +146,8 @@ func jsonTypeName(goType string) string {
 }
 
 // errorHandler is fiber's error handler: every error leaves in OpenAI's
-// shape with its status.
-func errorHandler(c *fiber.Ctx, err error) error {
+// shape with its status (a 405 with its Allow header).
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	var ae *APIError
 	var fe *fiber.Error
 	switch {
@@ -161,6 +161,7 @@ func errorHandler(c *fiber.Ctx, err error) error {
 		case fiber.StatusMethodNotAllowed:
 			ae.Message = fmt.Sprintf("method %s is not allowed on %s", c.Method(), c.Path())
 			ae.Code = "method_not_allowed"
+			c.Set(fiber.HeaderAllow, strings.Join(s.allowedMethods(c.Path()), ", "))
 		case fiber.StatusRequestEntityTooLarge:
 			ae.Message = "the request body is larger than the server's body_limit"
 			ae.Code = "request_too_large"

@@ -239,3 +239,41 @@ func TestSubmitErrorParam(t *testing.T) {
 		})
 	}
 }
+
+// TestMethods: a method a path does not answer is a 405 with Allow, an
+// unknown path a 404, both in OpenAI's shape, whether fiber knows the
+// method (DELETE) or not (PROPFIND, BREW).
+func TestMethods(t *testing.T) {
+	env := newTestEnv(t, Options{}, 0)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"PROPFIND", "/v1/models", 405, "GET, HEAD"},
+		{"PROPFIND", "/v1/chat/completions", 405, "POST"},
+		{"BREW", "/v1/models/stories", 405, "GET, HEAD"},
+		{"MKCOL", "/docs/index.html", 405, "GET, HEAD"},
+		{"DELETE", "/v1/completions", 405, "POST"},
+		{"PUT", "/V1/Chat/Completions/", 405, "POST"},
+		{"GET", "/tokenize", 405, "POST"},
+		{"PROPFIND", "/", 404, ""},
+		{"PROPFIND", "/v1/nothing", 404, ""},
+		{"DELETE", "/v1/nothing", 404, ""},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			resp, b := env.do(t, tc.method, tc.path, "")
+			if resp.StatusCode != tc.status || resp.Header.Get("Allow") != tc.allow {
+				t.Fatalf("status %d Allow %q, want %d %q: %s", resp.StatusCode, resp.Header.Get("Allow"), tc.status, tc.allow, b)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("Content-Type %q", ct)
+			}
+			_, typ, _, code := apiError(t, b)
+			want := map[int]string{404: "not_found", 405: "method_not_allowed"}[tc.status]
+			if typ != "invalid_request_error" || code == nil || *code != want {
+				t.Errorf("type %q code %v, want %s", typ, code, want)
+			}
+		})
+	}
+}

@@ -32,7 +32,7 @@ func (s *Server) recoverPanic(c *fiber.Ctx) (err error) {
 func (s *Server) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
 	if err := c.Next(); err != nil {
-		if werr := errorHandler(c, err); werr != nil {
+		if werr := s.errorHandler(c, err); werr != nil {
 			return werr
 		}
 	}

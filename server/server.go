@@ -81,7 +81,7 @@ func New(opts Options) *Server {
 		// Strings from the request outlive it (metric labels, request ids).
 		Immutable:             true,
 		BodyLimit:             opts.BodyLimit,
-		ErrorHandler:          errorHandler,
+		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
 		// Streams write as tokens come; fasthttp must not wait for a
 		// complete body before sending.
