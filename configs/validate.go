@@ -28,11 +28,28 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("option %s (--%s, %s): %s", key, FlagName(key), EnvName(key), fmt.Sprintf(format, args...)))
 	}
 	if c.Model == "" {
-		bad("model", "a GGUF model file is required")
+		// The built-in model is served.
 	} else if st, err := os.Stat(c.Model); err != nil {
 		bad("model", "%v", err)
 	} else if st.IsDir() {
 		bad("model", "%s is a directory; want a GGUF file", c.Model)
+	}
+	c.ModelNames = nil
+	if c.ServedModelName != "" {
+		for i, n := range strings.Split(c.ServedModelName, ",") {
+			n = strings.TrimSpace(n)
+			if n == "" {
+				bad("served_model_name", "name %d of %q is empty", i, c.ServedModelName)
+				continue
+			}
+			c.ModelNames = append(c.ModelNames, n)
+		}
+	}
+	if c.Tokenizer != "" && c.Tokenizer != c.Model {
+		bad("tokenizer", "%q: kiln reads the tokenizer from the GGUF model file; leave tokenizer empty or set it to the model file", c.Tokenizer)
+	}
+	if !slices.Contains([]string{"auto", "slow", "fast"}, c.TokenizerMode) {
+		bad("tokenizer_mode", "%q: want auto, slow or fast", c.TokenizerMode)
 	}
 	if c.Host == "" {
 		bad("host", "empty; want an address such as 0.0.0.0 or 127.0.0.1")
