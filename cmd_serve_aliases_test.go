@@ -22,7 +22,9 @@ func TestServeFlagAliases(t *testing.T) {
 		check func(c *configs.Config) bool
 	}{
 		{"LMDeploy --server-name --server-port --tp", []string{"--server-name", "127.0.0.1", "--server-port", "23333", "--tp", "1"},
-			func(c *configs.Config) bool { return c.Host == "127.0.0.1" && c.Port == 23333 && c.TensorParallelSize == 1 }},
+			func(c *configs.Config) bool {
+				return c.Host == "127.0.0.1" && c.Port == 23333 && c.TensorParallelSize == 1
+			}},
 		{"LMDeploy snake_case", []string{"--server_name", "0.0.0.0", "--server_port", "23334", "--session_len", "256", "--cache_max_entry_count", "0.5"},
 			func(c *configs.Config) bool {
 				return c.Host == "0.0.0.0" && c.Port == 23334 && c.SessionLen == 256 && c.CacheMaxEntryCount == 0.5
@@ -32,7 +34,9 @@ func TestServeFlagAliases(t *testing.T) {
 				return c.Model == storiesGGUF && slices.Equal(c.ModelNames, []string{"vicuna-7b-v1.5", "gpt-3.5-turbo"})
 			}},
 		{"vLLM -tp and --served-model-name", []string{"-m", storiesGGUF, "-tp", "1", "--served-model-name", "chinese-llama-alpaca-2"},
-			func(c *configs.Config) bool { return c.TensorParallelSize == 1 && c.ServedModelName == "chinese-llama-alpaca-2" }},
+			func(c *configs.Config) bool {
+				return c.TensorParallelSize == 1 && c.ServedModelName == "chinese-llama-alpaca-2"
+			}},
 		{"Alpaca-2 vLLM demo --tokenizer-mode slow", []string{"--model", storiesGGUF, "--tokenizer", storiesGGUF, "--tokenizer-mode", "slow"},
 			func(c *configs.Config) bool { return c.Tokenizer == storiesGGUF && c.TokenizerMode == "slow" }},
 		{"devices cpu:0-1", []string{"--devices", "cpu:0-1", "--tp", "1"},
