@@ -162,8 +162,10 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	srv.SetModel(st.model)
 	log.Info("serve: ready", "model", st.model.ID, "replicas", len(st.engines), "threads", native.Threads(),
 		"context", st.model.ContextLen, "kv_blocks_per_replica", st.blocks, "kv_type", cfg.KVCacheDtype)
-	if cfg.LogFormat == "text" {
-		printBanner(os.Stderr, localURL(ln.Addr()), st.model.ID, builtin)
+	if url := localURL(ln.Addr()); isTerminal(os.Stderr) && cfg.LogFormat == "text" {
+		printBanner(os.Stderr, url, st.model.ID, builtin)
+	} else {
+		log.Info("serve: chat page at "+url+"/, API docs at "+url+"/docs", "try", "curl "+url+`/v1/completions -d '{"prompt":"Once upon a time","max_tokens":32}'`)
 	}
 
 	select {

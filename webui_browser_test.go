@@ -32,8 +32,8 @@ func findChromium() string {
 	return ""
 }
 
-// throttledProxy forwards to upstream and paces server-sent events, one
-// per delay, as a larger model on a slower machine would send them (the
+// throttledProxy forwards to upstream and paces streams, one server-sent
+// event (or newline-delimited JSON line) per delay, as a larger model on a slower machine would send them (the
 // tiny test model answers faster than a person can press Stop). aborted
 // counts streams the client closed before their end.
 func throttledProxy(t *testing.T, upstream string, delay time.Duration) (url string, aborted *atomic.Int32) {
@@ -57,7 +57,9 @@ func throttledProxy(t *testing.T, upstream string, delay time.Duration) (url str
 			w.Header()[k] = v
 		}
 		w.WriteHeader(resp.StatusCode)
-		if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		ct := resp.Header.Get("Content-Type")
+		sse, ndjson := strings.HasPrefix(ct, "text/event-stream"), strings.HasPrefix(ct, "application/x-ndjson")
+		if !sse && !ndjson {
 			_, _ = io.Copy(w, resp.Body)
 			return
 		}
@@ -68,7 +70,7 @@ func throttledProxy(t *testing.T, upstream string, delay time.Duration) (url str
 				aborted.Add(1)
 				return
 			}
-			if string(line) == "\n" { // the end of an event
+			if ndjson || string(line) == "\n" { // the end of an event
 				w.(http.Flusher).Flush()
 				select {
 				case <-time.After(delay):
