@@ -1,6 +1,11 @@
 package server
 
 import (
+	"encoding/json"
+	"errors"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/kiln-llm/kiln/control"
 	"github.com/kiln-llm/kiln/server/openai"
 )
 
@@ -55,4 +60,44 @@ func applyHFNames(p *openai.Sampling) error {
 		p.Temperature = &zero
 	}
 	return nil
+}
+
+// errSessionFull is an interactive turn that does not fit in what is left
+// of its session's context.
+var errSessionFull = errors.New("the session is full")
+
+// fitTurn fits an interactive turn into the context as LMDeploy does once
+// a session has history: request_output_len is cut to the room left (the
+// answer then ends with finish_reason "length"), and a turn with no room
+// at all is errSessionFull, which LMDeploy answers with an empty text and
+// finish_reason "length" (its FAQ: "the session is too long to be
+// continued"; interactive_mode false restarts it). A first turn, and an
+// output length beyond the whole context, are checked as any request.
+func fitTurn(g *genParams, nHistory, nPrompt int, m *Model) error {
+	if nHistory > 0 && nPrompt > nHistory {
+		room := m.ContextLen - nPrompt
+		if room <= 0 {
+			return errSessionFull
+		}
+		if g.maxTokensSet && g.req.MaxTokens > room && g.req.MaxTokens < m.ContextLen {
+			g.req.MaxTokens = room
+			g.req.MinTokens = min(g.req.MinTokens, room)
+		}
+	}
+	return checkContext(g, nPrompt, m, "prompt")
+}
+
+// answerSessionFull is LMDeploy's answer to a turn that does not fit its
+// session: no text, finish_reason "length" (one line when streamed).
+func answerSessionFull(c *fiber.Ctx, stream bool, input, history int) error {
+	resp := openai.InteractiveResponse{InputTokens: input, HistoryTokens: history, FinishReason: finishReason(control.FinishLength)}
+	if !stream {
+		return c.JSON(resp)
+	}
+	b, err := json.Marshal(resp)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "application/x-ndjson")
+	return c.Send(append(b, '\n'))
 }
