@@ -127,7 +127,9 @@ const furiosaTools = `[{"type": "function", "function": {"name": "get_current_we
 // (--enable-auto-tool-choice --tool-call-parser llama3_json): required and
 // named calls come back as tool_calls whose arguments match the tool.
 func TestSeedFuriosaTools(t *testing.T) {
-	url := startServe(t, func(c *configs.Config) { c.ToolCallParser, c.EnableAutoToolChoice, c.SessionLen = "llama3_json", true, 2048 })
+	url := startServe(t, func(c *configs.Config) {
+		c.ToolCallParser, c.EnableAutoToolChoice, c.SessionLen = "llama3_json", true, 2048
+	})
 	for _, choice := range []string{`"required"`, `{"type": "function", "function": {"name": "get_current_weather"}}`, `"auto"`} {
 		t.Run(choice, func(t *testing.T) {
 			// A forced call's string arguments have no maxLength: the tiny
