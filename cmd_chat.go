@@ -247,6 +247,9 @@ func (c *chatClient) command(ctx context.Context, line string) (quit bool, err e
 		c.params[k] = parseValue(strings.TrimSpace(v))
 		b, _ := json.Marshal(c.params[k])
 		fmt.Fprintf(c.out, "set %s = %s\n", k, b)
+		if _, ok := interactiveParam(k); c.session && !ok {
+			fmt.Fprintf(c.out, "note: /v1/chat/interactive has no %s; it is not sent in this --session chat\n", k)
+		}
 	case "/unset":
 		delete(c.params, arg)
 		fmt.Fprintf(c.out, "unset %s\n", arg)

@@ -12,8 +12,20 @@ import (
 	"time"
 )
 
-// lmdeployNames are the interactive API's names for OpenAI parameters.
-var lmdeployNames = map[string]string{"max_tokens": "request_output_len", "min_tokens": "min_new_tokens"}
+// interactiveParam is the interactive API's name for a /set parameter:
+// LMDeploy spells two of OpenAI's names its own way and takes only these
+// sampling parameters (ok false: the API has no such parameter).
+func interactiveParam(name string) (string, bool) {
+	switch name {
+	case "max_tokens", "request_output_len":
+		return "request_output_len", true
+	case "min_tokens", "min_new_tokens":
+		return "min_new_tokens", true
+	case "temperature", "top_p", "top_k", "min_p", "repetition_penalty", "ignore_eos", "seed", "stop":
+		return name, true
+	}
+	return "", false
+}
 
 // stream sends the turn whose user message (text) ends c.history and
 // prints the answer as it arrives.
@@ -145,10 +157,9 @@ func (c *chatClient) streamInteractive(ctx context.Context, text string) (chatMe
 	var st answerStats
 	body := map[string]any{}
 	for k, v := range c.params {
-		if n, ok := lmdeployNames[k]; ok {
-			k = n
+		if n, ok := interactiveParam(k); ok {
+			body[n] = v
 		}
-		body[k] = v
 	}
 	var prompt any = text
 	if c.system != "" && !c.sentSys {
