@@ -106,6 +106,24 @@ func (c *console) expect(s string, within time.Duration) string {
 	}
 }
 
+// waitOutput waits until n bytes follow the mark.
+func (c *console) waitOutput(n int, within time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		c.mu.Lock()
+		got := c.out.Len() - c.mark
+		c.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("only %d bytes of output within %v", got, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // waitExit waits for the program to end and checks its status.
 func (c *console) waitExit(within time.Duration) {
 	c.t.Helper()
@@ -131,7 +149,7 @@ func TestChat(t *testing.T) {
 	proxy, aborted := throttledProxy(t, url, 20*time.Millisecond)
 	c := startConsole(t, "--url", proxy)
 	c.expect("kiln chat: stories260K at "+proxy+" (chat completions)", 20*time.Second)
-	c.expect(">>> ", 5*time.Second)
+	c.expect(">>> ", 10*time.Second)
 	for _, cmd := range []struct{ in, want string }{
 		{"/set temperature 0", "set temperature = 0"},
 		{"/set max_tokens 16", "set max_tokens = 16"},
@@ -142,14 +160,14 @@ func TestChat(t *testing.T) {
 	} {
 		c.send(cmd.in + "\r")
 		c.expect(cmd.want, 5*time.Second)
-		c.expect(">>> ", 5*time.Second)
+		c.expect(">>> ", 10*time.Second)
 	}
 
 	// One turn: what the console shows is the API's answer.
 	c.send("Once upon a time\r")
 	c.expect("Once upon a time\n", 5*time.Second) // the echo
 	shown := c.expect("tokens", 20*time.Second)
-	c.expect(">>> ", 5*time.Second)
+	c.expect(">>> ", 10*time.Second)
 	status, body := post(t, url+"/v1/chat/completions", `{"messages": [{"role": "system", "content": "You tell stories."},
 		{"role": "user", "content": "Once upon a time"}], "temperature": 0, "max_tokens": 16, "stop": ["\n\n\n"]}`)
 	var want struct {
@@ -167,23 +185,23 @@ func TestChat(t *testing.T) {
 	// Multi-line input, both ways.
 	c.send("\"\"\"\rline one\rline two\r\"\"\"\r")
 	c.expect("tokens", 20*time.Second)
-	c.expect(">>> ", 5*time.Second)
+	c.expect(">>> ", 10*time.Second)
 	c.send("first \\\rsecond\r")
 	c.expect("... ", 5*time.Second)
 	c.expect("tokens", 20*time.Second)
-	c.expect(">>> ", 5*time.Second)
+	c.expect(">>> ", 10*time.Second)
 
 	// Ctrl-C stops a long answer; the program stays.
 	c.send("/set max_tokens 150\r")
-	c.expect(">>> ", 5*time.Second)
+	c.expect(">>> ", 10*time.Second)
 	c.send("/set ignore_eos true\r")
-	c.expect(">>> ", 5*time.Second)
+	c.expect(">>> ", 10*time.Second)
 	c.send("Go on\r")
 	c.expect("Go on\n", 5*time.Second)
-	time.Sleep(400 * time.Millisecond) // some tokens arrive
+	c.waitOutput(20, 20*time.Second) // some tokens arrive
 	c.send("\x03")
 	stoppedText := c.expect("(stopped)", 5*time.Second)
-	c.expect(">>> ", 5*time.Second)
+	c.expect(">>> ", 10*time.Second)
 	if len(strings.TrimSpace(strings.TrimSuffix(stoppedText, "(stopped)"))) == 0 {
 		t.Errorf("nothing streamed before Ctrl-C: %q", stoppedText)
 	}
@@ -230,17 +248,17 @@ func TestChatSession(t *testing.T) {
 	proxy, _ := throttledProxy(t, url, 10*time.Millisecond)
 	c := startConsole(t, "--url", proxy, "--session", "--system", "You tell stories.")
 	c.expect("(interactive session ", 20*time.Second)
-	c.expect(">>> ", 5*time.Second)
+	c.expect(">>> ", 10*time.Second)
 	c.send("/set temperature 0\r")
-	c.expect(">>> ", 5*time.Second)
+	c.expect(">>> ", 10*time.Second)
 	c.send("/set max_tokens 8\r")
-	c.expect(">>> ", 5*time.Second)
+	c.expect(">>> ", 10*time.Second)
 	prefill := regexp.MustCompile(`prefilled (\d+) new tokens after (\d+) of history`)
 	var turns [][2]int
 	for _, msg := range []string{"Hello there", "Tell me more"} {
 		c.send(msg + "\r")
 		line := c.expect("]", 20*time.Second)
-		c.expect(">>> ", 5*time.Second)
+		c.expect(">>> ", 10*time.Second)
 		m := prefill.FindStringSubmatch(line)
 		if m == nil || statsLine.FindString(line) == "" {
 			t.Fatalf("no stats line in %q", line)

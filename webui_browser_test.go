@@ -117,7 +117,7 @@ func TestWebUIInChromium(t *testing.T) {
 	defer cancelAlloc()
 	ctx, cancelTab := chromedp.NewContext(actx)
 	defer cancelTab()
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 150*time.Second)
 	defer cancel()
 
 	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
@@ -146,7 +146,7 @@ func TestWebUIInChromium(t *testing.T) {
 	answerLen := `(document.querySelector(".msg.assistant:last-child .content") || {textContent: ""}).textContent.length`
 
 	run("open the page", chromedp.Navigate(url+"/"))
-	waitFor("the model list", `document.getElementById("model").value === "stories260K" && document.getElementById("status").textContent === "ready"`, 20*time.Second)
+	waitFor("the model list", `document.getElementById("model").value === "stories260K" && document.getElementById("status").textContent === "ready"`, 60*time.Second)
 	run("settings", chromedp.SetValue(chromedp.CSS("#max_tokens"), "400"), chromedp.SetValue(chromedp.CSS("#seed"), "7"),
 		chromedp.SetValue(chromedp.CSS("#system"), "You tell short stories."))
 

@@ -10,7 +10,6 @@
 package defaultmodel
 
 import (
-	"bytes"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
@@ -106,10 +105,5 @@ func verify(path, sum string) (bool, error) {
 		return false, fmt.Errorf("default model: %w", err)
 	}
 	s := sha256.Sum256(b)
-	return bytes.Equal(s[:], mustHex(sum)), nil
-}
-
-func mustHex(s string) []byte {
-	b, _ := hex.DecodeString(s)
-	return b
+	return hex.EncodeToString(s[:]) == sum, nil
 }
