@@ -188,9 +188,16 @@ func TestUnknownFileKey(t *testing.T) {
 }
 
 func TestParseDevicesAndSize(t *testing.T) {
-	cpus, err := ParseDevices("cpu:0,2-3,2", 4)
-	if err != nil || !reflect.DeepEqual(cpus, []int{0, 2, 3}) {
-		t.Errorf("ParseDevices = %v, %v", cpus, err)
+	for _, spec := range []string{"cpu:0,2-3,2", "cpu:0,cpu:2-3", "cpu:0, cpu:3,cpu:2"} {
+		cpus, err := ParseDevices(spec, 4)
+		if err != nil || !reflect.DeepEqual(cpus, []int{0, 2, 3}) {
+			t.Errorf("ParseDevices(%q) = %v, %v", spec, cpus, err)
+		}
+	}
+	for _, spec := range []string{"npu:0", "cpu:0,npu:1", "cpu:cpu:0", "cpu:0-"} {
+		if cpus, err := ParseDevices(spec, 4); err == nil {
+			t.Errorf("ParseDevices(%q) = %v, want an error", spec, cpus)
+		}
 	}
 	for s, want := range map[string]int64{"4MiB": 4 << 20, "1.5GiB": 3 << 29, "100": 100, "2 GB": 2e9} {
 		if n, err := ParseSize(s); err != nil || n != want {

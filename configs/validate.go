@@ -173,7 +173,8 @@ func (c *Config) Threads() int {
 	return max(1, runtime.NumCPU()/max(1, c.DataParallelSize))
 }
 
-// ParseDevices reads "cpu", "cpu:0-3" or "cpu:0,2,4-5" into sorted CPU
+// ParseDevices reads "cpu", "cpu:0-3", "cpu:0,2,4-5" or, as furiosa-llm
+// writes its devices, "cpu:0,cpu:2-3" into sorted CPU
 // indices below ncpu; an empty spec (or bare "cpu") means all CPUs (nil).
 func ParseDevices(spec string, ncpu int) ([]int, error) {
 	spec = strings.TrimSpace(spec)
@@ -185,8 +186,12 @@ func ParseDevices(spec string, ncpu int) ([]int, error) {
 		return nil, fmt.Errorf("%q: want cpu, cpu:0-3 or cpu:0,2 (only CPU devices exist here)", spec)
 	}
 	seen := map[int]bool{}
-	for part := range strings.SplitSeq(list, ",") {
-		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+	for i, part := range strings.Split(list, ",") {
+		part = strings.TrimSpace(part)
+		if i > 0 { // furiosa-llm names each device ("npu:0,npu:1"): "cpu:0,cpu:2-3" too
+			part = strings.TrimPrefix(part, "cpu:")
+		}
+		lo, hi, isRange := strings.Cut(part, "-")
 		a, err1 := strconv.Atoi(lo)
 		b := a
 		var err2 error
