@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/kiln-llm/kiln/configs"
 )
 
 // findChromium is the browser for the page's test: $KILN_CHROMIUM, else
@@ -92,8 +94,10 @@ func throttledProxy(t *testing.T, upstream string, delay time.Duration) (url str
 // real kiln serve: it types a prompt, watches the answer grow as tokens
 // stream in, presses Stop mid-answer, gets a complete second answer with
 // its tokens/s and TTFT, checks that the conversation survives a reload
-// (localStorage), and keeps a screenshot (webui.png in $KILN_ARTIFACTS,
-// else in the test's artifact directory: go test -artifacts keeps it).
+// (localStorage), that Copy and Regenerate work, that a JSON schema shapes
+// the answer and a forced tool call is shown as a call, and keeps
+// screenshots (webui.png, webui-tools.png in $KILN_ARTIFACTS, else in the
+// test's artifact directory: go test -artifacts keeps it).
 // Outside CI it skips when no Chromium is installed; with CI=true it runs.
 func TestWebUIInChromium(t *testing.T) {
 	chrome := findChromium()
@@ -103,7 +107,7 @@ func TestWebUIInChromium(t *testing.T) {
 		}
 		t.Skip("no Chromium (apt-get install -y chromium, or set KILN_CHROMIUM)")
 	}
-	upstream := startServe(t, nil)
+	upstream := startServe(t, func(c *configs.Config) { c.SessionLen = 2048 }) // room for tools in the prompt
 	url, aborted := throttledProxy(t, upstream, 40*time.Millisecond)
 
 	opts := []chromedp.ExecAllocatorOption{
@@ -207,9 +211,47 @@ func TestWebUIInChromium(t *testing.T) {
 	}
 	t.Logf("screenshot: %s (%d bytes)", shot, len(png))
 
+	// Copy, then Regenerate: the last answer is replaced, not added to.
+	run("copy", chromedp.Click(chromedp.CSS(".msg.assistant:last-child button.copy")))
+	waitFor("the copy note", `document.querySelector(".msg.assistant:last-child .footer").textContent.includes("copied")`, 5*time.Second)
+	run("regenerate", chromedp.Click(chromedp.CSS(".msg.assistant:last-child button.regenerate")))
+	waitFor("the regenerated answer", `document.querySelectorAll(".msg.assistant").length === 2 && document.querySelector(".msg.streaming") === null && document.querySelector(".msg.assistant:last-child .stats").textContent.includes("24 tokens")`, 30*time.Second)
+
 	// The conversation is kept in the browser: a reload shows it again.
 	run("reload", chromedp.Reload())
 	waitFor("the kept conversation", `document.querySelectorAll(".msg").length === 4 && document.querySelectorAll("#conversations li").length === 1`, 10*time.Second)
+
+	// A new chat with a JSON schema: the answer is JSON of that shape.
+	run("new chat", chromedp.Click(chromedp.CSS("#new-chat")), chromedp.SetValue(chromedp.CSS("#max_tokens"), "64"),
+		chromedp.SetValue(chromedp.CSS("#schema"), `{"type": "object", "properties": {"name": {"type": "string", "maxLength": 8}}, "required": ["name"]}`))
+	run("schema prompt", chromedp.SendKeys(chromedp.CSS("#prompt"), "Give me a name\r"))
+	waitFor("the JSON answer", `document.querySelectorAll(".msg.assistant").length === 1 && document.querySelector(".msg.streaming") === null`, 30*time.Second)
+	if !evalBool(`(() => { try { const v = JSON.parse(document.querySelector(".msg.assistant .content").textContent); return typeof v.name === "string"; } catch (e) { return false; } })()`) {
+		t.Errorf("schema answer is not {name}: %q", evalString(`document.querySelector(".msg.assistant .content").textContent`))
+	}
+
+	// Tools with tool_choice required: the call is shown as a call.
+	setField := func(id, value string) {
+		t.Helper()
+		b, _ := json.Marshal(value)
+		evalBool(`(() => { const e = document.getElementById("` + id + `"); e.value = ` + string(b) + `; e.dispatchEvent(new Event("change")); return true; })()`)
+	}
+	setField("schema", "")
+	setField("tools", `[{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 12}}, "required": ["city"]}}}]`)
+	setField("tool_choice", "required")
+	setField("max_tokens", "200")
+	run("tool prompt", chromedp.SendKeys(chromedp.CSS("#prompt"), "Weather in Paris?\r"))
+	waitFor("the tool call", `document.querySelectorAll(".msg.assistant").length === 2 && document.querySelector(".msg.streaming") === null`, 30*time.Second)
+	if call := evalString(`(document.querySelector(".msg.assistant:last-child .tool-call") || {textContent: ""}).textContent`); !strings.Contains(call, "tool call: get_weather") || !strings.Contains(call, `"city"`) {
+		t.Errorf("tool call shown as %q; answer %q", call, evalString(`document.querySelector(".msg.assistant:last-child").textContent`))
+	}
+	png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "webui-tools.png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // evaluate runs js in the page and returns its value as T.
