@@ -80,16 +80,20 @@ func NewMasker(tok *tokenizer.Tokenizer) *Masker {
 
 	// The string rule is the same in every grammar, so one grammar made of
 	// it alone tells which tokens keep a string body a string body.
-	g := newBuilder().finish(strRule)
+	g, err := newBuilder(nil, DefaultLimits).finish(strRule)
+	if err != nil {
+		panic("grammar: the string rule does not compile: " + err.Error())
+	}
 	var cur, next threadSet
-	var scratch []int32
+	var st stepper
+	st.init(g, 1<<62)
 	var rest, long []int32
 	for _, id := range text {
 		cur.reset()
-		cur.add(nil, strBody)
+		cur.push(nil, strBody)
 		ok, chars := true, 0
 		for _, c := range m.pieces[id] {
-			scratch = g.step(&next, &cur, c, scratch)
+			st.step(&next, &cur, c)
 			cur, next = next, cur
 			if cur.empty() {
 				ok = false
@@ -133,15 +137,17 @@ type State struct {
 	done bool // an end-of-generation token was accepted
 
 	// scratch for Mask and Advance
-	levels  []threadSet
-	scratch []int32
-	tmp     threadSet
+	levels []threadSet
+	st     stepper
+	tmp    threadSet
 }
 
-// NewState starts g for a generation whose tokens m knows.
+// NewState starts g for a generation whose tokens m knows. The first step
+// was checked against the step budget when g was compiled.
 func (m *Masker) NewState(g *Grammar) *State {
 	s := &State{g: g, m: m, levels: make([]threadSet, max(m.full.maxDepth, 1)+1)}
-	s.scratch = g.start(&s.cur, nil)
+	s.st.init(g, g.stepWork)
+	s.st.start(&s.cur)
 	return s
 }
 
@@ -150,8 +156,15 @@ func (m *Masker) NewState(g *Grammar) *State {
 // sequences (n > 1, beams) continues each copy on its own.
 func (s *State) Clone() *State {
 	c := &State{g: s.g, m: s.m, done: s.done, levels: make([]threadSet, len(s.levels))}
+	c.st.init(s.g, s.g.stepWork)
 	c.cur.copyFrom(&s.cur)
 	return c
+}
+
+// errStepWork is the error of a Mask or Advance over the step budget.
+func (s *State) errStepWork() error {
+	return &LimitError{Limit: "grammar_step_work", Value: s.g.stepWork,
+		Msg: "one generation step of the grammar is over the step work budget"}
 }
 
 // Accepting reports whether the text so far is a complete sentence.
@@ -160,15 +173,20 @@ func (s *State) Accepting() bool { return s.cur.accept }
 // Done reports whether an end-of-generation token has been accepted.
 func (s *State) Done() bool { return s.done }
 
-// AdvanceBytes consumes text; on error the state is unchanged.
+// AdvanceBytes consumes text; on error the state is unchanged. Its work is
+// bounded by the step budget (a *LimitError past it).
 func (s *State) AdvanceBytes(text []byte) error {
 	if s.done {
 		return fmt.Errorf("%w: text after the end", ErrRejected)
 	}
 	s.tmp.copyFrom(&s.cur)
+	s.st.reset()
 	for i, c := range text {
 		next := &s.levels[0]
-		s.scratch = s.g.step(next, &s.tmp, c, s.scratch)
+		s.st.step(next, &s.tmp, c)
+		if s.st.over {
+			return s.errStepWork()
+		}
 		if next.empty() {
 			return fmt.Errorf("%w: byte %q at offset %d of %q", ErrRejected, c, i, text)
 		}
@@ -201,16 +219,19 @@ func (s *State) Advance(id int32) error {
 
 // Mask sets allowed (a Bitset of m.VocabSize() bits) to the tokens that may
 // come next: those whose bytes the grammar can consume from here, and the
-// end-of-generation tokens when the text so far is complete.
-func (s *State) Mask(allowed Bitset) {
+// end-of-generation tokens when the text so far is complete. Its work is
+// bounded by the step budget: past it, Mask stops and returns a
+// *LimitError, and allowed must not be used.
+func (s *State) Mask(allowed Bitset) error {
 	clear(allowed)
+	s.st.reset()
 	if s.cur.accept || s.done {
 		for _, e := range s.m.eog {
 			allowed.set(e)
 		}
 	}
 	if s.done {
-		return
+		return nil
 	}
 	t := s.m.full
 	if set, rest := s.stringFastPath(); set != nil {
@@ -220,6 +241,10 @@ func (s *State) Mask(allowed Bitset) {
 		t = rest
 	}
 	s.walk(t, 0, &s.cur, 0, allowed)
+	if s.st.over {
+		return s.errStepWork()
+	}
+	return nil
 }
 
 // stringFastPath returns the tokens allowed without a walk and the trie
@@ -258,7 +283,7 @@ func (s *State) walk(t *trie, n int32, set *threadSet, d int, allowed Bitset) {
 	for _, id := range t.toks[node.firstTok : node.firstTok+node.nTok] {
 		allowed.set(id)
 	}
-	if node.nChild == 0 || len(set.ends) == 0 {
+	if node.nChild == 0 || len(set.ends) == 0 || !s.st.charge(len(set.ends)) {
 		return
 	}
 	bits := s.g.allowed(set)
@@ -268,7 +293,10 @@ func (s *State) walk(t *trie, n int32, set *threadSet, d int, allowed Bitset) {
 		if bits[c>>6]&(1<<(c&63)) == 0 {
 			continue
 		}
-		s.scratch = s.g.step(next, set, c, s.scratch)
+		s.st.step(next, set, c)
+		if s.st.over {
+			return
+		}
 		if next.empty() {
 			continue
 		}
