@@ -22,9 +22,10 @@ type Limits struct {
 }
 
 // DefaultLimits are the limits of the package-level Compile functions and
-// of a zero Limits field: 64 MiB per grammar, and a step work budget that
-// ordinary schemas stay two orders of magnitude below (a Mask over a
-// 128k-token vocabulary costs them ~10^4 units) and that takes some tens of
+// of a zero Limits field: 64 MiB per grammar, and a step work budget (a
+// unit is about one thread expanded or one trie node walked, a few ns)
+// that ordinary schemas stay far below (their worst Mask over a 128k-token
+// vocabulary is ~10^4 units; `.*` ~2*10^5) and that takes some tens of
 // milliseconds at most.
 var DefaultLimits = Limits{MaxBytes: 64 << 20, StepWork: 4 << 20}
 

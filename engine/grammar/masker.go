@@ -137,15 +137,16 @@ type State struct {
 	done bool // an end-of-generation token was accepted
 
 	// scratch for Mask and Advance
-	levels []threadSet
-	st     stepper
-	tmp    threadSet
+	next  threadSet
+	st    stepper
+	tmp   threadSet
+	cache setCache // thread sets and transitions the Mask walks reached
 }
 
 // NewState starts g for a generation whose tokens m knows. The first step
 // was checked against the step budget when g was compiled.
 func (m *Masker) NewState(g *Grammar) *State {
-	s := &State{g: g, m: m, levels: make([]threadSet, max(m.full.maxDepth, 1)+1)}
+	s := &State{g: g, m: m}
 	s.st.init(g, g.stepWork)
 	s.st.start(&s.cur)
 	return s
@@ -155,7 +156,7 @@ func (m *Masker) NewState(g *Grammar) *State {
 // only the immutable Grammar and Masker: a generation forked into several
 // sequences (n > 1, beams) continues each copy on its own.
 func (s *State) Clone() *State {
-	c := &State{g: s.g, m: s.m, done: s.done, levels: make([]threadSet, len(s.levels))}
+	c := &State{g: s.g, m: s.m, done: s.done}
 	c.st.init(s.g, s.g.stepWork)
 	c.cur.copyFrom(&s.cur)
 	return c
@@ -182,7 +183,7 @@ func (s *State) AdvanceBytes(text []byte) error {
 	s.tmp.copyFrom(&s.cur)
 	s.st.reset()
 	for i, c := range text {
-		next := &s.levels[0]
+		next := &s.next
 		s.st.step(next, &s.tmp, c)
 		if s.st.over {
 			return s.errStepWork()
@@ -240,7 +241,10 @@ func (s *State) Mask(allowed Bitset) error {
 		}
 		t = rest
 	}
-	s.walk(t, 0, &s.cur, 0, allowed)
+	if s.cache.bytes > maxCacheBytes {
+		s.cache.clear()
+	}
+	s.walk(t, 0, s.cache.intern(s.g, &s.cur), allowed)
 	if s.st.over {
 		return s.errStepWork()
 	}
@@ -276,30 +280,28 @@ func (s *State) stringFastPath() (Bitset, *trie) {
 	return nil, nil
 }
 
-// walk marks the tokens under trie node n reachable from the threads set
-// at byte depth d.
-func (s *State) walk(t *trie, n int32, set *threadSet, d int, allowed Bitset) {
+// walk marks the tokens under trie node n reachable from the thread set
+// with cache id set.
+func (s *State) walk(t *trie, n int32, set int32, allowed Bitset) {
 	node := t.nodes[n]
 	for _, id := range t.toks[node.firstTok : node.firstTok+node.nTok] {
 		allowed.set(id)
 	}
-	if node.nChild == 0 || len(set.ends) == 0 || !s.st.charge(len(set.ends)) {
+	if node.nChild == 0 || len(s.cache.sets[set].ends) == 0 || !s.st.charge(1) {
 		return
 	}
-	bits := s.g.allowed(set)
-	next := &s.levels[d+1]
+	bits := s.cache.bits[set]
 	for k := node.firstChild; k < node.firstChild+node.nChild; k++ {
 		c := t.childByte[k]
 		if bits[c>>6]&(1<<(c&63)) == 0 {
 			continue
 		}
-		s.st.step(next, set, c)
+		next := s.cache.next(s.g, &s.st, &s.tmp, set, c)
 		if s.st.over {
 			return
 		}
-		if next.empty() {
-			continue
+		if next >= 0 {
+			s.walk(t, t.child[k], next, allowed)
 		}
-		s.walk(t, t.child[k], next, d+1, allowed)
 	}
 }
