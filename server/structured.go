@@ -88,7 +88,9 @@ func (s *Server) outputGrammar(p *openai.Sampling) (*grammar.Grammar, error) {
 				return grammar.JSONObject(), nil
 			}
 			return s.compileGrammar("schema", js.Schema, "response_format", "response_format.json_schema.schema",
-				func(ctx context.Context, l grammar.Limits) (*grammar.Grammar, error) { return l.CompileSchema(ctx, js.Schema) })
+				func(ctx context.Context, l grammar.Limits) (*grammar.Grammar, error) {
+					return l.CompileSchema(ctx, js.Schema)
+				})
 		}
 	}
 	if !isNull(p.GuidedJSON) {
@@ -98,7 +100,9 @@ func (s *Server) outputGrammar(p *openai.Sampling) (*grammar.Grammar, error) {
 			schema = []byte(text) // vLLM takes the schema as a string too
 		}
 		return s.compileGrammar("schema", schema, "guided_json", "guided_json",
-			func(ctx context.Context, l grammar.Limits) (*grammar.Grammar, error) { return l.CompileSchema(ctx, schema) })
+			func(ctx context.Context, l grammar.Limits) (*grammar.Grammar, error) {
+				return l.CompileSchema(ctx, schema)
+			})
 	}
 	if !isNull(p.GuidedRegex) {
 		var re string

@@ -7,16 +7,15 @@ import "fmt"
 const cantFinish = maxStack + 1
 
 // checkDepth computes need and needByte (see Grammar) and refuses a grammar
-// whose calls nest deeper than maxStack without recursion (a schema of 300
-// nested arrays, a $ref chain of 200 definitions): such a text would be cut
-// at run time, so it is an error at compile time. A recursive grammar may
-// nest without end; it is held to maxStack at run time, by keeping only
-// threads that need is not over, and refused only when not even its
-// shallowest text fits.
+// whose calls nest deeper than maxStack outside of recursion (a schema of
+// 300 nested arrays, a $ref chain of 200 definitions): such a text would
+// be cut at run time, so it is an error at compile time. Recursion (a rule
+// reaching itself, like any JSON value) may nest without end; it is held
+// to maxStack at run time, by keeping only threads that need is not over,
+// and refused only when not even the shallowest text fits.
 func (g *Grammar) checkDepth(b *builder) error {
 	g.computeNeed(b)
-	depth, cyclic := g.callDepth(b)
-	if !cyclic && depth > maxStack {
+	if depth := g.callDepth(b); depth > maxStack {
 		return &LimitError{Limit: "nesting_depth", Value: maxStack,
 			Msg: fmt.Sprintf("its values nest %d levels deep (arrays, $refs and strings count one each)", depth)}
 	}
@@ -132,12 +131,36 @@ func (g *Grammar) computeNeed(b *builder) {
 	g.need, g.needByte = need, needByte
 }
 
-// callDepth returns the longest chain of calls from the root rule, and
-// whether the rules it reaches call each other in a cycle (then the chain
-// has no bound and depth is meaningless).
-func (g *Grammar) callDepth(b *builder) (depth int, cyclic bool) {
-	// owner[s]: the rule whose body holds s (its start reaches s by edges
-	// and epsilons, and by the return states of its calls).
+// callDepth returns the longest chain of calls from the root rule in which
+// no two calls are of rules calling each other in a cycle: the nesting the
+// schema itself spells out, recursion counted once.
+func (g *Grammar) callDepth(b *builder) int {
+	callees := g.callGraph(b)
+	comp, ncomp := sccs(callees, g.root)
+	// Components come out of Tarjan's algorithm callees first, so one
+	// pass in that order sees every callee's depth before its callers.
+	depth := make([]int, ncomp)
+	order := make([][]int32, ncomp)
+	for r, c := range comp {
+		if c >= 0 {
+			order[c] = append(order[c], int32(r))
+		}
+	}
+	for c := range ncomp {
+		for _, r := range order[c] {
+			for _, q := range callees[r] {
+				if comp[q] != int32(c) {
+					depth[c] = max(depth[c], 1+depth[comp[q]])
+				}
+			}
+		}
+	}
+	return depth[comp[g.root]]
+}
+
+// callGraph returns the rules each rule calls. A state belongs to the rule
+// whose start reaches it by edges, epsilons and the return states of calls.
+func (g *Grammar) callGraph(b *builder) [][]int32 {
 	owner := make([]int32, len(b.states))
 	for i := range owner {
 		owner[i] = -1
@@ -172,38 +195,65 @@ func (g *Grammar) callDepth(b *builder) (depth int, cyclic bool) {
 			}
 		}
 	}
-	// Longest path by depth-first search, iteratively (a chain of
-	// thousands of $defs must not be a Go recursion that deep).
-	const (
-		white = iota
-		grey
-		black
-	)
-	color := make([]uint8, len(g.rules))
-	longest := make([]int, len(g.rules))
+	return callees
+}
+
+// sccs numbers the strongly connected components of the call graph
+// reachable from root (Tarjan's algorithm, iterative: a chain of thousands
+// of rules must not be a recursion that deep), in reverse topological
+// order; comp[r] is -1 for rules not reached.
+func sccs(callees [][]int32, root int32) (comp []int32, n int) {
+	nr := len(callees)
+	comp = make([]int32, nr)
+	index := make([]int32, nr)
+	low := make([]int32, nr)
+	onStack := make([]bool, nr)
+	for i := range comp {
+		comp[i], index[i] = -1, -1
+	}
+	var stack []int32
 	type frame struct{ r, next int32 }
-	frames := []frame{{g.root, 0}}
-	color[g.root] = grey
+	frames := []frame{{root, 0}}
+	next := int32(0)
+	index[root], low[root] = 0, 0
+	next++
+	stack = append(stack, root)
+	onStack[root] = true
 	for len(frames) > 0 {
 		f := &frames[len(frames)-1]
-		if int(f.next) < len(callees[f.r]) {
-			q := callees[f.r][f.next]
+		r := f.r
+		if int(f.next) < len(callees[r]) {
+			q := callees[r][f.next]
 			f.next++
-			switch color[q] {
-			case grey:
-				return 0, true
-			case white:
-				color[q] = grey
+			switch {
+			case index[q] < 0:
+				index[q], low[q] = next, next
+				next++
+				stack = append(stack, q)
+				onStack[q] = true
 				frames = append(frames, frame{q, 0})
+			case onStack[q]:
+				low[r] = min(low[r], index[q])
 			}
 			continue
 		}
-		r := f.r
-		color[r] = black
-		for _, q := range callees[r] {
-			longest[r] = max(longest[r], 1+longest[q])
-		}
 		frames = frames[:len(frames)-1]
+		if len(frames) > 0 {
+			p := frames[len(frames)-1].r
+			low[p] = min(low[p], low[r])
+		}
+		if low[r] == index[r] {
+			for {
+				x := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				onStack[x] = false
+				comp[x] = int32(n)
+				if x == r {
+					break
+				}
+			}
+			n++
+		}
 	}
-	return longest[g.root], false
+	return comp, n
 }

@@ -47,10 +47,15 @@ type Grammar struct {
 	needByte []uint8
 	stepWork int64 // Limits.StepWork
 	size     int64 // approximate bytes, see Size
+	// cache holds the thread sets, transitions and masks generations
+	// have met; it is the one part that changes, under its own lock, and
+	// never changes what the grammar allows.
+	cache *setCache
 }
 
-// Size returns the approximate memory the grammar holds, in bytes: what a
-// cache of compiled grammars charges for it.
+// Size returns the approximate memory the grammar holds, in bytes, its
+// cache of steps and masks at its fullest included: what a cache of
+// compiled grammars charges for it.
 func (g *Grammar) Size() int64 { return g.size }
 
 // finish turns the builder into a Grammar whose root is rule root. The
@@ -72,6 +77,7 @@ func (b *builder) finish(root int32) (*Grammar, error) {
 		rules:    b.rules,
 		root:     root,
 		stepWork: b.lim.StepWork,
+		cache:    &setCache{},
 	}
 	seen := make([]int32, n)
 	for i := range seen {
@@ -142,7 +148,7 @@ func (b *builder) finish(root int32) (*Grammar, error) {
 			}
 		}
 	}
-	g.size = b.used
+	g.size = b.used + maxCacheBytes
 	if bad := g.leftRecursive(); bad >= 0 {
 		name := b.names[bad]
 		if name == "" {

@@ -91,6 +91,9 @@ func TestHostileGrammars(t *testing.T) {
 		{"$ref chain 100", schemaOf(refChain(100, false)), ""},
 		{"300 nested arrays", schemaOf(nestedArrays(300)), "nesting_depth"},
 		{"100 nested arrays", schemaOf(nestedArrays(100)), ""},
+		{"300 nested arrays of any value", schemaOf(strings.Repeat(`{"type":"array","items":`, 300) + `{}` + strings.Repeat(`}`, 300)), "nesting_depth"},
+		{"100 nested arrays of a recursive tree", schemaOf(`{"$defs":{"t":{"type":"array","items":{"$ref":"#/$defs/t"}}},"type":"array","items":` +
+			strings.Repeat(`{"type":"array","items":`, 99) + `{"$ref":"#/$defs/t"}` + strings.Repeat(`}`, 100)), ""},
 		{"recursion with no end", schemaOf(`{"type":"object","properties":{"a":{"$ref":"#"}},"required":["a"]}`), "nesting_depth"},
 		{"maxItems 1024 nested", schemaOf(strings.Repeat(`{"type":"array","minItems":1024,"maxItems":1024,"items":`, 8) + `{}` + strings.Repeat(`}`, 8)), ""},
 	}
@@ -131,4 +134,25 @@ func schemaOf(s string) func(context.Context, Limits) (*Grammar, error) {
 
 func regexOf(p string) func(context.Context, Limits) (*Grammar, error) {
 	return func(ctx context.Context, l Limits) (*Grammar, error) { return l.Regex(ctx, p) }
+}
+
+// TestCompileStopsWithItsContext compiles a large grammar under a context
+// that is already done: compilation stops early with the context's error,
+// which is how a client gone or a server stopping ends it.
+func TestCompileStopsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for name, compile := range map[string]func(context.Context, Limits) (*Grammar, error){
+		"schema": schemaOf(manyOptional(1000)),
+		"regex":  regexOf(`(a|b|c|d){1000}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := compile(ctx, DefaultLimits); !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+			if _, err := compile(context.Background(), DefaultLimits); err != nil {
+				t.Fatalf("without cancellation: %v", err)
+			}
+		})
+	}
 }

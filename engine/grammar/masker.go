@@ -137,10 +137,8 @@ type State struct {
 	done bool // an end-of-generation token was accepted
 
 	// scratch for Mask and Advance
-	next  threadSet
-	st    stepper
-	tmp   threadSet
-	cache setCache // thread sets and transitions the Mask walks reached
+	st  stepper
+	tmp threadSet
 }
 
 // NewState starts g for a generation whose tokens m knows. The first step
@@ -180,20 +178,24 @@ func (s *State) AdvanceBytes(text []byte) error {
 	if s.done {
 		return fmt.Errorf("%w: text after the end", ErrRejected)
 	}
-	s.tmp.copyFrom(&s.cur)
+	c := s.g.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bytes > maxCacheBytes {
+		c.clear()
+	}
 	s.st.reset()
-	for i, c := range text {
-		next := &s.next
-		s.st.step(next, &s.tmp, c)
+	id := c.intern(s.g, &s.cur)
+	for i, b := range text {
+		id = c.next(s.g, &s.st, &s.tmp, id, b)
 		if s.st.over {
 			return s.errStepWork()
 		}
-		if next.empty() {
-			return fmt.Errorf("%w: byte %q at offset %d of %q", ErrRejected, c, i, text)
+		if id == transNone {
+			return fmt.Errorf("%w: byte %q at offset %d of %q", ErrRejected, b, i, text)
 		}
-		s.tmp.copyFrom(next)
 	}
-	s.cur.copyFrom(&s.tmp)
+	s.cur.copyFrom(&c.sets[id])
 	return nil
 }
 
@@ -226,13 +228,30 @@ func (s *State) Advance(id int32) error {
 func (s *State) Mask(allowed Bitset) error {
 	clear(allowed)
 	s.st.reset()
-	if s.cur.accept || s.done {
+	if s.done {
 		for _, e := range s.m.eog {
 			allowed.set(e)
 		}
-	}
-	if s.done {
 		return nil
+	}
+	c := s.g.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bytes > maxCacheBytes {
+		c.clear()
+	}
+	// The mask is a function of the thread set alone: a set met before
+	// (a generation under `.*` meets the same few again and again, and
+	// generations of one schema the same ones) has its mask copied.
+	id := c.intern(s.g, &s.cur)
+	if m, ok := c.masks[maskKey{s.m, id}]; ok {
+		copy(allowed, m)
+		return nil
+	}
+	if s.cur.accept {
+		for _, e := range s.m.eog {
+			allowed.set(e)
+		}
 	}
 	t := s.m.full
 	if set, rest := s.stringFastPath(); set != nil {
@@ -241,13 +260,11 @@ func (s *State) Mask(allowed Bitset) error {
 		}
 		t = rest
 	}
-	if s.cache.bytes > maxCacheBytes {
-		s.cache.clear()
-	}
-	s.walk(t, 0, s.cache.intern(s.g, &s.cur), allowed)
+	s.walk(t, 0, id, allowed)
 	if s.st.over {
 		return s.errStepWork()
 	}
+	c.keepMask(s.m, id, allowed)
 	return nil
 }
 
@@ -281,22 +298,23 @@ func (s *State) stringFastPath() (Bitset, *trie) {
 }
 
 // walk marks the tokens under trie node n reachable from the thread set
-// with cache id set.
+// with cache id set; the caller holds the cache's lock.
 func (s *State) walk(t *trie, n int32, set int32, allowed Bitset) {
 	node := t.nodes[n]
 	for _, id := range t.toks[node.firstTok : node.firstTok+node.nTok] {
 		allowed.set(id)
 	}
-	if node.nChild == 0 || len(s.cache.sets[set].ends) == 0 || !s.st.charge(1) {
+	c := s.g.cache
+	if node.nChild == 0 || len(c.sets[set].ends) == 0 || !s.st.charge(1) {
 		return
 	}
-	bits := s.cache.bits[set]
+	bits := c.bits[set]
 	for k := node.firstChild; k < node.firstChild+node.nChild; k++ {
-		c := t.childByte[k]
-		if bits[c>>6]&(1<<(c&63)) == 0 {
+		b := t.childByte[k]
+		if bits[b>>6]&(1<<(b&63)) == 0 {
 			continue
 		}
-		next := s.cache.next(s.g, &s.st, &s.tmp, set, c)
+		next := c.next(s.g, &s.st, &s.tmp, set, b)
 		if s.st.over {
 			return
 		}

@@ -1,28 +1,50 @@
 package grammar
 
-// setCache interns the thread sets a State's Mask walks reach and remembers
-// the transitions between them, a lazily built DFA over the grammar's
-// thread sets. Walking a vocabulary trie steps from the same few sets over
-// and over: under `.*` every byte leads back to one set, so without the
-// cache each of a 128k vocabulary's ~400k trie nodes would be a full step,
-// with it a table lookup. Transitions are a function of the set and the
-// byte alone, so a cached one is exactly the step it replaces. The cache
-// belongs to one State and is emptied, between Masks, once it passes
-// maxCacheBytes.
+import "sync"
+
+// setCache interns the thread sets that generations of one Grammar reach
+// and remembers the transitions between them and their masks: a lazily
+// built DFA over the grammar's thread sets, shared by every State of the
+// Grammar. Walking a vocabulary trie steps from the same few sets over and
+// over: under `.*` every byte leads back to one set, so without the cache
+// each of a 128k vocabulary's trie nodes would be a full step, with it an
+// array lookup; and a set masked once (by this generation or an earlier
+// one with the same grammar) has its mask copied. A transition is a
+// function of the set and the byte alone and a mask one of the set and
+// the vocabulary, so what is cached is exactly what it replaces.
+//
+// The cache holds at most maxCacheBytes (charged to Grammar.Size up
+// front) and is emptied, between Masks, once past it. Its lock is held for
+// a whole Mask or Advance: States of one grammar in one step take turns,
+// and the second finds the first's work done.
 type setCache struct {
+	mu    sync.Mutex
 	sets  []threadSet
 	bits  [][4]uint64        // the bytes some thread of each set consumes
+	trans [][256]int32       // next set per byte: unknown, none or an id
 	index map[uint64][]int32 // content hash -> ids of the sets with it
-	trans u64map             // set<<8 | byte -> next set, -1 when none
+	masks map[maskKey]Bitset // the masks of the sets masked so far
 	bytes int
 }
 
-// maxCacheBytes bounds a State's cache of thread sets and transitions.
+type maskKey struct {
+	m   *Masker
+	set int32
+}
+
+// maxCacheBytes bounds a Grammar's cache of thread sets, transitions and
+// masks.
 const maxCacheBytes = 2 << 20
 
+// Transition table entries besides set ids.
+const (
+	transUnknown = -2 // not stepped yet
+	transNone    = -1 // no thread takes the byte
+)
+
 func (c *setCache) clear() {
-	c.sets, c.bits, c.index, c.bytes = c.sets[:0], c.bits[:0], nil, 0
-	c.trans = u64map{}
+	c.sets, c.bits, c.trans = c.sets[:0], c.bits[:0], c.trans[:0]
+	c.index, c.masks, c.bytes = nil, nil, 0
 }
 
 func hashSet(t *threadSet) uint64 {
@@ -73,28 +95,43 @@ func (c *setCache) intern(g *Grammar, t *threadSet) int32 {
 	cp.copyFrom(t)
 	c.sets = append(c.sets, cp)
 	c.bits = append(c.bits, g.allowed(t))
+	var tr [256]int32
+	for i := range tr {
+		tr[i] = transUnknown
+	}
+	c.trans = append(c.trans, tr)
 	c.index[h] = append(c.index[h], id)
-	c.bytes += 4*(len(t.data)+len(t.ends)) + 128
+	c.bytes += 4*(len(t.data)+len(t.ends)) + 1024 + 128
 	return id
 }
 
-// next returns the set after byte c from set id (-1: no thread takes c),
-// stepping with p on a miss. On a miss that runs out of budget it returns
-// -1 and caches nothing; p.over tells.
+// next returns the set after byte b from set id (transNone: no thread
+// takes b), stepping with p on a miss. On a miss that runs out of budget it
+// returns transNone and caches nothing; p.over tells.
 func (c *setCache) next(g *Grammar, p *stepper, tmp *threadSet, id int32, b byte) int32 {
-	key := uint64(id)<<8 | uint64(b)
-	if v, ok := c.trans.get(key); ok {
+	if v := c.trans[id][b]; v != transUnknown {
 		return v
 	}
 	p.step(tmp, &c.sets[id], b)
 	if p.over {
-		return -1
+		return transNone
 	}
-	v := int32(-1)
+	v := int32(transNone)
 	if !tmp.empty() {
 		v = c.intern(g, tmp)
 	}
-	c.trans.put(key, v)
-	c.bytes += 24
+	c.trans[id][b] = v
 	return v
+}
+
+// keepMask remembers the mask of set id under m while there is room.
+func (c *setCache) keepMask(m *Masker, id int32, mask Bitset) {
+	if c.bytes+8*len(mask) > maxCacheBytes {
+		return
+	}
+	if c.masks == nil {
+		c.masks = map[maskKey]Bitset{}
+	}
+	c.masks[maskKey{m, id}] = append(Bitset(nil), mask...)
+	c.bytes += 8 * len(mask)
 }
