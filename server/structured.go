@@ -73,7 +73,7 @@ func (s *Server) outputGrammar(p *openai.Sampling) (*grammar.Grammar, error) {
 	if rf := p.ResponseFormat; rf != nil {
 		switch rf.Type {
 		case "json_object":
-			return grammar.JSONObject(), nil
+			return s.jsonObjectGrammar()
 		case "json_schema":
 			var js struct {
 				Name   string          `json:"name"`
@@ -85,7 +85,7 @@ func (s *Server) outputGrammar(p *openai.Sampling) (*grammar.Grammar, error) {
 			}
 			if isNull(js.Schema) {
 				// OpenAI's schema is optional: then any JSON object.
-				return grammar.JSONObject(), nil
+				return s.jsonObjectGrammar()
 			}
 			return s.compileGrammar("schema", js.Schema, "response_format", "response_format.json_schema.schema",
 				func(ctx context.Context, l grammar.Limits) (*grammar.Grammar, error) {
@@ -124,6 +124,13 @@ func (s *Server) outputGrammar(p *openai.Sampling) (*grammar.Grammar, error) {
 			func(ctx context.Context, l grammar.Limits) (*grammar.Grammar, error) { return l.Choice(ctx, opts) })
 	}
 	return nil, nil
+}
+
+// jsonObjectGrammar is the grammar of any JSON object, kept in the cache
+// like the others so that its generations share their masks.
+func (s *Server) jsonObjectGrammar() (*grammar.Grammar, error) {
+	return s.compileGrammar("json_object", nil, "response_format", "response_format",
+		func(context.Context, grammar.Limits) (*grammar.Grammar, error) { return grammar.JSONObject(), nil })
 }
 
 // compileGrammar returns the cached grammar of (kind, src), compiling it
