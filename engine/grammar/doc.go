@@ -41,7 +41,7 @@
 //
 // Use:
 //
-//	g, err := grammar.DefaultLimits.CompileSchema(ctx, schema) // *SchemaError, *LimitError -> HTTP 400
+//	g, err := grammar.DefaultLimits().CompileSchema(ctx, schema) // *SchemaError, *LimitError -> HTTP 400
 //	st := masker.NewState(g)
 //	for {
 //		err := st.Mask(allowed)   // allowed: grammar.NewBitset(vocab); *LimitError: end the request

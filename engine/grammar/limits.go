@@ -21,21 +21,21 @@ type Limits struct {
 	StepWork int64
 }
 
-// DefaultLimits are the limits of the package-level Compile functions and
+// DefaultLimits returns the limits of the package-level Compile functions and
 // of a zero Limits field: 64 MiB per grammar, and a step work budget (a
 // unit is about one thread expanded or one trie node walked, a few ns)
 // that ordinary schemas stay far below (their worst Mask over a 128k-token
 // vocabulary is ~10^4 units; `.*` ~2*10^5) and that takes some tens of
 // milliseconds at most.
-var DefaultLimits = Limits{MaxBytes: 64 << 20, StepWork: 4 << 20}
+func DefaultLimits() Limits { return Limits{MaxBytes: 64 << 20, StepWork: 4 << 20} }
 
 // orDefault fills zero fields from DefaultLimits.
 func (l Limits) orDefault() Limits {
 	if l.MaxBytes <= 0 {
-		l.MaxBytes = DefaultLimits.MaxBytes
+		l.MaxBytes = DefaultLimits().MaxBytes
 	}
 	if l.StepWork <= 0 {
-		l.StepWork = DefaultLimits.StepWork
+		l.StepWork = DefaultLimits().StepWork
 	}
 	return l
 }

@@ -147,10 +147,10 @@ func TestCompileStopsWithItsContext(t *testing.T) {
 		"regex":  regexOf(`(a|b|c|d){1000}`),
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := compile(ctx, DefaultLimits); !errors.Is(err, context.Canceled) {
+			if _, err := compile(ctx, DefaultLimits()); !errors.Is(err, context.Canceled) {
 				t.Fatalf("err = %v, want context.Canceled", err)
 			}
-			if _, err := compile(context.Background(), DefaultLimits); err != nil {
+			if _, err := compile(context.Background(), DefaultLimits()); err != nil {
 				t.Fatalf("without cancellation: %v", err)
 			}
 		})

@@ -80,7 +80,7 @@ func NewMasker(tok *tokenizer.Tokenizer) *Masker {
 
 	// The string rule is the same in every grammar, so one grammar made of
 	// it alone tells which tokens keep a string body a string body.
-	g, err := newBuilder(nil, DefaultLimits).finish(strRule)
+	g, err := newBuilder(nil, DefaultLimits()).finish(strRule)
 	if err != nil {
 		panic("grammar: the string rule does not compile: " + err.Error())
 	}

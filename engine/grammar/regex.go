@@ -15,7 +15,7 @@ import (
 // classes also match any non-ASCII character (as UTF-8). Backreferences,
 // lookaround, lazy quantifiers and Unicode classes are errors.
 func Regex(pattern string) (*Grammar, error) {
-	return DefaultLimits.Regex(context.Background(), pattern)
+	return DefaultLimits().Regex(context.Background(), pattern)
 }
 
 // Regex compiles guided_regex under l, stopping early when ctx is done.

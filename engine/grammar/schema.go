@@ -63,7 +63,7 @@ func newCompiler(b *builder) *compiler {
 // properties in schema order, optional ones possibly left out, and no other
 // properties.
 func CompileSchema(schema []byte) (*Grammar, error) {
-	return DefaultLimits.CompileSchema(context.Background(), schema)
+	return DefaultLimits().CompileSchema(context.Background(), schema)
 }
 
 // CompileSchema compiles a JSON schema under l, stopping early when ctx is
@@ -88,7 +88,7 @@ func (l Limits) CompileSchema(ctx context.Context, schema []byte) (*Grammar, err
 // JSONObject returns the grammar of response_format {"type":"json_object"}:
 // any JSON object.
 func JSONObject() *Grammar {
-	c := newCompiler(newBuilder(nil, DefaultLimits))
+	c := newCompiler(newBuilder(nil, DefaultLimits()))
 	r := c.b.newRule()
 	c.b.define(r, c.anyObject(ref(c.anyValue())))
 	g, err := c.b.finish(r)
@@ -101,7 +101,7 @@ func JSONObject() *Grammar {
 // Choice returns the grammar of exactly one of options (vLLM's
 // guided_choice) under DefaultLimits; the texts are matched byte for byte.
 func Choice(options []string) (*Grammar, error) {
-	return DefaultLimits.Choice(context.Background(), options)
+	return DefaultLimits().Choice(context.Background(), options)
 }
 
 // Choice compiles guided_choice under l.

@@ -33,7 +33,7 @@ type ToolCallFormat struct {
 // parameters, not against the wrapper, which is why the schemas are not
 // simply pasted into one bigger schema.
 func ToolCall(tools []Tool, f ToolCallFormat) (*Grammar, error) {
-	return DefaultLimits.ToolCall(context.Background(), tools, f)
+	return DefaultLimits().ToolCall(context.Background(), tools, f)
 }
 
 // ToolCall compiles a tool call grammar under l, stopping early when ctx is
