@@ -164,6 +164,9 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	return err
 }
 
+// The engine's executor is what the scheduler consumes.
+var _ control.Executor = (*model.Executor)(nil)
+
 // engines are the loaded replicas.
 type engines struct {
 	model   *server.Model
