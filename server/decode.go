@@ -34,8 +34,11 @@ func decodeBody(c *fiber.Ctx, v any) error {
 
 // decodeJSON unmarshals a JSON object into v with errors naming the field.
 func decodeJSON(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	switch trimmed := bytes.TrimSpace(body); {
+	case len(trimmed) == 0:
 		return badParam("", "the request body is empty; want a JSON object")
+	case bytes.Equal(trimmed, []byte("null")):
+		return badParam("", "the request body must be a JSON object, not null")
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return jsonError(err)

@@ -345,3 +345,15 @@ func TestModelsRoot(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbeddingsLimitNamesInputs: the limit on embeddings inputs speaks of
+// inputs, under param input.
+func TestEmbeddingsLimitNamesInputs(t *testing.T) {
+	env := newTestEnv(t, Options{}, 0)
+	inputs := strings.TrimSuffix(strings.Repeat(`"a",`, maxPrompts+1), ",")
+	resp, b := env.do(t, "POST", "/v1/embeddings", `{"input":[`+inputs+`]}`)
+	msg, _, param, _ := apiError(t, b)
+	if resp.StatusCode != 400 || param == nil || *param != "input" || !strings.Contains(msg, fmt.Sprintf("%d inputs", maxPrompts+1)) || strings.Contains(msg, "prompt") {
+		t.Errorf("%d %s", resp.StatusCode, b)
+	}
+}

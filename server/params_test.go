@@ -23,6 +23,8 @@ func TestParamValidation(t *testing.T) {
 		{cmpl, `[1,2]`, 400, "", ""},
 		{cmpl, ``, 400, "", ""},
 		{cmpl, `"just a string"`, 400, "", ""},
+		{cmpl, `null`, 400, "", ""},
+		{"/v1/chat/interactive", `null`, 400, "", ""},
 		// model
 		{cmpl, `{"model": 3, "prompt": "x"}`, 400, "model", ""},
 		{cmpl, `{"model": "gpt-4", "prompt": "x"}`, 404, "model", "model_not_found"},
