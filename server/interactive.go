@@ -180,9 +180,10 @@ func lmdeployError(err error) error {
 	}
 	out := *ae // the shared errors stay as they are
 	out.Param = lmdeployName(ae.Param)
-	for _, name := range []string{"max_tokens", "min_tokens", "messages"} {
-		out.Message = strings.ReplaceAll(out.Message, name, lmdeployName(name))
-	}
+	out.Message = strings.NewReplacer(
+		"max_tokens", "request_output_len", "min_tokens", "min_new_tokens",
+		"messages[", "prompt[", "messages:", "prompt:", // the parameter, not the word
+	).Replace(ae.Message)
 	return &out
 }
 
