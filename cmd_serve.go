@@ -231,13 +231,13 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_
 		st.blocks = blocks
 		emb.models = append(emb.models, m)
 	}
-	backends := make([]server.Backend, len(st.engines))
+	backends := make([]control.Backend, len(st.engines))
 	for i, e := range st.engines {
 		backends[i] = e
 	}
-	var b server.Backend = st.engines[0]
+	var b control.Backend = st.engines[0]
 	if len(backends) > 1 {
-		b = server.NewReplicas(backends...)
+		b = control.NewReplicas(backends...)
 	}
 	name := cfg.ServedModelName
 	if name == "" {
@@ -313,7 +313,7 @@ func chatTemplate(cfg *configs.Config, m *model.Model, tok *tokenizer.Tokenizer,
 	if err != nil {
 		return nil, fmt.Errorf("serve: option chat_template (--chat-template, KILN_CHAT_TEMPLATE): %w", err)
 	}
-	j := server.NewJinjaTemplate(t, tok)
+	j := chat.NewRenderer(t, tok)
 	log.Info("serve: chat template", "name", t.Name(), "end_of_turn", j.EndOfTurn())
 	return j, nil
 }

@@ -1,6 +1,6 @@
 // Package server is kiln's HTTP layer: an OpenAI-compatible API (and
 // LMDeploy's interactive chat, vLLM's tokenize/detokenize, Prometheus
-// metrics, OpenAPI and Swagger UI) on fiber v2, over a Backend (the
+// metrics, OpenAPI and Swagger UI) on fiber v2, over a control.Backend (the
 // serving core, or replicas of it). It parses and validates requests,
 // renders chat prompts, tokenizes, submits, and writes JSON or SSE.
 package server
@@ -81,13 +81,16 @@ func New(opts Options) *Server {
 		// Strings from the request outlive it (metric labels, request ids).
 		Immutable:             true,
 		BodyLimit:             opts.BodyLimit,
-		ErrorHandler:          errorHandler,
+		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
 		// Streams write as tokens come; fasthttp must not wait for a
 		// complete body before sending.
 		StreamRequestBody: false,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
+		// A body is read as JSON or refused with a 415; fasthttp must not
+		// parse a multipart body first (a malformed one failed in plain text).
+		DisablePreParseMultipartForm: true,
+		ReadTimeout:                  time.Minute,
+		IdleTimeout:                  2 * time.Minute,
 	})
 	s.initMetrics()
 	s.routes()
