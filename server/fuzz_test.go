@@ -13,9 +13,6 @@ import (
 	"github.com/kiln-llm/kiln/control"
 )
 
-// fuzzEndpoints are the POST endpoints FuzzHandlers sends bodies to.
-var fuzzEndpoints = [...]string{"/v1/completions", "/v1/chat/completions", "/v1/embeddings", "/v1/chat/interactive", "/tokenize", "/detokenize"}
-
 // shortBackend forwards to a real engine with at most 2 tokens generated,
 // so a fuzzed request is validated by control as it would be, but does
 // not run for the whole context.
@@ -73,10 +70,11 @@ func FuzzHandlers(f *testing.F) {
 	} {
 		f.Add(uint8(seed.endpoint), []byte(seed.body))
 	}
+	endpoints := []string{"/v1/completions", "/v1/chat/completions", "/v1/embeddings", "/v1/chat/interactive", "/tokenize", "/detokenize"}
 	env := newTestEnv(f, Options{}, 0)
 	env.model.Backend = shortBackend{env.engine}
 	f.Fuzz(func(t *testing.T, endpoint uint8, body []byte) {
-		path := fuzzEndpoints[int(endpoint)%len(fuzzEndpoints)]
+		path := endpoints[int(endpoint)%len(endpoints)]
 		req := httptest.NewRequest("POST", path, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := env.srv.App().Test(req, 10000)
