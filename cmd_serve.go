@@ -121,10 +121,12 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	if err != nil {
 		return fmt.Errorf("serve: options host and port: %w", err)
 	}
+	grammarLimits, grammarCache := grammarOptions(cfg)
 	srv := server.New(server.Options{
 		ResponseRole: cfg.ResponseRole, APIKeys: cfg.AllAPIKeys, CORSOrigins: cfg.CORSOrigins,
 		BodyLimit: cfg.BodyLimitBytes, RequestTimeout: cfg.RequestTimeout, Logger: log, Version: version,
 		ToolCallParser: cfg.ToolCallParser, EnableAutoToolChoice: cfg.EnableAutoToolChoice,
+		GrammarLimits: grammarLimits, GrammarCacheBytes: grammarCache,
 	})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/kiln-llm/kiln/control"
+	"github.com/kiln-llm/kiln/engine/grammar"
 	"github.com/kiln-llm/kiln/server/openai"
 )
 
@@ -97,6 +98,8 @@ func finishError(ctx, base context.Context, err error) *APIError {
 		return errShuttingDown
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return errTimeout
+	case grammar.IsLimit(err): // a constrained step over its work budget
+		return &APIError{Status: fiber.StatusBadRequest, Type: "invalid_request_error", Code: "grammar_too_complex", Message: err.Error()}
 	case err != nil:
 		return &APIError{Status: fiber.StatusInternalServerError, Type: "server_error", Message: err.Error()}
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/kiln-llm/kiln/engine/grammar"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -40,6 +41,11 @@ type Options struct {
 	// EnableAutoToolChoice allows tool_choice "auto" (with ToolCallParser),
 	// as vLLM's --enable-auto-tool-choice.
 	EnableAutoToolChoice bool
+	// GrammarLimits bound each compiled grammar and each constrained step
+	// (zero fields: grammar.DefaultLimits); GrammarCacheBytes bounds the
+	// compiled grammars kept (0: 256 MiB, negative: none).
+	GrammarLimits     grammar.Limits
+	GrammarCacheBytes int64
 }
 
 // Server is the HTTP API. It answers 503 until SetModel is called, and
@@ -74,7 +80,7 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{opts: opts, log: opts.Logger, sessions: newInteractiveSessions(), grammars: newGrammarCache()}
+	s := &Server{opts: opts, log: opts.Logger, sessions: newInteractiveSessions(), grammars: newGrammarCache(opts.GrammarLimits, opts.GrammarCacheBytes)}
 	s.base, s.cancelAll = context.WithCancel(context.Background())
 	s.app = fiber.New(fiber.Config{
 		AppName: "kiln",
