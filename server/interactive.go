@@ -229,9 +229,11 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderContentType, "application/x-ndjson")
 	unwatch := watchDisconnect(c, r)
+	reportGone := s.streamDisconnects(c)
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer r.finish()
 		defer unwatch()
+		defer reportGone(r.ctx)
 		var generated []int32
 		ok := false
 		for ie := range r.events {
@@ -244,7 +246,7 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 			}
 			b, _ := json.Marshal(line)
 			if _, err := w.Write(append(b, '\n')); err != nil || w.Flush() != nil {
-				r.cancel()
+				hangUp(r.ctx)
 				break
 			}
 		}

@@ -21,7 +21,7 @@ const RequestIDHeader = "X-Request-Id"
 // /openapi.json and /docs stay open; the API needs a key when keys are set.
 func (s *Server) routes() {
 	app := s.app
-	app.Use(s.recoverPanic, requestid.New(requestid.Config{Header: RequestIDHeader}), s.accessLog)
+	app.Use(s.recoverPanic, requestid.New(requestid.Config{Header: RequestIDHeader}), s.accessLog, s.closeWhileDraining)
 	if len(s.opts.CORSOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  strings.Join(s.opts.CORSOrigins, ","),
@@ -79,14 +79,18 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	switch {
 	case (route == "/health" || route == "/metrics") && status < 500:
 		level = slog.LevelDebug // probes and scrapes would drown the log
+	case status == StatusClientClosedRequest: // the client's doing: info, not an error
 	case status == fiber.StatusServiceUnavailable: // loading or draining: expected
 		level = slog.LevelWarn
 	case status >= 500:
 		level = slog.LevelError
 	}
-	s.log.Log(c.UserContext(), level, "http",
-		"id", c.GetRespHeader(RequestIDHeader), "method", c.Method(), "path", c.Path(), "status", status,
-		"ms", float64(time.Since(start).Microseconds())/1000, "remote", c.IP())
+	attrs := []any{"id", c.GetRespHeader(RequestIDHeader), "method", c.Method(), "path", c.Path(), "status", status,
+		"ms", float64(time.Since(start).Microseconds()) / 1000, "remote", c.IP()}
+	if status == StatusClientClosedRequest {
+		attrs = append(attrs, "client", "disconnected")
+	}
+	s.log.Log(c.UserContext(), level, "http", attrs...)
 	return nil
 }
 
