@@ -134,7 +134,7 @@ func (s *Server) handleCompletions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, us := g.best(res)
+	us := usages(res)
 	for i := range res {
 		text := res[i].text.String()
 		offset := 0

@@ -35,7 +35,7 @@ type run struct {
 // start submits reqs under a fresh request context. On a Submit error the
 // ones already submitted are cancelled and the error (mapped to a status)
 // is returned. The caller must call r.finish when it stops reading.
-func (s *Server) start(b Backend, reqs []control.Request, promptParam string) (*run, error) {
+func (s *Server) start(b control.Backend, reqs []control.Request, promptParam string) (*run, error) {
 	ctx, cancel := s.requestContext()
 	s.inflight.Add()
 	var once sync.Once

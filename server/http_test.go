@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kiln-llm/kiln/control"
 )
@@ -220,75 +220,60 @@ func TestModelsTokenizeDocsMetrics(t *testing.T) {
 	}
 }
 
-func TestInteractiveCancel(t *testing.T) {
-	env := newTestEnv(t, Options{}, 5*time.Millisecond)
-	done := make(chan string, 1)
-	go func() {
-		_, b := env.do(t, "POST", "/v1/chat/interactive", `{"prompt":"Hi","session_id":3,"interactive_mode":true,"request_output_len":400}`)
-		done <- string(b)
-	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for env.engine.Metrics().Running == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("never started")
-		}
-		time.Sleep(2 * time.Millisecond)
+// TestSubmitErrorParam: the param of a 400 is the one control's
+// ParamError carries, never cut from its message.
+func TestSubmitErrorParam(t *testing.T) {
+	for _, tc := range []struct {
+		err         error
+		param, text string
+	}{
+		{&control.ParamError{Param: "best_of", Err: errors.New("best_of: 6 sequences at once")}, "best_of", "best_of: 6 sequences at once"},
+		{&control.ParamError{Err: errors.New("temperature must be >= 0: got -1")}, "", "temperature must be >= 0: got -1"},
+		{fmt.Errorf("%w: the prompt has 600 tokens", control.ErrPromptTooLong), "messages", "the prompt does not fit the context: the prompt has 600 tokens"},
+	} {
+		t.Run(tc.err.Error(), func(t *testing.T) {
+			ae := submitError(tc.err, "messages")
+			if ae.Status != 400 || ae.Param != tc.param || ae.Message != tc.text {
+				t.Errorf("%d param %q message %q; want 400 %q %q", ae.Status, ae.Param, ae.Message, tc.param, tc.text)
+			}
+		})
 	}
-	if resp, b := env.do(t, "POST", "/v1/chat/interactive", `{"prompt":"Again","session_id":3,"interactive_mode":true}`); resp.StatusCode != 409 {
-		t.Errorf("busy session: %d %s", resp.StatusCode, b)
-	}
-	if resp, b := env.do(t, "POST", "/v1/chat/interactive", `{"session_id":3,"cancel":true}`); resp.StatusCode != 200 {
-		t.Errorf("cancel: %d %s", resp.StatusCode, b)
-	}
-	if b := <-done; !strings.Contains(b, `"finish_reason":"abort"`) {
-		t.Errorf("cancelled turn answered %s", b)
-	}
-	waitIdle(t, env.engine)
 }
 
-func TestInteractiveSession(t *testing.T) {
+// TestMethods: a method a path does not answer is a 405 with Allow, an
+// unknown path a 404, both in OpenAI's shape, whether fiber knows the
+// method (DELETE) or not (PROPFIND, BREW).
+func TestMethods(t *testing.T) {
 	env := newTestEnv(t, Options{}, 0)
-	type reply struct {
-		Text          string
-		Tokens        int
-		InputTokens   int    `json:"input_tokens"`
-		HistoryTokens int    `json:"history_tokens"`
-		FinishReason  string `json:"finish_reason"`
-	}
-	turn := func(body string) reply {
-		t.Helper()
-		resp, b := env.do(t, "POST", "/v1/chat/interactive", body)
-		var r reply
-		if resp.StatusCode != 200 || json.Unmarshal(b, &r) != nil {
-			t.Fatalf("%d %s", resp.StatusCode, b)
-		}
-		return r
-	}
-	r1 := turn(`{"prompt":"Hi","session_id":7,"interactive_mode":true,"request_output_len":4}`)
-	if r1.HistoryTokens != 0 || r1.Tokens != 4 || r1.FinishReason != "length" {
-		t.Fatalf("turn 1: %+v", r1)
-	}
-	r2 := turn(`{"prompt":"More","session_id":7,"interactive_mode":true,"request_output_len":4}`)
-	if r2.HistoryTokens != r1.InputTokens+r1.Tokens {
-		t.Fatalf("turn 2 history %d, want %d", r2.HistoryTokens, r1.InputTokens+r1.Tokens)
-	}
-	m := waitIdle(t, env.engine)
-	if m.Sessions != 1 || m.KV.PrefixHits == 0 && m.PromptTokens == 0 {
-		t.Errorf("session not kept: %+v", m)
-	}
-	// Streamed turn: newline-delimited JSON.
-	resp, b := env.do(t, "POST", "/v1/chat/interactive", `{"prompt":"End","session_id":7,"stream":true,"request_output_len":3}`)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if resp.StatusCode != 200 || !strings.Contains(lines[len(lines)-1], `"finish_reason":"length"`) {
-		t.Fatalf("stream: %s", b)
-	}
-	// Without interactive_mode the session ended after that turn.
-	r4 := turn(`{"prompt":"New","session_id":7,"interactive_mode":true,"request_output_len":2}`)
-	if r4.HistoryTokens != 0 {
-		t.Errorf("session not ended: %+v", r4)
-	}
-	turn(`{"prompt":"","session_id":7}`)
-	if m := waitIdle(t, env.engine); m.Sessions != 0 {
-		t.Errorf("sessions %d after end", m.Sessions)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"PROPFIND", "/v1/models", 405, "GET, HEAD"},
+		{"PROPFIND", "/v1/chat/completions", 405, "POST"},
+		{"BREW", "/v1/models/stories", 405, "GET, HEAD"},
+		{"MKCOL", "/docs/index.html", 405, "GET, HEAD"},
+		{"DELETE", "/v1/completions", 405, "POST"},
+		{"PUT", "/V1/Chat/Completions/", 405, "POST"},
+		{"GET", "/tokenize", 405, "POST"},
+		{"PROPFIND", "/", 404, ""},
+		{"PROPFIND", "/v1/nothing", 404, ""},
+		{"DELETE", "/v1/nothing", 404, ""},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			resp, b := env.do(t, tc.method, tc.path, "")
+			if resp.StatusCode != tc.status || resp.Header.Get("Allow") != tc.allow {
+				t.Fatalf("status %d Allow %q, want %d %q: %s", resp.StatusCode, resp.Header.Get("Allow"), tc.status, tc.allow, b)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("Content-Type %q", ct)
+			}
+			_, typ, _, code := apiError(t, b)
+			want := map[int]string{404: "not_found", 405: "method_not_allowed"}[tc.status]
+			if typ != "invalid_request_error" || code == nil || *code != want {
+				t.Errorf("type %q code %v, want %s", typ, code, want)
+			}
+		})
 	}
 }

@@ -1,6 +1,6 @@
 // Package server is kiln's HTTP layer: an OpenAI-compatible API (and
 // LMDeploy's interactive chat, vLLM's tokenize/detokenize, Prometheus
-// metrics, OpenAPI and Swagger UI) on fiber v2, over a Backend (the
+// metrics, OpenAPI and Swagger UI) on fiber v2, over a control.Backend (the
 // serving core, or replicas of it). It parses and validates requests,
 // renders chat prompts, tokenizes, submits, and writes JSON or SSE.
 package server
@@ -82,7 +82,7 @@ func New(opts Options) *Server {
 		// Strings from the request outlive it (metric labels, request ids).
 		Immutable:             true,
 		BodyLimit:             opts.BodyLimit,
-		ErrorHandler:          errorHandler,
+		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
 		// Streams write as tokens come; fasthttp must not wait for a
 		// complete body before sending.

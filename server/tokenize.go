@@ -31,8 +31,12 @@ func (s *Server) handleTokenize(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		if text, err = m.chatTemplate().Render(msgs, s.opts.ResponseRole, req.AddGenerationPrompt == nil || *req.AddGenerationPrompt); err != nil {
-			return badParam("messages", "messages: the chat template failed: %v", err)
+		tmpl, err := m.template()
+		if err != nil {
+			return err
+		}
+		if text, err = renderChat(tmpl, msgs, nil, req.AddGenerationPrompt == nil || *req.AddGenerationPrompt); err != nil {
+			return err
 		}
 	default:
 		return badParam("prompt", "prompt: required (or messages)")
