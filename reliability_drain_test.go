@@ -200,9 +200,10 @@ func testDrainPastGrace(t *testing.T) {
 	const grace, margin = time.Second, 5 * time.Second
 	p := startServeProcess(t, "--max-num-seqs", "1", "--max-queue", "512", "--shutdown-grace-period", grace.String())
 	// 64 prompts of 480 tokens each, one sequence at a time: seconds of work
-	// per request, far more than the grace period on any machine.
+	// per request, 4 requests far more than the grace period on any machine.
+	const cutStreams = 3
 	prompts := `["Once"` + strings.Repeat(`,"Once"`, 63) + `]`
-	streams := startStreams(p.url, `{"prompt":`+prompts+`,"max_tokens":480,"ignore_eos":true,"stream":true}`, 2)
+	streams := startStreams(p.url, `{"prompt":`+prompts+`,"max_tokens":480,"ignore_eos":true,"stream":true}`, cutStreams)
 	plain := make(chan streamResult, 1)
 	go func() {
 		resp, err := (&http.Client{Timeout: time.Minute}).Post(p.url+"/v1/completions", "application/json",
@@ -215,11 +216,11 @@ func testDrainPastGrace(t *testing.T) {
 		resp.Body.Close()
 		plain <- streamResult{body: fmt.Sprintf("%d %s", resp.StatusCode, b)}
 	}()
-	waitSubmitted(t, p.url, 150)
+	waitSubmitted(t, p.url, 200)
 	sigterm := time.Now()
 	p.signal(t, syscall.SIGTERM)
 
-	for range 2 {
+	for range cutStreams {
 		r := <-streams
 		end, err := parseStream(r.body)
 		if r.err != nil || err != nil || end.errCode != "shutting_down" {
@@ -238,6 +239,6 @@ func testDrainPastGrace(t *testing.T) {
 	if exited < grace {
 		t.Errorf("exited %v after SIGTERM, before the grace period of %v was over", exited, grace)
 	}
-	t.Logf("SIGTERM with 3 requests of 64 x 480 tokens in flight: 2 streams ended with a shutting_down event, the other answered 503; "+
-		"exit 0 %v after SIGTERM (grace %v)", exited.Round(time.Millisecond), grace)
+	t.Logf("SIGTERM with %d requests of 64 x 480 tokens in flight: %d streams ended with a shutting_down event, the other answered 503; "+
+		"exit 0 %v after SIGTERM (grace %v)", cutStreams+1, cutStreams, exited.Round(time.Millisecond), grace)
 }
