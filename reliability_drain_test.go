@@ -242,3 +242,33 @@ func testDrainPastGrace(t *testing.T) {
 	t.Logf("SIGTERM with %d requests of 64 x 480 tokens in flight: %d streams ended with a shutting_down event, the other answered 503; "+
 		"exit 0 %v after SIGTERM (grace %v)", cutStreams+1, cutStreams, exited.Round(time.Millisecond), grace)
 }
+
+// testSecondSignal: a second SIGTERM during the drain stops the process
+// at once (the default action: killed by the signal), however long the
+// grace period and the requests in flight.
+func testSecondSignal(t *testing.T) {
+	p := startServeProcess(t, "--max-num-seqs", "1", "--shutdown-grace-period", "60s")
+	prompts := `["Once"` + strings.Repeat(`,"Once"`, 63) + `]`
+	streams := startStreams(p.url, `{"prompt":`+prompts+`,"max_tokens":480,"ignore_eos":true,"stream":true}`, 2)
+	waitSubmitted(t, p.url, 100)
+	p.signal(t, syscall.SIGTERM)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.logs.String(), `msg="shutdown: draining"`) {
+		if time.Now().After(deadline) {
+			t.Fatal("no drain 10 s after SIGTERM")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	second := time.Now()
+	p.signal(t, syscall.SIGTERM)
+	code := p.wait(t, 5*time.Second)
+	if code != -1 {
+		t.Errorf("exit code %d, want death by the signal", code)
+	}
+	for range 2 {
+		if r := <-streams; r.err == nil && strings.HasSuffix(r.body, "data: [DONE]\n\n") {
+			t.Errorf("a stream ran to its end: %q", tail(r.body, 200))
+		}
+	}
+	t.Logf("second SIGTERM during the drain: the process was gone %v later", time.Since(second).Round(time.Millisecond))
+}

@@ -25,5 +25,6 @@ func TestReliability(t *testing.T) {
 		t.Run("disconnect storm", testDisconnectStorm)
 		t.Run("SIGTERM under load", testDrainUnderLoad)
 		t.Run("SIGTERM past the grace period", testDrainPastGrace)
+		t.Run("second SIGTERM", testSecondSignal)
 	})
 }
