@@ -3,6 +3,8 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -144,4 +146,37 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestFinishErrorCauses: how a request that did not finish normally is
+// answered, by what ended it; a client that went away is never a 5xx.
+func TestFinishErrorCauses(t *testing.T) {
+	cases := []struct {
+		name      string
+		timeout   time.Duration
+		end       func(s *Server, ctx context.Context)
+		engineErr error
+		want      int
+		code      string
+	}{
+		{"client gone", 0, func(_ *Server, ctx context.Context) { hangUp(ctx) }, context.Canceled, StatusClientClosedRequest, "client_disconnected"},
+		{"client gone under a request timeout", time.Hour, func(_ *Server, ctx context.Context) { hangUp(ctx) }, context.Canceled, StatusClientClosedRequest, "client_disconnected"},
+		{"client gone, then shutdown", 0, func(s *Server, ctx context.Context) { hangUp(ctx); s.cancelAll() }, context.Canceled, StatusClientClosedRequest, "client_disconnected"},
+		{"shutdown", 0, func(s *Server, _ context.Context) { s.cancelAll() }, context.Canceled, 503, "shutting_down"},
+		{"shutdown, then the client goes", 0, func(s *Server, ctx context.Context) { s.cancelAll(); hangUp(ctx) }, context.Canceled, 503, "shutting_down"},
+		{"request timeout", time.Millisecond, func(_ *Server, ctx context.Context) { <-ctx.Done() }, context.DeadlineExceeded, 408, "request_timeout"},
+		{"engine failure", 0, func(*Server, context.Context) {}, errors.New("boom"), 500, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(Options{RequestTimeout: tc.timeout, Logger: slog.New(slog.DiscardHandler)})
+			ctx, cancel := s.requestContext()
+			defer cancel()
+			tc.end(s, ctx)
+			e := finishError(ctx, s.base, tc.engineErr)
+			if e.Status != tc.want || e.Code != tc.code {
+				t.Errorf("%d %q, want %d %q", e.Status, e.Code, tc.want, tc.code)
+			}
+		})
+	}
 }
