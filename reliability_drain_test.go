@@ -135,7 +135,7 @@ func testDrainUnderLoad(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}).Post(
-		p.url+"/v1/chat/completions", "application/json", strings.NewReader(`{"messages":"hi","max_tokens":4}`))
+		p.url+"/v1/chat/completions", "application/json", strings.NewReader(`{"messages":[{"role":"user","content":"hi"}],"max_tokens":4}`))
 	if err != nil {
 		t.Fatalf("a new request while draining: %v", err)
 	}

@@ -89,7 +89,7 @@ func TestClientDisconnectIsNotAServerError(t *testing.T) {
 		},
 		{
 			name: "streamed, mid-stream", path: "/v1/chat/completions",
-			body: `{"messages":"hi","max_tokens":400,"stream":true}`,
+			body: `{"messages":[{"role":"user","content":"hi"}],"max_tokens":400,"stream":true}`,
 			leave: func(t *testing.T, env *testEnv, path, body string) {
 				resp, err := http.Post(env.url+path, "application/json", strings.NewReader(body))
 				if err != nil {

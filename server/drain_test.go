@@ -38,7 +38,7 @@ func TestShutdownDrains(t *testing.T) {
 	for _, tc := range []struct{ method, path, body string }{
 		{"GET", "/health", ""},
 		{"POST", "/v1/completions", `{"prompt":"Once","max_tokens":4}`},
-		{"POST", "/v1/chat/completions", `{"messages":"hi","max_tokens":4,"stream":true}`},
+		{"POST", "/v1/chat/completions", `{"messages":[{"role":"user","content":"hi"}],"max_tokens":4,"stream":true}`},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			client := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}

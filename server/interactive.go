@@ -36,6 +36,9 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := checkJSONBody(c); err != nil {
+		return err
+	}
 	t, err := parseInteractive(c.Body(), m)
 	if err != nil {
 		return lmdeployError(err)
@@ -96,7 +99,7 @@ func interactiveDone(history int) openai.InteractiveResponse {
 func parseInteractive(body []byte, m *Model) (interactiveTurn, error) {
 	t := interactiveTurn{id: -1}
 	var req openai.InteractiveRequest
-	if err := decodeBody(body, &req); err != nil {
+	if err := decodeJSON(body, &req); err != nil {
 		return t, err
 	}
 	if req.SessionID != nil {
@@ -177,9 +180,10 @@ func lmdeployError(err error) error {
 	}
 	out := *ae // the shared errors stay as they are
 	out.Param = lmdeployName(ae.Param)
-	for _, name := range []string{"max_tokens", "min_tokens", "messages"} {
-		out.Message = strings.ReplaceAll(out.Message, name, lmdeployName(name))
-	}
+	out.Message = strings.NewReplacer(
+		"max_tokens", "request_output_len", "min_tokens", "min_new_tokens",
+		"messages[", "prompt[", "messages:", "prompt:", // the parameter, not the word
+	).Replace(ae.Message)
 	return &out
 }
 

@@ -68,9 +68,8 @@ func (s *Server) auth(c *fiber.Ctx) error {
 	if len(s.opts.APIKeys) == 0 {
 		return c.Next()
 	}
-	h := c.Get(fiber.HeaderAuthorization)
-	key, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || key == "" {
+	key, ok := bearerToken(c.Get(fiber.HeaderAuthorization))
+	if !ok {
 		return &APIError{Status: fiber.StatusUnauthorized, Type: "authentication_error", Code: "missing_api_key",
 			Message: "missing API key: send Authorization: Bearer KEY"}
 	}
@@ -85,6 +84,17 @@ func (s *Server) auth(c *fiber.Ctx) error {
 			Message: "incorrect API key provided"}
 	}
 	return c.Next()
+}
+
+// bearerToken is the credentials of an Authorization header of the Bearer
+// scheme, whose name is case-insensitive (RFC 7235, 2.1).
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
 }
 
 // handleHealth is 200 when serving, 503 while loading or shutting down.

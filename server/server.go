@@ -87,8 +87,11 @@ func New(opts Options) *Server {
 		// Streams write as tokens come; fasthttp must not wait for a
 		// complete body before sending.
 		StreamRequestBody: false,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
+		// A body is read as JSON or refused with a 415; fasthttp must not
+		// parse a multipart body first (a malformed one failed in plain text).
+		DisablePreParseMultipartForm: true,
+		ReadTimeout:                  time.Minute,
+		IdleTimeout:                  2 * time.Minute,
 	})
 	s.initMetrics()
 	s.routes()
