@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -48,16 +50,38 @@ func startStreams(url, body string, count int) <-chan streamResult {
 	return out
 }
 
-// waitSubmitted waits until the engine holds n sequences, running or
-// waiting: every request has passed the server's readiness check.
-func waitSubmitted(t *testing.T, url string, n float64) {
+// waitStreamsSubmitted waits until n streams to /v1/completions have
+// passed the server's readiness check and been submitted: a stream's
+// request is counted (200) as soon as its handler hands the stream over.
+// The count only grows, unlike the engine's gauges.
+func waitStreamsSubmitted(t *testing.T, url string, n int) {
 	t.Helper()
+	sample := regexp.MustCompile(`(?m)^kiln_http_requests_total\{method="POST",route="/v1/completions",status="200"\} (\d+)$`)
 	deadline := time.Now().Add(30 * time.Second)
-	for metric(t, url, "kiln_num_requests_running")+metric(t, url, "kiln_num_requests_waiting") < n {
+	for {
+		got := 0
+		if m := sample.FindStringSubmatch(metricsText(t, url)); m != nil {
+			got, _ = strconv.Atoi(m[1])
+		}
+		if got >= n {
+			return
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("fewer than %v requests in the engine after 30 s", n)
+			t.Fatalf("%d of %d streams submitted after 30 s", got, n)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitEngineBusy waits until the engine runs or queues a sequence.
+func waitEngineBusy(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for metric(t, url, "kiln_num_requests_running")+metric(t, url, "kiln_num_requests_waiting") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("nothing reached the engine in 30 s")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -122,7 +146,7 @@ func testDrainUnderLoad(t *testing.T) {
 	const grace = 60 * time.Second
 	p := startServeProcess(t, "--max-num-seqs", "1", "--max-queue", "256", "--shutdown-grace-period", grace.String())
 	streams := startStreams(p.url, `{"prompt":"Once","max_tokens":480,"ignore_eos":true,"stream":true}`, drainStreams)
-	waitSubmitted(t, p.url, drainStreams)
+	waitStreamsSubmitted(t, p.url, drainStreams)
 	probe := probeHealth(p.url)
 	sigterm := time.Now()
 	p.signal(t, syscall.SIGTERM)
@@ -203,7 +227,6 @@ func testDrainPastGrace(t *testing.T) {
 	// per request, 4 requests far more than the grace period on any machine.
 	const cutStreams = 3
 	prompts := `["Once"` + strings.Repeat(`,"Once"`, 63) + `]`
-	streams := startStreams(p.url, `{"prompt":`+prompts+`,"max_tokens":480,"ignore_eos":true,"stream":true}`, cutStreams)
 	plain := make(chan streamResult, 1)
 	go func() {
 		resp, err := (&http.Client{Timeout: time.Minute}).Post(p.url+"/v1/completions", "application/json",
@@ -216,7 +239,9 @@ func testDrainPastGrace(t *testing.T) {
 		resp.Body.Close()
 		plain <- streamResult{body: fmt.Sprintf("%d %s", resp.StatusCode, b)}
 	}()
-	waitSubmitted(t, p.url, 200)
+	waitEngineBusy(t, p.url) // the non-streamed request is in: nothing else is
+	streams := startStreams(p.url, `{"prompt":`+prompts+`,"max_tokens":480,"ignore_eos":true,"stream":true}`, cutStreams)
+	waitStreamsSubmitted(t, p.url, cutStreams)
 	sigterm := time.Now()
 	p.signal(t, syscall.SIGTERM)
 
@@ -250,7 +275,7 @@ func testSecondSignal(t *testing.T) {
 	p := startServeProcess(t, "--max-num-seqs", "1", "--shutdown-grace-period", "60s")
 	prompts := `["Once"` + strings.Repeat(`,"Once"`, 63) + `]`
 	streams := startStreams(p.url, `{"prompt":`+prompts+`,"max_tokens":480,"ignore_eos":true,"stream":true}`, 2)
-	waitSubmitted(t, p.url, 100)
+	waitStreamsSubmitted(t, p.url, 2)
 	p.signal(t, syscall.SIGTERM)
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(p.logs.String(), `msg="shutdown: draining"`) {
