@@ -133,7 +133,7 @@ func testSlowloris(t *testing.T) {
 	if len(failures) > 0 {
 		t.Errorf("%d valid requests failed meanwhile: %q", len(failures), failures[:min(5, len(failures))])
 	}
-	if len(latencies) < 100 {
+	if len(latencies) < 40 { // one every 1.5 s at least, however loaded the machine
 		t.Errorf("only %d valid requests answered meanwhile", len(latencies))
 	}
 	slices.Sort(latencies)
