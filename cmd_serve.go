@@ -87,8 +87,11 @@ KILN_PORT=9000; flags win over variables, which win over the file.
 				return fmt.Errorf("serve: %w", err)
 			}
 			slog.SetDefault(newLogger(cfg, cmd.ErrOrStderr()))
+			// The first signal starts the drain; the handler is then
+			// removed, so a second one stops the process at once.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			context.AfterFunc(ctx, stop)
 			return serve(ctx, cfg, nil)
 		},
 	}

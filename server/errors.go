@@ -91,9 +91,11 @@ func submitError(err error, promptParam string) *APIError {
 }
 
 // finishError is the error a request that ended without a normal finish
-// reports: shutdown, timeout, or an engine failure.
+// reports: its client went away, shutdown, timeout, or an engine failure.
 func finishError(ctx, base context.Context, err error) *APIError {
 	switch {
+	case clientGone(ctx):
+		return errClientClosed
 	case base.Err() != nil:
 		return errShuttingDown
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
