@@ -13,13 +13,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/kiln-llm/kiln/configs"
 	"github.com/kiln-llm/kiln/control"
 	"github.com/kiln-llm/kiln/engine/chat"
+	"github.com/kiln-llm/kiln/engine/gguf"
 	"github.com/kiln-llm/kiln/engine/model"
 	"github.com/kiln-llm/kiln/engine/tokenizer"
 	"github.com/kiln-llm/kiln/native"
@@ -87,8 +87,11 @@ KILN_PORT=9000; flags win over variables, which win over the file.
 				return fmt.Errorf("serve: %w", err)
 			}
 			slog.SetDefault(newLogger(cfg, cmd.ErrOrStderr()))
+			// The first signal starts the drain; the handler is then
+			// removed, so a second one stops the process at once.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			context.AfterFunc(ctx, stop)
 			return serve(ctx, cfg, nil)
 		},
 	}
@@ -166,6 +169,9 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	return err
 }
 
+// The engine's executor is what the scheduler consumes.
+var _ control.Executor = (*model.Executor)(nil)
+
 // engines are the loaded replicas.
 type engines struct {
 	model   *server.Model
@@ -187,8 +193,8 @@ func (st *engines) close() {
 // (a progress bar on a terminal, log lines otherwise: the first request
 // then does not page the weights in), and builds each replica: its own
 // Model (scratch buffers; the weights are one shared file mapping), K/V
-// pool and scheduler.
-func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (*engines, error) {
+// pool and scheduler. On error whatever was built is released.
+func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *engines, err error) {
 	if err := pinCPUs(cfg.DeviceCPUs); err != nil {
 		log.Warn("serve: devices: could not pin threads", "err", err)
 	}
@@ -198,58 +204,45 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (*
 	if err := warmFile(ctx, cfg.Model, newProgress("loading "+filepath.Base(cfg.Model))); err != nil {
 		return nil, fmt.Errorf("serve: option model: %w", err)
 	}
-	kvType, _ := native.ParseType(cfg.KVCacheDtype)
 	st := &engines{}
-	emb := &embedder{blockSize: cfg.BlockSize}
+	defer func() {
+		if err != nil {
+			st.close()
+		}
+	}()
+	emb := &embedder{}
+	budget, option := kvBudget(cfg) // once: each replica's pool takes the same share
 	var tok *tokenizer.Tokenizer
 	var tmpl server.ChatTemplate
 	for i := range cfg.DataParallelSize {
 		m, err := model.Load(cfg.Model, model.WithMaxBatchTokens(cfg.MaxBatchTokens))
 		if err != nil {
-			st.close()
 			return nil, fmt.Errorf("serve: option model: %w", err)
 		}
 		st.models = append(st.models, m)
 		if i == 0 {
 			if tok, err = tokenizer.FromGGUF(m.File()); err != nil {
-				st.close()
 				return nil, fmt.Errorf("serve: option model: %s: %w", cfg.Model, err)
 			}
 			if tmpl, err = chatTemplate(cfg, m, tok, log); err != nil {
-				st.close()
 				return nil, err
 			}
 		}
-		sessionLen, blocks, err := kvBlocks(cfg, m, kvType)
+		e, blocks, err := newReplica(cfg, m, tok, budget, option)
 		if err != nil {
-			st.close()
 			return nil, err
-		}
-		exec, err := control.NewModelExecutor(m, blocks, cfg.BlockSize, kvType)
-		if err != nil {
-			st.close()
-			return nil, fmt.Errorf("serve: %w", err)
-		}
-		mu := &sync.Mutex{}
-		emb.replicas = append(emb.replicas, replicaModel{m: m, mu: mu})
-		e, err := control.New(lockedExec{exec, mu}, tok, control.Config{
-			MaxBatchTokens: cfg.MaxBatchTokens, MaxNumSeqs: cfg.MaxNumSeqs, MaxQueue: cfg.MaxQueue,
-			SessionLen: sessionLen, PrefixCaching: cfg.EnablePrefixCaching,
-		})
-		if err != nil {
-			st.close()
-			return nil, fmt.Errorf("serve: %w", err)
 		}
 		st.engines = append(st.engines, e)
 		st.blocks = blocks
+		emb.models = append(emb.models, m)
 	}
-	backends := make([]server.Backend, len(st.engines))
+	backends := make([]control.Backend, len(st.engines))
 	for i, e := range st.engines {
 		backends[i] = e
 	}
-	var b server.Backend = st.engines[0]
+	var b control.Backend = st.engines[0]
 	if len(backends) > 1 {
-		b = server.NewReplicas(backends...)
+		b = control.NewReplicas(backends...)
 	}
 	name := cfg.ServedModelName
 	if name == "" {
@@ -261,6 +254,42 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (*
 	}
 	st.model = &server.Model{ID: name, Root: cfg.Model, Created: created, ContextLen: st.engines[0].Config().SessionLen, Tokenizer: tok, Backend: b, Embedder: emb, ChatTemplate: tmpl}
 	return st, nil
+}
+
+// kvBudget is each replica's K/V pool budget in bytes and the option it
+// comes from: kv_cache_size if set, else cache_max_entry_count of the
+// memory available now, shared by the replicas.
+func kvBudget(cfg *configs.Config) (int64, string) {
+	if cfg.KVCacheBytes != 0 {
+		return cfg.KVCacheBytes, "kv_cache_size"
+	}
+	return control.KVBudget(control.AvailableMemory(), cfg.CacheMaxEntryCount, cfg.DataParallelSize), "cache_max_entry_count"
+}
+
+// newReplica builds one replica's scheduler over m: its K/V pool sized by
+// control's policy from budget bytes (named by option in errors), and the
+// executor running it.
+func newReplica(cfg *configs.Config, m *model.Model, tok *tokenizer.Tokenizer, budget int64, option string) (*control.Engine, int, error) {
+	kvType, _ := native.ParseType(cfg.KVCacheDtype) // validated with the config
+	pool, err := control.SizeKVPool(control.KVPoolSpec{
+		Budget: budget, BlockSize: cfg.BlockSize, BlockBytes: m.KVBlockBytes(cfg.BlockSize, kvType),
+		SessionLen: cfg.SessionLen, ModelContext: m.Config.NCtx, MaxNumSeqs: cfg.MaxNumSeqs,
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("serve: option %s: %w; raise %s or lower session_len", option, err, option)
+	}
+	exec, err := model.NewExecutor(m, pool.Blocks, cfg.BlockSize, kvType)
+	if err != nil {
+		return nil, 0, fmt.Errorf("serve: %w", err)
+	}
+	e, err := control.New(exec, tok, control.Config{
+		MaxBatchTokens: cfg.MaxBatchTokens, MaxNumSeqs: cfg.MaxNumSeqs, MaxQueue: cfg.MaxQueue,
+		SessionLen: pool.SessionLen, PrefixCaching: cfg.EnablePrefixCaching,
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("serve: %w", err)
+	}
+	return e, pool.Blocks, nil
 }
 
 // chatTemplate picks the chat template: --chat-template (a built-in name
@@ -289,78 +318,30 @@ func chatTemplate(cfg *configs.Config, m *model.Model, tok *tokenizer.Tokenizer,
 	if err != nil {
 		return nil, fmt.Errorf("serve: option chat_template (--chat-template, KILN_CHAT_TEMPLATE): %w", err)
 	}
-	j := server.NewJinjaTemplate(t, tok)
+	j := chat.NewRenderer(t, tok)
 	log.Info("serve: chat template", "name", t.Name(), "end_of_turn", j.EndOfTurn())
 	return j, nil
 }
 
-// kvBlocks sizes one replica's K/V pool: kv_cache_size bytes if set, else
-// cache_max_entry_count of the memory available (shared by the replicas),
-// capped at what max_num_seqs sequences of session_len need.
-func kvBlocks(cfg *configs.Config, m *model.Model, kvType native.Type) (sessionLen, blocks int, err error) {
-	sessionLen = cfg.SessionLen
-	if sessionLen == 0 {
-		sessionLen = m.Config.NCtx
-	}
-	if sessionLen <= 0 {
-		sessionLen = 2048
-	}
-	perSeq := (sessionLen + cfg.BlockSize - 1) / cfg.BlockSize
-	need := perSeq * cfg.MaxNumSeqs
-	blockBytes := int64(control.KVBlockBytes(m, cfg.BlockSize, kvType))
-	budget := cfg.KVCacheBytes
-	option := "kv_cache_size"
-	if budget == 0 {
-		budget = int64(cfg.CacheMaxEntryCount * float64(availableMemory()) / float64(cfg.DataParallelSize))
-		option = "cache_max_entry_count"
-	}
-	blocks = int(min(int64(need), budget/blockBytes))
-	if blocks < perSeq {
-		return 0, 0, fmt.Errorf("serve: option %s: the K/V pool holds %d blocks of %d tokens (%d bytes each), less than one sequence of session_len %d needs (%d); raise %s or lower session_len",
-			option, blocks, cfg.BlockSize, blockBytes, sessionLen, perSeq, option)
-	}
-	return sessionLen, blocks, nil
-}
-
-// availableMemory is /proc/meminfo's MemAvailable, or 4 GiB where that
-// cannot be read.
-func availableMemory() int64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err == nil {
-		for line := range strings.SplitSeq(string(b), "\n") {
-			if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
-				if f := strings.Fields(rest); len(f) > 0 {
-					if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
-						return kb << 10
-					}
-				}
-			}
-		}
-	}
-	return 4 << 30
-}
-
 // warmFile reads path once, reporting progress, so the weights are in the
-// page cache before the first request.
+// page cache before the first request. Like model loading it refuses at
+// once anything but a regular file (/dev/zero would read forever, a FIFO
+// would block).
 func warmFile(ctx context.Context, path string, progress func(done, total int64)) error {
-	f, err := os.Open(path)
+	f, st, err := gguf.OpenRegular(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
 	buf := make([]byte, 4<<20)
 	var done int64
-	for {
+	for done < st.Size() { // the size at open: a file still growing is not read forever
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		n, err := f.Read(buf)
 		done += int64(n)
-		progress(done, st.Size())
+		progress(min(done, st.Size()), st.Size())
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -368,4 +349,5 @@ func warmFile(ctx context.Context, path string, progress func(done, total int64)
 			return err
 		}
 	}
+	return nil
 }

@@ -30,6 +30,10 @@ func newVersionCommand() *cobra.Command {
 			}
 			fmt.Fprintf(out, "kernel variant: %s (supported: %s; force with KILN_ISA)\n", native.CurrentISA(), strings.Join(supported, ", "))
 			fmt.Fprintf(out, "threads: %d\n", native.Threads())
+			fmt.Fprintln(out, "kernels:")
+			for _, k := range native.Kernels() {
+				fmt.Fprintf(out, "  %-16s %s\n", k.Name, k.Variant)
+			}
 			return nil
 		},
 	}

@@ -14,7 +14,7 @@ func TestVersionCommand(t *testing.T) {
 	if err := root.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"kiln ", "commit", "cpu features:", "kernel variant:", "binding"} {
+	for _, want := range []string{"kiln ", "commit", "cpu features:", "kernel variant:", "binding", "kernels:", "gemv q8_0", "attention"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("version output lacks %q:\n%s", want, out.String())
 		}

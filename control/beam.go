@@ -29,7 +29,6 @@ package control
 
 import (
 	"cmp"
-	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -63,10 +62,10 @@ type BeamSearch struct {
 
 func (b *BeamSearch) validate() error {
 	if math.IsNaN(b.LengthPenalty) || math.IsInf(b.LengthPenalty, 0) {
-		return fmt.Errorf("length_penalty: %g is not a finite number", b.LengthPenalty)
+		return badParam("length_penalty", "%g is not a finite number", b.LengthPenalty)
 	}
 	if b.EarlyStopping < EarlyStopHeuristic || b.EarlyStopping > EarlyStopNever {
-		return fmt.Errorf("early_stopping: unknown mode %d", b.EarlyStopping)
+		return badParam("early_stopping", "unknown mode %d", b.EarlyStopping)
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ func newBenchEngine(b *testing.B, cfg Config, numBlocks int) *Engine {
 	if err != nil {
 		b.Fatal(err)
 	}
-	x, err := NewModelExecutor(m, numBlocks, 16, native.F16)
+	x, err := model.NewExecutor(m, numBlocks, 16, native.F16)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -135,7 +135,7 @@ func (e *Engine) Submit(ctx context.Context, req Request) (<-chan Event, error) 
 		if req.BestOf > req.choices() {
 			param = "best_of"
 		}
-		return nil, fmt.Errorf("%w: %s: %d sequences at once (n, best_of or the beam width) exceed the server's max_num_seqs %d", ErrBadRequest, param, w, e.cfg.MaxNumSeqs)
+		return nil, badParam(param, "%d sequences at once (n, best_of or the beam width) exceed the server's max_num_seqs %d", w, e.cfg.MaxNumSeqs)
 	}
 	s, err := e.newSequence(ctx, req)
 	if err != nil {
@@ -188,7 +188,7 @@ func (e *Engine) Submit(ctx context.Context, req Request) (<-chan Event, error) 
 func (e *Engine) newSequence(ctx context.Context, req Request) (*sequence, error) {
 	sm, err := sample.New(req.Sample, e.exec.VocabSize())
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
+		return nil, &ParamError{Err: err}
 	}
 	s := &sequence{
 		req: req, ctx: ctx,

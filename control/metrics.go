@@ -1,6 +1,7 @@
 package control
 
 import (
+	"maps"
 	"sync"
 	"time"
 
@@ -36,6 +37,15 @@ func (h *Histogram) observe(v float64) {
 func (h Histogram) clone() Histogram {
 	h.Counts = append([]uint64(nil), h.Counts...)
 	return h
+}
+
+// add merges o into h; both have the same bounds.
+func (h *Histogram) add(o Histogram) {
+	for i := range min(len(h.Counts), len(o.Counts)) {
+		h.Counts[i] += o.Counts[i]
+	}
+	h.Count += o.Count
+	h.Sum += o.Sum
 }
 
 // Metrics is a snapshot of the engine for the server's /metrics.
@@ -76,13 +86,50 @@ func (m *metrics) update(f func(*Metrics)) {
 func (m *metrics) snapshot() Metrics {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := m.m
-	s.Requests = make(map[FinishReason]uint64, len(m.m.Requests))
-	for k, v := range m.m.Requests {
-		s.Requests[k] = v
+	return m.m.clone()
+}
+
+// clone is a deep copy of m: its map and histogram counts are its own.
+func (m Metrics) clone() Metrics {
+	m.Requests = maps.Clone(m.Requests)
+	if m.Requests == nil {
+		m.Requests = map[FinishReason]uint64{}
 	}
-	s.TTFT, s.InterToken, s.EndToEnd, s.Queue = m.m.TTFT.clone(), m.m.InterToken.clone(), m.m.EndToEnd.clone(), m.m.Queue.clone()
-	return s
+	m.TTFT, m.InterToken, m.EndToEnd, m.Queue = m.TTFT.clone(), m.InterToken.clone(), m.EndToEnd.clone(), m.Queue.clone()
+	return m
+}
+
+// Add adds o into m, as the snapshot of replicas serving side by side:
+// gauges and counters summed, histograms merged (both have
+// LatencyBuckets' bounds). KV.PeakUsedBlocks stays m's: peaks of pools
+// at different moments do not add up. m must own its map and counts (a snapshot or a
+// clone does).
+func (m *Metrics) Add(o Metrics) {
+	m.Running += o.Running
+	m.Waiting += o.Waiting
+	m.Sessions += o.Sessions
+	m.KV.TotalBlocks += o.KV.TotalBlocks
+	m.KV.FreeBlocks += o.KV.FreeBlocks
+	m.KV.CachedBlocks += o.KV.CachedBlocks
+	m.KV.UsedBlocks += o.KV.UsedBlocks
+	m.KV.PrefixQueries += o.KV.PrefixQueries
+	m.KV.PrefixHits += o.KV.PrefixHits
+	m.KV.Evictions += o.KV.Evictions
+	m.PromptTokens += o.PromptTokens
+	m.GeneratedTokens += o.GeneratedTokens
+	m.Preemptions += o.Preemptions
+	m.Steps += o.Steps
+	m.StepTokens += o.StepTokens
+	if m.Requests == nil {
+		m.Requests = map[FinishReason]uint64{}
+	}
+	for k, v := range o.Requests {
+		m.Requests[k] += v
+	}
+	m.TTFT.add(o.TTFT)
+	m.InterToken.add(o.InterToken)
+	m.EndToEnd.add(o.EndToEnd)
+	m.Queue.add(o.Queue)
 }
 
 func seconds(d time.Duration) float64 { return d.Seconds() }

@@ -25,7 +25,7 @@ func newModelEngine(t testing.TB, numBlocks int, cfg Config) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := NewModelExecutor(m, numBlocks, 16, native.F32)
+	x, err := model.NewExecutor(m, numBlocks, 16, native.F32)
 	if err != nil {
 		t.Fatal(err)
 	}

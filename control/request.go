@@ -1,21 +1,9 @@
 package control
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/kiln-llm/kiln/engine/sample"
-)
-
-// Errors Submit returns; the server maps them to HTTP statuses (429 for
-// ErrOverloaded, 503 for ErrClosed, 400 for the rest).
-var (
-	ErrOverloaded    = errors.New("control: the admission queue is full")
-	ErrClosed        = errors.New("control: the engine is shut down")
-	ErrPromptTooLong = errors.New("control: the prompt does not fit the context")
-	ErrBadRequest    = errors.New("control: bad request")
-	ErrSessionBusy   = errors.New("control: the session has a request in flight")
 )
 
 // Request is one generation: a tokenized prompt and how to continue it.
@@ -74,54 +62,51 @@ func (r *Request) width() int { return max(r.BestOf, r.choices()) }
 const maxTopLogprobs = 20
 
 func (r *Request) validate(vocab int) error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
-	}
 	switch {
 	case len(r.Prompt) == 0:
-		return bad("prompt: no tokens")
+		return badParam("prompt", "no tokens")
 	case r.MaxTokens < 0:
-		return bad("max_tokens: %d, want >= 0", r.MaxTokens)
+		return badParam("max_tokens", "%d, want >= 0", r.MaxTokens)
 	case r.MinTokens < 0:
-		return bad("min_tokens: %d, want >= 0", r.MinTokens)
+		return badParam("min_tokens", "%d, want >= 0", r.MinTokens)
 	case r.MaxTokens > 0 && r.MinTokens > r.MaxTokens:
-		return bad("min_tokens: %d exceeds max_tokens %d", r.MinTokens, r.MaxTokens)
+		return badParam("min_tokens", "%d exceeds max_tokens %d", r.MinTokens, r.MaxTokens)
 	case r.TopLogprobs < 0 || r.TopLogprobs > maxTopLogprobs:
-		return bad("top_logprobs: %d, want 0..%d", r.TopLogprobs, maxTopLogprobs)
+		return badParam("top_logprobs", "%d, want 0..%d", r.TopLogprobs, maxTopLogprobs)
 	case r.N < 0:
-		return bad("n: %d, want >= 1", r.N)
+		return badParam("n", "%d, want >= 1", r.N)
 	case r.BestOf != 0 && r.BestOf < r.choices():
-		return bad("best_of: %d is less than n (%d)", r.BestOf, r.choices())
+		return badParam("best_of", "%d is less than n (%d)", r.BestOf, r.choices())
 	case r.width() > 1 && r.SessionID != "":
-		return bad("session_id: a session keeps one sequence's K/V; n, best_of and beam search need one sequence")
+		return badParam("session_id", "a session keeps one sequence's K/V; n, best_of and beam search need one sequence")
 	}
 	if r.Beam != nil {
 		if err := r.Beam.validate(); err != nil {
-			return bad("%v", err)
+			return err
 		}
 	}
 	for i, t := range r.Prompt {
 		if t < 0 || int(t) >= vocab {
-			return bad("prompt: token %d: id %d outside the vocabulary [0, %d)", i, t, vocab)
+			return badParam("prompt", "token %d: id %d outside the vocabulary [0, %d)", i, t, vocab)
 		}
 	}
 	for _, t := range r.StopTokens {
 		if t < 0 || int(t) >= vocab {
-			return bad("stop token id %d outside the vocabulary [0, %d)", t, vocab)
+			return badParam("stop_token_ids", "stop token id %d outside the vocabulary [0, %d)", t, vocab)
 		}
 	}
 	for _, t := range r.RenderTokens {
 		if t < 0 || int(t) >= vocab {
-			return bad("render token id %d outside the vocabulary [0, %d)", t, vocab)
+			return badParam("", "render token id %d outside the vocabulary [0, %d)", t, vocab)
 		}
 	}
 	for _, s := range r.StopStrings {
 		if s == "" {
-			return bad("stop: empty stop string")
+			return badParam("stop", "empty stop string")
 		}
 	}
 	if err := r.Sample.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", ErrBadRequest, err)
+		return &ParamError{Err: err}
 	}
 	return nil
 }

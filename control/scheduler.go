@@ -129,7 +129,7 @@ func (e *Engine) runStep() bool {
 
 // schedule fills e.step and e.sched for this step.
 func (e *Engine) schedule() {
-	e.step.reset()
+	e.step.Reset()
 	e.sched, e.copies = e.sched[:0], e.copies[:0]
 	budget := e.cfg.MaxBatchTokens
 

@@ -7,27 +7,17 @@
  * for prefill — which the pool's threads take in a fixed stride. A query's
  * bits never depend on its item: decode and prefill run the same per-ISA item
  * kernel, whose per-row operation order ignores the other rows (attention.h). */
-#include "attention.h"
+#include "kernels.h"
 
 #include <stdatomic.h>
 
 #include <stdlib.h>
 
-typedef void (*kiln_attn_item_fn)(const kiln_attn_params *, const kiln_attn_item *, float *);
-
 /* Work per thread below which a call stays on the caller (flops). */
 #define KILN_ATTN_MIN_WORK (1 << 17)
 
-static kiln_attn_item_fn pick_kernel(void) {
-#if KILN_X86
-    switch (kiln_active_isa()) {
-    case KILN_ISA_AVX512: return kiln_attn_item_avx512;
-    case KILN_ISA_AVX2: return kiln_attn_item_avx2;
-    default: break;
-    }
-#endif
-    return kiln_attn_item_ref;
-}
+/* pick_kernel is the active ISA's item kernel (the kernel table's). */
+static kiln_attn_item_fn pick_kernel(void) { return kiln_kernels_active()->attn_item; }
 
 /* check_layout validates the cache description and fills p. */
 static int check_layout(const kiln_kv_layout *kv, kiln_attn_params *p) {
@@ -114,10 +104,7 @@ int kiln_kv_store(const kiln_kv_layout *kv, const float *k, const float *v, cons
     for (int64_t i = 0; i < n_tokens; i++)
         if (slots[i] >= n_slots) return KILN_ERR_INDEX;
     if ((rc = kiln_ensure_init()) != KILN_OK) return rc;
-    store_job j = {&p, k, v, slots, n_tokens, kiln_attn_f32_to_f16_ref};
-#if KILN_X86
-    if (kiln_active_isa() != KILN_ISA_SCALAR) j.to_f16 = kiln_attn_f32_to_f16_avx2;
-#endif
+    store_job j = {&p, k, v, slots, n_tokens, kiln_kernels_active()->kv_to_f16};
     int nth = kiln_threads_for(n_tokens * kv->n_head_kv * kv->head_dim, 1 << 15);
     if (nth > kv->n_head_kv) nth = kv->n_head_kv;
     kiln_parallel(store_task, &j, nth);

@@ -3,7 +3,7 @@
  * The ISA is chosen once (at the first kiln_init or implicitly at the first
  * kernel call) from cpuid, or forced by KILN_ISA / kiln_set_isa. Kernels read
  * it through kiln_active_isa() and pick their function-table entry. */
-#include "kiln_internal.h"
+#include "kernels.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -38,14 +38,9 @@ const char *kiln_strerror(int status) {
 }
 
 size_t kiln_row_size(int type, int64_t k) {
-    if (k <= 0) return 0;
-    switch (type) {
-    case KILN_TYPE_F32: return (size_t)k * 4;
-    case KILN_TYPE_F16:
-    case KILN_TYPE_BF16: return (size_t)k * 2;
-    case KILN_TYPE_Q8_0: return k % KILN_QK8_0 ? 0 : (size_t)(k / KILN_QK8_0) * sizeof(block_q8_0);
-    default: return 0;
-    }
+    const kiln_type_traits *tr = kiln_type_traits_of(type);
+    if (k <= 0 || !tr || k % tr->block) return 0;
+    return (size_t)(k / tr->block) * tr->block_bytes;
 }
 
 const char *kiln_isa_name(int isa) {
@@ -108,6 +103,7 @@ int kiln_init(int n_threads) {
         pthread_mutex_unlock(&g_init_mu);
         return KILN_ERR_ISA;
     }
+    kiln_kernels_init(features());
     if (atomic_load(&g_initialised)) kiln_pool_stop();
     int rc = kiln_pool_start(n_threads);
     if (rc == KILN_OK) {

@@ -8,8 +8,9 @@
  * then claim column chunks of Y from a shared counter.
  * Columns (W rows) are split, not rows of X, so every thread streams
  * disjoint runs of W (the dominant traffic) and an output never depends on
- * the split (see matmul.h for the arithmetic rule). */
-#include "matmul.h"
+ * the split (see matmul.h for the arithmetic rule). Which kernels run is
+ * the active ISA's kernel table's (kernels.h): the row of each weight type. */
+#include "kernels.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -61,10 +62,8 @@ static void scratch_give(void *area) {
  * k when m is below the tile height, so a GEMV streams each W row once from
  * start to end), X row group (MR rows, kept in L1), W row group (NR rows).
  * Tiles only change which outputs are computed together, never how. */
-static void mm_blocked(const kiln_mm *p, const kiln_mm_tiler *tiler, int64_t n0, int64_t n1,
-                       float *acc) {
+void kiln_mm_blocked(const kiln_mm *p, const kiln_mm_tiles *tl, int64_t n0, int64_t n1, float *acc) {
     const int64_t m = p->m, k = p->k;
-    const kiln_mm_tiles *tl = p->wtype == KILN_TYPE_Q8_0 ? &tiler->q8 : &tiler->flt;
     const kiln_mm_tile_fn fn = tl->fn;
     const int64_t kc = m < tl->mr ? k : KILN_MM_KC;
     for (int64_t nb0 = n0; nb0 < n1; nb0 += KILN_MM_NB) {
@@ -93,30 +92,6 @@ static void mm_blocked(const kiln_mm *p, const kiln_mm_tiler *tiler, int64_t n0,
     }
 }
 
-/* ---- kernel choice --------------------------------------------------------- */
-typedef void (*kiln_mm_quantizer)(const float *x, int8_t *xq, float *xd, int64_t k, int64_t kpad,
-                                  int64_t r0, int64_t r1);
-
-/* pick_tiler returns the SIMD tiles for isa, or NULL for the scalar reference. */
-static const kiln_mm_tiler *pick_tiler(int isa) {
-    switch (isa) {
-#if KILN_X86
-    case KILN_ISA_AVX512: return kiln_mm_tiler_avx512_get();
-    case KILN_ISA_AVX2: return &kiln_mm_tiler_avx2;
-#endif
-    default: return NULL;
-    }
-}
-
-/* Every quantizer gives identical bits; SIMD ones are only faster. */
-static kiln_mm_quantizer pick_quantizer(int isa) {
-#if KILN_X86
-    if (isa == KILN_ISA_AVX2 || isa == KILN_ISA_AVX512) return kiln_mm_quantize_rows_avx2;
-#endif
-    (void)isa;
-    return kiln_mm_quantize_rows_ref;
-}
-
 /* ---- parallel bodies ----------------------------------------------------- */
 /* mm_task is one kiln_matmul_multi call: up to KILN_MATMUL_MAX_OUTS problems
  * over the same X. Their columns, laid end to end (output i owns columns
@@ -126,8 +101,8 @@ typedef struct {
     kiln_mm p[KILN_MATMUL_MAX_OUTS];
     int count;
     kiln_mm xq; /* Q8_0 only: the quantized X every Q8_0 output reads (x, xq, xd, xp, xdp, m, k, kpad) */
-    const kiln_mm_tiler *tiler; /* NULL: scalar reference */
-    kiln_mm_quantizer quantize;
+    const kiln_kernels *kt; /* the active ISA's table */
+    const kiln_type_kernels *q8row; /* Q8_0 X: the row whose gemm_layout tiles X (if xq.xp) */
     float *scratch;  /* KILN_MM_SCRATCH_FLOATS per thread */
     _Atomic int64_t next; /* first column of the run not yet claimed */
     int64_t max_chunk, min_chunk, guide; /* chunk sizing, see claim() */
@@ -180,8 +155,8 @@ static void quantize_groups(mm_task *t) {
         const int64_t g = atomic_fetch_add_explicit(&t->next_group, 1, memory_order_relaxed);
         if (g >= t->groups) break;
         const int64_t r0 = g * t->group_rows, r1 = r0 + t->group_rows < q->m ? r0 + t->group_rows : q->m;
-        t->quantize(q->x, (int8_t *)q->xq, (float *)q->xd, q->k, q->kpad, r0, r1);
-        if (q->xp) t->tiler->q8g_layout(q, r0, r1);
+        t->kt->quantize_q8_0(q->x, (int8_t *)q->xq, (float *)q->xd, q->k, q->kpad, r0, r1);
+        if (q->xp) t->q8row->gemm_layout(q, r0, r1);
         atomic_fetch_add_explicit(&t->groups_done, 1, memory_order_release);
     }
     kiln_spin_until_at_least(&t->groups_done, t->groups);
@@ -199,10 +174,8 @@ static void matmul_worker(void *arg, int ith, int nth) {
     int64_t n0, n1;
     while (claim(t, &o, &n0, &n1)) {
         const kiln_mm *p = &t->p[o];
-        if (t->tiler && p->wtype == KILN_TYPE_Q8_0 && t->tiler->q8_kernel) t->tiler->q8_kernel(p, n0, n1, scratch);
-        else if (t->tiler) mm_blocked(p, t->tiler, n0, n1, scratch);
-        else if (p->wtype == KILN_TYPE_Q8_0) kiln_mm_q8_0_ref(p, n0, n1, scratch);
-        else kiln_mm_float_ref(p, n0, n1, scratch);
+        const kiln_type_kernels *row = &t->kt->types[p->wtype];
+        (p->m >= row->gemm_min_m ? row->gemm : row->gemv)(p, n0, n1, scratch);
     }
 }
 
@@ -213,39 +186,41 @@ static int check_dims(int64_t m, int64_t n, int64_t k) {
     return KILN_OK;
 }
 
-static int check_out(const kiln_matmul_out *o, int64_t m, int64_t k) {
+/* check_out validates one output against the table kt (types it has a row for). */
+static int check_out(const kiln_kernels *kt, const kiln_matmul_out *o, int64_t m, int64_t k) {
     if (!o->w || !o->y) return KILN_ERR_NULL;
-    if (o->wtype != KILN_TYPE_F32 && o->wtype != KILN_TYPE_F16 && o->wtype != KILN_TYPE_BF16 &&
-        o->wtype != KILN_TYPE_Q8_0)
-        return KILN_ERR_TYPE;
+    const kiln_type_traits *tr = kiln_type_traits_of(o->wtype);
+    if (!tr || !kiln_kernels_row(kt, o->wtype)) return KILN_ERR_TYPE;
     const int rc = check_dims(m, o->n, k);
     if (rc != KILN_OK) return rc;
-    if (o->wtype == KILN_TYPE_Q8_0 && k % KILN_QK8_0) return KILN_ERR_ALIGN;
+    if (k % tr->block) return KILN_ERR_ALIGN;
     return KILN_OK;
 }
 
 int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_out *outs, int count) {
     if (!x || !outs) return KILN_ERR_NULL;
     if (count < 1 || count > KILN_MATMUL_MAX_OUTS) return KILN_ERR_SIZE;
-    int q8 = 0;
+    int rc = kiln_ensure_init();
+    if (rc != KILN_OK) return rc;
+    const kiln_kernels *kt = kiln_kernels_active();
+    const kiln_type_kernels *q8row = NULL; /* a row reading Q8_0 X (all such rows share its layout) */
     int64_t n_total = 0;
     for (int i = 0; i < count; i++) {
-        const int rc = check_out(&outs[i], m, k);
+        rc = check_out(kt, &outs[i], m, k);
         if (rc != KILN_OK) return rc;
-        q8 |= outs[i].wtype == KILN_TYPE_Q8_0;
+        const kiln_type_kernels *row = &kt->types[outs[i].wtype];
+        if (row->x_form == KILN_X_Q8_0) q8row = row;
         n_total += outs[i].n;
     }
-    int rc = check_dims(m, n_total, k);
+    rc = check_dims(m, n_total, k);
     if (rc != KILN_OK) return rc;
-    rc = kiln_ensure_init();
-    if (rc != KILN_OK) return rc;
+    const int q8 = q8row != NULL;
 
-    const int isa = kiln_active_isa();
     mm_task t = {
         .count = count,
         .xq = {.x = x, .m = m, .k = k, .kpad = (k + 63) & ~(int64_t)63},
-        .tiler = pick_tiler(isa),
-        .quantize = pick_quantizer(isa),
+        .kt = kt,
+        .q8row = q8row,
     };
     const int nth = kiln_threads_for(m * n_total * k, KILN_MM_MIN_MACS_PER_THREAD);
 
@@ -257,7 +232,7 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
     if (q8) {
         q_bytes = (size_t)m * (size_t)kpad + (size_t)m * (size_t)(kpad / KILN_QK8_0) * 4;
         q_bytes = (q_bytes + 63) & ~(size_t)63;
-        if (t.tiler && t.tiler->q8g_layout && m >= t.tiler->q8g_min_m)
+        if (q8row->gemm_layout && m >= q8row->gemm_min_m)
             tiled_bytes = (size_t)m * (size_t)kpad * 2 + (size_t)m * (size_t)(kpad / KILN_QK8_0) * 4;
     }
     void *s = scratch_take(acc_bytes + q_bytes + tiled_bytes + 64);

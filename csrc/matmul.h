@@ -36,7 +36,7 @@ typedef struct {
     const float *x;       /* X[m, k] f32 */
     const int8_t *xq;     /* Q8_0 only: X quants [m, kpad] (kpad = k rounded up to 64) */
     const float *xd;      /* Q8_0 only: X block scales as f32, [m, kpad/32] */
-    /* Q8_0 GEMM only (the tiler has q8g_layout, m >= q8g_min_m; else NULL): X by tiles of
+    /* Q8_0 GEMM only (the type row has gemm_layout, m >= gemm_min_m; else NULL): X by tiles of
      * KILN_MM_Q8G_MR rows (the last tile has mr = m % MR rows, if any). The
      * tile of rows i0.. holds the quants as int16 pairs (x[2P], x[2P+1]) at
      * xp + i0*kpad/2 + P*mr + r and the block scales at xdp + i0*kpad/32 + b*mr + r. */
@@ -86,16 +86,10 @@ typedef struct {
     kiln_mm_tile_fn fn;
 } kiln_mm_tiles;
 
-typedef struct {
-    kiln_mm_tiles flt;   /* F32, F16, BF16 */
-    kiln_mm_tiles q8;    /* Q8_0 through the blocked driver, unless q8_kernel is set */
-    kiln_mm_kernel q8_kernel; /* Q8_0 with its own loop nest (a different per-output rule) */
-    /* Non-NULL: q8_kernel wants p->xp, p->xdp when m >= q8g_min_m, and
-     * q8g_layout(p, r0, r1) fills them for rows [r0, r1) from p->xq, p->xd
-     * (r0 a multiple of KILN_MM_Q8G_MR; r1 too, or m). */
-    void (*q8g_layout)(const kiln_mm *p, int64_t r0, int64_t r1);
-    int q8g_min_m;
-} kiln_mm_tiler;
+/* kiln_mm_blocked runs the tiles over y[0:m, n0:n1] with the cache
+ * blocking of matmul.c: the loop nest every tiled kernel shares. acc is the
+ * per-thread scratch (KILN_MM_SCRATCH_FLOATS floats). */
+void kiln_mm_blocked(const kiln_mm *p, const kiln_mm_tiles *tl, int64_t n0, int64_t n1, float *acc);
 
 /* Tile height of the Q8_0 GEMM kernels and of their X layout (kiln_mm.xp). */
 #define KILN_MM_Q8G_MR 6
@@ -121,13 +115,19 @@ void kiln_mm_q8_0_ref(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 #if KILN_X86
 void kiln_mm_quantize_rows_avx2(const float *x, int8_t *xq, float *xd, int64_t k, int64_t kpad,
                                 int64_t r0, int64_t r1);
-extern const kiln_mm_tiler kiln_mm_tiler_avx2;
+/* AVX2 (matmul_avx2.c): float weights through the blocked driver; the Q8_0
+ * dot-product kernel for small m (8 W rows per step, reduced across rows). */
+void kiln_mm_float_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_q8_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 /* kiln_mm_q8_gemm_avx2 computes y[0:m, n0:n1] from p->xp, p->xdp, which
  * kiln_mm_q8_layout_avx2 fills (matmul_q8_avx2.c). */
 void kiln_mm_q8_gemm_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_q8_layout_avx2(const kiln_mm *p, int64_t r0, int64_t r1);
-/* kiln_mm_tiler_avx512_get picks the VNNI Q8_0 tiles when the CPU has them. */
-const kiln_mm_tiler *kiln_mm_tiler_avx512_get(void);
+/* AVX-512 (matmul_avx512.c): float and Q8_0 tiles through the blocked
+ * driver; the _vnni Q8_0 variant needs AVX512_VNNI (same bits). */
+void kiln_mm_float_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_q8_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_q8_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 #endif
 
 #endif /* KILN_MATMUL_H */

@@ -8,7 +8,7 @@
  * pool. Splits are by whole rows (row ops) or by 64-element chunks (span
  * ops); the kernels give each element / row the same bits wherever it lands,
  * so results never depend on the thread count. */
-#include "ops.h"
+#include "kernels.h"
 
 #include <stdlib.h>
 
@@ -20,17 +20,8 @@
 #define KILN_OPS_CHUNK 64            /* span split granularity: whole cache lines, whole vectors */
 #define KILN_ROPE_STACK 1024         /* rope tables up to this rope_dim live on the worker's stack */
 
-/* kernels returns the table of the variant this call must use. */
-static const kiln_ops_kernels *kernels(void) {
-#if KILN_X86
-    switch (kiln_active_isa()) {
-    case KILN_ISA_AVX512: return &kiln_ops_avx512;
-    case KILN_ISA_AVX2: return &kiln_ops_avx2;
-    default: break;
-    }
-#endif
-    return &kiln_ops_scalar;
-}
+/* kernels returns the ops of the active ISA's kernel table. */
+static const kiln_ops_kernels *kernels(void) { return &kiln_kernels_active()->ops; }
 
 /* mul_ok reports whether a*b fits in int64 (a, b > 0). */
 static int mul_ok(int64_t a, int64_t b) { return a <= INT64_MAX / b; }
@@ -42,8 +33,7 @@ typedef enum {
     SPAN_BF16_F32,
     SPAN_F32_F16,
     SPAN_F32_BF16,
-    SPAN_COPY_F32,
-    SPAN_Q8_0,    /* n counts blocks */
+    SPAN_DEQUANT, /* n counts elements; to_float of the type's row */
     SPAN_SWIGLU,
     SPAN_ADD,
     SPAN_SCALE,
@@ -56,6 +46,10 @@ typedef struct {
     void *y;
     float s;
     int64_t n;
+    /* SPAN_DEQUANT: the row's dequantizer and its block (elements, bytes) */
+    kiln_to_float_fn to_float;
+    int64_t block;
+    size_t block_bytes;
 } span_task;
 
 /* span_run applies the kernel to items [lo, hi). */
@@ -66,11 +60,8 @@ static void span_run(const span_task *t, int64_t lo, int64_t hi) {
     case SPAN_BF16_F32: t->k->bf16_to_f32((const uint16_t *)t->a + lo, (float *)t->y + lo, n); break;
     case SPAN_F32_F16: t->k->f32_to_f16((const float *)t->a + lo, (uint16_t *)t->y + lo, n); break;
     case SPAN_F32_BF16: t->k->f32_to_bf16((const float *)t->a + lo, (uint16_t *)t->y + lo, n); break;
-    case SPAN_COPY_F32:
-        if ((const float *)t->a + lo != (float *)t->y + lo) memmove((float *)t->y + lo, (const float *)t->a + lo, (size_t)n * 4);
-        break;
-    case SPAN_Q8_0:
-        t->k->q8_0_to_f32((const block_q8_0 *)t->a + lo, (float *)t->y + lo * KILN_QK8_0, n);
+    case SPAN_DEQUANT: /* lo and n are whole blocks (span_align) */
+        t->to_float((const char *)t->a + (size_t)(lo / t->block) * t->block_bytes, (float *)t->y + lo, n);
         break;
     case SPAN_SWIGLU:
         t->k->swiglu((float *)t->y + lo, (const float *)t->a + lo, (const float *)t->b + lo, n);
@@ -80,11 +71,17 @@ static void span_run(const span_task *t, int64_t lo, int64_t hi) {
     }
 }
 
+/* span_align is the split granularity: KILN_OPS_CHUNK elements, rounded up
+ * to whole blocks of a dequantized type. */
+static int64_t span_align(const span_task *t) {
+    if (t->kind != SPAN_DEQUANT || t->block <= 1) return KILN_OPS_CHUNK;
+    return (KILN_OPS_CHUNK + t->block - 1) / t->block * t->block;
+}
+
 static void span_worker(void *arg, int ith, int nth) {
     const span_task *t = arg;
     int64_t lo, hi;
-    /* Q8_0 items are 32-element blocks: 2 blocks per chunk keeps 64 elements */
-    kiln_split(t->n, ith, nth, t->kind == SPAN_Q8_0 ? 2 : KILN_OPS_CHUNK, &lo, &hi);
+    kiln_split(t->n, ith, nth, span_align(t), &lo, &hi);
     if (lo < hi) span_run(t, lo, hi);
 }
 
@@ -136,38 +133,37 @@ int kiln_f32_to_bf16(const float *x, uint16_t *y, int64_t n) {
     return rc;
 }
 
-/* type_check validates a weight type and a row length for it. */
-static int type_check(int type, int64_t k) {
-    switch (type) {
-    case KILN_TYPE_F32:
-    case KILN_TYPE_F16:
-    case KILN_TYPE_BF16: return KILN_OK;
-    case KILN_TYPE_Q8_0: return k % KILN_QK8_0 ? KILN_ERR_ALIGN : KILN_OK;
-    default: return KILN_ERR_TYPE;
-    }
+/* type_check validates a weight type (one the active table has a row
+ * for) and a row length for it, and returns the row. */
+static int type_check(int type, int64_t k, const kiln_type_kernels **row) {
+    const kiln_type_traits *tr = kiln_type_traits_of(type);
+    *row = tr ? kiln_kernels_row(kiln_kernels_active(), type) : NULL;
+    if (!*row) return KILN_ERR_TYPE;
+    return k % tr->block ? KILN_ERR_ALIGN : KILN_OK;
 }
 
 int kiln_dequantize(int type, const void *x, float *y, int64_t n) {
     if (!x || !y) return KILN_ERR_NULL;
     if (n <= 0) return KILN_ERR_SIZE;
-    int rc = type_check(type, n);
+    int rc = kiln_ensure_init();
     if (rc != KILN_OK) return rc;
+    const kiln_type_kernels *row;
+    if ((rc = type_check(type, n, &row)) != KILN_OK) return rc;
     span_task t;
-    switch (type) {
-    case KILN_TYPE_F32: rc = span_start(&t, SPAN_COPY_F32, x, NULL, y, n); break;
-    case KILN_TYPE_F16: rc = span_start(&t, SPAN_F16_F32, x, NULL, y, n); break;
-    case KILN_TYPE_BF16: rc = span_start(&t, SPAN_BF16_F32, x, NULL, y, n); break;
-    default: rc = span_start(&t, SPAN_Q8_0, x, NULL, y, n / KILN_QK8_0); break;
-    }
-    if (rc == KILN_OK) span_launch(&t, n, KILN_OPS_SPAN_MIN);
-    return rc;
+    rc = span_start(&t, SPAN_DEQUANT, x, NULL, y, n);
+    if (rc != KILN_OK) return rc;
+    const kiln_type_traits *tr = kiln_type_traits_of(type);
+    t.to_float = row->to_float;
+    t.block = tr->block;
+    t.block_bytes = tr->block_bytes;
+    span_launch(&t, n, KILN_OPS_SPAN_MIN);
+    return KILN_OK;
 }
 
 /* ---- get_rows ------------------------------------------------------------- */
 
 typedef struct {
-    const kiln_ops_kernels *k;
-    int type;
+    kiln_to_float_fn to_float;
     const char *table;
     size_t row_bytes;
     int64_t k_elems;
@@ -180,13 +176,7 @@ typedef struct {
 static void rows_run(const rows_task *t, int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; i++) {
         const void *src = t->table + (size_t)t->ids[i] * t->row_bytes;
-        float *dst = t->y + i * t->k_elems;
-        switch (t->type) {
-        case KILN_TYPE_F32: memcpy(dst, src, t->row_bytes); break;
-        case KILN_TYPE_F16: t->k->f16_to_f32(src, dst, t->k_elems); break;
-        case KILN_TYPE_BF16: t->k->bf16_to_f32(src, dst, t->k_elems); break;
-        default: t->k->q8_0_to_f32(src, dst, t->k_elems / KILN_QK8_0); break;
-        }
+        t->to_float(src, t->y + i * t->k_elems, t->k_elems);
     }
 }
 
@@ -201,14 +191,14 @@ int kiln_get_rows(int type, const void *table, int64_t n_rows, int64_t k, const 
                   float *y) {
     if (!table || !ids || !y) return KILN_ERR_NULL;
     if (n_rows <= 0 || k <= 0 || n_ids <= 0 || !mul_ok(n_ids, k)) return KILN_ERR_SIZE;
-    int rc = type_check(type, k);
+    int rc = kiln_ensure_init();
     if (rc != KILN_OK) return rc;
+    const kiln_type_kernels *row;
+    if ((rc = type_check(type, k, &row)) != KILN_OK) return rc;
     /* every id is checked before anything is written */
     for (int64_t i = 0; i < n_ids; i++)
         if (ids[i] < 0 || ids[i] >= n_rows) return KILN_ERR_INDEX;
-    rc = kiln_ensure_init();
-    if (rc != KILN_OK) return rc;
-    rows_task t = {.k = kernels(), .type = type, .table = table, .row_bytes = kiln_row_size(type, k),
+    rows_task t = {.to_float = row->to_float, .table = table, .row_bytes = kiln_row_size(type, k),
                    .k_elems = k, .ids = ids, .n_ids = n_ids, .y = y};
     const int nth = kiln_threads_for(n_ids * k, KILN_OPS_ROW_MIN);
     if (nth <= 1) rows_run(&t, 0, n_ids);

@@ -79,6 +79,11 @@ func bGetISA() int32              { return int32(C.kiln_get_isa()) }
 func bSetISA(i int32) int32       { return int32(C.kiln_set_isa(C.int(i))) }
 func bVersion() string            { return C.GoString(C.kiln_version()) }
 func bStrerror(s int32) string    { return C.GoString(C.kiln_strerror(C.int(s))) }
+func bKernelCount() int32         { return int32(C.kiln_kernel_count()) }
+func bKernelName(i int32) string  { return C.GoString(C.kiln_kernel_name(C.int(i))) }
+func bKernelVariant(i int32) string {
+	return C.GoString(C.kiln_kernel_variant(C.int(i)))
+}
 
 func bMatmul(t int32, w, x, y unsafe.Pointer, m, n, k int64) int32 {
 	return int32(C.kiln_matmul(C.int(t), w, (*C.float)(x), (*C.float)(y), C.int64_t(m), C.int64_t(n), C.int64_t(k)))

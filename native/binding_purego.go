@@ -36,6 +36,9 @@ var (
 	cGetISA       func() int32
 	cSetISA       func(int32) int32
 	cVersion      func() string
+	cKernelCount  func() int32
+	cKernelName   func(int32) string
+	cKernelVar    func(int32) string
 	cStrerror     func(int32) string
 	cMatmul       func(int32, unsafe.Pointer, unsafe.Pointer, unsafe.Pointer, int64, int64, int64) int32
 	cMatmulMulti  func(unsafe.Pointer, int64, int64, unsafe.Pointer, int32) int32
@@ -101,6 +104,7 @@ func loadLibrary() error {
 		{&cInit, "kiln_init"}, {&cShutdown, "kiln_shutdown"}, {&cThreads, "kiln_threads"},
 		{&cCPUFeatures, "kiln_cpu_features"}, {&cISASupported, "kiln_isa_supported"},
 		{&cGetISA, "kiln_get_isa"}, {&cSetISA, "kiln_set_isa"}, {&cVersion, "kiln_version"},
+		{&cKernelCount, "kiln_kernel_count"}, {&cKernelName, "kiln_kernel_name"}, {&cKernelVar, "kiln_kernel_variant"},
 		{&cStrerror, "kiln_strerror"}, {&cMatmul, "kiln_matmul"}, {&cMatmulMulti, "kiln_matmul_multi"},
 		{&cQuantizeQ8, "kiln_quantize_q8_0"},
 		{&cDequantize, "kiln_dequantize"}, {&cF16ToF32, "kiln_f16_to_f32"}, {&cBF16ToF32, "kiln_bf16_to_f32"},
@@ -128,7 +132,12 @@ func bISASupported(i int32) int32 { return cISASupported(i) }
 func bGetISA() int32              { return cGetISA() }
 func bSetISA(i int32) int32       { return cSetISA(i) }
 func bVersion() string            { return cVersion() }
-func bStrerror(s int32) string    { return cStrerror(s) }
+func bKernelCount() int32         { return cKernelCount() }
+func bKernelName(i int32) string  { return cKernelName(i) }
+func bKernelVariant(i int32) string {
+	return cKernelVar(i)
+}
+func bStrerror(s int32) string { return cStrerror(s) }
 
 func bMatmul(t int32, w, x, y unsafe.Pointer, m, n, k int64) int32 {
 	return cMatmul(t, w, x, y, m, n, k)

@@ -88,6 +88,26 @@ func SetISA(isa ISA) error {
 	return check("set_isa", bSetISA(int32(isa)))
 }
 
+// Kernel is one entry of the active variant's kernel table: what a kernel
+// (Name: "ops", "attention", "gemv q8_0", ...) runs on this CPU (Variant).
+type Kernel struct {
+	Name    string
+	Variant string
+}
+
+// Kernels lists the active variant's kernel table, entry by entry.
+func Kernels() []Kernel {
+	if load() != nil {
+		return nil
+	}
+	n := int(bKernelCount())
+	out := make([]Kernel, 0, n)
+	for i := range n {
+		out = append(out, Kernel{Name: bKernelName(int32(i)), Variant: bKernelVariant(int32(i))})
+	}
+	return out
+}
+
 // ptr is the address of a slice's first element (nil for an empty slice).
 func ptr[T any](s []T) unsafe.Pointer {
 	if len(s) == 0 {

@@ -3,6 +3,7 @@ package native
 import (
 	"errors"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -44,4 +45,27 @@ func TestProbes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestKernels: every variant's kernel table names each entry and what runs
+// it, and the Q8_0 GEMV runs a kernel of the variant in use.
+func TestKernels(t *testing.T) {
+	forEachISA(t, func(t *testing.T, isa ISA) {
+		ks := Kernels()
+		if len(ks) < 16 {
+			t.Fatalf("%d kernel entries, want every op family and 4 weight types", len(ks))
+		}
+		found := false
+		for _, k := range ks {
+			if k.Name == "" || k.Variant == "" {
+				t.Errorf("unnamed entry %+v", k)
+			}
+			if k.Name == "gemv q8_0" {
+				found = strings.HasPrefix(k.Variant, isa.String())
+			}
+		}
+		if !found {
+			t.Errorf("gemv q8_0 does not run a %s kernel: %+v", isa, ks)
+		}
+	})
 }

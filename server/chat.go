@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/kiln-llm/kiln/control"
+	"github.com/kiln-llm/kiln/engine/chat"
 	"github.com/kiln-llm/kiln/engine/tokenizer"
 	"github.com/kiln-llm/kiln/server/openai"
 )
@@ -19,15 +20,11 @@ const maxChatTopLogprobs = 20
 var chatRoles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "function": true}
 
 // parseMessages reads messages: an array of {role, content} where content
-// is a string, an array of text parts, or null (assistant only). A bare
-// string is taken as one user message.
-func parseMessages(raw json.RawMessage) ([]ChatMessage, error) {
+// is a string, an array of text parts, or null (assistant only); a tool
+// message names the call it answers (tool_call_id).
+func parseMessages(raw json.RawMessage) ([]chat.Message, error) {
 	if isNull(raw) {
 		return nil, badParam("messages", "messages: required")
-	}
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		return []ChatMessage{{Role: "user", Content: one}}, nil
 	}
 	var items []json.RawMessage
 	if json.Unmarshal(raw, &items) != nil {
@@ -36,7 +33,7 @@ func parseMessages(raw json.RawMessage) ([]ChatMessage, error) {
 	if len(items) == 0 {
 		return nil, badParam("messages", "messages: empty; want at least one message")
 	}
-	out := make([]ChatMessage, 0, len(items))
+	out := make([]chat.Message, 0, len(items))
 	for i, it := range items {
 		p := fmt.Sprintf("messages[%d]", i)
 		var m openai.Message
@@ -46,6 +43,9 @@ func parseMessages(raw json.RawMessage) ([]ChatMessage, error) {
 		if !chatRoles[m.Role] {
 			return nil, badParam(p+".role", "%s.role: %q; want system, developer, user, assistant or tool", p, m.Role)
 		}
+		if m.Role == "tool" && m.ToolCallID == "" {
+			return nil, badParam(p+".tool_call_id", "%s.tool_call_id: required for role tool (the id of the call it answers)", p)
+		}
 		calls, err := messageToolCalls(m, p)
 		if err != nil {
 			return nil, err
@@ -54,7 +54,11 @@ func parseMessages(raw json.RawMessage) ([]ChatMessage, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ChatMessage{Role: m.Role, Content: content, NullContent: isNull(m.Content), Name: m.Name, ToolCalls: calls, ToolCallID: m.ToolCallID})
+		cm := chat.Message{Role: m.Role, Content: content, Name: m.Name, ToolCalls: calls, ToolCallID: m.ToolCallID}
+		if isNull(m.Content) {
+			cm.Content = nil // an assistant turn that only calls tools: templates see None
+		}
+		out = append(out, cm)
 	}
 	return out, nil
 }
@@ -62,7 +66,7 @@ func parseMessages(raw json.RawMessage) ([]ChatMessage, error) {
 // messageToolCalls reads an assistant message's tool_calls: an array of
 // {id, type: "function", function: {name, arguments}}, arguments being the
 // JSON text OpenAI sends (an object is accepted too).
-func messageToolCalls(m openai.Message, p string) ([]ChatToolCall, error) {
+func messageToolCalls(m openai.Message, p string) ([]chat.ToolCall, error) {
 	if isNull(m.ToolCalls) {
 		return nil, nil
 	}
@@ -74,7 +78,7 @@ func messageToolCalls(m openai.Message, p string) ([]ChatToolCall, error) {
 	if json.Unmarshal(m.ToolCalls, &items) != nil {
 		return nil, badParam(param, "%s: wrong type: want an array of {id, type, function: {name, arguments}}", param)
 	}
-	out := make([]ChatToolCall, 0, len(items))
+	out := make([]chat.ToolCall, 0, len(items))
 	for j, it := range items {
 		q := fmt.Sprintf("%s[%d]", param, j)
 		if it.Type != "" && it.Type != "function" {
@@ -95,7 +99,7 @@ func messageToolCalls(m openai.Message, p string) ([]ChatToolCall, error) {
 				return nil, badParam(q+".function.arguments", "%s.function.arguments: wrong type: want a string of JSON", q)
 			}
 		}
-		out = append(out, ChatToolCall{ID: it.ID, Name: it.Function.Name, Arguments: args})
+		out = append(out, chat.ToolCall{ID: it.ID, Type: "function", Function: chat.FunctionCall{Name: it.Function.Name, Arguments: args}})
 	}
 	return out, nil
 }
@@ -121,7 +125,10 @@ func messageContent(m openai.Message, p string) (string, error) {
 	for j, part := range parts {
 		switch part.Type {
 		case "text":
-			texts = append(texts, part.Text)
+			if part.Text == nil {
+				return "", badParam(fmt.Sprintf("%s.content[%d].text", p, j), "%s.content[%d].text: required for a text part", p, j)
+			}
+			texts = append(texts, *part.Text)
 		case "image_url", "input_image", "input_audio", "file":
 			return "", notImplemented(fmt.Sprintf("%s.content[%d]", p, j), part.Type+" content")
 		default:
@@ -138,7 +145,7 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 		return err
 	}
 	var req openai.ChatRequest
-	if err := decodeBody(c.Body(), &req); err != nil {
+	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
 	g, err := parseSampling(&req.Sampling, m, 0)
@@ -176,15 +183,19 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 		}
 		og = plan.grammar
 	}
-	text, err := s.renderChat(m, msgs, plan.tools)
+	tmpl, err := m.template()
 	if err != nil {
 		return err
 	}
-	g.req.Prompt = m.encodeChat(text)
+	text, err := renderChat(tmpl, msgs, plan.tools, true)
+	if err != nil {
+		return err
+	}
+	g.req.Prompt = m.encodeChat(text, tmpl)
 	if err := checkContext(&g, len(g.req.Prompt), m, "messages"); err != nil {
 		return err
 	}
-	m.endOfTurn(&g.req)
+	m.endOfTurn(&g.req, tmpl)
 	reqs := g.expand([][]int32{g.req.Prompt}, c.GetRespHeader(RequestIDHeader))
 	s.constrain(reqs, m, og)
 	r, err := s.start(m.Backend, reqs, "messages")
@@ -203,7 +214,7 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 		return err
 	}
 	base.Object = "chat.completion"
-	res, us := g.best(res)
+	us := usages(res)
 	for i := range res {
 		out := plan.parse(res[i].text.String())
 		msg := &openai.ReplyMessage{Role: s.opts.ResponseRole, Content: out.content, ToolCalls: out.calls}
@@ -223,16 +234,10 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 // finishToolCalls is OpenAI's finish_reason of an answer that calls tools.
 const finishToolCalls control.FinishReason = "tool_calls"
 
-// renderChat renders the conversation with the chat template, showing it
-// the tools when there are any and the template can.
-func (s *Server) renderChat(m *Model, msgs []ChatMessage, tools []json.RawMessage) (string, error) {
-	var text string
-	var err error
-	if tr, ok := m.chatTemplate().(ToolRenderer); ok {
-		text, err = tr.RenderTools(msgs, tools, s.opts.ResponseRole, true)
-	} else {
-		text, err = m.chatTemplate().Render(msgs, s.opts.ResponseRole, true)
-	}
+// renderChat renders the conversation (and the tools, if any) with the
+// chat template; a template's refusal is the client's 400.
+func renderChat(tmpl ChatTemplate, msgs []chat.Message, tools []json.RawMessage, addGeneration bool) (string, error) {
+	text, err := tmpl.Render(msgs, tools, addGeneration)
 	if err != nil {
 		return "", badParam("messages", "messages: the chat template failed: %v", err)
 	}

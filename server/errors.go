@@ -66,8 +66,11 @@ func modelNotFound(id string) *APIError {
 
 // submitError maps control.Submit's errors to statuses: 429 when the queue
 // is full, 503 when the engine is closed, 409 when an interactive session
-// already has a request in flight, 400 for bad requests.
+// already has a request in flight, 400 for bad requests (naming the
+// parameter control's ParamError carries; a prompt that does not fit
+// names promptParam).
 func submitError(err error, promptParam string) *APIError {
+	var pe *control.ParamError
 	switch {
 	case errors.Is(err, control.ErrOverloaded):
 		return &APIError{Status: fiber.StatusTooManyRequests, Type: "rate_limit_error", Code: "server_overloaded", RetryAfter: 1,
@@ -79,21 +82,20 @@ func submitError(err error, promptParam string) *APIError {
 			Message: "the session already has a request in flight"}
 	case errors.Is(err, control.ErrPromptTooLong):
 		return badParam(promptParam, "%s", strings.TrimPrefix(err.Error(), "control: "))
+	case errors.As(err, &pe):
+		return badParam(pe.Param, "%s", pe.Err.Error())
 	case errors.Is(err, control.ErrBadRequest):
-		msg := strings.TrimPrefix(err.Error(), "control: bad request: ")
-		param, _, _ := strings.Cut(msg, ":")
-		if strings.ContainsAny(param, " ") {
-			param = ""
-		}
-		return badParam(param, "%s", msg)
+		return badParam("", "%s", strings.TrimPrefix(err.Error(), "control: "))
 	}
 	return &APIError{Status: fiber.StatusInternalServerError, Type: "server_error", Message: err.Error()}
 }
 
 // finishError is the error a request that ended without a normal finish
-// reports: shutdown, timeout, or an engine failure.
+// reports: its client went away, shutdown, timeout, or an engine failure.
 func finishError(ctx, base context.Context, err error) *APIError {
 	switch {
+	case clientGone(ctx):
+		return errClientClosed
 	case base.Err() != nil:
 		return errShuttingDown
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
@@ -149,8 +151,8 @@ func jsonTypeName(goType string) string {
 }
 
 // errorHandler is fiber's error handler: every error leaves in OpenAI's
-// shape with its status.
-func errorHandler(c *fiber.Ctx, err error) error {
+// shape with its status (a 405 with its Allow header).
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	var ae *APIError
 	var fe *fiber.Error
 	switch {
@@ -164,6 +166,7 @@ func errorHandler(c *fiber.Ctx, err error) error {
 		case fiber.StatusMethodNotAllowed:
 			ae.Message = fmt.Sprintf("method %s is not allowed on %s", c.Method(), c.Path())
 			ae.Code = "method_not_allowed"
+			c.Set(fiber.HeaderAllow, strings.Join(s.allowedMethods(c.Path()), ", "))
 		case fiber.StatusRequestEntityTooLarge:
 			ae.Message = "the request body is larger than the server's body_limit"
 			ae.Code = "request_too_large"

@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kiln-llm/kiln/control"
 )
@@ -84,7 +85,7 @@ func TestSubmitErrorStatuses(t *testing.T) {
 			s.SetModel(&Model{ID: "m", ContextLen: 512, Tokenizer: tk, Backend: stubBackend{tc.err}})
 			env := &testEnv{srv: s}
 			for _, path := range []string{"/v1/completions", "/v1/chat/completions"} {
-				resp, b := env.do(t, "POST", path, `{"prompt":"x","messages":"x","stream":true}`)
+				resp, b := env.do(t, "POST", path, `{"prompt":"x","messages":[{"role":"user","content":"x"}],"stream":true}`)
 				if resp.StatusCode != tc.status || resp.Header.Get("Retry-After") != tc.retryAfter {
 					t.Fatalf("%s: status %d retry-after %q: %s", path, resp.StatusCode, resp.Header.Get("Retry-After"), b)
 				}
@@ -121,6 +122,10 @@ func TestAuth(t *testing.T) {
 		{"prefix of a key", "/v1/models", "Bearer secret-", 401},
 		{"first key", "/v1/models", "Bearer secret-1", 200},
 		{"second key", "/v1/models", "Bearer secret-2", 200},
+		{"scheme in lower case", "/v1/models", "bearer secret-1", 200},
+		{"scheme in upper case", "/v1/models", "BEARER secret-2", 200},
+		{"no credentials", "/v1/models", "Bearer ", 401},
+		{"bearer prefix of another scheme", "/v1/models", "Bearerx secret-1", 401},
 		{"health is open", "/health", "", 200},
 		{"metrics are open", "/metrics", "", 200},
 		{"docs are open", "/docs", "", 200},
@@ -220,75 +225,135 @@ func TestModelsTokenizeDocsMetrics(t *testing.T) {
 	}
 }
 
-func TestInteractiveCancel(t *testing.T) {
-	env := newTestEnv(t, Options{}, 5*time.Millisecond)
-	done := make(chan string, 1)
-	go func() {
-		_, b := env.do(t, "POST", "/v1/chat/interactive", `{"prompt":"Hi","session_id":3,"interactive_mode":true,"request_output_len":400}`)
-		done <- string(b)
-	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for env.engine.Metrics().Running == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("never started")
+// TestSubmitErrorParam: the param of a 400 is the one control's
+// ParamError carries, never cut from its message.
+func TestSubmitErrorParam(t *testing.T) {
+	for _, tc := range []struct {
+		err         error
+		param, text string
+	}{
+		{&control.ParamError{Param: "best_of", Err: errors.New("best_of: 6 sequences at once")}, "best_of", "best_of: 6 sequences at once"},
+		{&control.ParamError{Err: errors.New("temperature must be >= 0: got -1")}, "", "temperature must be >= 0: got -1"},
+		{fmt.Errorf("%w: the prompt has 600 tokens", control.ErrPromptTooLong), "messages", "the prompt does not fit the context: the prompt has 600 tokens"},
+	} {
+		t.Run(tc.err.Error(), func(t *testing.T) {
+			ae := submitError(tc.err, "messages")
+			if ae.Status != 400 || ae.Param != tc.param || ae.Message != tc.text {
+				t.Errorf("%d param %q message %q; want 400 %q %q", ae.Status, ae.Param, ae.Message, tc.param, tc.text)
+			}
+		})
+	}
+}
+
+// TestMethods: a method a path does not answer is a 405 with Allow, an
+// unknown path a 404, both in OpenAI's shape, whether fiber knows the
+// method (DELETE) or not (PROPFIND, BREW).
+func TestMethods(t *testing.T) {
+	env := newTestEnv(t, Options{}, 0)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"PROPFIND", "/v1/models", 405, "GET, HEAD"},
+		{"PROPFIND", "/v1/chat/completions", 405, "POST"},
+		{"BREW", "/v1/models/stories", 405, "GET, HEAD"},
+		{"MKCOL", "/docs/index.html", 405, "GET, HEAD"},
+		{"DELETE", "/v1/completions", 405, "POST"},
+		{"PUT", "/V1/Chat/Completions/", 405, "POST"},
+		{"GET", "/tokenize", 405, "POST"},
+		{"PROPFIND", "/", 404, ""},
+		{"PROPFIND", "/v1/nothing", 404, ""},
+		{"DELETE", "/v1/nothing", 404, ""},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			resp, b := env.do(t, tc.method, tc.path, "")
+			if resp.StatusCode != tc.status || resp.Header.Get("Allow") != tc.allow {
+				t.Fatalf("status %d Allow %q, want %d %q: %s", resp.StatusCode, resp.Header.Get("Allow"), tc.status, tc.allow, b)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("Content-Type %q", ct)
+			}
+			_, typ, _, code := apiError(t, b)
+			want := map[int]string{404: "not_found", 405: "method_not_allowed"}[tc.status]
+			if typ != "invalid_request_error" || code == nil || *code != want {
+				t.Errorf("type %q code %v, want %s", typ, code, want)
+			}
+		})
+	}
+}
+
+// TestContentType: a body that says it is not JSON is a 415 in OpenAI's
+// shape on every POST endpoint; JSON with parameters, +json types and a
+// missing Content-Type are read as JSON.
+func TestContentType(t *testing.T) {
+	env := newTestEnv(t, Options{}, 0)
+	bodies := map[string]string{
+		"/v1/completions":      `{"prompt":"Once","max_tokens":2}`,
+		"/v1/chat/completions": `{"messages":[{"role":"user","content":"Once"}],"max_tokens":2}`,
+		"/v1/chat/interactive": `{"prompt":"Once","request_output_len":2}`,
+		"/tokenize":            `{"prompt":"Once"}`,
+		"/detokenize":          `{"tokens":[1,2]}`,
+	}
+	for path, body := range bodies {
+		for _, tc := range []struct {
+			ct     string
+			status int
+		}{
+			{"text/plain", 415},
+			{"application/x-www-form-urlencoded", 415},
+			{"multipart/form-data; boundary=x", 415},
+			{"not a media type", 415},
+			{"application/json", 200},
+			{"Application/JSON; charset=utf-8", 200},
+			{"application/vnd.kiln+json", 200},
+			{"", 200},
+		} {
+			t.Run(path+" "+tc.ct, func(t *testing.T) {
+				req := httptest.NewRequest("POST", path, strings.NewReader(body))
+				if tc.ct != "" {
+					req.Header.Set("Content-Type", tc.ct)
+				}
+				resp, err := env.srv.App().Test(req, 10000)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != tc.status {
+					t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, b)
+				}
+				if tc.status == 415 {
+					if _, _, _, code := apiError(t, b); code == nil || *code != "unsupported_media_type" {
+						t.Errorf("code %v", code)
+					}
+				}
+			})
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	if resp, b := env.do(t, "POST", "/v1/chat/interactive", `{"prompt":"Again","session_id":3,"interactive_mode":true}`); resp.StatusCode != 409 {
-		t.Errorf("busy session: %d %s", resp.StatusCode, b)
-	}
-	if resp, b := env.do(t, "POST", "/v1/chat/interactive", `{"session_id":3,"cancel":true}`); resp.StatusCode != 200 {
-		t.Errorf("cancel: %d %s", resp.StatusCode, b)
-	}
-	if b := <-done; !strings.Contains(b, `"finish_reason":"abort"`) {
-		t.Errorf("cancelled turn answered %s", b)
 	}
 	waitIdle(t, env.engine)
 }
 
-func TestInteractiveSession(t *testing.T) {
+// TestModelsRoot: /v1/models names the model file by its base name, never
+// the path it was loaded from.
+func TestModelsRoot(t *testing.T) {
 	env := newTestEnv(t, Options{}, 0)
-	type reply struct {
-		Text          string
-		Tokens        int
-		InputTokens   int    `json:"input_tokens"`
-		HistoryTokens int    `json:"history_tokens"`
-		FinishReason  string `json:"finish_reason"`
-	}
-	turn := func(body string) reply {
-		t.Helper()
-		resp, b := env.do(t, "POST", "/v1/chat/interactive", body)
-		var r reply
-		if resp.StatusCode != 200 || json.Unmarshal(b, &r) != nil {
-			t.Fatalf("%d %s", resp.StatusCode, b)
+	env.model.Root = "/srv/models/secret-dir/stories260K.gguf"
+	for _, path := range []string{"/v1/models", "/v1/models/stories"} {
+		_, b := env.do(t, "GET", path, "")
+		if !strings.Contains(string(b), `"root":"stories260K.gguf"`) || strings.Contains(string(b), "secret-dir") {
+			t.Errorf("%s: %s", path, b)
 		}
-		return r
 	}
-	r1 := turn(`{"prompt":"Hi","session_id":7,"interactive_mode":true,"request_output_len":4}`)
-	if r1.HistoryTokens != 0 || r1.Tokens != 4 || r1.FinishReason != "length" {
-		t.Fatalf("turn 1: %+v", r1)
-	}
-	r2 := turn(`{"prompt":"More","session_id":7,"interactive_mode":true,"request_output_len":4}`)
-	if r2.HistoryTokens != r1.InputTokens+r1.Tokens {
-		t.Fatalf("turn 2 history %d, want %d", r2.HistoryTokens, r1.InputTokens+r1.Tokens)
-	}
-	m := waitIdle(t, env.engine)
-	if m.Sessions != 1 || m.KV.PrefixHits == 0 && m.PromptTokens == 0 {
-		t.Errorf("session not kept: %+v", m)
-	}
-	// Streamed turn: newline-delimited JSON.
-	resp, b := env.do(t, "POST", "/v1/chat/interactive", `{"prompt":"End","session_id":7,"stream":true,"request_output_len":3}`)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if resp.StatusCode != 200 || !strings.Contains(lines[len(lines)-1], `"finish_reason":"length"`) {
-		t.Fatalf("stream: %s", b)
-	}
-	// Without interactive_mode the session ended after that turn.
-	r4 := turn(`{"prompt":"New","session_id":7,"interactive_mode":true,"request_output_len":2}`)
-	if r4.HistoryTokens != 0 {
-		t.Errorf("session not ended: %+v", r4)
-	}
-	turn(`{"prompt":"","session_id":7}`)
-	if m := waitIdle(t, env.engine); m.Sessions != 0 {
-		t.Errorf("sessions %d after end", m.Sessions)
+}
+
+// TestEmbeddingsLimitNamesInputs: the limit on embeddings inputs speaks of
+// inputs, under param input.
+func TestEmbeddingsLimitNamesInputs(t *testing.T) {
+	env := newTestEnv(t, Options{}, 0)
+	inputs := strings.TrimSuffix(strings.Repeat(`"a",`, maxPrompts+1), ",")
+	resp, b := env.do(t, "POST", "/v1/embeddings", `{"input":[`+inputs+`]}`)
+	msg, _, param, _ := apiError(t, b)
+	if resp.StatusCode != 400 || param == nil || *param != "input" || !strings.Contains(msg, fmt.Sprintf("%d inputs", maxPrompts+1)) || strings.Contains(msg, "prompt") {
+		t.Errorf("%d %s", resp.StatusCode, b)
 	}
 }

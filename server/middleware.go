@@ -10,42 +10,10 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/cors"
-	"github.com/gofiber/fiber/v2/middleware/requestid"
 )
 
 // RequestIDHeader carries a request's id in and out (a client's id is kept).
 const RequestIDHeader = "X-Request-Id"
-
-// routes wires the middleware and the endpoints. /health, /metrics,
-// /openapi.json and /docs stay open; the API needs a key when keys are set.
-func (s *Server) routes() {
-	app := s.app
-	app.Use(s.recoverPanic, requestid.New(requestid.Config{Header: RequestIDHeader}), s.accessLog)
-	if len(s.opts.CORSOrigins) > 0 {
-		app.Use(cors.New(cors.Config{
-			AllowOrigins:  strings.Join(s.opts.CORSOrigins, ","),
-			AllowMethods:  "GET,POST,OPTIONS",
-			ExposeHeaders: RequestIDHeader + ",Retry-After",
-		}))
-	}
-	app.Get("/health", s.handleHealth)
-	app.Get("/version", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"version": s.opts.Version}) })
-	app.Get("/metrics", s.handleMetrics)
-	app.Get("/openapi.json", s.handleOpenAPI)
-	app.Get("/docs", s.handleDocs)
-	app.Get("/docs/:file", s.handleDocs)
-
-	api := app.Group("", s.auth)
-	api.Get("/v1/models", s.handleModels)
-	api.Get("/v1/models/+", s.handleModel)
-	api.Post("/v1/completions", s.handleCompletions)
-	api.Post("/v1/chat/completions", s.handleChat)
-	api.Post("/v1/embeddings", s.handleEmbeddings)
-	api.Post("/v1/chat/interactive", s.handleInteractive)
-	api.Post("/tokenize", s.handleTokenize)
-	api.Post("/detokenize", s.handleDetokenize)
-}
 
 // recoverPanic turns a handler panic into a 500 in OpenAI's shape (a bug,
 // but the server stays up).
@@ -64,7 +32,7 @@ func (s *Server) recoverPanic(c *fiber.Ctx) (err error) {
 func (s *Server) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
 	if err := c.Next(); err != nil {
-		if werr := errorHandler(c, err); werr != nil {
+		if werr := s.errorHandler(c, err); werr != nil {
 			return werr
 		}
 	}
@@ -79,14 +47,18 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	switch {
 	case (route == "/health" || route == "/metrics") && status < 500:
 		level = slog.LevelDebug // probes and scrapes would drown the log
+	case status == StatusClientClosedRequest: // the client's doing: info, not an error
 	case status == fiber.StatusServiceUnavailable: // loading or draining: expected
 		level = slog.LevelWarn
 	case status >= 500:
 		level = slog.LevelError
 	}
-	s.log.Log(c.UserContext(), level, "http",
-		"id", c.GetRespHeader(RequestIDHeader), "method", c.Method(), "path", c.Path(), "status", status,
-		"ms", float64(time.Since(start).Microseconds())/1000, "remote", c.IP())
+	attrs := []any{"id", c.GetRespHeader(RequestIDHeader), "method", c.Method(), "path", c.Path(), "status", status,
+		"ms", float64(time.Since(start).Microseconds()) / 1000, "remote", c.IP()}
+	if status == StatusClientClosedRequest {
+		attrs = append(attrs, "client", "disconnected")
+	}
+	s.log.Log(c.UserContext(), level, "http", attrs...)
 	return nil
 }
 
@@ -96,9 +68,8 @@ func (s *Server) auth(c *fiber.Ctx) error {
 	if len(s.opts.APIKeys) == 0 {
 		return c.Next()
 	}
-	h := c.Get(fiber.HeaderAuthorization)
-	key, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || key == "" {
+	key, ok := bearerToken(c.Get(fiber.HeaderAuthorization))
+	if !ok {
 		return &APIError{Status: fiber.StatusUnauthorized, Type: "authentication_error", Code: "missing_api_key",
 			Message: "missing API key: send Authorization: Bearer KEY"}
 	}
@@ -113,6 +84,17 @@ func (s *Server) auth(c *fiber.Ctx) error {
 			Message: "incorrect API key provided"}
 	}
 	return c.Next()
+}
+
+// bearerToken is the credentials of an Authorization header of the Bearer
+// scheme, whose name is case-insensitive (RFC 7235, 2.1).
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
 }
 
 // handleHealth is 200 when serving, 503 while loading or shutting down.

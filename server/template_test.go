@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/kiln-llm/kiln/control"
+	"github.com/kiln-llm/kiln/engine/chat"
 )
 
 // plainTemplate renders "ROLE: content" lines; fail makes it error.
 type plainTemplate struct{ fail bool }
 
-func (p plainTemplate) Render(msgs []ChatMessage, role string, addGen bool) (string, error) {
+func (p plainTemplate) Render(msgs []chat.Message, _ []json.RawMessage, addGen bool) (string, error) {
 	if p.fail {
 		return "", errors.New("roles must alternate")
 	}
@@ -22,12 +23,14 @@ func (p plainTemplate) Render(msgs []ChatMessage, role string, addGen bool) (str
 		fmt.Fprintf(&b, "%s: %s\n", strings.ToUpper(m.Role), m.Content)
 	}
 	if addGen {
-		fmt.Fprintf(&b, "%s:", strings.ToUpper(role))
+		b.WriteString("ASSISTANT:")
 	}
 	return b.String(), nil
 }
 
-func (plainTemplate) EndOfTurn() string { return "\nUSER:" }
+func (plainTemplate) EndOfTurn() string  { return "\nUSER:" }
+func (plainTemplate) ToolFormat() string { return "" }
+func (plainTemplate) BOS() string        { return "" }
 
 func TestChatTemplate(t *testing.T) {
 	env := newTestEnv(t, Options{}, 0)
@@ -49,7 +52,7 @@ func TestChatTemplate(t *testing.T) {
 		t.Errorf("custom prompt %v, want %v", got.Tokens, want)
 	}
 	var r control.Request
-	env.model.endOfTurn(&r)
+	env.model.endOfTurn(&r, plainTemplate{})
 	if len(r.StopStrings) != 1 || r.StopStrings[0] != "\nUSER:" {
 		t.Errorf("end of turn %+v", r)
 	}

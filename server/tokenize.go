@@ -13,7 +13,7 @@ func (s *Server) handleTokenize(c *fiber.Ctx) error {
 		return err
 	}
 	var req openai.TokenizeRequest
-	if err := decodeBody(c.Body(), &req); err != nil {
+	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
 	if err := checkModel(req.Model, m); err != nil {
@@ -31,8 +31,12 @@ func (s *Server) handleTokenize(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		if text, err = m.chatTemplate().Render(msgs, s.opts.ResponseRole, req.AddGenerationPrompt == nil || *req.AddGenerationPrompt); err != nil {
-			return badParam("messages", "messages: the chat template failed: %v", err)
+		tmpl, err := m.template()
+		if err != nil {
+			return err
+		}
+		if text, err = renderChat(tmpl, msgs, nil, req.AddGenerationPrompt == nil || *req.AddGenerationPrompt); err != nil {
+			return err
 		}
 	default:
 		return badParam("prompt", "prompt: required (or messages)")
@@ -51,7 +55,7 @@ func (s *Server) handleDetokenize(c *fiber.Ctx) error {
 		return err
 	}
 	var req openai.DetokenizeRequest
-	if err := decodeBody(c.Body(), &req); err != nil {
+	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
 	if err := checkModel(req.Model, m); err != nil {

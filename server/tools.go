@@ -114,9 +114,11 @@ func (s *Server) planTools(req *openai.ChatRequest, m *Model) (*toolPlan, error)
 	}
 	format := s.opts.ToolCallParser
 	if format == "" {
-		if tr, ok := m.chatTemplate().(ToolRenderer); ok {
-			format = tr.ToolFormat()
+		tmpl, err := m.template()
+		if err != nil {
+			return nil, err
 		}
+		format = tmpl.ToolFormat()
 	}
 	if format == "" {
 		return nil, badParam("tool_choice", "tool_choice: %s needs to know the model's tool-call format, and the chat template does not show it; start the server with --tool-call-parser (one of %s)", choiceText(choice, name), strings.Join(toolcall.Names(), ", "))

@@ -312,8 +312,8 @@ func TestToolHistoryRendered(t *testing.T) {
 		tmpl func(*Model) ChatTemplate
 		want []string
 	}{
-		{"chatml", func(*Model) ChatTemplate { return nil }, []string{`"name":"get_weather"`, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>", "<|im_start|>tool\n22 C and sunny<|im_end|>"}},
-		{"qwen2.5", func(m *Model) ChatTemplate { return NewJinjaTemplate(qt, m.Tokenizer) }, []string{`"name": "get_weather"`, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>", "<tool_response>\n22 C and sunny\n</tool_response>"}},
+		{"chatml", func(*Model) ChatTemplate { return nil }, []string{`"name": "get_weather"`, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>", "<|im_start|>tool\n22 C and sunny<|im_end|>"}},
+		{"qwen2.5", func(m *Model) ChatTemplate { return chat.NewRenderer(qt, m.Tokenizer) }, []string{`"name": "get_weather"`, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>", "<tool_response>\n22 C and sunny\n</tool_response>"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env, b := newScriptServer(t, Options{}, "It is sunny.")
@@ -386,7 +386,7 @@ func TestToolFormatsRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := NewJinjaTemplate(tpl, tk).ToolFormat(); got != want {
+		if got := chat.NewRenderer(tpl, tk).ToolFormat(); got != want {
 			t.Errorf("%s: tool format %q, want %q", file, got, want)
 		}
 	}

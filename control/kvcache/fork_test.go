@@ -26,9 +26,9 @@ func TestForkCopyOnWrite(t *testing.T) {
 		wantCopy    []Copy
 		wantTable   []int32 // the first writer's table after its append
 	}{
-		{"child writes a shared partial block", 6, false, 1, []Copy{{1, 2}}, []int32{0, 2}},
-		{"parent writes a shared partial block", 6, true, 1, []Copy{{1, 2}}, []int32{0, 2}},
-		{"append crossing a boundary copies then allocates", 6, false, 5, []Copy{{1, 2}}, []int32{0, 2, 3}},
+		{"child writes a shared partial block", 6, false, 1, []Copy{{Src: 1, Dst: 2}}, []int32{0, 2}},
+		{"parent writes a shared partial block", 6, true, 1, []Copy{{Src: 1, Dst: 2}}, []int32{0, 2}},
+		{"append crossing a boundary copies then allocates", 6, false, 5, []Copy{{Src: 1, Dst: 2}}, []int32{0, 2, 3}},
 		{"full last block needs no copy", 8, false, 1, nil, []int32{0, 1, 2}},
 	}
 	for _, tt := range tests {
@@ -170,7 +170,7 @@ func TestForkLeavesUncommittedSlotsToTheParent(t *testing.T) {
 				p.Free(parent)
 			}
 			copies, err := p.AppendSlots(child, 1)
-			if err != nil || !slices.Equal(copies, []Copy{{1, copies[0].Dst}}) || copies[0].Dst == 1 {
+			if err != nil || !slices.Equal(copies, []Copy{{Src: 1, Dst: copies[0].Dst}}) || copies[0].Dst == 1 {
 				t.Fatalf("copies %v, %v: want a copy of block 1", copies, err)
 			}
 			if err := p.Commit(child, []int32{77}); err != nil {

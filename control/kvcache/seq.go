@@ -1,6 +1,10 @@
 package kvcache
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/kiln-llm/kiln/engine/batch"
+)
 
 // Seq is one sequence's block table. The zero value is unusable: Pool.NewSeq
 // makes one, bound to that pool. A Seq is driven from one goroutine (the
@@ -19,8 +23,9 @@ type Seq struct {
 // Copy asks the engine to copy the K/V of block Src into block Dst in every
 // layer, before the forward that follows the AppendSlots that returned it.
 // Perform copies in the order they were returned, across all calls of a
-// step: a released source may be reused as a later destination.
-type Copy struct{ Src, Dst int32 }
+// step: a released source may be reused as a later destination. It is the
+// engine's batch.Copy, so the list goes to the executor as it is.
+type Copy = batch.Copy
 
 // NewSeq returns an empty sequence bound to p.
 func (p *Pool) NewSeq() *Seq {

@@ -97,6 +97,15 @@ int kiln_set_isa(int isa);          /* force a variant (tests, benchmarks) */
 const char *kiln_isa_name(int isa); /* "scalar", "avx2", "avx512"; NULL if unknown */
 const char *kiln_version(void);
 
+/* The active variant's kernel table, entry by entry (what `kiln version`
+ * prints): kiln_kernel_count entries; kiln_kernel_name(i) names entry i
+ * ("ops", "attention", "gemv q8_0", ...) and kiln_kernel_variant(i) what
+ * implements it on this CPU ("avx512-vnni ..."). Static strings; NULL for
+ * an index out of range. */
+int kiln_kernel_count(void);
+const char *kiln_kernel_name(int index);
+const char *kiln_kernel_variant(int index);
+
 /* ---- conversions ---------------------------------------------------------- */
 /* y[n] = float(x[n]) */
 int kiln_f16_to_f32(const uint16_t *x, float *y, int64_t n);

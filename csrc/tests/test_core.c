@@ -69,6 +69,27 @@ static void test_dispatch(void) {
     T_CHECK(strcmp(kiln_strerror(KILN_ERR_ALIGN), "unknown kiln status") != 0, "strerror names codes");
 }
 
+/* The kernel table names every entry for every variant, and the gemv of a
+ * variant names that variant (so `kiln version` says what runs). */
+static void test_kernel_table(void) {
+    for (int isa = 0; isa < KILN_ISA_COUNT; isa++) {
+        if (!kiln_isa_supported(isa)) continue;
+        kiln_set_isa(isa);
+        const int n = kiln_kernel_count();
+        int named = n >= 16, gemv_q8 = 0;
+        for (int i = 0; i < n; i++) {
+            const char *k = kiln_kernel_name(i), *v = kiln_kernel_variant(i);
+            named &= k && v && *k && *v;
+            if (k && v && !strcmp(k, "gemv q8_0")) gemv_q8 = !strncmp(v, kiln_isa_name(isa), strlen(kiln_isa_name(isa)));
+        }
+        T_CHECK(named, "%s: %d kernel entries, each named with a variant", kiln_isa_name(isa), n);
+        T_CHECK(gemv_q8, "%s: gemv q8_0 runs a %s variant", kiln_isa_name(isa), kiln_isa_name(isa));
+        T_CHECK(!kiln_kernel_name(n) && !kiln_kernel_variant(-1), "%s: out of range is NULL", kiln_isa_name(isa));
+    }
+    kiln_set_isa(KILN_ISA_SCALAR);
+    kiln_init(0); /* back to the best variant */
+}
+
 static void test_half_scalar(void) {
     /* every finite half round-trips through float exactly */
     int bad = 0;
@@ -115,6 +136,7 @@ int main(void) {
     t_seed("core");
     test_split();
     test_dispatch();
+    test_kernel_table();
     test_half_scalar();
     test_pool();
     test_probes();

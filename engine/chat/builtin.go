@@ -12,7 +12,18 @@ import (
 // the strings); tool use needs the model's own template.
 var builtinSources = map[string]string{
 	// ChatML as in tiny-qwen2's metadata and llama.cpp's "chatml" format.
-	"chatml": `{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}`,
+	// With tools it is kept short in the Hermes way (small models have
+	// small contexts): the tools go into the system turn, an assistant's
+	// calls are <tool_call> blocks, a tool's answer is a "tool" turn.
+	"chatml": `{% if tools %}{{ '<|im_start|>system\n' }}{% if messages[0]['role'] == 'system' %}{{ messages[0]['content'] + '\n\n' }}{% endif %}` +
+		`{{ 'Tools:\n<tools>\n' }}{% for tool in tools %}{{ tool | tojson }}{{ '\n' }}{% endfor %}` +
+		`{{ '</tools>\nTo call one, reply <tool_call>\n{"name": <name>, "arguments": <arguments object>}\n</tool_call><|im_end|>\n' }}{% endif %}` +
+		`{% for message in messages %}{% if not (tools and loop.first and message['role'] == 'system') %}` +
+		`{{'<|im_start|>' + message['role'] + '\n'}}{% if message['content'] %}{{ message['content'] }}{% endif %}` +
+		`{% if message['tool_calls'] is defined %}{% for call in message['tool_calls'] %}{% if not loop.first or message['content'] %}{{ '\n' }}{% endif %}` +
+		`{{ '<tool_call>\n{"name": ' }}{{ call['function']['name'] | tojson }}{{ ', "arguments": ' }}` +
+		`{% if call['function']['arguments'] is string %}{{ call['function']['arguments'] }}{% else %}{{ call['function']['arguments'] | tojson }}{% endif %}{{ '}\n</tool_call>' }}{% endfor %}{% endif %}` +
+		`{{'<|im_end|>' + '\n'}}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}`,
 
 	// Llama-2-chat's HF template: the system prompt goes into the first
 	// [INST] block inside <<SYS>> markers.

@@ -7,6 +7,9 @@ import (
 	"os"
 )
 
+// openFlags open a model for reading (OpenRegular checks its mode first).
+const openFlags = os.O_RDONLY
+
 // mapFile reads the whole file into memory on platforms without
 // syscall.Mmap; the API behaves the same, only without zero-copy paging.
 func mapFile(fh *os.File, size int) ([]byte, func() error, error) {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"math"
 	"math/bits"
-	"os"
 	"sort"
 	"sync"
 )
@@ -36,6 +35,7 @@ type File struct {
 	kvIndex  map[string]int
 	tensors  []TensorInfo
 	tensorIx map[string]int
+	extents  []int64 // per tensor: bytes from its offset to the next tensor's, or to the end of the file
 
 	mu     sync.RWMutex
 	closed bool
@@ -44,21 +44,15 @@ type File struct {
 	unmap  func() error // releases the mapping, if any
 }
 
-// Open maps the file at path read-only and parses it. Tensor data is served
+// Open maps the file at path read-only and parses it; anything but a
+// regular file is refused without blocking (OpenRegular). Tensor data is served
 // from the mapping without copying. Call Close to unmap.
 func Open(path string) (*File, error) {
-	fh, err := os.Open(path)
+	fh, st, err := OpenRegular(path)
 	if err != nil {
-		return nil, fmt.Errorf("gguf: %w", err)
+		return nil, err
 	}
 	defer fh.Close() // the mapping outlives the descriptor
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("gguf: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, withPath(formatErrorf("not a regular file (%s)", st.Mode().Type()), path)
-	}
 	size := st.Size()
 	if size < headerSize {
 		return nil, withPath(formatErrorf("file is %d bytes, shorter than the %d-byte header", size, headerSize), path)
@@ -286,7 +280,7 @@ func (f *File) parseTensors(d *decoder, n int64) error {
 }
 
 // checkPlacement verifies that every tensor's data is aligned, lies inside
-// the file and overlaps no other tensor.
+// the file and overlaps no other tensor, and records each tensor's extent.
 func (f *File) checkPlacement() error {
 	order := make([]int, len(f.tensors))
 	for i := range order {
@@ -308,6 +302,14 @@ func (f *File) checkPlacement() error {
 			return formatErrorf("tensor %q: data [offset %d, +%d) overlaps tensor %q [offset %d, +%d)",
 				q.Name, f.dataOffset+q.Offset, q.Size, p.Name, f.dataOffset+p.Offset, p.Size)
 		}
+	}
+	f.extents = make([]int64, len(f.tensors))
+	for k, i := range order {
+		end := f.size - f.dataOffset
+		if k+1 < len(order) {
+			end = f.tensors[order[k+1]].Offset
+		}
+		f.extents[i] = end - f.tensors[i].Offset
 	}
 	return nil
 }

@@ -53,6 +53,20 @@ func (f *File) Tensor(name string) (TensorInfo, bool) {
 	return f.tensors[i].clone(), true
 }
 
+// TensorExtent is the room the file gives the named tensor: the bytes from
+// its offset to the next tensor's offset (or to the end of the file), which
+// is its Size plus at most the alignment padding in a file written by ggml,
+// gguf-py or this package. A larger extent means the tensor's type or shape
+// was changed after writing (an F32 tensor relabelled Q8_0 still has its F32
+// bytes), which the directory alone cannot show.
+func (f *File) TensorExtent(name string) (int64, bool) {
+	i, ok := f.tensorIx[name]
+	if !ok {
+		return 0, false
+	}
+	return f.extents[i], true
+}
+
 // TensorData returns the bytes of the named tensor: exactly Size bytes. For
 // files from Open or OpenBytes the slice aliases the mapping (no copy) and
 // must be treated as read-only; for files from Parse it is a fresh copy

@@ -3,6 +3,8 @@ package model
 import (
 	"errors"
 	"fmt"
+
+	"github.com/kiln-llm/kiln/engine/batch"
 )
 
 // ErrBatch marks a malformed Batch; Forward wraps it with the details.
@@ -32,11 +34,9 @@ type Batch struct {
 	Hidden []float32
 }
 
-// SeqState is what attention needs of one sequence.
-type SeqState struct {
-	BlockTable []int32 // KV blocks holding positions 0.. in order; >= ceil(CtxLen/BlockSize) entries
-	CtxLen     int     // tokens cached once this batch is stored, the new ones included
-}
+// SeqState is what attention needs of one sequence: its block table and
+// its context length once this batch is stored (the scheduler's batch.Seq).
+type SeqState = batch.Seq
 
 // NumOutputs is the number of logit rows Forward writes for b.
 func (b *Batch) NumOutputs() int {

@@ -22,7 +22,7 @@ type Config struct {
 	NVocab    int    // rows of token_embd.weight
 	RMSEps    float32
 	RoPE      RoPEConfig
-	HasBiases bool // qwen2: Q/K/V projections carry biases
+	HasBiases bool // the architecture requires Q/K/V biases (qwen2); llama files may carry them too
 }
 
 // RoPEConfig is the rotary embedding of a model; FreqFactors (Llama 3
@@ -34,26 +34,22 @@ type RoPEConfig struct {
 	FreqScale float32         // 1/rope.scaling.factor for linear scaling, else 1
 }
 
-// ropeMode maps the supported architectures to their RoPE pairing; an
-// architecture absent here is rejected at load.
-func ropeMode(arch string) (native.RoPEMode, bool) {
-	switch arch {
-	case "llama":
-		return native.RoPENormal, true
-	case "qwen2":
-		return native.RoPENeoX, true
+// dims names the tensor table's dimensions (the shape tags of weights.go);
+// "vocab" is learned from token_embd.
+func (c *Config) dims() map[string]int {
+	return map[string]int{
+		"embd":       c.NEmbd,
+		"q":          c.NHead * c.HeadDim,
+		"kv":         c.NHeadKV * c.HeadDim,
+		"ff":         c.NFF,
+		"rope_pairs": c.RoPE.Dims / 2,
 	}
-	return 0, false
 }
 
-// readConfig reads and validates the hyperparameters of f.
-func readConfig(f *gguf.File) (Config, error) {
-	arch := f.Architecture()
-	mode, ok := ropeMode(arch)
-	if !ok {
-		return Config{}, fmt.Errorf("unsupported architecture %q (want llama or qwen2)", arch)
-	}
-	c := Config{Arch: arch, HasBiases: arch == "qwen2"}
+// readConfig reads and validates the hyperparameters of f, the shared ones
+// and then those of architecture a.
+func readConfig(f *gguf.File, a archSpec) (Config, error) {
+	c := Config{Arch: f.Architecture()}
 	need := func(suffix string, dst *int) error {
 		v, ok := f.ArchUint32(suffix)
 		if !ok || v == 0 {
@@ -92,7 +88,7 @@ func readConfig(f *gguf.File) (Config, error) {
 		return Config{}, fmt.Errorf("missing or invalid %s", f.ArchKey("attention.layer_norm_rms_epsilon"))
 	}
 	c.RMSEps = eps
-	c.RoPE = RoPEConfig{Dims: c.HeadDim, Mode: mode, FreqBase: 10000, FreqScale: 1}
+	c.RoPE = RoPEConfig{Dims: c.HeadDim, Mode: a.ropeMode, FreqBase: 10000, FreqScale: 1}
 	if v, ok := f.ArchUint32("rope.dimension_count"); ok {
 		if v == 0 || int(v) > c.HeadDim || v%2 != 0 {
 			return Config{}, fmt.Errorf("%s = %d: want an even number in [2, %d]", f.ArchKey("rope.dimension_count"), v, c.HeadDim)
@@ -110,6 +106,11 @@ func readConfig(f *gguf.File) (Config, error) {
 		return Config{}, err
 	}
 	c.RoPE.FreqScale = scale
+	if a.configure != nil {
+		if err := a.configure(f, &c); err != nil {
+			return Config{}, err
+		}
+	}
 	return c, nil
 }
 

@@ -46,10 +46,13 @@ func newScratch(c *Config, t int, roundAct bool) scratch {
 // rows (b.Outputs, or the last token of each sequence) into logits, one
 // NVocab-long row each, in order. Every call is native kernels only, apart
 // from validating and flattening the batch. A Model runs one Forward at a
-// time. A malformed batch is an ErrBatch before anything is written; a kernel
+// time: concurrent calls (a scheduler's steps and embedding sessions on one
+// replica) take turns on its scratch. A malformed batch is an ErrBatch before anything is written; a kernel
 // error later may leave this batch's K/V partly stored, which is harmless
 // because those positions are not yet part of any sequence's context.
 func (m *Model) Forward(b *Batch, logits []float32) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.Weights == nil {
 		return fmt.Errorf("model: forward on a closed model")
 	}
@@ -105,77 +108,36 @@ func (m *Model) Forward(b *Batch, logits []float32) error {
 	return nil
 }
 
-// layer runs transformer block il over the n tokens in the scratch.
+// layer runs transformer block il over the n tokens in the scratch: a
+// pre-norm attention block and a pre-norm SwiGLU block, each added back into
+// the residual stream x.
 func (m *Model) layer(il int, b *Batch, n int) error {
 	c := &m.Config
 	s := &m.s
-	p := &s.plan
 	l := &m.Weights.Layers[il]
-	kvl := &b.KV.Layers[il]
 	nq, nkv := c.NHead*c.HeadDim, c.NHeadKV*c.HeadDim
-	x, xn := s.x[:n*c.NEmbd], s.xn[:n*c.NEmbd]
-	q, k, v := s.q[:n*nq], s.k[:n*nkv], s.v[:n*nkv]
-
-	// Attention.
-	if err := native.RMSNorm(xn, x, l.AttnNorm, n, c.NEmbd, c.RMSEps); err != nil {
-		return fmt.Errorf("attn norm: %w", err)
-	}
-	if err := m.matmuls(xn, n, [][]float32{q, k, v}, l.Q, l.K, l.V); err != nil {
-		return err
-	}
-	for _, b := range []struct {
-		name    string
-		y, bias []float32
-	}{{l.Q.Name, q, l.QBias}, {l.K.Name, k, l.KBias}, {l.V.Name, v, l.VBias}} {
-		if err := addBias(b.y, b.bias, n); err != nil {
-			return fmt.Errorf("%s bias: %w", b.name, err)
-		}
-	}
-	rope := native.RoPEParams{
-		HeadDim: c.HeadDim, Dims: c.RoPE.Dims, Mode: c.RoPE.Mode,
-		FreqBase: c.RoPE.FreqBase, FreqScale: c.RoPE.FreqScale, FreqFactors: m.Weights.RoPEFreqs,
-	}
-	rope.NHeads = c.NHead
-	if err := native.RoPE(q, b.Pos, rope); err != nil {
-		return fmt.Errorf("rope q: %w", err)
-	}
-	rope.NHeads = c.NHeadKV
-	if err := native.RoPE(k, b.Pos, rope); err != nil {
-		return fmt.Errorf("rope k: %w", err)
-	}
-	if err := native.KVStore(kvl, k, v, p.slots[:n]); err != nil {
-		return fmt.Errorf("kv store: %w", err)
-	}
-	attn := s.attn[:n*nq]
-	if err := native.AttnPrefill(kvl, q, attn, p.qStart, p.ctxLens, p.tables, p.maxBlocks); err != nil {
-		return fmt.Errorf("attention: %w", err)
-	}
-	proj := s.proj[:n*c.NEmbd]
-	if err := m.matmul(l.O, attn, proj, n); err != nil {
-		return err
-	}
-	if err := native.Add(x, x, proj); err != nil {
-		return fmt.Errorf("attn residual: %w", err)
-	}
-
-	// Feed-forward (SwiGLU).
-	if err := native.RMSNorm(xn, x, l.FFNNorm, n, c.NEmbd, c.RMSEps); err != nil {
-		return fmt.Errorf("ffn norm: %w", err)
-	}
+	x, xn, proj := s.x[:n*c.NEmbd], s.xn[:n*c.NEmbd], s.proj[:n*c.NEmbd]
+	q, k, v, attn := s.q[:n*nq], s.k[:n*nkv], s.v[:n*nkv], s.attn[:n*nq]
 	gate, up := s.gate[:n*c.NFF], s.up[:n*c.NFF]
-	if err := m.matmuls(xn, n, [][]float32{gate, up}, l.Gate, l.Up); err != nil {
-		return err
-	}
-	if err := native.SwiGLU(gate, gate, up); err != nil {
-		return fmt.Errorf("swiglu: %w", err)
-	}
-	if err := m.matmul(l.Down, gate, proj, n); err != nil {
-		return err
-	}
-	if err := native.Add(x, x, proj); err != nil {
-		return fmt.Errorf("ffn residual: %w", err)
-	}
-	return nil
+	o := ops{m: m, n: n}
+
+	o.rmsNorm("attn norm", xn, x, l.AttnNorm)
+	o.project(xn, [][]float32{q, k, v}, l.Q, l.K, l.V)
+	o.bias(l.Q, q, l.QBias)
+	o.bias(l.K, k, l.KBias)
+	o.bias(l.V, v, l.VBias)
+	o.rope("rope q", q, b.Pos, c.NHead)
+	o.rope("rope k", k, b.Pos, c.NHeadKV)
+	o.attend(&b.KV.Layers[il], &s.plan, q, k, v, attn)
+	o.matmul(l.O, attn, proj)
+	o.residual("attn residual", x, proj)
+
+	o.rmsNorm("ffn norm", xn, x, l.FFNNorm)
+	o.project(xn, [][]float32{gate, up}, l.Gate, l.Up)
+	o.swiGLU(gate, up)
+	o.matmul(l.Down, gate, proj)
+	o.residual("ffn residual", x, proj)
+	return o.err
 }
 
 // matmul computes y[rows, w.Rows] = x[rows, w.Cols] · wᵀ. Like ggml, it

@@ -41,6 +41,15 @@ func (m *Model) NewKVCache(nBlocks, blockSize int, kvType native.Type) (*KVCache
 	return kv, nil
 }
 
+// KVBlockBytes is the memory one K/V block of blockSize tokens takes in
+// kvType across all of m's layers (K and V), for sizing a pool from a byte
+// budget.
+func (m *Model) KVBlockBytes(blockSize int, kvType native.Type) int64 {
+	c := &m.Config
+	l := native.KVLayout{NHead: c.NHead, NHeadKV: c.NHeadKV, HeadDim: c.HeadDim, BlockSize: blockSize, KVType: kvType}
+	return 2 * int64(l.BlockBytes()) * int64(c.NLayer)
+}
+
 // Slot is the cache slot of token position pos for a sequence whose block
 // table is table, or -1 when the table is too short.
 func (kv *KVCache) Slot(table []int32, pos int) int32 {

@@ -2,14 +2,17 @@ package model
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/kiln-llm/kiln/engine/gguf"
 )
 
 // Model is a loaded model: its configuration, its weights as views of the
 // GGUF mapping, and the scratch buffers of one forward pass. A Model runs one
-// Forward at a time (the scratch is shared); it is not safe for concurrent use.
+// Forward at a time (the scratch is shared): concurrent Forwards take turns,
+// and Close waits for the one in flight.
 type Model struct {
+	mu      sync.Mutex // held by Forward: the scratch is the model's
 	Config  Config
 	Weights *Weights
 	file    *gguf.File
@@ -77,11 +80,15 @@ func Load(path string, opts ...Option) (*Model, error) {
 }
 
 func fromFile(f *gguf.File, o options) (*Model, error) {
-	c, err := readConfig(f)
+	a, err := lookupArch(f.Architecture())
 	if err != nil {
 		return nil, err
 	}
-	w, err := bindWeights(f, &c)
+	c, err := readConfig(f, a)
+	if err != nil {
+		return nil, err
+	}
+	w, err := bindWeights(f, &c, a)
 	if err != nil {
 		return nil, err
 	}
@@ -96,9 +103,15 @@ func (m *Model) File() *gguf.File { return m.file }
 // MaxBatchTokens is the most tokens one Forward accepts.
 func (m *Model) MaxBatchTokens() int { return m.maxTok }
 
-// Close releases the mapping; the weights must not be used afterwards.
+// Close releases the mapping, after any Forward in flight; Forward fails
+// afterwards, and the weights must not be used.
 func (m *Model) Close() error {
-	if m == nil || m.file == nil {
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock() // waits for a Forward in flight
+	defer m.mu.Unlock()
+	if m.file == nil {
 		return nil
 	}
 	f := m.file

@@ -1,7 +1,9 @@
 package model
 
 import (
+	"context"
 	"fmt"
+	"math"
 
 	"github.com/kiln-llm/kiln/native"
 )
@@ -21,6 +23,7 @@ type Session struct {
 	pos    []int32 // scratch: positions of one chunk
 	seq    []int32 // scratch: zeros
 	logits []float32
+	hidden []float32 // scratch: one chunk's final hidden states (Embed)
 }
 
 // NewSession makes a session holding up to maxTokens tokens of context with
@@ -51,13 +54,53 @@ func (s *Session) Reset() { s.n = 0 }
 // batch, and returns a fresh copy of the last token's logits. On error the
 // context keeps the tokens of the chunks that completed.
 func (s *Session) Eval(tokens []int32) ([]float32, error) {
+	if err := s.feed(context.Background(), "eval", tokens, nil); err != nil {
+		return nil, err
+	}
+	out := make([]float32, len(s.logits))
+	copy(out, s.logits)
+	return out, nil
+}
+
+// Embed appends tokens to the context like Eval, computing no logits, and
+// returns the mean of their final hidden states (after the output norm, the
+// head's input) scaled to unit length: a sentence embedding. ctx is checked
+// between chunks. A vector of zeros (which has no direction) stays zero.
+func (s *Session) Embed(ctx context.Context, tokens []int32) ([]float32, error) {
+	sum := make([]float64, s.m.Config.NEmbd)
+	if err := s.feed(ctx, "embed", tokens, sum); err != nil {
+		return nil, err
+	}
+	var ss float64
+	for _, v := range sum {
+		ss += v * v
+	}
+	out := make([]float32, len(sum))
+	if ss > 0 {
+		inv := 1 / math.Sqrt(ss)
+		for k, v := range sum {
+			out[k] = float32(v * inv)
+		}
+	}
+	return out, nil
+}
+
+// feed runs tokens through the model in chunks of at most its max batch,
+// appending them to the context. With hiddenSum nil the last chunk's last
+// logits row lands in s.logits; otherwise no logits are computed and every
+// token's final hidden state is added into hiddenSum.
+func (s *Session) feed(ctx context.Context, op string, tokens []int32, hiddenSum []float64) error {
 	if len(tokens) == 0 {
-		return nil, fmt.Errorf("model: eval: no tokens")
+		return fmt.Errorf("model: %s: no tokens", op)
 	}
 	if s.n+len(tokens) > len(s.table)*sessionBlockSize {
-		return nil, fmt.Errorf("model: eval: %d + %d tokens exceed the session's %d", s.n, len(tokens), len(s.table)*sessionBlockSize)
+		return fmt.Errorf("model: %s: %d + %d tokens exceed the session's %d", op, s.n, len(tokens), len(s.table)*sessionBlockSize)
 	}
+	d := s.m.Config.NEmbd
 	for len(tokens) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		chunk := tokens[:min(len(tokens), s.m.maxTok)]
 		tokens = tokens[len(chunk):]
 		s.pos = grow(s.pos, len(chunk))
@@ -70,12 +113,22 @@ func (s *Session) Eval(tokens []int32) ([]float32, error) {
 			KV: s.kv, Tokens: chunk, Pos: s.pos, Seq: s.seq,
 			Seqs: []SeqState{{BlockTable: s.table, CtxLen: s.n + len(chunk)}},
 		}
-		if err := s.m.Forward(b, s.logits); err != nil {
-			return nil, fmt.Errorf("model: eval: %w", err)
+		logits := s.logits
+		if hiddenSum != nil {
+			s.hidden = grow(s.hidden, len(chunk)*d)
+			b.Outputs, b.Hidden, logits = []int32{}, s.hidden, nil
+		}
+		if err := s.m.Forward(b, logits); err != nil {
+			return fmt.Errorf("model: %s: %w", op, err)
+		}
+		if hiddenSum != nil {
+			for t := range chunk {
+				for k, h := range s.hidden[t*d : (t+1)*d] {
+					hiddenSum[k] += float64(h)
+				}
+			}
 		}
 		s.n += len(chunk)
 	}
-	out := make([]float32, len(s.logits))
-	copy(out, s.logits)
-	return out, nil
+	return nil
 }

@@ -9,6 +9,7 @@ package tokenizer
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -253,6 +254,20 @@ var eotTexts = []string{"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", 
 
 // eogTexts are the texts llama.cpp treats as end of generation.
 var eogTexts = []string{"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>"}
+
+// EndOfTurnTexts are the texts of the tokens that end a turn or a
+// generation in the common vocabularies (those recognised as end-of-turn
+// or end-of-generation tokens by text), for finding the marker a chat
+// template closes a turn with.
+func EndOfTurnTexts() []string {
+	out := slices.Clone(eogTexts)
+	for _, s := range eotTexts {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
 
 // findEOG fills eot/eom when missing and the end-of-generation set, and
 // marks text-detected ones as control tokens, as llama.cpp does.

@@ -226,11 +226,8 @@ enum { Q8_MR = 2 };
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W rows block_q8_0. W groups of 8 rows
 // (17 KB at k = 2048) stay in L1 while every X row streams past them.
 // Batches of KILN_MM_Q8G_MIN_M rows and more go to the GEMM of matmul_q8_avx2.c.
-KILN_TARGET_AVX2 static void q8_kernel(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
-    if (p->xp) {
-        kiln_mm_q8_gemm_avx2(p, n0, n1, scratch);
-        return;
-    }
+KILN_TARGET_AVX2 void kiln_mm_q8_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    (void)scratch;
     for (int64_t j0 = n0; j0 < n1; j0 += 8) {
         const int nvalid = n1 - j0 >= 8 ? 8 : (int)(n1 - j0);
         int64_t i0 = 0;
@@ -288,11 +285,10 @@ KILN_TARGET_AVX2 void kiln_mm_quantize_rows_avx2(const float *x, int8_t *xq, flo
     }
 }
 
-const kiln_mm_tiler kiln_mm_tiler_avx2 = {
-    .flt = {.mr = 3, .nr = 4, .nr1 = 8, .fn = float_tiles},
-    .q8_kernel = q8_kernel,
-    .q8g_layout = kiln_mm_q8_layout_avx2,
-    .q8g_min_m = KILN_MM_Q8G_MIN_M,
-};
+static const kiln_mm_tiles float_tiles_avx2 = {.mr = 3, .nr = 4, .nr1 = 8, .fn = float_tiles};
+
+void kiln_mm_float_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    kiln_mm_blocked(p, &float_tiles_avx2, n0, n1, scratch);
+}
 
 #endif /* KILN_X86 */

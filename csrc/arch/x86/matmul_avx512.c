@@ -215,17 +215,20 @@ KILN_TARGET_AVX512 static void q8_tiles_vnni(const kiln_mm_tile *t, int mr, int 
     else tile_q8(t, 1, 1, 1);
 }
 
-static const kiln_mm_tiler tiler_avx512 = {
-    .flt = {.mr = 4, .nr = 4, .nr1 = 8, .fn = float_tiles},
-    .q8 = {.mr = 4, .nr = 4, .nr1 = 8, .fn = q8_tiles},
-};
-static const kiln_mm_tiler tiler_avx512_vnni = {
-    .flt = {.mr = 4, .nr = 4, .nr1 = 8, .fn = float_tiles},
-    .q8 = {.mr = 4, .nr = 4, .nr1 = 8, .fn = q8_tiles_vnni},
-};
+static const kiln_mm_tiles float_tiles_avx512 = {.mr = 4, .nr = 4, .nr1 = 8, .fn = float_tiles};
+static const kiln_mm_tiles q8_tiles_avx512 = {.mr = 4, .nr = 4, .nr1 = 8, .fn = q8_tiles};
+static const kiln_mm_tiles q8_tiles_avx512_vnni = {.mr = 4, .nr = 4, .nr1 = 8, .fn = q8_tiles_vnni};
 
-const kiln_mm_tiler *kiln_mm_tiler_avx512_get(void) {
-    return (kiln_cpu_features() & KILN_CPU_AVX512VNNI) ? &tiler_avx512_vnni : &tiler_avx512;
+void kiln_mm_float_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    kiln_mm_blocked(p, &float_tiles_avx512, n0, n1, scratch);
+}
+
+void kiln_mm_q8_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    kiln_mm_blocked(p, &q8_tiles_avx512, n0, n1, scratch);
+}
+
+void kiln_mm_q8_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    kiln_mm_blocked(p, &q8_tiles_avx512_vnni, n0, n1, scratch);
 }
 
 #endif /* KILN_X86 */

@@ -39,19 +39,19 @@ func TestJinjaTemplateOfModels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			j := NewJinjaTemplate(tpl, tok)
+			j := chat.NewRenderer(tpl, tok)
 			if j.EndOfTurn() != tc.eot {
 				t.Errorf("end of turn %q, want %q", j.EndOfTurn(), tc.eot)
 			}
 			m := &Model{Tokenizer: tok, ChatTemplate: j}
-			text, err := j.Render([]ChatMessage{{Role: "user", Content: "Hello!"}}, "assistant", true)
+			text, err := j.Render([]chat.Message{{Role: "user", Content: "Hello!"}}, nil, true)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !strings.HasPrefix(text, tc.start) || !strings.HasSuffix(text, tc.end) || !strings.Contains(text, "Hello!") {
 				t.Errorf("rendered %q", text)
 			}
-			ids := m.encodeChat(text)
+			ids := m.encodeChat(text, j)
 			bos := 0
 			for _, id := range ids {
 				if id == tok.BOS() {

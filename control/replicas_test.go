@@ -1,10 +1,8 @@
-package server
+package control
 
 import (
 	"context"
 	"testing"
-
-	"github.com/kiln-llm/kiln/control"
 )
 
 // loadBackend reports a fixed load and counts what it is given.
@@ -14,26 +12,26 @@ type loadBackend struct {
 	sessions map[string]int
 }
 
-func (b *loadBackend) Submit(_ context.Context, r control.Request) (<-chan control.Event, error) {
+func (b *loadBackend) Submit(_ context.Context, r Request) (<-chan Event, error) {
 	b.submits++
 	if r.SessionID != "" {
 		b.sessions[r.SessionID]++
 	}
-	ch := make(chan control.Event)
+	ch := make(chan Event)
 	close(ch)
 	return ch, nil
 }
 func (b *loadBackend) EndSession(string) bool { return true }
-func (b *loadBackend) Metrics() control.Metrics {
-	return control.Metrics{Running: b.load, Requests: map[control.FinishReason]uint64{control.FinishStop: 1},
-		TTFT: control.Histogram{Counts: make([]uint64, 2)}}
+func (b *loadBackend) Metrics() Metrics {
+	return Metrics{Running: b.load, Requests: map[FinishReason]uint64{FinishStop: 1},
+		TTFT: Histogram{Counts: make([]uint64, 2)}}
 }
 
 func TestReplicasBalance(t *testing.T) {
 	a, b, c := &loadBackend{sessions: map[string]int{}}, &loadBackend{sessions: map[string]int{}}, &loadBackend{load: 5, sessions: map[string]int{}}
 	r := NewReplicas(a, b, c)
 	for range 10 {
-		if _, err := r.Submit(context.Background(), control.Request{}); err != nil {
+		if _, err := r.Submit(context.Background(), Request{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -41,7 +39,7 @@ func TestReplicasBalance(t *testing.T) {
 		t.Errorf("equal loads should share and the loaded one be skipped: %d %d %d", a.submits, b.submits, c.submits)
 	}
 	for range 6 {
-		_, _ = r.Submit(context.Background(), control.Request{SessionID: "s1"})
+		_, _ = r.Submit(context.Background(), Request{SessionID: "s1"})
 	}
 	owners := 0
 	for _, x := range []*loadBackend{a, b, c} {
@@ -53,7 +51,7 @@ func TestReplicasBalance(t *testing.T) {
 		t.Errorf("a session's requests went to %d replicas", owners)
 	}
 	m := r.Metrics()
-	if m.Running != 5 || m.Requests[control.FinishStop] != 3 {
+	if m.Running != 5 || m.Requests[FinishStop] != 3 {
 		t.Errorf("merged metrics %+v", m)
 	}
 }

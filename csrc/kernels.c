@@ -1,0 +1,90 @@
+/* kernels.c — the per-ISA kernel tables (kernels.h): type traits, filling
+ * the tables once, the active table, and kiln_kernel_info, which names the
+ * variant each kernel of the active table uses. */
+#include "kernels.h"
+
+#include <stdatomic.h>
+
+#define KERNEL_NAMES(t) {"dequantize " t, "gemv " t, "gemm " t}
+static const kiln_type_traits g_traits[KILN_TYPE_SLOTS] = {
+    [KILN_TYPE_F32] = {.name = "f32", .block = 1, .block_bytes = 4, .kernel_names = KERNEL_NAMES("f32")},
+    [KILN_TYPE_F16] = {.name = "f16", .block = 1, .block_bytes = 2, .kernel_names = KERNEL_NAMES("f16")},
+    [KILN_TYPE_Q8_0] = {.name = "q8_0", .block = KILN_QK8_0, .block_bytes = sizeof(block_q8_0),
+                        .kernel_names = KERNEL_NAMES("q8_0")},
+    [KILN_TYPE_BF16] = {.name = "bf16", .block = 1, .block_bytes = 2, .kernel_names = KERNEL_NAMES("bf16")},
+};
+
+const kiln_type_traits *kiln_type_traits_of(int type) {
+    if (type < 0 || type >= KILN_TYPE_SLOTS || !g_traits[type].name) return NULL;
+    return &g_traits[type];
+}
+
+/* The tables, indexed by kiln_isa. Written once, under kiln_init's lock,
+ * before the library reports itself initialised; read-only afterwards. */
+static kiln_kernels g_tables[KILN_ISA_COUNT];
+static atomic_int g_filled;
+
+void kiln_kernels_init(uint32_t features) {
+    if (atomic_load_explicit(&g_filled, memory_order_acquire)) return;
+    kiln_kernels_fill_scalar(&g_tables[KILN_ISA_SCALAR]);
+#if KILN_X86
+    g_tables[KILN_ISA_AVX2] = g_tables[KILN_ISA_SCALAR];
+    kiln_kernels_fill_avx2(&g_tables[KILN_ISA_AVX2]);
+    g_tables[KILN_ISA_AVX512] = g_tables[KILN_ISA_AVX2];
+    kiln_kernels_fill_avx512(&g_tables[KILN_ISA_AVX512], features);
+#else
+    (void)features;
+    for (int isa = KILN_ISA_SCALAR + 1; isa < KILN_ISA_COUNT; isa++) g_tables[isa] = g_tables[KILN_ISA_SCALAR];
+#endif
+    atomic_store_explicit(&g_filled, 1, memory_order_release);
+}
+
+const kiln_kernels *kiln_kernels_active(void) { return &g_tables[kiln_active_isa()]; }
+
+/* ---- kiln_kernel_count / name / variant ------------------------------------ */
+/* Entries, in order: ops, attention, kv store, the X quantizer, then for
+ * every type the table has a row for: dequantize, gemv, gemm. */
+enum { INFO_OPS, INFO_ATTN, INFO_KV, INFO_QUANTIZE, INFO_FIXED };
+
+/* kernel_entry finds entry index of the active table: its name and variant. */
+static int kernel_entry(int index, const char **name, const char **variant) {
+    if (index < 0 || kiln_ensure_init() != KILN_OK) return 0;
+    const kiln_kernels *t = kiln_kernels_active();
+    switch (index) {
+    case INFO_OPS: *name = "ops"; *variant = t->ops_variant; return 1;
+    case INFO_ATTN: *name = "attention"; *variant = t->attn_variant; return 1;
+    case INFO_KV: *name = "kv_store f16"; *variant = t->kv_variant; return 1;
+    case INFO_QUANTIZE: *name = "quantize_x q8_0"; *variant = t->quantize_variant; return 1;
+    default: break;
+    }
+    int left = index - INFO_FIXED;
+    for (int ty = 0; ty < KILN_TYPE_SLOTS; ty++) {
+        const kiln_type_kernels *row = kiln_kernels_row(t, ty);
+        if (!row) continue;
+        if (left < 3) {
+            const char *const variants[3] = {row->to_float_variant, row->gemv_variant, row->gemm_variant};
+            *name = kiln_type_traits_of(ty)->kernel_names[left];
+            *variant = variants[left];
+            return 1;
+        }
+        left -= 3;
+    }
+    return 0;
+}
+
+int kiln_kernel_count(void) {
+    const char *n, *v;
+    int i = 0;
+    while (kernel_entry(i, &n, &v)) i++;
+    return i;
+}
+
+const char *kiln_kernel_name(int index) {
+    const char *n, *v;
+    return kernel_entry(index, &n, &v) ? n : NULL;
+}
+
+const char *kiln_kernel_variant(int index) {
+    const char *n, *v;
+    return kernel_entry(index, &n, &v) ? v : NULL;
+}

@@ -1,0 +1,236 @@
+package model
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"unsafe"
+
+	"github.com/kiln-llm/kiln/engine/gguf"
+	"github.com/kiln-llm/kiln/native"
+)
+
+// tensorTag is one field's entry in the tensor table (weights.go).
+type tensorTag struct {
+	name     string   // GGUF name; "%d" is the layer index
+	optional bool     // the file may lack it (an archSpec may still require it)
+	shape    []string // dimension names, [rows, cols] or [n]
+}
+
+func parseTag(f reflect.StructField) (tensorTag, bool) {
+	g, ok := f.Tag.Lookup("gguf")
+	if !ok {
+		return tensorTag{}, false
+	}
+	name, opt, _ := strings.Cut(g, ",")
+	return tensorTag{name: name, optional: opt == "optional", shape: strings.Split(f.Tag.Get("shape"), ",")}, true
+}
+
+// binder binds the tensors of one file to the fields of the tensor table and
+// reports the first problem naming the tensor, so a file the forward pass
+// cannot run fails at load rather than in Forward.
+type binder struct {
+	f       *gguf.File
+	arch    string
+	dims    map[string]int  // dimension names -> sizes; "vocab" is learned
+	require map[string]bool // optional table names the architecture needs
+	bound   map[string]bool // tensors of the file bound so far
+}
+
+// bindWeights binds every tensor of the table from f, checking each one's
+// type, shape and stored size against c, and refuses tensors the table does
+// not name (a variant the forward pass would silently ignore). It sets
+// c.NVocab from token_embd.
+func bindWeights(f *gguf.File, c *Config, a archSpec) (*Weights, error) {
+	b := &binder{f: f, arch: c.Arch, dims: c.dims(), require: map[string]bool{}, bound: map[string]bool{}}
+	for _, n := range a.require {
+		b.require[n] = true
+	}
+	w := &Weights{}
+	if err := b.bindStruct(reflect.ValueOf(w).Elem(), -1); err != nil {
+		return nil, err
+	}
+	c.NVocab = w.TokEmbd.Rows
+	if c.NLayer > f.NumTensors() { // each layer has several: refuse before allocating block_count of them
+		return nil, fmt.Errorf("%s = %d, but the file has only %d tensors", f.ArchKey("block_count"), c.NLayer, f.NumTensors())
+	}
+	w.Layers = make([]Layer, c.NLayer)
+	for i := range w.Layers {
+		if err := b.bindStruct(reflect.ValueOf(&w.Layers[i]).Elem(), i); err != nil {
+			return nil, err
+		}
+	}
+	if w.Output.Data == nil {
+		w.Output = w.TokEmbd // tied embeddings
+	}
+	for _, t := range f.Tensors() {
+		if !b.bound[t.Name] {
+			return nil, fmt.Errorf("tensor %s (%v %v) is not part of the %s architecture's table", t.Name, t.Type, t.Shape, c.Arch)
+		}
+	}
+	return w, nil
+}
+
+// bindStruct binds the tagged fields of v (Weights or one Layer; layer is
+// the block index, or -1 for the model-wide tensors).
+func (b *binder) bindStruct(v reflect.Value, layer int) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		tag, ok := parseTag(t.Field(i))
+		if !ok {
+			continue
+		}
+		name := tag.name
+		if strings.Contains(name, "%d") {
+			name = fmt.Sprintf(name, layer)
+		}
+		if _, present := b.f.Tensor(name); !present {
+			if tag.optional && !b.require[tag.name] {
+				continue
+			}
+			return fmt.Errorf("missing tensor %s", name)
+		}
+		var err error
+		switch dst := v.Field(i).Addr().Interface().(type) {
+		case *Matrix:
+			*dst, err = b.matrix(name, tag.shape)
+		case *[]float32:
+			*dst, err = b.vector(name, tag.shape)
+		default:
+			err = fmt.Errorf("model: table field %s has type %T, want Matrix or []float32", t.Field(i).Name, dst)
+		}
+		if err != nil {
+			return err
+		}
+		b.bound[name] = true
+	}
+	return nil
+}
+
+// maxVocab bounds a vocabulary so token ids fit an int32.
+const maxVocab = 1<<31 - 1
+
+// dim resolves a dimension name; an unknown one is learned from got (the
+// first tensor naming it fixes it for the rest).
+func (b *binder) dim(sym string, got int64) (int, error) {
+	if n, ok := b.dims[sym]; ok {
+		return n, nil
+	}
+	if sym != "vocab" {
+		return 0, fmt.Errorf("model: table names unknown dimension %q", sym)
+	}
+	if got <= 0 || got > maxVocab {
+		return 0, nil // a shape mismatch, reported by the caller
+	}
+	b.dims[sym] = int(got)
+	return int(got), nil
+}
+
+// info looks name up and checks its shape (in ggml ne order, [cols, rows])
+// against the table's [rows, cols] names.
+func (b *binder) info(name string, shape []string) (gguf.TensorInfo, []int, error) {
+	info, _ := b.f.Tensor(name)
+	want := make([]int, len(shape)) // ne order
+	for j, sym := range shape {
+		k := len(shape) - 1 - j
+		var got int64 = -1
+		if k < len(info.Shape) {
+			got = info.Shape[k]
+		}
+		n, err := b.dim(sym, got)
+		if err != nil {
+			return info, nil, err
+		}
+		want[k] = n
+	}
+	ok := len(info.Shape) == len(want)
+	for k := range want {
+		ok = ok && info.Shape[k] == int64(want[k]) && want[k] > 0
+	}
+	if !ok {
+		return info, nil, fmt.Errorf("tensor %s: shape %v, want %v", name, info.Shape, want)
+	}
+	return info, want, nil
+}
+
+// data returns the tensor's bytes after checking that the file gives it the
+// room its type and shape take (and no more than the alignment padding): a
+// tensor whose type or shape was changed after writing is refused here.
+func (b *binder) data(info gguf.TensorInfo) ([]byte, error) {
+	ext, _ := b.f.TensorExtent(info.Name)
+	a := b.f.Alignment()
+	if padded := (info.Size + a - 1) / a * a; ext < info.Size || ext > padded {
+		return nil, fmt.Errorf("tensor %s: type %v shape %v takes %d bytes, but the file stores %d for it (type or shape changed after writing?)",
+			info.Name, info.Type, info.Shape, info.Size, ext)
+	}
+	data, err := b.f.TensorData(info.Name)
+	if err != nil {
+		return nil, fmt.Errorf("tensor %s: %w", info.Name, err)
+	}
+	return data, nil
+}
+
+// matmulType maps the GGUF types native.MatMul reads.
+func matmulType(t gguf.TensorType) (native.Type, bool) {
+	switch t {
+	case gguf.TensorF32:
+		return native.F32, true
+	case gguf.TensorF16:
+		return native.F16, true
+	case gguf.TensorBF16:
+		return native.BF16, true
+	case gguf.TensorQ8_0:
+		return native.Q8_0, true
+	}
+	return 0, false
+}
+
+// matrix binds a 2-D weight of the table's [rows, cols].
+func (b *binder) matrix(name string, shape []string) (Matrix, error) {
+	info, _ := b.f.Tensor(name)
+	t, ok := matmulType(info.Type)
+	if !ok {
+		return Matrix{}, fmt.Errorf("tensor %s: unsupported type %v (want f32, f16, bf16 or q8_0)", name, info.Type)
+	}
+	info, ne, err := b.info(name, shape)
+	if err != nil {
+		return Matrix{}, err
+	}
+	rows, cols := ne[1], ne[0]
+	rs := native.RowSize(t, cols)
+	if rs == 0 {
+		return Matrix{}, fmt.Errorf("tensor %s: row length %d is invalid for type %v", name, cols, t)
+	}
+	data, err := b.data(info)
+	if err != nil {
+		return Matrix{}, err
+	}
+	if int64(len(data)) != int64(rows)*int64(rs) {
+		return Matrix{}, fmt.Errorf("tensor %s: %d bytes, want %d", name, len(data), rows*rs)
+	}
+	return Matrix{Name: name, Type: t, Rows: rows, Cols: cols, Data: data}, nil
+}
+
+// vector binds a 1-D F32 tensor as a []float32 view.
+func (b *binder) vector(name string, shape []string) ([]float32, error) {
+	info, _ := b.f.Tensor(name)
+	if info.Type != gguf.TensorF32 {
+		return nil, fmt.Errorf("tensor %s: type %v, want f32", name, info.Type)
+	}
+	info, ne, err := b.info(name, shape)
+	if err != nil {
+		return nil, err
+	}
+	n := ne[0]
+	data, err := b.data(info)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) != 4*n {
+		return nil, fmt.Errorf("tensor %s: %d bytes, want %d", name, len(data), 4*n)
+	}
+	if uintptr(unsafe.Pointer(unsafe.SliceData(data)))%4 != 0 {
+		return nil, fmt.Errorf("tensor %s: data is not 4-byte aligned", name)
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(data))), n), nil
+}

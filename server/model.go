@@ -1,0 +1,30 @@
+package server
+
+import (
+	"sync"
+
+	"github.com/kiln-llm/kiln/control"
+	"github.com/kiln-llm/kiln/engine/chat"
+	"github.com/kiln-llm/kiln/engine/tokenizer"
+)
+
+// Model is what the server serves once loading is done.
+type Model struct {
+	ID         string // served model name
+	Root       string // the model file (/v1/models shows its base name only)
+	Created    int64  // Unix seconds
+	ContextLen int    // tokens per sequence (prompt plus completion)
+	Tokenizer  *tokenizer.Tokenizer
+	// Backend is the serving core: a *control.Engine, control.Replicas of
+	// them, or a fake in handler tests.
+	Backend  control.Backend
+	Embedder Embedder // nil: /v1/embeddings answers 400
+	// ChatTemplate renders chat prompts; nil means ChatML.
+	ChatTemplate ChatTemplate
+
+	chatml struct { // the fallback template, built on first use
+		once sync.Once
+		r    *chat.Renderer
+		err  error
+	}
+}
