@@ -74,7 +74,7 @@ func runServe(tb testing.TB, cfg configs.Config) string {
 // waitHealthy polls /health until it answers 200.
 func waitHealthy(t testing.TB, url string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		resp, err := http.Get(url + "/health")
 		if err == nil {
