@@ -87,8 +87,11 @@ KILN_PORT=9000; flags win over variables, which win over the file.
 				return fmt.Errorf("serve: %w", err)
 			}
 			slog.SetDefault(newLogger(cfg, cmd.ErrOrStderr()))
+			// The first signal starts the drain; the handler is then
+			// removed, so a second one stops the process at once.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			context.AfterFunc(ctx, stop)
 			return serve(ctx, cfg, nil)
 		},
 	}
@@ -121,10 +124,12 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	if err != nil {
 		return fmt.Errorf("serve: options host and port: %w", err)
 	}
+	grammarLimits, grammarCache := grammarOptions(cfg)
 	srv := server.New(server.Options{
 		ResponseRole: cfg.ResponseRole, APIKeys: cfg.AllAPIKeys, CORSOrigins: cfg.CORSOrigins,
 		BodyLimit: cfg.BodyLimitBytes, RequestTimeout: cfg.RequestTimeout, Logger: log, Version: version,
 		ToolCallParser: cfg.ToolCallParser, EnableAutoToolChoice: cfg.EnableAutoToolChoice,
+		GrammarLimits: grammarLimits, GrammarCacheBytes: grammarCache,
 	})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

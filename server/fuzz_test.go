@@ -13,9 +13,6 @@ import (
 	"github.com/kiln-llm/kiln/control"
 )
 
-// fuzzEndpoints are the POST endpoints FuzzHandlers sends bodies to.
-var fuzzEndpoints = [...]string{"/v1/completions", "/v1/chat/completions", "/v1/embeddings", "/v1/chat/interactive", "/tokenize", "/detokenize"}
-
 // shortBackend forwards to a real engine with at most 2 tokens generated,
 // so a fuzzed request is validated by control as it would be, but does
 // not run for the whole context.
@@ -73,10 +70,11 @@ func FuzzHandlers(f *testing.F) {
 	} {
 		f.Add(uint8(seed.endpoint), []byte(seed.body))
 	}
+	endpoints := []string{"/v1/completions", "/v1/chat/completions", "/v1/embeddings", "/v1/chat/interactive", "/tokenize", "/detokenize"}
 	env := newTestEnv(f, Options{}, 0)
 	env.model.Backend = shortBackend{env.engine}
 	f.Fuzz(func(t *testing.T, endpoint uint8, body []byte) {
-		path := fuzzEndpoints[int(endpoint)%len(fuzzEndpoints)]
+		path := endpoints[int(endpoint)%len(endpoints)]
 		req := httptest.NewRequest("POST", path, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := env.srv.App().Test(req, 10000)
@@ -134,4 +132,88 @@ func checkErrorShape(b []byte) error {
 		return fmt.Errorf("error has %d keys, want message, type, param and code", len(e))
 	}
 	return nil
+}
+
+// FuzzChatFields builds well-formed chat bodies around fuzzed field values
+// (roles, contents, tool calls, stops, sampling values, structured-output
+// settings), so the fuzzer reaches past JSON syntax into validation, chat
+// templates, tool calling and constrained decoding. The same bodies go to
+// /v1/chat/completions, /v1/chat/interactive (as its prompt) and
+// /tokenize. Same oracle as FuzzHandlers.
+func FuzzChatFields(f *testing.F) {
+	for _, s := range []struct {
+		role, content, name, callID, args, stop, guided string
+		maxTokens, n                                    int
+		temperature                                     float64
+		stream                                          bool
+		mode                                            uint8
+	}{
+		{"user", "Once upon a time", "", "", "", "", "", 2, 1, 0.7, false, 0},
+		{"user", "Weather?", "get_weather", "call_1", `{"city": "Paris"}`, "", "", 2, 1, 0, true, 3},
+		{"assistant", "", "f", "c", `not json`, "\n", "", 3, 2, 1, false, 0},
+		{"tool", "22 C", "", "", "", "", "", 2, 1, 0, false, 0},
+		{"user", "yes or no?", "", "", "", "", "yes", 2, 1, 0, false, 1},
+		{"user", "digits", "", "", "", "", "[0-9]+", 2, 1, 0, false, 2},
+		{"user", "json", "", "", "", "", `{"type":"object","properties":{"a":{"type":"integer"}}}`, 2, 1, 0, false, 4},
+		{"developer", "x", "", "", "", "", "", 0, 17, 3, false, 5},
+		{"robot", "", "", "", "", "", "", -1, 0, -1, false, 6},
+		{"user", "hi", "", "", "", "", "", 1, 1, 0, true, 7},
+	} {
+		f.Add(s.role, s.content, s.name, s.callID, s.args, s.stop, s.guided, s.maxTokens, s.n, s.temperature, s.stream, s.mode)
+	}
+	env := newTestEnv(f, Options{}, 0)
+	env.model.Backend = shortBackend{env.engine}
+	f.Fuzz(func(t *testing.T, role, content, name, callID, args, stop, guided string, maxTokens, n int, temperature float64, stream bool, mode uint8) {
+		msgs := []map[string]any{{"role": "system", "content": "Be brief."}, {"role": role, "content": content}}
+		if callID != "" {
+			msgs = append(msgs,
+				map[string]any{"role": "assistant", "content": nil, "tool_calls": []any{map[string]any{"id": callID, "type": "function", "function": map[string]any{"name": name, "arguments": args}}}},
+				map[string]any{"role": "tool", "tool_call_id": callID, "content": content})
+		}
+		body := map[string]any{"messages": msgs, "max_tokens": maxTokens, "n": n, "temperature": temperature, "stream": stream}
+		if stop != "" {
+			body["stop"] = []string{stop}
+		}
+		switch mode % 5 {
+		case 1:
+			body["guided_choice"] = []string{guided, content}
+		case 2:
+			body["guided_regex"] = guided
+		case 3:
+			body["tools"] = []any{map[string]any{"type": "function", "function": map[string]any{"name": name, "parameters": map[string]any{"type": "object"}}}}
+			body["tool_choice"] = "required"
+		case 4:
+			if json.Valid([]byte(guided)) {
+				body["response_format"] = map[string]any{"type": "json_schema", "json_schema": map[string]any{"name": "s", "schema": json.RawMessage(guided)}}
+			}
+		}
+		path := "/v1/chat/completions"
+		switch mode / 5 % 3 {
+		case 1:
+			path = "/v1/chat/interactive"
+			body = map[string]any{"prompt": msgs, "session_id": int(mode % 3), "interactive_mode": stream, "request_output_len": maxTokens, "temperature": temperature}
+		case 2:
+			path = "/tokenize"
+			body = map[string]any{"messages": msgs}
+		}
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Skip(err) // NaN or Inf: not JSON
+		}
+		req := httptest.NewRequest("POST", path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := env.srv.App().Test(req, 10000)
+		if err != nil {
+			t.Fatalf("%s %s: %v", path, b, err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		switch {
+		case resp.StatusCode >= 500:
+			t.Fatalf("%s %s: status %d: %s", path, b, resp.StatusCode, out)
+		case resp.StatusCode >= 300:
+			if err := checkErrorShape(out); err != nil {
+				t.Fatalf("%s %s: status %d: %v: %s", path, b, resp.StatusCode, err, out)
+			}
+		}
+	})
 }

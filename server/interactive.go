@@ -249,9 +249,11 @@ func (s *Server) answerInteractive(c *fiber.Ctx, r *run, resp openai.Interactive
 func (s *Server) streamInteractive(c *fiber.Ctx, r *run, resp openai.InteractiveResponse, after func([]int32, bool) bool) {
 	c.Set(fiber.HeaderContentType, "application/x-ndjson")
 	unwatch := watchDisconnect(c, r)
+	reportGone := s.streamDisconnects(c)
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer r.finish()
 		defer unwatch()
+		defer reportGone(r.ctx)
 		var generated []int32
 		ok := false
 		for ie := range r.events {
@@ -264,7 +266,7 @@ func (s *Server) streamInteractive(c *fiber.Ctx, r *run, resp openai.Interactive
 			}
 			b, _ := json.Marshal(line)
 			if _, err := w.Write(append(b, '\n')); err != nil || w.Flush() != nil {
-				r.cancel()
+				hangUp(r.ctx)
 				break
 			}
 		}

@@ -47,14 +47,18 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	switch {
 	case (route == "/health" || route == "/metrics") && status < 500:
 		level = slog.LevelDebug // probes and scrapes would drown the log
+	case status == StatusClientClosedRequest: // the client's doing: info, not an error
 	case status == fiber.StatusServiceUnavailable: // loading or draining: expected
 		level = slog.LevelWarn
 	case status >= 500:
 		level = slog.LevelError
 	}
-	s.log.Log(c.UserContext(), level, "http",
-		"id", c.GetRespHeader(RequestIDHeader), "method", c.Method(), "path", c.Path(), "status", status,
-		"ms", float64(time.Since(start).Microseconds())/1000, "remote", c.IP())
+	attrs := []any{"id", c.GetRespHeader(RequestIDHeader), "method", c.Method(), "path", c.Path(), "status", status,
+		"ms", float64(time.Since(start).Microseconds()) / 1000, "remote", c.IP()}
+	if status == StatusClientClosedRequest {
+		attrs = append(attrs, "client", "disconnected")
+	}
+	s.log.Log(c.UserContext(), level, "http", attrs...)
 	return nil
 }
 

@@ -42,6 +42,7 @@ func TestParamValidation(t *testing.T) {
 		{cmpl, `{"prompt": "x", "max_tokens": 1.5}`, 400, "max_tokens", ""},
 		{cmpl, `{"prompt": "x", "max_tokens": 100000}`, 400, "max_tokens", ""},
 		{chat, `{` + msgs + `, "max_completion_tokens": -1}`, 400, "max_completion_tokens", ""},
+		{chat, `{` + msgs + `, "max_completion_tokens": 100000}`, 400, "max_completion_tokens", ""},
 		{cmpl, `{"prompt": "x", "min_tokens": -1}`, 400, "min_tokens", ""},
 		{cmpl, `{"prompt": "x", "max_tokens": 2, "min_tokens": 3}`, 400, "min_tokens", ""},
 		// sampling ranges and types
