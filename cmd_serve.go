@@ -221,7 +221,7 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_
 		}
 		st.models = append(st.models, m)
 		if i == 0 {
-			if tok, err = tokenizer.FromGGUF(m.File()); err != nil {
+			if tok, err = modelTokenizer(m); err != nil {
 				return nil, fmt.Errorf("serve: option model: %s: %w", cfg.Model, err)
 			}
 			if tmpl, err = chatTemplate(cfg, m, tok, log); err != nil {
