@@ -128,6 +128,7 @@ func TestValidateNamesTheOption(t *testing.T) {
 		{"log_level", func(c *Config) { c.LogLevel = "loud" }},
 		{"response_role", func(c *Config) { c.ResponseRole = "" }},
 		{"tool_call_parser", func(c *Config) { c.ToolCallParser = "gpt" }},
+		{"reasoning_parser", func(c *Config) { c.ReasoningParser = "o1" }},
 		{"enable_auto_tool_choice", func(c *Config) { c.EnableAutoToolChoice = true }},
 		{"chat_template", func(c *Config) { c.ChatTemplate = "/nonexistent.jinja" }},
 	}

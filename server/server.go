@@ -40,6 +40,10 @@ type Options struct {
 	// EnableAutoToolChoice allows tool_choice "auto" (with ToolCallParser),
 	// as vLLM's --enable-auto-tool-choice.
 	EnableAutoToolChoice bool
+	// ReasoningParser names the parser (reasoning.Names) that splits a
+	// reasoning model's thinking from its answer; "" leaves the thinking in
+	// the content.
+	ReasoningParser string
 }
 
 // Server is the HTTP API. It answers 503 until SetModel is called, and
