@@ -44,6 +44,10 @@ type Options struct {
 	// reasoning model's thinking from its answer; "" leaves the thinking in
 	// the content.
 	ReasoningParser string
+	// ResponseStoreEntries bounds the responses /v1/responses keeps for
+	// GET and previous_response_id (least recently used first out);
+	// 0 means 1024.
+	ResponseStoreEntries int
 }
 
 // Server is the HTTP API. It answers 503 until SetModel is called, and
@@ -63,8 +67,9 @@ type Server struct {
 	httpReqs *prometheus.CounterVec
 	httpDur  *prometheus.HistogramVec
 
-	sessions *interactiveSessions
-	grammars *grammarCache // compiled grammars and the vocabulary's Masker
+	sessions  *interactiveSessions
+	grammars  *grammarCache  // compiled grammars and the vocabulary's Masker
+	responses *responseStore // stored /v1/responses answers
 }
 
 // New builds the server and its routes; it serves nothing until Serve.
@@ -78,7 +83,8 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{opts: opts, log: opts.Logger, sessions: newInteractiveSessions(), grammars: newGrammarCache()}
+	s := &Server{opts: opts, log: opts.Logger, sessions: newInteractiveSessions(), grammars: newGrammarCache(),
+		responses: newResponseStore(opts.ResponseStoreEntries)}
 	s.base, s.cancelAll = context.WithCancel(context.Background())
 	s.app = fiber.New(fiber.Config{
 		AppName: "kiln",
