@@ -89,7 +89,7 @@ type Response struct {
 	MaxOutputTokens    *int               `json:"max_output_tokens"`
 	Model              string             `json:"model"`
 	Output             []ResponseItem     `json:"output"`
-	OutputText         string             `json:"output_text"`
+	OutputText         string             `json:"output_text,omitempty"` // the SDKs compute it when absent
 	ParallelToolCalls  bool               `json:"parallel_tool_calls"`
 	PreviousResponseID *string            `json:"previous_response_id"`
 	Store              bool               `json:"store"`
