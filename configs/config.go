@@ -27,6 +27,7 @@ type Config struct {
 	ToolCallParser       string `mapstructure:"tool_call_parser"`
 	EnableAutoToolChoice bool   `mapstructure:"enable_auto_tool_choice"`
 	ReasoningParser      string `mapstructure:"reasoning_parser"`
+	ResponseStoreEntries int    `mapstructure:"response_store_entries"`
 
 	TensorParallelSize   int    `mapstructure:"tensor_parallel_size"`
 	DataParallelSize     int    `mapstructure:"data_parallel_size"`
@@ -67,6 +68,7 @@ func Defaults() Config {
 		Host:                 "0.0.0.0",
 		Port:                 8000,
 		ResponseRole:         "assistant",
+		ResponseStoreEntries: 1024,
 		DataParallelSize:     1,
 		PipelineParallelSize: 1,
 		CacheMaxEntryCount:   0.8,
@@ -101,6 +103,7 @@ var options = []option{
 	{"tool_call_parser", "parser of the model's tool calls: hermes, llama3_json, mistral, pythonic or qwen2.5 (empty: tool_choice auto is off; required/named take the format from the chat template)"},
 	{"enable_auto_tool_choice", "allow tool_choice auto, the model deciding whether to call tools (needs tool_call_parser)"},
 	{"reasoning_parser", "split a reasoning model's thinking from its answer (reasoning_content): deepseek_r1 or qwen3 (empty: the thinking stays in the content)"},
+	{"response_store_entries", "responses /v1/responses keeps for GET and previous_response_id, least recently used evicted first (also at most 64 MiB)"},
 	{"tensor_parallel_size", "kernel threads per engine replica (0: the devices' CPUs divided by data_parallel_size)"},
 	{"data_parallel_size", "engine replicas, each with its own K/V pool; requests go to the least loaded"},
 	{"pipeline_parallel_size", "pipeline stages (only 1 on a CPU)"},

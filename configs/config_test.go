@@ -129,6 +129,7 @@ func TestValidateNamesTheOption(t *testing.T) {
 		{"response_role", func(c *Config) { c.ResponseRole = "" }},
 		{"tool_call_parser", func(c *Config) { c.ToolCallParser = "gpt" }},
 		{"reasoning_parser", func(c *Config) { c.ReasoningParser = "o1" }},
+		{"response_store_entries", func(c *Config) { c.ResponseStoreEntries = 0 }},
 		{"enable_auto_tool_choice", func(c *Config) { c.EnableAutoToolChoice = true }},
 		{"chat_template", func(c *Config) { c.ChatTemplate = "/nonexistent.jinja" }},
 	}

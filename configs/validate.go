@@ -61,6 +61,9 @@ func (c *Config) Validate() error {
 	if c.ReasoningParser != "" && !slices.Contains(ReasoningParsers, c.ReasoningParser) {
 		bad("reasoning_parser", "%q: want one of %s", c.ReasoningParser, strings.Join(ReasoningParsers, ", "))
 	}
+	if c.ResponseStoreEntries < 1 {
+		bad("response_store_entries", "%d: want >= 1", c.ResponseStoreEntries)
+	}
 	if c.TensorParallelSize < 0 {
 		bad("tensor_parallel_size", "%d: want >= 0 (0: automatic)", c.TensorParallelSize)
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"container/list"
+	"encoding/json"
 	"sync"
 
 	"github.com/kiln-llm/kiln/engine/chat"
@@ -64,7 +65,8 @@ func historySize(msgs []chat.Message) int {
 // put stores r (replacing one of the same id) and evicts the least
 // recently used beyond the bounds.
 func (s *responseStore) put(r *storedResponse) {
-	r.size = historySize(r.history) + 2*len(r.resp.OutputText) + 1024
+	body, _ := json.Marshal(&r.resp)
+	r.size = historySize(r.history) + len(body)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.byID[r.resp.ID]; ok {
