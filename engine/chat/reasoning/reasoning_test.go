@@ -107,3 +107,44 @@ func TestStreamHoldsOnlyMarkers(t *testing.T) {
 		t.Fatal("after </think> the stream should be in the answer")
 	}
 }
+
+// FuzzStream checks that a stream fed an output in any two chunks decides
+// the same thinking and answer as one fed it whole, that nothing is lost
+// (thinking and answer are the output less its markers), and that Split
+// agrees (but for qwen3's unclosed thinking, which Split answers as all
+// answer).
+func FuzzStream(f *testing.F) {
+	for _, s := range []string{"<think>a</think>b", "a</think>b", " <think>\n", "x<think>y</think>z</think>w", "</th</think>", "<<think>>", ""} {
+		f.Add(s, uint(len(s)/2))
+	}
+	f.Fuzz(func(t *testing.T, text string, cut uint) {
+		at := int(cut % uint(len(text)+1))
+		for _, name := range Names() {
+			p, _ := New(name)
+			th, an := feed(p, text[:at], text[at:])
+			wth, wan := feed(p, text)
+			if th != wth || an != wan {
+				t.Fatalf("%s: cut at %d: %q / %q, whole %q / %q", name, at, th, an, wth, wan)
+			}
+			// Only the markers (once each) and whitespace before <think> go.
+			lost := len(text) - len(th) - len(an)
+			lead := len(text) - len(strings.TrimLeft(text, " \t\r\n"))
+			if lost < 0 || lost > lead+len(p.Start())+len(p.End()) {
+				t.Fatalf("%s: %d of %d bytes lost", name, lost, len(text))
+			}
+			sth, san, _ := p.Split(text)
+			st := p.NewStream()
+			st.Push(text)
+			st.Finish()
+			if !p.StartsInThinking() && !st.ended {
+				if sth != "" || san != text {
+					t.Fatalf("%s: unclosed Split = %q / %q", name, sth, san)
+				}
+				continue
+			}
+			if sth != th || san != an {
+				t.Fatalf("%s: Split %q / %q, stream %q / %q", name, sth, san, th, an)
+			}
+		}
+	})
+}
