@@ -148,7 +148,7 @@ func TestServeEndToEnd(t *testing.T) {
 	})
 	for _, path := range []string{"/v1/completions", "/v1/chat/completions"} {
 		t.Run("stream "+path, func(t *testing.T) {
-			status, body := post(t, url+path, `{"prompt":"Once","messages":"Once","max_tokens":6,"stream":true,"stream_options":{"include_usage":true}}`)
+			status, body := post(t, url+path, `{"prompt":"Once","messages":[{"role":"user","content":"Once"}],"max_tokens":6,"stream":true,"stream_options":{"include_usage":true}}`)
 			if status != 200 || !strings.HasSuffix(body, "data: [DONE]\n\n") || !strings.Contains(body, `"completion_tokens":6`) {
 				t.Fatalf("%d %s", status, body)
 			}

@@ -139,6 +139,15 @@ func (c *Config) Validate() error {
 	} else {
 		c.BodyLimitBytes = int(n)
 	}
+	if n, err := ParseSize(c.GrammarMaxBytes); err != nil || n < 1<<20 || n > 1<<40 {
+		bad("grammar_max_bytes", "%q: want a size from 1MiB to 1TiB, such as 64MiB", c.GrammarMaxBytes)
+	}
+	if c.GrammarStepWork < 1<<16 {
+		bad("grammar_step_work", "%d: want >= 65536", c.GrammarStepWork)
+	}
+	if _, err := ParseSize(c.GrammarCacheBytes); err != nil {
+		bad("grammar_cache_bytes", "%q: want a size such as 256MiB (0: keep none)", c.GrammarCacheBytes)
+	}
 	if c.RequestTimeout < 0 {
 		bad("request_timeout", "%s: want >= 0 (0: no limit)", c.RequestTimeout)
 	}
@@ -152,6 +161,14 @@ func (c *Config) Validate() error {
 		bad("log_level", "%q: want debug, info, warn or error", c.LogLevel)
 	}
 	return errors.Join(errs...)
+}
+
+// GrammarBytes returns grammar_max_bytes and grammar_cache_bytes in bytes
+// (0 for a size Validate would refuse).
+func (c *Config) GrammarBytes() (maxBytes, cacheBytes int64) {
+	maxBytes, _ = ParseSize(c.GrammarMaxBytes)
+	cacheBytes, _ = ParseSize(c.GrammarCacheBytes)
+	return maxBytes, cacheBytes
 }
 
 // Threads is the kernel threads of the process: tensor_parallel_size, or

@@ -22,9 +22,9 @@ type anthropicTurn struct {
 
 // parseAnthropic reads a Messages request; count is count_tokens, which
 // takes no generation parameters (max_tokens is not required).
-func parseAnthropic(body []byte, count bool) (*anthropicTurn, error) {
+func parseAnthropic(c *fiber.Ctx, count bool) (*anthropicTurn, error) {
 	var in anthropic.MessagesRequest
-	if err := decodeBody(body, &in); err != nil {
+	if err := decodeBody(c, &in); err != nil {
 		return nil, err
 	}
 	if in.Model == "" {
@@ -277,7 +277,7 @@ func (s *Server) handleMessages(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, err := parseAnthropic(c.Body(), false)
+	t, err := parseAnthropic(c, false)
 	if err != nil {
 		return anthropicParams(err)
 	}
@@ -379,7 +379,7 @@ func (s *Server) handleCountTokens(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, err := parseAnthropic(c.Body(), true)
+	t, err := parseAnthropic(c, true)
 	if err != nil {
 		return anthropicParams(err)
 	}

@@ -21,15 +21,11 @@ const maxChatTopLogprobs = 20
 var chatRoles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "function": true}
 
 // parseMessages reads messages: an array of {role, content} where content
-// is a string, an array of text parts, or null (assistant only). A bare
-// string is taken as one user message.
+// is a string, an array of text parts, or null (assistant only); a tool
+// message names the call it answers (tool_call_id).
 func parseMessages(raw json.RawMessage) ([]chat.Message, error) {
 	if isNull(raw) {
 		return nil, badParam("messages", "messages: required")
-	}
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		return []chat.Message{{Role: "user", Content: one}}, nil
 	}
 	var items []json.RawMessage
 	if json.Unmarshal(raw, &items) != nil {
@@ -47,6 +43,9 @@ func parseMessages(raw json.RawMessage) ([]chat.Message, error) {
 		}
 		if !chatRoles[m.Role] {
 			return nil, badParam(p+".role", "%s.role: %q; want system, developer, user, assistant or tool", p, m.Role)
+		}
+		if m.Role == "tool" && m.ToolCallID == "" {
+			return nil, badParam(p+".tool_call_id", "%s.tool_call_id: required for role tool (the id of the call it answers)", p)
 		}
 		calls, err := messageToolCalls(m, p)
 		if err != nil {
@@ -127,7 +126,10 @@ func messageContent(m openai.Message, p string) (string, error) {
 	for j, part := range parts {
 		switch part.Type {
 		case "text":
-			texts = append(texts, part.Text)
+			if part.Text == nil {
+				return "", badParam(fmt.Sprintf("%s.content[%d].text", p, j), "%s.content[%d].text: required for a text part", p, j)
+			}
+			texts = append(texts, *part.Text)
 		case "image_url", "input_image", "input_audio", "file":
 			return "", notImplemented(fmt.Sprintf("%s.content[%d]", p, j), part.Type+" content")
 		default:
@@ -144,7 +146,7 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 		return err
 	}
 	var req openai.ChatRequest
-	if err := decodeBody(c.Body(), &req); err != nil {
+	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
 	g, err := parseSampling(&req.Sampling, m, 0)

@@ -160,11 +160,12 @@ func newID(prefix string) string {
 }
 
 // sse writes server-sent events as OpenAI streams them: `data: JSON\n\n`
-// per chunk, `data: [DONE]\n\n` at the end. The first failed write (the
-// client went away) sticks in err.
+// per chunk, `data: [DONE]\n\n` at the end. The first failure sticks in
+// err; broken says it was a write (the client went away).
 type sse struct {
-	w   *bufio.Writer
-	err error
+	w      *bufio.Writer
+	err    error
+	broken bool
 }
 
 func (s *sse) send(v any) {
@@ -193,6 +194,7 @@ func (s *sse) raw(b []byte) {
 	if s.err == nil {
 		s.err = s.w.Flush()
 	}
+	s.broken = s.err != nil
 }
 
 // done ends the stream.
@@ -204,7 +206,10 @@ func (s *sse) event(name string, v any) {
 	if s.err != nil {
 		return
 	}
-	_, s.err = s.w.WriteString("event: " + name + "\n")
+	if _, s.err = s.w.WriteString("event: " + name + "\n"); s.err != nil {
+		s.broken = true
+		return
+	}
 	s.send(v)
 }
 
@@ -229,9 +234,11 @@ func (s *Server) streamRun(c *fiber.Ctx, r *run, onEvent func(*sse, indexedEvent
 func (s *Server) streamEvents(c *fiber.Ctx, r *run, onEvent func(*sse, indexedEvent), fail func(*sse, *APIError), onEnd func(*sse)) {
 	setSSEHeaders(c)
 	unwatch := watchDisconnect(c, r)
+	reportGone := s.streamDisconnects(c)
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer r.finish()
 		defer unwatch()
+		defer reportGone(r.ctx)
 		out := &sse{w: w}
 		failed := false
 		finished := 0
@@ -250,8 +257,12 @@ func (s *Server) streamEvents(c *fiber.Ctx, r *run, onEvent func(*sse, indexedEv
 			if !failed {
 				onEvent(out, ie)
 			}
+			if out.broken {
+				hangUp(r.ctx) // the client is gone: abort and free the K/V
+				return
+			}
 			if out.err != nil {
-				r.cancel() // the client is gone: abort and free the K/V
+				r.cancel()
 				return
 			}
 		}

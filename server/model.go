@@ -11,7 +11,7 @@ import (
 // Model is what the server serves once loading is done.
 type Model struct {
 	ID         string // served model name
-	Root       string // the model file
+	Root       string // the model file (/v1/models shows its base name only)
 	Created    int64  // Unix seconds
 	ContextLen int    // tokens per sequence (prompt plus completion)
 	Tokenizer  *tokenizer.Tokenizer

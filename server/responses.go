@@ -24,7 +24,7 @@ func (s *Server) handleResponses(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, err := parseResponseRequest(c.Body())
+	t, err := parseResponseRequest(c)
 	if err != nil {
 		return responseParams(err)
 	}

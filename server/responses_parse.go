@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/kiln-llm/kiln/engine/chat"
 	"github.com/kiln-llm/kiln/server/openai"
 )
@@ -49,10 +51,10 @@ func responseParams(err error) error {
 }
 
 // parseResponseRequest reads and validates a Responses request.
-func parseResponseRequest(body []byte) (*responseTurn, error) {
+func parseResponseRequest(c *fiber.Ctx) (*responseTurn, error) {
 	t := &responseTurn{store: true}
 	in := &t.in
-	if err := decodeBody(body, in); err != nil {
+	if err := decodeBody(c, in); err != nil {
 		return nil, err
 	}
 	switch {

@@ -52,7 +52,7 @@ func (s *Server) endpoints() []endpoint {
 // would answer it in plain text: foreignMethod answers it instead.
 func (s *Server) routes() {
 	app := s.app
-	app.Use(s.recoverPanic, requestid.New(requestid.Config{Header: RequestIDHeader}), s.accessLog)
+	app.Use(s.recoverPanic, requestid.New(requestid.Config{Header: RequestIDHeader}), s.accessLog, s.closeWhileDraining)
 	if len(s.opts.CORSOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  strings.Join(s.opts.CORSOrigins, ","),
