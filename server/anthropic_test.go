@@ -324,3 +324,44 @@ func TestMessagesAuth(t *testing.T) {
 		})
 	}
 }
+
+// TestMessagesThinking: with a reasoning parser the thinking is a thinking
+// block before the text, streamed as thinking_delta.
+func TestMessagesThinking(t *testing.T) {
+	env, _ := newScriptServer(t, Options{ReasoningParser: "deepseek_r1"}, "Let me", " see.</th", "ink>Four.")
+	body := `{"model": "stories", "max_tokens": 20, "messages": [{"role": "user", "content": "2+2?"}]`
+	resp, out := env.do(t, "POST", "/v1/messages", body+`}`)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, out)
+	}
+	var msg struct {
+		Content []struct{ Type, Text, Thinking string }
+	}
+	if err := json.Unmarshal(out, &msg); err != nil || len(msg.Content) != 2 || msg.Content[0].Type != "thinking" ||
+		msg.Content[0].Thinking != "Let me see." || msg.Content[1].Text != "Four." {
+		t.Fatalf("%v: %s", err, out)
+	}
+	resp, out = env.do(t, "POST", "/v1/messages", body+`, "stream": true}`)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stream status %d", resp.StatusCode)
+	}
+	var blocks []string
+	thinking, text := "", ""
+	for _, e := range namedEvents(t, string(out)) {
+		switch e.name {
+		case "content_block_start":
+			blocks = append(blocks, e.data["content_block"].(map[string]any)["type"].(string))
+		case "content_block_delta":
+			d := e.data["delta"].(map[string]any)
+			switch d["type"] {
+			case "thinking_delta":
+				thinking += d["thinking"].(string)
+			case "text_delta":
+				text += d["text"].(string)
+			}
+		}
+	}
+	if strings.Join(blocks, ",") != "thinking,text" || thinking != "Let me see." || text != "Four." {
+		t.Fatalf("blocks %v, thinking %q, text %q", blocks, thinking, text)
+	}
+}
