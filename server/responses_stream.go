@@ -23,6 +23,7 @@ type responseStream struct {
 	at   int    // its output index
 	text strings.Builder
 	name string // the open function call's name
+	cut  bool   // max_output_tokens ended the answer: items close incomplete
 }
 
 func (st *responseStream) emit(ev openai.ResponseEvent) {
@@ -79,6 +80,9 @@ func (st *responseStream) close() {
 	}
 	it := st.item()
 	it.Status = "completed"
+	if st.cut {
+		it.Status = "incomplete"
+	}
 	text := st.text.String()
 	switch st.open {
 	case "message":
@@ -198,6 +202,7 @@ func (s *Server) streamResponse(c *fiber.Ctx, r *run, m *Model, resp *openai.Res
 		st.emit(openai.ResponseEvent{Type: "response.failed", Response: st.snapshot()})
 	}, func(out *sse) {
 		begin(out)
+		st.cut = last.Finish == control.FinishLength
 		st.close()
 		var u control.Usage
 		if last.Usage != nil {

@@ -172,6 +172,17 @@ func TestResponsesFollowUpCached(t *testing.T) {
 	if r.Status != "incomplete" || r.IncompleteDetails == nil || r.IncompleteDetails.Reason != "max_output_tokens" {
 		t.Fatalf("%+v", r)
 	}
+	resp, out := env.do(t, "POST", "/v1/responses", `{"input": "Once", "max_output_tokens": 3, "stream": true}`)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stream status %d", resp.StatusCode)
+	}
+	for _, e := range namedEvents(t, string(out)) {
+		if e.name == "response.output_item.done" {
+			if s := e.data["item"].(map[string]any)["status"]; s != "incomplete" {
+				t.Errorf("a cut item closes %v", s)
+			}
+		}
+	}
 	r2 := postResponse(t, env, `{"input": "And then?", "previous_response_id": "`+r.ID+`", "max_output_tokens": 4}`)
 	if r2.Usage.InputTokens <= r.Usage.InputTokens || r2.Usage.InputTokensDetails.CachedTokens < r.Usage.InputTokens-16 {
 		t.Fatalf("follow-up: %d prompt tokens, %d cached; the first turn had %d", r2.Usage.InputTokens, r2.Usage.InputTokensDetails.CachedTokens, r.Usage.InputTokens)
