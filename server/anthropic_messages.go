@@ -281,7 +281,11 @@ func (s *Server) handleMessages(c *fiber.Ctx) error {
 	if err != nil {
 		return anthropicParams(err)
 	}
-	j, err := s.prepareChat(c, m, &t.req, t.msgs)
+	g, err := parseSampling(&t.req.Sampling, m, 0)
+	if err != nil {
+		return anthropicParams(err)
+	}
+	j, err := s.prepareChat(c, m, &t.req, g, t.msgs)
 	if err != nil {
 		return anthropicParams(err)
 	}

@@ -169,42 +169,12 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 		}
 		g.req.TopLogprobs = *req.TopLogprobs
 	}
-	plan, err := s.planTools(&req, m)
+	j, err := s.prepareChat(c, m, &req, g, msgs)
 	if err != nil {
 		return err
 	}
-	think, err := s.planReasoning(&req.Thinking)
-	if err != nil {
-		return err
-	}
-	g.req.RenderTokens = append(plan.markerTokens(m.Tokenizer), think.renderTokens(m.Tokenizer)...)
-	og, err := s.outputGrammar(&req.Sampling)
-	if err != nil {
-		return err
-	}
-	if plan.grammar != nil {
-		if og != nil {
-			return errConflict(describeGrammarParam(&req.Sampling))
-		}
-		og = plan.grammar
-	}
-	tmpl, err := m.template()
-	if err != nil {
-		return err
-	}
-	text, err := renderChatVars(tmpl, msgs, plan.tools, true, think.vars)
-	if err != nil {
-		return err
-	}
-	g.req.Prompt = m.encodeChat(text, tmpl)
-	if err := checkContext(&g, len(g.req.Prompt), m, "messages"); err != nil {
-		return err
-	}
-	m.endOfTurn(&g.req, tmpl)
-	reqs := g.expand([][]int32{g.req.Prompt}, c.GetRespHeader(RequestIDHeader))
-	s.constrain(reqs, m, og)
-	think.constrain(reqs, m.Tokenizer)
-	r, err := s.start(m.Backend, reqs, "messages")
+	plan, think := j.plan, j.think
+	r, err := s.start(m.Backend, j.reqs, "messages")
 	if err != nil {
 		return err
 	}

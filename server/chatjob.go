@@ -7,11 +7,12 @@ import (
 	"github.com/kiln-llm/kiln/server/openai"
 )
 
-// chatJob is a chat-shaped request of another API (Anthropic's Messages,
-// OpenAI's Responses) ready to submit: those APIs map their parameters
-// onto an openai.ChatRequest and their conversation onto chat.Messages,
-// and from there the chat endpoint's parsers, tool plan, reasoning plan,
-// template and constraints apply unchanged.
+// chatJob is a chat request ready to submit: its tool plan, reasoning
+// plan and engine requests. The chat endpoint builds one, and so do the
+// chat-shaped APIs (Anthropic's Messages, OpenAI's Responses): they map
+// their parameters onto an openai.ChatRequest and their conversation onto
+// chat.Messages, and from there the same parsers, plans, template and
+// constraints apply.
 type chatJob struct {
 	g     genParams
 	plan  *toolPlan
@@ -19,14 +20,12 @@ type chatJob struct {
 	reqs  []control.Request
 }
 
-// prepareChat validates req (its Messages are ignored: msgs is the
-// conversation), renders and tokenizes the prompt and builds the engine
-// requests, constrained as the chat endpoint would constrain them.
-func (s *Server) prepareChat(c *fiber.Ctx, m *Model, req *openai.ChatRequest, msgs []chat.Message) (*chatJob, error) {
-	g, err := parseSampling(&req.Sampling, m, 0)
-	if err != nil {
-		return nil, err
-	}
+// prepareChat plans req's tools and reasoning (its Messages are not read:
+// msgs is the conversation, g its parsed sampling parameters), renders
+// and tokenizes the prompt and builds the engine requests, constrained by
+// the output grammar or the forced tool call.
+func (s *Server) prepareChat(c *fiber.Ctx, m *Model, req *openai.ChatRequest, g genParams, msgs []chat.Message) (*chatJob, error) {
+	var err error
 	j := &chatJob{}
 	if j.plan, err = s.planTools(req, m); err != nil {
 		return nil, err

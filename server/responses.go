@@ -42,7 +42,11 @@ func (s *Server) handleResponses(c *fiber.Ctx) error {
 		msgs = append(msgs, chat.Message{Role: "system", Content: *t.in.Instructions})
 	}
 	msgs = append(append(msgs, history...), t.input...)
-	j, err := s.prepareChat(c, m, &t.req, msgs)
+	g, err := parseSampling(&t.req.Sampling, m, 0)
+	if err != nil {
+		return responseParams(err)
+	}
+	j, err := s.prepareChat(c, m, &t.req, g, msgs)
 	if err != nil {
 		return responseParams(err)
 	}
