@@ -129,6 +129,7 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 		ResponseRole: cfg.ResponseRole, APIKeys: cfg.AllAPIKeys, CORSOrigins: cfg.CORSOrigins,
 		BodyLimit: cfg.BodyLimitBytes, RequestTimeout: cfg.RequestTimeout, Logger: log, Version: version,
 		ToolCallParser: cfg.ToolCallParser, EnableAutoToolChoice: cfg.EnableAutoToolChoice,
+		ReasoningParser: cfg.ReasoningParser, ResponseStoreEntries: cfg.ResponseStoreEntries,
 		GrammarLimits: grammarLimits, GrammarCacheBytes: grammarCache,
 	})
 	serveErr := make(chan error, 1)

@@ -26,6 +26,8 @@ type Config struct {
 
 	ToolCallParser       string `mapstructure:"tool_call_parser"`
 	EnableAutoToolChoice bool   `mapstructure:"enable_auto_tool_choice"`
+	ReasoningParser      string `mapstructure:"reasoning_parser"`
+	ResponseStoreEntries int    `mapstructure:"response_store_entries"`
 
 	GrammarMaxBytes   string `mapstructure:"grammar_max_bytes"`
 	GrammarStepWork   int    `mapstructure:"grammar_step_work"`
@@ -70,6 +72,7 @@ func Defaults() Config {
 		Host:                 "0.0.0.0",
 		Port:                 8000,
 		ResponseRole:         "assistant",
+		ResponseStoreEntries: 1024,
 		GrammarMaxBytes:      "64MiB",
 		GrammarStepWork:      4 << 20,
 		GrammarCacheBytes:    "256MiB",
@@ -106,6 +109,8 @@ var options = []option{
 	{"response_role", "role of generated chat messages"},
 	{"tool_call_parser", "parser of the model's tool calls: hermes, llama3_json, mistral, pythonic or qwen2.5 (empty: tool_choice auto is off; required/named take the format from the chat template)"},
 	{"enable_auto_tool_choice", "allow tool_choice auto, the model deciding whether to call tools (needs tool_call_parser)"},
+	{"reasoning_parser", "split a reasoning model's thinking from its answer (reasoning_content): deepseek_r1 or qwen3 (empty: the thinking stays in the content)"},
+	{"response_store_entries", "responses /v1/responses keeps for GET and previous_response_id, least recently used evicted first (also at most 64 MiB)"},
 	{"grammar_max_bytes", "largest compiled grammar of one response_format, guided_* or tools request; a bigger one is a 400 grammar_too_complex"},
 	{"grammar_step_work", "work budget of one constrained generation step (about one unit per thread expanded or token-trie node walked); a step over it ends its request with an error"},
 	{"grammar_cache_bytes", "memory for compiled grammars kept for reuse, least recently used evicted first"},

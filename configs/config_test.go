@@ -131,6 +131,8 @@ func TestValidateNamesTheOption(t *testing.T) {
 		{"log_level", func(c *Config) { c.LogLevel = "loud" }},
 		{"response_role", func(c *Config) { c.ResponseRole = "" }},
 		{"tool_call_parser", func(c *Config) { c.ToolCallParser = "gpt" }},
+		{"reasoning_parser", func(c *Config) { c.ReasoningParser = "o1" }},
+		{"response_store_entries", func(c *Config) { c.ResponseStoreEntries = 0 }},
 		{"enable_auto_tool_choice", func(c *Config) { c.EnableAutoToolChoice = true }},
 		{"chat_template", func(c *Config) { c.ChatTemplate = "/nonexistent.jinja" }},
 	}

@@ -19,6 +19,10 @@ var BuiltinChatTemplates = []string{"chatml", "llama2", "llama3", "mistral", "qw
 // toolcall's parsers (a test in package main keeps the two lists equal).
 var ToolCallParsers = []string{"hermes", "llama3_json", "mistral", "pythonic", "qwen2.5"}
 
+// ReasoningParsers are the names reasoning_parser accepts: engine/chat/
+// reasoning's parsers (a test in package main keeps the two lists equal).
+var ReasoningParsers = []string{"deepseek_r1", "qwen3"}
+
 // Validate checks every option and fills the derived fields. Each message
 // names the option as it is spelt in kiln.yaml, with its flag and variable,
 // so the user can find whichever source set it.
@@ -53,6 +57,12 @@ func (c *Config) Validate() error {
 	}
 	if c.EnableAutoToolChoice && c.ToolCallParser == "" {
 		bad("enable_auto_tool_choice", "needs tool_call_parser (--tool-call-parser) to read the model's calls")
+	}
+	if c.ReasoningParser != "" && !slices.Contains(ReasoningParsers, c.ReasoningParser) {
+		bad("reasoning_parser", "%q: want one of %s", c.ReasoningParser, strings.Join(ReasoningParsers, ", "))
+	}
+	if c.ResponseStoreEntries < 1 {
+		bad("response_store_entries", "%d: want >= 1", c.ResponseStoreEntries)
 	}
 	if c.TensorParallelSize < 0 {
 		bad("tensor_parallel_size", "%d: want >= 0 (0: automatic)", c.TensorParallelSize)

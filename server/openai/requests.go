@@ -94,6 +94,17 @@ type ChatRequest struct {
 	Logprobs          *bool           `json:"logprobs"`
 	TopLogprobs       *int            `json:"top_logprobs"`
 	ParallelToolCalls *bool           `json:"parallel_tool_calls"`
+	Thinking
+}
+
+// Thinking holds a reasoning model's settings (chat and Responses):
+// variables for the chat template (vLLM's chat_template_kwargs, e.g.
+// {"enable_thinking": false}) and the thinking budget, in tokens or as
+// OpenAI's reasoning_effort.
+type Thinking struct {
+	ChatTemplateKwargs json.RawMessage `json:"chat_template_kwargs"`
+	ReasoningEffort    *string         `json:"reasoning_effort"`
+	MaxThinkingTokens  *int            `json:"max_thinking_tokens"`
 }
 
 // Message is one chat message; Content is a string, an array of content
