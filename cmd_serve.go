@@ -92,8 +92,11 @@ snake_case spellings such as --session_len.`,
 				return fmt.Errorf("serve: %w", err)
 			}
 			slog.SetDefault(newLogger(cfg, cmd.ErrOrStderr()))
+			// The first signal starts the drain; the handler is then
+			// removed, so a second one stops the process at once.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			context.AfterFunc(ctx, stop)
 			return serve(ctx, cfg, nil)
 		},
 	}
@@ -136,10 +139,13 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	if err != nil {
 		return fmt.Errorf("serve: options host and port: %w", err)
 	}
+	grammarLimits, grammarCache := grammarOptions(cfg)
 	srv := server.New(server.Options{
 		ResponseRole: cfg.ResponseRole, APIKeys: cfg.AllAPIKeys, CORSOrigins: cfg.CORSOrigins,
 		BodyLimit: cfg.BodyLimitBytes, RequestTimeout: cfg.RequestTimeout, Logger: log, Version: version,
 		ToolCallParser: cfg.ToolCallParser, EnableAutoToolChoice: cfg.EnableAutoToolChoice,
+		ReasoningParser: cfg.ReasoningParser, ResponseStoreEntries: cfg.ResponseStoreEntries,
+		GrammarLimits: grammarLimits, GrammarCacheBytes: grammarCache,
 	})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -184,6 +190,9 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	return err
 }
 
+// The engine's executor is what the scheduler consumes.
+var _ control.Executor = (*model.Executor)(nil)
+
 // engines are the loaded replicas.
 type engines struct {
 	model   *server.Model
@@ -224,6 +233,7 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_
 		}
 	}()
 	emb := &embedder{}
+	budget, option := kvBudget(cfg) // once: each replica's pool takes the same share
 	var tok *tokenizer.Tokenizer
 	var tmpl server.ChatTemplate
 	for i := range cfg.DataParallelSize {
@@ -233,14 +243,14 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_
 		}
 		st.models = append(st.models, m)
 		if i == 0 {
-			if tok, err = tokenizer.FromGGUF(m.File()); err != nil {
+			if tok, err = modelTokenizer(m); err != nil {
 				return nil, fmt.Errorf("serve: option model: %s: %w", cfg.Model, err)
 			}
 			if tmpl, err = chatTemplate(cfg, m, tok, log); err != nil {
 				return nil, err
 			}
 		}
-		e, blocks, err := newReplica(cfg, m, tok)
+		e, blocks, err := newReplica(cfg, m, tok, budget, option)
 		if err != nil {
 			return nil, err
 		}
@@ -268,15 +278,21 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_
 	return st, nil
 }
 
-// newReplica builds one replica's scheduler over m: its K/V pool sized by
-// control's policy from the configured budget, and the executor running it.
-func newReplica(cfg *configs.Config, m *model.Model, tok *tokenizer.Tokenizer) (*control.Engine, int, error) {
-	kvType, _ := native.ParseType(cfg.KVCacheDtype) // validated with the config
-	budget, option := cfg.KVCacheBytes, "kv_cache_size"
-	if budget == 0 {
-		budget = control.KVBudget(control.AvailableMemory(), cfg.CacheMaxEntryCount, cfg.DataParallelSize)
-		option = "cache_max_entry_count"
+// kvBudget is each replica's K/V pool budget in bytes and the option it
+// comes from: kv_cache_size if set, else cache_max_entry_count of the
+// memory available now, shared by the replicas.
+func kvBudget(cfg *configs.Config) (int64, string) {
+	if cfg.KVCacheBytes != 0 {
+		return cfg.KVCacheBytes, "kv_cache_size"
 	}
+	return control.KVBudget(control.AvailableMemory(), cfg.CacheMaxEntryCount, cfg.DataParallelSize), "cache_max_entry_count"
+}
+
+// newReplica builds one replica's scheduler over m: its K/V pool sized by
+// control's policy from budget bytes (named by option in errors), and the
+// executor running it.
+func newReplica(cfg *configs.Config, m *model.Model, tok *tokenizer.Tokenizer, budget int64, option string) (*control.Engine, int, error) {
+	kvType, _ := native.ParseType(cfg.KVCacheDtype) // validated with the config
 	pool, err := control.SizeKVPool(control.KVPoolSpec{
 		Budget: budget, BlockSize: cfg.BlockSize, BlockBytes: m.KVBlockBytes(cfg.BlockSize, kvType),
 		SessionLen: cfg.SessionLen, ModelContext: m.Config.NCtx, MaxNumSeqs: cfg.MaxNumSeqs,

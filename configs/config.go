@@ -29,6 +29,12 @@ type Config struct {
 
 	ToolCallParser       string `mapstructure:"tool_call_parser"`
 	EnableAutoToolChoice bool   `mapstructure:"enable_auto_tool_choice"`
+	ReasoningParser      string `mapstructure:"reasoning_parser"`
+	ResponseStoreEntries int    `mapstructure:"response_store_entries"`
+
+	GrammarMaxBytes   string `mapstructure:"grammar_max_bytes"`
+	GrammarStepWork   int    `mapstructure:"grammar_step_work"`
+	GrammarCacheBytes string `mapstructure:"grammar_cache_bytes"`
 
 	TensorParallelSize   int    `mapstructure:"tensor_parallel_size"`
 	DataParallelSize     int    `mapstructure:"data_parallel_size"`
@@ -71,6 +77,10 @@ func Defaults() Config {
 		Port:                 8000,
 		ResponseRole:         "assistant",
 		TokenizerMode:        "auto",
+		ResponseStoreEntries: 1024,
+		GrammarMaxBytes:      "64MiB",
+		GrammarStepWork:      4 << 20,
+		GrammarCacheBytes:    "256MiB",
 		DataParallelSize:     1,
 		PipelineParallelSize: 1,
 		CacheMaxEntryCount:   0.8,
@@ -107,6 +117,11 @@ var options = []option{
 	{"response_role", "role of generated chat messages"},
 	{"tool_call_parser", "parser of the model's tool calls: hermes, llama3_json, mistral, pythonic or qwen2.5 (empty: tool_choice auto is off; required/named take the format from the chat template)"},
 	{"enable_auto_tool_choice", "allow tool_choice auto, the model deciding whether to call tools (needs tool_call_parser)"},
+	{"reasoning_parser", "split a reasoning model's thinking from its answer (reasoning_content): deepseek_r1 or qwen3 (empty: the thinking stays in the content)"},
+	{"response_store_entries", "responses /v1/responses keeps for GET and previous_response_id, least recently used evicted first (also at most 64 MiB)"},
+	{"grammar_max_bytes", "largest compiled grammar of one response_format, guided_* or tools request; a bigger one is a 400 grammar_too_complex"},
+	{"grammar_step_work", "work budget of one constrained generation step (about one unit per thread expanded or token-trie node walked); a step over it ends its request with an error"},
+	{"grammar_cache_bytes", "memory for compiled grammars kept for reuse, least recently used evicted first"},
 	{"tensor_parallel_size", "kernel threads per engine replica (0: the devices' CPUs divided by data_parallel_size)"},
 	{"data_parallel_size", "engine replicas, each with its own K/V pool; requests go to the least loaded"},
 	{"pipeline_parallel_size", "pipeline stages (only 1 on a CPU)"},

@@ -19,6 +19,10 @@ var BuiltinChatTemplates = []string{"chatml", "llama2", "llama3", "mistral", "qw
 // toolcall's parsers (a test in package main keeps the two lists equal).
 var ToolCallParsers = []string{"hermes", "llama3_json", "mistral", "pythonic", "qwen2.5"}
 
+// ReasoningParsers are the names reasoning_parser accepts: engine/chat/
+// reasoning's parsers (a test in package main keeps the two lists equal).
+var ReasoningParsers = []string{"deepseek_r1", "qwen3"}
+
 // Validate checks every option and fills the derived fields. Each message
 // names the option as it is spelt in kiln.yaml, with its flag and variable,
 // so the user can find whichever source set it.
@@ -70,6 +74,12 @@ func (c *Config) Validate() error {
 	}
 	if c.EnableAutoToolChoice && c.ToolCallParser == "" {
 		bad("enable_auto_tool_choice", "needs tool_call_parser (--tool-call-parser) to read the model's calls")
+	}
+	if c.ReasoningParser != "" && !slices.Contains(ReasoningParsers, c.ReasoningParser) {
+		bad("reasoning_parser", "%q: want one of %s", c.ReasoningParser, strings.Join(ReasoningParsers, ", "))
+	}
+	if c.ResponseStoreEntries < 1 {
+		bad("response_store_entries", "%d: want >= 1", c.ResponseStoreEntries)
 	}
 	if c.TensorParallelSize < 0 {
 		bad("tensor_parallel_size", "%d: want >= 0 (0: automatic)", c.TensorParallelSize)
@@ -146,6 +156,15 @@ func (c *Config) Validate() error {
 	} else {
 		c.BodyLimitBytes = int(n)
 	}
+	if n, err := ParseSize(c.GrammarMaxBytes); err != nil || n < 1<<20 || n > 1<<40 {
+		bad("grammar_max_bytes", "%q: want a size from 1MiB to 1TiB, such as 64MiB", c.GrammarMaxBytes)
+	}
+	if c.GrammarStepWork < 1<<16 {
+		bad("grammar_step_work", "%d: want >= 65536", c.GrammarStepWork)
+	}
+	if _, err := ParseSize(c.GrammarCacheBytes); err != nil {
+		bad("grammar_cache_bytes", "%q: want a size such as 256MiB (0: keep none)", c.GrammarCacheBytes)
+	}
 	if c.RequestTimeout < 0 {
 		bad("request_timeout", "%s: want >= 0 (0: no limit)", c.RequestTimeout)
 	}
@@ -159,6 +178,14 @@ func (c *Config) Validate() error {
 		bad("log_level", "%q: want debug, info, warn or error", c.LogLevel)
 	}
 	return errors.Join(errs...)
+}
+
+// GrammarBytes returns grammar_max_bytes and grammar_cache_bytes in bytes
+// (0 for a size Validate would refuse).
+func (c *Config) GrammarBytes() (maxBytes, cacheBytes int64) {
+	maxBytes, _ = ParseSize(c.GrammarMaxBytes)
+	cacheBytes, _ = ParseSize(c.GrammarCacheBytes)
+	return maxBytes, cacheBytes
 }
 
 // Threads is the kernel threads of the process: tensor_parallel_size, or

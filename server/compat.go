@@ -79,7 +79,7 @@ func fitTurn(g *genParams, nHistory, nPrompt int, m *Model) error {
 		if room <= 0 {
 			return errSessionFull
 		}
-		if g.maxTokensSet && g.req.MaxTokens > room && g.req.MaxTokens < m.ContextLen {
+		if g.maxTokensParam != "" && g.req.MaxTokens > room && g.req.MaxTokens < m.ContextLen {
 			g.req.MaxTokens = room
 			g.req.MinTokens = min(g.req.MinTokens, room)
 		}

@@ -11,7 +11,9 @@ import (
 
 // initMetrics builds the server's own registry (no global state): the
 // engine's gauges, counters and histograms read at scrape time, HTTP
-// request counts, and the Go and process collectors.
+// request counts (a client that went away before its response counts as
+// status 499, never 5xx), streams cut by their client, and the Go
+// (go_goroutines, ...) and process collectors.
 func (s *Server) initMetrics() {
 	s.reg = prometheus.NewRegistry()
 	s.httpReqs = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -21,7 +23,11 @@ func (s *Server) initMetrics() {
 		Name: "kiln_http_request_duration_seconds", Help: "Time to a response's headers (a stream's body continues after) by route.",
 		Buckets: []float64{0.001, 0.005, 0.025, 0.1, 0.5, 1, 2.5, 10, 30, 120},
 	}, []string{"route"})
-	s.reg.MustRegister(s.httpReqs, s.httpDur, &engineCollector{s: s},
+	s.streamGone = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kiln_http_stream_disconnects_total",
+		Help: "Streamed responses whose client went away before the end, by route (their status, sent with the headers, stays 200).",
+	}, []string{"route"})
+	s.reg.MustRegister(s.httpReqs, s.httpDur, s.streamGone, &engineCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 

@@ -16,7 +16,7 @@ type Model struct {
 	// StrictName answers 404 to a request naming neither ID nor an alias;
 	// otherwise the one served model answers any name.
 	StrictName bool
-	Root       string // the model file
+	Root       string // the model file (/v1/models shows its base name only)
 	Created    int64  // Unix seconds
 	ContextLen int    // tokens per sequence (prompt plus completion)
 	Tokenizer  *tokenizer.Tokenizer

@@ -1,13 +1,21 @@
 package server
 
 import (
+	"path/filepath"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/kiln-llm/kiln/server/openai"
 )
 
-// modelEntry is m as GET /v1/models lists it.
+// modelEntry is m as GET /v1/models lists it. Its root is the model
+// file's base name (the id when there is no file): where the server keeps
+// its files is none of the client's business.
 func modelEntry(m *Model) openai.Model {
-	return openai.Model{ID: m.ID, Object: "model", Created: m.Created, OwnedBy: "kiln", Root: m.Root, MaxModelLen: m.ContextLen}
+	root := m.ID
+	if m.Root != "" {
+		root = filepath.Base(m.Root)
+	}
+	return openai.Model{ID: m.ID, Object: "model", Created: m.Created, OwnedBy: "kiln", Root: root, MaxModelLen: m.ContextLen}
 }
 
 // handleModels is GET /v1/models.

@@ -87,7 +87,7 @@ func TestConcurrentStreams(t *testing.T) {
 			for range rounds {
 				path, body := "/v1/completions", `{"prompt":"Once","max_tokens":20,"stream":true}`
 				if c%2 == 1 {
-					path, body = "/v1/chat/completions", `{"messages":"Once","max_tokens":20,"stream":true}`
+					path, body = "/v1/chat/completions", `{"messages":[{"role":"user","content":"Once"}],"max_tokens":20,"stream":true}`
 				}
 				resp, err := http.Post(env.url+path, "application/json", strings.NewReader(body))
 				if err != nil {

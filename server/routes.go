@@ -38,6 +38,11 @@ func (s *Server) endpoints() []endpoint {
 		{fiber.MethodPost, "/v1/chat/completions", false, s.handleChat},
 		{fiber.MethodPost, "/v1/embeddings", false, s.handleEmbeddings},
 		{fiber.MethodPost, "/v1/chat/interactive", false, s.handleInteractive},
+		{fiber.MethodPost, "/v1/responses", false, s.handleResponses},
+		{fiber.MethodGet, "/v1/responses/:id", false, s.handleGetResponse},
+		{fiber.MethodDelete, "/v1/responses/:id", false, s.handleDeleteResponse},
+		{fiber.MethodPost, "/v1/messages", false, s.handleMessages},
+		{fiber.MethodPost, "/v1/messages/count_tokens", false, s.handleCountTokens},
 		{fiber.MethodPost, "/tokenize", false, s.handleTokenize},
 		{fiber.MethodPost, "/detokenize", false, s.handleDetokenize},
 	}
@@ -49,11 +54,11 @@ func (s *Server) endpoints() []endpoint {
 // would answer it in plain text: foreignMethod answers it instead.
 func (s *Server) routes() {
 	app := s.app
-	app.Use(s.recoverPanic, requestid.New(requestid.Config{Header: RequestIDHeader}), s.accessLog)
+	app.Use(s.recoverPanic, requestid.New(requestid.Config{Header: RequestIDHeader}), s.accessLog, s.closeWhileDraining)
 	if len(s.opts.CORSOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  strings.Join(s.opts.CORSOrigins, ","),
-			AllowMethods:  "GET,POST,OPTIONS",
+			AllowMethods:  "GET,POST,DELETE,OPTIONS",
 			ExposeHeaders: RequestIDHeader + ",Retry-After",
 		}))
 	}
@@ -131,6 +136,9 @@ func (s *Server) foreignMethod(rc *fasthttp.RequestCtx) {
 		rc.Response.Header.Set(fiber.HeaderAllow, strings.Join(allow, ", "))
 	}
 	b, _ := json.Marshal(ae.body())
+	if anthropicPath(path) {
+		b, _ = json.Marshal(anthropicError(ae))
+	}
 	rc.SetStatusCode(ae.Status)
 	rc.SetContentType(fiber.MIMEApplicationJSON)
 	rc.SetBody(b)

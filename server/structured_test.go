@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -194,7 +196,8 @@ func TestConstraintIgnoreEOS(t *testing.T) {
 	waitIdle(t, env.engine)
 }
 
-// TestGrammarCache: the same schema compiles once; the cache stays bounded.
+// TestGrammarCache: the same schema compiles once; the cache stays within
+// its byte budget, evicting the least recently used.
 func TestGrammarCache(t *testing.T) {
 	env := newTestEnv(t, Options{}, 0)
 	for range 3 {
@@ -206,15 +209,50 @@ func TestGrammarCache(t *testing.T) {
 	if n := env.srv.grammars.len(); n != 1 {
 		t.Errorf("%d cached grammars after one schema thrice, want 1", n)
 	}
-	for i := range grammarCacheSize + 10 {
-		if _, err := env.srv.grammars.get("regex", []byte(fmt.Sprintf("a{%d}", i+1)), func() (*grammar.Grammar, error) { return grammar.Regex(fmt.Sprintf("a{%d}", i+1)) }); err != nil {
-			t.Fatal(err)
+	waitIdle(t, env.engine)
+
+	regex := func(i int) func(context.Context, grammar.Limits) (*grammar.Grammar, error) {
+		return func(ctx context.Context, l grammar.Limits) (*grammar.Grammar, error) {
+			return l.Regex(ctx, fmt.Sprintf("a{%d}", i))
 		}
 	}
-	if n := env.srv.grammars.len(); n != grammarCacheSize {
-		t.Errorf("%d cached grammars, want the bound %d", n, grammarCacheSize)
+	one, err := grammar.Regex("a{500}")
+	if err != nil {
+		t.Fatal(err)
 	}
-	waitIdle(t, env.engine)
+	budget := 10 * one.Size() // room for about ten of them
+	c := newGrammarCache(grammar.Limits{}, budget)
+	for i := range 40 {
+		if _, err := c.get(t.Context(), "regex", fmt.Appendf(nil, "%d", i), regex(500+i)); err != nil {
+			t.Fatal(err)
+		}
+		if c.size() > budget {
+			t.Fatalf("%d bytes cached, budget %d", c.size(), budget)
+		}
+	}
+	if n := c.len(); n < 5 || n > 10 {
+		t.Errorf("%d cached grammars, want about ten", n)
+	}
+	// The most recent is kept, the first long evicted.
+	if _, ok := c.entries["regex\x00"+sha(fmt.Appendf(nil, "%d", 39))]; !ok {
+		t.Error("the most recent grammar was evicted")
+	}
+	if _, ok := c.entries["regex\x00"+sha(fmt.Appendf(nil, "%d", 0))]; ok {
+		t.Error("the oldest grammar is still cached")
+	}
+	// A grammar bigger than the whole budget is compiled but not kept.
+	small := newGrammarCache(grammar.Limits{}, one.Size()/2)
+	if g, err := small.get(t.Context(), "regex", []byte("x"), regex(500)); err != nil || g == nil {
+		t.Fatal(err)
+	}
+	if n := small.len(); n != 0 {
+		t.Errorf("%d cached in a cache too small for the grammar", n)
+	}
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return string(s[:])
 }
 
 // choiceTexts extracts n choices' texts and finish reasons from a chat or

@@ -13,7 +13,7 @@ func (s *Server) handleTokenize(c *fiber.Ctx) error {
 		return err
 	}
 	var req openai.TokenizeRequest
-	if err := decodeBody(c.Body(), &req); err != nil {
+	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
 	if err := checkModel(req.Model, m); err != nil {
@@ -55,7 +55,7 @@ func (s *Server) handleDetokenize(c *fiber.Ctx) error {
 		return err
 	}
 	var req openai.DetokenizeRequest
-	if err := decodeBody(c.Body(), &req); err != nil {
+	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
 	if err := checkModel(req.Model, m); err != nil {

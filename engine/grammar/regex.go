@@ -1,6 +1,7 @@
 package grammar
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"unicode/utf8"
@@ -14,7 +15,16 @@ import (
 // classes also match any non-ASCII character (as UTF-8). Backreferences,
 // lookaround, lazy quantifiers and Unicode classes are errors.
 func Regex(pattern string) (*Grammar, error) {
-	p := &reParser{src: pattern}
+	return DefaultLimits().Regex(context.Background(), pattern)
+}
+
+// Regex compiles guided_regex under l, stopping early when ctx is done.
+// Counted repetition x{n,m} repeats x's expression, which is charged
+// against the budget before any state is built, so that a pattern such as
+// (.{0,1000}){1000} is refused in time linear in its length.
+func (l Limits) Regex(ctx context.Context, pattern string) (*Grammar, error) {
+	b := newBuilder(ctx, l)
+	p := &reParser{src: pattern, b: b}
 	if p.peek() == '^' {
 		p.pos++
 	}
@@ -25,16 +35,22 @@ func Regex(pattern string) (*Grammar, error) {
 	if p.pos < len(p.src) {
 		return nil, p.errorf("unexpected %q", p.src[p.pos])
 	}
-	b := newBuilder()
 	r := b.newRule()
 	b.define(r, e)
-	return b.finish(r), nil
+	return b.finish(r)
 }
 
 type reParser struct {
 	src string
 	pos int
+	b   *builder // charged for the expression nodes of repetitions
+	// depth is the groups open at pos; the parser recurses per group.
+	depth int
 }
+
+// maxGroupDepth bounds nested groups, so that a pattern of a million
+// parentheses is an error rather than a recursion that deep.
+const maxGroupDepth = 1000
 
 func (p *reParser) errorf(format string, args ...any) error {
 	return fmt.Errorf("guided_regex %q at offset %d: %s", p.src, p.pos, fmt.Sprintf(format, args...))
@@ -107,6 +123,9 @@ func (p *reParser) quantifier(a *expr) (*expr, error) {
 		if err != nil {
 			return nil, err
 		}
+		if !p.b.chargeExprs(2*max(lo, hi) + 2) {
+			return nil, p.b.err
+		}
 		parts := make([]*expr, 0, lo+1)
 		for i := 0; i < lo; i++ {
 			parts = append(parts, a)
@@ -166,6 +185,10 @@ func (p *reParser) atom() (*expr, error) {
 	c := p.src[p.pos]
 	switch c {
 	case '(':
+		if p.depth++; p.depth > maxGroupDepth {
+			return nil, p.errorf("groups nested deeper than %d", maxGroupDepth)
+		}
+		defer func() { p.depth-- }()
 		p.pos++
 		if len(p.src) > p.pos+1 && p.src[p.pos] == '?' {
 			if p.src[p.pos+1] != ':' {

@@ -1,6 +1,7 @@
 package grammar
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -45,6 +46,7 @@ type compiler struct {
 	b         *builder
 	root      any
 	refs      map[string]int32
+	depth     int // sub-schemas open, see maxSchemaDepth
 	valueRule int32
 	numRule   int32
 	intRule   int32
@@ -57,14 +59,22 @@ func newCompiler(b *builder) *compiler {
 }
 
 // CompileSchema compiles a JSON schema into a Grammar of the compact JSON
-// texts valid for it. Objects are written with their properties in schema
-// order, optional ones possibly left out, and no other properties.
+// texts valid for it, under DefaultLimits. Objects are written with their
+// properties in schema order, optional ones possibly left out, and no other
+// properties.
 func CompileSchema(schema []byte) (*Grammar, error) {
+	return DefaultLimits().CompileSchema(context.Background(), schema)
+}
+
+// CompileSchema compiles a JSON schema under l, stopping early when ctx is
+// done. Over a limit the error is a *LimitError; a schema it cannot enforce
+// is a *SchemaError.
+func (l Limits) CompileSchema(ctx context.Context, schema []byte) (*Grammar, error) {
 	v, err := parseOrdered(schema)
 	if err != nil {
 		return nil, &SchemaError{Path: "#", Msg: "not valid JSON: " + err.Error()}
 	}
-	c := newCompiler(newBuilder())
+	c := newCompiler(newBuilder(ctx, l))
 	c.root = v
 	e, err := c.schema(v, "#")
 	if err != nil {
@@ -72,45 +82,54 @@ func CompileSchema(schema []byte) (*Grammar, error) {
 	}
 	r := c.b.newRule()
 	c.b.define(r, e)
-	g := c.b.finish(r)
-	if bad := g.leftRecursive(); bad >= 0 {
-		name := "#"
-		for target, rr := range c.refs {
-			if rr == bad {
-				name = target
-			}
-		}
-		return nil, &SchemaError{Path: name, Keyword: "$ref", Msg: "refers to itself before any text (left recursion)"}
-	}
-	return g, nil
+	return c.b.finish(r)
 }
 
 // JSONObject returns the grammar of response_format {"type":"json_object"}:
 // any JSON object.
 func JSONObject() *Grammar {
-	c := newCompiler(newBuilder())
+	c := newCompiler(newBuilder(nil, DefaultLimits()))
 	r := c.b.newRule()
 	c.b.define(r, c.anyObject(ref(c.anyValue())))
-	return c.b.finish(r)
+	g, err := c.b.finish(r)
+	if err != nil {
+		panic("grammar: the JSON object grammar does not compile: " + err.Error())
+	}
+	return g
 }
 
 // Choice returns the grammar of exactly one of options (vLLM's
-// guided_choice); the texts are matched byte for byte.
+// guided_choice) under DefaultLimits; the texts are matched byte for byte.
 func Choice(options []string) (*Grammar, error) {
+	return DefaultLimits().Choice(context.Background(), options)
+}
+
+// Choice compiles guided_choice under l.
+func (l Limits) Choice(ctx context.Context, options []string) (*Grammar, error) {
 	if len(options) == 0 {
 		return nil, fmt.Errorf("grammar: guided_choice needs at least one option")
 	}
-	b := newBuilder()
+	b := newBuilder(ctx, l)
 	opts := make([][]byte, len(options))
 	for i, o := range options {
 		opts[i] = []byte(o)
 	}
 	r := b.newRule()
 	b.define(r, litAlt(opts))
-	return b.finish(r), nil
+	return b.finish(r)
 }
 
+// maxSchemaDepth bounds the nesting of sub-schemas (properties, items,
+// anyOf, ... and $refs to definitions not yet compiled): deeper schemas are
+// refused before the compiler recurses that deep.
+const maxSchemaDepth = 4 * maxStack
+
 func (c *compiler) schema(v any, path string) (*expr, error) {
+	if c.depth++; c.depth > maxSchemaDepth {
+		return nil, &LimitError{Limit: "nesting_depth", Value: maxSchemaDepth,
+			Msg: fmt.Sprintf("sub-schemas nest more than %d deep at %s", maxSchemaDepth, truncate(path, 200))}
+	}
+	defer func() { c.depth-- }()
 	switch s := v.(type) {
 	case bool:
 		if s {
@@ -417,6 +436,10 @@ func (c *compiler) ref(v any, path string) (*expr, error) {
 	}
 	r := c.b.newRule()
 	c.refs[target] = r
+	if c.b.names == nil {
+		c.b.names = map[int32]string{}
+	}
+	c.b.names[r] = target
 	e, err := c.schema(sub, target)
 	if err != nil {
 		return nil, err
@@ -431,4 +454,12 @@ func escapePointer(s string) string {
 
 func unescapePointer(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
+}
+
+// truncate shortens s to at most n bytes for a message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }

@@ -51,6 +51,9 @@ func bindWeights(f *gguf.File, c *Config, a archSpec) (*Weights, error) {
 		return nil, err
 	}
 	c.NVocab = w.TokEmbd.Rows
+	if c.NLayer > f.NumTensors() { // each layer has several: refuse before allocating block_count of them
+		return nil, fmt.Errorf("%s = %d, but the file has only %d tensors", f.ArchKey("block_count"), c.NLayer, f.NumTensors())
+	}
 	w.Layers = make([]Layer, c.NLayer)
 	for i := range w.Layers {
 		if err := b.bindStruct(reflect.ValueOf(&w.Layers[i]).Elem(), i); err != nil {

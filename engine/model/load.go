@@ -9,8 +9,8 @@ import (
 
 // Model is a loaded model: its configuration, its weights as views of the
 // GGUF mapping, and the scratch buffers of one forward pass. A Model runs one
-// Forward at a time (the scratch is shared): concurrent Forwards take turns.
-// Close must not overlap a Forward.
+// Forward at a time (the scratch is shared): concurrent Forwards take turns,
+// and Close waits for the one in flight.
 type Model struct {
 	mu      sync.Mutex // held by Forward: the scratch is the model's
 	Config  Config
@@ -103,9 +103,15 @@ func (m *Model) File() *gguf.File { return m.file }
 // MaxBatchTokens is the most tokens one Forward accepts.
 func (m *Model) MaxBatchTokens() int { return m.maxTok }
 
-// Close releases the mapping; the weights must not be used afterwards.
+// Close releases the mapping, after any Forward in flight; Forward fails
+// afterwards, and the weights must not be used.
 func (m *Model) Close() error {
-	if m == nil || m.file == nil {
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock() // waits for a Forward in flight
+	defer m.mu.Unlock()
+	if m.file == nil {
 		return nil
 	}
 	f := m.file

@@ -4,7 +4,10 @@
 // chunks as the official SDKs parse them.
 package openai
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"reflect"
+)
 
 // Sampling holds the parameters the completions and chat endpoints share.
 // Pointers tell "absent or null" from a given zero.
@@ -21,7 +24,7 @@ type Sampling struct {
 	N                   *int               `json:"n"`
 	BestOf              *int               `json:"best_of"`
 	Stop                json.RawMessage    `json:"stop"`
-	StopTokenIDs        []int32            `json:"stop_token_ids"`
+	StopTokenIDs        TokenIDs           `json:"stop_token_ids"`
 	Seed                *int64             `json:"seed"`
 	PresencePenalty     *float64           `json:"presence_penalty"`
 	FrequencyPenalty    *float64           `json:"frequency_penalty"`
@@ -97,6 +100,17 @@ type ChatRequest struct {
 	Logprobs          *bool           `json:"logprobs"`
 	TopLogprobs       *int            `json:"top_logprobs"`
 	ParallelToolCalls *bool           `json:"parallel_tool_calls"`
+	Thinking
+}
+
+// Thinking holds a reasoning model's settings (chat and Responses):
+// variables for the chat template (vLLM's chat_template_kwargs, e.g.
+// {"enable_thinking": false}) and the thinking budget, in tokens or as
+// OpenAI's reasoning_effort.
+type Thinking struct {
+	ChatTemplateKwargs json.RawMessage `json:"chat_template_kwargs"`
+	ReasoningEffort    *string         `json:"reasoning_effort"`
+	MaxThinkingTokens  *int            `json:"max_thinking_tokens"`
 }
 
 // Message is one chat message; Content is a string, an array of content
@@ -125,8 +139,8 @@ type MessageToolCall struct {
 
 // ContentPart is one element of a message's content array.
 type ContentPart struct {
-	Type string `json:"type"`
-	Text string `json:"text"`
+	Type string  `json:"type"`
+	Text *string `json:"text"` // nil: absent or null, which a text part may not be
 }
 
 // TokenizeRequest is POST /tokenize: a prompt, or messages rendered with
@@ -141,8 +155,8 @@ type TokenizeRequest struct {
 
 // DetokenizeRequest is POST /detokenize.
 type DetokenizeRequest struct {
-	Model  string  `json:"model"`
-	Tokens []int32 `json:"tokens"`
+	Model  string   `json:"model"`
+	Tokens TokenIDs `json:"tokens"`
 }
 
 // EmbeddingRequest is POST /v1/embeddings.
@@ -171,4 +185,29 @@ type InteractiveRequest struct {
 	IgnoreEOS         *bool           `json:"ignore_eos"`
 	Seed              *int64          `json:"seed"`
 	Cancel            *bool           `json:"cancel"`
+}
+
+// TokenIDs is an array of token ids in which null is a type error (Go
+// would decode it as id 0).
+type TokenIDs []int32
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *TokenIDs) UnmarshalJSON(b []byte) error {
+	var ids []*int32
+	if err := json.Unmarshal(b, &ids); err != nil {
+		return err
+	}
+	if ids == nil {
+		*t = nil
+		return nil
+	}
+	out := make(TokenIDs, len(ids))
+	for i, id := range ids {
+		if id == nil {
+			return &json.UnmarshalTypeError{Value: "null", Type: reflect.TypeFor[int32]()}
+		}
+		out[i] = *id
+	}
+	*t = out
+	return nil
 }
