@@ -37,7 +37,7 @@ kiln-purego: lib
 ## test: C tests (ctest), then Go tests with the cgo binding (-race) and with purego
 test: test-deps test-c test-go test-purego
 
-## test-deps: install what the build and the tests need and a fresh machine lacks (CMake, the Node SDK suite's packages, Chromium)
+## test-deps: install what the build and the tests need and a fresh machine lacks (CMake, the Node SDK suites' packages, Chromium)
 test-deps:
 	scripts/install-test-deps.sh
 

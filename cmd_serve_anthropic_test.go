@@ -34,6 +34,7 @@ func TestAnthropicNodeSDK(t *testing.T) {
 	url := startServe(t, func(c *configs.Config) {
 		c.APIKeys = []string{"sk-ant-node"}
 		c.ToolCallParser, c.EnableAutoToolChoice = "hermes", true
+		c.StrictModelName = true // the suite expects a 404 for an unknown model
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

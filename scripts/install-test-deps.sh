@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make build` and `make test` need beyond Go and a C
 # compiler, when it is missing: CMake (the C library and ctest), Node and
-# the OpenAI Node SDK suite's packages (cmd_serve_node_test.go), Chromium
+# the Node SDK suites' packages (server/testdata/*-node), Chromium
 # (the web page's browser test). Packages come from apt (Debian/Ubuntu);
 # without apt or root, each missing tool is named with how to install it
 # and the script fails only for CMake, which the build cannot do without
@@ -36,10 +36,13 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "install-test-deps: installing Node.js and npm" >&2
   apt_install nodejs npm || echo "install-test-deps: Node.js is missing (apt-get install -y nodejs npm); the Node SDK suite will skip" >&2
 fi
-if command -v npm >/dev/null 2>&1 && [ ! -d server/testdata/openai-node/node_modules ]; then
-  npm ci --no-audit --no-fund --prefix server/testdata/openai-node \
-    || echo "install-test-deps: npm ci failed; the Node SDK suite will skip (or fail with CI=true)" >&2
-fi
+# Every Node SDK suite (server/testdata/*-node: the OpenAI and Anthropic SDKs).
+for suite in server/testdata/*-node; do
+  if command -v npm >/dev/null 2>&1 && [ -f "$suite/package-lock.json" ] && [ ! -d "$suite/node_modules" ]; then
+    npm ci --no-audit --no-fund --prefix "$suite" \
+      || echo "install-test-deps: npm ci failed in $suite; its suite will skip (or fail with CI=true)" >&2
+  fi
+done
 
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
   echo "install-test-deps: installing Chromium" >&2
