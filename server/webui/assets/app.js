@@ -263,6 +263,12 @@ async function loadModels() {
   try {
     const resp = await fetch("/v1/models", { headers: headers() });
     const body = await resp.json();
+    if (resp.status === 503) {
+      // Still loading (or restarting): ask again shortly.
+      setStatus((body.error && body.error.message) || "loading");
+      setTimeout(loadModels, 2000);
+      return;
+    }
     if (!resp.ok) throw new Error((body.error && body.error.message) || resp.statusText);
     const sel = $("model");
     sel.textContent = "";
