@@ -128,6 +128,9 @@ void kiln_mm_q8_layout_avx2(const kiln_mm *p, int64_t r0, int64_t r1);
 void kiln_mm_float_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_q8_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_q8_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* kiln_mm_q8_gemv_avx512_vnni (matmul_q8_avx512.c): Q8_0 for small m by the
+ * AVX2 rule (bit-identical to the AVX2 kernels), 16 W rows per VPDPBUSD step. */
+void kiln_mm_q8_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 #endif
 
 #endif /* KILN_MATMUL_H */
