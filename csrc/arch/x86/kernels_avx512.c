@@ -37,6 +37,10 @@ void kiln_kernels_fill_avx512(kiln_kernels *t, uint32_t features) {
     if (vnni) {
         q8->gemv = kiln_mm_q8_gemv_avx512_vnni;
         q8->gemv_variant = "avx512-vnni 16-row dot (vpdpbusd)";
+        q8->gemm = kiln_mm_q8v_gemm_avx512;
+        q8->gemm_layout = kiln_mm_q8v_layout_avx512;
+        q8->gemm_mr = KILN_MM_Q8V_MR;
+        q8->gemm_variant = "avx512-vnni int8 12x16 outer product (vpdpbusd)";
     }
     t->ops = kiln_ops_avx512;
     t->attn_item = kiln_attn_item_avx512;

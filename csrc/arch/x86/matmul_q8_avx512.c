@@ -33,6 +33,9 @@ enum { Q8V_NR = 16, Q8V_MAXR = 3 };
 #ifndef Q8V_AHEAD
 #define Q8V_AHEAD 2
 #endif
+#ifndef Q8V_HINT
+#define Q8V_HINT _MM_HINT_T0
+#endif
 
 KILN_TARGET_AVX512VNNI KILN_INLINE __m512i dpbusd(__m512i acc, __m512i u8, __m512i s8) {
     return _mm512_dpbusd_epi32(acc, u8, s8);
@@ -74,7 +77,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void gemv_tile(const kiln_mm *p, int64_t i0, 
     __m512 acc[Q8V_MAXR];
     for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        for (pf_to += step; pf < pf_to; pf += 64) _mm_prefetch(pf, _MM_HINT_T0);
+        for (pf_to += step; pf < pf_to; pf += 64) _mm_prefetch(pf, Q8V_HINT);
         uint16_t d16[Q8V_NR];
         for (int l = 0; l < Q8V_NR; l++) d16[l] = wr[l][b].d;
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d16));
