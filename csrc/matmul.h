@@ -15,10 +15,11 @@
  *    from there on, a packed-int16 outer-product GEMM (matmul_q8_avx2.c:
  *    16-column W panels packed per thread, 6-row X tiles, vpmaddwd+vpaddd
  *    per k pair, the f32 fma once per block).
- *  - Q8_0, AVX-512: one 16-lane accumulator per output (two blocks per
- *    step); per step acc = fma(dx*dw, float(int32 lane sums), acc); then
- *    the fixed horizontal sum. int32 sums are exact, so how they are
- *    computed (sign trick, VNNI) does not matter.
+ *  - Q8_0, AVX-512: the AVX2 rule, so the bits equal AVX2's. With VNNI:
+ *    the GEMV of matmul_q8_avx512.c (16 W rows per VPDPBUSD step, m below
+ *    KILN_MM_Q8G_MIN_M) and the int8 GEMM of matmul_q8g_avx512.c (12-row X
+ *    tiles × 16-column W panels); without VNNI, the AVX2 kernels. The int32
+ *    block dots are exact, so how they are summed does not matter.
  * Tiles differ only in how many outputs they compute at once; cache blocking
  * over k saves and restores the vector accumulators bit-exactly.
  * X rows for Q8_0 are quantized once per call (kiln_mm_quantize_rows_*),
@@ -127,11 +128,8 @@ void kiln_mm_q8_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scrat
  * kiln_mm_q8_layout_avx2 fills (matmul_q8_avx2.c). */
 void kiln_mm_q8_gemm_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_q8_layout_avx2(const kiln_mm *p, int64_t r0, int64_t r1);
-/* AVX-512 (matmul_avx512.c): float and Q8_0 tiles through the blocked
- * driver; the _vnni Q8_0 variant needs AVX512_VNNI (same bits). */
+/* AVX-512 (matmul_avx512.c): float tiles through the blocked driver. */
 void kiln_mm_float_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
-void kiln_mm_q8_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
-void kiln_mm_q8_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 /* kiln_mm_q8_gemv_avx512_vnni (matmul_q8_avx512.c): Q8_0 for small m by the
  * AVX2 rule (bit-identical to the AVX2 kernels), 16 W rows per VPDPBUSD step. */
 void kiln_mm_q8_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
