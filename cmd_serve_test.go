@@ -335,7 +335,9 @@ func TestServeConfigErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"serve"}, "option model"},
+		{[]string{"serve", "--model-path", "/nonexistent/model.gguf"}, "option model"},
+		{[]string{"serve", "--tokenizer", "/some/hf/dir"}, "option tokenizer"},
+		{[]string{"serve", "--tokenizer-mode", "mistral"}, "option tokenizer_mode"},
 		{[]string{"serve", "-m", storiesGGUF, "-pp", "2"}, "option pipeline_parallel_size"},
 		{[]string{"serve", "-m", storiesGGUF, "--kv-cache-dtype", "q4"}, "option kv_cache_dtype"},
 		{[]string{"serve", "-m", storiesGGUF, "--devices", "gpu:0"}, "option devices"},

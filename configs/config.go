@@ -21,6 +21,9 @@ type Config struct {
 
 	Model           string `mapstructure:"model"`
 	ServedModelName string `mapstructure:"served_model_name"`
+	StrictModelName bool   `mapstructure:"strict_model_name"`
+	Tokenizer       string `mapstructure:"tokenizer"`
+	TokenizerMode   string `mapstructure:"tokenizer_mode"`
 	ChatTemplate    string `mapstructure:"chat_template"`
 	ResponseRole    string `mapstructure:"response_role"`
 
@@ -64,6 +67,7 @@ type Config struct {
 	BodyLimitBytes int      `mapstructure:"-"`
 	KVCacheBytes   int64    `mapstructure:"-"` // 0: sized by CacheMaxEntryCount
 	AllAPIKeys     []string `mapstructure:"-"` // APIKeys plus APIKeyFile's lines
+	ModelNames     []string `mapstructure:"-"` // ServedModelName split at commas (nil: the file's base name)
 }
 
 // Defaults is the configuration with no file, environment or flags.
@@ -72,6 +76,7 @@ func Defaults() Config {
 		Host:                 "0.0.0.0",
 		Port:                 8000,
 		ResponseRole:         "assistant",
+		TokenizerMode:        "auto",
 		ResponseStoreEntries: 1024,
 		GrammarMaxBytes:      "64MiB",
 		GrammarStepWork:      4 << 20,
@@ -103,8 +108,11 @@ type option struct {
 var options = []option{
 	{"host", "address to listen on"},
 	{"port", "TCP port to listen on"},
-	{"model", "GGUF model file to serve (required)"},
-	{"served_model_name", "model id in the API (default: the model file's base name)"},
+	{"model", "GGUF model file to serve (empty: the built-in stories260K, a tiny TinyStories llama)"},
+	{"served_model_name", "model id in the API (default: the model file's base name); several comma-separated names are aliases, the first is listed"},
+	{"strict_model_name", "answer 404 model_not_found for a request naming another model (default: one served model answers any name, e.g. EMPTY)"},
+	{"tokenizer", "tokenizer to use: empty or the model file (kiln reads the tokenizer from the GGUF file)"},
+	{"tokenizer_mode", "tokenizer mode: auto, slow or fast (accepted for vLLM compatibility; the GGUF tokenizer is exact in every mode)"},
 	{"chat_template", "chat template: a file, or a built-in name (chatml, llama2, llama3, mistral, qwen2, phi3, gemma); empty: the model's tokenizer.chat_template, else ChatML"},
 	{"response_role", "role of generated chat messages"},
 	{"tool_call_parser", "parser of the model's tool calls: hermes, llama3_json, mistral, pythonic or qwen2.5 (empty: tool_choice auto is off; required/named take the format from the chat template)"},

@@ -32,11 +32,28 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("option %s (--%s, %s): %s", key, FlagName(key), EnvName(key), fmt.Sprintf(format, args...)))
 	}
 	if c.Model == "" {
-		bad("model", "a GGUF model file is required")
+		// The built-in model is served.
 	} else if st, err := os.Stat(c.Model); err != nil {
 		bad("model", "%v", err)
 	} else if st.IsDir() {
 		bad("model", "%s is a directory; want a GGUF file", c.Model)
+	}
+	c.ModelNames = nil
+	if c.ServedModelName != "" {
+		for i, n := range strings.Split(c.ServedModelName, ",") {
+			n = strings.TrimSpace(n)
+			if n == "" {
+				bad("served_model_name", "name %d of %q is empty", i, c.ServedModelName)
+				continue
+			}
+			c.ModelNames = append(c.ModelNames, n)
+		}
+	}
+	if c.Tokenizer != "" && c.Tokenizer != c.Model {
+		bad("tokenizer", "%q: kiln reads the tokenizer from the GGUF model file; leave tokenizer empty or set it to the model file", c.Tokenizer)
+	}
+	if !slices.Contains([]string{"auto", "slow", "fast"}, c.TokenizerMode) {
+		bad("tokenizer_mode", "%q: want auto, slow or fast", c.TokenizerMode)
 	}
 	if c.Host == "" {
 		bad("host", "empty; want an address such as 0.0.0.0 or 127.0.0.1")
@@ -183,7 +200,8 @@ func (c *Config) Threads() int {
 	return max(1, runtime.NumCPU()/max(1, c.DataParallelSize))
 }
 
-// ParseDevices reads "cpu", "cpu:0-3" or "cpu:0,2,4-5" into sorted CPU
+// ParseDevices reads "cpu", "cpu:0-3", "cpu:0,2,4-5" or, as furiosa-llm
+// writes its devices, "cpu:0,cpu:2-3" into sorted CPU
 // indices below ncpu; an empty spec (or bare "cpu") means all CPUs (nil).
 func ParseDevices(spec string, ncpu int) ([]int, error) {
 	spec = strings.TrimSpace(spec)
@@ -195,8 +213,12 @@ func ParseDevices(spec string, ncpu int) ([]int, error) {
 		return nil, fmt.Errorf("%q: want cpu, cpu:0-3 or cpu:0,2 (only CPU devices exist here)", spec)
 	}
 	seen := map[int]bool{}
-	for part := range strings.SplitSeq(list, ",") {
-		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+	for i, part := range strings.Split(list, ",") {
+		part = strings.TrimSpace(part)
+		if i > 0 { // furiosa-llm names each device ("npu:0,npu:1"): "cpu:0,cpu:2-3" too
+			part = strings.TrimPrefix(part, "cpu:")
+		}
+		lo, hi, isRange := strings.Cut(part, "-")
 		a, err1 := strconv.Atoi(lo)
 		b := a
 		var err2 error

@@ -41,6 +41,9 @@ func parseMessages(raw json.RawMessage) ([]chat.Message, error) {
 		if err := json.Unmarshal(it, &m); err != nil {
 			return nil, badParam(p, "%s: wrong type: want an object with role and content", p)
 		}
+		if err := messageAlias(&m, p); err != nil {
+			return nil, err
+		}
 		if !chatRoles[m.Role] {
 			return nil, badParam(p+".role", "%s.role: %q; want system, developer, user, assistant or tool", p, m.Role)
 		}

@@ -24,6 +24,8 @@ type endpoint struct {
 // endpoints are every route the server answers.
 func (s *Server) endpoints() []endpoint {
 	return []endpoint{
+		{fiber.MethodGet, "/", true, s.handleWebUI},
+		{fiber.MethodGet, "/ui/:file", true, s.handleWebUI},
 		{fiber.MethodGet, "/health", true, s.handleHealth},
 		{fiber.MethodGet, "/version", true, func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"version": s.opts.Version}) }},
 		{fiber.MethodGet, "/metrics", true, s.handleMetrics},
@@ -46,8 +48,8 @@ func (s *Server) endpoints() []endpoint {
 	}
 }
 
-// routes wires the middleware and the endpoints. /health, /metrics,
-// /openapi.json and /docs stay open; the API needs a key when keys are set.
+// routes wires the middleware and the endpoints. The chat page (/, /ui/),
+// /health, /metrics, /openapi.json and /docs stay open; the API needs a key when keys are set.
 // A method fiber does not know (PROPFIND, ...) never reaches fiber, which
 // would answer it in plain text: foreignMethod answers it instead.
 func (s *Server) routes() {

@@ -51,7 +51,7 @@ func newScriptServer(t *testing.T, opts Options, pieces ...string) (*testEnv, *s
 	opts.Logger = slog.New(slog.DiscardHandler)
 	s := New(opts)
 	b := &scriptBackend{pieces: pieces}
-	m := &Model{ID: "stories", Created: 1, ContextLen: 4096, Tokenizer: tk, Backend: b}
+	m := &Model{ID: "stories", StrictName: true, Created: 1, ContextLen: 4096, Tokenizer: tk, Backend: b}
 	s.SetModel(m)
 	return &testEnv{srv: s, model: m}, b
 }

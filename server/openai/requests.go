@@ -40,6 +40,12 @@ type Sampling struct {
 	LengthPenalty *float64        `json:"length_penalty"`
 	EarlyStopping json.RawMessage `json:"early_stopping"`
 
+	// HF transformers' names, as the Chinese-LLaMA-Alpaca-2 demo server
+	// takes them: num_beams is the beam width (> 1: beam search),
+	// do_sample false means greedy decoding.
+	NumBeams *int  `json:"num_beams"`
+	DoSample *bool `json:"do_sample"`
+
 	// Structured outputs: at most one of these constrains a request.
 	ResponseFormat *ResponseFormat `json:"response_format"`
 	// vLLM's extras: a JSON schema (object or string), a regular
@@ -110,8 +116,11 @@ type Thinking struct {
 // Message is one chat message; Content is a string, an array of content
 // parts or null.
 type Message struct {
-	Role       string          `json:"role"`
-	Content    json.RawMessage `json:"content"`
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+	// Message is an alias of Content (the Chinese-LLaMA-Alpaca-2 demo's
+	// examples send {"role": "user", "message": "..."}).
+	Message    json.RawMessage `json:"message"`
 	Name       string          `json:"name"`
 	ToolCalls  json.RawMessage `json:"tool_calls"`
 	ToolCallID string          `json:"tool_call_id"`
