@@ -39,7 +39,7 @@ func architectures() map[string]archSpec {
 	qkNorms := []string{"blk.%d.attn_q_norm.weight", "blk.%d.attn_k_norm.weight"}
 	postNorms := []string{"blk.%d.post_attention_norm.weight", "blk.%d.post_ffw_norm.weight"}
 	return map[string]archSpec{
-		"llama": {ropeMode: native.RoPENormal, configure: configureWindowAll},
+		"llama": {ropeMode: native.RoPENormal, configure: configureLlama},
 		"qwen2": {
 			ropeMode: native.RoPENeoX,
 			require:  []string{"blk.%d.attn_q.bias", "blk.%d.attn_k.bias", "blk.%d.attn_v.bias"},
@@ -48,7 +48,13 @@ func architectures() map[string]archSpec {
 				return nil
 			},
 		},
-		"qwen3":  {ropeMode: native.RoPENeoX, require: qkNorms},
+		"qwen3": {ropeMode: native.RoPENeoX, require: qkNorms},
+		"qwen3moe": {ropeMode: native.RoPENeoX, require: qkNorms, configure: func(f *gguf.File, c *Config) error {
+			if c.NExpert == 0 {
+				return fmt.Errorf("missing %s", f.ArchKey("expert_count"))
+			}
+			return nil
+		}},
 		"gemma2": {ropeMode: native.RoPENeoX, require: postNorms, configure: configureGemma2},
 		"gemma3": {ropeMode: native.RoPENeoX, require: slices.Concat(qkNorms, postNorms), configure: configureGemma3},
 		"phi3": {ropeMode: native.RoPENeoX, fused: true, configure: configurePhi3,
@@ -56,9 +62,13 @@ func architectures() map[string]archSpec {
 	}
 }
 
-// configureWindowAll applies attention.sliding_window, when a llama-family
-// file (Mistral 7B v0.1) carries one, to every layer.
-func configureWindowAll(f *gguf.File, c *Config) error {
+// configureLlama: llama files with experts (Mixtral) have experts as wide
+// as feed_forward_length (llama.cpp ignores expert_feed_forward_length
+// there); a sliding window (Mistral 7B v0.1) applies to every layer.
+func configureLlama(f *gguf.File, c *Config) error {
+	if c.NExpert > 0 {
+		c.NFFExp = c.NFF
+	}
 	w, ok := f.ArchUint32("attention.sliding_window")
 	if !ok || w == 0 || int(w) >= c.NCtx {
 		return nil

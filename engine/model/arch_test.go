@@ -30,6 +30,8 @@ func archCases() []archCase {
 		{"tiny-gemma2-f16", 1e-3},
 		{"tiny-gemma3-f16", 1e-3},
 		{"tiny-phi3-f16", 1e-3},
+		{"tiny-qwen3moe-f16", 1e-3},
+		{"tiny-mixtral-f16", 1e-3},
 	}
 }
 

@@ -42,14 +42,27 @@ type binder struct {
 	bound   map[string]bool // tensors of the file bound so far
 }
 
-// layout returns the fields a fused or unfused architecture skips and the
-// table names it requires of them.
-func layout(fused bool) (skip, require []string) {
+// layout returns the fields a fused or unfused, dense or mixture-of-experts
+// model skips and the table names it requires of them.
+func layout(fused, moe bool) (skip, require []string) {
 	if fused {
-		return []string{"Q", "K", "V", "Gate", "Up"}, []string{"blk.%d.attn_qkv.weight", "blk.%d.ffn_up.weight"}
+		skip = []string{"Q", "K", "V", "Gate", "Up"}
+		require = []string{"blk.%d.attn_qkv.weight"}
+	} else {
+		skip = []string{"QKV", "FusedUp"}
+		require = []string{"blk.%d.attn_q.weight", "blk.%d.attn_k.weight", "blk.%d.attn_v.weight"}
 	}
-	return []string{"QKV", "FusedUp"}, []string{"blk.%d.attn_q.weight", "blk.%d.attn_k.weight", "blk.%d.attn_v.weight",
-		"blk.%d.ffn_gate.weight", "blk.%d.ffn_up.weight"}
+	switch {
+	case moe:
+		skip = append(skip, "Gate", "Up", "FusedUp", "Down")
+		require = append(require, "blk.%d.ffn_gate_inp.weight", "blk.%d.ffn_gate_exps.weight",
+			"blk.%d.ffn_up_exps.weight", "blk.%d.ffn_down_exps.weight")
+	case fused:
+		require = append(require, "blk.%d.ffn_up.weight", "blk.%d.ffn_down.weight")
+	default:
+		require = append(require, "blk.%d.ffn_gate.weight", "blk.%d.ffn_up.weight", "blk.%d.ffn_down.weight")
+	}
+	return skip, require
 }
 
 // bindWeights binds every tensor of the table from f, checking each one's
@@ -58,7 +71,7 @@ func layout(fused bool) (skip, require []string) {
 // c.NVocab from token_embd.
 func bindWeights(f *gguf.File, c *Config, a archSpec) (*Weights, error) {
 	b := &binder{f: f, arch: c.Arch, dims: c.dims(), require: map[string]bool{}, allow: map[string]bool{}, skip: map[string]bool{}, bound: map[string]bool{}}
-	skip, req := layout(a.fused)
+	skip, req := layout(a.fused, c.NExpert > 0)
 	for _, n := range slices.Concat(a.require, req) {
 		b.require[n] = true
 	}
@@ -81,7 +94,7 @@ func bindWeights(f *gguf.File, c *Config, a archSpec) (*Weights, error) {
 		if err := b.bindStruct(reflect.ValueOf(&w.Layers[i]).Elem(), i); err != nil {
 			return nil, err
 		}
-		if a.fused {
+		if a.fused && c.NExpert == 0 {
 			if err := splitFused(&w.Layers[i], c); err != nil {
 				return nil, err
 			}
@@ -215,7 +228,8 @@ func matmulType(t gguf.TensorType) (native.Type, bool) {
 	return 0, false
 }
 
-// matrix binds a 2-D weight of the table's [rows, cols].
+// matrix binds a 2-D weight of the table's [rows, cols], or a 3-D stack
+// [n, rows, cols] (experts) as n*rows rows.
 func (b *binder) matrix(name string, shape []string) (Matrix, error) {
 	info, _ := b.f.Tensor(name)
 	t, ok := matmulType(info.Type)
@@ -226,7 +240,10 @@ func (b *binder) matrix(name string, shape []string) (Matrix, error) {
 	if err != nil {
 		return Matrix{}, err
 	}
-	rows, cols := ne[1], ne[0]
+	rows, cols := 1, ne[0]
+	for _, d := range ne[1:] {
+		rows *= d
+	}
 	rs := native.RowSize(t, cols)
 	if rs == 0 {
 		return Matrix{}, fmt.Errorf("tensor %s: row length %d is invalid for type %v", name, cols, t)
@@ -307,4 +324,10 @@ func chooseRoPEFactors(w *Weights, c *Config) error {
 		w.RoPEFreqs = w.RoPEShort
 	}
 	return nil
+}
+
+// Expert is expert e of a stack of n experts bound as one Matrix (a view).
+func (m Matrix) Expert(e, n int) Matrix {
+	per := m.Rows / n
+	return rowsOf(m, m.Name, e*per, (e+1)*per)
 }

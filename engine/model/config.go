@@ -30,6 +30,12 @@ type Config struct {
 	AttnScale    float32    // attention score scale; 0 = 1/sqrt(HeadDim)
 	AttnSoftcap  float32    // gemma2: scores become c*tanh(s/c); 0 = none
 	FinalSoftcap float32    // gemma2: logits become c*tanh(l/c); 0 = none
+	// NExpert > 0 makes every FFN a mixture of experts: a router picks
+	// NExpertUsed of NExpert experts per token (softmax, top-k, weights
+	// renormalised to sum 1, as Mixtral and Qwen3-MoE do), each an
+	// NFFExp-wide SwiGLU. expert_count, expert_used_count,
+	// expert_feed_forward_length.
+	NExpert, NExpertUsed, NFFExp int
 	// Layers holds what differs between blocks: sliding windows and their
 	// RoPE (gemma2/3 interleave local and global layers). One per NLayer.
 	Layers []LayerConfig
@@ -80,6 +86,8 @@ func (c *Config) dims() map[string]int {
 		"head":       c.HeadDim,
 		"ff":         c.NFF,
 		"ff2":        2 * c.NFF,
+		"expert":     c.NExpert,
+		"ffexp":      c.NFFExp,
 		"rope_pairs": c.RoPE.Dims / 2,
 	}
 }
@@ -143,6 +151,9 @@ func readConfig(f *gguf.File, a archSpec) (Config, error) {
 		return Config{}, err
 	}
 	c.RoPE.FreqScale = scale
+	if err := readExperts(f, &c); err != nil {
+		return Config{}, err
+	}
 	c.Layers = make([]LayerConfig, c.NLayer)
 	for i := range c.Layers {
 		c.Layers[i] = LayerConfig{RoPEBase: c.RoPE.FreqBase, RoPEScale: c.RoPE.FreqScale}
@@ -153,6 +164,28 @@ func readConfig(f *gguf.File, a archSpec) (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// readExperts reads the mixture-of-experts hyperparameters, if any.
+func readExperts(f *gguf.File, c *Config) error {
+	n, ok := f.ArchUint32("expert_count")
+	if !ok || n == 0 {
+		return nil
+	}
+	used, ok := f.ArchUint32("expert_used_count")
+	if !ok || used == 0 || used > n || n > 1<<12 {
+		return fmt.Errorf("%s = %d with %s = %d: want 1 <= used <= count <= 4096",
+			f.ArchKey("expert_count"), n, f.ArchKey("expert_used_count"), used)
+	}
+	c.NExpert, c.NExpertUsed = int(n), int(used)
+	c.NFFExp = c.NFF / c.NExpertUsed // llama.cpp's default when the key is absent
+	if v, ok := f.ArchUint32("expert_feed_forward_length"); ok && v > 0 {
+		c.NFFExp = int(v)
+	}
+	if c.NFFExp == 0 {
+		return fmt.Errorf("expert feed-forward length is zero")
+	}
+	return nil
 }
 
 // readHeadDim sets c.HeadDim from attention.key_length (qwen3 and gemma

@@ -22,6 +22,7 @@ type scratch struct {
 	half  []uint16
 	round []float32
 	plan  plan
+	moe   moeScratch // mixture-of-experts buffers (empty for dense models)
 }
 
 func newScratch(c *Config, t int, roundAct bool) scratch {
@@ -29,7 +30,7 @@ func newScratch(c *Config, t int, roundAct bool) scratch {
 	var half []uint16
 	var round []float32
 	if roundAct {
-		wide := t * max(c.NEmbd, c.NFF, q)
+		wide := t * max(c.NEmbd, c.NFF, q, c.NFFExp)
 		half, round = make([]uint16, wide), make([]float32, wide)
 	}
 	return scratch{
@@ -38,6 +39,7 @@ func newScratch(c *Config, t int, roundAct bool) scratch {
 		q: make([]float32, t*q), k: make([]float32, t*kv), v: make([]float32, t*kv),
 		attn: make([]float32, t*q), proj: make([]float32, t*c.NEmbd),
 		gate: make([]float32, t*c.NFF), up: make([]float32, t*c.NFF),
+		moe: newMoEScratch(c, t),
 	}
 }
 
@@ -149,9 +151,13 @@ func (m *Model) layer(il int, b *Batch, n int) error {
 	o.residual("attn residual", x, proj)
 
 	o.rmsNorm("ffn norm", xn, x, l.FFNNorm)
-	o.project(xn, [][]float32{gate, up}, l.Gate, l.Up)
-	o.glu(gate, up)
-	o.matmul(l.Down, gate, proj)
+	if c.NExpert > 0 {
+		o.moe(l, xn, proj)
+	} else {
+		o.project(xn, [][]float32{gate, up}, l.Gate, l.Up)
+		o.glu(gate, up)
+		o.matmul(l.Down, gate, proj)
+	}
 	o.postNorm("ffn post norm", proj, l.FFNPostNorm)
 	o.residual("ffn residual", x, proj)
 	return o.err

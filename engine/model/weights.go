@@ -45,8 +45,16 @@ type Layer struct {
 	Gate         Matrix    `gguf:"blk.%d.ffn_gate.weight,optional" shape:"ff,embd"`
 	Up           Matrix    `gguf:"blk.%d.ffn_up.weight,optional" shape:"ff,embd"`
 	FusedUp      Matrix    `gguf:"blk.%d.ffn_up.weight,optional" shape:"ff2,embd"` // fused archs: gate rows, then up rows
-	Down         Matrix    `gguf:"blk.%d.ffn_down.weight" shape:"embd,ff"`
+	Down         Matrix    `gguf:"blk.%d.ffn_down.weight,optional" shape:"embd,ff"`
 	FFNPostNorm  []float32 `gguf:"blk.%d.post_ffw_norm.weight,arch" shape:"embd"`
+	// A mixture-of-experts FFN (Config.NExpert > 0) replaces Gate, Up and
+	// Down: the router, then each expert's matrices stacked (GGUF's 3-D
+	// [embd, ffexp, expert] tensors, bound as expert*ffexp rows; Expert
+	// slices one out as a view).
+	GateInp  Matrix `gguf:"blk.%d.ffn_gate_inp.weight,arch" shape:"expert,embd"`
+	GateExps Matrix `gguf:"blk.%d.ffn_gate_exps.weight,arch" shape:"expert,ffexp,embd"`
+	UpExps   Matrix `gguf:"blk.%d.ffn_up_exps.weight,arch" shape:"expert,ffexp,embd"`
+	DownExps Matrix `gguf:"blk.%d.ffn_down_exps.weight,arch" shape:"expert,embd,ffexp"`
 }
 
 // Weights are all of a model's tensors, bound as zero-copy views of the

@@ -28,8 +28,17 @@ func archMeta(p Preset) []entry {
 		out = append(out, kv(a+".rope.scaling.attn_factor", longRoPEAttnFactor(p.NCtx, p.LongRoPEOrigCtx)),
 			kv(a+".rope.scaling.original_context_length", uint32(p.LongRoPEOrigCtx)))
 	}
+	if p.NExpert > 0 {
+		out = append(out, kv(a+".expert_count", uint32(p.NExpert)), kv(a+".expert_used_count", uint32(p.NExpertUsed)),
+			kv(a+".expert_feed_forward_length", uint32(p.NFFExp)))
+	}
 	return out
 }
+
+// routerStd is the spread of the MoE router's weights: wide enough that a
+// token's top experts are well separated, so the choice is not decided by
+// rounding noise.
+const routerStd = 0.3
 
 // longRoPEAttnFactor is Phi-3's LongRoPE attention factor, as llama.cpp's
 // converter computes it: sqrt(1 + ln(ctx/orig) / ln(orig)).

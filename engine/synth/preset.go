@@ -50,6 +50,10 @@ type Preset struct {
 	// LongRoPEOrigCtx > 0 writes phi3's LongRoPE: rope_factors_long and
 	// rope_factors_short and the attention factor for NCtx/LongRoPEOrigCtx.
 	LongRoPEOrigCtx int
+	// NExpert > 0 makes every FFN a mixture of NExpert experts of width
+	// NFFExp, NExpertUsed per token (qwen3moe; a llama preset with experts
+	// is Mixtral-style).
+	NExpert, NExpertUsed, NFFExp int
 }
 
 // presets are the real shapes, from each model's Hugging Face config.json
@@ -71,6 +75,8 @@ func presets() []Preset {
 			QKNorm: true, PostNorms: true, SlidingWindow: 512, SWAPattern: 6, RopeBaseSWA: 10000},
 		{Name: "phi4-mini", Arch: "phi3", NEmbd: 3072, NLayer: 32, NHead: 24, NHeadKV: 8, NFF: 8192, NVocab: 200064, NCtx: 131072, RopeBase: 10000, RMSEps: 1e-5, Tied: true,
 			RopeDims: 96, Fused: true, LongRoPEOrigCtx: 4096},
+		{Name: "qwen3-30b-a3b", Arch: "qwen3moe", NEmbd: 2048, NLayer: 48, NHead: 32, NHeadKV: 4, HeadDimOverride: 128, NFF: 6144, NVocab: 151936, NCtx: 40960, RopeBase: 1000000, RMSEps: 1e-6,
+			QKNorm: true, NExpert: 128, NExpertUsed: 8, NFFExp: 768},
 		// tiny-* of the newer architectures are the test models of
 		// engine/model/testdata/arch: every feature at a tiny size, windows
 		// short enough for short prompts to cross them, caps small enough
@@ -82,6 +88,10 @@ func presets() []Preset {
 			QKNorm: true, PostNorms: true, SlidingWindow: 8, SWAPattern: 3, RopeBaseSWA: 10000},
 		{Name: "tiny-phi3", Arch: "phi3", NEmbd: 64, NLayer: 2, NHead: 4, NHeadKV: 2, NFF: 128, NVocab: 320, NCtx: 256, RopeBase: 10000, RMSEps: 1e-5, QKStd: 0.15,
 			RopeDims: 12, Fused: true, LongRoPEOrigCtx: 64},
+		{Name: "tiny-qwen3moe", Arch: "qwen3moe", NEmbd: 64, NLayer: 2, NHead: 4, NHeadKV: 2, HeadDimOverride: 32, NFF: 128, NVocab: 320, NCtx: 256, RopeBase: 1000000, RMSEps: 1e-6, QKStd: 0.15,
+			QKNorm: true, NExpert: 8, NExpertUsed: 2, NFFExp: 32},
+		{Name: "tiny-mixtral", Arch: "llama", NEmbd: 64, NLayer: 2, NHead: 4, NHeadKV: 2, NFF: 48, NVocab: 320, NCtx: 256, RopeBase: 1000000, RMSEps: 1e-5, QKStd: 0.15,
+			NExpert: 4, NExpertUsed: 2, NFFExp: 48},
 	}
 }
 

@@ -38,6 +38,8 @@ type tensorSpec struct {
 	typ   native.Type
 	fill  func(r *rng, row []float32, rowIx int)
 	fixed []float32 // values of a precomputed 1-D tensor (rope_freqs)
+	// experts > 0 writes the rows as a 3-D stack [cols, rows/experts, experts].
+	experts int
 }
 
 // weightStd is the standard deviation of the random weights, the usual
@@ -133,7 +135,10 @@ func build(o Options) (*gguf.Writer, int64, error) {
 			return nil, 0, fmt.Errorf("synth: tensor %s: row of %d is invalid for %v", t.name, t.cols, t.typ)
 		}
 		shape := []int64{int64(t.cols)}
-		if t.rows > 1 || t.typ != native.F32 {
+		switch {
+		case t.experts > 0:
+			shape = append(shape, int64(t.rows/t.experts), int64(t.experts))
+		case t.rows > 1 || t.typ != native.F32:
 			shape = append(shape, int64(t.rows))
 		}
 		r := &tensorReader{spec: t, seed: o.Seed, rowSize: rs, prog: prog}
@@ -209,12 +214,24 @@ func specs(p Preset, typ native.Type) []tensorSpec {
 			out = append(out, vec(b("post_attention_norm.weight"), p.NEmbd, normFill))
 		}
 		out = append(out, vec(b("ffn_norm.weight"), p.NEmbd, normFill))
-		if p.Fused {
+		if p.NExpert > 0 {
+			stack := func(name string, cols, rows int) tensorSpec {
+				t := mat(name, cols, rows*p.NExpert)
+				t.experts = p.NExpert
+				return t
+			}
+			router := mat(b("ffn_gate_inp.weight"), p.NEmbd, p.NExpert)
+			router.fill = scaledFill(routerStd)
+			out = append(out, router, stack(b("ffn_gate_exps.weight"), p.NEmbd, p.NFFExp),
+				stack(b("ffn_up_exps.weight"), p.NEmbd, p.NFFExp), stack(b("ffn_down_exps.weight"), p.NFFExp, p.NEmbd))
+		} else if p.Fused {
 			out = append(out, mat(b("ffn_up.weight"), p.NEmbd, 2*p.NFF))
 		} else {
 			out = append(out, mat(b("ffn_gate.weight"), p.NEmbd, p.NFF), mat(b("ffn_up.weight"), p.NEmbd, p.NFF))
 		}
-		out = append(out, mat(b("ffn_down.weight"), p.NFF, p.NEmbd))
+		if p.NExpert == 0 {
+			out = append(out, mat(b("ffn_down.weight"), p.NFF, p.NEmbd))
+		}
 		if p.PostNorms {
 			out = append(out, vec(b("post_ffw_norm.weight"), p.NEmbd, normFill))
 		}
