@@ -1,0 +1,254 @@
+package hf
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kiln-llm/kiln/engine/gguf"
+	"github.com/kiln-llm/kiln/engine/model"
+	"github.com/kiln-llm/kiln/engine/synth"
+	"github.com/kiln-llm/kiln/native"
+)
+
+// hfName inverts ggufName for the test fixtures.
+func hfName(arch, name string) string {
+	switch name {
+	case "token_embd.weight":
+		return "model.embed_tokens.weight"
+	case "output_norm.weight":
+		return "model.norm.weight"
+	case "output.weight":
+		return "lm_head.weight"
+	}
+	var i int
+	var rest string
+	if _, err := fmt.Sscanf(name, "blk.%d.", &i); err != nil {
+		return ""
+	}
+	rest = name[strings.Index(name[4:], ".")+5:]
+	gemma := arch == "gemma2" || arch == "gemma3"
+	m := map[string]string{
+		"attn_norm.weight": "input_layernorm.weight", "ffn_norm.weight": "post_attention_layernorm.weight",
+		"attn_q.weight": "self_attn.q_proj.weight", "attn_k.weight": "self_attn.k_proj.weight",
+		"attn_v.weight": "self_attn.v_proj.weight", "attn_output.weight": "self_attn.o_proj.weight",
+		"attn_qkv.weight": "self_attn.qkv_proj.weight", "attn_q_norm.weight": "self_attn.q_norm.weight",
+		"attn_k_norm.weight": "self_attn.k_norm.weight", "ffn_gate.weight": "mlp.gate_proj.weight",
+		"ffn_up.weight": "mlp.up_proj.weight", "ffn_down.weight": "mlp.down_proj.weight",
+		"post_attention_norm.weight": "post_attention_layernorm.weight", "post_ffw_norm.weight": "post_feedforward_layernorm.weight",
+	}
+	if gemma && rest == "ffn_norm.weight" {
+		return fmt.Sprintf("model.layers.%d.pre_feedforward_layernorm.weight", i)
+	}
+	if arch == "phi3" && rest == "ffn_up.weight" {
+		return fmt.Sprintf("model.layers.%d.mlp.gate_up_proj.weight", i)
+	}
+	return fmt.Sprintf("model.layers.%d.%s", i, m[rest])
+}
+
+// unpermuteQK inverts permuteQK.
+func unpermuteQK(b []byte, nHead, rowBytes int) []byte {
+	rows := len(b) / rowBytes
+	hd := rows / nHead
+	out := make([]byte, len(b))
+	for h := range nHead {
+		for i := range hd / 2 {
+			for j := range 2 {
+				src, dst := h*hd+2*i+j, h*hd+j*hd/2+i
+				copy(out[dst*rowBytes:(dst+1)*rowBytes], b[src*rowBytes:(src+1)*rowBytes])
+			}
+		}
+	}
+	return out
+}
+
+type stEntry struct {
+	name, dtype string
+	shape       []int64
+	data        []byte
+}
+
+// writeSafetensors writes entries as one safetensors file.
+func writeSafetensors(t *testing.T, path string, es []stEntry) {
+	hdr := map[string]any{"__metadata__": map[string]string{"format": "pt"}}
+	off := int64(0)
+	for _, e := range es {
+		hdr[e.name] = map[string]any{"dtype": e.dtype, "shape": e.shape, "data_offsets": []int64{off, off + int64(len(e.data))}}
+		off += int64(len(e.data))
+	}
+	h, _ := json.Marshal(hdr)
+	var out []byte
+	out = binary.LittleEndian.AppendUint64(out, uint64(len(h)))
+	out = append(out, h...)
+	for _, e := range es {
+		out = append(out, e.data...)
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hfDirFromGGUF writes the weights of a GGUF file as a two-shard Hugging
+// Face directory, with a BPE tokenizer.json covering its vocabulary.
+func hfDirFromGGUF(t *testing.T, path string) string {
+	m, err := model.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	f, c := m.File(), m.Config
+	arch := c.Arch
+	dir := t.TempDir()
+	var es []stEntry
+	for _, ti := range f.Tensors() {
+		data, err := f.TensorData(ti.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shape := slices.Clone(ti.Shape)
+		slices.Reverse(shape)
+		dtype := map[gguf.TensorType]string{gguf.TensorF32: "F32", gguf.TensorF16: "F16", gguf.TensorBF16: "BF16"}[ti.Type]
+		data = slices.Clone(data)
+		switch {
+		case strings.HasPrefix(ti.Name, "rope_factors_"):
+			continue // config.json's rope_scaling carries them
+		case len(shape) == 1 && (arch == "gemma2" || arch == "gemma3") && strings.HasSuffix(ti.Name, "norm.weight"):
+			for i := 0; i < len(data); i += 4 {
+				v := math.Float32frombits(binary.LittleEndian.Uint32(data[i:])) - 1
+				binary.LittleEndian.PutUint32(data[i:], math.Float32bits(v))
+			}
+		case arch == "llama" && strings.HasSuffix(ti.Name, "attn_q.weight"):
+			data = unpermuteQK(data, c.NHead, len(data)/int(shape[0]))
+		case arch == "llama" && strings.HasSuffix(ti.Name, "attn_k.weight"):
+			data = unpermuteQK(data, c.NHeadKV, len(data)/int(shape[0]))
+		}
+		es = append(es, stEntry{hfName(arch, ti.Name), dtype, shape, data})
+	}
+	half := len(es) / 2
+	writeSafetensors(t, filepath.Join(dir, "model-00001-of-00002.safetensors"), es[:half])
+	writeSafetensors(t, filepath.Join(dir, "model-00002-of-00002.safetensors"), es[half:])
+	wm := map[string]string{}
+	for i, e := range es {
+		wm[e.name] = map[bool]string{true: "model-00001-of-00002.safetensors", false: "model-00002-of-00002.safetensors"}[i < half]
+	}
+	writeJSON(t, filepath.Join(dir, "model.safetensors.index.json"), map[string]any{"weight_map": wm})
+
+	hfArch := map[string]string{"llama": "LlamaForCausalLM", "qwen3": "Qwen3ForCausalLM", "gemma2": "Gemma2ForCausalLM",
+		"gemma3": "Gemma3ForCausalLM", "phi3": "Phi3ForCausalLM"}[arch]
+	cfg := map[string]any{
+		"architectures": []string{hfArch}, "hidden_size": c.NEmbd, "num_hidden_layers": c.NLayer,
+		"num_attention_heads": c.NHead, "num_key_value_heads": c.NHeadKV, "head_dim": c.HeadDim,
+		"intermediate_size": c.NFF, "vocab_size": c.NVocab, "max_position_embeddings": c.NCtx,
+		"rms_norm_eps": c.RMSEps, "rope_theta": c.RoPE.FreqBase, "bos_token_id": 1, "eos_token_id": 2,
+	}
+	if c.RoPE.Dims != c.HeadDim {
+		cfg["partial_rotary_factor"] = float64(c.RoPE.Dims) / float64(c.HeadDim)
+	}
+	switch arch {
+	case "gemma2":
+		cfg["sliding_window"], cfg["attn_logit_softcapping"], cfg["final_logit_softcapping"] = c.Layers[0].Window, c.AttnSoftcap, c.FinalSoftcap
+	case "gemma3":
+		var types []string
+		for _, l := range c.Layers {
+			types = append(types, map[bool]string{true: "sliding_attention", false: "full_attention"}[l.Window > 0])
+		}
+		cfg["sliding_window"], cfg["layer_types"], cfg["rope_local_base_freq"] = c.Layers[0].Window, types, c.Layers[0].RoPEBase
+	case "phi3":
+		long, short := m.Weights.RoPELong, m.Weights.RoPEShort
+		cfg["original_max_position_embeddings"] = c.RoPE.OrigCtx
+		cfg["rope_scaling"] = map[string]any{"type": "longrope", "long_factor": long, "short_factor": short}
+	}
+	writeJSON(t, filepath.Join(dir, "config.json"), cfg)
+	vocab := map[string]int{}
+	for i := range c.NVocab {
+		vocab[fmt.Sprintf("t%d", i)] = i
+	}
+	writeJSON(t, filepath.Join(dir, "tokenizer.json"), map[string]any{"model": map[string]any{"type": "BPE", "vocab": vocab, "merges": []string{}}})
+	writeJSON(t, filepath.Join(dir, "tokenizer_config.json"), map[string]any{"chat_template": "{{ messages }}", "add_bos_token": true})
+	writeJSON(t, filepath.Join(dir, "generation_config.json"), map[string]any{"eos_token_id": []int{2, 3}})
+	return dir
+}
+
+func writeJSON(t *testing.T, path string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// evalLogits runs a fixed 30-token prompt through the model at path.
+func evalLogits(t *testing.T, path string) []float32 {
+	m, err := model.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ids := make([]int32, 30)
+	for i := range ids {
+		ids[i] = int32((i*53 + 7) % m.Config.NVocab)
+	}
+	s, err := m.NewSession(len(ids), native.F32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits, err := s.Eval(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.Clone(logits)
+}
+
+// TestConvertMatchesGGUF: a Hugging Face directory holding a GGUF's
+// weights converts back to a model whose logits are bit-identical to the
+// GGUF's, for each architecture with a directory form (llama's permuted
+// Q/K, gemma's 1+w norms, phi3's fused tensors and LongRoPE factors).
+func TestConvertMatchesGGUF(t *testing.T) {
+	tiny := filepath.Join(t.TempDir(), "tiny-llama.gguf")
+	p, err := synth.LookupPreset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := synth.Write(tiny, synth.Options{Preset: p, Type: native.F16, Seed: 9}); err != nil {
+		t.Fatal(err)
+	}
+	arch := func(n string) string { return filepath.Join("..", "model", "testdata", "arch", n+"-f16.gguf") }
+	for _, tc := range []struct{ name, path string }{
+		{"llama", tiny}, {"qwen3", arch("tiny-qwen3")}, {"gemma2", arch("tiny-gemma2")},
+		{"gemma3", arch("tiny-gemma3")}, {"phi3", arch("tiny-phi3")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := hfDirFromGGUF(t, tc.path)
+			if !IsModelDir(dir) {
+				t.Fatal("IsModelDir = false")
+			}
+			out := filepath.Join(t.TempDir(), "out.gguf")
+			if err := Convert(dir, out); err != nil {
+				t.Fatal(err)
+			}
+			want, got := evalLogits(t, tc.path), evalLogits(t, out)
+			if !slices.Equal(got, want) {
+				t.Fatalf("logits of the converted directory differ from the GGUF's")
+			}
+			f, err := gguf.Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if tmpl, _ := f.String("tokenizer.chat_template"); tmpl != "{{ messages }}" {
+				t.Errorf("chat template %q", tmpl)
+			}
+			if eos, _ := f.Uint32("tokenizer.ggml.eos_token_id"); eos != 2 {
+				t.Errorf("eos %d, want 2 (generation_config's first)", eos)
+			}
+		})
+	}
+}
