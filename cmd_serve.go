@@ -201,7 +201,12 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_
 	if err := native.Init(cfg.Threads()); err != nil {
 		return nil, fmt.Errorf("serve: kernel library: %w", err)
 	}
-	if err := warmFile(ctx, cfg.Model, newProgress("loading "+filepath.Base(cfg.Model))); err != nil {
+	modelPath, release, err := modelFile(cfg.Model, log)
+	if err != nil {
+		return nil, fmt.Errorf("serve: option model: %w", err)
+	}
+	defer release()
+	if err := warmFile(ctx, modelPath, newProgress("loading "+filepath.Base(cfg.Model))); err != nil {
 		return nil, fmt.Errorf("serve: option model: %w", err)
 	}
 	st := &engines{}
@@ -215,7 +220,7 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_
 	var tok *tokenizer.Tokenizer
 	var tmpl server.ChatTemplate
 	for i := range cfg.DataParallelSize {
-		m, err := model.Load(cfg.Model, model.WithMaxBatchTokens(cfg.MaxBatchTokens))
+		m, err := model.Load(modelPath, model.WithMaxBatchTokens(cfg.MaxBatchTokens))
 		if err != nil {
 			return nil, fmt.Errorf("serve: option model: %w", err)
 		}

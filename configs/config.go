@@ -100,7 +100,7 @@ type option struct {
 var options = []option{
 	{"host", "address to listen on"},
 	{"port", "TCP port to listen on"},
-	{"model", "GGUF model file to serve (required)"},
+	{"model", "GGUF model file, or Hugging Face model directory, to serve (required)"},
 	{"served_model_name", "model id in the API (default: the model file's base name)"},
 	{"chat_template", "chat template: a file, or a built-in name (chatml, llama2, llama3, mistral, qwen2, phi3, gemma); empty: the model's tokenizer.chat_template, else ChatML"},
 	{"response_role", "role of generated chat messages"},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -28,11 +29,13 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("option %s (--%s, %s): %s", key, FlagName(key), EnvName(key), fmt.Sprintf(format, args...)))
 	}
 	if c.Model == "" {
-		bad("model", "a GGUF model file is required")
+		bad("model", "a GGUF model file or Hugging Face model directory is required")
 	} else if st, err := os.Stat(c.Model); err != nil {
 		bad("model", "%v", err)
 	} else if st.IsDir() {
-		bad("model", "%s is a directory; want a GGUF file", c.Model)
+		if cs, err := os.Stat(filepath.Join(c.Model, "config.json")); err != nil || !cs.Mode().IsRegular() {
+			bad("model", "%s is a directory without config.json; want a GGUF file or a Hugging Face model directory", c.Model)
+		}
 	}
 	if c.Host == "" {
 		bad("host", "empty; want an address such as 0.0.0.0 or 127.0.0.1")

@@ -145,7 +145,7 @@ func hfDirFromGGUF(t *testing.T, path string) string {
 		"architectures": []string{hfArch}, "hidden_size": c.NEmbd, "num_hidden_layers": c.NLayer,
 		"num_attention_heads": c.NHead, "num_key_value_heads": c.NHeadKV, "head_dim": c.HeadDim,
 		"intermediate_size": c.NFF, "vocab_size": c.NVocab, "max_position_embeddings": c.NCtx,
-		"rms_norm_eps": c.RMSEps, "rope_theta": c.RoPE.FreqBase, "bos_token_id": 1, "eos_token_id": 2,
+		"rms_norm_eps": c.RMSEps, "rope_theta": c.RoPE.FreqBase, "eos_token_id": c.NVocab - 1,
 	}
 	if c.RoPE.Dims != c.HeadDim {
 		cfg["partial_rotary_factor"] = float64(c.RoPE.Dims) / float64(c.HeadDim)
@@ -165,14 +165,94 @@ func hfDirFromGGUF(t *testing.T, path string) string {
 		cfg["rope_scaling"] = map[string]any{"type": "longrope", "long_factor": long, "short_factor": short}
 	}
 	writeJSON(t, filepath.Join(dir, "config.json"), cfg)
-	vocab := map[string]int{}
-	for i := range c.NVocab {
-		vocab[fmt.Sprintf("t%d", i)] = i
-	}
-	writeJSON(t, filepath.Join(dir, "tokenizer.json"), map[string]any{"model": map[string]any{"type": "BPE", "vocab": vocab, "merges": []string{}}})
-	writeJSON(t, filepath.Join(dir, "tokenizer_config.json"), map[string]any{"chat_template": "{{ messages }}", "add_bos_token": true})
-	writeJSON(t, filepath.Join(dir, "generation_config.json"), map[string]any{"eos_token_id": []int{2, 3}})
+	writeJSON(t, filepath.Join(dir, "tokenizer.json"), byteLevelTokenizer(c.NVocab))
+	writeJSON(t, filepath.Join(dir, "tokenizer_config.json"), map[string]any{"chat_template": testTemplate, "add_bos_token": false})
+	writeJSON(t, filepath.Join(dir, "generation_config.json"), map[string]any{"eos_token_id": []int{c.NVocab - 1, 2}})
 	return dir
+}
+
+// testTemplate is a ChatML template for the fixtures.
+const testTemplate = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}" +
+	"{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+
+// byteLevelTokenizer is a GPT-2 byte-level BPE tokenizer.json of exactly n
+// ids (n >= 300): the 256 byte symbols, "Ġ"+letter merges, letter-pair
+// merges, and the special tokens <|im_start|> and <|im_end|> last.
+func byteLevelTokenizer(n int) map[string]any {
+	sym := gpt2Bytes()
+	vocab := map[string]int{}
+	for b := range 256 {
+		vocab[sym[b]] = b
+	}
+	var merges []string
+	add := func(a, b string) {
+		if len(vocab) < n-2 {
+			vocab[a+b] = len(vocab)
+			merges = append(merges, a+" "+b)
+		}
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		add("Ġ", string(c))
+	}
+	for _, p := range []string{"th", "he", "in", "er", "an", "re", "on", "at", "en", "nd", "ti", "es", "or", "te", "of", "ed", "is", "it", "al", "ar", "st", "to", "nt", "ng", "se", "ha", "as", "ou", "io", "le", "ve", "co", "me", "de", "hi", "ri", "ro", "ic", "ne", "ea", "ra", "ce"} {
+		add(p[:1], p[1:])
+	}
+	for len(vocab) < n-2 {
+		add("Ġ", fmt.Sprintf("%d", len(vocab)))
+	}
+	return map[string]any{
+		"model":         map[string]any{"type": "BPE", "vocab": vocab, "merges": merges},
+		"pre_tokenizer": map[string]any{"type": "ByteLevel", "add_prefix_space": false},
+		"added_tokens": []map[string]any{
+			{"id": n - 2, "content": "<|im_start|>", "special": true},
+			{"id": n - 1, "content": "<|im_end|>", "special": true},
+		},
+	}
+}
+
+// gpt2Bytes is GPT-2's byte-to-unicode table.
+func gpt2Bytes() [256]string {
+	var out [256]string
+	next := 256
+	for b := range 256 {
+		switch {
+		case b >= '!' && b <= '~', b >= 0xA1 && b <= 0xAC, b >= 0xAE:
+			out[b] = string(rune(b))
+		default:
+			out[b] = string(rune(next))
+			next++
+		}
+	}
+	return out
+}
+
+// TestWriteFixture regenerates the Hugging Face directory fixture of
+// engine/model/testdata/arch/hf-tiny-qwen3 when KILN_WRITE_HF_FIXTURE is 1.
+func TestWriteFixture(t *testing.T) {
+	if os.Getenv("KILN_WRITE_HF_FIXTURE") != "1" {
+		t.Skip("set KILN_WRITE_HF_FIXTURE=1 to regenerate the fixture")
+	}
+	src := hfDirFromGGUF(t, filepath.Join("..", "model", "testdata", "arch", "tiny-qwen3-f16.gguf"))
+	dst := filepath.Join("..", "model", "testdata", "arch", "hf-tiny-qwen3")
+	if err := os.RemoveAll(dst); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFixtureMatchesGGUF: the committed directory fixture converts to the
+// same logits as the GGUF it was made from.
+func TestFixtureMatchesGGUF(t *testing.T) {
+	dir := filepath.Join("..", "model", "testdata", "arch", "hf-tiny-qwen3")
+	out := filepath.Join(t.TempDir(), "out.gguf")
+	if err := Convert(dir, out); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(evalLogits(t, out), evalLogits(t, filepath.Join("..", "model", "testdata", "arch", "tiny-qwen3-f16.gguf"))) {
+		t.Fatal("the fixture's logits differ from tiny-qwen3-f16.gguf's")
+	}
 }
 
 func writeJSON(t *testing.T, path string, v any) {
@@ -243,11 +323,11 @@ func TestConvertMatchesGGUF(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			if tmpl, _ := f.String("tokenizer.chat_template"); tmpl != "{{ messages }}" {
+			if tmpl, _ := f.String("tokenizer.chat_template"); tmpl != testTemplate {
 				t.Errorf("chat template %q", tmpl)
 			}
-			if eos, _ := f.Uint32("tokenizer.ggml.eos_token_id"); eos != 2 {
-				t.Errorf("eos %d, want 2 (generation_config's first)", eos)
+			if eos, _ := f.Uint32("tokenizer.ggml.eos_token_id"); eos != 319 {
+				t.Errorf("eos %d, want 319 (generation_config's first)", eos)
 			}
 		})
 	}
