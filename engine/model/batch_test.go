@@ -267,7 +267,18 @@ func TestBadBatch(t *testing.T) {
 // Only the cgo binding is held to it: purego's reflective calls allocate on
 // every kernel call by design (it is the no-C-toolchain fallback).
 func TestForwardAllocs(t *testing.T) {
-	m := loadModel(t, filepath.Join(sharedDir(t), "testdata", "tiny-qwen2-f16.gguf"))
+	paths := []string{filepath.Join(sharedDir(t), "testdata", "tiny-qwen2-f16.gguf")}
+	for _, ac := range archCases() { // every architecture hook, MoE routing included
+		paths = append(paths, archPath(ac.name, ".gguf"))
+	}
+	for _, path := range paths {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			checkForwardAllocs(t, loadModel(t, path))
+		})
+	}
+}
+
+func checkForwardAllocs(t *testing.T, m *Model) {
 	kv, err := m.NewKVCache(4, 16, native.F16)
 	if err != nil {
 		t.Fatal(err)
