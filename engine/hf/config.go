@@ -39,6 +39,9 @@ type config struct {
 		Factor      float64   `json:"factor"`
 		LongFactor  []float64 `json:"long_factor"`
 		ShortFactor []float64 `json:"short_factor"`
+		LowFreq     float64   `json:"low_freq_factor"`
+		HighFreq    float64   `json:"high_freq_factor"`
+		OrigMaxPos  float64   `json:"original_max_position_embeddings"`
 	} `json:"rope_scaling"`
 }
 
@@ -141,9 +144,13 @@ func (c *config) meta(arch string) ([]string, []any, error) {
 			}
 			add("rope.scaling.attn_factor", float32(af))
 			add("rope.scaling.original_context_length", uint32(orig))
+		case "llama3":
+			if arch != "llama" {
+				return nil, nil, fmt.Errorf("hf: rope_scaling %q on %s is not supported", typ, arch)
+			} // written as the rope_freqs.weight tensor (llama3Freqs)
 		case "", "default":
 		default:
-			return nil, nil, fmt.Errorf("hf: rope_scaling type %q is not supported (want linear or phi3's longrope)", typ)
+			return nil, nil, fmt.Errorf("hf: rope_scaling type %q is not supported (want linear, llama3 or phi3's longrope)", typ)
 		}
 	}
 	switch arch {
@@ -182,4 +189,43 @@ func (c *config) meta(arch string) ([]string, []any, error) {
 		}
 	}
 	return keys, vals, nil
+}
+
+// llama3Freqs are Llama 3.1+'s RoPE frequency divisors (rope_freqs.weight)
+// for a rope_scaling of type llama3, computed as llama.cpp's converter
+// does; nil for other models.
+func (c *config) llama3Freqs() []float32 {
+	rs := c.RopeScaling
+	if rs == nil || (rs.Type != "llama3" && rs.RopeType != "llama3") {
+		return nil
+	}
+	factor, low, high, orig := rs.Factor, rs.LowFreq, rs.HighFreq, rs.OrigMaxPos
+	if factor == 0 {
+		factor = 8
+	}
+	if low == 0 {
+		low = 1
+	}
+	if high == 0 {
+		high = 4
+	}
+	if orig == 0 {
+		orig = 8192
+	}
+	lowWav, highWav := orig/low, orig/high
+	out := make([]float32, c.HeadDim/2)
+	for i := range out {
+		freq := float64(float32(1 / math.Pow(c.RopeTheta, float64(2*i)/float64(c.HeadDim))))
+		wav := 2 * math.Pi / freq
+		switch {
+		case wav < highWav:
+			out[i] = 1
+		case wav > lowWav:
+			out[i] = float32(factor)
+		default:
+			smooth := (orig/wav - low) / (high - low)
+			out[i] = float32(1 / ((1-smooth)/factor + smooth))
+		}
+	}
+	return out
 }

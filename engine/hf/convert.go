@@ -99,6 +99,11 @@ func assemble(dir string, c *config, arch string, ws *weights) (*gguf.Writer, er
 			return nil, err
 		}
 	}
+	if f := c.llama3Freqs(); f != nil {
+		if err := w.AddTensor("rope_freqs.weight", gguf.TensorF32, []int64{int64(len(f))}, f32Bytes(f)); err != nil {
+			return nil, fmt.Errorf("hf: %w", err)
+		}
+	}
 	if rs := c.RopeScaling; rs != nil && arch == "phi3" && len(rs.LongFactor) > 0 {
 		for _, f := range []struct {
 			name string

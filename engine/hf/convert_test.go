@@ -116,7 +116,7 @@ func hfDirFromGGUF(t *testing.T, path string) string {
 		dtype := map[gguf.TensorType]string{gguf.TensorF32: "F32", gguf.TensorF16: "F16", gguf.TensorBF16: "BF16"}[ti.Type]
 		data = slices.Clone(data)
 		switch {
-		case strings.HasPrefix(ti.Name, "rope_factors_"):
+		case strings.HasPrefix(ti.Name, "rope_factors_"), ti.Name == "rope_freqs.weight":
 			continue // config.json's rope_scaling carries them
 		case len(shape) == 1 && (arch == "gemma2" || arch == "gemma3") && strings.HasSuffix(ti.Name, "norm.weight"):
 			for i := 0; i < len(data); i += 4 {
@@ -159,6 +159,11 @@ func hfDirFromGGUF(t *testing.T, path string) string {
 			types = append(types, map[bool]string{true: "sliding_attention", false: "full_attention"}[l.Window > 0])
 		}
 		cfg["sliding_window"], cfg["layer_types"], cfg["rope_local_base_freq"] = c.Layers[0].Window, types, c.Layers[0].RoPEBase
+	case "llama":
+		if m.Weights.RoPEFreqs != nil { // synth's Llama 3 factors: factor 32, 1 and 4, original 8192
+			cfg["rope_scaling"] = map[string]any{"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0,
+				"high_freq_factor": 4.0, "original_max_position_embeddings": 8192}
+		}
 	case "phi3":
 		long, short := m.Weights.RoPELong, m.Weights.RoPEShort
 		cfg["original_max_position_embeddings"] = c.RoPE.OrigCtx
@@ -300,9 +305,14 @@ func TestConvertMatchesGGUF(t *testing.T) {
 	if err := synth.Write(tiny, synth.Options{Preset: p, Type: native.F16, Seed: 9}); err != nil {
 		t.Fatal(err)
 	}
+	llama3 := filepath.Join(t.TempDir(), "tiny-llama3.gguf")
+	p.Llama3RoPE = true
+	if err := synth.Write(llama3, synth.Options{Preset: p, Type: native.F16, Seed: 9}); err != nil {
+		t.Fatal(err)
+	}
 	arch := func(n string) string { return filepath.Join("..", "model", "testdata", "arch", n+"-f16.gguf") }
 	for _, tc := range []struct{ name, path string }{
-		{"llama", tiny}, {"qwen3", arch("tiny-qwen3")}, {"gemma2", arch("tiny-gemma2")},
+		{"llama", tiny}, {"llama3-rope", llama3}, {"qwen3", arch("tiny-qwen3")}, {"gemma2", arch("tiny-gemma2")},
 		{"gemma3", arch("tiny-gemma3")}, {"phi3", arch("tiny-phi3")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
