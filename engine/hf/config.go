@@ -32,7 +32,13 @@ type config struct {
 	AttnSoftcap   *float64 `json:"attn_logit_softcapping"`
 	FinalSoftcap  *float64 `json:"final_logit_softcapping"`
 	QKVBias       *bool    `json:"attention_bias"`
-	Experts       int      `json:"num_local_experts"`
+	Experts       int      `json:"num_local_experts"` // Mixtral
+	NumExperts    int      `json:"num_experts"`       // Qwen3-MoE
+	ExpertsPerTok int      `json:"num_experts_per_tok"`
+	MoEFF         int      `json:"moe_intermediate_size"`
+	NormTopK      *bool    `json:"norm_topk_prob"`
+	SparseStep    int      `json:"decoder_sparse_step"`
+	MLPOnly       []int    `json:"mlp_only_layers"`
 	RopeScaling   *struct {
 		Type        string    `json:"type"`
 		RopeType    string    `json:"rope_type"`
@@ -48,8 +54,10 @@ type config struct {
 // archOf maps config.json's architectures to GGUF's general.architecture.
 func archOf(hfArch string) (string, error) {
 	switch hfArch {
-	case "LlamaForCausalLM", "MistralForCausalLM":
+	case "LlamaForCausalLM", "MistralForCausalLM", "MixtralForCausalLM":
 		return "llama", nil
+	case "Qwen3MoeForCausalLM":
+		return "qwen3moe", nil
 	case "Qwen2ForCausalLM":
 		return "qwen2", nil
 	case "Qwen3ForCausalLM":
@@ -61,7 +69,7 @@ func archOf(hfArch string) (string, error) {
 	case "Phi3ForCausalLM":
 		return "phi3", nil
 	}
-	return "", fmt.Errorf("hf: architecture %q is not supported (want Llama, Mistral, Qwen2, Qwen3, Gemma2, Gemma3 (text) or Phi3 ForCausalLM)", hfArch)
+	return "", fmt.Errorf("hf: architecture %q is not supported (want Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen3Moe, Gemma2, Gemma3 (text) or Phi3 ForCausalLM)", hfArch)
 }
 
 func readConfig(dir string) (*config, string, error) {
@@ -80,8 +88,8 @@ func readConfig(dir string) (*config, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if c.Experts > 0 {
-		return nil, "", fmt.Errorf("hf: mixture-of-experts directories are not supported yet (convert with llama.cpp, then load the GGUF)")
+	if err := c.checkExperts(arch); err != nil {
+		return nil, "", err
 	}
 	if c.Hidden <= 0 || c.Layers <= 0 || c.Heads <= 0 || c.FF <= 0 || c.MaxPos <= 0 || !(c.RMSEps > 0) {
 		return nil, "", fmt.Errorf("hf: config.json: hidden_size, num_hidden_layers, num_attention_heads, intermediate_size, max_position_embeddings and rms_norm_eps must be positive")
@@ -98,6 +106,35 @@ func readConfig(dir string) (*config, string, error) {
 	return &c, arch, nil
 }
 
+// checkExperts validates the mixture-of-experts fields: the forward pass
+// routes every layer through experts, softmax top-k with the weights
+// renormalised, as Mixtral does and Qwen3-MoE does with norm_topk_prob.
+func (c *config) checkExperts(arch string) error {
+	if arch == "qwen3moe" {
+		c.Experts = c.NumExperts
+		switch {
+		case c.NormTopK == nil || !*c.NormTopK:
+			return fmt.Errorf("hf: Qwen3-MoE without norm_topk_prob is not supported")
+		case c.SparseStep > 1 || len(c.MLPOnly) > 0:
+			return fmt.Errorf("hf: Qwen3-MoE with dense layers (decoder_sparse_step, mlp_only_layers) is not supported")
+		case c.MoEFF <= 0:
+			return fmt.Errorf("hf: Qwen3-MoE needs moe_intermediate_size")
+		}
+	} else if c.Experts > 0 {
+		c.MoEFF = c.FF // Mixtral's experts are intermediate_size wide
+	}
+	switch {
+	case arch == "qwen3moe" && c.Experts == 0:
+		return fmt.Errorf("hf: Qwen3-MoE needs num_experts")
+	case c.Experts > 0 && arch != "qwen3moe" && arch != "llama":
+		return fmt.Errorf("hf: %s with experts is not supported", arch)
+	}
+	if c.Experts > 0 && (c.ExpertsPerTok <= 0 || c.ExpertsPerTok > c.Experts) {
+		return fmt.Errorf("hf: num_experts_per_tok %d with %d experts", c.ExpertsPerTok, c.Experts)
+	}
+	return nil
+}
+
 // meta returns the {arch}.* metadata of c, in llama.cpp's converter's terms.
 func (c *config) meta(arch string) ([]string, []any, error) {
 	var keys []string
@@ -111,7 +148,12 @@ func (c *config) meta(arch string) ([]string, []any, error) {
 	add("attention.head_count_kv", uint32(c.KVHeads))
 	add("attention.layer_norm_rms_epsilon", float32(c.RMSEps))
 	add("rope.freq_base", float32(c.RopeTheta))
-	if c.HeadDim != c.Hidden/c.Heads || arch == "qwen3" || arch == "gemma3" {
+	if c.Experts > 0 {
+		add("expert_count", uint32(c.Experts))
+		add("expert_used_count", uint32(c.ExpertsPerTok))
+		add("expert_feed_forward_length", uint32(c.MoEFF))
+	}
+	if c.HeadDim != c.Hidden/c.Heads || arch == "qwen3" || arch == "qwen3moe" || arch == "gemma3" {
 		add("attention.key_length", uint32(c.HeadDim))
 		add("attention.value_length", uint32(c.HeadDim))
 	}

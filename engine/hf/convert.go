@@ -94,10 +94,22 @@ func assemble(dir string, c *config, arch string, ws *weights) (*gguf.Writer, er
 		names = append(names, n)
 	}
 	slices.Sort(names)
+	stacks := map[string][]*tensor{} // "blk.N.ffn_gate_exps.weight" -> experts in order
 	for _, n := range names {
+		if l, e, stack, ok := expertPart(n); ok {
+			key := fmt.Sprintf("blk.%d.%s.weight", l, stack)
+			if len(stacks[key]) <= e {
+				stacks[key] = append(stacks[key], make([]*tensor, e+1-len(stacks[key]))...)
+			}
+			stacks[key][e] = ws.tensors[n]
+			continue
+		}
 		if err := addTensor(w, c, arch, ws.tensors[n]); err != nil {
 			return nil, err
 		}
+	}
+	if err := addStacks(w, c, stacks); err != nil {
+		return nil, err
 	}
 	if f := c.llama3Freqs(); f != nil {
 		if err := w.AddTensor("rope_freqs.weight", gguf.TensorF32, []int64{int64(len(f))}, f32Bytes(f)); err != nil {
@@ -230,6 +242,35 @@ func readJSON(path string, v any) error {
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
 		return fmt.Errorf("hf: %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+// addStacks writes each layer's experts as one 3-D tensor [cols, rows,
+// experts], streamed expert after expert from the shards.
+func addStacks(w *gguf.Writer, c *config, stacks map[string][]*tensor) error {
+	keys := make([]string, 0, len(stacks))
+	for k := range stacks {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		ts := stacks[k]
+		if len(ts) != c.Experts {
+			return fmt.Errorf("hf: %s: %d experts, config says %d", k, len(ts), c.Experts)
+		}
+		readers := make([]io.Reader, len(ts))
+		for e, t := range ts {
+			if t == nil || len(t.Shape) != 2 || t.DType != ts[0].DType || !slices.Equal(t.Shape, ts[0].Shape) {
+				return fmt.Errorf("hf: %s: expert %d is missing or unlike expert 0", k, e)
+			}
+			readers[e] = io.NewSectionReader(t.file, t.off, t.size)
+		}
+		typ := map[string]gguf.TensorType{"F32": gguf.TensorF32, "F16": gguf.TensorF16, "BF16": gguf.TensorBF16}[ts[0].DType]
+		ne := []int64{ts[0].Shape[1], ts[0].Shape[0], int64(len(ts))}
+		if err := w.AddTensorReader(k, typ, ne, io.MultiReader(readers...)); err != nil {
+			return fmt.Errorf("hf: %w", err)
+		}
 	}
 	return nil
 }

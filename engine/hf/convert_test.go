@@ -43,6 +43,12 @@ func hfName(arch, name string) string {
 		"ffn_up.weight": "mlp.up_proj.weight", "ffn_down.weight": "mlp.down_proj.weight",
 		"post_attention_norm.weight": "post_attention_layernorm.weight", "post_ffw_norm.weight": "post_feedforward_layernorm.weight",
 	}
+	if rest == "ffn_gate_inp.weight" {
+		if arch == "llama" {
+			return fmt.Sprintf("model.layers.%d.block_sparse_moe.gate.weight", i)
+		}
+		return fmt.Sprintf("model.layers.%d.mlp.gate.weight", i)
+	}
 	if gemma && rest == "ffn_norm.weight" {
 		return fmt.Sprintf("model.layers.%d.pre_feedforward_layernorm.weight", i)
 	}
@@ -128,6 +134,21 @@ func hfDirFromGGUF(t *testing.T, path string) string {
 		case arch == "llama" && strings.HasSuffix(ti.Name, "attn_k.weight"):
 			data = unpermuteQK(data, c.NHeadKV, len(data)/int(shape[0]))
 		}
+		if len(shape) == 3 { // an expert stack: one 2-D tensor per expert
+			l, kind := 0, strings.TrimSuffix(ti.Name[strings.Index(ti.Name[4:], ".")+5:], ".weight")
+			fmt.Sscanf(ti.Name, "blk.%d.", &l)
+			per := len(data) / int(shape[0])
+			for e := range int(shape[0]) {
+				name := fmt.Sprintf("model.layers.%d.mlp.experts.%d.%s.weight", l, e,
+					map[string]string{"ffn_gate_exps": "gate_proj", "ffn_up_exps": "up_proj", "ffn_down_exps": "down_proj"}[kind])
+				if arch == "llama" {
+					name = fmt.Sprintf("model.layers.%d.block_sparse_moe.experts.%d.%s.weight", l, e,
+						map[string]string{"ffn_gate_exps": "w1", "ffn_up_exps": "w3", "ffn_down_exps": "w2"}[kind])
+				}
+				es = append(es, stEntry{name, dtype, shape[1:], data[e*per : (e+1)*per]})
+			}
+			continue
+		}
 		es = append(es, stEntry{hfName(arch, ti.Name), dtype, shape, data})
 	}
 	half := len(es) / 2
@@ -139,13 +160,20 @@ func hfDirFromGGUF(t *testing.T, path string) string {
 	}
 	writeJSON(t, filepath.Join(dir, "model.safetensors.index.json"), map[string]any{"weight_map": wm})
 
-	hfArch := map[string]string{"llama": "LlamaForCausalLM", "qwen3": "Qwen3ForCausalLM", "gemma2": "Gemma2ForCausalLM",
+	hfArch := map[string]string{"llama": "LlamaForCausalLM", "qwen3": "Qwen3ForCausalLM", "qwen3moe": "Qwen3MoeForCausalLM", "gemma2": "Gemma2ForCausalLM",
 		"gemma3": "Gemma3ForCausalLM", "phi3": "Phi3ForCausalLM"}[arch]
 	cfg := map[string]any{
 		"architectures": []string{hfArch}, "hidden_size": c.NEmbd, "num_hidden_layers": c.NLayer,
 		"num_attention_heads": c.NHead, "num_key_value_heads": c.NHeadKV, "head_dim": c.HeadDim,
 		"intermediate_size": c.NFF, "vocab_size": c.NVocab, "max_position_embeddings": c.NCtx,
 		"rms_norm_eps": c.RMSEps, "rope_theta": c.RoPE.FreqBase, "eos_token_id": c.NVocab - 1,
+	}
+	switch {
+	case arch == "qwen3moe":
+		cfg["num_experts"], cfg["num_experts_per_tok"], cfg["moe_intermediate_size"], cfg["norm_topk_prob"] = c.NExpert, c.NExpertUsed, c.NFFExp, true
+	case c.NExpert > 0:
+		cfg["architectures"] = []string{"MixtralForCausalLM"}
+		cfg["num_local_experts"], cfg["num_experts_per_tok"] = c.NExpert, c.NExpertUsed
 	}
 	if c.RoPE.Dims != c.HeadDim {
 		cfg["partial_rotary_factor"] = float64(c.RoPE.Dims) / float64(c.HeadDim)
@@ -314,6 +342,7 @@ func TestConvertMatchesGGUF(t *testing.T) {
 	for _, tc := range []struct{ name, path string }{
 		{"llama", tiny}, {"llama3-rope", llama3}, {"qwen3", arch("tiny-qwen3")}, {"gemma2", arch("tiny-gemma2")},
 		{"gemma3", arch("tiny-gemma3")}, {"phi3", arch("tiny-phi3")},
+		{"qwen3moe", arch("tiny-qwen3moe")}, {"mixtral", arch("tiny-mixtral")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := hfDirFromGGUF(t, tc.path)

@@ -23,9 +23,12 @@ func TestConvertRefuses(t *testing.T) {
 		{"unknown architecture", func(t *testing.T, dir string) {
 			writeJSON(t, filepath.Join(dir, "config.json"), map[string]any{"architectures": []string{"GPT2LMHeadModel"}})
 		}, `architecture "GPT2LMHeadModel" is not supported`},
-		{"mixture of experts", func(t *testing.T, dir string) {
-			writeJSON(t, filepath.Join(dir, "config.json"), map[string]any{"architectures": []string{"LlamaForCausalLM"}, "num_local_experts": 8})
-		}, "mixture-of-experts"},
+		{"moe without norm_topk_prob", func(t *testing.T, dir string) {
+			writeJSON(t, filepath.Join(dir, "config.json"), map[string]any{"architectures": []string{"Qwen3MoeForCausalLM"}, "num_experts": 8})
+		}, "norm_topk_prob"},
+		{"experts on qwen2", func(t *testing.T, dir string) {
+			writeJSON(t, filepath.Join(dir, "config.json"), map[string]any{"architectures": []string{"Qwen2ForCausalLM"}, "num_local_experts": 8})
+		}, "qwen2 with experts is not supported"},
 		{"missing shard", func(t *testing.T, dir string) {
 			os.Remove(filepath.Join(dir, "model-00002-of-00002.safetensors"))
 		}, "no such file"},

@@ -56,6 +56,8 @@ func ggufName(arch, name string) (string, error) {
 		g = "ffn_up.weight"
 	case "mlp.down_proj.weight":
 		g = "ffn_down.weight"
+	case "mlp.gate.weight", "block_sparse_moe.gate.weight":
+		g = "ffn_gate_inp.weight"
 	case "self_attn.rotary_emb.inv_freq":
 		return "", nil // recomputed from rope_theta
 	default:
@@ -135,4 +137,32 @@ func permuteQK(b []byte, nHead, rowBytes int) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// expertPart recognises one expert's matrix: Qwen3-MoE's
+// mlp.experts.E.{gate,up,down}_proj.weight or Mixtral's
+// block_sparse_moe.experts.E.w{1,3,2}.weight. It returns the layer, the
+// expert and the GGUF stack the matrix belongs to ("ffn_gate_exps", ...).
+func expertPart(name string) (layer, expert int, stack string, ok bool) {
+	rest, layer, ok := splitLayer(name)
+	if !ok {
+		return 0, 0, "", false
+	}
+	for _, p := range []string{"mlp.experts.", "block_sparse_moe.experts."} {
+		r, found := strings.CutPrefix(rest, p)
+		if !found {
+			continue
+		}
+		num, kind, _ := strings.Cut(r, ".")
+		e, err := strconv.Atoi(num)
+		if err != nil || e < 0 {
+			return 0, 0, "", false
+		}
+		stack = map[string]string{
+			"gate_proj.weight": "ffn_gate_exps", "up_proj.weight": "ffn_up_exps", "down_proj.weight": "ffn_down_exps",
+			"w1.weight": "ffn_gate_exps", "w3.weight": "ffn_up_exps", "w2.weight": "ffn_down_exps",
+		}[kind]
+		return layer, e, stack, stack != ""
+	}
+	return 0, 0, "", false
 }
