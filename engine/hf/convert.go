@@ -189,6 +189,9 @@ func wrap(err error) error {
 // (chat_template, add_bos_token) and generation_config.json (eos) into
 // tokenizer.* metadata.
 func tokenizerMeta(dir string) ([]string, []any, error) {
+	if err := checkByteLevel(filepath.Join(dir, "tokenizer.json")); err != nil {
+		return nil, nil, err
+	}
 	keys, vals, n, err := synth.HFVocab(filepath.Join(dir, "tokenizer.json"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("hf: %w", err)
@@ -271,6 +274,32 @@ func addStacks(w *gguf.Writer, c *config, stacks map[string][]*tensor) error {
 		if err := w.AddTensorReader(k, typ, ne, io.MultiReader(readers...)); err != nil {
 			return fmt.Errorf("hf: %w", err)
 		}
+	}
+	return nil
+}
+
+// checkByteLevel refuses SentencePiece-style tokenizer.json files (BPE with
+// byte fallback over "▁"-joined words: Gemma, Llama 2, Mistral v0.1,
+// Phi-3): the conversion writes GPT-2 byte-level BPE metadata, which would
+// tokenize them wrongly.
+func checkByteLevel(path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("hf: %w", err)
+	}
+	var t struct {
+		Model struct {
+			ByteFallback bool `json:"byte_fallback"`
+		} `json:"model"`
+		Normalizer   json.RawMessage `json:"normalizer"`
+		PreTokenizer json.RawMessage `json:"pre_tokenizer"`
+	}
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return fmt.Errorf("hf: tokenizer.json: %w", err)
+	}
+	if t.Model.ByteFallback || strings.Contains(string(t.Normalizer)+string(t.PreTokenizer), "Metaspace") ||
+		strings.Contains(string(t.Normalizer), "\u2581") || strings.Contains(string(t.Normalizer), "▁") {
+		return fmt.Errorf("hf: tokenizer.json is SentencePiece-style (byte fallback / ▁ word joiner), which is not supported yet: convert this model with llama.cpp's convert_hf_to_gguf.py and serve the GGUF")
 	}
 	return nil
 }
