@@ -17,7 +17,7 @@ cc -O1 -o "$ref" "$out/ref_arch.c" -I"$LLAMACPP/include" -I"$LLAMACPP/ggml-inclu
   -lllama -lggml -lggml-base -lm -Wl,-rpath,"$LLAMACPP/lib"
 prompts=("Once upon a time" "The quick brown fox jumps over the lazy dog." "Hello"
   "a small cat sat by the warm fire, and the rain fell on the roof all night long while we slept")
-for p in tiny-qwen3 tiny-gemma2 tiny-gemma3 tiny-phi3 tiny-qwen3moe tiny-mixtral; do
+for p in tiny-qwen3 tiny-gemma2 tiny-gemma3 tiny-phi3 tiny-qwen3moe tiny-qwen2moe tiny-mixtral; do
   "$kiln" synth --preset "$p" --type f16 --seed 4001 -o "$out/$p-f16.gguf"
   "$ref" "$out/$p-f16.gguf" "$out/$p-f16.ref-kvf32.json" "$out/$p-f16.logits-kvf32.bin" "${prompts[@]}" 2>/dev/null
 done

@@ -55,11 +55,31 @@ func architectures() map[string]archSpec {
 			}
 			return nil
 		}},
+		"qwen2moe": {
+			ropeMode: native.RoPENeoX,
+			require: []string{"blk.%d.attn_q.bias", "blk.%d.attn_k.bias", "blk.%d.attn_v.bias", "blk.%d.ffn_gate_inp_shexp.weight",
+				"blk.%d.ffn_gate_shexp.weight", "blk.%d.ffn_up_shexp.weight", "blk.%d.ffn_down_shexp.weight"},
+			configure: configureQwen2MoE,
+		},
 		"gemma2": {ropeMode: native.RoPENeoX, require: postNorms, configure: configureGemma2},
 		"gemma3": {ropeMode: native.RoPENeoX, require: slices.Concat(qkNorms, postNorms), configure: configureGemma3},
 		"phi3": {ropeMode: native.RoPENeoX, fused: true, configure: configurePhi3,
 			allow: []string{"rope_factors_long.weight", "rope_factors_short.weight"}},
 	}
+}
+
+// configureQwen2MoE: qwen2's biases, experts whose weights are the raw
+// softmax probabilities, and a sigmoid-gated shared expert
+// (expert_shared_feed_forward_length, default feed_forward_length).
+func configureQwen2MoE(f *gguf.File, c *Config) error {
+	if c.NExpert == 0 {
+		return fmt.Errorf("missing %s", f.ArchKey("expert_count"))
+	}
+	c.HasBiases, c.ExpertRaw, c.NFFShexp = true, true, c.NFF
+	if v, ok := f.ArchUint32("expert_shared_feed_forward_length"); ok && v > 0 {
+		c.NFFShexp = int(v)
+	}
+	return nil
 }
 
 // configureLlama: llama files with experts (Mixtral) have experts as wide

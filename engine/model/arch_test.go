@@ -31,6 +31,7 @@ func archCases() []archCase {
 		{"tiny-gemma3-f16", 1e-3},
 		{"tiny-phi3-f16", 1e-3},
 		{"tiny-qwen3moe-f16", 1e-3},
+		{"tiny-qwen2moe-f16", 1e-3},
 		{"tiny-mixtral-f16", 1e-3},
 	}
 }

@@ -54,7 +54,7 @@ func layout(fused, moe bool) (skip, require []string) {
 	}
 	switch {
 	case moe:
-		skip = append(skip, "Gate", "Up", "FusedUp", "Down")
+		skip = append(skip, "Gate", "Up", "FusedUp", "Down") // shared experts: an archSpec's require
 		require = append(require, "blk.%d.ffn_gate_inp.weight", "blk.%d.ffn_gate_exps.weight",
 			"blk.%d.ffn_up_exps.weight", "blk.%d.ffn_down_exps.weight")
 	case fused:

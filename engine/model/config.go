@@ -36,6 +36,11 @@ type Config struct {
 	// NFFExp-wide SwiGLU. expert_count, expert_used_count,
 	// expert_feed_forward_length.
 	NExpert, NExpertUsed, NFFExp int
+	// ExpertRaw keeps the chosen experts' softmax probabilities as they are
+	// instead of renormalising them to sum 1 (qwen2moe).
+	ExpertRaw bool
+	// NFFShexp is the shared expert's width (qwen2moe), 0 without one.
+	NFFShexp int
 	// Layers holds what differs between blocks: sliding windows and their
 	// RoPE (gemma2/3 interleave local and global layers). One per NLayer.
 	Layers []LayerConfig
@@ -88,6 +93,7 @@ func (c *Config) dims() map[string]int {
 		"ff2":        2 * c.NFF,
 		"expert":     c.NExpert,
 		"ffexp":      c.NFFExp,
+		"ffshexp":    c.NFFShexp,
 		"rope_pairs": c.RoPE.Dims / 2,
 	}
 }

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/kiln-llm/kiln/native"
 )
@@ -20,6 +21,10 @@ type moeScratch struct {
 	up     []float32 // [t, NFFExp]
 	yg     []float32 // [t, NEmbd] one expert's outputs
 	out    []float32 // [t, NExpertUsed, NEmbd] every (token, slot) output
+	shGate []float32 // [t] the shared expert's gate logits
+	shG    []float32 // [t, NFFShexp] shared expert gate, then its SwiGLU
+	shU    []float32 // [t, NFFShexp]
+	shOut  []float32 // [t, NEmbd]
 }
 
 func newMoEScratch(c *Config, t int) moeScratch {
@@ -32,6 +37,8 @@ func newMoEScratch(c *Config, t int) moeScratch {
 		order: make([]int32, t*k), start: make([]int32, c.NExpert+1), cursor: make([]int32, c.NExpert),
 		xg: make([]float32, t*c.NEmbd), gate: make([]float32, t*c.NFFExp), up: make([]float32, t*c.NFFExp),
 		yg: make([]float32, t*c.NEmbd), out: make([]float32, t*k*c.NEmbd),
+		shGate: make([]float32, t), shG: make([]float32, t*c.NFFShexp), shU: make([]float32, t*c.NFFShexp),
+		shOut: make([]float32, t*c.NEmbd*min(1, c.NFFShexp)),
 	}
 }
 
@@ -60,7 +67,7 @@ func (o *ops) moe(l *Layer, x, y []float32) {
 	if !o.ok() {
 		return
 	}
-	route(router, n, E, k, s)
+	route(router, n, E, k, !c.ExpertRaw, s)
 	for e := range E {
 		lo, hi := int(s.start[e]), int(s.start[e+1])
 		if lo == hi {
@@ -84,11 +91,37 @@ func (o *ops) moe(l *Layer, x, y []float32) {
 			}
 		}
 	}
+	if c.NFFShexp > 0 {
+		o.sharedExpert(l, x, y)
+	}
+}
+
+// sharedExpert adds sigmoid(GateInpShexp · x) · SwiGLU_shexp(x) to each row
+// of y (qwen2moe's shared expert, after the routed ones, as llama.cpp adds it).
+func (o *ops) sharedExpert(l *Layer, x, y []float32) {
+	m, c, s := o.m, &o.m.Config, &o.m.s.moe
+	n, d, f := o.n, c.NEmbd, c.NFFShexp
+	g, gate, up, out := s.shGate[:n], s.shG[:n*f], s.shU[:n*f], s.shOut[:n*d]
+	if o.err = m.matmul(l.GateInpShexp, x, g, n); o.err != nil {
+		return
+	}
+	if o.err = m.matmuls(x, n, [][]float32{gate, up}, l.GateShexp, l.UpShexp); o.err != nil {
+		return
+	}
+	o.fail("shared swiglu", native.SwiGLU(gate, gate, up))
+	if o.ok() {
+		o.err = m.matmul(l.DownShexp, gate, out, n)
+	}
+	for t := 0; t < n && o.ok(); t++ {
+		r := out[t*d : (t+1)*d]
+		o.fail("shared gate", native.Scale(r, r, float32(1/(1+math.Exp(-float64(g[t]))))))
+		o.fail("shared sum", native.Add(y[t*d:(t+1)*d], y[t*d:(t+1)*d], r))
+	}
 }
 
 // route fills s.pick, s.weight and the by-expert grouping s.order/s.start
 // from the router probabilities p [n, E].
-func route(p []float32, n, E, k int, s *moeScratch) {
+func route(p []float32, n, E, k int, renorm bool, s *moeScratch) {
 	clear(s.start)
 	for t := range n {
 		row := p[t*E : (t+1)*E]
@@ -113,7 +146,9 @@ func route(p []float32, n, E, k int, s *moeScratch) {
 			sum += w[j]
 		}
 		for j := range w {
-			w[j] /= sum
+			if renorm {
+				w[j] /= sum
+			}
 		}
 	}
 	for e := range E {

@@ -55,6 +55,12 @@ type Layer struct {
 	GateExps Matrix `gguf:"blk.%d.ffn_gate_exps.weight,arch" shape:"expert,ffexp,embd"`
 	UpExps   Matrix `gguf:"blk.%d.ffn_up_exps.weight,arch" shape:"expert,ffexp,embd"`
 	DownExps Matrix `gguf:"blk.%d.ffn_down_exps.weight,arch" shape:"expert,embd,ffexp"`
+	// A shared expert every token also runs (qwen2moe), scaled by
+	// sigmoid(GateInpShexp · x).
+	GateInpShexp Matrix `gguf:"blk.%d.ffn_gate_inp_shexp.weight,arch" shape:"embd"`
+	GateShexp    Matrix `gguf:"blk.%d.ffn_gate_shexp.weight,arch" shape:"ffshexp,embd"`
+	UpShexp      Matrix `gguf:"blk.%d.ffn_up_shexp.weight,arch" shape:"ffshexp,embd"`
+	DownShexp    Matrix `gguf:"blk.%d.ffn_down_shexp.weight,arch" shape:"embd,ffshexp"`
 }
 
 // Weights are all of a model's tensors, bound as zero-copy views of the

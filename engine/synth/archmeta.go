@@ -32,6 +32,9 @@ func archMeta(p Preset) []entry {
 		out = append(out, kv(a+".expert_count", uint32(p.NExpert)), kv(a+".expert_used_count", uint32(p.NExpertUsed)),
 			kv(a+".expert_feed_forward_length", uint32(p.NFFExp)))
 	}
+	if p.NFFShexp > 0 {
+		out = append(out, kv(a+".expert_shared_feed_forward_length", uint32(p.NFFShexp)))
+	}
 	return out
 }
 

@@ -54,6 +54,8 @@ type Preset struct {
 	// NFFExp, NExpertUsed per token (qwen3moe; a llama preset with experts
 	// is Mixtral-style).
 	NExpert, NExpertUsed, NFFExp int
+	// NFFShexp > 0 adds qwen2moe's sigmoid-gated shared expert of that width.
+	NFFShexp int
 }
 
 // presets are the real shapes, from each model's Hugging Face config.json
@@ -90,6 +92,8 @@ func presets() []Preset {
 			RopeDims: 12, Fused: true, LongRoPEOrigCtx: 64},
 		{Name: "tiny-qwen3moe", Arch: "qwen3moe", NEmbd: 64, NLayer: 2, NHead: 4, NHeadKV: 2, HeadDimOverride: 32, NFF: 128, NVocab: 320, NCtx: 256, RopeBase: 1000000, RMSEps: 1e-6, QKStd: 0.15,
 			QKNorm: true, NExpert: 8, NExpertUsed: 2, NFFExp: 32},
+		{Name: "tiny-qwen2moe", Arch: "qwen2moe", NEmbd: 64, NLayer: 2, NHead: 4, NHeadKV: 2, NFF: 128, NVocab: 320, NCtx: 256, RopeBase: 1000000, RMSEps: 1e-6, QKStd: 0.15,
+			QKVBias: true, NExpert: 6, NExpertUsed: 2, NFFExp: 32, NFFShexp: 48},
 		{Name: "tiny-mixtral", Arch: "llama", NEmbd: 64, NLayer: 2, NHead: 4, NHeadKV: 2, NFF: 48, NVocab: 320, NCtx: 256, RopeBase: 1000000, RMSEps: 1e-5, QKStd: 0.15,
 			NExpert: 4, NExpertUsed: 2, NFFExp: 48},
 	}

@@ -224,6 +224,11 @@ func specs(p Preset, typ native.Type) []tensorSpec {
 			router.fill = scaledFill(routerStd)
 			out = append(out, router, stack(b("ffn_gate_exps.weight"), p.NEmbd, p.NFFExp),
 				stack(b("ffn_up_exps.weight"), p.NEmbd, p.NFFExp), stack(b("ffn_down_exps.weight"), p.NFFExp, p.NEmbd))
+			if p.NFFShexp > 0 {
+				out = append(out, vec(b("ffn_gate_inp_shexp.weight"), p.NEmbd, scaledFill(routerStd)),
+					mat(b("ffn_gate_shexp.weight"), p.NEmbd, p.NFFShexp), mat(b("ffn_up_shexp.weight"), p.NEmbd, p.NFFShexp),
+					mat(b("ffn_down_shexp.weight"), p.NFFShexp, p.NEmbd))
+			}
 		} else if p.Fused {
 			out = append(out, mat(b("ffn_up.weight"), p.NEmbd, 2*p.NFF))
 		} else {
