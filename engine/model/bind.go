@@ -33,7 +33,7 @@ func parseTag(f reflect.StructField) (tensorTag, bool) {
 // reports the first problem naming the tensor, so a file the forward pass
 // cannot run fails at load rather than in Forward.
 type binder struct {
-	f       *gguf.File
+	f       Source
 	arch    string
 	dims    map[string]int  // dimension names -> sizes; "vocab" is learned
 	require map[string]bool // optional table names the architecture needs
@@ -69,7 +69,7 @@ func layout(fused, moe bool) (skip, require []string) {
 // type, shape and stored size against c, and refuses tensors the table does
 // not name (a variant the forward pass would silently ignore). It sets
 // c.NVocab from token_embd.
-func bindWeights(f *gguf.File, c *Config, a archSpec) (*Weights, error) {
+func bindWeights(f Source, c *Config, a archSpec) (*Weights, error) {
 	b := &binder{f: f, arch: c.Arch, dims: c.dims(), require: map[string]bool{}, allow: map[string]bool{}, skip: map[string]bool{}, bound: map[string]bool{}}
 	skip, req := layout(a.fused, c.NExpert > 0)
 	for _, n := range slices.Concat(a.require, req) {
@@ -87,7 +87,7 @@ func bindWeights(f *gguf.File, c *Config, a archSpec) (*Weights, error) {
 	}
 	c.NVocab = w.TokEmbd.Rows
 	if c.NLayer > f.NumTensors() { // each layer has several: refuse before allocating block_count of them
-		return nil, fmt.Errorf("%s = %d, but the file has only %d tensors", f.ArchKey("block_count"), c.NLayer, f.NumTensors())
+		return nil, fmt.Errorf("%s = %d, but the file has only %d tensors", f.Meta().ArchKey("block_count"), c.NLayer, f.NumTensors())
 	}
 	w.Layers = make([]Layer, c.NLayer)
 	for i := range w.Layers {
