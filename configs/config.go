@@ -108,7 +108,7 @@ type option struct {
 var options = []option{
 	{"host", "address to listen on"},
 	{"port", "TCP port to listen on"},
-	{"model", "GGUF model file to serve (empty: the built-in stories260K, a tiny TinyStories llama)"},
+	{"model", "GGUF model file, or Hugging Face model directory, to serve (empty: the built-in stories260K, a tiny TinyStories llama)"},
 	{"served_model_name", "model id in the API (default: the model file's base name); several comma-separated names are aliases, the first is listed"},
 	{"strict_model_name", "answer 404 model_not_found for a request naming another model (default: one served model answers any name, e.g. EMPTY)"},
 	{"tokenizer", "tokenizer to use: empty or the model file (kiln reads the tokenizer from the GGUF file)"},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -36,7 +37,9 @@ func (c *Config) Validate() error {
 	} else if st, err := os.Stat(c.Model); err != nil {
 		bad("model", "%v", err)
 	} else if st.IsDir() {
-		bad("model", "%s is a directory; want a GGUF file", c.Model)
+		if cs, err := os.Stat(filepath.Join(c.Model, "config.json")); err != nil || !cs.Mode().IsRegular() {
+			bad("model", "%s is a directory without config.json; want a GGUF file or a Hugging Face model directory", c.Model)
+		}
 	}
 	c.ModelNames = nil
 	if c.ServedModelName != "" {
