@@ -29,6 +29,29 @@ type fakeExec struct {
 	maxSeqs   int // most sequences seen in one step
 	delay     time.Duration
 	fail      func(s *Step) error
+	clock     *fakeClock             // advanced by cost(step) in Forward, when set
+	cost      func(s *Step) time.Duration
+}
+
+// fakeClock is a clock that moves only when the fake executor runs a step,
+// by the step's fake cost: latencies measured on it are exact.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }
 
 func newFakeExec(numBlocks, blockSize int) *fakeExec {
@@ -58,6 +81,9 @@ func (f *fakeExec) Forward(s *Step, logits []float32) error {
 	f.steps++
 	f.maxSeqs = max(f.maxSeqs, len(s.Seqs))
 	delay, fail := f.delay, f.fail
+	if f.clock != nil {
+		f.clock.advance(f.cost(s))
+	}
 	f.mu.Unlock()
 	if fail != nil {
 		if err := fail(s); err != nil {
