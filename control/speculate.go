@@ -143,6 +143,7 @@ func (e *Engine) verify(v verification, now time.Time) {
 	s, vocab := v.s, e.exec.VocabSize()
 	d := s.draft
 	accepted := 0
+	s.spec.drafted += len(d) // before any finish, which reads these for the usage
 	for j := 0; j <= len(d); j++ {
 		p := pick{s: s, row: v.rows[j*vocab : (j+1)*vocab]}
 		p.run()
@@ -155,6 +156,7 @@ func (e *Engine) verify(v verification, now time.Time) {
 			break
 		}
 		s.computed++
+		s.spec.accepted++
 		accepted++
 	}
 	if !s.finished {
@@ -163,8 +165,6 @@ func (e *Engine) verify(v verification, now time.Time) {
 			e.finish(s, FinishError, fmt.Errorf("control: %w", err))
 		}
 	}
-	s.spec.drafted += len(d)
-	s.spec.accepted += accepted
 	switch {
 	case accepted > 0:
 		s.spec.misses, s.spec.backoff = 0, 0
