@@ -29,7 +29,7 @@ type fakeExec struct {
 	maxSeqs   int // most sequences seen in one step
 	delay     time.Duration
 	fail      func(s *Step) error
-	clock     *fakeClock             // advanced by cost(step) in Forward, when set
+	clock     *fakeClock // advanced by cost(step) in Forward, when set
 	cost      func(s *Step) time.Duration
 }
 
