@@ -29,6 +29,7 @@ type fakeExec struct {
 	maxSeqs   int // most sequences seen in one step
 	delay     time.Duration
 	fail      func(s *Step) error
+	copyBack  int        // > 0: the top token repeats the cached token this far back (repetitive text)
 	clock     *fakeClock // advanced by cost(step) in Forward, when set
 	cost      func(s *Step) time.Duration
 }
@@ -80,7 +81,7 @@ func (f *fakeExec) Forward(s *Step, logits []float32) error {
 	f.mu.Lock()
 	f.steps++
 	f.maxSeqs = max(f.maxSeqs, len(s.Seqs))
-	delay, fail := f.delay, f.fail
+	delay, fail, copyBack := f.delay, f.fail, f.copyBack
 	if f.clock != nil {
 		f.clock.advance(f.cost(s))
 	}
@@ -106,6 +107,9 @@ func (f *fakeExec) Forward(s *Step, logits []float32) error {
 		out := logits[j*f.vocab : (j+1)*f.vocab]
 		for v := range out {
 			out[v] = float32((h>>7+uint64(v)*2654435761)%1000) / 1000
+		}
+		if copyBack > 0 && int(s.Pos[row]) >= copyBack {
+			out[f.cache[f.slot(q.BlockTable, int(s.Pos[row])+1-copyBack)]] = 2
 		}
 		for id := range f.banned {
 			out[id] = -10

@@ -100,8 +100,9 @@ func (e *Engine) schedulePrefill(budget int) {
 			cands = append(cands, s)
 		}
 	}
+	// need is what the candidates would take were one more admitted.
 	need := func() int {
-		capped := chunkCap(budget, len(cands))
+		capped := chunkCap(budget, len(cands)+1)
 		n := 0
 		for _, s := range cands {
 			n += min(s.remaining(), capped)
