@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -127,4 +128,79 @@ func equalTokens(a, b []int32) bool {
 		}
 	}
 	return true
+}
+
+// prefillWatch records the largest prefill chunk that shared a step with
+// a decode.
+type prefillWatch struct {
+	Executor
+	mu        sync.Mutex
+	maxBeside int
+}
+
+func (w *prefillWatch) Forward(s *Step, logits []float32) error {
+	decodes, prefill := 0, 0
+	for i := range s.Seqs {
+		n := 0
+		for _, q := range s.Seq {
+			if int(q) == i {
+				n++
+			}
+		}
+		if n == 1 {
+			decodes++
+		} else {
+			prefill += n
+		}
+	}
+	if decodes > 0 {
+		w.mu.Lock()
+		w.maxBeside = max(w.maxBeside, prefill)
+		w.mu.Unlock()
+	}
+	return w.Executor.Forward(s, logits)
+}
+
+// TestModelITLChunkingKeepsOutputs: on the real model, a latency target
+// so tight that every prefill beside decodes is cut to the floor chunk
+// changes no output (the kernels are batch-invariant), and the prefill
+// beside decodes is indeed cut.
+func TestModelITLChunkingKeepsOutputs(t *testing.T) {
+	reqs := func() []Request {
+		var rs []Request
+		for i := range 6 {
+			rs = append(rs, greedyReq(storyPrompt(i, 5+3*i), 80))
+		}
+		return append(rs, greedyReq(storyPrompt(7, 400), 20))
+	}
+	var want [][]result
+	var beside []int
+	for _, itl := range []time.Duration{-1, time.Microsecond} {
+		w := &prefillWatch{}
+		e := newWrappedModelEngine(t, 512, Config{MaxBatchTokens: 128, MaxITL: itl}, func(x Executor) Executor { w.Executor = x; return w })
+		// Warm the cost model so the target applies from the first step.
+		for i := range 6 {
+			run(t, e, greedyReq(storyPrompt(20+i, 40), 4))
+		}
+		w.mu.Lock()
+		w.maxBeside = 0
+		w.mu.Unlock()
+		got := runAll(t, e, reqs())
+		w.mu.Lock()
+		beside = append(beside, w.maxBeside)
+		w.mu.Unlock()
+		if want == nil {
+			want = got
+			continue
+		}
+		for i := range want {
+			if w, g := want[i][0], got[i][0]; !slices.Equal(w.tokens, g.tokens) {
+				t.Errorf("request %d:\nno target %v\ntarget    %v", i, w.tokens, g.tokens)
+			}
+		}
+	}
+	t.Logf("largest prefill beside decodes: %d tokens without a target, %d with", beside[0], beside[1])
+	if beside[1] > minPrefillChunk || beside[0] <= minPrefillChunk {
+		t.Errorf("largest prefill beside decodes %d with the target, %d without: want <= %d with, more without", beside[1], beside[0], minPrefillChunk)
+	}
 }

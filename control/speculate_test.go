@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -153,5 +154,87 @@ func TestModelSpeculationKeepsOutputs(t *testing.T) {
 				t.Errorf("blocks left in use: %+v", m.KV)
 			}
 		})
+	}
+}
+
+// TestSpeculationFake checks speculation against plain decoding on the
+// fake executor, whose logits depend on every cached token (a rolled-back
+// draft left in the K/V, or a block table off by one, changes the output):
+// with text the drafts predict (copy mode: the model repeats itself) and
+// with text they do not, with a pool large enough and with one so small
+// that sequences are preempted and recomputed.
+func TestSpeculationFake(t *testing.T) {
+	tests := []struct {
+		name         string
+		copyBack     int
+		blocks       int
+		wantAccepted bool
+	}{
+		{"repetitive", 5, 512, true},
+		{"unpredictable", 0, 512, false},
+		{"repetitive, preempted", 5, 24, true},
+		{"unpredictable, preempted", 0, 24, false},
+	}
+	reqs := func() []Request {
+		var rs []Request
+		for i := range 12 {
+			p := prompt(i, 10+7*i)
+			for j := 1; j < len(p); j += 3 {
+				p[j] = p[1] // recurring tokens: drafts are proposed either way
+			}
+			rs = append(rs, greedyReq(p, 60))
+		}
+		return rs
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got [2][][]result
+			var m Metrics
+			for i, sc := range []SpeculativeConfig{{}, specOn} {
+				e, f := newFakeEngine(t, tt.blocks, Config{MaxNumSeqs: 8, Speculative: sc})
+				f.mu.Lock()
+				f.copyBack = tt.copyBack
+				f.mu.Unlock()
+				got[i] = runAll(t, e, reqs())
+				m = e.Metrics()
+				if m.KV.UsedBlocks != 0 {
+					t.Errorf("blocks left in use: %+v", m.KV)
+				}
+			}
+			for i := range got[0] {
+				if w, g := got[0][i][0], got[1][i][0]; !slices.Equal(w.tokens, g.tokens) {
+					t.Errorf("request %d:\nplain %v\nspec  %v", i, w.tokens, g.tokens)
+				}
+			}
+			t.Logf("drafts %d, accepted %d, preemptions %d, steps %d", m.DraftTokens, m.AcceptedTokens, m.Preemptions, m.Steps)
+			if m.DraftTokens == 0 || (m.AcceptedTokens > 0) != tt.wantAccepted {
+				t.Errorf("drafts %d, accepted %d: want drafts and accepted > 0 = %v", m.DraftTokens, m.AcceptedTokens, tt.wantAccepted)
+			}
+			if strings.Contains(tt.name, "preempted") && m.Preemptions == 0 {
+				t.Error("no preemption happened")
+			}
+		})
+	}
+}
+
+// TestSpeculationSkipsConstrainedRows: a constrained sequence gets no
+// drafts (a draft the grammar forbids would need the constraint rolled
+// back); the same request unconstrained does.
+func TestSpeculationSkipsConstrainedRows(t *testing.T) {
+	for _, constrained := range []bool{false, true} {
+		e, f := newFakeEngine(t, 64, Config{Speculative: specOn})
+		f.mu.Lock()
+		f.copyBack = 4
+		f.mu.Unlock()
+		r := greedyReq([]int32{1, 10, 12, 14, 16, 10, 12}, 30)
+		if constrained {
+			r.Constraint = &parityConstraint{count: 1000, refuse: -1}
+		}
+		res := run(t, e, r)
+		m := e.Metrics()
+		t.Logf("constrained %v: %v, drafts %d", constrained, res, m.DraftTokens)
+		if (m.DraftTokens > 0) == constrained {
+			t.Errorf("constrained %v: %d draft tokens", constrained, m.DraftTokens)
+		}
 	}
 }
