@@ -523,6 +523,9 @@ func (e *Engine) releaseBlocks(s *sequence, reason FinishReason) {
 	ss := s.session
 	ss.busy = false
 	if s.kv != nil && (reason == FinishStop || reason == FinishLength) && !ss.ended {
+		// Slots reserved past the computed tokens (drafts not verified
+		// when a stop came) would misplace the next turn's tokens.
+		_ = e.pool.Truncate(s.kv, s.computed) // cannot fail: computed <= Len
 		ss.keep(s.kv, s.tokens[:s.computed])
 		ss.lastUse = e.nAdmit
 	} else if s.kv != nil {

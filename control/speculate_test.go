@@ -238,3 +238,46 @@ func TestSpeculationSkipsConstrainedRows(t *testing.T) {
 		}
 	}
 }
+
+// TestSpeculationWithSession: a session turn that stops on a stop token
+// inside its drafts keeps exactly its computed K/V, and the next turn's
+// output is the one a fresh engine without speculation gives.
+func TestSpeculationWithSession(t *testing.T) {
+	e, f := newFakeEngine(t, 128, Config{Speculative: specOn})
+	f.mu.Lock()
+	f.copyBack = 5
+	f.mu.Unlock()
+	p := []int32{1, 10, 11, 12, 13, 14}
+	turn1 := greedyReq(p, 20)
+	turn1.SessionID, turn1.StopTokens = "s", []int32{13}
+	r1 := run(t, e, turn1)
+	if !slices.Equal(r1.tokens, []int32{10, 11, 12, 13}) || r1.last.Usage.AcceptedPredictionTokens == 0 {
+		t.Fatalf("turn 1: %v, usage %+v; want 10 11 12 13 with accepted drafts", r1.tokens, r1.last.Usage)
+	}
+	e.mu.Lock()
+	ss := e.sessions["s"]
+	kept, held := len(ss.tokens), ss.kv.Len()
+	e.mu.Unlock()
+	if kept != len(p)+3 || held != kept {
+		t.Errorf("session keeps %d tokens in %d slots, want %d in as many", kept, held, len(p)+3)
+	}
+	next := append(append(slices.Clone(p), r1.tokens...), 30, 31, 32)
+	turn2 := greedyReq(next, 12)
+	turn2.SessionID = "s"
+	r2 := run(t, e, turn2)
+	ref, rf := newFakeEngine(t, 128, Config{})
+	rf.mu.Lock()
+	rf.copyBack = 5
+	rf.mu.Unlock()
+	want := run(t, ref, greedyReq(next, 12))
+	if !slices.Equal(r2.tokens, want.tokens) {
+		t.Errorf("turn 2 %v, fresh without speculation %v", r2.tokens, want.tokens)
+	}
+	if r2.last.Usage.CachedTokens != len(p)+3 {
+		t.Errorf("turn 2 reused %d tokens, want %d", r2.last.Usage.CachedTokens, len(p)+3)
+	}
+	e.EndSession("s")
+	if st := e.pool.Stats(); st.UsedBlocks != 0 {
+		t.Errorf("blocks used after EndSession: %+v", st)
+	}
+}
