@@ -312,6 +312,7 @@ func newReplica(cfg *configs.Config, m *model.Model, tok *tokenizer.Tokenizer, b
 	e, err := control.New(exec, tok, control.Config{
 		MaxBatchTokens: cfg.MaxBatchTokens, MaxNumSeqs: cfg.MaxNumSeqs, MaxQueue: cfg.MaxQueue,
 		SessionLen: pool.SessionLen, PrefixCaching: cfg.EnablePrefixCaching,
+		MaxITL: time.Duration(cfg.MaxITLMs) * time.Millisecond, Speculative: speculativeConfig(cfg),
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("serve: %w", err)
@@ -377,4 +378,13 @@ func warmFile(ctx context.Context, path string, progress func(done, total int64)
 		}
 	}
 	return nil
+}
+
+// speculativeConfig is the engine's speculative decoding setup from cfg
+// (off unless a method is named).
+func speculativeConfig(cfg *configs.Config) control.SpeculativeConfig {
+	if cfg.Speculative == "" {
+		return control.SpeculativeConfig{}
+	}
+	return control.SpeculativeConfig{Method: cfg.Speculative, Tokens: cfg.NumSpeculativeTokens, NgramMin: cfg.NgramMin, NgramMax: cfg.NgramMax}
 }

@@ -34,6 +34,7 @@ type Sampling struct {
 	StreamOptions       *StreamOptions     `json:"stream_options"`
 	User                *string            `json:"user"`
 	IgnoreEOS           *bool              `json:"ignore_eos"`
+	Priority            *int               `json:"priority"`
 
 	// Parsed and validated, answered with a 400 until implemented.
 	UseBeamSearch *bool           `json:"use_beam_search"`
