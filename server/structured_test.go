@@ -60,8 +60,8 @@ func TestStructuredParamErrors(t *testing.T) {
 		code       string
 		contains   string
 	}{
-		{chat, `{` + msgs + `, "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "string", "pattern": "a+"}}}}`, "response_format", "unsupported_schema_keyword", `"pattern"`},
-		{cmpl, `{"prompt": "x", "response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "integer", "minimum": 3}}}}`, "response_format", "unsupported_schema_keyword", `"minimum"`},
+		{chat, `{` + msgs + `, "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "string", "pattern": "(?=a)"}}}}`, "response_format", "unsupported_schema_keyword", `"pattern"`},
+		{cmpl, `{"prompt": "x", "response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "integer", "minimum": 3, "maximum": 2}}}}`, "response_format", "unsupported_schema_keyword", `"minimum"`},
 		{chat, `{` + msgs + `, "response_format": {"type": "json_schema", "json_schema": 5}}`, "response_format", "", "json_schema"},
 		{chat, `{` + msgs + `, "response_format": {"type": "json_schema", "json_schema": {"schema": "{"}}}`, "response_format", "", "schema"},
 		{chat, `{` + msgs + `, "response_format": {"type": "yaml"}}`, "response_format.type", "", "yaml"},
@@ -74,7 +74,7 @@ func TestStructuredParamErrors(t *testing.T) {
 		{cmpl, `{"prompt": "x", "guided_regex": 5}`, "guided_regex", "", "string"},
 		{cmpl, `{"prompt": "x", "guided_regex": "(a"}`, "guided_regex", "", "guided_regex"},
 		{cmpl, `{"prompt": "x", "guided_json": "not a schema"}`, "guided_json", "", "guided_json"},
-		{cmpl, `{"prompt": "x", "guided_json": {"type": "string", "format": "email"}}`, "guided_json", "unsupported_schema_keyword", `"format"`},
+		{cmpl, `{"prompt": "x", "guided_json": {"type": "string", "format": "idn-email"}}`, "guided_json", "unsupported_schema_keyword", `"format"`},
 		{cmpl, `{"prompt": "x", "guided_grammar": "root ::= \"a\""}`, "guided_grammar", "not_implemented", "guided_grammar"},
 		{cmpl, `{"prompt": "x", "tools": [{"type": "function", "function": {"name": "f"}}]}`, "tools", "", "chat/completions"},
 	}
