@@ -89,3 +89,49 @@ func TestFixtureSchemasRandomWalks(t *testing.T) {
 	}
 	t.Logf("%d of %d generations valid", valid, len(fs)*walks)
 }
+
+// TestStepWorkOfFixtureSchemas replays a random generation of each fixture
+// schema on the 128k-token Llama 3 vocabulary with an empty mask cache and
+// checks that no Mask or Advance comes near the step budget (the same
+// bound as TestStepWorkOfOrdinarySchemas). It logs the worst step.
+func TestStepWorkOfFixtureSchemas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("replays 51 generations over a 128k vocabulary")
+	}
+	m, _ := sharedMasker(t, "testdata/tiny-llama3-q8_0.gguf")
+	allowed := NewBitset(m.VocabSize())
+	var worstAll int64
+	var worstName string
+	for _, f := range loadFixtureSchemas(t) {
+		t.Run(f.Name, func(t *testing.T) {
+			g, err := CompileSchema(f.Schema)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := recordWalk(t, m, g, rand.New(rand.NewPCG(5, 6)))
+			if g, err = CompileSchema(f.Schema); err != nil {
+				t.Fatal(err)
+			}
+			s := m.NewState(g)
+			var worst int64
+			for _, id := range ids {
+				if err := s.Mask(allowed); err != nil {
+					t.Fatal(err)
+				}
+				worst = max(worst, s.st.work)
+				if err := s.Advance(id); err != nil {
+					t.Fatal(err)
+				}
+				worst = max(worst, s.st.work)
+			}
+			if worst > DefaultLimits().StepWork/16 {
+				t.Errorf("a step took %d work units; the budget is %d", worst, DefaultLimits().StepWork)
+			}
+			if worst > worstAll {
+				worstAll, worstName = worst, f.Name
+			}
+			t.Logf("%d tokens, worst step %d units", len(ids), worst)
+		})
+	}
+	t.Logf("worst step of all: %d units (%s); budget %d", worstAll, worstName, DefaultLimits().StepWork)
+}
