@@ -1,7 +1,5 @@
 package grammar
 
-
-
 // The format grammars, as regular expressions over the decoded text, each
 // anchored at both ends. They are practical subsets of the RFCs, every text
 // of which the RFC (and common validators) accept:
