@@ -42,20 +42,25 @@ func (c *compiler) allOfSchema(s *oobject, path string) (*oobject, error) {
 			}
 		}
 	}
+	// additionalProperties of one part constrains the properties the
+	// other parts add: false excludes them, a schema applies to them too.
+	all, _ := m.get("properties")
+	allProps, _ := all.(*oobject)
 	for _, p := range parts {
-		if ap, ok := p.get("additionalProperties"); ok && ap == false {
-			own, _ := p.get("properties")
-			ownProps, _ := own.(*oobject)
-			all, _ := m.get("properties")
-			allProps, _ := all.(*oobject)
-			if allProps == nil {
+		ap, ok := p.get("additionalProperties")
+		if !ok || ap == true || allProps == nil {
+			continue
+		}
+		own, _ := p.get("properties")
+		ownProps, _ := own.(*oobject)
+		for _, name := range allProps.keys {
+			if ownProps != nil && ownProps.vals[name] != nil {
 				continue
 			}
-			for _, name := range allProps.keys {
-				if ownProps == nil || ownProps.vals[name] == nil {
-					return nil, &SchemaError{Path: path, Keyword: "allOf", Msg: fmt.Sprintf("additionalProperties false in one sub-schema excludes property %q of another", name)}
-				}
+			if ap == false {
+				return nil, &SchemaError{Path: path, Keyword: "allOf", Msg: fmt.Sprintf("additionalProperties false in one sub-schema excludes property %q of another", name)}
 			}
+			allProps.vals[name] = &oobject{keys: []string{"allOf"}, vals: map[string]any{"allOf": []any{allProps.vals[name], ap}}}
 		}
 	}
 	return m, nil

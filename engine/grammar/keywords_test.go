@@ -51,3 +51,35 @@ func TestSchemaKeywords(t *testing.T) {
 		})
 	}
 }
+
+// TestSchemaSoundness covers combinations where a keyword beside another
+// must still hold.
+func TestSchemaSoundness(t *testing.T) {
+	for _, tc := range []struct {
+		schema  string
+		yes, no []string
+	}{
+		{`{"required":["a"]}`, []string{`{"a":1}`}, []string{`{}`, `{"b":1}`}},
+		{`{"allOf":[{"properties":{"a":{}},"additionalProperties":{"type":"integer"}},{"properties":{"b":{"type":"number"}}}]}`, []string{`{"b":1}`}, []string{`{"b":1.5}`}},
+		{`{"type":"string","enum":["a",1,null]}`, []string{`"a"`}, []string{`1`, `null`}},
+		{`{"type":["integer","null"],"enum":[1,1.5,null,"x"]}`, []string{`1`, `null`}, []string{`1.5`, `"x"`}},
+		{`{"anyOf":[{"type":"integer"},{"type":"string"}],"minimum":5}`, []string{`5`, `"a"`}, []string{`4`}},
+	} {
+		t.Run(tc.schema, func(t *testing.T) {
+			g, err := CompileSchema([]byte(tc.schema))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, y := range tc.yes {
+				if !g.Match([]byte(y)) {
+					t.Errorf("rejects %s", y)
+				}
+			}
+			for _, n := range tc.no {
+				if g.Match([]byte(n)) {
+					t.Errorf("accepts %s", n)
+				}
+			}
+		})
+	}
+}

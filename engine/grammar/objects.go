@@ -9,6 +9,20 @@ import "fmt"
 // pattern, without properties) gives the keys of the members.
 func (c *compiler) objectType(s *oobject, path string) (*expr, error) {
 	pv, hasProps := s.get("properties")
+	if rv, ok := s.get("required"); ok && !hasProps {
+		// Required names without properties: properties of any value.
+		list, _ := rv.([]any)
+		props := &oobject{vals: map[string]any{}}
+		for _, x := range list {
+			if name, ok := x.(string); ok && props.vals[name] == nil {
+				props.keys = append(props.keys, name)
+				props.vals[name] = true
+			}
+		}
+		if len(props.keys) > 0 {
+			pv, hasProps = props, true
+		}
+	}
 	ap, hasAP := s.get("additionalProperties")
 	pp, hasPP := s.get("patternProperties")
 	if hasPP {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 )
@@ -184,6 +185,9 @@ func (c *compiler) constraint(s *oobject, path string) (*expr, error) {
 		return c.ref(r, path)
 	}
 	if v, ok := s.get("const"); ok {
+		if !ofTypes(s, v) {
+			return nil, &SchemaError{Path: path, Keyword: "const", Msg: "is not of the schema's type"}
+		}
 		return litBytes(appendCompact(nil, v)), nil
 	}
 	if v, ok := s.get("enum"); ok {
@@ -191,9 +195,14 @@ func (c *compiler) constraint(s *oobject, path string) (*expr, error) {
 		if !ok || len(vals) == 0 {
 			return nil, &SchemaError{Path: path, Keyword: "enum", Msg: "must be a non-empty array"}
 		}
-		opts := make([][]byte, len(vals))
-		for i, x := range vals {
-			opts[i] = appendCompact(nil, x)
+		var opts [][]byte
+		for _, x := range vals {
+			if ofTypes(s, x) { // values of another type are not valid
+				opts = append(opts, appendCompact(nil, x))
+			}
+		}
+		if len(opts) == 0 {
+			return nil, &SchemaError{Path: path, Keyword: "enum", Msg: "has no value of the schema's type"}
 		}
 		return litAlt(opts), nil
 	}
@@ -242,6 +251,50 @@ func (c *compiler) constraint(s *oobject, path string) (*expr, error) {
 		return alts[0], nil
 	}
 	return alt(alts...), nil
+}
+
+// ofTypes reports whether the JSON value v is of a type s's "type" allows
+// (any, when s has none).
+func ofTypes(s *oobject, v any) bool {
+	t, ok := s.get("type")
+	if !ok {
+		return true
+	}
+	for _, x := range typeList(t) {
+		switch x {
+		case "null":
+			if v == nil {
+				return true
+			}
+		case "boolean":
+			if _, ok := v.(bool); ok {
+				return true
+			}
+		case "string":
+			if _, ok := v.(string); ok {
+				return true
+			}
+		case "number":
+			if _, ok := v.(json.Number); ok {
+				return true
+			}
+		case "integer":
+			if n, ok := v.(json.Number); ok {
+				if f, err := n.Float64(); err == nil && f == math.Trunc(f) {
+					return true
+				}
+			}
+		case "object":
+			if _, ok := v.(*oobject); ok {
+				return true
+			}
+		case "array":
+			if _, ok := v.([]any); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // typesOf returns the types s allows: its "type", or the one its other
