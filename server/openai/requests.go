@@ -55,6 +55,8 @@ type Sampling struct {
 	GuidedRegex   json.RawMessage `json:"guided_regex"`
 	GuidedChoice  json.RawMessage `json:"guided_choice"`
 	GuidedGrammar json.RawMessage `json:"guided_grammar"`
+	// llama.cpp's extra: a GBNF grammar.
+	Grammar json.RawMessage `json:"grammar"`
 
 	// Tool calling (chat only).
 	Tools      []Tool          `json:"tools"`
