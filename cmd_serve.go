@@ -222,8 +222,13 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_
 	if err := native.Init(cfg.Threads()); err != nil {
 		return nil, fmt.Errorf("serve: kernel library: %w", err)
 	}
+	modelPath, release, err := modelFile(cfg.Model, log)
+	if err != nil {
+		return nil, fmt.Errorf("serve: option model: %w", err)
+	}
+	defer release()
 	progress := loadProgress("loading "+filepath.Base(cfg.Model), os.Stderr, isTerminal(os.Stderr), log, time.Now)
-	if err := warmFile(ctx, cfg.Model, progress); err != nil {
+	if err := warmFile(ctx, modelPath, progress); err != nil {
 		return nil, fmt.Errorf("serve: option model: %w", err)
 	}
 	st := &engines{}
@@ -237,7 +242,7 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_
 	var tok *tokenizer.Tokenizer
 	var tmpl server.ChatTemplate
 	for i := range cfg.DataParallelSize {
-		m, err := model.Load(cfg.Model, model.WithMaxBatchTokens(cfg.MaxBatchTokens))
+		m, err := model.Load(modelPath, model.WithMaxBatchTokens(cfg.MaxBatchTokens))
 		if err != nil {
 			return nil, fmt.Errorf("serve: option model: %w", err)
 		}
@@ -307,6 +312,7 @@ func newReplica(cfg *configs.Config, m *model.Model, tok *tokenizer.Tokenizer, b
 	e, err := control.New(exec, tok, control.Config{
 		MaxBatchTokens: cfg.MaxBatchTokens, MaxNumSeqs: cfg.MaxNumSeqs, MaxQueue: cfg.MaxQueue,
 		SessionLen: pool.SessionLen, PrefixCaching: cfg.EnablePrefixCaching,
+		MaxITL: time.Duration(cfg.MaxITLMs) * time.Millisecond, Speculative: speculativeConfig(cfg),
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("serve: %w", err)
@@ -372,4 +378,13 @@ func warmFile(ctx context.Context, path string, progress func(done, total int64)
 		}
 	}
 	return nil
+}
+
+// speculativeConfig is the engine's speculative decoding setup from cfg
+// (off unless a method is named).
+func speculativeConfig(cfg *configs.Config) control.SpeculativeConfig {
+	if cfg.Speculative == "" {
+		return control.SpeculativeConfig{}
+	}
+	return control.SpeculativeConfig{Method: cfg.Speculative, Tokens: cfg.NumSpeculativeTokens, NgramMin: cfg.NgramMin, NgramMax: cfg.NgramMax}
 }

@@ -53,6 +53,12 @@ type Config struct {
 	MaxBatchTokens      int     `mapstructure:"max_batch_tokens"`
 	MaxQueue            int     `mapstructure:"max_queue"`
 	EnablePrefixCaching bool    `mapstructure:"enable_prefix_caching"`
+	MaxITLMs            int     `mapstructure:"max_itl_ms"`
+
+	Speculative          string `mapstructure:"speculative"`
+	NumSpeculativeTokens int    `mapstructure:"num_speculative_tokens"`
+	NgramMin             int    `mapstructure:"ngram_min"`
+	NgramMax             int    `mapstructure:"ngram_max"`
 
 	CORSOrigins         []string      `mapstructure:"cors_origins"`
 	BodyLimit           string        `mapstructure:"body_limit"`
@@ -90,6 +96,9 @@ func Defaults() Config {
 		MaxBatchTokens:       512,
 		MaxQueue:             256,
 		EnablePrefixCaching:  true,
+		NumSpeculativeTokens: 4,
+		NgramMin:             1,
+		NgramMax:             4,
 		CORSOrigins:          []string{"*"},
 		BodyLimit:            "4MiB",
 		RequestTimeout:       10 * time.Minute,
@@ -108,7 +117,7 @@ type option struct {
 var options = []option{
 	{"host", "address to listen on"},
 	{"port", "TCP port to listen on"},
-	{"model", "GGUF model file to serve (empty: the built-in stories260K, a tiny TinyStories llama)"},
+	{"model", "GGUF model file, or Hugging Face model directory, to serve (empty: the built-in stories260K, a tiny TinyStories llama)"},
 	{"served_model_name", "model id in the API (default: the model file's base name); several comma-separated names are aliases, the first is listed"},
 	{"strict_model_name", "answer 404 model_not_found for a request naming another model (default: one served model answers any name, e.g. EMPTY)"},
 	{"tokenizer", "tokenizer to use: empty or the model file (kiln reads the tokenizer from the GGUF file)"},
@@ -137,6 +146,11 @@ var options = []option{
 	{"max_batch_tokens", "tokens per forward pass (decodes plus prefill chunks)"},
 	{"max_queue", "requests waiting per replica before 429"},
 	{"enable_prefix_caching", "reuse the K/V of shared prompt prefixes"},
+	{"max_itl_ms", "inter-token latency target of running streams in ms: prefill chunks beside decodes are cut to fit it (0: 3x the measured decode step; -1: off)"},
+	{"speculative", "speculative decoding: ngram (prompt lookup) or empty for off"},
+	{"num_speculative_tokens", "draft tokens per sequence and step with speculative decoding (1..16)"},
+	{"ngram_min", "shortest suffix the ngram drafter looks up"},
+	{"ngram_max", "longest suffix the ngram drafter looks up (ngram_min..16)"},
 	{"cors_origins", "allowed CORS origins (* for any)"},
 	{"body_limit", "largest request body, e.g. 4MiB"},
 	{"request_timeout", "longest a request may run (0: no limit)"},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -36,7 +37,9 @@ func (c *Config) Validate() error {
 	} else if st, err := os.Stat(c.Model); err != nil {
 		bad("model", "%v", err)
 	} else if st.IsDir() {
-		bad("model", "%s is a directory; want a GGUF file", c.Model)
+		if cs, err := os.Stat(filepath.Join(c.Model, "config.json")); err != nil || !cs.Mode().IsRegular() {
+			bad("model", "%s is a directory without config.json; want a GGUF file or a Hugging Face model directory", c.Model)
+		}
 	}
 	c.ModelNames = nil
 	if c.ServedModelName != "" {
@@ -145,6 +148,24 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxQueue < 1 {
 		bad("max_queue", "%d: want >= 1", c.MaxQueue)
+	}
+	if c.MaxITLMs < -1 {
+		bad("max_itl_ms", "%d: want a target in ms, 0 (automatic) or -1 (off)", c.MaxITLMs)
+	}
+	switch c.Speculative {
+	case "":
+	case "ngram":
+		if c.NumSpeculativeTokens < 1 || c.NumSpeculativeTokens > 16 {
+			bad("num_speculative_tokens", "%d: want 1..16", c.NumSpeculativeTokens)
+		}
+		if c.NgramMin < 1 {
+			bad("ngram_min", "%d: want >= 1", c.NgramMin)
+		}
+		if c.NgramMax < c.NgramMin || c.NgramMax > 16 {
+			bad("ngram_max", "%d: want ngram_min (%d)..16", c.NgramMax, c.NgramMin)
+		}
+	default:
+		bad("speculative", "%q: want ngram or empty (off)", c.Speculative)
 	}
 	for i, o := range c.CORSOrigins {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {

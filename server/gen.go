@@ -133,16 +133,21 @@ func (s *Server) collect(r *run, n int) ([]result, error) {
 // for best_of candidates that were not returned count as completion tokens.
 func usage(perPrompt int, us ...control.Usage) *openai.Usage {
 	var u openai.Usage
-	cached := 0
+	cached, accepted, rejected := 0, 0, 0
 	for i, x := range us {
 		if i%perPrompt == 0 {
 			u.PromptTokens += x.PromptTokens
 			cached += x.CachedTokens
 		}
 		u.CompletionTokens += x.CompletionTokens + x.DiscardedTokens
+		accepted += x.AcceptedPredictionTokens
+		rejected += x.RejectedPredictionTokens
 	}
 	u.TotalTokens = u.PromptTokens + u.CompletionTokens
 	u.PromptTokensDetails = &openai.PromptTokensDetails{CachedTokens: cached}
+	if accepted+rejected > 0 {
+		u.CompletionTokensDetails = &openai.CompletionTokensDetails{AcceptedPredictionTokens: accepted, RejectedPredictionTokens: rejected}
+	}
 	return &u
 }
 

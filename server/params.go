@@ -123,6 +123,14 @@ func parseLimits(p *openai.Sampling, g *genParams, defaultMax int) error {
 		}
 		r.MinTokens = *p.MinTokens
 	}
+	if p.Priority != nil {
+		// vLLM's priority scheduling: lower first; bounded so that the
+		// scheduler's comparisons cannot overflow.
+		if *p.Priority < -1<<30 || *p.Priority > 1<<30 {
+			return badParam("priority", "priority: %d; want a value in [-2^30, 2^30] (lower is served first)", *p.Priority)
+		}
+		r.Priority = *p.Priority
+	}
 	return nil
 }
 

@@ -34,6 +34,7 @@ type Sampling struct {
 	StreamOptions       *StreamOptions     `json:"stream_options"`
 	User                *string            `json:"user"`
 	IgnoreEOS           *bool              `json:"ignore_eos"`
+	Priority            *int               `json:"priority"`
 
 	// Parsed and validated, answered with a 400 until implemented.
 	UseBeamSearch *bool           `json:"use_beam_search"`
@@ -54,6 +55,8 @@ type Sampling struct {
 	GuidedRegex   json.RawMessage `json:"guided_regex"`
 	GuidedChoice  json.RawMessage `json:"guided_choice"`
 	GuidedGrammar json.RawMessage `json:"guided_grammar"`
+	// llama.cpp's extra: a GBNF grammar.
+	Grammar json.RawMessage `json:"grammar"`
 
 	// Tool calling (chat only).
 	Tools      []Tool          `json:"tools"`
