@@ -83,3 +83,22 @@ func TestSchemaSoundness(t *testing.T) {
 		})
 	}
 }
+
+// TestOtherKey: extra members never repeat a known key, however spelled.
+func TestOtherKey(t *testing.T) {
+	g, err := CompileSchema([]byte(`{"type":"object","properties":{"a":{"type":"string"},"ab":{"type":"string"},"é":{"type":"string"},"q\"x":{"type":"string"}},"additionalProperties":{"type":"integer"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string]bool{
+		`{"a":"s","abc":1}`: true, `{"b":1}`: true, `{"":1}`: true, `{"ax":1,"éx":2}`: true, `{"\u00e9x":2}`: false, `{"q":1}`: true,
+		// Known keys take strings: a known key among the extras would be an
+		// integer. An escape on the trie is never written.
+		`{"a":"s","a":1}`: false, `{"ab":1}`: false, `{"é":1}`: false, `{"\u00e9":1}`: false, `{"q\"x":1}`: false,
+		`{"\u0061":1}`: false, `{"a\u0062":1}`: false, `{"x\"":1}`: true,
+	} {
+		if got := g.Match([]byte(text)); got != want {
+			t.Errorf("%s: match %v, want %v", text, got, want)
+		}
+	}
+}

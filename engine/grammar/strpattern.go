@@ -70,25 +70,21 @@ func (c *compiler) patternString(s *oobject, path string) (*expr, error) {
 		return nil, &SchemaError{Path: path, Keyword: "maxLength", Msg: "the pattern or format also matches longer texts; maxLength is enforced with it only when every match is short enough"}
 	}
 	body := jsonEscaped(raw, map[*expr]*expr{})
-	if !start {
-		body = seq(star(jsonChar()), body)
-	}
+	closing := lit(`"`)
 	if !end {
-		body = seq(body, star(jsonChar()))
+		// Any characters, then the quote: built as a string body, so
+		// that the Masker's string fast path applies.
+		closing = &expr{kind: eStrRest}
+	}
+	body = seq(body, closing)
+	if !start {
+		// Any characters first, likewise built as a string body.
+		body = &expr{kind: eStrPrefix, subs: []*expr{body}}
 	}
 	// A rule, so that a pattern used in many places is built once.
 	r := c.b.newRule()
-	c.b.define(r, seq(lit(`"`), body, lit(`"`)))
+	c.b.define(r, seq(lit(`"`), body))
 	return ref(r), nil
-}
-
-// jsonChar is one character of a JSON string body, escapes included.
-func jsonChar() *expr {
-	hex := class(rng('0', '9'), rng('a', 'f'), rng('A', 'F'))
-	return alt(class(rng(0x20, 0x21), rng(0x23, 0x5B), rng(0x5D, 0x7F)),
-		seq(lit(`\`), alt(class(one('"'), one('\\'), one('/'), one('b'), one('f'), one('n'), one('r'), one('t')),
-			seq(lit("u"), hex, hex, hex, hex))),
-		utf8Multi())
 }
 
 // escapeByte is how a JSON string writes ASCII byte c, or nil when c is
