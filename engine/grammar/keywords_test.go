@@ -1,6 +1,10 @@
 package grammar
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 // TestSchemaKeywords checks, keyword by keyword, texts the compiled schema
 // must accept and texts it must refuse.
@@ -100,5 +104,30 @@ func TestOtherKey(t *testing.T) {
 		if got := g.Match([]byte(text)); got != want {
 			t.Errorf("%s: match %v, want %v", text, got, want)
 		}
+	}
+}
+
+// TestPatternRulesShared: a format used by many properties is built once,
+// so a schema of 100 uri properties costs about what one does.
+func TestPatternRulesShared(t *testing.T) {
+	one, err := CompileSchema([]byte(`{"type":"object","properties":{"u":{"type":"string","format":"uri"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	sb.WriteString(`{"type":"object","properties":{`)
+	for i := 0; i < 100; i++ {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		fmt.Fprintf(&sb, `"u%d":{"type":"string","format":"uri","maxLength":%d}`, i, 2000+i)
+	}
+	sb.WriteString(`}}`)
+	many, err := CompileSchema([]byte(sb.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if many.Size() > 2*one.Size() {
+		t.Errorf("100 uri properties take %d bytes, one %d", many.Size(), one.Size())
 	}
 }

@@ -59,6 +59,8 @@ type compiler struct {
 	// ones a merge follows.
 	merging  map[string]bool
 	followed []string
+	// patterns holds the rule of each pattern and format met, by source.
+	patterns map[string]patternRule
 }
 
 // newCompiler starts a compiler on b; one builder may hold several
