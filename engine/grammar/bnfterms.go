@@ -162,4 +162,3 @@ func complementRunes(ranges []runeRange) []runeRange {
 	}
 	return out
 }
-

@@ -400,4 +400,3 @@ func parseBounds(s, sep string) (lo, hi int, err error) {
 	}
 	return lo, hi, nil
 }
-
