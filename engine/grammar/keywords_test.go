@@ -36,6 +36,8 @@ func TestSchemaKeywords(t *testing.T) {
 		{`{"type":"array","items":{"enum":["a","b","c"]},"uniqueItems":true,"minItems":1}`, []string{`["a"]`, `["a","c"]`, `["b","c"]`}, []string{`[]`, `["a","a"]`}},
 		{`{"type":"object","patternProperties":{"^x_":{"type":"integer"}}}`, []string{`{}`, `{"x_a":1}`}, []string{`{"y":1}`}},
 		{`{"$ref":"#/$defs/a","description":"d","$defs":{"a":{"type":"integer","minimum":3}}}`, []string{`3`}, []string{`2`}},
+		{`{"type":"object","additionalProperties":{"type":"integer"},"propertyNames":{"enum":["a","b",1]}}`, []string{`{}`, `{"a":1,"b":2}`}, []string{`{"c":1}`, `{1:1}`}},
+		{`{"type":"object","propertyNames":{"pattern":"^x"}}`, []string{`{"xy":true}`}, []string{`{"y":1}`}},
 	} {
 		t.Run(tc.schema, func(t *testing.T) {
 			g, err := CompileSchema([]byte(tc.schema))

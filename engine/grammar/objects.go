@@ -34,6 +34,20 @@ func (c *compiler) objectType(s *oobject, path string) (*expr, error) {
 		}
 		return c.patternObject(s, pp, path)
 	}
+	keyExpr := ref(strRule)
+	if pn, ok := s.get("propertyNames"); ok {
+		if hasProps || hasPP {
+			return nil, &SchemaError{Path: path, Keyword: "propertyNames", Msg: "supported only for objects without properties or patternProperties"}
+		}
+		// The keys are strings: the names' schema with type string.
+		str := &oobject{keys: []string{"type"}, vals: map[string]any{"type": "string"}}
+		both := &oobject{keys: []string{"allOf"}, vals: map[string]any{"allOf": []any{pn, str}}}
+		e, err := c.schema(both, path+"/propertyNames")
+		if err != nil {
+			return nil, err
+		}
+		keyExpr = e
+	}
 	if !hasProps {
 		var val *expr
 		switch {
@@ -51,7 +65,7 @@ func (c *compiler) objectType(s *oobject, path string) (*expr, error) {
 			}
 			val = e
 		}
-		return c.dictOf(s, seq(ref(strRule), lit(":"), val), path)
+		return c.dictOf(s, seq(keyExpr, lit(":"), val), path)
 	}
 	props, ok := pv.(*oobject)
 	if !ok {
