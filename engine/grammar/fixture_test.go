@@ -95,8 +95,8 @@ func TestFixtureSchemasRandomWalks(t *testing.T) {
 // checks that no Mask or Advance comes near the step budget (the same
 // bound as TestStepWorkOfOrdinarySchemas). It logs the worst step.
 func TestStepWorkOfFixtureSchemas(t *testing.T) {
-	if testing.Short() {
-		t.Skip("replays 51 generations over a 128k vocabulary")
+	if testing.Short() || raceEnabled {
+		t.Skip("replays 51 generations over a 128k vocabulary (work units, the same with or without -race: run without it)")
 	}
 	m, _ := sharedMasker(t, "testdata/tiny-llama3-q8_0.gguf")
 	allowed := NewBitset(m.VocabSize())

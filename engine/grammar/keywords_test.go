@@ -1,6 +1,10 @@
 package grammar
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 // TestSchemaKeywords checks, keyword by keyword, texts the compiled schema
 // must accept and texts it must refuse.
@@ -32,6 +36,8 @@ func TestSchemaKeywords(t *testing.T) {
 		{`{"type":"array","items":{"enum":["a","b","c"]},"uniqueItems":true,"minItems":1}`, []string{`["a"]`, `["a","c"]`, `["b","c"]`}, []string{`[]`, `["a","a"]`}},
 		{`{"type":"object","patternProperties":{"^x_":{"type":"integer"}}}`, []string{`{}`, `{"x_a":1}`}, []string{`{"y":1}`}},
 		{`{"$ref":"#/$defs/a","description":"d","$defs":{"a":{"type":"integer","minimum":3}}}`, []string{`3`}, []string{`2`}},
+		{`{"type":"object","additionalProperties":{"type":"integer"},"propertyNames":{"enum":["a","b",1]}}`, []string{`{}`, `{"a":1,"b":2}`}, []string{`{"c":1}`, `{1:1}`}},
+		{`{"type":"object","propertyNames":{"pattern":"^x"}}`, []string{`{"xy":true}`}, []string{`{"y":1}`}},
 	} {
 		t.Run(tc.schema, func(t *testing.T) {
 			g, err := CompileSchema([]byte(tc.schema))
@@ -81,5 +87,49 @@ func TestSchemaSoundness(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOtherKey: extra members never repeat a known key, however spelled.
+func TestOtherKey(t *testing.T) {
+	g, err := CompileSchema([]byte(`{"type":"object","properties":{"a":{"type":"string"},"ab":{"type":"string"},"é":{"type":"string"},"q\"x":{"type":"string"}},"additionalProperties":{"type":"integer"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string]bool{
+		`{"a":"s","abc":1}`: true, `{"b":1}`: true, `{"":1}`: true, `{"ax":1,"éx":2}`: true, `{"\u00e9x":2}`: false, `{"q":1}`: true,
+		// Known keys take strings: a known key among the extras would be an
+		// integer. An escape on the trie is never written.
+		`{"a":"s","a":1}`: false, `{"ab":1}`: false, `{"é":1}`: false, `{"\u00e9":1}`: false, `{"q\"x":1}`: false,
+		`{"\u0061":1}`: false, `{"a\u0062":1}`: false, `{"x\"":1}`: true,
+	} {
+		if got := g.Match([]byte(text)); got != want {
+			t.Errorf("%s: match %v, want %v", text, got, want)
+		}
+	}
+}
+
+// TestPatternRulesShared: a format used by many properties is built once,
+// so a schema of 100 uri properties costs about what one does.
+func TestPatternRulesShared(t *testing.T) {
+	one, err := CompileSchema([]byte(`{"type":"object","properties":{"u":{"type":"string","format":"uri"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	sb.WriteString(`{"type":"object","properties":{`)
+	for i := 0; i < 100; i++ {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		fmt.Fprintf(&sb, `"u%d":{"type":"string","format":"uri","maxLength":%d}`, i, 2000+i)
+	}
+	sb.WriteString(`}}`)
+	many, err := CompileSchema([]byte(sb.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if many.Size() > 2*one.Size() {
+		t.Errorf("100 uri properties take %d bytes, one %d", many.Size(), one.Size())
 	}
 }

@@ -129,6 +129,10 @@ func exprCost(e *expr, memo map[*expr]int64) int64 {
 		for _, x := range e.subs { // the extra member, built twice
 			c = satAdd(c, satMul(2, satAdd(exprCost(x, memo), 4*costState+4*costEps+costEdge)))
 		}
+	case eStrRest:
+		c = 16*costState + 32*costEdge + costEps
+	case eStrPrefix:
+		c = satAdd(exprCost(e.subs[0], memo), 16*costState+32*costEdge+costEps)
 	case eStr:
 		n := int64(e.hi)
 		if n < 0 {

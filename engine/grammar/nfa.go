@@ -9,15 +9,17 @@ import (
 type exprKind uint8
 
 const (
-	eLit   exprKind = iota // the bytes of lit
-	eClass                 // one byte in one of ranges
-	eSeq                   // subs one after another
-	eAlt                   // one of subs
-	eStar                  // subs[0] zero or more times
-	eOpt                   // subs[0] or nothing
-	eRef                   // a call of rule
-	eObj                   // object members (between the braces), see compileObj
-	eStr                   // a string of lo to hi characters (hi < 0: no limit)
+	eLit       exprKind = iota // the bytes of lit
+	eClass                     // one byte in one of ranges
+	eSeq                       // subs one after another
+	eAlt                       // one of subs
+	eStar                      // subs[0] zero or more times
+	eOpt                       // subs[0] or nothing
+	eRef                       // a call of rule
+	eObj                       // object members (between the braces), see compileObj
+	eStr                       // a string of lo to hi characters (hi < 0: no limit)
+	eStrRest                   // the rest of a string after its opening quote: any characters, then the quote
+	eStrPrefix                 // any string characters, then subs[0]
 )
 
 // byteRange is an inclusive range of byte values.
@@ -241,16 +243,34 @@ func (b *builder) compile(e *expr, from, to int32) {
 		}
 		b.compileObj(e.props, extra, from, to)
 	case eStr:
-		b.compileStr(e.lo, e.hi, from, to)
+		b.compileStr(e.lo, e.hi, from, to, true)
+	case eStrRest:
+		b.compileStr(0, -1, from, to, false)
+	case eStrPrefix:
+		// A string body state that may also go on into subs[0]: every
+		// token that stays in a string body is allowed from it, so the
+		// Masker's string fast path applies to it.
+		cur := b.newState()
+		b.addEps(from, cur)
+		b.states[cur].strLeft = noLimit
+		b.compileChar(cur, cur)
+		b.compile(e.subs[0], cur, to)
 	}
 }
 
 // compileStr builds a length-bounded string inline, one body state per
 // character position, each marked with the characters it has left, so that
 // the Masker's string fast path applies to bounded strings too.
-func (b *builder) compileStr(lo, hi int, from, to int32) {
+//
+// Without open, the opening quote is already written: the body starts at
+// from.
+func (b *builder) compileStr(lo, hi int, from, to int32, open bool) {
 	cur := b.newState()
-	b.addEdge(from, '"', '"', cur)
+	if open {
+		b.addEdge(from, '"', '"', cur)
+	} else {
+		b.addEps(from, cur)
+	}
 	for i := 0; b.err == nil; i++ {
 		if i >= lo {
 			b.addEdge(cur, '"', '"', to)

@@ -1,6 +1,9 @@
 package grammar
 
-import "fmt"
+import (
+	"fmt"
+	"unicode/utf8"
+)
 
 // objectType compiles an object schema. Known properties come first, in
 // schema order; an additionalProperties schema beside them adds members
@@ -31,6 +34,20 @@ func (c *compiler) objectType(s *oobject, path string) (*expr, error) {
 		}
 		return c.patternObject(s, pp, path)
 	}
+	keyExpr := ref(strRule)
+	if pn, ok := s.get("propertyNames"); ok {
+		if hasProps || hasPP {
+			return nil, &SchemaError{Path: path, Keyword: "propertyNames", Msg: "supported only for objects without properties or patternProperties"}
+		}
+		// The keys are strings: the names' schema with type string.
+		str := &oobject{keys: []string{"type"}, vals: map[string]any{"type": "string"}}
+		both := &oobject{keys: []string{"allOf"}, vals: map[string]any{"allOf": []any{pn, str}}}
+		e, err := c.schema(both, path+"/propertyNames")
+		if err != nil {
+			return nil, err
+		}
+		keyExpr = e
+	}
 	if !hasProps {
 		var val *expr
 		switch {
@@ -48,7 +65,7 @@ func (c *compiler) objectType(s *oobject, path string) (*expr, error) {
 			}
 			val = e
 		}
-		return c.dictOf(s, seq(ref(strRule), lit(":"), val), path)
+		return c.dictOf(s, seq(keyExpr, lit(":"), val), path)
 	}
 	props, ok := pv.(*oobject)
 	if !ok {
@@ -167,58 +184,74 @@ func (c *compiler) patternObject(s *oobject, pp any, path string) (*expr, error)
 	return c.dictOf(s, seq(key, lit(":"), val), path)
 }
 
-// otherKey is a JSON string without escapes that is none of keys: a trie of
-// the keys' ASCII spellings, left at the first character off the trie.
+// otherKey is a JSON string that is none of keys. It walks a trie of the
+// keys' UTF-8 bytes, written literally (no escapes), and leaves it at the
+// first ASCII character that is no child (or a non-ASCII one where no key
+// goes on with one); once off the trie the decoded key differs from every
+// known key, so the rest is any string body. Escapes are not written on
+// the trie, so the part of a key after a character it would need to escape
+// is never reached, and a key cannot be spelled some other way there.
 func otherKey(keys []string) *expr {
 	type node struct {
-		kids  map[byte]*node
-		order []byte
-		end   bool
+		kids     map[byte]*node
+		order    []byte
+		end, mid bool // mid: inside a multi-byte character
+		nonASCII bool // some child is a non-ASCII byte
 	}
 	root := &node{kids: map[byte]*node{}}
 	for _, k := range keys {
 		n := root
-		ok := true
-		for i := 0; i < len(k); i++ {
-			if k[i] < 0x20 || k[i] >= 0x80 || k[i] == '"' || k[i] == '\\' {
-				ok = false // spelled with an escape or non-ASCII: never equal to an escape-free ASCII prefix walk
+		complete := true
+		for i := 0; i < len(k); {
+			if k[i] < 0x20 || k[i] == '"' || k[i] == '\\' {
+				complete = false // written with an escape: the trie stops here
 				break
 			}
-		}
-		if !ok {
-			continue
-		}
-		for i := 0; i < len(k); i++ {
-			nx, found := n.kids[k[i]]
-			if !found {
-				nx = &node{kids: map[byte]*node{}}
-				n.kids[k[i]] = nx
-				n.order = append(n.order, k[i])
+			_, size := utf8.DecodeRuneInString(k[i:])
+			for j := 0; j < size; j++ {
+				c := k[i+j]
+				nx, found := n.kids[c]
+				if !found {
+					nx = &node{kids: map[byte]*node{}, mid: j < size-1}
+					n.kids[c] = nx
+					n.order = append(n.order, c)
+					if c >= 0x80 {
+						n.nonASCII = true
+					}
+				}
+				n = nx
 			}
-			n = nx
+			i += size
 		}
-		n.end = true
+		if complete {
+			n.end = true
+		}
 	}
-	plain := class(rng(0x20, 0x21), rng(0x23, 0x5B), rng(0x5D, 0x7F))
-	free := seq(star(alt(plain, utf8Multi())), lit(`"`))
+	free := &expr{kind: eStrRest}
 	var walk func(n *node) *expr
 	walk = func(n *node) *expr {
 		var alts []*expr
-		if !n.end {
-			alts = append(alts, lit(`"`))
-		}
-		var off []byteRange
-		for c := 0x20; c < 0x80; c++ {
-			if c == '"' || c == '\\' || n.kids[byte(c)] != nil {
-				continue
+		if !n.mid {
+			if !n.end {
+				alts = append(alts, lit(`"`))
 			}
-			if l := len(off); l > 0 && int(off[l-1].hi)+1 == c {
-				off[l-1].hi = byte(c)
-			} else {
-				off = append(off, one(byte(c)))
+			var off []byteRange
+			for c := 0x20; c < 0x80; c++ {
+				if c == '"' || c == '\\' || n.kids[byte(c)] != nil {
+					continue
+				}
+				if l := len(off); l > 0 && int(off[l-1].hi)+1 == c {
+					off[l-1].hi = byte(c)
+				} else {
+					off = append(off, one(byte(c)))
+				}
 			}
+			offChar := class(off...)
+			if !n.nonASCII {
+				offChar = alt(offChar, utf8Multi())
+			}
+			alts = append(alts, seq(offChar, free))
 		}
-		alts = append(alts, seq(alt(class(off...), utf8Multi()), free))
 		for _, c := range n.order {
 			alts = append(alts, seq(litBytes([]byte{c}), walk(n.kids[c])))
 		}

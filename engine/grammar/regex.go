@@ -9,7 +9,7 @@ import (
 
 // Regex compiles vLLM's guided_regex: the whole text must match pattern.
 // The subset: literals, escapes (\d \w \s \D \W \S and escaped
-// punctuation, \n \t \r), '.', classes [a-z0-9_] and negated classes of
+// punctuation, \n \t \r, \uXXXX and \xXX), '.', classes [a-z0-9_] and negated classes of
 // ASCII, groups ( ) and (?: ), alternation |, and the quantifiers * + ?
 // {n} {n,} {n,m}; ^ and $ are allowed only at the ends. '.' and negated
 // classes also match any non-ASCII character (as UTF-8). Backreferences,
@@ -228,6 +228,9 @@ func (p *reParser) atom() (*expr, error) {
 		return alt(class(rng(0, '\n'-1), rng('\n'+1, 0x7F)), utf8Multi()), nil
 	case '\\':
 		p.pos++
+		if r, ok := p.hexEscape(); ok { // \uXXXX, \xXX: one character
+			return lit(string(r)), nil
+		}
 		ranges, neg, err := p.escape()
 		if err != nil {
 			return nil, err
@@ -241,6 +244,30 @@ func (p *reParser) atom() (*expr, error) {
 	r, n := utf8.DecodeRuneInString(p.src[p.pos:])
 	p.pos += n
 	return lit(string(r)), nil
+}
+
+// hexEscape parses \uXXXX or \xXX after a backslash (pos at the u or x)
+// into its code point; false, pos unchanged, when there is none or it is
+// a surrogate.
+func (p *reParser) hexEscape() (rune, bool) {
+	n := 0
+	switch p.peek() {
+	case 'u':
+		n = 4
+	case 'x':
+		n = 2
+	default:
+		return 0, false
+	}
+	if p.pos+1+n > len(p.src) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(p.src[p.pos+1:p.pos+1+n], 16, 32)
+	if err != nil || v >= 0xD800 && v <= 0xDFFF {
+		return 0, false
+	}
+	p.pos += 1 + n
+	return rune(v), true
 }
 
 // escape parses the escape after a backslash into ASCII ranges.
@@ -299,6 +326,35 @@ func (p *reParser) class() (*expr, error) {
 		}
 		if c == '\\' {
 			p.pos++
+			if r, ok := p.hexEscape(); ok {
+				if r >= 0x80 {
+					return nil, p.errorf("non-ASCII characters in classes are not supported")
+				}
+				lo := byte(r)
+				hi := lo
+				if p.peek() == '-' && p.pos+1 < len(p.src) && p.src[p.pos+1] != ']' {
+					p.pos++
+					h, ok := byte(0), false
+					if p.peek() == '\\' {
+						p.pos++
+						var rr rune
+						if rr, ok = p.hexEscape(); ok && rr < 0x80 {
+							h = byte(rr)
+						} else {
+							ok = false
+						}
+					} else if p.peek() < 0x80 {
+						h, ok = p.peek(), true
+						p.pos++
+					}
+					if !ok || h < lo {
+						return nil, p.errorf("bad class range")
+					}
+					hi = h
+				}
+				ranges = append(ranges, rng(lo, hi))
+				continue
+			}
 			rs, n, err := p.escape()
 			if err != nil {
 				return nil, err

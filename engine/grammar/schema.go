@@ -28,6 +28,7 @@ var supported = []string{
 	"items", "minItems", "maxItems", "minLength", "maxLength", "anyOf", "oneOf", "allOf", "$ref", "nullable",
 	"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "pattern", "format",
 	"prefixItems", "additionalItems", "uniqueItems", "patternProperties", "minProperties", "maxProperties",
+	"propertyNames",
 }
 
 // SchemaError is a schema the compiler cannot enforce. Keyword names the
@@ -59,6 +60,8 @@ type compiler struct {
 	// ones a merge follows.
 	merging  map[string]bool
 	followed []string
+	// patterns holds the rule of each pattern and format met, by source.
+	patterns map[string]patternRule
 }
 
 // newCompiler starts a compiler on b; one builder may hold several
@@ -307,7 +310,7 @@ func typesOf(s *oobject, path string) ([]string, error) {
 		// appear, which is stricter but never admits an invalid value.
 		var implied []string
 		for _, k := range []struct{ t, keys string }{
-			{"object", "properties additionalProperties patternProperties minProperties maxProperties required"},
+			{"object", "properties additionalProperties patternProperties minProperties maxProperties required propertyNames"},
 			{"array", "items prefixItems minItems maxItems uniqueItems additionalItems"},
 			{"string", "pattern format minLength maxLength"},
 			{"number", "minimum maximum exclusiveMinimum exclusiveMaximum multipleOf"},

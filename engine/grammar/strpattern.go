@@ -18,36 +18,27 @@ import (
 // or longer is refused, naming the length keyword, since intersecting the
 // two languages is not built.
 func (c *compiler) patternString(s *oobject, path string) (*expr, error) {
-	var raw *expr
-	var start, end bool
+	key := ""
 	if f, ok := s.get("format"); ok {
 		name, _ := f.(string)
-		src, ok := formatPattern(name)
-		if !ok {
-			return nil, &SchemaError{Path: path, Keyword: "format", Msg: fmt.Sprintf("format %q is not supported (supported: %s)", name, supportedFormats)}
+		key = "format:" + name
+	} else if v, ok := s.get("pattern"); ok {
+		src, _ := v.(string)
+		key = "pattern:" + src
+	}
+	built, ok := c.patterns[key]
+	if !ok {
+		var err error
+		if built, err = c.buildPattern(s, path); err != nil {
+			return nil, err
 		}
-		if src == "" { // an annotation-only format
+		if built.rule < 0 { // an annotation-only format
 			return c.stringType(without(s, "format"), path)
 		}
-		if _, ok := s.get("pattern"); ok {
-			return nil, &SchemaError{Path: path, Keyword: "pattern", Msg: "cannot be combined with format"}
+		if c.patterns == nil {
+			c.patterns = map[string]patternRule{}
 		}
-		e, _, _, err := c.b.parseRegex(src, "format")
-		if err != nil {
-			return nil, fmt.Errorf("grammar: built-in format %q: %w", name, err)
-		}
-		raw, start, end = e, true, true
-	} else {
-		v, _ := s.get("pattern")
-		src, ok := v.(string)
-		if !ok {
-			return nil, &SchemaError{Path: path, Keyword: "pattern", Msg: "must be a string"}
-		}
-		e, st, en, err := c.b.parseRegex(src, "pattern")
-		if err != nil {
-			return nil, &SchemaError{Path: path, Keyword: "pattern", Msg: err.Error()}
-		}
-		raw, start, end = e, st, en
+		c.patterns[key] = built
 	}
 	// Lengths are checked, not unrolled: any int is fine.
 	lo, err := countUpTo(s, "minLength", 0, math.MaxInt32, path)
@@ -58,37 +49,77 @@ func (c *compiler) patternString(s *oobject, path string) (*expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	memo := map[*expr][2]int{}
-	minC, maxC := charLen(raw, memo)
+	if built.minC < lo {
+		return nil, &SchemaError{Path: path, Keyword: "minLength", Msg: fmt.Sprintf("the pattern or format also matches texts of %d characters; minLength is enforced with it only when every match is long enough", built.minC)}
+	}
+	if hi >= 0 && (built.maxC < 0 || built.maxC > hi) {
+		return nil, &SchemaError{Path: path, Keyword: "maxLength", Msg: "the pattern or format also matches longer texts; maxLength is enforced with it only when every match is short enough"}
+	}
+	return ref(built.rule), nil
+}
+
+// patternRule is the rule of a pattern or format string, built once per
+// schema, and the fewest and most characters of its texts (-1: no most).
+type patternRule struct {
+	rule       int32
+	minC, maxC int
+}
+
+// buildPattern builds the rule of s's pattern or format (rule -1 for a
+// format that does not constrain the text).
+func (c *compiler) buildPattern(s *oobject, path string) (patternRule, error) {
+	none := patternRule{rule: -1}
+	var raw *expr
+	var start, end bool
+	if f, ok := s.get("format"); ok {
+		name, _ := f.(string)
+		src, ok := formatPattern(name)
+		if !ok {
+			return none, &SchemaError{Path: path, Keyword: "format", Msg: fmt.Sprintf("format %q is not supported (supported: %s)", name, supportedFormats)}
+		}
+		if src == "" {
+			return none, nil
+		}
+		if _, ok := s.get("pattern"); ok {
+			return none, &SchemaError{Path: path, Keyword: "pattern", Msg: "cannot be combined with format"}
+		}
+		e, _, _, err := c.b.parseRegex(src, "format")
+		if err != nil {
+			return none, fmt.Errorf("grammar: built-in format %q: %w", name, err)
+		}
+		raw, start, end = e, true, true
+	} else {
+		v, _ := s.get("pattern")
+		src, ok := v.(string)
+		if !ok {
+			return none, &SchemaError{Path: path, Keyword: "pattern", Msg: "must be a string"}
+		}
+		e, st, en, err := c.b.parseRegex(src, "pattern")
+		if err != nil {
+			return none, &SchemaError{Path: path, Keyword: "pattern", Msg: err.Error()}
+		}
+		raw, start, end = e, st, en
+	}
+	minC, maxC := charLen(raw, map[*expr][2]int{})
 	if !start || !end {
 		maxC = -1
 	}
-	if minC < lo {
-		return nil, &SchemaError{Path: path, Keyword: "minLength", Msg: fmt.Sprintf("the pattern or format also matches texts of %d characters; minLength is enforced with it only when every match is long enough", minC)}
-	}
-	if hi >= 0 && (maxC < 0 || maxC > hi) {
-		return nil, &SchemaError{Path: path, Keyword: "maxLength", Msg: "the pattern or format also matches longer texts; maxLength is enforced with it only when every match is short enough"}
-	}
 	body := jsonEscaped(raw, map[*expr]*expr{})
-	if !start {
-		body = seq(star(jsonChar()), body)
-	}
+	closing := lit(`"`)
 	if !end {
-		body = seq(body, star(jsonChar()))
+		// Any characters, then the quote: built as a string body, so
+		// that the Masker's string fast path applies.
+		closing = &expr{kind: eStrRest}
+	}
+	body = seq(body, closing)
+	if !start {
+		// Any characters first, likewise built as a string body.
+		body = &expr{kind: eStrPrefix, subs: []*expr{body}}
 	}
 	// A rule, so that a pattern used in many places is built once.
 	r := c.b.newRule()
-	c.b.define(r, seq(lit(`"`), body, lit(`"`)))
-	return ref(r), nil
-}
-
-// jsonChar is one character of a JSON string body, escapes included.
-func jsonChar() *expr {
-	hex := class(rng('0', '9'), rng('a', 'f'), rng('A', 'F'))
-	return alt(class(rng(0x20, 0x21), rng(0x23, 0x5B), rng(0x5D, 0x7F)),
-		seq(lit(`\`), alt(class(one('"'), one('\\'), one('/'), one('b'), one('f'), one('n'), one('r'), one('t')),
-			seq(lit("u"), hex, hex, hex, hex))),
-		utf8Multi())
+	c.b.define(r, seq(lit(`"`), body))
+	return patternRule{rule: r, minC: minC, maxC: maxC}, c.b.err
 }
 
 // escapeByte is how a JSON string writes ASCII byte c, or nil when c is
