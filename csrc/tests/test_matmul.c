@@ -291,6 +291,7 @@ static void test_q8_variants_agree(void) {
         /* m, n, k */
         {1, 1, 32}, {1, 15, 96}, {1, 16, 64}, {1, 37, 1056}, {2, 203, 160}, {3, 33, 8192},
         {4, 17, 96}, {5, 50, 224}, {17, 37, 1056}, {130, 21, 64},
+        {3, 5, 524320}, {13, 3, 524320}, /* k of 16385 blocks: nothing scales with k but the work */
     };
     for (int s = 0; s < COUNT(shapes); s++) {
         const int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];

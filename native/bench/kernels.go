@@ -129,7 +129,7 @@ func RunKernels(o Options) (*Report, error) {
 					}
 					rep.Rows = append(rep.Rows, row)
 					int8 := ""
-					if row.PctInt8Peak > 0 {
+					if row.PctInt8Peak > 0 && row.Bound != "int8_peak" {
 						int8 = fmt.Sprintf(", %5.1f%% of int8_peak", row.PctInt8Peak)
 					}
 					o.progress("matmul %-5s %-11s m=%-3d t=%d: %8.2f GFLOP/s %7.2f GB/s %5.1f%% of %s%s\n",

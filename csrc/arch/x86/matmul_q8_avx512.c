@@ -8,9 +8,10 @@
  *
  * int32 dots with VPDPBUSD (u8 × s8): W quants are biased to u8 (w ^ 0x80 =
  * w + 128) and X stays s8, so per block Σ(w+128)·x = Σw·x + 128·Σx; the
- * 128·Σx of each X block is computed once per call and subtracted, exact in
- * int32 (|Σ(w+128)·x| <= 32·255·128). Biasing W (not X) keeps the correction
- * on the X side, where it is shared by every W row.
+ * 128·Σx of the X block (one more VPDPBUSD and a lane sum per block and X
+ * row, shared by the 16 W rows) is subtracted, exact in int32
+ * (|Σ(w+128)·x| <= 32·255·128). Biasing W (not X) keeps the correction on
+ * the X side, where it is shared by every W row.
  *
  * Layout of one step (16 W rows × one block, one X row): vector v_i holds
  * the 32 quants of row lo(i) in its low half and of row hi(i) in its high
@@ -60,11 +61,19 @@ KILN_TARGET_AVX512VNNI KILN_INLINE __m512i tree16(const __m512i v[8]) {
 static inline int row_lo(int i) { return i < 4 ? i : i + 4; }
 static inline int row_hi(int i) { return i < 4 ? i + 4 : i + 8; }
 
+/* x_bias128 is 128·Σ of the 32 X quants of one block, in every lane. */
+KILN_TARGET_AVX512VNNI KILN_INLINE __m512i x_bias128(__m256i x) {
+    __m256i c = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)0x80), x);
+    c = _mm256_add_epi32(c, _mm256_permute2x128_si256(c, c, 1));
+    c = _mm256_add_epi32(c, _mm256_shuffle_epi32(c, 0x4e));
+    c = _mm256_add_epi32(c, _mm256_shuffle_epi32(c, 0xb1));
+    return _mm512_broadcast_i64x4(c);
+}
+
 // y[i0:i0+MR, j0:j0+16] = X[i0:i0+MR, :] · W[j0:j0+16, :]ᵀ; W rows block_q8_0;
 // rows past nvalid alias the last valid one (their results are not stored).
-// corr[r*nb + b] = 128 · Σ x[i0+r, block b].
 KILN_TARGET_AVX512VNNI KILN_INLINE void gemv_tile(const kiln_mm *p, int64_t i0, int64_t j0, int nvalid,
-                                                  const int32_t *corr, const int MR) {
+                                                  const int MR) {
     const int64_t nb = p->k / KILN_QK8_0, nbpad = p->kpad / KILN_QK8_0;
     const block_q8_0 *wr[Q8V_NR];
     for (int l = 0; l < Q8V_NR; l++)
@@ -88,10 +97,11 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void gemv_tile(const kiln_mm *p, int64_t i0, 
             wv[i] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), bias);
         }
         for (int r = 0; r < MR; r++) {
-            const __m512i xv = _mm512_broadcast_i64x4(_mm256_load_si256((const __m256i *)(xq + r * p->kpad + b * KILN_QK8_0)));
+            const __m256i x = _mm256_load_si256((const __m256i *)(xq + r * p->kpad + b * KILN_QK8_0));
+            const __m512i xv = _mm512_broadcast_i64x4(x);
             __m512i s[8];
             for (int i = 0; i < 8; i++) s[i] = dpbusd(_mm512_setzero_si512(), wv[i], xv);
-            const __m512i dot = _mm512_sub_epi32(tree16(s), _mm512_set1_epi32(corr[r * nb + b]));
+            const __m512i dot = _mm512_sub_epi32(tree16(s), x_bias128(x));
             const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(xd[r * nbpad + b]), dw);
             acc[r] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(dot), acc[r]);
         }
@@ -100,44 +110,15 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void gemv_tile(const kiln_mm *p, int64_t i0, 
     for (int r = 0; r < MR; r++) _mm512_mask_storeu_ps(p->y + (i0 + r) * p->n + j0, keep, acc[r]);
 }
 
-/* x_corrections fills corr[i*nb + b] = 128 · Σ x[i, block b] for every X row. */
-KILN_TARGET_AVX512VNNI static void x_corrections(const kiln_mm *p, int32_t *corr) {
-    const int64_t nb = p->k / KILN_QK8_0;
-    const __m256i ones = _mm256_set1_epi8(1);
-    for (int64_t i = 0; i < p->m; i++)
-        for (int64_t b = 0; b < nb; b++) {
-            const __m256i x = _mm256_load_si256((const __m256i *)(p->xq + i * p->kpad + b * KILN_QK8_0));
-            const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, x); /* 8 lanes of 4-sums */
-            __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-            h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-            h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-            corr[i * nb + b] = 128 * _mm_cvtsi128_si32(h);
-        }
-}
-
-/* Most X rows whose corrections fit the scratch (the driver's GEMV m is far smaller). */
-#define Q8V_CORR_MAX ((int64_t)KILN_MM_SCRATCH_FLOATS)
-
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W rows block_q8_0, X q8_0-quantized (p->xq, p->xd).
 KILN_TARGET_AVX512VNNI void kiln_mm_q8_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
-    int32_t *corr = (int32_t *)scratch;
-    const int64_t nb = p->k / KILN_QK8_0;
-    /* rows whose corrections would not fit are taken in slices */
-    const int64_t rows_per = Q8V_CORR_MAX / nb >= Q8V_MAXR ? Q8V_CORR_MAX / nb / Q8V_MAXR * Q8V_MAXR : Q8V_MAXR;
-    for (int64_t s0 = 0; s0 < p->m; s0 += rows_per) {
-        kiln_mm q = *p;
-        q.m = p->m - s0 < rows_per ? p->m - s0 : rows_per;
-        q.xq = p->xq + s0 * p->kpad;
-        q.xd = p->xd + s0 * (p->kpad / KILN_QK8_0);
-        q.y = p->y + s0 * p->n;
-        x_corrections(&q, corr);
-        for (int64_t j0 = n0; j0 < n1; j0 += Q8V_NR) {
-            const int nvalid = n1 - j0 >= Q8V_NR ? Q8V_NR : (int)(n1 - j0);
-            int64_t i0 = 0;
-            for (; i0 + 3 <= q.m; i0 += 3) gemv_tile(&q, i0, j0, nvalid, corr + i0 * nb, 3);
-            if (q.m - i0 == 2) gemv_tile(&q, i0, j0, nvalid, corr + i0 * nb, 2);
-            else if (q.m - i0 == 1) gemv_tile(&q, i0, j0, nvalid, corr + i0 * nb, 1);
-        }
+    (void)scratch;
+    for (int64_t j0 = n0; j0 < n1; j0 += Q8V_NR) {
+        const int nvalid = n1 - j0 >= Q8V_NR ? Q8V_NR : (int)(n1 - j0);
+        int64_t i0 = 0;
+        for (; i0 + 3 <= p->m; i0 += 3) gemv_tile(p, i0, j0, nvalid, 3);
+        if (p->m - i0 == 2) gemv_tile(p, i0, j0, nvalid, 2);
+        else if (p->m - i0 == 1) gemv_tile(p, i0, j0, nvalid, 1);
     }
 }
 

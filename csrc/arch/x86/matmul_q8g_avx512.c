@@ -102,14 +102,6 @@ KILN_TARGET_AVX512VNNI static void pack_panel(const block_q8_0 *const *rows, int
     }
 }
 
-/* dpbusd_bcast is s += VPDPBUSD(w, broadcast of the X quad at *x), with the
- * broadcast folded into the instruction's memory operand ({1to16}): the
- * compiler otherwise emits a separate vpbroadcastd per product vector. */
-KILN_TARGET_AVX512VNNI KILN_INLINE __m512i dpbusd_bcast(__m512i s, __m512i w, const int32_t *x) {
-    __asm__("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(s) : "v"(w), "m"(*x));
-    return s;
-}
-
 // acc[r, 0:16] = fma(dx[r,b]*dw[0:16,b], float(X[r, block b] · W[0:16, block b]), acc[r, 0:16])
 // for r < MR, blocks b = 0 .. nblk-1 in order. xq: the tile's quads at the k
 // block's start (quad Q of row r at Q*MR + r); xc: its −128·Σx (block b of
@@ -130,7 +122,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q8v_tile(const int32_t *xq, const int32_
         for (int q = 0; q < Q8V_QUADS; q++) {
             const __m512i w = _mm512_load_si512((const __m512i *)(wb + q * Q8V_NR));
 #pragma GCC unroll 12
-            for (int r = 0; r < MR; r++) s[r] = dpbusd_bcast(s[r], w, xb + q * MR + r);
+            for (int r = 0; r < MR; r++) s[r] = _mm512_dpbusd_epi32(s[r], w, _mm512_set1_epi32(xb[q * MR + r]));
         }
         const __m512 dw = _mm512_load_ps(pd + b * Q8V_NR);
 #pragma GCC unroll 12
