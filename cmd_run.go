@@ -12,7 +12,6 @@ import (
 
 	"github.com/kiln-llm/kiln/engine/generate"
 	"github.com/kiln-llm/kiln/engine/model"
-	"github.com/kiln-llm/kiln/engine/tokenizer"
 	"github.com/kiln-llm/kiln/native"
 	"github.com/spf13/cobra"
 )
@@ -100,7 +99,7 @@ func runGenerate(ctx context.Context, f *runFlags, out, errw io.Writer) error {
 		return fmt.Errorf("run: %w", err)
 	}
 	defer m.Close()
-	tok, err := tokenizer.FromGGUF(m.File())
+	tok, err := modelTokenizer(m)
 	if err != nil {
 		return fmt.Errorf("run: %s: %w", f.model, err)
 	}

@@ -33,7 +33,7 @@ func (s *Server) handleModel(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if id := c.Params("+"); id != m.ID {
+	if id := c.Params("+"); !m.AnswersTo(id) {
 		return modelNotFound(id)
 	}
 	return c.JSON(modelEntry(m))

@@ -263,8 +263,8 @@ int kiln_probe_fma_peak(int n_threads, double seconds, double *gflops);
 /* Peak int8 multiply-accumulate throughput in GOP/s (a multiply-add = 2 ops,
  * as for flops) on n_threads pool threads for about `seconds`, running the
  * instructions the current ISA's Q8_0 GEMM spends per product: AVX2
- * vpmaddwd + vpaddd (int16 pairs into int32), AVX-512 vpdpbusd (VNNI) or
- * vpmaddubsw + vpmaddwd, scalar 32-bit integer multiply-add. */
+ * vpmaddwd + vpaddd (int16 pairs into int32), AVX-512 vpdpbusd (VNNI; the
+ * AVX2 pair without it), scalar 32-bit integer multiply-add. */
 int kiln_probe_int8_peak(int n_threads, double seconds, double *gops);
 
 #ifdef __cplusplus

@@ -145,6 +145,9 @@ func readConfig(f *gguf.File, a archSpec) (Config, error) {
 			return Config{}, fmt.Errorf("%s = %d: want an even number in [2, %d]", f.ArchKey("rope.dimension_count"), v, c.HeadDim)
 		}
 		c.RoPE.Dims = int(v)
+	} else if c.HeadDim%2 != 0 {
+		return Config{}, fmt.Errorf("head dimension %d (%s / %s) is odd and %s is absent: RoPE rotates pairs of dimensions",
+			c.HeadDim, f.ArchKey("embedding_length"), f.ArchKey("attention.head_count"), f.ArchKey("rope.dimension_count"))
 	}
 	if v, ok := f.ArchFloat32("rope.freq_base"); ok {
 		if !(v > 0) || math.IsInf(float64(v), 0) {
