@@ -1,34 +1,45 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"log/slog"
-	"os"
-	"time"
+	"path/filepath"
 
 	"github.com/kiln-llm/kiln/engine/hf"
+	"github.com/kiln-llm/kiln/engine/model"
 )
 
-// modelFile returns the GGUF file to load for the --model option: path
-// itself, or, for a Hugging Face model directory, a GGUF converted from it
-// into a temporary file. release removes that file; call it once the model
-// is loaded (the mapping stays valid after the name is gone).
-func modelFile(path string, log *slog.Logger) (file string, release func(), err error) {
+// loadModel loads the --model option: a GGUF file, or a Hugging Face model
+// directory whose shards are mapped in place (engine/hf.Open).
+func loadModel(path string, opts ...model.Option) (*model.Model, error) {
 	if !hf.IsModelDir(path) {
-		return path, func() {}, nil
+		return model.Load(path, opts...)
 	}
-	tmp, err := os.CreateTemp("", "kiln-hf-*.gguf")
+	src, err := hf.Open(path)
 	if err != nil {
-		return "", nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
-	name := tmp.Name()
-	_ = tmp.Close()
-	release = func() { _ = os.Remove(name) }
-	start := time.Now()
-	if err := hf.Convert(path, name); err != nil {
-		release()
-		return "", nil, fmt.Errorf("%s: %w", path, err)
+	m, err := model.LoadSource(src, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	log.Info("model: converted Hugging Face directory", "dir", path, "seconds", time.Since(start).Seconds())
-	return name, release, nil
+	return m, nil
+}
+
+// warmModel reads the model's file, or a directory's safetensors shards,
+// through once (see warmFile).
+func warmModel(ctx context.Context, path string, progress func(done, total int64)) error {
+	if !hf.IsModelDir(path) {
+		return warmFile(ctx, path, progress)
+	}
+	shards, err := filepath.Glob(filepath.Join(path, "*.safetensors"))
+	if err != nil {
+		return err
+	}
+	for _, s := range shards {
+		if err := warmFile(ctx, s, progress); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -222,13 +222,8 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_
 	if err := native.Init(cfg.Threads()); err != nil {
 		return nil, fmt.Errorf("serve: kernel library: %w", err)
 	}
-	modelPath, release, err := modelFile(cfg.Model, log)
-	if err != nil {
-		return nil, fmt.Errorf("serve: option model: %w", err)
-	}
-	defer release()
 	progress := loadProgress("loading "+filepath.Base(cfg.Model), os.Stderr, isTerminal(os.Stderr), log, time.Now)
-	if err := warmFile(ctx, modelPath, progress); err != nil {
+	if err := warmModel(ctx, cfg.Model, progress); err != nil {
 		return nil, fmt.Errorf("serve: option model: %w", err)
 	}
 	st := &engines{}
@@ -242,7 +237,7 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_
 	var tok *tokenizer.Tokenizer
 	var tmpl server.ChatTemplate
 	for i := range cfg.DataParallelSize {
-		m, err := model.Load(modelPath, model.WithMaxBatchTokens(cfg.MaxBatchTokens))
+		m, err := loadModel(cfg.Model, model.WithMaxBatchTokens(cfg.MaxBatchTokens))
 		if err != nil {
 			return nil, fmt.Errorf("serve: option model: %w", err)
 		}

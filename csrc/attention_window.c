@@ -12,24 +12,12 @@
  * to SIMD lanes without reassociating), libm expf/tanhf, plain multiplies
  * and adds (-ffp-contract=off). A row's bits depend only on its own query
  * and cache, never on the batch, the thread count or whether it came as
- * decode or prefill, and are the same on every machine. There is no
- * per-ISA variant yet; the plain (window-less, cap-less) layers keep using
- * kiln_attn_prefill's. */
-#include "attention.h"
+ * decode or prefill, and are the same on every machine. The AVX2 variant
+ * (arch/x86/attention_window_avx2.c) keeps the same per-row independence
+ * with FMA lanes; it serves every non-scalar ISA. */
+#include "attention_window.h"
 
 #include <stdlib.h>
-
-typedef struct {
-    kiln_attn_params p;
-    const float *q;
-    float *out;
-    const int32_t *q_start, *ctx_lens, *block_tables;
-    int max_blocks, window;
-    float softcap;
-    int64_t n_seq, n_items; /* item = query row * n_head_kv + kv head */
-    float *scratch;
-    int64_t stride;
-} window_job;
 
 /* dot8 is q·k over D elements in 8 interleaved partial sums, then a fixed
  * tree: plain C multiplies and adds in an order that does not depend on the
@@ -52,10 +40,10 @@ static const float *tile_rows(const void *rows, int f16, int j0, int j1, int D, 
     return dst;
 }
 
-/* window_row computes one query row: the group heads of one KV head. Per
- * visible cache block it converts the K/V tile once, then updates each
- * head's online softmax (attention.h's per-row order, with dot8 scores). */
-static void window_row(const window_job *j, int64_t s, int64_t qi, int g, float *scratch) {
+/* kiln_window_row_ref computes one query row: the group heads of one KV
+ * head. Per visible cache block it converts the K/V tile once, then updates
+ * each head's online softmax (attention.h's per-row order, dot8 scores). */
+void kiln_window_row_ref(const kiln_window_job *j, int64_t s, int64_t qi, int g, float *scratch) {
     const kiln_attn_params *p = &j->p;
     const int D = p->head_dim, bs = p->block_size, G = p->group, f16 = p->kv_type == KILN_TYPE_F16;
     const int64_t dp = kiln_attn_pad16(D);
@@ -117,13 +105,13 @@ static void window_row(const window_job *j, int64_t s, int64_t qi, int g, float 
 /* window_task: worker ith takes items ith, ith+nth, ...; an item's result
  * does not depend on which worker runs it. */
 static void window_task(void *arg, int ith, int nth) {
-    const window_job *j = arg;
+    const kiln_window_job *j = arg;
     float *scratch = j->scratch + ith * j->stride;
     int64_t s = 0;
     for (int64_t it = ith; it < j->n_items; it += nth) {
         const int64_t qi = it / j->p.n_head_kv;
         while (j->q_start[s + 1] <= qi) s++;
-        window_row(j, s, qi, (int)(it % j->p.n_head_kv), scratch);
+        j->row(j, s, qi, (int)(it % j->p.n_head_kv), scratch);
     }
 }
 
@@ -149,8 +137,12 @@ int kiln_attn_window(const kiln_kv_layout *kv, const float *q, float *out, int64
     }
     int rc = kiln_ensure_init();
     if (rc != KILN_OK) return rc;
-    window_job j;
+    kiln_window_job j;
     memset(&j, 0, sizeof j);
+    j.row = kiln_window_row_ref;
+#if KILN_X86
+    if (kiln_get_isa() != KILN_ISA_SCALAR) j.row = kiln_window_row_avx2; /* AVX-512 CPUs run it too */
+#endif
     j.p.n_head = kv->n_head;
     j.p.n_head_kv = kv->n_head_kv;
     j.p.head_dim = kv->head_dim;
@@ -180,8 +172,7 @@ int kiln_attn_window(const kiln_kv_layout *kv, const float *q, float *out, int64
     if (nth > j.n_items) nth = (int)j.n_items;
     if (nth < 1) nth = 1;
     const int G = kv->n_head / kv->n_head_kv;
-    j.stride = G * kiln_attn_pad16(kv->head_dim) + kiln_attn_pad16(kv->block_size) +
-               2 * kiln_attn_pad16((int64_t)kv->block_size * kv->head_dim) + 2 * kiln_attn_pad16(G);
+    j.stride = kiln_window_scratch_floats(G, kv->head_dim, kv->block_size);
     j.scratch = aligned_alloc(64, (size_t)j.stride * (size_t)nth * sizeof(float));
     if (!j.scratch) return KILN_ERR_NOMEM;
     kiln_parallel(window_task, &j, nth);

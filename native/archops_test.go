@@ -52,6 +52,10 @@ func (c *pagedCase) naiveWindow(q []float32, s, pos, window int, softcap float64
 // the contexts, and that every query's bits are those of the same query
 // decoded alone.
 func TestAttnWindow(t *testing.T) {
+	forEachISA(t, testAttnWindow)
+}
+
+func testAttnWindow(t *testing.T, _ ISA) {
 	r := newRNG(t)
 	for _, kvType := range []Type{F32, F16} {
 		for _, tc := range []struct {

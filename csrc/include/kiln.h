@@ -244,8 +244,9 @@ int kiln_attn_prefill(const kiln_kv_layout *kv, const float *q, float *out,
  * for sliding-window and soft-capped layers: a query at position p sees
  * tokens max(0, p - window + 1) .. p (window <= 0: all of 0..p), and each
  * score s = scale * q·k becomes softcap * tanh(s / softcap) when softcap > 0.
- * Portable scalar code (no SIMD variant yet); a query's result depends only
- * on itself and the cache, so decode == prefill and any batch give its bits. */
+ * A portable kernel and an AVX2 one (used by every non-scalar ISA); a
+ * query's result depends only on itself and the cache, so decode == prefill
+ * and any batch give its bits. */
 int kiln_attn_window(const kiln_kv_layout *kv, const float *q, float *out, int64_t n_seq,
                      const int32_t *q_start, const int32_t *ctx_lens, const int32_t *block_tables,
                      int max_blocks, int window, float softcap);

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -58,131 +57,6 @@ func build(dir string) (*gguf.Writer, func(), error) {
 		return nil, nil, err
 	}
 	return w, closeAll, nil
-}
-
-func assemble(dir string, c *config, arch string, ws *weights) (*gguf.Writer, error) {
-	w := gguf.NewWriter()
-	set := func(k string, v any) error {
-		if err := w.Set(k, v); err != nil {
-			return fmt.Errorf("hf: metadata %s: %w", k, err)
-		}
-		return nil
-	}
-	keys, vals, err := c.meta(arch)
-	if err != nil {
-		return nil, err
-	}
-	emb, ok := ws.tensors["model.embed_tokens.weight"]
-	if !ok {
-		return nil, fmt.Errorf("hf: no model.embed_tokens.weight")
-	}
-	fileType := map[string]uint32{"F32": 0, "F16": 1, "BF16": 32}[emb.DType]
-	keys = append([]string{"general.architecture", "general.name", "general.file_type"}, keys...)
-	vals = append([]any{arch, filepath.Base(filepath.Clean(dir)), fileType}, vals...)
-	tk, tv, err := tokenizerMeta(dir)
-	if err != nil {
-		return nil, err
-	}
-	keys, vals = append(keys, tk...), append(vals, tv...)
-	for i, k := range keys {
-		if err := set(k, vals[i]); err != nil {
-			return nil, err
-		}
-	}
-	names := make([]string, 0, len(ws.tensors))
-	for n := range ws.tensors {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	stacks := map[string][]*tensor{} // "blk.N.ffn_gate_exps.weight" -> experts in order
-	for _, n := range names {
-		if l, e, stack, ok := expertPart(n); ok {
-			key := fmt.Sprintf("blk.%d.%s.weight", l, stack)
-			if len(stacks[key]) <= e {
-				stacks[key] = append(stacks[key], make([]*tensor, e+1-len(stacks[key]))...)
-			}
-			stacks[key][e] = ws.tensors[n]
-			continue
-		}
-		if err := addTensor(w, c, arch, ws.tensors[n]); err != nil {
-			return nil, err
-		}
-	}
-	if err := addStacks(w, c, stacks); err != nil {
-		return nil, err
-	}
-	if f := c.llama3Freqs(); f != nil {
-		if err := w.AddTensor("rope_freqs.weight", gguf.TensorF32, []int64{int64(len(f))}, f32Bytes(f)); err != nil {
-			return nil, fmt.Errorf("hf: %w", err)
-		}
-	}
-	if rs := c.RopeScaling; rs != nil && arch == "phi3" && len(rs.LongFactor) > 0 {
-		for _, f := range []struct {
-			name string
-			v    []float64
-		}{{"rope_factors_long.weight", rs.LongFactor}, {"rope_factors_short.weight", rs.ShortFactor}} {
-			x := make([]float32, len(f.v))
-			for i, v := range f.v {
-				x[i] = float32(v)
-			}
-			if err := w.AddTensor(f.name, gguf.TensorF32, []int64{int64(len(x))}, f32Bytes(x)); err != nil {
-				return nil, fmt.Errorf("hf: %w", err)
-			}
-		}
-	}
-	return w, nil
-}
-
-// addTensor adds one Hugging Face tensor under its GGUF name.
-func addTensor(w *gguf.Writer, c *config, arch string, t *tensor) error {
-	name, err := ggufName(arch, t.Name)
-	if err != nil || name == "" {
-		return err
-	}
-	ne := make([]int64, len(t.Shape)) // GGUF order: innermost first
-	for i, d := range t.Shape {
-		ne[len(t.Shape)-1-i] = d
-	}
-	if len(t.Shape) == 1 {
-		b, err := t.read()
-		if err != nil {
-			return err
-		}
-		x, err := toF32(t.DType, b)
-		if err != nil {
-			return fmt.Errorf("hf: tensor %s: %w", t.Name, err)
-		}
-		if (arch == "gemma2" || arch == "gemma3") && strings.HasSuffix(name, "norm.weight") {
-			for i := range x {
-				x[i]++ // Gemma's RMSNorm multiplies by (1 + w); GGUF stores the sum
-			}
-		}
-		return wrap(w.AddTensor(name, gguf.TensorF32, ne, f32Bytes(x)))
-	}
-	typ := map[string]gguf.TensorType{"F32": gguf.TensorF32, "F16": gguf.TensorF16, "BF16": gguf.TensorBF16}[t.DType]
-	if arch == "llama" && (strings.HasSuffix(name, "attn_q.weight") || strings.HasSuffix(name, "attn_k.weight")) {
-		heads := c.Heads
-		if strings.HasSuffix(name, "attn_k.weight") {
-			heads = c.KVHeads
-		}
-		b, err := t.read()
-		if err != nil {
-			return err
-		}
-		p, err := permuteQK(b, heads, int(ne[0]*elemSize(t.DType)))
-		if err != nil {
-			return fmt.Errorf("hf: tensor %s: %w", t.Name, err)
-		}
-		return wrap(w.AddTensor(name, typ, ne, p))
-	}
-	return wrap(w.AddTensorReader(name, typ, ne, io.NewSectionReader(t.file, t.off, t.size)))
-}
-
-func wrap(err error) error {
-	if err != nil {
-		return fmt.Errorf("hf: %w", err)
-	}
-	return nil
 }
 
 // tokenizerMeta converts tokenizer.json (BPE), tokenizer_config.json
@@ -245,35 +119,6 @@ func readJSON(path string, v any) error {
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
 		return fmt.Errorf("hf: %s: %w", filepath.Base(path), err)
-	}
-	return nil
-}
-
-// addStacks writes each layer's experts as one 3-D tensor [cols, rows,
-// experts], streamed expert after expert from the shards.
-func addStacks(w *gguf.Writer, c *config, stacks map[string][]*tensor) error {
-	keys := make([]string, 0, len(stacks))
-	for k := range stacks {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		ts := stacks[k]
-		if len(ts) != c.Experts {
-			return fmt.Errorf("hf: %s: %d experts, config says %d", k, len(ts), c.Experts)
-		}
-		readers := make([]io.Reader, len(ts))
-		for e, t := range ts {
-			if t == nil || len(t.Shape) != 2 || t.DType != ts[0].DType || !slices.Equal(t.Shape, ts[0].Shape) {
-				return fmt.Errorf("hf: %s: expert %d is missing or unlike expert 0", k, e)
-			}
-			readers[e] = io.NewSectionReader(t.file, t.off, t.size)
-		}
-		typ := map[string]gguf.TensorType{"F32": gguf.TensorF32, "F16": gguf.TensorF16, "BF16": gguf.TensorBF16}[ts[0].DType]
-		ne := []int64{ts[0].Shape[1], ts[0].Shape[0], int64(len(ts))}
-		if err := w.AddTensorReader(k, typ, ne, io.MultiReader(readers...)); err != nil {
-			return fmt.Errorf("hf: %w", err)
-		}
 	}
 	return nil
 }

@@ -108,7 +108,13 @@ func fromSource(src Source, o options) (*Model, error) {
 
 // File is the model's metadata (tokenizer, chat template, hyperparameters):
 // the GGUF file itself, or a Hugging Face directory's metadata in GGUF terms.
-func (m *Model) File() *gguf.File { return m.src.Meta() }
+// Nil once the model is closed.
+func (m *Model) File() *gguf.File {
+	if m.src == nil {
+		return nil
+	}
+	return m.src.Meta()
+}
 
 // MaxBatchTokens is the most tokens one Forward accepts.
 func (m *Model) MaxBatchTokens() int { return m.maxTok }
