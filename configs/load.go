@@ -59,6 +59,15 @@ func fieldByKey(v reflect.Value, key string) reflect.Value {
 	panic("configs: no field for key " + key)
 }
 
+// Keys are every option's key as kiln.yaml spells it, in its order.
+func Keys() []string {
+	keys := make([]string, len(options))
+	for i, o := range options {
+		keys[i] = o.key
+	}
+	return keys
+}
+
 // ConfigFileEnv names the config file when --config is not given.
 const ConfigFileEnv = EnvPrefix + "_CONFIG"
 
