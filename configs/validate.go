@@ -27,13 +27,16 @@ func (c *Config) Validate() error {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("option %s (--%s, %s): %s", key, FlagName(key), EnvName(key), fmt.Sprintf(format, args...)))
 	}
-	if c.Model == "" {
-		bad("model", "a GGUF model file is required")
-	} else if st, err := os.Stat(c.Model); err != nil {
+	switch st, err := os.Stat(c.Model); {
+	case c.Model == "" && len(c.Models) == 0:
+		bad("model", "a GGUF model file is required (or a models list)")
+	case c.Model == "": // the models list alone
+	case err != nil:
 		bad("model", "%v", err)
-	} else if st.IsDir() {
+	case st.IsDir():
 		bad("model", "%s is a directory; want a GGUF file", c.Model)
 	}
+	c.validateModels(bad)
 	if c.Host == "" {
 		bad("host", "empty; want an address such as 0.0.0.0 or 127.0.0.1")
 	}

@@ -1,0 +1,392 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kiln-llm/kiln/control"
+)
+
+// fakeLoads builds routed models over fake executors and counts loads and
+// closes; gate, if set, holds each load until it is closed; fail fails
+// the loads of the ids it names.
+type fakeLoads struct {
+	t      testing.TB
+	bytes  int64
+	gate   chan struct{}
+	fail   map[string]bool
+	loads  atomic.Int32
+	closes atomic.Int32
+}
+
+func (f *fakeLoads) source(id string) ModelSource {
+	return ModelSource{ID: id, Root: "/models/" + id + ".gguf", Created: 1, Estimate: f.bytes, Load: func(ctx context.Context) (*LoadedModel, error) {
+		f.loads.Add(1)
+		if f.gate != nil {
+			select {
+			case <-f.gate:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		if f.fail[id] {
+			return nil, errors.New("not a GGUF file")
+		}
+		tk := testTokenizer(f.t)
+		e, err := control.New(&fakeExec{vocab: tk.VocabSize(), blocks: 64, blockSize: 16, ctxLen: 256}, tk, control.Config{MaxNumSeqs: 4, MaxQueue: 16})
+		if err != nil {
+			return nil, err
+		}
+		m := &Model{ID: id, Root: "/models/" + id + ".gguf", ContextLen: 256, Tokenizer: tk, Backend: e}
+		return &LoadedModel{Model: m, Bytes: f.bytes, Close: func() { e.Close(); f.closes.Add(1) }}, nil
+	}}
+}
+
+func newTestRouter(t *testing.T, f *fakeLoads, opts RouterOptions, ids ...string) *Router {
+	t.Helper()
+	f.t = t
+	opts.Logger = slog.New(slog.DiscardHandler)
+	srcs := make([]ModelSource, len(ids))
+	for i, id := range ids {
+		srcs[i] = f.source(id)
+	}
+	r, err := NewRouter(opts, srcs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+// states is id -> state of r's models.
+func states(r *Router) map[string]ModelState {
+	out := map[string]ModelState{}
+	for _, m := range r.List() {
+		out[m.ID] = m.State
+	}
+	return out
+}
+
+// loadedBytes is the bytes r's loaded models hold.
+func loadedBytes(r *Router) int64 {
+	var n int64
+	for _, m := range r.List() {
+		n += m.Bytes
+	}
+	return n
+}
+
+func waitState(t *testing.T, r *Router, id string, want ModelState) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for states(r)[id] != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("model %s is %s, want %s", id, states(r)[id], want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestNewRouterRefuses(t *testing.T) {
+	f := &fakeLoads{bytes: 1}
+	for name, ids := range map[string][]string{"none": nil, "duplicate": {"a", "a"}, "empty id": {""}} {
+		t.Run(name, func(t *testing.T) {
+			srcs := make([]ModelSource, len(ids))
+			for i, id := range ids {
+				srcs[i] = f.source(id)
+			}
+			if _, err := NewRouter(RouterOptions{}, srcs...); err == nil {
+				t.Error("no error")
+			}
+		})
+	}
+}
+
+func TestRouterMemoryBudget(t *testing.T) {
+	t.Run("least recently used idle model goes", func(t *testing.T) {
+		f := &fakeLoads{bytes: 100}
+		r := newTestRouter(t, f, RouterOptions{MemoryBudget: 250}, "a", "b", "c")
+		for _, id := range []string{"a", "b", "a", "c"} { // b is the least recently used when c comes
+			if err := r.Load(context.Background(), id); err != nil {
+				t.Fatal(err)
+			}
+			if n := loadedBytes(r); n > 250 {
+				t.Fatalf("after loading %s: %d bytes loaded, over the budget", id, n)
+			}
+		}
+		want := map[string]ModelState{"a": StateLoaded, "b": StateUnloaded, "c": StateLoaded}
+		if got := states(r); !mapsEqual(got, want) {
+			t.Errorf("states %v, want %v", got, want)
+		}
+		if f.loads.Load() != 3 {
+			t.Errorf("%d loads, want 3 (a again is already loaded)", f.loads.Load())
+		}
+	})
+	t.Run("a busy model stays and the newcomer is refused", func(t *testing.T) {
+		f := &fakeLoads{bytes: 100}
+		r := newTestRouter(t, f, RouterOptions{MemoryBudget: 150}, "a", "b")
+		_, release, err := r.Acquire(context.Background(), "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = r.Acquire(context.Background(), "b")
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Status != 503 || ae.Code != "models_memory_budget" {
+			t.Fatalf("b while a is busy: %v, want 503 models_memory_budget", err)
+		}
+		release()
+		if _, rel, err := r.Acquire(context.Background(), "b"); err != nil {
+			t.Fatalf("b once a is idle: %v", err)
+		} else {
+			rel()
+		}
+		if got := states(r); got["a"] != StateUnloaded || got["b"] != StateLoaded {
+			t.Errorf("states %v", got)
+		}
+	})
+	t.Run("a model bigger than the budget alone is refused", func(t *testing.T) {
+		f := &fakeLoads{bytes: 100}
+		r := newTestRouter(t, f, RouterOptions{MemoryBudget: 50}, "a")
+		if err := r.Load(context.Background(), "a"); err == nil {
+			t.Fatal("loaded a model over the budget")
+		}
+		if n := loadedBytes(r); n != 0 {
+			t.Errorf("%d bytes loaded", n)
+		}
+	})
+}
+
+func mapsEqual(a, b map[string]ModelState) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestRouterKeepAlive(t *testing.T) {
+	f := &fakeLoads{bytes: 1}
+	r := newTestRouter(t, f, RouterOptions{KeepAlive: 100 * time.Millisecond}, "a", "b")
+	_, release, err := r.Acquire(context.Background(), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if s := states(r)["a"]; s != StateLoaded {
+		t.Fatalf("a held by a request is %s after 3 keep-alives", s)
+	}
+	release()
+	waitState(t, r, "a", StateUnloaded)
+	if f.closes.Load() != 1 {
+		t.Errorf("%d closes, want 1", f.closes.Load())
+	}
+	if err := r.Load(context.Background(), "a"); err != nil { // loads again on use
+		t.Fatal(err)
+	}
+	if f.loads.Load() != 2 {
+		t.Errorf("%d loads, want 2", f.loads.Load())
+	}
+}
+
+func TestRouterLoading(t *testing.T) {
+	t.Run("requests wait for one load", func(t *testing.T) {
+		f := &fakeLoads{bytes: 1, gate: make(chan struct{})}
+		r := newTestRouter(t, f, RouterOptions{}, "a")
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, release, err := r.Acquire(context.Background(), "")
+				if err == nil {
+					release()
+				}
+				errs <- err
+			}()
+		}
+		waitState(t, r, "a", StateLoading)
+		close(f.gate)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		if f.loads.Load() != 1 {
+			t.Errorf("%d loads, want 1", f.loads.Load())
+		}
+	})
+	t.Run("the wait is bounded", func(t *testing.T) {
+		f := &fakeLoads{bytes: 1, gate: make(chan struct{})}
+		r := newTestRouter(t, f, RouterOptions{LoadWait: 50 * time.Millisecond}, "a")
+		_, _, err := r.Acquire(context.Background(), "a")
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Status != 503 || ae.Code != "model_loading" || ae.RetryAfter == 0 {
+			t.Fatalf("got %v, want 503 model_loading with Retry-After", err)
+		}
+		if err := r.Unload("a"); err == nil {
+			t.Error("unloaded a loading model")
+		}
+		close(f.gate)
+		waitState(t, r, "a", StateLoaded)
+	})
+	t.Run("a failed load fails its waiters, the next request retries", func(t *testing.T) {
+		f := &fakeLoads{bytes: 1, fail: map[string]bool{"a": true}}
+		r := newTestRouter(t, f, RouterOptions{}, "a")
+		for i := range 2 {
+			_, _, err := r.Acquire(context.Background(), "a")
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.Code != "model_load_failed" || !strings.Contains(ae.Message, "not a GGUF file") {
+				t.Fatalf("attempt %d: %v, want model_load_failed", i, err)
+			}
+		}
+		if f.loads.Load() != 2 {
+			t.Errorf("%d loads, want 2", f.loads.Load())
+		}
+	})
+	t.Run("unknown model", func(t *testing.T) {
+		r := newTestRouter(t, &fakeLoads{bytes: 1}, RouterOptions{}, "a")
+		_, _, err := r.Acquire(context.Background(), "zz")
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Status != 404 || ae.Code != "model_not_found" {
+			t.Fatalf("got %v, want 404 model_not_found", err)
+		}
+	})
+}
+
+// TestRouterHTTP drives the router through the API: routing by model,
+// /v1/models states, load and unload, the vLLM metric names.
+func TestRouterHTTP(t *testing.T) {
+	f := &fakeLoads{bytes: 100}
+	r := newTestRouter(t, f, RouterOptions{MemoryBudget: 150}, "a", "b")
+	s := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	s.SetRouter(r)
+	env := &testEnv{srv: s}
+
+	listStates := func() map[string]ModelState {
+		_, b := env.do(t, "GET", "/v1/models", "")
+		var list struct {
+			Data []routedModelEntry `json:"data"`
+		}
+		if err := json.Unmarshal(b, &list); err != nil {
+			t.Fatalf("%v: %s", err, b)
+		}
+		out := map[string]ModelState{}
+		for _, m := range list.Data {
+			out[m.ID] = m.Status.Value
+		}
+		return out
+	}
+	if resp, _ := env.do(t, "GET", "/health", ""); resp.StatusCode != 200 {
+		t.Fatalf("/health %d with nothing loaded", resp.StatusCode)
+	}
+	if got := listStates(); got["a"] != StateUnloaded || got["b"] != StateUnloaded {
+		t.Fatalf("states before any request: %v", got)
+	}
+	for _, tc := range []struct{ model, want string }{{"b", "b"}, {"a", "a"}, {"", "a"}} {
+		t.Run("model "+tc.model, func(t *testing.T) {
+			body := `{"prompt":"Once","max_tokens":3}`
+			if tc.model != "" {
+				body = `{"model":"` + tc.model + `","prompt":"Once","max_tokens":3}`
+			}
+			resp, b := env.do(t, "POST", "/v1/completions", body)
+			if resp.StatusCode != 200 {
+				t.Fatalf("%d %s", resp.StatusCode, b)
+			}
+			var out struct{ Model string }
+			_ = json.Unmarshal(b, &out)
+			if out.Model != tc.want {
+				t.Errorf("answered by %q, want %q", out.Model, tc.want)
+			}
+			if got := listStates()[tc.want]; got != StateLoaded {
+				t.Errorf("%s is %s after its request", tc.want, got)
+			}
+		})
+	}
+	if got := listStates(); got["b"] != StateUnloaded {
+		t.Errorf("b is %s, want unloaded by the budget for a", got["b"])
+	}
+	t.Run("unknown model", func(t *testing.T) {
+		resp, b := env.do(t, "POST", "/v1/chat/completions", `{"model":"nope","messages":[{"role":"user","content":"hi"}]}`)
+		if _, _, _, code := apiError(t, b); resp.StatusCode != 404 || code == nil || *code != "model_not_found" {
+			t.Errorf("%d %s", resp.StatusCode, b)
+		}
+		resp, b = env.do(t, "GET", "/v1/models/nope", "")
+		if resp.StatusCode != 404 {
+			t.Errorf("GET /v1/models/nope: %d %s", resp.StatusCode, b)
+		}
+	})
+	t.Run("bad body is refused before any load", func(t *testing.T) {
+		before := f.loads.Load()
+		resp, b := env.do(t, "POST", "/v1/completions", `{"model":7,"prompt":"x"}`)
+		if _, _, param, _ := apiError(t, b); resp.StatusCode != 400 || param == nil || *param != "model" {
+			t.Errorf("%d %s", resp.StatusCode, b)
+		}
+		if f.loads.Load() != before {
+			t.Error("a bad request loaded a model")
+		}
+	})
+	t.Run("load and unload", func(t *testing.T) {
+		for _, tc := range []struct {
+			path, body string
+			status     int
+			want       ModelState
+		}{
+			{"/models/load", `{"model":"b"}`, 200, StateLoaded},
+			{"/models/unload", `{"model":"b"}`, 200, StateUnloaded},
+			{"/models/unload", `{"model":"b"}`, 200, StateUnloaded}, // already unloaded
+			{"/models/load", `{"model":"zz"}`, 404, ""},
+			{"/models/load", `{}`, 400, ""},
+			{"/models/unload", `not json`, 400, ""},
+		} {
+			resp, b := env.do(t, "POST", tc.path, tc.body)
+			if resp.StatusCode != tc.status {
+				t.Errorf("%s %s: %d %s, want %d", tc.path, tc.body, resp.StatusCode, b, tc.status)
+				continue
+			}
+			if tc.status != 200 {
+				apiError(t, b)
+			} else if got := listStates()["b"]; got != tc.want {
+				t.Errorf("%s: b is %s, want %s", tc.path, got, tc.want)
+			}
+		}
+	})
+	t.Run("metrics under vLLM's names", func(t *testing.T) {
+		if resp, b := env.do(t, "POST", "/models/load", `{"model":"a"}`); resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, b)
+		}
+		_, b := env.do(t, "GET", "/metrics", "")
+		for _, want := range []string{`vllm:num_requests_waiting{model_name="a"} 0`, `vllm:num_requests_running{model_name="a"} 0`,
+			`vllm:kv_cache_usage_perc{model_name="a"}`, `vllm:gpu_cache_usage_perc{model_name="a"}`, `vllm:lora_requests_info{max_lora="0"`,
+			"kiln_num_requests_waiting 0"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+	})
+}
+
+func TestSingleModelHasNoRouter(t *testing.T) {
+	env := newTestEnv(t, Options{}, 0)
+	resp, b := env.do(t, "POST", "/models/load", `{"model":"stories"}`)
+	if _, _, _, code := apiError(t, b); resp.StatusCode != 400 || code == nil || *code != "single_model" {
+		t.Errorf("%d %s", resp.StatusCode, b)
+	}
+	_, b = env.do(t, "GET", "/metrics", "")
+	if !strings.Contains(string(b), `vllm:num_requests_running{model_name="stories"} 0`) {
+		t.Error("/metrics lacks vllm:num_requests_running for the one model")
+	}
+}
