@@ -29,6 +29,23 @@ func (s *Server) requestModel(c *fiber.Ctx) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.acquireModel(c, r, id)
+}
+
+// defaultModel is requestModel for LMDeploy's interactive chat, which has
+// no model field: its sessions (history and K/V) live with the default
+// model, whatever else the body holds.
+func (s *Server) defaultModel(c *fiber.Ctx) (*Model, error) {
+	r := s.router.Load()
+	if r == nil || s.draining.Load() {
+		return s.ready()
+	}
+	return s.acquireModel(c, r, r.Default())
+}
+
+// acquireModel acquires model id from r for the request c, to be released
+// by releaseModel when the handler returns.
+func (s *Server) acquireModel(c *fiber.Ctx, r *Router, id string) (*Model, error) {
 	ctx, cancel := context.WithCancel(s.base)
 	defer cancel()
 	stop := context.AfterFunc(c.Context(), cancel) // fasthttp's context ends with the server

@@ -11,6 +11,10 @@ import (
 func (r *Router) startLoadLocked(e *routeEntry) {
 	e.state, e.ready, e.err = StateLoading, make(chan struct{}), nil
 	need := e.src.Estimate
+	if b := r.opts.MemoryBudget; b > 0 && need > b {
+		r.failLocked(e, fmt.Errorf("it needs %d bytes, more than models_memory_budget %d", need, b))
+		return
+	}
 	closers, ok := r.makeRoomLocked(need, e)
 	if !ok {
 		r.failLocked(e, fmt.Errorf("%w (budget %d bytes, %d in use, %d needed)", errBudget, r.opts.MemoryBudget, r.used, need))
@@ -62,6 +66,9 @@ func (r *Router) load(e *routeEntry) {
 	r.runAfterUnlock(closers)
 	if !ok {
 		over := fmt.Errorf("%w (budget %d bytes, %d in use with %s's %d)", errBudget, r.opts.MemoryBudget, r.used, e.src.ID, lm.Bytes)
+		if lm.Bytes > r.opts.MemoryBudget {
+			over = fmt.Errorf("it holds %d bytes loaded, more than models_memory_budget %d", lm.Bytes, r.opts.MemoryBudget)
+		}
 		r.runAfterUnlock([]func(){r.unloadLocked(e, "over the memory budget")})
 		e.err = over
 		close(e.ready)

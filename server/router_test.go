@@ -61,7 +61,12 @@ func newTestRouter(t *testing.T, f *fakeLoads, opts RouterOptions, ids ...string
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(r.Close)
+	t.Cleanup(func() {
+		r.Close()
+		if r.used != 0 || f.loads.Load() < f.closes.Load() {
+			t.Errorf("after Close: %d bytes counted in use, %d loads, %d closes", r.used, f.loads.Load(), f.closes.Load())
+		}
+	})
 	return r
 }
 
@@ -151,11 +156,37 @@ func TestRouterMemoryBudget(t *testing.T) {
 			t.Errorf("states %v", got)
 		}
 	})
+	t.Run("a model bigger than expected is unloaded once its size is known", func(t *testing.T) {
+		f := &fakeLoads{bytes: 100}
+		src := f.source("a")
+		src.Estimate = 10 // the file is small, its K/V pool is not
+		f.t = t
+		r, err := NewRouter(RouterOptions{MemoryBudget: 50, Logger: slog.New(slog.DiscardHandler)}, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		err = r.Load(context.Background(), "a")
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Code != "model_load_failed" || !strings.Contains(ae.Message, "holds 100 bytes") {
+			t.Fatalf("got %v, want model_load_failed", err)
+		}
+		waitState(t, r, "a", StateUnloaded)
+		deadline := time.Now().Add(5 * time.Second)
+		for f.closes.Load() != 1 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if f.closes.Load() != 1 || loadedBytes(r) != 0 {
+			t.Errorf("closes %d, bytes %d", f.closes.Load(), loadedBytes(r))
+		}
+	})
 	t.Run("a model bigger than the budget alone is refused", func(t *testing.T) {
 		f := &fakeLoads{bytes: 100}
 		r := newTestRouter(t, f, RouterOptions{MemoryBudget: 50}, "a")
-		if err := r.Load(context.Background(), "a"); err == nil {
-			t.Fatal("loaded a model over the budget")
+		err := r.Load(context.Background(), "a")
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Code != "model_load_failed" || !strings.Contains(ae.Message, "more than models_memory_budget 50") {
+			t.Fatalf("got %v, want model_load_failed naming the budget", err)
 		}
 		if n := loadedBytes(r); n != 0 {
 			t.Errorf("%d bytes loaded", n)
@@ -388,5 +419,21 @@ func TestSingleModelHasNoRouter(t *testing.T) {
 	_, b = env.do(t, "GET", "/metrics", "")
 	if !strings.Contains(string(b), `vllm:num_requests_running{model_name="stories"} 0`) {
 		t.Error("/metrics lacks vllm:num_requests_running for the one model")
+	}
+}
+
+// TestRouterInteractiveUsesDefault: LMDeploy's interactive chat has no
+// model field; its sessions stay with the default model.
+func TestRouterInteractiveUsesDefault(t *testing.T) {
+	r := newTestRouter(t, &fakeLoads{bytes: 1}, RouterOptions{}, "a", "b")
+	s := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	s.SetRouter(r)
+	env := &testEnv{srv: s}
+	resp, b := env.do(t, "POST", "/v1/chat/interactive", `{"model":"b","session_id":1,"prompt":"Once","request_output_len":2}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	if got := states(r); got["a"] != StateLoaded || got["b"] != StateUnloaded {
+		t.Errorf("states %v, want the default a serving the session", got)
 	}
 }
