@@ -119,13 +119,12 @@ func (e *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 // model.
 func (e *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	models := e.s.servedModels()
-	if len(models) == 0 {
+	r := e.s.router.Load()
+	if len(models) == 0 && r == nil {
 		return
 	}
-	backends := make([]control.Backend, len(models))
 	now := float64(time.Now().Unix())
-	for i, m := range models {
-		backends[i] = m.Backend
+	for _, m := range models {
 		mt := m.Backend.Metrics()
 		ch <- prometheus.MustNewConstMetric(descVLLMWaiting, prometheus.GaugeValue, float64(mt.Waiting), m.ID)
 		ch <- prometheus.MustNewConstMetric(descVLLMRunning, prometheus.GaugeValue, float64(mt.Running), m.ID)
@@ -133,8 +132,10 @@ func (e *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descVLLMGPUUsage, prometheus.GaugeValue, kvUsage(mt), m.ID)
 		ch <- prometheus.MustNewConstMetric(descVLLMLoRA, prometheus.GaugeValue, now, m.ID, "", "", "0")
 	}
-	mt := backends[0].Metrics()
-	if len(backends) > 1 {
+	var mt control.Metrics
+	if r == nil {
+		mt = models[0].Backend.Metrics()
+	} else if backends := r.metricsBackends(); len(backends) > 0 {
 		mt = control.NewReplicas(backends...).Metrics() // summed as replicas are
 	}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {

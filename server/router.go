@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/kiln-llm/kiln/control"
 )
 
 // ModelState is where a routed model is in its life: unloaded (on disk),
@@ -76,6 +77,7 @@ type Router struct {
 	mu      sync.Mutex
 	entries map[string]*routeEntry
 	used    int64
+	retired *control.Metrics // counters of the models unloaded so far
 }
 
 // routeEntry is one model's state.

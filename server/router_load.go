@@ -124,6 +124,7 @@ func (r *Router) idleLocked(e *routeEntry) bool {
 // engines' step loops).
 func (r *Router) unloadLocked(e *routeEntry, why string) func() {
 	lm := e.loaded
+	r.retireLocked(lm.Model.Backend.Metrics())
 	r.used -= e.reserved
 	e.reserved, e.loaded, e.state = 0, nil, StateUnloaded
 	r.opts.Logger.Info("router: unloading model", "model", e.src.ID, "why", why, "bytes", lm.Bytes, "in_use", r.used)

@@ -437,3 +437,51 @@ func TestRouterInteractiveUsesDefault(t *testing.T) {
 		t.Errorf("states %v, want the default a serving the session", got)
 	}
 }
+
+// TestRouterMetricsSurviveUnload: kiln's counters keep what unloaded
+// models counted, and the gauges are exported (as zero) with nothing
+// loaded, so that an autoscaler reading them sees an idle server.
+func TestRouterMetricsSurviveUnload(t *testing.T) {
+	r := newTestRouter(t, &fakeLoads{bytes: 1}, RouterOptions{}, "a", "b")
+	s := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	s.SetRouter(r)
+	env := &testEnv{srv: s}
+	sample := func(name string) string {
+		_, b := env.do(t, "GET", "/metrics", "")
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				return v
+			}
+		}
+		t.Fatalf("/metrics lacks %s", name)
+		return ""
+	}
+	if got := sample("kiln_num_requests_waiting"); got != "0" {
+		t.Errorf("kiln_num_requests_waiting %s with nothing loaded", got)
+	}
+	for _, id := range []string{"a", "b"} {
+		if resp, b := env.do(t, "POST", "/v1/completions", `{"model":"`+id+`","prompt":"Once","max_tokens":3}`); resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, b)
+		}
+	}
+	if got := sample("kiln_generation_tokens_total"); got != "6" {
+		t.Fatalf("kiln_generation_tokens_total %s, want 6", got)
+	}
+	for _, id := range []string{"a", "b"} {
+		if err := r.Unload(id); err != nil {
+			t.Fatal(err)
+		}
+		if got := sample("kiln_generation_tokens_total"); got != "6" {
+			t.Errorf("kiln_generation_tokens_total %s after unloading %s, want 6", got, id)
+		}
+	}
+	if got := sample(`kiln_request_finished_total{finished_reason="length"}`); got != "2" {
+		t.Errorf("finished by length %s, want 2", got)
+	}
+	if got := sample("kiln_e2e_request_latency_seconds_count"); got != "2" {
+		t.Errorf("e2e latency count %s, want 2", got)
+	}
+	if got := sample(`kiln_kv_blocks{state="used"}`); got != "0" {
+		t.Errorf("used K/V blocks %s with nothing loaded", got)
+	}
+}
