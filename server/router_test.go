@@ -485,3 +485,94 @@ func TestRouterMetricsSurviveUnload(t *testing.T) {
 		t.Errorf("used K/V blocks %s with nothing loaded", got)
 	}
 }
+
+// TestRouterInteractiveAcrossUnload: a session's history lives in the
+// server, its K/V in the model; once the model was unloaded the next turn
+// prefills the whole history on the reloaded model.
+func TestRouterInteractiveAcrossUnload(t *testing.T) {
+	r := newTestRouter(t, &fakeLoads{bytes: 1}, RouterOptions{}, "a", "b")
+	s := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	s.SetRouter(r)
+	env := &testEnv{srv: s}
+	turn := func() (history int) {
+		t.Helper()
+		resp, b := env.do(t, "POST", "/v1/chat/interactive", `{"session_id":7,"interactive_mode":true,"prompt":"Once","request_output_len":2}`)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, b)
+		}
+		var out struct {
+			History int `json:"history_tokens"`
+		}
+		if err := json.Unmarshal(b, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out.History
+	}
+	turn()
+	if err := r.Unload("a"); err != nil {
+		t.Fatal(err)
+	}
+	if h := turn(); h == 0 {
+		t.Errorf("the second turn saw no history")
+	}
+	if got := states(r)["a"]; got != StateLoaded {
+		t.Errorf("a is %s", got)
+	}
+}
+
+// TestRouterConcurrent hammers a router of three models with room for
+// two and a short keep-alive: every request gets its model or a 503
+// asking to retry, the budget holds at every observation, and Close
+// leaves nothing counted (checked by newTestRouter).
+func TestRouterConcurrent(t *testing.T) {
+	f := &fakeLoads{bytes: 100}
+	r := newTestRouter(t, f, RouterOptions{MemoryBudget: 250, KeepAlive: 20 * time.Millisecond, LoadWait: 5 * time.Second}, "a", "b", "c")
+	ids := []string{"a", "b", "c"}
+	var wg sync.WaitGroup
+	var served, refused atomic.Int32
+	stop := make(chan struct{})
+	go func() { // observe the budget while the workers run
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if n := loadedBytes(r); n > 250 {
+				t.Errorf("%d bytes loaded, over the budget of 250", n)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				id := ids[(w+i)%len(ids)]
+				m, release, err := r.Acquire(context.Background(), id)
+				var ae *APIError
+				switch {
+				case err == nil:
+					if m.ID != id {
+						t.Errorf("asked for %s, got %s", id, m.ID)
+					}
+					served.Add(1)
+					time.Sleep(time.Duration(i%3) * time.Millisecond)
+					release()
+				case errors.As(err, &ae) && ae.Status == 503 && ae.RetryAfter > 0:
+					refused.Add(1)
+				default:
+					t.Errorf("acquire %s: %v", id, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	if served.Load() == 0 {
+		t.Fatal("no request was served")
+	}
+	t.Logf("%d served, %d refused (busy models filled the budget), %d loads", served.Load(), refused.Load(), f.loads.Load())
+}
