@@ -134,6 +134,7 @@ func (r *Router) Acquire(ctx context.Context, id string) (_ *Model, release func
 	if id == "" {
 		id = r.Default()
 	}
+	deadline := time.Now().Add(r.opts.LoadWait)
 	wait := time.NewTimer(r.opts.LoadWait)
 	defer wait.Stop()
 	for attempt := 0; ; attempt++ {
@@ -152,7 +153,9 @@ func (r *Router) Acquire(ctx context.Context, id string) (_ *Model, release func
 			var once sync.Once
 			return m, func() { once.Do(func() { r.release(e) }) }, nil
 		case StateUnloaded:
-			if attempt > 0 && e.err != nil { // the load this request waited for failed
+			// The load this request waited for failed: its error, unless
+			// it gave up waiting for room sooner than this request would.
+			if attempt > 0 && e.err != nil && !(errors.Is(e.err, errBudget) && time.Now().Before(deadline)) {
 				err := e.err
 				r.mu.Unlock()
 				return nil, nil, loadFailed(id, err)

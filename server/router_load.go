@@ -7,7 +7,9 @@ import (
 
 // startLoadLocked starts loading e (unloaded) in the background: it
 // reserves e's expected bytes, first unloading idle models least recently
-// used until they fit the budget. r.mu is held.
+// used until they fit the budget. While the models that would have to go
+// are busy it waits for them (they finish their requests), polling, up to
+// LoadWait. r.mu is held.
 func (r *Router) startLoadLocked(e *routeEntry) {
 	e.state, e.ready, e.err = StateLoading, make(chan struct{}), nil
 	need := e.src.Estimate
@@ -15,20 +17,44 @@ func (r *Router) startLoadLocked(e *routeEntry) {
 		r.failLocked(e, fmt.Errorf("it needs %d bytes, more than models_memory_budget %d", need, b))
 		return
 	}
-	closers, ok := r.makeRoomLocked(need, e)
-	if !ok {
-		r.failLocked(e, fmt.Errorf("%w (budget %d bytes, %d in use, %d needed)", errBudget, r.opts.MemoryBudget, r.used, need))
-		r.runAfterUnlock(closers)
-		return
-	}
-	e.reserved = need
-	r.used += need
 	go func() {
+		if r.reserve(e, need) {
+			r.load(e)
+		}
+	}()
+}
+
+// roomPoll is how often a load waiting for busy models to go idle looks
+// again.
+const roomPoll = 5 * time.Millisecond
+
+// reserve counts need bytes for e once they fit the budget, unloading
+// idle models to make room; it fails e's load if they do not fit within
+// LoadWait or the router closes.
+func (r *Router) reserve(e *routeEntry, need int64) bool {
+	deadline := time.Now().Add(r.opts.LoadWait)
+	for {
+		r.mu.Lock()
+		closers, ok := r.makeRoomLocked(need, e)
+		if ok {
+			e.reserved = need
+			r.used += need
+		} else if time.Now().After(deadline) || r.ctx.Err() != nil {
+			r.failLocked(e, fmt.Errorf("%w (budget %d bytes, %d in use, %d needed)", errBudget, r.opts.MemoryBudget, r.used, need))
+		}
+		done := ok || e.state != StateLoading
+		r.mu.Unlock()
 		for _, c := range closers { // the evicted models go before the new one arrives
 			c()
 		}
-		r.load(e)
-	}()
+		if done {
+			return ok
+		}
+		select {
+		case <-r.ctx.Done():
+		case <-time.After(roomPoll):
+		}
+	}
 }
 
 // runAfterUnlock runs closers in the background: the caller holds r.mu.

@@ -134,23 +134,37 @@ func TestRouterMemoryBudget(t *testing.T) {
 			t.Errorf("%d loads, want 3 (a again is already loaded)", f.loads.Load())
 		}
 	})
-	t.Run("a busy model stays and the newcomer is refused", func(t *testing.T) {
+	t.Run("a newcomer waits for a busy model, bounded", func(t *testing.T) {
 		f := &fakeLoads{bytes: 100}
-		r := newTestRouter(t, f, RouterOptions{MemoryBudget: 150}, "a", "b")
+		r := newTestRouter(t, f, RouterOptions{MemoryBudget: 150, LoadWait: 100 * time.Millisecond}, "a", "b")
 		_, release, err := r.Acquire(context.Background(), "a")
 		if err != nil {
 			t.Fatal(err)
 		}
+		start := time.Now()
 		_, _, err = r.Acquire(context.Background(), "b")
 		var ae *APIError
-		if !errors.As(err, &ae) || ae.Status != 503 || ae.Code != "models_memory_budget" {
-			t.Fatalf("b while a is busy: %v, want 503 models_memory_budget", err)
+		if !errors.As(err, &ae) || ae.Status != 503 || ae.RetryAfter == 0 {
+			t.Fatalf("b while a is busy: %v, want a 503 with Retry-After", err)
 		}
+		if waited := time.Since(start); waited < 100*time.Millisecond {
+			t.Errorf("refused after %s, before LoadWait", waited)
+		}
+		if got := states(r)["a"]; got != StateLoaded {
+			t.Errorf("busy a is %s", got)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, rel, err := r.Acquire(context.Background(), "b")
+			if err == nil {
+				rel()
+			}
+			done <- err
+		}()
+		time.Sleep(20 * time.Millisecond) // b waits for room
 		release()
-		if _, rel, err := r.Acquire(context.Background(), "b"); err != nil {
+		if err := <-done; err != nil {
 			t.Fatalf("b once a is idle: %v", err)
-		} else {
-			rel()
 		}
 		if got := states(r); got["a"] != StateUnloaded || got["b"] != StateLoaded {
 			t.Errorf("states %v", got)
@@ -219,6 +233,10 @@ func TestRouterKeepAlive(t *testing.T) {
 	}
 	release()
 	waitState(t, r, "a", StateUnloaded)
+	deadline := time.Now().Add(5 * time.Second)
+	for f.closes.Load() != 1 && time.Now().Before(deadline) { // it closes outside the lock
+		time.Sleep(5 * time.Millisecond)
+	}
 	if f.closes.Load() != 1 {
 		t.Errorf("%d closes, want 1", f.closes.Load())
 	}
@@ -509,8 +527,13 @@ func TestRouterInteractiveAcrossUnload(t *testing.T) {
 		return out.History
 	}
 	turn()
-	if err := r.Unload("a"); err != nil {
-		t.Fatal(err)
+	// The turn's sequence leaves the scheduler just after its answer.
+	deadline := time.Now().Add(5 * time.Second)
+	for err := r.Unload("a"); err != nil; err = r.Unload("a") {
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	if h := turn(); h == 0 {
 		t.Errorf("the second turn saw no history")
