@@ -94,7 +94,12 @@ func runGenerate(ctx context.Context, f *runFlags, out, errw io.Writer) error {
 		return fmt.Errorf("run: kernel library: %w", err)
 	}
 	start := time.Now()
-	m, err := model.Load(f.model, model.WithMaxBatchTokens(f.batch))
+	path, release, err := modelFile(f.model, slog.Default())
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	defer release()
+	m, err := model.Load(path, model.WithMaxBatchTokens(f.batch))
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/kiln-llm/kiln/configs"
 	"github.com/kiln-llm/kiln/control"
 	"github.com/kiln-llm/kiln/engine/chat"
+	"github.com/kiln-llm/kiln/engine/defaultmodel"
 	"github.com/kiln-llm/kiln/engine/gguf"
 	"github.com/kiln-llm/kiln/engine/model"
 	"github.com/kiln-llm/kiln/engine/tokenizer"
@@ -59,7 +60,7 @@ func expandShorthands(args []string) []string {
 
 func newServeCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "serve --model FILE [options]",
+		Use:   "serve [--model FILE] [options]",
 		Short: "Serve a GGUF model over an OpenAI-compatible HTTP API",
 		Long: `Serve a GGUF model over an OpenAI-compatible HTTP API (and LMDeploy's
 /v1/chat/interactive, /tokenize, /detokenize, /health, /metrics, /docs).
@@ -67,7 +68,11 @@ func newServeCommand() *cobra.Command {
 Every option can also come from a YAML file (--config FILE; see
 configs/kiln.yaml) and from KILN_<OPTION> environment variables, e.g.
 KILN_PORT=9000; flags win over variables, which win over the file.
--tp, -dp and -pp are short for the parallel-size options, -m for --model.`,
+-tp, -dp and -pp are short for the parallel-size options, -m for --model.
+Without --model the built-in stories260K (a 1.2 MB TinyStories llama) is
+served. Other servers' option names work too: --server-name, --server-port
+and --tp (LMDeploy), --model-path and --model-names (FastChat), and
+snake_case spellings such as --session_len.`,
 		// Parsed by hand so that -tp/-dp/-pp work as vLLM users type them.
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -100,6 +105,7 @@ KILN_PORT=9000; flags win over variables, which win over the file.
 	fs.String("config", "", "YAML configuration file (see configs/kiln.yaml; default $KILN_CONFIG)")
 	fs.BoolP("help", "h", false, "help for serve")
 	fs.SortFlags = false
+	fs.SetNormalizeFunc(normalizeServeFlag)
 	return cmd
 }
 
@@ -137,6 +143,15 @@ func newLogger(cfg *configs.Config, w io.Writer) *slog.Logger {
 // if not nil, receives the bound address (tests listen on port 0).
 func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) error {
 	log := slog.Default()
+	builtin := cfg.Model == "" && len(cfg.Models) == 0
+	if builtin {
+		path, err := defaultmodel.Path("")
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		cfg.Model = path
+		log.Info("serve: no --model given; serving the built-in "+defaultmodel.Name+" (MIT, from llama2.c)", "file", path)
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("serve: options host and port: %w", err)
@@ -146,6 +161,7 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 		ResponseRole: cfg.ResponseRole, APIKeys: cfg.AllAPIKeys, CORSOrigins: cfg.CORSOrigins,
 		BodyLimit: cfg.BodyLimitBytes, RequestTimeout: cfg.RequestTimeout, Logger: log, Version: version,
 		ToolCallParser: cfg.ToolCallParser, EnableAutoToolChoice: cfg.EnableAutoToolChoice,
+		ReasoningParser: cfg.ReasoningParser, ResponseStoreEntries: cfg.ResponseStoreEntries,
 		GrammarLimits: grammarLimits, GrammarCacheBytes: grammarCache,
 	})
 	serveErr := make(chan error, 1)
@@ -174,6 +190,11 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	srv.SetModel(st.model)
 	log.Info("serve: ready", "model", st.model.ID, "replicas", len(st.engines), "threads", native.Threads(),
 		"context", st.model.ContextLen, "kv_blocks_per_replica", st.blocks, "kv_type", cfg.KVCacheDtype)
+	if url := localURL(ln.Addr()); isTerminal(os.Stderr) && cfg.LogFormat == "text" {
+		printBanner(os.Stderr, url, st.model.ID, builtin)
+	} else {
+		log.Info("serve: chat page at "+url+"/, API docs at "+url+"/docs", "try", "curl "+url+`/v1/completions -d '{"prompt":"Once upon a time","max_tokens":32}'`)
+	}
 
 	select {
 	case <-ctx.Done():
@@ -239,7 +260,13 @@ func initKernels(cfg *configs.Config, log *slog.Logger) error {
 // loadEngines loads cfg.Model into its replicas (startEngines after the
 // kernels are up).
 func loadEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *engines, err error) {
-	if err := warmFile(ctx, cfg.Model, newProgress("loading "+filepath.Base(cfg.Model))); err != nil {
+	modelPath, release, err := modelFile(cfg.Model, log)
+	if err != nil {
+		return nil, fmt.Errorf("serve: option model: %w", err)
+	}
+	defer release()
+	progress := loadProgress("loading "+filepath.Base(cfg.Model), os.Stderr, isTerminal(os.Stderr), log, time.Now)
+	if err := warmFile(ctx, modelPath, progress); err != nil {
 		return nil, fmt.Errorf("serve: option model: %w", err)
 	}
 	st := &engines{}
@@ -253,7 +280,7 @@ func loadEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ 
 	var tok *tokenizer.Tokenizer
 	var tmpl server.ChatTemplate
 	for i := range cfg.DataParallelSize {
-		m, err := model.Load(cfg.Model, model.WithMaxBatchTokens(cfg.MaxBatchTokens))
+		m, err := model.Load(modelPath, model.WithMaxBatchTokens(cfg.MaxBatchTokens))
 		if err != nil {
 			return nil, fmt.Errorf("serve: option model: %w", err)
 		}
@@ -284,16 +311,16 @@ func loadEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ 
 	if len(backends) > 1 {
 		b = control.NewReplicas(backends...)
 	}
-	name := cfg.ServedModelName
-	if name == "" {
-		name = strings.TrimSuffix(filepath.Base(cfg.Model), ".gguf")
+	name, aliases := strings.TrimSuffix(filepath.Base(cfg.Model), ".gguf"), []string(nil)
+	if len(cfg.ModelNames) > 0 {
+		name, aliases = cfg.ModelNames[0], cfg.ModelNames[1:]
 	}
 	created := time.Now().Unix()
 	if fi, err := os.Stat(cfg.Model); err == nil {
 		created = fi.ModTime().Unix()
 		st.bytes += fi.Size() // one mapping, shared by the replicas
 	}
-	st.model = &server.Model{ID: name, Root: cfg.Model, Created: created, ContextLen: st.engines[0].Config().SessionLen, Tokenizer: tok, Backend: b, Embedder: emb, ChatTemplate: tmpl}
+	st.model = &server.Model{ID: name, Aliases: aliases, StrictName: cfg.StrictModelName, Root: cfg.Model, Created: created, ContextLen: st.engines[0].Config().SessionLen, Tokenizer: tok, Backend: b, Embedder: emb, ChatTemplate: tmpl}
 	return st, nil
 }
 
@@ -326,6 +353,7 @@ func newReplica(cfg *configs.Config, m *model.Model, tok *tokenizer.Tokenizer, b
 	e, err := control.New(exec, tok, control.Config{
 		MaxBatchTokens: cfg.MaxBatchTokens, MaxNumSeqs: cfg.MaxNumSeqs, MaxQueue: cfg.MaxQueue,
 		SessionLen: pool.SessionLen, PrefixCaching: cfg.EnablePrefixCaching,
+		MaxITL: time.Duration(cfg.MaxITLMs) * time.Millisecond, Speculative: speculativeConfig(cfg),
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("serve: %w", err)
@@ -391,4 +419,13 @@ func warmFile(ctx context.Context, path string, progress func(done, total int64)
 		}
 	}
 	return nil
+}
+
+// speculativeConfig is the engine's speculative decoding setup from cfg
+// (off unless a method is named).
+func speculativeConfig(cfg *configs.Config) control.SpeculativeConfig {
+	if cfg.Speculative == "" {
+		return control.SpeculativeConfig{}
+	}
+	return control.SpeculativeConfig{Method: cfg.Speculative, Tokens: cfg.NumSpeculativeTokens, NgramMin: cfg.NgramMin, NgramMax: cfg.NgramMax}
 }

@@ -108,7 +108,7 @@ func TestServeSeveralModels(t *testing.T) {
 		}
 		var tk struct{ Tokens []int32 }
 		_ = json.Unmarshal([]byte(body), &tk)
-		status, body = post(t, url+"/detokenize", `{"model":"smollm","tokens":`+mustJSON(tk.Tokens)+`}`)
+		status, body = post(t, url+"/detokenize", `{"model":"smollm","tokens":`+toJSON(tk.Tokens)+`}`)
 		if status != 200 || !strings.Contains(body, "named SmolLM") { // its template's default system prompt
 			t.Errorf("smollm's chat prompt is not rendered by its own template: %d %s", status, body)
 		}
@@ -204,9 +204,9 @@ func TestRepeatedModels(t *testing.T) {
 	}
 }
 
-func mustJSON(v any) string {
+func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
 
-func jsonInt(n int64) string { return mustJSON(n) }
+func jsonInt(n int64) string { return toJSON(n) }

@@ -149,16 +149,26 @@ func asInt(v any) (int, error) {
 func (c *Config) ServedModels() []ModelSpec {
 	var out []ModelSpec
 	if c.Model != "" {
-		out = append(out, ModelSpec{Path: c.Model, Name: c.ServedModelName})
+		out = append(out, ModelSpec{Path: c.Model, Name: c.primaryName()})
 	}
 	return append(out, c.Models...)
+}
+
+// primaryName is model's id: the first of served_model_name's names
+// (ModelNames once validated), "" for the file's base name.
+func (c *Config) primaryName() string {
+	if len(c.ModelNames) > 0 {
+		return c.ModelNames[0]
+	}
+	name, _, _ := strings.Cut(c.ServedModelName, ",")
+	return strings.TrimSpace(name)
 }
 
 // ForModel is the configuration one model is served with: c with model,
 // served_model_name and the options s sets replaced.
 func (c *Config) ForModel(s ModelSpec) *Config {
 	out := *c
-	out.Model, out.ServedModelName, out.Models = s.Path, s.ID(), nil
+	out.Model, out.ServedModelName, out.ModelNames, out.Models = s.Path, s.ID(), []string{s.ID()}, nil
 	if s.ChatTemplate != "" {
 		out.ChatTemplate = s.ChatTemplate
 	}
@@ -180,7 +190,7 @@ func (c *Config) ForModel(s ModelSpec) *Config {
 func (c *Config) validateModels(bad func(key, format string, args ...any)) {
 	seen := map[string]bool{}
 	if c.Model != "" {
-		seen[ModelSpec{Path: c.Model, Name: c.ServedModelName}.ID()] = true
+		seen[ModelSpec{Path: c.Model, Name: c.primaryName()}.ID()] = true
 	}
 	for i, s := range c.Models {
 		switch st, err := os.Stat(s.Path); {
@@ -189,7 +199,9 @@ func (c *Config) validateModels(bad func(key, format string, args ...any)) {
 		case err != nil:
 			bad("models", "entry %d: %v", i, err)
 		case st.IsDir():
-			bad("models", "entry %d: %s is a directory; want a GGUF file", i, s.Path)
+			if cs, err := os.Stat(filepath.Join(s.Path, "config.json")); err != nil || !cs.Mode().IsRegular() {
+				bad("models", "entry %d: %s is a directory without config.json; want a GGUF file or a Hugging Face model directory", i, s.Path)
+			}
 		}
 		if id := s.ID(); seen[id] {
 			bad("models", "entry %d: model id %q is served twice; give each a distinct name", i, id)

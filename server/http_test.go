@@ -262,7 +262,7 @@ func TestMethods(t *testing.T) {
 		{"DELETE", "/v1/completions", 405, "POST"},
 		{"PUT", "/V1/Chat/Completions/", 405, "POST"},
 		{"GET", "/tokenize", 405, "POST"},
-		{"PROPFIND", "/", 404, ""},
+		{"PROPFIND", "/", 405, "GET, HEAD"}, // the chat page
 		{"PROPFIND", "/v1/nothing", 404, ""},
 		{"DELETE", "/v1/nothing", 404, ""},
 	} {

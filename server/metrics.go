@@ -56,12 +56,14 @@ var (
 	descFinished  = desc("request_finished_total", "Finished requests by finish reason.", "finished_reason")
 	descPreempt   = desc("preemptions_total", "Sequences preempted for K/V space and recomputed.")
 	descSteps     = desc("steps_total", "Scheduler steps (forward passes).")
+	descDraftTok  = desc("spec_decode_num_draft_tokens_total", "Speculative draft tokens verified.")
+	descAccTok    = desc("spec_decode_num_accepted_tokens_total", "Speculative draft tokens accepted (their ratio to drafts is the acceptance rate).")
 	descTTFT      = desc("time_to_first_token_seconds", "Time from submission to the first generated token.")
 	descITL       = desc("inter_token_latency_seconds", "Time between generated tokens of a sequence.")
 	descE2E       = desc("e2e_request_latency_seconds", "Time from submission to finish.")
 	descQueue     = desc("request_queue_time_seconds", "Time from submission to first scheduling.")
 	engineDescs   = []*prometheus.Desc{descRunning, descWaiting, descSessions, descKVBlocks, descKVUsage, descHitRate, descPrefixQ, descPrefixH,
-		descPromptTok, descGenTok, descFinished, descPreempt, descSteps, descTTFT, descITL, descE2E, descQueue}
+		descPromptTok, descGenTok, descFinished, descPreempt, descSteps, descDraftTok, descAccTok, descTTFT, descITL, descE2E, descQueue}
 )
 
 // The names routers read, as vLLM exports them (the Kubernetes Gateway
@@ -161,6 +163,8 @@ func (e *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(descPreempt, float64(mt.Preemptions))
 	counter(descSteps, float64(mt.Steps))
+	counter(descDraftTok, float64(mt.DraftTokens))
+	counter(descAccTok, float64(mt.AcceptedTokens))
 	for _, h := range []struct {
 		d *prometheus.Desc
 		h control.Histogram

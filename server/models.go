@@ -71,7 +71,7 @@ func (s *Server) handleModel(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if id != m.ID {
+	if !m.AnswersTo(id) {
 		return modelNotFound(id)
 	}
 	return c.JSON(modelEntry(m))

@@ -45,6 +45,10 @@ func TestParamValidation(t *testing.T) {
 		{chat, `{` + msgs + `, "max_completion_tokens": 100000}`, 400, "max_completion_tokens", ""},
 		{cmpl, `{"prompt": "x", "min_tokens": -1}`, 400, "min_tokens", ""},
 		{cmpl, `{"prompt": "x", "max_tokens": 2, "min_tokens": 3}`, 400, "min_tokens", ""},
+		// priority
+		{cmpl, `{"prompt": "x", "priority": "high"}`, 400, "priority", ""},
+		{cmpl, `{"prompt": "x", "priority": 1.5}`, 400, "priority", ""},
+		{cmpl, `{"prompt": "x", "priority": 1073741825}`, 400, "priority", ""},
 		// sampling ranges and types
 		{cmpl, `{"prompt": "x", "temperature": 2.5}`, 400, "temperature", ""},
 		{cmpl, `{"prompt": "x", "temperature": -1}`, 400, "temperature", ""},

@@ -235,7 +235,11 @@ func (b *builder) compile(e *expr, from, to int32) {
 		b.states[from].calls = append(b.states[from].calls, call{e.rule, to})
 		b.charge(costCall)
 	case eObj:
-		b.compileObj(e.props, from, to)
+		var extra *expr
+		if len(e.subs) > 0 {
+			extra = e.subs[0]
+		}
+		b.compileObj(e.props, extra, from, to)
 	case eStr:
 		b.compileStr(e.lo, e.hi, from, to)
 	}
@@ -277,9 +281,13 @@ func (b *builder) compileStr(lo, hi int, from, to int32) {
 // member's key and value are built once, from k[i] to c[i+1]. The NFA is
 // linear in the schema: a member compiled once per chain would double with
 // each level of nested objects.
-func (b *builder) compileObj(props []objProp, from, to int32) {
+//
+// extra, when not nil, is a member (key, colon and value) that may follow
+// the known ones any number of times: additionalProperties beside
+// properties.
+func (b *builder) compileObj(props []objProp, extra *expr, from, to int32) {
 	n := len(props)
-	if n == 0 {
+	if n == 0 && extra == nil {
 		b.addEps(from, to)
 		return
 	}
@@ -289,8 +297,21 @@ func (b *builder) compileObj(props []objProp, from, to int32) {
 	for i := 1; i < n; i++ {
 		a[i], c[i] = b.newState(), b.newState()
 	}
-	a[n], c[n] = to, to
-	c[0] = b.newState() // unreachable; keeps the loop uniform
+	if n > 0 {
+		a[n], c[n] = to, to
+		c[0] = b.newState() // unreachable; keeps the loop uniform
+	}
+	if extra != nil {
+		if n > 0 {
+			a[n], c[n] = b.newState(), b.newState()
+		}
+		more := star(seq(lit(","), extra))
+		b.addEps(a[n], to)
+		b.compile(seq(extra, more), a[n], to)
+		if n > 0 {
+			b.compile(more, c[n], to)
+		}
+	}
 	for i, p := range props {
 		if b.err != nil {
 			return

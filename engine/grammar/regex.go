@@ -24,26 +24,41 @@ func Regex(pattern string) (*Grammar, error) {
 // (.{0,1000}){1000} is refused in time linear in its length.
 func (l Limits) Regex(ctx context.Context, pattern string) (*Grammar, error) {
 	b := newBuilder(ctx, l)
-	p := &reParser{src: pattern, b: b}
-	if p.peek() == '^' {
-		p.pos++
-	}
-	e, err := p.alt()
+	e, _, _, err := b.parseRegex(pattern, "guided_regex")
 	if err != nil {
 		return nil, err
-	}
-	if p.pos < len(p.src) {
-		return nil, p.errorf("unexpected %q", p.src[p.pos])
 	}
 	r := b.newRule()
 	b.define(r, e)
 	return b.finish(r)
 }
 
+// parseRegex parses pattern into an expression of its raw bytes, reporting
+// whether it starts with ^ and ends with $; what names the parameter in
+// errors.
+func (b *builder) parseRegex(pattern, what string) (e *expr, start, end bool, err error) {
+	p := &reParser{src: pattern, b: b, what: what}
+	if p.peek() == '^' {
+		p.pos++
+		start = true
+	}
+	if e, err = p.alt(); err != nil {
+		return nil, false, false, err
+	}
+	if p.pos < len(p.src) {
+		return nil, false, false, p.errorf("unexpected %q", p.src[p.pos])
+	}
+	return e, start, p.endAnchor, nil
+}
+
 type reParser struct {
 	src string
 	pos int
 	b   *builder // charged for the expression nodes of repetitions
+	// what names the parameter in errors ("guided_regex", "pattern").
+	what string
+	// endAnchor records a final $.
+	endAnchor bool
 	// depth is the groups open at pos; the parser recurses per group.
 	depth int
 }
@@ -53,7 +68,7 @@ type reParser struct {
 const maxGroupDepth = 1000
 
 func (p *reParser) errorf(format string, args ...any) error {
-	return fmt.Errorf("guided_regex %q at offset %d: %s", p.src, p.pos, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%s %q at offset %d: %s", p.what, p.src, p.pos, fmt.Sprintf(format, args...))
 }
 
 func (p *reParser) peek() byte {
@@ -91,6 +106,7 @@ func (p *reParser) seq() (*expr, error) {
 		}
 		if c == '$' && p.pos == len(p.src)-1 {
 			p.pos++
+			p.endAnchor = true
 			break
 		}
 		a, err := p.atom()

@@ -39,7 +39,7 @@ func TestToolCallMatch(t *testing.T) {
 			t.Errorf("accepts %s", s)
 		}
 	}
-	_, err = ToolCall([]Tool{{Name: "f", Parameters: json.RawMessage(`{"type":"string","format":"uri"}`)}}, ToolCallFormat{})
+	_, err = ToolCall([]Tool{{Name: "f", Parameters: json.RawMessage(`{"type":"string","format":"idn-hostname"}`)}}, ToolCallFormat{})
 	var se *SchemaError
 	if !errors.As(err, &se) || se.Keyword != "format" || !strings.Contains(err.Error(), `"f"`) {
 		t.Errorf("err = %v, want a format error naming tool f", err)
