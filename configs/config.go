@@ -79,9 +79,10 @@ type Config struct {
 	BodyLimitBytes int      `mapstructure:"-"`
 	KVCacheBytes   int64    `mapstructure:"-"` // 0: sized by CacheMaxEntryCount
 	AllAPIKeys     []string `mapstructure:"-"` // APIKeys plus APIKeyFile's lines
+	ModelNames     []string `mapstructure:"-"` // ServedModelName split at commas (nil: the file's base name)
+
 	// ModelsMemoryBudgetBytes is ModelsMemoryBudget (0: no bound).
 	ModelsMemoryBudgetBytes int64 `mapstructure:"-"`
-	ModelNames     []string `mapstructure:"-"` // ServedModelName split at commas (nil: the file's base name)
 }
 
 // Defaults is the configuration with no file, environment or flags.
