@@ -486,9 +486,7 @@ func TestRouterMetricsSurviveUnload(t *testing.T) {
 		t.Fatalf("kiln_generation_tokens_total %s, want 6", got)
 	}
 	for _, id := range []string{"a", "b"} {
-		if err := r.Unload(id); err != nil {
-			t.Fatal(err)
-		}
+		unloadWhenIdle(t, r, id)
 		if got := sample("kiln_generation_tokens_total"); got != "6" {
 			t.Errorf("kiln_generation_tokens_total %s after unloading %s, want 6", got, id)
 		}
@@ -527,14 +525,7 @@ func TestRouterInteractiveAcrossUnload(t *testing.T) {
 		return out.History
 	}
 	turn()
-	// The turn's sequence leaves the scheduler just after its answer.
-	deadline := time.Now().Add(5 * time.Second)
-	for err := r.Unload("a"); err != nil; err = r.Unload("a") {
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	unloadWhenIdle(t, r, "a")
 	if h := turn(); h == 0 {
 		t.Errorf("the second turn saw no history")
 	}
@@ -598,4 +589,46 @@ func TestRouterConcurrent(t *testing.T) {
 		t.Fatal("no request was served")
 	}
 	t.Logf("%d served, %d refused (busy models filled the budget), %d loads", served.Load(), refused.Load(), f.loads.Load())
+}
+
+// TestRouterOtherAPIs: the Responses and Anthropic Messages APIs route by
+// their model field too.
+func TestRouterOtherAPIs(t *testing.T) {
+	r := newTestRouter(t, &fakeLoads{bytes: 1}, RouterOptions{}, "a", "b")
+	s := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	s.SetRouter(r)
+	env := &testEnv{srv: s}
+	for _, tc := range []struct{ path, body string }{
+		{"/v1/responses", `{"model":"b","input":"Once","max_output_tokens":3}`},
+		{"/v1/messages", `{"model":"b","max_tokens":3,"messages":[{"role":"user","content":"Once"}]}`},
+		{"/v1/messages/count_tokens", `{"model":"b","messages":[{"role":"user","content":"Once"}]}`},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			unloadWhenIdle(t, r, "b")
+			resp, b := env.do(t, "POST", tc.path, tc.body)
+			if resp.StatusCode != 200 {
+				t.Fatalf("%d %s", resp.StatusCode, b)
+			}
+			if got := states(r)["b"]; got != StateLoaded {
+				t.Errorf("b is %s after a request naming it", got)
+			}
+			resp, b = env.do(t, "POST", tc.path, strings.Replace(tc.body, `"b"`, `"zz"`, 1))
+			if resp.StatusCode != 404 {
+				t.Errorf("unknown model: %d %s", resp.StatusCode, b)
+			}
+		})
+	}
+}
+
+// unloadWhenIdle unloads model id once it is idle: a request's sequence
+// leaves the scheduler just after its answer.
+func unloadWhenIdle(t *testing.T, r *Router, id string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for err := r.Unload(id); err != nil; err = r.Unload(id) {
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
