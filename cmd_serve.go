@@ -77,7 +77,7 @@ snake_case spellings such as --session_len.`,
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fs := cmd.Flags()
-			if err := fs.Parse(expandShorthands(args)); err != nil {
+			if err := fs.Parse(repeatedModels(expandShorthands(args))); err != nil {
 				return fmt.Errorf("serve: %w (see kiln serve --help)", err)
 			}
 			if help, _ := fs.GetBool("help"); help {
@@ -109,6 +109,23 @@ snake_case spellings such as --session_len.`,
 	return cmd
 }
 
+// repeatedModels rewrites the second and later --model flags to --models:
+// `--model a.gguf --model b.gguf` serves both, as the models option does.
+func repeatedModels(args []string) []string {
+	out := make([]string, 0, len(args))
+	seen := false
+	for _, a := range args {
+		if a == "--model" || strings.HasPrefix(a, "--model=") {
+			if seen {
+				a = "--models" + strings.TrimPrefix(a, "--model")
+			}
+			seen = true
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
 // newLogger is the process logger in the configured format and level.
 func newLogger(cfg *configs.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
@@ -126,7 +143,7 @@ func newLogger(cfg *configs.Config, w io.Writer) *slog.Logger {
 // if not nil, receives the bound address (tests listen on port 0).
 func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) error {
 	log := slog.Default()
-	builtin := cfg.Model == ""
+	builtin := cfg.Model == "" && len(cfg.Models) == 0
 	if builtin {
 		path, err := defaultmodel.Path("")
 		if err != nil {
@@ -154,6 +171,11 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 		"max_batch_tokens", cfg.MaxBatchTokens, "prefix_caching", cfg.EnablePrefixCaching, "api_keys", len(cfg.AllAPIKeys))
 	if listening != nil {
 		listening(ln.Addr())
+	}
+	if specs := cfg.ServedModels(); len(specs) > 1 {
+		return serveRouted(ctx, cfg, srv, serveErr, log)
+	} else if cfg.Model == "" {
+		cfg = cfg.ForModel(specs[0]) // one model, given in the models list
 	}
 
 	st, err := startEngines(ctx, cfg, log)
@@ -199,6 +221,7 @@ type engines struct {
 	engines []*control.Engine
 	models  []*model.Model
 	blocks  int
+	bytes   int64 // the weights file plus every replica's K/V pool
 }
 
 func (st *engines) close() {
@@ -216,12 +239,27 @@ func (st *engines) close() {
 // Model (scratch buffers; the weights are one shared file mapping), K/V
 // pool and scheduler. On error whatever was built is released.
 func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *engines, err error) {
+	if err := initKernels(cfg, log); err != nil {
+		return nil, err
+	}
+	return loadEngines(ctx, cfg, log)
+}
+
+// initKernels pins the process to the configured CPUs and starts the
+// kernel library's threads, once for every model served.
+func initKernels(cfg *configs.Config, log *slog.Logger) error {
 	if err := pinCPUs(cfg.DeviceCPUs); err != nil {
 		log.Warn("serve: devices: could not pin threads", "err", err)
 	}
 	if err := native.Init(cfg.Threads()); err != nil {
-		return nil, fmt.Errorf("serve: kernel library: %w", err)
+		return fmt.Errorf("serve: kernel library: %w", err)
 	}
+	return nil
+}
+
+// loadEngines loads cfg.Model into its replicas (startEngines after the
+// kernels are up).
+func loadEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *engines, err error) {
 	progress := loadProgress("loading "+filepath.Base(cfg.Model), os.Stderr, isTerminal(os.Stderr), log, time.Now)
 	if err := warmModel(ctx, cfg.Model, progress); err != nil {
 		return nil, fmt.Errorf("serve: option model: %w", err)
@@ -256,6 +294,8 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_
 		}
 		st.engines = append(st.engines, e)
 		st.blocks = blocks
+		kvType, _ := native.ParseType(cfg.KVCacheDtype)
+		st.bytes += int64(blocks) * m.KVBlockBytes(cfg.BlockSize, kvType)
 		emb.models = append(emb.models, m)
 	}
 	backends := make([]control.Backend, len(st.engines))
@@ -273,6 +313,7 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_
 	created := time.Now().Unix()
 	if fi, err := os.Stat(cfg.Model); err == nil {
 		created = fi.ModTime().Unix()
+		st.bytes += fi.Size() // one mapping, shared by the replicas
 	}
 	st.model = &server.Model{ID: name, Aliases: aliases, StrictName: cfg.StrictModelName, Root: cfg.Model, Created: created, ContextLen: st.engines[0].Config().SessionLen, Tokenizer: tok, Backend: b, Embedder: emb, ChatTemplate: tmpl}
 	return st, nil

@@ -27,6 +27,12 @@ type Config struct {
 	ChatTemplate    string `mapstructure:"chat_template"`
 	ResponseRole    string `mapstructure:"response_role"`
 
+	// Models are served beside Model, each loaded on first use (see
+	// ModelSpec); decoded by hand (parseModels) to refuse unknown keys.
+	Models             []ModelSpec   `mapstructure:"models"`
+	ModelsMemoryBudget string        `mapstructure:"models_memory_budget"`
+	KeepAlive          time.Duration `mapstructure:"keep_alive"`
+
 	ToolCallParser       string `mapstructure:"tool_call_parser"`
 	EnableAutoToolChoice bool   `mapstructure:"enable_auto_tool_choice"`
 	ReasoningParser      string `mapstructure:"reasoning_parser"`
@@ -74,6 +80,9 @@ type Config struct {
 	KVCacheBytes   int64    `mapstructure:"-"` // 0: sized by CacheMaxEntryCount
 	AllAPIKeys     []string `mapstructure:"-"` // APIKeys plus APIKeyFile's lines
 	ModelNames     []string `mapstructure:"-"` // ServedModelName split at commas (nil: the file's base name)
+
+	// ModelsMemoryBudgetBytes is ModelsMemoryBudget (0: no bound).
+	ModelsMemoryBudgetBytes int64 `mapstructure:"-"`
 }
 
 // Defaults is the configuration with no file, environment or flags.
@@ -124,6 +133,9 @@ var options = []option{
 	{"tokenizer_mode", "tokenizer mode: auto, slow or fast (accepted for vLLM compatibility; the GGUF tokenizer is exact in every mode)"},
 	{"chat_template", "chat template: a file, or a built-in name (chatml, llama2, llama3, mistral, qwen2, phi3, gemma); empty: the model's tokenizer.chat_template, else ChatML"},
 	{"response_role", "role of generated chat messages"},
+	{"models", "more models to serve, each loaded on first use: FILE or NAME=FILE (repeat the flag, or repeat --model); in the file, maps with path, name, chat_template, session_len, max_num_seqs, kv_cache_size"},
+	{"models_memory_budget", "bytes the loaded models may hold (weights plus K/V), least recently used idle models unloaded to stay under it, e.g. 8GiB (empty: no bound)"},
+	{"keep_alive", "with several models, unload a model idle this long, e.g. 5m (0: keep loaded)"},
 	{"tool_call_parser", "parser of the model's tool calls: hermes, llama3_json, mistral, pythonic or qwen2.5 (empty: tool_choice auto is off; required/named take the format from the chat template)"},
 	{"enable_auto_tool_choice", "allow tool_choice auto, the model deciding whether to call tools (needs tool_call_parser)"},
 	{"reasoning_parser", "split a reasoning model's thinking from its answer (reasoning_content): deepseek_r1 or qwen3 (empty: the thinking stays in the content)"},

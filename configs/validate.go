@@ -33,7 +33,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("option %s (--%s, %s): %s", key, FlagName(key), EnvName(key), fmt.Sprintf(format, args...)))
 	}
 	if c.Model == "" {
-		// The built-in model is served.
+		// The built-in model is served, or the models list.
 	} else if st, err := os.Stat(c.Model); err != nil {
 		bad("model", "%v", err)
 	} else if st.IsDir() {
@@ -58,6 +58,7 @@ func (c *Config) Validate() error {
 	if !slices.Contains([]string{"auto", "slow", "fast"}, c.TokenizerMode) {
 		bad("tokenizer_mode", "%q: want auto, slow or fast", c.TokenizerMode)
 	}
+	c.validateModels(bad)
 	if c.Host == "" {
 		bad("host", "empty; want an address such as 0.0.0.0 or 127.0.0.1")
 	}

@@ -273,7 +273,7 @@ func anthropicText(raw json.RawMessage, param string) (string, error) {
 
 // handleMessages is Anthropic's POST /v1/messages.
 func (s *Server) handleMessages(c *fiber.Ctx) error {
-	m, err := s.ready()
+	m, err := s.requestModel(c)
 	if err != nil {
 		return err
 	}
@@ -379,7 +379,7 @@ func anthropicStop(f control.FinishReason, called bool, text string, tokens []in
 // handleCountTokens is Anthropic's POST /v1/messages/count_tokens: the
 // prompt length of a Messages request, tools included.
 func (s *Server) handleCountTokens(c *fiber.Ctx) error {
-	m, err := s.ready()
+	m, err := s.requestModel(c)
 	if err != nil {
 		return err
 	}

@@ -144,7 +144,7 @@ func messageContent(m openai.Message, p string) (string, error) {
 
 // handleChat is POST /v1/chat/completions.
 func (s *Server) handleChat(c *fiber.Ctx) error {
-	m, err := s.ready()
+	m, err := s.requestModel(c)
 	if err != nil {
 		return err
 	}

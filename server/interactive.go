@@ -32,7 +32,7 @@ type interactiveTurn struct {
 // the fields as LMDeploy calls them (request_output_len, min_new_tokens,
 // prompt). The stream is newline-delimited JSON, as LMDeploy sends it.
 func (s *Server) handleInteractive(c *fiber.Ctx) error {
-	m, err := s.ready()
+	m, err := s.defaultModel(c)
 	if err != nil {
 		return err
 	}

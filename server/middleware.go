@@ -103,6 +103,9 @@ func bearerToken(h string) (string, bool) {
 
 // handleHealth is 200 when serving, 503 while loading or shutting down.
 func (s *Server) handleHealth(c *fiber.Ctx) error {
+	if s.router.Load() != nil && !s.draining.Load() {
+		return c.JSON(fiber.Map{"status": "ok"}) // each model loads on demand
+	}
 	if _, err := s.ready(); err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ import (
 // shows it). With store (the default) the answer is kept, bounded, for GET
 // and later follow-ups.
 func (s *Server) handleResponses(c *fiber.Ctx) error {
-	m, err := s.ready()
+	m, err := s.requestModel(c)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,8 @@ func (s *Server) endpoints() []endpoint {
 		{fiber.MethodGet, "/docs/:file", true, s.handleDocs},
 		{fiber.MethodGet, "/v1/models", false, s.handleModels},
 		{fiber.MethodGet, "/v1/models/+", false, s.handleModel},
+		{fiber.MethodPost, "/models/load", false, s.handleModelLoad},
+		{fiber.MethodPost, "/models/unload", false, s.handleModelUnload},
 		{fiber.MethodPost, "/v1/completions", false, s.handleCompletions},
 		{fiber.MethodPost, "/v1/chat/completions", false, s.handleChat},
 		{fiber.MethodPost, "/v1/embeddings", false, s.handleEmbeddings},
@@ -69,7 +71,7 @@ func (s *Server) routes() {
 			app.Add(e.method, e.path, e.handle)
 		}
 	}
-	api := app.Group("", s.auth)
+	api := app.Group("", s.auth, s.releaseModel)
 	for _, e := range s.endpoints() {
 		if !e.open {
 			api.Add(e.method, e.path, e.handle)

@@ -62,6 +62,8 @@ type Server struct {
 	app   *fiber.App
 	log   *slog.Logger
 	model atomic.Pointer[Model]
+	// router, when set, serves several models (SetRouter); model is then nil.
+	router atomic.Pointer[Router]
 
 	draining  atomic.Bool
 	base      context.Context // parent of every request's context
