@@ -16,9 +16,13 @@ import (
 
 // benchSchema makes a long output (at least 64 objects) so that a
 // constrained request runs to max_tokens like a free one: both then decode
-// the same number of tokens.
+// the same number of tokens. Its members use the keywords real schemas
+// use (an integer range, a pattern, formats) besides plain types.
 const benchSchema = `{"type":"object","properties":{"items":{"type":"array","minItems":64,"items":{"type":"object",
- "properties":{"name":{"type":"string","maxLength":24},"kind":{"enum":["a","b","c"]},"n":{"type":"number"}},"required":["name","kind","n"]}}},"required":["items"]}`
+ "properties":{"name":{"type":"string","maxLength":24},"kind":{"enum":["a","b","c"]},"n":{"type":"number"},
+ "age":{"type":"integer","minimum":0,"maximum":130},"code":{"type":"string","pattern":"^[A-Z]{3}-[0-9]{2,4}$"},
+ "born":{"type":"string","format":"date"},"email":{"type":"string","format":"email"}},
+ "required":["name","kind","n","age","code","born","email"]}}},"required":["items"]}`
 
 // BenchmarkJSONSchemaDecode reports decode tokens/s of a real kiln serve
 // with and without a JSON-schema mask, on the same model in the same run,
