@@ -1,0 +1,172 @@
+/* quant_k_avx2.c — AVX2 dot products of the 256-element weight types with
+ * Q8_K activations (Q4_K, Q5_K, Q6_K, IQ4_XS; Q2_K and Q3_K keep the
+ * scalar reference), and the AVX2 rows of the kernel table for every
+ * quantized type.
+ *
+ * Per super-block the quants are unpacked to bytes (nibbles, bit planes,
+ * the IQ4 value table by vpshufb), multiplied with X's (vpmaddubsw), scaled
+ * by their sub-block's scale in the same step (vpmaddwd with the scale
+ * broadcast as int16) and summed into int32 lanes; one horizontal sum gives
+ * the super-block's exact int32 sum. Mins and Q6_K's offset of 32 come from
+ * Q8_K's 16-element sums. The float part is the scalar reference's (quant.h,
+ * kiln_q_with_min), so the result is the reference's, bit for bit. */
+#include "../../kernels.h"
+#include "quant_avx2.h"
+
+#if KILN_X86
+
+/* scaled32: Σ over a 32-quant sub-block of q·x times its scale (8 int32 lanes). */
+KILN_QA __m256i scaled32_u8(__m256i q, const int8_t *x, int scale) {
+    const __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)x));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16((short)scale));
+}
+
+/* q45_K_sum is a Q4_K (qh NULL) or Q5_K super-block's Σ sc_j·Σ q·x, and
+ * through *summ its Σ m_j · (X quant sum of sub-block j). */
+KILN_QA int32_t q45_K_sum(const uint8_t *packed, const uint8_t *qs, const uint8_t *qh, const block_q8_K *x,
+                          int32_t *summ) {
+    uint8_t sc[8], mn[8];
+    for (int j = 0; j < 8; j++) kiln_get_scale_min_k4(j, packed, &sc[j], &mn[j]);
+    int32_t sm = 0;
+    for (int j = 0; j < 8; j++) sm += mn[j] * (x->bsums[2 * j] + x->bsums[2 * j + 1]);
+    *summ = sm;
+    const __m256i low4 = _mm256_set1_epi8(0xF), one = _mm256_set1_epi8(1);
+    const __m256i hbits = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+    __m256i acc = _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+        const __m256i q4 = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+        __m256i lo = _mm256_and_si256(q4, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low4);
+        if (qh) {
+            const __m256i b0 = _mm256_and_si256(_mm256_srli_epi16(hbits, 2 * c), one);
+            const __m256i b1 = _mm256_and_si256(_mm256_srli_epi16(hbits, 2 * c + 1), one);
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(b0, 4));
+            hi = _mm256_or_si256(hi, _mm256_slli_epi16(b1, 4));
+        }
+        acc = _mm256_add_epi32(acc, scaled32_u8(lo, x->qs + 64 * c, sc[2 * c]));
+        acc = _mm256_add_epi32(acc, scaled32_u8(hi, x->qs + 64 * c + 32, sc[2 * c + 1]));
+    }
+    return kiln_qa_hsum(acc);
+}
+
+KILN_TARGET_AVX2 float kiln_dot_q4_K_avx2(const void *vw, const void *vx, const float *xd, int64_t nb) {
+    (void)xd;
+    const block_q4_K *w = vw;
+    const block_q8_K *x = vx;
+    float lane[8] = {0};
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t summ;
+        const int32_t sumi = q45_K_sum(w[b].scales, w[b].qs, NULL, &x[b], &summ);
+        lane[b % 8] = kiln_q_with_min(lane[b % 8], kiln_qa_f16(w[b].d), kiln_qa_f16(w[b].dmin), x[b].d, sumi, summ);
+    }
+    return kiln_q_lanes_sum(lane);
+}
+
+KILN_TARGET_AVX2 float kiln_dot_q5_K_avx2(const void *vw, const void *vx, const float *xd, int64_t nb) {
+    (void)xd;
+    const block_q5_K *w = vw;
+    const block_q8_K *x = vx;
+    float lane[8] = {0};
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t summ;
+        const int32_t sumi = q45_K_sum(w[b].scales, w[b].qs, w[b].qh, &x[b], &summ);
+        lane[b % 8] = kiln_q_with_min(lane[b % 8], kiln_qa_f16(w[b].d), kiln_qa_f16(w[b].dmin), x[b].d, sumi, summ);
+    }
+    return kiln_q_lanes_sum(lane);
+}
+
+/* q6_K_sum is a Q6_K super-block's Σ_g sc_g · Σ (q-32)·x: the unsigned
+ * 6-bit quants' products, less 32·Σ_g sc_g·bsum_g. */
+KILN_QA int32_t q6_K_sum(const block_q6_K *w, const block_q8_K *x) {
+    const __m256i low4 = _mm256_set1_epi8(0xF), two = _mm256_set1_epi8(3);
+    __m256i acc = _mm256_setzero_si256();
+    for (int half = 0; half < 2; half++) {
+        const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * half));
+        const __m256i ql1 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * half + 32));
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(w->qh + 32 * half));
+        __m256i q[4];
+        q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_slli_epi16(_mm256_and_si256(qh, two), 4));
+        q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low4),
+                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), two), 4));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
+                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), two), 4));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), two), 4));
+        for (int t = 0; t < 4; t++) {
+            const int g = 8 * half + 2 * t; /* the 16-element groups g (low lane) and g+1 (high lane) */
+            const __m256i p = _mm256_maddubs_epi16(q[t], _mm256_loadu_si256((const __m256i *)(x->qs + 128 * half + 32 * t)));
+            const __m256i s = _mm256_set_m128i(_mm_set1_epi16(w->scales[g + 1]), _mm_set1_epi16(w->scales[g]));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, s));
+        }
+    }
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w->scales));
+    const __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)x->bsums));
+    return kiln_qa_hsum(acc) - 32 * kiln_qa_hsum(off);
+}
+
+KILN_TARGET_AVX2 float kiln_dot_q6_K_avx2(const void *vw, const void *vx, const float *xd, int64_t nb) {
+    (void)xd;
+    const block_q6_K *w = vw;
+    const block_q8_K *x = vx;
+    float lane[8] = {0};
+    for (int64_t b = 0; b < nb; b++)
+        lane[b % 8] = lane[b % 8] + (kiln_qa_f16(w[b].d) * x[b].d) * (float)q6_K_sum(&w[b], &x[b]);
+    return kiln_q_lanes_sum(lane);
+}
+
+KILN_TARGET_AVX2 float kiln_dot_iq4_xs_avx2(const void *vw, const void *vx, const float *xd, int64_t nb) {
+    (void)xd;
+    const block_iq4_xs *w = vw;
+    const block_q8_K *x = vx;
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kiln_iq4nl_values));
+    float lane[8] = {0};
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i acc = _mm256_setzero_si256();
+        for (int ib = 0; ib < 8; ib++) {
+            const __m256i q = _mm256_shuffle_epi8(table, kiln_qa_nibbles32(w[b].qs + 16 * ib));
+            const __m256i p = kiln_qa_dot16_s8(q, _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * ib)));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16((short)kiln_iq4_xs_scale(&w[b], ib))));
+        }
+        lane[b % 8] = lane[b % 8] + (kiln_qa_f16(w[b].d) * x[b].d) * (float)kiln_qa_hsum(acc);
+    }
+    return kiln_q_lanes_sum(lane);
+}
+
+/* ---- the AVX2 rows ---------------------------------------------------- */
+#define QMM_KERNEL(ty)                                                                                   \
+    static KILN_TARGET_AVX2 void mm_##ty##_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *s) { \
+        (void)s;                                                                                         \
+        kiln_mm_qdot(p, n0, n1, kiln_dot_##ty##_avx2);                                                   \
+    }
+QMM_KERNEL(q4_0)
+QMM_KERNEL(q4_1)
+QMM_KERNEL(q5_0)
+QMM_KERNEL(q5_1)
+QMM_KERNEL(iq4_nl)
+QMM_KERNEL(q4_K)
+QMM_KERNEL(q5_K)
+QMM_KERNEL(q6_K)
+QMM_KERNEL(iq4_xs)
+
+/* Rows keep the scalar dequantizer (memory-bound, used for embeddings only). */
+#define QMM_ROW(TYPE, ty)                                                        \
+    do {                                                                         \
+        t->types[TYPE].gemv = t->types[TYPE].gemm = mm_##ty##_avx2;              \
+        t->types[TYPE].gemv_variant = "avx2 dot (maddubs, exact int32 sums)";    \
+        t->types[TYPE].gemm_variant = "avx2 dot, W panels";                      \
+    } while (0)
+
+void kiln_quant_rows_avx2(kiln_kernels *t) {
+    QMM_ROW(KILN_TYPE_Q4_0, q4_0);
+    QMM_ROW(KILN_TYPE_Q4_1, q4_1);
+    QMM_ROW(KILN_TYPE_Q5_0, q5_0);
+    QMM_ROW(KILN_TYPE_Q5_1, q5_1);
+    QMM_ROW(KILN_TYPE_IQ4_NL, iq4_nl);
+    QMM_ROW(KILN_TYPE_Q4_K, q4_K);
+    QMM_ROW(KILN_TYPE_Q5_K, q5_K);
+    QMM_ROW(KILN_TYPE_Q6_K, q6_K);
+    QMM_ROW(KILN_TYPE_IQ4_XS, iq4_xs);
+}
+
+#else
+typedef int kiln_quant_k_avx2_unavailable; /* non-x86: keep the unit non-empty */
+#endif /* KILN_X86 */
