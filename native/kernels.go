@@ -100,6 +100,39 @@ func QuantizeQ8_0(x []float32, y []byte) error {
 	return check(op, rc)
 }
 
+// QuantizeSupported reports whether Quantize writes type t.
+func QuantizeSupported(t Type) bool {
+	if load() != nil {
+		return false
+	}
+	return bQuantizeSupported(int32(t))
+}
+
+// Quantize writes rows×perRow floats of x as rows of type t (Q4_0, Q4_1,
+// Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K) into y, RowSize(t, perRow) bytes per
+// row: the bytes llama.cpp's reference quantizers write for the same floats
+// (no importance matrix).
+func Quantize(t Type, x []float32, y []byte, rows, perRow int) error {
+	const op = "quantize"
+	if rows <= 0 || perRow <= 0 {
+		return argError(op, ErrSize, "rows=%d per_row=%d must be positive", rows, perRow)
+	}
+	if bs := t.BlockSize(); bs > 1 && perRow%bs != 0 {
+		return argError(op, ErrAlign, "row length %d is not a multiple of %v's block of %d", perRow, t, bs)
+	}
+	rs := RowSize(t, perRow)
+	if rs == 0 || !QuantizeSupported(t) {
+		return argError(op, ErrType, "cannot quantize to %v", t)
+	}
+	if len(x) < rows*perRow || len(y) < rows*rs {
+		return argError(op, ErrSize, "len(x)=%d len(y)=%d, want >= %d, %d", len(x), len(y), rows*perRow, rows*rs)
+	}
+	rc := bQuantize(int32(t), ptr(x), ptr(y), int64(rows), int64(perRow))
+	runtime.KeepAlive(x)
+	runtime.KeepAlive(y)
+	return check(op, rc)
+}
+
 // Dequantize expands len(y) elements of type t from x into y.
 func Dequantize(t Type, x []byte, y []float32) error {
 	const op = "dequantize"

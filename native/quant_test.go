@@ -128,3 +128,50 @@ func upper(s string) string {
 	}
 	return string(b)
 }
+
+// TestQuantizeMatchesLlamaCpp: Quantize writes the bytes llama.cpp's
+// quantizers (ggml_quantize_chunk without an importance matrix) wrote for
+// the fixture's rows: model-like weights, outliers, tiny values, an all-zero
+// super-block, one-signed rows, rows far from zero, exact grids, negative
+// extremes and values near the f16 limit (testdata/quant/README.md).
+func TestQuantizeMatchesLlamaCpp(t *testing.T) {
+	paths, _ := filepath.Glob("testdata/quant/quantize-*.bin")
+	if len(paths) < 8 {
+		t.Fatalf("found %d fixtures, want 8", len(paths))
+	}
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := func(i int) int { return int(binary.LittleEndian.Uint32(b[4*i:])) }
+		typ, rows, perRow := Type(h(0)), h(1), h(2)
+		rs := RowSize(typ, perRow)
+		if rs == 0 || len(b) != 12+4*rows*perRow+rows*rs {
+			t.Fatalf("%s: %d bytes do not match type %v, %d rows of %d", path, len(b), typ, rows, perRow)
+		}
+		x := make([]float32, rows*perRow)
+		for i := range x {
+			x[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[12+4*i:]))
+		}
+		want := b[12+4*rows*perRow:]
+		t.Run(typ.String(), func(t *testing.T) {
+			got := make([]byte, len(want))
+			for i := range got {
+				got[i] = 0xA5 // poison
+			}
+			if err := Quantize(typ, x, got, rows, perRow); err != nil {
+				t.Fatal(err)
+			}
+			for r := range rows {
+				g, w := got[r*rs:(r+1)*rs], want[r*rs:(r+1)*rs]
+				for i := range g {
+					if g[i] != w[i] {
+						t.Errorf("row %d: byte %d (block %d) = %#02x, llama.cpp %#02x", r, i, i/int(RowSize(typ, typ.BlockSize())), g[i], w[i])
+						break
+					}
+				}
+			}
+		})
+	}
+}

@@ -38,6 +38,10 @@ func presets() []Preset {
 		// that synthesizes in milliseconds.
 		{Name: "tiny", Arch: "llama", NEmbd: 64, NLayer: 2, NHead: 4, NHeadKV: 2, NFF: 128, NVocab: 320, NCtx: 256, RopeBase: 10000, RMSEps: 1e-5, Tied: true},
 		{Name: "tiny-qwen2", Arch: "qwen2", NEmbd: 64, NLayer: 2, NHead: 4, NHeadKV: 2, NFF: 128, NVocab: 320, NCtx: 256, RopeBase: 1000000, RMSEps: 1e-6, QKVBias: true},
+		// tiny-256: the smallest shape whose every matrix row is a whole
+		// number of 256-element super-blocks, so quantizing it to a K-quant
+		// preset keeps its K-quants (no 32-element fallbacks).
+		{Name: "tiny-256", Arch: "llama", NEmbd: 256, NLayer: 2, NHead: 4, NHeadKV: 2, NFF: 256, NVocab: 512, NCtx: 256, RopeBase: 10000, RMSEps: 1e-5, Tied: true},
 	}
 }
 
