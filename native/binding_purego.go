@@ -165,11 +165,11 @@ func bDequantize(t int32, x, y unsafe.Pointer, n int64) int32 { return cDequanti
 func bQuantize(t int32, x, y unsafe.Pointer, rows, perRow int64) int32 {
 	return cQuantize(t, x, y, rows, perRow)
 }
-func bQuantizeSupported(t int32) bool { return cQuantizeOK(t) != 0 }
-func bF16ToF32(x, y unsafe.Pointer, n int64) int32            { return cF16ToF32(x, y, n) }
-func bBF16ToF32(x, y unsafe.Pointer, n int64) int32           { return cBF16ToF32(x, y, n) }
-func bF32ToF16(x, y unsafe.Pointer, n int64) int32            { return cF32ToF16(x, y, n) }
-func bF32ToBF16(x, y unsafe.Pointer, n int64) int32           { return cF32ToBF16(x, y, n) }
+func bQuantizeSupported(t int32) bool               { return cQuantizeOK(t) != 0 }
+func bF16ToF32(x, y unsafe.Pointer, n int64) int32  { return cF16ToF32(x, y, n) }
+func bBF16ToF32(x, y unsafe.Pointer, n int64) int32 { return cBF16ToF32(x, y, n) }
+func bF32ToF16(x, y unsafe.Pointer, n int64) int32  { return cF32ToF16(x, y, n) }
+func bF32ToBF16(x, y unsafe.Pointer, n int64) int32 { return cF32ToBF16(x, y, n) }
 func bRMSNorm(y, x, w unsafe.Pointer, m, n int64, eps float32) int32 {
 	return cRMSNorm(y, x, w, m, n, eps)
 }
