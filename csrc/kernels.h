@@ -101,6 +101,7 @@ void kiln_kernels_fill_avx512(kiln_kernels *t, uint32_t features);
 void kiln_quant_rows_scalar(kiln_kernels *t);
 #if KILN_X86
 void kiln_quant_rows_avx2(kiln_kernels *t);
+void kiln_quant_rows_avx512(kiln_kernels *t, uint32_t features);
 #endif
 
 #endif /* KILN_KERNELS_H */

@@ -38,6 +38,7 @@ void kiln_kernels_fill_avx512(kiln_kernels *t, uint32_t features) {
         .gemv_variant = vnni ? "avx512-vnni 1x8 dot tiles" : "avx512 1x8 dot tiles (maddubs)",
         .gemm_variant = vnni ? "avx512-vnni 4x4 dot tiles" : "avx512 4x4 dot tiles (maddubs)",
     };
+    kiln_quant_rows_avx512(t, features);
     t->ops = kiln_ops_avx512;
     t->attn_item = kiln_attn_item_avx512;
     t->ops_variant = t->attn_variant = "avx512";

@@ -1,0 +1,274 @@
+/* quant_avx512.c — AVX-512 VNNI dot products of the quantized weight types
+ * (all but Q2_K and Q3_K) and their rows of the AVX-512 kernel table.
+ *
+ * vpdpbusd multiplies unsigned by signed bytes, so every format's quants
+ * are made unsigned by an offset (Q4_0 +8, Q5_0 +16, IQ4 values +128; Q4_1,
+ * Q5_1, Q4_K, Q5_K, Q6_K quants are unsigned already) and the offset's
+ * share, offset × Σx, is subtracted in integers (Σx from vpdpbusd with ones,
+ * or Q8_K's 16-element sums). Sub-block scales multiply int32 lanes
+ * (vpmulld). The int32 sums are exact, so they equal the scalar
+ * reference's, and the float part is the reference's (quant.h): the result
+ * is the reference's, bit for bit. A 64-byte vector holds two 32-element
+ * blocks (or sub-blocks) side by side, as X holds them.
+ * Without AVX512_VNNI the AVX-512 table keeps the AVX2 rows. */
+#include "../../kernels.h"
+#include "quant_avx2.h"
+
+#if KILN_X86
+
+#define KILN_QZ KILN_INLINE KILN_TARGET_AVX512VNNI
+
+/* pair: two 32-byte halves in one zmm (a low, b high). */
+KILN_QZ __m512i pair(__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1); }
+
+/* hsum_zmm: the sum of 16 int32 lanes. */
+KILN_QZ int32_t hsum_zmm(__m512i v) {
+    return kiln_qa_hsum(_mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)));
+}
+
+enum { Z_Q4_0, Z_Q4_1, Z_Q5_0, Z_Q5_1, Z_IQ4_NL };
+
+/* uquants: block b's 32 quants made unsigned (see the file comment). */
+KILN_QZ __m256i uquants(int ty, const void *w, int64_t b) {
+    switch (ty) {
+    case Z_Q4_0: return kiln_qa_nibbles32(((const block_q4_0 *)w)[b].qs);
+    case Z_Q4_1: return kiln_qa_nibbles32(((const block_q4_1 *)w)[b].qs);
+    case Z_Q5_0: {
+        const block_q5_0 *x = (const block_q5_0 *)w + b;
+        return _mm256_or_si256(kiln_qa_nibbles32(x->qs), _mm256_and_si256(kiln_qa_bits32(x->qh), _mm256_set1_epi8(0x10)));
+    }
+    case Z_Q5_1: {
+        const block_q5_1 *x = (const block_q5_1 *)w + b;
+        return _mm256_or_si256(kiln_qa_nibbles32(x->qs), _mm256_and_si256(kiln_qa_bits32(x->qh), _mm256_set1_epi8(0x10)));
+    }
+    default: { /* IQ4_NL value + 128 = value ^ 0x80 */
+        const __m256i table = _mm256_xor_si256(
+            _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kiln_iq4nl_values)), _mm256_set1_epi8((char)0x80));
+        return _mm256_shuffle_epi8(table, kiln_qa_nibbles32(((const block_iq4_nl *)w)[b].qs));
+    }
+    }
+}
+
+KILN_QZ uint16_t scale_d(int ty, const void *w, int64_t b) {
+    switch (ty) {
+    case Z_Q4_0: return ((const block_q4_0 *)w)[b].d;
+    case Z_Q4_1: return ((const block_q4_1 *)w)[b].d;
+    case Z_Q5_0: return ((const block_q5_0 *)w)[b].d;
+    case Z_Q5_1: return ((const block_q5_1 *)w)[b].d;
+    default: return ((const block_iq4_nl *)w)[b].d;
+    }
+}
+
+KILN_QZ float legacy_dot(int ty, const void *w, const int8_t *xq, const float *xd, int64_t nb) {
+    const int offset = ty == Z_Q4_0 ? 8 : ty == Z_Q5_0 ? 16 : ty == Z_IQ4_NL ? 128 : 0;
+    const int has_min = ty == Z_Q4_1 || ty == Z_Q5_1;
+    const __m512i ones = _mm512_set1_epi8(1), zero = _mm512_setzero_si512();
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b0 = 0; b0 < nb; b0 += 8) {
+        const int cnt = nb - b0 < 8 ? (int)(nb - b0) : 8;
+        __m256i v[8], vx[8];
+        uint16_t dh[8] = {0}, mh[8] = {0};
+        float dx[8] = {0};
+        for (int t = 0; t < 8; t += 2) {
+            if (t >= cnt) {
+                v[t] = v[t + 1] = vx[t] = vx[t + 1] = _mm256_setzero_si256();
+                continue;
+            }
+            const int two = t + 1 < cnt;
+            /* blocks b0+t and b0+t+1 (the second zero when past the end) */
+            const __m256i qa = uquants(ty, w, b0 + t), qb = two ? uquants(ty, w, b0 + t + 1) : _mm256_setzero_si256();
+            const __m512i x = two ? _mm512_loadu_si512(xq + (b0 + t) * 32)
+                                  : _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(xq + (b0 + t) * 32)));
+            const __m512i xz = two ? x : _mm512_inserti64x4(x, _mm256_setzero_si256(), 1);
+            __m512i dot = _mm512_dpbusd_epi32(zero, pair(qa, qb), xz);
+            const __m512i sx = _mm512_dpbusd_epi32(zero, ones, xz);
+            if (offset) dot = _mm512_sub_epi32(dot, _mm512_mullo_epi32(sx, _mm512_set1_epi32(offset)));
+            v[t] = _mm512_castsi512_si256(dot);
+            v[t + 1] = _mm512_extracti64x4_epi64(dot, 1);
+            vx[t] = _mm512_castsi512_si256(sx);
+            vx[t + 1] = _mm512_extracti64x4_epi64(sx, 1);
+            for (int u = t; u < t + 1 + two; u++) {
+                dh[u] = scale_d(ty, w, b0 + u);
+                if (has_min) mh[u] = ty == Z_Q4_1 ? ((const block_q4_1 *)w)[b0 + u].m : ((const block_q5_1 *)w)[b0 + u].m;
+                dx[u] = xd[b0 + u];
+            }
+        }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dh));
+        const __m256 sxd = _mm256_loadu_ps(dx);
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(d, sxd), _mm256_cvtepi32_ps(kiln_qa_hsum8(v))));
+        if (has_min) {
+            const __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)mh));
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(m, sxd), _mm256_cvtepi32_ps(kiln_qa_hsum8(vx))));
+        }
+    }
+    return kiln_qa_lanes_sum(acc);
+}
+
+#define LEGACY(ty, TY)                                                                                   \
+    static KILN_TARGET_AVX512VNNI float dot_##ty(const void *w, const void *xq, const float *xd, int64_t nb) { \
+        return legacy_dot(TY, w, xq, xd, nb);                                                            \
+    }
+LEGACY(q4_0, Z_Q4_0)
+LEGACY(q4_1, Z_Q4_1)
+LEGACY(q5_0, Z_Q5_0)
+LEGACY(q5_1, Z_Q5_1)
+LEGACY(iq4_nl, Z_IQ4_NL)
+
+/* halves_scale: a zmm of int32 lanes, a in lanes 0-7 and b in lanes 8-15. */
+KILN_QZ __m512i halves_scale(int a, int b) {
+    return _mm512_inserti64x4(_mm512_set1_epi32(a), _mm256_set1_epi32(b), 1);
+}
+
+/* q45_K_sum: as quant_k_avx2.c's, one 64-element chunk per vpdpbusd. */
+KILN_QZ int32_t q45_K_sum(const uint8_t *packed, const uint8_t *qs, const uint8_t *qh, const block_q8_K *x, int32_t *summ) {
+    uint8_t sc[8], mn[8];
+    for (int j = 0; j < 8; j++) kiln_get_scale_min_k4(j, packed, &sc[j], &mn[j]);
+    int32_t sm = 0;
+    for (int j = 0; j < 8; j++) sm += mn[j] * (x->bsums[2 * j] + x->bsums[2 * j + 1]);
+    *summ = sm;
+    const __m256i low4 = _mm256_set1_epi8(0xF), one = _mm256_set1_epi8(1);
+    const __m256i hbits = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+    __m512i acc = _mm512_setzero_si512();
+    for (int c = 0; c < 4; c++) {
+        const __m256i q4 = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+        __m256i lo = _mm256_and_si256(q4, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low4);
+        if (qh) {
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * c), one), 4));
+            hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * c + 1), one), 4));
+        }
+        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair(lo, hi), _mm512_loadu_si512(x->qs + 64 * c));
+        acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(dot, halves_scale(sc[2 * c], sc[2 * c + 1])));
+    }
+    return hsum_zmm(acc);
+}
+
+static KILN_TARGET_AVX512VNNI float dot_q4_K(const void *vw, const void *vx, const float *xd, int64_t nb) {
+    (void)xd;
+    const block_q4_K *w = vw;
+    const block_q8_K *x = vx;
+    float lane[8] = {0};
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t summ;
+        const int32_t sumi = q45_K_sum(w[b].scales, w[b].qs, NULL, &x[b], &summ);
+        lane[b % 8] = kiln_q_with_min(lane[b % 8], kiln_qa_f16(w[b].d), kiln_qa_f16(w[b].dmin), x[b].d, sumi, summ);
+    }
+    return kiln_q_lanes_sum(lane);
+}
+
+static KILN_TARGET_AVX512VNNI float dot_q5_K(const void *vw, const void *vx, const float *xd, int64_t nb) {
+    (void)xd;
+    const block_q5_K *w = vw;
+    const block_q8_K *x = vx;
+    float lane[8] = {0};
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t summ;
+        const int32_t sumi = q45_K_sum(w[b].scales, w[b].qs, w[b].qh, &x[b], &summ);
+        lane[b % 8] = kiln_q_with_min(lane[b % 8], kiln_qa_f16(w[b].d), kiln_qa_f16(w[b].dmin), x[b].d, sumi, summ);
+    }
+    return kiln_q_lanes_sum(lane);
+}
+
+/* q6_K_sum: the unsigned 6-bit quants in 64-byte pairs; lane l of the pair
+ * starting at group g belongs to group g + l/4. */
+KILN_QZ int32_t q6_K_sum(const block_q6_K *w, const block_q8_K *x) {
+    const __m256i low4 = _mm256_set1_epi8(0xF), three = _mm256_set1_epi8(3);
+    const __m512i sc32 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)w->scales));
+    const __m512i quarter = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    __m512i acc = _mm512_setzero_si512();
+    for (int half = 0; half < 2; half++) {
+        const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * half));
+        const __m256i ql1 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * half + 32));
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(w->qh + 32 * half));
+        const __m256i q0 = _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_slli_epi16(_mm256_and_si256(qh, three), 4));
+        const __m256i q1 = _mm256_or_si256(_mm256_and_si256(ql1, low4),
+                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), three), 4));
+        const __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
+                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), three), 4));
+        const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), three), 4));
+        for (int p = 0; p < 2; p++) {
+            const int g = 8 * half + 4 * p;
+            const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), p ? pair(q2, q3) : pair(q0, q1),
+                                                    _mm512_loadu_si512(x->qs + 128 * half + 64 * p));
+            const __m512i s = _mm512_permutexvar_epi32(_mm512_add_epi32(quarter, _mm512_set1_epi32(g)), sc32);
+            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(dot, s));
+        }
+    }
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w->scales));
+    const __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)x->bsums));
+    return hsum_zmm(acc) - 32 * kiln_qa_hsum(off);
+}
+
+static KILN_TARGET_AVX512VNNI float dot_q6_K(const void *vw, const void *vx, const float *xd, int64_t nb) {
+    (void)xd;
+    const block_q6_K *w = vw;
+    const block_q8_K *x = vx;
+    float lane[8] = {0};
+    for (int64_t b = 0; b < nb; b++)
+        lane[b % 8] = lane[b % 8] + (kiln_qa_f16(w[b].d) * x[b].d) * (float)q6_K_sum(&w[b], &x[b]);
+    return kiln_q_lanes_sum(lane);
+}
+
+static KILN_TARGET_AVX512VNNI float dot_iq4_xs(const void *vw, const void *vx, const float *xd, int64_t nb) {
+    (void)xd;
+    const block_iq4_xs *w = vw;
+    const block_q8_K *x = vx;
+    const __m256i table = _mm256_xor_si256(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kiln_iq4nl_values)),
+                                           _mm256_set1_epi8((char)0x80));
+    float lane[8] = {0};
+    for (int64_t b = 0; b < nb; b++) {
+        __m512i acc = _mm512_setzero_si512();
+        int32_t off = 0;
+        for (int ib = 0; ib < 8; ib += 2) {
+            const __m256i qa = _mm256_shuffle_epi8(table, kiln_qa_nibbles32(w[b].qs + 16 * ib));
+            const __m256i qb = _mm256_shuffle_epi8(table, kiln_qa_nibbles32(w[b].qs + 16 * ib + 16));
+            const int la = kiln_iq4_xs_scale(&w[b], ib), lb = kiln_iq4_xs_scale(&w[b], ib + 1);
+            const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair(qa, qb), _mm512_loadu_si512(x[b].qs + 32 * ib));
+            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(dot, halves_scale(la, lb)));
+            off += la * (x[b].bsums[2 * ib] + x[b].bsums[2 * ib + 1]) + lb * (x[b].bsums[2 * ib + 2] + x[b].bsums[2 * ib + 3]);
+        }
+        const int32_t sumi = hsum_zmm(acc) - 128 * off;
+        lane[b % 8] = lane[b % 8] + (kiln_qa_f16(w[b].d) * x[b].d) * (float)sumi;
+    }
+    return kiln_q_lanes_sum(lane);
+}
+
+/* ---- the AVX-512 rows ---------------------------------------------------- */
+#define QMM_KERNEL(ty)                                                                                         \
+    static KILN_TARGET_AVX512VNNI void mm_##ty(const kiln_mm *p, int64_t n0, int64_t n1, float *s) {         \
+        (void)s;                                                                                               \
+        kiln_mm_qdot(p, n0, n1, dot_##ty);                                                                     \
+    }
+QMM_KERNEL(q4_0)
+QMM_KERNEL(q4_1)
+QMM_KERNEL(q5_0)
+QMM_KERNEL(q5_1)
+QMM_KERNEL(iq4_nl)
+QMM_KERNEL(q4_K)
+QMM_KERNEL(q5_K)
+QMM_KERNEL(q6_K)
+QMM_KERNEL(iq4_xs)
+
+#define QMM_ROW(TYPE, ty)                                                                   \
+    do {                                                                                    \
+        t->types[TYPE].gemv = t->types[TYPE].gemm = mm_##ty;                                \
+        t->types[TYPE].gemv_variant = "avx512-vnni dot (vpdpbusd, exact int32 sums)";       \
+        t->types[TYPE].gemm_variant = "avx512-vnni dot, W panels";                          \
+    } while (0)
+
+void kiln_quant_rows_avx512(kiln_kernels *t, uint32_t features) {
+    if (!(features & KILN_CPU_AVX512VNNI)) return; /* the AVX2 rows stay */
+    QMM_ROW(KILN_TYPE_Q4_0, q4_0);
+    QMM_ROW(KILN_TYPE_Q4_1, q4_1);
+    QMM_ROW(KILN_TYPE_Q5_0, q5_0);
+    QMM_ROW(KILN_TYPE_Q5_1, q5_1);
+    QMM_ROW(KILN_TYPE_IQ4_NL, iq4_nl);
+    QMM_ROW(KILN_TYPE_Q4_K, q4_K);
+    QMM_ROW(KILN_TYPE_Q5_K, q5_K);
+    QMM_ROW(KILN_TYPE_Q6_K, q6_K);
+    QMM_ROW(KILN_TYPE_IQ4_XS, iq4_xs);
+}
+
+#else
+typedef int kiln_quant_avx512_unavailable; /* non-x86: keep the unit non-empty */
+#endif /* KILN_X86 */
