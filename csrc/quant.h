@@ -209,6 +209,8 @@ float kiln_dot_q4_1_avx2(const void *w, const void *xq, const float *xd, int64_t
 float kiln_dot_q5_0_avx2(const void *w, const void *xq, const float *xd, int64_t nb);
 float kiln_dot_q5_1_avx2(const void *w, const void *xq, const float *xd, int64_t nb);
 float kiln_dot_iq4_nl_avx2(const void *w, const void *xq, const float *xd, int64_t nb);
+float kiln_dot_q2_K_avx2(const void *w, const void *xq, const float *xd, int64_t nb);
+float kiln_dot_q3_K_avx2(const void *w, const void *xq, const float *xd, int64_t nb);
 float kiln_dot_q4_K_avx2(const void *w, const void *xq, const float *xd, int64_t nb);
 float kiln_dot_q5_K_avx2(const void *w, const void *xq, const float *xd, int64_t nb);
 float kiln_dot_q6_K_avx2(const void *w, const void *xq, const float *xd, int64_t nb);

@@ -1,7 +1,6 @@
 /* quant_k_avx2.c — AVX2 dot products of the 256-element weight types with
- * Q8_K activations (Q4_K, Q5_K, Q6_K, IQ4_XS; Q2_K and Q3_K keep the
- * scalar reference), and the AVX2 rows of the kernel table for every
- * quantized type.
+ * Q8_K activations (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS), and the AVX2
+ * rows of the kernel table for every quantized type.
  *
  * Per super-block the quants are unpacked to bytes (nibbles, bit planes,
  * the IQ4 value table by vpshufb), multiplied with X's (vpmaddubsw), scaled
@@ -131,6 +130,66 @@ KILN_TARGET_AVX2 float kiln_dot_iq4_xs_avx2(const void *vw, const void *vx, cons
     return kiln_q_lanes_sum(lane);
 }
 
+/* q23_K_sum: a Q2_K (hmask NULL) or Q3_K super-block's Σ_g sc_g · Σ u·x
+ * over its 16 groups of 16, u the unsigned 2-bit quant (Q3_K: with its high
+ * bit as bit 2, so the value is u - 4). */
+KILN_QA int32_t q23_K_sum(const uint8_t *qs, const uint8_t *hmask, const int sc[16], const block_q8_K *x) {
+    const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    const __m256i hm = hmask ? _mm256_loadu_si256((const __m256i *)hmask) : _mm256_setzero_si256();
+    __m256i acc = _mm256_setzero_si256();
+    for (int half = 0; half < 2; half++) {
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * half));
+        for (int j = 0; j < 4; j++) {
+            __m256i u = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), three);
+            if (hmask)
+                u = _mm256_or_si256(u, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hm, 4 * half + j), one), 2));
+            const int g = 8 * half + 2 * j; /* groups g (low lane) and g+1 (high lane) */
+            const __m256i p = _mm256_maddubs_epi16(u, _mm256_loadu_si256((const __m256i *)(x->qs + 128 * half + 32 * j)));
+            const __m256i s = _mm256_set_m128i(_mm_set1_epi16((short)sc[g + 1]), _mm_set1_epi16((short)sc[g]));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, s));
+        }
+    }
+    return kiln_qa_hsum(acc);
+}
+
+KILN_TARGET_AVX2 float kiln_dot_q2_K_avx2(const void *vw, const void *vx, const float *xd, int64_t nb) {
+    (void)xd;
+    const block_q2_K *w = vw;
+    const block_q8_K *x = vx;
+    float lane[8] = {0};
+    for (int64_t b = 0; b < nb; b++) {
+        int sc[16];
+        int32_t summ = 0;
+        for (int g = 0; g < 16; g++) {
+            sc[g] = w[b].scales[g] & 0xF;
+            summ += (w[b].scales[g] >> 4) * x[b].bsums[g];
+        }
+        const int32_t sumi = q23_K_sum(w[b].qs, NULL, sc, &x[b]);
+        lane[b % 8] = kiln_q_with_min(lane[b % 8], kiln_qa_f16(w[b].d), kiln_qa_f16(w[b].dmin), x[b].d, sumi, summ);
+    }
+    return kiln_q_lanes_sum(lane);
+}
+
+KILN_TARGET_AVX2 float kiln_dot_q3_K_avx2(const void *vw, const void *vx, const float *xd, int64_t nb) {
+    (void)xd;
+    const block_q3_K *w = vw;
+    const block_q8_K *x = vx;
+    float lane[8] = {0};
+    for (int64_t b = 0; b < nb; b++) {
+        int8_t s8[16];
+        int sc[16];
+        int32_t off = 0;
+        kiln_q3_K_scales(w[b].scales, s8);
+        for (int g = 0; g < 16; g++) {
+            sc[g] = s8[g] - 32;
+            off += sc[g] * x[b].bsums[g];
+        }
+        const int32_t sumi = q23_K_sum(w[b].qs, w[b].hmask, sc, &x[b]) - 4 * off;
+        lane[b % 8] = lane[b % 8] + (kiln_qa_f16(w[b].d) * x[b].d) * (float)sumi;
+    }
+    return kiln_q_lanes_sum(lane);
+}
+
 /* ---- the AVX2 rows ---------------------------------------------------- */
 #define QMM_KERNEL(ty)                                                                                   \
     static KILN_TARGET_AVX2 void mm_##ty##_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *s) { \
@@ -142,6 +201,8 @@ QMM_KERNEL(q4_1)
 QMM_KERNEL(q5_0)
 QMM_KERNEL(q5_1)
 QMM_KERNEL(iq4_nl)
+QMM_KERNEL(q2_K)
+QMM_KERNEL(q3_K)
 QMM_KERNEL(q4_K)
 QMM_KERNEL(q5_K)
 QMM_KERNEL(q6_K)
@@ -161,6 +222,8 @@ void kiln_quant_rows_avx2(kiln_kernels *t) {
     QMM_ROW(KILN_TYPE_Q5_0, q5_0);
     QMM_ROW(KILN_TYPE_Q5_1, q5_1);
     QMM_ROW(KILN_TYPE_IQ4_NL, iq4_nl);
+    QMM_ROW(KILN_TYPE_Q2_K, q2_K);
+    QMM_ROW(KILN_TYPE_Q3_K, q3_K);
     QMM_ROW(KILN_TYPE_Q4_K, q4_K);
     QMM_ROW(KILN_TYPE_Q5_K, q5_K);
     QMM_ROW(KILN_TYPE_Q6_K, q6_K);
