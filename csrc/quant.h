@@ -179,6 +179,33 @@ void kiln_dequantize_q5_K_ref(const void *x, float *y, int64_t n);
 void kiln_dequantize_q6_K_ref(const void *x, float *y, int64_t n);
 void kiln_dequantize_iq4_xs_ref(const void *x, float *y, int64_t n);
 
+/* ---- quantizers (quantize.c, quantize_k.c): nb blocks from nb*block floats */
+/* kiln_nearest_int rounds to nearest, ties to even (|f| <= 2^22), as llama.cpp. */
+KILN_INLINE int kiln_nearest_int(float f) {
+    const float v = f + 12582912.f;
+    int32_t i;
+    memcpy(&i, &v, 4);
+    return (i & 0x007fffff) - 0x00400000;
+}
+
+/* kiln_abs_max_signed returns the element of largest magnitude (the first on ties). */
+KILN_INLINE float kiln_abs_max_signed(const float *x, int n, float *amax_out) {
+    float amax = 0, max = 0;
+    for (int j = 0; j < n; j++)
+        if (amax < fabsf(x[j])) {
+            amax = fabsf(x[j]);
+            max = x[j];
+        }
+    *amax_out = amax;
+    return max;
+}
+
+void kiln_quantize_q2_K_ref(const float *x, void *y, int64_t nb);
+void kiln_quantize_q3_K_ref(const float *x, void *y, int64_t nb);
+void kiln_quantize_q4_K_ref(const float *x, void *y, int64_t nb);
+void kiln_quantize_q5_K_ref(const float *x, void *y, int64_t nb);
+void kiln_quantize_q6_K_ref(const float *x, void *y, int64_t nb);
+
 /* ---- Q8_K activations --------------------------------------------------- */
 /* kiln_quantize_row_q8_K_ref: y[k/256] = Q8_K(x[k]) exactly as llama.cpp's
  * quantize_row_q8_K_ref (an all-zero block gets d = 0, zero quants and sums). */

@@ -125,13 +125,7 @@ void kiln_dequantize_iq4_xs_ref(const void *vx, float *y, int64_t n) {
 
 /* ---- Q8_K --------------------------------------------------------------- */
 
-/* nearest_int rounds to nearest, ties to even (|f| <= 2^22), as llama.cpp. */
-KILN_INLINE int nearest_int(float f) {
-    const float v = f + 12582912.f;
-    int32_t i;
-    memcpy(&i, &v, 4);
-    return (i & 0x007fffff) - 0x00400000;
-}
+#define nearest_int kiln_nearest_int
 
 void kiln_quantize_row_q8_K_ref(const float *x, block_q8_K *y, int64_t k) {
     for (int64_t i = 0; i < k / KILN_QK_K; i++, x += KILN_QK_K) {

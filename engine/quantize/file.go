@@ -70,7 +70,11 @@ func File(in, out string, p Preset) (Report, error) {
 	for i, idx := range order {
 		infos[i] = f.Tensors()[idx]
 	}
-	sel := newSelector(p, infos, int(nLayer), is70B)
+	gqa := 1
+	if nHeadKV != 0 {
+		gqa = int(nHead / nHeadKV)
+	}
+	sel := newSelector(p, infos, int(nLayer), gqa, is70B)
 	for i, t := range infos {
 		target := sel.typeFor(t)
 		data, err := f.TensorDataAt(order[i])

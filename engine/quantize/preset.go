@@ -24,6 +24,10 @@ func Presets() []Preset {
 		{"q8_0", 7, native.Q8_0},
 		{"q5_0", 8, native.Q5_0},
 		{"q5_1", 9, native.Q5_1},
+		{"q2_k", 10, native.Q2_K},
+		{"q3_k_s", 11, native.Q3_K},
+		{"q3_k_m", 12, native.Q3_K},
+		{"q3_k_l", 13, native.Q3_K},
 		{"q4_k_s", 14, native.Q4_K},
 		{"q4_k_m", 15, native.Q4_K},
 		{"q5_k_s", 16, native.Q5_K},
@@ -142,12 +146,13 @@ type selector struct {
 	p                  Preset
 	tied               bool // no output.weight: token_embd is the output too
 	is70B              bool // llama's 70B: attn_v gets more bits
+	gqa                int  // n_head / n_head_kv
 	nAttnV, iAttnV     int
 	nFFNDown, iFFNDown int
 }
 
-func newSelector(p Preset, tensors []gguf.TensorInfo, nLayer int, is70B bool) *selector {
-	s := &selector{p: p, tied: true, nFFNDown: nLayer, is70B: is70B}
+func newSelector(p Preset, tensors []gguf.TensorInfo, nLayer, gqa int, is70B bool) *selector {
+	s := &selector{p: p, tied: true, nFFNDown: nLayer, gqa: gqa, is70B: is70B}
 	for _, t := range tensors {
 		c := categoryOf(t.Name)
 		if c.attnV() {
@@ -181,6 +186,16 @@ func (s *selector) typeFor(t gguf.TensorInfo) native.Type {
 	case c == catTokenEmbd:
 	case c.attnV():
 		switch {
+		case ft == 10 && s.gqa >= 4:
+			typ = native.Q4_K
+		case ft == 10:
+			typ = native.Q3_K
+		case ft == 12 && s.iAttnV < 2:
+			typ = native.Q5_K
+		case ft == 12:
+			typ = native.Q4_K
+		case ft == 13:
+			typ = native.Q5_K
 		case (ft == 15 || ft == 17) && useMoreBits(s.iAttnV, s.nAttnV):
 			typ = native.Q6_K
 		case ft == 14 && s.iAttnV < 4:
@@ -193,6 +208,14 @@ func (s *selector) typeFor(t gguf.TensorInfo) native.Type {
 	case c == catFFNDown:
 		i, n := s.iFFNDown, s.nFFNDown
 		switch {
+		case ft == 10:
+			typ = native.Q3_K
+		case ft == 12 && i < n/16:
+			typ = native.Q5_K
+		case ft == 12:
+			typ = native.Q4_K // (Falcon alone keeps Q3_K outside use_more_bits)
+		case ft == 13:
+			typ = native.Q5_K
 		case ft == 15 && useMoreBits(i, n):
 			typ = native.Q6_K
 		case ft == 17 && useMoreBits(i, n):
@@ -201,6 +224,15 @@ func (s *selector) typeFor(t gguf.TensorInfo) native.Type {
 			typ = native.Q5_K
 		}
 		s.iFFNDown++
+	case c == catAttnOutput:
+		switch ft {
+		case 10:
+			typ = native.Q3_K
+		case 12:
+			typ = native.Q4_K
+		case 13:
+			typ = native.Q5_K
+		}
 	}
 	return fallback(typ, t.Shape[0])
 }

@@ -68,6 +68,11 @@ func TestSelectorLlama32Layers(t *testing.T) {
 		{"q6_k", map[native.Type]int{native.F16: 65, native.Q6_K: 32*7 + 2}},
 		{"q4_0", map[native.Type]int{native.F16: 65, native.Q4_0: 32*7 + 1, native.Q6_K: 1}},
 		{"q8_0", map[native.Type]int{native.F16: 65, native.Q8_0: 32*7 + 2}},
+		// Q2_K: attn_v Q4_K (GQA 4), ffn_down and attn_output Q3_K
+		{"q2_k", map[native.Type]int{native.Q2_K: 32*4 + 1, native.Q4_K: 32, native.Q3_K: 64, native.Q6_K: 1}},
+		// Q3_K_M: attn_v Q5_K for the first 2 else Q4_K, ffn_down Q5_K for the first 2 (32/16) else Q4_K, attn_output Q4_K
+		{"q3_k_m", map[native.Type]int{native.Q3_K: 32*4 + 1, native.Q5_K: 4, native.Q4_K: 30 + 30 + 32, native.Q6_K: 1}},
+		{"q3_k_l", map[native.Type]int{native.Q3_K: 32*4 + 1, native.Q5_K: 96, native.Q6_K: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.preset, func(t *testing.T) {
@@ -80,7 +85,7 @@ func TestSelectorLlama32Layers(t *testing.T) {
 			for i, o := range order {
 				sorted[i] = ts[o]
 			}
-			s := newSelector(p, sorted, 32, false)
+			s := newSelector(p, sorted, 32, 4, false)
 			got := map[native.Type]int{}
 			for _, ti := range sorted {
 				typ := s.typeFor(ti)
