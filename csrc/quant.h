@@ -205,6 +205,8 @@ void kiln_quantize_q3_K_ref(const float *x, void *y, int64_t nb);
 void kiln_quantize_q4_K_ref(const float *x, void *y, int64_t nb);
 void kiln_quantize_q5_K_ref(const float *x, void *y, int64_t nb);
 void kiln_quantize_q6_K_ref(const float *x, void *y, int64_t nb);
+void kiln_quantize_iq4_nl_ref(const float *x, void *y, int64_t nb);
+void kiln_quantize_iq4_xs_ref(const float *x, void *y, int64_t nb);
 
 /* ---- Q8_K activations --------------------------------------------------- */
 /* kiln_quantize_row_q8_K_ref: y[k/256] = Q8_K(x[k]) exactly as llama.cpp's

@@ -108,6 +108,8 @@ static quantize_fn quantizer(int type) {
     case KILN_TYPE_Q4_K: return kiln_quantize_q4_K_ref;
     case KILN_TYPE_Q5_K: return kiln_quantize_q5_K_ref;
     case KILN_TYPE_Q6_K: return kiln_quantize_q6_K_ref;
+    case KILN_TYPE_IQ4_NL: return kiln_quantize_iq4_nl_ref;
+    case KILN_TYPE_IQ4_XS: return kiln_quantize_iq4_xs_ref;
     default: return NULL;
     }
 }

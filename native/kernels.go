@@ -109,7 +109,7 @@ func QuantizeSupported(t Type) bool {
 }
 
 // Quantize writes rows×perRow floats of x as rows of type t (Q4_0, Q4_1,
-// Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) into y, RowSize(t, perRow) bytes per
+// Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS) into y, RowSize(t, perRow) bytes per
 // row: the bytes llama.cpp's reference quantizers write for the same floats
 // (no importance matrix).
 func Quantize(t Type, x []float32, y []byte, rows, perRow int) error {

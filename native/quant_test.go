@@ -136,8 +136,8 @@ func upper(s string) string {
 // extremes and values near the f16 limit (testdata/quant/README.md).
 func TestQuantizeMatchesLlamaCpp(t *testing.T) {
 	paths, _ := filepath.Glob("testdata/quant/quantize-*.bin")
-	if len(paths) < 10 {
-		t.Fatalf("found %d fixtures, want 10", len(paths))
+	if len(paths) < 12 {
+		t.Fatalf("found %d fixtures, want 12", len(paths))
 	}
 	for _, path := range paths {
 		b, err := os.ReadFile(path)

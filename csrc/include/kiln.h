@@ -127,7 +127,7 @@ int kiln_f32_to_bf16(const float *x, uint16_t *y, int64_t n);
 /* y = Q8_0 blocks of x[n]; n % 32 == 0; y holds n/32 blocks of 34 bytes */
 int kiln_quantize_q8_0(const float *x, void *y, int64_t n);
 /* y = rows × per_row floats quantized to GGUF blocks of `type` (Q4_0, Q4_1,
- * Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K), row after row, kiln_row_size(type,
+ * Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS), row after row, kiln_row_size(type,
  * per_row) bytes each: the bytes llama.cpp's reference quantizers
  * (quantize_row_*_ref, no importance matrix) write for the same floats. */
 int kiln_quantize(int type, const float *x, void *y, int64_t rows, int64_t per_row);

@@ -33,6 +33,8 @@ func Presets() []Preset {
 		{"q5_k_s", 16, native.Q5_K},
 		{"q5_k_m", 17, native.Q5_K},
 		{"q6_k", 18, native.Q6_K},
+		{"iq4_nl", 25, native.IQ4_NL},
+		{"iq4_xs", 30, native.IQ4_XS},
 	}
 }
 
@@ -196,6 +198,8 @@ func (s *selector) typeFor(t gguf.TensorInfo) native.Type {
 			typ = native.Q4_K
 		case ft == 13:
 			typ = native.Q5_K
+		case (ft == 25 || ft == 30) && s.gqa >= 4:
+			typ = native.Q5_K
 		case (ft == 15 || ft == 17) && useMoreBits(s.iAttnV, s.nAttnV):
 			typ = native.Q6_K
 		case ft == 14 && s.iAttnV < 4:
@@ -218,6 +222,8 @@ func (s *selector) typeFor(t gguf.TensorInfo) native.Type {
 			typ = native.Q5_K
 		case ft == 15 && useMoreBits(i, n):
 			typ = native.Q6_K
+		case (ft == 25 || ft == 30) && i < n/8: // (without an importance matrix)
+			typ = native.Q5_K
 		case ft == 17 && useMoreBits(i, n):
 			typ = native.Q6_K
 		case ft == 14 && i < n/8:

@@ -73,6 +73,8 @@ func TestSelectorLlama32Layers(t *testing.T) {
 		// Q3_K_M: attn_v Q5_K for the first 2 else Q4_K, ffn_down Q5_K for the first 2 (32/16) else Q4_K, attn_output Q4_K
 		{"q3_k_m", map[native.Type]int{native.Q3_K: 32*4 + 1, native.Q5_K: 4, native.Q4_K: 30 + 30 + 32, native.Q6_K: 1}},
 		{"q3_k_l", map[native.Type]int{native.Q3_K: 32*4 + 1, native.Q5_K: 96, native.Q6_K: 1}},
+		// IQ4_XS: attn_v Q5_K (GQA 4), the first 32/8 ffn_down Q5_K
+		{"iq4_xs", map[native.Type]int{native.IQ4_XS: 32*7 - 36 + 1, native.Q5_K: 32 + 4, native.Q6_K: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.preset, func(t *testing.T) {
