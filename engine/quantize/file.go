@@ -76,7 +76,10 @@ func File(in, out string, p Preset) (Report, error) {
 	}
 	sel := newSelector(p, infos, int(nLayer), gqa, is70B)
 	for i, t := range infos {
-		target := sel.typeFor(t)
+		target, err := sel.typeFor(t)
+		if err != nil {
+			return rep, fmt.Errorf("quantize: tensor %s: %w", t.Name, err)
+		}
 		data, err := f.TensorDataAt(order[i])
 		if err != nil {
 			return rep, fmt.Errorf("quantize: %w", err)

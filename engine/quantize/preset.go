@@ -172,9 +172,9 @@ func newSelector(p Preset, tensors []gguf.TensorInfo, nLayer, gqa int, is70B boo
 func useMoreBits(i, n int) bool { return i < n/8 || i >= 7*n/8 || (i-n/8)%3 == 2 }
 
 // typeFor returns tensor t's target type (t's own type when it stays as it is).
-func (s *selector) typeFor(t gguf.TensorInfo) native.Type {
+func (s *selector) typeFor(t gguf.TensorInfo) (native.Type, error) {
 	if !allowsQuantization(t) {
-		return native.Type(t.Type)
+		return native.Type(t.Type), nil
 	}
 	ft, typ := s.p.FileType, s.p.Default
 	c := categoryOf(t.Name)
@@ -245,11 +245,13 @@ func (s *selector) typeFor(t gguf.TensorInfo) native.Type {
 
 // fallback is llama.cpp's tensor_type_fallback: a row length the type's
 // block does not divide gets a 32-element type, or F16 if 32 does not
-// divide it either.
-func fallback(typ native.Type, cols int64) native.Type {
+// divide it either; the 32-element types have no fallback (an error, as in
+// llama-quantize).
+func fallback(typ native.Type, cols int64) (native.Type, error) {
 	if cols%int64(typ.BlockSize()) == 0 {
-		return typ
+		return typ, nil
 	}
+	want := typ
 	switch typ {
 	case native.IQ4_XS:
 		typ = native.IQ4_NL
@@ -261,9 +263,11 @@ func fallback(typ native.Type, cols int64) native.Type {
 		typ = native.Q5_1
 	case native.Q6_K:
 		typ = native.Q8_0
+	default:
+		return 0, fmt.Errorf("row length %d is not a multiple of %v's block of %d, and %v has no fallback type", cols, want, want.BlockSize(), want)
 	}
 	if cols%int64(typ.BlockSize()) != 0 {
-		return native.F16
+		return native.F16, nil
 	}
-	return typ
+	return typ, nil
 }

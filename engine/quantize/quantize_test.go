@@ -90,7 +90,10 @@ func TestSelectorLlama32Layers(t *testing.T) {
 			s := newSelector(p, sorted, 32, 4, false)
 			got := map[native.Type]int{}
 			for _, ti := range sorted {
-				typ := s.typeFor(ti)
+				typ, err := s.typeFor(ti)
+				if err != nil {
+					t.Fatal(err)
+				}
 				if len(ti.Shape) == 1 {
 					typ = native.F16 // 1-D tensors stay as they are (F16 in this table)
 				}
@@ -131,13 +134,21 @@ func TestFallbacks(t *testing.T) {
 	for _, tt := range []struct {
 		typ  native.Type
 		cols int64
-		want native.Type
+		want native.Type // 0: an error
 	}{
 		{native.Q4_K, 64, native.Q5_0}, {native.Q5_K, 64, native.Q5_1}, {native.Q6_K, 64, native.Q8_0},
-		{native.Q4_K, 512, native.Q4_K}, {native.Q6_K, 172, native.F16}, {native.Q4_0, 172, native.F16},
+		{native.Q2_K, 64, native.Q4_0}, {native.IQ4_XS, 64, native.IQ4_NL},
+		{native.Q4_K, 512, native.Q4_K}, {native.Q6_K, 172, native.F16}, {native.Q4_0, 172, 0}, {native.Q8_0, 100, 0},
 	} {
-		if got := fallback(tt.typ, tt.cols); got != tt.want {
-			t.Errorf("fallback(%v, %d) = %v, want %v", tt.typ, tt.cols, got, tt.want)
+		got, err := fallback(tt.typ, tt.cols)
+		if tt.want == 0 {
+			if err == nil {
+				t.Errorf("fallback(%v, %d) = %v, want an error (llama-quantize has no fallback for it)", tt.typ, tt.cols, got)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("fallback(%v, %d) = %v, %v; want %v", tt.typ, tt.cols, got, err, tt.want)
 		}
 	}
 }
