@@ -246,10 +246,17 @@ float kiln_dot_q6_K_avx2(const void *w, const void *xq, const float *xd, int64_t
 float kiln_dot_iq4_xs_avx2(const void *w, const void *xq, const float *xd, int64_t nb);
 #endif
 
+/* A kiln_qdot4_fn computes the dots of one weight row with four X rows at
+ * once (out[r] for xq[r], xd[r]), unpacking each weight block once; out[r]
+ * has exactly the bits the type's kiln_qdot_fn gives for row r. */
+typedef void (*kiln_qdot4_fn)(const void *w, const void *const xq[4], const float *const xd[4], int64_t nb,
+                              float out[4]);
+
 /* ---- the shared loop nest ----------------------------------------------- */
 /* kiln_mm_qdot computes y[0:m, n0:n1] of a quantized-weight problem with
  * one dot per output: W rows in panels that stay in cache while every X
- * row passes over them. An output's value is its dot, whatever m, n0, n1. */
-void kiln_mm_qdot(const kiln_mm *p, int64_t n0, int64_t n1, kiln_qdot_fn dot);
+ * row passes over them, four X rows at a time through dot4 when the type
+ * has one (NULL: dot alone). An output's value is its dot, whatever m, n0, n1. */
+void kiln_mm_qdot(const kiln_mm *p, int64_t n0, int64_t n1, kiln_qdot_fn dot, kiln_qdot4_fn dot4);
 
 #endif /* KILN_QUANT_H */

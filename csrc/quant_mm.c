@@ -13,20 +13,35 @@
 /* W rows per panel: 16 rows of a 4096-long Q4_K row are 36 KB. */
 #define QMM_PANEL 16
 
-void kiln_mm_qdot(const kiln_mm *p, int64_t n0, int64_t n1, kiln_qdot_fn dot) {
+void kiln_mm_qdot(const kiln_mm *p, int64_t n0, int64_t n1, kiln_qdot_fn dot, kiln_qdot4_fn dot4) {
     const kiln_type_traits *tr = kiln_type_traits_of(p->wtype);
     const int64_t nb = p->k / tr->block;
     const int q8k = tr->block == KILN_QK_K;
     const int64_t xk_stride = p->k / KILN_QK_K; /* Q8_K blocks per X row */
     const int64_t xd_stride = p->kpad / KILN_QK8_0;
+    const void *xq[4];
+    const float *xd[4];
     for (int64_t j0 = n0; j0 < n1; j0 += QMM_PANEL) {
         const int64_t j1 = j0 + QMM_PANEL < n1 ? j0 + QMM_PANEL : n1;
-        for (int64_t i = 0; i < p->m; i++) {
-            const void *xq = q8k ? (const void *)((const block_q8_K *)p->xk + i * xk_stride)
+        int64_t i = 0;
+        for (; dot4 && i + 4 <= p->m; i += 4) {
+            for (int r = 0; r < 4; r++) {
+                xq[r] = q8k ? (const void *)((const block_q8_K *)p->xk + (i + r) * xk_stride)
+                            : (const void *)(p->xq + (i + r) * p->kpad);
+                xd[r] = q8k ? NULL : p->xd + (i + r) * xd_stride;
+            }
+            for (int64_t j = j0; j < j1; j++) {
+                float out[4];
+                dot4((const char *)p->w + (size_t)j * p->wstride, xq, xd, nb, out);
+                for (int r = 0; r < 4; r++) p->y[(i + r) * p->n + j] = out[r];
+            }
+        }
+        for (; i < p->m; i++) {
+            const void *x1 = q8k ? (const void *)((const block_q8_K *)p->xk + i * xk_stride)
                                  : (const void *)(p->xq + i * p->kpad);
-            const float *xd = q8k ? NULL : p->xd + i * xd_stride;
+            const float *d1 = q8k ? NULL : p->xd + i * xd_stride;
             float *y = p->y + i * p->n;
-            for (int64_t j = j0; j < j1; j++) y[j] = dot((const char *)p->w + (size_t)j * p->wstride, xq, xd, nb);
+            for (int64_t j = j0; j < j1; j++) y[j] = dot((const char *)p->w + (size_t)j * p->wstride, x1, d1, nb);
         }
     }
 }
@@ -40,7 +55,7 @@ void kiln_mm_quantize_rows_q8_K(const float *x, void *xk, int64_t k, int64_t r0,
 #define QMM_KERNEL(ty)                                                                \
     static void mm_##ty##_ref(const kiln_mm *p, int64_t n0, int64_t n1, float *s) { \
         (void)s;                                                                      \
-        kiln_mm_qdot(p, n0, n1, kiln_dot_##ty##_ref);                                 \
+        kiln_mm_qdot(p, n0, n1, kiln_dot_##ty##_ref, NULL);                           \
     }
 QMM_KERNEL(q4_0)
 QMM_KERNEL(q4_1)

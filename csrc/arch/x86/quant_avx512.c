@@ -119,16 +119,20 @@ KILN_QZ __m512i halves_scale(int a, int b) {
     return _mm512_inserti64x4(_mm512_set1_epi32(a), _mm256_set1_epi32(b), 1);
 }
 
-/* q45_K_sum: as quant_k_avx2.c's, one 64-element chunk per vpdpbusd. */
-KILN_QZ int32_t q45_K_sum(const uint8_t *packed, const uint8_t *qs, const uint8_t *qh, const block_q8_K *x, int32_t *summ) {
+/* q45_K_sums: as quant_k_avx2.c's, one 64-element chunk per vpdpbusd, the
+ * weight block unpacked once for R X rows. */
+KILN_QZ void q45_K_sums(const uint8_t *packed, const uint8_t *qs, const uint8_t *qh, const block_q8_K *const *x, int R,
+                        int32_t *sumi, int32_t *summ) {
     uint8_t sc[8], mn[8];
     for (int j = 0; j < 8; j++) kiln_get_scale_min_k4(j, packed, &sc[j], &mn[j]);
-    int32_t sm = 0;
-    for (int j = 0; j < 8; j++) sm += mn[j] * (x->bsums[2 * j] + x->bsums[2 * j + 1]);
-    *summ = sm;
+    for (int r = 0; r < R; r++) {
+        int32_t sm = 0;
+        for (int j = 0; j < 8; j++) sm += mn[j] * (x[r]->bsums[2 * j] + x[r]->bsums[2 * j + 1]);
+        summ[r] = sm;
+    }
     const __m256i low4 = _mm256_set1_epi8(0xF), one = _mm256_set1_epi8(1);
     const __m256i hbits = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
-    __m512i acc = _mm512_setzero_si512();
+    __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
     for (int c = 0; c < 4; c++) {
         const __m256i q4 = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
         __m256i lo = _mm256_and_si256(q4, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low4);
@@ -136,45 +140,66 @@ KILN_QZ int32_t q45_K_sum(const uint8_t *packed, const uint8_t *qs, const uint8_
             lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * c), one), 4));
             hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * c + 1), one), 4));
         }
-        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair(lo, hi), _mm512_loadu_si512(x->qs + 64 * c));
-        acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(dot, halves_scale(sc[2 * c], sc[2 * c + 1])));
+        const __m512i u = pair(lo, hi), scv = halves_scale(sc[2 * c], sc[2 * c + 1]);
+        for (int r = 0; r < R; r++) {
+            const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x[r]->qs + 64 * c));
+            acc[r] = _mm512_add_epi32(acc[r], _mm512_mullo_epi32(dot, scv));
+        }
     }
-    return hsum_zmm(acc);
+    for (int r = 0; r < R; r++) sumi[r] = hsum_zmm(acc[r]);
+}
+
+/* q45_K_dot: R rows' dots of a Q4_K / Q5_K weight row (the reference's float steps per row). */
+KILN_QZ void q45_K_dot(const void *vw, int q5, const void *const *xq, int R, int64_t nb, float *out) {
+    const size_t bytes = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
+    float lane[4][8] = {{0}};
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = (const uint8_t *)vw + (size_t)b * bytes;
+        uint16_t d[2];
+        memcpy(d, blk, 4);
+        const block_q8_K *x[4];
+        for (int r = 0; r < R; r++) x[r] = (const block_q8_K *)xq[r] + b;
+        int32_t sumi[4], summ[4];
+        q45_K_sums(blk + 4, blk + (q5 ? 48 : 16), q5 ? blk + 16 : NULL, x, R, sumi, summ);
+        for (int r = 0; r < R; r++)
+            lane[r][b % 8] = kiln_q_with_min(lane[r][b % 8], kiln_qa_f16(d[0]), kiln_qa_f16(d[1]), x[r]->d, sumi[r], summ[r]);
+    }
+    for (int r = 0; r < R; r++) out[r] = kiln_q_lanes_sum(lane[r]);
 }
 
 static KILN_TARGET_AVX512VNNI float dot_q4_K(const void *vw, const void *vx, const float *xd, int64_t nb) {
     (void)xd;
-    const block_q4_K *w = vw;
-    const block_q8_K *x = vx;
-    float lane[8] = {0};
-    for (int64_t b = 0; b < nb; b++) {
-        int32_t summ;
-        const int32_t sumi = q45_K_sum(w[b].scales, w[b].qs, NULL, &x[b], &summ);
-        lane[b % 8] = kiln_q_with_min(lane[b % 8], kiln_qa_f16(w[b].d), kiln_qa_f16(w[b].dmin), x[b].d, sumi, summ);
-    }
-    return kiln_q_lanes_sum(lane);
+    float out;
+    q45_K_dot(vw, 0, &vx, 1, nb, &out);
+    return out;
 }
 
 static KILN_TARGET_AVX512VNNI float dot_q5_K(const void *vw, const void *vx, const float *xd, int64_t nb) {
     (void)xd;
-    const block_q5_K *w = vw;
-    const block_q8_K *x = vx;
-    float lane[8] = {0};
-    for (int64_t b = 0; b < nb; b++) {
-        int32_t summ;
-        const int32_t sumi = q45_K_sum(w[b].scales, w[b].qs, w[b].qh, &x[b], &summ);
-        lane[b % 8] = kiln_q_with_min(lane[b % 8], kiln_qa_f16(w[b].d), kiln_qa_f16(w[b].dmin), x[b].d, sumi, summ);
-    }
-    return kiln_q_lanes_sum(lane);
+    float out;
+    q45_K_dot(vw, 1, &vx, 1, nb, &out);
+    return out;
 }
 
-/* q6_K_sum: the unsigned 6-bit quants in 64-byte pairs; lane l of the pair
- * starting at group g belongs to group g + l/4. */
-KILN_QZ int32_t q6_K_sum(const block_q6_K *w, const block_q8_K *x) {
+static KILN_TARGET_AVX512VNNI void dot4_q4_K(const void *w, const void *const xq[4], const float *const xd[4],
+                                             int64_t nb, float out[4]) {
+    (void)xd;
+    q45_K_dot(w, 0, xq, 4, nb, out);
+}
+
+static KILN_TARGET_AVX512VNNI void dot4_q5_K(const void *w, const void *const xq[4], const float *const xd[4],
+                                             int64_t nb, float out[4]) {
+    (void)xd;
+    q45_K_dot(w, 1, xq, 4, nb, out);
+}
+
+/* q6_K_sums: the unsigned 6-bit quants in 64-byte pairs (lane l of the pair
+ * starting at group g belongs to group g + l/4), unpacked once for R X rows. */
+KILN_QZ void q6_K_sums(const block_q6_K *w, const block_q8_K *const *x, int R, int32_t *sumi) {
     const __m256i low4 = _mm256_set1_epi8(0xF), three = _mm256_set1_epi8(3);
     const __m512i sc32 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)w->scales));
     const __m512i quarter = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-    __m512i acc = _mm512_setzero_si512();
+    __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
     for (int half = 0; half < 2; half++) {
         const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * half));
         const __m256i ql1 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * half + 32));
@@ -188,25 +213,44 @@ KILN_QZ int32_t q6_K_sum(const block_q6_K *w, const block_q8_K *x) {
                                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), three), 4));
         for (int p = 0; p < 2; p++) {
             const int g = 8 * half + 4 * p;
-            const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), p ? pair(q2, q3) : pair(q0, q1),
-                                                    _mm512_loadu_si512(x->qs + 128 * half + 64 * p));
+            const __m512i u = p ? pair(q2, q3) : pair(q0, q1);
             const __m512i s = _mm512_permutexvar_epi32(_mm512_add_epi32(quarter, _mm512_set1_epi32(g)), sc32);
-            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(dot, s));
+            for (int r = 0; r < R; r++) {
+                const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x[r]->qs + 128 * half + 64 * p));
+                acc[r] = _mm512_add_epi32(acc[r], _mm512_mullo_epi32(dot, s));
+            }
         }
     }
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w->scales));
-    const __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)x->bsums));
-    return hsum_zmm(acc) - 32 * kiln_qa_hsum(off);
+    for (int r = 0; r < R; r++) {
+        const __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)x[r]->bsums));
+        sumi[r] = hsum_zmm(acc[r]) - 32 * kiln_qa_hsum(off);
+    }
+}
+
+KILN_QZ void q6_K_dot(const block_q6_K *w, const void *const *xq, int R, int64_t nb, float *out) {
+    float lane[4][8] = {{0}};
+    for (int64_t b = 0; b < nb; b++) {
+        const block_q8_K *x[4];
+        for (int r = 0; r < R; r++) x[r] = (const block_q8_K *)xq[r] + b;
+        int32_t sumi[4];
+        q6_K_sums(&w[b], x, R, sumi);
+        for (int r = 0; r < R; r++) lane[r][b % 8] = lane[r][b % 8] + (kiln_qa_f16(w[b].d) * x[r]->d) * (float)sumi[r];
+    }
+    for (int r = 0; r < R; r++) out[r] = kiln_q_lanes_sum(lane[r]);
 }
 
 static KILN_TARGET_AVX512VNNI float dot_q6_K(const void *vw, const void *vx, const float *xd, int64_t nb) {
     (void)xd;
-    const block_q6_K *w = vw;
-    const block_q8_K *x = vx;
-    float lane[8] = {0};
-    for (int64_t b = 0; b < nb; b++)
-        lane[b % 8] = lane[b % 8] + (kiln_qa_f16(w[b].d) * x[b].d) * (float)q6_K_sum(&w[b], &x[b]);
-    return kiln_q_lanes_sum(lane);
+    float out;
+    q6_K_dot(vw, &vx, 1, nb, &out);
+    return out;
+}
+
+static KILN_TARGET_AVX512VNNI void dot4_q6_K(const void *w, const void *const xq[4], const float *const xd[4],
+                                             int64_t nb, float out[4]) {
+    (void)xd;
+    q6_K_dot(w, xq, 4, nb, out);
 }
 
 static KILN_TARGET_AVX512VNNI float dot_iq4_xs(const void *vw, const void *vx, const float *xd, int64_t nb) {
@@ -234,20 +278,20 @@ static KILN_TARGET_AVX512VNNI float dot_iq4_xs(const void *vw, const void *vx, c
 }
 
 /* ---- the AVX-512 rows ---------------------------------------------------- */
-#define QMM_KERNEL(ty)                                                                                         \
-    static KILN_TARGET_AVX512VNNI void mm_##ty(const kiln_mm *p, int64_t n0, int64_t n1, float *s) {         \
-        (void)s;                                                                                               \
-        kiln_mm_qdot(p, n0, n1, dot_##ty);                                                                     \
+#define QMM_KERNEL(ty, four)                                                                           \
+    static KILN_TARGET_AVX512VNNI void mm_##ty(const kiln_mm *p, int64_t n0, int64_t n1, float *s) { \
+        (void)s;                                                                                       \
+        kiln_mm_qdot(p, n0, n1, dot_##ty, four);                                                       \
     }
-QMM_KERNEL(q4_0)
-QMM_KERNEL(q4_1)
-QMM_KERNEL(q5_0)
-QMM_KERNEL(q5_1)
-QMM_KERNEL(iq4_nl)
-QMM_KERNEL(q4_K)
-QMM_KERNEL(q5_K)
-QMM_KERNEL(q6_K)
-QMM_KERNEL(iq4_xs)
+QMM_KERNEL(q4_0, NULL)
+QMM_KERNEL(q4_1, NULL)
+QMM_KERNEL(q5_0, NULL)
+QMM_KERNEL(q5_1, NULL)
+QMM_KERNEL(iq4_nl, NULL)
+QMM_KERNEL(q4_K, dot4_q4_K)
+QMM_KERNEL(q5_K, dot4_q5_K)
+QMM_KERNEL(q6_K, dot4_q6_K)
+QMM_KERNEL(iq4_xs, NULL)
 
 #define QMM_ROW(TYPE, ty)                                                                   \
     do {                                                                                    \

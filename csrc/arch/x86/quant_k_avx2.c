@@ -20,18 +20,22 @@ KILN_QA __m256i scaled32_u8(__m256i q, const int8_t *x, int scale) {
     return _mm256_madd_epi16(p, _mm256_set1_epi16((short)scale));
 }
 
-/* q45_K_sum is a Q4_K (qh NULL) or Q5_K super-block's Σ sc_j·Σ q·x, and
- * through *summ its Σ m_j · (X quant sum of sub-block j). */
-KILN_QA int32_t q45_K_sum(const uint8_t *packed, const uint8_t *qs, const uint8_t *qh, const block_q8_K *x,
-                          int32_t *summ) {
+/* q45_K_sums: for R X rows (x[r], the same super-block of each), a Q4_K
+ * (qh NULL) or Q5_K super-block's Σ sc_j·Σ q·x into sumi[r] and
+ * Σ m_j · (X quant sum of sub-block j) into summ[r]; the weight block is
+ * unpacked once for all R rows. */
+KILN_QA void q45_K_sums(const uint8_t *packed, const uint8_t *qs, const uint8_t *qh, const block_q8_K *const *x, int R,
+                        int32_t *sumi, int32_t *summ) {
     uint8_t sc[8], mn[8];
     for (int j = 0; j < 8; j++) kiln_get_scale_min_k4(j, packed, &sc[j], &mn[j]);
-    int32_t sm = 0;
-    for (int j = 0; j < 8; j++) sm += mn[j] * (x->bsums[2 * j] + x->bsums[2 * j + 1]);
-    *summ = sm;
+    for (int r = 0; r < R; r++) {
+        int32_t sm = 0;
+        for (int j = 0; j < 8; j++) sm += mn[j] * (x[r]->bsums[2 * j] + x[r]->bsums[2 * j + 1]);
+        summ[r] = sm;
+    }
     const __m256i low4 = _mm256_set1_epi8(0xF), one = _mm256_set1_epi8(1);
     const __m256i hbits = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
-    __m256i acc = _mm256_setzero_si256();
+    __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
     for (int c = 0; c < 4; c++) {
         const __m256i q4 = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
         __m256i lo = _mm256_and_si256(q4, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low4);
@@ -41,43 +45,64 @@ KILN_QA int32_t q45_K_sum(const uint8_t *packed, const uint8_t *qs, const uint8_
             lo = _mm256_or_si256(lo, _mm256_slli_epi16(b0, 4));
             hi = _mm256_or_si256(hi, _mm256_slli_epi16(b1, 4));
         }
-        acc = _mm256_add_epi32(acc, scaled32_u8(lo, x->qs + 64 * c, sc[2 * c]));
-        acc = _mm256_add_epi32(acc, scaled32_u8(hi, x->qs + 64 * c + 32, sc[2 * c + 1]));
+        for (int r = 0; r < R; r++) {
+            acc[r] = _mm256_add_epi32(acc[r], scaled32_u8(lo, x[r]->qs + 64 * c, sc[2 * c]));
+            acc[r] = _mm256_add_epi32(acc[r], scaled32_u8(hi, x[r]->qs + 64 * c + 32, sc[2 * c + 1]));
+        }
     }
-    return kiln_qa_hsum(acc);
+    for (int r = 0; r < R; r++) sumi[r] = kiln_qa_hsum(acc[r]);
+}
+
+/* q45_K_dot: R rows' dots of a Q4_K / Q5_K weight row (the reference's float steps per row). */
+KILN_QA void q45_K_dot(const void *vw, int q5, const void *const *xq, int R, int64_t nb, float *out) {
+    const size_t bytes = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
+    float lane[4][8] = {{0}};
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = (const uint8_t *)vw + (size_t)b * bytes;
+        uint16_t d[2];
+        memcpy(d, blk, 4);
+        const block_q8_K *x[4];
+        for (int r = 0; r < R; r++) x[r] = (const block_q8_K *)xq[r] + b;
+        int32_t sumi[4], summ[4];
+        q45_K_sums(blk + 4, blk + (q5 ? 48 : 16), q5 ? blk + 16 : NULL, x, R, sumi, summ);
+        for (int r = 0; r < R; r++)
+            lane[r][b % 8] = kiln_q_with_min(lane[r][b % 8], kiln_qa_f16(d[0]), kiln_qa_f16(d[1]), x[r]->d, sumi[r], summ[r]);
+    }
+    for (int r = 0; r < R; r++) out[r] = kiln_q_lanes_sum(lane[r]);
 }
 
 KILN_TARGET_AVX2 float kiln_dot_q4_K_avx2(const void *vw, const void *vx, const float *xd, int64_t nb) {
     (void)xd;
-    const block_q4_K *w = vw;
-    const block_q8_K *x = vx;
-    float lane[8] = {0};
-    for (int64_t b = 0; b < nb; b++) {
-        int32_t summ;
-        const int32_t sumi = q45_K_sum(w[b].scales, w[b].qs, NULL, &x[b], &summ);
-        lane[b % 8] = kiln_q_with_min(lane[b % 8], kiln_qa_f16(w[b].d), kiln_qa_f16(w[b].dmin), x[b].d, sumi, summ);
-    }
-    return kiln_q_lanes_sum(lane);
+    float out;
+    q45_K_dot(vw, 0, &vx, 1, nb, &out);
+    return out;
 }
 
 KILN_TARGET_AVX2 float kiln_dot_q5_K_avx2(const void *vw, const void *vx, const float *xd, int64_t nb) {
     (void)xd;
-    const block_q5_K *w = vw;
-    const block_q8_K *x = vx;
-    float lane[8] = {0};
-    for (int64_t b = 0; b < nb; b++) {
-        int32_t summ;
-        const int32_t sumi = q45_K_sum(w[b].scales, w[b].qs, w[b].qh, &x[b], &summ);
-        lane[b % 8] = kiln_q_with_min(lane[b % 8], kiln_qa_f16(w[b].d), kiln_qa_f16(w[b].dmin), x[b].d, sumi, summ);
-    }
-    return kiln_q_lanes_sum(lane);
+    float out;
+    q45_K_dot(vw, 1, &vx, 1, nb, &out);
+    return out;
 }
 
-/* q6_K_sum is a Q6_K super-block's Σ_g sc_g · Σ (q-32)·x: the unsigned
- * 6-bit quants' products, less 32·Σ_g sc_g·bsum_g. */
-KILN_QA int32_t q6_K_sum(const block_q6_K *w, const block_q8_K *x) {
+static KILN_TARGET_AVX2 void dot4_q4_K(const void *w, const void *const xq[4], const float *const xd[4], int64_t nb,
+                                       float out[4]) {
+    (void)xd;
+    q45_K_dot(w, 0, xq, 4, nb, out);
+}
+
+static KILN_TARGET_AVX2 void dot4_q5_K(const void *w, const void *const xq[4], const float *const xd[4], int64_t nb,
+                                       float out[4]) {
+    (void)xd;
+    q45_K_dot(w, 1, xq, 4, nb, out);
+}
+
+/* q6_K_sums: for R X rows, a Q6_K super-block's Σ_g sc_g · Σ (q-32)·x: the
+ * unsigned 6-bit quants' products, less 32·Σ_g sc_g·bsum_g; the weight block
+ * is unpacked once for all R rows. */
+KILN_QA void q6_K_sums(const block_q6_K *w, const block_q8_K *const *x, int R, int32_t *sumi) {
     const __m256i low4 = _mm256_set1_epi8(0xF), two = _mm256_set1_epi8(3);
-    __m256i acc = _mm256_setzero_si256();
+    __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
     for (int half = 0; half < 2; half++) {
         const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * half));
         const __m256i ql1 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * half + 32));
@@ -92,24 +117,44 @@ KILN_QA int32_t q6_K_sum(const block_q6_K *w, const block_q8_K *x) {
                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), two), 4));
         for (int t = 0; t < 4; t++) {
             const int g = 8 * half + 2 * t; /* the 16-element groups g (low lane) and g+1 (high lane) */
-            const __m256i p = _mm256_maddubs_epi16(q[t], _mm256_loadu_si256((const __m256i *)(x->qs + 128 * half + 32 * t)));
             const __m256i s = _mm256_set_m128i(_mm_set1_epi16(w->scales[g + 1]), _mm_set1_epi16(w->scales[g]));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, s));
+            for (int r = 0; r < R; r++) {
+                const __m256i p = _mm256_maddubs_epi16(q[t], _mm256_loadu_si256((const __m256i *)(x[r]->qs + 128 * half + 32 * t)));
+                acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(p, s));
+            }
         }
     }
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w->scales));
-    const __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)x->bsums));
-    return kiln_qa_hsum(acc) - 32 * kiln_qa_hsum(off);
+    for (int r = 0; r < R; r++) {
+        const __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)x[r]->bsums));
+        sumi[r] = kiln_qa_hsum(acc[r]) - 32 * kiln_qa_hsum(off);
+    }
+}
+
+KILN_QA void q6_K_dot(const block_q6_K *w, const void *const *xq, int R, int64_t nb, float *out) {
+    float lane[4][8] = {{0}};
+    for (int64_t b = 0; b < nb; b++) {
+        const block_q8_K *x[4];
+        for (int r = 0; r < R; r++) x[r] = (const block_q8_K *)xq[r] + b;
+        int32_t sumi[4];
+        q6_K_sums(&w[b], x, R, sumi);
+        for (int r = 0; r < R; r++)
+            lane[r][b % 8] = lane[r][b % 8] + (kiln_qa_f16(w[b].d) * x[r]->d) * (float)sumi[r];
+    }
+    for (int r = 0; r < R; r++) out[r] = kiln_q_lanes_sum(lane[r]);
 }
 
 KILN_TARGET_AVX2 float kiln_dot_q6_K_avx2(const void *vw, const void *vx, const float *xd, int64_t nb) {
     (void)xd;
-    const block_q6_K *w = vw;
-    const block_q8_K *x = vx;
-    float lane[8] = {0};
-    for (int64_t b = 0; b < nb; b++)
-        lane[b % 8] = lane[b % 8] + (kiln_qa_f16(w[b].d) * x[b].d) * (float)q6_K_sum(&w[b], &x[b]);
-    return kiln_q_lanes_sum(lane);
+    float out;
+    q6_K_dot(vw, &vx, 1, nb, &out);
+    return out;
+}
+
+static KILN_TARGET_AVX2 void dot4_q6_K(const void *w, const void *const xq[4], const float *const xd[4], int64_t nb,
+                                       float out[4]) {
+    (void)xd;
+    q6_K_dot(w, xq, 4, nb, out);
 }
 
 KILN_TARGET_AVX2 float kiln_dot_iq4_xs_avx2(const void *vw, const void *vx, const float *xd, int64_t nb) {
@@ -191,22 +236,22 @@ KILN_TARGET_AVX2 float kiln_dot_q3_K_avx2(const void *vw, const void *vx, const 
 }
 
 /* ---- the AVX2 rows ---------------------------------------------------- */
-#define QMM_KERNEL(ty)                                                                                   \
+#define QMM_KERNEL(ty, four)                                                                             \
     static KILN_TARGET_AVX2 void mm_##ty##_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *s) { \
         (void)s;                                                                                         \
-        kiln_mm_qdot(p, n0, n1, kiln_dot_##ty##_avx2);                                                   \
+        kiln_mm_qdot(p, n0, n1, kiln_dot_##ty##_avx2, four);                                             \
     }
-QMM_KERNEL(q4_0)
-QMM_KERNEL(q4_1)
-QMM_KERNEL(q5_0)
-QMM_KERNEL(q5_1)
-QMM_KERNEL(iq4_nl)
-QMM_KERNEL(q2_K)
-QMM_KERNEL(q3_K)
-QMM_KERNEL(q4_K)
-QMM_KERNEL(q5_K)
-QMM_KERNEL(q6_K)
-QMM_KERNEL(iq4_xs)
+QMM_KERNEL(q4_0, NULL)
+QMM_KERNEL(q4_1, NULL)
+QMM_KERNEL(q5_0, NULL)
+QMM_KERNEL(q5_1, NULL)
+QMM_KERNEL(iq4_nl, NULL)
+QMM_KERNEL(q2_K, NULL)
+QMM_KERNEL(q3_K, NULL)
+QMM_KERNEL(q4_K, dot4_q4_K)
+QMM_KERNEL(q5_K, dot4_q5_K)
+QMM_KERNEL(q6_K, dot4_q6_K)
+QMM_KERNEL(iq4_xs, NULL)
 
 /* Rows keep the scalar dequantizer (memory-bound, used for embeddings only). */
 #define QMM_ROW(TYPE, ty)                                                        \
