@@ -244,6 +244,11 @@ float kiln_dot_q4_K_avx2(const void *w, const void *xq, const float *xd, int64_t
 float kiln_dot_q5_K_avx2(const void *w, const void *xq, const float *xd, int64_t nb);
 float kiln_dot_q6_K_avx2(const void *w, const void *xq, const float *xd, int64_t nb);
 float kiln_dot_iq4_xs_avx2(const void *w, const void *xq, const float *xd, int64_t nb);
+void kiln_dot4_q4_0_avx2(const void *w, const void *const xq[4], const float *const xd[4], int64_t nb, float out[4]);
+void kiln_dot4_q4_1_avx2(const void *w, const void *const xq[4], const float *const xd[4], int64_t nb, float out[4]);
+void kiln_dot4_q5_0_avx2(const void *w, const void *const xq[4], const float *const xd[4], int64_t nb, float out[4]);
+void kiln_dot4_q5_1_avx2(const void *w, const void *const xq[4], const float *const xd[4], int64_t nb, float out[4]);
+void kiln_dot4_iq4_nl_avx2(const void *w, const void *const xq[4], const float *const xd[4], int64_t nb, float out[4]);
 #endif
 
 /* A kiln_qdot4_fn computes the dots of one weight row with four X rows at

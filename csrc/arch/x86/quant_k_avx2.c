@@ -241,11 +241,11 @@ KILN_TARGET_AVX2 float kiln_dot_q3_K_avx2(const void *vw, const void *vx, const 
         (void)s;                                                                                         \
         kiln_mm_qdot(p, n0, n1, kiln_dot_##ty##_avx2, four);                                             \
     }
-QMM_KERNEL(q4_0, NULL)
-QMM_KERNEL(q4_1, NULL)
-QMM_KERNEL(q5_0, NULL)
-QMM_KERNEL(q5_1, NULL)
-QMM_KERNEL(iq4_nl, NULL)
+QMM_KERNEL(q4_0, kiln_dot4_q4_0_avx2)
+QMM_KERNEL(q4_1, kiln_dot4_q4_1_avx2)
+QMM_KERNEL(q5_0, kiln_dot4_q5_0_avx2)
+QMM_KERNEL(q5_1, kiln_dot4_q5_1_avx2)
+QMM_KERNEL(iq4_nl, kiln_dot4_iq4_nl_avx2)
 QMM_KERNEL(q2_K, NULL)
 QMM_KERNEL(q3_K, NULL)
 QMM_KERNEL(q4_K, dot4_q4_K)
