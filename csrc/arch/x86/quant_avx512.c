@@ -59,54 +59,72 @@ KILN_QZ uint16_t scale_d(int ty, const void *w, int64_t b) {
     }
 }
 
-KILN_QZ float legacy_dot(int ty, const void *w, const int8_t *xq, const float *xd, int64_t nb) {
+/* legacy_dots computes R rows' dots (xq[r], xd[r]) of one weight row: each
+ * group of eight blocks is unpacked once (as four block pairs), then every
+ * row takes its products, block sums and float steps as a single-row dot. */
+KILN_QZ void legacy_dots(int ty, const void *w, const void *const *xq, const float *const *xd, int R, int64_t nb,
+                         float *out) {
     const int offset = ty == Z_Q4_0 ? 8 : ty == Z_Q5_0 ? 16 : ty == Z_IQ4_NL ? 128 : 0;
     const int has_min = ty == Z_Q4_1 || ty == Z_Q5_1;
     const __m512i ones = _mm512_set1_epi8(1), zero = _mm512_setzero_si512();
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t b0 = 0; b0 < nb; b0 += 8) {
         const int cnt = nb - b0 < 8 ? (int)(nb - b0) : 8;
-        __m256i v[8], vx[8];
+        __m512i u[4];
         uint16_t dh[8] = {0}, mh[8] = {0};
-        float dx[8] = {0};
-        for (int t = 0; t < 8; t += 2) {
-            if (t >= cnt) {
-                v[t] = v[t + 1] = vx[t] = vx[t + 1] = _mm256_setzero_si256();
-                continue;
-            }
-            const int two = t + 1 < cnt;
+        for (int t = 0; t < cnt; t += 2) {
             /* blocks b0+t and b0+t+1 (the second zero when past the end) */
-            const __m256i qa = uquants(ty, w, b0 + t), qb = two ? uquants(ty, w, b0 + t + 1) : _mm256_setzero_si256();
-            const __m512i x = two ? _mm512_loadu_si512(xq + (b0 + t) * 32)
-                                  : _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(xq + (b0 + t) * 32)));
-            const __m512i xz = two ? x : _mm512_inserti64x4(x, _mm256_setzero_si256(), 1);
-            __m512i dot = _mm512_dpbusd_epi32(zero, pair(qa, qb), xz);
-            const __m512i sx = _mm512_dpbusd_epi32(zero, ones, xz);
-            if (offset) dot = _mm512_sub_epi32(dot, _mm512_mullo_epi32(sx, _mm512_set1_epi32(offset)));
-            v[t] = _mm512_castsi512_si256(dot);
-            v[t + 1] = _mm512_extracti64x4_epi64(dot, 1);
-            vx[t] = _mm512_castsi512_si256(sx);
-            vx[t + 1] = _mm512_extracti64x4_epi64(sx, 1);
-            for (int u = t; u < t + 1 + two; u++) {
-                dh[u] = scale_d(ty, w, b0 + u);
-                if (has_min) mh[u] = ty == Z_Q4_1 ? ((const block_q4_1 *)w)[b0 + u].m : ((const block_q5_1 *)w)[b0 + u].m;
-                dx[u] = xd[b0 + u];
+            const __m256i qa = uquants(ty, w, b0 + t);
+            const __m256i qb = t + 1 < cnt ? uquants(ty, w, b0 + t + 1) : _mm256_setzero_si256();
+            u[t / 2] = pair(qa, qb);
+            for (int v = t; v < t + 2 && v < cnt; v++) {
+                dh[v] = scale_d(ty, w, b0 + v);
+                if (has_min) mh[v] = ty == Z_Q4_1 ? ((const block_q4_1 *)w)[b0 + v].m : ((const block_q5_1 *)w)[b0 + v].m;
             }
         }
         const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dh));
-        const __m256 sxd = _mm256_loadu_ps(dx);
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(d, sxd), _mm256_cvtepi32_ps(kiln_qa_hsum8(v))));
-        if (has_min) {
-            const __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)mh));
-            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(m, sxd), _mm256_cvtepi32_ps(kiln_qa_hsum8(vx))));
+        const __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)mh));
+        for (int r = 0; r < R; r++) {
+            const int8_t *xr = (const int8_t *)xq[r];
+            __m256i v[8], vx[8];
+            float dx[8] = {0};
+            for (int t = 0; t < 8; t += 2) {
+                if (t >= cnt) {
+                    v[t] = v[t + 1] = vx[t] = vx[t + 1] = _mm256_setzero_si256();
+                    continue;
+                }
+                const int two = t + 1 < cnt;
+                const __m512i x = two ? _mm512_loadu_si512(xr + (b0 + t) * 32)
+                                      : _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(xr + (b0 + t) * 32))),
+                                                           _mm256_setzero_si256(), 1);
+                __m512i dot = _mm512_dpbusd_epi32(zero, u[t / 2], x);
+                const __m512i sx = _mm512_dpbusd_epi32(zero, ones, x);
+                if (offset) dot = _mm512_sub_epi32(dot, _mm512_mullo_epi32(sx, _mm512_set1_epi32(offset)));
+                v[t] = _mm512_castsi512_si256(dot);
+                v[t + 1] = _mm512_extracti64x4_epi64(dot, 1);
+                vx[t] = _mm512_castsi512_si256(sx);
+                vx[t + 1] = _mm512_extracti64x4_epi64(sx, 1);
+                dx[t] = xd[r][b0 + t];
+                if (two) dx[t + 1] = xd[r][b0 + t + 1];
+            }
+            const __m256 sxd = _mm256_loadu_ps(dx);
+            acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(_mm256_mul_ps(d, sxd), _mm256_cvtepi32_ps(kiln_qa_hsum8(v))));
+            if (has_min)
+                acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(_mm256_mul_ps(m, sxd), _mm256_cvtepi32_ps(kiln_qa_hsum8(vx))));
         }
     }
-    return kiln_qa_lanes_sum(acc);
+    for (int r = 0; r < R; r++) out[r] = kiln_qa_lanes_sum(acc[r]);
 }
 
-#define LEGACY(ty, TY)                                                                                   \
-    static KILN_TARGET_AVX512VNNI float dot_##ty(const void *w, const void *xq, const float *xd, int64_t nb) { \
-        return legacy_dot(TY, w, xq, xd, nb);                                                            \
+#define LEGACY(ty, TY)                                                                                          \
+    static KILN_TARGET_AVX512VNNI float dot_##ty(const void *w, const void *xq, const float *xd, int64_t nb) {  \
+        float out;                                                                                              \
+        legacy_dots(TY, w, &xq, &xd, 1, nb, &out);                                                              \
+        return out;                                                                                             \
+    }                                                                                                           \
+    static KILN_TARGET_AVX512VNNI void dot4_##ty(const void *w, const void *const xq[4], const float *const xd[4], \
+                                                 int64_t nb, float out[4]) {                                    \
+        legacy_dots(TY, w, xq, xd, 4, nb, out);                                                                 \
     }
 LEGACY(q4_0, Z_Q4_0)
 LEGACY(q4_1, Z_Q4_1)
@@ -283,11 +301,11 @@ static KILN_TARGET_AVX512VNNI float dot_iq4_xs(const void *vw, const void *vx, c
         (void)s;                                                                                       \
         kiln_mm_qdot(p, n0, n1, dot_##ty, four);                                                       \
     }
-QMM_KERNEL(q4_0, NULL)
-QMM_KERNEL(q4_1, NULL)
-QMM_KERNEL(q5_0, NULL)
-QMM_KERNEL(q5_1, NULL)
-QMM_KERNEL(iq4_nl, NULL)
+QMM_KERNEL(q4_0, dot4_q4_0)
+QMM_KERNEL(q4_1, dot4_q4_1)
+QMM_KERNEL(q5_0, dot4_q5_0)
+QMM_KERNEL(q5_1, dot4_q5_1)
+QMM_KERNEL(iq4_nl, dot4_iq4_nl)
 QMM_KERNEL(q4_K, dot4_q4_K)
 QMM_KERNEL(q5_K, dot4_q5_K)
 QMM_KERNEL(q6_K, dot4_q6_K)
