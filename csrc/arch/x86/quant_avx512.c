@@ -271,28 +271,46 @@ static KILN_TARGET_AVX512VNNI void dot4_q6_K(const void *w, const void *const xq
     q6_K_dot(w, xq, 4, nb, out);
 }
 
-static KILN_TARGET_AVX512VNNI float dot_iq4_xs(const void *vw, const void *vx, const float *xd, int64_t nb) {
-    (void)xd;
-    const block_iq4_xs *w = vw;
-    const block_q8_K *x = vx;
+/* iq4_xs_dot: R rows' dots of an IQ4_XS weight row, each sub-block pair's
+ * values looked up once for all rows. */
+KILN_QZ void iq4_xs_dot(const block_iq4_xs *w, const void *const *xq, int R, int64_t nb, float *out) {
     const __m256i table = _mm256_xor_si256(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kiln_iq4nl_values)),
                                            _mm256_set1_epi8((char)0x80));
-    float lane[8] = {0};
+    float lane[4][8] = {{0}};
     for (int64_t b = 0; b < nb; b++) {
-        __m512i acc = _mm512_setzero_si512();
-        int32_t off = 0;
+        __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+        int32_t off[4] = {0, 0, 0, 0};
         for (int ib = 0; ib < 8; ib += 2) {
             const __m256i qa = _mm256_shuffle_epi8(table, kiln_qa_nibbles32(w[b].qs + 16 * ib));
             const __m256i qb = _mm256_shuffle_epi8(table, kiln_qa_nibbles32(w[b].qs + 16 * ib + 16));
             const int la = kiln_iq4_xs_scale(&w[b], ib), lb = kiln_iq4_xs_scale(&w[b], ib + 1);
-            const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair(qa, qb), _mm512_loadu_si512(x[b].qs + 32 * ib));
-            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(dot, halves_scale(la, lb)));
-            off += la * (x[b].bsums[2 * ib] + x[b].bsums[2 * ib + 1]) + lb * (x[b].bsums[2 * ib + 2] + x[b].bsums[2 * ib + 3]);
+            const __m512i u = pair(qa, qb), scv = halves_scale(la, lb);
+            for (int r = 0; r < R; r++) {
+                const block_q8_K *x = (const block_q8_K *)xq[r] + b;
+                const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x->qs + 32 * ib));
+                acc[r] = _mm512_add_epi32(acc[r], _mm512_mullo_epi32(dot, scv));
+                off[r] += la * (x->bsums[2 * ib] + x->bsums[2 * ib + 1]) + lb * (x->bsums[2 * ib + 2] + x->bsums[2 * ib + 3]);
+            }
         }
-        const int32_t sumi = hsum_zmm(acc) - 128 * off;
-        lane[b % 8] = lane[b % 8] + (kiln_qa_f16(w[b].d) * x[b].d) * (float)sumi;
+        for (int r = 0; r < R; r++) {
+            const int32_t sumi = hsum_zmm(acc[r]) - 128 * off[r];
+            lane[r][b % 8] = lane[r][b % 8] + (kiln_qa_f16(w[b].d) * ((const block_q8_K *)xq[r])[b].d) * (float)sumi;
+        }
     }
-    return kiln_q_lanes_sum(lane);
+    for (int r = 0; r < R; r++) out[r] = kiln_q_lanes_sum(lane[r]);
+}
+
+static KILN_TARGET_AVX512VNNI float dot_iq4_xs(const void *vw, const void *vx, const float *xd, int64_t nb) {
+    (void)xd;
+    float out;
+    iq4_xs_dot(vw, &vx, 1, nb, &out);
+    return out;
+}
+
+static KILN_TARGET_AVX512VNNI void dot4_iq4_xs(const void *w, const void *const xq[4], const float *const xd[4],
+                                               int64_t nb, float out[4]) {
+    (void)xd;
+    iq4_xs_dot(w, xq, 4, nb, out);
 }
 
 /* ---- the AVX-512 rows ---------------------------------------------------- */
@@ -309,7 +327,7 @@ QMM_KERNEL(iq4_nl, dot4_iq4_nl)
 QMM_KERNEL(q4_K, dot4_q4_K)
 QMM_KERNEL(q5_K, dot4_q5_K)
 QMM_KERNEL(q6_K, dot4_q6_K)
-QMM_KERNEL(iq4_xs, NULL)
+QMM_KERNEL(iq4_xs, dot4_iq4_xs)
 
 #define QMM_ROW(TYPE, ty)                                                                   \
     do {                                                                                    \

@@ -157,22 +157,40 @@ static KILN_TARGET_AVX2 void dot4_q6_K(const void *w, const void *const xq[4], c
     q6_K_dot(w, xq, 4, nb, out);
 }
 
-KILN_TARGET_AVX2 float kiln_dot_iq4_xs_avx2(const void *vw, const void *vx, const float *xd, int64_t nb) {
-    (void)xd;
-    const block_iq4_xs *w = vw;
-    const block_q8_K *x = vx;
+/* iq4_xs_dot: R rows' dots of an IQ4_XS weight row, each sub-block's values
+ * looked up once for all rows. */
+KILN_QA void iq4_xs_dot(const block_iq4_xs *w, const void *const *xq, int R, int64_t nb, float *out) {
     const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kiln_iq4nl_values));
-    float lane[8] = {0};
+    float lane[4][8] = {{0}};
     for (int64_t b = 0; b < nb; b++) {
-        __m256i acc = _mm256_setzero_si256();
+        __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
         for (int ib = 0; ib < 8; ib++) {
             const __m256i q = _mm256_shuffle_epi8(table, kiln_qa_nibbles32(w[b].qs + 16 * ib));
-            const __m256i p = kiln_qa_dot16_s8(q, _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * ib)));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16((short)kiln_iq4_xs_scale(&w[b], ib))));
+            const __m256i aq = _mm256_sign_epi8(q, q), sc = _mm256_set1_epi16((short)kiln_iq4_xs_scale(&w[b], ib));
+            for (int r = 0; r < R; r++) {
+                const __m256i x = _mm256_loadu_si256((const __m256i *)(((const block_q8_K *)xq[r])[b].qs + 32 * ib));
+                const __m256i p = _mm256_maddubs_epi16(aq, _mm256_sign_epi8(x, q));
+                acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(p, sc));
+            }
         }
-        lane[b % 8] = lane[b % 8] + (kiln_qa_f16(w[b].d) * x[b].d) * (float)kiln_qa_hsum(acc);
+        for (int r = 0; r < R; r++)
+            lane[r][b % 8] = lane[r][b % 8] +
+                             (kiln_qa_f16(w[b].d) * ((const block_q8_K *)xq[r])[b].d) * (float)kiln_qa_hsum(acc[r]);
     }
-    return kiln_q_lanes_sum(lane);
+    for (int r = 0; r < R; r++) out[r] = kiln_q_lanes_sum(lane[r]);
+}
+
+KILN_TARGET_AVX2 float kiln_dot_iq4_xs_avx2(const void *vw, const void *vx, const float *xd, int64_t nb) {
+    (void)xd;
+    float out;
+    iq4_xs_dot(vw, &vx, 1, nb, &out);
+    return out;
+}
+
+static KILN_TARGET_AVX2 void dot4_iq4_xs(const void *w, const void *const xq[4], const float *const xd[4], int64_t nb,
+                                         float out[4]) {
+    (void)xd;
+    iq4_xs_dot(w, xq, 4, nb, out);
 }
 
 /* q23_K_sum: a Q2_K (hmask NULL) or Q3_K super-block's Σ_g sc_g · Σ u·x
@@ -251,7 +269,7 @@ QMM_KERNEL(q3_K, NULL)
 QMM_KERNEL(q4_K, dot4_q4_K)
 QMM_KERNEL(q5_K, dot4_q5_K)
 QMM_KERNEL(q6_K, dot4_q6_K)
-QMM_KERNEL(iq4_xs, NULL)
+QMM_KERNEL(iq4_xs, dot4_iq4_xs)
 
 /* Rows keep the scalar dequantizer (memory-bound, used for embeddings only). */
 #define QMM_ROW(TYPE, ty)                                                        \
