@@ -5,8 +5,9 @@
  * never depends on m, the column range or the thread that computes it, and
  * decode (m = 1) and prefill (m > 1) give the same bits for the same row.
  * For m > 1, W is walked in panels of QMM_PANEL rows that stay in L1/L2
- * while every X row passes over them: W, the dominant traffic, is read
- * from memory once per call. */
+ * while every X row passes over them (four at a time through the type's
+ * dot4, which unpacks each weight block once for the four): W, the
+ * dominant traffic, is read from memory once per call. */
 #include "kernels.h"
 #include "quant.h"
 
