@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -19,6 +20,10 @@ var BuiltinChatTemplates = []string{"chatml", "llama2", "llama3", "mistral", "qw
 // toolcall's parsers (a test in package main keeps the two lists equal).
 var ToolCallParsers = []string{"hermes", "llama3_json", "mistral", "pythonic", "qwen2.5"}
 
+// ReasoningParsers are the names reasoning_parser accepts: engine/chat/
+// reasoning's parsers (a test in package main keeps the two lists equal).
+var ReasoningParsers = []string{"deepseek_r1", "qwen3"}
+
 // Validate checks every option and fills the derived fields. Each message
 // names the option as it is spelt in kiln.yaml, with its flag and variable,
 // so the user can find whichever source set it.
@@ -28,12 +33,32 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("option %s (--%s, %s): %s", key, FlagName(key), EnvName(key), fmt.Sprintf(format, args...)))
 	}
 	if c.Model == "" {
-		bad("model", "a GGUF model file is required")
+		// The built-in model is served, or the models list.
 	} else if st, err := os.Stat(c.Model); err != nil {
 		bad("model", "%v", err)
 	} else if st.IsDir() {
-		bad("model", "%s is a directory; want a GGUF file", c.Model)
+		if cs, err := os.Stat(filepath.Join(c.Model, "config.json")); err != nil || !cs.Mode().IsRegular() {
+			bad("model", "%s is a directory without config.json; want a GGUF file or a Hugging Face model directory", c.Model)
+		}
 	}
+	c.ModelNames = nil
+	if c.ServedModelName != "" {
+		for i, n := range strings.Split(c.ServedModelName, ",") {
+			n = strings.TrimSpace(n)
+			if n == "" {
+				bad("served_model_name", "name %d of %q is empty", i, c.ServedModelName)
+				continue
+			}
+			c.ModelNames = append(c.ModelNames, n)
+		}
+	}
+	if c.Tokenizer != "" && c.Tokenizer != c.Model {
+		bad("tokenizer", "%q: kiln reads the tokenizer from the GGUF model file; leave tokenizer empty or set it to the model file", c.Tokenizer)
+	}
+	if !slices.Contains([]string{"auto", "slow", "fast"}, c.TokenizerMode) {
+		bad("tokenizer_mode", "%q: want auto, slow or fast", c.TokenizerMode)
+	}
+	c.validateModels(bad)
 	if c.Host == "" {
 		bad("host", "empty; want an address such as 0.0.0.0 or 127.0.0.1")
 	}
@@ -53,6 +78,12 @@ func (c *Config) Validate() error {
 	}
 	if c.EnableAutoToolChoice && c.ToolCallParser == "" {
 		bad("enable_auto_tool_choice", "needs tool_call_parser (--tool-call-parser) to read the model's calls")
+	}
+	if c.ReasoningParser != "" && !slices.Contains(ReasoningParsers, c.ReasoningParser) {
+		bad("reasoning_parser", "%q: want one of %s", c.ReasoningParser, strings.Join(ReasoningParsers, ", "))
+	}
+	if c.ResponseStoreEntries < 1 {
+		bad("response_store_entries", "%d: want >= 1", c.ResponseStoreEntries)
 	}
 	if c.TensorParallelSize < 0 {
 		bad("tensor_parallel_size", "%d: want >= 0 (0: automatic)", c.TensorParallelSize)
@@ -119,6 +150,24 @@ func (c *Config) Validate() error {
 	if c.MaxQueue < 1 {
 		bad("max_queue", "%d: want >= 1", c.MaxQueue)
 	}
+	if c.MaxITLMs < -1 {
+		bad("max_itl_ms", "%d: want a target in ms, 0 (automatic) or -1 (off)", c.MaxITLMs)
+	}
+	switch c.Speculative {
+	case "":
+	case "ngram":
+		if c.NumSpeculativeTokens < 1 || c.NumSpeculativeTokens > 16 {
+			bad("num_speculative_tokens", "%d: want 1..16", c.NumSpeculativeTokens)
+		}
+		if c.NgramMin < 1 {
+			bad("ngram_min", "%d: want >= 1", c.NgramMin)
+		}
+		if c.NgramMax < c.NgramMin || c.NgramMax > 16 {
+			bad("ngram_max", "%d: want ngram_min (%d)..16", c.NgramMax, c.NgramMin)
+		}
+	default:
+		bad("speculative", "%q: want ngram or empty (off)", c.Speculative)
+	}
 	for i, o := range c.CORSOrigins {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
 			bad("cors_origins", "origin %d %q: want * or a scheme://host[:port] origin", i, o)
@@ -128,6 +177,15 @@ func (c *Config) Validate() error {
 		bad("body_limit", "%q: want a size from 1KiB to 1GiB, such as 4MiB", c.BodyLimit)
 	} else {
 		c.BodyLimitBytes = int(n)
+	}
+	if n, err := ParseSize(c.GrammarMaxBytes); err != nil || n < 1<<20 || n > 1<<40 {
+		bad("grammar_max_bytes", "%q: want a size from 1MiB to 1TiB, such as 64MiB", c.GrammarMaxBytes)
+	}
+	if c.GrammarStepWork < 1<<16 {
+		bad("grammar_step_work", "%d: want >= 65536", c.GrammarStepWork)
+	}
+	if _, err := ParseSize(c.GrammarCacheBytes); err != nil {
+		bad("grammar_cache_bytes", "%q: want a size such as 256MiB (0: keep none)", c.GrammarCacheBytes)
 	}
 	if c.RequestTimeout < 0 {
 		bad("request_timeout", "%s: want >= 0 (0: no limit)", c.RequestTimeout)
@@ -144,6 +202,14 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// GrammarBytes returns grammar_max_bytes and grammar_cache_bytes in bytes
+// (0 for a size Validate would refuse).
+func (c *Config) GrammarBytes() (maxBytes, cacheBytes int64) {
+	maxBytes, _ = ParseSize(c.GrammarMaxBytes)
+	cacheBytes, _ = ParseSize(c.GrammarCacheBytes)
+	return maxBytes, cacheBytes
+}
+
 // Threads is the kernel threads of the process: tensor_parallel_size, or
 // the devices' CPUs (all CPUs when none are named) when it is 0.
 func (c *Config) Threads() int {
@@ -156,7 +222,8 @@ func (c *Config) Threads() int {
 	return max(1, runtime.NumCPU()/max(1, c.DataParallelSize))
 }
 
-// ParseDevices reads "cpu", "cpu:0-3" or "cpu:0,2,4-5" into sorted CPU
+// ParseDevices reads "cpu", "cpu:0-3", "cpu:0,2,4-5" or, as furiosa-llm
+// writes its devices, "cpu:0,cpu:2-3" into sorted CPU
 // indices below ncpu; an empty spec (or bare "cpu") means all CPUs (nil).
 func ParseDevices(spec string, ncpu int) ([]int, error) {
 	spec = strings.TrimSpace(spec)
@@ -168,8 +235,12 @@ func ParseDevices(spec string, ncpu int) ([]int, error) {
 		return nil, fmt.Errorf("%q: want cpu, cpu:0-3 or cpu:0,2 (only CPU devices exist here)", spec)
 	}
 	seen := map[int]bool{}
-	for part := range strings.SplitSeq(list, ",") {
-		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+	for i, part := range strings.Split(list, ",") {
+		part = strings.TrimSpace(part)
+		if i > 0 { // furiosa-llm names each device ("npu:0,npu:1"): "cpu:0,cpu:2-3" too
+			part = strings.TrimPrefix(part, "cpu:")
+		}
+		lo, hi, isRange := strings.Cut(part, "-")
 		a, err1 := strconv.Atoi(lo)
 		b := a
 		var err2 error

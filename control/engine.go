@@ -29,6 +29,18 @@ type Config struct {
 	SessionLen int
 	// PrefixCaching reuses full K/V blocks of earlier prompts.
 	PrefixCaching bool
+	// MaxITL is the inter-token latency a decoding stream should see: a
+	// step that carries prefill chunks beside decodes is cut to what the
+	// step cost model predicts fits in it (never below minPrefillChunk
+	// tokens, so prefill always progresses). 0 means autoITLFactor times
+	// the predicted cost of the step's decodes alone; negative turns the
+	// limit off (prefill chunks take the whole token budget).
+	MaxITL time.Duration
+	// Speculative configures speculative decoding (zero: off).
+	Speculative SpeculativeConfig
+	// Now is the clock of latencies and the step cost model (nil:
+	// time.Now); tests drive a fake one.
+	Now func() time.Time
 }
 
 // Engine is the serving core of one model replica: an admission queue and
@@ -51,18 +63,23 @@ type Engine struct {
 	loopDone chan struct{}
 
 	// Owned by the loop goroutine.
-	waiting []*sequence // FIFO; preempted sequences go back to the front
-	running []*sequence // in admission order
-	nAdmit  uint64
-	step    Step
-	copies  []kvcache.Copy
-	logits  []float32
-	sched   []*sequence // this step's sequences, in Step order
-	kids    []*sequence // members forked this step, to deliver with sched
-	picks   []pick      // this step's samplings
-	beams   []*group    // beam searches with rows this step
-	beamLP  []float64   // scratch: one row's log-softmax
-	stamp   uint64      // slotsInUse's visit mark
+	waiting  []*sequence // FIFO; preempted sequences go back to the front
+	running  []*sequence // in admission order
+	nAdmit   uint64
+	step     Step
+	copies   []kvcache.Copy
+	logits   []float32
+	sched    []*sequence    // this step's sequences, in Step order
+	prefills []*sequence    // scratch: this step's prefill candidates
+	specs    []verification // this step's speculative sequences
+	kids     []*sequence    // members forked this step, to deliver with sched
+	picks    []pick         // this step's samplings
+	beams    []*group       // beam searches with rows this step
+	beamLP   []float64      // scratch: one row's log-softmax
+	stamp    uint64         // slotsInUse's visit mark
+	cost     stepCost       // the step cost model
+	shape    stepShape      // this step's shape, for the cost model
+	nArrive  uint64         // arrivals so far (under mu)
 }
 
 // New starts an engine over exec (whose K/V cache the engine's block pool
@@ -79,6 +96,9 @@ func New(exec Executor, tok *tokenizer.Tokenizer, cfg Config) (*Engine, error) {
 	}
 	if cfg.MaxQueue == 0 {
 		cfg.MaxQueue = 256
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	capacity := exec.NumBlocks() * exec.BlockSize()
 	if cfg.SessionLen == 0 {
@@ -99,6 +119,9 @@ func New(exec Executor, tok *tokenizer.Tokenizer, cfg Config) (*Engine, error) {
 	case cfg.SessionLen > capacity:
 		return nil, fmt.Errorf("control: session_len %d exceeds the K/V cache's %d tokens", cfg.SessionLen, capacity)
 	}
+	if err := cfg.Speculative.validate(); err != nil {
+		return nil, err
+	}
 	pool, err := kvcache.New(kvcache.Config{NumBlocks: exec.NumBlocks(), BlockSize: exec.BlockSize(), PrefixCaching: cfg.PrefixCaching})
 	if err != nil {
 		return nil, fmt.Errorf("control: %w", err)
@@ -107,7 +130,7 @@ func New(exec Executor, tok *tokenizer.Tokenizer, cfg Config) (*Engine, error) {
 		cfg: cfg, exec: exec, tok: tok, pool: pool, met: newMetrics(),
 		sessions: map[string]*session{},
 		wake:     make(chan struct{}, 1), loopDone: make(chan struct{}),
-		logits: make([]float32, cfg.MaxNumSeqs*exec.VocabSize()),
+		logits: make([]float32, cfg.MaxNumSeqs*(1+cfg.Speculative.Tokens)*exec.VocabSize()),
 	}
 	go e.loop()
 	return e, nil
@@ -177,6 +200,8 @@ func (e *Engine) Submit(ctx context.Context, req Request) (<-chan Event, error) 
 		ss.busy, s.session = true, ss
 	}
 	e.nWaiting.Add(1)
+	e.nArrive++
+	s.arrival = e.nArrive
 	e.incoming = append(e.incoming, s)
 	box.unwake = context.AfterFunc(ctx, e.poke)
 	e.poke()
@@ -194,7 +219,7 @@ func (e *Engine) newSequence(ctx context.Context, req Request) (*sequence, error
 		req: req, ctx: ctx,
 		tokens: append(make([]int32, 0, len(req.Prompt)+16), req.Prompt...), nPrompt: len(req.Prompt),
 		sampler: sm, dec: e.tok.NewStreamDecoder().RenderTokens(req.RenderTokens), stop: stopMatcher{stops: req.StopStrings},
-		submitted: time.Now(),
+		submitted: e.cfg.Now(),
 	}
 	s.maxLen = e.cfg.SessionLen
 	if req.MaxTokens > 0 {

@@ -29,6 +29,30 @@ type fakeExec struct {
 	maxSeqs   int // most sequences seen in one step
 	delay     time.Duration
 	fail      func(s *Step) error
+	copyBack  int        // > 0: the top token repeats the cached token this far back (repetitive text)
+	clock     *fakeClock // advanced by cost(step) in Forward, when set
+	cost      func(s *Step) time.Duration
+}
+
+// fakeClock is a clock that moves only when the fake executor runs a step,
+// by the step's fake cost: latencies measured on it are exact.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }
 
 func newFakeExec(numBlocks, blockSize int) *fakeExec {
@@ -57,7 +81,10 @@ func (f *fakeExec) Forward(s *Step, logits []float32) error {
 	f.mu.Lock()
 	f.steps++
 	f.maxSeqs = max(f.maxSeqs, len(s.Seqs))
-	delay, fail := f.delay, f.fail
+	delay, fail, copyBack := f.delay, f.fail, f.copyBack
+	if f.clock != nil {
+		f.clock.advance(f.cost(s))
+	}
 	f.mu.Unlock()
 	if fail != nil {
 		if err := fail(s); err != nil {
@@ -80,6 +107,9 @@ func (f *fakeExec) Forward(s *Step, logits []float32) error {
 		out := logits[j*f.vocab : (j+1)*f.vocab]
 		for v := range out {
 			out[v] = float32((h>>7+uint64(v)*2654435761)%1000) / 1000
+		}
+		if copyBack > 0 && int(s.Pos[row]) >= copyBack {
+			out[f.cache[f.slot(q.BlockTable, int(s.Pos[row])+1-copyBack)]] = 2
 		}
 		for id := range f.banned {
 			out[id] = -10

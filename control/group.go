@@ -3,7 +3,6 @@ package control
 import (
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/kiln-llm/kiln/engine/sample"
 )
@@ -233,7 +232,7 @@ func (e *Engine) rankHeld(g *group) {
 // finishChoice puts a beam search's choice i with its usage and timings.
 func (e *Engine) finishChoice(g *group, i int, ev Event) {
 	p := g.proto
-	now := time.Now()
+	now := e.cfg.Now()
 	ev.Usage = &Usage{PromptTokens: p.nPrompt, CompletionTokens: len(ev.Tokens), CachedTokens: p.cached}
 	t := &Timings{Total: now.Sub(p.submitted), Preemptions: p.preemptions}
 	if !p.scheduled.IsZero() {
@@ -262,7 +261,7 @@ func (e *Engine) restartBeam(g *group) {
 	root := e.cloneSeq(g.proto)
 	g.live = []*sequence{root}
 	g.beam = &beamState{params: g.beam.params}
-	e.waiting = append([]*sequence{root}, e.waiting...)
+	e.enqueue(root)
 	e.nWaiting.Add(1)
 	e.met.update(func(m *Metrics) { m.Preemptions++ })
 }

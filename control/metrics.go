@@ -60,6 +60,9 @@ type Metrics struct {
 	Preemptions     uint64
 	Steps           uint64
 	StepTokens      uint64 // tokens evaluated over all steps
+	// DraftTokens are speculative tokens verified; AcceptedTokens those of
+	// them the model kept (the acceptance rate is their ratio).
+	DraftTokens, AcceptedTokens uint64
 
 	TTFT, InterToken, EndToEnd, Queue Histogram // seconds
 }
@@ -120,6 +123,8 @@ func (m *Metrics) Add(o Metrics) {
 	m.Preemptions += o.Preemptions
 	m.Steps += o.Steps
 	m.StepTokens += o.StepTokens
+	m.DraftTokens += o.DraftTokens
+	m.AcceptedTokens += o.AcceptedTokens
 	if m.Requests == nil {
 		m.Requests = map[FinishReason]uint64{}
 	}

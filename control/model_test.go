@@ -14,6 +14,12 @@ import (
 // of numBlocks blocks of 16 tokens.
 func newModelEngine(t testing.TB, numBlocks int, cfg Config) *Engine {
 	t.Helper()
+	return newWrappedModelEngine(t, numBlocks, cfg, func(x Executor) Executor { return x })
+}
+
+// newWrappedModelEngine is newModelEngine with the executor wrapped.
+func newWrappedModelEngine(t testing.TB, numBlocks int, cfg Config, wrap func(Executor) Executor) *Engine {
+	t.Helper()
 	storiesTokenizer(t) // skips without ../shared
 	p, _ := filepath.Abs("../../shared/models/stories260K.gguf")
 	m, err := model.Load(p, model.WithMaxBatchTokens(128))
@@ -29,7 +35,7 @@ func newModelEngine(t testing.TB, numBlocks int, cfg Config) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(x, tok, cfg)
+	e, err := New(wrap(x), tok, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,9 @@ type Request struct {
 	// follow-up request of the same session whose prompt extends this one's
 	// tokens prefills only the new tokens.
 	SessionID string
+	// Priority orders admission and prefill (vLLM's priority scheduling):
+	// a lower value goes first; ties go in arrival order. Default 0.
+	Priority int
 }
 
 // choices is the number of choices returned.
@@ -139,6 +142,12 @@ type Usage struct {
 	// DiscardedTokens were generated for sequences not returned (best_of
 	// beyond n); only choice 0's final event counts them.
 	DiscardedTokens int `json:"discarded_tokens,omitempty"`
+	// AcceptedPredictionTokens and RejectedPredictionTokens count the
+	// speculative draft tokens verified for this sequence that the model
+	// kept and dropped (OpenAI's completion_tokens_details names).
+	// Accepted ones are also in CompletionTokens.
+	AcceptedPredictionTokens int `json:"accepted_prediction_tokens,omitempty"`
+	RejectedPredictionTokens int `json:"rejected_prediction_tokens,omitempty"`
 }
 
 // Timings are a finished request's latencies.

@@ -1,9 +1,28 @@
 package control
 
 // The step loop, modelled on vLLM's: schedule() picks this step's tokens
-// under the token budget (decodes first, then prefill chunks of running and
-// then waiting sequences), execute() runs one forward over all of them, and
-// update() samples, appends, emits events and retires finished sequences.
+// under the token budget (decodes first, with their speculative drafts,
+// then prefill chunks of running and then waiting sequences), execute()
+// runs one forward over all of them, and update() samples, appends, emits
+// events and retires finished sequences.
+//
+// Scheduling invariants (hold in every step):
+//   - Every decoding sequence is in every step (one row, plus its drafts):
+//     prefill never displaces a decode, so a stream's inter-token latency
+//     is the step's cost, which prefillBudget keeps within Config.MaxITL
+//     as the step cost model predicts it, down to minPrefillChunk tokens.
+//   - While a prompt waits and budget remains, a step carries at least
+//     minPrefillChunk prefill tokens (or what remains of the budget):
+//     prefill always progresses.
+//   - The waiting queue is ordered by (Priority, arrival); admission takes
+//     its head only (no overtaking), prefill goes by (Priority, admission)
+//     and no prefilling sequence takes more than half the prefill budget
+//     while another prefills. Preemption takes the youngest sequence of
+//     the lowest priority.
+//   - Drafts are verified in the step they are proposed: after update no
+//     sequence holds drafts, and a rejected draft's slots are truncated
+//     (s.kv.Len() <= len(s.tokens) for a running sequence that was
+//     verified), so its K/V is never committed nor seen.
 //
 // Invariants (hold between steps):
 //   - Every sequence is in exactly one place: incoming (Submit's side),
@@ -56,7 +75,9 @@ func (e *Engine) loop() {
 func (e *Engine) takeIncoming() (closed bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.waiting = append(e.waiting, e.incoming...)
+	for _, s := range e.incoming {
+		e.enqueue(s)
+	}
 	clear(e.incoming)
 	e.incoming = e.incoming[:0]
 	return e.closed
@@ -107,10 +128,12 @@ func (e *Engine) abortAll(err error) {
 
 // runStep schedules, executes and updates one step; false if nothing ran.
 func (e *Engine) runStep() bool {
+	start := e.cfg.Now()
 	e.schedule()
 	if len(e.sched) == 0 {
 		return false
 	}
+	defer func() { e.cost.observe(e.shape, e.cfg.Now().Sub(start)) }()
 	err := e.exec.CopyBlocks(e.copies)
 	if err == nil {
 		err = e.exec.Forward(&e.step, e.logits[:len(e.step.Outputs)*e.exec.VocabSize()])
@@ -131,14 +154,16 @@ func (e *Engine) runStep() bool {
 func (e *Engine) schedule() {
 	e.step.Reset()
 	e.sched, e.copies = e.sched[:0], e.copies[:0]
+	e.shape = stepShape{}
 	budget := e.cfg.MaxBatchTokens
 
 	// Decodes reserve their one slot first; on shortage idle sessions go,
-	// then the youngest running sequences are preempted. (Prefills reserved
-	// every slot at admission.)
+	// then the youngest of the lowest-priority running sequences is
+	// preempted. (Prefills reserved every slot at admission.)
 	for i := 0; i < len(e.running); {
 		s := e.running[i]
 		s.chunk = 0
+		s.draft = s.draft[:0]
 		if s.remaining() != 1 {
 			i++
 			continue
@@ -149,7 +174,8 @@ func (e *Engine) schedule() {
 				if e.evictIdleSession() {
 					continue
 				}
-				victim := e.running[len(e.running)-1]
+				vi := e.victim()
+				victim := e.running[vi]
 				if g := victim.group; g != nil && g.beam != nil {
 					if e.groupAlone(g) {
 						e.failGroup(g, Event{Finish: FinishError, Err: errBeamTooWide(g.width)})
@@ -161,8 +187,16 @@ func (e *Engine) schedule() {
 					i, budget = 0, e.cfg.MaxBatchTokens
 					continue
 				}
-				e.running = e.running[:len(e.running)-1]
+				if victim.chunk > 0 { // a decode already counted in this step
+					budget += victim.chunk
+					e.shape.decodes--
+					e.shape.keys -= len(victim.tokens)
+				}
+				e.running = append(e.running[:vi], e.running[vi+1:]...)
 				e.preempt(victim)
+				if vi < i {
+					i--
+				}
 				continue // s itself may have been the victim
 			}
 			if err != nil {
@@ -174,39 +208,29 @@ func (e *Engine) schedule() {
 		}
 		s.chunk = 1
 		budget-- // never below 0: len(running) <= MaxNumSeqs <= MaxBatchTokens
+		e.shape.decodes++
+		e.shape.keys += len(s.tokens)
 		i++
 	}
-	// Chunks of running prefills, in admission order.
-	for _, s := range e.running {
-		if s.chunk == 0 && s.remaining() > 1 && budget > 0 {
-			s.chunk = min(s.remaining(), budget)
-			budget -= s.chunk
-		}
-	}
-	// Admit waiting sequences while budget and room last.
-	for budget > 0 && len(e.waiting) > 0 && e.slotsInUse()+e.slotsNeeded(e.waiting[0]) <= e.cfg.MaxNumSeqs {
-		s := e.waiting[0]
-		ok, err := e.admit(s)
-		if err != nil {
-			e.waiting = e.waiting[1:]
-			e.nWaiting.Add(-1)
-			e.finish(s, FinishError, err)
-			continue
-		}
-		if !ok {
-			break // FIFO: the head waits for blocks; no overtaking
-		}
-		e.waiting = e.waiting[1:]
-		e.nWaiting.Add(-1)
-		e.running = append(e.running, s)
-		s.chunk = min(s.remaining(), budget)
-		budget -= s.chunk
-	}
+	budget = e.speculate(budget)
+	e.schedulePrefill(e.prefillBudget(budget))
 	for _, s := range e.running {
 		if s.chunk > 0 {
 			e.addToStep(s)
 		}
 	}
+}
+
+// victim is the index in running of the sequence to preempt: the youngest
+// of those with the lowest priority (the largest Priority value).
+func (e *Engine) victim() int {
+	vi := len(e.running) - 1
+	for i := vi - 1; i >= 0; i-- {
+		if e.running[i].req.Priority > e.running[vi].req.Priority {
+			vi = i
+		}
+	}
+	return vi
 }
 
 // setRunning publishes the running gauge.
@@ -233,7 +257,7 @@ func (e *Engine) admit(s *sequence) (bool, error) {
 	e.nAdmit++
 	s.admitted = e.nAdmit
 	if s.scheduled.IsZero() {
-		s.scheduled = time.Now()
+		s.scheduled = e.cfg.Now()
 		e.met.update(func(m *Metrics) {
 			m.PromptTokens += uint64(s.nPrompt)
 			m.Queue.observe(seconds(s.scheduled.Sub(s.submitted)))
@@ -275,13 +299,15 @@ func (e *Engine) allocate(s *sequence) error {
 	return nil
 }
 
-// preempt frees s's blocks and requeues it at the front: it will be
-// recomputed (prompt and generated tokens) when blocks are free again.
+// preempt frees s's blocks and requeues it by its priority and arrival
+// (ahead of every later arrival of its priority): it will be recomputed
+// (prompt and generated tokens) when blocks are free again.
 func (e *Engine) preempt(s *sequence) {
 	e.pool.Free(s.kv)
 	s.kv, s.computed, s.chunk = nil, 0, 0
+	s.draft = s.draft[:0]
 	s.preemptions++
-	e.waiting = append([]*sequence{s}, e.waiting...)
+	e.enqueue(s)
 	e.nWaiting.Add(1)
 	e.met.update(func(m *Metrics) { m.Preemptions++ })
 }
@@ -297,7 +323,14 @@ func (e *Engine) addToStep(s *sequence) {
 	if s.wantsOutput() {
 		e.step.Outputs = append(e.step.Outputs, int32(len(e.step.Tokens)-1))
 	}
-	e.step.Seqs = append(e.step.Seqs, StepSeq{BlockTable: s.kv.BlockTable(), CtxLen: s.computed + s.chunk})
+	// Draft tokens follow the decode token, each with its logits row.
+	for j, t := range s.draft {
+		e.step.Tokens = append(e.step.Tokens, t)
+		e.step.Pos = append(e.step.Pos, int32(s.computed+s.chunk+j))
+		e.step.Seq = append(e.step.Seq, idx)
+		e.step.Outputs = append(e.step.Outputs, int32(len(e.step.Tokens)-1))
+	}
+	e.step.Seqs = append(e.step.Seqs, StepSeq{BlockTable: s.kv.BlockTable(), CtxLen: s.computed + s.chunk + len(s.draft)})
 	e.sched = append(e.sched, s)
 }
 
@@ -315,12 +348,13 @@ func (e *Engine) failStep(err error) {
 func (e *Engine) update() {
 	vocab := e.exec.VocabSize()
 	out := 0
-	now := time.Now()
+	now := e.cfg.Now()
 	for _, s := range e.sched {
 		chunk := s.tokens[s.computed : s.computed+s.chunk]
 		want := s.wantsOutput()
+		first := out
 		if want {
-			out++
+			out += 1 + len(s.draft)
 		}
 		if err := e.pool.Commit(s.kv, chunk); err != nil {
 			e.finish(s, FinishError, fmt.Errorf("control: %w", err))
@@ -331,7 +365,11 @@ func (e *Engine) update() {
 		if !want {
 			continue
 		}
-		row := e.logits[(out-1)*vocab : out*vocab]
+		if len(s.draft) > 0 {
+			e.specs = append(e.specs, verification{s: s, rows: e.logits[first*vocab : out*vocab]})
+			continue
+		}
+		row := e.logits[first*vocab : out*vocab]
 		g := s.group
 		switch {
 		case g != nil && g.beam != nil:
@@ -356,6 +394,11 @@ func (e *Engine) update() {
 	}
 	clear(e.picks)
 	e.picks = e.picks[:0]
+	for _, v := range e.specs {
+		e.verify(v, now)
+	}
+	clear(e.specs)
+	e.specs = e.specs[:0]
 	for _, g := range e.beams {
 		if len(g.live) > 0 {
 			e.beamStep(g, now)
@@ -442,9 +485,10 @@ func (e *Engine) finish(s *sequence, reason FinishReason, err error) {
 	// Text held back as a possible stop string's start is text after all
 	// (after a stop string matched nothing is held).
 	s.pending.Text += s.stop.flush()
-	now := time.Now()
+	now := e.cfg.Now()
 	s.pending.Finish, s.pending.Err = reason, err
-	s.pending.Usage = &Usage{PromptTokens: s.nPrompt, CompletionTokens: s.generated, CachedTokens: s.cached}
+	s.pending.Usage = &Usage{PromptTokens: s.nPrompt, CompletionTokens: s.generated, CachedTokens: s.cached,
+		AcceptedPredictionTokens: s.spec.accepted, RejectedPredictionTokens: s.spec.drafted - s.spec.accepted}
 	t := &Timings{Total: now.Sub(s.submitted), Preemptions: s.preemptions}
 	if !s.scheduled.IsZero() {
 		t.Queued = s.scheduled.Sub(s.submitted)
@@ -479,6 +523,9 @@ func (e *Engine) releaseBlocks(s *sequence, reason FinishReason) {
 	ss := s.session
 	ss.busy = false
 	if s.kv != nil && (reason == FinishStop || reason == FinishLength) && !ss.ended {
+		// Slots reserved past the computed tokens (drafts not verified
+		// when a stop came) would misplace the next turn's tokens.
+		_ = e.pool.Truncate(s.kv, s.computed) // cannot fail: computed <= Len
 		ss.keep(s.kv, s.tokens[:s.computed])
 		ss.lastUse = e.nAdmit
 	} else if s.kv != nil {

@@ -31,7 +31,10 @@ type sequence struct {
 	chunk    int    // tokens scheduled in the current step
 	cached   int    // prompt tokens reused from the cache at first admission
 	admitted uint64 // admission order; the youngest is preempted first
+	arrival  uint64 // submission order; the waiting queue's tie-break
 	session  *session
+	draft    []int32   // speculative tokens verified this step, after the chunk
+	spec     specState // speculation's per-sequence bookkeeping
 
 	sampler   *sample.Sampler
 	dec       *tokenizer.StreamDecoder

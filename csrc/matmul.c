@@ -254,7 +254,7 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
     }
     if (q8k) t.xq.xk = (char *)s + acc_bytes + q_bytes + tiled_bytes;
     if (q8 || q8k) {
-        t.group_rows = t.xq.xp ? KILN_MM_Q8G_MR : 4; /* the tiled layout goes by whole tiles */
+        t.group_rows = t.xq.xp ? q8row->gemm_mr : 4; /* the tiled layout goes by whole tiles */
         t.groups = (m + t.group_rows - 1) / t.group_rows;
     }
     const int64_t per = (n_total + (int64_t)nth * KILN_MM_CHUNKS_PER_THREAD - 1) / ((int64_t)nth * KILN_MM_CHUNKS_PER_THREAD);

@@ -27,11 +27,14 @@ type prompt struct {
 	text   string
 }
 
-// parsePrompts reads prompt: a string, an array of strings, an array of
-// token ids, or an array of such arrays.
-func parsePrompts(raw json.RawMessage, tok *tokenizer.Tokenizer) ([]prompt, error) {
+// parsePrompts reads param (prompt, or embeddings' input): a string, an
+// array of strings, an array of token ids, or an array of such arrays.
+func parsePrompts(raw json.RawMessage, tok *tokenizer.Tokenizer, param string) ([]prompt, error) {
 	if isNull(raw) {
-		return nil, badParam("prompt", "prompt: required")
+		return nil, badParam(param, "%s: required", param)
+	}
+	if err := checkNoNull(raw, param, "a string or a token id"); err != nil {
+		return nil, err
 	}
 	encode := func(s string) prompt { return prompt{tokens: tok.Encode(s, true, true), text: s} }
 	var one string
@@ -44,13 +47,13 @@ func parsePrompts(raw json.RawMessage, tok *tokenizer.Tokenizer) ([]prompt, erro
 	}
 	var many []json.RawMessage
 	if json.Unmarshal(raw, &many) != nil {
-		return nil, badParam("prompt", "prompt: wrong type: want a string, an array of strings, an array of token ids or an array of such arrays")
+		return nil, badParam(param, "%s: wrong type: want a string, an array of strings, an array of token ids or an array of such arrays", param)
 	}
 	if len(many) == 0 {
-		return nil, badParam("prompt", "prompt: empty array")
+		return nil, badParam(param, "%s: empty array", param)
 	}
 	if len(many) > maxPrompts {
-		return nil, badParam("prompt", "prompt: %d prompts; at most %d per request", len(many), maxPrompts)
+		return nil, badParam(param, "%s: %d %ss; at most %d per request", param, len(many), param, maxPrompts)
 	}
 	out := make([]prompt, 0, len(many))
 	for i, el := range many {
@@ -59,7 +62,7 @@ func parsePrompts(raw json.RawMessage, tok *tokenizer.Tokenizer) ([]prompt, erro
 		} else if json.Unmarshal(el, &ids) == nil {
 			out = append(out, prompt{tokens: ids, text: tok.Decode(ids)})
 		} else {
-			return nil, badParam("prompt", "prompt[%d]: wrong type: want a string or an array of token ids", i)
+			return nil, badParam(param, "%s[%d]: wrong type: want a string or an array of token ids", param, i)
 		}
 	}
 	return out, nil
@@ -67,12 +70,12 @@ func parsePrompts(raw json.RawMessage, tok *tokenizer.Tokenizer) ([]prompt, erro
 
 // handleCompletions is POST /v1/completions.
 func (s *Server) handleCompletions(c *fiber.Ctx) error {
-	m, err := s.ready()
+	m, err := s.requestModel(c)
 	if err != nil {
 		return err
 	}
 	var req openai.CompletionRequest
-	if err := decodeBody(c.Body(), &req); err != nil {
+	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
 	g, err := parseSampling(&req.Sampling, m, completionDefaultMax)
@@ -99,7 +102,7 @@ func (s *Server) handleCompletions(c *fiber.Ctx) error {
 		}
 		g.req.Logprobs, g.req.TopLogprobs = true, *req.Logprobs
 	}
-	prompts, err := parsePrompts(req.Prompt, m.Tokenizer)
+	prompts, err := parsePrompts(req.Prompt, m.Tokenizer, "prompt")
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,9 @@ type grammarConstraint struct {
 	allowed grammar.Bitset
 	ends    []int32 // the request's stop tokens (EOG ones are the State's)
 	ended   bool    // an end token was accepted
+	// failed is a Mask that went over the grammar's step work budget: the
+	// next Accept returns it, which ends the sequence with an error.
+	failed error
 }
 
 var _ control.Constraint = (*grammarConstraint)(nil)
@@ -40,12 +43,24 @@ func newGrammarConstraint(m *grammar.Masker, g *grammar.Grammar, stopTokens []in
 	return &grammarConstraint{st: m.NewState(g), allowed: grammar.NewBitset(m.VocabSize()), ends: slices.Clone(stopTokens)}
 }
 
-// Mask implements control.Constraint.
+// Mask implements control.Constraint. A Mask over the step work budget
+// stops there (so one request cannot stall the step for everyone) and
+// lets exactly one token through, whichever the row allows first: the
+// sampler must pick it, and Accept then fails, ending the sequence with the
+// budget's error rather than with a "stop" on unfinished output.
 func (c *grammarConstraint) Mask(logits []float32) {
 	if c.ended || c.st.Done() {
 		clear(c.allowed)
+	} else if err := c.st.Mask(c.allowed); err != nil {
+		c.failed = err
+		clear(c.allowed)
+		for i, v := range logits {
+			if v != negInf && i < len(c.allowed)*64 {
+				c.allowed[i>>6] |= 1 << (i & 63)
+				break
+			}
+		}
 	} else {
-		c.st.Mask(c.allowed)
 		if c.st.Accepting() {
 			for _, id := range c.ends {
 				if id >= 0 && int(id) < len(logits) {
@@ -65,6 +80,9 @@ func (c *grammarConstraint) Mask(logits []float32) {
 
 // Accept implements control.Constraint.
 func (c *grammarConstraint) Accept(id int32) error {
+	if c.failed != nil {
+		return c.failed
+	}
 	if c.ended || c.st.Done() {
 		return fmt.Errorf("token %d after the end of the constrained output", id)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"errors"
 	"math"
 
 	"github.com/gofiber/fiber/v2"
@@ -21,26 +20,19 @@ type Embedder interface {
 // token ids or arrays of them; encoding_format float or base64; dimensions
 // truncates (and renormalises) the vectors.
 func (s *Server) handleEmbeddings(c *fiber.Ctx) error {
-	m, err := s.ready()
+	m, err := s.requestModel(c)
 	if err != nil {
 		return err
 	}
 	var req openai.EmbeddingRequest
-	if err := decodeBody(c.Body(), &req); err != nil {
+	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
 	if err := checkModel(req.Model, m); err != nil {
 		return err
 	}
-	if isNull(req.Input) {
-		return badParam("input", "input: required")
-	}
-	prompts, err := parsePrompts(req.Input, m.Tokenizer)
+	prompts, err := parsePrompts(req.Input, m.Tokenizer, "input")
 	if err != nil {
-		var ae *APIError
-		if errors.As(err, &ae) {
-			ae.Param = "input"
-		}
 		return err
 	}
 	format := "float"

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/kiln-llm/kiln/control"
+	"github.com/kiln-llm/kiln/engine/grammar"
 	"github.com/kiln-llm/kiln/server/openai"
 )
 
@@ -90,13 +91,17 @@ func submitError(err error, promptParam string) *APIError {
 }
 
 // finishError is the error a request that ended without a normal finish
-// reports: shutdown, timeout, or an engine failure.
+// reports: its client went away, shutdown, timeout, or an engine failure.
 func finishError(ctx, base context.Context, err error) *APIError {
 	switch {
+	case clientGone(ctx):
+		return errClientClosed
 	case base.Err() != nil:
 		return errShuttingDown
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return errTimeout
+	case grammar.IsLimit(err): // a constrained step over its work budget
+		return &APIError{Status: fiber.StatusBadRequest, Type: "invalid_request_error", Code: "grammar_too_complex", Message: err.Error()}
 	case err != nil:
 		return &APIError{Status: fiber.StatusInternalServerError, Type: "server_error", Message: err.Error()}
 	}
@@ -174,6 +179,9 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	}
 	if ae.RetryAfter > 0 {
 		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(ae.RetryAfter))
+	}
+	if anthropicPath(c.Path()) {
+		return c.Status(ae.Status).JSON(anthropicError(ae))
 	}
 	return c.Status(ae.Status).JSON(ae.body())
 }

@@ -133,16 +133,21 @@ func (s *Server) collect(r *run, n int) ([]result, error) {
 // for best_of candidates that were not returned count as completion tokens.
 func usage(perPrompt int, us ...control.Usage) *openai.Usage {
 	var u openai.Usage
-	cached := 0
+	cached, accepted, rejected := 0, 0, 0
 	for i, x := range us {
 		if i%perPrompt == 0 {
 			u.PromptTokens += x.PromptTokens
 			cached += x.CachedTokens
 		}
 		u.CompletionTokens += x.CompletionTokens + x.DiscardedTokens
+		accepted += x.AcceptedPredictionTokens
+		rejected += x.RejectedPredictionTokens
 	}
 	u.TotalTokens = u.PromptTokens + u.CompletionTokens
 	u.PromptTokensDetails = &openai.PromptTokensDetails{CachedTokens: cached}
+	if accepted+rejected > 0 {
+		u.CompletionTokensDetails = &openai.CompletionTokensDetails{AcceptedPredictionTokens: accepted, RejectedPredictionTokens: rejected}
+	}
 	return &u
 }
 
@@ -160,11 +165,12 @@ func newID(prefix string) string {
 }
 
 // sse writes server-sent events as OpenAI streams them: `data: JSON\n\n`
-// per chunk, `data: [DONE]\n\n` at the end. The first failed write (the
-// client went away) sticks in err.
+// per chunk, `data: [DONE]\n\n` at the end. The first failure sticks in
+// err; broken says it was a write (the client went away).
 type sse struct {
-	w   *bufio.Writer
-	err error
+	w      *bufio.Writer
+	err    error
+	broken bool
 }
 
 func (s *sse) send(v any) {
@@ -193,10 +199,24 @@ func (s *sse) raw(b []byte) {
 	if s.err == nil {
 		s.err = s.w.Flush()
 	}
+	s.broken = s.err != nil
 }
 
 // done ends the stream.
 func (s *sse) done() { s.raw([]byte("[DONE]")) }
+
+// event writes a named event, `event: name` before its data, as
+// Anthropic's and the Responses API's streams do.
+func (s *sse) event(name string, v any) {
+	if s.err != nil {
+		return
+	}
+	if _, s.err = s.w.WriteString("event: " + name + "\n"); s.err != nil {
+		s.broken = true
+		return
+	}
+	s.send(v)
+}
 
 // setSSEHeaders prepares c for an event stream.
 func setSSEHeaders(c *fiber.Ctx) {
@@ -209,11 +229,21 @@ func setSSEHeaders(c *fiber.Ctx) {
 // a request ends abnormally an error event is sent; at the end onEnd writes
 // any trailing chunk and [DONE] follows. A failed write cancels the run.
 func (s *Server) streamRun(c *fiber.Ctx, r *run, onEvent func(*sse, indexedEvent), onEnd func(*sse)) {
+	s.streamEvents(c, r, onEvent,
+		func(out *sse, ae *APIError) { out.send(ae.body()); out.done() },
+		func(out *sse) { onEnd(out); out.done() })
+}
+
+// streamEvents is streamRun for any protocol: fail writes the error that
+// ends a stream abnormally, onEnd the end of a complete one.
+func (s *Server) streamEvents(c *fiber.Ctx, r *run, onEvent func(*sse, indexedEvent), fail func(*sse, *APIError), onEnd func(*sse)) {
 	setSSEHeaders(c)
 	unwatch := watchDisconnect(c, r)
+	reportGone := s.streamDisconnects(c)
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer r.finish()
 		defer unwatch()
+		defer reportGone(r.ctx)
 		out := &sse{w: w}
 		failed := false
 		finished := 0
@@ -224,7 +254,7 @@ func (s *Server) streamRun(c *fiber.Ctx, r *run, onEvent func(*sse, indexedEvent
 			if f := ie.ev.Finish; f == control.FinishAbort || f == control.FinishError {
 				if !failed {
 					failed = true
-					out.send(finishError(r.ctx, s.base, ie.ev.Err).body())
+					fail(out, finishError(r.ctx, s.base, ie.ev.Err))
 				}
 				r.cancel() // the rest of a batch cannot complete the answer
 				continue
@@ -232,18 +262,21 @@ func (s *Server) streamRun(c *fiber.Ctx, r *run, onEvent func(*sse, indexedEvent
 			if !failed {
 				onEvent(out, ie)
 			}
+			if out.broken {
+				hangUp(r.ctx) // the client is gone: abort and free the K/V
+				return
+			}
 			if out.err != nil {
-				r.cancel() // the client is gone: abort and free the K/V
+				r.cancel()
 				return
 			}
 		}
 		switch {
 		case failed:
 		case finished < r.n: // cannot happen: the engine always ends with a finish
-			out.send(finishError(r.ctx, s.base, nil).body())
+			fail(out, finishError(r.ctx, s.base, nil))
 		default:
 			onEnd(out)
 		}
-		out.done()
 	})
 }

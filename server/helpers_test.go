@@ -28,7 +28,7 @@ var (
 )
 
 // testTokenizer is stories260K's tokenizer (SentencePiece, 512 tokens).
-func testTokenizer(t *testing.T) *tokenizer.Tokenizer {
+func testTokenizer(t testing.TB) *tokenizer.Tokenizer {
 	t.Helper()
 	tokOnce.Do(func() {
 		f, err := gguf.Open(storiesModel)
@@ -83,7 +83,7 @@ type testEnv struct {
 }
 
 // newTestEnv builds a ready server; opts may set keys, CORS, limits.
-func newTestEnv(t *testing.T, opts Options, delay time.Duration) *testEnv {
+func newTestEnv(t testing.TB, opts Options, delay time.Duration) *testEnv {
 	t.Helper()
 	tk := testTokenizer(t)
 	exec := &fakeExec{vocab: tk.VocabSize(), blocks: 256, blockSize: 16, ctxLen: 512, delay: delay}
@@ -96,7 +96,7 @@ func newTestEnv(t *testing.T, opts Options, delay time.Duration) *testEnv {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := New(opts)
-	m := &Model{ID: "stories", Root: storiesModel, Created: 1, ContextLen: e.Config().SessionLen, Tokenizer: tk, Backend: e}
+	m := &Model{ID: "stories", StrictName: true, Root: storiesModel, Created: 1, ContextLen: e.Config().SessionLen, Tokenizer: tk, Backend: e}
 	s.SetModel(m)
 	return &testEnv{srv: s, engine: e, model: m}
 }

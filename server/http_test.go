@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -84,7 +85,7 @@ func TestSubmitErrorStatuses(t *testing.T) {
 			s.SetModel(&Model{ID: "m", ContextLen: 512, Tokenizer: tk, Backend: stubBackend{tc.err}})
 			env := &testEnv{srv: s}
 			for _, path := range []string{"/v1/completions", "/v1/chat/completions"} {
-				resp, b := env.do(t, "POST", path, `{"prompt":"x","messages":"x","stream":true}`)
+				resp, b := env.do(t, "POST", path, `{"prompt":"x","messages":[{"role":"user","content":"x"}],"stream":true}`)
 				if resp.StatusCode != tc.status || resp.Header.Get("Retry-After") != tc.retryAfter {
 					t.Fatalf("%s: status %d retry-after %q: %s", path, resp.StatusCode, resp.Header.Get("Retry-After"), b)
 				}
@@ -121,6 +122,10 @@ func TestAuth(t *testing.T) {
 		{"prefix of a key", "/v1/models", "Bearer secret-", 401},
 		{"first key", "/v1/models", "Bearer secret-1", 200},
 		{"second key", "/v1/models", "Bearer secret-2", 200},
+		{"scheme in lower case", "/v1/models", "bearer secret-1", 200},
+		{"scheme in upper case", "/v1/models", "BEARER secret-2", 200},
+		{"no credentials", "/v1/models", "Bearer ", 401},
+		{"bearer prefix of another scheme", "/v1/models", "Bearerx secret-1", 401},
 		{"health is open", "/health", "", 200},
 		{"metrics are open", "/metrics", "", 200},
 		{"docs are open", "/docs", "", 200},
@@ -257,7 +262,7 @@ func TestMethods(t *testing.T) {
 		{"DELETE", "/v1/completions", 405, "POST"},
 		{"PUT", "/V1/Chat/Completions/", 405, "POST"},
 		{"GET", "/tokenize", 405, "POST"},
-		{"PROPFIND", "/", 404, ""},
+		{"PROPFIND", "/", 405, "GET, HEAD"}, // the chat page
 		{"PROPFIND", "/v1/nothing", 404, ""},
 		{"DELETE", "/v1/nothing", 404, ""},
 	} {
@@ -275,5 +280,86 @@ func TestMethods(t *testing.T) {
 				t.Errorf("type %q code %v, want %s", typ, code, want)
 			}
 		})
+	}
+}
+
+// TestContentType: a body that says it is not JSON is a 415 in OpenAI's
+// shape on every POST endpoint; JSON with parameters, +json types and a
+// missing Content-Type are read as JSON.
+func TestContentType(t *testing.T) {
+	env := newTestEnv(t, Options{}, 0)
+	bodies := map[string]string{
+		"/v1/completions":      `{"prompt":"Once","max_tokens":2}`,
+		"/v1/chat/completions": `{"messages":[{"role":"user","content":"Once"}],"max_tokens":2}`,
+		"/v1/chat/interactive": `{"prompt":"Once","request_output_len":2}`,
+		"/tokenize":            `{"prompt":"Once"}`,
+		"/detokenize":          `{"tokens":[1,2]}`,
+	}
+	for path, body := range bodies {
+		for _, tc := range []struct {
+			ct     string
+			status int
+		}{
+			{"text/plain", 415},
+			{"application/x-www-form-urlencoded", 200}, // curl -d's label for the JSON body it sends
+			{"multipart/form-data; boundary=x", 415},
+			{"not a media type", 415},
+			{"application/json", 200},
+			{"Application/JSON; charset=utf-8", 200},
+			{"application/vnd.kiln+json", 200},
+			{"", 200},
+		} {
+			t.Run(path+" "+tc.ct, func(t *testing.T) {
+				req := httptest.NewRequest("POST", path, strings.NewReader(body))
+				if tc.ct != "" {
+					req.Header.Set("Content-Type", tc.ct)
+				}
+				resp, err := env.srv.App().Test(req, 10000)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != tc.status {
+					t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, b)
+				}
+				if tc.status == 415 {
+					if _, _, _, code := apiError(t, b); code == nil || *code != "unsupported_media_type" {
+						t.Errorf("code %v", code)
+					}
+				}
+			})
+		}
+	}
+	// A real form body under the form type stays a 415.
+	req := httptest.NewRequest("POST", "/v1/completions", strings.NewReader("prompt=Once&max_tokens=2"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, err := env.srv.App().Test(req, 10000); err != nil || resp.StatusCode != 415 {
+		t.Errorf("form body: %v %v", resp.StatusCode, err)
+	}
+	waitIdle(t, env.engine)
+}
+
+// TestModelsRoot: /v1/models names the model file by its base name, never
+// the path it was loaded from.
+func TestModelsRoot(t *testing.T) {
+	env := newTestEnv(t, Options{}, 0)
+	env.model.Root = "/srv/models/secret-dir/stories260K.gguf"
+	for _, path := range []string{"/v1/models", "/v1/models/stories"} {
+		_, b := env.do(t, "GET", path, "")
+		if !strings.Contains(string(b), `"root":"stories260K.gguf"`) || strings.Contains(string(b), "secret-dir") {
+			t.Errorf("%s: %s", path, b)
+		}
+	}
+}
+
+// TestEmbeddingsLimitNamesInputs: the limit on embeddings inputs speaks of
+// inputs, under param input.
+func TestEmbeddingsLimitNamesInputs(t *testing.T) {
+	env := newTestEnv(t, Options{}, 0)
+	inputs := strings.TrimSuffix(strings.Repeat(`"a",`, maxPrompts+1), ",")
+	resp, b := env.do(t, "POST", "/v1/embeddings", `{"input":[`+inputs+`]}`)
+	msg, _, param, _ := apiError(t, b)
+	if resp.StatusCode != 400 || param == nil || *param != "input" || !strings.Contains(msg, fmt.Sprintf("%d inputs", maxPrompts+1)) || strings.Contains(msg, "prompt") {
+		t.Errorf("%d %s", resp.StatusCode, b)
 	}
 }

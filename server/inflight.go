@@ -32,6 +32,13 @@ func (f *inflight) Done() {
 	f.mu.Unlock()
 }
 
+// Len is the number of requests in flight.
+func (f *inflight) Len() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n
+}
+
 // Idle returns a channel closed once no request is in flight (already
 // closed if none is now).
 func (f *inflight) Idle() <-chan struct{} {

@@ -32,8 +32,11 @@ type interactiveTurn struct {
 // the fields as LMDeploy calls them (request_output_len, min_new_tokens,
 // prompt). The stream is newline-delimited JSON, as LMDeploy sends it.
 func (s *Server) handleInteractive(c *fiber.Ctx) error {
-	m, err := s.ready()
+	m, err := s.defaultModel(c)
 	if err != nil {
+		return err
+	}
+	if err := checkJSONBody(c); err != nil {
 		return err
 	}
 	t, err := parseInteractive(c.Body(), m)
@@ -60,6 +63,10 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 		return c.JSON(interactiveDone(len(history)))
 	}
 	r, turn, err := s.startTurn(c, m, &t, history)
+	if errors.Is(err, errSessionFull) {
+		s.sessions.release(ss, nil) // kept: interactive_mode false restarts it
+		return answerSessionFull(c, t.stream, len(turn), len(history))
+	}
 	if err != nil {
 		s.sessions.release(ss, nil)
 		return lmdeployError(err)
@@ -96,7 +103,7 @@ func interactiveDone(history int) openai.InteractiveResponse {
 func parseInteractive(body []byte, m *Model) (interactiveTurn, error) {
 	t := interactiveTurn{id: -1}
 	var req openai.InteractiveRequest
-	if err := decodeBody(body, &req); err != nil {
+	if err := decodeJSON(body, &req); err != nil {
 		return t, err
 	}
 	if req.SessionID != nil {
@@ -177,9 +184,10 @@ func lmdeployError(err error) error {
 	}
 	out := *ae // the shared errors stay as they are
 	out.Param = lmdeployName(ae.Param)
-	for _, name := range []string{"max_tokens", "min_tokens", "messages"} {
-		out.Message = strings.ReplaceAll(out.Message, name, lmdeployName(name))
-	}
+	out.Message = strings.NewReplacer(
+		"max_tokens", "request_output_len", "min_tokens", "min_new_tokens",
+		"messages[", "prompt[", "messages:", "prompt:", // the parameter, not the word
+	).Replace(ae.Message)
 	return &out
 }
 
@@ -211,8 +219,8 @@ func (s *Server) startTurn(c *fiber.Ctx, m *Model, t *interactiveTurn, history [
 	g := &t.gen
 	g.req.ID = c.GetRespHeader(RequestIDHeader)
 	g.req.Prompt = append(history, turn...)
-	if err := checkContext(g, len(g.req.Prompt), m, "prompt"); err != nil {
-		return nil, nil, err
+	if err := fitTurn(g, len(history), len(g.req.Prompt), m); err != nil {
+		return nil, turn, err
 	}
 	m.endOfTurn(&g.req, tmpl)
 	if t.id >= 0 {
@@ -245,9 +253,11 @@ func (s *Server) answerInteractive(c *fiber.Ctx, r *run, resp openai.Interactive
 func (s *Server) streamInteractive(c *fiber.Ctx, r *run, resp openai.InteractiveResponse, after func([]int32, bool) bool) {
 	c.Set(fiber.HeaderContentType, "application/x-ndjson")
 	unwatch := watchDisconnect(c, r)
+	reportGone := s.streamDisconnects(c)
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer r.finish()
 		defer unwatch()
+		defer reportGone(r.ctx)
 		var generated []int32
 		ok := false
 		for ie := range r.events {
@@ -260,7 +270,7 @@ func (s *Server) streamInteractive(c *fiber.Ctx, r *run, resp openai.Interactive
 			}
 			b, _ := json.Marshal(line)
 			if _, err := w.Write(append(b, '\n')); err != nil || w.Flush() != nil {
-				r.cancel()
+				hangUp(r.ctx)
 				break
 			}
 		}

@@ -87,8 +87,8 @@ func newInteractiveSessions() *interactiveSessions {
 	return &interactiveSessions{m: map[int64]*iaSession{}}
 }
 
-// end forgets session id and frees its K/V in b; a busy session is ended
-// by the turn in flight when it finishes (release after end).
+// end forgets session id and frees its K/V in b (control frees the K/V of
+// a sequence still running when it finishes).
 func (is *interactiveSessions) end(id int64, b control.Backend) {
 	if id < 0 {
 		return

@@ -139,6 +139,7 @@ func TestInteractiveErrorsNameSentFields(t *testing.T) {
 		{`{"prompt":"Hi","min_new_tokens":5,"request_output_len":2}`, "min_new_tokens"},
 		{`{"prompt":[{"role":"robot","content":"x"}]}`, "prompt[0].role"},
 		{`{"prompt":[{"role":"user"}]}`, "prompt[0].content"},
+		{`{"prompt":[{"role":"user","content":"x","tool_calls":[]}]}`, "prompt[0].tool_calls"},
 		{`{"prompt":{"role":"user"}}`, "prompt"},
 		{`{"prompt":"` + strings.Repeat("once upon a time ", 200) + `"}`, "prompt"},
 		{`{"session_id":-1,"cancel":true}`, "session_id"},
@@ -154,7 +155,7 @@ func TestInteractiveErrorsNameSentFields(t *testing.T) {
 			if param == nil || *param != tc.param {
 				t.Errorf("param %v, want %q: %s", param, tc.param, b)
 			}
-			for _, foreign := range []string{"max_tokens", "min_tokens", "messages"} {
+			for _, foreign := range []string{"max_tokens", "min_tokens", "messages[", "messages:"} {
 				if strings.Contains(msg, foreign) {
 					t.Errorf("message names %s, which the client did not send: %s", foreign, msg)
 				}

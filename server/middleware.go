@@ -47,28 +47,35 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	switch {
 	case (route == "/health" || route == "/metrics") && status < 500:
 		level = slog.LevelDebug // probes and scrapes would drown the log
+	case status == StatusClientClosedRequest: // the client's doing: info, not an error
 	case status == fiber.StatusServiceUnavailable: // loading or draining: expected
 		level = slog.LevelWarn
 	case status >= 500:
 		level = slog.LevelError
 	}
-	s.log.Log(c.UserContext(), level, "http",
-		"id", c.GetRespHeader(RequestIDHeader), "method", c.Method(), "path", c.Path(), "status", status,
-		"ms", float64(time.Since(start).Microseconds())/1000, "remote", c.IP())
+	attrs := []any{"id", c.GetRespHeader(RequestIDHeader), "method", c.Method(), "path", c.Path(), "status", status,
+		"ms", float64(time.Since(start).Microseconds()) / 1000, "remote", c.IP()}
+	if status == StatusClientClosedRequest {
+		attrs = append(attrs, "client", "disconnected")
+	}
+	s.log.Log(c.UserContext(), level, "http", attrs...)
 	return nil
 }
 
-// auth checks the Bearer key in constant time against every configured key
-// (hashed first, so lengths leak nothing either).
+// auth checks the Bearer key (or Anthropic's x-api-key header) in constant
+// time against every configured key (hashed first, so lengths leak nothing
+// either).
 func (s *Server) auth(c *fiber.Ctx) error {
 	if len(s.opts.APIKeys) == 0 {
 		return c.Next()
 	}
-	h := c.Get(fiber.HeaderAuthorization)
-	key, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || key == "" {
+	key, ok := bearerToken(c.Get(fiber.HeaderAuthorization))
+	if !ok {
+		key = c.Get("X-Api-Key")
+	}
+	if key == "" {
 		return &APIError{Status: fiber.StatusUnauthorized, Type: "authentication_error", Code: "missing_api_key",
-			Message: "missing API key: send Authorization: Bearer KEY"}
+			Message: "missing API key: send Authorization: Bearer KEY (or x-api-key: KEY)"}
 	}
 	got := sha256.Sum256([]byte(key))
 	match := 0
@@ -83,8 +90,22 @@ func (s *Server) auth(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// bearerToken is the credentials of an Authorization header of the Bearer
+// scheme, whose name is case-insensitive (RFC 7235, 2.1).
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
+}
+
 // handleHealth is 200 when serving, 503 while loading or shutting down.
 func (s *Server) handleHealth(c *fiber.Ctx) error {
+	if s.router.Load() != nil && !s.draining.Load() {
+		return c.JSON(fiber.Map{"status": "ok"}) // each model loads on demand
+	}
 	if _, err := s.ready(); err != nil {
 		return err
 	}

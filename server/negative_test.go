@@ -27,12 +27,13 @@ func TestNegativeSuite(t *testing.T) {
 		"seed": "integer", "presence_penalty": "number", "frequency_penalty": "number", "repetition_penalty": "number",
 		"logit_bias": "object", "stream": "boolean", "user": "string", "ignore_eos": "boolean", "use_beam_search": "boolean",
 		"length_penalty": "number", "model": "string", "stream_options": "object", "response_format": "object",
+		"priority": "integer",
 	}
 	outOfRange := map[string][]string{
 		"max_tokens": {"0", "-5", "1000000"}, "temperature": {"-0.1", "2.01", "1e9"}, "top_p": {"0", "-1", "1.01"},
 		"top_k": {"-2", "-100"}, "min_p": {"-0.5", "1.5"}, "typical_p": {"0", "2"}, "n": {"0", "-1", "1000"},
 		"presence_penalty": {"-2.1", "2.1"}, "frequency_penalty": {"-9", "9"}, "repetition_penalty": {"0", "-1", "11"},
-		"min_tokens": {"-1"}, "best_of": {"0"},
+		"min_tokens": {"-1"}, "best_of": {"0"}, "priority": {"2000000000", "-2000000000"},
 	}
 	type probe struct{ path, body, param string }
 	var probes []probe
@@ -87,7 +88,7 @@ func TestConcurrentStreams(t *testing.T) {
 			for range rounds {
 				path, body := "/v1/completions", `{"prompt":"Once","max_tokens":20,"stream":true}`
 				if c%2 == 1 {
-					path, body = "/v1/chat/completions", `{"messages":"Once","max_tokens":20,"stream":true}`
+					path, body = "/v1/chat/completions", `{"messages":[{"role":"user","content":"Once"}],"max_tokens":20,"stream":true}`
 				}
 				resp, err := http.Post(env.url+path, "application/json", strings.NewReader(body))
 				if err != nil {

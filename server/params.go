@@ -1,9 +1,6 @@
 package server
 
 import (
-	"bytes"
-	"encoding/json"
-
 	"github.com/kiln-llm/kiln/control"
 	"github.com/kiln-llm/kiln/server/openai"
 )
@@ -20,29 +17,21 @@ type genParams struct {
 	bestOf       int // sequences generated per prompt (>= n): the n likeliest are answered
 	stream       bool
 	includeUsage bool
-	maxTokensSet bool
+	// maxTokensParam names the limit the client set (max_tokens or
+	// max_completion_tokens), "" for the endpoint's default.
+	maxTokensParam string
 }
 
-// isNull reports whether a raw field is absent or JSON null.
-func isNull(raw json.RawMessage) bool {
-	return len(raw) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
-}
-
-// unmarshalParam decodes raw into v, naming param on a type error.
-func unmarshalParam(raw json.RawMessage, v any, param, want string) error {
-	if err := json.Unmarshal(raw, v); err != nil {
-		return badParam(param, "%s: wrong type: want %s", param, want)
-	}
-	return nil
-}
-
-// checkModel answers 404 for a model id other than the served one; an
-// empty id means the served model.
+// checkModel answers 404 for a model id the server does not serve. The
+// one served model answers any id (furiosa-llm's and LMDeploy's examples
+// send "EMPTY" or a placeholder), unless m.StrictName asks for vLLM's
+// strictness: then only its ID and Aliases match. An empty id is always
+// the served model.
 func checkModel(id string, m *Model) error {
-	if id != "" && id != m.ID {
-		return modelNotFound(id)
+	if id == "" || !m.StrictName || m.AnswersTo(id) {
+		return nil
 	}
-	return nil
+	return modelNotFound(id)
 }
 
 // parseSampling validates the parameters completions and chat share and
@@ -51,6 +40,9 @@ func checkModel(id string, m *Model) error {
 func parseSampling(p *openai.Sampling, m *Model, defaultMax int) (genParams, error) {
 	var g genParams
 	if err := checkModel(p.Model, m); err != nil {
+		return g, err
+	}
+	if err := applyHFNames(p); err != nil {
 		return g, err
 	}
 	if err := parseCounts(p, &g); err != nil {
@@ -71,6 +63,11 @@ func parseSampling(p *openai.Sampling, m *Model, defaultMax int) (genParams, err
 		return g, err
 	}
 	if err := parseBeamSearch(p, &g); err != nil {
+		return g, err
+	}
+	// Structured outputs parse guided_choice as strings, which a null
+	// element would pass as "".
+	if err := checkNoNull(p.GuidedChoice, "guided_choice", "a string"); err != nil {
 		return g, err
 	}
 	return g, checkStructured(p)
@@ -111,16 +108,28 @@ func parseLimits(p *openai.Sampling, g *genParams, defaultMax int) error {
 		if *mt.v < 1 {
 			return badParam(mt.name, "%s: %d; want >= 1", mt.name, *mt.v)
 		}
-		r.MaxTokens, g.maxTokensSet = *mt.v, true
+		r.MaxTokens, g.maxTokensParam = *mt.v, mt.name
 	}
 	if p.MinTokens != nil {
 		switch {
 		case *p.MinTokens < 0:
 			return badParam("min_tokens", "min_tokens: %d; want >= 0", *p.MinTokens)
 		case r.MaxTokens > 0 && *p.MinTokens > r.MaxTokens:
-			return badParam("min_tokens", "min_tokens: %d exceeds max_tokens %d", *p.MinTokens, r.MaxTokens)
+			limit := g.maxTokensParam
+			if limit == "" {
+				limit = "the default max_tokens"
+			}
+			return badParam("min_tokens", "min_tokens: %d exceeds %s %d", *p.MinTokens, limit, r.MaxTokens)
 		}
 		r.MinTokens = *p.MinTokens
+	}
+	if p.Priority != nil {
+		// vLLM's priority scheduling: lower first; bounded so that the
+		// scheduler's comparisons cannot overflow.
+		if *p.Priority < -1<<30 || *p.Priority > 1<<30 {
+			return badParam("priority", "priority: %d; want a value in [-2^30, 2^30] (lower is served first)", *p.Priority)
+		}
+		r.Priority = *p.Priority
 	}
 	return nil
 }
@@ -174,20 +183,9 @@ func checkContext(g *genParams, nPrompt int, m *Model, promptParam string) error
 	if nPrompt >= m.ContextLen {
 		return badParam(promptParam, "This model's maximum context length is %d tokens. However, your prompt has %d tokens, which leaves no room for a completion.", m.ContextLen, nPrompt)
 	}
-	if g.maxTokensSet && nPrompt+g.req.MaxTokens > m.ContextLen {
-		return badParam("max_tokens", "This model's maximum context length is %d tokens. However, you requested %d tokens (%d in the prompt, %d in the completion). Please reduce the length of the prompt or completion.",
+	if g.maxTokensParam != "" && nPrompt+g.req.MaxTokens > m.ContextLen {
+		return badParam(g.maxTokensParam, "This model's maximum context length is %d tokens. However, you requested %d tokens (%d in the prompt, %d in the completion). Please reduce the length of the prompt or completion.",
 			m.ContextLen, nPrompt+g.req.MaxTokens, nPrompt, g.req.MaxTokens)
-	}
-	return nil
-}
-
-// decodeBody unmarshals the JSON body into v with errors naming the field.
-func decodeBody(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return badParam("", "the request body is empty; want a JSON object")
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return jsonError(err)
 	}
 	return nil
 }

@@ -23,6 +23,8 @@ func TestParamValidation(t *testing.T) {
 		{cmpl, `[1,2]`, 400, "", ""},
 		{cmpl, ``, 400, "", ""},
 		{cmpl, `"just a string"`, 400, "", ""},
+		{cmpl, `null`, 400, "", ""},
+		{"/v1/chat/interactive", `null`, 400, "", ""},
 		// model
 		{cmpl, `{"model": 3, "prompt": "x"}`, 400, "model", ""},
 		{cmpl, `{"model": "gpt-4", "prompt": "x"}`, 404, "model", "model_not_found"},
@@ -40,8 +42,13 @@ func TestParamValidation(t *testing.T) {
 		{cmpl, `{"prompt": "x", "max_tokens": 1.5}`, 400, "max_tokens", ""},
 		{cmpl, `{"prompt": "x", "max_tokens": 100000}`, 400, "max_tokens", ""},
 		{chat, `{` + msgs + `, "max_completion_tokens": -1}`, 400, "max_completion_tokens", ""},
+		{chat, `{` + msgs + `, "max_completion_tokens": 100000}`, 400, "max_completion_tokens", ""},
 		{cmpl, `{"prompt": "x", "min_tokens": -1}`, 400, "min_tokens", ""},
 		{cmpl, `{"prompt": "x", "max_tokens": 2, "min_tokens": 3}`, 400, "min_tokens", ""},
+		// priority
+		{cmpl, `{"prompt": "x", "priority": "high"}`, 400, "priority", ""},
+		{cmpl, `{"prompt": "x", "priority": 1.5}`, 400, "priority", ""},
+		{cmpl, `{"prompt": "x", "priority": 1073741825}`, 400, "priority", ""},
 		// sampling ranges and types
 		{cmpl, `{"prompt": "x", "temperature": 2.5}`, 400, "temperature", ""},
 		{cmpl, `{"prompt": "x", "temperature": -1}`, 400, "temperature", ""},
@@ -94,7 +101,7 @@ func TestParamValidation(t *testing.T) {
 		{cmpl, `{"prompt": "x", "ignore_eos": "no"}`, 400, "ignore_eos", ""},
 		// not implemented yet
 		{cmpl, `{"prompt": "x", "use_beam_search": true, "stream": true}`, 400, "use_beam_search", ""},
-		{chat, `{"messages": "x", "use_beam_search": true, "n": 2, "stream": true}`, 400, "use_beam_search", ""},
+		{chat, `{"messages": [{"role": "user", "content": "x"}], "use_beam_search": true, "n": 2, "stream": true}`, 400, "use_beam_search", ""},
 		{cmpl, `{"prompt": "x", "use_beam_search": "y"}`, 400, "use_beam_search", ""},
 		{cmpl, `{"prompt": "x", "length_penalty": 2}`, 400, "length_penalty", ""},
 		{cmpl, `{"prompt": "x", "length_penalty": 11, "use_beam_search": true}`, 400, "length_penalty", ""},
@@ -121,6 +128,22 @@ func TestParamValidation(t *testing.T) {
 		{chat, `{"messages": [{"role": "user", "content": 5}]}`, 400, "messages[0].content", ""},
 		{chat, `{"messages": [{"role": "user", "content": [{"type": "video"}]}]}`, 400, "messages[0].content[0].type", ""},
 		{chat, `{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}`, 400, "messages[0].content[0]", "not_implemented"},
+		{chat, `{"messages": "hi"}`, 400, "messages", ""},
+		{chat, `{"messages": [{"role": "user", "content": [{"type": "text"}]}]}`, 400, "messages[0].content[0].text", ""},
+		{chat, `{"messages": [{"role": "user", "content": [{"type": "text", "text": null}]}]}`, 400, "messages[0].content[0].text", ""},
+		{chat, `{"messages": [{"role": "user", "content": "x"}, {"role": "tool", "content": "22 C"}]}`, 400, "messages[1].tool_call_id", ""},
+		// null array elements (Go would read them as "" or 0)
+		{chat, `{` + msgs + `, "guided_choice": [null]}`, 400, "guided_choice", ""},
+		{chat, `{` + msgs + `, "guided_choice": ["yes", null]}`, 400, "guided_choice", ""},
+		{cmpl, `{"prompt": [null]}`, 400, "prompt", ""},
+		{cmpl, `{"prompt": ["a", null]}`, 400, "prompt", ""},
+		{cmpl, `{"prompt": [[1, null]]}`, 400, "prompt", ""},
+		{cmpl, `{"prompt": "x", "stop": [null]}`, 400, "stop", ""},
+		{cmpl, `{"prompt": "x", "stop_token_ids": [null]}`, 400, "stop_token_ids", ""},
+		{"/v1/embeddings", `{"input": [null]}`, 400, "input", ""},
+		{"/v1/embeddings", `{"input": [[5, null]]}`, 400, "input", ""},
+		{"/detokenize", `{"tokens": [1, null]}`, 400, "tokens", ""},
+		{"/tokenize", `{"messages": "hi"}`, 400, "messages", ""},
 		// other endpoints
 		{"/v1/embeddings", `{"input": "x"}`, 400, "input", "not_implemented"}, // the test model has no Embedder
 		{"/v1/embeddings", `{"input": [[1, 99999]]}`, 400, "input", ""},

@@ -7,13 +7,13 @@ package server
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/kiln-llm/kiln/engine/grammar"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -40,6 +40,19 @@ type Options struct {
 	// EnableAutoToolChoice allows tool_choice "auto" (with ToolCallParser),
 	// as vLLM's --enable-auto-tool-choice.
 	EnableAutoToolChoice bool
+	// ReasoningParser names the parser (reasoning.Names) that splits a
+	// reasoning model's thinking from its answer; "" leaves the thinking in
+	// the content.
+	ReasoningParser string
+	// ResponseStoreEntries bounds the responses /v1/responses keeps for
+	// GET and previous_response_id (least recently used first out);
+	// 0 means 1024.
+	ResponseStoreEntries int
+	// GrammarLimits bound each compiled grammar and each constrained step
+	// (zero fields: grammar.DefaultLimits); GrammarCacheBytes bounds the
+	// compiled grammars kept (0: 256 MiB, negative: none).
+	GrammarLimits     grammar.Limits
+	GrammarCacheBytes int64
 }
 
 // Server is the HTTP API. It answers 503 until SetModel is called, and
@@ -49,6 +62,8 @@ type Server struct {
 	app   *fiber.App
 	log   *slog.Logger
 	model atomic.Pointer[Model]
+	// router, when set, serves several models (SetRouter); model is then nil.
+	router atomic.Pointer[Router]
 
 	draining  atomic.Bool
 	base      context.Context // parent of every request's context
@@ -58,9 +73,12 @@ type Server struct {
 	reg      *prometheus.Registry
 	httpReqs *prometheus.CounterVec
 	httpDur  *prometheus.HistogramVec
+	// streamGone counts streams cut by their client (see streamDisconnects).
+	streamGone *prometheus.CounterVec
 
-	sessions *interactiveSessions
-	grammars *grammarCache // compiled grammars and the vocabulary's Masker
+	sessions  *interactiveSessions
+	grammars  *grammarCache  // compiled grammars and the vocabulary's Masker
+	responses *responseStore // stored /v1/responses answers
 }
 
 // New builds the server and its routes; it serves nothing until Serve.
@@ -74,7 +92,8 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{opts: opts, log: opts.Logger, sessions: newInteractiveSessions(), grammars: newGrammarCache()}
+	s := &Server{opts: opts, log: opts.Logger, sessions: newInteractiveSessions(), grammars: newGrammarCache(opts.GrammarLimits, opts.GrammarCacheBytes),
+		responses: newResponseStore(opts.ResponseStoreEntries)}
 	s.base, s.cancelAll = context.WithCancel(context.Background())
 	s.app = fiber.New(fiber.Config{
 		AppName: "kiln",
@@ -86,8 +105,11 @@ func New(opts Options) *Server {
 		// Streams write as tokens come; fasthttp must not wait for a
 		// complete body before sending.
 		StreamRequestBody: false,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
+		// A body is read as JSON or refused with a 415; fasthttp must not
+		// parse a multipart body first (a malformed one failed in plain text).
+		DisablePreParseMultipartForm: true,
+		ReadTimeout:                  time.Minute,
+		IdleTimeout:                  2 * time.Minute,
 	})
 	s.initMetrics()
 	s.routes()
@@ -100,7 +122,7 @@ func (s *Server) App() *fiber.App { return s.app }
 // SetModel makes the server ready: /health answers 200 and the API serves m.
 func (s *Server) SetModel(m *Model) { s.model.Store(m) }
 
-// Serve accepts connections on ln until Shutdown.
+// Serve accepts connections on ln until Shutdown has drained the server.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
 // ready returns the served model, or the 503 to answer while loading or
@@ -117,24 +139,27 @@ func (s *Server) ready() (*Model, error) {
 }
 
 // requestContext is a request's context: cancelled at shutdown (after the
-// grace period) and after RequestTimeout.
+// grace period), after RequestTimeout, and by hangUp when its client goes
+// away.
 func (s *Server) requestContext() (context.Context, context.CancelFunc) {
-	if s.opts.RequestTimeout > 0 {
-		return context.WithTimeout(s.base, s.opts.RequestTimeout)
+	if s.opts.RequestTimeout <= 0 {
+		return withHangUp(s.base)
 	}
-	return context.WithCancel(s.base)
+	timed, cancelTimer := context.WithTimeout(s.base, s.opts.RequestTimeout)
+	ctx, cancel := withHangUp(timed)
+	return ctx, func() { cancel(); cancelTimer() }
 }
 
-// Shutdown stops accepting connections and new requests at once, lets
-// in-flight generations finish for up to grace, then cancels the rest
-// (each ends with a final error event or response) and waits for them to
-// be written. It returns when the listener and every connection are closed
-// or ctx expires.
+// Shutdown drains the server, as load balancers expect: it keeps
+// accepting connections while /health and every new API request answer 503
+// (shutting_down, with Connection: close), lets in-flight generations
+// finish for up to grace, then cancels the rest (each ends with a final
+// error event or response) and waits for them to be written. Only then does
+// it close the listener and the idle connections; it returns when every
+// connection is closed or ctx expires.
 func (s *Server) Shutdown(ctx context.Context, grace time.Duration) error {
 	s.draining.Store(true)
-	appDone := make(chan error, 1)
-	go func() { appDone <- s.app.ShutdownWithContext(ctx) }()
-
+	s.log.Info("shutdown: draining", "in_flight", s.inflight.Len(), "grace", grace)
 	done, stop := make(chan struct{}), make(chan struct{})
 	defer close(stop)
 	go s.inflight.waitIdle(done, stop)
@@ -143,20 +168,24 @@ func (s *Server) Shutdown(ctx context.Context, grace time.Duration) error {
 	select {
 	case <-done:
 	case <-timer.C:
-		s.log.Warn("shutdown: grace period over; cancelling in-flight requests")
+		s.log.Warn("shutdown: grace period over; cancelling in-flight requests", "in_flight", s.inflight.Len())
 		s.cancelAll()
 		select {
 		case <-done:
 		case <-ctx.Done():
 		}
 	case <-ctx.Done():
-		s.cancelAll()
 	}
 	s.cancelAll()
-	select {
-	case err := <-appDone:
-		return err
-	case <-ctx.Done():
-		return errors.Join(ctx.Err(), s.app.Shutdown())
+	// An expired ctx still closes the listener and the idle connections.
+	return s.app.ShutdownWithContext(ctx)
+}
+
+// closeWhileDraining asks clients to close their connection after each
+// response once draining has begun, so that they reconnect elsewhere.
+func (s *Server) closeWhileDraining(c *fiber.Ctx) error {
+	if s.draining.Load() {
+		c.Context().SetConnectionClose()
 	}
+	return c.Next()
 }

@@ -178,7 +178,7 @@ func TestCompletions(t *testing.T) {
 
 func TestNChoices(t *testing.T) {
 	env := newTestEnv(t, Options{}, 0)
-	_, b := env.do(t, "POST", "/v1/chat/completions", `{"messages":"hi","max_tokens":3,"n":3,"stream":true,"stream_options":{"include_usage":true}}`)
+	_, b := env.do(t, "POST", "/v1/chat/completions", `{"messages":[{"role":"user","content":"hi"}],"max_tokens":3,"n":3,"stream":true,"stream_options":{"include_usage":true}}`)
 	ev := sseEvents(t, strings.NewReader(string(b)))
 	roleFirst, finished := map[int]bool{}, map[int]bool{}
 	for _, e := range ev[:len(ev)-2] {
@@ -253,7 +253,7 @@ func TestShutdownEndsStreamsWithAnError(t *testing.T) {
 	env := newTestEnv(t, Options{}, 5*time.Millisecond)
 	env.listen(t)
 	resp, err := http.Post(env.url+"/v1/chat/completions", "application/json",
-		strings.NewReader(`{"messages":"hi","max_tokens":400,"stream":true}`))
+		strings.NewReader(`{"messages":[{"role":"user","content":"hi"}],"max_tokens":400,"stream":true}`))
 	if err != nil {
 		t.Fatal(err)
 	}

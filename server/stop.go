@@ -35,6 +35,9 @@ func parseStop(raw json.RawMessage, param string) ([]string, error) {
 	if isNull(raw) {
 		return nil, nil
 	}
+	if err := checkNoNull(raw, param, "a string"); err != nil {
+		return nil, err
+	}
 	var stops []string
 	var one string
 	if json.Unmarshal(raw, &one) == nil {

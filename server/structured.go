@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -28,9 +29,6 @@ func checkStructured(p *openai.Sampling) error {
 			return badParam("response_format.type", "response_format.type: %q; want text, json_object or json_schema", rf.Type)
 		}
 	}
-	if !isNull(p.GuidedGrammar) {
-		return notImplemented("guided_grammar", "guided_grammar (use guided_json, guided_regex or guided_choice)")
-	}
 	var set []string
 	if rf := p.ResponseFormat; rf != nil && rf.Type != "text" {
 		set = append(set, "response_format")
@@ -38,13 +36,14 @@ func checkStructured(p *openai.Sampling) error {
 	for _, g := range []struct {
 		name string
 		raw  json.RawMessage
-	}{{"guided_json", p.GuidedJSON}, {"guided_regex", p.GuidedRegex}, {"guided_choice", p.GuidedChoice}} {
+	}{{"guided_json", p.GuidedJSON}, {"guided_regex", p.GuidedRegex}, {"guided_choice", p.GuidedChoice},
+		{"guided_grammar", p.GuidedGrammar}, {"grammar", p.Grammar}} {
 		if !isNull(g.raw) {
 			set = append(set, g.name)
 		}
 	}
 	if len(set) > 1 {
-		return badParam(set[1], "%s and %s: at most one of response_format (json_object or json_schema), guided_json, guided_regex and guided_choice may be given", set[0], set[1])
+		return badParam(set[1], "%s and %s: at most one of response_format (json_object or json_schema), guided_json, guided_regex, guided_choice, guided_grammar and grammar may be given", set[0], set[1])
 	}
 	for i, t := range p.Tools {
 		if t.Type != "function" {
@@ -66,12 +65,13 @@ func checkStructured(p *openai.Sampling) error {
 
 // outputGrammar compiles the request's response_format or guided_* into a
 // grammar; nil when the output is free text. An unsupported schema keyword
-// is a 400 naming it, with the parameter it came from.
+// is a 400 naming it, with the parameter it came from; a grammar over a
+// limit is a 400 grammar_too_complex naming the limit.
 func (s *Server) outputGrammar(p *openai.Sampling) (*grammar.Grammar, error) {
 	if rf := p.ResponseFormat; rf != nil {
 		switch rf.Type {
 		case "json_object":
-			return grammar.JSONObject(), nil
+			return s.jsonObjectGrammar()
 		case "json_schema":
 			var js struct {
 				Name   string          `json:"name"`
@@ -83,11 +83,12 @@ func (s *Server) outputGrammar(p *openai.Sampling) (*grammar.Grammar, error) {
 			}
 			if isNull(js.Schema) {
 				// OpenAI's schema is optional: then any JSON object.
-				return grammar.JSONObject(), nil
+				return s.jsonObjectGrammar()
 			}
-			return s.grammars.get("schema", js.Schema, func() (*grammar.Grammar, error) {
-				return compileSchema(js.Schema, "response_format", "response_format.json_schema.schema")
-			})
+			return s.compileGrammar("schema", js.Schema, "response_format", "response_format.json_schema.schema",
+				func(ctx context.Context, l grammar.Limits) (*grammar.Grammar, error) {
+					return l.CompileSchema(ctx, js.Schema)
+				})
 		}
 	}
 	if !isNull(p.GuidedJSON) {
@@ -96,22 +97,18 @@ func (s *Server) outputGrammar(p *openai.Sampling) (*grammar.Grammar, error) {
 		if json.Unmarshal(p.GuidedJSON, &text) == nil {
 			schema = []byte(text) // vLLM takes the schema as a string too
 		}
-		return s.grammars.get("schema", schema, func() (*grammar.Grammar, error) {
-			return compileSchema(schema, "guided_json", "guided_json")
-		})
+		return s.compileGrammar("schema", schema, "guided_json", "guided_json",
+			func(ctx context.Context, l grammar.Limits) (*grammar.Grammar, error) {
+				return l.CompileSchema(ctx, schema)
+			})
 	}
 	if !isNull(p.GuidedRegex) {
 		var re string
 		if json.Unmarshal(p.GuidedRegex, &re) != nil {
 			return nil, badParam("guided_regex", "guided_regex: wrong type: want a string")
 		}
-		return s.grammars.get("regex", []byte(re), func() (*grammar.Grammar, error) {
-			g, err := grammar.Regex(re)
-			if err != nil {
-				return nil, badParam("guided_regex", "guided_regex: %v", err)
-			}
-			return g, nil
-		})
+		return s.compileGrammar("regex", []byte(re), "guided_regex", "guided_regex",
+			func(ctx context.Context, l grammar.Limits) (*grammar.Grammar, error) { return l.Regex(ctx, re) })
 	}
 	if !isNull(p.GuidedChoice) {
 		var opts []string
@@ -121,31 +118,73 @@ func (s *Server) outputGrammar(p *openai.Sampling) (*grammar.Grammar, error) {
 		if len(opts) == 0 {
 			return nil, badParam("guided_choice", "guided_choice: empty; want at least one string")
 		}
-		return s.grammars.get("choice", p.GuidedChoice, func() (*grammar.Grammar, error) {
-			g, err := grammar.Choice(opts)
-			if err != nil {
-				return nil, badParam("guided_choice", "guided_choice: %v", err)
-			}
-			return g, nil
-		})
+		return s.compileGrammar("choice", p.GuidedChoice, "guided_choice", "guided_choice",
+			func(ctx context.Context, l grammar.Limits) (*grammar.Grammar, error) { return l.Choice(ctx, opts) })
+	}
+	for _, g := range []struct {
+		name    string
+		raw     json.RawMessage
+		compile func(grammar.Limits, context.Context, string) (*grammar.Grammar, error)
+	}{
+		{"guided_grammar", p.GuidedGrammar, grammar.Limits.EBNF},
+		{"grammar", p.Grammar, grammar.Limits.GBNF},
+	} {
+		if isNull(g.raw) {
+			continue
+		}
+		var src string
+		if json.Unmarshal(g.raw, &src) != nil {
+			return nil, badParam(g.name, "%s: wrong type: want a string", g.name)
+		}
+		if src == "" {
+			return nil, badParam(g.name, "%s: empty; want a grammar", g.name)
+		}
+		return s.compileGrammar(g.name, []byte(src), g.name, g.name,
+			func(ctx context.Context, l grammar.Limits) (*grammar.Grammar, error) { return g.compile(l, ctx, src) })
 	}
 	return nil, nil
 }
 
-// compileSchema compiles a JSON schema; errors are 400s for param, the
-// message naming where (what) and the unsupported keyword.
-func compileSchema(schema []byte, param, what string) (*grammar.Grammar, error) {
-	g, err := grammar.CompileSchema(schema)
+// jsonObjectGrammar is the grammar of any JSON object, kept in the cache
+// like the others so that its generations share their masks.
+func (s *Server) jsonObjectGrammar() (*grammar.Grammar, error) {
+	return s.compileGrammar("json_object", nil, "response_format", "response_format",
+		func(context.Context, grammar.Limits) (*grammar.Grammar, error) { return grammar.JSONObject(), nil })
+}
+
+// compileGrammar returns the cached grammar of (kind, src), compiling it
+// with compile under the server's grammar limits, off the step loop, until
+// the request's timeout or the server's shutdown. Errors are 400s for
+// param, the message starting with what: a *grammar.LimitError is code
+// grammar_too_complex, a *grammar.SchemaError with a keyword
+// unsupported_schema_keyword.
+func (s *Server) compileGrammar(kind string, src []byte, param, what string, compile func(context.Context, grammar.Limits) (*grammar.Grammar, error)) (*grammar.Grammar, error) {
+	ctx, cancel := s.requestContext()
+	defer cancel()
+	g, err := s.grammars.get(ctx, kind, src, compile)
 	if err == nil {
 		return g, nil
 	}
+	var le *grammar.LimitError
 	var se *grammar.SchemaError
-	if errors.As(err, &se) {
+	var ge *grammar.GrammarError
+	switch {
+	case errors.As(err, &ge):
+		e := badParam(param, "%s: %v", what, ge)
+		e.Code = "invalid_grammar"
+		return nil, e
+	case errors.As(err, &le):
+		e := badParam(param, "%s: %v", what, le)
+		e.Code = "grammar_too_complex"
+		return nil, e
+	case errors.As(err, &se):
 		e := badParam(param, "%s: %v", what, se)
 		if se.Keyword != "" {
 			e.Code = "unsupported_schema_keyword"
 		}
 		return nil, e
+	case isContextError(err):
+		return nil, finishError(ctx, s.base, nil)
 	}
 	return nil, badParam(param, "%s: %v", what, err)
 }
@@ -180,6 +219,10 @@ func describeGrammarParam(p *openai.Sampling) string {
 		return "guided_regex"
 	case !isNull(p.GuidedChoice):
 		return "guided_choice"
+	case !isNull(p.GuidedGrammar):
+		return "guided_grammar"
+	case !isNull(p.Grammar):
+		return "grammar"
 	}
 	return ""
 }

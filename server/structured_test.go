@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -58,8 +60,8 @@ func TestStructuredParamErrors(t *testing.T) {
 		code       string
 		contains   string
 	}{
-		{chat, `{` + msgs + `, "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "string", "pattern": "a+"}}}}`, "response_format", "unsupported_schema_keyword", `"pattern"`},
-		{cmpl, `{"prompt": "x", "response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "integer", "minimum": 3}}}}`, "response_format", "unsupported_schema_keyword", `"minimum"`},
+		{chat, `{` + msgs + `, "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "string", "pattern": "(?=a)"}}}}`, "response_format", "unsupported_schema_keyword", `"pattern"`},
+		{cmpl, `{"prompt": "x", "response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "integer", "minimum": 3, "maximum": 2}}}}`, "response_format", "unsupported_schema_keyword", `"minimum"`},
 		{chat, `{` + msgs + `, "response_format": {"type": "json_schema", "json_schema": 5}}`, "response_format", "", "json_schema"},
 		{chat, `{` + msgs + `, "response_format": {"type": "json_schema", "json_schema": {"schema": "{"}}}`, "response_format", "", "schema"},
 		{chat, `{` + msgs + `, "response_format": {"type": "yaml"}}`, "response_format.type", "", "yaml"},
@@ -72,8 +74,14 @@ func TestStructuredParamErrors(t *testing.T) {
 		{cmpl, `{"prompt": "x", "guided_regex": 5}`, "guided_regex", "", "string"},
 		{cmpl, `{"prompt": "x", "guided_regex": "(a"}`, "guided_regex", "", "guided_regex"},
 		{cmpl, `{"prompt": "x", "guided_json": "not a schema"}`, "guided_json", "", "guided_json"},
-		{cmpl, `{"prompt": "x", "guided_json": {"type": "string", "format": "email"}}`, "guided_json", "unsupported_schema_keyword", `"format"`},
-		{cmpl, `{"prompt": "x", "guided_grammar": "root ::= \"a\""}`, "guided_grammar", "not_implemented", "guided_grammar"},
+		{cmpl, `{"prompt": "x", "guided_json": {"type": "string", "format": "idn-email"}}`, "guided_json", "unsupported_schema_keyword", `"format"`},
+		{cmpl, `{"prompt": "x", "guided_grammar": "root ::= \"a"}`, "guided_grammar", "invalid_grammar", "line 1, column 10"},
+		{cmpl, `{"prompt": "x", "grammar": "root ::= x"}`, "grammar", "invalid_grammar", `"x" is used but not defined`},
+		{cmpl, `{"prompt": "x", "grammar": "start: \"a\""}`, "grammar", "invalid_grammar", "rule definition"},
+		{cmpl, `{"prompt": "x", "grammar": 5}`, "grammar", "", "string"},
+		{cmpl, `{"prompt": "x", "guided_grammar": ""}`, "guided_grammar", "", "empty"},
+		{cmpl, `{"prompt": "x", "grammar": "root ::= (\"a\"{0,1000}){1000}"}`, "grammar", "grammar_too_complex", "grammar"},
+		{cmpl, `{"prompt": "x", "guided_regex": "a", "grammar": "root ::= \"a\""}`, "grammar", "", "at most one"},
 		{cmpl, `{"prompt": "x", "tools": [{"type": "function", "function": {"name": "f"}}]}`, "tools", "", "chat/completions"},
 	}
 	for _, tt := range tests {
@@ -123,6 +131,18 @@ func TestStructuredOutputFake(t *testing.T) {
 			return nil
 		}},
 		{"guided_regex", "/v1/completions", `"guided_regex": "[a-c]{2,5}-[0-9]+"`, func(s string) error {
+			if !re.MatchString(s) {
+				return fmt.Errorf("%q does not match", s)
+			}
+			return nil
+		}},
+		{"grammar (GBNF)", "/v1/chat/completions", `"grammar": "root ::= [a-c]{2,5} \"-\" num\nnum ::= [0-9]+"`, func(s string) error {
+			if !re.MatchString(s) {
+				return fmt.Errorf("%q does not match", s)
+			}
+			return nil
+		}},
+		{"guided_grammar (Lark)", "/v1/completions", `"guided_grammar": "start: LETTERS \"-\" INT\nLETTERS: /[a-c]{2,5}/\n%import common.INT"`, func(s string) error {
 			if !re.MatchString(s) {
 				return fmt.Errorf("%q does not match", s)
 			}
@@ -194,7 +214,8 @@ func TestConstraintIgnoreEOS(t *testing.T) {
 	waitIdle(t, env.engine)
 }
 
-// TestGrammarCache: the same schema compiles once; the cache stays bounded.
+// TestGrammarCache: the same schema compiles once; the cache stays within
+// its byte budget, evicting the least recently used.
 func TestGrammarCache(t *testing.T) {
 	env := newTestEnv(t, Options{}, 0)
 	for range 3 {
@@ -206,15 +227,50 @@ func TestGrammarCache(t *testing.T) {
 	if n := env.srv.grammars.len(); n != 1 {
 		t.Errorf("%d cached grammars after one schema thrice, want 1", n)
 	}
-	for i := range grammarCacheSize + 10 {
-		if _, err := env.srv.grammars.get("regex", []byte(fmt.Sprintf("a{%d}", i+1)), func() (*grammar.Grammar, error) { return grammar.Regex(fmt.Sprintf("a{%d}", i+1)) }); err != nil {
-			t.Fatal(err)
+	waitIdle(t, env.engine)
+
+	regex := func(i int) func(context.Context, grammar.Limits) (*grammar.Grammar, error) {
+		return func(ctx context.Context, l grammar.Limits) (*grammar.Grammar, error) {
+			return l.Regex(ctx, fmt.Sprintf("a{%d}", i))
 		}
 	}
-	if n := env.srv.grammars.len(); n != grammarCacheSize {
-		t.Errorf("%d cached grammars, want the bound %d", n, grammarCacheSize)
+	one, err := grammar.Regex("a{500}")
+	if err != nil {
+		t.Fatal(err)
 	}
-	waitIdle(t, env.engine)
+	budget := 10 * one.Size() // room for about ten of them
+	c := newGrammarCache(grammar.Limits{}, budget)
+	for i := range 40 {
+		if _, err := c.get(t.Context(), "regex", fmt.Appendf(nil, "%d", i), regex(500+i)); err != nil {
+			t.Fatal(err)
+		}
+		if c.size() > budget {
+			t.Fatalf("%d bytes cached, budget %d", c.size(), budget)
+		}
+	}
+	if n := c.len(); n < 5 || n > 10 {
+		t.Errorf("%d cached grammars, want about ten", n)
+	}
+	// The most recent is kept, the first long evicted.
+	if _, ok := c.entries["regex\x00"+sha(fmt.Appendf(nil, "%d", 39))]; !ok {
+		t.Error("the most recent grammar was evicted")
+	}
+	if _, ok := c.entries["regex\x00"+sha(fmt.Appendf(nil, "%d", 0))]; ok {
+		t.Error("the oldest grammar is still cached")
+	}
+	// A grammar bigger than the whole budget is compiled but not kept.
+	small := newGrammarCache(grammar.Limits{}, one.Size()/2)
+	if g, err := small.get(t.Context(), "regex", []byte("x"), regex(500)); err != nil || g == nil {
+		t.Fatal(err)
+	}
+	if n := small.len(); n != 0 {
+		t.Errorf("%d cached in a cache too small for the grammar", n)
+	}
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return string(s[:])
 }
 
 // choiceTexts extracts n choices' texts and finish reasons from a chat or

@@ -8,12 +8,12 @@ import (
 // handleTokenize is POST /tokenize (vLLM's): a prompt, or messages rendered
 // with the chat template, to token ids.
 func (s *Server) handleTokenize(c *fiber.Ctx) error {
-	m, err := s.ready()
+	m, err := s.requestModel(c)
 	if err != nil {
 		return err
 	}
 	var req openai.TokenizeRequest
-	if err := decodeBody(c.Body(), &req); err != nil {
+	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
 	if err := checkModel(req.Model, m); err != nil {
@@ -50,12 +50,12 @@ func (s *Server) handleTokenize(c *fiber.Ctx) error {
 
 // handleDetokenize is POST /detokenize: token ids to text.
 func (s *Server) handleDetokenize(c *fiber.Ctx) error {
-	m, err := s.ready()
+	m, err := s.requestModel(c)
 	if err != nil {
 		return err
 	}
 	var req openai.DetokenizeRequest
-	if err := decodeBody(c.Body(), &req); err != nil {
+	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
 	if err := checkModel(req.Model, m); err != nil {

@@ -1,8 +1,8 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -147,20 +147,8 @@ func (s *Server) planTools(req *openai.ChatRequest, m *Model) (*toolPlan, error)
 		F grammar.ToolCallFormat
 		T []grammar.Tool
 	}{f, tools})
-	p.grammar, err = s.grammars.get("tool", key, func() (*grammar.Grammar, error) {
-		g, err := grammar.ToolCall(tools, f)
-		if err != nil {
-			var se *grammar.SchemaError
-			if errors.As(err, &se) {
-				e := badParam("tools", "tools: function parameters: %v", se)
-				if se.Keyword != "" {
-					e.Code = "unsupported_schema_keyword"
-				}
-				return nil, e
-			}
-			return nil, badParam("tools", "tools: %v", err)
-		}
-		return g, nil
+	p.grammar, err = s.compileGrammar("tool", key, "tools", "tools: function parameters", func(ctx context.Context, l grammar.Limits) (*grammar.Grammar, error) {
+		return l.ToolCall(ctx, tools, f)
 	})
 	if err != nil {
 		return nil, err

@@ -175,3 +175,26 @@ func (p *Pool) Free(s *Seq) {
 	}
 	s.reset()
 }
+
+// Truncate drops s's reserved slots from position n on: the tail that a
+// forward wrote but the scheduler will not Commit (the rejected draft
+// tokens of speculative decoding). Blocks left without a slot go back to
+// the pool; their K/V is garbage that a later forward overwrites. Only
+// uncommitted slots can go: n must lie in [Computed(), Len()].
+func (p *Pool) Truncate(s *Seq, n int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.own(s); err != nil {
+		return err
+	}
+	if n < s.computed || n > s.n {
+		return fmt.Errorf("kvcache: truncate to %d: want a length in [%d, %d] (Computed, Len)", n, s.computed, s.n)
+	}
+	keep := p.blocksFor(n)
+	for i := len(s.blocks) - 1; i >= keep; i-- {
+		p.release(s.blocks[i])
+	}
+	s.blocks = s.blocks[:keep]
+	s.n = n
+	return nil
+}

@@ -92,6 +92,10 @@ func FuzzParse(f *testing.F) {
 			if err != nil || int64(len(d)) != ti.Size {
 				t.Fatalf("tensor %q: %d bytes, Size %d, %v", ti.Name, len(d), ti.Size, err)
 			}
+			if ext, ok := g.TensorExtent(ti.Name); !ok || ext < ti.Size || ti.Offset+ext > g.Size()-g.DataOffset() {
+				t.Fatalf("tensor %q: extent %d (%v) for %d bytes at %d of a %d-byte data section",
+					ti.Name, ext, ok, ti.Size, ti.Offset, g.Size()-g.DataOffset())
+			}
 			pd, err := p.TensorDataAt(i)
 			if err != nil || !bytes.Equal(d, pd) {
 				t.Fatalf("tensor %q: Parse data differs (%v)", ti.Name, err)

@@ -1,5 +1,7 @@
 package grammar
 
+import "context"
+
 // The JSON string rule is always rule 0 and is built by hand at fixed state
 // numbers, so that strBody names the same state in every grammar: the Masker
 // precomputes, once per vocabulary, the tokens that stay inside a string
@@ -10,9 +12,10 @@ const (
 	strBody = 2 // inside the quotes, at a character boundary
 )
 
-// newBuilder returns a builder holding the string rule.
-func newBuilder() *builder {
-	b := &builder{}
+// newBuilder returns a builder holding the string rule, compiling under lim
+// until ctx is done (nil: never).
+func newBuilder(ctx context.Context, lim Limits) *builder {
+	b := &builder{ctx: ctx, lim: lim.orDefault()}
 	r := b.newRule() // states 0 (start) and 1 (final)
 	if r != strRule {
 		panic("grammar: string rule must be rule 0")
@@ -175,8 +178,17 @@ func (c *compiler) numberRule(integer bool) int32 {
 // arrayOf is an array of min to max items (max < 0: unbounded). Bounded
 // repetition is unrolled, so the item should be a rule call.
 func (c *compiler) arrayOf(item *expr, min, max int) *expr {
+	return seq(lit("["), c.listOf(item, min, max), lit("]"))
+}
+
+// listOf is min to max comma-separated items (max < 0: unbounded): the
+// inside of an array, or of an object whose items are members.
+func (c *compiler) listOf(item *expr, min, max int) *expr {
 	if max == 0 {
-		return lit("[]")
+		return emptyExpr()
+	}
+	if !c.b.chargeExprs(2 * (min + max + 2)) {
+		return emptyExpr() // the builder holds the error
 	}
 	// rest: the items after the first, between min-1 and max-1 of them.
 	more := seq(lit(","), item)
@@ -199,7 +211,7 @@ func (c *compiler) arrayOf(item *expr, min, max int) *expr {
 	}
 	items := seq(item, seq(parts...))
 	if min == 0 {
-		return seq(lit("["), opt(items), lit("]"))
+		return opt(items)
 	}
-	return seq(lit("["), items, lit("]"))
+	return items
 }

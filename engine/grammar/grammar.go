@@ -2,14 +2,19 @@ package grammar
 
 import "errors"
 
-// maxStack bounds a call stack (nesting depth of the text plus rule calls);
-// deeper continuations are dropped, so a grammar never needs unbounded memory.
+// maxStack bounds a call stack: the nesting depth of the text in rule calls
+// (each array level, $ref and string is one). A grammar whose calls can nest
+// deeper without recursion is refused at compile time; a recursive one is
+// held to it at run time, and a thread is kept only if its text can still be
+// completed within it (see depth.go), so the bound never leaves a
+// generation stuck in an unfinishable text.
 const maxStack = 128
 
-// maxThreads bounds the live call stacks. Only an ambiguous schema (anyOf
+// maxThreads bounds the live call stacks. Only an ambiguous grammar (anyOf
 // branches that agree on a long prefix, nested) has more than a few; past
 // the bound the newest continuations are dropped, which can only make the
-// grammar stricter, never let an invalid text through.
+// grammar stricter, never let an invalid text through, and every thread
+// kept can still complete its text.
 const maxThreads = 256
 
 // itemKind is what an epsilon closure reaches.
@@ -35,25 +40,69 @@ type Grammar struct {
 	left  []int32     // nstate.strLeft of each state
 	rules []rule
 	root  int32
+	// need[s] is how many call frames, beyond the caller's, completing
+	// the rule from state s needs at least; needByte[s] the same after a
+	// byte edge of s (for a thread waiting at s). cantFinish if it cannot.
+	need     []uint8
+	needByte []uint8
+	stepWork int64 // Limits.StepWork
+	size     int64 // approximate bytes, see Size
+	// cache holds the thread sets, transitions and masks generations
+	// have met; it is the one part that changes, under its own lock, and
+	// never changes what the grammar allows.
+	cache *setCache
 }
+
+// Size returns the approximate memory the grammar holds, in bytes, its
+// cache of steps and masks at its fullest included: what a cache of
+// compiled grammars charges for it.
+func (g *Grammar) Size() int64 { return g.size }
 
 // finish turns the builder into a Grammar whose root is rule root. The
 // epsilon closures are computed here once, so a step only follows byte
-// edges, calls and returns.
-func (b *builder) finish(root int32) *Grammar {
-	g := &Grammar{
-		edges: make([][]edge, len(b.states)),
-		bits:  make([][4]uint64, len(b.states)),
-		clo:   make([][]item, len(b.states)),
-		left:  make([]int32, len(b.states)),
-		rules: b.rules,
-		root:  root,
+// edges, calls and returns; they are charged against the budget as they
+// grow. It then refuses left-recursive grammars (whose closures would be
+// infinite), grammars nested deeper than maxStack and grammars whose first
+// step is over the step budget.
+func (b *builder) finish(root int32) (*Grammar, error) {
+	if b.err != nil {
+		return nil, b.err
 	}
-	seen := make([]int32, len(b.states))
+	n := len(b.states)
+	g := &Grammar{
+		edges:    make([][]edge, n),
+		bits:     make([][4]uint64, n),
+		clo:      make([][]item, n),
+		left:     make([]int32, n),
+		rules:    b.rules,
+		root:     root,
+		stepWork: b.lim.StepWork,
+		cache:    &setCache{},
+	}
+	seen := make([]int32, n)
 	for i := range seen {
 		seen[i] = -1
 	}
 	var stack []int32
+	// dup[it] == s: the closure of s already holds call or final item it.
+	dup := map[item]int32{}
+	// Only states a step can start from need a closure: rule starts, the
+	// targets of byte edges and the return states of calls. The others
+	// (the inner states of epsilon chains, such as the skips past optional
+	// properties) are only passed through, and their closures would make
+	// the grammar quadratic in the length of such chains.
+	entry := make([]bool, n)
+	for _, r := range b.rules {
+		entry[r.start] = true
+	}
+	for s := range b.states {
+		for _, e := range b.states[s].edges {
+			entry[e.to] = true
+		}
+		for _, c := range b.states[s].calls {
+			entry[c.ret] = true
+		}
+	}
 	for s := range b.states {
 		g.edges[s] = b.states[s].edges
 		g.left[s] = b.states[s].strLeft
@@ -61,6 +110,9 @@ func (b *builder) finish(root int32) *Grammar {
 			for c := int(e.lo); c <= int(e.hi); c++ {
 				g.bits[s][c>>6] |= 1 << (c & 63)
 			}
+		}
+		if !entry[s] {
+			continue
 		}
 		var items []item
 		stack = append(stack[:0], int32(s))
@@ -73,10 +125,10 @@ func (b *builder) finish(root int32) *Grammar {
 				items = append(items, item{kind: itemConsume, a: x})
 			}
 			for _, c := range st.calls {
-				items = append(items, item{kind: itemCall, a: c.rule, b: c.ret})
+				items = appendOnce(items, item{kind: itemCall, a: c.rule, b: c.ret}, dup, int32(s))
 			}
 			if st.final {
-				items = append(items, item{kind: itemFinal})
+				items = appendOnce(items, item{kind: itemFinal}, dup, int32(s))
 			}
 			for _, y := range st.eps {
 				if seen[y] != int32(s) {
@@ -84,142 +136,93 @@ func (b *builder) finish(root int32) *Grammar {
 					stack = append(stack, y)
 				}
 			}
+			b.charge(costItem)
 		}
 		g.clo[s] = items
-	}
-	return g
-}
-
-// threadSet is a set of call stacks, stored flat: thread i is
-// data[ends[i-1]:ends[i]], its last element the current consuming state and
-// the others return states. accept records that the whole text may end here.
-type threadSet struct {
-	data   []int32
-	ends   []int32
-	accept bool
-}
-
-func (t *threadSet) reset() {
-	t.data, t.ends, t.accept = t.data[:0], t.ends[:0], false
-}
-
-func (t *threadSet) empty() bool { return len(t.ends) == 0 && !t.accept }
-
-func (t *threadSet) copyFrom(o *threadSet) {
-	t.data = append(t.data[:0], o.data...)
-	t.ends = append(t.ends[:0], o.ends...)
-	t.accept = o.accept
-}
-
-// add appends the thread stack+[top] unless it is already present.
-func (t *threadSet) add(stack []int32, top int32) {
-	start := int32(0)
-	n := int32(len(stack) + 1)
-next:
-	for _, end := range t.ends {
-		if end-start == n && t.data[end-1] == top {
-			for i, v := range stack {
-				if t.data[start+int32(i)] != v {
-					start = end
-					continue next
-				}
-			}
-			return
+		if b.charge(int64(len(items)) * costItem); b.err != nil {
+			return nil, b.err
 		}
-		start = end
-	}
-	if len(t.ends) >= maxThreads {
-		return
-	}
-	t.data = append(t.data, stack...)
-	t.data = append(t.data, top)
-	t.ends = append(t.ends, int32(len(t.data)))
-}
-
-// allowed returns the bytes some thread of t can consume next.
-func (g *Grammar) allowed(t *threadSet) [4]uint64 {
-	var m [4]uint64
-	for _, end := range t.ends {
-		b := &g.bits[t.data[end-1]]
-		m[0] |= b[0]
-		m[1] |= b[1]
-		m[2] |= b[2]
-		m[3] |= b[3]
-	}
-	return m
-}
-
-// expand adds to dst every thread reachable from state s with the return
-// stack stack without consuming a byte. It returns stack (possibly moved)
-// with its original length and contents.
-func (g *Grammar) expand(dst *threadSet, stack []int32, s int32, depth int) []int32 {
-	if depth > maxStack {
-		return stack
-	}
-	for _, it := range g.clo[s] {
-		switch it.kind {
-		case itemConsume:
-			dst.add(stack, it.a)
-		case itemCall:
-			if len(stack) >= maxStack {
-				continue
+		if s%4096 == 0 {
+			if b.checkContext(); b.err != nil {
+				return nil, b.err
 			}
-			stack = append(stack, it.b)
-			stack = g.expand(dst, stack, g.rules[it.a].start, depth+1)
-			stack = stack[:len(stack)-1]
-		case itemFinal:
-			n := len(stack)
-			if n == 0 {
-				dst.accept = true
-				continue
-			}
-			ret := stack[n-1]
-			stack = g.expand(dst, stack[:n-1], ret, depth+1)
-			stack = stack[:n]
-			stack[n-1] = ret
 		}
 	}
-	return stack
-}
-
-// start fills dst with the threads before any byte.
-func (g *Grammar) start(dst *threadSet, scratch []int32) []int32 {
-	dst.reset()
-	return g.expand(dst, scratch[:0], g.rules[g.root].start, 0)
-}
-
-// step fills dst with the threads of src after byte c; dst is empty when no
-// thread accepts c.
-func (g *Grammar) step(dst, src *threadSet, c byte, scratch []int32) []int32 {
-	dst.reset()
-	start := int32(0)
-	for _, end := range src.ends {
-		top := src.data[end-1]
-		for _, e := range g.edges[top] {
-			if e.lo <= c && c <= e.hi {
-				scratch = append(scratch[:0], src.data[start:end-1]...)
-				scratch = g.expand(dst, scratch, e.to, 0)
-			}
+	g.size = b.used + maxCacheBytes
+	if bad := g.leftRecursive(); bad >= 0 {
+		name := b.names[bad]
+		if name == "" {
+			name = "#"
 		}
-		start = end
+		return nil, &SchemaError{Path: name, Keyword: "$ref", Msg: "refers to itself before any text (left recursion)"}
 	}
-	return scratch
+	if err := g.checkDepth(b); err != nil {
+		return nil, err
+	}
+	if err := g.checkStart(); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// checkStart refuses a grammar whose first step alone is over the step
+// budget, so that NewState never is.
+func (g *Grammar) checkStart() error {
+	var st stepper
+	st.init(g, g.stepWork)
+	var t threadSet
+	if st.start(&t); st.over {
+		return &LimitError{Limit: "grammar_step_work", Value: g.stepWork,
+			Msg: "the grammar's first step alone is over the step work budget"}
+	}
+	return nil
+}
+
+// appendOnce appends it to the closure of state s unless it holds it
+// already: two branches calling the same rule with the same continuation
+// (anyOf of one $ref twice) are one path, and expanding both would double
+// the work with each level of such rules.
+func appendOnce(items []item, it item, dup map[item]int32, s int32) []item {
+	if v, ok := dup[it]; ok && v == s {
+		return items
+	}
+	dup[it] = s
+	return append(items, it)
 }
 
 // ErrRejected reports bytes or a token the grammar does not allow here.
 var ErrRejected = errors.New("grammar: rejected")
 
-// Match reports whether text is a complete sentence of g.
+// costExpr is the approximate bytes of one expression node: the
+// expressions are freed after compilation, but building them must not be a
+// way around the budget either (minItems 1024 repeats a node 1024 times).
+const costExpr = 128
+
+// chargeExprs charges n expression nodes about to be built and reports
+// whether the budget still holds.
+func (b *builder) chargeExprs(n int) bool {
+	b.exprUsed = satAdd(b.exprUsed, satMul(int64(n), costExpr))
+	if b.err == nil && b.exprUsed > b.lim.MaxBytes {
+		b.err = &LimitError{Limit: "grammar_max_bytes", Value: b.lim.MaxBytes,
+			Msg: "its repetitions would need more memory than the budget"}
+	}
+	return b.err == nil
+}
+
+// Match reports whether text is a complete sentence of g (false too when
+// a step is over the step work budget).
 func (g *Grammar) Match(text []byte) bool {
 	var a, b threadSet
-	scratch := g.start(&a, nil)
+	var st stepper
+	st.init(g, g.stepWork)
+	st.start(&a)
 	cur, next := &a, &b
 	for _, c := range text {
-		scratch = g.step(next, cur, c, scratch)
-		if next.empty() {
+		st.step(next, cur, c)
+		if next.empty() || st.over {
 			return false
 		}
 		cur, next = next, cur
 	}
-	return cur.accept
+	return cur.accept && !st.over
 }

@@ -7,11 +7,14 @@ package grammar
 func (g *Grammar) leftRecursive() int32 {
 	// nullable[r]: rule r can match the empty text (a fixpoint: a rule's
 	// epsilon paths may run through calls of other nullable rules).
+	// Rules are visited from the last made: a definition is made after
+	// the rule referring to it, so a chain settles in one pass, not one
+	// pass per link.
 	nullable := make([]bool, len(g.rules))
 	for changed := true; changed; {
 		changed = false
-		for r, ru := range g.rules {
-			if !nullable[r] && g.reachesFinal(ru.start, nullable) {
+		for r := len(g.rules) - 1; r >= 0; r-- {
+			if !nullable[r] && g.reachesFinal(g.rules[r].start, nullable) {
 				nullable[r], changed = true, true
 			}
 		}

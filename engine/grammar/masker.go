@@ -80,16 +80,20 @@ func NewMasker(tok *tokenizer.Tokenizer) *Masker {
 
 	// The string rule is the same in every grammar, so one grammar made of
 	// it alone tells which tokens keep a string body a string body.
-	g := newBuilder().finish(strRule)
+	g, err := newBuilder(nil, DefaultLimits()).finish(strRule)
+	if err != nil {
+		panic("grammar: the string rule does not compile: " + err.Error())
+	}
 	var cur, next threadSet
-	var scratch []int32
+	var st stepper
+	st.init(g, 1<<62)
 	var rest, long []int32
 	for _, id := range text {
 		cur.reset()
-		cur.add(nil, strBody)
+		cur.push(nil, strBody)
 		ok, chars := true, 0
 		for _, c := range m.pieces[id] {
-			scratch = g.step(&next, &cur, c, scratch)
+			st.step(&next, &cur, c)
 			cur, next = next, cur
 			if cur.empty() {
 				ok = false
@@ -133,15 +137,16 @@ type State struct {
 	done bool // an end-of-generation token was accepted
 
 	// scratch for Mask and Advance
-	levels  []threadSet
-	scratch []int32
-	tmp     threadSet
+	st  stepper
+	tmp threadSet
 }
 
-// NewState starts g for a generation whose tokens m knows.
+// NewState starts g for a generation whose tokens m knows. The first step
+// was checked against the step budget when g was compiled.
 func (m *Masker) NewState(g *Grammar) *State {
-	s := &State{g: g, m: m, levels: make([]threadSet, max(m.full.maxDepth, 1)+1)}
-	s.scratch = g.start(&s.cur, nil)
+	s := &State{g: g, m: m}
+	s.st.init(g, g.stepWork)
+	s.st.start(&s.cur)
 	return s
 }
 
@@ -149,9 +154,16 @@ func (m *Masker) NewState(g *Grammar) *State {
 // only the immutable Grammar and Masker: a generation forked into several
 // sequences (n > 1, beams) continues each copy on its own.
 func (s *State) Clone() *State {
-	c := &State{g: s.g, m: s.m, done: s.done, levels: make([]threadSet, len(s.levels))}
+	c := &State{g: s.g, m: s.m, done: s.done}
+	c.st.init(s.g, s.g.stepWork)
 	c.cur.copyFrom(&s.cur)
 	return c
+}
+
+// errStepWork is the error of a Mask or Advance over the step budget.
+func (s *State) errStepWork() error {
+	return &LimitError{Limit: "grammar_step_work", Value: s.g.stepWork,
+		Msg: "one generation step of the grammar is over the step work budget"}
 }
 
 // Accepting reports whether the text so far is a complete sentence.
@@ -160,21 +172,30 @@ func (s *State) Accepting() bool { return s.cur.accept }
 // Done reports whether an end-of-generation token has been accepted.
 func (s *State) Done() bool { return s.done }
 
-// AdvanceBytes consumes text; on error the state is unchanged.
+// AdvanceBytes consumes text; on error the state is unchanged. Its work is
+// bounded by the step budget (a *LimitError past it).
 func (s *State) AdvanceBytes(text []byte) error {
 	if s.done {
 		return fmt.Errorf("%w: text after the end", ErrRejected)
 	}
-	s.tmp.copyFrom(&s.cur)
-	for i, c := range text {
-		next := &s.levels[0]
-		s.scratch = s.g.step(next, &s.tmp, c, s.scratch)
-		if next.empty() {
-			return fmt.Errorf("%w: byte %q at offset %d of %q", ErrRejected, c, i, text)
-		}
-		s.tmp.copyFrom(next)
+	c := s.g.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bytes > maxCacheBytes {
+		c.clear()
 	}
-	s.cur.copyFrom(&s.tmp)
+	s.st.reset()
+	id := c.intern(s.g, &s.cur)
+	for i, b := range text {
+		id = c.next(s.g, &s.st, &s.tmp, id, b)
+		if s.st.over {
+			return s.errStepWork()
+		}
+		if id == transNone {
+			return fmt.Errorf("%w: byte %q at offset %d of %q", ErrRejected, b, i, text)
+		}
+	}
+	s.cur.copyFrom(&c.sets[id])
 	return nil
 }
 
@@ -201,16 +222,36 @@ func (s *State) Advance(id int32) error {
 
 // Mask sets allowed (a Bitset of m.VocabSize() bits) to the tokens that may
 // come next: those whose bytes the grammar can consume from here, and the
-// end-of-generation tokens when the text so far is complete.
-func (s *State) Mask(allowed Bitset) {
+// end-of-generation tokens when the text so far is complete. Its work is
+// bounded by the step budget: past it, Mask stops and returns a
+// *LimitError, and allowed must not be used.
+func (s *State) Mask(allowed Bitset) error {
 	clear(allowed)
-	if s.cur.accept || s.done {
+	s.st.reset()
+	if s.done {
 		for _, e := range s.m.eog {
 			allowed.set(e)
 		}
+		return nil
 	}
-	if s.done {
-		return
+	c := s.g.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bytes > maxCacheBytes {
+		c.clear()
+	}
+	// The mask is a function of the thread set alone: a set met before
+	// (a generation under `.*` meets the same few again and again, and
+	// generations of one schema the same ones) has its mask copied.
+	id := c.intern(s.g, &s.cur)
+	if m, ok := c.masks[maskKey{s.m, id}]; ok {
+		copy(allowed, m)
+		return nil
+	}
+	if s.cur.accept {
+		for _, e := range s.m.eog {
+			allowed.set(e)
+		}
 	}
 	t := s.m.full
 	if set, rest := s.stringFastPath(); set != nil {
@@ -219,7 +260,12 @@ func (s *State) Mask(allowed Bitset) {
 		}
 		t = rest
 	}
-	s.walk(t, 0, &s.cur, 0, allowed)
+	s.walk(t, 0, id, allowed)
+	if s.st.over {
+		return s.errStepWork()
+	}
+	c.keepMask(s.m, id, allowed)
+	return nil
 }
 
 // stringFastPath returns the tokens allowed without a walk and the trie
@@ -251,27 +297,29 @@ func (s *State) stringFastPath() (Bitset, *trie) {
 	return nil, nil
 }
 
-// walk marks the tokens under trie node n reachable from the threads set
-// at byte depth d.
-func (s *State) walk(t *trie, n int32, set *threadSet, d int, allowed Bitset) {
+// walk marks the tokens under trie node n reachable from the thread set
+// with cache id set; the caller holds the cache's lock.
+func (s *State) walk(t *trie, n int32, set int32, allowed Bitset) {
 	node := t.nodes[n]
 	for _, id := range t.toks[node.firstTok : node.firstTok+node.nTok] {
 		allowed.set(id)
 	}
-	if node.nChild == 0 || len(set.ends) == 0 {
+	c := s.g.cache
+	if node.nChild == 0 || len(c.sets[set].ends) == 0 || !s.st.charge(1) {
 		return
 	}
-	bits := s.g.allowed(set)
-	next := &s.levels[d+1]
+	bits := c.bits[set]
 	for k := node.firstChild; k < node.firstChild+node.nChild; k++ {
-		c := t.childByte[k]
-		if bits[c>>6]&(1<<(c&63)) == 0 {
+		b := t.childByte[k]
+		if bits[b>>6]&(1<<(b&63)) == 0 {
 			continue
 		}
-		s.scratch = s.g.step(next, set, c, s.scratch)
-		if next.empty() {
-			continue
+		next := c.next(s.g, &s.st, &s.tmp, set, b)
+		if s.st.over {
+			return
 		}
-		s.walk(t, t.child[k], next, d+1, allowed)
+		if next >= 0 {
+			s.walk(t, t.child[k], next, allowed)
+		}
 	}
 }

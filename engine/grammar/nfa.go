@@ -1,18 +1,25 @@
 package grammar
 
+import (
+	"context"
+	"fmt"
+)
+
 // exprKind is the kind of a grammar expression node.
 type exprKind uint8
 
 const (
-	eLit   exprKind = iota // the bytes of lit
-	eClass                 // one byte in one of ranges
-	eSeq                   // subs one after another
-	eAlt                   // one of subs
-	eStar                  // subs[0] zero or more times
-	eOpt                   // subs[0] or nothing
-	eRef                   // a call of rule
-	eObj                   // object members (between the braces), see compileObj
-	eStr                   // a string of lo to hi characters (hi < 0: no limit)
+	eLit       exprKind = iota // the bytes of lit
+	eClass                     // one byte in one of ranges
+	eSeq                       // subs one after another
+	eAlt                       // one of subs
+	eStar                      // subs[0] zero or more times
+	eOpt                       // subs[0] or nothing
+	eRef                       // a call of rule
+	eObj                       // object members (between the braces), see compileObj
+	eStr                       // a string of lo to hi characters (hi < 0: no limit)
+	eStrRest                   // the rest of a string after its opening quote: any characters, then the quote
+	eStrPrefix                 // any string characters, then subs[0]
 )
 
 // byteRange is an inclusive range of byte values.
@@ -87,15 +94,53 @@ const noLimit = 1 << 30
 // rule is a named sub-grammar: its body runs from start to final.
 type rule struct{ start, final int32 }
 
-// builder accumulates NFA states and rules (Thompson's construction).
+// builder accumulates NFA states and rules (Thompson's construction),
+// charging each part against a byte budget as it is added. Once over the
+// budget (or once ctx is done) it records err and compile adds nothing
+// more, so a hostile grammar costs at most the budget before it is refused.
 type builder struct {
 	states []nstate
 	rules  []rule
+
+	ctx  context.Context
+	lim  Limits
+	used int64 // bytes charged so far
+	// exprUsed is the bytes of expression nodes built, see chargeExprs.
+	exprUsed int64
+	// names[r] is the $ref target rule r was made for, for errors.
+	names map[int32]string
+	err   error // the first budget or context error
+	ticks int   // states added since the last context check
 }
 
 func (b *builder) newState() int32 {
 	b.states = append(b.states, nstate{})
+	b.charge(costState)
+	if b.ticks++; b.ticks >= 4096 {
+		b.ticks = 0
+		b.checkContext()
+	}
 	return int32(len(b.states) - 1)
+}
+
+// charge adds n bytes to the grammar's cost and records a *LimitError once
+// the total is over the budget.
+func (b *builder) charge(n int64) {
+	b.used = satAdd(b.used, n)
+	if b.err == nil && b.used > b.lim.MaxBytes {
+		b.err = &LimitError{Limit: "grammar_max_bytes", Value: b.lim.MaxBytes,
+			Msg: "the compiled grammar would need more memory than the budget"}
+	}
+}
+
+// checkContext records the context's error once the request is gone or the
+// server is stopping, so that compilation ends early.
+func (b *builder) checkContext() {
+	if b.err == nil && b.ctx != nil {
+		if err := b.ctx.Err(); err != nil {
+			b.err = fmt.Errorf("grammar: compilation stopped: %w", err)
+		}
+	}
 }
 
 // newRule allocates a rule whose body is given later by define, so that
@@ -107,20 +152,37 @@ func (b *builder) newRule() int32 {
 	return int32(len(b.rules) - 1)
 }
 
+// define compiles e as the body of rule r. Its cost is estimated first, so
+// that an expression whose unrolling is over the budget is refused before
+// any of it is built.
 func (b *builder) define(r int32, e *expr) {
+	if b.err != nil {
+		return
+	}
+	c := exprCost(e, map[*expr]int64{})
+	c = satAdd(c, c/costState*costItem) // a closure item per state at least
+	if satAdd(b.used, c) > b.lim.MaxBytes {
+		b.charge(c)
+		return
+	}
 	b.compile(e, b.rules[r].start, b.rules[r].final)
 }
 
 func (b *builder) addEdge(from int32, lo, hi byte, to int32) {
 	b.states[from].edges = append(b.states[from].edges, edge{lo, hi, to})
+	b.charge(costEdge)
 }
 
 func (b *builder) addEps(from, to int32) {
 	b.states[from].eps = append(b.states[from].eps, to)
+	b.charge(costEps)
 }
 
 // compile adds states so that e leads from state from to state to.
 func (b *builder) compile(e *expr, from, to int32) {
+	if b.err != nil {
+		return
+	}
 	switch e.kind {
 	case eLit:
 		if len(e.lit) == 0 {
@@ -173,20 +235,43 @@ func (b *builder) compile(e *expr, from, to int32) {
 		b.addEps(from, to)
 	case eRef:
 		b.states[from].calls = append(b.states[from].calls, call{e.rule, to})
+		b.charge(costCall)
 	case eObj:
-		b.compileObj(e.props, from, to)
+		var extra *expr
+		if len(e.subs) > 0 {
+			extra = e.subs[0]
+		}
+		b.compileObj(e.props, extra, from, to)
 	case eStr:
-		b.compileStr(e.lo, e.hi, from, to)
+		b.compileStr(e.lo, e.hi, from, to, true)
+	case eStrRest:
+		b.compileStr(0, -1, from, to, false)
+	case eStrPrefix:
+		// A string body state that may also go on into subs[0]: every
+		// token that stays in a string body is allowed from it, so the
+		// Masker's string fast path applies to it.
+		cur := b.newState()
+		b.addEps(from, cur)
+		b.states[cur].strLeft = noLimit
+		b.compileChar(cur, cur)
+		b.compile(e.subs[0], cur, to)
 	}
 }
 
 // compileStr builds a length-bounded string inline, one body state per
 // character position, each marked with the characters it has left, so that
 // the Masker's string fast path applies to bounded strings too.
-func (b *builder) compileStr(lo, hi int, from, to int32) {
+//
+// Without open, the opening quote is already written: the body starts at
+// from.
+func (b *builder) compileStr(lo, hi int, from, to int32, open bool) {
 	cur := b.newState()
-	b.addEdge(from, '"', '"', cur)
-	for i := 0; ; i++ {
+	if open {
+		b.addEdge(from, '"', '"', cur)
+	} else {
+		b.addEps(from, cur)
+	}
+	for i := 0; b.err == nil; i++ {
 		if i >= lo {
 			b.addEdge(cur, '"', '"', to)
 		}
@@ -211,31 +296,53 @@ func (b *builder) compileStr(lo, hi int, from, to int32) {
 
 // compileObj emits the members of an object in property order, each optional
 // one skippable, with commas only between members present. a[i] is "members
-// i.. with none written yet", c[i] is "members i.. after at least one": both
-// chains share their tails, so the NFA is linear in the number of properties
-// where the expression form would be exponential.
-func (b *builder) compileObj(props []objProp, from, to int32) {
+// i.. with none written yet", c[i] is "members i.. after at least one";
+// both reach k[i], the start of member i (c[i] through a comma), and each
+// member's key and value are built once, from k[i] to c[i+1]. The NFA is
+// linear in the schema: a member compiled once per chain would double with
+// each level of nested objects.
+//
+// extra, when not nil, is a member (key, colon and value) that may follow
+// the known ones any number of times: additionalProperties beside
+// properties.
+func (b *builder) compileObj(props []objProp, extra *expr, from, to int32) {
 	n := len(props)
+	if n == 0 && extra == nil {
+		b.addEps(from, to)
+		return
+	}
 	a := make([]int32, n+1)
 	c := make([]int32, n+1)
 	a[0] = from
 	for i := 1; i < n; i++ {
 		a[i], c[i] = b.newState(), b.newState()
 	}
-	a[n], c[n] = to, to
 	if n > 0 {
+		a[n], c[n] = to, to
 		c[0] = b.newState() // unreachable; keeps the loop uniform
 	}
+	if extra != nil {
+		if n > 0 {
+			a[n], c[n] = b.newState(), b.newState()
+		}
+		more := star(seq(lit(","), extra))
+		b.addEps(a[n], to)
+		b.compile(seq(extra, more), a[n], to)
+		if n > 0 {
+			b.compile(more, c[n], to)
+		}
+	}
 	for i, p := range props {
-		member := seq(litBytes(p.key), p.val)
-		b.compile(member, a[i], c[i+1])
-		b.compile(seq(lit(","), member), c[i], c[i+1])
+		if b.err != nil {
+			return
+		}
+		k := b.newState()
+		b.addEps(a[i], k)
+		b.addEdge(c[i], ',', ',', k)
+		b.compile(seq(litBytes(p.key), p.val), k, c[i+1])
 		if !p.required {
 			b.addEps(a[i], a[i+1])
 			b.addEps(c[i], c[i+1])
 		}
-	}
-	if n == 0 {
-		b.addEps(from, to)
 	}
 }

@@ -1,6 +1,7 @@
 package grammar
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"unicode/utf8"
@@ -8,36 +9,66 @@ import (
 
 // Regex compiles vLLM's guided_regex: the whole text must match pattern.
 // The subset: literals, escapes (\d \w \s \D \W \S and escaped
-// punctuation, \n \t \r), '.', classes [a-z0-9_] and negated classes of
+// punctuation, \n \t \r, \uXXXX and \xXX), '.', classes [a-z0-9_] and negated classes of
 // ASCII, groups ( ) and (?: ), alternation |, and the quantifiers * + ?
 // {n} {n,} {n,m}; ^ and $ are allowed only at the ends. '.' and negated
 // classes also match any non-ASCII character (as UTF-8). Backreferences,
 // lookaround, lazy quantifiers and Unicode classes are errors.
 func Regex(pattern string) (*Grammar, error) {
-	p := &reParser{src: pattern}
-	if p.peek() == '^' {
-		p.pos++
-	}
-	e, err := p.alt()
+	return DefaultLimits().Regex(context.Background(), pattern)
+}
+
+// Regex compiles guided_regex under l, stopping early when ctx is done.
+// Counted repetition x{n,m} repeats x's expression, which is charged
+// against the budget before any state is built, so that a pattern such as
+// (.{0,1000}){1000} is refused in time linear in its length.
+func (l Limits) Regex(ctx context.Context, pattern string) (*Grammar, error) {
+	b := newBuilder(ctx, l)
+	e, _, _, err := b.parseRegex(pattern, "guided_regex")
 	if err != nil {
 		return nil, err
 	}
-	if p.pos < len(p.src) {
-		return nil, p.errorf("unexpected %q", p.src[p.pos])
-	}
-	b := newBuilder()
 	r := b.newRule()
 	b.define(r, e)
-	return b.finish(r), nil
+	return b.finish(r)
+}
+
+// parseRegex parses pattern into an expression of its raw bytes, reporting
+// whether it starts with ^ and ends with $; what names the parameter in
+// errors.
+func (b *builder) parseRegex(pattern, what string) (e *expr, start, end bool, err error) {
+	p := &reParser{src: pattern, b: b, what: what}
+	if p.peek() == '^' {
+		p.pos++
+		start = true
+	}
+	if e, err = p.alt(); err != nil {
+		return nil, false, false, err
+	}
+	if p.pos < len(p.src) {
+		return nil, false, false, p.errorf("unexpected %q", p.src[p.pos])
+	}
+	return e, start, p.endAnchor, nil
 }
 
 type reParser struct {
 	src string
 	pos int
+	b   *builder // charged for the expression nodes of repetitions
+	// what names the parameter in errors ("guided_regex", "pattern").
+	what string
+	// endAnchor records a final $.
+	endAnchor bool
+	// depth is the groups open at pos; the parser recurses per group.
+	depth int
 }
 
+// maxGroupDepth bounds nested groups, so that a pattern of a million
+// parentheses is an error rather than a recursion that deep.
+const maxGroupDepth = 1000
+
 func (p *reParser) errorf(format string, args ...any) error {
-	return fmt.Errorf("guided_regex %q at offset %d: %s", p.src, p.pos, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%s %q at offset %d: %s", p.what, p.src, p.pos, fmt.Sprintf(format, args...))
 }
 
 func (p *reParser) peek() byte {
@@ -75,6 +106,7 @@ func (p *reParser) seq() (*expr, error) {
 		}
 		if c == '$' && p.pos == len(p.src)-1 {
 			p.pos++
+			p.endAnchor = true
 			break
 		}
 		a, err := p.atom()
@@ -106,6 +138,9 @@ func (p *reParser) quantifier(a *expr) (*expr, error) {
 		lo, hi, err := p.braces()
 		if err != nil {
 			return nil, err
+		}
+		if !p.b.chargeExprs(2*max(lo, hi) + 2) {
+			return nil, p.b.err
 		}
 		parts := make([]*expr, 0, lo+1)
 		for i := 0; i < lo; i++ {
@@ -166,6 +201,10 @@ func (p *reParser) atom() (*expr, error) {
 	c := p.src[p.pos]
 	switch c {
 	case '(':
+		if p.depth++; p.depth > maxGroupDepth {
+			return nil, p.errorf("groups nested deeper than %d", maxGroupDepth)
+		}
+		defer func() { p.depth-- }()
 		p.pos++
 		if len(p.src) > p.pos+1 && p.src[p.pos] == '?' {
 			if p.src[p.pos+1] != ':' {
@@ -189,6 +228,9 @@ func (p *reParser) atom() (*expr, error) {
 		return alt(class(rng(0, '\n'-1), rng('\n'+1, 0x7F)), utf8Multi()), nil
 	case '\\':
 		p.pos++
+		if r, ok := p.hexEscape(); ok { // \uXXXX, \xXX: one character
+			return lit(string(r)), nil
+		}
 		ranges, neg, err := p.escape()
 		if err != nil {
 			return nil, err
@@ -202,6 +244,30 @@ func (p *reParser) atom() (*expr, error) {
 	r, n := utf8.DecodeRuneInString(p.src[p.pos:])
 	p.pos += n
 	return lit(string(r)), nil
+}
+
+// hexEscape parses \uXXXX or \xXX after a backslash (pos at the u or x)
+// into its code point; false, pos unchanged, when there is none or it is
+// a surrogate.
+func (p *reParser) hexEscape() (rune, bool) {
+	n := 0
+	switch p.peek() {
+	case 'u':
+		n = 4
+	case 'x':
+		n = 2
+	default:
+		return 0, false
+	}
+	if p.pos+1+n > len(p.src) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(p.src[p.pos+1:p.pos+1+n], 16, 32)
+	if err != nil || v >= 0xD800 && v <= 0xDFFF {
+		return 0, false
+	}
+	p.pos += 1 + n
+	return rune(v), true
 }
 
 // escape parses the escape after a backslash into ASCII ranges.
@@ -260,6 +326,35 @@ func (p *reParser) class() (*expr, error) {
 		}
 		if c == '\\' {
 			p.pos++
+			if r, ok := p.hexEscape(); ok {
+				if r >= 0x80 {
+					return nil, p.errorf("non-ASCII characters in classes are not supported")
+				}
+				lo := byte(r)
+				hi := lo
+				if p.peek() == '-' && p.pos+1 < len(p.src) && p.src[p.pos+1] != ']' {
+					p.pos++
+					h, ok := byte(0), false
+					if p.peek() == '\\' {
+						p.pos++
+						var rr rune
+						if rr, ok = p.hexEscape(); ok && rr < 0x80 {
+							h = byte(rr)
+						} else {
+							ok = false
+						}
+					} else if p.peek() < 0x80 {
+						h, ok = p.peek(), true
+						p.pos++
+					}
+					if !ok || h < lo {
+						return nil, p.errorf("bad class range")
+					}
+					hi = h
+				}
+				ranges = append(ranges, rng(lo, hi))
+				continue
+			}
 			rs, n, err := p.escape()
 			if err != nil {
 				return nil, err

@@ -1,6 +1,7 @@
 package grammar
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 )
@@ -32,13 +33,19 @@ type ToolCallFormat struct {
 // parameters, not against the wrapper, which is why the schemas are not
 // simply pasted into one bigger schema.
 func ToolCall(tools []Tool, f ToolCallFormat) (*Grammar, error) {
+	return DefaultLimits().ToolCall(context.Background(), tools, f)
+}
+
+// ToolCall compiles a tool call grammar under l, stopping early when ctx is
+// done.
+func (l Limits) ToolCall(ctx context.Context, tools []Tool, f ToolCallFormat) (*Grammar, error) {
 	if len(tools) == 0 {
 		return nil, fmt.Errorf("grammar: a tool call needs at least one tool")
 	}
 	if f.ArgsKey == "" {
 		f.ArgsKey = "arguments"
 	}
-	b := newBuilder()
+	b := newBuilder(ctx, l)
 	var calls []*expr
 	for _, t := range tools {
 		c := newCompiler(b)
@@ -65,9 +72,5 @@ func ToolCall(tools []Tool, f ToolCallFormat) (*Grammar, error) {
 	b.define(one, seq(lit(f.Prefix), alt(calls...), lit(f.Suffix)))
 	r := b.newRule()
 	b.define(r, seq(lit(f.Open), ref(one), upTo(seq(lit(f.Sep), ref(one)), max(f.MaxCalls, 1)-1), lit(f.Close)))
-	g := b.finish(r)
-	if g.leftRecursive() >= 0 {
-		return nil, &SchemaError{Path: "#", Keyword: "$ref", Msg: "refers to itself before any text (left recursion)"}
-	}
-	return g, nil
+	return b.finish(r)
 }

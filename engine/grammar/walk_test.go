@@ -45,7 +45,9 @@ func randomWalk(m *Masker, g *Grammar, rng *rand.Rand, maxTokens int) ([]byte, e
 	var out []byte
 	var cands []int32
 	for step := 0; step < maxTokens; step++ {
-		s.Mask(allowed)
+		if err := s.Mask(allowed); err != nil {
+			return out, err
+		}
 		cands = cands[:0]
 		eog := false
 		for id := int32(0); id < int32(m.VocabSize()); id++ {

@@ -4,7 +4,10 @@
 // chunks as the official SDKs parse them.
 package openai
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"reflect"
+)
 
 // Sampling holds the parameters the completions and chat endpoints share.
 // Pointers tell "absent or null" from a given zero.
@@ -21,7 +24,7 @@ type Sampling struct {
 	N                   *int               `json:"n"`
 	BestOf              *int               `json:"best_of"`
 	Stop                json.RawMessage    `json:"stop"`
-	StopTokenIDs        []int32            `json:"stop_token_ids"`
+	StopTokenIDs        TokenIDs           `json:"stop_token_ids"`
 	Seed                *int64             `json:"seed"`
 	PresencePenalty     *float64           `json:"presence_penalty"`
 	FrequencyPenalty    *float64           `json:"frequency_penalty"`
@@ -31,11 +34,18 @@ type Sampling struct {
 	StreamOptions       *StreamOptions     `json:"stream_options"`
 	User                *string            `json:"user"`
 	IgnoreEOS           *bool              `json:"ignore_eos"`
+	Priority            *int               `json:"priority"`
 
 	// Parsed and validated, answered with a 400 until implemented.
 	UseBeamSearch *bool           `json:"use_beam_search"`
 	LengthPenalty *float64        `json:"length_penalty"`
 	EarlyStopping json.RawMessage `json:"early_stopping"`
+
+	// HF transformers' names, as the Chinese-LLaMA-Alpaca-2 demo server
+	// takes them: num_beams is the beam width (> 1: beam search),
+	// do_sample false means greedy decoding.
+	NumBeams *int  `json:"num_beams"`
+	DoSample *bool `json:"do_sample"`
 
 	// Structured outputs: at most one of these constrains a request.
 	ResponseFormat *ResponseFormat `json:"response_format"`
@@ -45,6 +55,8 @@ type Sampling struct {
 	GuidedRegex   json.RawMessage `json:"guided_regex"`
 	GuidedChoice  json.RawMessage `json:"guided_choice"`
 	GuidedGrammar json.RawMessage `json:"guided_grammar"`
+	// llama.cpp's extra: a GBNF grammar.
+	Grammar json.RawMessage `json:"grammar"`
 
 	// Tool calling (chat only).
 	Tools      []Tool          `json:"tools"`
@@ -91,13 +103,27 @@ type ChatRequest struct {
 	Logprobs          *bool           `json:"logprobs"`
 	TopLogprobs       *int            `json:"top_logprobs"`
 	ParallelToolCalls *bool           `json:"parallel_tool_calls"`
+	Thinking
+}
+
+// Thinking holds a reasoning model's settings (chat and Responses):
+// variables for the chat template (vLLM's chat_template_kwargs, e.g.
+// {"enable_thinking": false}) and the thinking budget, in tokens or as
+// OpenAI's reasoning_effort.
+type Thinking struct {
+	ChatTemplateKwargs json.RawMessage `json:"chat_template_kwargs"`
+	ReasoningEffort    *string         `json:"reasoning_effort"`
+	MaxThinkingTokens  *int            `json:"max_thinking_tokens"`
 }
 
 // Message is one chat message; Content is a string, an array of content
 // parts or null.
 type Message struct {
-	Role       string          `json:"role"`
-	Content    json.RawMessage `json:"content"`
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+	// Message is an alias of Content (the Chinese-LLaMA-Alpaca-2 demo's
+	// examples send {"role": "user", "message": "..."}).
+	Message    json.RawMessage `json:"message"`
 	Name       string          `json:"name"`
 	ToolCalls  json.RawMessage `json:"tool_calls"`
 	ToolCallID string          `json:"tool_call_id"`
@@ -116,8 +142,8 @@ type MessageToolCall struct {
 
 // ContentPart is one element of a message's content array.
 type ContentPart struct {
-	Type string `json:"type"`
-	Text string `json:"text"`
+	Type string  `json:"type"`
+	Text *string `json:"text"` // nil: absent or null, which a text part may not be
 }
 
 // TokenizeRequest is POST /tokenize: a prompt, or messages rendered with
@@ -132,8 +158,8 @@ type TokenizeRequest struct {
 
 // DetokenizeRequest is POST /detokenize.
 type DetokenizeRequest struct {
-	Model  string  `json:"model"`
-	Tokens []int32 `json:"tokens"`
+	Model  string   `json:"model"`
+	Tokens TokenIDs `json:"tokens"`
 }
 
 // EmbeddingRequest is POST /v1/embeddings.
@@ -162,4 +188,29 @@ type InteractiveRequest struct {
 	IgnoreEOS         *bool           `json:"ignore_eos"`
 	Seed              *int64          `json:"seed"`
 	Cancel            *bool           `json:"cancel"`
+}
+
+// TokenIDs is an array of token ids in which null is a type error (Go
+// would decode it as id 0).
+type TokenIDs []int32
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *TokenIDs) UnmarshalJSON(b []byte) error {
+	var ids []*int32
+	if err := json.Unmarshal(b, &ids); err != nil {
+		return err
+	}
+	if ids == nil {
+		*t = nil
+		return nil
+	}
+	out := make(TokenIDs, len(ids))
+	for i, id := range ids {
+		if id == nil {
+			return &json.UnmarshalTypeError{Value: "null", Type: reflect.TypeFor[int32]()}
+		}
+		out[i] = *id
+	}
+	*t = out
+	return nil
 }

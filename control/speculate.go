@@ -1,0 +1,184 @@
+package control
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// SpeculativeConfig turns on speculative decoding by prompt lookup (vLLM's
+// "ngram" method, no draft model): a decoding sequence whose last
+// NgramMax..NgramMin tokens occurred earlier in its tokens proposes the up
+// to Tokens tokens that followed them there. The drafts ride in the step as
+// extra rows of the sequence (prefill-like: one forward verifies them all),
+// and the longest prefix the model itself would have produced is kept.
+//
+// Sampling is unchanged: every row is sampled as a plain decode would
+// sample it (the same logits — the kernels are batch-invariant and decode
+// ≡ prefill — the same processors, the same per-request RNG consumed once
+// per generated position), and draft j is accepted iff the token sampled
+// at its position equals it. So outputs, greedy or seeded, are the ones a
+// run without speculation produces, token for token; the target
+// distribution is kept exactly because the drafter is deterministic.
+type SpeculativeConfig struct {
+	// Method is "" (off) or "ngram".
+	Method string
+	// Tokens is the most draft tokens per sequence and step (K).
+	Tokens int
+	// NgramMin and NgramMax bound the length of the suffix looked up.
+	NgramMin, NgramMax int
+}
+
+func (c SpeculativeConfig) validate() error {
+	switch c.Method {
+	case "":
+		if c.Tokens != 0 {
+			return fmt.Errorf("control: num_speculative_tokens %d without a speculative method", c.Tokens)
+		}
+		return nil
+	case "ngram":
+	default:
+		return fmt.Errorf("control: speculative method %q: want ngram", c.Method)
+	}
+	switch {
+	case c.Tokens < 1 || c.Tokens > 16:
+		return fmt.Errorf("control: num_speculative_tokens %d: want 1..16", c.Tokens)
+	case c.NgramMin < 1:
+		return fmt.Errorf("control: ngram_min %d: want >= 1", c.NgramMin)
+	case c.NgramMax < c.NgramMin || c.NgramMax > 16:
+		return fmt.Errorf("control: ngram_max %d: want ngram_min (%d)..16", c.NgramMax, c.NgramMin)
+	}
+	return nil
+}
+
+// specState adapts a sequence's drafting to how well it goes: drafts cost
+// rows, so a sequence whose drafts keep failing stops drafting for a while
+// (doubling the pause up to specMaxPause steps) and tries again later.
+type specState struct {
+	drafted, accepted int // totals, for the usage
+	misses            int // verifications in a row that accepted nothing
+	pause             int // steps left without drafting
+	backoff           int // the next pause
+}
+
+const (
+	specMissLimit = 2  // verifications accepting nothing before a pause
+	specMaxPause  = 64 // steps
+)
+
+// verification is a speculative sequence's rows in this step's logits.
+type verification struct {
+	s    *sequence
+	rows []float32 // 1+len(s.draft) rows
+}
+
+// canSpeculate reports whether s's drafts can be verified: not under a
+// constraint (a draft token the grammar forbids would need the grammar
+// rolled back), not in a beam search, and not before a sampling group has
+// forked.
+func (s *sequence) canSpeculate() bool {
+	if s.req.Constraint != nil {
+		return false
+	}
+	g := s.group
+	return g == nil || (g.beam == nil && g.forked)
+}
+
+// speculate gives each decoding sequence its drafts, reserving their K/V
+// slots; it returns the budget left for prefill.
+func (e *Engine) speculate(budget int) int {
+	k := e.cfg.Speculative.Tokens
+	if k == 0 {
+		return budget
+	}
+	for _, s := range e.running {
+		if s.chunk != 1 || s.remaining() != 1 || !s.canSpeculate() || budget <= minPrefillChunk {
+			continue
+		}
+		if s.spec.pause > 0 {
+			s.spec.pause--
+			continue
+		}
+		n := min(k, budget-minPrefillChunk, s.maxLen-len(s.tokens)-1)
+		if n <= 0 {
+			continue
+		}
+		d := proposeNgram(s.tokens, e.cfg.Speculative.NgramMin, e.cfg.Speculative.NgramMax, n, s.draft[:0])
+		if len(d) == 0 {
+			continue
+		}
+		cp, err := e.pool.AppendSlots(s.kv, len(d))
+		if err != nil {
+			continue // no room for drafts: a plain decode
+		}
+		e.copies = append(e.copies, cp...)
+		s.draft = d
+		budget -= len(d)
+		e.shape.tokens += len(d)
+		e.shape.keys += len(d)*len(s.tokens) + len(d)*(len(d)+1)/2
+	}
+	return budget
+}
+
+// proposeNgram appends to dst up to k tokens that followed the latest
+// earlier occurrence of tokens' last n tokens, trying n from nmax down to
+// nmin; nothing when no suffix recurs.
+func proposeNgram(tokens []int32, nmin, nmax, k int, dst []int32) []int32 {
+	l := len(tokens)
+	for n := min(nmax, l-1); n >= nmin; n-- {
+		suffix := tokens[l-n:]
+		for i := l - n - 1; i >= 0; i-- {
+			if tokens[i] == suffix[0] && slices.Equal(tokens[i:i+n], suffix) {
+				return append(dst, tokens[i+n:min(i+n+k, l)]...)
+			}
+		}
+	}
+	return dst
+}
+
+// verify samples s's rows in order, as plain decodes would, accepting each
+// draft token the model's own choice equals; the K/V of the rejected
+// positions is dropped.
+func (e *Engine) verify(v verification, now time.Time) {
+	s, vocab := v.s, e.exec.VocabSize()
+	d := s.draft
+	accepted := 0
+	s.spec.drafted += len(d) // before any finish, which reads these for the usage
+	for j := 0; j <= len(d); j++ {
+		p := pick{s: s, row: v.rows[j*vocab : (j+1)*vocab]}
+		p.run()
+		e.commitPick(&p, now)
+		if s.finished || j == len(d) || p.id != d[j] {
+			break
+		}
+		if err := e.pool.Commit(s.kv, d[j:j+1]); err != nil {
+			e.finish(s, FinishError, fmt.Errorf("control: %w", err))
+			break
+		}
+		s.computed++
+		s.spec.accepted++
+		accepted++
+	}
+	if !s.finished {
+		// Keep a slot for the token just sampled when one was reserved.
+		if err := e.pool.Truncate(s.kv, min(len(s.tokens), s.kv.Len())); err != nil {
+			e.finish(s, FinishError, fmt.Errorf("control: %w", err))
+		}
+	}
+	switch {
+	case accepted > 0:
+		s.spec.misses, s.spec.backoff = 0, 0
+	case s.spec.misses+1 >= specMissLimit:
+		s.spec.misses = 0
+		s.spec.backoff = min(max(2*s.spec.backoff, 4), specMaxPause)
+		s.spec.pause = s.spec.backoff
+	default:
+		s.spec.misses++
+	}
+	nd, na := uint64(len(d)), uint64(accepted)
+	e.met.update(func(m *Metrics) {
+		m.DraftTokens += nd
+		m.AcceptedTokens += na
+	})
+	s.draft = s.draft[:0]
+}
