@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kiln-llm/kiln/engine/convert"
+	"github.com/kiln-llm/kiln/engine/quantize"
 	"github.com/kiln-llm/kiln/native"
 	"github.com/spf13/cobra"
 )
@@ -14,39 +14,38 @@ import (
 func newQuantizeCommand() *cobra.Command {
 	var typeName string
 	cmd := &cobra.Command{
-		Use:   "quantize IN.gguf OUT.gguf --type q8_0",
-		Short: "Convert a GGUF's F32/F16/BF16 weight matrices to Q8_0",
-		Args:  cobra.ExactArgs(2),
+		Use:   "quantize IN.gguf OUT.gguf --type q4_k_m",
+		Short: "Quantize a GGUF's F32/F16/BF16 weight matrices as llama-quantize does",
+		Long: "quantize writes the file llama-quantize writes for the same input and type (no importance\n" +
+			"matrix): the same tensor types per tensor, metadata and quantized bytes. Types: " +
+			strings.Join(quantize.PresetNames(), ", ") + ".",
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			typ, err := native.ParseType(typeName)
+			p, err := quantize.LookupPreset(typeName)
 			if err != nil {
 				return err
 			}
 			if err := native.Init(0); err != nil {
 				return fmt.Errorf("kernel library: %w", err)
 			}
-			rep, err := convert.Quantize(args[0], args[1], typ)
+			rep, err := quantize.File(args[0], args[1], p)
 			if err != nil {
 				return err
 			}
-			names := make([]string, 0, len(rep.Kept))
-			for n := range rep.Kept {
-				names = append(names, n)
+			types := make([]native.Type, 0, len(rep.Counts))
+			for t := range rep.Counts {
+				types = append(types, t)
 			}
-			sort.Strings(names)
-			oneD := 0
-			for _, n := range names {
-				if strings.HasPrefix(rep.Kept[n], "1-D") {
-					oneD++ // expected; summarised below
-					continue
-				}
-				slog.Info("quantize: kept", "tensor", n, "reason", rep.Kept[n])
+			sort.Slice(types, func(i, j int) bool { return types[i] < types[j] })
+			var parts []string
+			for _, t := range types {
+				parts = append(parts, fmt.Sprintf("%d %v", rep.Counts[t], t))
 			}
-			slog.Info("quantize: kept 1-D tensors as they were (as llama.cpp does)", "count", oneD)
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d tensors quantized to %v, %d kept\n", args[1], len(rep.Quantized), typ, len(rep.Kept))
+			slog.Info("quantize: done", "file", args[1], "type", p.Name)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s, tensors: %s\n", args[1], p.Name, strings.Join(parts, ", "))
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&typeName, "type", "q8_0", "target type (q8_0)")
+	cmd.Flags().StringVar(&typeName, "type", "q8_0", "target type: "+strings.Join(quantize.PresetNames(), ", "))
 	return cmd
 }

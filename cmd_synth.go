@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/kiln-llm/kiln/engine/quantize"
 	"github.com/kiln-llm/kiln/engine/synth"
 	"github.com/kiln-llm/kiln/native"
 	"github.com/spf13/cobra"
@@ -16,7 +18,7 @@ func newSynthCommand() *cobra.Command {
 	var presetName, typeName, out, tok string
 	var seed uint64
 	cmd := &cobra.Command{
-		Use:   "synth --preset NAME --type f16|q8_0 -o FILE",
+		Use:   "synth --preset NAME --type f16|q8_0|q4_k_m|... -o FILE",
 		Short: "Write a deterministic random-weight GGUF model at a real model's shape",
 		Long: "synth writes random weights (≈N(0, 0.02), norms ≈1) at the shape of a real model, for\n" +
 			"performance work. Presets: " + strings.Join(synth.PresetNames(), ", ") + ".\n" +
@@ -27,9 +29,15 @@ func newSynthCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			typ, err := native.ParseType(typeName)
-			if err != nil {
-				return err
+			// f16 and q8_0 are written directly; a quantize preset (q4_k_m, ...)
+			// is an F16 model quantized as kiln quantize does it
+			qp, perr := quantize.LookupPreset(typeName)
+			quantized := perr == nil && qp.Default != native.Q8_0
+			typ := native.F16
+			if !quantized {
+				if typ, err = native.ParseType(typeName); err != nil {
+					return err
+				}
 			}
 			if out == "" {
 				return fmt.Errorf("synth: -o FILE is required")
@@ -38,9 +46,24 @@ func newSynthCommand() *cobra.Command {
 				return fmt.Errorf("kernel library: %w", err)
 			}
 			start := time.Now()
-			err = synth.Write(out, synth.Options{Preset: p, Type: typ, Seed: seed, Tokenizer: tok, Progress: newProgress("synth " + p.Name)})
+			dst := out
+			if quantized {
+				tmp, err := os.CreateTemp(filepath.Dir(out), ".synth-f16-*.gguf")
+				if err != nil {
+					return fmt.Errorf("synth: %w", err)
+				}
+				tmp.Close()
+				dst = tmp.Name()
+				defer os.Remove(dst)
+			}
+			err = synth.Write(dst, synth.Options{Preset: p, Type: typ, Seed: seed, Tokenizer: tok, Progress: newProgress("synth " + p.Name)})
 			if err != nil {
 				return err
+			}
+			if quantized {
+				if _, err := quantize.File(dst, out, qp); err != nil {
+					return fmt.Errorf("synth: %w", err)
+				}
 			}
 			st, err := os.Stat(out)
 			if err != nil {
@@ -52,7 +75,7 @@ func newSynthCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&presetName, "preset", "", "model shape: "+strings.Join(synth.PresetNames(), ", "))
-	f.StringVar(&typeName, "type", "q8_0", "type of the weight matrices: f16 or q8_0")
+	f.StringVar(&typeName, "type", "q8_0", "type of the weight matrices: f16, q8_0, or a quantize type ("+strings.Join(quantize.PresetNames(), ", ")+")")
 	f.StringVarP(&out, "output", "o", "", "output GGUF file")
 	f.StringVar(&tok, "tokenizer", "", "vocab GGUF (tokenizer.* copied) or HF tokenizer.json")
 	f.Uint64Var(&seed, "seed", 0, "PRNG seed; same seed, same bytes")

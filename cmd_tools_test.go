@@ -30,6 +30,39 @@ func TestSynthQuantizeCommands(t *testing.T) {
 	}
 }
 
+// TestSynthQuantizedTypes: synth --type q4_k_m is the F16 model quantized
+// by kiln quantize (the same bytes), and kiln run generates from it.
+func TestSynthQuantizedTypes(t *testing.T) {
+	dir := t.TempDir()
+	f16 := filepath.Join(dir, "f16.gguf")
+	direct := filepath.Join(dir, "synth-q4_k_m.gguf")
+	viaQuantize := filepath.Join(dir, "quantize-q4_k_m.gguf")
+	for _, args := range [][]string{
+		{"synth", "--preset", "tiny-256", "--type", "f16", "-o", f16, "--seed", "5"},
+		{"synth", "--preset", "tiny-256", "--type", "q4_k_m", "-o", direct, "--seed", "5"},
+		{"quantize", f16, viaQuantize, "--type", "Q4_K_M"},
+		{"run", "-m", direct, "-p", "hello", "-n", "4", "--temp", "0", "-q"},
+	} {
+		if err := runKiln(args...); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	a, err := os.ReadFile(direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(viaQuantize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Errorf("synth --type q4_k_m (%d bytes) differs from synth f16 + quantize (%d bytes)", len(a), len(b))
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".synth-f16-*")); len(left) != 0 {
+		t.Errorf("synth left its F16 temporary behind: %v", left)
+	}
+}
+
 func TestToolCommandsRejectBadInput(t *testing.T) {
 	dir := t.TempDir()
 	for _, args := range [][]string{
@@ -38,6 +71,7 @@ func TestToolCommandsRejectBadInput(t *testing.T) {
 		{"synth", "--preset", "tiny"},
 		{"quantize", filepath.Join(dir, "missing.gguf"), filepath.Join(dir, "o.gguf")},
 		{"quantize", "only-one-arg"},
+		{"quantize", filepath.Join(dir, "missing.gguf"), filepath.Join(dir, "o.gguf"), "--type", "q3_k_xl"},
 		{"convert", "--format", "safetensors", "m.bin", "--tokenizer", "t.bin", "-o", "o.gguf"},
 		{"convert", filepath.Join(dir, "missing.bin"), "--tokenizer", "t.bin", "-o", filepath.Join(dir, "o.gguf")},
 	} {

@@ -12,6 +12,19 @@ static const kiln_type_traits g_traits[KILN_TYPE_SLOTS] = {
     [KILN_TYPE_Q8_0] = {.name = "q8_0", .block = KILN_QK8_0, .block_bytes = sizeof(block_q8_0),
                         .kernel_names = KERNEL_NAMES("q8_0")},
     [KILN_TYPE_BF16] = {.name = "bf16", .block = 1, .block_bytes = 2, .kernel_names = KERNEL_NAMES("bf16")},
+#define QTYPE(TYPE, nm, blk, bytes) [TYPE] = {.name = nm, .block = blk, .block_bytes = bytes, .kernel_names = KERNEL_NAMES(nm)}
+    QTYPE(KILN_TYPE_Q4_0, "q4_0", 32, 18),
+    QTYPE(KILN_TYPE_Q4_1, "q4_1", 32, 20),
+    QTYPE(KILN_TYPE_Q5_0, "q5_0", 32, 22),
+    QTYPE(KILN_TYPE_Q5_1, "q5_1", 32, 24),
+    QTYPE(KILN_TYPE_IQ4_NL, "iq4_nl", 32, 18),
+    QTYPE(KILN_TYPE_Q2_K, "q2_k", 256, 84),
+    QTYPE(KILN_TYPE_Q3_K, "q3_k", 256, 110),
+    QTYPE(KILN_TYPE_Q4_K, "q4_k", 256, 144),
+    QTYPE(KILN_TYPE_Q5_K, "q5_k", 256, 176),
+    QTYPE(KILN_TYPE_Q6_K, "q6_k", 256, 210),
+    QTYPE(KILN_TYPE_IQ4_XS, "iq4_xs", 256, 136),
+#undef QTYPE
 };
 
 const kiln_type_traits *kiln_type_traits_of(int type) {

@@ -41,7 +41,8 @@ typedef void (*kiln_to_float_fn)(const void *x, float *y, int64_t n);
 /* Activation forms a matmul row can read. */
 enum {
     KILN_X_F32 = 0, /* kiln_mm.x as given */
-    KILN_X_Q8_0 = 1 /* kiln_mm.xq / xd: X quantized to Q8_0 by the table's quantize_q8_0 */
+    KILN_X_Q8_0 = 1, /* kiln_mm.xq / xd: X quantized to Q8_0 by the table's quantize_q8_0 */
+    KILN_X_Q8_K = 2  /* kiln_mm.xk: X quantized to Q8_K (kiln_mm_quantize_rows_q8_K) */
 };
 
 /* kiln_type_kernels is one weight type's row. */
@@ -94,6 +95,14 @@ void kiln_kernels_fill_scalar(kiln_kernels *t);
 #if KILN_X86
 void kiln_kernels_fill_avx2(kiln_kernels *t);
 void kiln_kernels_fill_avx512(kiln_kernels *t, uint32_t features);
+#endif
+
+/* The rows of the quantized types (quant_mm.c, arch/x86/quant_*.c): each
+ * ISA's filler adds them to its table. */
+void kiln_quant_rows_scalar(kiln_kernels *t);
+#if KILN_X86
+void kiln_quant_rows_avx2(kiln_kernels *t);
+void kiln_quant_rows_avx512(kiln_kernels *t, uint32_t features);
 #endif
 
 #endif /* KILN_KERNELS_H */

@@ -31,6 +31,7 @@ void kiln_kernels_fill_scalar(kiln_kernels *t) {
         .gemv = kiln_mm_q8_0_ref, .gemm = kiln_mm_q8_0_ref, .gemm_min_m = 1,
         .to_float_variant = "scalar", .gemv_variant = "scalar", .gemm_variant = "scalar",
     };
+    kiln_quant_rows_scalar(t);
     t->quantize_q8_0 = kiln_mm_quantize_rows_ref;
     t->ops = kiln_ops_scalar;
     t->attn_item = kiln_attn_item_ref;

@@ -155,8 +155,9 @@ static void quantize_groups(mm_task *t) {
         const int64_t g = atomic_fetch_add_explicit(&t->next_group, 1, memory_order_relaxed);
         if (g >= t->groups) break;
         const int64_t r0 = g * t->group_rows, r1 = r0 + t->group_rows < q->m ? r0 + t->group_rows : q->m;
-        t->kt->quantize_q8_0(q->x, (int8_t *)q->xq, (float *)q->xd, q->k, q->kpad, r0, r1);
+        if (q->xq) t->kt->quantize_q8_0(q->x, (int8_t *)q->xq, (float *)q->xd, q->k, q->kpad, r0, r1);
         if (q->xp) t->q8row->gemm_layout(q, r0, r1);
+        if (q->xk) kiln_mm_quantize_rows_q8_K(q->x, (void *)q->xk, q->k, r0, r1);
         atomic_fetch_add_explicit(&t->groups_done, 1, memory_order_release);
     }
     kiln_spin_until_at_least(&t->groups_done, t->groups);
@@ -203,13 +204,15 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
     int rc = kiln_ensure_init();
     if (rc != KILN_OK) return rc;
     const kiln_kernels *kt = kiln_kernels_active();
-    const kiln_type_kernels *q8row = NULL; /* a row reading Q8_0 X (all such rows share its layout) */
+    const kiln_type_kernels *q8row = NULL; /* a row reading Q8_0 X (one with a GEMM layout, if any) */
+    int q8k = 0;                           /* some row reads Q8_K X */
     int64_t n_total = 0;
     for (int i = 0; i < count; i++) {
         rc = check_out(kt, &outs[i], m, k);
         if (rc != KILN_OK) return rc;
         const kiln_type_kernels *row = &kt->types[outs[i].wtype];
-        if (row->x_form == KILN_X_Q8_0) q8row = row;
+        if (row->x_form == KILN_X_Q8_0 && (!q8row || row->gemm_layout)) q8row = row;
+        q8k |= row->x_form == KILN_X_Q8_K;
         n_total += outs[i].n;
     }
     rc = check_dims(m, n_total, k);
@@ -235,7 +238,9 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
         if (q8row->gemm_layout && m >= q8row->gemm_min_m)
             tiled_bytes = (size_t)m * (size_t)kpad * 2 + (size_t)m * (size_t)(kpad / KILN_QK8_0) * 4;
     }
-    void *s = scratch_take(acc_bytes + q_bytes + tiled_bytes + 64);
+    /* Q8_K X after the rest (292-byte blocks; k % 256 == 0 was checked) */
+    const size_t qk_bytes = q8k ? (size_t)m * (size_t)(k / 256) * 292 : 0;
+    void *s = scratch_take(acc_bytes + q_bytes + tiled_bytes + qk_bytes + 64);
     if (!s) return KILN_ERR_NOMEM;
     t.scratch = s;
     if (q8) {
@@ -246,6 +251,9 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
             t.xq.xp = (const int32_t *)((char *)s + acc_bytes + q_bytes); /* 64-byte aligned */
             t.xq.xdp = (const float *)(t.xq.xp + (size_t)m * (size_t)kpad / 2);
         }
+    }
+    if (q8k) t.xq.xk = (char *)s + acc_bytes + q_bytes + tiled_bytes;
+    if (q8 || q8k) {
         t.group_rows = t.xq.xp ? q8row->gemm_mr : 4; /* the tiled layout goes by whole tiles */
         t.groups = (m + t.group_rows - 1) / t.group_rows;
     }

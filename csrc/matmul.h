@@ -45,6 +45,7 @@ typedef struct {
      * matmul_q8g_avx512.c. */
     const int32_t *xp;
     const float *xdp;
+    const void *xk;       /* Q8_K-form types only: X as block_q8_K [m, k/256] (quant.h) */
     int64_t kpad;
     float *y;             /* Y[m, n] */
     int64_t m, n, k;
@@ -110,6 +111,9 @@ void kiln_mm_blocked(const kiln_mm *p, const kiln_mm_tiles *tl, int64_t n0, int6
  * across ISAs (llama.cpp's quantize_row_q8_0_ref semantics). */
 void kiln_mm_quantize_rows_ref(const float *x, int8_t *xq, float *xd, int64_t k, int64_t kpad,
                                int64_t r0, int64_t r1);
+/* Quantize rows [r0, r1) of X[m, k] to Q8_K blocks xk[i, 0:k/256] (k % 256 == 0);
+ * llama.cpp's quantize_row_q8_K_ref, the same bits on every ISA. */
+void kiln_mm_quantize_rows_q8_K(const float *x, void *xk, int64_t k, int64_t r0, int64_t r1);
 /* kiln_q8_0_quantize_block_ref quantizes 32 floats into one GGUF block. */
 void kiln_q8_0_quantize_block_ref(const float *x, block_q8_0 *y);
 

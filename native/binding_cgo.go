@@ -103,6 +103,12 @@ func bQuantizeQ8(x, y unsafe.Pointer, n int64) int32 {
 	return int32(C.kiln_quantize_q8_0((*C.float)(x), y, C.int64_t(n)))
 }
 
+func bQuantize(t int32, x, y unsafe.Pointer, rows, perRow int64) int32 {
+	return int32(C.kiln_quantize(C.int(t), (*C.float)(x), y, C.int64_t(rows), C.int64_t(perRow)))
+}
+
+func bQuantizeSupported(t int32) bool { return C.kiln_quantize_supported(C.int(t)) != 0 }
+
 func bDequantize(t int32, x, y unsafe.Pointer, n int64) int32 {
 	return int32(C.kiln_dequantize(C.int(t), x, (*C.float)(y), C.int64_t(n)))
 }

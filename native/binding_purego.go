@@ -44,6 +44,8 @@ var (
 	cMatmulMulti  func(unsafe.Pointer, int64, int64, unsafe.Pointer, int32) int32
 	cQuantizeQ8   func(unsafe.Pointer, unsafe.Pointer, int64) int32
 	cDequantize   func(int32, unsafe.Pointer, unsafe.Pointer, int64) int32
+	cQuantize     func(int32, unsafe.Pointer, unsafe.Pointer, int64, int64) int32
+	cQuantizeOK   func(int32) int32
 	cF16ToF32     func(unsafe.Pointer, unsafe.Pointer, int64) int32
 	cBF16ToF32    func(unsafe.Pointer, unsafe.Pointer, int64) int32
 	cF32ToF16     func(unsafe.Pointer, unsafe.Pointer, int64) int32
@@ -106,7 +108,7 @@ func loadLibrary() error {
 		{&cGetISA, "kiln_get_isa"}, {&cSetISA, "kiln_set_isa"}, {&cVersion, "kiln_version"},
 		{&cKernelCount, "kiln_kernel_count"}, {&cKernelName, "kiln_kernel_name"}, {&cKernelVar, "kiln_kernel_variant"},
 		{&cStrerror, "kiln_strerror"}, {&cMatmul, "kiln_matmul"}, {&cMatmulMulti, "kiln_matmul_multi"},
-		{&cQuantizeQ8, "kiln_quantize_q8_0"},
+		{&cQuantizeQ8, "kiln_quantize_q8_0"}, {&cQuantize, "kiln_quantize"}, {&cQuantizeOK, "kiln_quantize_supported"},
 		{&cDequantize, "kiln_dequantize"}, {&cF16ToF32, "kiln_f16_to_f32"}, {&cBF16ToF32, "kiln_bf16_to_f32"},
 		{&cF32ToF16, "kiln_f32_to_f16"}, {&cF32ToBF16, "kiln_f32_to_bf16"}, {&cRMSNorm, "kiln_rmsnorm"},
 		{&cSoftmax, "kiln_softmax"}, {&cSwiGLU, "kiln_swiglu"}, {&cAdd, "kiln_add"}, {&cScale, "kiln_scale"},
@@ -162,10 +164,14 @@ func bMatmulMulti(x unsafe.Pointer, m, k int64, outs []MatOut) int32 {
 }
 func bQuantizeQ8(x, y unsafe.Pointer, n int64) int32          { return cQuantizeQ8(x, y, n) }
 func bDequantize(t int32, x, y unsafe.Pointer, n int64) int32 { return cDequantize(t, x, y, n) }
-func bF16ToF32(x, y unsafe.Pointer, n int64) int32            { return cF16ToF32(x, y, n) }
-func bBF16ToF32(x, y unsafe.Pointer, n int64) int32           { return cBF16ToF32(x, y, n) }
-func bF32ToF16(x, y unsafe.Pointer, n int64) int32            { return cF32ToF16(x, y, n) }
-func bF32ToBF16(x, y unsafe.Pointer, n int64) int32           { return cF32ToBF16(x, y, n) }
+func bQuantize(t int32, x, y unsafe.Pointer, rows, perRow int64) int32 {
+	return cQuantize(t, x, y, rows, perRow)
+}
+func bQuantizeSupported(t int32) bool               { return cQuantizeOK(t) != 0 }
+func bF16ToF32(x, y unsafe.Pointer, n int64) int32  { return cF16ToF32(x, y, n) }
+func bBF16ToF32(x, y unsafe.Pointer, n int64) int32 { return cBF16ToF32(x, y, n) }
+func bF32ToF16(x, y unsafe.Pointer, n int64) int32  { return cF32ToF16(x, y, n) }
+func bF32ToBF16(x, y unsafe.Pointer, n int64) int32 { return cF32ToBF16(x, y, n) }
 func bRMSNorm(y, x, w unsafe.Pointer, m, n int64, eps float32) int32 {
 	return cRMSNorm(y, x, w, m, n, eps)
 }

@@ -3,16 +3,18 @@ package native
 import "runtime"
 
 // MatMul computes y[m,n] = x[m,k] · w[n,k]ᵀ. w holds n rows of k elements of
-// type t in GGUF's layout (F32, F16, BF16 or Q8_0; used in place, e.g. from
-// an mmap). For Q8_0, x is quantized to Q8_0 on the fly and the products are
-// int8 dot products; k must be a multiple of 32.
+// type t in GGUF's layout (F32, F16, BF16, Q8_0 or a quantized type of
+// Types; used in place, e.g. from an mmap). For Q8_0 and the 32-element
+// types x is quantized to Q8_0 on the fly, for the 256-element K-quants and
+// IQ4_XS to Q8_K, and the products are int8 dot products; k must be a
+// multiple of the type's block.
 func MatMul(t Type, w []byte, x, y []float32, m, n, k int) error {
 	const op = "matmul"
 	if m <= 0 || n <= 0 || k <= 0 {
 		return argError(op, ErrSize, "m=%d n=%d k=%d must be positive", m, n, k)
 	}
-	if t == Q8_0 && k%QK8_0 != 0 {
-		return argError(op, ErrAlign, "k=%d is not a multiple of %d", k, QK8_0)
+	if bs := t.BlockSize(); bs > 1 && k%bs != 0 {
+		return argError(op, ErrAlign, "k=%d is not a multiple of %v's block of %d", k, t, bs)
 	}
 	rs := RowSize(t, k)
 	if rs == 0 {
@@ -59,8 +61,8 @@ func MatMulMulti(x []float32, m, k int, outs ...MatOut) error {
 		if o.N <= 0 {
 			return argError(op, ErrSize, "output %d: n=%d must be positive", i, o.N)
 		}
-		if o.Type == Q8_0 && k%QK8_0 != 0 {
-			return argError(op, ErrAlign, "k=%d is not a multiple of %d", k, QK8_0)
+		if bs := o.Type.BlockSize(); bs > 1 && k%bs != 0 {
+			return argError(op, ErrAlign, "output %d: k=%d is not a multiple of %v's block of %d", i, k, o.Type, bs)
 		}
 		rs := RowSize(o.Type, k)
 		if rs == 0 {
@@ -98,6 +100,39 @@ func QuantizeQ8_0(x []float32, y []byte) error {
 	return check(op, rc)
 }
 
+// QuantizeSupported reports whether Quantize writes type t.
+func QuantizeSupported(t Type) bool {
+	if load() != nil {
+		return false
+	}
+	return bQuantizeSupported(int32(t))
+}
+
+// Quantize writes rows×perRow floats of x as rows of type t (Q4_0, Q4_1,
+// Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS) into y, RowSize(t, perRow) bytes per
+// row: the bytes llama.cpp's reference quantizers write for the same floats
+// (no importance matrix).
+func Quantize(t Type, x []float32, y []byte, rows, perRow int) error {
+	const op = "quantize"
+	if rows <= 0 || perRow <= 0 {
+		return argError(op, ErrSize, "rows=%d per_row=%d must be positive", rows, perRow)
+	}
+	if bs := t.BlockSize(); bs > 1 && perRow%bs != 0 {
+		return argError(op, ErrAlign, "row length %d is not a multiple of %v's block of %d", perRow, t, bs)
+	}
+	rs := RowSize(t, perRow)
+	if rs == 0 || !QuantizeSupported(t) {
+		return argError(op, ErrType, "cannot quantize to %v", t)
+	}
+	if len(x) < rows*perRow || len(y) < rows*rs {
+		return argError(op, ErrSize, "len(x)=%d len(y)=%d, want >= %d, %d", len(x), len(y), rows*perRow, rows*rs)
+	}
+	rc := bQuantize(int32(t), ptr(x), ptr(y), int64(rows), int64(perRow))
+	runtime.KeepAlive(x)
+	runtime.KeepAlive(y)
+	return check(op, rc)
+}
+
 // Dequantize expands len(y) elements of type t from x into y.
 func Dequantize(t Type, x []byte, y []float32) error {
 	const op = "dequantize"
@@ -107,8 +142,8 @@ func Dequantize(t Type, x []byte, y []float32) error {
 	}
 	rs := RowSize(t, n)
 	if rs == 0 {
-		if t == Q8_0 {
-			return argError(op, ErrAlign, "n=%d is not a multiple of %d", n, QK8_0)
+		if bs := t.BlockSize(); bs > 1 {
+			return argError(op, ErrAlign, "n=%d is not a multiple of %v's block of %d", n, t, bs)
 		}
 		return argError(op, ErrType, "type %v", t)
 	}

@@ -187,7 +187,8 @@ func TestOpsBadArguments(t *testing.T) {
 		{"rope bad mode", ErrSize, func() error {
 			return RoPE(x, []int32{0}, RoPEParams{NHeads: 1, HeadDim: 8, Dims: 8, Mode: 1, FreqBase: 1e4, FreqScale: 1})
 		}},
-		{"dequantize type", ErrType, func() error { return Dequantize(Type(3), make([]byte, 64), x) }},
+		{"dequantize type", ErrType, func() error { return Dequantize(Type(9), make([]byte, 64), x) }}, // Q8_1: an activation type
+		{"dequantize partial block", ErrAlign, func() error { return Dequantize(Q4_1, make([]byte, 64), x) }},
 		{"get_rows empty", ErrSize, func() error { return GetRows(F32, make([]byte, 32), 1, 8, nil, x) }},
 	}
 	for _, c := range cases {

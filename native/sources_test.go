@@ -12,7 +12,7 @@ import (
 // csrcTreeHash hashes the kernel sources exactly as scripts/gen-cgo-sources.sh does.
 func csrcTreeHash(t *testing.T) string {
 	h := sha256.New()
-	for _, pattern := range []string{"../csrc/include/*.h", "../csrc/*.h", "../csrc/*.c", "../csrc/arch/x86/*.c"} {
+	for _, pattern := range []string{"../csrc/include/*.h", "../csrc/*.h", "../csrc/*.c", "../csrc/arch/x86/*.h", "../csrc/arch/x86/*.c"} {
 		files, _ := filepath.Glob(pattern)
 		for _, f := range files {
 			b, err := os.ReadFile(f)

@@ -1,63 +1,118 @@
 package native
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Type is a tensor element type, numbered as in GGUF (ggml_type).
 type Type int32
 
 // Weight and KV types the kernels understand.
 const (
-	F32  Type = 0
-	F16  Type = 1
-	Q8_0 Type = 8
-	BF16 Type = 30
+	F32    Type = 0
+	F16    Type = 1
+	Q4_0   Type = 2
+	Q4_1   Type = 3
+	Q5_0   Type = 6
+	Q5_1   Type = 7
+	Q8_0   Type = 8
+	Q2_K   Type = 10
+	Q3_K   Type = 11
+	Q4_K   Type = 12
+	Q5_K   Type = 13
+	Q6_K   Type = 14
+	IQ4_NL Type = 20
+	IQ4_XS Type = 23
+	BF16   Type = 30
 )
 
 // QK8_0 is the number of elements in one Q8_0 block (34 bytes: f16 scale + 32 int8).
 const QK8_0 = 32
 
+// typeInfo is a type's user-facing name, elements per block and bytes per block.
+type typeInfo struct {
+	name         string
+	block, bytes int
+}
+
+// typeInfos lists every type the kernels read, in the order ParseType's error names them.
+var typeInfos = []struct {
+	t Type
+	typeInfo
+}{
+	{F32, typeInfo{"f32", 1, 4}},
+	{F16, typeInfo{"f16", 1, 2}},
+	{BF16, typeInfo{"bf16", 1, 2}},
+	{Q8_0, typeInfo{"q8_0", 32, 34}},
+	{Q4_0, typeInfo{"q4_0", 32, 18}},
+	{Q4_1, typeInfo{"q4_1", 32, 20}},
+	{Q5_0, typeInfo{"q5_0", 32, 22}},
+	{Q5_1, typeInfo{"q5_1", 32, 24}},
+	{IQ4_NL, typeInfo{"iq4_nl", 32, 18}},
+	{Q2_K, typeInfo{"q2_k", 256, 84}},
+	{Q3_K, typeInfo{"q3_k", 256, 110}},
+	{Q4_K, typeInfo{"q4_k", 256, 144}},
+	{Q5_K, typeInfo{"q5_k", 256, 176}},
+	{Q6_K, typeInfo{"q6_k", 256, 210}},
+	{IQ4_XS, typeInfo{"iq4_xs", 256, 136}},
+}
+
+func (t Type) info() (typeInfo, bool) {
+	for _, ti := range typeInfos {
+		if ti.t == t {
+			return ti.typeInfo, true
+		}
+	}
+	return typeInfo{}, false
+}
+
+// Types lists every type the kernels read.
+func Types() []Type {
+	out := make([]Type, len(typeInfos))
+	for i, ti := range typeInfos {
+		out[i] = ti.t
+	}
+	return out
+}
+
 func (t Type) String() string {
-	switch t {
-	case F32:
-		return "f32"
-	case F16:
-		return "f16"
-	case Q8_0:
-		return "q8_0"
-	case BF16:
-		return "bf16"
+	if ti, ok := t.info(); ok {
+		return ti.name
 	}
 	return fmt.Sprintf("type(%d)", int32(t))
 }
 
-// ParseType reads a type name as written by users ("f32", "f16", "bf16", "q8_0").
+// BlockSize is the number of elements in one block of t (1 for float
+// types), or 0 if the kernels do not read t.
+func (t Type) BlockSize() int {
+	ti, _ := t.info()
+	return ti.block
+}
+
+// ParseType reads a type name as written by users ("f32", "q8_0", "q4_k";
+// case-insensitive).
 func ParseType(s string) (Type, error) {
-	for _, t := range []Type{F32, F16, BF16, Q8_0} {
-		if t.String() == s {
-			return t, nil
+	for _, ti := range typeInfos {
+		if strings.EqualFold(ti.name, s) {
+			return ti.t, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown tensor type %q (want f32, f16, bf16 or q8_0)", s)
+	names := make([]string, len(typeInfos))
+	for i, ti := range typeInfos {
+		names[i] = ti.name
+	}
+	return 0, fmt.Errorf("unknown tensor type %q (want one of %s)", s, strings.Join(names, ", "))
 }
 
 // RowSize is the byte size of one row of k elements of type t, or 0 when t
 // is unknown or k is not a multiple of t's block size.
 func RowSize(t Type, k int) int {
-	if k <= 0 {
+	ti, ok := t.info()
+	if !ok || k <= 0 || k%ti.block != 0 {
 		return 0
 	}
-	switch t {
-	case F32:
-		return 4 * k
-	case F16, BF16:
-		return 2 * k
-	case Q8_0:
-		if k%QK8_0 != 0 {
-			return 0
-		}
-		return k / QK8_0 * 34
-	}
-	return 0
+	return k / ti.block * ti.bytes
 }
 
 // ISA is a kernel variant.

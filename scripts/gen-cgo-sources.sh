@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LC_ALL=C
-tree_hash=$(cat csrc/include/*.h csrc/*.h csrc/*.c csrc/arch/x86/*.c | sha256sum | cut -c1-16)
+tree_hash=$(cat csrc/include/*.h csrc/*.h csrc/*.c csrc/arch/x86/*.h csrc/arch/x86/*.c | sha256sum | cut -c1-16)
 rm -f native/csrc_*.c
 for src in csrc/*.c csrc/arch/x86/*.c; do
   [ -e "$src" ] || continue

@@ -42,7 +42,18 @@ const char *kiln_strerror(int status);
 typedef enum {
     KILN_TYPE_F32 = 0,
     KILN_TYPE_F16 = 1,
+    KILN_TYPE_Q4_0 = 2,
+    KILN_TYPE_Q4_1 = 3,
+    KILN_TYPE_Q5_0 = 6,
+    KILN_TYPE_Q5_1 = 7,
     KILN_TYPE_Q8_0 = 8,
+    KILN_TYPE_Q2_K = 10,
+    KILN_TYPE_Q3_K = 11,
+    KILN_TYPE_Q4_K = 12,
+    KILN_TYPE_Q5_K = 13,
+    KILN_TYPE_Q6_K = 14,
+    KILN_TYPE_IQ4_NL = 20,
+    KILN_TYPE_IQ4_XS = 23,
     KILN_TYPE_BF16 = 30,
 } kiln_type;
 
@@ -115,12 +126,21 @@ int kiln_f32_to_f16(const float *x, uint16_t *y, int64_t n);
 int kiln_f32_to_bf16(const float *x, uint16_t *y, int64_t n);
 /* y = Q8_0 blocks of x[n]; n % 32 == 0; y holds n/32 blocks of 34 bytes */
 int kiln_quantize_q8_0(const float *x, void *y, int64_t n);
+/* y = rows × per_row floats quantized to GGUF blocks of `type` (Q4_0, Q4_1,
+ * Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS), row after row, kiln_row_size(type,
+ * per_row) bytes each: the bytes llama.cpp's reference quantizers
+ * (quantize_row_*_ref, no importance matrix) write for the same floats. */
+int kiln_quantize(int type, const float *x, void *y, int64_t rows, int64_t per_row);
+/* kiln_quantize_supported is 1 if kiln_quantize writes `type`, else 0. */
+int kiln_quantize_supported(int type);
 /* y[n] = float(x[n]) for x of any supported type (n a multiple of its block) */
 int kiln_dequantize(int type, const void *x, float *y, int64_t n);
 
 /* ---- matmul --------------------------------------------------------------- */
 /* Y[m,n] = X[m,k] · W[n,k]ᵀ
- * W: n rows of k elements of type wtype (F32, F16, BF16, Q8_0), each row
+ * W: n rows of k elements of type wtype (F32, F16, BF16, Q8_0, or one of the
+ *    quantized types above: Q4_0/Q4_1/Q5_0/Q5_1/IQ4_NL read X as Q8_0, the
+ *    256-element K-quants and IQ4_XS read X quantized to Q8_K), each row
  *    kiln_row_size(wtype, k) bytes, rows contiguous.
  * X: f32, row-major, k contiguous.  Y: f32, row-major, n contiguous.
  * For Q8_0 the rows of X are quantized to Q8_0 on the fly and the products are

@@ -106,7 +106,7 @@ static void test_errors(void) {
     /* a bad second output: nothing is written, not even the first output */
     for (int i = 0; i < 4; i++) y0[i] = y1[i] = NAN;
     o[1].y = y1;
-    o[1].wtype = 2;
+    o[1].wtype = 9; /* Q8_1: not a weight type */
     T_CHECK(kiln_matmul_multi(x, 1, 32, o, 2) == KILN_ERR_TYPE, "bad type of output 1");
     T_CHECK(isnan(y0[0]) && isnan(y1[0]), "a failed call writes nothing");
     o[1].wtype = KILN_TYPE_Q8_0;

@@ -639,7 +639,7 @@ static void test_bad_args(void) {
     T_CHECK(kiln_dequantize(KILN_TYPE_F16, h, NULL, 4) == KILN_ERR_NULL, "dequantize NULL y");
     T_CHECK(kiln_dequantize(KILN_TYPE_F16, h, f, 0) == KILN_ERR_SIZE, "dequantize n 0");
     T_CHECK(kiln_dequantize(77, h, f, 4) == KILN_ERR_TYPE, "dequantize unknown type");
-    T_CHECK(kiln_dequantize(2, h, f, 32) == KILN_ERR_TYPE, "dequantize Q4_0 unsupported");
+    T_CHECK(kiln_dequantize(9, h, f, 32) == KILN_ERR_TYPE, "dequantize Q8_1 unsupported");
     T_CHECK(kiln_dequantize(KILN_TYPE_Q8_0, q, f, 33) == KILN_ERR_ALIGN, "dequantize q8_0 n %% 32");
     T_CHECK(kiln_get_rows(KILN_TYPE_F32, NULL, 2, 4, ids, 2, f) == KILN_ERR_NULL, "get_rows NULL table");
     T_CHECK(kiln_get_rows(KILN_TYPE_F32, f, 2, 4, NULL, 2, f + 8) == KILN_ERR_NULL, "get_rows NULL ids");

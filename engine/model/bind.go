@@ -213,19 +213,25 @@ func (b *binder) data(info gguf.TensorInfo) ([]byte, error) {
 	return data, nil
 }
 
-// matmulType maps the GGUF types native.MatMul reads.
+// matmulType maps the GGUF types native.MatMul reads (GGUF's type ids are
+// the kernels'): the float types, Q8_0 and the quantized types of
+// native.Types (Q4_0 … Q6_K, IQ4_NL, IQ4_XS).
 func matmulType(t gguf.TensorType) (native.Type, bool) {
-	switch t {
-	case gguf.TensorF32:
-		return native.F32, true
-	case gguf.TensorF16:
-		return native.F16, true
-	case gguf.TensorBF16:
-		return native.BF16, true
-	case gguf.TensorQ8_0:
-		return native.Q8_0, true
+	for _, nt := range native.Types() {
+		if uint32(nt) == uint32(t) {
+			return nt, true
+		}
 	}
 	return 0, false
+}
+
+// matmulTypeNames lists the types matmulType accepts, for error messages.
+func matmulTypeNames() string {
+	names := make([]string, 0, len(native.Types()))
+	for _, nt := range native.Types() {
+		names = append(names, nt.String())
+	}
+	return strings.Join(names, ", ")
 }
 
 // matrix binds a 2-D weight of the table's [rows, cols], or a 3-D stack
@@ -234,7 +240,7 @@ func (b *binder) matrix(name string, shape []string) (Matrix, error) {
 	info, _ := b.f.Tensor(name)
 	t, ok := matmulType(info.Type)
 	if !ok {
-		return Matrix{}, fmt.Errorf("tensor %s: unsupported type %v (want f32, f16, bf16 or q8_0)", name, info.Type)
+		return Matrix{}, fmt.Errorf("tensor %s: unsupported type %v (want one of %s)", name, info.Type, matmulTypeNames())
 	}
 	info, ne, err := b.info(name, shape)
 	if err != nil {

@@ -1,6 +1,7 @@
 // Package model is kiln's llama-family forward pass (llama, mistral-style
 // llama files, qwen2). Load reads the hyperparameters from a GGUF file and
-// binds the weights in place from its mmap (F32, F16, BF16 or Q8_0, no copy);
+// binds the weights in place from its mmap (F32, F16, BF16, Q8_0 and GGUF's
+// quantized types Q4_0 … Q6_K, IQ4_NL, IQ4_XS — what a Q4_K_M file holds — no copy);
 // Forward evaluates one flattened batch of tokens from many sequences over a
 // paged KV cache (KVCache) with one native kernel call per operation;
 // Executor runs the scheduler's steps (engine/batch) on it; Session is a
@@ -15,8 +16,9 @@
 // its type and shape take, or not in the table at all; and a path that is
 // not a regular file, without blocking on it.
 //
-// Numerics follow ggml so that results land on llama.cpp's: Q8_0 matmuls
-// quantize their activations to Q8_0, F16/BF16 matmuls round them to the
+// Numerics follow ggml so that results land on llama.cpp's: Q8_0 and the
+// 32-element types' matmuls quantize their activations to Q8_0, the K-quants'
+// and IQ4_XS's to Q8_K, F16/BF16 matmuls round them to the
 // weight type (WithExactActivations turns that off), and an F32 KV cache
 // reproduces llama.cpp's F32-K/V logits to float32 rounding.
 package model

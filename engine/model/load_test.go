@@ -84,13 +84,13 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "type",
 			edit: func(info gguf.TensorInfo, data []byte) (gguf.TensorInfo, []byte, bool) {
-				if info.Name == "blk.0.attn_q.weight" { // 64×64 as Q4_0: 2 blocks of 18 bytes per row
-					info.Type = gguf.TensorQ4_0
-					data = make([]byte, 64*36)
+				if info.Name == "blk.0.attn_q.weight" { // 64×64 as Q8_1 (an activation type): 2 blocks of 36 bytes per row
+					info.Type = gguf.TensorQ8_1
+					data = make([]byte, 64*72)
 				}
 				return info, data, true
 			},
-			want: "tensor blk.0.attn_q.weight: unsupported type",
+			want: "tensor blk.0.attn_q.weight: unsupported type Q8_1",
 		},
 		{
 			name: "norm type",

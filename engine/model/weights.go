@@ -8,7 +8,8 @@ import "github.com/kiln-llm/kiln/native"
 // have it, so e.g. a llama file with Q/K norms is refused, not half-run)
 // and its shape in [rows, cols] (or [n]) over the dimension
 // names of Config.dims (`shape:"q,embd"`). Matrix fields accept the matmul
-// types (F32, F16, BF16, Q8_0), []float32 fields F32 only. bindWeights reads
+// types (F32, F16, BF16, Q8_0 and the quantized types of native.Types),
+// []float32 fields F32 only. bindWeights reads
 // the table by reflection: an architecture is this table plus the hooks of
 // its archSpec (arch.go), and a new tensor is one tagged field.
 
@@ -16,7 +17,7 @@ import "github.com/kiln-llm/kiln/native"
 // elements of Type in GGUF's layout, so native.MatMul can read it directly.
 type Matrix struct {
 	Name string
-	Type native.Type // F32, F16, BF16 or Q8_0
+	Type native.Type // F32, F16, BF16, Q8_0 or a quantized type (native.Types)
 	Rows int         // output features (n)
 	Cols int         // input features (k), contiguous
 	Data []byte      // Rows*RowSize(Type, Cols) bytes, read-only (mmap)

@@ -71,6 +71,10 @@ func presets() []Preset {
 		// that synthesizes in milliseconds.
 		{Name: "tiny", Arch: "llama", NEmbd: 64, NLayer: 2, NHead: 4, NHeadKV: 2, NFF: 128, NVocab: 320, NCtx: 256, RopeBase: 10000, RMSEps: 1e-5, Tied: true},
 		{Name: "tiny-qwen2", Arch: "qwen2", NEmbd: 64, NLayer: 2, NHead: 4, NHeadKV: 2, NFF: 128, NVocab: 320, NCtx: 256, RopeBase: 1000000, RMSEps: 1e-6, QKVBias: true},
+		// tiny-256: the smallest shape whose every matrix row is a whole
+		// number of 256-element super-blocks, so quantizing it to a K-quant
+		// preset keeps its K-quants (no 32-element fallbacks).
+		{Name: "tiny-256", Arch: "llama", NEmbd: 256, NLayer: 2, NHead: 4, NHeadKV: 2, NFF: 256, NVocab: 512, NCtx: 256, RopeBase: 10000, RMSEps: 1e-5, Tied: true},
 		// Newer architectures at their real shapes (Hugging Face config.json).
 		{Name: "qwen3-0.6b", Arch: "qwen3", NEmbd: 1024, NLayer: 28, NHead: 16, NHeadKV: 8, HeadDimOverride: 128, NFF: 3072, NVocab: 151936, NCtx: 40960, RopeBase: 1000000, RMSEps: 1e-6, Tied: true, QKNorm: true},
 		{Name: "gemma3-1b", Arch: "gemma3", NEmbd: 1152, NLayer: 26, NHead: 4, NHeadKV: 1, HeadDimOverride: 256, NFF: 6912, NVocab: 262144, NCtx: 32768, RopeBase: 1000000, RMSEps: 1e-6, Tied: true,

@@ -68,3 +68,31 @@ func TestParseShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestRunKernelsQuantTypes: the quantized types are measured where their
+// block divides k and skipped (said so) where it does not.
+func TestRunKernelsQuantTypes(t *testing.T) {
+	o := DefaultOptions()
+	o.Shapes = []Shape{{Model: "test", N: 32, K: 256}, {Model: "test", N: 32, K: 96}}
+	o.Types = []native.Type{native.Q4_0, native.Q4_K, native.Q6_K}
+	o.Ms = []int{1, 4}
+	o.Threads = []int{1}
+	o.MinTime = time.Millisecond
+	o.ColdBytes = 1 << 16
+	o.FMASeconds = 0.01
+	o.Baseline = false
+	var log bytes.Buffer
+	o.Progress = &log
+	defer native.Init(0)
+	rep, err := RunKernels(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// k=256: all three types; k=96: Q4_0 only
+	if want := (3 + 1) * len(o.Ms); len(rep.Rows) != want {
+		t.Fatalf("%d rows, want %d", len(rep.Rows), want)
+	}
+	if !strings.Contains(log.String(), "skip q4_k at test 32x96") {
+		t.Errorf("no skip note in the progress log:\n%s", log.String())
+	}
+}

@@ -1,0 +1,226 @@
+/* test_quant.c — the quantized weight types (quant.h) through the public
+ * API: kiln_matmul / kiln_matmul_multi / kiln_dequantize / kiln_get_rows on
+ * random blocks (random quant bytes, random and extreme f16 scales,
+ * all-zero blocks), every variant against
+ *  - the scalar reference, bit for bit (the quant.h contract),
+ *  - a float64 product of the dequantized weights with the unquantized X,
+ *    within the activation-rounding bound named below,
+ * with poisoned outputs, odd n, block counts that wrap the eight lanes,
+ * several batch sizes (each row equals the same row alone: decode ≡
+ * prefill) and 1 vs 2 threads.
+ * Bit equality of the dequantizers with llama.cpp's is checked by the Go
+ * tests against llama.cpp-made fixtures (native/testdata/quant). */
+#include "test_util.h"
+
+#include <stddef.h>
+
+typedef struct {
+    int type;
+    const char *name;
+    int block, bytes;
+    int f16_at[2]; /* byte offsets of the block's f16 scales (-1: none) */
+} qtype;
+
+static const qtype g_types[] = {
+    {KILN_TYPE_Q4_0, "q4_0", 32, 18, {0, -1}},
+    {KILN_TYPE_Q4_1, "q4_1", 32, 20, {0, 2}},
+    {KILN_TYPE_Q5_0, "q5_0", 32, 22, {0, -1}},
+    {KILN_TYPE_Q5_1, "q5_1", 32, 24, {0, 2}},
+    {KILN_TYPE_IQ4_NL, "iq4_nl", 32, 18, {0, -1}},
+    {KILN_TYPE_Q2_K, "q2_K", 256, 84, {80, 82}},
+    {KILN_TYPE_Q3_K, "q3_K", 256, 110, {108, -1}},
+    {KILN_TYPE_Q4_K, "q4_K", 256, 144, {0, 2}},
+    {KILN_TYPE_Q5_K, "q5_K", 256, 176, {0, 2}},
+    {KILN_TYPE_Q6_K, "q6_K", 256, 210, {208, -1}},
+    {KILN_TYPE_IQ4_XS, "iq4_xs", 256, 136, {0, -1}},
+};
+
+static int isas[KILN_ISA_COUNT], n_isas;
+
+static void put_f16(uint8_t *p, float f) {
+    const uint16_t h = kiln_fp32_to_fp16(f);
+    memcpy(p, &h, 2);
+}
+
+/* fill_blocks writes nblk random blocks: random quant bytes, scales of
+ * ordinary size with either sign, and (kind != 0) every 7th block
+ * all-zero and every 5th with the largest / the smallest subnormal f16. */
+static void fill_blocks(const qtype *q, uint8_t *w, int64_t nblk, int extremes) {
+    for (int64_t b = 0; b < nblk; b++) {
+        uint8_t *blk = w + b * q->bytes;
+        for (int i = 0; i < q->bytes; i++) blk[i] = (uint8_t)t_next();
+        for (int s = 0; s < 2; s++)
+            if (q->f16_at[s] >= 0) put_f16(blk + q->f16_at[s], t_uniform(-0.02f, 0.02f));
+        if (!extremes) continue;
+        if (b % 7 == 3) memset(blk, 0, (size_t)q->bytes);
+        else if (b % 5 == 1) put_f16(blk + q->f16_at[0], b % 2 ? 65504.0f : 0x1p-24f);
+    }
+}
+
+/* act_step is half the X quantization step of element c's block plus the
+ * f16 rounding of Q8_0's scale: |x - dequant(quant(x))| <= act_step. */
+static double act_step(const float *x, int64_t c, int block) {
+    const int64_t b0 = c / block * block;
+    double amax = 0;
+    for (int64_t e = b0; e < b0 + block; e++) amax = fmax(amax, fabs((double)x[e]));
+    return 0.6 * amax / 127.0;
+}
+
+/* check_type runs one type at one shape on every variant. */
+static void check_type(const qtype *q, int64_t m, int64_t n, int64_t k, int extremes) {
+    const int64_t nblk = n * (k / q->block);
+    uint8_t *w = t_alloc((size_t)nblk * q->bytes);
+    float *x = t_alloc((size_t)(m * k) * 4), *wf = t_alloc((size_t)(n * k) * 4);
+    float *y = t_alloc((size_t)(m * n) * 4), *yref = t_alloc((size_t)(m * n) * 4), *y1 = t_alloc((size_t)n * 4);
+    double *y64 = t_alloc((size_t)(m * n) * 8), *bound = t_alloc((size_t)(m * n) * 8);
+    fill_blocks(q, w, nblk, extremes);
+    t_fill(x, m * k, -1.0f, 1.0f);
+    for (int64_t c = 0; c < k; c += 61) x[c] = 0; /* some exact zeros */
+    char what[160];
+
+    kiln_set_isa(KILN_ISA_SCALAR);
+    T_CHECK(kiln_dequantize(q->type, w, wf, n * k) == KILN_OK, "%s dequantize", q->name);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double s = 0, a = 0, e = 0;
+            for (int64_t c = 0; c < k; c++) {
+                const double wv = wf[j * k + c], xv = x[i * k + c];
+                s += wv * xv;
+                a += fabs(wv * xv);
+                e += fabs(wv) * act_step(x + i * k, c, q->block == 256 ? 256 : 32);
+            }
+            y64[i * n + j] = s;
+            bound[i * n + j] = e + 1e-5 * a;
+        }
+    for (int v = 0; v < n_isas; v++) {
+        kiln_set_isa(isas[v]);
+        t_poison(y, m * n);
+        const int rc = kiln_matmul(q->type, w, x, y, m, n, k);
+        snprintf(what, sizeof what, "%s %s m=%lld n=%lld k=%lld%s", q->name, kiln_isa_name(isas[v]), (long long)m,
+                 (long long)n, (long long)k, extremes ? " extremes" : "");
+        T_CHECK(rc == KILN_OK, "%s: rc %d", what, rc);
+        if (isas[v] == KILN_ISA_SCALAR) memcpy(yref, y, (size_t)(m * n) * 4);
+        else t_identical(what, y, yref, m * n); /* the reference's bits */
+        if (!extremes) { /* extreme scales overflow f32 in the float64 comparison's terms */
+            int64_t bad = -1;
+            for (int64_t o = 0; o < m * n && bad < 0; o++)
+                if (!(fabs((double)y[o] - y64[o]) <= bound[o])) bad = o;
+            T_CHECK(bad < 0, "%s: float64 product off by more than the activation-rounding bound at [%lld]: got %.9g want %.9g bound %.3g",
+                    what, (long long)bad, bad < 0 ? 0.0 : y[bad], bad < 0 ? 0.0 : y64[bad], bad < 0 ? 0.0 : bound[bad]);
+        }
+        /* decode ≡ prefill: every row alone gives the batch's bits */
+        for (int64_t i = 0; i < m; i += (m > 3 ? m / 3 : 1)) {
+            t_poison(y1, n);
+            kiln_matmul(q->type, w, x + i * k, y1, 1, n, k);
+            char row[200];
+            snprintf(row, sizeof row, "%s: row %lld alone", what, (long long)i);
+            t_identical(row, y1, y + i * n, n);
+        }
+    }
+    free(w), free(x), free(wf), free(y), free(yref), free(y1), free(y64), free(bound);
+}
+
+/* check_threads: 1 vs 2 threads give the same bits, every variant. */
+static void check_threads(const qtype *q) {
+    const int64_t m = 9, n = 67, k = q->block == 256 ? 1024 : 320;
+    uint8_t *w = t_alloc((size_t)(n * k / q->block) * q->bytes);
+    float *x = t_alloc((size_t)(m * k) * 4), *y1 = t_alloc((size_t)(m * n) * 4), *y2 = t_alloc((size_t)(m * n) * 4);
+    fill_blocks(q, w, n * k / q->block, 0);
+    t_fill(x, m * k, -2.0f, 2.0f);
+    for (int v = 0; v < n_isas; v++) {
+        kiln_init(1);
+        kiln_set_isa(isas[v]);
+        t_poison(y1, m * n);
+        kiln_matmul(q->type, w, x, y1, m, n, k);
+        kiln_init(2);
+        kiln_set_isa(isas[v]);
+        t_poison(y2, m * n);
+        kiln_matmul(q->type, w, x, y2, m, n, k);
+        char what[96];
+        snprintf(what, sizeof what, "%s %s: 1 vs 2 threads", q->name, kiln_isa_name(isas[v]));
+        t_identical(what, y1, y2, m * n);
+    }
+    kiln_init(0);
+    free(w), free(x), free(y1), free(y2);
+}
+
+/* check_multi: Q8_0, Q4_0, Q4_K and Q6_K outputs over one X in one
+ * kiln_matmul_multi equal four kiln_matmul calls (both X forms, the Q8_0
+ * GEMM layout among them). */
+static void check_multi(void) {
+    const int64_t m = 7, k = 512;
+    const int types[4] = {KILN_TYPE_Q8_0, KILN_TYPE_Q4_0, KILN_TYPE_Q4_K, KILN_TYPE_Q6_K};
+    const int64_t ns[4] = {48, 33, 17, 40};
+    void *w[4];
+    float *ym[4], *ys[4];
+    float *x = t_alloc((size_t)(m * k) * 4);
+    t_fill(x, m * k, -1.0f, 1.0f);
+    kiln_matmul_out outs[4];
+    for (int o = 0; o < 4; o++) {
+        const size_t bytes = kiln_row_size(types[o], k) * (size_t)ns[o];
+        w[o] = t_alloc(bytes);
+        for (size_t i = 0; i < bytes; i++) ((uint8_t *)w[o])[i] = (uint8_t)(t_next() & 0x3f); /* small f16 scales */
+        ym[o] = t_alloc((size_t)(m * ns[o]) * 4);
+        ys[o] = t_alloc((size_t)(m * ns[o]) * 4);
+        outs[o] = (kiln_matmul_out){.wtype = types[o], .w = w[o], .y = ym[o], .n = ns[o]};
+    }
+    for (int v = 0; v < n_isas; v++) {
+        kiln_set_isa(isas[v]);
+        for (int o = 0; o < 4; o++) {
+            t_poison(ym[o], m * ns[o]);
+            t_poison(ys[o], m * ns[o]);
+            kiln_matmul(types[o], w[o], x, ys[o], m, ns[o], k);
+        }
+        T_CHECK(kiln_matmul_multi(x, m, k, outs, 4) == KILN_OK, "multi rc");
+        for (int o = 0; o < 4; o++) {
+            char what[96];
+            snprintf(what, sizeof what, "multi %s output %d (type %d)", kiln_isa_name(isas[v]), o, types[o]);
+            t_identical(what, ym[o], ys[o], m * ns[o]);
+        }
+    }
+    for (int o = 0; o < 4; o++) free(w[o]), free(ym[o]), free(ys[o]);
+    free(x);
+}
+
+/* check_errors: bad row lengths are KILN_ERR_ALIGN; get_rows reads rows. */
+static void check_errors(void) {
+    uint8_t w[4 * 210] = {0};
+    float x[512] = {0}, y[8];
+    T_CHECK(kiln_matmul(KILN_TYPE_Q4_K, w, x, y, 1, 1, 128) == KILN_ERR_ALIGN, "q4_K k=128 is ALIGN");
+    T_CHECK(kiln_matmul(KILN_TYPE_Q4_0, w, x, y, 1, 1, 48) == KILN_ERR_ALIGN, "q4_0 k=48 is ALIGN");
+    T_CHECK(kiln_row_size(KILN_TYPE_Q6_K, 512) == 420, "q6_K row size");
+    T_CHECK(kiln_row_size(KILN_TYPE_Q5_0, 64) == 44, "q5_0 row size");
+    T_CHECK(kiln_row_size(KILN_TYPE_Q4_K, 100) == 0, "q4_K row size of a partial block");
+    const qtype *q = &g_types[9]; /* q6_K */
+    uint8_t table[3 * 210];
+    fill_blocks(q, table, 3, 0);
+    float rows[2 * 256], want[256];
+    const int32_t ids[2] = {2, 0};
+    T_CHECK(kiln_get_rows(q->type, table, 3, 256, ids, 2, rows) == KILN_OK, "get_rows q6_K");
+    kiln_dequantize(q->type, table + 2 * 210, want, 256);
+    t_identical("get_rows q6_K row 2", rows, want, 256);
+    const int32_t bad[1] = {3};
+    T_CHECK(kiln_get_rows(q->type, table, 3, 256, bad, 1, rows) == KILN_ERR_INDEX, "get_rows id out of range");
+}
+
+int main(void) {
+    t_seed("quant");
+    kiln_init(0);
+    isas[n_isas++] = KILN_ISA_SCALAR;
+    n_isas += t_simd_isas(isas + n_isas);
+    for (size_t t = 0; t < sizeof g_types / sizeof g_types[0]; t++) {
+        const qtype *q = &g_types[t];
+        const int64_t ks32[] = {32, 96, 288, 544}, ks256[] = {256, 768, 2304};
+        const int64_t *ks = q->block == 256 ? ks256 : ks32;
+        const int nk = q->block == 256 ? 3 : 4;
+        for (int i = 0; i < nk; i++) {
+            check_type(q, 1, 37, ks[i], 0);
+            check_type(q, 5, 19, ks[i], 0);
+        }
+        check_type(q, 3, 23, ks[nk - 1], 1);
+        check_threads(q);
+    }
+    check_multi();
+    check_errors();
+    return t_done();
+}
