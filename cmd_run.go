@@ -12,7 +12,6 @@ import (
 
 	"github.com/kiln-llm/kiln/engine/generate"
 	"github.com/kiln-llm/kiln/engine/model"
-	"github.com/kiln-llm/kiln/engine/tokenizer"
 	"github.com/kiln-llm/kiln/native"
 	"github.com/spf13/cobra"
 )
@@ -95,12 +94,12 @@ func runGenerate(ctx context.Context, f *runFlags, out, errw io.Writer) error {
 		return fmt.Errorf("run: kernel library: %w", err)
 	}
 	start := time.Now()
-	m, err := model.Load(f.model, model.WithMaxBatchTokens(f.batch))
+	m, err := loadModel(f.model, model.WithMaxBatchTokens(f.batch))
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
 	defer m.Close()
-	tok, err := tokenizer.FromGGUF(m.File())
+	tok, err := modelTokenizer(m)
 	if err != nil {
 		return fmt.Errorf("run: %s: %w", f.model, err)
 	}

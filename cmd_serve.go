@@ -19,6 +19,7 @@ import (
 	"github.com/kiln-llm/kiln/configs"
 	"github.com/kiln-llm/kiln/control"
 	"github.com/kiln-llm/kiln/engine/chat"
+	"github.com/kiln-llm/kiln/engine/defaultmodel"
 	"github.com/kiln-llm/kiln/engine/gguf"
 	"github.com/kiln-llm/kiln/engine/model"
 	"github.com/kiln-llm/kiln/engine/tokenizer"
@@ -59,7 +60,7 @@ func expandShorthands(args []string) []string {
 
 func newServeCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "serve --model FILE [options]",
+		Use:   "serve [--model FILE] [options]",
 		Short: "Serve a GGUF model over an OpenAI-compatible HTTP API",
 		Long: `Serve a GGUF model over an OpenAI-compatible HTTP API (and LMDeploy's
 /v1/chat/interactive, /tokenize, /detokenize, /health, /metrics, /docs).
@@ -67,12 +68,16 @@ func newServeCommand() *cobra.Command {
 Every option can also come from a YAML file (--config FILE; see
 configs/kiln.yaml) and from KILN_<OPTION> environment variables, e.g.
 KILN_PORT=9000; flags win over variables, which win over the file.
--tp, -dp and -pp are short for the parallel-size options, -m for --model.`,
+-tp, -dp and -pp are short for the parallel-size options, -m for --model.
+Without --model the built-in stories260K (a 1.2 MB TinyStories llama) is
+served. Other servers' option names work too: --server-name, --server-port
+and --tp (LMDeploy), --model-path and --model-names (FastChat), and
+snake_case spellings such as --session_len.`,
 		// Parsed by hand so that -tp/-dp/-pp work as vLLM users type them.
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fs := cmd.Flags()
-			if err := fs.Parse(expandShorthands(args)); err != nil {
+			if err := fs.Parse(repeatedModels(expandShorthands(args))); err != nil {
 				return fmt.Errorf("serve: %w (see kiln serve --help)", err)
 			}
 			if help, _ := fs.GetBool("help"); help {
@@ -100,7 +105,25 @@ KILN_PORT=9000; flags win over variables, which win over the file.
 	fs.String("config", "", "YAML configuration file (see configs/kiln.yaml; default $KILN_CONFIG)")
 	fs.BoolP("help", "h", false, "help for serve")
 	fs.SortFlags = false
+	fs.SetNormalizeFunc(normalizeServeFlag)
 	return cmd
+}
+
+// repeatedModels rewrites the second and later --model flags to --models:
+// `--model a.gguf --model b.gguf` serves both, as the models option does.
+func repeatedModels(args []string) []string {
+	out := make([]string, 0, len(args))
+	seen := false
+	for _, a := range args {
+		if a == "--model" || strings.HasPrefix(a, "--model=") {
+			if seen {
+				a = "--models" + strings.TrimPrefix(a, "--model")
+			}
+			seen = true
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // newLogger is the process logger in the configured format and level.
@@ -120,6 +143,15 @@ func newLogger(cfg *configs.Config, w io.Writer) *slog.Logger {
 // if not nil, receives the bound address (tests listen on port 0).
 func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) error {
 	log := slog.Default()
+	builtin := cfg.Model == "" && len(cfg.Models) == 0
+	if builtin {
+		path, err := defaultmodel.Path("")
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		cfg.Model = path
+		log.Info("serve: no --model given; serving the built-in "+defaultmodel.Name+" (MIT, from llama2.c)", "file", path)
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("serve: options host and port: %w", err)
@@ -129,6 +161,7 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 		ResponseRole: cfg.ResponseRole, APIKeys: cfg.AllAPIKeys, CORSOrigins: cfg.CORSOrigins,
 		BodyLimit: cfg.BodyLimitBytes, RequestTimeout: cfg.RequestTimeout, Logger: log, Version: version,
 		ToolCallParser: cfg.ToolCallParser, EnableAutoToolChoice: cfg.EnableAutoToolChoice,
+		ReasoningParser: cfg.ReasoningParser, ResponseStoreEntries: cfg.ResponseStoreEntries,
 		GrammarLimits: grammarLimits, GrammarCacheBytes: grammarCache,
 	})
 	serveErr := make(chan error, 1)
@@ -138,6 +171,11 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 		"max_batch_tokens", cfg.MaxBatchTokens, "prefix_caching", cfg.EnablePrefixCaching, "api_keys", len(cfg.AllAPIKeys))
 	if listening != nil {
 		listening(ln.Addr())
+	}
+	if specs := cfg.ServedModels(); len(specs) > 1 {
+		return serveRouted(ctx, cfg, srv, serveErr, log)
+	} else if cfg.Model == "" {
+		cfg = cfg.ForModel(specs[0]) // one model, given in the models list
 	}
 
 	st, err := startEngines(ctx, cfg, log)
@@ -152,6 +190,11 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	srv.SetModel(st.model)
 	log.Info("serve: ready", "model", st.model.ID, "replicas", len(st.engines), "threads", native.Threads(),
 		"context", st.model.ContextLen, "kv_blocks_per_replica", st.blocks, "kv_type", cfg.KVCacheDtype)
+	if url := localURL(ln.Addr()); isTerminal(os.Stderr) && cfg.LogFormat == "text" {
+		printBanner(os.Stderr, url, st.model.ID, builtin)
+	} else {
+		log.Info("serve: chat page at "+url+"/, API docs at "+url+"/docs", "try", "curl "+url+`/v1/completions -d '{"prompt":"Once upon a time","max_tokens":32}'`)
+	}
 
 	select {
 	case <-ctx.Done():
@@ -178,6 +221,7 @@ type engines struct {
 	engines []*control.Engine
 	models  []*model.Model
 	blocks  int
+	bytes   int64 // the weights file plus every replica's K/V pool
 }
 
 func (st *engines) close() {
@@ -195,13 +239,29 @@ func (st *engines) close() {
 // Model (scratch buffers; the weights are one shared file mapping), K/V
 // pool and scheduler. On error whatever was built is released.
 func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *engines, err error) {
+	if err := initKernels(cfg, log); err != nil {
+		return nil, err
+	}
+	return loadEngines(ctx, cfg, log)
+}
+
+// initKernels pins the process to the configured CPUs and starts the
+// kernel library's threads, once for every model served.
+func initKernels(cfg *configs.Config, log *slog.Logger) error {
 	if err := pinCPUs(cfg.DeviceCPUs); err != nil {
 		log.Warn("serve: devices: could not pin threads", "err", err)
 	}
 	if err := native.Init(cfg.Threads()); err != nil {
-		return nil, fmt.Errorf("serve: kernel library: %w", err)
+		return fmt.Errorf("serve: kernel library: %w", err)
 	}
-	if err := warmFile(ctx, cfg.Model, newProgress("loading "+filepath.Base(cfg.Model))); err != nil {
+	return nil
+}
+
+// loadEngines loads cfg.Model into its replicas (startEngines after the
+// kernels are up).
+func loadEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *engines, err error) {
+	progress := loadProgress("loading "+filepath.Base(cfg.Model), os.Stderr, isTerminal(os.Stderr), log, time.Now)
+	if err := warmModel(ctx, cfg.Model, progress); err != nil {
 		return nil, fmt.Errorf("serve: option model: %w", err)
 	}
 	st := &engines{}
@@ -215,13 +275,13 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_
 	var tok *tokenizer.Tokenizer
 	var tmpl server.ChatTemplate
 	for i := range cfg.DataParallelSize {
-		m, err := model.Load(cfg.Model, model.WithMaxBatchTokens(cfg.MaxBatchTokens))
+		m, err := loadModel(cfg.Model, model.WithMaxBatchTokens(cfg.MaxBatchTokens))
 		if err != nil {
 			return nil, fmt.Errorf("serve: option model: %w", err)
 		}
 		st.models = append(st.models, m)
 		if i == 0 {
-			if tok, err = tokenizer.FromGGUF(m.File()); err != nil {
+			if tok, err = modelTokenizer(m); err != nil {
 				return nil, fmt.Errorf("serve: option model: %s: %w", cfg.Model, err)
 			}
 			if tmpl, err = chatTemplate(cfg, m, tok, log); err != nil {
@@ -234,6 +294,8 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_
 		}
 		st.engines = append(st.engines, e)
 		st.blocks = blocks
+		kvType, _ := native.ParseType(cfg.KVCacheDtype)
+		st.bytes += int64(blocks) * m.KVBlockBytes(cfg.BlockSize, kvType)
 		emb.models = append(emb.models, m)
 	}
 	backends := make([]control.Backend, len(st.engines))
@@ -244,15 +306,16 @@ func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_
 	if len(backends) > 1 {
 		b = control.NewReplicas(backends...)
 	}
-	name := cfg.ServedModelName
-	if name == "" {
-		name = strings.TrimSuffix(filepath.Base(cfg.Model), ".gguf")
+	name, aliases := strings.TrimSuffix(filepath.Base(cfg.Model), ".gguf"), []string(nil)
+	if len(cfg.ModelNames) > 0 {
+		name, aliases = cfg.ModelNames[0], cfg.ModelNames[1:]
 	}
 	created := time.Now().Unix()
 	if fi, err := os.Stat(cfg.Model); err == nil {
 		created = fi.ModTime().Unix()
+		st.bytes += fi.Size() // one mapping, shared by the replicas
 	}
-	st.model = &server.Model{ID: name, Root: cfg.Model, Created: created, ContextLen: st.engines[0].Config().SessionLen, Tokenizer: tok, Backend: b, Embedder: emb, ChatTemplate: tmpl}
+	st.model = &server.Model{ID: name, Aliases: aliases, StrictName: cfg.StrictModelName, Root: cfg.Model, Created: created, ContextLen: st.engines[0].Config().SessionLen, Tokenizer: tok, Backend: b, Embedder: emb, ChatTemplate: tmpl}
 	return st, nil
 }
 

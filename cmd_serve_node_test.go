@@ -35,6 +35,7 @@ func TestOpenAINodeSDK(t *testing.T) {
 		// stories260K has no chat template: the ChatML fallback renders
 		// tools and tool messages, and writes calls as Hermes does.
 		c.ToolCallParser, c.EnableAutoToolChoice = "hermes", true
+		c.StrictModelName = true // the suite expects vLLM's 404 for an unknown model
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -74,7 +74,7 @@ func runServe(tb testing.TB, cfg configs.Config) string {
 // waitHealthy polls /health until it answers 200.
 func waitHealthy(t testing.TB, url string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		resp, err := http.Get(url + "/health")
 		if err == nil {
@@ -335,7 +335,9 @@ func TestServeConfigErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"serve"}, "option model"},
+		{[]string{"serve", "--model-path", "/nonexistent/model.gguf"}, "option model"},
+		{[]string{"serve", "--tokenizer", "/some/hf/dir"}, "option tokenizer"},
+		{[]string{"serve", "--tokenizer-mode", "mistral"}, "option tokenizer_mode"},
 		{[]string{"serve", "-m", storiesGGUF, "-pp", "2"}, "option pipeline_parallel_size"},
 		{[]string{"serve", "-m", storiesGGUF, "--kv-cache-dtype", "q4"}, "option kv_cache_dtype"},
 		{[]string{"serve", "-m", storiesGGUF, "--devices", "gpu:0"}, "option devices"},
@@ -422,7 +424,8 @@ func TestServerREADME(t *testing.T) {
 		cmdline = strings.ReplaceAll(cmdline, "http://localhost:8000", url)
 		cmdline = strings.Replace(cmdline, "curl", curl+" --fail-with-body", 1)
 		out, err := exec.Command("sh", "-c", cmdline).CombinedOutput()
-		if err != nil || len(out) == 0 || strings.Contains(string(out), `"error"`) {
+		// An error body holds an error object; a response object's "error" is null.
+		if err != nil || len(out) == 0 || strings.Contains(string(out), `"error":{`) {
 			t.Errorf("%s: %v\n%s", blk[1], err, out)
 		}
 	}

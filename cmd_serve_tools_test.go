@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/kiln-llm/kiln/configs"
+	"github.com/kiln-llm/kiln/engine/chat/reasoning"
 	"github.com/kiln-llm/kiln/engine/chat/toolcall"
 )
 
@@ -13,5 +14,13 @@ import (
 func TestToolCallParsersInSync(t *testing.T) {
 	if got, want := slices.Sorted(slices.Values(configs.ToolCallParsers)), toolcall.Names(); !slices.Equal(got, want) {
 		t.Errorf("configs.ToolCallParsers %v, toolcall.Names %v", got, want)
+	}
+}
+
+// TestReasoningParsersInSync keeps the names reasoning_parser accepts equal
+// to the reasoning parsers there are.
+func TestReasoningParsersInSync(t *testing.T) {
+	if got, want := slices.Sorted(slices.Values(configs.ReasoningParsers)), reasoning.Names(); !slices.Equal(got, want) {
+		t.Errorf("configs.ReasoningParsers %v, reasoning.Names %v", got, want)
 	}
 }

@@ -85,7 +85,7 @@ func TestServeHostileGrammars(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t0 := time.Now()
 			status, body := post(t, url+"/v1/completions", tt.body)
-			if took := time.Since(t0); took > 5*time.Second || (tt.status == 400 && took > time.Second) {
+			if took := time.Since(t0); took > 5*slowdown*time.Second || (tt.status == 400 && took > slowdown*time.Second) {
 				t.Errorf("answered in %v", took)
 			}
 			if status != tt.status {
@@ -107,9 +107,10 @@ func TestServeHostileGrammars(t *testing.T) {
 // completions alone, then while a client keeps sending a pathological but
 // admitted constrained request ((.*){30} over the 128k vocabulary, 240
 // live threads, whose first mask walks ~10^6 units of work), and checks
-// that the plain requests' median latency stays within twice its idle
-// value (plus a 10 ms floor: the machine is shared, and two sequences in a
-// batch cost more than one whatever they are). Before the step work was
+// that the plain requests' median latency stays within twice its baseline
+// (the slower of idle and beside the same requests unconstrained, plus a
+// 10 ms floor: the machine is shared, and two sequences in a batch cost
+// more than one whatever they are). Before the step work was
 // bounded, such a request took each 8-token completion from 7 ms to 7 s.
 // Three rounds of idle and loaded are interleaved and the quietest loaded
 // round counts, so that a burst of load from elsewhere does not decide.
@@ -161,19 +162,22 @@ func TestServeConstrainedDoesNotStallOthers(t *testing.T) {
 	const constrained = `{"prompt":"Once","max_tokens":8,"guided_regex":"(.*){30}","temperature":0}`
 	const unconstrained = `{"prompt":"Once","max_tokens":8,"temperature":0}` // for comparison
 	median()                                                                 // warm up
-	var idle, loaded []time.Duration
+	// Each round's bound is twice the slower of its idle median and its
+	// median beside the same requests unconstrained, plus the floor: a
+	// round disturbed by load from elsewhere raises both, so it is the
+	// constraint's own cost that is judged, in the round that shows it best.
+	var excess []time.Duration
 	for round := range 3 {
-		idle = append(idle, median())
+		idle := median()
 		p50, n := beside(constrained)
 		if n == 0 {
 			t.Fatal("no constrained request ran")
 		}
-		loaded = append(loaded, p50)
 		free, _ := beside(unconstrained)
-		t.Logf("round %d: plain p50 idle %v, beside %d constrained requests %v, beside the same unconstrained %v", round, idle[round], n, p50, free)
+		t.Logf("round %d: plain p50 idle %v, beside %d constrained requests %v, beside the same unconstrained %v", round, idle, n, p50, free)
+		excess = append(excess, p50-2*max(idle, free)-10*time.Millisecond)
 	}
-	slices.Sort(idle)
-	if best := slices.Min(loaded); best > 2*idle[1]+10*time.Millisecond {
-		t.Errorf("plain p50 went from %v idle to %v (best of 3) beside constrained requests", idle[1], best)
+	if best := slices.Min(excess); best > 0 {
+		t.Errorf("plain p50 beside constrained requests exceeded twice its baseline plus 10 ms by %v in every round", best)
 	}
 }

@@ -21,11 +21,22 @@ type Config struct {
 
 	Model           string `mapstructure:"model"`
 	ServedModelName string `mapstructure:"served_model_name"`
+	StrictModelName bool   `mapstructure:"strict_model_name"`
+	Tokenizer       string `mapstructure:"tokenizer"`
+	TokenizerMode   string `mapstructure:"tokenizer_mode"`
 	ChatTemplate    string `mapstructure:"chat_template"`
 	ResponseRole    string `mapstructure:"response_role"`
 
+	// Models are served beside Model, each loaded on first use (see
+	// ModelSpec); decoded by hand (parseModels) to refuse unknown keys.
+	Models             []ModelSpec   `mapstructure:"models"`
+	ModelsMemoryBudget string        `mapstructure:"models_memory_budget"`
+	KeepAlive          time.Duration `mapstructure:"keep_alive"`
+
 	ToolCallParser       string `mapstructure:"tool_call_parser"`
 	EnableAutoToolChoice bool   `mapstructure:"enable_auto_tool_choice"`
+	ReasoningParser      string `mapstructure:"reasoning_parser"`
+	ResponseStoreEntries int    `mapstructure:"response_store_entries"`
 
 	GrammarMaxBytes   string `mapstructure:"grammar_max_bytes"`
 	GrammarStepWork   int    `mapstructure:"grammar_step_work"`
@@ -68,6 +79,10 @@ type Config struct {
 	BodyLimitBytes int      `mapstructure:"-"`
 	KVCacheBytes   int64    `mapstructure:"-"` // 0: sized by CacheMaxEntryCount
 	AllAPIKeys     []string `mapstructure:"-"` // APIKeys plus APIKeyFile's lines
+	ModelNames     []string `mapstructure:"-"` // ServedModelName split at commas (nil: the file's base name)
+
+	// ModelsMemoryBudgetBytes is ModelsMemoryBudget (0: no bound).
+	ModelsMemoryBudgetBytes int64 `mapstructure:"-"`
 }
 
 // Defaults is the configuration with no file, environment or flags.
@@ -76,6 +91,8 @@ func Defaults() Config {
 		Host:                 "0.0.0.0",
 		Port:                 8000,
 		ResponseRole:         "assistant",
+		TokenizerMode:        "auto",
+		ResponseStoreEntries: 1024,
 		GrammarMaxBytes:      "64MiB",
 		GrammarStepWork:      4 << 20,
 		GrammarCacheBytes:    "256MiB",
@@ -109,12 +126,20 @@ type option struct {
 var options = []option{
 	{"host", "address to listen on"},
 	{"port", "TCP port to listen on"},
-	{"model", "GGUF model file to serve (required)"},
-	{"served_model_name", "model id in the API (default: the model file's base name)"},
+	{"model", "GGUF model file, or Hugging Face model directory, to serve (empty: the built-in stories260K, a tiny TinyStories llama)"},
+	{"served_model_name", "model id in the API (default: the model file's base name); several comma-separated names are aliases, the first is listed"},
+	{"strict_model_name", "answer 404 model_not_found for a request naming another model (default: one served model answers any name, e.g. EMPTY)"},
+	{"tokenizer", "tokenizer to use: empty or the model file (kiln reads the tokenizer from the GGUF file)"},
+	{"tokenizer_mode", "tokenizer mode: auto, slow or fast (accepted for vLLM compatibility; the GGUF tokenizer is exact in every mode)"},
 	{"chat_template", "chat template: a file, or a built-in name (chatml, llama2, llama3, mistral, qwen2, phi3, gemma); empty: the model's tokenizer.chat_template, else ChatML"},
 	{"response_role", "role of generated chat messages"},
+	{"models", "more models to serve, each loaded on first use: FILE or NAME=FILE (repeat the flag, or repeat --model); in the file, maps with path, name, chat_template, session_len, max_num_seqs, kv_cache_size"},
+	{"models_memory_budget", "bytes the loaded models may hold (weights plus K/V), least recently used idle models unloaded to stay under it, e.g. 8GiB (empty: no bound)"},
+	{"keep_alive", "with several models, unload a model idle this long, e.g. 5m (0: keep loaded)"},
 	{"tool_call_parser", "parser of the model's tool calls: hermes, llama3_json, mistral, pythonic or qwen2.5 (empty: tool_choice auto is off; required/named take the format from the chat template)"},
 	{"enable_auto_tool_choice", "allow tool_choice auto, the model deciding whether to call tools (needs tool_call_parser)"},
+	{"reasoning_parser", "split a reasoning model's thinking from its answer (reasoning_content): deepseek_r1 or qwen3 (empty: the thinking stays in the content)"},
+	{"response_store_entries", "responses /v1/responses keeps for GET and previous_response_id, least recently used evicted first (also at most 64 MiB)"},
 	{"grammar_max_bytes", "largest compiled grammar of one response_format, guided_* or tools request; a bigger one is a 400 grammar_too_complex"},
 	{"grammar_step_work", "work budget of one constrained generation step (about one unit per thread expanded or token-trie node walked); a step over it ends its request with an error"},
 	{"grammar_cache_bytes", "memory for compiled grammars kept for reuse, least recently used evicted first"},

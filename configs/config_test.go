@@ -30,7 +30,7 @@ func TestKilnYAMLMatchesDefaults(t *testing.T) {
 	want := Defaults()
 	want.Model = c.Model
 	got := *c
-	got.DeviceCPUs, got.BodyLimitBytes, got.KVCacheBytes, got.AllAPIKeys = nil, 0, 0, nil
+	got.DeviceCPUs, got.BodyLimitBytes, got.KVCacheBytes, got.AllAPIKeys, got.ModelsMemoryBudgetBytes, got.ModelNames = nil, 0, 0, nil, 0, nil
 	if len(got.APIKeys) == 0 {
 		got.APIKeys = nil // [] in the file, nil in Defaults
 	}
@@ -43,8 +43,14 @@ func TestKilnYAMLMatchesDefaults(t *testing.T) {
 			t.Errorf("kiln.yaml lacks option %s", o.key)
 		}
 	}
-	if len(options) != reflect.TypeFor[Config]().NumField()-4 {
-		t.Errorf("%d options for %d fields", len(options), reflect.TypeFor[Config]().NumField()-4)
+	keyed := 0 // fields with a key (the others are derived by Validate)
+	for f := range reflect.TypeFor[Config]().Fields() {
+		if f.Tag.Get("mapstructure") != "-" {
+			keyed++
+		}
+	}
+	if len(options) != keyed {
+		t.Errorf("%d options for %d fields", len(options), keyed)
 	}
 }
 
@@ -99,7 +105,9 @@ func TestValidateNamesTheOption(t *testing.T) {
 		key  string
 		edit func(*Config)
 	}{
-		{"model", func(c *Config) { c.Model = "" }},
+		{"served_model_name", func(c *Config) { c.ServedModelName = "a,,b" }},
+		{"tokenizer", func(c *Config) { c.Tokenizer = "/some/hf/tokenizer" }},
+		{"tokenizer_mode", func(c *Config) { c.TokenizerMode = "mistral" }},
 		{"model", func(c *Config) { c.Model = "/nonexistent/x.gguf" }},
 		{"port", func(c *Config) { c.Port = 70000 }},
 		{"tensor_parallel_size", func(c *Config) { c.TensorParallelSize = -1 }},
@@ -131,6 +139,8 @@ func TestValidateNamesTheOption(t *testing.T) {
 		{"log_level", func(c *Config) { c.LogLevel = "loud" }},
 		{"response_role", func(c *Config) { c.ResponseRole = "" }},
 		{"tool_call_parser", func(c *Config) { c.ToolCallParser = "gpt" }},
+		{"reasoning_parser", func(c *Config) { c.ReasoningParser = "o1" }},
+		{"response_store_entries", func(c *Config) { c.ResponseStoreEntries = 0 }},
 		{"enable_auto_tool_choice", func(c *Config) { c.EnableAutoToolChoice = true }},
 		{"chat_template", func(c *Config) { c.ChatTemplate = "/nonexistent.jinja" }},
 	}
@@ -183,9 +193,16 @@ func TestUnknownFileKey(t *testing.T) {
 }
 
 func TestParseDevicesAndSize(t *testing.T) {
-	cpus, err := ParseDevices("cpu:0,2-3,2", 4)
-	if err != nil || !reflect.DeepEqual(cpus, []int{0, 2, 3}) {
-		t.Errorf("ParseDevices = %v, %v", cpus, err)
+	for _, spec := range []string{"cpu:0,2-3,2", "cpu:0,cpu:2-3", "cpu:0, cpu:3,cpu:2"} {
+		cpus, err := ParseDevices(spec, 4)
+		if err != nil || !reflect.DeepEqual(cpus, []int{0, 2, 3}) {
+			t.Errorf("ParseDevices(%q) = %v, %v", spec, cpus, err)
+		}
+	}
+	for _, spec := range []string{"npu:0", "cpu:0,npu:1", "cpu:cpu:0", "cpu:0-"} {
+		if cpus, err := ParseDevices(spec, 4); err == nil {
+			t.Errorf("ParseDevices(%q) = %v, want an error", spec, cpus)
+		}
 	}
 	for s, want := range map[string]int64{"4MiB": 4 << 20, "1.5GiB": 3 << 29, "100": 100, "2 GB": 2e9} {
 		if n, err := ParseSize(s); err != nil || n != want {

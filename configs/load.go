@@ -42,6 +42,8 @@ func RegisterFlags(fs *pflag.FlagSet) {
 			fs.StringSlice(name, x, o.usage)
 		case time.Duration:
 			fs.Duration(name, x, o.usage)
+		case []ModelSpec:
+			fs.StringArray(name, nil, o.usage)
 		default:
 			panic("configs: no flag kind for " + o.key) // a programming error caught by tests
 		}
@@ -57,6 +59,15 @@ func fieldByKey(v reflect.Value, key string) reflect.Value {
 		}
 	}
 	panic("configs: no field for key " + key)
+}
+
+// Keys are every option's key as kiln.yaml spells it, in its order.
+func Keys() []string {
+	keys := make([]string, len(options))
+	for i, o := range options {
+		keys[i] = o.key
+	}
+	return keys
 }
 
 // ConfigFileEnv names the config file when --config is not given.
@@ -97,10 +108,16 @@ func Load(file string, fs *pflag.FlagSet) (*Config, error) {
 			}
 		}
 	}
+	models, err := parseModels(v.Get("models"))
+	if err != nil {
+		return nil, fmt.Errorf("option models (--models, %s): %w", EnvName("models"), err)
+	}
+	v.Set("models", []ModelSpec{}) // decoded by hand: mapstructure would ignore unknown keys
 	var c Config
 	if err := v.Unmarshal(&c); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
+	c.Models = models
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -19,6 +20,10 @@ var BuiltinChatTemplates = []string{"chatml", "llama2", "llama3", "mistral", "qw
 // toolcall's parsers (a test in package main keeps the two lists equal).
 var ToolCallParsers = []string{"hermes", "llama3_json", "mistral", "pythonic", "qwen2.5"}
 
+// ReasoningParsers are the names reasoning_parser accepts: engine/chat/
+// reasoning's parsers (a test in package main keeps the two lists equal).
+var ReasoningParsers = []string{"deepseek_r1", "qwen3"}
+
 // Validate checks every option and fills the derived fields. Each message
 // names the option as it is spelt in kiln.yaml, with its flag and variable,
 // so the user can find whichever source set it.
@@ -28,12 +33,32 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("option %s (--%s, %s): %s", key, FlagName(key), EnvName(key), fmt.Sprintf(format, args...)))
 	}
 	if c.Model == "" {
-		bad("model", "a GGUF model file is required")
+		// The built-in model is served, or the models list.
 	} else if st, err := os.Stat(c.Model); err != nil {
 		bad("model", "%v", err)
 	} else if st.IsDir() {
-		bad("model", "%s is a directory; want a GGUF file", c.Model)
+		if cs, err := os.Stat(filepath.Join(c.Model, "config.json")); err != nil || !cs.Mode().IsRegular() {
+			bad("model", "%s is a directory without config.json; want a GGUF file or a Hugging Face model directory", c.Model)
+		}
 	}
+	c.ModelNames = nil
+	if c.ServedModelName != "" {
+		for i, n := range strings.Split(c.ServedModelName, ",") {
+			n = strings.TrimSpace(n)
+			if n == "" {
+				bad("served_model_name", "name %d of %q is empty", i, c.ServedModelName)
+				continue
+			}
+			c.ModelNames = append(c.ModelNames, n)
+		}
+	}
+	if c.Tokenizer != "" && c.Tokenizer != c.Model {
+		bad("tokenizer", "%q: kiln reads the tokenizer from the GGUF model file; leave tokenizer empty or set it to the model file", c.Tokenizer)
+	}
+	if !slices.Contains([]string{"auto", "slow", "fast"}, c.TokenizerMode) {
+		bad("tokenizer_mode", "%q: want auto, slow or fast", c.TokenizerMode)
+	}
+	c.validateModels(bad)
 	if c.Host == "" {
 		bad("host", "empty; want an address such as 0.0.0.0 or 127.0.0.1")
 	}
@@ -53,6 +78,12 @@ func (c *Config) Validate() error {
 	}
 	if c.EnableAutoToolChoice && c.ToolCallParser == "" {
 		bad("enable_auto_tool_choice", "needs tool_call_parser (--tool-call-parser) to read the model's calls")
+	}
+	if c.ReasoningParser != "" && !slices.Contains(ReasoningParsers, c.ReasoningParser) {
+		bad("reasoning_parser", "%q: want one of %s", c.ReasoningParser, strings.Join(ReasoningParsers, ", "))
+	}
+	if c.ResponseStoreEntries < 1 {
+		bad("response_store_entries", "%d: want >= 1", c.ResponseStoreEntries)
 	}
 	if c.TensorParallelSize < 0 {
 		bad("tensor_parallel_size", "%d: want >= 0 (0: automatic)", c.TensorParallelSize)
@@ -191,7 +222,8 @@ func (c *Config) Threads() int {
 	return max(1, runtime.NumCPU()/max(1, c.DataParallelSize))
 }
 
-// ParseDevices reads "cpu", "cpu:0-3" or "cpu:0,2,4-5" into sorted CPU
+// ParseDevices reads "cpu", "cpu:0-3", "cpu:0,2,4-5" or, as furiosa-llm
+// writes its devices, "cpu:0,cpu:2-3" into sorted CPU
 // indices below ncpu; an empty spec (or bare "cpu") means all CPUs (nil).
 func ParseDevices(spec string, ncpu int) ([]int, error) {
 	spec = strings.TrimSpace(spec)
@@ -203,8 +235,12 @@ func ParseDevices(spec string, ncpu int) ([]int, error) {
 		return nil, fmt.Errorf("%q: want cpu, cpu:0-3 or cpu:0,2 (only CPU devices exist here)", spec)
 	}
 	seen := map[int]bool{}
-	for part := range strings.SplitSeq(list, ",") {
-		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+	for i, part := range strings.Split(list, ",") {
+		part = strings.TrimSpace(part)
+		if i > 0 { // furiosa-llm names each device ("npu:0,npu:1"): "cpu:0,cpu:2-3" too
+			part = strings.TrimPrefix(part, "cpu:")
+		}
+		lo, hi, isRange := strings.Cut(part, "-")
 		a, err1 := strconv.Atoi(lo)
 		b := a
 		var err2 error

@@ -29,6 +29,7 @@ package control
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -305,7 +306,16 @@ func (e *Engine) beamStep(g *group, now time.Time) {
 		if s != beams[c.beam] {
 			e.running = append(e.running, s)
 		}
-		if stopped := e.extendBeam(s, c, beams[c.beam].beamRow, now); stopped {
+		stopped, err := e.extendBeam(s, c, beams[c.beam].beamRow, now)
+		if err != nil {
+			// The constraint refused a token its mask allowed (a step over
+			// its work budget): the search fails as a whole, never a
+			// hypothesis cut mid-output and reported as stop.
+			g.live = append(g.live, seqs[i:]...)
+			e.failGroup(g, Event{Finish: FinishError, Err: fmt.Errorf("control: constrained decoding: %w", err)})
+			return
+		}
+		if stopped {
 			b.add(s.snapshot(), s.score, genLen, width)
 			e.retire(s)
 			continue
@@ -324,14 +334,13 @@ func (e *Engine) beamStep(g *group, now time.Time) {
 
 // extendBeam appends c's token to s (the beam it extends, or a fork of it),
 // whose row was the parent beam's; true when the token completes a stop
-// string (the beam is finished).
-func (e *Engine) extendBeam(s *sequence, c beamCand, row []float32, now time.Time) (stopped bool) {
+// string (the beam is finished), and the constraint's error when it
+// refuses the token.
+func (e *Engine) extendBeam(s *sequence, c beamCand, row []float32, now time.Time) (stopped bool, err error) {
 	lp := s.tokenLogprob(c.tok, row)
 	if s.req.Constraint != nil {
 		if err := s.req.Constraint.Accept(c.tok); err != nil {
-			// Cannot happen: the mask allowed c.tok. End the beam here.
-			s.pending.Finish = FinishStop
-			return true
+			return false, err
 		}
 	}
 	s.tokens = append(s.tokens, c.tok)
@@ -353,7 +362,7 @@ func (e *Engine) extendBeam(s *sequence, c beamCand, row []float32, now time.Tim
 	if stopped {
 		s.pending.Finish = FinishStop
 	}
-	return stopped
+	return stopped, nil
 }
 
 // endBeam returns g's n best hypotheses, adding the live beams (finished

@@ -77,3 +77,30 @@ func TestConstraintMasksSampling(t *testing.T) {
 		t.Errorf("blocks in use after the runs: %+v", st)
 	}
 }
+
+// TestBeamConstraintRefusalFails: a constraint that refuses a token its
+// mask allowed (a step over its work budget) fails the whole beam search
+// with an error; no hypothesis is cut and reported as stop, nothing leaks.
+func TestBeamConstraintRefusalFails(t *testing.T) {
+	e, f := newFakeEngine(t, 64, Config{})
+	delete(f.banned, 2)
+	beamReq := func(refuse int32) Request {
+		r := greedyReq(prompt(7, 10), 12)
+		r.N, r.BestOf = 2, 2
+		r.Beam = &BeamSearch{LengthPenalty: 1}
+		r.Constraint = &parityConstraint{count: 6, refuse: refuse}
+		return r
+	}
+	ok := runChoices(t, e, beamReq(-1))
+	if ok[0].last.Finish != FinishStop || len(ok[0].tokens) == 0 {
+		t.Fatalf("unrefused search: %v %v, want hypotheses ending in stop", ok[0], ok[0].tokens)
+	}
+	for j, c := range runChoices(t, e, beamReq(ok[0].tokens[0])) {
+		if c.last.Finish != FinishError || c.last.Err == nil {
+			t.Errorf("choice %d: finish %q err %v, want an error", j, c.last.Finish, c.last.Err)
+		}
+	}
+	if st := e.pool.Stats(); st.UsedBlocks != 0 {
+		t.Errorf("blocks in use after the runs: %+v", st)
+	}
+}

@@ -75,17 +75,53 @@ func KVBudget(available int64, fraction float64, replicas int) int64 {
 // say.
 const fallbackMemory = 4 << 30
 
-// AvailableMemory is /proc/meminfo's MemAvailable, or 4 GiB where that
-// cannot be read.
+// AvailableMemory is the memory this process may still take: the smaller of
+// /proc/meminfo's MemAvailable and the room left under its memory cgroup's
+// limit (a container's --memory or a Kubernetes limit, which MemAvailable
+// does not see), or 4 GiB where neither can be read.
 func AvailableMemory() int64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
+	return availableMemory(os.ReadFile)
+}
+
+// availableMemory is AvailableMemory reading files through read.
+func availableMemory(read func(string) ([]byte, error)) int64 {
+	// A memory cgroup's limit and usage, v2 then v1, as seen from inside a
+	// container (its cgroup namespace's root).
+	cgroupFiles := [...][2]string{
+		{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"},
+		{"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"},
+	}
+	avail := int64(-1)
+	if b, err := read("/proc/meminfo"); err == nil {
+		if n, ok := memAvailable(string(b)); ok {
+			avail = n
+		}
+	}
+	for _, f := range cgroupFiles {
+		limit, lok := readBytesFile(read, f[0])
+		usage, uok := readBytesFile(read, f[1])
+		if !lok || !uok || limit >= 1<<60 { // "max", or v1's unlimited page-rounded MaxInt64
+			continue
+		}
+		if room := max(limit-usage, 0); avail < 0 || room < avail {
+			avail = room
+		}
+		break
+	}
+	if avail < 0 {
 		return fallbackMemory
 	}
-	if n, ok := memAvailable(string(b)); ok {
-		return n
+	return avail
+}
+
+// readBytesFile reads a cgroup file holding one byte count.
+func readBytesFile(read func(string) ([]byte, error), path string) (int64, bool) {
+	b, err := read(path)
+	if err != nil {
+		return 0, false
 	}
-	return fallbackMemory
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return n, err == nil && n >= 0
 }
 
 // memAvailable finds MemAvailable (in kB) in the text of /proc/meminfo.

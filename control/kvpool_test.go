@@ -2,6 +2,7 @@ package control
 
 import (
 	"errors"
+	"os"
 	"testing"
 )
 
@@ -84,5 +85,44 @@ func TestMemAvailable(t *testing.T) {
 	}
 	if AvailableMemory() <= 0 {
 		t.Error("AvailableMemory is not positive")
+	}
+}
+
+func TestAvailableMemoryCgroup(t *testing.T) {
+	const meminfo = "MemTotal: 16000000 kB\nMemAvailable: 8000000 kB\n" // 8,192,000,000 bytes
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  int64
+	}{
+		{"meminfo only", map[string]string{"/proc/meminfo": meminfo}, 8000000 << 10},
+		{"v2 limit below MemAvailable", map[string]string{"/proc/meminfo": meminfo,
+			"/sys/fs/cgroup/memory.max": "2147483648\n", "/sys/fs/cgroup/memory.current": "536870912\n"}, 1610612736},
+		{"v2 unlimited", map[string]string{"/proc/meminfo": meminfo,
+			"/sys/fs/cgroup/memory.max": "max\n", "/sys/fs/cgroup/memory.current": "536870912\n"}, 8000000 << 10},
+		{"v2 limit above MemAvailable", map[string]string{"/proc/meminfo": meminfo,
+			"/sys/fs/cgroup/memory.max": "68719476736\n", "/sys/fs/cgroup/memory.current": "0\n"}, 8000000 << 10},
+		{"v1 limit", map[string]string{"/proc/meminfo": meminfo,
+			"/sys/fs/cgroup/memory/memory.limit_in_bytes": "1073741824\n", "/sys/fs/cgroup/memory/memory.usage_in_bytes": "73741824\n"}, 1000000000},
+		{"v1 unlimited", map[string]string{"/proc/meminfo": meminfo,
+			"/sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n", "/sys/fs/cgroup/memory/memory.usage_in_bytes": "1\n"}, 8000000 << 10},
+		{"over the limit", map[string]string{"/proc/meminfo": meminfo,
+			"/sys/fs/cgroup/memory.max": "100\n", "/sys/fs/cgroup/memory.current": "200\n"}, 0},
+		{"cgroup only", map[string]string{
+			"/sys/fs/cgroup/memory.max": "1000\n", "/sys/fs/cgroup/memory.current": "1\n"}, 999},
+		{"nothing readable", map[string]string{}, fallbackMemory},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			read := func(path string) ([]byte, error) {
+				if s, ok := tc.files[path]; ok {
+					return []byte(s), nil
+				}
+				return nil, os.ErrNotExist
+			}
+			if got := availableMemory(read); got != tc.want {
+				t.Fatalf("availableMemory = %d, want %d", got, tc.want)
+			}
+		})
 	}
 }

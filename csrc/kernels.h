@@ -52,9 +52,10 @@ typedef struct {
     kiln_mm_kernel gemm;     /* m >= gemm_min_m */
     int gemm_min_m;
     /* Non-NULL: gemm reads p->xp / p->xdp, which gemm_layout(p, r0, r1)
-     * fills from p->xq / p->xd for rows [r0, r1) (r0 a multiple of
-     * KILN_MM_Q8G_MR; r1 too, or m). */
+     * fills from p->xq / p->xd for rows [r0, r1) (r0 a multiple of gemm_mr;
+     * r1 too, or m). */
     void (*gemm_layout)(const kiln_mm *p, int64_t r0, int64_t r1);
+    int gemm_mr;
     const char *to_float_variant, *gemv_variant, *gemm_variant;
 } kiln_type_kernels;
 

@@ -246,7 +246,7 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
             t.xq.xp = (const int32_t *)((char *)s + acc_bytes + q_bytes); /* 64-byte aligned */
             t.xq.xdp = (const float *)(t.xq.xp + (size_t)m * (size_t)kpad / 2);
         }
-        t.group_rows = t.xq.xp ? KILN_MM_Q8G_MR : 4; /* the tiled layout goes by whole tiles */
+        t.group_rows = t.xq.xp ? q8row->gemm_mr : 4; /* the tiled layout goes by whole tiles */
         t.groups = (m + t.group_rows - 1) / t.group_rows;
     }
     const int64_t per = (n_total + (int64_t)nth * KILN_MM_CHUNKS_PER_THREAD - 1) / ((int64_t)nth * KILN_MM_CHUNKS_PER_THREAD);

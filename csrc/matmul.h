@@ -15,10 +15,11 @@
  *    from there on, a packed-int16 outer-product GEMM (matmul_q8_avx2.c:
  *    16-column W panels packed per thread, 6-row X tiles, vpmaddwd+vpaddd
  *    per k pair, the f32 fma once per block).
- *  - Q8_0, AVX-512: one 16-lane accumulator per output (two blocks per
- *    step); per step acc = fma(dx*dw, float(int32 lane sums), acc); then
- *    the fixed horizontal sum. int32 sums are exact, so how they are
- *    computed (sign trick, VNNI) does not matter.
+ *  - Q8_0, AVX-512: the AVX2 rule, so the bits equal AVX2's. With VNNI:
+ *    the GEMV of matmul_q8_avx512.c (16 W rows per VPDPBUSD step, m below
+ *    KILN_MM_Q8G_MIN_M) and the int8 GEMM of matmul_q8g_avx512.c (12-row X
+ *    tiles × 16-column W panels); without VNNI, the AVX2 kernels. The int32
+ *    block dots are exact, so how they are summed does not matter.
  * Tiles differ only in how many outputs they compute at once; cache blocking
  * over k saves and restores the vector accumulators bit-exactly.
  * X rows for Q8_0 are quantized once per call (kiln_mm_quantize_rows_*),
@@ -37,9 +38,11 @@ typedef struct {
     const int8_t *xq;     /* Q8_0 only: X quants [m, kpad] (kpad = k rounded up to 64) */
     const float *xd;      /* Q8_0 only: X block scales as f32, [m, kpad/32] */
     /* Q8_0 GEMM only (the type row has gemm_layout, m >= gemm_min_m; else NULL): X by tiles of
-     * KILN_MM_Q8G_MR rows (the last tile has mr = m % MR rows, if any). The
-     * tile of rows i0.. holds the quants as int16 pairs (x[2P], x[2P+1]) at
-     * xp + i0*kpad/2 + P*mr + r and the block scales at xdp + i0*kpad/32 + b*mr + r. */
+     * the row's gemm_mr rows (the last tile has mr = m % MR rows, if any), room for
+     * m*kpad*2 bytes in xp and m*kpad/32 floats in xdp. AVX2: the tile of rows i0..
+     * holds the quants as int16 pairs (x[2P], x[2P+1]) at xp + i0*kpad/2 + P*mr + r
+     * and the block scales at xdp + i0*kpad/32 + b*mr + r; AVX-512 VNNI: see
+     * matmul_q8g_avx512.c. */
     const int32_t *xp;
     const float *xdp;
     int64_t kpad;
@@ -91,8 +94,10 @@ typedef struct {
  * per-thread scratch (KILN_MM_SCRATCH_FLOATS floats). */
 void kiln_mm_blocked(const kiln_mm *p, const kiln_mm_tiles *tl, int64_t n0, int64_t n1, float *acc);
 
-/* Tile height of the Q8_0 GEMM kernels and of their X layout (kiln_mm.xp). */
+/* Tile height of the AVX2 Q8_0 GEMM and of its X layout (kiln_mm.xp). */
 #define KILN_MM_Q8G_MR 6
+/* Tile height of the AVX-512 VNNI Q8_0 GEMM and of its X layout. */
+#define KILN_MM_Q8V_MR 12
 /* Smallest m for the AVX2 Q8_0 GEMM: below it the dot-product kernel of
  * matmul_avx2.c is as fast (packing a W panel costs about as much as a few
  * rows of products; measured break-even at m = 4). */
@@ -123,11 +128,15 @@ void kiln_mm_q8_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scrat
  * kiln_mm_q8_layout_avx2 fills (matmul_q8_avx2.c). */
 void kiln_mm_q8_gemm_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_q8_layout_avx2(const kiln_mm *p, int64_t r0, int64_t r1);
-/* AVX-512 (matmul_avx512.c): float and Q8_0 tiles through the blocked
- * driver; the _vnni Q8_0 variant needs AVX512_VNNI (same bits). */
+/* AVX-512 (matmul_avx512.c): float tiles through the blocked driver. */
 void kiln_mm_float_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
-void kiln_mm_q8_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
-void kiln_mm_q8_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* kiln_mm_q8_gemv_avx512_vnni (matmul_q8_avx512.c): Q8_0 for small m by the
+ * AVX2 rule (bit-identical to the AVX2 kernels), 16 W rows per VPDPBUSD step. */
+void kiln_mm_q8_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* kiln_mm_q8v_gemm_avx512 (matmul_q8g_avx512.c): the VNNI Q8_0 GEMM, same
+ * rule, from p->xp / p->xdp laid out by kiln_mm_q8v_layout_avx512. */
+void kiln_mm_q8v_gemm_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_q8v_layout_avx512(const kiln_mm *p, int64_t r0, int64_t r1);
 #endif
 
 #endif /* KILN_MATMUL_H */

@@ -167,8 +167,8 @@ KILN_TARGET_AVX512 static double fma_avx512(double seconds, float *sink) {
  *   AVX2:    a = a + vpmaddwd(b, c), int16 pairs into int32       16 MACs
  *            (asm: operands independent of the chain, as in the GEMM)
  *   AVX-512: a = vpdpbusd(a, b, c) with VNNI                      64 MACs
- *            a = vpmaddwd(vpmaddubsw(a, b), 1) without            64 MACs
- *            (every step reads its own accumulator: nothing to hoist)
+ *            (every step reads its own accumulator: nothing to hoist);
+ *            without VNNI the AVX2 sequence (its Q8_0 kernels are AVX2's)
  * One MAC counts two ops, as an FMA counts two flops. */
 static double int8_ref(double seconds, float *sink) {
     volatile uint32_t vb = 3, vc = 1;
@@ -231,13 +231,6 @@ KILN_TARGET_AVX2 static double int8_avx2(double seconds, float *sink) {
 }
 #undef MADD_ADD
 
-KILN_TARGET_AVX512 static double int8_avx512(double seconds, float *sink) {
-    const __m512i a = _mm512_set1_epi32(0x01030507), b = _mm512_set1_epi8(3), ones = _mm512_set1_epi16(1);
-#define STEP_AVX512(v) _mm512_madd_epi16(_mm512_maddubs_epi16(v, b), ones)
-    INT8_BODY(__m512i, _mm512_add_epi32, 64, STEPS12(STEP_AVX512))
-#undef STEP_AVX512
-}
-
 KILN_TARGET_AVX512VNNI static double int8_avx512vnni(double seconds, float *sink) {
     const __m512i a = _mm512_set1_epi32(0x01030507), b = _mm512_set1_epi8(3), c = _mm512_set1_epi8(-5);
 #define STEP_VNNI(v) _mm512_dpbusd_epi32(v, b, c)
@@ -250,8 +243,9 @@ static void int8_worker(peak_task *t, int ith) {
     switch (kiln_active_isa()) {
 #if KILN_X86
     case KILN_ISA_AVX512:
+        /* without VNNI the AVX-512 table runs the AVX2 Q8_0 kernels */
         t->flops[ith] = (kiln_cpu_features() & KILN_CPU_AVX512VNNI) ? int8_avx512vnni(t->seconds, &t->sink[ith])
-                                                                    : int8_avx512(t->seconds, &t->sink[ith]);
+                                                                    : int8_avx2(t->seconds, &t->sink[ith]);
         return;
     case KILN_ISA_AVX2: t->flops[ith] = int8_avx2(t->seconds, &t->sink[ith]); return;
 #endif

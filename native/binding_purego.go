@@ -114,6 +114,8 @@ func loadLibrary() error {
 		{&cAttnDecode, "kiln_attn_decode"}, {&cAttnPrefill, "kiln_attn_prefill"},
 		{&cProbeBW, "kiln_probe_read_bandwidth"}, {&cProbeFMA, "kiln_probe_fma_peak"},
 		{&cProbeInt8, "kiln_probe_int8_peak"},
+		{&cGeGLUTanh, "kiln_geglu_tanh"}, {&cSoftcap, "kiln_softcap"}, {&cAttnWindow, "kiln_attn_window"},
+		{&cScaleStrided, "kiln_scale_strided"},
 	}
 	for _, s := range syms {
 		if _, err := purego.Dlsym(lib, s.name); err != nil {

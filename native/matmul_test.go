@@ -2,6 +2,7 @@ package native
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -133,6 +134,35 @@ func TestMatMulBadArguments(t *testing.T) {
 			if err := c.call(); !errors.Is(err, c.err) {
 				t.Fatalf("got %v, want %v", err, c.err)
 			}
+		})
+	}
+}
+
+// TestMatMulQ8VariantsAgree: every x86 variant computes Q8_0 by one rule
+// (one f32 accumulator per output, one fma per block over exact int32 block
+// dots), so AVX2 and AVX-512 (VNNI or not) give the same bits, for GEMV
+// and GEMM batches alike.
+func TestMatMulQ8VariantsAgree(t *testing.T) {
+	if !Supported(AVX2) || !Supported(AVX512) {
+		t.Skip("needs both avx2 and avx512")
+	}
+	r := newRNG(t)
+	defer SetISA(CurrentISA())
+	for _, c := range []struct{ m, n, k int }{{1, 37, 1056}, {3, 203, 96}, {4, 33, 8192}, {16, 77, 320}, {61, 19, 64}} {
+		t.Run(fmt.Sprintf("m%d_n%d_k%d", c.m, c.n, c.k), func(t *testing.T) {
+			x := randSlice(r, c.m*c.k, -2, 2)
+			w := encodeWeights(t, Q8_0, randSlice(r, c.n*c.k, -1, 1))
+			var got [2][]float32
+			for i, isa := range []ISA{AVX2, AVX512} {
+				if err := SetISA(isa); err != nil {
+					t.Fatal(err)
+				}
+				got[i] = poisoned(c.m * c.n)
+				if err := MatMul(Q8_0, w, x, got[i], c.m, c.n, c.k); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sameBits(t, "q8_0 avx2 vs avx512", got[0], got[1])
 		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/kiln-llm/kiln/control"
 	"github.com/kiln-llm/kiln/engine/chat"
+	"github.com/kiln-llm/kiln/engine/chat/reasoning"
 	"github.com/kiln-llm/kiln/engine/tokenizer"
 	"github.com/kiln-llm/kiln/server/openai"
 )
@@ -39,6 +40,9 @@ func parseMessages(raw json.RawMessage) ([]chat.Message, error) {
 		var m openai.Message
 		if err := json.Unmarshal(it, &m); err != nil {
 			return nil, badParam(p, "%s: wrong type: want an object with role and content", p)
+		}
+		if err := messageAlias(&m, p); err != nil {
+			return nil, err
 		}
 		if !chatRoles[m.Role] {
 			return nil, badParam(p+".role", "%s.role: %q; want system, developer, user, assistant or tool", p, m.Role)
@@ -140,7 +144,7 @@ func messageContent(m openai.Message, p string) (string, error) {
 
 // handleChat is POST /v1/chat/completions.
 func (s *Server) handleChat(c *fiber.Ctx) error {
-	m, err := s.ready()
+	m, err := s.requestModel(c)
 	if err != nil {
 		return err
 	}
@@ -168,43 +172,18 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 		}
 		g.req.TopLogprobs = *req.TopLogprobs
 	}
-	plan, err := s.planTools(&req, m)
+	j, err := s.prepareChat(c, m, &req, g, msgs)
 	if err != nil {
 		return err
 	}
-	g.req.RenderTokens = plan.markerTokens(m.Tokenizer)
-	og, err := s.outputGrammar(&req.Sampling)
-	if err != nil {
-		return err
-	}
-	if plan.grammar != nil {
-		if og != nil {
-			return errConflict(describeGrammarParam(&req.Sampling))
-		}
-		og = plan.grammar
-	}
-	tmpl, err := m.template()
-	if err != nil {
-		return err
-	}
-	text, err := renderChat(tmpl, msgs, plan.tools, true)
-	if err != nil {
-		return err
-	}
-	g.req.Prompt = m.encodeChat(text, tmpl)
-	if err := checkContext(&g, len(g.req.Prompt), m, "messages"); err != nil {
-		return err
-	}
-	m.endOfTurn(&g.req, tmpl)
-	reqs := g.expand([][]int32{g.req.Prompt}, c.GetRespHeader(RequestIDHeader))
-	s.constrain(reqs, m, og)
-	r, err := s.start(m.Backend, reqs, "messages")
+	plan, think := j.plan, j.think
+	r, err := s.start(m.Backend, j.reqs, "messages")
 	if err != nil {
 		return err
 	}
 	base := openai.ChatCompletion{ID: newID("chatcmpl-"), Created: time.Now().Unix(), Model: m.ID}
 	if g.stream {
-		s.streamChat(c, r, base, g.includeUsage, m.Tokenizer, plan)
+		s.streamChat(c, r, base, g.includeUsage, m.Tokenizer, plan, think)
 		return nil
 	}
 	defer r.finish()
@@ -216,8 +195,9 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 	base.Object = "chat.completion"
 	us := usages(res)
 	for i := range res {
-		out := plan.parse(res[i].text.String())
-		msg := &openai.ReplyMessage{Role: s.opts.ResponseRole, Content: out.content, ToolCalls: out.calls}
+		thinking, answer := think.split(res[i].text.String())
+		out := plan.parse(answer)
+		msg := &openai.ReplyMessage{Role: s.opts.ResponseRole, Content: out.content, ToolCalls: out.calls, ReasoningContent: thinking, Reasoning: thinking}
 		ch := openai.ChatChoice{Index: i, Message: msg, FinishReason: finishReason(res[i].finish)}
 		if len(out.calls) > 0 && res[i].finish == control.FinishStop {
 			ch.FinishReason = finishReason(finishToolCalls) // a cut answer stays "length", as OpenAI's
@@ -237,7 +217,26 @@ const finishToolCalls control.FinishReason = "tool_calls"
 // renderChat renders the conversation (and the tools, if any) with the
 // chat template; a template's refusal is the client's 400.
 func renderChat(tmpl ChatTemplate, msgs []chat.Message, tools []json.RawMessage, addGeneration bool) (string, error) {
-	text, err := tmpl.Render(msgs, tools, addGeneration)
+	return renderChatVars(tmpl, msgs, tools, addGeneration, nil)
+}
+
+// varsRenderer is a ChatTemplate that takes further template variables
+// (chat_template_kwargs); *chat.Renderer is one.
+type varsRenderer interface {
+	RenderVars(msgs []chat.Message, tools []json.RawMessage, addGeneration bool, vars map[string]any) (string, error)
+}
+
+// renderChatVars is renderChat with chat_template_kwargs.
+func renderChatVars(tmpl ChatTemplate, msgs []chat.Message, tools []json.RawMessage, addGeneration bool, vars map[string]any) (string, error) {
+	var text string
+	var err error
+	if vr, ok := tmpl.(varsRenderer); ok && len(vars) > 0 {
+		text, err = vr.RenderVars(msgs, tools, addGeneration, vars)
+	} else if len(vars) > 0 {
+		return "", badParam("chat_template_kwargs", "chat_template_kwargs: this chat template takes no variables")
+	} else {
+		text, err = tmpl.Render(msgs, tools, addGeneration)
+	}
 	if err != nil {
 		return "", badParam("messages", "messages: the chat template failed: %v", err)
 	}
@@ -250,7 +249,7 @@ func renderChat(tmpl ChatTemplate, msgs []chat.Message, tools []json.RawMessage,
 // stream: content deltas as they are decided, and per call a delta with
 // index, id, type and name (arguments "") and then its argument fragments,
 // exactly as OpenAI streams them; finish_reason is then "tool_calls".
-func (s *Server) streamChat(c *fiber.Ctx, r *run, base openai.ChatCompletion, includeUsage bool, tok *tokenizer.Tokenizer, plan *toolPlan) {
+func (s *Server) streamChat(c *fiber.Ctx, r *run, base openai.ChatCompletion, includeUsage bool, tok *tokenizer.Tokenizer, plan *toolPlan, think *reasoningPlan) {
 	base.Object = "chat.completion.chunk"
 	us := make([]control.Usage, r.n)
 	var index int
@@ -261,6 +260,7 @@ func (s *Server) streamChat(c *fiber.Ctx, r *run, base openai.ChatCompletion, in
 	}
 	started := make([]bool, r.n)
 	streams := make([]*toolStream, r.n)
+	thinking := make([]*reasoning.Stream, r.n)
 	s.streamRun(c, r, func(out *sse, ie indexedEvent) {
 		index = ie.i
 		if !started[ie.i] {
@@ -268,6 +268,7 @@ func (s *Server) streamChat(c *fiber.Ctx, r *run, base openai.ChatCompletion, in
 			empty := ""
 			out.send(chunk(openai.ChatMessage{Role: s.opts.ResponseRole, Content: &empty}))
 			streams[ie.i] = plan.newStream()
+			thinking[ie.i] = think.newStream()
 		}
 		ev := ie.ev
 		ts := streams[ie.i]
@@ -280,7 +281,21 @@ func (s *Server) streamChat(c *fiber.Ctx, r *run, base openai.ChatCompletion, in
 			ch.Choices[0].Logprobs, lps = lps, nil // the event's logprobs ride on its first chunk
 			out.send(ch)
 		}
-		for _, d := range ts.push(ev.Text) {
+		// The thinking (with a reasoning parser) goes out as reasoning
+		// deltas; only the answer reaches the tool-call parser.
+		answer := ev.Text
+		if th := thinking[ie.i]; th != nil {
+			d := th.Push(ev.Text)
+			if ev.Finish != "" {
+				f := th.Finish()
+				d.Reasoning, d.Content = d.Reasoning+f.Reasoning, d.Content+f.Content
+			}
+			if d.Reasoning != "" {
+				send(thinkingDelta(d.Reasoning))
+			}
+			answer = d.Content
+		}
+		for _, d := range ts.push(answer) {
 			send(d)
 		}
 		if ev.Finish != "" {

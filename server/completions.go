@@ -70,7 +70,7 @@ func parsePrompts(raw json.RawMessage, tok *tokenizer.Tokenizer, param string) (
 
 // handleCompletions is POST /v1/completions.
 func (s *Server) handleCompletions(c *fiber.Ctx) error {
-	m, err := s.ready()
+	m, err := s.requestModel(c)
 	if err != nil {
 		return err
 	}

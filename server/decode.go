@@ -76,7 +76,11 @@ func checkNoNull(raw json.RawMessage, param, want string) error {
 
 // checkJSONBody answers 415 for a body that says it is not JSON, as vLLM
 // does; a missing Content-Type is taken as JSON (bare HTTP clients send
-// none).
+// none). One exception: curl -d labels every body
+// application/x-www-form-urlencoded, so `curl URL -d '{"prompt": ...}'`,
+// the quick start's first request, sends a JSON object under a form type;
+// a form body that is a JSON object is read as JSON (a real form body,
+// a=1&b=2, is still a 415).
 func checkJSONBody(c *fiber.Ctx) error {
 	ct := c.Get(fiber.HeaderContentType)
 	if ct == "" {
@@ -84,6 +88,9 @@ func checkJSONBody(c *fiber.Ctx) error {
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err == nil && (mt == fiber.MIMEApplicationJSON || strings.HasSuffix(mt, "+json")) {
+		return nil
+	}
+	if err == nil && mt == fiber.MIMEApplicationForm && bytes.HasPrefix(bytes.TrimSpace(c.Body()), []byte("{")) {
 		return nil
 	}
 	return &APIError{Status: fiber.StatusUnsupportedMediaType, Type: "invalid_request_error", Code: "unsupported_media_type",

@@ -20,7 +20,7 @@ type Embedder interface {
 // token ids or arrays of them; encoding_format float or base64; dimensions
 // truncates (and renormalises) the vectors.
 func (s *Server) handleEmbeddings(c *fiber.Ctx) error {
-	m, err := s.ready()
+	m, err := s.requestModel(c)
 	if err != nil {
 		return err
 	}

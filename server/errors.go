@@ -180,5 +180,8 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	if ae.RetryAfter > 0 {
 		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(ae.RetryAfter))
 	}
+	if anthropicPath(c.Path()) {
+		return c.Status(ae.Status).JSON(anthropicError(ae))
+	}
 	return c.Status(ae.Status).JSON(ae.body())
 }

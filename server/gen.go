@@ -205,6 +205,19 @@ func (s *sse) raw(b []byte) {
 // done ends the stream.
 func (s *sse) done() { s.raw([]byte("[DONE]")) }
 
+// event writes a named event, `event: name` before its data, as
+// Anthropic's and the Responses API's streams do.
+func (s *sse) event(name string, v any) {
+	if s.err != nil {
+		return
+	}
+	if _, s.err = s.w.WriteString("event: " + name + "\n"); s.err != nil {
+		s.broken = true
+		return
+	}
+	s.send(v)
+}
+
 // setSSEHeaders prepares c for an event stream.
 func setSSEHeaders(c *fiber.Ctx) {
 	c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
@@ -216,6 +229,14 @@ func setSSEHeaders(c *fiber.Ctx) {
 // a request ends abnormally an error event is sent; at the end onEnd writes
 // any trailing chunk and [DONE] follows. A failed write cancels the run.
 func (s *Server) streamRun(c *fiber.Ctx, r *run, onEvent func(*sse, indexedEvent), onEnd func(*sse)) {
+	s.streamEvents(c, r, onEvent,
+		func(out *sse, ae *APIError) { out.send(ae.body()); out.done() },
+		func(out *sse) { onEnd(out); out.done() })
+}
+
+// streamEvents is streamRun for any protocol: fail writes the error that
+// ends a stream abnormally, onEnd the end of a complete one.
+func (s *Server) streamEvents(c *fiber.Ctx, r *run, onEvent func(*sse, indexedEvent), fail func(*sse, *APIError), onEnd func(*sse)) {
 	setSSEHeaders(c)
 	unwatch := watchDisconnect(c, r)
 	reportGone := s.streamDisconnects(c)
@@ -233,7 +254,7 @@ func (s *Server) streamRun(c *fiber.Ctx, r *run, onEvent func(*sse, indexedEvent
 			if f := ie.ev.Finish; f == control.FinishAbort || f == control.FinishError {
 				if !failed {
 					failed = true
-					out.send(finishError(r.ctx, s.base, ie.ev.Err).body())
+					fail(out, finishError(r.ctx, s.base, ie.ev.Err))
 				}
 				r.cancel() // the rest of a batch cannot complete the answer
 				continue
@@ -253,10 +274,9 @@ func (s *Server) streamRun(c *fiber.Ctx, r *run, onEvent func(*sse, indexedEvent
 		switch {
 		case failed:
 		case finished < r.n: // cannot happen: the engine always ends with a finish
-			out.send(finishError(r.ctx, s.base, nil).body())
+			fail(out, finishError(r.ctx, s.base, nil))
 		default:
 			onEnd(out)
 		}
-		out.done()
 	})
 }

@@ -96,7 +96,7 @@ func newTestEnv(t testing.TB, opts Options, delay time.Duration) *testEnv {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := New(opts)
-	m := &Model{ID: "stories", Root: storiesModel, Created: 1, ContextLen: e.Config().SessionLen, Tokenizer: tk, Backend: e}
+	m := &Model{ID: "stories", StrictName: true, Root: storiesModel, Created: 1, ContextLen: e.Config().SessionLen, Tokenizer: tk, Backend: e}
 	s.SetModel(m)
 	return &testEnv{srv: s, engine: e, model: m}
 }

@@ -262,7 +262,7 @@ func TestMethods(t *testing.T) {
 		{"DELETE", "/v1/completions", 405, "POST"},
 		{"PUT", "/V1/Chat/Completions/", 405, "POST"},
 		{"GET", "/tokenize", 405, "POST"},
-		{"PROPFIND", "/", 404, ""},
+		{"PROPFIND", "/", 405, "GET, HEAD"}, // the chat page
 		{"PROPFIND", "/v1/nothing", 404, ""},
 		{"DELETE", "/v1/nothing", 404, ""},
 	} {
@@ -301,7 +301,7 @@ func TestContentType(t *testing.T) {
 			status int
 		}{
 			{"text/plain", 415},
-			{"application/x-www-form-urlencoded", 415},
+			{"application/x-www-form-urlencoded", 200}, // curl -d's label for the JSON body it sends
 			{"multipart/form-data; boundary=x", 415},
 			{"not a media type", 415},
 			{"application/json", 200},
@@ -329,6 +329,12 @@ func TestContentType(t *testing.T) {
 				}
 			})
 		}
+	}
+	// A real form body under the form type stays a 415.
+	req := httptest.NewRequest("POST", "/v1/completions", strings.NewReader("prompt=Once&max_tokens=2"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, err := env.srv.App().Test(req, 10000); err != nil || resp.StatusCode != 415 {
+		t.Errorf("form body: %v %v", resp.StatusCode, err)
 	}
 	waitIdle(t, env.engine)
 }

@@ -32,7 +32,7 @@ type interactiveTurn struct {
 // the fields as LMDeploy calls them (request_output_len, min_new_tokens,
 // prompt). The stream is newline-delimited JSON, as LMDeploy sends it.
 func (s *Server) handleInteractive(c *fiber.Ctx) error {
-	m, err := s.ready()
+	m, err := s.defaultModel(c)
 	if err != nil {
 		return err
 	}
@@ -63,6 +63,10 @@ func (s *Server) handleInteractive(c *fiber.Ctx) error {
 		return c.JSON(interactiveDone(len(history)))
 	}
 	r, turn, err := s.startTurn(c, m, &t, history)
+	if errors.Is(err, errSessionFull) {
+		s.sessions.release(ss, nil) // kept: interactive_mode false restarts it
+		return answerSessionFull(c, t.stream, len(turn), len(history))
+	}
 	if err != nil {
 		s.sessions.release(ss, nil)
 		return lmdeployError(err)
@@ -215,8 +219,8 @@ func (s *Server) startTurn(c *fiber.Ctx, m *Model, t *interactiveTurn, history [
 	g := &t.gen
 	g.req.ID = c.GetRespHeader(RequestIDHeader)
 	g.req.Prompt = append(history, turn...)
-	if err := checkContext(g, len(g.req.Prompt), m, "prompt"); err != nil {
-		return nil, nil, err
+	if err := fitTurn(g, len(history), len(g.req.Prompt), m); err != nil {
+		return nil, turn, err
 	}
 	m.endOfTurn(&g.req, tmpl)
 	if t.id >= 0 {

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/kiln-llm/kiln/control"
@@ -64,6 +66,43 @@ var (
 		descPromptTok, descGenTok, descFinished, descPreempt, descSteps, descDraftTok, descAccTok, descTTFT, descITL, descE2E, descQueue}
 )
 
+// The names routers read, as vLLM exports them (the Kubernetes Gateway
+// API Inference Extension's model server protocol: queue depth, running
+// requests, K/V usage, LoRA adapters), per served model.
+func vllmDesc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("vllm:"+name, help, append([]string{"model_name"}, labels...), nil)
+}
+
+var (
+	descVLLMWaiting  = vllmDesc("num_requests_waiting", "Requests waiting for admission (kiln_num_requests_waiting).")
+	descVLLMRunning  = vllmDesc("num_requests_running", "Sequences in the running batch (kiln_num_requests_running).")
+	descVLLMKVUsage  = vllmDesc("kv_cache_usage_perc", "Fraction of K/V blocks in use, 1 is full (kiln_kv_cache_usage_ratio).")
+	descVLLMGPUUsage = vllmDesc("gpu_cache_usage_perc", "The same as vllm:kv_cache_usage_perc, under its older name.")
+	descVLLMLoRA     = vllmDesc("lora_requests_info", "LoRA adapters running and waiting (kiln serves none); the value is the scrape's Unix time.",
+		"running_lora_adapters", "waiting_lora_adapters", "max_lora")
+	vllmDescs = []*prometheus.Desc{descVLLMWaiting, descVLLMRunning, descVLLMKVUsage, descVLLMGPUUsage, descVLLMLoRA}
+)
+
+// servedModels are the models serving now: the one model, or the
+// router's loaded ones.
+func (s *Server) servedModels() []*Model {
+	if r := s.router.Load(); r != nil {
+		return r.Loaded()
+	}
+	if m := s.model.Load(); m != nil {
+		return []*Model{m}
+	}
+	return nil
+}
+
+// kvUsage is the fraction of mt's K/V blocks in use.
+func kvUsage(mt control.Metrics) float64 {
+	if mt.KV.TotalBlocks == 0 {
+		return 0
+	}
+	return float64(mt.KV.UsedBlocks) / float64(mt.KV.TotalBlocks)
+}
+
 // engineCollector reads control.Metrics at each scrape.
 type engineCollector struct{ s *Server }
 
@@ -72,15 +111,35 @@ func (e *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range engineDescs {
 		ch <- d
 	}
+	for _, d := range vllmDescs {
+		ch <- d
+	}
 }
 
-// Collect implements prometheus.Collector; nothing while loading.
+// Collect implements prometheus.Collector; nothing while no model serves.
+// kiln's own metrics sum over the served models; the vLLM names are per
+// model.
 func (e *engineCollector) Collect(ch chan<- prometheus.Metric) {
-	m := e.s.model.Load()
-	if m == nil {
+	models := e.s.servedModels()
+	r := e.s.router.Load()
+	if len(models) == 0 && r == nil {
 		return
 	}
-	mt := m.Backend.Metrics()
+	now := float64(time.Now().Unix())
+	for _, m := range models {
+		mt := m.Backend.Metrics()
+		ch <- prometheus.MustNewConstMetric(descVLLMWaiting, prometheus.GaugeValue, float64(mt.Waiting), m.ID)
+		ch <- prometheus.MustNewConstMetric(descVLLMRunning, prometheus.GaugeValue, float64(mt.Running), m.ID)
+		ch <- prometheus.MustNewConstMetric(descVLLMKVUsage, prometheus.GaugeValue, kvUsage(mt), m.ID)
+		ch <- prometheus.MustNewConstMetric(descVLLMGPUUsage, prometheus.GaugeValue, kvUsage(mt), m.ID)
+		ch <- prometheus.MustNewConstMetric(descVLLMLoRA, prometheus.GaugeValue, now, m.ID, "", "", "0")
+	}
+	var mt control.Metrics
+	if r == nil {
+		mt = models[0].Backend.Metrics()
+	} else if backends := r.metricsBackends(); len(backends) > 0 {
+		mt = control.NewReplicas(backends...).Metrics() // summed as replicas are
+	}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -93,11 +152,7 @@ func (e *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descKVBlocks, float64(mt.KV.UsedBlocks), "used")
 	gauge(descKVBlocks, float64(mt.KV.CachedBlocks), "cached")
 	gauge(descKVBlocks, float64(mt.KV.FreeBlocks), "free")
-	usage := 0.0
-	if mt.KV.TotalBlocks > 0 {
-		usage = float64(mt.KV.UsedBlocks) / float64(mt.KV.TotalBlocks)
-	}
-	gauge(descKVUsage, usage)
+	gauge(descKVUsage, kvUsage(mt))
 	gauge(descHitRate, mt.KV.HitRate())
 	counter(descPrefixQ, float64(mt.KV.PrefixQueries))
 	counter(descPrefixH, float64(mt.KV.PrefixHits))

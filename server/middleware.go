@@ -62,16 +62,20 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	return nil
 }
 
-// auth checks the Bearer key in constant time against every configured key
-// (hashed first, so lengths leak nothing either).
+// auth checks the Bearer key (or Anthropic's x-api-key header) in constant
+// time against every configured key (hashed first, so lengths leak nothing
+// either).
 func (s *Server) auth(c *fiber.Ctx) error {
 	if len(s.opts.APIKeys) == 0 {
 		return c.Next()
 	}
 	key, ok := bearerToken(c.Get(fiber.HeaderAuthorization))
 	if !ok {
+		key = c.Get("X-Api-Key")
+	}
+	if key == "" {
 		return &APIError{Status: fiber.StatusUnauthorized, Type: "authentication_error", Code: "missing_api_key",
-			Message: "missing API key: send Authorization: Bearer KEY"}
+			Message: "missing API key: send Authorization: Bearer KEY (or x-api-key: KEY)"}
 	}
 	got := sha256.Sum256([]byte(key))
 	match := 0
@@ -99,6 +103,9 @@ func bearerToken(h string) (string, bool) {
 
 // handleHealth is 200 when serving, 503 while loading or shutting down.
 func (s *Server) handleHealth(c *fiber.Ctx) error {
+	if s.router.Load() != nil && !s.draining.Load() {
+		return c.JSON(fiber.Map{"status": "ok"}) // each model loads on demand
+	}
 	if _, err := s.ready(); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/kiln-llm/kiln/control"
@@ -10,7 +11,11 @@ import (
 
 // Model is what the server serves once loading is done.
 type Model struct {
-	ID         string // served model name
+	ID      string   // served model name
+	Aliases []string // other names it answers to (served_model_name's later names)
+	// StrictName answers 404 to a request naming neither ID nor an alias;
+	// otherwise the one served model answers any name.
+	StrictName bool
 	Root       string // the model file (/v1/models shows its base name only)
 	Created    int64  // Unix seconds
 	ContextLen int    // tokens per sequence (prompt plus completion)
@@ -27,4 +32,9 @@ type Model struct {
 		r    *chat.Renderer
 		err  error
 	}
+}
+
+// AnswersTo reports whether name is the model's ID or one of its aliases.
+func (m *Model) AnswersTo(name string) bool {
+	return name == m.ID || slices.Contains(m.Aliases, name)
 }

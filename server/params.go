@@ -22,13 +22,16 @@ type genParams struct {
 	maxTokensParam string
 }
 
-// checkModel answers 404 for a model id other than the served one; an
-// empty id means the served model.
+// checkModel answers 404 for a model id the server does not serve. The
+// one served model answers any id (furiosa-llm's and LMDeploy's examples
+// send "EMPTY" or a placeholder), unless m.StrictName asks for vLLM's
+// strictness: then only its ID and Aliases match. An empty id is always
+// the served model.
 func checkModel(id string, m *Model) error {
-	if id != "" && id != m.ID {
-		return modelNotFound(id)
+	if id == "" || !m.StrictName || m.AnswersTo(id) {
+		return nil
 	}
-	return nil
+	return modelNotFound(id)
 }
 
 // parseSampling validates the parameters completions and chat share and
@@ -37,6 +40,9 @@ func checkModel(id string, m *Model) error {
 func parseSampling(p *openai.Sampling, m *Model, defaultMax int) (genParams, error) {
 	var g genParams
 	if err := checkModel(p.Model, m); err != nil {
+		return g, err
+	}
+	if err := applyHFNames(p); err != nil {
 		return g, err
 	}
 	if err := parseCounts(p, &g); err != nil {

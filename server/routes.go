@@ -24,6 +24,8 @@ type endpoint struct {
 // endpoints are every route the server answers.
 func (s *Server) endpoints() []endpoint {
 	return []endpoint{
+		{fiber.MethodGet, "/", true, s.handleWebUI},
+		{fiber.MethodGet, "/ui/:file", true, s.handleWebUI},
 		{fiber.MethodGet, "/health", true, s.handleHealth},
 		{fiber.MethodGet, "/version", true, func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"version": s.opts.Version}) }},
 		{fiber.MethodGet, "/metrics", true, s.handleMetrics},
@@ -32,17 +34,24 @@ func (s *Server) endpoints() []endpoint {
 		{fiber.MethodGet, "/docs/:file", true, s.handleDocs},
 		{fiber.MethodGet, "/v1/models", false, s.handleModels},
 		{fiber.MethodGet, "/v1/models/+", false, s.handleModel},
+		{fiber.MethodPost, "/models/load", false, s.handleModelLoad},
+		{fiber.MethodPost, "/models/unload", false, s.handleModelUnload},
 		{fiber.MethodPost, "/v1/completions", false, s.handleCompletions},
 		{fiber.MethodPost, "/v1/chat/completions", false, s.handleChat},
 		{fiber.MethodPost, "/v1/embeddings", false, s.handleEmbeddings},
 		{fiber.MethodPost, "/v1/chat/interactive", false, s.handleInteractive},
+		{fiber.MethodPost, "/v1/responses", false, s.handleResponses},
+		{fiber.MethodGet, "/v1/responses/:id", false, s.handleGetResponse},
+		{fiber.MethodDelete, "/v1/responses/:id", false, s.handleDeleteResponse},
+		{fiber.MethodPost, "/v1/messages", false, s.handleMessages},
+		{fiber.MethodPost, "/v1/messages/count_tokens", false, s.handleCountTokens},
 		{fiber.MethodPost, "/tokenize", false, s.handleTokenize},
 		{fiber.MethodPost, "/detokenize", false, s.handleDetokenize},
 	}
 }
 
-// routes wires the middleware and the endpoints. /health, /metrics,
-// /openapi.json and /docs stay open; the API needs a key when keys are set.
+// routes wires the middleware and the endpoints. The chat page (/, /ui/),
+// /health, /metrics, /openapi.json and /docs stay open; the API needs a key when keys are set.
 // A method fiber does not know (PROPFIND, ...) never reaches fiber, which
 // would answer it in plain text: foreignMethod answers it instead.
 func (s *Server) routes() {
@@ -51,7 +60,7 @@ func (s *Server) routes() {
 	if len(s.opts.CORSOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  strings.Join(s.opts.CORSOrigins, ","),
-			AllowMethods:  "GET,POST,OPTIONS",
+			AllowMethods:  "GET,POST,DELETE,OPTIONS",
 			ExposeHeaders: RequestIDHeader + ",Retry-After",
 		}))
 	}
@@ -62,7 +71,7 @@ func (s *Server) routes() {
 			app.Add(e.method, e.path, e.handle)
 		}
 	}
-	api := app.Group("", s.auth)
+	api := app.Group("", s.auth, s.releaseModel)
 	for _, e := range s.endpoints() {
 		if !e.open {
 			api.Add(e.method, e.path, e.handle)
@@ -129,6 +138,9 @@ func (s *Server) foreignMethod(rc *fasthttp.RequestCtx) {
 		rc.Response.Header.Set(fiber.HeaderAllow, strings.Join(allow, ", "))
 	}
 	b, _ := json.Marshal(ae.body())
+	if anthropicPath(path) {
+		b, _ = json.Marshal(anthropicError(ae))
+	}
 	rc.SetStatusCode(ae.Status)
 	rc.SetContentType(fiber.MIMEApplicationJSON)
 	rc.SetBody(b)

@@ -40,6 +40,14 @@ type Options struct {
 	// EnableAutoToolChoice allows tool_choice "auto" (with ToolCallParser),
 	// as vLLM's --enable-auto-tool-choice.
 	EnableAutoToolChoice bool
+	// ReasoningParser names the parser (reasoning.Names) that splits a
+	// reasoning model's thinking from its answer; "" leaves the thinking in
+	// the content.
+	ReasoningParser string
+	// ResponseStoreEntries bounds the responses /v1/responses keeps for
+	// GET and previous_response_id (least recently used first out);
+	// 0 means 1024.
+	ResponseStoreEntries int
 	// GrammarLimits bound each compiled grammar and each constrained step
 	// (zero fields: grammar.DefaultLimits); GrammarCacheBytes bounds the
 	// compiled grammars kept (0: 256 MiB, negative: none).
@@ -54,6 +62,8 @@ type Server struct {
 	app   *fiber.App
 	log   *slog.Logger
 	model atomic.Pointer[Model]
+	// router, when set, serves several models (SetRouter); model is then nil.
+	router atomic.Pointer[Router]
 
 	draining  atomic.Bool
 	base      context.Context // parent of every request's context
@@ -66,8 +76,9 @@ type Server struct {
 	// streamGone counts streams cut by their client (see streamDisconnects).
 	streamGone *prometheus.CounterVec
 
-	sessions *interactiveSessions
-	grammars *grammarCache // compiled grammars and the vocabulary's Masker
+	sessions  *interactiveSessions
+	grammars  *grammarCache  // compiled grammars and the vocabulary's Masker
+	responses *responseStore // stored /v1/responses answers
 }
 
 // New builds the server and its routes; it serves nothing until Serve.
@@ -81,7 +92,8 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{opts: opts, log: opts.Logger, sessions: newInteractiveSessions(), grammars: newGrammarCache(opts.GrammarLimits, opts.GrammarCacheBytes)}
+	s := &Server{opts: opts, log: opts.Logger, sessions: newInteractiveSessions(), grammars: newGrammarCache(opts.GrammarLimits, opts.GrammarCacheBytes),
+		responses: newResponseStore(opts.ResponseStoreEntries)}
 	s.base, s.cancelAll = context.WithCancel(context.Background())
 	s.app = fiber.New(fiber.Config{
 		AppName: "kiln",

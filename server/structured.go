@@ -29,9 +29,6 @@ func checkStructured(p *openai.Sampling) error {
 			return badParam("response_format.type", "response_format.type: %q; want text, json_object or json_schema", rf.Type)
 		}
 	}
-	if !isNull(p.GuidedGrammar) {
-		return notImplemented("guided_grammar", "guided_grammar (use guided_json, guided_regex or guided_choice)")
-	}
 	var set []string
 	if rf := p.ResponseFormat; rf != nil && rf.Type != "text" {
 		set = append(set, "response_format")
@@ -39,13 +36,14 @@ func checkStructured(p *openai.Sampling) error {
 	for _, g := range []struct {
 		name string
 		raw  json.RawMessage
-	}{{"guided_json", p.GuidedJSON}, {"guided_regex", p.GuidedRegex}, {"guided_choice", p.GuidedChoice}} {
+	}{{"guided_json", p.GuidedJSON}, {"guided_regex", p.GuidedRegex}, {"guided_choice", p.GuidedChoice},
+		{"guided_grammar", p.GuidedGrammar}, {"grammar", p.Grammar}} {
 		if !isNull(g.raw) {
 			set = append(set, g.name)
 		}
 	}
 	if len(set) > 1 {
-		return badParam(set[1], "%s and %s: at most one of response_format (json_object or json_schema), guided_json, guided_regex and guided_choice may be given", set[0], set[1])
+		return badParam(set[1], "%s and %s: at most one of response_format (json_object or json_schema), guided_json, guided_regex, guided_choice, guided_grammar and grammar may be given", set[0], set[1])
 	}
 	for i, t := range p.Tools {
 		if t.Type != "function" {
@@ -123,6 +121,27 @@ func (s *Server) outputGrammar(p *openai.Sampling) (*grammar.Grammar, error) {
 		return s.compileGrammar("choice", p.GuidedChoice, "guided_choice", "guided_choice",
 			func(ctx context.Context, l grammar.Limits) (*grammar.Grammar, error) { return l.Choice(ctx, opts) })
 	}
+	for _, g := range []struct {
+		name    string
+		raw     json.RawMessage
+		compile func(grammar.Limits, context.Context, string) (*grammar.Grammar, error)
+	}{
+		{"guided_grammar", p.GuidedGrammar, grammar.Limits.EBNF},
+		{"grammar", p.Grammar, grammar.Limits.GBNF},
+	} {
+		if isNull(g.raw) {
+			continue
+		}
+		var src string
+		if json.Unmarshal(g.raw, &src) != nil {
+			return nil, badParam(g.name, "%s: wrong type: want a string", g.name)
+		}
+		if src == "" {
+			return nil, badParam(g.name, "%s: empty; want a grammar", g.name)
+		}
+		return s.compileGrammar(g.name, []byte(src), g.name, g.name,
+			func(ctx context.Context, l grammar.Limits) (*grammar.Grammar, error) { return g.compile(l, ctx, src) })
+	}
 	return nil, nil
 }
 
@@ -148,7 +167,12 @@ func (s *Server) compileGrammar(kind string, src []byte, param, what string, com
 	}
 	var le *grammar.LimitError
 	var se *grammar.SchemaError
+	var ge *grammar.GrammarError
 	switch {
+	case errors.As(err, &ge):
+		e := badParam(param, "%s: %v", what, ge)
+		e.Code = "invalid_grammar"
+		return nil, e
 	case errors.As(err, &le):
 		e := badParam(param, "%s: %v", what, le)
 		e.Code = "grammar_too_complex"
@@ -195,6 +219,10 @@ func describeGrammarParam(p *openai.Sampling) string {
 		return "guided_regex"
 	case !isNull(p.GuidedChoice):
 		return "guided_choice"
+	case !isNull(p.GuidedGrammar):
+		return "guided_grammar"
+	case !isNull(p.Grammar):
+		return "grammar"
 	}
 	return ""
 }

@@ -60,8 +60,8 @@ func TestStructuredParamErrors(t *testing.T) {
 		code       string
 		contains   string
 	}{
-		{chat, `{` + msgs + `, "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "string", "pattern": "a+"}}}}`, "response_format", "unsupported_schema_keyword", `"pattern"`},
-		{cmpl, `{"prompt": "x", "response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "integer", "minimum": 3}}}}`, "response_format", "unsupported_schema_keyword", `"minimum"`},
+		{chat, `{` + msgs + `, "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "string", "pattern": "(?=a)"}}}}`, "response_format", "unsupported_schema_keyword", `"pattern"`},
+		{cmpl, `{"prompt": "x", "response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "integer", "minimum": 3, "maximum": 2}}}}`, "response_format", "unsupported_schema_keyword", `"minimum"`},
 		{chat, `{` + msgs + `, "response_format": {"type": "json_schema", "json_schema": 5}}`, "response_format", "", "json_schema"},
 		{chat, `{` + msgs + `, "response_format": {"type": "json_schema", "json_schema": {"schema": "{"}}}`, "response_format", "", "schema"},
 		{chat, `{` + msgs + `, "response_format": {"type": "yaml"}}`, "response_format.type", "", "yaml"},
@@ -74,8 +74,14 @@ func TestStructuredParamErrors(t *testing.T) {
 		{cmpl, `{"prompt": "x", "guided_regex": 5}`, "guided_regex", "", "string"},
 		{cmpl, `{"prompt": "x", "guided_regex": "(a"}`, "guided_regex", "", "guided_regex"},
 		{cmpl, `{"prompt": "x", "guided_json": "not a schema"}`, "guided_json", "", "guided_json"},
-		{cmpl, `{"prompt": "x", "guided_json": {"type": "string", "format": "email"}}`, "guided_json", "unsupported_schema_keyword", `"format"`},
-		{cmpl, `{"prompt": "x", "guided_grammar": "root ::= \"a\""}`, "guided_grammar", "not_implemented", "guided_grammar"},
+		{cmpl, `{"prompt": "x", "guided_json": {"type": "string", "format": "idn-email"}}`, "guided_json", "unsupported_schema_keyword", `"format"`},
+		{cmpl, `{"prompt": "x", "guided_grammar": "root ::= \"a"}`, "guided_grammar", "invalid_grammar", "line 1, column 10"},
+		{cmpl, `{"prompt": "x", "grammar": "root ::= x"}`, "grammar", "invalid_grammar", `"x" is used but not defined`},
+		{cmpl, `{"prompt": "x", "grammar": "start: \"a\""}`, "grammar", "invalid_grammar", "rule definition"},
+		{cmpl, `{"prompt": "x", "grammar": 5}`, "grammar", "", "string"},
+		{cmpl, `{"prompt": "x", "guided_grammar": ""}`, "guided_grammar", "", "empty"},
+		{cmpl, `{"prompt": "x", "grammar": "root ::= (\"a\"{0,1000}){1000}"}`, "grammar", "grammar_too_complex", "grammar"},
+		{cmpl, `{"prompt": "x", "guided_regex": "a", "grammar": "root ::= \"a\""}`, "grammar", "", "at most one"},
 		{cmpl, `{"prompt": "x", "tools": [{"type": "function", "function": {"name": "f"}}]}`, "tools", "", "chat/completions"},
 	}
 	for _, tt := range tests {
@@ -125,6 +131,18 @@ func TestStructuredOutputFake(t *testing.T) {
 			return nil
 		}},
 		{"guided_regex", "/v1/completions", `"guided_regex": "[a-c]{2,5}-[0-9]+"`, func(s string) error {
+			if !re.MatchString(s) {
+				return fmt.Errorf("%q does not match", s)
+			}
+			return nil
+		}},
+		{"grammar (GBNF)", "/v1/chat/completions", `"grammar": "root ::= [a-c]{2,5} \"-\" num\nnum ::= [0-9]+"`, func(s string) error {
+			if !re.MatchString(s) {
+				return fmt.Errorf("%q does not match", s)
+			}
+			return nil
+		}},
+		{"guided_grammar (Lark)", "/v1/completions", `"guided_grammar": "start: LETTERS \"-\" INT\nLETTERS: /[a-c]{2,5}/\n%import common.INT"`, func(s string) error {
 			if !re.MatchString(s) {
 				return fmt.Errorf("%q does not match", s)
 			}

@@ -8,7 +8,7 @@ import (
 // handleTokenize is POST /tokenize (vLLM's): a prompt, or messages rendered
 // with the chat template, to token ids.
 func (s *Server) handleTokenize(c *fiber.Ctx) error {
-	m, err := s.ready()
+	m, err := s.requestModel(c)
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func (s *Server) handleTokenize(c *fiber.Ctx) error {
 
 // handleDetokenize is POST /detokenize: token ids to text.
 func (s *Server) handleDetokenize(c *fiber.Ctx) error {
-	m, err := s.ready()
+	m, err := s.requestModel(c)
 	if err != nil {
 		return err
 	}

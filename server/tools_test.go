@@ -51,7 +51,7 @@ func newScriptServer(t *testing.T, opts Options, pieces ...string) (*testEnv, *s
 	opts.Logger = slog.New(slog.DiscardHandler)
 	s := New(opts)
 	b := &scriptBackend{pieces: pieces}
-	m := &Model{ID: "stories", Created: 1, ContextLen: 4096, Tokenizer: tk, Backend: b}
+	m := &Model{ID: "stories", StrictName: true, Created: 1, ContextLen: 4096, Tokenizer: tk, Backend: b}
 	s.SetModel(m)
 	return &testEnv{srv: s, model: m}, b
 }
@@ -77,7 +77,7 @@ func TestToolParamErrors(t *testing.T) {
 		{"bad tool_choice", Options{}, `{` + msgs + `, ` + tools + `, "tool_choice": {"type": "function"}}`, "tool_choice", "want"},
 		{"tool_choice wrong type", Options{}, `{` + msgs + `, ` + tools + `, "tool_choice": 3}`, "tool_choice", "want"},
 		{"pythonic required", Options{ToolCallParser: "pythonic"}, `{` + msgs + `, ` + tools + `, "tool_choice": "required"}`, "tool_choice", "pythonic"},
-		{"unsupported keyword in parameters", Options{}, `{` + msgs + `, "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "string", "pattern": "x"}}}}}], "tool_choice": "required"}`, "tools", `"pattern"`},
+		{"unsupported keyword in parameters", Options{}, `{` + msgs + `, "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "string", "pattern": "(?<=x)"}}}}}], "tool_choice": "required"}`, "tools", `"pattern"`},
 		{"parameters not an object", Options{}, `{` + msgs + `, "tools": [{"type": "function", "function": {"name": "f", "parameters": "x"}}], "tool_choice": "required"}`, "tools", "parameters"},
 		{"tools wrong type", Options{}, `{` + msgs + `, "tools": {"type": "function"}}`, "tools", "tools"},
 		{"tool without name", Options{}, `{` + msgs + `, "tools": [{"type": "function", "function": {}}]}`, "tools", "name"},

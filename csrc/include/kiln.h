@@ -158,6 +158,17 @@ int kiln_softmax(float *y, const float *x, int64_t m, int64_t n);
 /* y[n] = silu(gate[n]) * up[n]    with silu(g) = g / (1 + exp(-g)) */
 int kiln_swiglu(float *y, const float *gate, const float *up, int64_t n);
 
+/* y[n] = gelu_tanh(gate[n]) * up[n], gelu_tanh(g) = 0.5g(1 + tanh(sqrt(2/pi) g (1 + 0.044715 g²)))
+ * (gemma's GeGLU FFN; portable scalar, libm tanhf) */
+int kiln_geglu_tanh(float *y, const float *gate, const float *up, int64_t n);
+
+/* y[n] = cap * tanh(x[n] / cap), cap > 0 (gemma2's final logit soft-capping) */
+int kiln_softcap(float *y, const float *x, float cap, int64_t n);
+
+/* x[r*stride + i] *= s for r < rows, i < n <= stride (in place; LongRoPE's
+ * attention factor on the rotated dims of each head) */
+int kiln_scale_strided(float *x, int64_t rows, int64_t stride, int64_t n, float s);
+
 /* y[n] = a[n] + b[n] */
 int kiln_add(float *y, const float *a, const float *b, int64_t n);
 
@@ -229,6 +240,17 @@ int kiln_attn_prefill(const kiln_kv_layout *kv, const float *q, float *out,
                       int64_t n_seq, const int32_t *q_start, const int32_t *ctx_lens,
                       const int32_t *block_tables, int max_blocks);
 
+/* Prefill/decode like kiln_attn_prefill (same arguments and query numbering),
+ * for sliding-window and soft-capped layers: a query at position p sees
+ * tokens max(0, p - window + 1) .. p (window <= 0: all of 0..p), and each
+ * score s = scale * q·k becomes softcap * tanh(s / softcap) when softcap > 0.
+ * A portable kernel and an AVX2 one (used by every non-scalar ISA); a
+ * query's result depends only on itself and the cache, so decode == prefill
+ * and any batch give its bits. */
+int kiln_attn_window(const kiln_kv_layout *kv, const float *q, float *out, int64_t n_seq,
+                     const int32_t *q_start, const int32_t *ctx_lens, const int32_t *block_tables,
+                     int max_blocks, int window, float softcap);
+
 /* ---- machine ceilings (used by benchmarks) ------------------------------- */
 /* Memory read bandwidth in GB/s (1e9 bytes/s) over a buffer of `bytes`
  * (use several times the last-level cache), read by n_threads pool threads
@@ -241,8 +263,8 @@ int kiln_probe_fma_peak(int n_threads, double seconds, double *gflops);
 /* Peak int8 multiply-accumulate throughput in GOP/s (a multiply-add = 2 ops,
  * as for flops) on n_threads pool threads for about `seconds`, running the
  * instructions the current ISA's Q8_0 GEMM spends per product: AVX2
- * vpmaddwd + vpaddd (int16 pairs into int32), AVX-512 vpdpbusd (VNNI) or
- * vpmaddubsw + vpmaddwd, scalar 32-bit integer multiply-add. */
+ * vpmaddwd + vpaddd (int16 pairs into int32), AVX-512 vpdpbusd (VNNI; the
+ * AVX2 pair without it), scalar 32-bit integer multiply-add. */
 int kiln_probe_int8_peak(int n_threads, double seconds, double *gops);
 
 #ifdef __cplusplus

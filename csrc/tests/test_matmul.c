@@ -276,6 +276,45 @@ static void test_q8_gemm_edges(void) {
     free(w); free(x); free(y);
 }
 
+/* ---- Q8_0: one arithmetic on every x86 variant ---------------------------------- */
+/* AVX2 and AVX-512 (VNNI or not) compute Q8_0 outputs by the same rule
+ * (matmul.h: one f32 accumulator per output, one fma per block), only the
+ * exact int32 block dots differ in how they are summed: every output must
+ * be bit-identical across them, for GEMV (m < KILN_MM_Q8G_MIN_M) and GEMM
+ * alike, at odd n (16-row groups with tails) and k (odd block counts). */
+static void test_q8_variants_agree(void) {
+    if (!kiln_isa_supported(KILN_ISA_AVX2) || !kiln_isa_supported(KILN_ISA_AVX512)) {
+        printf("SKIP q8_0 avx2 vs avx512: needs both\n");
+        return;
+    }
+    static const int64_t shapes[][3] = {
+        /* m, n, k */
+        {1, 1, 32}, {1, 15, 96}, {1, 16, 64}, {1, 37, 1056}, {2, 203, 160}, {3, 33, 8192},
+        {4, 17, 96}, {5, 50, 224}, {17, 37, 1056}, {130, 21, 64},
+        {3, 5, 524320}, {13, 3, 524320}, /* k of 16385 blocks: nothing scales with k but the work */
+    };
+    for (int s = 0; s < COUNT(shapes); s++) {
+        const int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        double *wd = t_alloc(sizeof(double) * (size_t)(n * k));
+        void *w = make_w(KILN_TYPE_Q8_0, n, k, wd);
+        float *x = t_alloc(sizeof(float) * (size_t)(m * k));
+        float *ya = t_alloc(sizeof(float) * (size_t)(m * n)), *yb = t_alloc(sizeof(float) * (size_t)(m * n));
+        t_fill(x, m * k, -1, 1);
+        kiln_set_isa(KILN_ISA_AVX2);
+        t_poison(ya, m * n);
+        int rc = kiln_matmul(KILN_TYPE_Q8_0, w, x, ya, m, n, k);
+        kiln_set_isa(KILN_ISA_AVX512);
+        t_poison(yb, m * n);
+        rc |= kiln_matmul(KILN_TYPE_Q8_0, w, x, yb, m, n, k);
+        char what[120];
+        snprintf(what, sizeof what, "q8_0 avx2 vs avx512 m=%lld n=%lld k=%lld (status %d)", (long long)m,
+                 (long long)n, (long long)k, rc);
+        t_identical(what, ya, yb, m * n);
+        free(wd); free(w); free(x); free(ya); free(yb);
+    }
+    kiln_init(0);
+}
+
 /* ---- Q8_0 quantization ------------------------------------------------------- */
 /* llama_quantize_row_q8_0_ref is llama.cpp's quantize_row_q8_0_ref, restated. */
 static void llama_quantize_row_q8_0_ref(const float *x, block_q8_0 *y, int64_t k) {
@@ -364,5 +403,6 @@ int main(void) {
     test_correctness();
     test_determinism();
     test_q8_gemm_edges();
+    test_q8_variants_agree();
     return t_done();
 }

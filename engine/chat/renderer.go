@@ -42,11 +42,17 @@ func ChatML(tok *tokenizer.Tokenizer) (*Renderer, error) {
 // tojson keeps the client's key order); with addGeneration the header of
 // the assistant's reply follows.
 func (r *Renderer) Render(msgs []Message, tools []json.RawMessage, addGeneration bool) (string, error) {
+	return r.RenderVars(msgs, tools, addGeneration, nil)
+}
+
+// RenderVars is Render with further template variables (a request's
+// chat_template_kwargs, such as Qwen3's enable_thinking).
+func (r *Renderer) RenderVars(msgs []Message, tools []json.RawMessage, addGeneration bool, vars map[string]any) (string, error) {
 	var ts []any
 	for _, t := range tools {
 		ts = append(ts, t)
 	}
-	return r.t.Render(RenderOptions{Messages: msgs, Tools: ts, AddGenerationPrompt: addGeneration, BOSToken: r.bos, EOSToken: r.eos})
+	return r.t.Render(RenderOptions{Messages: msgs, Tools: ts, AddGenerationPrompt: addGeneration, BOSToken: r.bos, EOSToken: r.eos, ExtraVars: vars})
 }
 
 // EndOfTurn is the marker the template writes right after an assistant's

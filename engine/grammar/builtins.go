@@ -178,8 +178,14 @@ func (c *compiler) numberRule(integer bool) int32 {
 // arrayOf is an array of min to max items (max < 0: unbounded). Bounded
 // repetition is unrolled, so the item should be a rule call.
 func (c *compiler) arrayOf(item *expr, min, max int) *expr {
+	return seq(lit("["), c.listOf(item, min, max), lit("]"))
+}
+
+// listOf is min to max comma-separated items (max < 0: unbounded): the
+// inside of an array, or of an object whose items are members.
+func (c *compiler) listOf(item *expr, min, max int) *expr {
 	if max == 0 {
-		return lit("[]")
+		return emptyExpr()
 	}
 	if !c.b.chargeExprs(2 * (min + max + 2)) {
 		return emptyExpr() // the builder holds the error
@@ -205,7 +211,7 @@ func (c *compiler) arrayOf(item *expr, min, max int) *expr {
 	}
 	items := seq(item, seq(parts...))
 	if min == 0 {
-		return seq(lit("["), opt(items), lit("]"))
+		return opt(items)
 	}
-	return seq(lit("["), items, lit("]"))
+	return items
 }

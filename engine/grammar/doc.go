@@ -1,7 +1,8 @@
 // Package grammar constrains generation to a formal language: a JSON schema
 // (response_format json_schema, guided_json, tool arguments), any JSON object
-// (response_format json_object), one of a list of strings (guided_choice) or
-// a regular expression (guided_regex).
+// (response_format json_object), one of a list of strings (guided_choice), a
+// regular expression (guided_regex) or a GBNF / EBNF grammar (grammar,
+// guided_grammar).
 //
 // A Grammar is a recursive transition network: one small byte-level NFA per
 // rule, rules calling rules, so nested and recursive ($ref) schemas share
@@ -58,11 +59,22 @@
 // at most 15 integer and 15 fraction digits and a two-digit exponent, so
 // they survive float64 and int64.
 //
-// Supported schema keywords: type (one or a list), properties, required,
-// additionalProperties (false, true or a schema for objects without
-// properties), enum, const, items, minItems, maxItems, minLength,
-// maxLength, anyOf, oneOf (as anyOf), allOf with one sub-schema, $ref to
-// #, #/$defs/... or #/definitions/..., nullable, plus annotations (title,
-// description, default, examples, ...). Any other keyword (pattern, format,
-// minimum, maximum, prefixItems, ...) is a *SchemaError naming it.
+// Supported schema keywords (README.md has the table): type, enum, const,
+// nullable; properties, required, additionalProperties (also a schema beside
+// properties: extra members after the known ones, keys none of them),
+// patternProperties (one, without properties), minProperties and
+// maxProperties where every written object meets them; items, prefixItems
+// (and draft 7's items array, additionalItems), minItems, maxItems,
+// uniqueItems over small finite item domains; minLength, maxLength,
+// pattern (unanchored unless ^/$), format (formats.go); minimum, maximum,
+// exclusiveMinimum, exclusiveMaximum (integers exact, numbers a sound
+// approximation, numeric.go), multipleOf for integers; anyOf, oneOf (as
+// anyOf), allOf (merged, allof.go), $ref to any JSON pointer of the
+// document, recursion included; plus annotations (title, description,
+// default, examples, discriminator, ...). Any other keyword, and any
+// combination that is not enforced, is a *SchemaError naming the keyword.
+//
+// GBNF and EBNF (gbnf.go) compile llama.cpp grammars and Lark-style
+// grammars into the same network; their syntax errors are *GrammarError
+// with a line and column.
 package grammar

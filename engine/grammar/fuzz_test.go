@@ -98,6 +98,14 @@ func FuzzCompileSchema(f *testing.F) {
 		`{"type":"array","items":{"$ref":"#"},"minItems":1024,"maxItems":1024}`,
 		`{"type":"string","minLength":1000,"maxLength":1024}`,
 		`{"$defs":{"t":{"type":"array","items":{"$ref":"#/$defs/t"}}},"$ref":"#/$defs/t"}`,
+		`{"type":"integer","multipleOf":997}`,
+		`{"type":"number","exclusiveMinimum":-1e300,"maximum":1e300}`,
+		`{"type":"string","pattern":"(.{0,1000}){1000}"}`,
+		`{"type":"string","pattern":"(a|ab|abc)*(.*){20}b"}`,
+		`{"type":"string","format":"uri","maxLength":2083}`,
+		`{"$defs":{"a":{"allOf":[{"$ref":"#/$defs/a"}],"type":"object"}},"$ref":"#/$defs/a","minProperties":0}`,
+		`{"type":"object","properties":{"a":{},"ab":{},"abc":{}},"additionalProperties":{"$ref":"#"}}`,
+		`{"type":"array","prefixItems":[{"$ref":"#"},{"$ref":"#"}],"items":false}`,
 		walkSchemas[0].schema, walkSchemas[1].schema, walkSchemas[2].schema,
 	} {
 		f.Add(s)
@@ -126,5 +134,23 @@ func FuzzCompileRegex(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, pattern string) {
 		fuzzGrammar(t, func(ctx context.Context, l Limits) (*Grammar, error) { return l.Regex(ctx, pattern) })
+	})
+}
+
+// FuzzCompileGBNF compiles arbitrary GBNF and Lark-style grammars, seeded
+// with the sample grammars and hostile repetitions.
+func FuzzCompileGBNF(f *testing.F) {
+	for _, s := range []string{
+		gbnfJSON, gbnfArithmetic, gbnfList, gbnfChess, larkCalc,
+		`root ::= ((("a"{0,1000}){1000}){1000})`,
+		`root ::= (x | x x)* "b"` + "\nx ::= \"a\" | \"a\" \"a\"",
+		`root ::= ` + strings.Repeat("(", 1200) + `"a"` + strings.Repeat(")", 1200),
+		`root ::= [^\x00-\U0010FFFF]`,
+		"start: a\na: (a \"x\" | \"y\")",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		fuzzGrammar(t, func(ctx context.Context, l Limits) (*Grammar, error) { return l.EBNF(ctx, src) })
 	})
 }

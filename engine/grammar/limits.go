@@ -126,6 +126,13 @@ func exprCost(e *expr, memo map[*expr]int64) int64 {
 			m := satAdd(exprCost(p.val, memo), int64(len(p.key)+1)*(costState+costEdge))
 			c = satAdd(c, satAdd(m, 3*costState+4*costEps))
 		}
+		for _, x := range e.subs { // the extra member, built twice
+			c = satAdd(c, satMul(2, satAdd(exprCost(x, memo), 4*costState+4*costEps+costEdge)))
+		}
+	case eStrRest:
+		c = 16*costState + 32*costEdge + costEps
+	case eStrPrefix:
+		c = satAdd(exprCost(e.subs[0], memo), 16*costState+32*costEdge+costEps)
 	case eStr:
 		n := int64(e.hi)
 		if n < 0 {

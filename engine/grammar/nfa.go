@@ -9,15 +9,17 @@ import (
 type exprKind uint8
 
 const (
-	eLit   exprKind = iota // the bytes of lit
-	eClass                 // one byte in one of ranges
-	eSeq                   // subs one after another
-	eAlt                   // one of subs
-	eStar                  // subs[0] zero or more times
-	eOpt                   // subs[0] or nothing
-	eRef                   // a call of rule
-	eObj                   // object members (between the braces), see compileObj
-	eStr                   // a string of lo to hi characters (hi < 0: no limit)
+	eLit       exprKind = iota // the bytes of lit
+	eClass                     // one byte in one of ranges
+	eSeq                       // subs one after another
+	eAlt                       // one of subs
+	eStar                      // subs[0] zero or more times
+	eOpt                       // subs[0] or nothing
+	eRef                       // a call of rule
+	eObj                       // object members (between the braces), see compileObj
+	eStr                       // a string of lo to hi characters (hi < 0: no limit)
+	eStrRest                   // the rest of a string after its opening quote: any characters, then the quote
+	eStrPrefix                 // any string characters, then subs[0]
 )
 
 // byteRange is an inclusive range of byte values.
@@ -235,18 +237,40 @@ func (b *builder) compile(e *expr, from, to int32) {
 		b.states[from].calls = append(b.states[from].calls, call{e.rule, to})
 		b.charge(costCall)
 	case eObj:
-		b.compileObj(e.props, from, to)
+		var extra *expr
+		if len(e.subs) > 0 {
+			extra = e.subs[0]
+		}
+		b.compileObj(e.props, extra, from, to)
 	case eStr:
-		b.compileStr(e.lo, e.hi, from, to)
+		b.compileStr(e.lo, e.hi, from, to, true)
+	case eStrRest:
+		b.compileStr(0, -1, from, to, false)
+	case eStrPrefix:
+		// A string body state that may also go on into subs[0]: every
+		// token that stays in a string body is allowed from it, so the
+		// Masker's string fast path applies to it.
+		cur := b.newState()
+		b.addEps(from, cur)
+		b.states[cur].strLeft = noLimit
+		b.compileChar(cur, cur)
+		b.compile(e.subs[0], cur, to)
 	}
 }
 
 // compileStr builds a length-bounded string inline, one body state per
 // character position, each marked with the characters it has left, so that
 // the Masker's string fast path applies to bounded strings too.
-func (b *builder) compileStr(lo, hi int, from, to int32) {
+//
+// Without open, the opening quote is already written: the body starts at
+// from.
+func (b *builder) compileStr(lo, hi int, from, to int32, open bool) {
 	cur := b.newState()
-	b.addEdge(from, '"', '"', cur)
+	if open {
+		b.addEdge(from, '"', '"', cur)
+	} else {
+		b.addEps(from, cur)
+	}
 	for i := 0; b.err == nil; i++ {
 		if i >= lo {
 			b.addEdge(cur, '"', '"', to)
@@ -277,9 +301,13 @@ func (b *builder) compileStr(lo, hi int, from, to int32) {
 // member's key and value are built once, from k[i] to c[i+1]. The NFA is
 // linear in the schema: a member compiled once per chain would double with
 // each level of nested objects.
-func (b *builder) compileObj(props []objProp, from, to int32) {
+//
+// extra, when not nil, is a member (key, colon and value) that may follow
+// the known ones any number of times: additionalProperties beside
+// properties.
+func (b *builder) compileObj(props []objProp, extra *expr, from, to int32) {
 	n := len(props)
-	if n == 0 {
+	if n == 0 && extra == nil {
 		b.addEps(from, to)
 		return
 	}
@@ -289,8 +317,21 @@ func (b *builder) compileObj(props []objProp, from, to int32) {
 	for i := 1; i < n; i++ {
 		a[i], c[i] = b.newState(), b.newState()
 	}
-	a[n], c[n] = to, to
-	c[0] = b.newState() // unreachable; keeps the loop uniform
+	if n > 0 {
+		a[n], c[n] = to, to
+		c[0] = b.newState() // unreachable; keeps the loop uniform
+	}
+	if extra != nil {
+		if n > 0 {
+			a[n], c[n] = b.newState(), b.newState()
+		}
+		more := star(seq(lit(","), extra))
+		b.addEps(a[n], to)
+		b.compile(seq(extra, more), a[n], to)
+		if n > 0 {
+			b.compile(more, c[n], to)
+		}
+	}
 	for i, p := range props {
 		if b.err != nil {
 			return

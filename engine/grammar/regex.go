@@ -9,7 +9,7 @@ import (
 
 // Regex compiles vLLM's guided_regex: the whole text must match pattern.
 // The subset: literals, escapes (\d \w \s \D \W \S and escaped
-// punctuation, \n \t \r), '.', classes [a-z0-9_] and negated classes of
+// punctuation, \n \t \r, \uXXXX and \xXX), '.', classes [a-z0-9_] and negated classes of
 // ASCII, groups ( ) and (?: ), alternation |, and the quantifiers * + ?
 // {n} {n,} {n,m}; ^ and $ are allowed only at the ends. '.' and negated
 // classes also match any non-ASCII character (as UTF-8). Backreferences,
@@ -24,26 +24,41 @@ func Regex(pattern string) (*Grammar, error) {
 // (.{0,1000}){1000} is refused in time linear in its length.
 func (l Limits) Regex(ctx context.Context, pattern string) (*Grammar, error) {
 	b := newBuilder(ctx, l)
-	p := &reParser{src: pattern, b: b}
-	if p.peek() == '^' {
-		p.pos++
-	}
-	e, err := p.alt()
+	e, _, _, err := b.parseRegex(pattern, "guided_regex")
 	if err != nil {
 		return nil, err
-	}
-	if p.pos < len(p.src) {
-		return nil, p.errorf("unexpected %q", p.src[p.pos])
 	}
 	r := b.newRule()
 	b.define(r, e)
 	return b.finish(r)
 }
 
+// parseRegex parses pattern into an expression of its raw bytes, reporting
+// whether it starts with ^ and ends with $; what names the parameter in
+// errors.
+func (b *builder) parseRegex(pattern, what string) (e *expr, start, end bool, err error) {
+	p := &reParser{src: pattern, b: b, what: what}
+	if p.peek() == '^' {
+		p.pos++
+		start = true
+	}
+	if e, err = p.alt(); err != nil {
+		return nil, false, false, err
+	}
+	if p.pos < len(p.src) {
+		return nil, false, false, p.errorf("unexpected %q", p.src[p.pos])
+	}
+	return e, start, p.endAnchor, nil
+}
+
 type reParser struct {
 	src string
 	pos int
 	b   *builder // charged for the expression nodes of repetitions
+	// what names the parameter in errors ("guided_regex", "pattern").
+	what string
+	// endAnchor records a final $.
+	endAnchor bool
 	// depth is the groups open at pos; the parser recurses per group.
 	depth int
 }
@@ -53,7 +68,7 @@ type reParser struct {
 const maxGroupDepth = 1000
 
 func (p *reParser) errorf(format string, args ...any) error {
-	return fmt.Errorf("guided_regex %q at offset %d: %s", p.src, p.pos, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%s %q at offset %d: %s", p.what, p.src, p.pos, fmt.Sprintf(format, args...))
 }
 
 func (p *reParser) peek() byte {
@@ -91,6 +106,7 @@ func (p *reParser) seq() (*expr, error) {
 		}
 		if c == '$' && p.pos == len(p.src)-1 {
 			p.pos++
+			p.endAnchor = true
 			break
 		}
 		a, err := p.atom()
@@ -212,6 +228,9 @@ func (p *reParser) atom() (*expr, error) {
 		return alt(class(rng(0, '\n'-1), rng('\n'+1, 0x7F)), utf8Multi()), nil
 	case '\\':
 		p.pos++
+		if r, ok := p.hexEscape(); ok { // \uXXXX, \xXX: one character
+			return lit(string(r)), nil
+		}
 		ranges, neg, err := p.escape()
 		if err != nil {
 			return nil, err
@@ -225,6 +244,30 @@ func (p *reParser) atom() (*expr, error) {
 	r, n := utf8.DecodeRuneInString(p.src[p.pos:])
 	p.pos += n
 	return lit(string(r)), nil
+}
+
+// hexEscape parses \uXXXX or \xXX after a backslash (pos at the u or x)
+// into its code point; false, pos unchanged, when there is none or it is
+// a surrogate.
+func (p *reParser) hexEscape() (rune, bool) {
+	n := 0
+	switch p.peek() {
+	case 'u':
+		n = 4
+	case 'x':
+		n = 2
+	default:
+		return 0, false
+	}
+	if p.pos+1+n > len(p.src) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(p.src[p.pos+1:p.pos+1+n], 16, 32)
+	if err != nil || v >= 0xD800 && v <= 0xDFFF {
+		return 0, false
+	}
+	p.pos += 1 + n
+	return rune(v), true
 }
 
 // escape parses the escape after a backslash into ASCII ranges.
@@ -283,6 +326,35 @@ func (p *reParser) class() (*expr, error) {
 		}
 		if c == '\\' {
 			p.pos++
+			if r, ok := p.hexEscape(); ok {
+				if r >= 0x80 {
+					return nil, p.errorf("non-ASCII characters in classes are not supported")
+				}
+				lo := byte(r)
+				hi := lo
+				if p.peek() == '-' && p.pos+1 < len(p.src) && p.src[p.pos+1] != ']' {
+					p.pos++
+					h, ok := byte(0), false
+					if p.peek() == '\\' {
+						p.pos++
+						var rr rune
+						if rr, ok = p.hexEscape(); ok && rr < 0x80 {
+							h = byte(rr)
+						} else {
+							ok = false
+						}
+					} else if p.peek() < 0x80 {
+						h, ok = p.peek(), true
+						p.pos++
+					}
+					if !ok || h < lo {
+						return nil, p.errorf("bad class range")
+					}
+					hi = h
+				}
+				ranges = append(ranges, rng(lo, hi))
+				continue
+			}
 			rs, n, err := p.escape()
 			if err != nil {
 				return nil, err

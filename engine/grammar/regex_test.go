@@ -40,3 +40,29 @@ func TestRegex(t *testing.T) {
 		}
 	}
 }
+
+func TestRegexHexEscapes(t *testing.T) {
+	for _, tc := range []struct {
+		pattern string
+		yes, no []string
+	}{
+		{`\u00e9t\x41`, []string{"étA"}, []string{"etA"}},
+		{`[\u0041-\u005A]+`, []string{"ABZ"}, []string{"a"}},
+		{`[\x30-9]`, []string{"0", "9"}, []string{"a"}},
+	} {
+		g, err := Regex(tc.pattern)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.pattern, err)
+		}
+		for _, y := range tc.yes {
+			if !g.Match([]byte(y)) {
+				t.Errorf("%s rejects %q", tc.pattern, y)
+			}
+		}
+		for _, n := range tc.no {
+			if g.Match([]byte(n)) {
+				t.Errorf("%s accepts %q", tc.pattern, n)
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 )
@@ -16,6 +17,7 @@ const maxUnroll = 1024
 var annotations = []string{
 	"title", "description", "$schema", "$id", "$comment", "default",
 	"examples", "deprecated", "readOnly", "writeOnly", "$defs", "definitions",
+	"discriminator", "contentEncoding", "contentMediaType",
 }
 
 // supported are the keywords the compiler enforces; any other keyword is an
@@ -24,6 +26,9 @@ var annotations = []string{
 var supported = []string{
 	"type", "properties", "required", "additionalProperties", "enum", "const",
 	"items", "minItems", "maxItems", "minLength", "maxLength", "anyOf", "oneOf", "allOf", "$ref", "nullable",
+	"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "pattern", "format",
+	"prefixItems", "additionalItems", "uniqueItems", "patternProperties", "minProperties", "maxProperties",
+	"propertyNames",
 }
 
 // SchemaError is a schema the compiler cannot enforce. Keyword names the
@@ -50,6 +55,13 @@ type compiler struct {
 	valueRule int32
 	numRule   int32
 	intRule   int32
+	// merging holds the $refs whose targets are merged into the schema
+	// being compiled (allOf, keywords beside $ref); followed collects the
+	// ones a merge follows.
+	merging  map[string]bool
+	followed []string
+	// patterns holds the rule of each pattern and format met, by source.
+	patterns map[string]patternRule
 }
 
 // newCompiler starts a compiler on b; one builder may hold several
@@ -160,10 +172,25 @@ func (c *compiler) object(s *oobject, path string) (*expr, error) {
 
 // constraint compiles the keywords of s other than nullable.
 func (c *compiler) constraint(s *oobject, path string) (*expr, error) {
+	if _, ok := s.get("allOf"); ok {
+		if v, _ := s.get("allOf"); !hasConstraints(s, "allOf") {
+			if subs, ok := v.([]any); ok && len(subs) == 1 {
+				return c.schema(subs[0], path+"/allOf/0") // keeps a $ref a shared rule
+			}
+		}
+		return c.mergedSchema(s, path)
+	}
 	if r, ok := s.get("$ref"); ok {
+		if hasConstraints(s, "$ref") {
+			// Keywords beside a $ref constrain too: their conjunction.
+			return c.mergedSchema(s, path)
+		}
 		return c.ref(r, path)
 	}
 	if v, ok := s.get("const"); ok {
+		if !ofTypes(s, v) {
+			return nil, &SchemaError{Path: path, Keyword: "const", Msg: "is not of the schema's type"}
+		}
 		return litBytes(appendCompact(nil, v)), nil
 	}
 	if v, ok := s.get("enum"); ok {
@@ -171,13 +198,18 @@ func (c *compiler) constraint(s *oobject, path string) (*expr, error) {
 		if !ok || len(vals) == 0 {
 			return nil, &SchemaError{Path: path, Keyword: "enum", Msg: "must be a non-empty array"}
 		}
-		opts := make([][]byte, len(vals))
-		for i, x := range vals {
-			opts[i] = appendCompact(nil, x)
+		var opts [][]byte
+		for _, x := range vals {
+			if ofTypes(s, x) { // values of another type are not valid
+				opts = append(opts, appendCompact(nil, x))
+			}
+		}
+		if len(opts) == 0 {
+			return nil, &SchemaError{Path: path, Keyword: "enum", Msg: "has no value of the schema's type"}
 		}
 		return litAlt(opts), nil
 	}
-	for _, k := range []string{"anyOf", "oneOf", "allOf"} {
+	for _, k := range []string{"anyOf", "oneOf"} {
 		v, ok := s.get(k)
 		if !ok {
 			continue
@@ -186,8 +218,13 @@ func (c *compiler) constraint(s *oobject, path string) (*expr, error) {
 		if !ok || len(subs) == 0 {
 			return nil, &SchemaError{Path: path, Keyword: k, Msg: "must be a non-empty array"}
 		}
-		if k == "allOf" && len(subs) > 1 {
-			return nil, &SchemaError{Path: path, Keyword: k, Msg: "only a single sub-schema is supported"}
+		// Keywords beside anyOf apply to every branch.
+		rest := without(s, k)
+		if hasConstraints(rest, "nullable") {
+			subs = slices.Clone(subs) // the parsed schema stays as it was
+			for i, sub := range subs {
+				subs[i] = &oobject{keys: []string{"allOf"}, vals: map[string]any{"allOf": []any{sub, without(rest, "nullable")}}}
+			}
 		}
 		// oneOf is enforced as anyOf: texts matching two branches are rare
 		// for the schemas people write, and excluding them needs intersection.
@@ -219,18 +256,76 @@ func (c *compiler) constraint(s *oobject, path string) (*expr, error) {
 	return alt(alts...), nil
 }
 
+// ofTypes reports whether the JSON value v is of a type s's "type" allows
+// (any, when s has none).
+func ofTypes(s *oobject, v any) bool {
+	t, ok := s.get("type")
+	if !ok {
+		return true
+	}
+	for _, x := range typeList(t) {
+		switch x {
+		case "null":
+			if v == nil {
+				return true
+			}
+		case "boolean":
+			if _, ok := v.(bool); ok {
+				return true
+			}
+		case "string":
+			if _, ok := v.(string); ok {
+				return true
+			}
+		case "number":
+			if _, ok := v.(json.Number); ok {
+				return true
+			}
+		case "integer":
+			if n, ok := v.(json.Number); ok {
+				if f, err := n.Float64(); err == nil && f == math.Trunc(f) {
+					return true
+				}
+			}
+		case "object":
+			if _, ok := v.(*oobject); ok {
+				return true
+			}
+		case "array":
+			if _, ok := v.([]any); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // typesOf returns the types s allows: its "type", or the one its other
 // keywords imply, or every type.
 func typesOf(s *oobject, path string) ([]string, error) {
 	v, ok := s.get("type")
 	if !ok {
-		if _, ok := s.get("properties"); ok {
-			return []string{"object"}, nil
+		// Without a type, keywords of a type constrain only values of
+		// that type; the grammar writes only the types whose keywords
+		// appear, which is stricter but never admits an invalid value.
+		var implied []string
+		for _, k := range []struct{ t, keys string }{
+			{"object", "properties additionalProperties patternProperties minProperties maxProperties required propertyNames"},
+			{"array", "items prefixItems minItems maxItems uniqueItems additionalItems"},
+			{"string", "pattern format minLength maxLength"},
+			{"number", "minimum maximum exclusiveMinimum exclusiveMaximum multipleOf"},
+		} {
+			for _, key := range strings.Fields(k.keys) {
+				if _, ok := s.get(key); ok {
+					implied = append(implied, k.t)
+					break
+				}
+			}
 		}
-		if _, ok := s.get("items"); ok {
-			return []string{"array"}, nil
+		if len(implied) == 0 {
+			return []string{"any"}, nil
 		}
-		return []string{"any"}, nil
+		return implied, nil
 	}
 	var types []string
 	switch t := v.(type) {
@@ -258,11 +353,16 @@ func (c *compiler) typed(s *oobject, t, path string) (*expr, error) {
 	case "any":
 		return ref(c.anyValue()), nil
 	case "string":
+		_, hasPattern := s.get("pattern")
+		_, hasFormat := s.get("format")
+		if hasPattern || hasFormat {
+			return c.patternString(s, path)
+		}
 		return c.stringType(s, path)
 	case "number":
-		return ref(c.numberRule(false)), nil
+		return c.numberSchema(s, path)
 	case "integer":
-		return ref(c.numberRule(true)), nil
+		return c.integerSchema(s, path)
 	case "boolean":
 		return alt(lit("true"), lit("false")), nil
 	case "null":
@@ -273,84 +373,6 @@ func (c *compiler) typed(s *oobject, t, path string) (*expr, error) {
 		return c.arrayType(s, path)
 	}
 	return nil, &SchemaError{Path: path, Keyword: "type", Msg: fmt.Sprintf("unknown type %q", t)}
-}
-
-func (c *compiler) objectType(s *oobject, path string) (*expr, error) {
-	pv, hasProps := s.get("properties")
-	if !hasProps {
-		ap, ok := s.get("additionalProperties")
-		if !ok || ap == true {
-			return c.anyObject(ref(c.anyValue())), nil
-		}
-		if ap == false {
-			return lit("{}"), nil
-		}
-		val, err := c.schema(ap, path+"/additionalProperties")
-		if err != nil {
-			return nil, err
-		}
-		return c.anyObject(val), nil
-	}
-	props, ok := pv.(*oobject)
-	if !ok {
-		return nil, &SchemaError{Path: path, Keyword: "properties", Msg: "must be an object"}
-	}
-	required := map[string]bool{}
-	if rv, ok := s.get("required"); ok {
-		list, ok := rv.([]any)
-		if !ok {
-			return nil, &SchemaError{Path: path, Keyword: "required", Msg: "must be an array of strings"}
-		}
-		for _, x := range list {
-			name, ok := x.(string)
-			if !ok {
-				return nil, &SchemaError{Path: path, Keyword: "required", Msg: "must be an array of strings"}
-			}
-			if _, ok := props.get(name); !ok {
-				return nil, &SchemaError{Path: path, Keyword: "required", Msg: fmt.Sprintf("property %q is not in properties", name)}
-			}
-			required[name] = true
-		}
-	}
-	var members []objProp
-	for _, name := range props.keys {
-		val, err := c.schema(props.vals[name], path+"/properties/"+escapePointer(name))
-		if err != nil {
-			return nil, err
-		}
-		key := append(appendString(nil, name), ':')
-		members = append(members, objProp{key: key, val: val, required: required[name]})
-	}
-	return seq(lit("{"), object(members), lit("}")), nil
-}
-
-func (c *compiler) arrayType(s *oobject, path string) (*expr, error) {
-	if _, ok := s.get("prefixItems"); ok {
-		return nil, &SchemaError{Path: path, Keyword: "prefixItems", Msg: "not supported"}
-	}
-	minItems, err := count(s, "minItems", 0, path)
-	if err != nil {
-		return nil, err
-	}
-	maxItems, err := count(s, "maxItems", -1, path)
-	if err != nil {
-		return nil, err
-	}
-	if maxItems >= 0 && maxItems < minItems {
-		return nil, &SchemaError{Path: path, Keyword: "maxItems", Msg: "is below minItems"}
-	}
-	item := ref(c.anyValue())
-	if iv, ok := s.get("items"); ok {
-		e, err := c.schema(iv, path+"/items")
-		if err != nil {
-			return nil, err
-		}
-		// A rule, so that unrolled bounds repeat a call, not the item's states.
-		r := c.b.newRule()
-		c.b.define(r, e)
-		item = ref(r)
-	}
-	return c.arrayOf(item, minItems, maxItems), nil
 }
 
 // stringType is the shared string rule, or with minLength/maxLength a
@@ -376,8 +398,14 @@ func (c *compiler) stringType(s *oobject, path string) (*expr, error) {
 	return &expr{kind: eStr, lo: lo, hi: hi}, nil
 }
 
-// count reads a non-negative integer keyword, def when absent.
+// count reads a non-negative integer keyword, def when absent; it may be at
+// most maxUnroll, since bounds are unrolled into states.
 func count(s *oobject, k string, def int, path string) (int, error) {
+	return countUpTo(s, k, def, maxUnroll, path)
+}
+
+// countUpTo reads a non-negative integer keyword of at most limit.
+func countUpTo(s *oobject, k string, def, limit int, path string) (int, error) {
 	v, ok := s.get(k)
 	if !ok {
 		return def, nil
@@ -391,8 +419,8 @@ func count(s *oobject, k string, def int, path string) (int, error) {
 	if !ok || err != nil || i < 0 {
 		return 0, &SchemaError{Path: path, Keyword: k, Msg: "must be a non-negative integer"}
 	}
-	if i > maxUnroll {
-		return 0, &SchemaError{Path: path, Keyword: k, Msg: fmt.Sprintf("above the supported %d", maxUnroll)}
+	if i > int64(limit) {
+		return 0, &SchemaError{Path: path, Keyword: k, Msg: fmt.Sprintf("above the supported %d", limit)}
 	}
 	return int(i), nil
 }
@@ -407,32 +435,9 @@ func (c *compiler) ref(v any, path string) (*expr, error) {
 	if r, ok := c.refs[target]; ok {
 		return ref(r), nil
 	}
-	var sub any
-	if target == "#" {
-		sub = c.root
-	} else {
-		var section, name string
-		switch {
-		case strings.HasPrefix(target, "#/$defs/"):
-			section, name = "$defs", target[len("#/$defs/"):]
-		case strings.HasPrefix(target, "#/definitions/"):
-			section, name = "definitions", target[len("#/definitions/"):]
-		default:
-			return nil, &SchemaError{Path: path, Keyword: "$ref", Msg: fmt.Sprintf("only #/$defs/... and #/definitions/... are supported, not %q", target)}
-		}
-		name = unescapePointer(name)
-		root, _ := c.root.(*oobject)
-		var defs *oobject
-		if root != nil {
-			d, _ := root.get(section)
-			defs, _ = d.(*oobject)
-		}
-		if defs != nil {
-			sub, ok = defs.get(name)
-		}
-		if defs == nil || !ok {
-			return nil, &SchemaError{Path: path, Keyword: "$ref", Msg: fmt.Sprintf("%q is not defined", target)}
-		}
+	sub, err := c.resolve(target, path)
+	if err != nil {
+		return nil, err
 	}
 	r := c.b.newRule()
 	c.refs[target] = r

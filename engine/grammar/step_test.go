@@ -16,13 +16,19 @@ import (
 func TestStepWorkOfOrdinarySchemas(t *testing.T) {
 	m, _ := sharedMasker(t, "testdata/tiny-llama3-q8_0.gguf")
 	allowed := NewBitset(m.VocabSize())
-	for _, ws := range walkSchemas {
+	// The two largest walk schemas: objects, arrays, strings, numbers.
+	for _, ws := range walkSchemas[:2] {
 		t.Run(ws.name, func(t *testing.T) {
 			g, err := CompileSchema([]byte(ws.schema))
 			if err != nil {
 				t.Fatal(err)
 			}
 			ids := recordWalk(t, m, g, rand.New(rand.NewPCG(3, 4)))
+			// A fresh copy of the grammar: its cache of masks is empty, so
+			// every step is walked.
+			if g, err = CompileSchema([]byte(ws.schema)); err != nil {
+				t.Fatal(err)
+			}
 			s := m.NewState(g)
 			var worst int64
 			for _, id := range ids {

@@ -39,7 +39,7 @@ func TestToolCallMatch(t *testing.T) {
 			t.Errorf("accepts %s", s)
 		}
 	}
-	_, err = ToolCall([]Tool{{Name: "f", Parameters: json.RawMessage(`{"type":"string","format":"uri"}`)}}, ToolCallFormat{})
+	_, err = ToolCall([]Tool{{Name: "f", Parameters: json.RawMessage(`{"type":"string","format":"idn-hostname"}`)}}, ToolCallFormat{})
 	var se *SchemaError
 	if !errors.As(err, &se) || se.Keyword != "format" || !strings.Contains(err.Error(), `"f"`) {
 		t.Errorf("err = %v, want a format error naming tool f", err)
@@ -112,5 +112,27 @@ func TestToolCallParallel(t *testing.T) {
 	one := "<tool_call>\n" + call + "\n</tool_call>"
 	if !h.Match([]byte(one)) || !h.Match([]byte(one+"\n"+one)) || h.Match([]byte(one+"\n"+one+"\n"+one)) {
 		t.Error("hermes: want 1 or 2 blocks separated by a newline, not 3")
+	}
+}
+
+// TestToolCallSchemaKeywords: tool parameters get the same keywords as
+// response_format: ranges, formats and patterns hold inside the call.
+func TestToolCallSchemaKeywords(t *testing.T) {
+	g, err := ToolCall([]Tool{{Name: "book", Parameters: json.RawMessage(`{"type":"object","properties":{
+		"day":{"type":"string","format":"date"},"guests":{"type":"integer","minimum":1,"maximum":12},"code":{"type":"string","pattern":"^[A-Z]{3}$"}},
+		"required":["day","guests","code"]}`)}}, ToolCallFormat{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s, want := range map[string]bool{
+		`{"name":"book","arguments":{"day":"2024-02-29","guests":12,"code":"ABC"}}`: true,
+		`{"name":"book","arguments":{"day":"2023-02-29","guests":12,"code":"ABC"}}`: false,
+		`{"name":"book","arguments":{"day":"2024-02-29","guests":13,"code":"ABC"}}`: false,
+		`{"name":"book","arguments":{"day":"2024-02-29","guests":0,"code":"ABC"}}`:  false,
+		`{"name":"book","arguments":{"day":"2024-02-29","guests":2,"code":"ABCD"}}`: false,
+	} {
+		if got := g.Match([]byte(s)); got != want {
+			t.Errorf("%s: match %v, want %v", s, got, want)
+		}
 	}
 }

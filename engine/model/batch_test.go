@@ -48,6 +48,9 @@ func checkBatchConsistency(t *testing.T, m *Model, kvType native.Type) {
 	vocab := m.Config.NVocab
 	a := seqRun{tokens: []int32{1, 403, 407, 261, 378, 9, 30, 100, 7}, blocks: []int32{5, 1, 7}}
 	b := seqRun{tokens: []int32{1, 20, 21, 22, 23, 24, 25, 26}, blocks: []int32{0, 6}}
+	for i := range a.tokens { // the same ids for every vocabulary of 408 or more
+		a.tokens[i] %= int32(vocab)
+	}
 	// Steps: a prefills 0..5 while b prefills 0..3; then a decodes 5..6
 	// while b prefills 3..8; then a prefills 6..9 alone in the batch too.
 	type span struct{ from, to int }
@@ -264,7 +267,18 @@ func TestBadBatch(t *testing.T) {
 // Only the cgo binding is held to it: purego's reflective calls allocate on
 // every kernel call by design (it is the no-C-toolchain fallback).
 func TestForwardAllocs(t *testing.T) {
-	m := loadModel(t, filepath.Join(sharedDir(t), "testdata", "tiny-qwen2-f16.gguf"))
+	paths := []string{filepath.Join(sharedDir(t), "testdata", "tiny-qwen2-f16.gguf")}
+	for _, ac := range archCases() { // every architecture hook, MoE routing included
+		paths = append(paths, archPath(ac.name, ".gguf"))
+	}
+	for _, path := range paths {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			checkForwardAllocs(t, loadModel(t, path))
+		})
+	}
+}
+
+func checkForwardAllocs(t *testing.T, m *Model) {
 	kv, err := m.NewKVCache(4, 16, native.F16)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -14,6 +15,7 @@ import (
 type tensorTag struct {
 	name     string   // GGUF name; "%d" is the layer index
 	optional bool     // the file may lack it (an archSpec may still require it)
+	archOnly bool     // ",arch": bound only for architectures that require or allow it
 	shape    []string // dimension names, [rows, cols] or [n]
 }
 
@@ -23,28 +25,61 @@ func parseTag(f reflect.StructField) (tensorTag, bool) {
 		return tensorTag{}, false
 	}
 	name, opt, _ := strings.Cut(g, ",")
-	return tensorTag{name: name, optional: opt == "optional", shape: strings.Split(f.Tag.Get("shape"), ",")}, true
+	return tensorTag{name: name, optional: opt == "optional" || opt == "arch", archOnly: opt == "arch",
+		shape: strings.Split(f.Tag.Get("shape"), ",")}, true
 }
 
 // binder binds the tensors of one file to the fields of the tensor table and
 // reports the first problem naming the tensor, so a file the forward pass
 // cannot run fails at load rather than in Forward.
 type binder struct {
-	f       *gguf.File
+	f       Source
 	arch    string
 	dims    map[string]int  // dimension names -> sizes; "vocab" is learned
 	require map[string]bool // optional table names the architecture needs
+	allow   map[string]bool // ",arch" table names the architecture may have
+	skip    map[string]bool // table fields (Go names) the architecture does not use
 	bound   map[string]bool // tensors of the file bound so far
+}
+
+// layout returns the fields a fused or unfused, dense or mixture-of-experts
+// model skips and the table names it requires of them.
+func layout(fused, moe bool) (skip, require []string) {
+	if fused {
+		skip = []string{"Q", "K", "V", "Gate", "Up"}
+		require = []string{"blk.%d.attn_qkv.weight"}
+	} else {
+		skip = []string{"QKV", "FusedUp"}
+		require = []string{"blk.%d.attn_q.weight", "blk.%d.attn_k.weight", "blk.%d.attn_v.weight"}
+	}
+	switch {
+	case moe:
+		skip = append(skip, "Gate", "Up", "FusedUp", "Down") // shared experts: an archSpec's require
+		require = append(require, "blk.%d.ffn_gate_inp.weight", "blk.%d.ffn_gate_exps.weight",
+			"blk.%d.ffn_up_exps.weight", "blk.%d.ffn_down_exps.weight")
+	case fused:
+		require = append(require, "blk.%d.ffn_up.weight", "blk.%d.ffn_down.weight")
+	default:
+		require = append(require, "blk.%d.ffn_gate.weight", "blk.%d.ffn_up.weight", "blk.%d.ffn_down.weight")
+	}
+	return skip, require
 }
 
 // bindWeights binds every tensor of the table from f, checking each one's
 // type, shape and stored size against c, and refuses tensors the table does
 // not name (a variant the forward pass would silently ignore). It sets
 // c.NVocab from token_embd.
-func bindWeights(f *gguf.File, c *Config, a archSpec) (*Weights, error) {
-	b := &binder{f: f, arch: c.Arch, dims: c.dims(), require: map[string]bool{}, bound: map[string]bool{}}
-	for _, n := range a.require {
+func bindWeights(f Source, c *Config, a archSpec) (*Weights, error) {
+	b := &binder{f: f, arch: c.Arch, dims: c.dims(), require: map[string]bool{}, allow: map[string]bool{}, skip: map[string]bool{}, bound: map[string]bool{}}
+	skip, req := layout(a.fused, c.NExpert > 0)
+	for _, n := range slices.Concat(a.require, req) {
 		b.require[n] = true
+	}
+	for _, n := range skip {
+		b.skip[n] = true
+	}
+	for _, n := range a.allow {
+		b.allow[n] = true
 	}
 	w := &Weights{}
 	if err := b.bindStruct(reflect.ValueOf(w).Elem(), -1); err != nil {
@@ -52,13 +87,21 @@ func bindWeights(f *gguf.File, c *Config, a archSpec) (*Weights, error) {
 	}
 	c.NVocab = w.TokEmbd.Rows
 	if c.NLayer > f.NumTensors() { // each layer has several: refuse before allocating block_count of them
-		return nil, fmt.Errorf("%s = %d, but the file has only %d tensors", f.ArchKey("block_count"), c.NLayer, f.NumTensors())
+		return nil, fmt.Errorf("%s = %d, but the file has only %d tensors", f.Meta().ArchKey("block_count"), c.NLayer, f.NumTensors())
 	}
 	w.Layers = make([]Layer, c.NLayer)
 	for i := range w.Layers {
 		if err := b.bindStruct(reflect.ValueOf(&w.Layers[i]).Elem(), i); err != nil {
 			return nil, err
 		}
+		if a.fused && c.NExpert == 0 {
+			if err := splitFused(&w.Layers[i], c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := chooseRoPEFactors(w, c); err != nil {
+		return nil, err
 	}
 	if w.Output.Data == nil {
 		w.Output = w.TokEmbd // tied embeddings
@@ -77,8 +120,8 @@ func (b *binder) bindStruct(v reflect.Value, layer int) error {
 	t := v.Type()
 	for i := range t.NumField() {
 		tag, ok := parseTag(t.Field(i))
-		if !ok {
-			continue
+		if !ok || b.skip[t.Field(i).Name] || (tag.archOnly && !b.require[tag.name] && !b.allow[tag.name]) {
+			continue // a file holding it anyway is refused: the tensor stays unbound
 		}
 		name := tag.name
 		if strings.Contains(name, "%d") {
@@ -185,7 +228,8 @@ func matmulType(t gguf.TensorType) (native.Type, bool) {
 	return 0, false
 }
 
-// matrix binds a 2-D weight of the table's [rows, cols].
+// matrix binds a 2-D weight of the table's [rows, cols], or a 3-D stack
+// [n, rows, cols] (experts) as n*rows rows.
 func (b *binder) matrix(name string, shape []string) (Matrix, error) {
 	info, _ := b.f.Tensor(name)
 	t, ok := matmulType(info.Type)
@@ -196,7 +240,10 @@ func (b *binder) matrix(name string, shape []string) (Matrix, error) {
 	if err != nil {
 		return Matrix{}, err
 	}
-	rows, cols := ne[1], ne[0]
+	rows, cols := 1, ne[0]
+	for _, d := range ne[1:] {
+		rows *= d
+	}
 	rs := native.RowSize(t, cols)
 	if rs == 0 {
 		return Matrix{}, fmt.Errorf("tensor %s: row length %d is invalid for type %v", name, cols, t)
@@ -233,4 +280,54 @@ func (b *binder) vector(name string, shape []string) ([]float32, error) {
 		return nil, fmt.Errorf("tensor %s: data is not 4-byte aligned", name)
 	}
 	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(data))), n), nil
+}
+
+// rowsOf is rows [r0, r1) of m as a Matrix of its own (a view, no copy).
+func rowsOf(m Matrix, name string, r0, r1 int) Matrix {
+	rs := native.RowSize(m.Type, m.Cols)
+	return Matrix{Name: name, Type: m.Type, Rows: r1 - r0, Cols: m.Cols, Data: m.Data[r0*rs : r1*rs : r1*rs]}
+}
+
+// splitFused turns a fused layer's attn_qkv into Q, K, V and its
+// [2*ff]-row ffn_up into Gate and Up (gate rows first, as phi3's
+// gate_up_proj and llama.cpp's swiglu split them).
+func splitFused(l *Layer, c *Config) error {
+	nq, nkv := c.NHead*c.HeadDim, c.NHeadKV*c.HeadDim
+	if l.QKV.Rows != nq+2*nkv || l.FusedUp.Rows != 2*c.NFF {
+		return fmt.Errorf("model: fused tensors %s/%s have %d/%d rows", l.QKV.Name, l.FusedUp.Name, l.QKV.Rows, l.FusedUp.Rows)
+	}
+	l.Q = rowsOf(l.QKV, l.QKV.Name+"[q]", 0, nq)
+	l.K = rowsOf(l.QKV, l.QKV.Name+"[k]", nq, nq+nkv)
+	l.V = rowsOf(l.QKV, l.QKV.Name+"[v]", nq+nkv, nq+2*nkv)
+	l.Gate = rowsOf(l.FusedUp, l.FusedUp.Name+"[gate]", 0, c.NFF)
+	l.Up = rowsOf(l.FusedUp, l.FusedUp.Name+"[up]", c.NFF, 2*c.NFF)
+	return nil
+}
+
+// chooseRoPEFactors resolves LongRoPE (phi3): rope_factors_long when the
+// model's context exceeds the original one the short factors were trained
+// for, as llama.cpp does for a context of the model's full length, else
+// rope_factors_short. A file has both or neither, and never with Llama 3's
+// rope_freqs.
+func chooseRoPEFactors(w *Weights, c *Config) error {
+	long, short := w.RoPELong != nil, w.RoPEShort != nil
+	switch {
+	case long != short:
+		return fmt.Errorf("model: rope_factors_long and rope_factors_short come in pairs")
+	case !long:
+		return nil
+	case w.RoPEFreqs != nil:
+		return fmt.Errorf("model: rope_freqs and rope_factors_* are exclusive")
+	case c.RoPE.OrigCtx > 0 && c.NCtx > c.RoPE.OrigCtx:
+		w.RoPEFreqs = w.RoPELong
+	default:
+		w.RoPEFreqs = w.RoPEShort
+	}
+	return nil
+}
+
+// Expert is expert e of a stack of n experts bound as one Matrix (a view).
+func (m Matrix) Expert(e, n int) Matrix {
+	per := m.Rows / n
+	return rowsOf(m, m.Name, e*per, (e+1)*per)
 }

@@ -22,6 +22,7 @@ type scratch struct {
 	half  []uint16
 	round []float32
 	plan  plan
+	moe   moeScratch // mixture-of-experts buffers (empty for dense models)
 }
 
 func newScratch(c *Config, t int, roundAct bool) scratch {
@@ -29,7 +30,7 @@ func newScratch(c *Config, t int, roundAct bool) scratch {
 	var half []uint16
 	var round []float32
 	if roundAct {
-		wide := t * max(c.NEmbd, c.NFF, q)
+		wide := t * max(c.NEmbd, c.NFF, q, c.NFFExp)
 		half, round = make([]uint16, wide), make([]float32, wide)
 	}
 	return scratch{
@@ -38,6 +39,7 @@ func newScratch(c *Config, t int, roundAct bool) scratch {
 		q: make([]float32, t*q), k: make([]float32, t*kv), v: make([]float32, t*kv),
 		attn: make([]float32, t*q), proj: make([]float32, t*c.NEmbd),
 		gate: make([]float32, t*c.NFF), up: make([]float32, t*c.NFF),
+		moe: newMoEScratch(c, t),
 	}
 }
 
@@ -80,6 +82,11 @@ func (m *Model) Forward(b *Batch, logits []float32) error {
 	if err := native.GetRows(w.TokEmbd.Type, w.TokEmbd.Data, w.TokEmbd.Rows, c.NEmbd, b.Tokens, x); err != nil {
 		return fmt.Errorf("model: embedding: %w", err)
 	}
+	if c.EmbedScale != 0 {
+		if err := native.Scale(x, x, c.EmbedScale); err != nil {
+			return fmt.Errorf("model: embedding scale: %w", err)
+		}
+	}
 	for il := range w.Layers {
 		if err := m.layer(il, b, n); err != nil {
 			return fmt.Errorf("model: layer %d: %w", il, err)
@@ -105,16 +112,24 @@ func (m *Model) Forward(b *Batch, logits []float32) error {
 	if err := m.matmul(w.Output, h, logits[:nOut*c.NVocab], nOut); err != nil {
 		return fmt.Errorf("model: output: %w", err)
 	}
+	if c.FinalSoftcap > 0 {
+		if err := native.Softcap(logits[:nOut*c.NVocab], logits[:nOut*c.NVocab], c.FinalSoftcap); err != nil {
+			return fmt.Errorf("model: logit soft-capping: %w", err)
+		}
+	}
 	return nil
 }
 
 // layer runs transformer block il over the n tokens in the scratch: a
-// pre-norm attention block and a pre-norm SwiGLU block, each added back into
-// the residual stream x.
+// pre-norm attention block and a pre-norm gated FFN, each added back into
+// the residual stream x. The architecture hooks are data: optional tensors
+// (biases, per-head Q/K norms, post-norms) run when present, and the
+// layer's Config (window, RoPE base, activation, soft-cap) picks the kernels.
 func (m *Model) layer(il int, b *Batch, n int) error {
 	c := &m.Config
 	s := &m.s
 	l := &m.Weights.Layers[il]
+	lc := &c.Layers[il]
 	nq, nkv := c.NHead*c.HeadDim, c.NHeadKV*c.HeadDim
 	x, xn, proj := s.x[:n*c.NEmbd], s.xn[:n*c.NEmbd], s.proj[:n*c.NEmbd]
 	q, k, v, attn := s.q[:n*nq], s.k[:n*nkv], s.v[:n*nkv], s.attn[:n*nq]
@@ -126,16 +141,24 @@ func (m *Model) layer(il int, b *Batch, n int) error {
 	o.bias(l.Q, q, l.QBias)
 	o.bias(l.K, k, l.KBias)
 	o.bias(l.V, v, l.VBias)
-	o.rope("rope q", q, b.Pos, c.NHead)
-	o.rope("rope k", k, b.Pos, c.NHeadKV)
-	o.attend(&b.KV.Layers[il], &s.plan, q, k, v, attn)
+	o.headNorm("q norm", q, l.QNorm, c.NHead)
+	o.headNorm("k norm", k, l.KNorm, c.NHeadKV)
+	o.rope("rope q", q, b.Pos, c.NHead, lc)
+	o.rope("rope k", k, b.Pos, c.NHeadKV, lc)
+	o.attend(&b.KV.Layers[il], &s.plan, q, k, v, attn, lc.Window)
 	o.matmul(l.O, attn, proj)
+	o.postNorm("attn post norm", proj, l.AttnPostNorm)
 	o.residual("attn residual", x, proj)
 
 	o.rmsNorm("ffn norm", xn, x, l.FFNNorm)
-	o.project(xn, [][]float32{gate, up}, l.Gate, l.Up)
-	o.swiGLU(gate, up)
-	o.matmul(l.Down, gate, proj)
+	if c.NExpert > 0 {
+		o.moe(l, xn, proj)
+	} else {
+		o.project(xn, [][]float32{gate, up}, l.Gate, l.Up)
+		o.glu(gate, up)
+		o.matmul(l.Down, gate, proj)
+	}
+	o.postNorm("ffn post norm", proj, l.FFNPostNorm)
 	o.residual("ffn residual", x, proj)
 	return o.err
 }

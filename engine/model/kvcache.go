@@ -32,7 +32,7 @@ func (m *Model) NewKVCache(nBlocks, blockSize int, kvType native.Type) (*KVCache
 	for i := range kv.Layers {
 		l := native.KVLayout{
 			NHead: c.NHead, NHeadKV: c.NHeadKV, HeadDim: c.HeadDim,
-			BlockSize: blockSize, KVType: kvType, NBlocks: nBlocks,
+			BlockSize: blockSize, KVType: kvType, NBlocks: nBlocks, Scale: c.AttnScale,
 		}
 		n := nBlocks * l.BlockBytes()
 		l.K, l.V = make([]byte, n), make([]byte, n)

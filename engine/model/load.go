@@ -15,7 +15,7 @@ type Model struct {
 	mu      sync.Mutex // held by Forward: the scratch is the model's
 	Config  Config
 	Weights *Weights
-	file    *gguf.File
+	src     Source
 	maxTok  int
 	// roundAct rounds F16/BF16 matmul inputs to the weight type, as ggml does.
 	roundAct bool
@@ -61,17 +61,15 @@ func WithExactActivations() Option {
 // weights in place. Unsupported architectures or tensor types and shape
 // mismatches are errors here, naming the tensor. Close releases the file.
 func Load(path string, opts ...Option) (*Model, error) {
-	o := options{maxBatch: 512}
-	for _, opt := range opts {
-		if err := opt(&o); err != nil {
-			return nil, fmt.Errorf("model: %w", err)
-		}
+	o, err := applyOptions(opts)
+	if err != nil {
+		return nil, err
 	}
 	f, err := gguf.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
-	m, err := fromFile(f, o)
+	m, err := fromSource(fileSource{f}, o)
 	if err != nil {
 		_ = f.Close() // the load error is the one worth reporting
 		return nil, fmt.Errorf("model: %s: %w", path, err)
@@ -79,7 +77,18 @@ func Load(path string, opts ...Option) (*Model, error) {
 	return m, nil
 }
 
-func fromFile(f *gguf.File, o options) (*Model, error) {
+func applyOptions(opts []Option) (options, error) {
+	o := options{maxBatch: 512}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return o, fmt.Errorf("model: %w", err)
+		}
+	}
+	return o, nil
+}
+
+func fromSource(src Source, o options) (*Model, error) {
+	f := src.Meta()
 	a, err := lookupArch(f.Architecture())
 	if err != nil {
 		return nil, err
@@ -88,17 +97,24 @@ func fromFile(f *gguf.File, o options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := bindWeights(f, &c, a)
+	w, err := bindWeights(src, &c, a)
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Config: c, Weights: w, file: f, maxTok: o.maxBatch, roundAct: !o.exactAct, separate: o.separate}
+	m := &Model{Config: c, Weights: w, src: src, maxTok: o.maxBatch, roundAct: !o.exactAct, separate: o.separate}
 	m.s = newScratch(&c, o.maxBatch, m.roundAct)
 	return m, nil
 }
 
-// File is the underlying GGUF file (for metadata such as the tokenizer).
-func (m *Model) File() *gguf.File { return m.file }
+// File is the model's metadata (tokenizer, chat template, hyperparameters):
+// the GGUF file itself, or a Hugging Face directory's metadata in GGUF terms.
+// Nil once the model is closed.
+func (m *Model) File() *gguf.File {
+	if m.src == nil {
+		return nil
+	}
+	return m.src.Meta()
+}
 
 // MaxBatchTokens is the most tokens one Forward accepts.
 func (m *Model) MaxBatchTokens() int { return m.maxTok }
@@ -111,11 +127,11 @@ func (m *Model) Close() error {
 	}
 	m.mu.Lock() // waits for a Forward in flight
 	defer m.mu.Unlock()
-	if m.file == nil {
+	if m.src == nil {
 		return nil
 	}
-	f := m.file
-	m.file, m.Weights = nil, nil
+	f := m.src
+	m.src, m.Weights = nil, nil
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("model: close: %w", err)
 	}

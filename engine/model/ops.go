@@ -60,26 +60,57 @@ func (o *ops) bias(w Matrix, y, bias []float32) {
 	}
 }
 
-// rope rotates the nHeads heads of each row of x by its position.
-func (o *ops) rope(op string, x []float32, pos []int32, nHeads int) {
-	if o.ok() {
+// headNorm RMS-normalises each of the nHeads heads of each row of x in
+// place with the per-head weight w (qwen3, gemma3); nothing when w is nil.
+func (o *ops) headNorm(op string, x, w []float32, nHeads int) {
+	if o.ok() && w != nil {
 		c := &o.m.Config
-		o.fail(op, native.RoPE(x, pos, native.RoPEParams{
-			NHeads: nHeads, HeadDim: c.HeadDim, Dims: c.RoPE.Dims, Mode: c.RoPE.Mode,
-			FreqBase: c.RoPE.FreqBase, FreqScale: c.RoPE.FreqScale, FreqFactors: o.m.Weights.RoPEFreqs,
-		}))
+		o.fail(op, native.RMSNorm(x, x, w, o.n*nHeads, c.HeadDim, c.RMSEps))
+	}
+}
+
+// postNorm RMS-normalises a sub-block's output in place before the
+// residual add (gemma); nothing when w is nil.
+func (o *ops) postNorm(op string, x, w []float32) {
+	if w != nil {
+		o.rmsNorm(op, x, x, w)
+	}
+}
+
+// rope rotates the nHeads heads of each row of x by its position, with the
+// layer's frequency base and scale, then applies LongRoPE's attention
+// factor to the rotated dimensions only (ggml's mscale multiplies the
+// rotated cos/sin; partially rotary heads pass the rest through).
+func (o *ops) rope(op string, x []float32, pos []int32, nHeads int, lc *LayerConfig) {
+	if !o.ok() {
+		return
+	}
+	c := &o.m.Config
+	o.fail(op, native.RoPE(x, pos, native.RoPEParams{
+		NHeads: nHeads, HeadDim: c.HeadDim, Dims: c.RoPE.Dims, Mode: c.RoPE.Mode,
+		FreqBase: lc.RoPEBase, FreqScale: lc.RoPEScale, FreqFactors: o.m.Weights.RoPEFreqs,
+	}))
+	if f := c.RoPE.AttnFactor; o.ok() && f != 0 && f != 1 {
+		o.fail(op, native.ScaleStrided(x, o.n*nHeads, c.HeadDim, c.RoPE.Dims, f))
 	}
 }
 
 // attend stores the new K/V at the plan's slots and computes each token's
-// attention over its sequence's cached context into out.
-func (o *ops) attend(kv *native.KVLayout, p *plan, q, k, v, out []float32) {
+// attention over its sequence's cached context into out: the per-ISA paged
+// kernel for plain layers, the windowed one for sliding-window or
+// soft-capped layers.
+func (o *ops) attend(kv *native.KVLayout, p *plan, q, k, v, out []float32, window int) {
 	if o.ok() {
 		o.fail("kv store", native.KVStore(kv, k, v, p.slots[:o.n]))
 	}
-	if o.ok() {
-		o.fail("attention", native.AttnPrefill(kv, q, out, p.qStart, p.ctxLens, p.tables, p.maxBlocks))
+	if !o.ok() {
+		return
 	}
+	if cap := o.m.Config.AttnSoftcap; window > 0 || cap > 0 {
+		o.fail("attention", native.AttnWindow(kv, q, out, p.qStart, p.ctxLens, p.tables, p.maxBlocks, window, cap))
+		return
+	}
+	o.fail("attention", native.AttnPrefill(kv, q, out, p.qStart, p.ctxLens, p.tables, p.maxBlocks))
 }
 
 // residual is x += y.
@@ -89,9 +120,15 @@ func (o *ops) residual(op string, x, y []float32) {
 	}
 }
 
-// swiGLU is gate = silu(gate) * up.
-func (o *ops) swiGLU(gate, up []float32) {
-	if o.ok() {
-		o.fail("swiglu", native.SwiGLU(gate, gate, up))
+// glu is gate = act(gate) * up with the model's activation: SiLU
+// (SwiGLU) or tanh-GELU (GeGLU).
+func (o *ops) glu(gate, up []float32) {
+	if !o.ok() {
+		return
 	}
+	if o.m.Config.Act == GELUTanh {
+		o.fail("geglu", native.GeGLUTanh(gate, gate, up))
+		return
+	}
+	o.fail("swiglu", native.SwiGLU(gate, gate, up))
 }

@@ -113,6 +113,12 @@ func TestLoadRefuses(t *testing.T) {
 				_ = w.AddTensor("blk.0.attn_q_norm.weight", gguf.TensorF32, []int64{8}, make([]byte, 32))
 			}, nil)
 		}, []string{"tensor blk.0.attn_q_norm.weight (F32 [8]) is not part of the llama architecture's table"}},
+		{"odd head dimension", func(t *testing.T) string { // 64 / 64 heads: RoPE has no pair to rotate
+			return rewrite(t, f32, func(w *gguf.Writer) {
+				_ = w.Set("llama.attention.head_count", uint32(64))
+				w.Delete("llama.rope.dimension_count")
+			}, nil)
+		}, []string{"head dimension 1 (llama.embedding_length / llama.attention.head_count) is odd"}},
 		{"qwen2 without a bias", func(t *testing.T) string {
 			return rewrite(t, qwen, nil, func(info gguf.TensorInfo, data []byte) (gguf.TensorInfo, []byte, bool) {
 				return info, data, info.Name != "blk.1.attn_k.bias"

@@ -71,6 +71,14 @@ func newReport(m *model.Model, o Options) *Report {
 			bytes += int64(len(mx.Data))
 		}
 		bytes += int64(len(l.AttnNorm)+len(l.FFNNorm)+len(l.QBias)+len(l.KBias)+len(l.VBias)) * 4
+		if c.NExpert > 0 { // a token reads the router and its NExpertUsed experts
+			rep.layerParams += int64(l.GateInp.Rows) * int64(l.GateInp.Cols)
+			bytes += int64(len(l.GateInp.Data))
+			for _, mx := range []*model.Matrix{&l.GateExps, &l.UpExps, &l.DownExps} {
+				rep.layerParams += int64(mx.Rows) * int64(mx.Cols) / int64(c.NExpert) * int64(c.NExpertUsed)
+				bytes += int64(len(mx.Data)) / int64(c.NExpert) * int64(c.NExpertUsed)
+			}
+		}
 	}
 	rep.outParams = int64(w.Output.Rows) * int64(w.Output.Cols)
 	bytes += int64(len(w.Output.Data))

@@ -144,3 +144,17 @@ func hfConfigIDs(path string) ([]entry, error) {
 	}
 	return out, nil
 }
+
+// HFVocab returns the GGUF tokenizer.* entries (key, value pairs in write
+// order) of a BPE Hugging Face tokenizer.json and the vocabulary size: what
+// a Hugging Face model directory converts to (engine/hf).
+func HFVocab(path string) (keys []string, vals []any, n int, err error) {
+	es, n, err := vocabFromHF(path)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	for _, e := range es {
+		keys, vals = append(keys, e.key), append(vals, e.val)
+	}
+	return keys, vals, n, nil
+}

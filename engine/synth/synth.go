@@ -38,6 +38,8 @@ type tensorSpec struct {
 	typ   native.Type
 	fill  func(r *rng, row []float32, rowIx int)
 	fixed []float32 // values of a precomputed 1-D tensor (rope_freqs)
+	// experts > 0 writes the rows as a 3-D stack [cols, rows/experts, experts].
+	experts int
 }
 
 // weightStd is the standard deviation of the random weights, the usual
@@ -101,7 +103,10 @@ func build(o Options) (*gguf.Writer, int64, error) {
 	a := p.Arch
 	meta := []entry{
 		kv("general.architecture", a),
-		kv("general.name", "kiln-synth "+p.Name),
+		// The preset goes in its own key: llama.cpp keys tokenizer quirks off
+		// general.name (a "phi3" in it demands Phi-3's special tokens).
+		kv("general.name", "kiln-synth"),
+		kv("kiln.synth.preset", p.Name),
 		kv("general.file_type", fileType),
 		kv("general.quantization_version", uint32(2)),
 		kv(a+".vocab_size", uint32(p.NVocab)),
@@ -112,10 +117,11 @@ func build(o Options) (*gguf.Writer, int64, error) {
 		kv(a+".attention.head_count", uint32(p.NHead)),
 		kv(a+".attention.head_count_kv", uint32(p.NHeadKV)),
 		kv(a+".rope.freq_base", p.RopeBase),
-		kv(a+".rope.dimension_count", uint32(p.HeadDim())),
+		kv(a+".rope.dimension_count", uint32(p.RotaryDims())),
 		kv(a+".attention.layer_norm_rms_epsilon", p.RMSEps),
 		kv("kiln.synth.seed", o.Seed),
 	}
+	meta = append(meta, archMeta(p)...)
 	w := gguf.NewWriter()
 	for _, e := range append(meta, vocab...) {
 		if err := w.Set(e.key, e.val); err != nil {
@@ -129,7 +135,10 @@ func build(o Options) (*gguf.Writer, int64, error) {
 			return nil, 0, fmt.Errorf("synth: tensor %s: row of %d is invalid for %v", t.name, t.cols, t.typ)
 		}
 		shape := []int64{int64(t.cols)}
-		if t.rows > 1 || t.typ != native.F32 {
+		switch {
+		case t.experts > 0:
+			shape = append(shape, int64(t.rows/t.experts), int64(t.experts))
+		case t.rows > 1 || t.typ != native.F32:
 			shape = append(shape, int64(t.rows))
 		}
 		r := &tensorReader{spec: t, seed: o.Seed, rowSize: rs, prog: prog}
@@ -165,26 +174,72 @@ func specs(p Preset, typ native.Type) []tensorSpec {
 	vec := func(name string, n int, fill func(*rng, []float32, int)) tensorSpec {
 		return tensorSpec{name: name, cols: n, rows: 1, typ: native.F32, fill: fill}
 	}
+	qk := func(name string, cols, rows int) tensorSpec {
+		t := mat(name, cols, rows)
+		if p.QKStd > 0 {
+			t.fill = scaledFill(p.QKStd)
+		}
+		return t
+	}
 	out := []tensorSpec{mat("token_embd.weight", p.NEmbd, p.NVocab)}
 	if p.Llama3RoPE {
 		out = append(out, tensorSpec{name: "rope_freqs.weight", cols: hd / 2, rows: 1, typ: native.F32, fixed: llama3RoPEFactors(hd, p.RopeBase)})
 	}
+	if p.LongRoPEOrigCtx > 0 {
+		long, short := longRoPEFactors(p.RotaryDims() / 2)
+		out = append(out, tensorSpec{name: "rope_factors_long.weight", cols: len(long), rows: 1, typ: native.F32, fixed: long},
+			tensorSpec{name: "rope_factors_short.weight", cols: len(short), rows: 1, typ: native.F32, fixed: short})
+	}
 	for i := range p.NLayer {
 		b := func(s string) string { return fmt.Sprintf("blk.%d.%s", i, s) }
-		out = append(out, vec(b("attn_norm.weight"), p.NEmbd, normFill),
-			mat(b("attn_q.weight"), p.NEmbd, q),
-			mat(b("attn_k.weight"), p.NEmbd, kvDim),
-			mat(b("attn_v.weight"), p.NEmbd, kvDim))
+		out = append(out, vec(b("attn_norm.weight"), p.NEmbd, normFill))
+		if p.Fused {
+			// Q rows drawn like Q, K and V rows like K: the fill sees the row index.
+			out = append(out, tensorSpec{name: b("attn_qkv.weight"), cols: p.NEmbd, rows: q + 2*kvDim, typ: typ, fill: qkvFill(p, q, kvDim)})
+		} else {
+			out = append(out, qk(b("attn_q.weight"), p.NEmbd, q),
+				qk(b("attn_k.weight"), p.NEmbd, kvDim),
+				mat(b("attn_v.weight"), p.NEmbd, kvDim))
+		}
 		if p.QKVBias {
 			out = append(out, vec(b("attn_q.bias"), q, normalFill),
 				vec(b("attn_k.bias"), kvDim, normalFill),
 				vec(b("attn_v.bias"), kvDim, normalFill))
 		}
-		out = append(out, mat(b("attn_output.weight"), q, p.NEmbd),
-			vec(b("ffn_norm.weight"), p.NEmbd, normFill),
-			mat(b("ffn_gate.weight"), p.NEmbd, p.NFF),
-			mat(b("ffn_up.weight"), p.NEmbd, p.NFF),
-			mat(b("ffn_down.weight"), p.NFF, p.NEmbd))
+		if p.QKNorm {
+			out = append(out, vec(b("attn_q_norm.weight"), hd, normFill), vec(b("attn_k_norm.weight"), hd, normFill))
+		}
+		out = append(out, mat(b("attn_output.weight"), q, p.NEmbd))
+		if p.PostNorms {
+			out = append(out, vec(b("post_attention_norm.weight"), p.NEmbd, normFill))
+		}
+		out = append(out, vec(b("ffn_norm.weight"), p.NEmbd, normFill))
+		if p.NExpert > 0 {
+			stack := func(name string, cols, rows int) tensorSpec {
+				t := mat(name, cols, rows*p.NExpert)
+				t.experts = p.NExpert
+				return t
+			}
+			router := mat(b("ffn_gate_inp.weight"), p.NEmbd, p.NExpert)
+			router.fill = scaledFill(routerStd)
+			out = append(out, router, stack(b("ffn_gate_exps.weight"), p.NEmbd, p.NFFExp),
+				stack(b("ffn_up_exps.weight"), p.NEmbd, p.NFFExp), stack(b("ffn_down_exps.weight"), p.NFFExp, p.NEmbd))
+			if p.NFFShexp > 0 {
+				out = append(out, vec(b("ffn_gate_inp_shexp.weight"), p.NEmbd, scaledFill(routerStd)),
+					mat(b("ffn_gate_shexp.weight"), p.NEmbd, p.NFFShexp), mat(b("ffn_up_shexp.weight"), p.NEmbd, p.NFFShexp),
+					mat(b("ffn_down_shexp.weight"), p.NFFShexp, p.NEmbd))
+			}
+		} else if p.Fused {
+			out = append(out, mat(b("ffn_up.weight"), p.NEmbd, 2*p.NFF))
+		} else {
+			out = append(out, mat(b("ffn_gate.weight"), p.NEmbd, p.NFF), mat(b("ffn_up.weight"), p.NEmbd, p.NFF))
+		}
+		if p.NExpert == 0 {
+			out = append(out, mat(b("ffn_down.weight"), p.NFF, p.NEmbd))
+		}
+		if p.PostNorms {
+			out = append(out, vec(b("post_ffw_norm.weight"), p.NEmbd, normFill))
+		}
 	}
 	out = append(out, vec("output_norm.weight", p.NEmbd, normFill))
 	if !p.Tied {

@@ -145,3 +145,47 @@ func TestWriteWithTokenizerJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestNewPresetsLoad synthesizes one layer of each newer real-shape preset
+// (vocabulary cut to 320; qwen3-30b-a3b also to 8 of its 128 experts, to
+// stay small) and loads it: the metadata and tensor shapes the presets
+// write are the ones engine/model binds, and a forward pass runs.
+func TestNewPresetsLoad(t *testing.T) {
+	for _, name := range []string{"qwen3-0.6b", "gemma3-1b", "phi4-mini", "qwen3-30b-a3b"} {
+		t.Run(name, func(t *testing.T) {
+			p, err := LookupPreset(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.NLayer, p.NVocab = 1, 320
+			if p.NExpert > 0 {
+				p.NExpert = 8
+			}
+			path := filepath.Join(t.TempDir(), name+".gguf")
+			if err := Write(path, Options{Preset: p, Type: native.Q8_0, Seed: 1}); err != nil {
+				t.Fatal(err)
+			}
+			m, err := model.Load(path, model.WithMaxBatchTokens(8))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if c := m.Config; c.HeadDim != p.HeadDim() || c.RoPE.Dims != p.RotaryDims() || c.NExpert != p.NExpert {
+				t.Fatalf("config %+v does not match the preset", c)
+			}
+			s, err := m.NewSession(8, native.F16)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logits, err := s.Eval([]int32{1, 5, 9})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range logits {
+				if v != v {
+					t.Fatal("NaN logit")
+				}
+			}
+		})
+	}
+}

@@ -26,10 +26,12 @@ func find(rows []Row, typ string, s Shape, m, t int) *Row {
 // were measured (a target whose rows were not measured is left out).
 func acceptanceChecks(rep *Report) []Check {
 	var out []Check
-	if r := find(rep.Rows, "q8_0", Shape{N: 8192, K: 2048}, 1, 1); r != nil {
-		out = append(out, Check{Name: "q8_0 GEMV 8192x2048, 1 thread, of 1-thread read bandwidth",
-			Value: r.PctCeiling, Target: 80, Unit: "%", Pass: r.PctCeiling >= 80,
-			Detail: fmt.Sprintf("%.1f GB/s", r.GBps)})
+	for _, c := range rep.Ceilings {
+		if r := find(rep.Rows, "q8_0", Shape{N: 8192, K: 2048}, 1, c.Threads); r != nil {
+			out = append(out, Check{Name: fmt.Sprintf("q8_0 GEMV 8192x2048, %d thread(s), of read bandwidth", c.Threads),
+				Value: r.PctCeiling, Target: 90, Unit: "%", Pass: r.PctCeiling >= 90,
+				Detail: fmt.Sprintf("%.1f of %.1f GB/s", r.GBps, c.ReadGBps)})
+		}
 	}
 	var gemmM int
 	for _, r := range rep.Rows {
@@ -39,6 +41,13 @@ func acceptanceChecks(rep *Report) []Check {
 	}
 	if gemmM <= 1 {
 		return out
+	}
+	for _, c := range rep.Ceilings {
+		if r := find(rep.Rows, "q8_0", Shape{N: 8192, K: 2048}, gemmM, c.Threads); r != nil && r.PctInt8Peak > 0 {
+			out = append(out, Check{Name: fmt.Sprintf("q8_0 GEMM 8192x2048 m=%d, %d thread(s), of int8 peak", gemmM, c.Threads),
+				Value: r.PctInt8Peak, Target: 70, Unit: "%", Pass: r.PctInt8Peak >= 70,
+				Detail: fmt.Sprintf("%.1f of %.1f GOP/s", r.GFLOPS, c.Int8PeakGOPS)})
+		}
 	}
 	for _, c := range rep.Ceilings {
 		worst := Check{Name: fmt.Sprintf("f32 GEMM m=%d, %d thread(s), of FMA peak (worst shape)", gemmM, c.Threads), Target: 50, Unit: "%"}

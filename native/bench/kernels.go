@@ -42,7 +42,7 @@ type Row struct {
 	Seconds    float64 `json:"seconds_per_op"`
 	GFLOPS     float64 `json:"gflops"`
 	GBps       float64 `json:"gbps"`
-	Bound      string  `json:"ceiling"` // "read_bw" for m = 1, "fma_peak" otherwise
+	Bound      string  `json:"ceiling"` // "read_bw" for m = 1, "int8_peak" for Q8_0 m > 1, "fma_peak" otherwise
 	PctCeiling float64 `json:"pct_of_ceiling"`
 	// PctInt8Peak is set for Q8_0 GEMM rows (m > 1): GFLOP/s as a percentage
 	// of the int8 multiply-accumulate peak, the Q8_0 kernel's own ceiling.
@@ -119,7 +119,9 @@ func RunKernels(o Options) (*Report, error) {
 					} else {
 						row.Bound, row.PctCeiling = "fma_peak", 100*row.GFLOPS/c.FMAPeakGFLOPS
 						if typ == native.Q8_0 && c.Int8PeakGOPS > 0 {
+							// int8 products are the Q8_0 GEMM's ceiling, not f32 FMAs
 							row.PctInt8Peak = 100 * row.GFLOPS / c.Int8PeakGOPS
+							row.Bound, row.PctCeiling = "int8_peak", row.PctInt8Peak
 						}
 					}
 					if g, ok := gorgonia[[3]int{s.N, s.K, m}]; ok {
@@ -127,7 +129,7 @@ func RunKernels(o Options) (*Report, error) {
 					}
 					rep.Rows = append(rep.Rows, row)
 					int8 := ""
-					if row.PctInt8Peak > 0 {
+					if row.PctInt8Peak > 0 && row.Bound != "int8_peak" {
 						int8 = fmt.Sprintf(", %5.1f%% of int8_peak", row.PctInt8Peak)
 					}
 					o.progress("matmul %-5s %-11s m=%-3d t=%d: %8.2f GFLOP/s %7.2f GB/s %5.1f%% of %s%s\n",

@@ -41,6 +41,12 @@ type Sampling struct {
 	LengthPenalty *float64        `json:"length_penalty"`
 	EarlyStopping json.RawMessage `json:"early_stopping"`
 
+	// HF transformers' names, as the Chinese-LLaMA-Alpaca-2 demo server
+	// takes them: num_beams is the beam width (> 1: beam search),
+	// do_sample false means greedy decoding.
+	NumBeams *int  `json:"num_beams"`
+	DoSample *bool `json:"do_sample"`
+
 	// Structured outputs: at most one of these constrains a request.
 	ResponseFormat *ResponseFormat `json:"response_format"`
 	// vLLM's extras: a JSON schema (object or string), a regular
@@ -49,6 +55,8 @@ type Sampling struct {
 	GuidedRegex   json.RawMessage `json:"guided_regex"`
 	GuidedChoice  json.RawMessage `json:"guided_choice"`
 	GuidedGrammar json.RawMessage `json:"guided_grammar"`
+	// llama.cpp's extra: a GBNF grammar.
+	Grammar json.RawMessage `json:"grammar"`
 
 	// Tool calling (chat only).
 	Tools      []Tool          `json:"tools"`
@@ -95,13 +103,27 @@ type ChatRequest struct {
 	Logprobs          *bool           `json:"logprobs"`
 	TopLogprobs       *int            `json:"top_logprobs"`
 	ParallelToolCalls *bool           `json:"parallel_tool_calls"`
+	Thinking
+}
+
+// Thinking holds a reasoning model's settings (chat and Responses):
+// variables for the chat template (vLLM's chat_template_kwargs, e.g.
+// {"enable_thinking": false}) and the thinking budget, in tokens or as
+// OpenAI's reasoning_effort.
+type Thinking struct {
+	ChatTemplateKwargs json.RawMessage `json:"chat_template_kwargs"`
+	ReasoningEffort    *string         `json:"reasoning_effort"`
+	MaxThinkingTokens  *int            `json:"max_thinking_tokens"`
 }
 
 // Message is one chat message; Content is a string, an array of content
 // parts or null.
 type Message struct {
-	Role       string          `json:"role"`
-	Content    json.RawMessage `json:"content"`
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+	// Message is an alias of Content (the Chinese-LLaMA-Alpaca-2 demo's
+	// examples send {"role": "user", "message": "..."}).
+	Message    json.RawMessage `json:"message"`
 	Name       string          `json:"name"`
 	ToolCalls  json.RawMessage `json:"tool_calls"`
 	ToolCallID string          `json:"tool_call_id"`

@@ -110,6 +110,10 @@ type ReplyMessage struct {
 	Role      string     `json:"role"`
 	Content   *string    `json:"content"`
 	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+	// ReasoningContent is a reasoning model's thinking (with a reasoning
+	// parser); Reasoning carries the same text under vLLM's newer name.
+	ReasoningContent *string `json:"reasoning_content,omitempty"`
+	Reasoning        *string `json:"reasoning,omitempty"`
 }
 
 // ToolCall is one call of a tool in a response.
@@ -130,6 +134,9 @@ type ChatMessage struct {
 	Role      string          `json:"role,omitempty"`
 	Content   *string         `json:"content,omitempty"`
 	ToolCalls []ToolCallDelta `json:"tool_calls,omitempty"`
+	// ReasoningContent and Reasoning are a piece of the thinking.
+	ReasoningContent *string `json:"reasoning_content,omitempty"`
+	Reasoning        *string `json:"reasoning,omitempty"`
 }
 
 // ToolCallDelta is a piece of a streamed tool call: the first for a call

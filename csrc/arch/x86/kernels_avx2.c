@@ -29,7 +29,7 @@ void kiln_kernels_fill_avx2(kiln_kernels *t) {
     t->types[KILN_TYPE_Q8_0] = (kiln_type_kernels){
         .to_float = q8_0_to_float, .x_form = KILN_X_Q8_0,
         .gemv = kiln_mm_q8_gemv_avx2, .gemm = kiln_mm_q8_gemm_avx2, .gemm_min_m = KILN_MM_Q8G_MIN_M,
-        .gemm_layout = kiln_mm_q8_layout_avx2,
+        .gemm_layout = kiln_mm_q8_layout_avx2, .gemm_mr = KILN_MM_Q8G_MR,
         .to_float_variant = "avx2",
         .gemv_variant = "avx2 8-row dot (maddubs)",
         .gemm_variant = "avx2 int16 6x16 outer product (madd)",

@@ -29,15 +29,19 @@ void kiln_kernels_fill_avx512(kiln_kernels *t, uint32_t features) {
     float_row(&t->types[KILN_TYPE_F32], NULL);
     float_row(&t->types[KILN_TYPE_F16], f16_to_float);
     float_row(&t->types[KILN_TYPE_BF16], bf16_to_float);
-    t->types[KILN_TYPE_Q8_0] = (kiln_type_kernels){
-        .to_float = q8_0_to_float, .x_form = KILN_X_Q8_0,
-        .gemv = vnni ? kiln_mm_q8_avx512_vnni : kiln_mm_q8_avx512,
-        .gemm = vnni ? kiln_mm_q8_avx512_vnni : kiln_mm_q8_avx512,
-        .gemm_min_m = 1,
-        .to_float_variant = "avx512",
-        .gemv_variant = vnni ? "avx512-vnni 1x8 dot tiles" : "avx512 1x8 dot tiles (maddubs)",
-        .gemm_variant = vnni ? "avx512-vnni 4x4 dot tiles" : "avx512 4x4 dot tiles (maddubs)",
-    };
+    /* Q8_0 keeps the AVX2 arithmetic rule (one f32 accumulator per output,
+     * one fma per block), so GEMV and GEMM give the same bits here as on AVX2. */
+    kiln_type_kernels *q8 = &t->types[KILN_TYPE_Q8_0];
+    q8->to_float = q8_0_to_float;
+    q8->to_float_variant = "avx512";
+    if (vnni) {
+        q8->gemv = kiln_mm_q8_gemv_avx512_vnni;
+        q8->gemv_variant = "avx512-vnni 16-row dot (vpdpbusd)";
+        q8->gemm = kiln_mm_q8v_gemm_avx512;
+        q8->gemm_layout = kiln_mm_q8v_layout_avx512;
+        q8->gemm_mr = KILN_MM_Q8V_MR;
+        q8->gemm_variant = "avx512-vnni int8 12x16 outer product (vpdpbusd)";
+    }
     t->ops = kiln_ops_avx512;
     t->attn_item = kiln_attn_item_avx512;
     t->ops_variant = t->attn_variant = "avx512";

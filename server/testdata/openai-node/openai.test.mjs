@@ -197,6 +197,6 @@ test('response_format json_schema', async () => {
   }
   await assert.rejects(client.chat.completions.create({
     model, messages: [{ role: 'user', content: 'x' }],
-    response_format: { type: 'json_schema', json_schema: { name: 'a', schema: { type: 'string', pattern: 'x' } } },
-  }), (e) => e instanceof OpenAI.BadRequestError && e.param === 'response_format' && /pattern/.test(e.message));
+    response_format: { type: 'json_schema', json_schema: { name: 'a', schema: { type: 'object', dependentRequired: { a: ['b'] } } } },
+  }), (e) => e instanceof OpenAI.BadRequestError && e.param === 'response_format' && /dependentRequired/.test(e.message));
 });

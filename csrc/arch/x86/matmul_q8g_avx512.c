@@ -1,0 +1,216 @@
+/* matmul_q8g_avx512.c — AVX-512 VNNI Q8_0 GEMM (m >= KILN_MM_Q8G_MIN_M): an
+ * int8 outer-product microkernel on VPDPBUSD.
+ *
+ * Per-output arithmetic: the AVX2 Q8_0 rule of matmul.h, exactly as the
+ * AVX2 kernels and the VNNI GEMV (matmul_q8_avx512.c) compute it:
+ *     acc = +0; for blocks b in order: acc = fma(dx_b * dw_b, float(int32 dot_b), acc)
+ * so a row's bits do not depend on the batch it lands in, nor on the ISA.
+ *
+ * int32 dots: VPDPBUSD multiplies u8 by s8 in groups of 4. W quants are
+ * biased to u8 when packed (w ^ 0x80 = w + 128) and X stays s8, so a block
+ * gives Σw·x + 128·Σx; the integer accumulator starts at −128·Σx of the X
+ * block (stored with the X layout), so after the block's 8 steps it holds
+ * the exact int32 dot (|Σ(w+128)·x| <= 32·255·128 < 2^31).
+ *
+ * Data: X rows are quantized once per call, then laid out by
+ * kiln_mm_q8v_layout_avx512 in tiles of Q8V_MR rows (matmul.c runs it on
+ * whole tiles, rows claimed by threads): in kiln_mm.xp the int8 quads
+ * (4 consecutive k of one row as one int32), quad Q of row r at Q*mr + r,
+ * followed (after m*kpad/4 quads) by the −128·Σx of block b of row r at
+ * i0*nbpad + b*mr + r; in kiln_mm.xdp the scales alike. W is packed per
+ * thread, a panel of 16 W rows (output columns) × Q8V_KCB blocks at a time:
+ *     pw[b][q][j] = quad q of block b of W row j, biased     one 32-bit lane per column
+ *     pd[b][j]    = float(d of W row j, block b)
+ * by a 16×8 dword transpose per block (two rows per zmm, unpacks and a
+ * cross-lane permute), so one zmm holds quad q of the 16 columns.
+ * W rows past the valid ones alias the last valid row (results discarded).
+ *
+ * Microkernel (MR <= 12 X rows × 16 columns): per quad, one panel load and
+ * MR VPDPBUSD with the X quad broadcast from memory; per block, MR
+ * convert + multiply + fma into f32 accumulators held in registers for the
+ * k block (12 int32 + 12 f32 + panel + scales = 27 zmm).
+ *
+ * Loop nest per thread over its columns [n0, n1): panel of 16 columns ->
+ * m block of Q8V_MB rows -> k block of Q8V_KCB blocks (pack, then every
+ * tile of MR rows over it) -> y. */
+#include "../../matmul.h"
+
+#if KILN_X86
+#include <immintrin.h>
+
+#ifndef Q8V_KCB
+#define Q8V_KCB 16 /* blocks per k block: an 8 KB packed chunk */
+#endif
+enum {
+    Q8V_NR = 16,  /* columns per panel: one zmm of int32 lanes */
+    Q8V_MR = 12,  /* X rows per microkernel tile (the switch below has 1..12) */
+    Q8V_MB = 240, /* X rows per m block: a 15 KB f32 buffer (multiple of MR) */
+    Q8V_QUADS = KILN_QK8_0 / 4,
+};
+
+#define Q8V_PW_BYTES ((size_t)Q8V_KCB * Q8V_QUADS * Q8V_NR * 4)
+#define Q8V_PD_ELEMS ((size_t)Q8V_KCB * Q8V_NR)
+#define Q8V_ACC_ELEMS ((size_t)Q8V_MB * Q8V_NR)
+_Static_assert(Q8V_PW_BYTES + (Q8V_PD_ELEMS + Q8V_ACC_ELEMS) * 4 <= KILN_MM_SCRATCH_FLOATS * 4,
+               "Q8_0 VNNI GEMM scratch must fit the per-thread scratch");
+_Static_assert(Q8V_MB % Q8V_MR == 0, "m blocks hold whole tiles");
+_Static_assert(KILN_MM_Q8V_MR == Q8V_MR, "the layout's tile height is the microkernel's");
+
+/* pack_block transposes block b of 16 W rows into pw[q][j] (q = 0..7), biased. */
+KILN_TARGET_AVX512VNNI KILN_INLINE void pack_block(const block_q8_0 *const *rows, int64_t b, int32_t *pw) {
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    __m512i z[8], t[8], u[8];
+    for (int r = 0; r < 8; r++) /* row r in the low half, row r + 8 in the high half */
+        z[r] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)rows[r][b].qs)),
+                                  _mm256_loadu_si256((const __m256i *)rows[r + 8][b].qs), 1);
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(z[2 * i], z[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(z[2 * i], z[2 * i + 1]);
+    }
+    for (int h = 0; h < 2; h++) { /* rows 0-3 (and 8-11), rows 4-7 (and 12-15) */
+        u[4 * h + 0] = _mm512_unpacklo_epi64(t[4 * h], t[4 * h + 2]);
+        u[4 * h + 1] = _mm512_unpackhi_epi64(t[4 * h], t[4 * h + 2]);
+        u[4 * h + 2] = _mm512_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]);
+        u[4 * h + 3] = _mm512_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);
+    }
+    /* u[i] 128-bit lane L holds quad (L & 1 ? 4 : 0) + i of rows 0-3 (L < 2) or 8-11,
+     * u[4+i] the same of rows 4-7 / 12-15: gather [u[i].L, u[4+i].L] for L = 0, 2 (quad i)
+     * and L = 1, 3 (quad i + 4) into rows 0..15 order. */
+    const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    for (int i = 0; i < 4; i++) {
+        _mm512_store_si512((__m512i *)(pw + i * Q8V_NR),
+                           _mm512_xor_si512(_mm512_permutex2var_epi64(u[i], lo, u[4 + i]), bias));
+        _mm512_store_si512((__m512i *)(pw + (i + 4) * Q8V_NR),
+                           _mm512_xor_si512(_mm512_permutex2var_epi64(u[i], hi, u[4 + i]), bias));
+    }
+}
+
+// pw, pd = packed W[rows 0:16, blocks b0:b1] (layout in the header comment).
+KILN_TARGET_AVX512VNNI static void pack_panel(const block_q8_0 *const *rows, int64_t b0, int64_t b1, int64_t nb,
+                                              int32_t *pw, float *pd) {
+    /* the next chunk of the 16 rows, into L2 while the tiles run */
+    const int64_t pf1 = b1 + (b1 - b0) < nb ? b1 + (b1 - b0) : nb;
+    if (b1 < pf1)
+        for (int j = 0; j < Q8V_NR; j++)
+            for (const char *a = (const char *)&rows[j][b1]; a < (const char *)&rows[j][pf1]; a += 64)
+                _mm_prefetch(a, _MM_HINT_T1);
+    for (int64_t b = b0; b < b1; b++) {
+        pack_block(rows, b, pw + (b - b0) * Q8V_QUADS * Q8V_NR);
+        uint16_t d[Q8V_NR];
+        for (int j = 0; j < Q8V_NR; j++) d[j] = rows[j][b].d;
+        _mm512_store_ps(pd + (b - b0) * Q8V_NR, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d)));
+    }
+}
+
+// acc[r, 0:16] = fma(dx[r,b]*dw[0:16,b], float(X[r, block b] · W[0:16, block b]), acc[r, 0:16])
+// for r < MR, blocks b = 0 .. nblk-1 in order. xq: the tile's quads at the k
+// block's start (quad Q of row r at Q*MR + r); xc: its −128·Σx (block b of
+// row r at b*MR + r); xd: its scales alike; acc: MR rows of 16 floats.
+KILN_TARGET_AVX512VNNI KILN_INLINE void q8v_tile(const int32_t *xq, const int32_t *xc, const float *xd,
+                                                 const int32_t *pw, const float *pd, int64_t nblk, float *acc,
+                                                 const int MR) {
+    __m512 f[Q8V_MR];
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) f[r] = _mm512_load_ps(acc + r * Q8V_NR);
+    for (int64_t b = 0; b < nblk; b++) {
+        const int32_t *wb = pw + b * Q8V_QUADS * Q8V_NR;
+        const int32_t *xb = xq + b * Q8V_QUADS * MR;
+        __m512i s[Q8V_MR];
+#pragma GCC unroll 12
+        for (int r = 0; r < MR; r++) s[r] = _mm512_set1_epi32(xc[b * MR + r]);
+#pragma GCC unroll 8
+        for (int q = 0; q < Q8V_QUADS; q++) {
+            const __m512i w = _mm512_load_si512((const __m512i *)(wb + q * Q8V_NR));
+#pragma GCC unroll 12
+            for (int r = 0; r < MR; r++) s[r] = _mm512_dpbusd_epi32(s[r], w, _mm512_set1_epi32(xb[q * MR + r]));
+        }
+        const __m512 dw = _mm512_load_ps(pd + b * Q8V_NR);
+#pragma GCC unroll 12
+        for (int r = 0; r < MR; r++)
+            f[r] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(xd[b * MR + r]), dw), _mm512_cvtepi32_ps(s[r]), f[r]);
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) _mm512_store_ps(acc + r * Q8V_NR, f[r]);
+}
+
+/* x_corr is where the −128·Σx of the tile of row i0 start (after every quad). */
+static inline int32_t *x_corr(const kiln_mm *p, int64_t i0) {
+    return (int32_t *)p->xp + p->m * (p->kpad / 4) + i0 * (p->kpad / KILN_QK8_0);
+}
+
+// xp, xdp[tiles of rows r0:r1] = quads, corrections and scales of xq, xd by tiles (header comment).
+KILN_TARGET_AVX512VNNI void kiln_mm_q8v_layout_avx512(const kiln_mm *p, int64_t r0, int64_t r1) {
+    const int64_t nq = p->kpad / 4, nbpad = p->kpad / KILN_QK8_0;
+    for (int64_t i0 = r0; i0 < r1; i0 += Q8V_MR) {
+        const int64_t mr = p->m - i0 < Q8V_MR ? p->m - i0 : Q8V_MR;
+        int32_t *xq = (int32_t *)p->xp + i0 * nq, *xc = x_corr(p, i0);
+        float *xd = (float *)p->xdp + i0 * nbpad;
+        for (int64_t r = 0; r < mr; r++) {
+            const int8_t *row = p->xq + (i0 + r) * p->kpad;
+            for (int64_t q = 0; q < nq; q++) memcpy(xq + q * mr + r, row + 4 * q, 4);
+            for (int64_t b = 0; b < nbpad; b++) {
+                int32_t sum = 0;
+                for (int c = 0; c < KILN_QK8_0; c++) sum += row[b * KILN_QK8_0 + c];
+                xc[b * mr + r] = -128 * sum;
+                xd[b * mr + r] = p->xd[(i0 + r) * nbpad + b];
+            }
+        }
+    }
+}
+
+// y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W rows block_q8_0, X laid out by tiles (p->xp, p->xdp).
+KILN_TARGET_AVX512VNNI void kiln_mm_q8v_gemm_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    int32_t *pw = (int32_t *)scratch; /* 64-byte aligned */
+    float *pd = (float *)((char *)pw + Q8V_PW_BYTES);
+    float *acc = pd + Q8V_PD_ELEMS;
+    const int64_t nb = p->k / KILN_QK8_0, nbpad = p->kpad / KILN_QK8_0, nq = p->kpad / 4;
+    for (int64_t j0 = n0; j0 < n1; j0 += Q8V_NR) {
+        const int nvalid = n1 - j0 >= Q8V_NR ? Q8V_NR : (int)(n1 - j0);
+        const block_q8_0 *rows[Q8V_NR];
+        for (int l = 0; l < Q8V_NR; l++)
+            rows[l] = (const block_q8_0 *)((const char *)p->w + (size_t)(j0 + (l < nvalid ? l : nvalid - 1)) * p->wstride);
+        /* the next panel's first k block, into L2 while this panel runs */
+        for (int64_t j = j0 + Q8V_NR; j < j0 + 2 * Q8V_NR && j < n1; j++) {
+            const char *r = (const char *)p->w + (size_t)j * p->wstride;
+            const size_t len = (size_t)(Q8V_KCB < nb ? Q8V_KCB : nb) * sizeof(block_q8_0);
+            for (size_t o = 0; o < len + 63; o += 64) _mm_prefetch(r + (o < len ? o : len - 1), _MM_HINT_T1);
+        }
+        for (int64_t mb0 = 0; mb0 < p->m; mb0 += Q8V_MB) {
+            const int64_t mb1 = mb0 + Q8V_MB < p->m ? mb0 + Q8V_MB : p->m;
+            memset(acc, 0, sizeof(float) * (size_t)(mb1 - mb0) * Q8V_NR);
+            for (int64_t kb0 = 0; kb0 < nb; kb0 += Q8V_KCB) {
+                const int64_t kb1 = kb0 + Q8V_KCB < nb ? kb0 + Q8V_KCB : nb, nblk = kb1 - kb0;
+                pack_panel(rows, kb0, kb1, nb, pw, pd);
+                for (int64_t i0 = mb0; i0 < mb1; i0 += Q8V_MR) {
+                    const int64_t mr = p->m - i0 < Q8V_MR ? p->m - i0 : Q8V_MR;
+                    const int32_t *xq = p->xp + i0 * nq + kb0 * Q8V_QUADS * mr;
+                    const int32_t *xc = x_corr(p, i0) + kb0 * mr;
+                    const float *xd = p->xdp + i0 * nbpad + kb0 * mr;
+                    float *a = acc + (i0 - mb0) * Q8V_NR;
+                    switch (mr) {
+                    case 12: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 12); break;
+                    case 11: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 11); break;
+                    case 10: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 10); break;
+                    case 9: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 9); break;
+                    case 8: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 8); break;
+                    case 7: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 7); break;
+                    case 6: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 6); break;
+                    case 5: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 5); break;
+                    case 4: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 4); break;
+                    case 3: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 3); break;
+                    case 2: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 2); break;
+                    default: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 1); break;
+                    }
+                }
+            }
+            for (int64_t i = mb0; i < mb1; i++) {
+                const __mmask16 keep = nvalid == Q8V_NR ? (__mmask16)0xffff : (__mmask16)((1u << nvalid) - 1);
+                _mm512_mask_storeu_ps(p->y + i * p->n + j0, keep, _mm512_load_ps(acc + (i - mb0) * Q8V_NR));
+            }
+        }
+    }
+}
+
+#else
+typedef int kiln_matmul_q8g_avx512_unavailable; /* non-x86: keep the unit non-empty */
+#endif /* KILN_X86 */

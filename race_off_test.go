@@ -1,0 +1,7 @@
+//go:build !race
+
+package main
+
+// slowdown scales the time bounds of tests that time a request (see
+// race_on_test.go).
+const slowdown = 1
