@@ -342,6 +342,9 @@ func TestServeConfigErrors(t *testing.T) {
 		{[]string{"serve", "-m", storiesGGUF, "--kv-cache-dtype", "q4"}, "option kv_cache_dtype"},
 		{[]string{"serve", "-m", storiesGGUF, "--devices", "gpu:0"}, "option devices"},
 		{[]string{"serve", "--no-such-flag"}, "unknown flag"},
+		{[]string{"serve", "-m", storiesGGUF, "--speculative", "eagle"}, "option speculative"},
+		{[]string{"serve", "-m", storiesGGUF, "--speculative", "ngram", "--ngram-min", "3", "--ngram-max", "2"}, "option ngram_max"},
+		{[]string{"serve", "-m", storiesGGUF, "--max-itl-ms", "-5"}, "option max_itl_ms"},
 		{[]string{"serve", "-m", storiesGGUF, "--host", "127.0.0.1", "--port", "0", "--kv-cache-size", "1KiB"}, "option kv_cache_size"},
 	}
 	for _, tc := range cases {

@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -157,4 +158,25 @@ func itoa(n int) string {
 		return string(rune('0' + n))
 	}
 	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+// BenchmarkProposeNgram is the drafter's cost per decode step in its worst
+// case: a long context where no suffix recurs, so every length is scanned
+// to the start.
+func BenchmarkProposeNgram(b *testing.B) {
+	for _, n := range []int{256, 2048, 8192} {
+		b.Run(fmt.Sprintf("ctx=%d", n), func(b *testing.B) {
+			tokens := make([]int32, n)
+			for i := range tokens {
+				tokens[i] = int32(i) // all distinct: nothing recurs
+			}
+			var dst []int32
+			for b.Loop() {
+				dst = proposeNgram(tokens, 1, 4, 4, dst[:0])
+			}
+			if len(dst) != 0 {
+				b.Fatal("a draft from distinct tokens")
+			}
+		})
+	}
 }

@@ -17,12 +17,14 @@ func TestProposeNgram(t *testing.T) {
 		want       []int32
 	}{
 		{"no recurrence", []int32{1, 2, 3, 4}, 1, 3, 4, nil},
-		{"unigram", []int32{5, 6, 7, 5}, 1, 3, 4, []int32{6, 7, 5}},
+		{"unigram, the loop goes on", []int32{5, 6, 7, 5}, 1, 3, 4, []int32{6, 7, 5, 6}},
 		{"longest suffix wins", []int32{9, 2, 8, 1, 2, 7, 1, 2}, 1, 2, 2, []int32{7, 1}},
 		{"latest occurrence", []int32{1, 2, 3, 1, 2, 4, 1, 2}, 2, 2, 1, []int32{4}},
 		{"k caps", []int32{3, 4, 5, 6, 7, 3}, 1, 1, 2, []int32{4, 5}},
 		{"min length not met", []int32{1, 2, 3, 9, 3}, 2, 3, 4, nil},
-		{"period one", []int32{7, 7, 7}, 1, 3, 4, []int32{7}},
+		{"period one", []int32{7, 7, 7}, 1, 3, 4, []int32{7, 7, 7, 7}},
+		{"period two", []int32{1, 8, 9, 8, 9, 8}, 2, 3, 3, []int32{9, 8, 9}},
+		{"k within the text", []int32{4, 7, 4}, 1, 1, 2, []int32{7, 4}},
 		{"single token", []int32{1}, 1, 3, 4, nil},
 	}
 	for _, tt := range tests {
