@@ -130,4 +130,47 @@ static int t_done(void) {
     return t_failed ? 1 : 0;
 }
 
+
+/* ---- shared by the op and conversion suites ------------------------------- */
+
+/* SIZES are row lengths that exercise every SIMD tail (odd, one under and
+ * over a vector, a real hidden size). */
+static const int64_t SIZES[] = {1, 3, 7, 17, 31, 33, 100, 576};
+#define N_SIZES ((int)(sizeof(SIZES) / sizeof(SIZES[0])))
+
+static void use_isa(int isa) {
+    int rc = kiln_set_isa(isa);
+    if (rc != KILN_OK) T_CHECK(0, "kiln_set_isa(%s) = %d", kiln_isa_name(isa), rc);
+}
+
+/* make_table fills `rows` rows of k elements of type with random data and
+ * writes the exact float values to exact[rows*k]. */
+static void *make_table(int type, int64_t rows, int64_t k, double *exact) {
+    const size_t rb = kiln_row_size(type, k);
+    char *t = t_alloc(rb * (size_t)rows);
+    for (int64_t r = 0; r < rows; r++) {
+        char *row = t + rb * (size_t)r;
+        for (int64_t i = 0; i < k; i++) {
+            const float f = t_uniform(-4, 4);
+            if (type == KILN_TYPE_F32) ((float *)row)[i] = f, exact[r * k + i] = f;
+            if (type == KILN_TYPE_F16) {
+                ((uint16_t *)row)[i] = kiln_fp32_to_fp16(f);
+                exact[r * k + i] = kiln_fp16_to_fp32(((uint16_t *)row)[i]);
+            }
+            if (type == KILN_TYPE_BF16) ((uint16_t *)row)[i] = (uint16_t)(kiln_f32_bits(f) >> 16), exact[r * k + i] = kiln_bits_f32(kiln_f32_bits(f) & 0xffff0000u);
+        }
+        if (type == KILN_TYPE_Q8_0)
+            for (int64_t b = 0; b < k / KILN_QK8_0; b++) {
+                block_q8_0 *blk = (block_q8_0 *)row + b;
+                blk->d = kiln_fp32_to_fp16(t_uniform(1e-4f, 0.1f));
+                const double d = kiln_fp16_to_fp32(blk->d);
+                for (int j = 0; j < KILN_QK8_0; j++) {
+                    blk->qs[j] = (int8_t)t_int(-128, 127);
+                    exact[r * k + b * KILN_QK8_0 + j] = d * blk->qs[j]; /* 8 × 11 bits: exact in float */
+                }
+            }
+    }
+    return t;
+}
+
 #endif
