@@ -70,8 +70,9 @@ func LoadHF(dir string) (*Tokenizer, error) {
 	return FromHFTokenizerJSON(tj, cj)
 }
 
-// FromHFTokenizerJSON builds a byte-level BPE tokenizer from the contents of
-// a Hugging Face tokenizer.json (model BPE with a ByteLevel pre-tokenizer,
+// FromHFTokenizerJSON builds a tokenizer from the contents of a Hugging
+// Face tokenizer.json: SentencePiece-style BPE (see HFSentencePiece) or
+// byte-level BPE (a ByteLevel pre-tokenizer,
 // optionally preceded by Split and Digits, and an optional NFC/NFD/NFKC/NFKD/
 // Lowercase normalizer) and of config.json (may be nil). Added tokens marked
 // special become control tokens, the others user-defined tokens — as
@@ -79,6 +80,13 @@ func LoadHF(dir string) (*Tokenizer, error) {
 // same model. Unsupported components are an error rather than a silently
 // different tokenization.
 func FromHFTokenizerJSON(tokenizerJSON, configJSON []byte) (*Tokenizer, error) {
+	if IsHFSentencePiece(tokenizerJSON) {
+		v, err := HFSentencePiece(tokenizerJSON)
+		if err != nil {
+			return nil, err
+		}
+		return fromSPMVocab(v, configJSON)
+	}
 	var f hfTokenizerFile
 	if err := json.Unmarshal(tokenizerJSON, &f); err != nil {
 		return nil, fmt.Errorf("tokenizer: tokenizer.json: %w", err)
