@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/kiln-llm/kiln/engine/gguf"
 	"github.com/kiln-llm/kiln/engine/synth"
+	"github.com/kiln-llm/kiln/engine/tokenizer"
 )
 
 // IsModelDir reports whether path is a Hugging Face model directory (a
@@ -59,20 +59,33 @@ func build(dir string) (*gguf.Writer, func(), error) {
 	return w, closeAll, nil
 }
 
-// tokenizerMeta converts tokenizer.json (BPE), tokenizer_config.json
-// (chat_template, add_bos_token) and generation_config.json (eos) into
-// tokenizer.* metadata.
+// tokenizerMeta converts tokenizer.json (byte-level BPE, or
+// SentencePiece-style BPE with byte fallback), tokenizer_config.json
+// (chat_template, add_bos_token, add_eos_token) and generation_config.json
+// (eos) into tokenizer.* metadata.
 func tokenizerMeta(dir string) ([]string, []any, error) {
-	if err := checkByteLevel(filepath.Join(dir, "tokenizer.json")); err != nil {
+	raw, err := readTokenizerJSON(dir)
+	if err != nil {
 		return nil, nil, err
 	}
-	keys, vals, n, err := synth.HFVocab(filepath.Join(dir, "tokenizer.json"))
+	var keys []string
+	var vals []any
+	var n int
+	if tokenizer.IsHFSentencePiece(raw) {
+		keys, vals, n, err = spmVocabMeta(dir, raw)
+	} else {
+		keys, vals, n, err = synth.HFVocab(filepath.Join(dir, "tokenizer.json"))
+		if err != nil {
+			err = fmt.Errorf("hf: %w", err)
+		}
+	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("hf: %w", err)
+		return nil, nil, err
 	}
 	var tc struct {
 		ChatTemplate json.RawMessage `json:"chat_template"`
 		AddBOS       *bool           `json:"add_bos_token"`
+		AddEOS       *bool           `json:"add_eos_token"`
 	}
 	if err := readJSON(filepath.Join(dir, "tokenizer_config.json"), &tc); err != nil {
 		return nil, nil, err
@@ -82,7 +95,10 @@ func tokenizerMeta(dir string) ([]string, []any, error) {
 		keys, vals = append(keys, "tokenizer.chat_template"), append(vals, tmpl)
 	}
 	if tc.AddBOS != nil {
-		keys, vals = append(keys, "tokenizer.ggml.add_bos_token"), append(vals, *tc.AddBOS)
+		keys, vals = setMeta(keys, vals, "tokenizer.ggml.add_bos_token", *tc.AddBOS)
+	}
+	if tc.AddEOS != nil {
+		keys, vals = setMeta(keys, vals, "tokenizer.ggml.add_eos_token", *tc.AddEOS)
 	}
 	var gc struct {
 		EOS json.RawMessage `json:"eos_token_id"`
@@ -90,22 +106,19 @@ func tokenizerMeta(dir string) ([]string, []any, error) {
 	if err := readJSON(filepath.Join(dir, "generation_config.json"), &gc); err != nil {
 		return nil, nil, err
 	}
-	var one int64
-	var many []int64
-	eos := int64(-1)
-	if json.Unmarshal(gc.EOS, &one) == nil {
-		eos = one
-	} else if json.Unmarshal(gc.EOS, &many) == nil && len(many) > 0 {
-		eos = many[0]
-	}
-	if eos >= 0 && eos < int64(n) && eos <= math.MaxUint32 {
-		if i := slices.Index(keys, "tokenizer.ggml.eos_token_id"); i >= 0 {
-			vals[i] = uint32(eos)
-		} else {
-			keys, vals = append(keys, "tokenizer.ggml.eos_token_id"), append(vals, uint32(eos))
-		}
+	if eos := firstID(gc.EOS); eos >= 0 && eos < int64(n) && eos <= math.MaxUint32 {
+		keys, vals = setMeta(keys, vals, "tokenizer.ggml.eos_token_id", uint32(eos))
 	}
 	return keys, vals, nil
+}
+
+// setMeta sets key to v in the metadata lists, in place when present.
+func setMeta(keys []string, vals []any, key string, v any) ([]string, []any) {
+	if i := slices.Index(keys, key); i >= 0 {
+		vals[i] = v
+		return keys, vals
+	}
+	return append(keys, key), append(vals, v)
 }
 
 // readJSON decodes an optional JSON file (absent: v untouched).
@@ -119,32 +132,6 @@ func readJSON(path string, v any) error {
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
 		return fmt.Errorf("hf: %s: %w", filepath.Base(path), err)
-	}
-	return nil
-}
-
-// checkByteLevel refuses SentencePiece-style tokenizer.json files (BPE with
-// byte fallback over "▁"-joined words: Gemma, Llama 2, Mistral v0.1,
-// Phi-3): the conversion writes GPT-2 byte-level BPE metadata, which would
-// tokenize them wrongly.
-func checkByteLevel(path string) error {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("hf: %w", err)
-	}
-	var t struct {
-		Model struct {
-			ByteFallback bool `json:"byte_fallback"`
-		} `json:"model"`
-		Normalizer   json.RawMessage `json:"normalizer"`
-		PreTokenizer json.RawMessage `json:"pre_tokenizer"`
-	}
-	if err := json.Unmarshal(raw, &t); err != nil {
-		return fmt.Errorf("hf: tokenizer.json: %w", err)
-	}
-	if t.Model.ByteFallback || strings.Contains(string(t.Normalizer)+string(t.PreTokenizer), "Metaspace") ||
-		strings.Contains(string(t.Normalizer), "\u2581") || strings.Contains(string(t.Normalizer), "▁") {
-		return fmt.Errorf("hf: tokenizer.json is SentencePiece-style (byte fallback / ▁ word joiner), which is not supported yet: convert this model with llama.cpp's convert_hf_to_gguf.py and serve the GGUF")
 	}
 	return nil
 }

@@ -53,9 +53,9 @@ func TestConvertRefuses(t *testing.T) {
 				{"model.embed_tokens.weight", "F32", []int64{1}, make([]byte, 4)},
 				{"model.vision_tower.weight", "F32", []int64{1}, make([]byte, 4)}})
 		}, "model.vision_tower.weight has no GGUF counterpart"},
-		{"sentencepiece-style tokenizer", func(t *testing.T, dir string) {
+		{"sentencepiece-style tokenizer without ▁ handling", func(t *testing.T, dir string) {
 			writeJSON(t, filepath.Join(dir, "tokenizer.json"), map[string]any{"model": map[string]any{"type": "BPE", "byte_fallback": true, "vocab": map[string]int{"a": 0}}})
-		}, "SentencePiece-style"},
+		}, "without Replace"},
 		{"int8 dtype", func(t *testing.T, dir string) {
 			os.Remove(filepath.Join(dir, "model.safetensors.index.json"))
 			writeSafetensors(t, filepath.Join(dir, "model.safetensors"), []stEntry{{"model.norm.weight", "I8", []int64{4}, make([]byte, 4)}})

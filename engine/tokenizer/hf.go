@@ -57,17 +57,74 @@ type hfComponent struct {
 }
 
 // LoadHF builds a tokenizer from a Hugging Face model directory: its
-// tokenizer.json and, when present, config.json (for BOS/EOS/PAD ids).
+// tokenizer.json and, when present, config.json (BOS/EOS/PAD ids),
+// tokenizer_config.json (add_bos_token, add_eos_token) and
+// generation_config.json (the EOS id generation stops at), read as
+// engine/hf reads them when it serves the directory.
 func LoadHF(dir string) (*Tokenizer, error) {
 	tj, err := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
-	cj, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("tokenizer: %w", err)
+	var files [3][]byte
+	for i, name := range []string{"config.json", "tokenizer_config.json", "generation_config.json"} {
+		files[i], err = os.ReadFile(filepath.Join(dir, name))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("tokenizer: %w", err)
+		}
 	}
-	return FromHFTokenizerJSON(tj, cj)
+	ov, err := readHFOverrides(files[1], files[2])
+	if err != nil {
+		return nil, err
+	}
+	return fromHF(tj, files[0], ov)
+}
+
+// hfOverrides are the settings tokenizer_config.json and
+// generation_config.json override.
+type hfOverrides struct {
+	AddBOS *bool           `json:"add_bos_token"`
+	AddEOS *bool           `json:"add_eos_token"`
+	EOS    json.RawMessage `json:"-"` // generation_config.json eos_token_id
+}
+
+func readHFOverrides(tokenizerConfig, generationConfig []byte) (hfOverrides, error) {
+	var ov hfOverrides
+	if len(tokenizerConfig) > 0 {
+		if err := json.Unmarshal(tokenizerConfig, &ov); err != nil {
+			return ov, fmt.Errorf("tokenizer: tokenizer_config.json: %w", err)
+		}
+	}
+	if len(generationConfig) > 0 {
+		var gc struct {
+			EOS json.RawMessage `json:"eos_token_id"`
+		}
+		if err := json.Unmarshal(generationConfig, &gc); err != nil {
+			return ov, fmt.Errorf("tokenizer: generation_config.json: %w", err)
+		}
+		ov.EOS = gc.EOS
+	}
+	return ov, nil
+}
+
+// apply sets the overridden fields of s.
+func (ov hfOverrides) apply(s *vocabSpec) {
+	if ov.AddBOS != nil {
+		s.addBOS = *ov.AddBOS
+	}
+	if ov.AddEOS != nil {
+		s.addEOS = *ov.AddEOS
+	}
+	var one int32
+	var many []int32
+	if len(ov.EOS) == 0 {
+		return
+	}
+	if json.Unmarshal(ov.EOS, &one) == nil {
+		s.eos = one
+	} else if json.Unmarshal(ov.EOS, &many) == nil && len(many) > 0 {
+		s.eos = many[0]
+	}
 }
 
 // FromHFTokenizerJSON builds a tokenizer from the contents of a Hugging
@@ -80,12 +137,16 @@ func LoadHF(dir string) (*Tokenizer, error) {
 // same model. Unsupported components are an error rather than a silently
 // different tokenization.
 func FromHFTokenizerJSON(tokenizerJSON, configJSON []byte) (*Tokenizer, error) {
+	return fromHF(tokenizerJSON, configJSON, hfOverrides{})
+}
+
+func fromHF(tokenizerJSON, configJSON []byte, ov hfOverrides) (*Tokenizer, error) {
 	if IsHFSentencePiece(tokenizerJSON) {
 		v, err := HFSentencePiece(tokenizerJSON)
 		if err != nil {
 			return nil, err
 		}
-		return fromSPMVocab(v, configJSON)
+		return fromSPMVocab(v, configJSON, ov)
 	}
 	var f hfTokenizerFile
 	if err := json.Unmarshal(tokenizerJSON, &f); err != nil {
@@ -149,6 +210,7 @@ func FromHFTokenizerJSON(tokenizerJSON, configJSON []byte) (*Tokenizer, error) {
 			return nil, err
 		}
 	}
+	ov.apply(s)
 	t, err := s.finish()
 	if err != nil {
 		return nil, err

@@ -247,8 +247,9 @@ func spmSpaceHandling(normalizer, preTokenizer json.RawMessage) (prefix bool, er
 	return prefix, nil
 }
 
-// fromSPMVocab builds the tokenizer of v, with config.json's ids (may be nil).
-func fromSPMVocab(v *SPMVocab, configJSON []byte) (*Tokenizer, error) {
+// fromSPMVocab builds the tokenizer of v, with config.json's ids (may be
+// nil) and the overrides of the directory's other files.
+func fromSPMVocab(v *SPMVocab, configJSON []byte, ov hfOverrides) (*Tokenizer, error) {
 	s := &vocabSpec{model: ModelSPM, tokens: v.Tokens, scores: v.Scores, types: v.Types,
 		bos: v.BOS, eos: v.EOS, unk: v.UNK, sep: noToken, pad: noToken, eot: noToken, eom: noToken,
 		addBOS: v.AddBOS, addEOS: v.AddEOS, addSpacePrefix: v.AddSpacePrefix}
@@ -257,6 +258,7 @@ func fromSPMVocab(v *SPMVocab, configJSON []byte) (*Tokenizer, error) {
 			return nil, err
 		}
 	}
+	ov.apply(s)
 	t, err := s.finish()
 	if err != nil {
 		return nil, err

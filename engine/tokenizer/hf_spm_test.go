@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kiln-llm/kiln/engine/internal/llamaconv"
+	"github.com/kiln-llm/kiln/internal/llamaconv"
 )
 
 // hfJSONOf converts a GGUF SentencePiece vocabulary to tokenizer.json as
