@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/kiln-llm/kiln/configs"
+	"github.com/kiln-llm/kiln/engine/gguf"
+	"github.com/kiln-llm/kiln/engine/tokenizer"
+	"github.com/kiln-llm/kiln/internal/llamaconv"
 )
 
 // hfFixture is a tiny Qwen3 model as a Hugging Face directory (two
@@ -47,6 +50,62 @@ func TestServeHFDirectory(t *testing.T) {
 				t.Fatalf("usage %+v: %s", r.Usage, body)
 			}
 		})
+	}
+}
+
+// TestServeHFSentencePieceDirectory: a Hugging Face directory whose
+// tokenizer.json is SentencePiece-style (as Llama 2, Mistral v0.1, Gemma
+// and Phi-3 ship it) serves, with the prompt tokenized as the GGUF of the
+// same vocabulary tokenizes it.
+func TestServeHFSentencePieceDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "hf-tiny-spm")
+	if err := os.CopyFS(dir, os.DirFS(hfFixture)); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open("engine/model/testdata/arch/tiny-qwen3-f16.gguf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ref, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, _ := f.Strings("tokenizer.ggml.tokens")
+	scores, _ := f.Float32s("tokenizer.ggml.scores")
+	types, _ := f.Int32s("tokenizer.ggml.token_type")
+	js, err := llamaconv.TokenizerJSON(tokens, scores, types,
+		llamaconv.Options{Space: llamaconv.Legacy, AddBOS: true, BOS: ref.BOS(), UNK: ref.Unknown()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(`{"add_bos_token":true}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := configs.Defaults()
+	cfg.Model, cfg.Host, cfg.Port, cfg.TensorParallelSize = dir, "127.0.0.1", 0, 1
+	cfg.KVCacheSize, cfg.SessionLen, cfg.MaxNumSeqs = "8MiB", 256, 2
+	cfg.ShutdownGracePeriod = 2 * time.Second
+	url := runServe(t, cfg)
+	const prompt = "the cat sat on the mat"
+	code, body := post(t, url+"/v1/completions", `{"model":"hf-tiny-spm","prompt":"`+prompt+`","max_tokens":4,"temperature":0}`)
+	if code != http.StatusOK {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	var r struct {
+		Usage struct {
+			PromptTokens     int `json:"prompt_tokens"`
+			CompletionTokens int `json:"completion_tokens"`
+		} `json:"usage"`
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatal(err)
+	}
+	if want := len(ref.Encode(prompt, true, false)); r.Usage.PromptTokens != want || r.Usage.CompletionTokens == 0 {
+		t.Fatalf("usage %+v, want %d prompt tokens: %s", r.Usage, want, body)
 	}
 }
 

@@ -205,6 +205,14 @@ func spmSpaceHandling(normalizer, preTokenizer json.RawMessage) (prefix bool, er
 				return fmt.Errorf("tokenizer: Replace %s -> %q is not supported (only \" \" -> %q)", n.Pattern, n.Content, spaceMarker)
 			}
 			replaced = true
+		case "Split":
+			// Gemma's Split(" ") after the Replace normalizer finds no space.
+			var pat struct {
+				String *string `json:"String"`
+			}
+			if json.Unmarshal(n.Pattern, &pat) != nil || pat.String == nil || *pat.String != " " || !replaced {
+				return fmt.Errorf("tokenizer: Split %s is not supported in a SentencePiece-style tokenizer.json (only on \" \" after Replace(\" \", %q))", n.Pattern, spaceMarker)
+			}
 		case "Metaspace":
 			if n.Replacement != spaceMarker {
 				return fmt.Errorf("tokenizer: Metaspace replacement %q is not supported", n.Replacement)

@@ -127,6 +127,8 @@ func TestHFSentencePieceErrors(t *testing.T) {
 		{"replace other", `{"normalizer":{"type":"Replace","pattern":{"String":"x"},"content":"▁"},` + vocab + `}`, "Replace"},
 		{"metaspace split", `{"pre_tokenizer":{"type":"Metaspace","replacement":"▁","split":true},` + vocab + `}`, "split=true"},
 		{"bytelevel", `{"normalizer":{"type":"Replace","pattern":{"String":" "},"content":"▁"},"pre_tokenizer":{"type":"ByteLevel"},` + vocab + `}`, `"ByteLevel" is not supported`},
+		{"split before replace", `{"pre_tokenizer":{"type":"Split","pattern":{"String":" "},"behavior":"MergedWithPrevious"},` + vocab + `}`, "Split"},
+		{"split on other", `{"normalizer":{"type":"Replace","pattern":{"String":" "},"content":"▁"},"pre_tokenizer":{"type":"Split","pattern":{"Regex":"\\d"},"behavior":"Isolated"},` + vocab + `}`, "Split"},
 		{"empty vocab", `{"normalizer":{"type":"Replace","pattern":{"String":" "},"content":"▁"},"model":{"type":"BPE","byte_fallback":true,"vocab":{}}}`, "vocabulary of 0 tokens"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

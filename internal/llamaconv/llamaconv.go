@@ -22,7 +22,9 @@ const (
 	// Metaspace is the non-legacy form (Mistral v0.1 as re-converted):
 	// no normalizer, pre-tokenizer Metaspace(prepend_scheme "first").
 	Metaspace
-	// NoPrefix is Gemma: normalizer Replace(" ", "▁") without a prefix.
+	// NoPrefix is Gemma: normalizer Replace(" ", "▁") without a prefix,
+	// and the Split(" ", MergedWithPrevious) pre-tokenizer recent
+	// transformers versions write (a no-op: no space is left to split at).
 	NoPrefix
 )
 
@@ -107,6 +109,8 @@ func TokenizerJSON(tokens []string, scores []float32, types []int32, o Options) 
 		preTokenizer = map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": false}
 	case NoPrefix:
 		normalizer = replace
+		preTokenizer = map[string]any{"type": "Split", "pattern": map[string]string{"String": " "},
+			"behavior": "MergedWithPrevious", "invert": false}
 	}
 	var post any
 	if o.AddBOS {
