@@ -27,17 +27,22 @@ func hfJSONOf(t *testing.T, ref *Tokenizer, space llamaconv.Space) []byte {
 }
 
 // TestHFSentencePiece converts the llama.cpp SentencePiece test
-// vocabularies to tokenizer.json in each of the three "▁" forms and checks
+// vocabularies (and stories260K's) to tokenizer.json in each of the three "▁" forms and checks
 // that the tokenizer read from it encodes every .inp/.out conformance case
 // as llama.cpp does with the GGUF, encodes and decodes pseudo-random text
 // exactly as the GGUF tokenizer does, and has the same special tokens.
 func TestHFSentencePiece(t *testing.T) {
 	dir := sharedDir(t, "vocab")
-	for _, name := range []string{"llama-spm", "phi-3"} {
+	for _, name := range []string{"llama-spm", "phi-3", "stories260K"} {
 		gguf := filepath.Join(dir, "ggml-vocab-"+name+".gguf")
-		cases, err := readVocabCases(gguf+".inp", gguf+".out")
-		if err != nil {
-			t.Fatal(err)
+		var cases []vocabCase
+		if name == "stories260K" { // no conformance pairs: compared with the GGUF only
+			gguf = filepath.Join(sharedDir(t, "models"), "stories260K.gguf")
+		} else {
+			var err error
+			if cases, err = readVocabCases(gguf+".inp", gguf+".out"); err != nil {
+				t.Fatal(err)
+			}
 		}
 		for _, space := range []llamaconv.Space{llamaconv.Legacy, llamaconv.Metaspace, llamaconv.NoPrefix} {
 			t.Run(name+"/"+[]string{"legacy", "metaspace", "noprefix"}[space], func(t *testing.T) {
