@@ -13,7 +13,7 @@ import (
 	"github.com/kiln-llm/kiln/configs"
 	"github.com/kiln-llm/kiln/engine/gguf"
 	"github.com/kiln-llm/kiln/engine/tokenizer"
-	"github.com/kiln-llm/kiln/internal/llamaconv"
+	"github.com/kiln-llm/kiln/engine/tokenizer/llamaconv"
 )
 
 // hfFixture is a tiny Qwen3 model as a Hugging Face directory (two

@@ -9,7 +9,7 @@ import (
 
 	"github.com/kiln-llm/kiln/engine/gguf"
 	"github.com/kiln-llm/kiln/engine/tokenizer"
-	"github.com/kiln-llm/kiln/internal/llamaconv"
+	"github.com/kiln-llm/kiln/engine/tokenizer/llamaconv"
 )
 
 // spmFixtureGGUF is the GGUF the hf-tiny-qwen3 fixture was made from; its

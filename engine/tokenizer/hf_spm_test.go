@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kiln-llm/kiln/internal/llamaconv"
+	"github.com/kiln-llm/kiln/engine/tokenizer/llamaconv"
 )
 
 // hfJSONOf converts a GGUF SentencePiece vocabulary to tokenizer.json as

@@ -3,5 +3,5 @@
 package main
 
 // slowdown scales the time bounds of tests that time a request (see
-// race_on_test.go).
+// cmd_race_on_test.go).
 const slowdown = 1
