@@ -208,6 +208,8 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	for _, e := range st.engines {
 		e.Close()
 	}
+	closePools(st.pools)
+	st.pools = nil
 	log.Info("serve: stopped")
 	return err
 }
@@ -220,6 +222,7 @@ type engines struct {
 	model   *server.Model
 	engines []*control.Engine
 	models  []*model.Model
+	pools   []*native.Pool // one per replica with -dp > 1, each bound by its engine's loop
 	blocks  int
 	bytes   int64 // the weights file plus every replica's K/V pool
 }
@@ -231,6 +234,8 @@ func (st *engines) close() {
 	for _, m := range st.models {
 		_ = m.Close()
 	}
+	closePools(st.pools) // after the engines: their loops have unbound
+	st.pools = nil
 }
 
 // startEngines initialises the kernels, reads the model file through once
@@ -274,6 +279,9 @@ func loadEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ 
 	budget, option := kvBudget(cfg) // once: each replica's pool takes the same share
 	var tok *tokenizer.Tokenizer
 	var tmpl server.ChatTemplate
+	if st.pools, err = replicaPools(cfg, log); err != nil {
+		return nil, err
+	}
 	for i := range cfg.DataParallelSize {
 		m, err := loadModel(cfg.Model, model.WithMaxBatchTokens(cfg.MaxBatchTokens))
 		if err != nil {
@@ -288,7 +296,11 @@ func loadEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ 
 				return nil, err
 			}
 		}
-		e, blocks, err := newReplica(cfg, m, tok, budget, option)
+		var pool *native.Pool
+		if i < len(st.pools) {
+			pool = st.pools[i]
+		}
+		e, blocks, err := newReplica(cfg, m, tok, budget, option, bindPool(pool, i, log))
 		if err != nil {
 			return nil, err
 		}
@@ -331,8 +343,8 @@ func kvBudget(cfg *configs.Config) (int64, string) {
 
 // newReplica builds one replica's scheduler over m: its K/V pool sized by
 // control's policy from budget bytes (named by option in errors), and the
-// executor running it.
-func newReplica(cfg *configs.Config, m *model.Model, tok *tokenizer.Tokenizer, budget int64, option string) (*control.Engine, int, error) {
+// executor running it; bind (may be nil) runs on its step loop's thread.
+func newReplica(cfg *configs.Config, m *model.Model, tok *tokenizer.Tokenizer, budget int64, option string, bind func() func()) (*control.Engine, int, error) {
 	kvType, _ := native.ParseType(cfg.KVCacheDtype) // validated with the config
 	pool, err := control.SizeKVPool(control.KVPoolSpec{
 		Budget: budget, BlockSize: cfg.BlockSize, BlockBytes: m.KVBlockBytes(cfg.BlockSize, kvType),
@@ -349,6 +361,7 @@ func newReplica(cfg *configs.Config, m *model.Model, tok *tokenizer.Tokenizer, b
 		MaxBatchTokens: cfg.MaxBatchTokens, MaxNumSeqs: cfg.MaxNumSeqs, MaxQueue: cfg.MaxQueue,
 		SessionLen: pool.SessionLen, PrefixCaching: cfg.EnablePrefixCaching,
 		MaxITL: time.Duration(cfg.MaxITLMs) * time.Millisecond, Speculative: speculativeConfig(cfg),
+		BindThread: bind,
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("serve: %w", err)

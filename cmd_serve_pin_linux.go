@@ -34,3 +34,18 @@ func pinCPUs(cpus []int) error {
 	}
 	return nil
 }
+
+// allowedCPUs lists the CPUs this process may run on (its affinity mask).
+func allowedCPUs() ([]int, error) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return nil, fmt.Errorf("affinity: %w", err)
+	}
+	var cpus []int
+	for c := range 1024 {
+		if set.IsSet(c) {
+			cpus = append(cpus, c)
+		}
+	}
+	return cpus, nil
+}

@@ -11,3 +11,8 @@ func pinCPUs(cpus []int) error {
 	}
 	return errors.New("CPU pinning is only supported on Linux")
 }
+
+// allowedCPUs is unknown off Linux: replicas' pools are not pinned.
+func allowedCPUs() ([]int, error) {
+	return nil, errors.New("CPU affinity is only supported on Linux")
+}

@@ -144,7 +144,7 @@ var options = []option{
 	{"grammar_step_work", "work budget of one constrained generation step (about one unit per thread expanded or token-trie node walked); a step over it ends its request with an error"},
 	{"grammar_cache_bytes", "memory for compiled grammars kept for reuse, least recently used evicted first"},
 	{"tensor_parallel_size", "kernel threads per engine replica (0: the devices' CPUs divided by data_parallel_size)"},
-	{"data_parallel_size", "engine replicas, each with its own K/V pool; requests go to the least loaded"},
+	{"data_parallel_size", "engine replicas, each with its own K/V pool and kernel threads (pinned to its own cores when they suffice); requests go to the least loaded"},
 	{"pipeline_parallel_size", "pipeline stages (only 1 on a CPU)"},
 	{"devices", "CPU cores to use, e.g. cpu:0-3 or cpu:0,2 (empty: all)"},
 	{"api_keys", "accepted API keys (Bearer); empty with no api_key_file: no authentication"},

@@ -41,6 +41,13 @@ type Config struct {
 	// Now is the clock of latencies and the step cost model (nil:
 	// time.Now); tests drive a fake one.
 	Now func() time.Time
+	// BindThread, if set, runs first on the step loop's goroutine, which
+	// then holds its OS thread for life (runtime.LockOSThread, never
+	// unlocked, so the thread ends with the loop and no other goroutine
+	// inherits what was bound to it); the function it returns (may be nil)
+	// runs when the loop ends. The composition root uses it to run a
+	// replica's executor on the replica's own kernel thread pool.
+	BindThread func() (unbind func())
 }
 
 // Engine is the serving core of one model replica: an admission queue and

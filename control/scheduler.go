@@ -43,6 +43,7 @@ package control
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 
@@ -51,6 +52,12 @@ import (
 
 func (e *Engine) loop() {
 	defer close(e.loopDone)
+	if e.cfg.BindThread != nil {
+		runtime.LockOSThread() // never unlocked: see Config.BindThread
+		if unbind := e.cfg.BindThread(); unbind != nil {
+			defer unbind()
+		}
+	}
 	for {
 		closed := e.takeIncoming()
 		if closed {

@@ -1,16 +1,22 @@
-/* pool.c — the persistent thread pool behind every kernel call.
+/* pool.c — the persistent thread pools behind every kernel call.
  *
  * One kiln_* call is one Go->C crossing; inside it the caller publishes a
  * task (a generation bump), runs share 0 itself and waits for the workers.
  * Workers spin briefly between ops (decode issues hundreds of small ops per
  * token, microseconds apart) and then sleep on a condition variable, so an
- * idle server burns no CPU. Runs are serialised by run_mu, so concurrent
- * callers are safe (they take turns). */
+ * idle server burns no CPU. Runs on one pool are serialised by its run_mu, so
+ * concurrent callers are safe (they take turns).
+ *
+ * There is one process-wide pool (kiln_init) and any number of private pools
+ * (kiln_pool_create). A thread that called kiln_pool_bind(p) runs every kernel
+ * on p, so replicas that each bind their own pool run at once instead of
+ * taking turns on the global one. Private pools can pin their workers. */
 #include "kiln_internal.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #if KILN_X86
@@ -22,8 +28,17 @@
 
 enum { KILN_SPIN_ROUNDS = 1 << 15 };
 
+/* start_generation is read before the thread exists, so a task published
+ * before the worker first runs is not missed. */
 typedef struct {
+    struct kiln_pool *pool;
+    int index;
+    unsigned start_generation;
+} kiln_worker_arg;
+
+struct kiln_pool {
     pthread_t threads[KILN_MAX_THREADS];
+    kiln_worker_arg args[KILN_MAX_THREADS];
     int size;                 /* threads including the caller; 0 = stopped */
     atomic_uint generation;   /* bumped once per published task */
     atomic_int pending;       /* workers still running the current task */
@@ -31,10 +46,12 @@ typedef struct {
     kiln_task fn;
     void *arg;
     int nth;
+    int cpus[KILN_MAX_THREADS]; /* worker i (and the binder) run on cpus[i % n_cpus] */
+    int n_cpus;
     pthread_mutex_t sleep_mu;
     pthread_cond_t sleep_cv;
     pthread_mutex_t run_mu;   /* one task at a time */
-} kiln_pool;
+};
 
 static kiln_pool g_pool = {
     .sleep_mu = PTHREAD_MUTEX_INITIALIZER,
@@ -42,102 +59,194 @@ static kiln_pool g_pool = {
     .run_mu = PTHREAD_MUTEX_INITIALIZER,
 };
 
-/* start_generation is read before the thread exists, so a task published
- * before the worker first runs is not missed. */
-typedef struct { int index; unsigned start_generation; } kiln_worker_arg;
-static kiln_worker_arg g_worker_args[KILN_MAX_THREADS];
+/* t_bound is the pool kernels on this OS thread use; NULL means g_pool. */
+static _Thread_local kiln_pool *t_bound;
+
+/* g_in_flight / g_peak count kiln_parallel runs in progress across all pools
+ * (observability: proves that bound pools really run at the same time). */
+static atomic_int g_in_flight;
+static atomic_int g_peak;
+
+static kiln_pool *current_pool(void) { return t_bound ? t_bound : &g_pool; }
 
 /* wait_for_generation returns once the generation moves past seen (or stop). */
-static unsigned wait_for_generation(unsigned seen) {
+static unsigned wait_for_generation(kiln_pool *p, unsigned seen) {
     for (int i = 0; i < KILN_SPIN_ROUNDS; i++) {
-        unsigned g = atomic_load_explicit(&g_pool.generation, memory_order_acquire);
-        if (g != seen || atomic_load_explicit(&g_pool.stopping, memory_order_relaxed)) return g;
+        unsigned g = atomic_load_explicit(&p->generation, memory_order_acquire);
+        if (g != seen || atomic_load_explicit(&p->stopping, memory_order_relaxed)) return g;
         kiln_cpu_relax();
     }
-    pthread_mutex_lock(&g_pool.sleep_mu);
+    pthread_mutex_lock(&p->sleep_mu);
     unsigned g;
-    while ((g = atomic_load_explicit(&g_pool.generation, memory_order_acquire)) == seen &&
-           !atomic_load_explicit(&g_pool.stopping, memory_order_relaxed)) {
-        pthread_cond_wait(&g_pool.sleep_cv, &g_pool.sleep_mu);
+    while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
+           !atomic_load_explicit(&p->stopping, memory_order_relaxed)) {
+        pthread_cond_wait(&p->sleep_cv, &p->sleep_mu);
     }
-    pthread_mutex_unlock(&g_pool.sleep_mu);
+    pthread_mutex_unlock(&p->sleep_mu);
     return g;
 }
 
-static void *worker_main(void *p) {
-    const int index = ((kiln_worker_arg *)p)->index;
-    unsigned seen = ((kiln_worker_arg *)p)->start_generation;
+/* pin_self moves the calling thread onto cpu; returns 0 or an errno. */
+static int pin_self(int cpu) {
+#if defined(__linux__)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+#else
+    (void)cpu;
+    return 0;
+#endif
+}
+
+static void *worker_main(void *a) {
+    kiln_worker_arg *wa = a;
+    kiln_pool *p = wa->pool;
+    const int index = wa->index;
+    unsigned seen = wa->start_generation;
+    if (p->n_cpus > 0) {
+        int cpu = p->cpus[index % p->n_cpus];
+        int rc = pin_self(cpu);
+        if (rc) fprintf(stderr, "kiln: warning: cannot pin pool worker %d to cpu %d (error %d)\n", index, cpu, rc);
+    }
     for (;;) {
-        seen = wait_for_generation(seen);
-        if (atomic_load_explicit(&g_pool.stopping, memory_order_acquire)) return NULL;
+        seen = wait_for_generation(p, seen);
+        if (atomic_load_explicit(&p->stopping, memory_order_acquire)) return NULL;
         /* Every worker acknowledges every task, used or not, so no worker can
          * lag a generation behind and mistake the next task's fields for this one's. */
-        if (index < g_pool.nth) g_pool.fn(g_pool.arg, index, g_pool.nth);
-        atomic_fetch_sub_explicit(&g_pool.pending, 1, memory_order_acq_rel);
+        if (index < p->nth) p->fn(p->arg, index, p->nth);
+        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
     }
+}
+
+static int pool_start(kiln_pool *p, int n_threads) {
+    if (n_threads < 1) n_threads = 1;
+    if (n_threads > KILN_MAX_THREADS) n_threads = KILN_MAX_THREADS;
+    pthread_mutex_lock(&p->run_mu);
+    atomic_store(&p->stopping, 0);
+    p->nth = 0;
+    int started = 1;
+    for (int i = 1; i < n_threads; i++) {
+        p->args[i].pool = p;
+        p->args[i].index = i;
+        p->args[i].start_generation = atomic_load(&p->generation);
+        if (pthread_create(&p->threads[i], NULL, worker_main, &p->args[i]) != 0) break;
+        started++;
+    }
+    p->size = started;
+    pthread_mutex_unlock(&p->run_mu);
+    return started == n_threads ? KILN_OK : KILN_ERR_THREADS;
+}
+
+static void pool_stop(kiln_pool *p) {
+    pthread_mutex_lock(&p->run_mu);
+    pthread_mutex_lock(&p->sleep_mu);
+    atomic_store(&p->stopping, 1);
+    pthread_cond_broadcast(&p->sleep_cv);
+    pthread_mutex_unlock(&p->sleep_mu);
+    for (int i = 1; i < p->size; i++) pthread_join(p->threads[i], NULL);
+    p->size = 0;
+    atomic_store(&p->stopping, 0);
+    pthread_mutex_unlock(&p->run_mu);
 }
 
 int kiln_pool_start(int n_threads) {
-    if (n_threads < 1) n_threads = 1;
-    if (n_threads > KILN_MAX_THREADS) n_threads = KILN_MAX_THREADS;
-    pthread_mutex_lock(&g_pool.run_mu);
-    atomic_store(&g_pool.stopping, 0);
-    g_pool.nth = 0;
-    int started = 1;
-    for (int i = 1; i < n_threads; i++) {
-        g_worker_args[i].index = i;
-        g_worker_args[i].start_generation = atomic_load(&g_pool.generation);
-        if (pthread_create(&g_pool.threads[i], NULL, worker_main, &g_worker_args[i]) != 0) break;
-        started++;
-    }
-    g_pool.size = started;
-    pthread_mutex_unlock(&g_pool.run_mu);
-    if (started != n_threads) {
-        kiln_pool_stop();
-        return KILN_ERR_THREADS;
-    }
-    return KILN_OK;
+    int rc = pool_start(&g_pool, n_threads);
+    if (rc != KILN_OK) pool_stop(&g_pool);
+    return rc;
 }
 
-void kiln_pool_stop(void) {
-    pthread_mutex_lock(&g_pool.run_mu);
-    pthread_mutex_lock(&g_pool.sleep_mu);
-    atomic_store(&g_pool.stopping, 1);
-    pthread_cond_broadcast(&g_pool.sleep_cv);
-    pthread_mutex_unlock(&g_pool.sleep_mu);
-    for (int i = 1; i < g_pool.size; i++) pthread_join(g_pool.threads[i], NULL);
-    g_pool.size = 0;
-    atomic_store(&g_pool.stopping, 0);
-    pthread_mutex_unlock(&g_pool.run_mu);
-}
+void kiln_pool_stop(void) { pool_stop(&g_pool); }
 
 int kiln_pool_size(void) {
-    int n = g_pool.size;
+    int n = current_pool()->size;
     return n < 1 ? 1 : n;
 }
 
+kiln_pool *kiln_pool_create(int n_threads, const int *cpus, int n_cpus) {
+    if (n_threads < 1 || n_threads > KILN_MAX_THREADS) return NULL;
+    if (n_cpus < 0 || n_cpus > KILN_MAX_THREADS || (n_cpus > 0 && !cpus)) return NULL;
+    if (kiln_ensure_init() != KILN_OK) return NULL; /* ISA and kernel tables */
+    kiln_pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    pthread_mutex_init(&p->sleep_mu, NULL);
+    pthread_cond_init(&p->sleep_cv, NULL);
+    pthread_mutex_init(&p->run_mu, NULL);
+    for (int i = 0; i < n_cpus; i++) {
+        if (cpus[i] < 0 || cpus[i] >= CPU_SETSIZE) {
+            kiln_pool_destroy(p);
+            return NULL;
+        }
+        p->cpus[i] = cpus[i];
+    }
+    p->n_cpus = n_cpus;
+    if (pool_start(p, n_threads) != KILN_OK) {
+        kiln_pool_destroy(p);
+        return NULL;
+    }
+    return p;
+}
+
+void kiln_pool_destroy(kiln_pool *p) {
+    if (!p || p == &g_pool) return;
+    pool_stop(p);
+    pthread_mutex_destroy(&p->sleep_mu);
+    pthread_cond_destroy(&p->sleep_cv);
+    pthread_mutex_destroy(&p->run_mu);
+    free(p);
+}
+
+int kiln_pool_bind(kiln_pool *p) {
+    t_bound = p;
+    if (p && p->n_cpus > 0) return pin_self(p->cpus[0]) ? KILN_ERR_THREADS : KILN_OK;
+    return KILN_OK;
+}
+
+int kiln_pool_threads(const kiln_pool *p) {
+    if (!p) return kiln_threads();
+    return p->size < 1 ? 1 : p->size;
+}
+
+int kiln_parallel_peak(int reset) {
+    int peak = atomic_load(&g_peak);
+    if (reset) atomic_store(&g_peak, atomic_load(&g_in_flight));
+    return peak;
+}
+
+static void enter_run(void) {
+    int now = atomic_fetch_add(&g_in_flight, 1) + 1;
+    int peak = atomic_load(&g_peak);
+    while (now > peak && !atomic_compare_exchange_weak(&g_peak, &peak, now)) {}
+}
+
+static void leave_run(void) { atomic_fetch_sub(&g_in_flight, 1); }
+
 void kiln_parallel(kiln_task fn, void *arg, int nth) {
-    pthread_mutex_lock(&g_pool.run_mu);
-    if (nth > g_pool.size) nth = g_pool.size;
+    kiln_pool *p = current_pool();
+    pthread_mutex_lock(&p->run_mu);
+    enter_run();
+    if (nth > p->size) nth = p->size;
     if (nth <= 1) {
         fn(arg, 0, 1);
-        pthread_mutex_unlock(&g_pool.run_mu);
+        leave_run();
+        pthread_mutex_unlock(&p->run_mu);
         return;
     }
-    g_pool.fn = fn;
-    g_pool.arg = arg;
-    g_pool.nth = nth;
-    atomic_store_explicit(&g_pool.pending, g_pool.size - 1, memory_order_release);
-    pthread_mutex_lock(&g_pool.sleep_mu);
-    atomic_fetch_add_explicit(&g_pool.generation, 1, memory_order_acq_rel);
-    pthread_cond_broadcast(&g_pool.sleep_cv);
-    pthread_mutex_unlock(&g_pool.sleep_mu);
+    p->fn = fn;
+    p->arg = arg;
+    p->nth = nth;
+    atomic_store_explicit(&p->pending, p->size - 1, memory_order_release);
+    pthread_mutex_lock(&p->sleep_mu);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_acq_rel);
+    pthread_cond_broadcast(&p->sleep_cv);
+    pthread_mutex_unlock(&p->sleep_mu);
     fn(arg, 0, nth);
-    for (unsigned spins = 0; atomic_load_explicit(&g_pool.pending, memory_order_acquire) != 0; spins++) {
+    for (unsigned spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) != 0; spins++) {
         if (spins < KILN_SPIN_ROUNDS) kiln_cpu_relax();
         else sched_yield();
     }
-    pthread_mutex_unlock(&g_pool.run_mu);
+    leave_run();
+    pthread_mutex_unlock(&p->run_mu);
 }
 
 void kiln_spin_until_at_least(const _Atomic int64_t *v, int64_t want) {

@@ -78,9 +78,21 @@ func bISASupported(i int32) int32 { return int32(C.kiln_isa_supported(C.int(i)))
 func bGetISA() int32              { return int32(C.kiln_get_isa()) }
 func bSetISA(i int32) int32       { return int32(C.kiln_set_isa(C.int(i))) }
 func bVersion() string            { return C.GoString(C.kiln_version()) }
-func bStrerror(s int32) string    { return C.GoString(C.kiln_strerror(C.int(s))) }
-func bKernelCount() int32         { return int32(C.kiln_kernel_count()) }
-func bKernelName(i int32) string  { return C.GoString(C.kiln_kernel_name(C.int(i))) }
+
+// poolHandle is a kiln_pool owned by the C library.
+type poolHandle = *C.kiln_pool
+
+func bPoolCreate(n int32, cpus unsafe.Pointer, ncpus int32) (poolHandle, bool) {
+	h := C.kiln_pool_create(C.int(n), (*C.int)(cpus), C.int(ncpus))
+	return h, h != nil
+}
+func bPoolDestroy(h poolHandle)       { C.kiln_pool_destroy(h) }
+func bPoolBind(h poolHandle) int32    { return int32(C.kiln_pool_bind(h)) }
+func bPoolUnbind()                    { C.kiln_pool_bind(nil) }
+func bParallelPeak(reset int32) int32 { return int32(C.kiln_parallel_peak(C.int(reset))) }
+func bStrerror(s int32) string        { return C.GoString(C.kiln_strerror(C.int(s))) }
+func bKernelCount() int32             { return int32(C.kiln_kernel_count()) }
+func bKernelName(i int32) string      { return C.GoString(C.kiln_kernel_name(C.int(i))) }
 func bKernelVariant(i int32) string {
 	return C.GoString(C.kiln_kernel_variant(C.int(i)))
 }

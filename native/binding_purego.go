@@ -36,6 +36,10 @@ var (
 	cGetISA       func() int32
 	cSetISA       func(int32) int32
 	cVersion      func() string
+	cPoolCreate   func(int32, unsafe.Pointer, int32) uintptr
+	cPoolDestroy  func(uintptr)
+	cPoolBind     func(uintptr) int32
+	cParallelPeak func(int32) int32
 	cKernelCount  func() int32
 	cKernelName   func(int32) string
 	cKernelVar    func(int32) string
@@ -118,6 +122,8 @@ func loadLibrary() error {
 		{&cProbeInt8, "kiln_probe_int8_peak"},
 		{&cGeGLUTanh, "kiln_geglu_tanh"}, {&cSoftcap, "kiln_softcap"}, {&cAttnWindow, "kiln_attn_window"},
 		{&cScaleStrided, "kiln_scale_strided"},
+		{&cPoolCreate, "kiln_pool_create"}, {&cPoolDestroy, "kiln_pool_destroy"},
+		{&cPoolBind, "kiln_pool_bind"}, {&cParallelPeak, "kiln_parallel_peak"},
 	}
 	for _, s := range syms {
 		if _, err := purego.Dlsym(lib, s.name); err != nil {
@@ -136,8 +142,20 @@ func bISASupported(i int32) int32 { return cISASupported(i) }
 func bGetISA() int32              { return cGetISA() }
 func bSetISA(i int32) int32       { return cSetISA(i) }
 func bVersion() string            { return cVersion() }
-func bKernelCount() int32         { return cKernelCount() }
-func bKernelName(i int32) string  { return cKernelName(i) }
+
+// poolHandle is a kiln_pool owned by the C library (its address).
+type poolHandle = uintptr
+
+func bPoolCreate(n int32, cpus unsafe.Pointer, ncpus int32) (poolHandle, bool) {
+	h := cPoolCreate(n, cpus, ncpus)
+	return h, h != 0
+}
+func bPoolDestroy(h poolHandle)       { cPoolDestroy(h) }
+func bPoolBind(h poolHandle) int32    { return cPoolBind(h) }
+func bPoolUnbind()                    { cPoolBind(0) }
+func bParallelPeak(reset int32) int32 { return cParallelPeak(reset) }
+func bKernelCount() int32             { return cKernelCount() }
+func bKernelName(i int32) string      { return cKernelName(i) }
 func bKernelVariant(i int32) string {
 	return cKernelVar(i)
 }

@@ -101,6 +101,25 @@ void kiln_shutdown(void);
 /* kiln_threads is the pool size (including the calling thread). */
 int kiln_threads(void);
 
+/* Private pools let several model replicas run kernels at the same time, each
+ * on its own threads and cores, instead of taking turns on the global pool.
+ * kiln_pool_create starts n_threads threads (the binding thread counts as
+ * one); with n_cpus > 0, worker i is pinned to cpus[i % n_cpus] (a failed pin
+ * is a warning on stderr, not an error). NULL on bad arguments or failure.
+ * kiln_pool_destroy stops the threads; no thread may still be bound to it.
+ * kiln_pool_bind(p) makes every kernel called from this OS thread run on p
+ * (NULL: back to the global pool) and pins the caller to cpus[0]; returns a
+ * status. Results are bit-identical whichever pool runs them. */
+typedef struct kiln_pool kiln_pool;
+kiln_pool *kiln_pool_create(int n_threads, const int *cpus, int n_cpus);
+void kiln_pool_destroy(kiln_pool *pool);
+int kiln_pool_bind(kiln_pool *pool);
+/* kiln_pool_threads is p's size (NULL: the global pool's). */
+int kiln_pool_threads(const kiln_pool *pool);
+/* kiln_parallel_peak is the most kernel runs seen in flight at once across
+ * all pools since the last reset (reset != 0 restarts it from now). */
+int kiln_parallel_peak(int reset);
+
 uint32_t kiln_cpu_features(void);   /* KILN_CPU_* bits of this CPU (with OS support) */
 int kiln_isa_supported(int isa);    /* 1 if this CPU can run the variant, else 0 */
 int kiln_get_isa(void);             /* the variant in use */
