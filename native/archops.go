@@ -47,21 +47,8 @@ func Softcap(y, x []float32, cap float32) error {
 // itself and the cache, so decode ≡ prefill and batch invariance hold.
 func AttnWindow(l *KVLayout, q, out []float32, qStart, ctxLens, blockTables []int32, maxBlocks, window int, softcap float32) error {
 	const op = "attn_window"
-	f, err := l.fields(op)
+	f, nSeq, err := l.prefillArgs(op, q, out, qStart, ctxLens, blockTables, maxBlocks)
 	if err != nil {
-		return err
-	}
-	nSeq := len(ctxLens)
-	if nSeq == 0 || len(qStart) != nSeq+1 || maxBlocks <= 0 || len(blockTables) < nSeq*maxBlocks {
-		return argError(op, ErrSize, "seqs=%d len(q_start)=%d max_blocks=%d len(block_tables)=%d",
-			nSeq, len(qStart), maxBlocks, len(blockTables))
-	}
-	nq := int(qStart[nSeq])
-	row := l.NHead * l.HeadDim
-	if nq <= 0 || len(q) < nq*row || len(out) < nq*row {
-		return argError(op, ErrSize, "queries=%d len(q)=%d len(out)=%d", nq, len(q), len(out))
-	}
-	if err := load(); err != nil {
 		return err
 	}
 	rc := bAttnWindow(&f, ptr(l.K), ptr(l.V), ptr(q), ptr(out), int64(nSeq), ptr(qStart), ptr(ctxLens), ptr(blockTables),

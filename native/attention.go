@@ -115,21 +115,8 @@ func AttnDecode(l *KVLayout, q, out []float32, blockTables []int32, maxBlocks in
 // and ctxLens[s] cached tokens including its new ones.
 func AttnPrefill(l *KVLayout, q, out []float32, qStart, ctxLens, blockTables []int32, maxBlocks int) error {
 	const op = "attn_prefill"
-	f, err := l.fields(op)
+	f, nSeq, err := l.prefillArgs(op, q, out, qStart, ctxLens, blockTables, maxBlocks)
 	if err != nil {
-		return err
-	}
-	nSeq := len(ctxLens)
-	if nSeq == 0 || len(qStart) != nSeq+1 || maxBlocks <= 0 || len(blockTables) < nSeq*maxBlocks {
-		return argError(op, ErrSize, "seqs=%d len(q_start)=%d max_blocks=%d len(block_tables)=%d",
-			nSeq, len(qStart), maxBlocks, len(blockTables))
-	}
-	nq := int(qStart[nSeq])
-	row := l.NHead * l.HeadDim
-	if nq <= 0 || len(q) < nq*row || len(out) < nq*row {
-		return argError(op, ErrSize, "queries=%d len(q)=%d len(out)=%d", nq, len(q), len(out))
-	}
-	if err := load(); err != nil {
 		return err
 	}
 	rc := bAttnPrefill(&f, ptr(l.K), ptr(l.V), ptr(q), ptr(out), int64(nSeq), ptr(qStart), ptr(ctxLens), ptr(blockTables), int32(maxBlocks))
@@ -140,4 +127,25 @@ func AttnPrefill(l *KVLayout, q, out []float32, qStart, ctxLens, blockTables []i
 	runtime.KeepAlive(ctxLens)
 	runtime.KeepAlive(blockTables)
 	return check(op, rc)
+}
+
+// prefillArgs checks the arguments AttnPrefill and AttnWindow share (the
+// layout, one q_start entry per sequence plus one, a block table per
+// sequence, q and out holding every query row) and loads the library.
+func (l *KVLayout) prefillArgs(op string, q, out []float32, qStart, ctxLens, blockTables []int32, maxBlocks int) (kvFields, int, error) {
+	f, err := l.fields(op)
+	if err != nil {
+		return f, 0, err
+	}
+	nSeq := len(ctxLens)
+	if nSeq == 0 || len(qStart) != nSeq+1 || maxBlocks <= 0 || len(blockTables) < nSeq*maxBlocks {
+		return f, 0, argError(op, ErrSize, "seqs=%d len(q_start)=%d max_blocks=%d len(block_tables)=%d",
+			nSeq, len(qStart), maxBlocks, len(blockTables))
+	}
+	nq := int(qStart[nSeq])
+	row := l.NHead * l.HeadDim
+	if nq <= 0 || len(q) < nq*row || len(out) < nq*row {
+		return f, 0, argError(op, ErrSize, "queries=%d len(q)=%d len(out)=%d", nq, len(q), len(out))
+	}
+	return f, nSeq, load()
 }
