@@ -1,11 +1,8 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -60,16 +57,7 @@ func FuzzAPISurfaces(f *testing.F) {
 	env.model.Backend = shortBackend{env.engine}
 	f.Fuzz(func(t *testing.T, endpoint uint8, body []byte) {
 		path := endpoints[int(endpoint)%len(endpoints)]
-		req := httptest.NewRequest("POST", path, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := env.srv.App().Test(req, 10000)
-		if err != nil {
-			t.Fatalf("%s %q: %v", path, body, err)
-		}
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp, b := env.do(t, "POST", path, string(body))
 		check := checkErrorShape
 		if anthropicPath(path) {
 			check = checkAnthropicErrorShape

@@ -1,12 +1,9 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -75,16 +72,7 @@ func FuzzHandlers(f *testing.F) {
 	env.model.Backend = shortBackend{env.engine}
 	f.Fuzz(func(t *testing.T, endpoint uint8, body []byte) {
 		path := endpoints[int(endpoint)%len(endpoints)]
-		req := httptest.NewRequest("POST", path, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := env.srv.App().Test(req, 10000)
-		if err != nil {
-			t.Fatalf("%s %q: %v", path, body, err)
-		}
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp, b := env.do(t, "POST", path, string(body))
 		switch {
 		case resp.StatusCode >= 500:
 			t.Fatalf("%s %q: status %d: %s", path, body, resp.StatusCode, b)
@@ -200,13 +188,7 @@ func FuzzChatFields(f *testing.F) {
 		if err != nil {
 			t.Skip(err) // NaN or Inf: not JSON
 		}
-		req := httptest.NewRequest("POST", path, bytes.NewReader(b))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := env.srv.App().Test(req, 10000)
-		if err != nil {
-			t.Fatalf("%s %s: %v", path, b, err)
-		}
-		out, _ := io.ReadAll(resp.Body)
+		resp, out := env.do(t, "POST", path, string(b))
 		switch {
 		case resp.StatusCode >= 500:
 			t.Fatalf("%s %s: status %d: %s", path, b, resp.StatusCode, out)
