@@ -159,7 +159,7 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	grammarLimits, grammarCache := grammarOptions(cfg)
 	srv := server.New(server.Options{
 		ResponseRole: cfg.ResponseRole, APIKeys: cfg.AllAPIKeys, CORSOrigins: cfg.CORSOrigins,
-		BodyLimit: cfg.BodyLimitBytes, RequestTimeout: cfg.RequestTimeout, Logger: log, Version: version,
+		BodyLimit: cfg.BodyLimitBytes, RequestTimeout: cfg.RequestTimeout, ReadTimeout: cfg.ReadTimeout, Logger: log, Version: version,
 		ToolCallParser: cfg.ToolCallParser, EnableAutoToolChoice: cfg.EnableAutoToolChoice,
 		ReasoningParser: cfg.ReasoningParser, ResponseStoreEntries: cfg.ResponseStoreEntries,
 		GrammarLimits: grammarLimits, GrammarCacheBytes: grammarCache,

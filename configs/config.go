@@ -69,6 +69,7 @@ type Config struct {
 	CORSOrigins         []string      `mapstructure:"cors_origins"`
 	BodyLimit           string        `mapstructure:"body_limit"`
 	RequestTimeout      time.Duration `mapstructure:"request_timeout"`
+	ReadTimeout         time.Duration `mapstructure:"read_timeout"`
 	ShutdownGracePeriod time.Duration `mapstructure:"shutdown_grace_period"`
 
 	LogFormat string `mapstructure:"log_format"`
@@ -111,6 +112,7 @@ func Defaults() Config {
 		CORSOrigins:          []string{"*"},
 		BodyLimit:            "4MiB",
 		RequestTimeout:       10 * time.Minute,
+		ReadTimeout:          time.Minute,
 		ShutdownGracePeriod:  30 * time.Second,
 		LogFormat:            "text",
 		LogLevel:             "info",
@@ -166,6 +168,7 @@ var options = []option{
 	{"cors_origins", "allowed CORS origins (* for any)"},
 	{"body_limit", "largest request body, e.g. 4MiB"},
 	{"request_timeout", "longest a request may run (0: no limit)"},
+	{"read_timeout", "longest a client may take to send a request's headers and body; slower connections get a 408 (slowloris guard)"},
 	{"shutdown_grace_period", "on SIGTERM, how long in-flight requests may finish before they are cancelled"},
 	{"log_format", "log format: text or json"},
 	{"log_level", "log level: debug, info, warn or error"},

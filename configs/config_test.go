@@ -134,6 +134,7 @@ func TestValidateNamesTheOption(t *testing.T) {
 		{"grammar_step_work", func(c *Config) { c.GrammarStepWork = 10 }},
 		{"grammar_cache_bytes", func(c *Config) { c.GrammarCacheBytes = "lots" }},
 		{"request_timeout", func(c *Config) { c.RequestTimeout = -time.Second }},
+		{"read_timeout", func(c *Config) { c.ReadTimeout = 0 }},
 		{"shutdown_grace_period", func(c *Config) { c.ShutdownGracePeriod = -time.Second }},
 		{"log_format", func(c *Config) { c.LogFormat = "xml" }},
 		{"log_level", func(c *Config) { c.LogLevel = "loud" }},

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // BuiltinChatTemplates are the names chat_template accepts besides a file:
@@ -189,6 +190,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RequestTimeout < 0 {
 		bad("request_timeout", "%s: want >= 0 (0: no limit)", c.RequestTimeout)
+	}
+	if c.ReadTimeout < time.Second {
+		bad("read_timeout", "%s: want >= 1s", c.ReadTimeout)
 	}
 	if c.ShutdownGracePeriod < 0 {
 		bad("shutdown_grace_period", "%s: want >= 0", c.ShutdownGracePeriod)
