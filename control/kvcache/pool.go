@@ -85,12 +85,12 @@ type block struct {
 	prev, next int32      // evictable-list neighbours while stateCached (-1 at the ends)
 
 	// Prefix-cache entry, meaningful while id != 0 (the block is registered).
-	id       uint64  // unique, never reused: identifies this entry's exact prefix
-	hash     uint64  // chained hash, the key in Pool.cache
-	parentID uint64  // id of the entry for the previous block of the prefix, 0 for the first block
-	parent   int32   // block holding that entry, -1 for the first block
-	childIdx int32   // this block's index in the parent's children
-	children []int32 // registered blocks whose parent entry is this one
+	id       uint64   // unique, never reused: identifies this entry's exact prefix
+	hash     uint64   // chained hash, the key in Pool.cache
+	parentID uint64   // id of the entry for the previous block of the prefix, 0 for the first block
+	parent   int32    // block holding that entry, -1 for the first block
+	childIdx int32    // this block's index in the parent's children
+	children []int32  // registered blocks whose parent entry is this one
 	key      BlockKey // the prefix's content key (KeepEvicted only)
 }
 

@@ -11,13 +11,13 @@ import (
 // scheduler's); the Pool serializes it against everything else.
 type Seq struct {
 	pool       *Pool
-	blocks     []int32 // blocks holding positions 0.. in order; len == ceil(n/BlockSize)
-	n          int     // reserved slots: positions 0..n-1 have a block
-	computed   int     // committed slots: positions 0..computed-1 hold computed K/V
-	hash       uint64  // chained hash of the last full committed block (rootHash before any)
-	chainOK    bool    // the committed full blocks are exactly the cache entry chainID
-	chainID    uint64  // cache entry id equal to the prefix of full committed blocks (0: none yet)
-	chainBlock int32   // block holding entry chainID (-1: none), to see whether it is still live
+	blocks     []int32  // blocks holding positions 0.. in order; len == ceil(n/BlockSize)
+	n          int      // reserved slots: positions 0..n-1 have a block
+	computed   int      // committed slots: positions 0..computed-1 hold computed K/V
+	hash       uint64   // chained hash of the last full committed block (rootHash before any)
+	chainOK    bool     // the committed full blocks are exactly the cache entry chainID
+	chainID    uint64   // cache entry id equal to the prefix of full committed blocks (0: none yet)
+	chainBlock int32    // block holding entry chainID (-1: none), to see whether it is still live
 	key        BlockKey // content key of the last full committed block (KeepEvicted only)
 }
 
