@@ -62,6 +62,7 @@ func (e *Engine) loop() {
 		closed := e.takeIncoming()
 		if closed {
 			e.abortAll(ErrClosed)
+			e.flushSpill()
 			return
 		}
 		e.reapCancelled()
@@ -137,11 +138,18 @@ func (e *Engine) abortAll(err error) {
 func (e *Engine) runStep() bool {
 	start := e.cfg.Now()
 	e.schedule()
+	e.drainEvicted(time.Time{}) // evicted blocks' bytes leave before anything overwrites them
 	if len(e.sched) == 0 {
+		if err := e.applyImports(); err != nil {
+			e.dropFinished()
+		}
 		return false
 	}
 	defer func() { e.cost.observe(e.shape, e.cfg.Now().Sub(start)) }()
 	err := e.exec.CopyBlocks(e.copies)
+	if ierr := e.applyImports(); err == nil {
+		err = ierr
+	}
 	if err == nil {
 		err = e.exec.Forward(&e.step, e.logits[:len(e.step.Outputs)*e.exec.VocabSize()])
 	}
@@ -287,6 +295,7 @@ func (e *Engine) allocate(s *sequence) error {
 		if kv != nil {
 			cp, err := e.pool.AppendSlots(kv, len(s.tokens)-n)
 			if err == nil {
+				e.dropAhead(s)
 				e.copies = append(e.copies, cp...)
 				s.kv, s.computed, s.cached = kv, n, n
 				return nil
@@ -298,6 +307,10 @@ func (e *Engine) allocate(s *sequence) error {
 	cached, err := e.pool.AllocatePrompt(kv, s.tokens)
 	if err != nil {
 		return err
+	}
+	if cached, err = e.loadAhead(s, kv, cached); err != nil {
+		e.pool.Free(kv)
+		return fmt.Errorf("control: %w", err)
 	}
 	s.kv, s.computed = kv, cached
 	if s.preemptions == 0 {
@@ -486,6 +499,7 @@ func (e *Engine) finish(s *sequence, reason FinishReason, err error) {
 		return
 	}
 	s.finished = true
+	e.dropAhead(s)
 	if reason == FinishLength || reason == FinishAbort || reason == FinishError {
 		s.pending.Text += s.dec.Flush()
 	}
