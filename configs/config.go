@@ -59,7 +59,12 @@ type Config struct {
 	MaxBatchTokens      int     `mapstructure:"max_batch_tokens"`
 	MaxQueue            int     `mapstructure:"max_queue"`
 	EnablePrefixCaching bool    `mapstructure:"enable_prefix_caching"`
-	MaxITLMs            int     `mapstructure:"max_itl_ms"`
+
+	PrefixCacheDir         string `mapstructure:"prefix_cache_dir"`
+	PrefixCacheDirMaxBytes string `mapstructure:"prefix_cache_dir_max_bytes"`
+	PrefixCacheRAMBytes    string `mapstructure:"prefix_cache_ram_bytes"`
+
+	MaxITLMs int `mapstructure:"max_itl_ms"`
 
 	Speculative          string `mapstructure:"speculative"`
 	NumSpeculativeTokens int    `mapstructure:"num_speculative_tokens"`
@@ -82,6 +87,11 @@ type Config struct {
 	AllAPIKeys     []string `mapstructure:"-"` // APIKeys plus APIKeyFile's lines
 	ModelNames     []string `mapstructure:"-"` // ServedModelName split at commas (nil: the file's base name)
 
+	// PrefixCacheDirMaxBytesN and PrefixCacheRAMBytesN are the two sizes
+	// in bytes (the RAM tier 0: none).
+	PrefixCacheDirMaxBytesN int64 `mapstructure:"-"`
+	PrefixCacheRAMBytesN    int64 `mapstructure:"-"`
+
 	// ModelsMemoryBudgetBytes is ModelsMemoryBudget (0: no bound).
 	ModelsMemoryBudgetBytes int64 `mapstructure:"-"`
 }
@@ -89,33 +99,35 @@ type Config struct {
 // Defaults is the configuration with no file, environment or flags.
 func Defaults() Config {
 	return Config{
-		Host:                 "0.0.0.0",
-		Port:                 8000,
-		ResponseRole:         "assistant",
-		TokenizerMode:        "auto",
-		ResponseStoreEntries: 1024,
-		GrammarMaxBytes:      "64MiB",
-		GrammarStepWork:      4 << 20,
-		GrammarCacheBytes:    "256MiB",
-		DataParallelSize:     1,
-		PipelineParallelSize: 1,
-		CacheMaxEntryCount:   0.8,
-		KVCacheDtype:         "f16",
-		BlockSize:            16,
-		MaxNumSeqs:           16,
-		MaxBatchTokens:       512,
-		MaxQueue:             256,
-		EnablePrefixCaching:  true,
-		NumSpeculativeTokens: 4,
-		NgramMin:             1,
-		NgramMax:             4,
-		CORSOrigins:          []string{"*"},
-		BodyLimit:            "4MiB",
-		RequestTimeout:       10 * time.Minute,
-		ReadTimeout:          time.Minute,
-		ShutdownGracePeriod:  30 * time.Second,
-		LogFormat:            "text",
-		LogLevel:             "info",
+		Host:                   "0.0.0.0",
+		Port:                   8000,
+		ResponseRole:           "assistant",
+		TokenizerMode:          "auto",
+		ResponseStoreEntries:   1024,
+		GrammarMaxBytes:        "64MiB",
+		GrammarStepWork:        4 << 20,
+		GrammarCacheBytes:      "256MiB",
+		DataParallelSize:       1,
+		PipelineParallelSize:   1,
+		CacheMaxEntryCount:     0.8,
+		KVCacheDtype:           "f16",
+		BlockSize:              16,
+		MaxNumSeqs:             16,
+		MaxBatchTokens:         512,
+		MaxQueue:               256,
+		EnablePrefixCaching:    true,
+		PrefixCacheDirMaxBytes: "4GiB",
+		PrefixCacheRAMBytes:    "0",
+		NumSpeculativeTokens:   4,
+		NgramMin:               1,
+		NgramMax:               4,
+		CORSOrigins:            []string{"*"},
+		BodyLimit:              "4MiB",
+		RequestTimeout:         10 * time.Minute,
+		ReadTimeout:            time.Minute,
+		ShutdownGracePeriod:    30 * time.Second,
+		LogFormat:              "text",
+		LogLevel:               "info",
 	}
 }
 
@@ -160,6 +172,9 @@ var options = []option{
 	{"max_batch_tokens", "tokens per forward pass (decodes plus prefill chunks)"},
 	{"max_queue", "requests waiting per replica before 429"},
 	{"enable_prefix_caching", "reuse the K/V of shared prompt prefixes"},
+	{"prefix_cache_dir", "directory where evicted prefix-cache blocks are kept (checksummed files per model) and reused, also after a restart (empty: off)"},
+	{"prefix_cache_dir_max_bytes", "bytes the prefix_cache_dir files may take, least recently used deleted first, e.g. 4GiB"},
+	{"prefix_cache_ram_bytes", "memory for evicted prefix-cache blocks before they go to prefix_cache_dir, e.g. 1GiB (0: none)"},
 	{"max_itl_ms", "inter-token latency target of running streams in ms: prefill chunks beside decodes are cut to fit it (0: 3x the measured decode step; -1: off)"},
 	{"speculative", "speculative decoding: ngram (prompt lookup) or empty for off"},
 	{"num_speculative_tokens", "draft tokens per sequence and step with speculative decoding (1..16)"},
