@@ -19,9 +19,9 @@ var spillPrompt = strings.Repeat("Once upon a time, there was a little girl name
 
 // spillCompletion is the greedy answer to spillPrompt and its cached
 // prompt tokens.
-func spillCompletion(t *testing.T, url string) (string, int) {
+func spillCompletion(t *testing.T, url, model string) (string, int) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"prompt": spillPrompt, "max_tokens": 24, "temperature": 0})
+	body, _ := json.Marshal(map[string]any{"model": model, "prompt": spillPrompt, "max_tokens": 24, "temperature": 0})
 	code, resp := post(t, url+"/v1/completions", string(body))
 	if code != 200 {
 		t.Fatalf("completion: %d %s", code, resp)
@@ -42,7 +42,7 @@ func spillCompletion(t *testing.T, url string) (string, int) {
 	if r.Usage.PromptDetails != nil {
 		cached = r.Usage.PromptDetails.CachedTokens
 	}
-	if r.Usage.PromptTokens < 200 {
+	if r.Usage.PromptTokens < 100 {
 		t.Fatalf("the prompt has %d tokens, want a long one", r.Usage.PromptTokens)
 	}
 	return r.Choices[0].Text, cached
@@ -75,7 +75,7 @@ func stopServe(t *testing.T, p *serveProcess) {
 func TestServePrefixCacheDirRestart(t *testing.T) {
 	dir := t.TempDir()
 	first := startServeProcess(t, "--prefix-cache-dir", dir)
-	want, cached := spillCompletion(t, first.url)
+	want, cached := spillCompletion(t, first.url, "")
 	if cached != 0 {
 		t.Fatalf("a fresh server reports %d cached tokens", cached)
 	}
@@ -86,7 +86,7 @@ func TestServePrefixCacheDirRestart(t *testing.T) {
 	}
 
 	second := startServeProcess(t, "--prefix-cache-dir", dir)
-	got, cached := spillCompletion(t, second.url)
+	got, cached := spillCompletion(t, second.url, "")
 	if cached == 0 || got != want {
 		t.Fatalf("after a restart: cached %d, answer %q, want %q", cached, got, want)
 	}
@@ -112,7 +112,7 @@ func TestServePrefixCacheDirRestart(t *testing.T) {
 		}
 	}
 	third := startServeProcess(t, "--prefix-cache-dir", dir)
-	got, cached = spillCompletion(t, third.url)
+	got, cached = spillCompletion(t, third.url, "")
 	if got != want || cached != 0 {
 		t.Errorf("over corrupted files: cached %d, answer %q, want %q recomputed", cached, got, want)
 	}
@@ -156,4 +156,42 @@ func TestServePrefixCacheDirUnusable(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "prefix_cache_dir (--prefix-cache-dir, KILN_PREFIX_CACHE_DIR)") {
 		t.Errorf("serve with an unusable directory: %v", err)
 	}
+}
+
+// TestServePrefixCacheDirModels: several models share one directory, each
+// in its own subdirectory, and each reuses its own blocks after a restart
+// (the router's engines save their pools when the server stops).
+func TestServePrefixCacheDirModels(t *testing.T) {
+	dir := t.TempDir()
+	edit := func(c *configs.Config) { c.PrefixCacheDir = dir }
+	models := []string{"stories260K", "smollm"}
+	want := map[string]string{}
+	t.Run("first", func(t *testing.T) {
+		url := startTwoModels(t, edit)
+		for _, m := range models {
+			text, cached := spillCompletion(t, url, m)
+			if cached != 0 {
+				t.Errorf("%s: %d cached tokens on a fresh server", m, cached)
+			}
+			want[m] = text
+		}
+	})
+	subs, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(subs) != 2 {
+		t.Fatalf("%d model subdirectories, want 2: %v", len(subs), subs)
+	}
+	for _, s := range subs {
+		if files, _ := filepath.Glob(filepath.Join(s, "*.kvb")); len(files) == 0 {
+			t.Errorf("no blocks saved in %s", s)
+		}
+	}
+	t.Run("restarted", func(t *testing.T) {
+		url := startTwoModels(t, edit)
+		for _, m := range models {
+			text, cached := spillCompletion(t, url, m)
+			if cached == 0 || text != want[m] {
+				t.Errorf("%s after a restart: cached %d, %q, want %q", m, cached, text, want[m])
+			}
+		}
+	})
 }
