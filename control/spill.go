@@ -32,7 +32,7 @@ import (
 // spillFlushLimit bounds how long Close waits for the writer while saving
 // the pool; blocks after it are offered without waiting (dropped if the
 // queue is full).
-const spillFlushLimit = 30 * time.Second
+const spillFlushLimit = 10 * time.Second
 
 // BlockIO is what spilling needs of an executor besides Executor: the raw
 // K/V bytes of one block (engine/model's Executor has it).
