@@ -218,3 +218,6 @@ func flipByte(t *testing.T, path string, off int) {
 		t.Fatal(err)
 	}
 }
+
+// discardLogger drops every line.
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
