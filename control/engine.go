@@ -184,7 +184,9 @@ func (e *Engine) Submit(ctx context.Context, req Request) (<-chan Event, error) 
 	if err != nil {
 		return nil, err
 	}
-	e.readAhead(s) // disk reads here, on the caller's goroutine
+	if e.nWaiting.Load() < int64(e.cfg.MaxQueue) { // a request refused for a full queue reads nothing
+		e.readAhead(s) // disk reads here, on the caller's goroutine
+	}
 	queued := false
 	defer func() {
 		if !queued {
