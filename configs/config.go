@@ -59,12 +59,11 @@ type Config struct {
 	MaxBatchTokens      int     `mapstructure:"max_batch_tokens"`
 	MaxQueue            int     `mapstructure:"max_queue"`
 	EnablePrefixCaching bool    `mapstructure:"enable_prefix_caching"`
+	MaxITLMs            int     `mapstructure:"max_itl_ms"`
 
 	PrefixCacheDir         string `mapstructure:"prefix_cache_dir"`
 	PrefixCacheDirMaxBytes string `mapstructure:"prefix_cache_dir_max_bytes"`
 	PrefixCacheRAMBytes    string `mapstructure:"prefix_cache_ram_bytes"`
-
-	MaxITLMs int `mapstructure:"max_itl_ms"`
 
 	Speculative          string `mapstructure:"speculative"`
 	NumSpeculativeTokens int    `mapstructure:"num_speculative_tokens"`
@@ -99,35 +98,36 @@ type Config struct {
 // Defaults is the configuration with no file, environment or flags.
 func Defaults() Config {
 	return Config{
-		Host:                   "0.0.0.0",
-		Port:                   8000,
-		ResponseRole:           "assistant",
-		TokenizerMode:          "auto",
-		ResponseStoreEntries:   1024,
-		GrammarMaxBytes:        "64MiB",
-		GrammarStepWork:        4 << 20,
-		GrammarCacheBytes:      "256MiB",
-		DataParallelSize:       1,
-		PipelineParallelSize:   1,
-		CacheMaxEntryCount:     0.8,
-		KVCacheDtype:           "f16",
-		BlockSize:              16,
-		MaxNumSeqs:             16,
-		MaxBatchTokens:         512,
-		MaxQueue:               256,
-		EnablePrefixCaching:    true,
+		Host:                 "0.0.0.0",
+		Port:                 8000,
+		ResponseRole:         "assistant",
+		TokenizerMode:        "auto",
+		ResponseStoreEntries: 1024,
+		GrammarMaxBytes:      "64MiB",
+		GrammarStepWork:      4 << 20,
+		GrammarCacheBytes:    "256MiB",
+		DataParallelSize:     1,
+		PipelineParallelSize: 1,
+		CacheMaxEntryCount:   0.8,
+		KVCacheDtype:         "f16",
+		BlockSize:            16,
+		MaxNumSeqs:           16,
+		MaxBatchTokens:       512,
+		MaxQueue:             256,
+		EnablePrefixCaching:  true,
+		NumSpeculativeTokens: 4,
+		NgramMin:             1,
+		NgramMax:             4,
+		CORSOrigins:          []string{"*"},
+		BodyLimit:            "4MiB",
+		RequestTimeout:       10 * time.Minute,
+		ReadTimeout:          time.Minute,
+		ShutdownGracePeriod:  30 * time.Second,
+		LogFormat:            "text",
+		LogLevel:             "info",
+
 		PrefixCacheDirMaxBytes: "4GiB",
 		PrefixCacheRAMBytes:    "0",
-		NumSpeculativeTokens:   4,
-		NgramMin:               1,
-		NgramMax:               4,
-		CORSOrigins:            []string{"*"},
-		BodyLimit:              "4MiB",
-		RequestTimeout:         10 * time.Minute,
-		ReadTimeout:            time.Minute,
-		ShutdownGracePeriod:    30 * time.Second,
-		LogFormat:              "text",
-		LogLevel:               "info",
 	}
 }
 
