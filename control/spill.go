@@ -202,22 +202,19 @@ func (e *Engine) drainEvicted(waitUntil time.Time) {
 		return
 	}
 	e.evicted = e.pool.TakeEvicted(e.evicted[:0])
-	n := e.bio.KVBlockBytes()
 	for i, ev := range e.evicted {
 		e.evicted[i] = kvcache.Evicted{}
 		if e.cfg.Spill.Has(ev.Key) {
 			continue
 		}
-		buf := make([]byte, n)
-		if err := e.bio.ReadBlock(ev.Block, buf); err != nil {
-			slog.Warn("control: reading an evicted K/V block failed; it is not spilled", "block", ev.Block, "err", err)
-			continue
-		}
-		if !waitUntil.IsZero() && time.Now().Before(waitUntil) {
-			e.cfg.Spill.PutWait(ev.Key, ev.Tokens, buf)
-		} else {
-			e.cfg.Spill.Put(ev.Key, ev.Tokens, buf)
-		}
+		wait := !waitUntil.IsZero() && time.Now().Before(waitUntil)
+		e.cfg.Spill.Offer(ev.Key, ev.Tokens, wait, func(dst []byte) error {
+			err := e.bio.ReadBlock(ev.Block, dst)
+			if err != nil {
+				slog.Warn("control: reading an evicted K/V block failed; it is not spilled", "block", ev.Block, "err", err)
+			}
+			return err
+		})
 	}
 	e.evicted = e.evicted[:0]
 }

@@ -251,3 +251,32 @@ func TestReserve(t *testing.T) {
 		t.Fatal("the released budget was not returned")
 	}
 }
+
+// TestOfferSkipsWhatWouldDrop: with the writer's queue full, Offer counts
+// a drop without reading the block; with room it reads and keeps it.
+func TestOfferSkipsWhatWouldDrop(t *testing.T) {
+	id := testIdentity(1)
+	c, _ := openCache(t, Options{Dir: t.TempDir(), QueueBytes: int64(id.BlockBytes)})
+	s := mustStore(t, c, id)
+	key, toks, payload := block(0)
+	reads := 0
+	read := func(dst []byte) error {
+		reads++
+		copy(dst, payload)
+		return nil
+	}
+	c.q.mu.Lock()
+	c.q.bytes = c.q.max // as if a block were being written
+	c.q.mu.Unlock()
+	if s.Offer(key, toks, false, read) || reads != 0 || s.Stats().Drops != 1 {
+		t.Fatalf("full queue: kept or read (%d reads, %+v)", reads, s.Stats())
+	}
+	c.q.finished(int(c.q.max))
+	if !s.Offer(key, toks, false, read) || reads != 1 {
+		t.Fatalf("queue with room: not kept (%d reads)", reads)
+	}
+	waitFor(t, func() bool { return s.Stats().Writes == 1 })
+	if !bytes.Equal(get(s, 0), payload) {
+		t.Error("the offered block reads back differently")
+	}
+}

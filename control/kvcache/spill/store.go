@@ -71,6 +71,35 @@ func (s *Store) PutWait(key kvcache.BlockKey, tokens []int32, payload []byte) bo
 	return s.put(key, tokens, payload, true)
 }
 
+// Offer keeps the block key like Put (PutWait if wait), its K/V bytes
+// filled by read into a buffer the store then owns; read is called only if
+// the block would be kept, so a caller copying out of a busy pool copies
+// nothing that the full queue would drop. False if dropped or read failed.
+func (s *Store) Offer(key kvcache.BlockKey, tokens []int32, wait bool, read func(dst []byte) error) bool {
+	if !wait && !s.accepts() {
+		s.n.drops.Add(1)
+		return false
+	}
+	buf := make([]byte, s.id.BlockBytes)
+	if err := read(buf); err != nil {
+		return false
+	}
+	return s.put(key, tokens, buf, wait)
+}
+
+// accepts reports whether a Put now would keep a block: room in the RAM
+// tier or in the writer's queue, spilling not off.
+func (s *Store) accepts() bool {
+	c := s.c
+	if c.opts.RAMBytes >= int64(s.id.BlockBytes) {
+		return true
+	}
+	c.mu.Lock()
+	off := c.writeOff
+	c.mu.Unlock()
+	return !off && c.q.room(int64(s.id.BlockBytes))
+}
+
 func (s *Store) put(key kvcache.BlockKey, tokens []int32, payload []byte, wait bool) bool {
 	if len(payload) != s.id.BlockBytes || !s.id.validTokens(tokens) {
 		s.n.drops.Add(1)

@@ -55,6 +55,13 @@ func (q *queue) push(j job, wait bool) bool {
 	return true
 }
 
+// room reports whether a job of n bytes would be queued now.
+func (q *queue) room(n int64) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return !q.closed && (q.bytes == 0 || q.bytes+n <= q.max)
+}
+
 // pop takes the oldest job, waiting for one; false once closed and empty.
 func (q *queue) pop() (job, bool) {
 	q.mu.Lock()
