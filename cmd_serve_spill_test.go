@@ -195,3 +195,27 @@ func TestServePrefixCacheDirModels(t *testing.T) {
 		}
 	})
 }
+
+// TestServePrefixCacheDirReplicas: with -dp 2 both replicas spill into
+// the model's one subdirectory, and a restarted server reuses the blocks
+// whichever replica answers.
+func TestServePrefixCacheDirReplicas(t *testing.T) {
+	dir := t.TempDir()
+	edit := func(c *configs.Config) { c.PrefixCacheDir, c.DataParallelSize, c.TensorParallelSize = dir, 2, 1 }
+	var want string
+	t.Run("first", func(t *testing.T) {
+		want, _ = spillCompletion(t, startServe(t, edit), "")
+	})
+	if subs, _ := filepath.Glob(filepath.Join(dir, "*")); len(subs) != 1 {
+		t.Fatalf("%d subdirectories for one model served by two replicas: %v", len(subs), subs)
+	}
+	t.Run("restarted", func(t *testing.T) {
+		url := startServe(t, edit)
+		for i := range 2 { // the second may go to the other replica
+			got, cached := spillCompletion(t, url, "")
+			if got != want || cached == 0 {
+				t.Errorf("request %d after a restart: cached %d, %q, want %q", i, cached, got, want)
+			}
+		}
+	})
+}
