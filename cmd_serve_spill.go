@@ -8,9 +8,13 @@ import (
 	"os"
 
 	"github.com/kiln-llm/kiln/configs"
+	"github.com/kiln-llm/kiln/control"
 	"github.com/kiln-llm/kiln/control/kvcache/spill"
 	"github.com/kiln-llm/kiln/engine/model"
 )
+
+// The engine's executor moves K/V blocks for the spill.
+var _ control.BlockIO = (*model.Executor)(nil)
 
 // prefixSpill is the prefix cache's spill directory of one `kiln serve`
 // (prefix_cache_dir), shared by every model and replica: each gets its own

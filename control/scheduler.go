@@ -23,6 +23,11 @@ package control
 //     sequence holds drafts, and a rejected draft's slots are truncated
 //     (s.kv.Len() <= len(s.tokens) for a running sequence that was
 //     verified), so its K/V is never committed nor seen.
+//   - With spilling, K/V bytes move in one order each step: blocks the
+//     pool evicted are read out (drainEvicted), then the step's copies run,
+//     then spilled blocks loaded at admission are written (applyImports),
+//     then the forward; so no block is read after it was overwritten, and
+//     every committed block holds its bytes before any forward reads it.
 //
 // Invariants (hold between steps):
 //   - Every sequence is in exactly one place: incoming (Submit's side),
