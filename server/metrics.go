@@ -61,7 +61,7 @@ var (
 	descSpillW    = desc("prefix_cache_spill_writes_total", "Evicted prefix-cache blocks written to prefix_cache_dir.")
 	descSpillWB   = desc("prefix_cache_spill_written_bytes_total", "Bytes of the block files written to prefix_cache_dir.")
 	descSpillDrop = desc("prefix_cache_spill_drops_total", "Evicted prefix-cache blocks not kept: the writer's queue was full, or spilling stopped after a failed write.")
-	descSpillR    = desc("prefix_cache_spill_reads_total", "Spilled prefix-cache blocks loaded back (from RAM or prefix_cache_dir) instead of recomputed.")
+	descSpillR    = desc("prefix_cache_spill_reads_total", "Spilled prefix-cache blocks read back (from RAM or prefix_cache_dir) for a request; kiln_prefix_cache_spill_hits_total counts the prompt tokens they spared.")
 	descSpillRB   = desc("prefix_cache_spill_read_bytes_total", "Bytes of the spilled blocks loaded back.")
 	descSpillHit  = desc("prefix_cache_spill_hits_total", "Prompt tokens whose K/V was loaded from the spill instead of computed (also in cached_tokens).")
 	descSpillErr  = desc("prefix_cache_spill_errors_total", "Spilled block files refused (corrupt, truncated, of another model or shape, unreadable: each deleted) and failed writes.")
