@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/kiln-llm/kiln/configs"
 	"github.com/kiln-llm/kiln/control"
@@ -21,6 +22,7 @@ var _ control.BlockIO = (*model.Executor)(nil)
 // Store, keyed by what makes K/V bytes interchangeable.
 type prefixSpill struct {
 	cache *spill.Cache
+	log   *slog.Logger
 	// build identifies this binary (a hash of the executable): other code
 	// may compute other bits, so blocks never cross builds.
 	build [32]byte
@@ -46,7 +48,7 @@ func openSpill(cfg *configs.Config, log *slog.Logger) (*prefixSpill, error) {
 	if err != nil {
 		return nil, bad(err)
 	}
-	return &prefixSpill{cache: c, build: build}, nil
+	return &prefixSpill{cache: c, log: log, build: build}, nil
 }
 
 // buildIdentity hashes the running executable and the version.
@@ -75,16 +77,19 @@ func (p *prefixSpill) store(m *model.Model, exec *model.Executor) (*spill.Store,
 	if p == nil {
 		return nil, nil
 	}
+	start := time.Now()
 	fp, err := m.Fingerprint()
 	if err != nil {
 		return nil, err
 	}
+	took := time.Since(start)
 	id := spill.Identity{Model: sha256.Sum256(append(p.build[:], fp[:]...)), Geometry: exec.KVGeometry(),
 		BlockSize: exec.BlockSize(), BlockBytes: exec.KVBlockBytes()}
 	st, err := p.cache.Store(id)
 	if err != nil {
 		return nil, fmt.Errorf("serve: option prefix_cache_dir: %w", err)
 	}
+	p.log.Info("prefix cache: spilling evicted blocks", "dir", st.Dir(), "block_bytes", id.BlockBytes, "fingerprint_ms", took.Milliseconds())
 	return st, nil
 }
 

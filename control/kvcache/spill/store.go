@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,9 @@ type Store struct {
 	sub string
 	n   counters
 }
+
+// Dir is the subdirectory holding the store's block files.
+func (s *Store) Dir() string { return filepath.Join(s.c.opts.Dir, s.sub) }
 
 // Identity is what the store's blocks were computed with.
 func (s *Store) Identity() Identity { return s.id }
