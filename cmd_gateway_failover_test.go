@@ -195,7 +195,21 @@ func runFailover(t *testing.T, client *http.Client, gw string, victim, survivor 
 	}
 	<-victim.done
 	dead := time.Now()
-	time.Sleep(1500 * time.Millisecond) // load keeps coming, now to one replica
+	// The load keeps coming, now to one replica, until 8 requests sent
+	// after the kill have ended (at most 20 s).
+	for end := dead.Add(20 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		after := 0
+		for _, f := range flights {
+			if f.start.After(dead) && !f.end.IsZero() {
+				after++
+			}
+		}
+		mu.Unlock()
+		if after >= 8 {
+			break
+		}
+	}
 	close(stop)
 	wg.Wait()
 
@@ -224,8 +238,8 @@ func runFailover(t *testing.T, client *http.Client, gw string, victim, survivor 
 			survivedKill++
 		}
 	}
-	if failedFast == 0 || survivedKill == 0 || afterKill < 4 {
-		t.Errorf("streams cut on the victim %d, requests in flight at the kill that finished on the survivor %d, sent after the kill %d: each must be > 0 (>= 4 after)",
+	if failedFast == 0 || survivedKill == 0 || afterKill < 8 {
+		t.Errorf("streams cut on the victim %d, requests in flight at the kill that finished on the survivor %d, sent after the kill %d: each must be > 0 (>= 8 after)",
 			failedFast, survivedKill, afterKill)
 	}
 	// Requests in flight on the survivor at the kill produced what the
