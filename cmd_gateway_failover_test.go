@@ -167,25 +167,37 @@ func runFailover(t *testing.T, client *http.Client, gw string, victim, survivor 
 		}
 		wg.Wait()
 	}()
-	// Wait for a stream mid-way on each replica.
-	midway := func(backend string) bool {
+	// Wait for a stream mid-way on each replica while the victim also
+	// holds a request none of whose bytes reached its client (the
+	// gateway's in-flight count there exceeds the requests whose client
+	// has bytes from it): the kill then tests both failure paths.
+	exposed := func(backend string) (midway bool, n int) {
 		for _, f := range flights {
-			if f.stream && f.backend == backend && f.events > 0 && f.end.IsZero() {
-				return true
+			if f.backend == backend && f.end.IsZero() {
+				n++
+				midway = midway || (f.stream && f.events > 0)
 			}
 		}
-		return false
+		return midway, n
 	}
+	inFlight := regexp.MustCompile(fmt.Sprintf(`(?m)^kiln_gateway_backend_in_flight\{backend=%q\} (\d+)$`, victim.url))
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		mu.Lock()
-		ready := midway(victim.url) && midway(survivor.url)
+		victimMidway, victimExposed := exposed(victim.url)
+		survivorMidway, _ := exposed(survivor.url)
 		mu.Unlock()
-		if ready {
-			break
+		if victimMidway && survivorMidway {
+			m := inFlight.FindStringSubmatch(fetch(t, client, gw+"/metrics"))
+			if m == nil {
+				t.Fatal("the gateway's /metrics has no in-flight count for the victim")
+			}
+			if n, _ := strconv.Atoi(m[1]); n > victimExposed {
+				break
+			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("no moment with streams in flight on both replicas within 20 s")
+			t.Fatal("no moment with streams in flight on both replicas and a request yet unanswered on the victim within 20 s")
 		}
 		time.Sleep(time.Millisecond)
 	}
