@@ -94,8 +94,9 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request) {
 		a = requestAffinity(body, g.cfg.AffinityChars)
 	}
 	// A stored response (GET/DELETE /v1/responses/{id}) lives on one
-	// backend: ask each until one knows it.
-	lookup := r.Method != http.MethodPost && strings.HasPrefix(r.URL.Path, "/v1/responses/")
+	// backend, and a model (GET /v1/models/{id}) may be served by some
+	// only: ask each until one knows it.
+	lookup := r.Method != http.MethodPost && (strings.HasPrefix(r.URL.Path, "/v1/responses/") || strings.HasPrefix(r.URL.Path, "/v1/models/"))
 	tried := map[*backend]bool{}
 	var lastErr error
 	for {
@@ -125,8 +126,9 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request) {
 
 // attempt forwards r to b. It retries (returns retry) when b could not be
 // reached or failed before sending any byte of its body, and when b
-// answered 503 (or 404 to a lookup) while another admitted backend is
-// untried; otherwise it streams b's response to the client, flushing as
+// answered what elsewhere says another backend may do better (a 503, a
+// model it does not serve) while another admitted backend is untried;
+// otherwise it streams b's response to the client, flushing as
 // bytes arrive. A failure after bytes reached the client ends a stream
 // with an error event, or cuts a plain response short.
 func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, body []byte, b *backend, tried map[*backend]bool, lookup bool) (outcome, error) {
@@ -163,18 +165,27 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, body []byte, b
 		return retry, fmt.Errorf("%s: %w", b.name, err)
 	}
 	defer resp.Body.Close()
-	if (resp.StatusCode == http.StatusServiceUnavailable || lookup && resp.StatusCode == http.StatusNotFound) && g.untried(tried) {
+	// Nothing is committed to the client until the backend's first body
+	// bytes arrive: a stream accepted by a backend that dies before its
+	// first token is still retried elsewhere.
+	buf := make([]byte, 32<<10)
+	n, err := io.ReadAtLeast(resp.Body, buf, 1)
+	if err == nil && resp.StatusCode == http.StatusNotFound {
+		// A 404 is short: read it whole to tell "not on this backend".
+		var more int
+		more, err = io.ReadFull(resp.Body, buf[n:])
+		n += more
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = io.EOF
+		}
+	}
+	if elsewhere(resp.StatusCode, buf[:n], lookup) && g.untried(tried) {
 		g.met.requests.WithLabelValues(b.name, strconv.Itoa(resp.StatusCode)).Inc()
 		if resp.StatusCode == http.StatusServiceUnavailable {
 			g.met.retries.WithLabelValues("unavailable").Inc()
 		}
 		return retry, fmt.Errorf("%s: status %d", b.name, resp.StatusCode)
 	}
-	// Nothing is committed to the client until the backend's first body
-	// bytes arrive: a stream accepted by a backend that dies before its
-	// first token is still retried elsewhere.
-	buf := make([]byte, 32<<10)
-	n, err := io.ReadAtLeast(resp.Body, buf, 1)
 	if err != nil && !errors.Is(err, io.EOF) {
 		if ctx.Err() != nil {
 			g.met.requests.WithLabelValues(b.name, "499").Inc()
@@ -196,12 +207,14 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, body []byte, b
 	w.WriteHeader(resp.StatusCode)
 	g.met.requests.WithLabelValues(b.name, strconv.Itoa(resp.StatusCode)).Inc()
 	flusher, _ := w.(http.Flusher)
-	for n > 0 {
-		if _, werr := w.Write(buf[:n]); werr != nil {
-			return answered, nil // the client went away; ctx cancels the upstream request
-		}
-		if flusher != nil {
-			flusher.Flush()
+	for {
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return answered, nil // the client went away; ctx cancels the upstream request
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
 		}
 		if err != nil {
 			break
@@ -213,6 +226,27 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, body []byte, b
 	}
 	g.midResponseFailure(w, b, r, resp, err)
 	return answered, nil
+}
+
+// elsewhere reports whether a backend's answer (status and the start of its
+// body) says another backend may do better: 503 (draining, loading,
+// overloaded); a 404 for a model it does not serve (backends may serve
+// different models); any 404 to a lookup of a stored object.
+func elsewhere(status int, body []byte, lookup bool) bool {
+	switch {
+	case status == http.StatusServiceUnavailable:
+		return true
+	case status != http.StatusNotFound:
+		return false
+	case lookup:
+		return true
+	}
+	var e struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	return json.Unmarshal(body, &e) == nil && e.Error.Code == "model_not_found"
 }
 
 // midResponseFailure handles a backend that failed after part of its

@@ -277,6 +277,18 @@ func TestModelsUnionAndLookup(t *testing.T) {
 				fmt.Fprint(w, list)
 			case r.URL.Path == "/v1/responses/"+stored:
 				fmt.Fprintf(w, `{"id":%q}`, stored)
+			case r.URL.Path == "/v1/chat/completions" || strings.HasPrefix(r.URL.Path, "/v1/models/"):
+				var req struct{ Model string }
+				_ = json.NewDecoder(r.Body).Decode(&req)
+				if m, ok := strings.CutPrefix(r.URL.Path, "/v1/models/"); ok {
+					req.Model = m
+				}
+				if !strings.Contains(list, fmt.Sprintf("%q", req.Model)) {
+					w.WriteHeader(404)
+					fmt.Fprintf(w, `{"error":{"message":"model %s not found","type":"invalid_request_error","param":"model","code":"model_not_found"}}`, req.Model)
+					return
+				}
+				fmt.Fprintf(w, `{"model":%q}`, req.Model)
 			default:
 				w.WriteHeader(404)
 				fmt.Fprint(w, `{"error":{"message":"not found"}}`)
@@ -316,5 +328,18 @@ func TestModelsUnionAndLookup(t *testing.T) {
 	}
 	if status, _ := get("/v1/responses/none", ""); status != 404 {
 		t.Fatalf("an unknown response: %d", status)
+	}
+	// Backends serving different models: a request reaches one that
+	// serves its model; an unknown model gets the backends' 404.
+	for _, m := range []string{"m1", "m3", "m1", "m3"} {
+		if resp, body := postJSON(t, url+"/v1/chat/completions", fmt.Sprintf(`{"model":%q,"messages":[{"role":"user","content":"hi"}]}`, m)); resp.StatusCode != 200 {
+			t.Fatalf("model %s: %d %s", m, resp.StatusCode, body)
+		}
+		if status, body := get("/v1/models/"+m, ""); status != 200 {
+			t.Fatalf("GET /v1/models/%s: %d %s", m, status, body)
+		}
+	}
+	if resp, body := postJSON(t, url+"/v1/chat/completions", `{"model":"m9","messages":[]}`); resp.StatusCode != 404 || !strings.Contains(body, "model_not_found") {
+		t.Fatalf("unknown model: %d %s", resp.StatusCode, body)
 	}
 }
