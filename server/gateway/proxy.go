@@ -109,6 +109,7 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request) {
 		var res outcome
 		res, lastErr = g.attempt(w, r, body, b, tried, lookup)
 		if res == answered {
+			g.cfg.Log.Debug("gateway: proxied", "method", r.Method, "path", r.URL.Path, "backend", b.name, "route", string(why), "attempts", len(tried))
 			return
 		}
 	}
