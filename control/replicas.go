@@ -2,7 +2,9 @@ package control
 
 import (
 	"context"
+	"errors"
 	"hash/fnv"
+	"slices"
 	"sync/atomic"
 )
 
@@ -88,11 +90,36 @@ func (r *Replicas) WithAffinitySlack(slack int) *Replicas {
 	return r
 }
 
-// Submit implements Backend.
+// Submit implements Backend. When the chosen replica's queue is full
+// (ErrOverloaded) the others are tried, least loaded first, so a request is
+// refused only when every replica is full; a session's request is not
+// moved (its K/V lives on its replica).
 func (r *Replicas) Submit(ctx context.Context, req Request) (<-chan Event, error) {
 	i, why := r.choose(req)
 	r.routed[i][why].Add(1)
-	return r.engines[i].Submit(ctx, req)
+	ch, err := r.engines[i].Submit(ctx, req)
+	if !errors.Is(err, ErrOverloaded) || why == RouteSession {
+		return ch, err
+	}
+	others := make([]int, 0, len(r.engines)-1)
+	for k := range r.engines {
+		if k != i {
+			others = append(others, k)
+		}
+	}
+	loads := make([]int, len(r.engines))
+	for _, k := range others {
+		m := r.engines[k].Metrics()
+		loads[k] = m.Running + m.Waiting
+	}
+	slices.SortStableFunc(others, func(a, b int) int { return loads[a] - loads[b] })
+	for _, k := range others {
+		if ch, err = r.engines[k].Submit(ctx, req); !errors.Is(err, ErrOverloaded) {
+			r.routed[k][RouteLoad].Add(1)
+			return ch, err
+		}
+	}
+	return nil, err
 }
 
 // choose is the replica req goes to and why.

@@ -2,18 +2,25 @@ package control
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"testing"
 )
 
-// loadBackend reports a fixed load and counts what it is given.
+// loadBackend reports a fixed load and counts what it is given; a full
+// one refuses with ErrOverloaded.
 type loadBackend struct {
 	load     int
+	full     bool
 	submits  int
 	sessions map[string]int
 }
 
 func (b *loadBackend) Submit(_ context.Context, r Request) (<-chan Event, error) {
+	if b.full {
+		return nil, ErrOverloaded
+	}
 	b.submits++
 	if r.SessionID != "" {
 		b.sessions[r.SessionID]++
@@ -147,4 +154,36 @@ func TestReplicasPrefixAffinityOnEngines(t *testing.T) {
 			t.Errorf("replica %d got none of the distinct prompts: %+v", i, st.Routed)
 		}
 	}
+}
+
+// TestReplicasOverloadFallback: a full replica's request goes to another;
+// only when all are full is it refused; sessions do not move.
+func TestReplicasOverloadFallback(t *testing.T) {
+	holder := &probeBackend{loadBackend{full: true, sessions: map[string]int{}}, 64}
+	busy := &probeBackend{loadBackend{load: 3, sessions: map[string]int{}}, 0}
+	idle := &probeBackend{loadBackend{load: 1, sessions: map[string]int{}}, 0}
+	r := NewReplicas(holder, busy, idle)
+	if _, err := r.Submit(context.Background(), Request{Prompt: []int32{1}}); err != nil {
+		t.Fatal(err)
+	}
+	if idle.submits != 1 || busy.submits != 0 {
+		t.Fatalf("the full prefix holder's request went to busy %d, idle %d; want the least loaded", busy.submits, idle.submits)
+	}
+	if st := r.ReplicaStats(); st[2].Routed[RouteLoad] != 1 {
+		t.Fatalf("routes %+v", st)
+	}
+	busy.full, idle.full = true, true
+	if _, err := r.Submit(context.Background(), Request{Prompt: []int32{1}}); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("all full: %v", err)
+	}
+	busy.full, idle.full = false, false
+	for i := range 100 {
+		if id := fmt.Sprint("session-", i); r.sessionReplica(id) == 0 {
+			if _, err := r.Submit(context.Background(), Request{Prompt: []int32{1}, SessionID: id}); !errors.Is(err, ErrOverloaded) {
+				t.Fatalf("a session on the full replica moved: %v", err)
+			}
+			return
+		}
+	}
+	t.Fatal("no session id hashes to replica 0")
 }
