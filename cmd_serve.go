@@ -314,7 +314,7 @@ func loadEngines(ctx context.Context, cfg *configs.Config, sp *prefixSpill, log 
 		st.blocks = blocks
 		kvType, _ := native.ParseType(cfg.KVCacheDtype)
 		st.bytes += int64(blocks) * m.KVBlockBytes(cfg.BlockSize, kvType)
-		emb.models = append(emb.models, m)
+		emb.models, emb.pools = append(emb.models, m), append(emb.pools, pool)
 	}
 	backends := make([]control.Backend, len(st.engines))
 	for i, e := range st.engines {

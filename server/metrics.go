@@ -29,7 +29,7 @@ func (s *Server) initMetrics() {
 		Name: "kiln_http_stream_disconnects_total",
 		Help: "Streamed responses whose client went away before the end, by route (their status, sent with the headers, stays 200).",
 	}, []string{"route"})
-	s.reg.MustRegister(s.httpReqs, s.httpDur, s.streamGone, &engineCollector{s: s},
+	s.reg.MustRegister(s.httpReqs, s.httpDur, s.streamGone, &engineCollector{s: s}, &replicaCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
