@@ -129,7 +129,11 @@ func New(exec Executor, tok *tokenizer.Tokenizer, cfg Config) (*Engine, error) {
 	if err := cfg.Speculative.validate(); err != nil {
 		return nil, err
 	}
-	pool, err := kvcache.New(kvcache.Config{NumBlocks: exec.NumBlocks(), BlockSize: exec.BlockSize(), PrefixCaching: cfg.PrefixCaching})
+	window := 0
+	if w, ok := exec.(WindowedExecutor); ok {
+		window = w.AttentionWindow()
+	}
+	pool, err := kvcache.New(kvcache.Config{NumBlocks: exec.NumBlocks(), BlockSize: exec.BlockSize(), PrefixCaching: cfg.PrefixCaching, Window: window})
 	if err != nil {
 		return nil, fmt.Errorf("control: %w", err)
 	}
