@@ -232,7 +232,11 @@ func (c *config) meta(arch string) ([]string, []any, error) {
 				for i, t := range c.LayerTypes {
 					pat[i] = t == "sliding_attention"
 				}
-				add("attention.sliding_window_pattern", pat)
+				if period, ok := swaPeriod(pat); ok {
+					add("attention.sliding_window_pattern", period)
+				} else {
+					add("attention.sliding_window_pattern", pat)
+				}
 			} else if c.SWAPattern > 0 {
 				add("attention.sliding_window_pattern", uint32(c.SWAPattern))
 			}
@@ -245,6 +249,23 @@ func (c *config) meta(arch string) ([]string, []any, error) {
 		}
 	}
 	return keys, vals, nil
+}
+
+// swaPeriod finds the period p of a sliding-window layer pattern in
+// llama.cpp's terms (layer i slides iff i%p < p-1; p = 0: all slide), so
+// the pattern can be written as the number llama.cpp's gemma3 reads: it
+// takes no array there and would fall back to a period of 6.
+func swaPeriod(pat []bool) (uint32, bool) {
+	for p := 0; p <= len(pat)+1; p++ {
+		ok := true
+		for i, swa := range pat {
+			ok = ok && swa == (p == 0 || i%p < p-1)
+		}
+		if ok {
+			return uint32(p), true
+		}
+	}
+	return 0, false
 }
 
 // llama3Freqs are Llama 3.1+'s RoPE frequency divisors (rope_freqs.weight)
