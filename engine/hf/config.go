@@ -40,7 +40,11 @@ type config struct {
 	NormTopK      *bool    `json:"norm_topk_prob"`
 	SparseStep    int      `json:"decoder_sparse_step"`
 	MLPOnly       []int    `json:"mlp_only_layers"`
-	RopeScaling   *struct {
+	// Multimodal is set for a multimodal checkpoint whose text model is
+	// served alone (Gemma3ForConditionalGeneration): the fields above are
+	// its text_config's, its tensors are renamed by textTensorName.
+	Multimodal  bool `json:"-"`
+	RopeScaling *struct {
 		Type        string    `json:"type"`
 		RopeType    string    `json:"rope_type"`
 		Factor      float64   `json:"factor"`
@@ -87,9 +91,15 @@ func readConfig(dir string) (*config, string, error) {
 	if len(c.Architectures) != 1 {
 		return nil, "", fmt.Errorf("hf: config.json: architectures %v: want exactly one", c.Architectures)
 	}
+	if err := c.textModel(raw); err != nil {
+		return nil, "", err
+	}
 	arch, err := archOf(c.Architectures[0])
 	if err != nil {
 		return nil, "", err
+	}
+	if arch == "gemma3" {
+		c.gemma3Defaults()
 	}
 	if err := c.checkExperts(arch); err != nil {
 		return nil, "", err
