@@ -28,7 +28,7 @@ func multimodalDir(t *testing.T, prefix string) string {
 	text["model_type"] = "gemma3_text"
 	writeJSON(t, filepath.Join(dir, "config.json"), map[string]any{
 		"architectures": []string{"Gemma3ForConditionalGeneration"}, "model_type": "gemma3",
-		"text_config":   text, "vision_config": map[string]any{"hidden_size": 16, "model_type": "siglip_vision_model"},
+		"text_config": text, "vision_config": map[string]any{"hidden_size": 16, "model_type": "siglip_vision_model"},
 		"mm_tokens_per_image": 256, "image_token_index": 262144,
 	})
 	wm := map[string]string{}
