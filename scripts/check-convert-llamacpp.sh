@@ -2,7 +2,8 @@
 # check-convert-llamacpp.sh — does llama.cpp read `kiln convert`'s output the
 # way kiln does? For every architecture's tiny Hugging Face test directory
 # (engine/hf's TestWriteArchDirs: llama, llama3-rope, qwen3, gemma2, gemma3,
-# phi3, qwen3moe, qwen2moe, mixtral), convert it with `kiln convert`, then on
+# phi3, qwen3moe, qwen2moe, mixtral, and qwen3-unigram: qwen3 with a Unigram
+# tokenizer.json, a GGUF "t5" vocabulary), convert it with `kiln convert`, then on
 # the converted file:
 #   1. llama.cpp's library (engine/model/testdata/arch/ref_arch.c: 1 thread,
 #      F32 K/V) tokenizes four prompts, takes the last position's logits and
@@ -48,18 +49,26 @@ KILN_WRITE_HF_DIRS=$tmp/hf go test -count=1 ./engine/hf/ -run '^TestWriteArchDir
 prompts=("Once upon a time" "The quick brown fox jumps over the lazy dog." "Hello"
   "a small cat sat by the warm fire, and the rain fell on the roof all night long while we slept")
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(llama llama3-rope qwen3 gemma2 gemma3 phi3 qwen3moe qwen2moe mixtral)
+[ ${#names[@]} -gt 0 ] || names=(llama llama3-rope qwen3 gemma2 gemma3 phi3 qwen3moe qwen2moe mixtral qwen3-unigram)
 
-# firstdiff prints the character at which two outputs first differ (after
-# the prompt, as UTF-8 with U+FFFD for invalid bytes, trailing newlines
-# dropped), or "-" when they are equal.
+# firstdiff compares the continuations of llama-simple's output ($1) and
+# kiln's ($2) for prompt $3, as UTF-8 (U+FFFD for invalid bytes), trailing
+# newlines dropped. kiln prints the prompt as given and llama-simple as its
+# tokens detokenize (a leading space for a unigram prompt's first "▁", its
+# unknown characters as <unk>): where llama-simple's output does not start
+# with the prompt, kiln's continuation is matched against its end.
+# Prints "-" when equal, else where the continuations first differ
+# (character/length).
 firstdiff() {
   python3 - "$1" "$2" "$3" <<'PY'
 import sys
 a, b = (open(p, "rb").read().decode("utf-8", "replace").rstrip("\n") for p in sys.argv[1:3])
-n = len(sys.argv[3])
-i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-print("-" if a == b else f"{i - n}/{max(len(a), len(b)) - n}")
+cont = b[len(sys.argv[3]):]
+tail = a[max(len(a) - len(cont), 0):]
+if a.lstrip(" ").startswith(sys.argv[3]):
+    tail = a.lstrip(" ")[len(sys.argv[3]):]
+i = next((i for i, (x, y) in enumerate(zip(cont, tail)) if x != y), min(len(cont), len(tail)))
+print("-" if cont == tail else f"{i}/{len(cont)}")
 PY
 }
 

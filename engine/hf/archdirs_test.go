@@ -35,7 +35,8 @@ func archDirCases(t *testing.T, tmp string) []struct{ name, path string } {
 }
 
 // TestWriteArchDirs writes one Hugging Face directory per architecture
-// into $KILN_WRITE_HF_DIRS/<name> (scripts/check-convert-llamacpp.sh runs
+// (and qwen3-unigram, qwen3's with a Unigram tokenizer.json) into
+// $KILN_WRITE_HF_DIRS/<name> (scripts/check-convert-llamacpp.sh runs
 // them through `kiln convert` and llama.cpp); skipped when it is unset.
 func TestWriteArchDirs(t *testing.T) {
 	root := os.Getenv("KILN_WRITE_HF_DIRS")
@@ -50,5 +51,16 @@ func TestWriteArchDirs(t *testing.T) {
 		if err := os.CopyFS(dst, os.DirFS(hfDirFromGGUF(t, tc.path))); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// qwen3 with a Unigram tokenizer.json: a GGUF "t5" vocabulary.
+	dst := filepath.Join(root, "qwen3-unigram")
+	if err := os.RemoveAll(dst); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(dst, os.DirFS(filepath.Join(root, "qwen3"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dst, "tokenizer.json"), unigramTokenizerJSON(t), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -11,15 +11,10 @@ import (
 	"github.com/kiln-llm/kiln/engine/tokenizer"
 )
 
-// TestUnigramDirectory: a directory whose tokenizer.json is a Unigram model
-// (the 320 pieces of the tiny models' vocabulary with made-up log
-// probabilities) serves in place, converts to a GGUF "t5" vocabulary, and
-// reads through tokenizer.LoadHF, all three tokenizing alike.
-func TestUnigramDirectory(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "hf-tiny-unigram")
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "model", "testdata", "arch", "hf-tiny-qwen3"))); err != nil {
-		t.Fatal(err)
-	}
+// unigramTokenizerJSON is a Unigram tokenizer.json of the tiny models'
+// 320-token vocabulary with made-up log probabilities.
+func unigramTokenizerJSON(t *testing.T) []byte {
+	t.Helper()
 	f, err := gguf.Open(spmFixtureGGUF)
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +35,19 @@ func TestUnigramDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return js
+}
+
+// TestUnigramDirectory: a directory whose tokenizer.json is a Unigram model
+// (the 320 pieces of the tiny models' vocabulary with made-up log
+// probabilities) serves in place, converts to a GGUF "t5" vocabulary, and
+// reads through tokenizer.LoadHF, all three tokenizing alike.
+func TestUnigramDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "hf-tiny-unigram")
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "model", "testdata", "arch", "hf-tiny-qwen3"))); err != nil {
+		t.Fatal(err)
+	}
+	js := unigramTokenizerJSON(t)
 	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), js, 0o644); err != nil {
 		t.Fatal(err)
 	}
