@@ -221,7 +221,7 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 }
 
 // The engine's executor is what the scheduler consumes.
-var _ control.Executor = (*model.Executor)(nil)
+var _ control.WindowedExecutor = (*model.Executor)(nil)
 
 // engines are the loaded replicas.
 type engines struct {

@@ -141,8 +141,12 @@ func New(exec Executor, tok *tokenizer.Tokenizer, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	window := 0
+	if w, ok := exec.(WindowedExecutor); ok {
+		window = w.AttentionWindow()
+	}
 	pool, err := kvcache.New(kvcache.Config{NumBlocks: exec.NumBlocks(), BlockSize: exec.BlockSize(), PrefixCaching: cfg.PrefixCaching,
-		KeepEvicted: bio != nil})
+		KeepEvicted: bio != nil, Window: window})
 	if err != nil {
 		return nil, fmt.Errorf("control: %w", err)
 	}

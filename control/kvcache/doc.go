@@ -53,6 +53,19 @@
 // Registered blocks are immutable: a write into a block that another
 // sequence or the cache can see goes through copy-on-write.
 //
+// # Sliding window
+//
+// For a model whose every layer attends to a sliding window of W positions
+// (Config.Window = W), a position older than the next query's window is
+// never read again. Commit releases each block that falls wholly out of it:
+// the table entry becomes GoneBlock, and the block goes back to the pool (a
+// registered block stays cached for prefix reuse until it is evicted). A
+// long generation then holds about W/BlockSize+2 blocks however long it
+// runs. Fork, Free and Truncate skip gone entries. A prompt still reserves
+// all its blocks up front (AllocatePrompt); those before the window go as
+// its chunks are committed. Models with global layers (gemma2/gemma3
+// interleave them) need every position and must not set Window.
+//
 // # Block states
 //
 // Every block is in exactly one state: free (on the free list), cached

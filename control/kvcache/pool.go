@@ -17,6 +17,12 @@ type Config struct {
 	// and records the cached blocks dropped for room, for TakeEvicted: a
 	// prefix cache beyond the pool (RAM, disk) keeps their K/V.
 	KeepEvicted bool
+	// Window > 0 says the model reads back at most Window positions: a
+	// query at position q reads q-Window+1..q in every layer (a model whose
+	// every layer has a sliding window). Commit then releases each block
+	// that falls wholly before the next query's window (see window.go).
+	// 0: every position stays readable while the sequence lives.
+	Window int
 }
 
 // Validate reports the first problem with c, so a bad configuration fails at
@@ -27,6 +33,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("kvcache: NumBlocks = %d, must be > 0", c.NumBlocks)
 	case c.BlockSize <= 0:
 		return fmt.Errorf("kvcache: BlockSize = %d, must be > 0", c.BlockSize)
+	case c.Window < 0:
+		return fmt.Errorf("kvcache: Window = %d, must be >= 0 (0: no window)", c.Window)
 	case int64(c.NumBlocks)*int64(c.BlockSize) > math.MaxInt32:
 		// The engine addresses a token slot as block*BlockSize+offset in an int32.
 		return fmt.Errorf("kvcache: NumBlocks*BlockSize = %d*%d exceeds %d token slots (slot indices are int32)",
@@ -58,6 +66,9 @@ type Stats struct {
 	PrefixQueries int64 // prompt tokens looked up in the prefix cache (successful AllocatePrompt calls, PrefixCaching on)
 	PrefixHits    int64 // of those, tokens found in the cache
 	Evictions     int64 // cached blocks dropped to make room for allocations (ResetPrefixCache is not counted)
+	// WindowReleases counts blocks running sequences released because they
+	// fell out of the attention window (Config.Window).
+	WindowReleases int64
 }
 
 // HitRate is PrefixHits/PrefixQueries, or 0 before any query; it is the
@@ -116,7 +127,7 @@ type Pool struct {
 	// (KeepEvicted only).
 	evicted []Evicted
 
-	prefixQueries, prefixHits, evictions int64
+	prefixQueries, prefixHits, evictions, windowReleases int64
 }
 
 // New returns a Pool of cfg.NumBlocks free blocks, or the reason cfg is
@@ -160,6 +171,7 @@ func (p *Pool) Stats() Stats {
 		PrefixQueries:  p.prefixQueries,
 		PrefixHits:     p.prefixHits,
 		Evictions:      p.evictions,
+		WindowReleases: p.windowReleases,
 	}
 }
 

@@ -112,6 +112,7 @@ func (p *Pool) AllocatePrompt(s *Seq, tokens []int32) (cached int, err error) {
 		p.prefixQueries += int64(len(tokens))
 		p.prefixHits += int64(hit * bs)
 	}
+	p.releaseOutOfWindow(s) // hits before the first query's window are not needed
 	return hit * bs, nil
 }
 
@@ -135,6 +136,9 @@ func (p *Pool) lookup(h, parentID uint64, tokens []int32) (int32, bool) {
 // reuse it; if an equal prefix is already registered the block stays
 // private and is freed, not cached, when released.
 //
+// With a Config.Window, the blocks that fall wholly before the window of
+// the next query are released afterwards (see releaseOutOfWindow).
+//
 // Committing more tokens than s has reserved but uncommitted slots is an
 // error and changes nothing.
 func (p *Pool) Commit(s *Seq, tokens []int32) error {
@@ -149,6 +153,7 @@ func (p *Pool) Commit(s *Seq, tokens []int32) error {
 	}
 	if !p.cfg.PrefixCaching {
 		s.computed += len(tokens)
+		p.releaseOutOfWindow(s)
 		return nil
 	}
 	bs := p.cfg.BlockSize
@@ -161,6 +166,7 @@ func (p *Pool) Commit(s *Seq, tokens []int32) error {
 			p.blockFilled(s, b)
 		}
 	}
+	p.releaseOutOfWindow(s)
 	return nil
 }
 

@@ -132,8 +132,9 @@ func (m *sim) admit(s *Seq, prompt []int32) *simSeq {
 	prev := ""
 	for i, tok := range prompt[:cached] {
 		prev = key(prev, tok)
-		if got := m.kv[m.slot(s, i)]; got != prev {
-			m.t.Fatalf("false hit: slot for position %d holds %q, want %q", i, got, prev)
+		// A block before the window is gone (check() checks that it had to go).
+		if s.BlockTable()[i/m.bs] != GoneBlock && m.kv[m.slot(s, i)] != prev {
+			m.t.Fatalf("false hit: slot for position %d holds %q, want %q", i, m.kv[m.slot(s, i)], prev)
 		}
 		q.toks, q.keys = append(q.toks, tok), append(q.keys, prev)
 	}
@@ -235,7 +236,21 @@ func (m *sim) check() {
 		if q.s.Len() != len(q.toks)+len(q.pending) || q.s.Computed() != len(q.toks) {
 			m.t.Fatalf("seq %d: Len %d Computed %d, model %d+%d", i, q.s.Len(), q.s.Computed(), len(q.toks), len(q.pending))
 		}
+		// With a window only the positions the next query reads must hold
+		// their K/V; the blocks wholly before them are released.
+		first := 0
+		if w := m.p.cfg.Window; w > 0 {
+			first = max(len(q.toks)-w+1, 0)
+		}
+		for j, b := range q.s.BlockTable() {
+			if gone := (j+1)*m.bs <= first; gone != (b == GoneBlock) {
+				m.t.Fatalf("seq %d: table entry %d = %d with %d committed tokens and window %d", i, j, b, len(q.toks), m.p.cfg.Window)
+			}
+		}
 		for pos, k := range q.keys {
+			if pos < first {
+				continue
+			}
 			if got := m.kv[m.slot(q.s, pos)]; got != k {
 				m.t.Fatalf("seq %d position %d: slot holds %q, want %q", i, pos, got, k)
 			}
@@ -284,38 +299,50 @@ func TestRandomOperationsKeepInvariants(t *testing.T) {
 		}},
 	}
 	for _, hf := range hashes {
-		for seed := range uint64(6) {
-			spill := seed >= 4 // the last runs keep evicted blocks and load them back
-			t.Run(fmt.Sprintf("%s/seed%d/spill=%v", hf.name, seed, spill), func(t *testing.T) {
-				p := mustPool(t, Config{NumBlocks: 24, BlockSize: 4, PrefixCaching: true, KeepEvicted: spill})
-				p.hash = hf.h
-				m := &sim{t: t, rng: rand.New(rand.NewPCG(seed, 42)), p: p, bs: 4, kv: make([]string, 24*4)}
-				if spill {
-					m.spilled = map[BlockKey][]string{}
-				}
-				bases := [][]int32{m.randTokens(12), m.randTokens(12), m.randTokens(8)}
-				ops := map[string]int{}
-				for range 3000 {
-					ops[m.step(bases)]++
-					m.check()
-				}
-				for _, q := range m.live {
-					p.Free(q.s)
-				}
-				m.live = nil
-				m.check()
-				st := p.Stats()
-				if st.UsedBlocks != 0 {
-					t.Fatalf("used %d after freeing every seq", st.UsedBlocks)
-				}
-				if spill && m.loaded == 0 {
-					t.Fatal("no spilled block was loaded back")
-				}
-				if st.PrefixHits == 0 || st.Evictions == 0 || ops["fork"] == 0 || ops["append"] == 0 {
-					t.Fatalf("the run did not exercise hits, evictions, forks and appends: %+v %v", st, ops)
-				}
-				t.Logf("ops %v stats %+v, %d blocks loaded back", ops, st, m.loaded)
-			})
+		for _, window := range []int{0, 5} {
+			for seed := range uint64(6) {
+				spill := seed >= 4 // the last runs keep evicted blocks and load them back
+				t.Run(fmt.Sprintf("%s/window%d/seed%d/spill=%v", hf.name, window, seed, spill), func(t *testing.T) {
+					randomOperations(t, hf.h, window, seed, spill)
+				})
+			}
 		}
 	}
+}
+
+// randomOperations runs 3000 random operations on a pool of 24 blocks of 4
+// tokens with the given hash and window, checking every invariant after
+// each; with spill the pool keeps evicted blocks and the run loads them back.
+func randomOperations(t *testing.T, h func(uint64, []int32) uint64, window int, seed uint64, spill bool) {
+	p := mustPool(t, Config{NumBlocks: 24, BlockSize: 4, PrefixCaching: true, Window: window, KeepEvicted: spill})
+	p.hash = h
+	m := &sim{t: t, rng: rand.New(rand.NewPCG(seed, 42)), p: p, bs: 4, kv: make([]string, 24*4)}
+	if spill {
+		m.spilled = map[BlockKey][]string{}
+	}
+	bases := [][]int32{m.randTokens(12), m.randTokens(12), m.randTokens(8)}
+	ops := map[string]int{}
+	for range 3000 {
+		ops[m.step(bases)]++
+		m.check()
+	}
+	for _, q := range m.live {
+		p.Free(q.s)
+	}
+	m.live = nil
+	m.check()
+	st := p.Stats()
+	if st.UsedBlocks != 0 {
+		t.Fatalf("used %d after freeing every seq", st.UsedBlocks)
+	}
+	if spill && m.loaded == 0 {
+		t.Fatal("no spilled block was loaded back")
+	}
+	if st.PrefixHits == 0 || st.Evictions == 0 || ops["fork"] == 0 || ops["append"] == 0 {
+		t.Fatalf("the run did not exercise hits, evictions, forks and appends: %+v %v", st, ops)
+	}
+	if (window > 0) != (st.WindowReleases > 0) {
+		t.Fatalf("window %d but %d window releases", window, st.WindowReleases)
+	}
+	t.Logf("ops %v stats %+v, %d blocks loaded back", ops, st, m.loaded)
 }

@@ -33,6 +33,11 @@ func (e *Executor) MaxBatchTokens() int { return e.m.MaxBatchTokens() }
 // ContextLen is the model's trained context in tokens.
 func (e *Executor) ContextLen() int { return e.m.Config.NCtx }
 
+// AttentionWindow is how many positions back every layer reads
+// (Config.KVWindow; 0: all): the scheduler releases the K/V blocks older
+// than that, and Forward accepts batch.GoneBlock for them.
+func (e *Executor) AttentionWindow() int { return e.m.Config.KVWindow() }
+
 // NumBlocks is the number of blocks of the K/V cache.
 func (e *Executor) NumBlocks() int { return e.kv.NBlocks }
 
