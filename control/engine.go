@@ -84,6 +84,7 @@ type Engine struct {
 	beams    []*group       // beam searches with rows this step
 	beamLP   []float64      // scratch: one row's log-softmax
 	stamp    uint64         // slotsInUse's visit mark
+	drafter  *drafter       // the draft model (speculative method draft), else nil
 	cost     stepCost       // the step cost model
 	shape    stepShape      // this step's shape, for the cost model
 	nArrive  uint64         // arrivals so far (under mu)
@@ -133,8 +134,14 @@ func New(exec Executor, tok *tokenizer.Tokenizer, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control: %w", err)
 	}
+	var d *drafter
+	if cfg.Speculative.Method == "draft" {
+		if d, err = newDrafter(cfg.Speculative.Draft, exec.VocabSize(), cfg.PrefixCaching); err != nil {
+			return nil, err
+		}
+	}
 	e := &Engine{
-		cfg: cfg, exec: exec, tok: tok, pool: pool, met: newMetrics(),
+		cfg: cfg, exec: exec, tok: tok, pool: pool, met: newMetrics(), drafter: d,
 		sessions: map[string]*session{},
 		wake:     make(chan struct{}, 1), loopDone: make(chan struct{}),
 		logits: make([]float32, cfg.MaxNumSeqs*(1+cfg.Speculative.Tokens)*exec.VocabSize()),
@@ -270,6 +277,9 @@ func (e *Engine) Close() {
 func (e *Engine) Metrics() Metrics {
 	m := e.met.snapshot()
 	m.KV = e.pool.Stats()
+	if e.drafter != nil {
+		m.DraftKV = e.drafter.pool.Stats()
+	}
 	m.Waiting = int(e.nWaiting.Load())
 	e.mu.Lock()
 	m.Sessions = len(e.sessions)

@@ -27,7 +27,8 @@ type sequence struct {
 	nPrompt  int
 	maxLen   int // len(tokens) at which generation stops for length
 	kv       *kvcache.Seq
-	computed int    // leading tokens whose K/V is in the cache
+	dkv      *kvcache.Seq // the draft model's K/V (speculative method draft), or nil
+	computed int          // leading tokens whose K/V is in the cache
 	chunk    int    // tokens scheduled in the current step
 	cached   int    // prompt tokens reused from the cache at first admission
 	admitted uint64 // admission order; the youngest is preempted first
