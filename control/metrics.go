@@ -90,7 +90,7 @@ type metrics struct {
 func newMetrics() *metrics {
 	return &metrics{m: Metrics{
 		Requests: map[FinishReason]uint64{}, Spec: map[string]SpecCounts{},
-		TTFT:     newHistogram(), InterToken: newHistogram(), EndToEnd: newHistogram(), Queue: newHistogram(),
+		TTFT: newHistogram(), InterToken: newHistogram(), EndToEnd: newHistogram(), Queue: newHistogram(),
 	}}
 }
 

@@ -29,10 +29,10 @@ type sequence struct {
 	kv       *kvcache.Seq
 	dkv      *kvcache.Seq // the draft model's K/V (speculative method draft), or nil
 	computed int          // leading tokens whose K/V is in the cache
-	chunk    int    // tokens scheduled in the current step
-	cached   int    // prompt tokens reused from the cache at first admission
-	admitted uint64 // admission order; the youngest is preempted first
-	arrival  uint64 // submission order; the waiting queue's tie-break
+	chunk    int          // tokens scheduled in the current step
+	cached   int          // prompt tokens reused from the cache at first admission
+	admitted uint64       // admission order; the youngest is preempted first
+	arrival  uint64       // submission order; the waiting queue's tie-break
 	session  *session
 	draft    []int32   // speculative tokens verified this step, after the chunk
 	spec     specState // speculation's per-sequence bookkeeping
