@@ -140,8 +140,12 @@ func New(exec Executor, tok *tokenizer.Tokenizer, cfg Config) (*Engine, error) {
 			return nil, err
 		}
 	}
+	met := newMetrics()
+	if m := cfg.Speculative.Method; m != "" {
+		met.m.Spec[m] = SpecCounts{} // exported at 0 before the first draft
+	}
 	e := &Engine{
-		cfg: cfg, exec: exec, tok: tok, pool: pool, met: newMetrics(), drafter: d,
+		cfg: cfg, exec: exec, tok: tok, pool: pool, met: met, drafter: d,
 		sessions: map[string]*session{},
 		wake:     make(chan struct{}, 1), loopDone: make(chan struct{}),
 		logits: make([]float32, cfg.MaxNumSeqs*(1+cfg.Speculative.Tokens)*exec.VocabSize()),
