@@ -77,14 +77,14 @@ type Config struct {
 	LogLevel  string `mapstructure:"log_level"`
 
 	// Derived by Validate.
-	DeviceCPUs     []int    `mapstructure:"-"` // CPUs named by Devices (nil: all)
-	BodyLimitBytes int      `mapstructure:"-"`
-	KVCacheBytes   int64    `mapstructure:"-"` // 0: sized by CacheMaxEntryCount
+	DeviceCPUs     []int `mapstructure:"-"` // CPUs named by Devices (nil: all)
+	BodyLimitBytes int   `mapstructure:"-"`
+	KVCacheBytes   int64 `mapstructure:"-"` // 0: sized by CacheMaxEntryCount
 	// DraftKVCacheBytes is DraftKVCacheSize (0: as many tokens as the
 	// target's pool holds).
-	DraftKVCacheBytes int64 `mapstructure:"-"`
-	AllAPIKeys     []string `mapstructure:"-"` // APIKeys plus APIKeyFile's lines
-	ModelNames     []string `mapstructure:"-"` // ServedModelName split at commas (nil: the file's base name)
+	DraftKVCacheBytes int64    `mapstructure:"-"`
+	AllAPIKeys        []string `mapstructure:"-"` // APIKeys plus APIKeyFile's lines
+	ModelNames        []string `mapstructure:"-"` // ServedModelName split at commas (nil: the file's base name)
 
 	// ModelsMemoryBudgetBytes is ModelsMemoryBudget (0: no bound).
 	ModelsMemoryBudgetBytes int64 `mapstructure:"-"`
