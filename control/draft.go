@@ -127,14 +127,13 @@ func (d *drafter) reserve(s *sequence, n int) int {
 	return n
 }
 
-// hold makes s's draft K/V reserve at least n slots: at first s.tokens
-// (reusing the draft pool's cached blocks), then more slots. false when
-// the draft pool has no room.
+// hold makes s's draft K/V reserve at least n slots: at first a prefix of
+// s.tokens (reusing the draft pool's cached blocks), then more slots.
+// false when the draft pool has no room.
 func (d *drafter) hold(s *sequence, n int) bool {
 	if s.dkv == nil {
-		// All of s.tokens: the longest prefix the draft's cache may hold.
 		kv := d.pool.NewSeq()
-		if _, err := d.pool.AllocatePrompt(kv, s.tokens); err != nil {
+		if _, err := d.pool.AllocatePrompt(kv, s.tokens[:min(n, len(s.tokens))]); err != nil {
 			return false
 		}
 		s.dkv = kv

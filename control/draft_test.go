@@ -217,3 +217,62 @@ func TestDraftModelConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestDraftModelSessionsBeamsConstraints: with a draft model, a session
+// turn that stops inside its drafts keeps exactly its computed K/V and the
+// next turn's output is a fresh engine's without speculation; beam
+// searches and constrained requests served beside drafting rows give the
+// outputs they give without speculation and never draft; nothing leaks.
+func TestDraftModelSessionsBeamsConstraints(t *testing.T) {
+	e, _ := newDraftEngine(t, 256, 256, 5, Config{}, nil)
+	ref, rf := newFakeEngine(t, 256, Config{})
+	rf.mu.Lock()
+	rf.copyBack = 5
+	rf.mu.Unlock()
+
+	p := []int32{1, 10, 11, 12, 13, 14}
+	turn1 := greedyReq(p, 20)
+	turn1.SessionID, turn1.StopTokens = "s", []int32{13}
+	r1 := run(t, e, turn1)
+	if !slices.Equal(r1.tokens, []int32{10, 11, 12, 13}) || r1.last.Usage.AcceptedPredictionTokens == 0 {
+		t.Fatalf("turn 1: %v, usage %+v; want 10 11 12 13 with accepted drafts", r1.tokens, r1.last.Usage)
+	}
+	next := append(append(slices.Clone(p), r1.tokens...), 30, 31, 32)
+	turn2 := greedyReq(next, 12)
+	turn2.SessionID = "s"
+	r2 := run(t, e, turn2)
+	if want := run(t, ref, greedyReq(next, 12)); !slices.Equal(r2.tokens, want.tokens) {
+		t.Errorf("turn 2 %v, fresh without speculation %v", r2.tokens, want.tokens)
+	}
+	e.EndSession("s")
+
+	reqs := func() []Request {
+		beam := greedyReq(prompt(5, 30), 12)
+		beam.Beam, beam.BestOf, beam.N = &BeamSearch{}, 3, 2
+		constrained := greedyReq(prompt(6, 25), 20)
+		constrained.Constraint = &parityConstraint{count: 1000, refuse: -1}
+		return []Request{beam, constrained, greedyReq(prompt(7, 40), 30), greedyReq(prompt(8, 20), 30)}
+	}
+	want := runAll(t, ref, reqs())
+	before := e.Metrics().DraftTokens
+	got := runAll(t, e, reqs())
+	for i := range want {
+		for c := range want[i] {
+			if !slices.Equal(want[i][c].tokens, got[i][c].tokens) {
+				t.Errorf("request %d choice %d: %v, want %v", i, c, got[i][c].tokens, want[i][c].tokens)
+			}
+		}
+	}
+	for i, r := range got[:2] {
+		if u := r[0].last.Usage; u != nil && u.AcceptedPredictionTokens+u.RejectedPredictionTokens > 0 {
+			t.Errorf("request %d (beam or constrained) drafted: %+v", i, u)
+		}
+	}
+	m := e.Metrics()
+	if m.DraftTokens == before {
+		t.Error("the plain requests did not draft")
+	}
+	if m.KV.UsedBlocks != 0 || m.DraftKV.UsedBlocks != 0 {
+		t.Errorf("blocks left in use: target %+v, draft %+v", m.KV, m.DraftKV)
+	}
+}

@@ -72,15 +72,19 @@ func (c SpeculativeConfig) validate() error {
 // draft costs its rows (on a CPU a step of 5 rows of a small model costs
 // about 2.5 decode steps, measured on SmolLM2-135M), so drafts grow only
 // while they are accepted (the length doubles after a fully accepted
-// draft, up to Tokens) and fall to one token after a miss, and every miss
+// draft, up to Tokens) and fall to one token after a miss, and a miss
 // pauses drafting (4 steps, doubling to specMaxPause while misses go on).
 // Text the drafter never predicts then costs a few one-token probes per
-// hundred steps.
+// hundred steps. A draft model, which agrees most of the time where it
+// agrees at all, pauses only from the second miss in a row: its one-token
+// probe after a miss is cheap, and a pause after each chance miss would
+// forgo most of its gain.
 type specState struct {
 	drafted, accepted int  // totals, for the usage
 	k                 int  // the next draft's length (0: not yet set)
 	pause             int  // steps left without drafting
 	backoff           int  // the next pause
+	misses            int  // drafts in a row with none accepted
 	draftFull         bool // the draft model's context cannot hold another draft
 	catchUp           bool // this step: feed the draft model what it lacks, without drafting
 }
@@ -215,13 +219,16 @@ func (e *Engine) verify(v verification, now time.Time) {
 	}
 	switch {
 	case accepted == len(d):
-		s.spec.k, s.spec.backoff = min(2*s.spec.k, e.cfg.Speculative.Tokens), 0
+		s.spec.k, s.spec.backoff, s.spec.misses = min(2*s.spec.k, e.cfg.Speculative.Tokens), 0, 0
 	case accepted > 0:
-		s.spec.backoff = 0
+		s.spec.backoff, s.spec.misses = 0, 0
 	default:
 		s.spec.k = 1
-		s.spec.backoff = min(max(2*s.spec.backoff, 4), specMaxPause)
-		s.spec.pause = s.spec.backoff
+		s.spec.misses++
+		if e.drafter == nil || s.spec.misses > 1 {
+			s.spec.backoff = min(max(2*s.spec.backoff, 4), specMaxPause)
+			s.spec.pause = s.spec.backoff
+		}
 	}
 	nd, na, method := uint64(len(d)), uint64(accepted), e.cfg.Speculative.Method
 	e.met.update(func(m *Metrics) {
