@@ -195,7 +195,8 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	srv.PrepareGrammars(st.model)
 	srv.SetModel(st.model)
 	log.Info("serve: ready", "model", st.model.ID, "replicas", len(st.engines), "threads", native.Threads(),
-		"context", st.model.ContextLen, "kv_blocks_per_replica", st.blocks, "kv_type", cfg.KVCacheDtype)
+		"context", st.model.ContextLen, "kv_blocks_per_replica", st.blocks, "kv_type", cfg.KVCacheDtype,
+		"speculative", cfg.Speculative, "draft_model", cfg.DraftModel)
 	if url := localURL(ln.Addr()); isTerminal(os.Stderr) && cfg.LogFormat == "text" {
 		printBanner(os.Stderr, url, st.model.ID, builtin)
 	} else {
@@ -275,6 +276,12 @@ func loadEngines(ctx context.Context, cfg *configs.Config, sp *prefixSpill, log 
 	if err := warmModel(ctx, cfg.Model, progress); err != nil {
 		return nil, fmt.Errorf("serve: option model: %w", err)
 	}
+	if cfg.DraftModel != "" {
+		progress := loadProgress("loading draft "+filepath.Base(cfg.DraftModel), os.Stderr, isTerminal(os.Stderr), log, time.Now)
+		if err := warmModel(ctx, cfg.DraftModel, progress); err != nil {
+			return nil, fmt.Errorf("serve: option draft_model: %w", err)
+		}
+	}
 	st := &engines{}
 	defer func() {
 		if err != nil {
@@ -302,14 +309,22 @@ func loadEngines(ctx context.Context, cfg *configs.Config, sp *prefixSpill, log 
 				return nil, err
 			}
 		}
+		var draft *model.Model
+		if cfg.DraftModel != "" {
+			if draft, err = loadDraftModel(cfg, m, tok); err != nil {
+				return nil, err
+			}
+			st.models = append(st.models, draft)
+		}
 		var pool *native.Pool
 		if i < len(st.pools) {
 			pool = st.pools[i]
 		}
-		e, blocks, err := newReplica(cfg, m, tok, budget, option, bindPool(pool, i, log), sp)
+		e, blocks, draftBytes, err := newReplica(cfg, m, draft, tok, budget, option, bindPool(pool, i, log), sp)
 		if err != nil {
 			return nil, err
 		}
+		st.bytes += draftBytes
 		st.engines = append(st.engines, e)
 		st.blocks = blocks
 		kvType, _ := native.ParseType(cfg.KVCacheDtype)
@@ -333,6 +348,9 @@ func loadEngines(ctx context.Context, cfg *configs.Config, sp *prefixSpill, log 
 		created = fi.ModTime().Unix()
 		st.bytes += fi.Size() // one mapping, shared by the replicas
 	}
+	if fi, err := os.Stat(cfg.DraftModel); cfg.DraftModel != "" && err == nil {
+		st.bytes += fi.Size()
+	}
 	st.model = &server.Model{ID: name, Aliases: aliases, StrictName: cfg.StrictModelName, Root: cfg.Model, Created: created, ContextLen: st.engines[0].Config().SessionLen, Tokenizer: tok, Backend: b, Embedder: emb, ChatTemplate: tmpl}
 	return st, nil
 }
@@ -349,35 +367,46 @@ func kvBudget(cfg *configs.Config) (int64, string) {
 
 // newReplica builds one replica's scheduler over m: its K/V pool sized by
 // control's policy from budget bytes (named by option in errors), and the
-// executor running it; bind (may be nil) runs on its step loop's thread;
-// sp (may be nil) takes the prefix cache's evicted blocks.
-func newReplica(cfg *configs.Config, m *model.Model, tok *tokenizer.Tokenizer, budget int64, option string, bind func() func(), sp *prefixSpill) (*control.Engine, int, error) {
+// executor running it, with draft's executor and K/V pool when a draft
+// model is given (its pool's bytes are returned); bind (may be nil) runs
+// on its step loop's thread; sp (may be nil) takes the prefix cache's
+// evicted blocks.
+func newReplica(cfg *configs.Config, m, draft *model.Model, tok *tokenizer.Tokenizer, budget int64, option string, bind func() func(), sp *prefixSpill) (*control.Engine, int, int64, error) {
 	kvType, _ := native.ParseType(cfg.KVCacheDtype) // validated with the config
 	pool, err := control.SizeKVPool(control.KVPoolSpec{
 		Budget: budget, BlockSize: cfg.BlockSize, BlockBytes: m.KVBlockBytes(cfg.BlockSize, kvType),
 		SessionLen: cfg.SessionLen, ModelContext: m.Config.NCtx, MaxNumSeqs: cfg.MaxNumSeqs,
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("serve: option %s: %w; raise %s or lower session_len", option, err, option)
+		return nil, 0, 0, fmt.Errorf("serve: option %s: %w; raise %s or lower session_len", option, err, option)
 	}
 	exec, err := model.NewExecutor(m, pool.Blocks, cfg.BlockSize, kvType)
 	if err != nil {
-		return nil, 0, fmt.Errorf("serve: %w", err)
+		return nil, 0, 0, fmt.Errorf("serve: %w", err)
+	}
+	var draftExec control.Executor
+	var draftBytes int64
+	if draft != nil {
+		x, n, err := draftExecutor(cfg, draft, pool.Blocks)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		draftExec, draftBytes = x, n
 	}
 	store, err := sp.store(m, exec)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	e, err := control.New(exec, tok, control.Config{
 		MaxBatchTokens: cfg.MaxBatchTokens, MaxNumSeqs: cfg.MaxNumSeqs, MaxQueue: cfg.MaxQueue,
 		SessionLen: pool.SessionLen, PrefixCaching: cfg.EnablePrefixCaching,
-		MaxITL: time.Duration(cfg.MaxITLMs) * time.Millisecond, Speculative: speculativeConfig(cfg),
+		MaxITL: time.Duration(cfg.MaxITLMs) * time.Millisecond, Speculative: speculativeConfig(cfg, draftExec),
 		BindThread: bind, Spill: store,
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("serve: %w", err)
+		return nil, 0, 0, fmt.Errorf("serve: %w", err)
 	}
-	return e, pool.Blocks, nil
+	return e, pool.Blocks, draftBytes, nil
 }
 
 // chatTemplate picks the chat template: --chat-template (a built-in name
@@ -438,13 +467,4 @@ func warmFile(ctx context.Context, path string, progress func(done, total int64)
 		}
 	}
 	return nil
-}
-
-// speculativeConfig is the engine's speculative decoding setup from cfg
-// (off unless a method is named).
-func speculativeConfig(cfg *configs.Config) control.SpeculativeConfig {
-	if cfg.Speculative == "" {
-		return control.SpeculativeConfig{}
-	}
-	return control.SpeculativeConfig{Method: cfg.Speculative, Tokens: cfg.NumSpeculativeTokens, NgramMin: cfg.NgramMin, NgramMax: cfg.NgramMax}
 }

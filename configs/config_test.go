@@ -32,6 +32,7 @@ func TestKilnYAMLMatchesDefaults(t *testing.T) {
 	got := *c
 	got.DeviceCPUs, got.BodyLimitBytes, got.KVCacheBytes, got.AllAPIKeys, got.ModelsMemoryBudgetBytes, got.ModelNames = nil, 0, 0, nil, 0, nil
 	got.PrefixCacheDirMaxBytesN, got.PrefixCacheRAMBytesN = 0, 0
+	got.DraftKVCacheBytes = 0
 	if len(got.APIKeys) == 0 {
 		got.APIKeys = nil // [] in the file, nil in Defaults
 	}
@@ -153,6 +154,13 @@ func TestValidateNamesTheOption(t *testing.T) {
 		{"response_store_entries", func(c *Config) { c.ResponseStoreEntries = 0 }},
 		{"enable_auto_tool_choice", func(c *Config) { c.EnableAutoToolChoice = true }},
 		{"chat_template", func(c *Config) { c.ChatTemplate = "/nonexistent.jinja" }},
+		{"speculative", func(c *Config) { c.Speculative = "eagle" }},
+		{"speculative", func(c *Config) { c.Speculative = "draft" }},
+		{"num_speculative_tokens", func(c *Config) { c.Speculative, c.NumSpeculativeTokens = "ngram", 17 }},
+		{"ngram_max", func(c *Config) { c.Speculative, c.NgramMax = "ngram", 0 }},
+		{"draft_model", func(c *Config) { c.DraftModel = "/nonexistent/draft.gguf" }},
+		{"draft_model", func(c *Config) { c.Speculative, c.DraftModel = "ngram", m }},
+		{"draft_kv_cache_size", func(c *Config) { c.DraftModel, c.DraftKVCacheSize = m, "some" }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key, func(t *testing.T) {

@@ -155,21 +155,7 @@ func (c *Config) Validate() error {
 	if c.MaxITLMs < -1 {
 		bad("max_itl_ms", "%d: want a target in ms, 0 (automatic) or -1 (off)", c.MaxITLMs)
 	}
-	switch c.Speculative {
-	case "":
-	case "ngram":
-		if c.NumSpeculativeTokens < 1 || c.NumSpeculativeTokens > 16 {
-			bad("num_speculative_tokens", "%d: want 1..16", c.NumSpeculativeTokens)
-		}
-		if c.NgramMin < 1 {
-			bad("ngram_min", "%d: want >= 1", c.NgramMin)
-		}
-		if c.NgramMax < c.NgramMin || c.NgramMax > 16 {
-			bad("ngram_max", "%d: want ngram_min (%d)..16", c.NgramMax, c.NgramMin)
-		}
-	default:
-		bad("speculative", "%q: want ngram or empty (off)", c.Speculative)
-	}
+	c.validateSpeculative(bad)
 	for i, o := range c.CORSOrigins {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
 			bad("cors_origins", "origin %d %q: want * or a scheme://host[:port] origin", i, o)

@@ -90,6 +90,7 @@ type Engine struct {
 	beams    []*group          // beam searches with rows this step
 	beamLP   []float64         // scratch: one row's log-softmax
 	stamp    uint64            // slotsInUse's visit mark
+	drafter  *drafter          // the draft model (speculative method draft), else nil
 	cost     stepCost          // the step cost model
 	shape    stepShape         // this step's shape, for the cost model
 	nArrive  uint64            // arrivals so far (under mu)
@@ -150,8 +151,18 @@ func New(exec Executor, tok *tokenizer.Tokenizer, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control: %w", err)
 	}
+	var d *drafter
+	if cfg.Speculative.Method == "draft" {
+		if d, err = newDrafter(cfg.Speculative.Draft, exec.VocabSize(), cfg.PrefixCaching); err != nil {
+			return nil, err
+		}
+	}
+	met := newMetrics()
+	if m := cfg.Speculative.Method; m != "" {
+		met.m.Spec[m] = SpecCounts{} // exported at 0 before the first draft
+	}
 	e := &Engine{
-		cfg: cfg, exec: exec, tok: tok, pool: pool, met: newMetrics(), bio: bio,
+		cfg: cfg, exec: exec, tok: tok, pool: pool, met: met, bio: bio, drafter: d,
 		sessions: map[string]*session{},
 		wake:     make(chan struct{}, 1), loopDone: make(chan struct{}),
 		logits: make([]float32, cfg.MaxNumSeqs*(1+cfg.Speculative.Tokens)*exec.VocabSize()),
@@ -300,6 +311,9 @@ func (e *Engine) Metrics() Metrics {
 	m.KV = e.pool.Stats()
 	if e.cfg.Spill != nil {
 		m.Spill.Stats = e.cfg.Spill.Stats()
+	}
+	if e.drafter != nil {
+		m.DraftKV = e.drafter.pool.Stats()
 	}
 	m.Waiting = int(e.nWaiting.Load())
 	e.mu.Lock()

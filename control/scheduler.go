@@ -234,6 +234,9 @@ func (e *Engine) schedule() {
 	}
 	budget = e.speculate(budget)
 	e.schedulePrefill(e.prefillBudget(budget))
+	if e.drafter != nil {
+		e.runDrafts() // after prefill: its chunks are mirrored in the draft
+	}
 	for _, s := range e.running {
 		if s.chunk > 0 {
 			e.addToStep(s)
@@ -329,6 +332,7 @@ func (e *Engine) allocate(s *sequence) error {
 // (prompt and generated tokens) when blocks are free again.
 func (e *Engine) preempt(s *sequence) {
 	e.pool.Free(s.kv)
+	e.freeDraft(s)
 	s.kv, s.computed, s.chunk = nil, 0, 0
 	s.draft = s.draft[:0]
 	s.preemptions++
@@ -537,6 +541,7 @@ func (e *Engine) finish(s *sequence, reason FinishReason, err error) {
 
 // releaseBlocks frees s's K/V, or gives it to s's session when s ended well.
 func (e *Engine) releaseBlocks(s *sequence, reason FinishReason) {
+	e.freeDraft(s) // a session keeps the target's K/V only
 	if s.session == nil {
 		if s.kv != nil {
 			e.pool.Free(s.kv)

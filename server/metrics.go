@@ -65,13 +65,19 @@ var (
 	descSpillRB   = desc("prefix_cache_spill_read_bytes_total", "Bytes of the spilled blocks loaded back.")
 	descSpillHit  = desc("prefix_cache_spill_hits_total", "Prompt tokens whose K/V was loaded from the spill instead of computed (also in cached_tokens).")
 	descSpillErr  = desc("prefix_cache_spill_errors_total", "Spilled block files refused (corrupt, truncated, of another model or shape, unreadable: each deleted) and failed writes.")
+	descSpecDraft = desc("spec_decode_method_draft_tokens_total", "Speculative draft tokens verified, by method (ngram: prompt lookup; draft: a draft model).", "method")
+	descSpecAcc   = desc("spec_decode_method_accepted_tokens_total", "Speculative draft tokens accepted, by method.", "method")
+	descDraftFwd  = desc("spec_decode_draft_model_forwards_total", "Forward passes of the draft model.")
+	descDraftFail = desc("spec_decode_draft_model_failures_total", "Steps whose drafts were dropped because a draft model forward failed (their rows decoded without drafts).")
+	descDraftKV   = desc("spec_decode_draft_kv_blocks", "The draft model's K/V blocks by state.", "state")
 	descTTFT      = desc("time_to_first_token_seconds", "Time from submission to the first generated token.")
 	descITL       = desc("inter_token_latency_seconds", "Time between generated tokens of a sequence.")
 	descE2E       = desc("e2e_request_latency_seconds", "Time from submission to finish.")
 	descQueue     = desc("request_queue_time_seconds", "Time from submission to first scheduling.")
 	engineDescs   = []*prometheus.Desc{descRunning, descWaiting, descSessions, descKVBlocks, descKVUsage, descHitRate, descPrefixQ, descPrefixH,
 		descPromptTok, descGenTok, descFinished, descPreempt, descSteps, descDraftTok, descAccTok,
-		descSpillW, descSpillWB, descSpillDrop, descSpillR, descSpillRB, descSpillHit, descSpillErr, descTTFT, descITL, descE2E, descQueue}
+		descSpillW, descSpillWB, descSpillDrop, descSpillR, descSpillRB, descSpillHit, descSpillErr,
+		descSpecDraft, descSpecAcc, descDraftFwd, descDraftFail, descDraftKV, descTTFT, descITL, descE2E, descQueue}
 )
 
 // The names routers read, as vLLM exports them (the Kubernetes Gateway
@@ -180,6 +186,17 @@ func (e *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	}{{descSpillW, sp.Writes}, {descSpillWB, sp.WriteBytes}, {descSpillDrop, sp.Drops}, {descSpillR, sp.Reads},
 		{descSpillRB, sp.ReadBytes}, {descSpillHit, sp.HitTokens}, {descSpillErr, sp.Errors}} {
 		counter(c.d, float64(c.v))
+	}
+	for method, c := range mt.Spec {
+		counter(descSpecDraft, float64(c.Drafts), method)
+		counter(descSpecAcc, float64(c.Accepted), method)
+	}
+	if mt.DraftKV.TotalBlocks > 0 {
+		counter(descDraftFwd, float64(mt.DraftForwards))
+		counter(descDraftFail, float64(mt.DraftFailures))
+		gauge(descDraftKV, float64(mt.DraftKV.UsedBlocks), "used")
+		gauge(descDraftKV, float64(mt.DraftKV.CachedBlocks), "cached")
+		gauge(descDraftKV, float64(mt.DraftKV.FreeBlocks), "free")
 	}
 	for _, h := range []struct {
 		d *prometheus.Desc
