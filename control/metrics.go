@@ -63,6 +63,8 @@ type Metrics struct {
 	// DraftTokens are speculative tokens verified; AcceptedTokens those of
 	// them the model kept (the acceptance rate is their ratio).
 	DraftTokens, AcceptedTokens uint64
+	// Spill counts the prefix cache's blocks kept beyond the pool.
+	Spill SpillMetrics
 
 	TTFT, InterToken, EndToEnd, Queue Histogram // seconds
 }
@@ -125,6 +127,7 @@ func (m *Metrics) Add(o Metrics) {
 	m.StepTokens += o.StepTokens
 	m.DraftTokens += o.DraftTokens
 	m.AcceptedTokens += o.AcceptedTokens
+	m.Spill.add(o.Spill)
 	if m.Requests == nil {
 		m.Requests = map[FinishReason]uint64{}
 	}

@@ -23,6 +23,11 @@ package control
 //     sequence holds drafts, and a rejected draft's slots are truncated
 //     (s.kv.Len() <= len(s.tokens) for a running sequence that was
 //     verified), so its K/V is never committed nor seen.
+//   - With spilling, K/V bytes move in one order each step: blocks the
+//     pool evicted are read out (drainEvicted), then the step's copies run,
+//     then spilled blocks loaded at admission are written (applyImports),
+//     then the forward; so no block is read after it was overwritten, and
+//     every committed block holds its bytes before any forward reads it.
 //
 // Invariants (hold between steps):
 //   - Every sequence is in exactly one place: incoming (Submit's side),
@@ -62,6 +67,7 @@ func (e *Engine) loop() {
 		closed := e.takeIncoming()
 		if closed {
 			e.abortAll(ErrClosed)
+			e.flushSpill()
 			return
 		}
 		e.reapCancelled()
@@ -137,11 +143,18 @@ func (e *Engine) abortAll(err error) {
 func (e *Engine) runStep() bool {
 	start := e.cfg.Now()
 	e.schedule()
+	e.drainEvicted(time.Time{}) // evicted blocks' bytes leave before anything overwrites them
 	if len(e.sched) == 0 {
+		if err := e.applyImports(); err != nil {
+			e.dropFinished()
+		}
 		return false
 	}
 	defer func() { e.cost.observe(e.shape, e.cfg.Now().Sub(start)) }()
 	err := e.exec.CopyBlocks(e.copies)
+	if ierr := e.applyImports(); err == nil {
+		err = ierr
+	}
 	if err == nil {
 		err = e.exec.Forward(&e.step, e.logits[:len(e.step.Outputs)*e.exec.VocabSize()])
 	}
@@ -287,6 +300,7 @@ func (e *Engine) allocate(s *sequence) error {
 		if kv != nil {
 			cp, err := e.pool.AppendSlots(kv, len(s.tokens)-n)
 			if err == nil {
+				e.dropAhead(s)
 				e.copies = append(e.copies, cp...)
 				s.kv, s.computed, s.cached = kv, n, n
 				return nil
@@ -298,6 +312,10 @@ func (e *Engine) allocate(s *sequence) error {
 	cached, err := e.pool.AllocatePrompt(kv, s.tokens)
 	if err != nil {
 		return err
+	}
+	if cached, err = e.loadAhead(s, kv, cached); err != nil {
+		e.pool.Free(kv)
+		return fmt.Errorf("control: %w", err)
 	}
 	s.kv, s.computed = kv, cached
 	if s.preemptions == 0 {
@@ -486,6 +504,7 @@ func (e *Engine) finish(s *sequence, reason FinishReason, err error) {
 		return
 	}
 	s.finished = true
+	e.dropAhead(s)
 	if reason == FinishLength || reason == FinishAbort || reason == FinishError {
 		s.pending.Text += s.dec.Flush()
 	}

@@ -13,6 +13,10 @@ type Config struct {
 	NumBlocks     int  // blocks in the pool (> 0)
 	BlockSize     int  // tokens per block (> 0; the scheduler's default is 16)
 	PrefixCaching bool // reuse full blocks across sequences by a chained hash of their tokens
+	// KeepEvicted (with PrefixCaching) gives every cached block a BlockKey
+	// and records the cached blocks dropped for room, for TakeEvicted: a
+	// prefix cache beyond the pool (RAM, disk) keeps their K/V.
+	KeepEvicted bool
 }
 
 // Validate reports the first problem with c, so a bad configuration fails at
@@ -81,12 +85,13 @@ type block struct {
 	prev, next int32      // evictable-list neighbours while stateCached (-1 at the ends)
 
 	// Prefix-cache entry, meaningful while id != 0 (the block is registered).
-	id       uint64  // unique, never reused: identifies this entry's exact prefix
-	hash     uint64  // chained hash, the key in Pool.cache
-	parentID uint64  // id of the entry for the previous block of the prefix, 0 for the first block
-	parent   int32   // block holding that entry, -1 for the first block
-	childIdx int32   // this block's index in the parent's children
-	children []int32 // registered blocks whose parent entry is this one
+	id       uint64   // unique, never reused: identifies this entry's exact prefix
+	hash     uint64   // chained hash, the key in Pool.cache
+	parentID uint64   // id of the entry for the previous block of the prefix, 0 for the first block
+	parent   int32    // block holding that entry, -1 for the first block
+	childIdx int32    // this block's index in the parent's children
+	children []int32  // registered blocks whose parent entry is this one
+	key      BlockKey // the prefix's content key (KeepEvicted only)
 }
 
 // Pool hands out the blocks of one engine replica's KV cache to sequences
@@ -107,6 +112,9 @@ type Pool struct {
 	nextID uint64                                // last entry id handed out
 	hash   func(parent uint64, t []int32) uint64 // chained block hash; a field so tests can force collisions
 	stack  []int32                               // scratch for uncache
+	// evicted are the cached blocks dropped since the last TakeEvicted
+	// (KeepEvicted only).
+	evicted []Evicted
 
 	prefixQueries, prefixHits, evictions int64
 }
@@ -181,7 +189,7 @@ func (p *Pool) available() int { return len(p.free) + p.nCached }
 // caller has checked available().
 func (p *Pool) allocBlock() int32 {
 	if len(p.free) == 0 {
-		p.uncache(p.lruHead, true)
+		p.uncache(p.lruHead, dropEvict)
 	}
 	b := p.free[len(p.free)-1]
 	p.free = p.free[:len(p.free)-1]

@@ -11,13 +11,14 @@ import (
 // scheduler's); the Pool serializes it against everything else.
 type Seq struct {
 	pool       *Pool
-	blocks     []int32 // blocks holding positions 0.. in order; len == ceil(n/BlockSize)
-	n          int     // reserved slots: positions 0..n-1 have a block
-	computed   int     // committed slots: positions 0..computed-1 hold computed K/V
-	hash       uint64  // chained hash of the last full committed block (rootHash before any)
-	chainOK    bool    // the committed full blocks are exactly the cache entry chainID
-	chainID    uint64  // cache entry id equal to the prefix of full committed blocks (0: none yet)
-	chainBlock int32   // block holding entry chainID (-1: none), to see whether it is still live
+	blocks     []int32  // blocks holding positions 0.. in order; len == ceil(n/BlockSize)
+	n          int      // reserved slots: positions 0..n-1 have a block
+	computed   int      // committed slots: positions 0..computed-1 hold computed K/V
+	hash       uint64   // chained hash of the last full committed block (rootHash before any)
+	chainOK    bool     // the committed full blocks are exactly the cache entry chainID
+	chainID    uint64   // cache entry id equal to the prefix of full committed blocks (0: none yet)
+	chainBlock int32    // block holding entry chainID (-1: none), to see whether it is still live
+	key        BlockKey // content key of the last full committed block (KeepEvicted only)
 }
 
 // Copy asks the engine to copy the K/V of block Src into block Dst in every
@@ -39,6 +40,7 @@ func (s *Seq) reset() {
 	s.blocks = s.blocks[:0]
 	s.n, s.computed = 0, 0
 	s.hash, s.chainOK, s.chainID, s.chainBlock = rootHash, true, 0, -1
+	s.key = BlockKey{}
 }
 
 // own checks that s was made by p.
@@ -154,7 +156,7 @@ func (p *Pool) Fork(s *Seq) *Seq {
 		p.blocks[b].ref++
 	}
 	c.n, c.computed = s.computed, s.computed
-	c.hash, c.chainOK, c.chainID, c.chainBlock = s.hash, s.chainOK, s.chainID, s.chainBlock
+	c.hash, c.chainOK, c.chainID, c.chainBlock, c.key = s.hash, s.chainOK, s.chainID, s.chainBlock, s.key
 	return c
 }
 
