@@ -30,8 +30,12 @@ var (
 )
 
 // CachedPrefix implements PrefixProber: the prompt tokens whose K/V the
-// engine's prefix cache holds (kvcache.Pool.CachedPrefix).
-func (e *Engine) CachedPrefix(prompt []int32) int { return e.pool.CachedPrefix(prompt) }
+// engine's block pool holds (kvcache.Pool.CachedPrefix's blocks). Blocks
+// spilled beyond the pool do not count: a replica sharing the spill store
+// with the others would load them as well as its holder.
+func (e *Engine) CachedPrefix(prompt []int32) int {
+	return e.pool.CachedPrefix(prompt) * e.exec.BlockSize()
+}
 
 // DefaultAffinitySlack is how many more requests (running plus waiting)
 // than the least loaded replica the replica holding a request's prefix may
