@@ -102,7 +102,7 @@ func (e *Engine) readAhead(s *sequence) {
 	}
 	bs, n := e.exec.BlockSize(), int64(e.bio.KVBlockBytes())
 	keys := kvcache.PromptKeys(nil, s.tokens, bs)
-	first := e.pool.CachedBlocks(s.tokens)
+	first := e.pool.CachedPrefix(s.tokens)
 	var payloads [][]byte
 	for i := first; i < len(keys) && e.cfg.Spill.Has(keys[i]); i++ {
 		if !e.cfg.Spill.Reserve(n) {

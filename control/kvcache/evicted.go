@@ -71,9 +71,25 @@ func (p *Pool) EvictAll() {
 	}
 }
 
-// CachedBlocks is the number of prompt's leading full blocks that
+// CachedPrefix is the number of prompt's leading full blocks that
 // AllocatePrompt would find in the cache now, without taking them: where a
 // cache beyond the pool has to start. 0 without PrefixCaching.
-func (p *Pool) CachedBlocks(prompt []int32) int {
-	return p.CachedPrefix(prompt) / p.cfg.BlockSize
+func (p *Pool) CachedPrefix(prompt []int32) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.cfg.PrefixCaching || len(prompt) == 0 {
+		return 0
+	}
+	bs := p.cfg.BlockSize
+	h, id := rootHash, uint64(0)
+	for i := range (len(prompt) - 1) / bs {
+		chunk := prompt[i*bs : (i+1)*bs]
+		hi := p.hash(h, chunk)
+		b, ok := p.lookup(hi, id, chunk)
+		if !ok {
+			return i
+		}
+		h, id = hi, p.blocks[b].id
+	}
+	return (len(prompt) - 1) / bs
 }

@@ -123,9 +123,9 @@ func TestEvictAllKeepsUsedBlocks(t *testing.T) {
 	}
 }
 
-// TestCachedBlocks: CachedPrefix counts the blocks AllocatePrompt then
+// TestCachedPrefix: CachedPrefix counts the blocks AllocatePrompt then
 // reuses, and takes nothing.
-func TestCachedBlocks(t *testing.T) {
+func TestCachedPrefix(t *testing.T) {
 	p := mustPool(t, Config{NumBlocks: 8, BlockSize: 4, PrefixCaching: true})
 	prompt := seqTokens(1, 14)
 	a, _ := prefill(t, p, prompt)
@@ -143,7 +143,7 @@ func TestCachedBlocks(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := p.Stats()
-			if got := p.CachedBlocks(c.prompt); got != c.want {
+			if got := p.CachedPrefix(c.prompt); got != c.want {
 				t.Errorf("CachedPrefix = %d, want %d", got, c.want)
 			}
 			if after := p.Stats(); after != before {
@@ -164,7 +164,7 @@ func TestCachedBlocks(t *testing.T) {
 		})
 	}
 	off := mustPool(t, Config{NumBlocks: 8, BlockSize: 4})
-	if got := off.CachedBlocks(prompt); got != 0 {
+	if got := off.CachedPrefix(prompt); got != 0 {
 		t.Errorf("without PrefixCaching: %d", got)
 	}
 }
