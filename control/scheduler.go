@@ -25,15 +25,18 @@ package control
 //     verified), so its K/V is never committed nor seen.
 //   - With spilling, K/V bytes move in one order each step: blocks the
 //     pool evicted are read out (drainEvicted), then the step's copies run,
-//     then spilled blocks loaded at admission are written (applyImports),
-//     then the forward; so no block is read after it was overwritten, and
-//     every committed block holds its bytes before any forward reads it.
+//     then spilled blocks loaded at admission are written and only then
+//     committed (applyImports), then the forward; so no block is read after
+//     it was overwritten, and no block is registered (seen by another
+//     prompt, evicted, spilled) before it holds its bytes.
 //
 // Invariants (hold between steps):
 //   - Every sequence is in exactly one place: incoming (Submit's side),
 //     waiting, running, or finished (its final event handed to deliver()).
 //   - A running sequence s owns s.kv with s.kv.Computed() == s.computed and
-//     s.kv.Len() >= s.computed; a waiting one owns no blocks (s.kv == nil),
+//     s.kv.Len() >= s.computed (within a step, a sequence admitted with
+//     spilled blocks counts them in s.computed from its admission, and in
+//     s.kv from applyImports, before the forward); a waiting one owns no blocks (s.kv == nil),
 //     except a session resumption, which owns its session's blocks.
 //   - s.tokens[:s.computed] are in the K/V cache; s.tokens[s.computed:] are
 //     not; sampling happens exactly when a step evaluates the last token.
@@ -316,10 +319,7 @@ func (e *Engine) allocate(s *sequence) error {
 	if err != nil {
 		return err
 	}
-	if cached, err = e.loadAhead(s, kv, cached); err != nil {
-		e.pool.Free(kv)
-		return fmt.Errorf("control: %w", err)
-	}
+	cached = e.loadAhead(s, kv, cached)
 	s.kv, s.computed = kv, cached
 	if s.preemptions == 0 {
 		s.cached = cached

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/kiln-llm/kiln/control/kvcache"
@@ -21,9 +22,10 @@ import (
 //     read in Submit, on the caller's goroutine, before the request is
 //     queued (readAhead, bounded by the store's read-ahead budget). At
 //     admission they take the place of a prefill: their bytes are written
-//     into the sequence's fresh blocks (applyImports, after the step's
-//     copies, before its forward) and their tokens committed, so they are
-//     cached as if computed. The bytes are the ones the same model computed
+//     into the sequence's fresh blocks and then their tokens committed
+//     (applyImports, after the step's copies, before its forward), so they
+//     are cached as if computed, and never registered before their bytes
+//     are in. The bytes are the ones the same model computed
 //     for the same prefix, so everything after is bit-identical.
 //   - When the engine closes, every cached block goes to the store
 //     (waiting for the writer, up to spillFlushLimit), so a restarted server
@@ -67,11 +69,16 @@ type readAhead struct {
 	payloads [][]byte
 }
 
-// blockImport is K/V bytes to write into a block before the next forward.
+// blockImport is spilled K/V that takes the place of a prefill: payloads
+// go into the blocks of kv's table from index first on, then their tokens
+// are committed (registering the blocks in the prefix cache), after the
+// step's copies and before its forward.
 type blockImport struct {
-	s       *sequence
-	block   int32
-	payload []byte
+	s        *sequence
+	kv       *kvcache.Seq
+	first    int
+	payloads [][]byte
+	tokens   []int32
 }
 
 // setupSpill checks cfg.Spill against exec; nil when spilling is off.
@@ -134,14 +141,17 @@ func (e *Engine) dropAhead(s *sequence) {
 }
 
 // loadAhead puts s's read-ahead blocks after the cached prefix of kv (just
-// allocated for s.tokens, cached tokens found in the pool): it queues their
-// bytes for applyImports and commits their tokens. It returns the new
-// number of computed tokens. Blocks the pool already had are skipped; if
-// the pool now has fewer blocks than when s read ahead, nothing is used.
-func (e *Engine) loadAhead(s *sequence, kv *kvcache.Seq, cached int) (int, error) {
+// allocated for s.tokens, cached tokens found in the pool): it queues them
+// for applyImports and returns the computed tokens s has once they are in,
+// which s.computed takes at once (kv.Computed() follows in applyImports;
+// until then the blocks are kv's alone, not yet registered, so nothing can
+// see or evict them without their bytes). Blocks the pool already had are
+// skipped; if the pool now has fewer blocks than when s read ahead, nothing
+// is used.
+func (e *Engine) loadAhead(s *sequence, kv *kvcache.Seq, cached int) int {
 	a := s.ahead
 	if a == nil {
-		return cached, nil
+		return cached
 	}
 	defer e.dropAhead(s)
 	bs := e.exec.BlockSize()
@@ -149,48 +159,48 @@ func (e *Engine) loadAhead(s *sequence, kv *kvcache.Seq, cached int) (int, error
 	skip := hit - a.first
 	maxBlocks := (len(s.tokens) - 1) / bs
 	if skip < 0 || skip >= len(a.payloads) || hit >= maxBlocks {
-		return cached, nil
+		return cached
 	}
-	use := a.payloads[skip:min(len(a.payloads), skip+maxBlocks-hit)]
-	// The pool may have evicted blocks for kv: their bytes leave before
-	// any import overwrites them.
-	e.drainEvicted(time.Time{})
-	table := kv.BlockTable()
-	for j, p := range use {
-		e.imports = append(e.imports, blockImport{s: s, block: table[hit+j], payload: p})
-	}
+	use := slices.Clone(a.payloads[skip:min(len(a.payloads), skip+maxBlocks-hit)])
+	clear(a.payloads[skip : skip+len(use)]) // owned by the import now (released there)
 	n := len(use) * bs
-	if err := e.pool.Commit(kv, s.tokens[cached:cached+n]); err != nil {
-		e.imports = e.imports[:len(e.imports)-len(use)]
-		return cached, err
-	}
-	for i := range use {
-		use[i] = nil // owned by the imports now (released there)
-	}
+	e.imports = append(e.imports, blockImport{s: s, kv: kv, first: hit, payloads: use, tokens: s.tokens[cached : cached+n]})
 	e.met.update(func(m *Metrics) { m.Spill.HitTokens += int64(n) })
-	return cached + n, nil
+	return cached + n
 }
 
-// applyImports writes the queued imports' bytes into their blocks. A
-// failed write (impossible unless the executor changed shape) fails its
-// sequence and drops the evictable cache, which may hold its blocks; the
-// error then fails the step.
+// applyImports writes the queued imports' bytes into their blocks and
+// commits their tokens. A failed write or commit (impossible unless the
+// executor changed shape) fails its sequence, whose blocks were never
+// registered; the error then fails the step.
 func (e *Engine) applyImports() error {
 	var errs []error
 	for i, im := range e.imports {
-		if err := e.bio.WriteBlock(im.block, im.payload); err != nil {
-			err = fmt.Errorf("control: loading a spilled block: %w", err)
-			e.finish(im.s, FinishError, err)
-			errs = append(errs, err)
+		if !im.s.finished && im.s.kv == im.kv {
+			if err := e.importBlocks(im); err != nil {
+				err = fmt.Errorf("control: loading a spilled block: %w", err)
+				e.finish(im.s, FinishError, err)
+				errs = append(errs, err)
+			}
 		}
-		e.cfg.Spill.Release(int64(len(im.payload)))
+		for _, p := range im.payloads {
+			e.cfg.Spill.Release(int64(len(p)))
+		}
 		e.imports[i] = blockImport{}
 	}
 	e.imports = e.imports[:0]
-	if len(errs) > 0 {
-		e.pool.ResetPrefixCache()
-	}
 	return errors.Join(errs...)
+}
+
+// importBlocks writes im's bytes, then commits its tokens.
+func (e *Engine) importBlocks(im blockImport) error {
+	table := im.kv.BlockTable()
+	for j, p := range im.payloads {
+		if err := e.bio.WriteBlock(table[im.first+j], p); err != nil {
+			return err
+		}
+	}
+	return e.pool.Commit(im.kv, im.tokens)
 }
 
 // drainEvicted hands the blocks the pool evicted to the store, their bytes

@@ -12,6 +12,7 @@ import (
 	"github.com/kiln-llm/kiln/control/kvcache"
 	"github.com/kiln-llm/kiln/control/kvcache/spill"
 	"github.com/kiln-llm/kiln/engine/model"
+	"github.com/kiln-llm/kiln/engine/synth"
 	"github.com/kiln-llm/kiln/engine/tokenizer"
 	"github.com/kiln-llm/kiln/native"
 )
@@ -36,7 +37,13 @@ func newSpillEngine(t *testing.T, dir string, numBlocks int, cfg Config) *spillE
 	t.Helper()
 	storiesTokenizer(t) // skips without ../shared
 	p, _ := filepath.Abs("../../shared/models/stories260K.gguf")
-	m, err := model.Load(p, model.WithMaxBatchTokens(128))
+	return newSpillEngineOn(t, p, dir, numBlocks, cfg)
+}
+
+// newSpillEngineOn is newSpillEngine serving the model file at path.
+func newSpillEngineOn(t *testing.T, path, dir string, numBlocks int, cfg Config) *spillEngine {
+	t.Helper()
+	m, err := model.Load(path, model.WithMaxBatchTokens(128))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,5 +314,69 @@ func TestSpillConfigErrors(t *testing.T) {
 	}
 	if _, err := New(fake, storiesTokenizer(t), Config{Spill: st}); err == nil {
 		t.Error("spilling without prefix caching was accepted")
+	}
+}
+
+// TestSpillWindowed: a model with a sliding window releases the blocks that
+// leave it, also blocks just loaded from the spill; prompts reloaded after
+// eviction and after a restart still give the outputs of an engine that
+// keeps every block.
+func TestSpillWindowed(t *testing.T) {
+	p, err := synth.LookupPreset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.NCtx, p.SlidingWindow, p.QKStd = 1024, 24, 0.15
+	path := filepath.Join(t.TempDir(), "tiny-window.gguf")
+	if err := synth.Write(path, synth.Options{Preset: p, Type: native.F16, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	req := func(i int) Request { return longGreedy(windowPrompt(i, 150), 40) }
+	ref := newWindowedEngine(t, 24, 256, Config{}, true)
+	var want [][]int32
+	for i := range 4 {
+		want = append(want, run(t, ref, req(i)).tokens)
+	}
+	dir := t.TempDir()
+	e := newSpillEngineOn(t, path, dir, 24, Config{}) // 24 blocks: each prompt evicts the ones before
+	if w, ok := e.exec.(WindowedExecutor); !ok || w.AttentionWindow() != 24 {
+		t.Fatal("the engine does not see the model's window")
+	}
+	check := func(e *Engine, i int, what string) Usage {
+		got := runOutputs(t, e, req(i))[0]
+		if !slices.Equal(got.tokens, want[i]) {
+			t.Errorf("prompt %d %s: %v, want %v", i, what, got.tokens, want[i])
+		}
+		return got.usage
+	}
+	for i := range 4 {
+		check(e.Engine, i, "first")
+	}
+	waitUntil(t, func() bool { return e.store.Stats().Writes > 0 })
+	if u := check(e.Engine, 0, "after eviction"); u.CachedTokens == 0 {
+		t.Error("prompt 0 loaded nothing after eviction")
+	}
+	e.close()
+	// All four at once: several admissions in one step, each evicting
+	// blocks that the window released from the ones before.
+	again := newSpillEngineOn(t, path, dir, 24, Config{})
+	for i, r := range runConcurrently(t, again.Engine, 4, req) {
+		if !slices.Equal(r.tokens, want[i]) {
+			t.Errorf("prompt %d after a restart, all at once: %v, want %v", i, r.tokens, want[i])
+		}
+	}
+	for i := range 4 { // and again one by one, over what the burst left cached and spilled
+		check(again.Engine, i, "after the burst")
+	}
+	// A prompt sharing only the first 50 tokens reads, within its window,
+	// blocks that the long prompts released and spilled long ago.
+	for i := range 4 {
+		short := longGreedy(append(slices.Clone(windowPrompt(i, 150)[:50]), 7, 8, 9), 20)
+		if got, w := run(t, again.Engine, short).tokens, run(t, ref, short).tokens; !slices.Equal(got, w) {
+			t.Errorf("prompt %d's 50-token prefix: %v, want %v", i, got, w)
+		}
+	}
+	if m := again.Metrics(); m.KV.WindowReleases == 0 || m.Spill.HitTokens == 0 {
+		t.Errorf("no window release or no spill hit: %+v %+v", m.KV, m.Spill)
 	}
 }
