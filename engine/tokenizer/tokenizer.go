@@ -1,8 +1,9 @@
 // Package tokenizer turns text into token ids and back for GGUF models,
 // reproducing llama.cpp's tokenizers exactly: SentencePiece-style BPE
 // ("llama" vocabularies), GPT-2 byte-level BPE ("gpt2") with llama.cpp's
-// per-model pre-tokenizers, WordPiece ("bert"), special-token parsing and
-// detokenization. A Tokenizer is immutable after construction and safe for
+// per-model pre-tokenizers, WordPiece ("bert"), SentencePiece unigram
+// ("t5": Viterbi over the piece scores, without the precompiled
+// normalizer), special-token parsing and detokenization. A Tokenizer is immutable after construction and safe for
 // concurrent use.
 package tokenizer
 
