@@ -203,6 +203,16 @@ func (e *Engine) runDrafts() {
 			d.feed(s, min(to, from+d.budget), false)
 		}
 	}
+	// Copies first, even with nothing to feed: a sequence whose drafts
+	// were called off after hold copied its last block on write already
+	// points at the copy.
+	if err := d.exec.CopyBlocks(d.copies); err != nil {
+		e.dropDrafts(d.rows, 0)
+		for _, s := range e.running {
+			d.free(s) // its draft K/V may lack a block: start it again
+		}
+		return
+	}
 	if len(d.step.Tokens) == 0 {
 		return
 	}
@@ -210,11 +220,7 @@ func (e *Engine) runDrafts() {
 		n := uint64(d.ran)
 		e.met.update(func(m *Metrics) { m.DraftForwards += n })
 	}()
-	err := d.exec.CopyBlocks(d.copies)
-	if err == nil {
-		err = d.forward()
-	}
-	if err != nil {
+	if err := d.forward(); err != nil {
 		e.dropDrafts(d.rows, 0)
 		return
 	}

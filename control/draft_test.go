@@ -147,21 +147,37 @@ func TestDraftModelFake(t *testing.T) {
 // TestDraftModelGreedyAllAccepted: a draft that computes the target's own
 // function has every greedy draft accepted — only possible if its K/V
 // holds exactly each sequence's tokens, step after step (prefill mirrored,
-// catch-up, accepted drafts kept, rejected ones dropped).
+// catch-up, accepted drafts kept, rejected ones dropped, forks of n > 1
+// copied on write, preempted sequences recomputed).
 func TestDraftModelGreedyAllAccepted(t *testing.T) {
-	e, _ := newDraftEngine(t, 512, 512, 0, Config{MaxNumSeqs: 8, PrefixCaching: true}, nil)
-	var reqs []Request
-	for i := range 8 {
-		reqs = append(reqs, greedyReq(prompt(i%3, 20+40*i), 40)) // shared prefixes: the draft pool's cache
+	tests := []struct {
+		name   string
+		blocks int
+		n      int
+	}{
+		{"prefix cache", 512, 1},
+		{"n=3, small pool", 40, 3},
 	}
-	runAll(t, e, reqs)
-	m := e.Metrics()
-	t.Logf("drafts %d, accepted %d, draft forwards %d, steps %d, draft prefix hits %d", m.DraftTokens, m.AcceptedTokens, m.DraftForwards, m.Steps, m.DraftKV.PrefixHits)
-	if m.DraftTokens == 0 || m.AcceptedTokens != m.DraftTokens {
-		t.Errorf("accepted %d of %d drafts: want all", m.AcceptedTokens, m.DraftTokens)
-	}
-	if m.DraftKV.UsedBlocks != 0 {
-		t.Errorf("draft blocks left in use: %+v", m.DraftKV)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, _ := newDraftEngine(t, tt.blocks, 512, 0, Config{MaxNumSeqs: 8, PrefixCaching: true}, nil)
+			var reqs []Request
+			for i := range 8 {
+				r := greedyReq(prompt(i%3, 20+40*i), 40) // shared prefixes: the draft pool's cache
+				r.N = tt.n
+				reqs = append(reqs, r)
+			}
+			runAll(t, e, reqs)
+			m := e.Metrics()
+			t.Logf("drafts %d, accepted %d, draft forwards %d, steps %d, preemptions %d, draft prefix hits %d",
+				m.DraftTokens, m.AcceptedTokens, m.DraftForwards, m.Steps, m.Preemptions, m.DraftKV.PrefixHits)
+			if m.DraftTokens == 0 || m.AcceptedTokens != m.DraftTokens {
+				t.Errorf("accepted %d of %d drafts: want all", m.AcceptedTokens, m.DraftTokens)
+			}
+			if m.KV.UsedBlocks != 0 || m.DraftKV.UsedBlocks != 0 {
+				t.Errorf("blocks left in use: target %+v, draft %+v", m.KV, m.DraftKV)
+			}
+		})
 	}
 }
 
