@@ -159,7 +159,7 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	grammarLimits, grammarCache := grammarOptions(cfg)
 	srv := server.New(server.Options{
 		ResponseRole: cfg.ResponseRole, APIKeys: cfg.AllAPIKeys, CORSOrigins: cfg.CORSOrigins,
-		BodyLimit: cfg.BodyLimitBytes, RequestTimeout: cfg.RequestTimeout, Logger: log, Version: version,
+		BodyLimit: cfg.BodyLimitBytes, RequestTimeout: cfg.RequestTimeout, ReadTimeout: cfg.ReadTimeout, Logger: log, Version: version,
 		ToolCallParser: cfg.ToolCallParser, EnableAutoToolChoice: cfg.EnableAutoToolChoice,
 		ReasoningParser: cfg.ReasoningParser, ResponseStoreEntries: cfg.ResponseStoreEntries,
 		GrammarLimits: grammarLimits, GrammarCacheBytes: grammarCache,
@@ -168,7 +168,7 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("serve: listening", "addr", ln.Addr().String(), "version", version, "model", cfg.Model,
 		"threads", cfg.Threads(), "replicas", cfg.DataParallelSize, "max_num_seqs", cfg.MaxNumSeqs,
-		"max_batch_tokens", cfg.MaxBatchTokens, "prefix_caching", cfg.EnablePrefixCaching, "api_keys", len(cfg.AllAPIKeys))
+		"max_batch_tokens", cfg.MaxBatchTokens, "prefix_caching", cfg.EnablePrefixCaching, "prefix_cache_dir", cfg.PrefixCacheDir, "api_keys", len(cfg.AllAPIKeys))
 	if listening != nil {
 		listening(ln.Addr())
 	}
@@ -178,7 +178,13 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 		cfg = cfg.ForModel(specs[0]) // one model, given in the models list
 	}
 
-	st, err := startEngines(ctx, cfg, log)
+	sp, err := openSpill(cfg, log)
+	if err != nil {
+		shutdownNow(srv)
+		return err
+	}
+	defer sp.close() // after st.close: the engines hand their pools over first
+	st, err := startEngines(ctx, cfg, sp, log)
 	if err != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -216,7 +222,7 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 }
 
 // The engine's executor is what the scheduler consumes.
-var _ control.Executor = (*model.Executor)(nil)
+var _ control.WindowedExecutor = (*model.Executor)(nil)
 
 // engines are the loaded replicas.
 type engines struct {
@@ -244,11 +250,11 @@ func (st *engines) close() {
 // then does not page the weights in), and builds each replica: its own
 // Model (scratch buffers; the weights are one shared file mapping), K/V
 // pool and scheduler. On error whatever was built is released.
-func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *engines, err error) {
+func startEngines(ctx context.Context, cfg *configs.Config, sp *prefixSpill, log *slog.Logger) (_ *engines, err error) {
 	if err := initKernels(cfg, log); err != nil {
 		return nil, err
 	}
-	return loadEngines(ctx, cfg, log)
+	return loadEngines(ctx, cfg, sp, log)
 }
 
 // initKernels pins the process to the configured CPUs and starts the
@@ -264,8 +270,8 @@ func initKernels(cfg *configs.Config, log *slog.Logger) error {
 }
 
 // loadEngines loads cfg.Model into its replicas (startEngines after the
-// kernels are up).
-func loadEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *engines, err error) {
+// kernels are up); sp (may be nil) is where their prefix caches spill.
+func loadEngines(ctx context.Context, cfg *configs.Config, sp *prefixSpill, log *slog.Logger) (_ *engines, err error) {
 	progress := loadProgress("loading "+filepath.Base(cfg.Model), os.Stderr, isTerminal(os.Stderr), log, time.Now)
 	if err := warmModel(ctx, cfg.Model, progress); err != nil {
 		return nil, fmt.Errorf("serve: option model: %w", err)
@@ -314,7 +320,7 @@ func loadEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ 
 		if i < len(st.pools) {
 			pool = st.pools[i]
 		}
-		e, blocks, draftBytes, err := newReplica(cfg, m, draft, tok, budget, option, bindPool(pool, i, log))
+		e, blocks, draftBytes, err := newReplica(cfg, m, draft, tok, budget, option, bindPool(pool, i, log), sp)
 		if err != nil {
 			return nil, err
 		}
@@ -323,7 +329,7 @@ func loadEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ 
 		st.blocks = blocks
 		kvType, _ := native.ParseType(cfg.KVCacheDtype)
 		st.bytes += int64(blocks) * m.KVBlockBytes(cfg.BlockSize, kvType)
-		emb.models = append(emb.models, m)
+		emb.models, emb.pools = append(emb.models, m), append(emb.pools, pool)
 	}
 	backends := make([]control.Backend, len(st.engines))
 	for i, e := range st.engines {
@@ -363,8 +369,9 @@ func kvBudget(cfg *configs.Config) (int64, string) {
 // control's policy from budget bytes (named by option in errors), and the
 // executor running it, with draft's executor and K/V pool when a draft
 // model is given (its pool's bytes are returned); bind (may be nil) runs
-// on its step loop's thread.
-func newReplica(cfg *configs.Config, m, draft *model.Model, tok *tokenizer.Tokenizer, budget int64, option string, bind func() func()) (*control.Engine, int, int64, error) {
+// on its step loop's thread; sp (may be nil) takes the prefix cache's
+// evicted blocks.
+func newReplica(cfg *configs.Config, m, draft *model.Model, tok *tokenizer.Tokenizer, budget int64, option string, bind func() func(), sp *prefixSpill) (*control.Engine, int, int64, error) {
 	kvType, _ := native.ParseType(cfg.KVCacheDtype) // validated with the config
 	pool, err := control.SizeKVPool(control.KVPoolSpec{
 		Budget: budget, BlockSize: cfg.BlockSize, BlockBytes: m.KVBlockBytes(cfg.BlockSize, kvType),
@@ -386,11 +393,15 @@ func newReplica(cfg *configs.Config, m, draft *model.Model, tok *tokenizer.Token
 		}
 		draftExec, draftBytes = x, n
 	}
+	store, err := sp.store(m, exec)
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	e, err := control.New(exec, tok, control.Config{
 		MaxBatchTokens: cfg.MaxBatchTokens, MaxNumSeqs: cfg.MaxNumSeqs, MaxQueue: cfg.MaxQueue,
 		SessionLen: pool.SessionLen, PrefixCaching: cfg.EnablePrefixCaching,
 		MaxITL: time.Duration(cfg.MaxITLMs) * time.Millisecond, Speculative: speculativeConfig(cfg, draftExec),
-		BindThread: bind,
+		BindThread: bind, Spill: store,
 	})
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("serve: %w", err)

@@ -78,7 +78,7 @@ func (e *Engine) slotsNeeded(s *sequence) int {
 func (e *Engine) cloneSeq(p *sequence) *sequence {
 	c := *p
 	c.tokens = slices.Grow(slices.Clone(p.tokens), 16)
-	c.kv, c.computed, c.chunk, c.dkv = nil, 0, 0, nil
+	c.kv, c.computed, c.chunk, c.ahead, c.dkv = nil, 0, 0, nil, nil
 	if p.kv != nil {
 		c.kv, c.computed = e.pool.Fork(p.kv), p.computed
 	}

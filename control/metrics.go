@@ -63,6 +63,8 @@ type Metrics struct {
 	// DraftTokens are speculative tokens verified; AcceptedTokens those of
 	// them the model kept (the acceptance rate is their ratio).
 	DraftTokens, AcceptedTokens uint64
+	// Spill counts the prefix cache's blocks kept beyond the pool.
+	Spill SpillMetrics
 	// Spec splits DraftTokens and AcceptedTokens by speculative method
 	// ("ngram", "draft").
 	Spec map[string]SpecCounts
@@ -143,6 +145,7 @@ func (m *Metrics) Add(o Metrics) {
 	m.StepTokens += o.StepTokens
 	m.DraftTokens += o.DraftTokens
 	m.AcceptedTokens += o.AcceptedTokens
+	m.Spill.add(o.Spill)
 	m.DraftForwards += o.DraftForwards
 	m.DraftFailures += o.DraftFailures
 	m.DraftKV.TotalBlocks += o.DraftKV.TotalBlocks

@@ -30,7 +30,8 @@ type sequence struct {
 	dkv      *kvcache.Seq // the draft model's K/V (speculative method draft), or nil
 	computed int          // leading tokens whose K/V is in the cache
 	chunk    int          // tokens scheduled in the current step
-	cached   int          // prompt tokens reused from the cache at first admission
+	cached   int          // prompt tokens reused from the cache (or the spill) at first admission
+	ahead    *readAhead   // spilled prompt blocks read before admission (nil: none)
 	admitted uint64       // admission order; the youngest is preempted first
 	arrival  uint64       // submission order; the waiting queue's tie-break
 	session  *session
