@@ -68,6 +68,9 @@ func newDrafter(x Executor, vocab int, prefixCaching bool) (*drafter, error) {
 	if x.VocabSize() != vocab {
 		return nil, fmt.Errorf("control: the draft model's vocabulary has %d tokens, the target's %d: a draft must share the target's tokenizer", x.VocabSize(), vocab)
 	}
+	// No sliding-window release (kvcache.Config.Window) for the draft: a
+	// windowed draft keeps every block of its sequences, which costs
+	// memory on long contexts but is read correctly.
 	pool, err := kvcache.New(kvcache.Config{NumBlocks: x.NumBlocks(), BlockSize: x.BlockSize(), PrefixCaching: prefixCaching})
 	if err != nil {
 		return nil, fmt.Errorf("control: draft K/V: %w", err)
