@@ -166,6 +166,14 @@ func (e *Engine) freeDraft(s *sequence) {
 	}
 }
 
+// draftPool is the draft model's K/V pool, or nil without a draft model.
+func (e *Engine) draftPool() *kvcache.Pool {
+	if e.drafter == nil {
+		return nil
+	}
+	return e.drafter.pool
+}
+
 // fork is a draft K/V for a member forked from p (nil if p holds none).
 func (d *drafter) fork(p *sequence) *kvcache.Seq {
 	if p.dkv == nil {
