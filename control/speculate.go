@@ -129,7 +129,13 @@ func (e *Engine) speculate(budget int) int {
 			continue
 		}
 		if s.spec.k == 0 {
+			// A draft model's drafts cost forwards: its first draft is one
+			// token, doubling while accepted (a draft that never agrees
+			// then costs one token per probe from the start).
 			s.spec.k = k
+			if d != nil {
+				s.spec.k = 1
+			}
 		}
 		n := min(s.spec.k, budget-minPrefillChunk, s.maxLen-len(s.tokens)-1)
 		if n <= 0 {
