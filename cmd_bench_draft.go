@@ -205,9 +205,14 @@ func decodeRun(ctx context.Context, e *control.Engine, prompt []int32, n int) (f
 	return float64(len(toks)-1) / last.Sub(first).Seconds(), toks, nil
 }
 
+// median is v's middle value (the mean of the two middle ones for an even
+// count).
 func median(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
 	return s[len(s)/2]
 }
 

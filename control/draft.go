@@ -68,6 +68,9 @@ func newDrafter(x Executor, vocab int, prefixCaching bool) (*drafter, error) {
 	if x.VocabSize() != vocab {
 		return nil, fmt.Errorf("control: the draft model's vocabulary has %d tokens, the target's %d: a draft must share the target's tokenizer", x.VocabSize(), vocab)
 	}
+	// No sliding-window release (kvcache.Config.Window) for the draft: a
+	// windowed draft keeps every block of its sequences, which costs
+	// memory on long contexts but is read correctly.
 	pool, err := kvcache.New(kvcache.Config{NumBlocks: x.NumBlocks(), BlockSize: x.BlockSize(), PrefixCaching: prefixCaching})
 	if err != nil {
 		return nil, fmt.Errorf("control: draft K/V: %w", err)
@@ -163,6 +166,14 @@ func (e *Engine) freeDraft(s *sequence) {
 	}
 }
 
+// draftPool is the draft model's K/V pool, or nil without a draft model.
+func (e *Engine) draftPool() *kvcache.Pool {
+	if e.drafter == nil {
+		return nil
+	}
+	return e.drafter.pool
+}
+
 // fork is a draft K/V for a member forked from p (nil if p holds none).
 func (d *drafter) fork(p *sequence) *kvcache.Seq {
 	if p.dkv == nil {
@@ -203,6 +214,16 @@ func (e *Engine) runDrafts() {
 			d.feed(s, min(to, from+d.budget), false)
 		}
 	}
+	// Copies first, even with nothing to feed: a sequence whose drafts
+	// were called off after hold copied its last block on write already
+	// points at the copy.
+	if err := d.exec.CopyBlocks(d.copies); err != nil {
+		e.dropDrafts(d.rows, 0)
+		for _, s := range e.running {
+			d.free(s) // its draft K/V may lack a block: start it again
+		}
+		return
+	}
 	if len(d.step.Tokens) == 0 {
 		return
 	}
@@ -210,11 +231,7 @@ func (e *Engine) runDrafts() {
 		n := uint64(d.ran)
 		e.met.update(func(m *Metrics) { m.DraftForwards += n })
 	}()
-	err := d.exec.CopyBlocks(d.copies)
-	if err == nil {
-		err = d.forward()
-	}
-	if err != nil {
+	if err := d.forward(); err != nil {
 		e.dropDrafts(d.rows, 0)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -147,21 +148,37 @@ func TestDraftModelFake(t *testing.T) {
 // TestDraftModelGreedyAllAccepted: a draft that computes the target's own
 // function has every greedy draft accepted — only possible if its K/V
 // holds exactly each sequence's tokens, step after step (prefill mirrored,
-// catch-up, accepted drafts kept, rejected ones dropped).
+// catch-up, accepted drafts kept, rejected ones dropped, forks of n > 1
+// copied on write, preempted sequences recomputed).
 func TestDraftModelGreedyAllAccepted(t *testing.T) {
-	e, _ := newDraftEngine(t, 512, 512, 0, Config{MaxNumSeqs: 8, PrefixCaching: true}, nil)
-	var reqs []Request
-	for i := range 8 {
-		reqs = append(reqs, greedyReq(prompt(i%3, 20+40*i), 40)) // shared prefixes: the draft pool's cache
+	tests := []struct {
+		name   string
+		blocks int
+		n      int
+	}{
+		{"prefix cache", 512, 1},
+		{"n=3, small pool", 40, 3},
 	}
-	runAll(t, e, reqs)
-	m := e.Metrics()
-	t.Logf("drafts %d, accepted %d, draft forwards %d, steps %d, draft prefix hits %d", m.DraftTokens, m.AcceptedTokens, m.DraftForwards, m.Steps, m.DraftKV.PrefixHits)
-	if m.DraftTokens == 0 || m.AcceptedTokens != m.DraftTokens {
-		t.Errorf("accepted %d of %d drafts: want all", m.AcceptedTokens, m.DraftTokens)
-	}
-	if m.DraftKV.UsedBlocks != 0 {
-		t.Errorf("draft blocks left in use: %+v", m.DraftKV)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, _ := newDraftEngine(t, tt.blocks, 512, 0, Config{MaxNumSeqs: 8, PrefixCaching: true}, nil)
+			var reqs []Request
+			for i := range 8 {
+				r := greedyReq(prompt(i%3, 20+40*i), 40) // shared prefixes: the draft pool's cache
+				r.N = tt.n
+				reqs = append(reqs, r)
+			}
+			runAll(t, e, reqs)
+			m := e.Metrics()
+			t.Logf("drafts %d, accepted %d, draft forwards %d, steps %d, preemptions %d, draft prefix hits %d",
+				m.DraftTokens, m.AcceptedTokens, m.DraftForwards, m.Steps, m.Preemptions, m.DraftKV.PrefixHits)
+			if m.DraftTokens == 0 || m.AcceptedTokens != m.DraftTokens {
+				t.Errorf("accepted %d of %d drafts: want all", m.AcceptedTokens, m.DraftTokens)
+			}
+			if m.KV.UsedBlocks != 0 || m.DraftKV.UsedBlocks != 0 {
+				t.Errorf("blocks left in use: target %+v, draft %+v", m.KV, m.DraftKV)
+			}
+		})
 	}
 }
 
@@ -274,5 +291,67 @@ func TestDraftModelSessionsBeamsConstraints(t *testing.T) {
 	}
 	if m.KV.UsedBlocks != 0 || m.DraftKV.UsedBlocks != 0 {
 		t.Errorf("blocks left in use: target %+v, draft %+v", m.KV, m.DraftKV)
+	}
+}
+
+// countingExec counts the tokens its forwards evaluate.
+type countingExec struct {
+	*fakeExec
+	tokens atomic.Int64
+}
+
+func (c *countingExec) Forward(s *Step, logits []float32) error {
+	c.tokens.Add(int64(len(s.Tokens)))
+	return c.fakeExec.Forward(s, logits)
+}
+
+// TestDraftModelSessionKeepsDraftKV: a session keeps the draft's K/V with
+// its own, so the next turn's draft goes on from it instead of prefilling
+// the conversation again; outputs are a fresh engine's without
+// speculation, and ending the session frees both.
+func TestDraftModelSessionKeepsDraftKV(t *testing.T) {
+	tok := storiesTokenizer(t)
+	target, d := newFakeExec(256, 16), newFakeExec(256, 16)
+	for _, f := range []*fakeExec{target, d} {
+		for _, id := range tok.EOGTokens() {
+			f.banned[id] = true
+		}
+		f.copyBack = 5
+	}
+	draft := &countingExec{fakeExec: d}
+	e, err := New(target, tok, Config{Speculative: SpeculativeConfig{Method: "draft", Tokens: 4, Draft: draft}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	ref, rf := newFakeEngine(t, 256, Config{})
+	rf.mu.Lock()
+	rf.copyBack = 5
+	rf.mu.Unlock()
+
+	p := prompt(4, 80)
+	turn1 := greedyReq(p, 20)
+	turn1.SessionID = "s"
+	r1 := run(t, e, turn1)
+	next := append(append(slices.Clone(p), r1.tokens...), 30, 31, 32)
+	turn2 := greedyReq(next, 12)
+	turn2.SessionID = "s"
+	before := draft.tokens.Load()
+	r2 := run(t, e, turn2)
+	fed := draft.tokens.Load() - before
+	if want := run(t, ref, greedyReq(next, 12)); !slices.Equal(r2.tokens, want.tokens) {
+		t.Errorf("turn 2 %v, fresh without speculation %v", r2.tokens, want.tokens)
+	}
+	t.Logf("turn 2: the draft evaluated %d tokens (the conversation has %d); usage %+v", fed, len(next), r2.last.Usage)
+	if fed >= int64(len(p)) || r2.last.Usage.AcceptedPredictionTokens == 0 {
+		t.Errorf("turn 2: the draft evaluated %d tokens, accepted %d: want it to go on from the kept K/V (< %d) and draft",
+			fed, r2.last.Usage.AcceptedPredictionTokens, len(p))
+	}
+	if m := e.Metrics(); m.DraftKV.UsedBlocks == 0 {
+		t.Error("the session keeps no draft K/V")
+	}
+	e.EndSession("s")
+	if m := e.Metrics(); m.KV.UsedBlocks != 0 || m.DraftKV.UsedBlocks != 0 {
+		t.Errorf("after EndSession: target %+v, draft %+v", m.KV, m.DraftKV)
 	}
 }

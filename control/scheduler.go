@@ -136,7 +136,7 @@ func (e *Engine) abortAll(err error) {
 	e.waiting, e.running = nil, nil
 	e.mu.Lock()
 	for id, ss := range e.sessions {
-		ss.release(e.pool)
+		ss.release(e.pool, e.draftPool())
 		delete(e.sessions, id)
 	}
 	e.mu.Unlock()
@@ -302,6 +302,7 @@ func (e *Engine) allocate(s *sequence) error {
 	if s.kv == nil && s.session != nil && s.preemptions == 0 {
 		e.mu.Lock()
 		kv, n := s.session.resume(e.pool, s.tokens)
+		dkv := s.session.takeDraft()
 		e.mu.Unlock()
 		if kv != nil {
 			cp, err := e.pool.AppendSlots(kv, len(s.tokens)-n)
@@ -309,9 +310,13 @@ func (e *Engine) allocate(s *sequence) error {
 				e.dropAhead(s)
 				e.copies = append(e.copies, cp...)
 				s.kv, s.computed, s.cached = kv, n, n
+				s.dkv, dkv = dkv, nil // holds a prefix of the kept tokens: the draft goes on from it
 				return nil
 			}
 			e.pool.Free(kv) // recompute instead; full blocks may still hit the prefix cache
+		}
+		if dkv != nil {
+			e.draftPool().Free(dkv)
 		}
 	}
 	kv := e.pool.NewSeq()
@@ -541,7 +546,7 @@ func (e *Engine) finish(s *sequence, reason FinishReason, err error) {
 
 // releaseBlocks frees s's K/V, or gives it to s's session when s ended well.
 func (e *Engine) releaseBlocks(s *sequence, reason FinishReason) {
-	e.freeDraft(s) // a session keeps the target's K/V only
+	defer e.freeDraft(s) // unless a session kept it
 	if s.session == nil {
 		if s.kv != nil {
 			e.pool.Free(s.kv)
@@ -558,13 +563,17 @@ func (e *Engine) releaseBlocks(s *sequence, reason FinishReason) {
 		// when a stop came) would misplace the next turn's tokens.
 		_ = e.pool.Truncate(s.kv, s.computed) // cannot fail: computed <= Len
 		ss.keep(s.kv, s.tokens[:s.computed])
+		if s.dkv != nil && s.dkv.Computed() <= s.computed {
+			_ = e.draftPool().Truncate(s.dkv, s.dkv.Computed()) // drop unverified draft slots
+			ss.dkv, s.dkv = s.dkv, nil
+		}
 		ss.lastUse = e.nAdmit
 	} else if s.kv != nil {
 		e.pool.Free(s.kv)
 	}
 	s.kv = nil
 	if ss.ended {
-		ss.release(e.pool)
+		ss.release(e.pool, e.draftPool())
 		delete(e.sessions, ss.id)
 	}
 }

@@ -15,8 +15,9 @@ type session struct {
 	busy    bool // a request of this session is in flight
 	ended   bool // EndSession was called while busy: release at finish
 	kv      *kvcache.Seq
-	tokens  []int32 // the tokens whose K/V kv holds
-	lastUse uint64  // admission counter at the last keep: idle eviction is LRU
+	dkv     *kvcache.Seq // the draft model's K/V of a prefix of tokens (speculative method draft), or nil
+	tokens  []int32      // the tokens whose K/V kv holds
+	lastUse uint64       // admission counter at the last keep: idle eviction is LRU
 }
 
 // resume hands over the kept K/V if prompt strictly extends its tokens, and
@@ -40,12 +41,23 @@ func (ss *session) keep(kv *kvcache.Seq, tokens []int32) {
 	ss.kv, ss.tokens = kv, slices.Clone(tokens)
 }
 
-// release frees the kept K/V.
-func (ss *session) release(pool *kvcache.Pool) {
+// takeDraft hands over the kept draft K/V (call right after resume; the
+// caller frees it if resume gave no K/V).
+func (ss *session) takeDraft() *kvcache.Seq {
+	dkv := ss.dkv
+	ss.dkv = nil
+	return dkv
+}
+
+// release frees the kept K/V, and the draft's into dpool (nil: no draft).
+func (ss *session) release(pool, dpool *kvcache.Pool) {
 	if ss.kv != nil {
 		pool.Free(ss.kv)
 	}
-	ss.kv, ss.tokens = nil, nil
+	if ss.dkv != nil && dpool != nil {
+		dpool.Free(ss.dkv)
+	}
+	ss.kv, ss.dkv, ss.tokens = nil, nil, nil
 }
 
 // evictIdleSession frees the least recently used idle session's K/V so its
@@ -63,7 +75,7 @@ func (e *Engine) evictIdleSession() bool {
 	if victim == nil {
 		return false
 	}
-	victim.release(e.pool)
+	victim.release(e.pool, e.draftPool())
 	return true
 }
 
@@ -80,7 +92,7 @@ func (e *Engine) EndSession(id string) bool {
 		ss.ended = true
 		return true
 	}
-	ss.release(e.pool)
+	ss.release(e.pool, e.draftPool())
 	delete(e.sessions, id)
 	return true
 }

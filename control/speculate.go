@@ -129,7 +129,13 @@ func (e *Engine) speculate(budget int) int {
 			continue
 		}
 		if s.spec.k == 0 {
+			// A draft model's drafts cost forwards: its first draft is one
+			// token, doubling while accepted (a draft that never agrees
+			// then costs one token per probe from the start).
 			s.spec.k = k
+			if d != nil {
+				s.spec.k = 1
+			}
 		}
 		n := min(s.spec.k, budget-minPrefillChunk, s.maxLen-len(s.tokens)-1)
 		if n <= 0 {
@@ -193,7 +199,11 @@ func (e *Engine) verify(v verification, now time.Time) {
 	s, vocab := v.s, e.exec.VocabSize()
 	d := s.draft
 	accepted := 0
-	s.spec.drafted += len(d) // before any finish, which reads these for the usage
+	// The counts (usage and metrics) go up before any finish, which reads
+	// them for the usage and delivers: a client that has its final event
+	// sees metrics that count its drafts.
+	s.spec.drafted += len(d)
+	e.countSpec(uint64(len(d)), 0)
 	for j := 0; j <= len(d); j++ {
 		p := pick{s: s, row: v.rows[j*vocab : (j+1)*vocab]}
 		p.run()
@@ -208,6 +218,7 @@ func (e *Engine) verify(v verification, now time.Time) {
 		s.computed++
 		s.spec.accepted++
 		accepted++
+		e.countSpec(0, 1)
 	}
 	if !s.finished {
 		// Keep a slot for the token just sampled when one was reserved.
@@ -230,14 +241,19 @@ func (e *Engine) verify(v verification, now time.Time) {
 			s.spec.pause = s.spec.backoff
 		}
 	}
-	nd, na, method := uint64(len(d)), uint64(accepted), e.cfg.Speculative.Method
+	s.draft = s.draft[:0]
+}
+
+// countSpec adds draft tokens verified and accepted to the metrics, in
+// total and for the engine's method.
+func (e *Engine) countSpec(drafts, accepted uint64) {
+	method := e.cfg.Speculative.Method
 	e.met.update(func(m *Metrics) {
-		m.DraftTokens += nd
-		m.AcceptedTokens += na
+		m.DraftTokens += drafts
+		m.AcceptedTokens += accepted
 		c := m.Spec[method]
-		c.Drafts += nd
-		c.Accepted += na
+		c.Drafts += drafts
+		c.Accepted += accepted
 		m.Spec[method] = c
 	})
-	s.draft = s.draft[:0]
 }
