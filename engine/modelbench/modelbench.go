@@ -24,7 +24,7 @@ type Options struct {
 	Gen        int              // tokens of the decode test (0: skip it)
 	Threads    []int            // thread counts, each measured in turn
 	Reps       int              // repetitions of each test; the median is reported
-	KVType     native.Type      // K/V cache type (native.F16 or native.F32)
+	KVType     native.Type      // K/V cache type (native.F16, native.F32 or native.Q8_0)
 	BWBytes    int              // buffer of the read-bandwidth probe (several times the LLC)
 	FMASeconds float64          // duration of the FMA-peak probe
 	Seed       uint64           // seeds the random token ids
@@ -51,8 +51,8 @@ func (o *Options) validate(m *model.Model) error {
 		return fmt.Errorf("bench model: no thread counts")
 	case o.Reps <= 0:
 		return fmt.Errorf("bench model: repetitions %d: want > 0", o.Reps)
-	case o.KVType != native.F16 && o.KVType != native.F32:
-		return fmt.Errorf("bench model: kv type %v: want f16 or f32", o.KVType)
+	case !native.KVTypeSupported(o.KVType):
+		return fmt.Errorf("bench model: kv type %v: want f16, f32 or q8_0", o.KVType)
 	}
 	for _, t := range o.Threads {
 		if t <= 0 {

@@ -112,7 +112,7 @@ func TestRunRejectsBadOptions(t *testing.T) {
 		"no threads":        func(o *Options) { o.Threads = nil },
 		"zero threads":      func(o *Options) { o.Threads = []int{0} },
 		"zero repetitions":  func(o *Options) { o.Reps = 0 },
-		"unsupported kv":    func(o *Options) { o.KVType = native.Q8_0 },
+		"unsupported kv":    func(o *Options) { o.KVType = native.Q4_0 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			o := quick()
