@@ -55,7 +55,7 @@ func newBenchModelCommand() *cobra.Command {
 				return err
 			}
 			if o.KVType, err = native.ParseType(kvType); err != nil {
-				return fmt.Errorf("--kv-type: %w", err)
+				return fmt.Errorf("bench model: --kv-cache-dtype: %w", err)
 			}
 			m, err := model.Load(path, model.WithMaxBatchTokens(max(o.Prompt, 1)))
 			if err != nil {
@@ -76,7 +76,9 @@ func newBenchModelCommand() *cobra.Command {
 	f.IntVarP(&o.Gen, "n-gen", "n", o.Gen, "tokens of the decode test (0: skip)")
 	f.StringVarP(&threads, "threads", "t", "1,2", "thread counts, comma separated")
 	f.IntVarP(&o.Reps, "repetitions", "r", o.Reps, "repetitions per test (the median is reported)")
-	f.StringVar(&kvType, "kv-type", "f16", "K/V cache type: f16 or f32")
+	f.StringVar(&kvType, "kv-cache-dtype", "f16", "K/V cache type: f16, f32 or q8_0")
+	f.StringVar(&kvType, "kv-type", "f16", "the same as --kv-cache-dtype (its earlier name)")
+	_ = f.MarkHidden("kv-type")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }

@@ -68,8 +68,9 @@ func testAttnWindow(t *testing.T, _ ISA) {
 		} {
 			t.Run(kvType.String()+"/"+tc.name, func(t *testing.T) {
 				lens := []int32{13, 1, 30}
-				c := newPagedCaseDim(t, r, kvType, 40, 4, lens) // 40: one whole Q8_0 block and a padded one
-				nq := []int32{13, 1, 6}                         // full prefill, a decode, a chunk
+				// head_dim 40: one whole Q8_0 block and a padded one
+				c := newPagedCaseDim(t, r, kvType, 40, 4, lens)
+				nq := []int32{13, 1, 6} // full prefill, a decode, a chunk
 				qStart := []int32{0, 13, 14, 20}
 				row := c.l.NHead * c.l.HeadDim
 				q := randSlice(r, int(qStart[3])*row, -1, 1)
