@@ -57,7 +57,7 @@ func newBenchModelCommand() *cobra.Command {
 			if o.KVType, err = native.ParseType(kvType); err != nil {
 				return fmt.Errorf("bench model: --kv-cache-dtype: %w", err)
 			}
-			m, err := model.Load(path, model.WithMaxBatchTokens(max(o.Prompt, 1)))
+			m, err := model.Load(path, model.WithMaxBatchTokens(max(o.Prompt, min(o.Depth, 512), 1)))
 			if err != nil {
 				return err
 			}
@@ -74,6 +74,7 @@ func newBenchModelCommand() *cobra.Command {
 	f.StringVarP(&path, "model", "m", "", "GGUF model file")
 	f.IntVarP(&o.Prompt, "n-prompt", "p", o.Prompt, "prompt tokens of the prefill test (0: skip)")
 	f.IntVarP(&o.Gen, "n-gen", "n", o.Gen, "tokens of the decode test (0: skip)")
+	f.IntVarP(&o.Depth, "n-depth", "d", o.Depth, "tokens already in the context before each test (prefilled once, untimed): attention's cost at long context")
 	f.StringVarP(&threads, "threads", "t", "1,2", "thread counts, comma separated")
 	f.IntVarP(&o.Reps, "repetitions", "r", o.Reps, "repetitions per test (the median is reported)")
 	f.StringVar(&kvType, "kv-cache-dtype", "f16", "K/V cache type: f16, f32 or q8_0")
