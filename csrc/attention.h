@@ -124,6 +124,22 @@ KILN_INLINE const void *kiln_attn_kv_rows(const kiln_attn_params *p, const void 
     return (const char *)cache + (size_t)row0 * kiln_attn_row_bytes(p->kv_type, p->head_dim);
 }
 
+/* kiln_attn_prefetch_tile hints the first n rows of block `block` of KV
+ * head kv_head (K and V) into cache. The SIMD kernels call it for the next
+ * tile while computing the current one: a block table's next block is
+ * wherever the pool put it, not where a hardware prefetcher looks, and at
+ * long contexts decode otherwise waits on memory at every tile. A hint
+ * only: it reads nothing and changes no result. */
+KILN_INLINE void kiln_attn_prefetch_tile(const kiln_attn_params *p, int block, int kv_head, int n) {
+    const size_t bytes = (size_t)n * kiln_attn_row_bytes(p->kv_type, p->head_dim);
+    const char *k = kiln_attn_kv_rows(p, p->k_cache, block, kv_head);
+    const char *v = kiln_attn_kv_rows(p, p->v_cache, block, kv_head);
+    for (size_t o = 0; o < bytes; o += 64) {
+        __builtin_prefetch(k + o);
+        __builtin_prefetch(v + o);
+    }
+}
+
 /* Q8_0 tiles: dst[j*D + d] = d_b * qs_b[e] for rows j0 <= j < j1 of a
  * Q8_0 tile (rows kiln_attn_row_bytes apart; element d in block b = d/32,
  * e = d%32). The product of an f16 scale and an int8 is exact in f32, so

@@ -72,7 +72,7 @@ KILN_TARGET_AVX2 static void f16_tile(const uint16_t *src, float *dst, int64_t n
 
 /* q8_block: o[0:32] = d * qs[0:32] for one Q8_0 block (exact). */
 KILN_TARGET_AVX2 static inline void q8_block(const block_q8_0 *b, float *o) {
-    const __m256 d = _mm256_set1_ps(kiln_fp16_to_fp32(b->d));
+    const __m256 d = _mm256_set1_ps(_cvtsh_ss(b->d)); /* F16C: exact, as kiln_fp16_to_fp32 */
     for (int k = 0; k < 4; k++) {
         const __m128i q = _mm_loadl_epi64((const __m128i *)(const void *)(b->qs + 8 * k));
         _mm256_storeu_ps(o + 8 * k, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d));
@@ -323,6 +323,8 @@ KILN_TARGET_AVX2 void kiln_attn_item_avx2(const kiln_attn_params *p, const kiln_
         }
         const int nmax = end - base < bs ? end - base : bs;
         const int block = it->block_table[t];
+        if (base + bs < end) /* the next tile's rows, while this one computes */
+            kiln_attn_prefetch_tile(p, it->block_table[t + 1], it->kv_head, end - base - bs < bs ? end - base - bs : bs);
         const float *K = kiln_attn_kv_rows(p, p->k_cache, block, it->kv_head);
         const float *V = kiln_attn_kv_rows(p, p->v_cache, block, it->kv_head);
         if (p->kv_type == KILN_TYPE_F16) {

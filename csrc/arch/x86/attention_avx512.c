@@ -68,26 +68,28 @@ KILN_TARGET_AVX512 static void f16_tile(const uint16_t *src, float *dst, int64_t
     for (; i < n; i++) dst[i] = kiln_fp16_to_fp32(src[i]);
 }
 
-/* q8_block: o[0:n] = d * qs[0:n] for one Q8_0 block, n <= 32 (exact). */
-KILN_TARGET_AVX512 static inline void q8_block(const block_q8_0 *b, float *o, int n) {
-    const __m512 d = _mm512_set1_ps(kiln_fp16_to_fp32(b->d));
-    const __m512 x0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)b->qs)));
-    const __m512 x1 =
-        _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(b->qs + 16))));
-    _mm512_mask_storeu_ps(o, mask16(n), _mm512_mul_ps(x0, d));
-    if (n > 16) _mm512_mask_storeu_ps(o + 16, mask16(n - 16), _mm512_mul_ps(x1, d));
+/* q8_half: 16 quants of a Q8_0 block times its scale d, as f32 (exact). */
+KILN_TARGET_AVX512 static inline __m512 q8_half(const int8_t *qs, __m512 d) {
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)qs))), d);
 }
 
-/* kiln_attn_q8_rows_avx512: attention.h's Q8_0 tile conversion, 16 lanes. */
+/* kiln_attn_q8_rows_avx512: attention.h's Q8_0 tile conversion, 16 lanes
+ * (the f16 scale widened by F16C, exactly as kiln_fp16_to_fp32 does). */
 KILN_TARGET_AVX512 void kiln_attn_q8_rows_avx512(const void *rows, int j0, int j1, int D, float *dst) {
     const size_t rb = kiln_attn_row_bytes(KILN_TYPE_Q8_0, D);
-    const int nb = (D + KILN_QK8_0 - 1) / KILN_QK8_0;
+    const int full = D / KILN_QK8_0, tail = D % KILN_QK8_0;
     for (int j = j0; j < j1; j++) {
         const block_q8_0 *b = (const block_q8_0 *)(const void *)((const char *)rows + (size_t)j * rb);
         float *o = dst + (int64_t)j * D;
-        for (int i = 0; i < nb; i++) {
-            const int n = D - i * KILN_QK8_0;
-            q8_block(b + i, o + i * KILN_QK8_0, n < KILN_QK8_0 ? n : KILN_QK8_0);
+        for (int i = 0; i < full; i++, o += KILN_QK8_0) {
+            const __m512 d = _mm512_set1_ps(_cvtsh_ss(b[i].d));
+            _mm512_storeu_ps(o, q8_half(b[i].qs, d));
+            _mm512_storeu_ps(o + 16, q8_half(b[i].qs + 16, d));
+        }
+        if (tail) {
+            const __m512 d = _mm512_set1_ps(_cvtsh_ss(b[full].d));
+            _mm512_mask_storeu_ps(o, mask16(tail), q8_half(b[full].qs, d));
+            if (tail > 16) _mm512_mask_storeu_ps(o + 16, mask16(tail - 16), q8_half(b[full].qs + 16, d));
         }
     }
 }
@@ -258,6 +260,8 @@ KILN_TARGET_AVX512 void kiln_attn_item_avx512(const kiln_attn_params *p, const k
         }
         const int nmax = end - base < bs ? end - base : bs;
         const int block = it->block_table[t];
+        if (base + bs < end) /* the next tile's rows, while this one computes */
+            kiln_attn_prefetch_tile(p, it->block_table[t + 1], it->kv_head, end - base - bs < bs ? end - base - bs : bs);
         const float *K = kiln_attn_kv_rows(p, p->k_cache, block, it->kv_head);
         const float *V = kiln_attn_kv_rows(p, p->v_cache, block, it->kv_head);
         if (p->kv_type == KILN_TYPE_F16) {
