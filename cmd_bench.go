@@ -41,6 +41,7 @@ func newBenchModelCommand() *cobra.Command {
 	var (
 		path, threads, kvType string
 		asJSON                bool
+		draft                 = draftBenchOptions{Tokens: 4, Seed: 1}
 	)
 	cmd := &cobra.Command{
 		Use:   "model --model FILE [-p 512] [-n 128] [-t 1,2]",
@@ -56,6 +57,18 @@ func newBenchModelCommand() *cobra.Command {
 			}
 			if o.KVType, err = native.ParseType(kvType); err != nil {
 				return fmt.Errorf("bench model: --kv-cache-dtype: %w", err)
+			}
+			if draft.Draft != "" {
+				if draft.Tokens < 1 || draft.Tokens > 16 || o.Gen < 2 || o.Reps < 1 {
+					return fmt.Errorf("bench model: --num-speculative-tokens %d (want 1..16), -n %d (want >= 2), -r %d (want >= 1)", draft.Tokens, o.Gen, o.Reps)
+				}
+				draft.Model, draft.Prompt, draft.Gen, draft.Reps, draft.Threads, draft.KVType = path, o.Prompt, o.Gen, o.Reps, o.Threads, o.KVType
+				draft.Progress = cmd.ErrOrStderr()
+				rep, err := runDraftBench(cmd.Context(), draft)
+				if err != nil {
+					return err
+				}
+				return writeReport(cmd.OutOrStdout(), rep, asJSON)
 			}
 			m, err := model.Load(path, model.WithMaxBatchTokens(max(o.Prompt, min(o.Depth, 512), 1)))
 			if err != nil {
@@ -81,6 +94,9 @@ func newBenchModelCommand() *cobra.Command {
 	f.StringVar(&kvType, "kv-type", "f16", "the same as --kv-cache-dtype (its earlier name)")
 	_ = f.MarkHidden("kv-type")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.StringVar(&draft.Draft, "draft-model", "", "instead: greedy decode of -n tokens after the -p token prompt on one stream through the scheduler, without and with this draft model (speculative decoding), alternated -r times")
+	f.IntVar(&draft.Tokens, "num-speculative-tokens", draft.Tokens, "with --draft-model: draft tokens per step (1..16)")
+	f.StringVar(&draft.Text, "prompt", "", "with --draft-model: a prompt text instead of -p random tokens")
 	return cmd
 }
 

@@ -35,7 +35,10 @@ max_concurrency, seed, num_requests, completed, failed, interrupted,
 usage_missing, duration_s, total_input_tokens, total_output_tokens,
 request_throughput (req/s), input_throughput, output_throughput,
 total_token_throughput (tokens/s), ttft_ms, itl_ms, tpot_ms, e2el_ms
-({count, mean, p50, p90, p99}), errors ([{error, count}]).
+({count, mean, p50, p90, p99}), errors ([{error, count}]),
+accepted_draft_tokens, rejected_draft_tokens, draft_acceptance_rate (from a
+speculating server's usage completion_tokens_details: start kiln serve with
+--draft-model or --speculative ngram to bench it with drafts).
 
 The command fails only on bad arguments, when the model cannot be resolved, when
 every request failed, or when interrupted (after printing what finished).`

@@ -159,7 +159,7 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	grammarLimits, grammarCache := grammarOptions(cfg)
 	srv := server.New(server.Options{
 		ResponseRole: cfg.ResponseRole, APIKeys: cfg.AllAPIKeys, CORSOrigins: cfg.CORSOrigins,
-		BodyLimit: cfg.BodyLimitBytes, RequestTimeout: cfg.RequestTimeout, Logger: log, Version: version,
+		BodyLimit: cfg.BodyLimitBytes, RequestTimeout: cfg.RequestTimeout, ReadTimeout: cfg.ReadTimeout, Logger: log, Version: version,
 		ToolCallParser: cfg.ToolCallParser, EnableAutoToolChoice: cfg.EnableAutoToolChoice,
 		ReasoningParser: cfg.ReasoningParser, ResponseStoreEntries: cfg.ResponseStoreEntries,
 		GrammarLimits: grammarLimits, GrammarCacheBytes: grammarCache,
@@ -168,7 +168,7 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("serve: listening", "addr", ln.Addr().String(), "version", version, "model", cfg.Model,
 		"threads", cfg.Threads(), "replicas", cfg.DataParallelSize, "max_num_seqs", cfg.MaxNumSeqs,
-		"max_batch_tokens", cfg.MaxBatchTokens, "prefix_caching", cfg.EnablePrefixCaching, "api_keys", len(cfg.AllAPIKeys))
+		"max_batch_tokens", cfg.MaxBatchTokens, "prefix_caching", cfg.EnablePrefixCaching, "prefix_cache_dir", cfg.PrefixCacheDir, "api_keys", len(cfg.AllAPIKeys))
 	if listening != nil {
 		listening(ln.Addr())
 	}
@@ -178,7 +178,13 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 		cfg = cfg.ForModel(specs[0]) // one model, given in the models list
 	}
 
-	st, err := startEngines(ctx, cfg, log)
+	sp, err := openSpill(cfg, log)
+	if err != nil {
+		shutdownNow(srv)
+		return err
+	}
+	defer sp.close() // after st.close: the engines hand their pools over first
+	st, err := startEngines(ctx, cfg, sp, log)
 	if err != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -190,7 +196,8 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	srv.SetModel(st.model)
 	log.Info("serve: ready", "model", st.model.ID, "replicas", len(st.engines), "threads", native.Threads(),
 		"context", st.model.ContextLen, "kv_blocks_per_replica", st.blocks, "kv_type", st.model.KVCacheDtype,
-		"kv_bytes_per_token", st.model.KVBytesPerToken, "kv_tokens_per_replica", st.blocks*cfg.BlockSize)
+		"kv_bytes_per_token", st.model.KVBytesPerToken, "kv_tokens_per_replica", st.blocks*cfg.BlockSize,
+		"speculative", cfg.Speculative, "draft_model", cfg.DraftModel)
 	if url := localURL(ln.Addr()); isTerminal(os.Stderr) && cfg.LogFormat == "text" {
 		printBanner(os.Stderr, url, st.model.ID, builtin)
 	} else {
@@ -216,7 +223,7 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 }
 
 // The engine's executor is what the scheduler consumes.
-var _ control.Executor = (*model.Executor)(nil)
+var _ control.WindowedExecutor = (*model.Executor)(nil)
 
 // engines are the loaded replicas.
 type engines struct {
@@ -244,11 +251,11 @@ func (st *engines) close() {
 // then does not page the weights in), and builds each replica: its own
 // Model (scratch buffers; the weights are one shared file mapping), K/V
 // pool and scheduler. On error whatever was built is released.
-func startEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *engines, err error) {
+func startEngines(ctx context.Context, cfg *configs.Config, sp *prefixSpill, log *slog.Logger) (_ *engines, err error) {
 	if err := initKernels(cfg, log); err != nil {
 		return nil, err
 	}
-	return loadEngines(ctx, cfg, log)
+	return loadEngines(ctx, cfg, sp, log)
 }
 
 // initKernels pins the process to the configured CPUs and starts the
@@ -264,11 +271,17 @@ func initKernels(cfg *configs.Config, log *slog.Logger) error {
 }
 
 // loadEngines loads cfg.Model into its replicas (startEngines after the
-// kernels are up).
-func loadEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ *engines, err error) {
+// kernels are up); sp (may be nil) is where their prefix caches spill.
+func loadEngines(ctx context.Context, cfg *configs.Config, sp *prefixSpill, log *slog.Logger) (_ *engines, err error) {
 	progress := loadProgress("loading "+filepath.Base(cfg.Model), os.Stderr, isTerminal(os.Stderr), log, time.Now)
 	if err := warmModel(ctx, cfg.Model, progress); err != nil {
 		return nil, fmt.Errorf("serve: option model: %w", err)
+	}
+	if cfg.DraftModel != "" {
+		progress := loadProgress("loading draft "+filepath.Base(cfg.DraftModel), os.Stderr, isTerminal(os.Stderr), log, time.Now)
+		if err := warmModel(ctx, cfg.DraftModel, progress); err != nil {
+			return nil, fmt.Errorf("serve: option draft_model: %w", err)
+		}
 	}
 	st := &engines{}
 	defer func() {
@@ -297,19 +310,27 @@ func loadEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ 
 				return nil, err
 			}
 		}
+		var draft *model.Model
+		if cfg.DraftModel != "" {
+			if draft, err = loadDraftModel(cfg, m, tok); err != nil {
+				return nil, err
+			}
+			st.models = append(st.models, draft)
+		}
 		var pool *native.Pool
 		if i < len(st.pools) {
 			pool = st.pools[i]
 		}
-		e, blocks, err := newReplica(cfg, m, tok, budget, option, bindPool(pool, i, log))
+		e, blocks, draftBytes, err := newReplica(cfg, m, draft, tok, budget, option, bindPool(pool, i, log), sp)
 		if err != nil {
 			return nil, err
 		}
+		st.bytes += draftBytes
 		st.engines = append(st.engines, e)
 		st.blocks = blocks
 		kvType, _ := native.ParseType(cfg.KVCacheDtype)
 		st.bytes += int64(blocks) * m.KVBlockBytes(cfg.BlockSize, kvType)
-		emb.models = append(emb.models, m)
+		emb.models, emb.pools = append(emb.models, m), append(emb.pools, pool)
 	}
 	backends := make([]control.Backend, len(st.engines))
 	for i, e := range st.engines {
@@ -327,6 +348,9 @@ func loadEngines(ctx context.Context, cfg *configs.Config, log *slog.Logger) (_ 
 	if fi, err := os.Stat(cfg.Model); err == nil {
 		created = fi.ModTime().Unix()
 		st.bytes += fi.Size() // one mapping, shared by the replicas
+	}
+	if fi, err := os.Stat(cfg.DraftModel); cfg.DraftModel != "" && err == nil {
+		st.bytes += fi.Size()
 	}
 	st.model = &server.Model{ID: name, Aliases: aliases, StrictName: cfg.StrictModelName, Root: cfg.Model, Created: created, ContextLen: st.engines[0].Config().SessionLen, Tokenizer: tok, Backend: b, Embedder: emb, ChatTemplate: tmpl}
 	st.model.KVCacheDtype, st.model.KVBytesPerToken = kvCacheFacts(cfg, st.models[0], log)
@@ -361,30 +385,46 @@ func kvBudget(cfg *configs.Config) (int64, string) {
 
 // newReplica builds one replica's scheduler over m: its K/V pool sized by
 // control's policy from budget bytes (named by option in errors), and the
-// executor running it; bind (may be nil) runs on its step loop's thread.
-func newReplica(cfg *configs.Config, m *model.Model, tok *tokenizer.Tokenizer, budget int64, option string, bind func() func()) (*control.Engine, int, error) {
+// executor running it, with draft's executor and K/V pool when a draft
+// model is given (its pool's bytes are returned); bind (may be nil) runs
+// on its step loop's thread; sp (may be nil) takes the prefix cache's
+// evicted blocks.
+func newReplica(cfg *configs.Config, m, draft *model.Model, tok *tokenizer.Tokenizer, budget int64, option string, bind func() func(), sp *prefixSpill) (*control.Engine, int, int64, error) {
 	kvType, _ := native.ParseType(cfg.KVCacheDtype) // validated with the config
 	pool, err := control.SizeKVPool(control.KVPoolSpec{
 		Budget: budget, BlockSize: cfg.BlockSize, BlockBytes: m.KVBlockBytes(cfg.BlockSize, kvType),
 		SessionLen: cfg.SessionLen, ModelContext: m.Config.NCtx, MaxNumSeqs: cfg.MaxNumSeqs,
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("serve: option %s: %w; raise %s or lower session_len", option, err, option)
+		return nil, 0, 0, fmt.Errorf("serve: option %s: %w; raise %s or lower session_len", option, err, option)
 	}
 	exec, err := model.NewExecutor(m, pool.Blocks, cfg.BlockSize, kvType)
 	if err != nil {
-		return nil, 0, fmt.Errorf("serve: %w", err)
+		return nil, 0, 0, fmt.Errorf("serve: %w", err)
+	}
+	var draftExec control.Executor
+	var draftBytes int64
+	if draft != nil {
+		x, n, err := draftExecutor(cfg, draft, pool.Blocks)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		draftExec, draftBytes = x, n
+	}
+	store, err := sp.store(m, exec)
+	if err != nil {
+		return nil, 0, 0, err
 	}
 	e, err := control.New(exec, tok, control.Config{
 		MaxBatchTokens: cfg.MaxBatchTokens, MaxNumSeqs: cfg.MaxNumSeqs, MaxQueue: cfg.MaxQueue,
 		SessionLen: pool.SessionLen, PrefixCaching: cfg.EnablePrefixCaching,
-		MaxITL: time.Duration(cfg.MaxITLMs) * time.Millisecond, Speculative: speculativeConfig(cfg),
-		BindThread: bind,
+		MaxITL: time.Duration(cfg.MaxITLMs) * time.Millisecond, Speculative: speculativeConfig(cfg, draftExec),
+		BindThread: bind, Spill: store,
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("serve: %w", err)
+		return nil, 0, 0, fmt.Errorf("serve: %w", err)
 	}
-	return e, pool.Blocks, nil
+	return e, pool.Blocks, draftBytes, nil
 }
 
 // chatTemplate picks the chat template: --chat-template (a built-in name
@@ -445,13 +485,4 @@ func warmFile(ctx context.Context, path string, progress func(done, total int64)
 		}
 	}
 	return nil
-}
-
-// speculativeConfig is the engine's speculative decoding setup from cfg
-// (off unless a method is named).
-func speculativeConfig(cfg *configs.Config) control.SpeculativeConfig {
-	if cfg.Speculative == "" {
-		return control.SpeculativeConfig{}
-	}
-	return control.SpeculativeConfig{Method: cfg.Speculative, Tokens: cfg.NumSpeculativeTokens, NgramMin: cfg.NgramMin, NgramMax: cfg.NgramMax}
 }

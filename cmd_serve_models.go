@@ -23,9 +23,15 @@ func serveRouted(ctx context.Context, cfg *configs.Config, srv *server.Server, s
 		shutdownNow(srv)
 		return err
 	}
+	sp, err := openSpill(cfg, log)
+	if err != nil {
+		shutdownNow(srv)
+		return err
+	}
+	defer sp.close() // after router.Close: the engines hand their pools over first
 	router, err := server.NewRouter(server.RouterOptions{
 		MemoryBudget: cfg.ModelsMemoryBudgetBytes, KeepAlive: cfg.KeepAlive, Logger: log,
-	}, modelSources(cfg, log)...)
+	}, modelSources(cfg, sp, log)...)
 	if err != nil {
 		shutdownNow(srv)
 		return fmt.Errorf("serve: option models: %w", err)
@@ -55,9 +61,10 @@ func serveRouted(ctx context.Context, cfg *configs.Config, srv *server.Server, s
 }
 
 // modelSources are the router's models: each loads as `kiln serve` loads
-// one, with the server-wide options its models entry overrides. A model
+// one, with the server-wide options its models entry overrides (each its
+// own subdirectory of the prefix cache's spill directory, sp). A model
 // is expected to take its file's size until it was loaded once.
-func modelSources(cfg *configs.Config, log *slog.Logger) []server.ModelSource {
+func modelSources(cfg *configs.Config, sp *prefixSpill, log *slog.Logger) []server.ModelSource {
 	specs := cfg.ServedModels()
 	out := make([]server.ModelSource, len(specs))
 	for i, spec := range specs {
@@ -67,7 +74,7 @@ func modelSources(cfg *configs.Config, log *slog.Logger) []server.ModelSource {
 			src.Created, src.Estimate = fi.ModTime().Unix(), fi.Size()
 		}
 		src.Load = func(ctx context.Context) (*server.LoadedModel, error) {
-			st, err := loadEngines(ctx, mcfg, log)
+			st, err := loadEngines(ctx, mcfg, sp, log)
 			if err != nil {
 				return nil, err
 			}

@@ -12,7 +12,8 @@ import (
 // threads pinned to its own slice of the CPUs, and its step loop binds it:
 // the replicas then run their forwards at the same time instead of taking
 // turns on the process-wide pool (which serialises kernel runs). One replica
-// keeps the process-wide pool, unchanged. NUMA placement is not considered.
+// keeps the process-wide pool, unchanged. On a machine of several NUMA
+// nodes each replica's cores are of one node (placeReplicas).
 
 // replicaCPUs deals the CPUs out as dp disjoint slices of threads CPUs each,
 // in order. When there are too few CPUs for that, every slice is nil (the
@@ -44,9 +45,13 @@ func replicaPools(cfg *configs.Config, log *slog.Logger) ([]*native.Pool, error)
 		}
 	}
 	threads := cfg.Threads()
-	sets, why := replicaCPUs(cpus, cfg.DataParallelSize, threads)
+	nodes, err := numaNodes(sysNodeRoot)
+	if err != nil {
+		log.Warn("serve: NUMA nodes unknown; replicas placed in CPU order", "err", err)
+	}
+	sets, nodeOf, why := placeReplicas(cpus, nodes, cfg.DataParallelSize, threads)
 	if why != "" {
-		log.Warn("serve: replicas' pools not pinned", "reason", why)
+		log.Warn("serve: replicas' pools", "reason", why)
 	}
 	pools := make([]*native.Pool, 0, len(sets))
 	for i, set := range sets {
@@ -56,7 +61,7 @@ func replicaPools(cfg *configs.Config, log *slog.Logger) ([]*native.Pool, error)
 			return nil, fmt.Errorf("serve: replica %d kernel pool: %w", i, err)
 		}
 		pools = append(pools, p)
-		log.Info("serve: replica kernel pool", "replica", i, "threads", threads, "cpus", fmt.Sprint(set))
+		log.Info("serve: replica kernel pool", "replica", i, "threads", threads, "cpus", fmt.Sprint(set), "numa_node", nodeOf[i])
 	}
 	return pools, nil
 }

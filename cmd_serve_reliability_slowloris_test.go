@@ -13,13 +13,15 @@ import (
 )
 
 // Slowloris: slowClients connections dribble header bytes, one every
-// dribbleEvery, and never finish; the server's read timeout (60 s) must
-// close each with a 408 while valid requests keep answering.
+// dribbleEvery, and never finish; the server's read timeout (readTimeout,
+// set by --read-timeout; one minute by default) must close each with a 408
+// while valid requests keep answering.
 const (
 	slowClients  = 40
 	dribbleEvery = time.Second
-	slowLimit    = 90 * time.Second // the timeout plus a generous margin
-	validLimit   = 5 * time.Second  // a valid request's answer, however loaded the machine
+	readTimeout  = 15 * time.Second
+	slowLimit    = readTimeout + 30*time.Second // a generous margin
+	validLimit   = 5 * time.Second              // a valid request's answer, however loaded the machine
 )
 
 // slowResult is what one slow connection got back.
@@ -64,7 +66,7 @@ func dribble(addr string) slowResult {
 // with a 408 after the server's read timeout, and meanwhile valid requests
 // (health checks and short completions) keep answering within seconds.
 func testSlowloris(t *testing.T) {
-	p := startServeProcess(t)
+	p := startServeProcess(t, "--read-timeout", readTimeout.String())
 	addr := strings.TrimPrefix(p.url, "http://")
 	results := make(chan slowResult, slowClients)
 	for range slowClients {
@@ -127,13 +129,16 @@ func testSlowloris(t *testing.T) {
 	close(stop)
 	wg.Wait()
 
+	if fastest < readTimeout-time.Second {
+		t.Errorf("a slow connection was closed after %v, before the read timeout %v", fastest, readTimeout)
+	}
 	if statuses["HTTP/1.1 408 Request Timeout"] != slowClients {
 		t.Errorf("slow connections got %v, want %d x 408", statuses, slowClients)
 	}
 	if len(failures) > 0 {
 		t.Errorf("%d valid requests failed meanwhile: %q", len(failures), failures[:min(5, len(failures))])
 	}
-	if len(latencies) < 40 { // one every 1.5 s at least, however loaded the machine
+	if want := int(readTimeout / (1500 * time.Millisecond)); len(latencies) < want { // one every 1.5 s at least, however loaded the machine
 		t.Errorf("only %d valid requests answered meanwhile", len(latencies))
 	}
 	slices.Sort(latencies)

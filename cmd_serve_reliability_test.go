@@ -5,7 +5,7 @@ import "testing"
 // TestReliability is the reliability suite: each check runs the real
 // `kiln serve` as a subprocess on a loopback port and puts it through one
 // kind of trouble, bounded in count and time. The slowloris check mostly
-// waits for the server's 60 s header read timeout, so it runs beside the
+// waits for the server's header read timeout (15 s there), so it runs beside the
 // others, which run one after another (each needs the CPU to itself more
 // than it needs wall time).
 //

@@ -17,6 +17,7 @@ import (
 func newSynthCommand() *cobra.Command {
 	var presetName, typeName, out, tok string
 	var seed uint64
+	var layers int
 	cmd := &cobra.Command{
 		Use:   "synth --preset NAME --type f16|q8_0|q4_k_m|... -o FILE",
 		Short: "Write a deterministic random-weight GGUF model at a real model's shape",
@@ -28,6 +29,12 @@ func newSynthCommand() *cobra.Command {
 			p, err := synth.LookupPreset(presetName)
 			if err != nil {
 				return err
+			}
+			if layers != 0 {
+				if layers < 0 || layers > p.NLayer {
+					return fmt.Errorf("synth: --layers %d: want 1..%d (the preset's block count)", layers, p.NLayer)
+				}
+				p.NLayer = layers
 			}
 			// f16 and q8_0 are written directly; a quantize preset (q4_k_m, ...)
 			// is an F16 model quantized as kiln quantize does it
@@ -77,6 +84,7 @@ func newSynthCommand() *cobra.Command {
 	f.StringVar(&presetName, "preset", "", "model shape: "+strings.Join(synth.PresetNames(), ", "))
 	f.StringVar(&typeName, "type", "q8_0", "type of the weight matrices: f16, q8_0, or a quantize type ("+strings.Join(quantize.PresetNames(), ", ")+")")
 	f.StringVarP(&out, "output", "o", "", "output GGUF file")
+	f.IntVar(&layers, "layers", 0, "keep only the first N blocks of the preset (0: all): every block keeps its real shape, so per-token costs scale with N (a 30B model's quantize types go through an F16 file of the full size)")
 	f.StringVar(&tok, "tokenizer", "", "vocab GGUF (tokenizer.* copied) or HF tokenizer.json")
 	f.Uint64Var(&seed, "seed", 0, "PRNG seed; same seed, same bytes")
 	return cmd

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/kiln-llm/kiln/engine/gguf"
 )
 
 func runKiln(args ...string) error {
@@ -27,6 +29,28 @@ func TestSynthQuantizeCommands(t *testing.T) {
 	}
 	if st, err := os.Stat(q8); err != nil || st.Size() == 0 {
 		t.Fatalf("no output: %v", err)
+	}
+}
+
+// TestSynthLayers: --layers keeps the first blocks of the preset.
+func TestSynthLayers(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "one.gguf")
+	if err := runKiln("synth", "--preset", "tiny-qwen3moe", "--type", "f16", "--layers", "1", "-o", out); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if n, _ := f.ArchUint32("block_count"); n != 1 {
+		t.Fatalf("block_count %d, want 1", n)
+	}
+	if _, ok := f.Tensor("blk.1.attn_q.weight"); ok {
+		t.Fatal("blk.1 written")
+	}
+	if _, ok := f.Tensor("blk.0.ffn_gate_exps.weight"); !ok {
+		t.Fatal("blk.0's experts missing")
 	}
 }
 
@@ -69,6 +93,8 @@ func TestToolCommandsRejectBadInput(t *testing.T) {
 		{"synth", "--preset", "nope", "-o", filepath.Join(dir, "x")},
 		{"synth", "--preset", "tiny", "--type", "q4_k", "-o", filepath.Join(dir, "x")},
 		{"synth", "--preset", "tiny"},
+		{"synth", "--preset", "tiny", "--layers", "3", "-o", filepath.Join(dir, "x")},
+		{"synth", "--preset", "tiny", "--layers", "-1", "-o", filepath.Join(dir, "x")},
 		{"quantize", filepath.Join(dir, "missing.gguf"), filepath.Join(dir, "o.gguf")},
 		{"quantize", "only-one-arg"},
 		{"quantize", filepath.Join(dir, "missing.gguf"), filepath.Join(dir, "o.gguf"), "--type", "q3_k_xl"},

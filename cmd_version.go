@@ -10,7 +10,8 @@ import (
 )
 
 func newVersionCommand() *cobra.Command {
-	return &cobra.Command{
+	var dp, tp int
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version, commit, CPU features and the kernel variant in use",
 		Args:  cobra.NoArgs,
@@ -30,6 +31,9 @@ func newVersionCommand() *cobra.Command {
 			}
 			fmt.Fprintf(out, "kernel variant: %s (supported: %s; force with KILN_ISA)\n", native.CurrentISA(), strings.Join(supported, ", "))
 			fmt.Fprintf(out, "threads: %d\n", native.Threads())
+			if err := writeTopology(out, sysNodeRoot, dp, tp); err != nil {
+				return err
+			}
 			fmt.Fprintln(out, "kernels:")
 			for _, k := range native.Kernels() {
 				fmt.Fprintf(out, "  %-16s %s\n", k.Name, k.Variant)
@@ -37,4 +41,7 @@ func newVersionCommand() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().IntVar(&dp, "dp", 0, "also print the cores kiln serve -dp N gives each replica")
+	cmd.Flags().IntVar(&tp, "tp", 0, "threads per replica for --dp (0: the allowed CPUs shared out evenly)")
+	return cmd
 }

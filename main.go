@@ -27,7 +27,7 @@ func newRootCommand() *cobra.Command {
 	}
 	root.AddCommand(newVersionCommand(), newRunCommand(), newBenchCommand())
 	root.AddCommand(newSynthCommand(), newQuantizeCommand(), newConvertCommand())
-	root.AddCommand(newServeCommand(), newChatCommand())
+	root.AddCommand(newServeCommand(), newChatCommand(), newGatewayCommand())
 	return root
 }
 

@@ -61,25 +61,40 @@ type Config struct {
 	EnablePrefixCaching bool    `mapstructure:"enable_prefix_caching"`
 	MaxITLMs            int     `mapstructure:"max_itl_ms"`
 
+	PrefixCacheDir         string `mapstructure:"prefix_cache_dir"`
+	PrefixCacheDirMaxBytes string `mapstructure:"prefix_cache_dir_max_bytes"`
+	PrefixCacheRAMBytes    string `mapstructure:"prefix_cache_ram_bytes"`
+
 	Speculative          string `mapstructure:"speculative"`
 	NumSpeculativeTokens int    `mapstructure:"num_speculative_tokens"`
 	NgramMin             int    `mapstructure:"ngram_min"`
 	NgramMax             int    `mapstructure:"ngram_max"`
+	DraftModel           string `mapstructure:"draft_model"`
+	DraftKVCacheSize     string `mapstructure:"draft_kv_cache_size"`
 
 	CORSOrigins         []string      `mapstructure:"cors_origins"`
 	BodyLimit           string        `mapstructure:"body_limit"`
 	RequestTimeout      time.Duration `mapstructure:"request_timeout"`
+	ReadTimeout         time.Duration `mapstructure:"read_timeout"`
 	ShutdownGracePeriod time.Duration `mapstructure:"shutdown_grace_period"`
 
 	LogFormat string `mapstructure:"log_format"`
 	LogLevel  string `mapstructure:"log_level"`
 
 	// Derived by Validate.
-	DeviceCPUs     []int    `mapstructure:"-"` // CPUs named by Devices (nil: all)
-	BodyLimitBytes int      `mapstructure:"-"`
-	KVCacheBytes   int64    `mapstructure:"-"` // 0: sized by CacheMaxEntryCount
-	AllAPIKeys     []string `mapstructure:"-"` // APIKeys plus APIKeyFile's lines
-	ModelNames     []string `mapstructure:"-"` // ServedModelName split at commas (nil: the file's base name)
+	DeviceCPUs     []int `mapstructure:"-"` // CPUs named by Devices (nil: all)
+	BodyLimitBytes int   `mapstructure:"-"`
+	KVCacheBytes   int64 `mapstructure:"-"` // 0: sized by CacheMaxEntryCount
+	// DraftKVCacheBytes is DraftKVCacheSize (0: as many tokens as the
+	// target's pool holds).
+	DraftKVCacheBytes int64    `mapstructure:"-"`
+	AllAPIKeys        []string `mapstructure:"-"` // APIKeys plus APIKeyFile's lines
+	ModelNames        []string `mapstructure:"-"` // ServedModelName split at commas (nil: the file's base name)
+
+	// PrefixCacheDirMaxBytesN and PrefixCacheRAMBytesN are the two sizes
+	// in bytes (the RAM tier 0: none).
+	PrefixCacheDirMaxBytesN int64 `mapstructure:"-"`
+	PrefixCacheRAMBytesN    int64 `mapstructure:"-"`
 
 	// ModelsMemoryBudgetBytes is ModelsMemoryBudget (0: no bound).
 	ModelsMemoryBudgetBytes int64 `mapstructure:"-"`
@@ -111,9 +126,13 @@ func Defaults() Config {
 		CORSOrigins:          []string{"*"},
 		BodyLimit:            "4MiB",
 		RequestTimeout:       10 * time.Minute,
+		ReadTimeout:          time.Minute,
 		ShutdownGracePeriod:  30 * time.Second,
 		LogFormat:            "text",
 		LogLevel:             "info",
+
+		PrefixCacheDirMaxBytes: "4GiB",
+		PrefixCacheRAMBytes:    "0",
 	}
 }
 
@@ -158,14 +177,20 @@ var options = []option{
 	{"max_batch_tokens", "tokens per forward pass (decodes plus prefill chunks)"},
 	{"max_queue", "requests waiting per replica before 429"},
 	{"enable_prefix_caching", "reuse the K/V of shared prompt prefixes"},
+	{"prefix_cache_dir", "directory where evicted prefix-cache blocks are kept (checksummed files per model) and reused, also after a restart (empty: off)"},
+	{"prefix_cache_dir_max_bytes", "bytes the prefix_cache_dir files may take, least recently used deleted first, e.g. 4GiB"},
+	{"prefix_cache_ram_bytes", "memory for evicted prefix-cache blocks before they go to prefix_cache_dir, e.g. 1GiB (0: none)"},
 	{"max_itl_ms", "inter-token latency target of running streams in ms: prefill chunks beside decodes are cut to fit it (0: 3x the measured decode step; -1: off)"},
-	{"speculative", "speculative decoding: ngram (prompt lookup) or empty for off"},
+	{"speculative", "speculative decoding: ngram (prompt lookup), draft (a draft model, implied by draft_model) or empty for off"},
 	{"num_speculative_tokens", "draft tokens per sequence and step with speculative decoding (1..16)"},
 	{"ngram_min", "shortest suffix the ngram drafter looks up"},
 	{"ngram_max", "longest suffix the ngram drafter looks up (ngram_min..16)"},
+	{"draft_model", "draft model for speculative decoding (GGUF file or Hugging Face directory, any quantization) sharing the model's tokenizer; sets speculative to draft"},
+	{"draft_kv_cache_size", "the draft model's K/V pool per replica, e.g. 256MiB (empty: as many tokens as the model's pool)"},
 	{"cors_origins", "allowed CORS origins (* for any)"},
 	{"body_limit", "largest request body, e.g. 4MiB"},
 	{"request_timeout", "longest a request may run (0: no limit)"},
+	{"read_timeout", "longest a client may take to send a request's headers and body; slower connections get a 408 (slowloris guard)"},
 	{"shutdown_grace_period", "on SIGTERM, how long in-flight requests may finish before they are cancelled"},
 	{"log_format", "log format: text or json"},
 	{"log_level", "log level: debug, info, warn or error"},

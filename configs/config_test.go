@@ -31,6 +31,8 @@ func TestKilnYAMLMatchesDefaults(t *testing.T) {
 	want.Model = c.Model
 	got := *c
 	got.DeviceCPUs, got.BodyLimitBytes, got.KVCacheBytes, got.AllAPIKeys, got.ModelsMemoryBudgetBytes, got.ModelNames = nil, 0, 0, nil, 0, nil
+	got.PrefixCacheDirMaxBytesN, got.PrefixCacheRAMBytesN = 0, 0
+	got.DraftKVCacheBytes = 0
 	if len(got.APIKeys) == 0 {
 		got.APIKeys = nil // [] in the file, nil in Defaults
 	}
@@ -82,6 +84,10 @@ func TestPrecedence(t *testing.T) {
 		{"unset flag keeps env", map[string]string{"KILN_MAX_NUM_SEQS": "8"}, []string{"--host", "::1"},
 			func(c *Config) bool { return c.MaxNumSeqs == 8 && c.Host == "::1" && c.Port == 9001 }},
 		{"bool flag", nil, []string{"--enable-prefix-caching=false"}, func(c *Config) bool { return !c.EnablePrefixCaching }},
+		{"prefix cache dir", map[string]string{"KILN_PREFIX_CACHE_DIR": "/var/kv", "KILN_PREFIX_CACHE_RAM_BYTES": "1GiB"}, []string{"--prefix-cache-dir-max-bytes", "8GiB"},
+			func(c *Config) bool {
+				return c.PrefixCacheDir == "/var/kv" && c.PrefixCacheDirMaxBytesN == 8<<30 && c.PrefixCacheRAMBytesN == 1<<30
+			}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,6 +129,10 @@ func TestValidateNamesTheOption(t *testing.T) {
 		{"cache_max_entry_count", func(c *Config) { c.CacheMaxEntryCount = 0 }},
 		{"kv_cache_size", func(c *Config) { c.KVCacheSize = "lots" }},
 		{"kv_cache_dtype", func(c *Config) { c.KVCacheDtype = "q4" }},
+		{"prefix_cache_dir", func(c *Config) { c.PrefixCacheDir, c.EnablePrefixCaching = "/tmp/kv", false }},
+		{"prefix_cache_dir_max_bytes", func(c *Config) { c.PrefixCacheDirMaxBytes = "0" }},
+		{"prefix_cache_dir_max_bytes", func(c *Config) { c.PrefixCacheDirMaxBytes = "lots" }},
+		{"prefix_cache_ram_bytes", func(c *Config) { c.PrefixCacheRAMBytes = "-1GiB" }},
 		{"block_size", func(c *Config) { c.BlockSize = 12 }},
 		{"max_num_seqs", func(c *Config) { c.MaxNumSeqs = 0 }},
 		{"max_num_seqs", func(c *Config) { c.MaxNumSeqs = 1000 }},
@@ -134,6 +144,7 @@ func TestValidateNamesTheOption(t *testing.T) {
 		{"grammar_step_work", func(c *Config) { c.GrammarStepWork = 10 }},
 		{"grammar_cache_bytes", func(c *Config) { c.GrammarCacheBytes = "lots" }},
 		{"request_timeout", func(c *Config) { c.RequestTimeout = -time.Second }},
+		{"read_timeout", func(c *Config) { c.ReadTimeout = 0 }},
 		{"shutdown_grace_period", func(c *Config) { c.ShutdownGracePeriod = -time.Second }},
 		{"log_format", func(c *Config) { c.LogFormat = "xml" }},
 		{"log_level", func(c *Config) { c.LogLevel = "loud" }},
@@ -143,6 +154,13 @@ func TestValidateNamesTheOption(t *testing.T) {
 		{"response_store_entries", func(c *Config) { c.ResponseStoreEntries = 0 }},
 		{"enable_auto_tool_choice", func(c *Config) { c.EnableAutoToolChoice = true }},
 		{"chat_template", func(c *Config) { c.ChatTemplate = "/nonexistent.jinja" }},
+		{"speculative", func(c *Config) { c.Speculative = "eagle" }},
+		{"speculative", func(c *Config) { c.Speculative = "draft" }},
+		{"num_speculative_tokens", func(c *Config) { c.Speculative, c.NumSpeculativeTokens = "ngram", 17 }},
+		{"ngram_max", func(c *Config) { c.Speculative, c.NgramMax = "ngram", 0 }},
+		{"draft_model", func(c *Config) { c.DraftModel = "/nonexistent/draft.gguf" }},
+		{"draft_model", func(c *Config) { c.Speculative, c.DraftModel = "ngram", m }},
+		{"draft_kv_cache_size", func(c *Config) { c.DraftModel, c.DraftKVCacheSize = m, "some" }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key, func(t *testing.T) {

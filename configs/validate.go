@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // BuiltinChatTemplates are the names chat_template accepts besides a file:
@@ -133,6 +134,7 @@ func (c *Config) Validate() error {
 		}
 		c.KVCacheBytes = n
 	}
+	c.validatePrefixCacheDir(bad)
 	if c.KVCacheDtype != "f16" && c.KVCacheDtype != "f32" && c.KVCacheDtype != "q8_0" {
 		bad("kv_cache_dtype", "%q: want f16, f32 or q8_0", c.KVCacheDtype)
 	}
@@ -153,21 +155,7 @@ func (c *Config) Validate() error {
 	if c.MaxITLMs < -1 {
 		bad("max_itl_ms", "%d: want a target in ms, 0 (automatic) or -1 (off)", c.MaxITLMs)
 	}
-	switch c.Speculative {
-	case "":
-	case "ngram":
-		if c.NumSpeculativeTokens < 1 || c.NumSpeculativeTokens > 16 {
-			bad("num_speculative_tokens", "%d: want 1..16", c.NumSpeculativeTokens)
-		}
-		if c.NgramMin < 1 {
-			bad("ngram_min", "%d: want >= 1", c.NgramMin)
-		}
-		if c.NgramMax < c.NgramMin || c.NgramMax > 16 {
-			bad("ngram_max", "%d: want ngram_min (%d)..16", c.NgramMax, c.NgramMin)
-		}
-	default:
-		bad("speculative", "%q: want ngram or empty (off)", c.Speculative)
-	}
+	c.validateSpeculative(bad)
 	for i, o := range c.CORSOrigins {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
 			bad("cors_origins", "origin %d %q: want * or a scheme://host[:port] origin", i, o)
@@ -189,6 +177,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RequestTimeout < 0 {
 		bad("request_timeout", "%s: want >= 0 (0: no limit)", c.RequestTimeout)
+	}
+	if c.ReadTimeout < time.Second {
+		bad("read_timeout", "%s: want >= 1s", c.ReadTimeout)
 	}
 	if c.ShutdownGracePeriod < 0 {
 		bad("shutdown_grace_period", "%s: want >= 0", c.ShutdownGracePeriod)
@@ -290,4 +281,21 @@ func splitLines(s string) []string {
 		lines[i] = strings.TrimSpace(l)
 	}
 	return lines
+}
+
+// validatePrefixCacheDir checks the prefix cache's spill options (the
+// directory itself is created and probed when the server starts).
+func (c *Config) validatePrefixCacheDir(bad func(key, format string, args ...any)) {
+	var err error
+	c.PrefixCacheDirMaxBytesN, err = ParseSize(c.PrefixCacheDirMaxBytes)
+	if err != nil || c.PrefixCacheDirMaxBytesN <= 0 {
+		bad("prefix_cache_dir_max_bytes", "%q: want a positive size such as 4GiB", c.PrefixCacheDirMaxBytes)
+	}
+	c.PrefixCacheRAMBytesN, err = ParseSize(c.PrefixCacheRAMBytes)
+	if err != nil || c.PrefixCacheRAMBytesN < 0 {
+		bad("prefix_cache_ram_bytes", "%q: want a size such as 1GiB (0: none)", c.PrefixCacheRAMBytes)
+	}
+	if c.PrefixCacheDir != "" && !c.EnablePrefixCaching {
+		bad("prefix_cache_dir", "%q needs enable_prefix_caching: only cached prefixes are spilled", c.PrefixCacheDir)
+	}
 }

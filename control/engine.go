@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kiln-llm/kiln/control/kvcache"
+	"github.com/kiln-llm/kiln/control/kvcache/spill"
 	"github.com/kiln-llm/kiln/engine/sample"
 	"github.com/kiln-llm/kiln/engine/tokenizer"
 )
@@ -36,6 +37,10 @@ type Config struct {
 	// the predicted cost of the step's decodes alone; negative turns the
 	// limit off (prefill chunks take the whole token budget).
 	MaxITL time.Duration
+	// Spill, if set, keeps the prefix cache's evicted blocks beyond the
+	// pool and brings them back for later prompts (see spill.go); it needs
+	// PrefixCaching and an executor with BlockIO of the store's shape.
+	Spill *spill.Store
 	// Speculative configures speculative decoding (zero: off).
 	Speculative SpeculativeConfig
 	// Now is the clock of latencies and the step cost model (nil:
@@ -59,6 +64,7 @@ type Engine struct {
 	tok  *tokenizer.Tokenizer
 	pool *kvcache.Pool
 	met  *metrics
+	bio  BlockIO // the executor's block I/O when spilling, else nil
 
 	mu       sync.Mutex
 	incoming []*sequence
@@ -76,17 +82,20 @@ type Engine struct {
 	step     Step
 	copies   []kvcache.Copy
 	logits   []float32
-	sched    []*sequence    // this step's sequences, in Step order
-	prefills []*sequence    // scratch: this step's prefill candidates
-	specs    []verification // this step's speculative sequences
-	kids     []*sequence    // members forked this step, to deliver with sched
-	picks    []pick         // this step's samplings
-	beams    []*group       // beam searches with rows this step
-	beamLP   []float64      // scratch: one row's log-softmax
-	stamp    uint64         // slotsInUse's visit mark
-	cost     stepCost       // the step cost model
-	shape    stepShape      // this step's shape, for the cost model
-	nArrive  uint64         // arrivals so far (under mu)
+	sched    []*sequence       // this step's sequences, in Step order
+	prefills []*sequence       // scratch: this step's prefill candidates
+	specs    []verification    // this step's speculative sequences
+	kids     []*sequence       // members forked this step, to deliver with sched
+	picks    []pick            // this step's samplings
+	beams    []*group          // beam searches with rows this step
+	beamLP   []float64         // scratch: one row's log-softmax
+	stamp    uint64            // slotsInUse's visit mark
+	drafter  *drafter          // the draft model (speculative method draft), else nil
+	cost     stepCost          // the step cost model
+	shape    stepShape         // this step's shape, for the cost model
+	nArrive  uint64            // arrivals so far (under mu)
+	evicted  []kvcache.Evicted // scratch: blocks the pool evicted, for the spill
+	imports  []blockImport     // spilled blocks to write before this step's forward
 }
 
 // New starts an engine over exec (whose K/V cache the engine's block pool
@@ -129,12 +138,31 @@ func New(exec Executor, tok *tokenizer.Tokenizer, cfg Config) (*Engine, error) {
 	if err := cfg.Speculative.validate(); err != nil {
 		return nil, err
 	}
-	pool, err := kvcache.New(kvcache.Config{NumBlocks: exec.NumBlocks(), BlockSize: exec.BlockSize(), PrefixCaching: cfg.PrefixCaching})
+	bio, err := setupSpill(cfg, exec)
+	if err != nil {
+		return nil, err
+	}
+	window := 0
+	if w, ok := exec.(WindowedExecutor); ok {
+		window = w.AttentionWindow()
+	}
+	pool, err := kvcache.New(kvcache.Config{NumBlocks: exec.NumBlocks(), BlockSize: exec.BlockSize(), PrefixCaching: cfg.PrefixCaching,
+		KeepEvicted: bio != nil, Window: window})
 	if err != nil {
 		return nil, fmt.Errorf("control: %w", err)
 	}
+	var d *drafter
+	if cfg.Speculative.Method == "draft" {
+		if d, err = newDrafter(cfg.Speculative.Draft, exec.VocabSize(), cfg.PrefixCaching); err != nil {
+			return nil, err
+		}
+	}
+	met := newMetrics()
+	if m := cfg.Speculative.Method; m != "" {
+		met.m.Spec[m] = SpecCounts{} // exported at 0 before the first draft
+	}
 	e := &Engine{
-		cfg: cfg, exec: exec, tok: tok, pool: pool, met: newMetrics(),
+		cfg: cfg, exec: exec, tok: tok, pool: pool, met: met, bio: bio, drafter: d,
 		sessions: map[string]*session{},
 		wake:     make(chan struct{}, 1), loopDone: make(chan struct{}),
 		logits: make([]float32, cfg.MaxNumSeqs*(1+cfg.Speculative.Tokens)*exec.VocabSize()),
@@ -171,6 +199,15 @@ func (e *Engine) Submit(ctx context.Context, req Request) (<-chan Event, error) 
 	if err != nil {
 		return nil, err
 	}
+	if e.nWaiting.Load() < int64(e.cfg.MaxQueue) { // a request refused for a full queue reads nothing
+		e.readAhead(s) // disk reads here, on the caller's goroutine
+	}
+	queued := false
+	defer func() {
+		if !queued {
+			e.dropAhead(s)
+		}
+	}()
 	box := newOutbox(ctx, req.choices())
 	s.box = box
 	if req.width() > 1 || req.Beam != nil {
@@ -179,6 +216,7 @@ func (e *Engine) Submit(ctx context.Context, req Request) (<-chan Event, error) 
 			g.beam = &beamState{params: *req.Beam}
 		}
 		proto := *s
+		proto.ahead = nil
 		proto.tokens = slices.Clone(s.tokens)
 		proto.dec = s.dec.Clone()
 		if req.Constraint != nil {
@@ -211,6 +249,7 @@ func (e *Engine) Submit(ctx context.Context, req Request) (<-chan Event, error) 
 	s.arrival = e.nArrive
 	e.incoming = append(e.incoming, s)
 	box.unwake = context.AfterFunc(ctx, e.poke)
+	queued = true
 	e.poke()
 	return box.out, nil
 }
@@ -270,6 +309,12 @@ func (e *Engine) Close() {
 func (e *Engine) Metrics() Metrics {
 	m := e.met.snapshot()
 	m.KV = e.pool.Stats()
+	if e.cfg.Spill != nil {
+		m.Spill.Stats = e.cfg.Spill.Stats()
+	}
+	if e.drafter != nil {
+		m.DraftKV = e.drafter.pool.Stats()
+	}
 	m.Waiting = int(e.nWaiting.Load())
 	e.mu.Lock()
 	m.Sessions = len(e.sessions)

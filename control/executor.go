@@ -28,6 +28,17 @@ type Executor interface {
 	Forward(s *Step, logits []float32) error
 }
 
+// WindowedExecutor is an Executor whose model reads at most
+// AttentionWindow() positions back in every layer (a sliding window on
+// every layer; 0: no such bound). The engine then releases each sequence's
+// K/V blocks older than that while it runs (kvcache.Config.Window), and the
+// executor accepts kvcache.GoneBlock for them in block tables. Optional, so
+// fakes and wrappers need not implement it.
+type WindowedExecutor interface {
+	Executor
+	AttentionWindow() int
+}
+
 // Step is one forward pass (the engine's batch.Step): the tokens of every
 // scheduled sequence, flattened; each sequence's tokens contiguous and in
 // position order.

@@ -30,6 +30,7 @@ type fakeExec struct {
 	delay     time.Duration
 	fail      func(s *Step) error
 	copyBack  int        // > 0: the top token repeats the cached token this far back (repetitive text)
+	salt      uint64     // mixed into the logits' hash: a fake with another salt disagrees
 	clock     *fakeClock // advanced by cost(step) in Forward, when set
 	cost      func(s *Step) time.Duration
 }
@@ -100,7 +101,7 @@ func (f *fakeExec) Forward(s *Step, logits []float32) error {
 	for j, row := range s.Outputs {
 		q := s.Seqs[s.Seq[row]]
 		// FNV over the cached context (positions 0..Pos[row]).
-		h := uint64(14695981039346656037)
+		h := uint64(14695981039346656037) ^ f.salt
 		for p := 0; p <= int(s.Pos[row]); p++ {
 			h = (h ^ uint64(uint32(f.cache[f.slot(q.BlockTable, p)]))) * 1099511628211
 		}

@@ -78,9 +78,12 @@ func (e *Engine) slotsNeeded(s *sequence) int {
 func (e *Engine) cloneSeq(p *sequence) *sequence {
 	c := *p
 	c.tokens = slices.Grow(slices.Clone(p.tokens), 16)
-	c.kv, c.computed, c.chunk = nil, 0, 0
+	c.kv, c.computed, c.chunk, c.ahead, c.dkv = nil, 0, 0, nil, nil
 	if p.kv != nil {
 		c.kv, c.computed = e.pool.Fork(p.kv), p.computed
+	}
+	if e.drafter != nil {
+		c.dkv = e.drafter.fork(p)
 	}
 	c.dec = p.dec.Clone()
 	c.row, c.beamRow, c.hasRow = nil, nil, false
@@ -141,6 +144,7 @@ func (e *Engine) retire(s *sequence) {
 		e.pool.Free(s.kv)
 		s.kv = nil
 	}
+	e.freeDraft(s)
 }
 
 // groupFinish routes a member's final event (already in s.pending) to the

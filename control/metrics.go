@@ -63,8 +63,24 @@ type Metrics struct {
 	// DraftTokens are speculative tokens verified; AcceptedTokens those of
 	// them the model kept (the acceptance rate is their ratio).
 	DraftTokens, AcceptedTokens uint64
+	// Spill counts the prefix cache's blocks kept beyond the pool.
+	Spill SpillMetrics
+	// Spec splits DraftTokens and AcceptedTokens by speculative method
+	// ("ngram", "draft").
+	Spec map[string]SpecCounts
+	// DraftForwards are the draft model's forward passes; DraftFailures
+	// the steps whose drafts were dropped because one failed.
+	DraftForwards, DraftFailures uint64
+	// DraftKV is the draft model's K/V pool (zero without a draft model).
+	DraftKV kvcache.Stats
 
 	TTFT, InterToken, EndToEnd, Queue Histogram // seconds
+}
+
+// SpecCounts are one speculative method's draft tokens verified and
+// accepted.
+type SpecCounts struct {
+	Drafts, Accepted uint64
 }
 
 // metrics accumulates under its own lock: the loop writes, scrapers read.
@@ -75,8 +91,8 @@ type metrics struct {
 
 func newMetrics() *metrics {
 	return &metrics{m: Metrics{
-		Requests: map[FinishReason]uint64{},
-		TTFT:     newHistogram(), InterToken: newHistogram(), EndToEnd: newHistogram(), Queue: newHistogram(),
+		Requests: map[FinishReason]uint64{}, Spec: map[string]SpecCounts{},
+		TTFT: newHistogram(), InterToken: newHistogram(), EndToEnd: newHistogram(), Queue: newHistogram(),
 	}}
 }
 
@@ -97,6 +113,10 @@ func (m Metrics) clone() Metrics {
 	m.Requests = maps.Clone(m.Requests)
 	if m.Requests == nil {
 		m.Requests = map[FinishReason]uint64{}
+	}
+	m.Spec = maps.Clone(m.Spec)
+	if m.Spec == nil {
+		m.Spec = map[string]SpecCounts{}
 	}
 	m.TTFT, m.InterToken, m.EndToEnd, m.Queue = m.TTFT.clone(), m.InterToken.clone(), m.EndToEnd.clone(), m.Queue.clone()
 	return m
@@ -125,6 +145,22 @@ func (m *Metrics) Add(o Metrics) {
 	m.StepTokens += o.StepTokens
 	m.DraftTokens += o.DraftTokens
 	m.AcceptedTokens += o.AcceptedTokens
+	m.Spill.add(o.Spill)
+	m.DraftForwards += o.DraftForwards
+	m.DraftFailures += o.DraftFailures
+	m.DraftKV.TotalBlocks += o.DraftKV.TotalBlocks
+	m.DraftKV.FreeBlocks += o.DraftKV.FreeBlocks
+	m.DraftKV.CachedBlocks += o.DraftKV.CachedBlocks
+	m.DraftKV.UsedBlocks += o.DraftKV.UsedBlocks
+	if m.Spec == nil {
+		m.Spec = map[string]SpecCounts{}
+	}
+	for k, v := range o.Spec {
+		c := m.Spec[k]
+		c.Drafts += v.Drafts
+		c.Accepted += v.Accepted
+		m.Spec[k] = c
+	}
 	if m.Requests == nil {
 		m.Requests = map[FinishReason]uint64{}
 	}

@@ -23,12 +23,20 @@ package control
 //     sequence holds drafts, and a rejected draft's slots are truncated
 //     (s.kv.Len() <= len(s.tokens) for a running sequence that was
 //     verified), so its K/V is never committed nor seen.
+//   - With spilling, K/V bytes move in one order each step: blocks the
+//     pool evicted are read out (drainEvicted), then the step's copies run,
+//     then spilled blocks loaded at admission are written and only then
+//     committed (applyImports), then the forward; so no block is read after
+//     it was overwritten, and no block is registered (seen by another
+//     prompt, evicted, spilled) before it holds its bytes.
 //
 // Invariants (hold between steps):
 //   - Every sequence is in exactly one place: incoming (Submit's side),
 //     waiting, running, or finished (its final event handed to deliver()).
 //   - A running sequence s owns s.kv with s.kv.Computed() == s.computed and
-//     s.kv.Len() >= s.computed; a waiting one owns no blocks (s.kv == nil),
+//     s.kv.Len() >= s.computed (within a step, a sequence admitted with
+//     spilled blocks counts them in s.computed from its admission, and in
+//     s.kv from applyImports, before the forward); a waiting one owns no blocks (s.kv == nil),
 //     except a session resumption, which owns its session's blocks.
 //   - s.tokens[:s.computed] are in the K/V cache; s.tokens[s.computed:] are
 //     not; sampling happens exactly when a step evaluates the last token.
@@ -62,6 +70,7 @@ func (e *Engine) loop() {
 		closed := e.takeIncoming()
 		if closed {
 			e.abortAll(ErrClosed)
+			e.flushSpill()
 			return
 		}
 		e.reapCancelled()
@@ -137,11 +146,18 @@ func (e *Engine) abortAll(err error) {
 func (e *Engine) runStep() bool {
 	start := e.cfg.Now()
 	e.schedule()
+	e.drainEvicted(time.Time{}) // evicted blocks' bytes leave before anything overwrites them
 	if len(e.sched) == 0 {
+		if err := e.applyImports(); err != nil {
+			e.dropFinished()
+		}
 		return false
 	}
 	defer func() { e.cost.observe(e.shape, e.cfg.Now().Sub(start)) }()
 	err := e.exec.CopyBlocks(e.copies)
+	if ierr := e.applyImports(); err == nil {
+		err = ierr
+	}
 	if err == nil {
 		err = e.exec.Forward(&e.step, e.logits[:len(e.step.Outputs)*e.exec.VocabSize()])
 	}
@@ -221,6 +237,9 @@ func (e *Engine) schedule() {
 	}
 	budget = e.speculate(budget)
 	e.schedulePrefill(e.prefillBudget(budget))
+	if e.drafter != nil {
+		e.runDrafts() // after prefill: its chunks are mirrored in the draft
+	}
 	for _, s := range e.running {
 		if s.chunk > 0 {
 			e.addToStep(s)
@@ -287,6 +306,7 @@ func (e *Engine) allocate(s *sequence) error {
 		if kv != nil {
 			cp, err := e.pool.AppendSlots(kv, len(s.tokens)-n)
 			if err == nil {
+				e.dropAhead(s)
 				e.copies = append(e.copies, cp...)
 				s.kv, s.computed, s.cached = kv, n, n
 				return nil
@@ -299,6 +319,7 @@ func (e *Engine) allocate(s *sequence) error {
 	if err != nil {
 		return err
 	}
+	cached = e.loadAhead(s, kv, cached)
 	s.kv, s.computed = kv, cached
 	if s.preemptions == 0 {
 		s.cached = cached
@@ -311,6 +332,7 @@ func (e *Engine) allocate(s *sequence) error {
 // (prompt and generated tokens) when blocks are free again.
 func (e *Engine) preempt(s *sequence) {
 	e.pool.Free(s.kv)
+	e.freeDraft(s)
 	s.kv, s.computed, s.chunk = nil, 0, 0
 	s.draft = s.draft[:0]
 	s.preemptions++
@@ -486,6 +508,7 @@ func (e *Engine) finish(s *sequence, reason FinishReason, err error) {
 		return
 	}
 	s.finished = true
+	e.dropAhead(s)
 	if reason == FinishLength || reason == FinishAbort || reason == FinishError {
 		s.pending.Text += s.dec.Flush()
 	}
@@ -518,6 +541,7 @@ func (e *Engine) finish(s *sequence, reason FinishReason, err error) {
 
 // releaseBlocks frees s's K/V, or gives it to s's session when s ended well.
 func (e *Engine) releaseBlocks(s *sequence, reason FinishReason) {
+	e.freeDraft(s) // a session keeps the target's K/V only
 	if s.session == nil {
 		if s.kv != nil {
 			e.pool.Free(s.kv)

@@ -27,11 +27,13 @@ type sequence struct {
 	nPrompt  int
 	maxLen   int // len(tokens) at which generation stops for length
 	kv       *kvcache.Seq
-	computed int    // leading tokens whose K/V is in the cache
-	chunk    int    // tokens scheduled in the current step
-	cached   int    // prompt tokens reused from the cache at first admission
-	admitted uint64 // admission order; the youngest is preempted first
-	arrival  uint64 // submission order; the waiting queue's tie-break
+	dkv      *kvcache.Seq // the draft model's K/V (speculative method draft), or nil
+	computed int          // leading tokens whose K/V is in the cache
+	chunk    int          // tokens scheduled in the current step
+	cached   int          // prompt tokens reused from the cache (or the spill) at first admission
+	ahead    *readAhead   // spilled prompt blocks read before admission (nil: none)
+	admitted uint64       // admission order; the youngest is preempted first
+	arrival  uint64       // submission order; the waiting queue's tie-break
 	session  *session
 	draft    []int32   // speculative tokens verified this step, after the chunk
 	spec     specState // speculation's per-sequence bookkeeping

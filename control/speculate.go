@@ -6,12 +6,14 @@ import (
 	"time"
 )
 
-// SpeculativeConfig turns on speculative decoding by prompt lookup (vLLM's
-// "ngram" method, no draft model): a decoding sequence whose last
+// SpeculativeConfig turns on speculative decoding, by prompt lookup
+// (vLLM's "ngram" method, no draft model: a decoding sequence whose last
 // NgramMax..NgramMin tokens occurred earlier in its tokens proposes the up
-// to Tokens tokens that followed them there. The drafts ride in the step as
-// extra rows of the sequence (prefill-like: one forward verifies them all),
-// and the longest prefix the model itself would have produced is kept.
+// to Tokens tokens that followed them there) or by a draft model (method
+// "draft": Draft proposes Tokens tokens by greedy argmax; see draft.go).
+// The drafts ride in the step as extra rows of the sequence (prefill-like:
+// one forward verifies them all), and the longest prefix the model itself
+// would have produced is kept.
 //
 // Sampling is unchanged: every row is sampled as a plain decode would
 // sample it (the same logits — the kernels are batch-invariant and decode
@@ -21,12 +23,16 @@ import (
 // run without speculation produces, token for token; the target
 // distribution is kept exactly because the drafter is deterministic.
 type SpeculativeConfig struct {
-	// Method is "" (off) or "ngram".
+	// Method is "" (off), "ngram" or "draft".
 	Method string
 	// Tokens is the most draft tokens per sequence and step (K).
 	Tokens int
 	// NgramMin and NgramMax bound the length of the suffix looked up.
 	NgramMin, NgramMax int
+	// Draft is the draft model's executor (method "draft"), with its own
+	// K/V cache; its vocabulary must be the target's (the composition root
+	// compares the tokenizers).
+	Draft Executor
 }
 
 func (c SpeculativeConfig) validate() error {
@@ -37,8 +43,19 @@ func (c SpeculativeConfig) validate() error {
 		}
 		return nil
 	case "ngram":
+		if c.Draft != nil {
+			return fmt.Errorf("control: a draft model with speculative method ngram: want method draft")
+		}
+	case "draft":
+		if c.Draft == nil {
+			return fmt.Errorf("control: speculative method draft without a draft model")
+		}
+		if c.Tokens < 1 || c.Tokens > 16 {
+			return fmt.Errorf("control: num_speculative_tokens %d: want 1..16", c.Tokens)
+		}
+		return nil
 	default:
-		return fmt.Errorf("control: speculative method %q: want ngram", c.Method)
+		return fmt.Errorf("control: speculative method %q: want ngram or draft", c.Method)
 	}
 	switch {
 	case c.Tokens < 1 || c.Tokens > 16:
@@ -55,15 +72,21 @@ func (c SpeculativeConfig) validate() error {
 // draft costs its rows (on a CPU a step of 5 rows of a small model costs
 // about 2.5 decode steps, measured on SmolLM2-135M), so drafts grow only
 // while they are accepted (the length doubles after a fully accepted
-// draft, up to Tokens) and fall to one token after a miss, and every miss
+// draft, up to Tokens) and fall to one token after a miss, and a miss
 // pauses drafting (4 steps, doubling to specMaxPause while misses go on).
 // Text the drafter never predicts then costs a few one-token probes per
-// hundred steps.
+// hundred steps. A draft model, which agrees most of the time where it
+// agrees at all, pauses only from the second miss in a row: its one-token
+// probe after a miss is cheap, and a pause after each chance miss would
+// forgo most of its gain.
 type specState struct {
-	drafted, accepted int // totals, for the usage
-	k                 int // the next draft's length (0: not yet set)
-	pause             int // steps left without drafting
-	backoff           int // the next pause
+	drafted, accepted int  // totals, for the usage
+	k                 int  // the next draft's length (0: not yet set)
+	pause             int  // steps left without drafting
+	backoff           int  // the next pause
+	misses            int  // drafts in a row with none accepted
+	draftFull         bool // the draft model's context cannot hold another draft
+	catchUp           bool // this step: feed the draft model what it lacks, without drafting
 }
 
 const specMaxPause = 256 // steps
@@ -93,6 +116,10 @@ func (e *Engine) speculate(budget int) int {
 	if k == 0 {
 		return budget
 	}
+	d := e.drafter
+	if d != nil {
+		d.begin()
+	}
 	for _, s := range e.running {
 		if s.chunk != 1 || s.remaining() != 1 || !s.canSpeculate() || budget <= minPrefillChunk {
 			continue
@@ -108,19 +135,25 @@ func (e *Engine) speculate(budget int) int {
 		if n <= 0 {
 			continue
 		}
-		d := proposeNgram(s.tokens, e.cfg.Speculative.NgramMin, e.cfg.Speculative.NgramMax, n, s.draft[:0])
-		if len(d) == 0 {
+		var draft []int32
+		if d != nil {
+			// Placeholders: runDrafts fills them once prefill is scheduled.
+			draft = append(s.draft[:0], make([]int32, d.reserve(s, n))...)
+		} else {
+			draft = proposeNgram(s.tokens, e.cfg.Speculative.NgramMin, e.cfg.Speculative.NgramMax, n, s.draft[:0])
+		}
+		if len(draft) == 0 {
 			continue
 		}
-		cp, err := e.pool.AppendSlots(s.kv, len(d))
+		cp, err := e.pool.AppendSlots(s.kv, len(draft))
 		if err != nil {
 			continue // no room for drafts: a plain decode
 		}
 		e.copies = append(e.copies, cp...)
-		s.draft = d
-		budget -= len(d)
-		e.shape.tokens += len(d)
-		e.shape.keys += len(d)*len(s.tokens) + len(d)*(len(d)+1)/2
+		s.draft = draft
+		budget -= len(draft)
+		e.shape.tokens += len(draft)
+		e.shape.keys += len(draft)*len(s.tokens) + len(draft)*(len(draft)+1)/2
 	}
 	return budget
 }
@@ -180,22 +213,31 @@ func (e *Engine) verify(v verification, now time.Time) {
 		// Keep a slot for the token just sampled when one was reserved.
 		if err := e.pool.Truncate(s.kv, min(len(s.tokens), s.kv.Len())); err != nil {
 			e.finish(s, FinishError, fmt.Errorf("control: %w", err))
+		} else if e.drafter != nil {
+			e.drafter.settle(s, accepted)
 		}
 	}
 	switch {
 	case accepted == len(d):
-		s.spec.k, s.spec.backoff = min(2*s.spec.k, e.cfg.Speculative.Tokens), 0
+		s.spec.k, s.spec.backoff, s.spec.misses = min(2*s.spec.k, e.cfg.Speculative.Tokens), 0, 0
 	case accepted > 0:
-		s.spec.backoff = 0
+		s.spec.backoff, s.spec.misses = 0, 0
 	default:
 		s.spec.k = 1
-		s.spec.backoff = min(max(2*s.spec.backoff, 4), specMaxPause)
-		s.spec.pause = s.spec.backoff
+		s.spec.misses++
+		if e.drafter == nil || s.spec.misses > 1 {
+			s.spec.backoff = min(max(2*s.spec.backoff, 4), specMaxPause)
+			s.spec.pause = s.spec.backoff
+		}
 	}
-	nd, na := uint64(len(d)), uint64(accepted)
+	nd, na, method := uint64(len(d)), uint64(accepted), e.cfg.Speculative.Method
 	e.met.update(func(m *Metrics) {
 		m.DraftTokens += nd
 		m.AcceptedTokens += na
+		c := m.Spec[method]
+		c.Drafts += nd
+		c.Accepted += na
+		m.Spec[method] = c
 	})
 	s.draft = s.draft[:0]
 }

@@ -110,6 +110,19 @@ typedef void (*kiln_task)(void *arg, int ith, int nth);
  * pool size; nth <= 1 runs inline. Concurrent callers are serialised. */
 void kiln_parallel(kiln_task fn, void *arg, int nth);
 
+/* kiln_scratch_take returns a 64-byte aligned area of at least bytes for
+ * one kernel call, or NULL; kiln_scratch_give returns it. The area comes from
+ * the calling thread's pool (the bound one, else the global one), which keeps
+ * one cached buffer: decode calls kiln_matmul hundreds of times per token,
+ * and a malloc of a few hundred KB each time would be an mmap and page
+ * faults. Replicas on their own pools thus never contend for it; callers
+ * sharing a pool take it by atomic exchange (a second caller allocates its
+ * own; the larger is kept). kiln_scratch_allocs counts the allocations made
+ * (observability: proves replicas do not steal each other's buffer). */
+void *kiln_scratch_take(size_t bytes);
+void kiln_scratch_give(void *area);
+int64_t kiln_scratch_allocs(void);
+
 /* kiln_spin_until_at_least waits (spinning, then yielding) until *v >= want:
  * a barrier inside one task, between phases whose items threads claim. */
 void kiln_spin_until_at_least(const _Atomic int64_t *v, int64_t want);

@@ -24,38 +24,6 @@
 /* Largest m*k, n*k or m*n accepted (elements): keeps every index in int64 and size_t. */
 #define KILN_MM_MAX_ELEMS ((int64_t)1 << 46)
 
-/* ---- scratch: one cached buffer, taken and returned atomically ---------- */
-/* Decode calls kiln_matmul hundreds of times per token; a malloc of a few
- * hundred KB per call would be an mmap + page faults each time. The buffer is
- * taken with an atomic exchange, so concurrent callers never share it (a
- * second caller simply allocates its own and the larger one is kept). Its
- * size lives in its own first 64 bytes, so pointer and size travel together. */
-static _Atomic(size_t *) g_scratch;
-
-/* scratch_take returns a 64-byte aligned area of at least bytes, or NULL. */
-static void *scratch_take(size_t bytes) {
-    size_t *p = atomic_exchange(&g_scratch, NULL);
-    if (p && p[0] >= bytes) return (char *)p + 64;
-    free(p);
-    bytes = (bytes + 4095) & ~(size_t)4095;
-    if (posix_memalign((void **)&p, 64, bytes + 64)) return NULL;
-    p[0] = bytes;
-    return (char *)p + 64;
-}
-
-static void scratch_give(void *area) {
-    size_t *p = (size_t *)((char *)area - 64);
-    size_t *old = atomic_exchange(&g_scratch, NULL);
-    if (old && old[0] > p[0]) { /* keep the larger one */
-        size_t *t = old;
-        old = p;
-        p = t;
-    }
-    free(old);
-    old = atomic_exchange(&g_scratch, p);
-    free(old); /* another caller returned one meanwhile */
-}
-
 /* ---- the blocked driver shared by the SIMD variants ----------------------- */
 /* Loop nest, outermost first: n block (NB W rows, kept in L2), m block (MB X
  * rows, bounds the accumulator scratch), k block (KC elements; the whole of
@@ -240,7 +208,7 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
     }
     /* Q8_K X after the rest (292-byte blocks; k % 256 == 0 was checked) */
     const size_t qk_bytes = q8k ? (size_t)m * (size_t)(k / 256) * 292 : 0;
-    void *s = scratch_take(acc_bytes + q_bytes + tiled_bytes + qk_bytes + 64);
+    void *s = kiln_scratch_take(acc_bytes + q_bytes + tiled_bytes + qk_bytes + 64);
     if (!s) return KILN_ERR_NOMEM;
     t.scratch = s;
     if (q8) {
@@ -276,7 +244,7 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
     atomic_store_explicit(&t.next_group, 0, memory_order_relaxed);
     atomic_store_explicit(&t.groups_done, 0, memory_order_relaxed);
     kiln_parallel(matmul_worker, &t, nth);
-    scratch_give(s);
+    kiln_scratch_give(s);
     return KILN_OK;
 }
 

@@ -1,5 +1,6 @@
 /* ops.h — the element-wise and row-wise kernel family: conversions,
- * dequantisation, rmsnorm, softmax, swiglu, add, scale, rope.
+ * dequantisation, rmsnorm, softmax, swiglu, tanh-GELU and soft-capping,
+ * add, scale, rope.
  *
  * Each ISA variant (scalar reference, AVX2, AVX-512) provides one table of
  * per-row / per-span kernels. The public entry points in ops.c validate,
@@ -33,6 +34,10 @@ typedef struct {
     void (*softmax_row)(float *y, const float *x, int64_t n);
     /* y[n] = g/(1+exp(-g)) * u */
     void (*swiglu)(float *y, const float *g, const float *u, int64_t n);
+    /* y[n] = gelu(g) * u, ggml's tanh GELU: 0.5g(1 + tanh(sqrt(2/pi) g (1 + 0.044715 g²))) */
+    void (*geglu_tanh)(float *y, const float *g, const float *u, int64_t n);
+    /* y[n] = cap * tanh(x / cap) */
+    void (*softcap)(float *y, const float *x, float cap, int64_t n);
     /* y[n] = a + b */
     void (*add)(float *y, const float *a, const float *b, int64_t n);
     /* y[n] = x * s */

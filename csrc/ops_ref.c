@@ -74,6 +74,21 @@ static void ref_softmax_row(float *y, const float *x, int64_t n) {
 
 /* ---- element-wise --------------------------------------------------------- */
 
+/* geglu_tanh span [n]: y = 0.5g(1 + tanhf(sqrt(2/pi) g (1 + 0.044715 g²))) * u,
+ * ggml's GELU (tanh form) with libm's tanhf. */
+static void ref_geglu_tanh(float *y, const float *g, const float *u, int64_t n) {
+    const float k = 0.79788456080286535588f; /* sqrt(2/pi) */
+    for (int64_t i = 0; i < n; i++) {
+        const float x = g[i];
+        y[i] = 0.5f * x * (1.0f + tanhf(k * x * (1.0f + 0.044715f * x * x))) * u[i];
+    }
+}
+
+/* softcap span [n]: y = cap * tanhf(x / cap). */
+static void ref_softcap(float *y, const float *x, float cap, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = cap * tanhf(x[i] / cap);
+}
+
 /* swiglu span [n]: y = (g / (1 + expf(-g))) * u, as ggml_vec_swiglu_f32. */
 static void ref_swiglu(float *y, const float *g, const float *u, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
@@ -121,6 +136,8 @@ const kiln_ops_kernels kiln_ops_scalar = {
     .rmsnorm_row = ref_rmsnorm_row,
     .softmax_row = ref_softmax_row,
     .swiglu = ref_swiglu,
+    .geglu_tanh = ref_geglu_tanh,
+    .softcap = ref_softcap,
     .add = ref_add,
     .scale = ref_scale,
     .rope_head = ref_rope_head,

@@ -51,6 +51,7 @@ struct kiln_pool {
     pthread_mutex_t sleep_mu;
     pthread_cond_t sleep_cv;
     pthread_mutex_t run_mu;   /* one task at a time */
+    _Atomic(size_t *) scratch; /* kiln_scratch_take's cached buffer; its size in its first 64 bytes */
 };
 
 static kiln_pool g_pool = {
@@ -68,6 +69,36 @@ static atomic_int g_in_flight;
 static atomic_int g_peak;
 
 static kiln_pool *current_pool(void) { return t_bound ? t_bound : &g_pool; }
+
+/* ---- per-pool kernel scratch (kiln_internal.h) ---------------------------- */
+static atomic_llong g_scratch_allocs;
+
+void *kiln_scratch_take(size_t bytes) {
+    size_t *p = atomic_exchange(&current_pool()->scratch, NULL);
+    if (p && p[0] >= bytes) return (char *)p + 64;
+    free(p);
+    bytes = (bytes + 4095) & ~(size_t)4095;
+    if (posix_memalign((void **)&p, 64, bytes + 64)) return NULL;
+    atomic_fetch_add(&g_scratch_allocs, 1);
+    p[0] = bytes;
+    return (char *)p + 64;
+}
+
+void kiln_scratch_give(void *area) {
+    _Atomic(size_t *) *slot = &current_pool()->scratch;
+    size_t *p = (size_t *)((char *)area - 64);
+    size_t *old = atomic_exchange(slot, NULL);
+    if (old && old[0] > p[0]) { /* keep the larger one */
+        size_t *t = old;
+        old = p;
+        p = t;
+    }
+    free(old);
+    old = atomic_exchange(slot, p);
+    free(old); /* another caller returned one meanwhile */
+}
+
+int64_t kiln_scratch_allocs(void) { return (int64_t)atomic_load(&g_scratch_allocs); }
 
 /* wait_for_generation returns once the generation moves past seen (or stop). */
 static unsigned wait_for_generation(kiln_pool *p, unsigned seen) {
@@ -193,6 +224,7 @@ void kiln_pool_destroy(kiln_pool *p) {
     pthread_mutex_destroy(&p->sleep_mu);
     pthread_cond_destroy(&p->sleep_cv);
     pthread_mutex_destroy(&p->run_mu);
+    free(atomic_exchange(&p->scratch, NULL));
     free(p);
 }
 

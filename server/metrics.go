@@ -29,7 +29,7 @@ func (s *Server) initMetrics() {
 		Name: "kiln_http_stream_disconnects_total",
 		Help: "Streamed responses whose client went away before the end, by route (their status, sent with the headers, stays 200).",
 	}, []string{"route"})
-	s.reg.MustRegister(s.httpReqs, s.httpDur, s.streamGone, &engineCollector{s: s},
+	s.reg.MustRegister(s.httpReqs, s.httpDur, s.streamGone, &engineCollector{s: s}, &replicaCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
@@ -58,12 +58,26 @@ var (
 	descSteps     = desc("steps_total", "Scheduler steps (forward passes).")
 	descDraftTok  = desc("spec_decode_num_draft_tokens_total", "Speculative draft tokens verified.")
 	descAccTok    = desc("spec_decode_num_accepted_tokens_total", "Speculative draft tokens accepted (their ratio to drafts is the acceptance rate).")
+	descSpillW    = desc("prefix_cache_spill_writes_total", "Evicted prefix-cache blocks written to prefix_cache_dir.")
+	descSpillWB   = desc("prefix_cache_spill_written_bytes_total", "Bytes of the block files written to prefix_cache_dir.")
+	descSpillDrop = desc("prefix_cache_spill_drops_total", "Evicted prefix-cache blocks not kept: the writer's queue was full, or spilling stopped after a failed write.")
+	descSpillR    = desc("prefix_cache_spill_reads_total", "Spilled prefix-cache blocks read back (from RAM or prefix_cache_dir) for a request; kiln_prefix_cache_spill_hits_total counts the prompt tokens they spared.")
+	descSpillRB   = desc("prefix_cache_spill_read_bytes_total", "Bytes of the spilled blocks loaded back.")
+	descSpillHit  = desc("prefix_cache_spill_hits_total", "Prompt tokens whose K/V was loaded from the spill instead of computed (also in cached_tokens).")
+	descSpillErr  = desc("prefix_cache_spill_errors_total", "Spilled block files refused (corrupt, truncated, of another model or shape, unreadable: each deleted) and failed writes.")
+	descSpecDraft = desc("spec_decode_method_draft_tokens_total", "Speculative draft tokens verified, by method (ngram: prompt lookup; draft: a draft model).", "method")
+	descSpecAcc   = desc("spec_decode_method_accepted_tokens_total", "Speculative draft tokens accepted, by method.", "method")
+	descDraftFwd  = desc("spec_decode_draft_model_forwards_total", "Forward passes of the draft model.")
+	descDraftFail = desc("spec_decode_draft_model_failures_total", "Steps whose drafts were dropped because a draft model forward failed (their rows decoded without drafts).")
+	descDraftKV   = desc("spec_decode_draft_kv_blocks", "The draft model's K/V blocks by state.", "state")
 	descTTFT      = desc("time_to_first_token_seconds", "Time from submission to the first generated token.")
 	descITL       = desc("inter_token_latency_seconds", "Time between generated tokens of a sequence.")
 	descE2E       = desc("e2e_request_latency_seconds", "Time from submission to finish.")
 	descQueue     = desc("request_queue_time_seconds", "Time from submission to first scheduling.")
 	engineDescs   = []*prometheus.Desc{descRunning, descWaiting, descSessions, descKVBlocks, descKVUsage, descHitRate, descPrefixQ, descPrefixH,
-		descPromptTok, descGenTok, descFinished, descPreempt, descSteps, descDraftTok, descAccTok, descTTFT, descITL, descE2E, descQueue}
+		descPromptTok, descGenTok, descFinished, descPreempt, descSteps, descDraftTok, descAccTok,
+		descSpillW, descSpillWB, descSpillDrop, descSpillR, descSpillRB, descSpillHit, descSpillErr,
+		descSpecDraft, descSpecAcc, descDraftFwd, descDraftFail, descDraftKV, descTTFT, descITL, descE2E, descQueue}
 )
 
 // The names routers read, as vLLM exports them (the Kubernetes Gateway
@@ -173,6 +187,25 @@ func (e *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSteps, float64(mt.Steps))
 	counter(descDraftTok, float64(mt.DraftTokens))
 	counter(descAccTok, float64(mt.AcceptedTokens))
+	sp := mt.Spill
+	for _, c := range []struct {
+		d *prometheus.Desc
+		v int64
+	}{{descSpillW, sp.Writes}, {descSpillWB, sp.WriteBytes}, {descSpillDrop, sp.Drops}, {descSpillR, sp.Reads},
+		{descSpillRB, sp.ReadBytes}, {descSpillHit, sp.HitTokens}, {descSpillErr, sp.Errors}} {
+		counter(c.d, float64(c.v))
+	}
+	for method, c := range mt.Spec {
+		counter(descSpecDraft, float64(c.Drafts), method)
+		counter(descSpecAcc, float64(c.Accepted), method)
+	}
+	if mt.DraftKV.TotalBlocks > 0 {
+		counter(descDraftFwd, float64(mt.DraftForwards))
+		counter(descDraftFail, float64(mt.DraftFailures))
+		gauge(descDraftKV, float64(mt.DraftKV.UsedBlocks), "used")
+		gauge(descDraftKV, float64(mt.DraftKV.CachedBlocks), "cached")
+		gauge(descDraftKV, float64(mt.DraftKV.FreeBlocks), "free")
+	}
 	for _, h := range []struct {
 		d *prometheus.Desc
 		h control.Histogram

@@ -29,6 +29,9 @@ type Options struct {
 	BodyLimit int
 	// RequestTimeout bounds a request's run; 0 means no limit.
 	RequestTimeout time.Duration
+	// ReadTimeout bounds how long a client may take to send a request
+	// (headers and body); 0 means one minute.
+	ReadTimeout time.Duration
 	// Logger receives the access log and server events (default slog's).
 	Logger *slog.Logger
 	// Version is reported by GET /version.
@@ -89,6 +92,9 @@ func New(opts Options) *Server {
 	if opts.BodyLimit <= 0 {
 		opts.BodyLimit = 4 << 20
 	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = time.Minute
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -108,8 +114,8 @@ func New(opts Options) *Server {
 		// A body is read as JSON or refused with a 415; fasthttp must not
 		// parse a multipart body first (a malformed one failed in plain text).
 		DisablePreParseMultipartForm: true,
-		ReadTimeout:                  time.Minute,
-		IdleTimeout:                  2 * time.Minute,
+		ReadTimeout:                  opts.ReadTimeout,
+		IdleTimeout:                  max(2*time.Minute, opts.ReadTimeout),
 	})
 	s.initMetrics()
 	s.routes()

@@ -38,8 +38,33 @@
 // different content; when an entry leaves the cache its cached descendants
 // leave with it, since nothing could reach them any more.
 //
+// # Beyond the pool
+//
+// With Config.KeepEvicted every registered block also carries a BlockKey, a
+// SHA-256 chain over the same blocks of tokens, which names its prefix
+// exactly and across processes; the cached blocks an allocation evicts (and
+// those EvictAll drops at shutdown) are recorded with their keys for
+// TakeEvicted, so that a cache outside the pool (package spill: RAM, then
+// files) can copy their K/V before the block is overwritten. Bringing such
+// a block back is an ordinary allocation whose K/V is written by a copy
+// instead of a forward, then Committed like computed tokens; CachedPrefix
+// says where the pool's own hits end.
+//
 // Registered blocks are immutable: a write into a block that another
 // sequence or the cache can see goes through copy-on-write.
+//
+// # Sliding window
+//
+// For a model whose every layer attends to a sliding window of W positions
+// (Config.Window = W), a position older than the next query's window is
+// never read again. Commit releases each block that falls wholly out of it:
+// the table entry becomes GoneBlock, and the block goes back to the pool (a
+// registered block stays cached for prefix reuse until it is evicted). A
+// long generation then holds about W/BlockSize+2 blocks however long it
+// runs. Fork, Free and Truncate skip gone entries. A prompt still reserves
+// all its blocks up front (AllocatePrompt); those before the window go as
+// its chunks are committed. Models with global layers (gemma2/gemma3
+// interleave them) need every position and must not set Window.
 //
 // # Block states
 //

@@ -63,7 +63,13 @@ func checkPool(p *Pool, live []*Seq) error {
 			return fmt.Errorf("seq %d: %d blocks for Len %d, Computed %d", i, len(s.blocks), s.n, s.computed)
 		}
 		seen := map[int32]bool{}
-		for _, b := range s.blocks {
+		for j, b := range s.blocks {
+			if (j < s.gone) != (b == GoneBlock) {
+				return fmt.Errorf("seq %d: entry %d = %d, but %d leading entries are gone", i, j, b, s.gone)
+			}
+			if b == GoneBlock {
+				continue
+			}
 			if b < 0 || int(b) >= n {
 				return fmt.Errorf("seq %d: block %d out of range", i, b)
 			}

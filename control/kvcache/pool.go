@@ -13,6 +13,16 @@ type Config struct {
 	NumBlocks     int  // blocks in the pool (> 0)
 	BlockSize     int  // tokens per block (> 0; the scheduler's default is 16)
 	PrefixCaching bool // reuse full blocks across sequences by a chained hash of their tokens
+	// KeepEvicted (with PrefixCaching) gives every cached block a BlockKey
+	// and records the cached blocks dropped for room, for TakeEvicted: a
+	// prefix cache beyond the pool (RAM, disk) keeps their K/V.
+	KeepEvicted bool
+	// Window > 0 says the model reads back at most Window positions: a
+	// query at position q reads q-Window+1..q in every layer (a model whose
+	// every layer has a sliding window). Commit then releases each block
+	// that falls wholly before the next query's window (see window.go).
+	// 0: every position stays readable while the sequence lives.
+	Window int
 }
 
 // Validate reports the first problem with c, so a bad configuration fails at
@@ -23,6 +33,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("kvcache: NumBlocks = %d, must be > 0", c.NumBlocks)
 	case c.BlockSize <= 0:
 		return fmt.Errorf("kvcache: BlockSize = %d, must be > 0", c.BlockSize)
+	case c.Window < 0:
+		return fmt.Errorf("kvcache: Window = %d, must be >= 0 (0: no window)", c.Window)
 	case int64(c.NumBlocks)*int64(c.BlockSize) > math.MaxInt32:
 		// The engine addresses a token slot as block*BlockSize+offset in an int32.
 		return fmt.Errorf("kvcache: NumBlocks*BlockSize = %d*%d exceeds %d token slots (slot indices are int32)",
@@ -54,6 +66,9 @@ type Stats struct {
 	PrefixQueries int64 // prompt tokens looked up in the prefix cache (successful AllocatePrompt calls, PrefixCaching on)
 	PrefixHits    int64 // of those, tokens found in the cache
 	Evictions     int64 // cached blocks dropped to make room for allocations (ResetPrefixCache is not counted)
+	// WindowReleases counts blocks running sequences released because they
+	// fell out of the attention window (Config.Window).
+	WindowReleases int64
 }
 
 // HitRate is PrefixHits/PrefixQueries, or 0 before any query; it is the
@@ -81,12 +96,13 @@ type block struct {
 	prev, next int32      // evictable-list neighbours while stateCached (-1 at the ends)
 
 	// Prefix-cache entry, meaningful while id != 0 (the block is registered).
-	id       uint64  // unique, never reused: identifies this entry's exact prefix
-	hash     uint64  // chained hash, the key in Pool.cache
-	parentID uint64  // id of the entry for the previous block of the prefix, 0 for the first block
-	parent   int32   // block holding that entry, -1 for the first block
-	childIdx int32   // this block's index in the parent's children
-	children []int32 // registered blocks whose parent entry is this one
+	id       uint64   // unique, never reused: identifies this entry's exact prefix
+	hash     uint64   // chained hash, the key in Pool.cache
+	parentID uint64   // id of the entry for the previous block of the prefix, 0 for the first block
+	parent   int32    // block holding that entry, -1 for the first block
+	childIdx int32    // this block's index in the parent's children
+	children []int32  // registered blocks whose parent entry is this one
+	key      BlockKey // the prefix's content key (KeepEvicted only)
 }
 
 // Pool hands out the blocks of one engine replica's KV cache to sequences
@@ -107,8 +123,11 @@ type Pool struct {
 	nextID uint64                                // last entry id handed out
 	hash   func(parent uint64, t []int32) uint64 // chained block hash; a field so tests can force collisions
 	stack  []int32                               // scratch for uncache
+	// evicted are the cached blocks dropped since the last TakeEvicted
+	// (KeepEvicted only).
+	evicted []Evicted
 
-	prefixQueries, prefixHits, evictions int64
+	prefixQueries, prefixHits, evictions, windowReleases int64
 }
 
 // New returns a Pool of cfg.NumBlocks free blocks, or the reason cfg is
@@ -152,6 +171,7 @@ func (p *Pool) Stats() Stats {
 		PrefixQueries:  p.prefixQueries,
 		PrefixHits:     p.prefixHits,
 		Evictions:      p.evictions,
+		WindowReleases: p.windowReleases,
 	}
 }
 
@@ -181,7 +201,7 @@ func (p *Pool) available() int { return len(p.free) + p.nCached }
 // caller has checked available().
 func (p *Pool) allocBlock() int32 {
 	if len(p.free) == 0 {
-		p.uncache(p.lruHead, true)
+		p.uncache(p.lruHead, dropEvict)
 	}
 	b := p.free[len(p.free)-1]
 	p.free = p.free[:len(p.free)-1]

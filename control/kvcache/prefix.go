@@ -105,10 +105,14 @@ func (p *Pool) AllocatePrompt(s *Seq, tokens []int32) (cached int, err error) {
 	}
 	s.n, s.computed = len(tokens), hit*bs
 	s.hash, s.chainOK, s.chainID, s.chainBlock = h, true, id, idBlock
+	if idBlock >= 0 {
+		s.key = p.blocks[idBlock].key
+	}
 	if p.cfg.PrefixCaching {
 		p.prefixQueries += int64(len(tokens))
 		p.prefixHits += int64(hit * bs)
 	}
+	p.releaseOutOfWindow(s) // hits before the first query's window are not needed
 	return hit * bs, nil
 }
 
@@ -132,6 +136,9 @@ func (p *Pool) lookup(h, parentID uint64, tokens []int32) (int32, bool) {
 // reuse it; if an equal prefix is already registered the block stays
 // private and is freed, not cached, when released.
 //
+// With a Config.Window, the blocks that fall wholly before the window of
+// the next query are released afterwards (see releaseOutOfWindow).
+//
 // Committing more tokens than s has reserved but uncommitted slots is an
 // error and changes nothing.
 func (p *Pool) Commit(s *Seq, tokens []int32) error {
@@ -146,6 +153,7 @@ func (p *Pool) Commit(s *Seq, tokens []int32) error {
 	}
 	if !p.cfg.PrefixCaching {
 		s.computed += len(tokens)
+		p.releaseOutOfWindow(s)
 		return nil
 	}
 	bs := p.cfg.BlockSize
@@ -158,6 +166,7 @@ func (p *Pool) Commit(s *Seq, tokens []int32) error {
 			p.blockFilled(s, b)
 		}
 	}
+	p.releaseOutOfWindow(s)
 	return nil
 }
 
@@ -170,6 +179,9 @@ func (p *Pool) blockFilled(s *Seq, b int32) {
 	toks := p.blockTokens(b)
 	h := p.hash(s.hash, toks)
 	s.hash = h
+	if p.cfg.KeepEvicted {
+		s.key = ChainKey(s.key, toks)
+	}
 	if !s.chainOK || p.blocks[b].id != 0 {
 		s.chainOK = false
 		return
@@ -189,6 +201,7 @@ func (p *Pool) blockFilled(s *Seq, b int32) {
 		return
 	}
 	p.register(b, h, s.chainID, s.chainBlock)
+	p.blocks[b].key = s.key
 	s.chainID, s.chainBlock = p.blocks[b].id, b
 }
 
@@ -206,11 +219,20 @@ func (p *Pool) register(b int32, h, parentID uint64, parent int32) {
 	}
 }
 
+// dropReason says why uncache drops entries: what it counts and records.
+type dropReason uint8
+
+const (
+	dropReset dropReason = iota // ResetPrefixCache: the K/V is void, neither counted nor kept
+	dropEvict                   // room for an allocation: counted in Stats.Evictions, recorded for TakeEvicted
+	dropFlush                   // EvictAll: recorded, not counted
+)
+
 // uncache removes block b's entry from the prefix cache together with every
 // cached descendant (unreachable without it). Those that were evictable go
-// to the free list, counted as evictions if evict is set; those in use stay
+// to the free list (counted and recorded as why says); those in use stay
 // with their sequences and are freed, not cached, when released.
-func (p *Pool) uncache(b int32, evict bool) {
+func (p *Pool) uncache(b int32, why dropReason) {
 	// Detach b from its parent (which stays cached) by swap-remove.
 	if bl := &p.blocks[b]; bl.parent >= 0 {
 		pb := &p.blocks[bl.parent]
@@ -224,16 +246,19 @@ func (p *Pool) uncache(b int32, evict bool) {
 		x := p.stack[len(p.stack)-1]
 		p.stack = p.stack[:len(p.stack)-1]
 		bl := &p.blocks[x]
+		if why != dropReset && bl.state == stateCached && p.cfg.KeepEvicted {
+			p.evicted = append(p.evicted, Evicted{Block: x, Key: bl.key, Tokens: slices.Clone(p.blockTokens(x))})
+		}
 		delete(p.cache, bl.hash)
 		p.stack = append(p.stack, bl.children...)
 		bl.children = bl.children[:0]
-		bl.id, bl.hash, bl.parentID, bl.parent, bl.childIdx = 0, 0, 0, -1, 0
+		bl.id, bl.hash, bl.parentID, bl.parent, bl.childIdx, bl.key = 0, 0, 0, -1, 0, BlockKey{}
 		if bl.state == stateCached {
 			p.lruRemove(x)
 			p.nCached--
 			bl.state = stateFree
 			p.free = append(p.free, x)
-			if evict {
+			if why == dropEvict {
 				p.evictions++
 			}
 		}
@@ -248,6 +273,6 @@ func (p *Pool) ResetPrefixCache() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for p.lruHead >= 0 {
-		p.uncache(p.lruHead, false)
+		p.uncache(p.lruHead, dropReset)
 	}
 }

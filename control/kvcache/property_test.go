@@ -29,6 +29,65 @@ type sim struct {
 	bs   int
 	kv   []string // [NumBlocks*BlockSize]
 	live []*simSeq
+	// spilled is the fake K/V of every evicted block by key, as a spill
+	// store keeps it (KeepEvicted runs); admit loads from it as the
+	// engine does.
+	spilled map[BlockKey][]string
+	loaded  int // blocks load brought back
+}
+
+// drain takes the evicted blocks, as the engine does before anything
+// overwrites them, and checks each one's key and tokens against the K/V it
+// holds: the key must name exactly the prefix computed into the block.
+func (m *sim) drain() {
+	if m.spilled == nil {
+		return
+	}
+	for _, e := range m.p.TakeEvicted(nil) {
+		slots := slices.Clone(m.kv[int(e.Block)*m.bs : int(e.Block+1)*m.bs])
+		prefix := []rune(slots[m.bs-1])
+		toks := make([]int32, len(prefix))
+		for i, r := range prefix {
+			toks[i] = int32(r - 'a')
+		}
+		var want BlockKey
+		for i := 0; i+m.bs <= len(toks); i += m.bs {
+			want = ChainKey(want, toks[i:i+m.bs])
+		}
+		if len(toks)%m.bs != 0 || e.Key != want || !slices.Equal(e.Tokens, toks[len(toks)-m.bs:]) {
+			m.t.Fatalf("evicted block %d holds %q but is recorded as tokens %v, key %x", e.Block, slots[m.bs-1], e.Tokens, e.Key[:4])
+		}
+		m.spilled[e.Key] = slots
+	}
+}
+
+// load brings back the spilled blocks that follow q's cached prefix, as
+// the engine's loadAhead: K/V copied into the fresh blocks, tokens
+// committed.
+func (m *sim) load(q *simSeq, prompt []int32) {
+	keys := PromptKeys(nil, prompt, m.bs)
+	for i := len(q.toks) / m.bs; i < len(keys); i++ {
+		slots, ok := m.spilled[keys[i]]
+		if !ok || len(q.toks) != i*m.bs {
+			return
+		}
+		blk := prompt[i*m.bs : (i+1)*m.bs]
+		prev := ""
+		if len(q.keys) > 0 {
+			prev = q.keys[len(q.keys)-1]
+		}
+		for j, k := range slots {
+			if prev = key(prev, blk[j]); k != prev {
+				m.t.Fatalf("spilled block for position %d holds %q, the prompt needs %q", i*m.bs+j, k, prev)
+			}
+			m.kv[m.slot(q.s, i*m.bs+j)] = k
+		}
+		m.loaded++
+		if err := m.p.Commit(q.s, blk); err != nil {
+			m.t.Fatalf("Commit of a loaded block: %v", err)
+		}
+		q.toks, q.keys, q.pending = append(q.toks, blk...), append(q.keys, slots...), q.pending[m.bs:]
+	}
 }
 
 func (m *sim) slot(s *Seq, pos int) int { return int(s.blocks[pos/m.bs])*m.bs + pos%m.bs }
@@ -73,13 +132,16 @@ func (m *sim) admit(s *Seq, prompt []int32) *simSeq {
 	prev := ""
 	for i, tok := range prompt[:cached] {
 		prev = key(prev, tok)
-		if got := m.kv[m.slot(s, i)]; got != prev {
-			m.t.Fatalf("false hit: slot for position %d holds %q, want %q", i, got, prev)
+		// A block before the window is gone (check() checks that it had to go).
+		if s.BlockTable()[i/m.bs] != GoneBlock && m.kv[m.slot(s, i)] != prev {
+			m.t.Fatalf("false hit: slot for position %d holds %q, want %q", i, m.kv[m.slot(s, i)], prev)
 		}
 		q.toks, q.keys = append(q.toks, tok), append(q.keys, prev)
 	}
 	q.pending = slices.Clone(prompt[cached:])
 	m.live = append(m.live, q)
+	m.drain()
+	m.load(q, prompt)
 	return q
 }
 
@@ -121,6 +183,7 @@ func (m *sim) step(bases [][]int32) string {
 		}
 		table, before := slices.Clone(q.s.BlockTable()), m.p.Stats()
 		copies, err := m.p.AppendSlots(q.s, n)
+		m.drain()
 		if errors.Is(err, ErrNoSpace) {
 			if m.p.Stats() != before || !slices.Equal(q.s.BlockTable(), table) {
 				m.t.Fatal("failed AppendSlots changed state")
@@ -173,7 +236,21 @@ func (m *sim) check() {
 		if q.s.Len() != len(q.toks)+len(q.pending) || q.s.Computed() != len(q.toks) {
 			m.t.Fatalf("seq %d: Len %d Computed %d, model %d+%d", i, q.s.Len(), q.s.Computed(), len(q.toks), len(q.pending))
 		}
+		// With a window only the positions the next query reads must hold
+		// their K/V; the blocks wholly before them are released.
+		first := 0
+		if w := m.p.cfg.Window; w > 0 {
+			first = max(len(q.toks)-w+1, 0)
+		}
+		for j, b := range q.s.BlockTable() {
+			if gone := (j+1)*m.bs <= first; gone != (b == GoneBlock) {
+				m.t.Fatalf("seq %d: table entry %d = %d with %d committed tokens and window %d", i, j, b, len(q.toks), m.p.cfg.Window)
+			}
+		}
 		for pos, k := range q.keys {
+			if pos < first {
+				continue
+			}
 			if got := m.kv[m.slot(q.s, pos)]; got != k {
 				m.t.Fatalf("seq %d position %d: slot holds %q, want %q", i, pos, got, k)
 			}
@@ -222,31 +299,50 @@ func TestRandomOperationsKeepInvariants(t *testing.T) {
 		}},
 	}
 	for _, hf := range hashes {
-		for seed := range uint64(4) {
-			t.Run(fmt.Sprintf("%s/seed%d", hf.name, seed), func(t *testing.T) {
-				p := mustPool(t, Config{NumBlocks: 24, BlockSize: 4, PrefixCaching: true})
-				p.hash = hf.h
-				m := &sim{t: t, rng: rand.New(rand.NewPCG(seed, 42)), p: p, bs: 4, kv: make([]string, 24*4)}
-				bases := [][]int32{m.randTokens(12), m.randTokens(12), m.randTokens(8)}
-				ops := map[string]int{}
-				for range 3000 {
-					ops[m.step(bases)]++
-					m.check()
-				}
-				for _, q := range m.live {
-					p.Free(q.s)
-				}
-				m.live = nil
-				m.check()
-				st := p.Stats()
-				if st.UsedBlocks != 0 {
-					t.Fatalf("used %d after freeing every seq", st.UsedBlocks)
-				}
-				if st.PrefixHits == 0 || st.Evictions == 0 || ops["fork"] == 0 || ops["append"] == 0 {
-					t.Fatalf("the run did not exercise hits, evictions, forks and appends: %+v %v", st, ops)
-				}
-				t.Logf("ops %v stats %+v", ops, st)
-			})
+		for _, window := range []int{0, 5} {
+			for seed := range uint64(6) {
+				spill := seed >= 4 // the last runs keep evicted blocks and load them back
+				t.Run(fmt.Sprintf("%s/window%d/seed%d/spill=%v", hf.name, window, seed, spill), func(t *testing.T) {
+					randomOperations(t, hf.h, window, seed, spill)
+				})
+			}
 		}
 	}
+}
+
+// randomOperations runs 3000 random operations on a pool of 24 blocks of 4
+// tokens with the given hash and window, checking every invariant after
+// each; with spill the pool keeps evicted blocks and the run loads them back.
+func randomOperations(t *testing.T, h func(uint64, []int32) uint64, window int, seed uint64, spill bool) {
+	p := mustPool(t, Config{NumBlocks: 24, BlockSize: 4, PrefixCaching: true, Window: window, KeepEvicted: spill})
+	p.hash = h
+	m := &sim{t: t, rng: rand.New(rand.NewPCG(seed, 42)), p: p, bs: 4, kv: make([]string, 24*4)}
+	if spill {
+		m.spilled = map[BlockKey][]string{}
+	}
+	bases := [][]int32{m.randTokens(12), m.randTokens(12), m.randTokens(8)}
+	ops := map[string]int{}
+	for range 3000 {
+		ops[m.step(bases)]++
+		m.check()
+	}
+	for _, q := range m.live {
+		p.Free(q.s)
+	}
+	m.live = nil
+	m.check()
+	st := p.Stats()
+	if st.UsedBlocks != 0 {
+		t.Fatalf("used %d after freeing every seq", st.UsedBlocks)
+	}
+	if spill && m.loaded == 0 {
+		t.Fatal("no spilled block was loaded back")
+	}
+	if st.PrefixHits == 0 || st.Evictions == 0 || ops["fork"] == 0 || ops["append"] == 0 {
+		t.Fatalf("the run did not exercise hits, evictions, forks and appends: %+v %v", st, ops)
+	}
+	if (window > 0) != (st.WindowReleases > 0) {
+		t.Fatalf("window %d but %d window releases", window, st.WindowReleases)
+	}
+	t.Logf("ops %v stats %+v, %d blocks loaded back", ops, st, m.loaded)
 }

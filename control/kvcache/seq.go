@@ -11,13 +11,15 @@ import (
 // scheduler's); the Pool serializes it against everything else.
 type Seq struct {
 	pool       *Pool
-	blocks     []int32 // blocks holding positions 0.. in order; len == ceil(n/BlockSize)
-	n          int     // reserved slots: positions 0..n-1 have a block
-	computed   int     // committed slots: positions 0..computed-1 hold computed K/V
-	hash       uint64  // chained hash of the last full committed block (rootHash before any)
-	chainOK    bool    // the committed full blocks are exactly the cache entry chainID
-	chainID    uint64  // cache entry id equal to the prefix of full committed blocks (0: none yet)
-	chainBlock int32   // block holding entry chainID (-1: none), to see whether it is still live
+	blocks     []int32  // blocks holding positions 0.. in order; len == ceil(n/BlockSize); the first gone are GoneBlock
+	gone       int      // leading entries released by the window (Config.Window)
+	n          int      // reserved slots: positions 0..n-1 have a block
+	computed   int      // committed slots: positions 0..computed-1 hold computed K/V
+	hash       uint64   // chained hash of the last full committed block (rootHash before any)
+	chainOK    bool     // the committed full blocks are exactly the cache entry chainID
+	chainID    uint64   // cache entry id equal to the prefix of full committed blocks (0: none yet)
+	chainBlock int32    // block holding entry chainID (-1: none), to see whether it is still live
+	key        BlockKey // content key of the last full committed block (KeepEvicted only)
 }
 
 // Copy asks the engine to copy the K/V of block Src into block Dst in every
@@ -37,8 +39,9 @@ func (p *Pool) NewSeq() *Seq {
 // reset empties s (keeping its table's capacity for reuse).
 func (s *Seq) reset() {
 	s.blocks = s.blocks[:0]
-	s.n, s.computed = 0, 0
+	s.n, s.computed, s.gone = 0, 0, 0
 	s.hash, s.chainOK, s.chainID, s.chainBlock = rootHash, true, 0, -1
+	s.key = BlockKey{}
 }
 
 // own checks that s was made by p.
@@ -51,7 +54,8 @@ func (p *Pool) own(s *Seq) error {
 
 // BlockTable returns the blocks holding positions 0..Len()-1 in order,
 // ceil(Len()/BlockSize) of them: what the engine's batch takes as a
-// sequence's block table. The slice is s's own, valid until the next Pool
+// sequence's block table. With a Config.Window, leading entries whose
+// blocks were released are GoneBlock. The slice is s's own, valid until the next Pool
 // call on s; do not modify it.
 func (s *Seq) BlockTable() []int32 {
 	if s == nil || s.pool == nil {
@@ -150,11 +154,11 @@ func (p *Pool) Fork(s *Seq) *Seq {
 	}
 	c := &Seq{pool: p}
 	c.blocks = append([]int32(nil), s.blocks[:p.blocksFor(s.computed)]...)
-	for _, b := range c.blocks {
+	for _, b := range c.blocks[s.gone:] {
 		p.blocks[b].ref++
 	}
-	c.n, c.computed = s.computed, s.computed
-	c.hash, c.chainOK, c.chainID, c.chainBlock = s.hash, s.chainOK, s.chainID, s.chainBlock
+	c.n, c.computed, c.gone = s.computed, s.computed, s.gone
+	c.hash, c.chainOK, c.chainID, c.chainBlock, c.key = s.hash, s.chainOK, s.chainID, s.chainBlock, s.key
 	return c
 }
 
@@ -170,7 +174,7 @@ func (p *Pool) Free(s *Seq) {
 	if p.own(s) != nil {
 		return
 	}
-	for i := len(s.blocks) - 1; i >= 0; i-- {
+	for i := len(s.blocks) - 1; i >= s.gone; i-- {
 		p.release(s.blocks[i])
 	}
 	s.reset()
@@ -191,7 +195,7 @@ func (p *Pool) Truncate(s *Seq, n int) error {
 		return fmt.Errorf("kvcache: truncate to %d: want a length in [%d, %d] (Computed, Len)", n, s.computed, s.n)
 	}
 	keep := p.blocksFor(n)
-	for i := len(s.blocks) - 1; i >= keep; i-- {
+	for i := len(s.blocks) - 1; i >= max(keep, s.gone); i-- {
 		p.release(s.blocks[i])
 	}
 	s.blocks = s.blocks[:keep]

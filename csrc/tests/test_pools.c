@@ -116,10 +116,62 @@ static void test_same_result_on_any_pool(void) {
     free(w); free(x); free(want); free(got); free(wq);
 }
 
+/* scratch_user runs matmuls on its own bound pool. */
+typedef struct {
+    kiln_pool *pool;
+    const void *wq;
+    const float *x;
+    float *y;
+    int64_t m, n, k;
+    int rounds, rc;
+} scratch_user;
+
+static void *scratch_user_main(void *arg) {
+    scratch_user *u = arg;
+    kiln_pool_bind(u->pool);
+    for (int i = 0; i < u->rounds && u->rc == KILN_OK; i++)
+        u->rc = kiln_matmul(KILN_TYPE_Q8_0, u->wq, u->x, u->y, u->m, u->n, u->k);
+    kiln_pool_bind(NULL);
+    return NULL;
+}
+
+/* Each pool keeps its own matmul scratch: two replicas calling at once never
+ * take each other's buffer, so after each pool's first call no allocation is
+ * made (with one process-wide buffer, every overlap cost a malloc/free). */
+static void test_scratch_per_pool(void) {
+    const int64_t m = 4, n = 64, k = 512;
+    float *w = t_alloc(n * k * 4), *x = t_alloc(m * k * 4);
+    void *wq = t_alloc(kiln_row_size(KILN_TYPE_Q8_0, k) * n);
+    t_fill(w, n * k, -1, 1);
+    t_fill(x, m * k, -1, 1);
+    T_CHECK(kiln_quantize(KILN_TYPE_Q8_0, w, wq, n, k) == KILN_OK, "quantize");
+    kiln_pool *pools[2] = {kiln_pool_create(1, NULL, 0), kiln_pool_create(1, NULL, 0)};
+    T_CHECK(pools[0] && pools[1], "two pools");
+    if (!pools[0] || !pools[1]) return;
+    scratch_user u[2];
+    pthread_t th[2];
+    const int64_t before = kiln_scratch_allocs();
+    for (int i = 0; i < 2; i++) {
+        u[i] = (scratch_user){.pool = pools[i], .wq = wq, .x = x, .y = t_alloc(m * n * 4), .m = m, .n = n, .k = k, .rounds = 3000};
+        pthread_create(&th[i], NULL, scratch_user_main, &u[i]);
+    }
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    const int64_t allocs = kiln_scratch_allocs() - before;
+    for (int i = 0; i < 2; i++) T_CHECK(u[i].rc == KILN_OK, "matmuls on pool %d: %d", i, u[i].rc);
+    T_CHECK(allocs == 2, "%lld scratch allocations for 2x3000 concurrent matmuls on two pools, want 2 (one per pool)", (long long)allocs);
+    T_CHECK(memcmp(u[0].y, u[1].y, m * n * 4) == 0, "the same result on both pools");
+    for (int i = 0; i < 2; i++) {
+        kiln_pool_destroy(pools[i]); /* frees its scratch */
+        free(u[i].y);
+    }
+    free(w); free(x); free(wq);
+}
+
 int main(void) {
     t_seed("test_pools");
     test_pool_args();
     test_pools_run_at_once();
     test_same_result_on_any_pool();
+    test_scratch_per_pool();
     return t_done();
 }

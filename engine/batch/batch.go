@@ -23,6 +23,13 @@ type Seq struct {
 	CtxLen     int     // tokens in the cache after this step, the new ones included
 }
 
+// GoneBlock is the block-table entry of a block a sequence has released
+// because it lies wholly before every layer's sliding window: no query of
+// the sequence reads its positions again. Only a model whose every layer
+// has a window accepts it, and only before the window of the step's first
+// query.
+const GoneBlock int32 = -1
+
 // Copy asks for K/V block Src to be copied into block Dst (in every layer):
 // the copy half of copy-on-write when a shared block is about to be written.
 type Copy struct{ Src, Dst int32 }

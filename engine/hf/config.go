@@ -36,10 +36,15 @@ type config struct {
 	NumExperts    int      `json:"num_experts"`       // Qwen3-MoE
 	ExpertsPerTok int      `json:"num_experts_per_tok"`
 	MoEFF         int      `json:"moe_intermediate_size"`
+	SharedFF      int      `json:"shared_expert_intermediate_size"` // Qwen2-MoE
 	NormTopK      *bool    `json:"norm_topk_prob"`
 	SparseStep    int      `json:"decoder_sparse_step"`
 	MLPOnly       []int    `json:"mlp_only_layers"`
-	RopeScaling   *struct {
+	// Multimodal is set for a multimodal checkpoint whose text model is
+	// served alone (Gemma3ForConditionalGeneration): the fields above are
+	// its text_config's, its tensors are renamed by textTensorName.
+	Multimodal  bool `json:"-"`
+	RopeScaling *struct {
 		Type        string    `json:"type"`
 		RopeType    string    `json:"rope_type"`
 		Factor      float64   `json:"factor"`
@@ -58,6 +63,8 @@ func archOf(hfArch string) (string, error) {
 		return "llama", nil
 	case "Qwen3MoeForCausalLM":
 		return "qwen3moe", nil
+	case "Qwen2MoeForCausalLM":
+		return "qwen2moe", nil
 	case "Qwen2ForCausalLM":
 		return "qwen2", nil
 	case "Qwen3ForCausalLM":
@@ -69,7 +76,7 @@ func archOf(hfArch string) (string, error) {
 	case "Phi3ForCausalLM":
 		return "phi3", nil
 	}
-	return "", fmt.Errorf("hf: architecture %q is not supported (want Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen3Moe, Gemma2, Gemma3 (text) or Phi3 ForCausalLM)", hfArch)
+	return "", fmt.Errorf("hf: architecture %q is not supported (want Llama, Mistral, Mixtral, Qwen2, Qwen2Moe, Qwen3, Qwen3Moe, Gemma2, Gemma3 (text) or Phi3 ForCausalLM)", hfArch)
 }
 
 func readConfig(dir string) (*config, string, error) {
@@ -84,9 +91,15 @@ func readConfig(dir string) (*config, string, error) {
 	if len(c.Architectures) != 1 {
 		return nil, "", fmt.Errorf("hf: config.json: architectures %v: want exactly one", c.Architectures)
 	}
+	if err := c.textModel(raw); err != nil {
+		return nil, "", err
+	}
 	arch, err := archOf(c.Architectures[0])
 	if err != nil {
 		return nil, "", err
+	}
+	if arch == "gemma3" {
+		c.gemma3Defaults()
 	}
 	if err := c.checkExperts(arch); err != nil {
 		return nil, "", err
@@ -108,26 +121,34 @@ func readConfig(dir string) (*config, string, error) {
 
 // checkExperts validates the mixture-of-experts fields: the forward pass
 // routes every layer through experts, softmax top-k with the weights
-// renormalised, as Mixtral does and Qwen3-MoE does with norm_topk_prob.
+// renormalised, as Mixtral does and Qwen3-MoE does with norm_topk_prob,
+// or kept as they are beside a sigmoid-gated shared expert, as Qwen2-MoE
+// (Qwen1.5-MoE, Qwen2-57B-A14B) does without it.
 func (c *config) checkExperts(arch string) error {
-	if arch == "qwen3moe" {
+	switch arch {
+	case "qwen3moe", "qwen2moe":
+		name := map[string]string{"qwen3moe": "Qwen3-MoE", "qwen2moe": "Qwen2-MoE"}[arch]
 		c.Experts = c.NumExperts
+		norm := c.NormTopK != nil && *c.NormTopK
 		switch {
-		case c.NormTopK == nil || !*c.NormTopK:
+		case arch == "qwen3moe" && !norm:
 			return fmt.Errorf("hf: Qwen3-MoE without norm_topk_prob is not supported")
+		case arch == "qwen2moe" && norm:
+			return fmt.Errorf("hf: Qwen2-MoE with norm_topk_prob is not supported (its forward keeps the raw top-k softmax weights, as llama.cpp's qwen2moe does)")
 		case c.SparseStep > 1 || len(c.MLPOnly) > 0:
-			return fmt.Errorf("hf: Qwen3-MoE with dense layers (decoder_sparse_step, mlp_only_layers) is not supported")
+			return fmt.Errorf("hf: %s with dense layers (decoder_sparse_step, mlp_only_layers) is not supported", name)
 		case c.MoEFF <= 0:
-			return fmt.Errorf("hf: Qwen3-MoE needs moe_intermediate_size")
+			return fmt.Errorf("hf: %s needs moe_intermediate_size", name)
+		case c.Experts == 0:
+			return fmt.Errorf("hf: %s needs num_experts", name)
+		case arch == "qwen2moe" && c.SharedFF <= 0:
+			return fmt.Errorf("hf: Qwen2-MoE needs shared_expert_intermediate_size")
 		}
-	} else if c.Experts > 0 {
+	default:
+		if c.Experts > 0 && arch != "llama" {
+			return fmt.Errorf("hf: %s with experts is not supported", arch)
+		}
 		c.MoEFF = c.FF // Mixtral's experts are intermediate_size wide
-	}
-	switch {
-	case arch == "qwen3moe" && c.Experts == 0:
-		return fmt.Errorf("hf: Qwen3-MoE needs num_experts")
-	case c.Experts > 0 && arch != "qwen3moe" && arch != "llama":
-		return fmt.Errorf("hf: %s with experts is not supported", arch)
 	}
 	if c.Experts > 0 && (c.ExpertsPerTok <= 0 || c.ExpertsPerTok > c.Experts) {
 		return fmt.Errorf("hf: num_experts_per_tok %d with %d experts", c.ExpertsPerTok, c.Experts)
@@ -152,6 +173,9 @@ func (c *config) meta(arch string) ([]string, []any, error) {
 		add("expert_count", uint32(c.Experts))
 		add("expert_used_count", uint32(c.ExpertsPerTok))
 		add("expert_feed_forward_length", uint32(c.MoEFF))
+	}
+	if arch == "qwen2moe" {
+		add("expert_shared_feed_forward_length", uint32(c.SharedFF))
 	}
 	if c.HeadDim != c.Hidden/c.Heads || arch == "qwen3" || arch == "qwen3moe" || arch == "gemma3" {
 		add("attention.key_length", uint32(c.HeadDim))
@@ -218,7 +242,11 @@ func (c *config) meta(arch string) ([]string, []any, error) {
 				for i, t := range c.LayerTypes {
 					pat[i] = t == "sliding_attention"
 				}
-				add("attention.sliding_window_pattern", pat)
+				if period, ok := swaPeriod(pat); ok {
+					add("attention.sliding_window_pattern", period)
+				} else {
+					add("attention.sliding_window_pattern", pat)
+				}
 			} else if c.SWAPattern > 0 {
 				add("attention.sliding_window_pattern", uint32(c.SWAPattern))
 			}
@@ -231,6 +259,23 @@ func (c *config) meta(arch string) ([]string, []any, error) {
 		}
 	}
 	return keys, vals, nil
+}
+
+// swaPeriod finds the period p of a sliding-window layer pattern in
+// llama.cpp's terms (layer i slides iff i%p < p-1; p = 0: all slide), so
+// the pattern can be written as the number llama.cpp's gemma3 reads: it
+// takes no array there and would fall back to a period of 6.
+func swaPeriod(pat []bool) (uint32, bool) {
+	for p := 0; p <= len(pat)+1; p++ {
+		ok := true
+		for i, swa := range pat {
+			ok = ok && swa == (p == 0 || i%p < p-1)
+		}
+		if ok {
+			return uint32(p), true
+		}
+	}
+	return 0, false
 }
 
 // llama3Freqs are Llama 3.1+'s RoPE frequency divisors (rope_freqs.weight)

@@ -46,7 +46,7 @@ func build(dir string) (*gguf.Writer, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ws, err := openWeights(dir)
+	ws, err := openTextWeights(dir, c)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/kiln-llm/kiln/engine/gguf"
 	"github.com/kiln-llm/kiln/engine/model"
-	"github.com/kiln-llm/kiln/engine/synth"
 	"github.com/kiln-llm/kiln/native"
 )
 
@@ -42,6 +41,9 @@ func hfName(arch, name string) string {
 		"attn_k_norm.weight": "self_attn.k_norm.weight", "ffn_gate.weight": "mlp.gate_proj.weight",
 		"ffn_up.weight": "mlp.up_proj.weight", "ffn_down.weight": "mlp.down_proj.weight",
 		"post_attention_norm.weight": "post_attention_layernorm.weight", "post_ffw_norm.weight": "post_feedforward_layernorm.weight",
+		"attn_q.bias": "self_attn.q_proj.bias", "attn_k.bias": "self_attn.k_proj.bias", "attn_v.bias": "self_attn.v_proj.bias",
+		"ffn_gate_shexp.weight": "mlp.shared_expert.gate_proj.weight", "ffn_up_shexp.weight": "mlp.shared_expert.up_proj.weight",
+		"ffn_down_shexp.weight": "mlp.shared_expert.down_proj.weight", "ffn_gate_inp_shexp.weight": "mlp.shared_expert_gate.weight",
 	}
 	if rest == "ffn_gate_inp.weight" {
 		if arch == "llama" {
@@ -125,6 +127,8 @@ func hfDirFromGGUF(t *testing.T, path string) string {
 		dtype := map[gguf.TensorType]string{gguf.TensorF32: "F32", gguf.TensorF16: "F16", gguf.TensorBF16: "BF16"}[ti.Type]
 		data = slices.Clone(data)
 		switch {
+		case strings.HasSuffix(ti.Name, "ffn_gate_inp_shexp.weight"):
+			shape = []int64{1, shape[0]} // Hugging Face's nn.Linear(hidden, 1)
 		case strings.HasPrefix(ti.Name, "rope_factors_"), ti.Name == "rope_freqs.weight":
 			continue // config.json's rope_scaling carries them
 		case len(shape) == 1 && (arch == "gemma2" || arch == "gemma3") && strings.HasSuffix(ti.Name, "norm.weight"):
@@ -164,7 +168,7 @@ func hfDirFromGGUF(t *testing.T, path string) string {
 	writeJSON(t, filepath.Join(dir, "model.safetensors.index.json"), map[string]any{"weight_map": wm})
 
 	hfArch := map[string]string{"llama": "LlamaForCausalLM", "qwen3": "Qwen3ForCausalLM", "qwen3moe": "Qwen3MoeForCausalLM", "gemma2": "Gemma2ForCausalLM",
-		"gemma3": "Gemma3ForCausalLM", "phi3": "Phi3ForCausalLM"}[arch]
+		"gemma3": "Gemma3ForCausalLM", "phi3": "Phi3ForCausalLM", "qwen2moe": "Qwen2MoeForCausalLM"}[arch]
 	cfg := map[string]any{
 		"architectures": []string{hfArch}, "hidden_size": c.NEmbd, "num_hidden_layers": c.NLayer,
 		"num_attention_heads": c.NHead, "num_key_value_heads": c.NHeadKV, "head_dim": c.HeadDim,
@@ -174,6 +178,9 @@ func hfDirFromGGUF(t *testing.T, path string) string {
 	switch {
 	case arch == "qwen3moe":
 		cfg["num_experts"], cfg["num_experts_per_tok"], cfg["moe_intermediate_size"], cfg["norm_topk_prob"] = c.NExpert, c.NExpertUsed, c.NFFExp, true
+	case arch == "qwen2moe":
+		cfg["num_experts"], cfg["num_experts_per_tok"], cfg["moe_intermediate_size"], cfg["norm_topk_prob"] = c.NExpert, c.NExpertUsed, c.NFFExp, false
+		cfg["shared_expert_intermediate_size"], cfg["decoder_sparse_step"], cfg["mlp_only_layers"] = c.NFFShexp, 1, []int{}
 	case c.NExpert > 0:
 		cfg["architectures"] = []string{"MixtralForCausalLM"}
 		cfg["num_local_experts"], cfg["num_experts_per_tok"] = c.NExpert, c.NExpertUsed
@@ -339,25 +346,7 @@ func evalLogits(t *testing.T, path string) []float32 {
 // GGUF's, for each architecture with a directory form (llama's permuted
 // Q/K, gemma's 1+w norms, phi3's fused tensors and LongRoPE factors).
 func TestConvertMatchesGGUF(t *testing.T) {
-	tiny := filepath.Join(t.TempDir(), "tiny-llama.gguf")
-	p, err := synth.LookupPreset("tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := synth.Write(tiny, synth.Options{Preset: p, Type: native.F16, Seed: 9}); err != nil {
-		t.Fatal(err)
-	}
-	llama3 := filepath.Join(t.TempDir(), "tiny-llama3.gguf")
-	p.Llama3RoPE = true
-	if err := synth.Write(llama3, synth.Options{Preset: p, Type: native.F16, Seed: 9}); err != nil {
-		t.Fatal(err)
-	}
-	arch := func(n string) string { return filepath.Join("..", "model", "testdata", "arch", n+"-f16.gguf") }
-	for _, tc := range []struct{ name, path string }{
-		{"llama", tiny}, {"llama3-rope", llama3}, {"qwen3", arch("tiny-qwen3")}, {"gemma2", arch("tiny-gemma2")},
-		{"gemma3", arch("tiny-gemma3")}, {"phi3", arch("tiny-phi3")},
-		{"qwen3moe", arch("tiny-qwen3moe")}, {"mixtral", arch("tiny-mixtral")},
-	} {
+	for _, tc := range archDirCases(t, t.TempDir()) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := hfDirFromGGUF(t, tc.path)
 			if !IsModelDir(dir) {

@@ -152,7 +152,9 @@ func planTensor(c *config, arch string, t *tensor) (planned, error) {
 	for i, d := range t.Shape {
 		ne[len(t.Shape)-1-i] = d
 	}
-	if len(t.Shape) == 1 {
+	// 1-D tensors, and Qwen2-MoE's [1, n_embd] shared-expert gate (which
+	// llama.cpp's converter also keeps in F32), become F32.
+	if len(t.Shape) == 1 || strings.HasSuffix(name, "ffn_gate_inp_shexp.weight") {
 		b, err := t.read()
 		if err != nil {
 			return planned{}, err

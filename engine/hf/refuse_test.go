@@ -26,6 +26,18 @@ func TestConvertRefuses(t *testing.T) {
 		{"moe without norm_topk_prob", func(t *testing.T, dir string) {
 			writeJSON(t, filepath.Join(dir, "config.json"), map[string]any{"architectures": []string{"Qwen3MoeForCausalLM"}, "num_experts": 8})
 		}, "norm_topk_prob"},
+		{"qwen2moe with norm_topk_prob", func(t *testing.T, dir string) {
+			writeJSON(t, filepath.Join(dir, "config.json"), map[string]any{"architectures": []string{"Qwen2MoeForCausalLM"}, "num_experts": 8,
+				"norm_topk_prob": true, "moe_intermediate_size": 32, "shared_expert_intermediate_size": 48})
+		}, "Qwen2-MoE with norm_topk_prob is not supported"},
+		{"qwen2moe without a shared expert", func(t *testing.T, dir string) {
+			writeJSON(t, filepath.Join(dir, "config.json"), map[string]any{"architectures": []string{"Qwen2MoeForCausalLM"}, "num_experts": 8,
+				"moe_intermediate_size": 32})
+		}, "shared_expert_intermediate_size"},
+		{"qwen2moe with dense layers", func(t *testing.T, dir string) {
+			writeJSON(t, filepath.Join(dir, "config.json"), map[string]any{"architectures": []string{"Qwen2MoeForCausalLM"}, "num_experts": 8,
+				"moe_intermediate_size": 32, "shared_expert_intermediate_size": 48, "mlp_only_layers": []int{1}})
+		}, "dense layers"},
 		{"experts on qwen2", func(t *testing.T, dir string) {
 			writeJSON(t, filepath.Join(dir, "config.json"), map[string]any{"architectures": []string{"Qwen2ForCausalLM"}, "num_local_experts": 8})
 		}, "qwen2 with experts is not supported"},

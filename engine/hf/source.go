@@ -31,7 +31,7 @@ func Open(dir string) (model.Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	ws, err := openWeights(dir)
+	ws, err := openTextWeights(dir, c)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package hf
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -10,7 +11,8 @@ import (
 )
 
 // spmVocabMeta converts a SentencePiece-style tokenizer.json (Llama 2,
-// Mistral v0.1, Gemma, Phi-3) into GGUF "llama" tokenizer metadata: tokens,
+// Mistral v0.1, Gemma, Phi-3; or a Unigram one, written as GGUF "t5")
+// into GGUF "llama" tokenizer metadata: tokens,
 // scores (merge ranks, which the SentencePiece merge loop applies in the
 // same order as Hugging Face's BPE), token types, BOS/EOS/UNK ids (the
 // post-processor's, then config.json's), add_space_prefix from the "▁"
@@ -28,7 +30,17 @@ func spmVocabMeta(dir string, raw []byte) ([]string, []any, int, error) {
 	keys := []string{"tokenizer.ggml.model", "tokenizer.ggml.tokens", "tokenizer.ggml.scores",
 		"tokenizer.ggml.token_type", "tokenizer.ggml.add_space_prefix",
 		"tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token"}
-	vals := []any{"llama", v.Tokens, v.Scores, types, v.AddSpacePrefix, v.AddBOS, v.AddEOS}
+	model := "llama"
+	if v.Unigram {
+		// llama.cpp's unigram tokenizer; it has no byte fallback, so a
+		// byte_fallback vocabulary's uncovered characters become <unk> there
+		// (and in kiln reading the GGUF).
+		model = "t5"
+		if v.ByteFallback {
+			slog.Warn("hf: unigram tokenizer with byte_fallback: the GGUF's t5 vocabulary maps characters no piece covers to <unk>, not to bytes", "dir", dir)
+		}
+	}
+	vals := []any{model, v.Tokens, v.Scores, types, v.AddSpacePrefix, v.AddBOS, v.AddEOS}
 	var cfg struct {
 		BOS json.RawMessage `json:"bos_token_id"`
 		EOS json.RawMessage `json:"eos_token_id"`

@@ -122,7 +122,8 @@ func TestSentencePieceDirectory(t *testing.T) {
 // do exactly is an error naming it.
 func TestSentencePieceDirectoryRefuses(t *testing.T) {
 	for _, tc := range []struct{ name, json, want string }{
-		{"unigram", `{"model":{"type":"Unigram","unk_id":0,"vocab":[["<unk>",0],["a",-1]]}}`, "Unigram is not supported"},
+		{"unigram with T5's precompiled charsmap", `{"normalizer":{"type":"Precompiled","precompiled_charsmap":"ALQCAACEAAAAAACAAQAA"},` +
+			`"pre_tokenizer":{"type":"Metaspace","replacement":"▁"},"model":{"type":"Unigram","unk_id":0,"vocab":[["<unk>",0],["a",-1]]}}`, "not implemented"},
 		{"precompiled", `{"normalizer":{"type":"Precompiled","precompiled_charsmap":""},"model":{"type":"BPE","byte_fallback":true,"vocab":{"a":0},"merges":[]}}`, "Precompiled"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -58,6 +58,14 @@ func ggufName(arch, name string) (string, error) {
 		g = "ffn_down.weight"
 	case "mlp.gate.weight", "block_sparse_moe.gate.weight":
 		g = "ffn_gate_inp.weight"
+	case "mlp.shared_expert.gate_proj.weight":
+		g = "ffn_gate_shexp.weight"
+	case "mlp.shared_expert.up_proj.weight":
+		g = "ffn_up_shexp.weight"
+	case "mlp.shared_expert.down_proj.weight":
+		g = "ffn_down_shexp.weight"
+	case "mlp.shared_expert_gate.weight":
+		g = "ffn_gate_inp_shexp.weight"
 	case "self_attn.rotary_emb.inv_freq":
 		return "", nil // recomputed from rope_theta
 	default:

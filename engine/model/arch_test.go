@@ -148,3 +148,39 @@ func checkDecodeEqualsPrefill(t *testing.T, m *Model, kvType native.Type) {
 		}
 	}
 }
+
+// TestExternalReference checks any GGUF against references made for it by
+// ref_arch.c (testdata/arch) in the same way as TestArchReferences:
+// scripts/check-convert-llamacpp.sh runs it on `kiln convert` output with
+// KILN_REF_MODEL (the GGUF), KILN_REF_JSON and KILN_REF_LOGITS (ref_arch's
+// outputs) and optionally KILN_REF_TOL (default 1e-3). Skipped without
+// them.
+func TestExternalReference(t *testing.T) {
+	path, refPath, logitsPath := os.Getenv("KILN_REF_MODEL"), os.Getenv("KILN_REF_JSON"), os.Getenv("KILN_REF_LOGITS")
+	if path == "" || refPath == "" || logitsPath == "" {
+		t.Skip("set KILN_REF_MODEL, KILN_REF_JSON and KILN_REF_LOGITS to check a model against ref_arch.c's output")
+	}
+	tol := 1e-3
+	if s := os.Getenv("KILN_REF_TOL"); s != "" {
+		var err error
+		if tol, err = strconv.ParseFloat(s, 64); err != nil {
+			t.Fatalf("KILN_REF_TOL: %v", err)
+		}
+	}
+	m := loadModel(t, path)
+	tok, err := tokenizer.FromGGUF(m.File())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := readRef(t, refPath)
+	if ref.NVocab != m.Config.NVocab {
+		t.Fatalf("n_vocab %d, reference %d", m.Config.NVocab, ref.NVocab)
+	}
+	all := readAllLogits(t, logitsPath, ref.NVocab, len(ref.Prompts))
+	rc := refCase{name: filepath.Base(path), tol: tol}
+	for pi, p := range ref.Prompts {
+		t.Run("prompt"+strconv.Itoa(pi), func(t *testing.T) {
+			checkPrompt(t, m, tok, rc, 0, p.Prompt, p.TokenIDs, nil, p.Greedy.IDs, p.Greedy.Logits, p.Greedy.Margins, all[pi])
+		})
+	}
+}

@@ -99,6 +99,9 @@ func (m *Model) preparePlan(b *Batch, p *plan) error {
 			return badBatch("sequence %d: block table has %d blocks, context %d needs %d", s, len(st.BlockTable), st.CtxLen, need)
 		}
 		for j, blk := range st.BlockTable[:need] {
+			if blk == batch.GoneBlock {
+				continue // checked below, once the first query's position is known
+			}
 			if blk < 0 || int(blk) >= kv.NBlocks {
 				return badBatch("sequence %d: block table entry %d = %d outside [0, %d)", s, j, blk, kv.NBlocks)
 			}
@@ -126,6 +129,9 @@ func (m *Model) preparePlan(b *Batch, p *plan) error {
 			return badBatch("sequence %d: %d new tokens but context length %d", s, nq, ctx)
 		}
 		table := b.Seqs[s].BlockTable
+		if err := m.checkGone(table[:(ctx+kv.BlockSize-1)/kv.BlockSize], ctx-nq, kv.BlockSize); err != nil {
+			return badBatch("sequence %d: %v", s, err)
+		}
 		for j := start; j < i; j++ {
 			want := ctx - nq + (j - start)
 			if int(b.Pos[j]) != want {
@@ -147,8 +153,34 @@ func (m *Model) preparePlan(b *Batch, p *plan) error {
 		row := p.tables[s*p.maxBlocks : (s+1)*p.maxBlocks]
 		k := copy(row, st.BlockTable[:min(len(st.BlockTable), p.maxBlocks)])
 		clear(row[k:])
+		for j, blk := range row[:k] {
+			if blk == batch.GoneBlock {
+				row[j] = 0 // never read (checkGone); the kernels want an index in range
+			}
+		}
 	}
 	return m.prepareOutputs(b, p)
+}
+
+// checkGone accepts GoneBlock entries (blocks the scheduler released, see
+// batch.GoneBlock) only where no query of the step reads them: the model
+// reads at most KVWindow positions back in every layer, and the block lies
+// wholly before the window of the first query, at position first.
+func (m *Model) checkGone(table []int32, first, blockSize int) error {
+	w := m.Config.KVWindow()
+	for j, blk := range table {
+		if blk != batch.GoneBlock {
+			continue
+		}
+		if w == 0 {
+			return fmt.Errorf("block table entry %d is gone, but the model has layers without a sliding window", j)
+		}
+		if (j+1)*blockSize > first-w+1 {
+			return fmt.Errorf("block table entry %d is gone, but the query at position %d reads from position %d (window %d)",
+				j, first, max(first-w+1, 0), w)
+		}
+	}
+	return nil
 }
 
 func (m *Model) prepareOutputs(b *Batch, p *plan) error {

@@ -186,9 +186,15 @@ func (b *binder) info(name string, shape []string) (gguf.TensorInfo, []int, erro
 		}
 		want[k] = n
 	}
-	ok := len(info.Shape) == len(want)
+	// Trailing dimensions of 1 are accepted, as llama.cpp does: its
+	// converter writes Qwen2-MoE's shared-expert gate, a vector, as the
+	// Hugging Face [1, n_embd] matrix, ne {n_embd, 1}.
+	ok := len(info.Shape) >= len(want)
 	for k := range want {
 		ok = ok && info.Shape[k] == int64(want[k]) && want[k] > 0
+	}
+	for k := len(want); ok && k < len(info.Shape); k++ {
+		ok = info.Shape[k] == 1
 	}
 	if !ok {
 		return info, nil, fmt.Errorf("tensor %s: shape %v, want %v", name, info.Shape, want)

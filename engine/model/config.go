@@ -65,6 +65,21 @@ type LayerConfig struct {
 	RoPEScale float32 // and frequency scale
 }
 
+// KVWindow is how far back any layer reads: when every layer has a sliding
+// window, the largest of them (a query at position q reads q-KVWindow()+1..q
+// in every layer, so older K/V may be released); 0 when some layer is
+// global (gemma2/gemma3 interleave global layers, which read everything).
+func (c *Config) KVWindow() int {
+	w := 0
+	for _, l := range c.Layers {
+		if l.Window <= 0 {
+			return 0
+		}
+		w = max(w, l.Window)
+	}
+	return w
+}
+
 // RoPEConfig is the rotary embedding of a model; FreqFactors (Llama 3
 // rope_freqs) live with the weights.
 type RoPEConfig struct {

@@ -33,6 +33,11 @@ func (e *Executor) MaxBatchTokens() int { return e.m.MaxBatchTokens() }
 // ContextLen is the model's trained context in tokens.
 func (e *Executor) ContextLen() int { return e.m.Config.NCtx }
 
+// AttentionWindow is how many positions back every layer reads
+// (Config.KVWindow; 0: all): the scheduler releases the K/V blocks older
+// than that, and Forward accepts batch.GoneBlock for them.
+func (e *Executor) AttentionWindow() int { return e.m.Config.KVWindow() }
+
 // NumBlocks is the number of blocks of the K/V cache.
 func (e *Executor) NumBlocks() int { return e.kv.NBlocks }
 
@@ -60,3 +65,17 @@ func (e *Executor) Forward(s *batch.Step, logits []float32) error {
 	}
 	return e.m.Forward(b, logits)
 }
+
+// KVBlockBytes is the size of one K/V block across every layer, K and V:
+// what ReadBlock fills and WriteBlock takes.
+func (e *Executor) KVBlockBytes() int { return e.kv.BlockBytes() }
+
+// KVGeometry describes the K/V cache's blocks (KVCache.Geometry).
+func (e *Executor) KVGeometry() string { return e.kv.Geometry() }
+
+// ReadBlock copies the K/V bytes of block b into dst (KVBlockBytes long),
+// so a prefix cache can keep the block after the pool reuses it.
+func (e *Executor) ReadBlock(b int32, dst []byte) error { return e.kv.ReadBlock(int(b), dst) }
+
+// WriteBlock puts bytes ReadBlock produced back into block b.
+func (e *Executor) WriteBlock(b int32, src []byte) error { return e.kv.WriteBlock(int(b), src) }

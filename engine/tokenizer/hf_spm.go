@@ -23,6 +23,10 @@ type SPMVocab struct {
 	BOS, EOS, UNK  int32  // -1 when absent
 	AddSpacePrefix bool   // Prepend("▁") / Metaspace prepend_scheme first|always
 	AddBOS, AddEOS bool   // from the TemplateProcessing post-processor
+	// Unigram is set for a unigram model (GGUF "t5"): Scores are the
+	// pieces' log probabilities and segmentation is a Viterbi search;
+	// ByteFallback turns characters no piece covers into byte tokens.
+	Unigram, ByteFallback bool
 }
 
 // noMergeScore scores multi-character tokens that no merge produces; they
@@ -62,15 +66,15 @@ func IsHFSentencePiece(tokenizerJSON []byte) bool {
 // tokens are normal, "<0xNN>" tokens byte tokens, unk_token unknown, added
 // tokens control (special) or user-defined; scores come from the merges.
 // Normalizers and pre-tokenizers other than the "▁" handling SentencePiece
-// does (Prepend, Replace " "→"▁", Metaspace) are an error, as is Unigram
-// (its Viterbi segmentation is not implemented).
+// does (Prepend, Replace " "→"▁", Metaspace) are an error. A Unigram model
+// is read by hfUnigram.
 func HFSentencePiece(tokenizerJSON []byte) (*SPMVocab, error) {
 	var g hfSPMFile
 	if err := json.Unmarshal(tokenizerJSON, &g); err != nil {
 		return nil, fmt.Errorf("tokenizer: tokenizer.json: %w", err)
 	}
 	if g.Model.Type == "Unigram" {
-		return nil, errors.New("tokenizer: tokenizer.json model Unigram is not supported (only SentencePiece BPE): convert this model with llama.cpp's convert_hf_to_gguf.py and serve the GGUF")
+		return hfUnigram(tokenizerJSON)
 	}
 	if g.Model.Type != "BPE" {
 		return nil, fmt.Errorf("tokenizer: tokenizer.json model %q is not supported", g.Model.Type)
@@ -81,7 +85,7 @@ func HFSentencePiece(tokenizerJSON []byte) (*SPMVocab, error) {
 	}
 	v := &SPMVocab{BOS: noToken, EOS: noToken, UNK: noToken}
 	var err error
-	if v.AddSpacePrefix, err = spmSpaceHandling(f.Normalizer, f.PreTokenizer); err != nil {
+	if v.AddSpacePrefix, err = spmSpaceHandling(f.Normalizer, f.PreTokenizer, false); err != nil {
 		return nil, err
 	}
 	n := int32(0)
@@ -107,14 +111,8 @@ func HFSentencePiece(tokenizerJSON []byte) (*SPMVocab, error) {
 			v.Types[id] = TokenByte
 		}
 	}
-	for _, a := range f.AddedTokens {
-		if a.ID < 0 {
-			return nil, fmt.Errorf("tokenizer: negative id for added token %q", a.Content)
-		}
-		v.Tokens[a.ID], v.Types[a.ID], v.Rstrip[a.ID] = a.Content, TokenUserDefined, a.Rstrip
-		if a.Special {
-			v.Types[a.ID] = TokenControl
-		}
+	if err := v.addedTokens(&f); err != nil {
+		return nil, err
 	}
 	if g.Model.UnkToken != nil {
 		if id, ok := f.Model.Vocab[*g.Model.UnkToken]; ok {
@@ -136,9 +134,18 @@ func HFSentencePiece(tokenizerJSON []byte) (*SPMVocab, error) {
 			v.Scores[id] = noMergeScore
 		}
 	}
-	s := &vocabSpec{bos: noToken, eos: noToken}
-	if err := hfPostProcessor(f.PostProcessor, s); err != nil {
+	if err := v.specials(f.PostProcessor); err != nil {
 		return nil, err
+	}
+	return v, nil
+}
+
+// specials sets BOS/EOS and whether they are added from the
+// post-processor, then BOS/EOS from the usual texts where it names none.
+func (v *SPMVocab) specials(postProcessor json.RawMessage) error {
+	s := &vocabSpec{bos: noToken, eos: noToken}
+	if err := hfPostProcessor(postProcessor, s); err != nil {
+		return err
 	}
 	v.BOS, v.EOS, v.AddBOS, v.AddEOS = s.bos, s.eos, s.addBOS, s.addEOS
 	for _, d := range []struct {
@@ -151,7 +158,22 @@ func HFSentencePiece(tokenizerJSON []byte) (*SPMVocab, error) {
 			}
 		}
 	}
-	return v, nil
+	return nil
+}
+
+// addedTokens marks the tokenizer.json's added tokens in v: control when
+// special, else user-defined, with their rstrip.
+func (v *SPMVocab) addedTokens(f *hfTokenizerFile) error {
+	for _, a := range f.AddedTokens {
+		if a.ID < 0 || int(a.ID) >= len(v.Tokens) {
+			return fmt.Errorf("tokenizer: added token %q has id %d outside the vocabulary", a.Content, a.ID)
+		}
+		v.Tokens[a.ID], v.Types[a.ID], v.Rstrip[a.ID] = a.Content, TokenUserDefined, a.Rstrip
+		if a.Special {
+			v.Types[a.ID] = TokenControl
+		}
+	}
+	return nil
 }
 
 // isByteToken reports whether text is a byte-fallback token "<0xNN>".
@@ -176,12 +198,17 @@ type spmNode struct {
 	PrependScheme  *string         `json:"prepend_scheme"`
 	AddPrefixSpace *bool           `json:"add_prefix_space"`
 	Split          bool            `json:"split"`
+	Charsmap       *string         `json:"precompiled_charsmap"`
 }
 
 // spmSpaceHandling checks that the normalizer and pre-tokenizer only do
 // SentencePiece's space handling (spaces become "▁", optionally with one
-// "▁" in front) and reports whether the "▁" prefix is added.
-func spmSpaceHandling(normalizer, preTokenizer json.RawMessage) (prefix bool, err error) {
+// "▁" in front) and reports whether the "▁" prefix is added. unigram
+// allows what unigram tokenizer.json files add: Metaspace's split (a
+// unigram vocabulary's pieces hold "▁" only in front, so splitting before
+// each "▁" leaves the best segmentation as it is, and llama.cpp does not
+// split either) and an empty Precompiled normalizer.
+func spmSpaceHandling(normalizer, preTokenizer json.RawMessage, unigram bool) (prefix bool, err error) {
 	replaced := false
 	var visit func(n spmNode) error
 	visit = func(n spmNode) error {
@@ -217,7 +244,7 @@ func spmSpaceHandling(normalizer, preTokenizer json.RawMessage) (prefix bool, er
 			if n.Replacement != spaceMarker {
 				return fmt.Errorf("tokenizer: Metaspace replacement %q is not supported", n.Replacement)
 			}
-			if n.Split {
+			if n.Split && !unigram {
 				return errors.New("tokenizer: Metaspace with split=true is not supported")
 			}
 			replaced = true
@@ -231,6 +258,13 @@ func spmSpaceHandling(normalizer, preTokenizer json.RawMessage) (prefix bool, er
 				prefix = prefix || *n.AddPrefixSpace
 			default:
 				prefix = true
+			}
+		case "Precompiled":
+			if n.Charsmap != nil && *n.Charsmap != "" {
+				return errors.New("tokenizer: the Precompiled normalizer (SentencePiece's precompiled_charsmap, as T5 and mT5 have) is not implemented; serve a GGUF made by llama.cpp's convert_hf_to_gguf.py with llama.cpp")
+			}
+			if !unigram {
+				return errors.New("tokenizer: the Precompiled normalizer is not supported in a SentencePiece-style BPE tokenizer.json")
 			}
 		default:
 			return fmt.Errorf("tokenizer: %q is not supported in a SentencePiece-style tokenizer.json", n.Type)
@@ -261,6 +295,9 @@ func fromSPMVocab(v *SPMVocab, configJSON []byte, ov hfOverrides) (*Tokenizer, e
 	s := &vocabSpec{model: ModelSPM, tokens: v.Tokens, scores: v.Scores, types: v.Types,
 		bos: v.BOS, eos: v.EOS, unk: v.UNK, sep: noToken, pad: noToken, eot: noToken, eom: noToken,
 		addBOS: v.AddBOS, addEOS: v.AddEOS, addSpacePrefix: v.AddSpacePrefix}
+	if v.Unigram {
+		s.model, s.byteFallback = ModelUGM, v.ByteFallback
+	}
 	if len(configJSON) > 0 {
 		if err := hfConfigIDs(configJSON, s); err != nil {
 			return nil, err

@@ -126,8 +126,12 @@ func TestHFSentencePieceDecodesBack(t *testing.T) {
 func TestHFSentencePieceErrors(t *testing.T) {
 	const vocab = `"model":{"type":"BPE","byte_fallback":true,"vocab":{"<unk>":0,"▁":1,"a":2,"▁a":3},"merges":[["▁","a"]]}`
 	for _, tc := range []struct{ name, json, want string }{
-		{"unigram", `{"model":{"type":"Unigram","vocab":[["a",0]]}}`, "Unigram is not supported"},
-		{"precompiled normalizer", `{"normalizer":{"type":"Precompiled"},` + vocab + `}`, `"Precompiled" is not supported`},
+		{"unigram without space handling", `{"model":{"type":"Unigram","unk_id":0,"vocab":[["<unk>",0],["a",-1]]}}`, "without Replace"},
+		{"unigram with a charsmap", `{"normalizer":{"type":"Precompiled","precompiled_charsmap":"ALQCAACEAAAAAACAAQAAgMz8AgC4BQAAhyIAgMzkAgC4PQAAeyIAgMzsAgC4BQAAiyIAgMw8AADNvAAAmwkAgJ4JAIChCQCAgx0AAIAZAACBGQAAPR0AgDUdAIBNHQCARR0AgIAxAACBMQAAoQkAgIkxAAA9WAMAPEgDAEAKAIA+aAMAAYQAAIQBAACGAQ"},` +
+			`"pre_tokenizer":{"type":"Metaspace","replacement":"▁","split":true},"model":{"type":"Unigram","unk_id":0,"vocab":[["<unk>",0],["a",-1]]}}`, "precompiled_charsmap, as T5 and mT5 have) is not implemented"},
+		{"unigram without unk_id", `{"pre_tokenizer":{"type":"Metaspace","replacement":"▁"},"model":{"type":"Unigram","vocab":[["<unk>",0],["a",-1]]}}`, "unk_id"},
+		{"unigram piece not a pair", `{"pre_tokenizer":{"type":"Metaspace","replacement":"▁"},"model":{"type":"Unigram","unk_id":0,"vocab":[["<unk>"],["a",-1]]}}`, "want [piece, score]"},
+		{"precompiled normalizer", `{"normalizer":{"type":"Precompiled"},` + vocab + `}`, `Precompiled normalizer is not supported in a SentencePiece-style BPE`},
 		{"no space replacement", `{"normalizer":{"type":"Prepend","prepend":"▁"},` + vocab + `}`, "without Replace"},
 		{"replace other", `{"normalizer":{"type":"Replace","pattern":{"String":"x"},"content":"▁"},` + vocab + `}`, "Replace"},
 		{"metaspace split", `{"pre_tokenizer":{"type":"Metaspace","replacement":"▁","split":true},` + vocab + `}`, "split=true"},

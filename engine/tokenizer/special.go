@@ -102,6 +102,23 @@ func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 			out = t.spmEncode(out, strings.ReplaceAll(s, " ", spaceMarker))
 			prevSpecial = false
 		}
+	case ModelUGM:
+		// Every text fragment gets the "▁" prefix (llama.cpp's
+		// llm_tokenizer_ugm normalizes each fragment on its own).
+		if addSpecial && t.addBOS && t.bos != noToken {
+			out = append(out, t.bos)
+		}
+		for _, f := range frags {
+			if f.tok != noToken {
+				out = append(out, f.tok)
+				continue
+			}
+			s := f.text
+			if t.addSpacePrefix {
+				s = " " + s
+			}
+			out = t.ugmEncode(out, strings.ReplaceAll(s, " ", spaceMarker))
+		}
 	case ModelBPE:
 		if addSpecial && t.addBOS && t.bos != noToken {
 			out = append(out, t.bos)

@@ -9,6 +9,7 @@ package tokenizer
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -49,6 +50,7 @@ const (
 	ModelSPM Model = iota // "llama": SentencePiece-style BPE over scores
 	ModelBPE              // "gpt2": byte-level BPE over merges
 	ModelWPM              // "bert": WordPiece
+	ModelUGM              // "t5": SentencePiece unigram, Viterbi over scores
 )
 
 // String returns the tokenizer.ggml.model name of m.
@@ -60,6 +62,8 @@ func (m Model) String() string {
 		return "gpt2"
 	case ModelWPM:
 		return "bert"
+	case ModelUGM:
+		return "t5"
 	}
 	return "model(" + strconv.Itoa(int(m)) + ")"
 }
@@ -96,6 +100,11 @@ type Tokenizer struct {
 	addBOS, addEOS, addSpacePrefix bool
 	ignoreMerges, cleanSpaces      bool
 	maxTokenLen                    int
+
+	// Unigram (ModelUGM): what an uncovered character scores, and whether
+	// uncovered characters become byte tokens rather than the unknown one.
+	ugmUnknownScore float64
+	byteFallback    bool
 }
 
 // Model returns the tokenization algorithm.
@@ -189,6 +198,7 @@ type vocabSpec struct {
 	extraEOG       []int32
 	addBOS, addEOS bool
 	addSpacePrefix bool
+	byteFallback   bool // unigram: uncovered characters as byte tokens
 	ignoreMerges   bool
 	cleanSpaces    bool
 	rstripAll      bool // phi-3: strip white space after special tokens
@@ -243,6 +253,21 @@ func (s *vocabSpec) finish() (*Tokenizer, error) {
 	t.sep, t.pad, t.eot, t.eom = check(s.sep), check(s.pad), check(s.eot), check(s.eom)
 	for b := range t.byteIDs {
 		t.byteIDs[b] = t.findByteToken(byte(b))
+	}
+	if s.model == ModelUGM {
+		if t.unk == noToken {
+			return nil, errors.New("tokenizer: a unigram vocabulary needs an unknown token")
+		}
+		lowest := math.Inf(1)
+		for id, k := range t.types {
+			if k == TokenNormal {
+				lowest = min(lowest, float64(t.scores[id]))
+			}
+		}
+		if math.IsInf(lowest, 1) {
+			return nil, errors.New("tokenizer: a unigram vocabulary without normal pieces")
+		}
+		t.ugmUnknownScore, t.byteFallback = lowest-unknownPenalty, s.byteFallback
 	}
 	t.findEOG(s.extraEOG)
 	t.buildSpecial(s.rstripAll)
@@ -349,6 +374,15 @@ func FromGGUF(md Metadata) (*Tokenizer, error) {
 		s.model = ModelSPM
 		s.bos, s.eos, s.unk = 1, 2, 0
 		s.addSpacePrefix, s.addBOS = true, true
+	case "t5":
+		// llama.cpp's defaults for a unigram vocabulary; it has no byte
+		// fallback, and its precompiled normalizer is not implemented here.
+		s.model = ModelUGM
+		s.bos, s.eos, s.unk, s.pad = noToken, 1, 2, 0
+		s.addSpacePrefix, s.addEOS = true, true
+		if k, ok := md.(interface{ Keys() []string }); ok && slices.Contains(k.Keys(), "tokenizer.ggml.precompiled_charsmap") {
+			return nil, errors.New("tokenizer: t5 vocabulary with a precompiled_charsmap: SentencePiece's precompiled normalizer is not implemented")
+		}
 	case "bert":
 		s.model = ModelWPM
 		s.bos, s.eos, s.unk, s.sep, s.pad = 101, noToken, 100, 102, 0

@@ -160,6 +160,9 @@ type Result struct {
 	PromptTokens, OutputTokens int
 	UsageMissing               bool
 	Chunks                     int // chunks that carried text
+	// AcceptedDrafts and RejectedDrafts are the speculative draft tokens
+	// the server reports kept and dropped (completion_tokens_details).
+	AcceptedDrafts, RejectedDrafts int
 }
 
 // do sends one streamed request and times its chunks.
@@ -203,6 +206,9 @@ func (c *client) do(ctx context.Context, model string, p Prompt) Result {
 	res.OK, res.TTFT, res.ITL, res.E2E, res.Chunks = true, st.ttft, st.itl, st.e2e, st.chunks
 	if st.usage != nil {
 		res.PromptTokens, res.OutputTokens = st.usage.PromptTokens, st.usage.CompletionTokens
+		if d := st.usage.Details; d != nil {
+			res.AcceptedDrafts, res.RejectedDrafts = d.Accepted, d.Rejected
+		}
 	} else {
 		res.UsageMissing = true
 		res.PromptTokens, res.OutputTokens = p.Words, st.chunks

@@ -53,6 +53,12 @@ type Report struct {
 	InputThroughput    float64 `json:"input_throughput"`       // prompt tokens/s
 	OutputThroughput   float64 `json:"output_throughput"`      // generated tokens/s
 	TotalTokThroughput float64 `json:"total_token_throughput"` // both, tokens/s
+	// AcceptedDrafts and RejectedDrafts total the speculative draft tokens
+	// a speculating server reported kept and dropped; DraftAcceptance is
+	// their acceptance rate (0 without drafts).
+	AcceptedDrafts  int     `json:"accepted_draft_tokens"`
+	RejectedDrafts  int     `json:"rejected_draft_tokens"`
+	DraftAcceptance float64 `json:"draft_acceptance_rate"`
 
 	TTFT Latency `json:"ttft_ms"` // time to first token
 	ITL  Latency `json:"itl_ms"`  // inter-token latency: gaps between text chunks
@@ -104,6 +110,8 @@ func newReport(o Options, base, model string, results []Result, d time.Duration)
 			}
 			r.TotalInputTokens += res.PromptTokens
 			r.TotalOutputTokens += res.OutputTokens
+			r.AcceptedDrafts += res.AcceptedDrafts
+			r.RejectedDrafts += res.RejectedDrafts
 			e2e = append(e2e, res.E2E)
 			itl = append(itl, res.ITL...)
 			if res.Chunks == 0 {
@@ -114,6 +122,9 @@ func newReport(o Options, base, model string, results []Result, d time.Duration)
 				tpot = append(tpot, (res.E2E-res.TTFT)/time.Duration(res.OutputTokens-1))
 			}
 		}
+	}
+	if n := r.AcceptedDrafts + r.RejectedDrafts; n > 0 {
+		r.DraftAcceptance = float64(r.AcceptedDrafts) / float64(n)
 	}
 	if s := r.DurationS; s > 0 {
 		r.RequestThroughput = float64(r.Completed) / s
@@ -163,8 +174,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if r.UsageMissing > 0 {
 		fmt.Fprintf(w, " (%d requests sent no usage: counted by chunks and prompt words)", r.UsageMissing)
 	}
-	fmt.Fprintf(w, "\nthroughput: %.2f req/s; input %.1f tok/s, output %.1f tok/s, total %.1f tok/s\n\n",
+	fmt.Fprintf(w, "\nthroughput: %.2f req/s; input %.1f tok/s, output %.1f tok/s, total %.1f tok/s\n",
 		r.RequestThroughput, r.InputThroughput, r.OutputThroughput, r.TotalTokThroughput)
+	if n := r.AcceptedDrafts + r.RejectedDrafts; n > 0 {
+		fmt.Fprintf(w, "speculative drafts: %d accepted of %d (%.1f%%)\n", r.AcceptedDrafts, n, 100*r.DraftAcceptance)
+	}
+	fmt.Fprintln(w)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "metric (ms)\tmean\tp50\tp90\tp99\tsamples\t")

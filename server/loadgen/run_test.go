@@ -297,3 +297,38 @@ func TestReportJSONFields(t *testing.T) {
 		t.Errorf("load %v rate %v completed %v", m["load"], m["request_rate"], m["completed"])
 	}
 }
+
+// TestRunDraftAcceptance: the speculative draft tokens a server reports in
+// its usage are totalled, with their acceptance rate, in JSON and table.
+func TestRunDraftAcceptance(t *testing.T) {
+	const n = 4
+	for _, tc := range []struct {
+		name               string
+		accepted, rejected int
+	}{{"speculating", 6, 2}, {"not speculating", 0, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := loadgentest.New(loadgentest.Config{Chunks: 3, TokensPerChunk: 1, AcceptedDrafts: tc.accepted, RejectedDrafts: tc.rejected})
+			defer srv.Close()
+			o := options(srv, n)
+			o.Concurrency = 2
+			rep, err := Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.AcceptedDrafts != n*tc.accepted || rep.RejectedDrafts != n*tc.rejected {
+				t.Errorf("drafts %d accepted, %d rejected; want %d, %d", rep.AcceptedDrafts, rep.RejectedDrafts, n*tc.accepted, n*tc.rejected)
+			}
+			var buf bytes.Buffer
+			if err := rep.WriteTable(&buf); err != nil {
+				t.Fatal(err)
+			}
+			line := strings.Contains(buf.String(), "speculative drafts: 24 accepted of 32 (75.0%)")
+			if tc.accepted > 0 && (!line || rep.DraftAcceptance != 0.75) {
+				t.Errorf("acceptance %v, table:\n%s", rep.DraftAcceptance, buf.String())
+			}
+			if tc.accepted == 0 && strings.Contains(buf.String(), "speculative") {
+				t.Errorf("a speculation line without drafts:\n%s", buf.String())
+			}
+		})
+	}
+}

@@ -15,6 +15,11 @@ import (
 type usage struct {
 	PromptTokens     int `json:"prompt_tokens"`
 	CompletionTokens int `json:"completion_tokens"`
+	// Details are a speculating server's draft tokens kept and dropped.
+	Details *struct {
+		Accepted int `json:"accepted_prediction_tokens"`
+		Rejected int `json:"rejected_prediction_tokens"`
+	} `json:"completion_tokens_details"`
 }
 
 // chunk is what a run reads of a streamed chunk of either endpoint:

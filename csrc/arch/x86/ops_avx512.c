@@ -47,6 +47,33 @@ A5 static inline __m512 expf16(__m512 x) {
     return _mm512_mask_blend_ps(d, res, _mm512_mul_ps(s1, s1)); /* d ? s1*s1 : res */
 }
 
+/* tanh16 is tanh8 of ops_avx2.c on sixteen lanes. */
+A5 static inline __m512 tanh16(__m512 z) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    const __m512 a = _mm512_abs_ps(z);
+    const __m512 e = expf16(_mm512_mul_ps(_mm512_set1_ps(-2.0f), a));
+    const __m512 big = _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e));
+    const __m512 z2 = _mm512_mul_ps(a, a);
+    __m512 p = _mm512_set1_ps(62.0f / 2835.0f);
+    p = _mm512_fmadd_ps(p, z2, _mm512_set1_ps(-17.0f / 315.0f));
+    p = _mm512_fmadd_ps(p, z2, _mm512_set1_ps(2.0f / 15.0f));
+    p = _mm512_fmadd_ps(p, z2, _mm512_set1_ps(-1.0f / 3.0f));
+    const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, z2), a, a);
+    const __m512 t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, _mm512_set1_ps(0.1f), _CMP_LT_OQ), big, small);
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(t),
+                                               _mm512_and_si512(_mm512_castps_si512(z), _mm512_set1_epi32((int)0x80000000u))));
+}
+
+/* geglu16 is gelu_tanh(g) * u, the reference's formula with tanh16. */
+A5 static inline __m512 geglu16(__m512 g, __m512 u) {
+    const __m512 inner = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.79788456080286535588f), g),
+                                       _mm512_add_ps(_mm512_set1_ps(1.0f),
+                                                     _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.044715f), g), g)));
+    const __m512 gelu =
+        _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), g), _mm512_add_ps(_mm512_set1_ps(1.0f), tanh16(inner)));
+    return _mm512_mul_ps(gelu, u);
+}
+
 /* silu_mul16 is (g / (1 + exp(-g))) * u, same rounding points as the reference. */
 A5 static inline __m512 silu_mul16(__m512 g, __m512 u) {
     const __m512 e = expf16(_mm512_sub_ps(_mm512_setzero_ps(), g));
@@ -208,6 +235,28 @@ A5 static void avx512_swiglu(float *y, const float *g, const float *u, int64_t n
     }
 }
 
+/* geglu_tanh span [n]; the tail masked. */
+A5 static void avx512_geglu_tanh(float *y, const float *g, const float *u, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, geglu16(_mm512_loadu_ps(g + i), _mm512_loadu_ps(u + i)));
+    if (i < n) {
+        const __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(y + i, m, geglu16(_mm512_maskz_loadu_ps(m, g + i), _mm512_maskz_loadu_ps(m, u + i)));
+    }
+}
+
+/* softcap span [n]: y = cap * tanh(x / cap); the tail masked. */
+A5 static void avx512_softcap(float *y, const float *x, float cap, int64_t n) {
+    const __m512 c = _mm512_set1_ps(cap);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_mul_ps(c, tanh16(_mm512_div_ps(_mm512_loadu_ps(x + i), c))));
+    if (i < n) {
+        const __mmask16 m = tail_mask(n - i);
+        const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(c, tanh16(_mm512_div_ps(v, c))));
+    }
+}
+
 /* add span [n]: y = a + b. */
 A5 static void avx512_add(float *y, const float *a, const float *b, int64_t n) {
     int64_t i = 0;
@@ -274,6 +323,8 @@ const kiln_ops_kernels kiln_ops_avx512 = {
     .rmsnorm_row = avx512_rmsnorm_row,
     .softmax_row = avx512_softmax_row,
     .swiglu = avx512_swiglu,
+    .geglu_tanh = avx512_geglu_tanh,
+    .softcap = avx512_softcap,
     .add = avx512_add,
     .scale = avx512_scale,
     .rope_head = avx512_rope_head,

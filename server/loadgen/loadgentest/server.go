@@ -24,6 +24,9 @@ type Config struct {
 	FirstDelay     time.Duration // before the first text chunk
 	Gap            time.Duration // between text chunks
 	NoUsage        bool          // send no usage chunk
+	// AcceptedDrafts and RejectedDrafts, when set, go in each usage's
+	// completion_tokens_details, as a speculating server reports them.
+	AcceptedDrafts, RejectedDrafts int
 	// Fail, if set, is asked for each generation request in arrival order
 	// (from 0); a non-zero status answers with it and an OpenAI error body
 	// holding message.
@@ -189,8 +192,12 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 	if !s.cfg.NoUsage {
 		out := s.cfg.Chunks * s.cfg.TokensPerChunk
 		pt := PromptTokens(prompt)
-		send(map[string]any{"choices": []any{}, "usage": map[string]any{
-			"prompt_tokens": pt, "completion_tokens": out, "total_tokens": pt + out}})
+		u := map[string]any{"prompt_tokens": pt, "completion_tokens": out, "total_tokens": pt + out}
+		if s.cfg.AcceptedDrafts+s.cfg.RejectedDrafts > 0 {
+			u["completion_tokens_details"] = map[string]any{
+				"accepted_prediction_tokens": s.cfg.AcceptedDrafts, "rejected_prediction_tokens": s.cfg.RejectedDrafts}
+		}
+		send(map[string]any{"choices": []any{}, "usage": u})
 	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
 	_ = rc.Flush()
