@@ -151,3 +151,31 @@ func TestServeQ8KVCacheFeatures(t *testing.T) {
 	}
 	waitEngineIdle(t, spec, 10*time.Second) // no block left held (the session holds plain's)
 }
+
+// TestServeQ8KVCacheSpill: with --prefix-cache-dir, a q8_0 server's saved
+// blocks come back after a restart (same greedy answer, cached prompt
+// tokens), and an f16 server on the same directory never reads them (the
+// dtype is part of the blocks' identity): it recomputes the prompt.
+func TestServeQ8KVCacheSpill(t *testing.T) {
+	dir := t.TempDir()
+	q8 := []string{"--prefix-cache-dir", dir, "--kv-cache-dtype", "q8_0"}
+	first := startServeProcess(t, q8...)
+	want, cached := spillCompletion(t, first.url, "")
+	if cached != 0 {
+		t.Fatalf("a fresh server reports %d cached tokens", cached)
+	}
+	stopServe(t, first)
+	if len(spillFiles(t, dir)) == 0 {
+		t.Fatalf("nothing saved in %s\n%s", dir, first.logs.Tail(20))
+	}
+	second := startServeProcess(t, q8...)
+	got, cached := spillCompletion(t, second.url, "")
+	if cached == 0 || got != want {
+		t.Errorf("q8_0 after a restart: cached %d, answer %q, want cached > 0 and %q", cached, got, want)
+	}
+	stopServe(t, second)
+	f16 := startServeProcess(t, "--prefix-cache-dir", dir, "--kv-cache-dtype", "f16")
+	if _, cached := spillCompletion(t, f16.url, ""); cached != 0 {
+		t.Errorf("an f16 server loaded %d tokens of q8_0 blocks", cached)
+	}
+}
