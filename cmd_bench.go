@@ -56,7 +56,7 @@ func newBenchModelCommand() *cobra.Command {
 				return err
 			}
 			if o.KVType, err = native.ParseType(kvType); err != nil {
-				return fmt.Errorf("--kv-type: %w", err)
+				return fmt.Errorf("bench model: --kv-cache-dtype: %w", err)
 			}
 			if draft.Draft != "" {
 				if draft.Tokens < 1 || draft.Tokens > 16 || o.Gen < 2 || o.Reps < 1 {
@@ -70,7 +70,7 @@ func newBenchModelCommand() *cobra.Command {
 				}
 				return writeReport(cmd.OutOrStdout(), rep, asJSON)
 			}
-			m, err := model.Load(path, model.WithMaxBatchTokens(max(o.Prompt, 1)))
+			m, err := model.Load(path, model.WithMaxBatchTokens(max(o.Prompt, min(o.Depth, 512), 1)))
 			if err != nil {
 				return err
 			}
@@ -87,9 +87,12 @@ func newBenchModelCommand() *cobra.Command {
 	f.StringVarP(&path, "model", "m", "", "GGUF model file")
 	f.IntVarP(&o.Prompt, "n-prompt", "p", o.Prompt, "prompt tokens of the prefill test (0: skip)")
 	f.IntVarP(&o.Gen, "n-gen", "n", o.Gen, "tokens of the decode test (0: skip)")
+	f.IntVarP(&o.Depth, "n-depth", "d", o.Depth, "tokens already in the context before each test (prefilled once, untimed): attention's cost at long context")
 	f.StringVarP(&threads, "threads", "t", "1,2", "thread counts, comma separated")
 	f.IntVarP(&o.Reps, "repetitions", "r", o.Reps, "repetitions per test (the median is reported)")
-	f.StringVar(&kvType, "kv-type", "f16", "K/V cache type: f16 or f32")
+	f.StringVar(&kvType, "kv-cache-dtype", "f16", "K/V cache type: f16, f32 or q8_0")
+	f.StringVar(&kvType, "kv-type", "f16", "the same as --kv-cache-dtype (its earlier name)")
+	_ = f.MarkHidden("kv-type")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.StringVar(&draft.Draft, "draft-model", "", "instead: greedy decode of -n tokens after the -p token prompt on one stream through the scheduler, without and with this draft model (speculative decoding), alternated -r times")
 	f.IntVar(&draft.Tokens, "num-speculative-tokens", draft.Tokens, "with --draft-model: draft tokens per step (1..16)")

@@ -45,7 +45,9 @@ func newRunCommand() *cobra.Command {
 	fl.IntVarP(&f.threads, "threads", "t", 0, "kernel threads (0: one per CPU)")
 	fl.IntVarP(&f.ctx, "ctx-size", "c", 0, "context size in tokens (0: prompt + n, capped at the model's)")
 	fl.IntVarP(&f.batch, "batch-size", "b", 512, "most prompt tokens per forward pass")
-	fl.StringVar(&f.kvType, "kv-type", "f16", "K/V cache type: f16 or f32")
+	fl.StringVar(&f.kvType, "kv-cache-dtype", "f16", "K/V cache type: f16, f32 or q8_0 (34 bytes per 32 values, about half of f16)")
+	fl.StringVar(&f.kvType, "kv-type", "f16", "the same as --kv-cache-dtype (its earlier name)")
+	_ = fl.MarkHidden("kv-type")
 	fl.BoolVar(&f.gen.ParseSpecial, "special", f.gen.ParseSpecial, "parse control-token texts in the prompt (e.g. <|eot_id|>)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the generated text, no timings")
 	s := &f.gen.Sample
@@ -81,7 +83,7 @@ func runGenerate(ctx context.Context, f *runFlags, out, errw io.Writer) error {
 	}
 	kv, err := native.ParseType(f.kvType)
 	if err != nil {
-		return fmt.Errorf("run: --kv-type: %w", err)
+		return fmt.Errorf("run: --kv-cache-dtype: %w", err)
 	}
 	f.gen.KVType, f.gen.CtxLen = kv, f.ctx
 	if f.gen.Sample.Seed == 0 {

@@ -51,6 +51,23 @@ func TestRunGreedyStreamsTheReferenceText(t *testing.T) {
 	}
 }
 
+// TestRunQ8KVCache: `kiln run --kv-cache-dtype q8_0` generates with a Q8_0
+// K/V cache; greedy, its first tokens are the reference text's (stories260K's
+// early top-2 margins are far above Q8_0's logit error).
+func TestRunQ8KVCache(t *testing.T) {
+	ref, err := os.ReadFile("../shared/models/reference/stories260K_greedy_200steps.txt")
+	if err != nil {
+		t.Skipf("reference text: %v", err)
+	}
+	out, _, err := runKilnOutput(t, "run", "-m", storiesPath(t), "-p", "", "-n", "8", "--temp", "0", "--kv-cache-dtype", "q8_0", "-q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(out); got == "" || !strings.HasPrefix(string(ref), got) {
+		t.Errorf("q8_0 K/V text %q is not a prefix of the reference %.80q", got, ref)
+	}
+}
+
 func TestRunRejectsBadFlags(t *testing.T) {
 	m := storiesPath(t)
 	for _, args := range [][]string{
@@ -59,7 +76,8 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"run", "-m", m, "-p", "x", "-n", "0"},
 		{"run", "-m", m, "-p", "x", "--temp", "-1"},
 		{"run", "-m", m, "-p", "x", "--top-p", "1.5"},
-		{"run", "-m", m, "-p", "x", "--kv-type", "q8_0"},
+		{"run", "-m", m, "-p", "x", "--kv-cache-dtype", "q4_0"},
+		{"run", "-m", m, "-p", "x", "--kv-cache-dtype", "f8"},
 		{"run", "-m", m, "-p", "x", "-f", "prompt.txt"},
 		{"run", "-m", m, "-p", "x", "-c", "1"},
 	} {

@@ -195,7 +195,8 @@ func serve(ctx context.Context, cfg *configs.Config, listening func(net.Addr)) e
 	srv.PrepareGrammars(st.model)
 	srv.SetModel(st.model)
 	log.Info("serve: ready", "model", st.model.ID, "replicas", len(st.engines), "threads", native.Threads(),
-		"context", st.model.ContextLen, "kv_blocks_per_replica", st.blocks, "kv_type", cfg.KVCacheDtype,
+		"context", st.model.ContextLen, "kv_blocks_per_replica", st.blocks, "kv_type", st.model.KVCacheDtype,
+		"kv_bytes_per_token", st.model.KVBytesPerToken, "kv_tokens_per_replica", st.blocks*cfg.BlockSize,
 		"speculative", cfg.Speculative, "draft_model", cfg.DraftModel)
 	if url := localURL(ln.Addr()); isTerminal(os.Stderr) && cfg.LogFormat == "text" {
 		printBanner(os.Stderr, url, st.model.ID, builtin)
@@ -352,7 +353,24 @@ func loadEngines(ctx context.Context, cfg *configs.Config, sp *prefixSpill, log 
 		st.bytes += fi.Size()
 	}
 	st.model = &server.Model{ID: name, Aliases: aliases, StrictName: cfg.StrictModelName, Root: cfg.Model, Created: created, ContextLen: st.engines[0].Config().SessionLen, Tokenizer: tok, Backend: b, Embedder: emb, ChatTemplate: tmpl}
+	st.model.KVCacheDtype, st.model.KVBytesPerToken = kvCacheFacts(cfg, st.models[0], log)
 	return st, nil
+}
+
+// kvCacheFacts is the K/V cache type and its bytes per token of context
+// for m (every layer's K and V), which the start-up log and /metrics state.
+// A q8_0 cache whose heads are not a multiple of 32 values wide pads each
+// row to whole blocks; when that leaves it no smaller than f16 the log
+// says so (it still works, it just saves nothing).
+func kvCacheFacts(cfg *configs.Config, m *model.Model, log *slog.Logger) (string, int64) {
+	kvType, _ := native.ParseType(cfg.KVCacheDtype) // validated with the config
+	perTok := m.KVBytesPerToken(kvType)
+	if kvType == native.Q8_0 && m.Config.HeadDim%native.QK8_0 != 0 {
+		f16 := m.KVBytesPerToken(native.F16)
+		log.Warn("serve: kv_cache_dtype q8_0: head_dim is not a multiple of 32, so each K/V row is padded to whole Q8_0 blocks",
+			"head_dim", m.Config.HeadDim, "bytes_per_token", perTok, "f16_bytes_per_token", f16)
+	}
+	return cfg.KVCacheDtype, perTok
 }
 
 // kvBudget is each replica's K/V pool budget in bytes and the option it

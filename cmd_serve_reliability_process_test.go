@@ -60,8 +60,15 @@ func startServeProcess(t *testing.T, args ...string) *serveProcess {
 	if _, err := os.Stat(storiesGGUF); err != nil {
 		t.Skipf("no test model: %v", err)
 	}
+	return startKilnProcess(t, slices.Concat(serveProcessArgs, args)...)
+}
+
+// startKilnProcess starts `kiln` with exactly args (a serve command that
+// listens on a loopback port), as startServeProcess does.
+func startKilnProcess(t *testing.T, args ...string) *serveProcess {
+	t.Helper()
 	p := &serveProcess{logs: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(os.Args[0], slices.Concat(serveProcessArgs, args)...)
+	p.cmd = exec.Command(os.Args[0], args...)
 	p.cmd.Env = append(os.Environ(), runAsKilnEnv+"=1")
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {

@@ -135,8 +135,8 @@ func (c *Config) Validate() error {
 		c.KVCacheBytes = n
 	}
 	c.validatePrefixCacheDir(bad)
-	if c.KVCacheDtype != "f16" && c.KVCacheDtype != "f32" {
-		bad("kv_cache_dtype", "%q: want f16 or f32", c.KVCacheDtype)
+	if c.KVCacheDtype != "f16" && c.KVCacheDtype != "f32" && c.KVCacheDtype != "q8_0" {
+		bad("kv_cache_dtype", "%q: want f16, f32 or q8_0", c.KVCacheDtype)
 	}
 	if c.BlockSize < 1 || c.BlockSize > 1024 || c.BlockSize&(c.BlockSize-1) != 0 {
 		bad("block_size", "%d: want a power of two in 1..1024", c.BlockSize)

@@ -1,5 +1,5 @@
 /* attention.c — public paged-attention entry points: kiln_kv_store,
- * kiln_attn_decode, kiln_attn_prefill.
+ * kiln_attn_decode, kiln_attn_prefill (F32, F16 or Q8_0 caches).
  *
  * Each call is validated completely before anything is written (sizes, types,
  * every block id a sequence will touch, every slot), then cut into work
@@ -19,22 +19,23 @@
 /* pick_kernel is the active ISA's item kernel (the kernel table's). */
 static kiln_attn_item_fn pick_kernel(void) { return kiln_kernels_active()->attn_item; }
 
-/* check_layout validates the cache description and fills p. */
-static int check_layout(const kiln_kv_layout *kv, kiln_attn_params *p) {
+int kiln_attn_check_layout(const kiln_kv_layout *kv, kiln_attn_params *p) {
     if (!kv || !kv->k_cache || !kv->v_cache) return KILN_ERR_NULL;
-    if (kv->kv_type != KILN_TYPE_F32 && kv->kv_type != KILN_TYPE_F16) return KILN_ERR_TYPE;
+    if (kv->kv_type != KILN_TYPE_F32 && kv->kv_type != KILN_TYPE_F16 && kv->kv_type != KILN_TYPE_Q8_0)
+        return KILN_ERR_TYPE;
     if (kv->n_head < 1 || kv->n_head_kv < 1 || kv->n_head % kv->n_head_kv != 0 || kv->head_dim < 1 ||
         kv->block_size < 1 || kv->n_blocks < 1)
         return KILN_ERR_SIZE;
-    /* the pool's element count must fit comfortably in int64 (and size_t) */
+    /* the pool's byte count must fit comfortably in int64 (and size_t) */
     const int64_t lim = INT64_MAX / 8;
-    int64_t e = kv->n_blocks;
-    const int f[3] = {kv->n_head_kv, kv->block_size, kv->head_dim};
+    int64_t rows = kv->n_blocks;
+    const int64_t f[3] = {kv->n_head_kv, kv->block_size,
+                          (int64_t)kiln_attn_row_bytes(kv->kv_type, kv->head_dim)};
     for (int i = 0; i < 3; i++) {
-        if (e > lim / f[i]) return KILN_ERR_SIZE;
-        e *= f[i];
+        if (rows > lim / f[i]) return KILN_ERR_SIZE;
+        rows *= f[i];
     }
-    if ((uint64_t)e * 4 > (uint64_t)SIZE_MAX / 2) return KILN_ERR_SIZE;
+    if ((uint64_t)rows > (uint64_t)SIZE_MAX / 2) return KILN_ERR_SIZE;
     p->n_head = kv->n_head;
     p->n_head_kv = kv->n_head_kv;
     p->head_dim = kv->head_dim;
@@ -66,8 +67,22 @@ typedef struct {
     void (*to_f16)(const float *, uint16_t *, int64_t);
 } store_job;
 
+/* store_q8_0 writes one row of D values as ceil(D/32) GGUF Q8_0 blocks
+ * (llama.cpp's quantize_row_q8_0_ref per block; a partial last block is
+ * quantized zero-padded, which leaves its scale that of the real values). */
+static void store_q8_0(const float *x, int D, block_q8_0 *y) {
+    const int full = D / KILN_QK8_0, tail = D % KILN_QK8_0;
+    for (int b = 0; b < full; b++) kiln_q8_0_quantize_block_ref(x + b * KILN_QK8_0, y + b);
+    if (tail) {
+        float t[KILN_QK8_0] = {0};
+        memcpy(t, x + full * KILN_QK8_0, sizeof(float) * (size_t)tail);
+        kiln_q8_0_quantize_block_ref(t, y + full);
+    }
+}
+
 /* store_task: worker ith writes its share of KV heads for every token, in
- * token order (so a slot named twice ends with the later token). */
+ * token order (so a slot named twice ends with the later token). A row's
+ * stored bytes depend on that row alone, whatever the batch. */
 static void store_task(void *arg, int ith, int nth) {
     const store_job *j = arg;
     const kiln_attn_params *p = j->p;
@@ -81,13 +96,18 @@ static void store_task(void *arg, int ith, int nth) {
         for (int64_t g = g0; g < g1; g++) {
             const float *src_k = j->k + (i * p->n_head_kv + g) * D;
             const float *src_v = j->v + (i * p->n_head_kv + g) * D;
-            const int64_t e = (int64_t)off * D;
+            const size_t e = (size_t)off * kiln_attn_row_bytes(p->kv_type, D);
+            char *dk = (char *)kiln_attn_kv_rows(p, p->k_cache, block, (int)g) + e;
+            char *dv = (char *)kiln_attn_kv_rows(p, p->v_cache, block, (int)g) + e;
             if (p->kv_type == KILN_TYPE_F16) {
-                j->to_f16(src_k, (uint16_t *)kiln_attn_kv_rows(p, p->k_cache, block, (int)g) + e, D);
-                j->to_f16(src_v, (uint16_t *)kiln_attn_kv_rows(p, p->v_cache, block, (int)g) + e, D);
+                j->to_f16(src_k, (uint16_t *)(void *)dk, D);
+                j->to_f16(src_v, (uint16_t *)(void *)dv, D);
+            } else if (p->kv_type == KILN_TYPE_Q8_0) {
+                store_q8_0(src_k, D, (block_q8_0 *)(void *)dk);
+                store_q8_0(src_v, D, (block_q8_0 *)(void *)dv);
             } else {
-                memcpy((float *)kiln_attn_kv_rows(p, p->k_cache, block, (int)g) + e, src_k, (size_t)D * 4);
-                memcpy((float *)kiln_attn_kv_rows(p, p->v_cache, block, (int)g) + e, src_v, (size_t)D * 4);
+                memcpy(dk, src_k, (size_t)D * 4);
+                memcpy(dv, src_v, (size_t)D * 4);
             }
         }
     }
@@ -97,7 +117,7 @@ int kiln_kv_store(const kiln_kv_layout *kv, const float *k, const float *v, cons
                   int64_t n_tokens) {
     kiln_attn_params p;
     if (!k || !v || !slots) return KILN_ERR_NULL;
-    int rc = check_layout(kv, &p);
+    int rc = kiln_attn_check_layout(kv, &p);
     if (rc != KILN_OK) return rc;
     if (n_tokens < 0) return KILN_ERR_SIZE;
     const int64_t n_slots = (int64_t)kv->n_blocks * kv->block_size;
@@ -203,7 +223,7 @@ int kiln_attn_decode(const kiln_kv_layout *kv, const float *q, float *out, int64
     attn_job j;
     memset(&j, 0, sizeof j);
     if (!q || !out || !block_tables || !seq_lens) return KILN_ERR_NULL;
-    int rc = check_layout(kv, &j.p);
+    int rc = kiln_attn_check_layout(kv, &j.p);
     if (rc != KILN_OK) return rc;
     if (n_seq < 0 || max_blocks < 1) return KILN_ERR_SIZE;
     int64_t tokens = 0;
@@ -231,7 +251,7 @@ int kiln_attn_prefill(const kiln_kv_layout *kv, const float *q, float *out, int6
     attn_job j;
     memset(&j, 0, sizeof j);
     if (!q || !out || !q_start || !ctx_lens || !block_tables) return KILN_ERR_NULL;
-    int rc = check_layout(kv, &j.p);
+    int rc = kiln_attn_check_layout(kv, &j.p);
     if (rc != KILN_OK) return rc;
     if (n_seq < 0 || max_blocks < 1 || q_start[0] != 0) return KILN_ERR_SIZE;
     for (int64_t s = 0; s < n_seq; s++) {

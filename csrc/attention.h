@@ -46,7 +46,7 @@ typedef struct {
 
 /* kiln_attn_scratch_floats is the per-thread scratch one item kernel needs
  * for items of up to `rows` rows (floats, 64-byte multiples). Every ISA's
- * kernel fits in it: accumulators, scores, F16->F32 tiles, softmax state. */
+ * kernel fits in it: accumulators, scores, F16/Q8_0->F32 tiles, softmax state. */
 KILN_INLINE int64_t kiln_attn_pad16(int64_t n) { return (n + 15) & ~(int64_t)15; }
 /* Accumulator rows are padded to 32 floats: P·V works in 16 (AVX2) or 32
  * (AVX-512) dim blocks and must never touch the next row's accumulator. */
@@ -64,7 +64,7 @@ KILN_INLINE int64_t kiln_attn_scratch_floats(const kiln_attn_params *p, int rows
 typedef struct {
     float *acc;       /* [rows][dp] running numerators */
     float *s;         /* [rows][bp] scores, then probabilities, of one tile */
-    float *kt, *vt;   /* [block_size][head_dim] F32 copies of an F16 tile */
+    float *kt, *vt;   /* [block_size][head_dim] F32 copies of an F16 or Q8_0 tile */
     float *m, *l, *alpha;
     int32_t *n;       /* per row: tokens of the current tile it sees */
     int64_t dp, bp;   /* padded head_dim (to 32) / block_size (to 16) */
@@ -102,13 +102,55 @@ void kiln_attn_f32_to_f16_ref(const float *x, uint16_t *y, int64_t n);
 void kiln_attn_f32_to_f16_avx2(const float *x, uint16_t *y, int64_t n);
 #endif
 
-/* kiln_attn_kv_row returns the first of the n contiguous cache rows of
- * block `block`, KV head `kv_head` (elements of kv_type). */
+/* kiln_attn_check_layout validates a cache description (types, geometry,
+ * a pool size that fits size_t) and fills p: the one check every
+ * attention entry point shares. */
+int kiln_attn_check_layout(const kiln_kv_layout *kv, kiln_attn_params *p);
+
+/* kiln_attn_row_bytes is one cache row (the head_dim values of one token
+ * and KV head) in kv_type: F32 4*D, F16 2*D, Q8_0 ceil(D/32) GGUF blocks
+ * of 34 bytes (a head_dim that is not a multiple of 32 is zero-padded to
+ * whole blocks, so each row is quantized on its own). */
+KILN_INLINE size_t kiln_attn_row_bytes(int kv_type, int D) {
+    if (kv_type == KILN_TYPE_Q8_0) return (size_t)((D + KILN_QK8_0 - 1) / KILN_QK8_0) * sizeof(block_q8_0);
+    return (size_t)D * (kv_type == KILN_TYPE_F16 ? 2 : 4);
+}
+
+/* kiln_attn_kv_rows returns the first of the block_size contiguous cache
+ * rows of block `block`, KV head `kv_head` (rows kiln_attn_row_bytes apart). */
 KILN_INLINE const void *kiln_attn_kv_rows(const kiln_attn_params *p, const void *cache, int block,
                                           int kv_head) {
     const int64_t row0 = ((int64_t)block * p->n_head_kv + kv_head) * p->block_size;
-    const size_t esz = p->kv_type == KILN_TYPE_F16 ? 2 : 4;
-    return (const char *)cache + (size_t)(row0 * p->head_dim) * esz;
+    return (const char *)cache + (size_t)row0 * kiln_attn_row_bytes(p->kv_type, p->head_dim);
 }
+
+/* kiln_attn_prefetch_tile hints the first n rows of block `block` of KV
+ * head kv_head (K and V) into cache. The SIMD kernels call it for the next
+ * tile while computing the current one: a block table's next block is
+ * wherever the pool put it, not where a hardware prefetcher looks, and at
+ * long contexts decode otherwise waits on memory at every tile. A hint
+ * only: it reads nothing and changes no result. */
+KILN_INLINE void kiln_attn_prefetch_tile(const kiln_attn_params *p, int block, int kv_head, int n) {
+    const size_t bytes = (size_t)n * kiln_attn_row_bytes(p->kv_type, p->head_dim);
+    const char *k = kiln_attn_kv_rows(p, p->k_cache, block, kv_head);
+    const char *v = kiln_attn_kv_rows(p, p->v_cache, block, kv_head);
+    for (size_t o = 0; o < bytes; o += 64) {
+        __builtin_prefetch(k + o);
+        __builtin_prefetch(v + o);
+    }
+}
+
+/* Q8_0 tiles: dst[j*D + d] = d_b * qs_b[e] for rows j0 <= j < j1 of a
+ * Q8_0 tile (rows kiln_attn_row_bytes apart; element d in block b = d/32,
+ * e = d%32). The product of an f16 scale and an int8 is exact in f32, so
+ * every ISA writes the same bits, and attention over a Q8_0 cache gives
+ * the bits of the same kernel over an F32 cache holding these values. The
+ * kernels dequantize one cache block at a time into their scratch, as they
+ * widen F16 tiles: the cache itself is never copied. */
+void kiln_attn_q8_rows_ref(const void *rows, int j0, int j1, int D, float *dst);
+#if KILN_X86
+void kiln_attn_q8_rows_avx2(const void *rows, int j0, int j1, int D, float *dst);
+void kiln_attn_q8_rows_avx512(const void *rows, int j0, int j1, int D, float *dst);
+#endif
 
 #endif /* KILN_ATTENTION_H */

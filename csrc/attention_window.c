@@ -6,8 +6,8 @@
  * max(0, p - window + 1) .. p (all of 0..p when window <= 0), with scores
  *     s = (q·k) * scale,  then  s = softcap * tanh(s / softcap) when softcap > 0.
  * Portable C, one query row (a KV head's group of query heads) at a time:
- * each row walks its visible tokens one cache block at a time (an F16 tile
- * converted once for the group) with the online softmax of attention.h,
+ * each row walks its visible tokens one cache block at a time (an F16 or
+ * Q8_0 tile converted once for the group, attention.h's exact conversion) with the online softmax of attention.h,
  * scores as 8 interleaved partial sums in a fixed tree (which compilers map
  * to SIMD lanes without reassociating), libm expf/tanhf, plain multiplies
  * and adds (-ffp-contract=off). A row's bits depend only on its own query
@@ -32,9 +32,13 @@ KILN_INLINE float dot8(const float *q, const float *k, int D) {
 }
 
 /* tile_rows returns rows j0..j1-1 of a cache block as F32 (a view of an
- * F32 cache, or a conversion into dst for an F16 one); row j at j*D. */
-static const float *tile_rows(const void *rows, int f16, int j0, int j1, int D, float *dst) {
-    if (!f16) return (const float *)rows;
+ * F32 cache, or a conversion into dst for an F16 or Q8_0 one); row j at j*D. */
+static const float *tile_rows(const void *rows, int type, int j0, int j1, int D, float *dst) {
+    if (type == KILN_TYPE_F32) return (const float *)rows;
+    if (type == KILN_TYPE_Q8_0) {
+        kiln_attn_q8_rows_ref(rows, j0, j1, D, dst);
+        return dst;
+    }
     const uint16_t *h = rows;
     for (int64_t e = (int64_t)j0 * D; e < (int64_t)j1 * D; e++) dst[e] = kiln_fp16_to_fp32(h[e]);
     return dst;
@@ -45,7 +49,7 @@ static const float *tile_rows(const void *rows, int f16, int j0, int j1, int D, 
  * each head's online softmax (attention.h's per-row order, dot8 scores). */
 void kiln_window_row_ref(const kiln_window_job *j, int64_t s, int64_t qi, int g, float *scratch) {
     const kiln_attn_params *p = &j->p;
-    const int D = p->head_dim, bs = p->block_size, G = p->group, f16 = p->kv_type == KILN_TYPE_F16;
+    const int D = p->head_dim, bs = p->block_size, G = p->group, type = p->kv_type;
     const int64_t dp = kiln_attn_pad16(D);
     const int nq = j->q_start[s + 1] - j->q_start[s];
     const int pos = j->ctx_lens[s] - nq + (int)(qi - j->q_start[s]);
@@ -67,8 +71,8 @@ void kiln_window_row_ref(const kiln_window_job *j, int64_t s, int64_t qi, int g,
         const int j0 = base < lo ? lo - base : 0;
         const int j1 = pos - base + 1 < bs ? pos - base + 1 : bs;
         const int block = table[base / bs];
-        const float *K = tile_rows(kiln_attn_kv_rows(p, p->k_cache, block, g), f16, j0, j1, D, kt);
-        const float *V = tile_rows(kiln_attn_kv_rows(p, p->v_cache, block, g), f16, j0, j1, D, vt);
+        const float *K = tile_rows(kiln_attn_kv_rows(p, p->k_cache, block, g), type, j0, j1, D, kt);
+        const float *V = tile_rows(kiln_attn_kv_rows(p, p->v_cache, block, g), type, j0, j1, D, vt);
         for (int h = 0; h < G; h++) {
             const float *q = q0 + (int64_t)h * D;
             float *a = acc + h * dp;
@@ -118,12 +122,12 @@ static void window_task(void *arg, int ith, int nth) {
 int kiln_attn_window(const kiln_kv_layout *kv, const float *q, float *out, int64_t n_seq,
                      const int32_t *q_start, const int32_t *ctx_lens, const int32_t *block_tables,
                      int max_blocks, int window, float softcap) {
-    if (!kv || !kv->k_cache || !kv->v_cache || !q || !out || !q_start || !ctx_lens || !block_tables)
-        return KILN_ERR_NULL;
-    if (kv->kv_type != KILN_TYPE_F32 && kv->kv_type != KILN_TYPE_F16) return KILN_ERR_TYPE;
-    if (kv->n_head < 1 || kv->n_head_kv < 1 || kv->n_head % kv->n_head_kv != 0 || kv->head_dim < 1 ||
-        kv->block_size < 1 || kv->n_blocks < 1 || n_seq < 0 || max_blocks < 1 || q_start[0] != 0 ||
-        !(softcap >= 0.0f) || isinf(softcap))
+    kiln_window_job j;
+    memset(&j, 0, sizeof j);
+    int rc = kiln_attn_check_layout(kv, &j.p);
+    if (rc != KILN_OK) return rc;
+    if (!q || !out || !q_start || !ctx_lens || !block_tables) return KILN_ERR_NULL;
+    if (n_seq < 0 || max_blocks < 1 || q_start[0] != 0 || !(softcap >= 0.0f) || isinf(softcap))
         return KILN_ERR_SIZE;
     for (int64_t s = 0; s < n_seq; s++) {
         const int64_t nq = (int64_t)q_start[s + 1] - q_start[s];
@@ -135,23 +139,11 @@ int kiln_attn_window(const kiln_kv_layout *kv, const float *q, float *out, int64
             if (blk < 0 || blk >= kv->n_blocks) return KILN_ERR_INDEX;
         }
     }
-    int rc = kiln_ensure_init();
-    if (rc != KILN_OK) return rc;
-    kiln_window_job j;
-    memset(&j, 0, sizeof j);
+    if ((rc = kiln_ensure_init()) != KILN_OK) return rc;
     j.row = kiln_window_row_ref;
 #if KILN_X86
     if (kiln_get_isa() != KILN_ISA_SCALAR) j.row = kiln_window_row_avx2; /* AVX-512 CPUs run it too */
 #endif
-    j.p.n_head = kv->n_head;
-    j.p.n_head_kv = kv->n_head_kv;
-    j.p.head_dim = kv->head_dim;
-    j.p.block_size = kv->block_size;
-    j.p.kv_type = kv->kv_type;
-    j.p.group = kv->n_head / kv->n_head_kv;
-    j.p.scale = kv->scale;
-    j.p.k_cache = kv->k_cache;
-    j.p.v_cache = kv->v_cache;
     j.q = q;
     j.out = out;
     j.q_start = q_start;

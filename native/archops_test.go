@@ -57,7 +57,7 @@ func TestAttnWindow(t *testing.T) {
 
 func testAttnWindow(t *testing.T, _ ISA) {
 	r := newRNG(t)
-	for _, kvType := range []Type{F32, F16} {
+	for _, kvType := range []Type{F32, F16, Q8_0} {
 		for _, tc := range []struct {
 			name    string
 			window  int
@@ -68,7 +68,8 @@ func testAttnWindow(t *testing.T, _ ISA) {
 		} {
 			t.Run(kvType.String()+"/"+tc.name, func(t *testing.T) {
 				lens := []int32{13, 1, 30}
-				c := newPagedCase(t, r, kvType, 4, lens)
+				// head_dim 40: one whole Q8_0 block and a padded one
+				c := newPagedCaseDim(t, r, kvType, 40, 4, lens)
 				nq := []int32{13, 1, 6} // full prefill, a decode, a chunk
 				qStart := []int32{0, 13, 14, 20}
 				row := c.l.NHead * c.l.HeadDim

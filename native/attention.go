@@ -6,26 +6,42 @@ import (
 )
 
 // KVLayout is one layer's paged KV cache: NBlocks blocks of BlockSize tokens
-// for every KV head, laid out [block][kv_head][slot][head_dim] in KVType
-// (F32 or F16), K and V in separate pools of the same shape.
+// for every KV head, laid out [block][kv_head][slot][row] in KVType, K and V
+// in separate pools of the same shape. A row holds one token's HeadDim
+// values of one KV head: F32, F16, or Q8_0 (ceil(HeadDim/32) GGUF blocks of
+// 34 bytes, each row quantized on its own as llama.cpp quantizes Q8_0, a
+// HeadDim that is not a multiple of 32 zero-padded to whole blocks).
 type KVLayout struct {
 	NHead     int     // query heads
 	NHeadKV   int     // KV heads (GQA: NHead % NHeadKV == 0)
 	HeadDim   int     // dims per head
 	BlockSize int     // tokens per block
-	KVType    Type    // F32 or F16
+	KVType    Type    // F32, F16 or Q8_0
 	NBlocks   int     // blocks in each pool
 	Scale     float32 // score scale; 0 means 1/sqrt(HeadDim)
 	K, V      []byte  // the pools, each >= NBlocks*BlockBytes() bytes
 }
 
+// KVTypeSupported reports whether t can be a K/V cache type.
+func KVTypeSupported(t Type) bool { return t == F32 || t == F16 || t == Q8_0 }
+
+// KVRowBytes is the size of one cache row of headDim values in t (0 when t
+// is not a K/V cache type): Q8_0 rows are whole 32-value blocks.
+func KVRowBytes(t Type, headDim int) int {
+	switch t {
+	case F32:
+		return 4 * headDim
+	case F16:
+		return 2 * headDim
+	case Q8_0:
+		return (headDim + QK8_0 - 1) / QK8_0 * RowSize(Q8_0, QK8_0)
+	}
+	return 0
+}
+
 // BlockBytes is the size of one block of one pool.
 func (l *KVLayout) BlockBytes() int {
-	elem := 4
-	if l.KVType == F16 {
-		elem = 2
-	}
-	return l.NHeadKV * l.BlockSize * l.HeadDim * elem
+	return l.NHeadKV * l.BlockSize * KVRowBytes(l.KVType, l.HeadDim)
 }
 
 // kvFields mirrors the scalar head of kiln_kv_layout (kiln.h); it holds no
@@ -44,8 +60,8 @@ func (l *KVLayout) fields(op string) (kvFields, error) {
 		return kvFields{}, argError(op, ErrSize, "heads=%d kv_heads=%d head_dim=%d block_size=%d blocks=%d",
 			l.NHead, l.NHeadKV, l.HeadDim, l.BlockSize, l.NBlocks)
 	}
-	if l.KVType != F32 && l.KVType != F16 {
-		return kvFields{}, argError(op, ErrType, "kv type %v (want f32 or f16)", l.KVType)
+	if !KVTypeSupported(l.KVType) {
+		return kvFields{}, argError(op, ErrType, "kv type %v (want f32, f16 or q8_0)", l.KVType)
 	}
 	if need := l.NBlocks * l.BlockBytes(); len(l.K) < need || len(l.V) < need {
 		return kvFields{}, argError(op, ErrSize, "len(K)=%d len(V)=%d < %d", len(l.K), len(l.V), need)

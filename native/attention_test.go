@@ -1,6 +1,7 @@
 package native
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -20,10 +21,15 @@ type pagedCase struct {
 	k, v   [][]float32 // per sequence: [len][n_head_kv*head_dim], as stored
 }
 
-// newPagedCase fills a cache for sequences of the given lengths through
-// KVStore, with block tables drawn from a shuffled pool.
+// newPagedCase fills a cache of head_dim 24 for sequences of the given
+// lengths through KVStore, with block tables drawn from a shuffled pool.
 func newPagedCase(t *testing.T, r *rand.Rand, kvType Type, blockSize int, lens []int32) *pagedCase {
-	l := &KVLayout{NHead: 8, NHeadKV: 2, HeadDim: 24, BlockSize: blockSize, KVType: kvType}
+	return newPagedCaseDim(t, r, kvType, 24, blockSize, lens)
+}
+
+// newPagedCaseDim is newPagedCase with a chosen head_dim.
+func newPagedCaseDim(t *testing.T, r *rand.Rand, kvType Type, headDim, blockSize int, lens []int32) *pagedCase {
+	l := &KVLayout{NHead: 8, NHeadKV: 2, HeadDim: headDim, BlockSize: blockSize, KVType: kvType}
 	maxBlk := 0
 	for _, n := range lens {
 		maxBlk = max(maxBlk, (int(n)+blockSize-1)/blockSize)
@@ -59,22 +65,69 @@ func newPagedCase(t *testing.T, r *rand.Rand, kvType Type, blockSize int, lens [
 func (c *pagedCase) readBack(pool []byte, s, n int) []float32 {
 	l := c.l
 	out := make([]float32, n*l.NHeadKV*l.HeadDim)
+	rb := KVRowBytes(l.KVType, l.HeadDim)
 	for tok := 0; tok < n; tok++ {
 		blk := int(c.tables[s*c.maxBlk+tok/l.BlockSize])
 		for h := 0; h < l.NHeadKV; h++ {
+			row := pool[((blk*l.NHeadKV+h)*l.BlockSize+tok%l.BlockSize)*rb:]
 			for d := 0; d < l.HeadDim; d++ {
-				idx := ((blk*l.NHeadKV+h)*l.BlockSize+tok%l.BlockSize)*l.HeadDim + d
 				var v float32
-				if l.KVType == F16 {
-					v = halfToFloat(binary.LittleEndian.Uint16(pool[2*idx:]))
-				} else {
-					v = math.Float32frombits(binary.LittleEndian.Uint32(pool[4*idx:]))
+				switch l.KVType {
+				case F16:
+					v = halfToFloat(binary.LittleEndian.Uint16(row[2*d:]))
+				case Q8_0:
+					b := row[34*(d/QK8_0):]
+					v = halfToFloat(binary.LittleEndian.Uint16(b)) * float32(int8(b[2+d%QK8_0]))
+				default:
+					v = math.Float32frombits(binary.LittleEndian.Uint32(row[4*d:]))
 				}
 				out[(tok*l.NHeadKV+h)*l.HeadDim+d] = v
 			}
 		}
 	}
 	return out
+}
+
+// TestKVStoreQ8_0 checks that a Q8_0 cache row holds the bytes the library's
+// own Q8_0 quantizer (llama.cpp's, bit for bit) gives for the row
+// zero-padded to whole blocks, for head_dims on and off the block size.
+func TestKVStoreQ8_0(t *testing.T) {
+	r := newRNG(t)
+	forEachISA(t, func(t *testing.T, _ ISA) {
+		for _, hd := range []int{64, 40, 8} {
+			const n, bs = 19, 16
+			c := newPagedCaseDim(t, r, Q8_0, hd, bs, []int32{n})
+			l, rb, padded := c.l, KVRowBytes(Q8_0, hd), (hd+QK8_0-1)/QK8_0*QK8_0
+			k, v := randSlice(r, n*l.NHeadKV*hd, -3, 3), randSlice(r, n*l.NHeadKV*hd, -1e-5, 1e-5)
+			slots := make([]int32, n)
+			for i := range slots {
+				slots[i] = c.tables[i/bs]*bs + int32(i%bs)
+			}
+			if err := KVStore(l, k, v, slots); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []struct {
+				name string
+				pool []byte
+				src  []float32
+			}{{"k", l.K, k}, {"v", l.V, v}} {
+				for i := range slots {
+					for h := 0; h < l.NHeadKV; h++ {
+						x := make([]float32, padded)
+						copy(x, p.src[(i*l.NHeadKV+h)*hd:(i*l.NHeadKV+h+1)*hd])
+						want := make([]byte, RowSize(Q8_0, padded))
+						if err := QuantizeQ8_0(x, want); err != nil {
+							t.Fatal(err)
+						}
+						off := ((int(slots[i]/bs)*l.NHeadKV+h)*bs + i%bs) * rb
+						if got := p.pool[off : off+rb]; !bytes.Equal(got, want) {
+							t.Fatalf("head_dim %d %s token %d head %d: stored %x, quantizer %x", hd, p.name, i, h, got, want)
+						}
+					}
+				}
+			}
+		}
+	})
 }
 
 // naive is float64 attention of one query row (all heads) over the first n tokens of s.
@@ -111,10 +164,13 @@ func (c *pagedCase) naive(q []float32, s, n int) []float64 {
 func TestPagedAttention(t *testing.T) {
 	r := newRNG(t)
 	forEachISA(t, func(t *testing.T, isa ISA) {
-		for _, kvType := range []Type{F32, F16} {
+		for _, kt := range []struct {
+			typ     Type
+			headDim int
+		}{{F32, 24}, {F16, 24}, {Q8_0, 24}, {Q8_0, 64}} {
 			for _, bs := range []int{16, 32} {
 				lens := []int32{1, 17, 40, 33}
-				c := newPagedCase(t, r, kvType, bs, lens)
+				c := newPagedCaseDim(t, r, kt.typ, kt.headDim, bs, lens)
 				row := c.l.NHead * c.l.HeadDim
 
 				q := randSlice(r, len(lens)*row, -1, 1)
@@ -182,8 +238,12 @@ func TestAttentionBadArguments(t *testing.T) {
 		t.Fatalf("slot past the pool: %v", err)
 	}
 	typed := *c.l
-	typed.KVType = Q8_0
+	typed.KVType = BF16
 	if err := AttnDecode(&typed, q, out, c.tables, c.maxBlk, []int32{4}); !errors.Is(err, ErrType) {
-		t.Fatalf("q8_0 kv: %v", err)
+		t.Fatalf("bf16 kv: %v", err)
+	}
+	typed.KVType = Q4_0
+	if err := KVStore(&typed, q, q, []int32{0}); !errors.Is(err, ErrType) {
+		t.Fatalf("q4_0 kv: %v", err)
 	}
 }

@@ -95,6 +95,10 @@ var (
 	descVLLMLoRA     = vllmDesc("lora_requests_info", "LoRA adapters running and waiting (kiln serves none); the value is the scrape's Unix time.",
 		"running_lora_adapters", "waiting_lora_adapters", "max_lora")
 	vllmDescs = []*prometheus.Desc{descVLLMWaiting, descVLLMRunning, descVLLMKVUsage, descVLLMGPUUsage, descVLLMLoRA}
+
+	descKVBytesPerToken = prometheus.NewDesc("kiln_kv_cache_bytes_per_token",
+		"K/V cache bytes one token of context takes (K and V, every layer), by model and cache element type.",
+		[]string{"model_name", "dtype"}, nil)
 )
 
 // servedModels are the models serving now: the one model, or the
@@ -128,6 +132,7 @@ func (e *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range vllmDescs {
 		ch <- d
 	}
+	ch <- descKVBytesPerToken
 }
 
 // Collect implements prometheus.Collector; nothing while no model serves.
@@ -147,6 +152,9 @@ func (e *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descVLLMKVUsage, prometheus.GaugeValue, kvUsage(mt), m.ID)
 		ch <- prometheus.MustNewConstMetric(descVLLMGPUUsage, prometheus.GaugeValue, kvUsage(mt), m.ID)
 		ch <- prometheus.MustNewConstMetric(descVLLMLoRA, prometheus.GaugeValue, now, m.ID, "", "", "0")
+		if m.KVCacheDtype != "" {
+			ch <- prometheus.MustNewConstMetric(descKVBytesPerToken, prometheus.GaugeValue, float64(m.KVBytesPerToken), m.ID, m.KVCacheDtype)
+		}
 	}
 	var mt control.Metrics
 	if r == nil {

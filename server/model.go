@@ -26,6 +26,11 @@ type Model struct {
 	Embedder Embedder // nil: /v1/embeddings answers 400
 	// ChatTemplate renders chat prompts; nil means ChatML.
 	ChatTemplate ChatTemplate
+	// KVCacheDtype ("f16", "f32", "q8_0") and KVBytesPerToken (K and V of
+	// every layer for one token) describe the K/V cache for /metrics;
+	// empty and 0 when unknown (fakes).
+	KVCacheDtype    string
+	KVBytesPerToken int64
 
 	chatml struct { // the fallback template, built on first use
 		once sync.Once

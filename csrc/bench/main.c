@@ -3,7 +3,10 @@
  * peak) for each thread count, then each kernel at real model shapes with its
  * ratio to the relevant ceiling (Q8_0 GEMM: to the FMA and the int8 peak).
  *
- *   kiln-bench [--quick] [--threads 1,2] [--isa scalar|avx2|avx512]
+ *   kiln-bench [--quick] [--attention] [--threads 1,2] [--isa scalar|avx2|avx512]
+ *
+ * --attention runs the paged-attention kernels only (decode with F16 and
+ * Q8_0 caches at 1k and 4k tokens of context, side by side; prefill).
  *
  * Weights are rotated over copies totalling COLD_BYTES so that m = 1 (GEMV)
  * streams from DRAM as a real forward pass does. */
@@ -101,22 +104,27 @@ static double time_matmul(int t, void **w, int copies, const float *x, float *y,
     return median(runs, nr);
 }
 
-static void bench_attention(double bw, double peak, double min_time) {
-    /* decode: 4 sequences x 1024 cached tokens, Llama-3.2-1B heads (32 q / 8 kv, d 64), F16 KV */
-    kiln_kv_layout kv = {.n_head = 32, .n_head_kv = 8, .head_dim = 64, .block_size = 16,
-                         .kv_type = KILN_TYPE_F16, .scale = 0.125f};
-    const int n_seq = 4, ctx = 1024, max_blocks = ctx / 16;
+/* attn_row_bytes is one cache row of d values in type (kiln.h's layout). */
+static size_t attn_row_bytes(int type, int d) {
+    return type == KILN_TYPE_Q8_0 ? (size_t)(d + 31) / 32 * 34 : (size_t)d * (type == KILN_TYPE_F16 ? 2 : 4);
+}
+
+/* bench_attention_decode: 4 sequences x ctx cached tokens, Llama-3.2-1B heads
+ * (32 q / 8 kv, d 64), a K/V cache of type; GB/s counts the K and V bytes read. */
+static void bench_attention_decode(int type, int ctx, double bw, double min_time) {
+    kiln_kv_layout kv = {.n_head = 32, .n_head_kv = 8, .head_dim = 64, .block_size = 16, .kv_type = type, .scale = 0.125f};
+    const int n_seq = 4, max_blocks = ctx / 16;
     kv.n_blocks = n_seq * max_blocks;
-    size_t pool = (size_t)kv.n_blocks * kv.n_head_kv * kv.block_size * kv.head_dim * 2;
+    const size_t rows = (size_t)kv.n_blocks * kv.n_head_kv * kv.block_size, pool = rows * attn_row_bytes(type, 64);
     kv.k_cache = calloc(1, pool);
     kv.v_cache = calloc(1, pool);
-    int32_t *tables = malloc(sizeof(int32_t) * n_seq * max_blocks), lens[4], q_start[5], ctx_lens[4];
+    int32_t *tables = malloc(sizeof(int32_t) * n_seq * max_blocks), lens[4];
     for (int i = 0; i < n_seq * max_blocks; i++) tables[i] = i;
-    size_t qn = (size_t)ctx * kv.n_head * kv.head_dim;
+    const size_t qn = (size_t)n_seq * kv.n_head * kv.head_dim;
     float *q = malloc(qn * sizeof(float)), *out = malloc(qn * sizeof(float));
     fill(q, qn, 3);
-    float *kvrow = malloc((size_t)kv.n_blocks * 16 * kv.n_head_kv * kv.head_dim * sizeof(float));
-    fill(kvrow, (size_t)kv.n_blocks * 16 * kv.n_head_kv * kv.head_dim, 5);
+    float *kvrow = malloc(rows * 64 * sizeof(float));
+    fill(kvrow, rows * 64, 5);
     int32_t *slots = malloc(sizeof(int32_t) * kv.n_blocks * 16);
     for (int i = 0; i < kv.n_blocks * 16; i++) slots[i] = i;
     kiln_kv_store(&kv, kvrow, kvrow, slots, kv.n_blocks * 16);
@@ -128,20 +136,46 @@ static void bench_attention(double bw, double peak, double min_time) {
         kiln_attn_decode(&kv, q, out, n_seq, tables, max_blocks, lens);
         runs[nr++] = now() - t0;
     } while (nr < MAX_RUNS && (nr < 3 || now() - start < min_time));
-    double best = median(runs, nr);
-    double bytes = 2.0 * pool;
-    printf("%-22s %-22s %9.3f ms %8.2f GB/s   %5.1f%% of read bw\n", "attn_decode f16", "4 seq x 1024 ctx",
-           best * 1e3, bytes / best * 1e-9, 100 * bytes / best * 1e-9 / bw);
-    /* prefill: one sequence of 512 new tokens */
+    const double best = median(runs, nr), bytes = 2.0 * pool;
+    char name[32], shape[32];
+    snprintf(name, sizeof name, "attn_decode %s", type == KILN_TYPE_Q8_0 ? "q8_0" : "f16");
+    snprintf(shape, sizeof shape, "4 seq x %d ctx", ctx);
+    printf("%-22s %-22s %9.3f ms %8.2f GB/s   %5.1f%% of read bw\n", name, shape, best * 1e3, bytes / best * 1e-9,
+           100 * bytes / best * 1e-9 / bw);
+    free(runs); free(kv.k_cache); free(kv.v_cache); free(tables); free(q); free(out); free(kvrow); free(slots);
+}
+
+static void bench_attention(double bw, double peak, double min_time) {
+    /* decode at 1k and 4k tokens of context, F16 and Q8_0 caches side by side */
+    for (int ctx = 1024; ctx <= 4096; ctx *= 4)
+        for (int t = 0; t < 2; t++) bench_attention_decode(t ? KILN_TYPE_Q8_0 : KILN_TYPE_F16, ctx, bw, min_time);
+    /* prefill: one sequence of 512 new tokens, F16 K/V */
+    kiln_kv_layout kv = {.n_head = 32, .n_head_kv = 8, .head_dim = 64, .block_size = 16,
+                         .kv_type = KILN_TYPE_F16, .scale = 0.125f};
+    const int ctx = 512, max_blocks = ctx / 16;
+    kv.n_blocks = max_blocks;
+    size_t pool = (size_t)kv.n_blocks * kv.n_head_kv * kv.block_size * kv.head_dim * 2;
+    kv.k_cache = calloc(1, pool);
+    kv.v_cache = calloc(1, pool);
+    int32_t *tables = malloc(sizeof(int32_t) * max_blocks), q_start[2], ctx_lens[1];
+    for (int i = 0; i < max_blocks; i++) tables[i] = i;
+    size_t qn = (size_t)ctx * kv.n_head * kv.head_dim;
+    float *q = malloc(qn * sizeof(float)), *out = malloc(qn * sizeof(float));
+    fill(q, qn, 3);
+    float *kvrow = malloc((size_t)kv.n_blocks * 16 * kv.n_head_kv * kv.head_dim * sizeof(float));
+    fill(kvrow, (size_t)kv.n_blocks * 16 * kv.n_head_kv * kv.head_dim, 5);
+    int32_t *slots = malloc(sizeof(int32_t) * kv.n_blocks * 16);
+    for (int i = 0; i < kv.n_blocks * 16; i++) slots[i] = i;
+    kiln_kv_store(&kv, kvrow, kvrow, slots, kv.n_blocks * 16);
+    double *runs = malloc(sizeof(double) * MAX_RUNS), start = now();
     q_start[0] = 0; q_start[1] = 512; ctx_lens[0] = 512;
-    nr = 0;
-    start = now();
+    int nr = 0;
     do {
         double t0 = now();
         kiln_attn_prefill(&kv, q, out, 1, q_start, ctx_lens, tables, max_blocks);
         runs[nr++] = now() - t0;
     } while (nr < MAX_RUNS && (nr < 3 || now() - start < min_time));
-    best = median(runs, nr);
+    const double best = median(runs, nr);
     /* causal: QK and PV over ~n²/2 pairs, 2 flops per MAC, 32 heads, d 64 */
     double flops = 2.0 * 2.0 * 32 * 64 * (512.0 * 513.0 / 2.0);
     printf("%-22s %-22s %9.3f ms %8.2f GFLOP/s %5.1f%% of fma peak\n", "attn_prefill f16", "512 tokens causal",
@@ -150,15 +184,16 @@ static void bench_attention(double bw, double peak, double min_time) {
 }
 
 int main(int argc, char **argv) {
-    int quick = 0, threads[4] = {1, 2}, n_threads = 2;
+    int quick = 0, only_attention = 0, threads[4] = {1, 2}, n_threads = 2;
     const char *isa = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--attention")) only_attention = 1;
         else if (!strcmp(argv[i], "--isa") && i + 1 < argc) isa = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             n_threads = sscanf(argv[++i], "%d,%d,%d,%d", &threads[0], &threads[1], &threads[2], &threads[3]);
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--threads 1,2] [--isa scalar|avx2|avx512]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--attention] [--threads 1,2] [--isa scalar|avx2|avx512]\n", argv[0]);
             return 2;
         }
     }
@@ -180,7 +215,7 @@ int main(int argc, char **argv) {
         kiln_probe_int8_peak(threads[ti], 0.5, &int8_peak);
         printf("\n== %d thread(s), variant %s: read %.1f GB/s, FMA peak %.1f GFLOP/s, int8 peak %.1f GOP/s ==\n",
                threads[ti], kiln_isa_name(kiln_get_isa()), bw, peak, int8_peak);
-        int n_shapes = quick ? 3 : (int)(sizeof k_shapes / sizeof k_shapes[0]);
+        int n_shapes = only_attention ? 0 : quick ? 3 : (int)(sizeof k_shapes / sizeof k_shapes[0]);
         for (int si = 0; si < n_shapes; si++) {
             const shape *s = &k_shapes[si];
             for (size_t ty = 0; ty < sizeof k_types / sizeof k_types[0]; ty++) {

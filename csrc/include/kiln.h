@@ -237,7 +237,11 @@ int kiln_get_rows(int type, const void *table, int64_t n_rows, int64_t k,
 /* The KV cache of one layer is a pool of n_blocks blocks. A block holds
  * block_size tokens of every KV head, laid out
  *     cache[block][kv_head][slot][head_dim]
- * in kv_type (KILN_TYPE_F32 or KILN_TYPE_F16). K and V have separate pools
+ * in kv_type: KILN_TYPE_F32, KILN_TYPE_F16, or KILN_TYPE_Q8_0, where each
+ * row of head_dim values is ceil(head_dim/32) GGUF Q8_0 blocks of 34 bytes
+ * (f16 scale + 32 int8), quantized on its own as llama.cpp's
+ * quantize_row_q8_0_ref does; a head_dim that is not a multiple of 32 is
+ * zero-padded to whole blocks. K and V have separate pools
  * with the same layout. A sequence reaches its tokens through a block table:
  * token t of sequence s lives in block block_tables[s*max_blocks + t/block_size],
  * slot t % block_size. GQA: query head h reads KV head h / (n_head/n_head_kv). */
@@ -246,15 +250,16 @@ typedef struct {
     int n_head_kv;     /* KV heads; n_head % n_head_kv == 0 */
     int head_dim;      /* dims per head (any size >= 1; 64/128 are the fast paths) */
     int block_size;    /* tokens per KV block (e.g. 16 or 32) */
-    int kv_type;       /* KILN_TYPE_F32 or KILN_TYPE_F16 */
+    int kv_type;       /* KILN_TYPE_F32, KILN_TYPE_F16 or KILN_TYPE_Q8_0 */
     int n_blocks;      /* blocks in each pool (for bounds checks) */
     float scale;       /* score scale, usually 1/sqrt(head_dim) */
-    void *k_cache;     /* [n_blocks][n_head_kv][block_size][head_dim] */
+    void *k_cache;     /* [n_blocks][n_head_kv][block_size][row], row = head_dim elements or Q8_0 blocks */
     void *v_cache;     /* same layout */
 } kiln_kv_layout;
 
 /* Write new K/V rows into the cache: token i goes to slot slots[i]
- * (= block*block_size + offset). k, v: [n_tokens, n_head_kv, head_dim] f32.
+ * (= block*block_size + offset). k, v: [n_tokens, n_head_kv, head_dim] f32,
+ * rounded to the cache type (F16: nearest even; Q8_0: per row, as above).
  * A negative slot skips the token; a slot past the pool is KILN_ERR_INDEX. */
 int kiln_kv_store(const kiln_kv_layout *kv, const float *k, const float *v,
                   const int32_t *slots, int64_t n_tokens);
@@ -283,7 +288,8 @@ int kiln_attn_prefill(const kiln_kv_layout *kv, const float *q, float *out,
  * for sliding-window and soft-capped layers: a query at position p sees
  * tokens max(0, p - window + 1) .. p (window <= 0: all of 0..p), and each
  * score s = scale * q·k becomes softcap * tanh(s / softcap) when softcap > 0.
- * A portable kernel and an AVX2 one (used by every non-scalar ISA); a
+ * A portable kernel and an AVX2 one (used by every non-scalar ISA), over
+ * F32, F16 or Q8_0 caches; a
  * query's result depends only on itself and the cache, so decode == prefill
  * and any batch give its bits. */
 int kiln_attn_window(const kiln_kv_layout *kv, const float *q, float *out, int64_t n_seq,

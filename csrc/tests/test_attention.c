@@ -1,7 +1,9 @@
 /* test_attention.c — paged attention: kv_store layout and rounding, decode and
  * prefill against a float64 reference (GQA, ragged lengths, shuffled block
- * tables, cached prefixes, F32/F16 caches), every SIMD variant against the
- * scalar one, the bit-identity contracts, and the argument checks.
+ * tables, cached prefixes, F32/F16/Q8_0 caches), every SIMD variant against
+ * the scalar one, the bit-identity contracts (a Q8_0 cache also gives the
+ * bits of an F32 cache holding its values), Q8_0 rows stored byte for byte
+ * as GGUF quantizes them, and the argument checks.
  *
  * Unused cache slots are filled with NaN, so a kernel that reads a token a
  * query must not see (past seq_len, past the causal edge, another block)
@@ -25,6 +27,45 @@ typedef struct {
     int n_head, n_kv, D, bs, type;
 } cfg;
 
+/* row_bytes is one cache row of D values (kiln.h: Q8_0 rows are whole blocks). */
+static size_t row_bytes(int type, int D) {
+    if (type == KILN_TYPE_Q8_0) return (size_t)(D + 31) / 32 * 34;
+    return (size_t)D * (type == KILN_TYPE_F16 ? 2 : 4);
+}
+
+/* gguf_q8_0_row is llama.cpp's quantize_row_q8_0_ref (ggml-quants.c), written
+ * out here independently of the library, over the row zero-padded to whole
+ * blocks: per block d = amax/127 (f16), q = roundf(x / d). */
+static void gguf_q8_0_row(const float *x, int D, uint8_t *out) {
+    for (int b = 0; b * 32 < D; b++, out += 34) {
+        float blk[32] = {0}, amax = 0.0f;
+        for (int i = 0; i < 32 && b * 32 + i < D; i++) blk[i] = x[b * 32 + i];
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(blk[i]));
+        const float d = amax / ((1 << 7) - 1), id = d ? 1.0f / d : 0.0f;
+        const uint16_t h = kiln_fp32_to_fp16(d);
+        memcpy(out, &h, 2);
+        for (int i = 0; i < 32; i++) out[2 + i] = (uint8_t)(int8_t)roundf(blk[i] * id);
+    }
+}
+
+/* gguf_q8_0_value is element d of a row gguf_q8_0_row wrote. */
+static double gguf_q8_0_value(const uint8_t *row, int d) {
+    const uint8_t *b = row + (d / 32) * 34;
+    uint16_t h;
+    memcpy(&h, b, 2);
+    return (double)kiln_fp16_to_fp32(h) * (int8_t)b[2 + d % 32];
+}
+
+/* stored is the exact value x has once stored in a cache of `type`:
+ * element d of the row x[0:D]. */
+static double stored(int type, const float *x, int D, int d) {
+    if (type == KILN_TYPE_F16) return kiln_fp16_to_fp32(kiln_fp32_to_fp16(x[d]));
+    if (type != KILN_TYPE_Q8_0) return x[d];
+    uint8_t row[34 * 8];
+    gguf_q8_0_row(x, D, row);
+    return gguf_q8_0_value(row, d);
+}
+
 /* scene: a cache pool with n_seq sequences of len[s] tokens stored through
  * kiln_kv_store at shuffled blocks, plus the exact stored values. */
 typedef struct {
@@ -34,15 +75,23 @@ typedef struct {
     int32_t *len, *table;   /* table [n_seq][max_blocks], -1 where unused */
     double **kx, **vx;      /* per seq: exact stored K/V [len][n_kv][D] */
     size_t pool_bytes;
+    kiln_kv_layout kv32;    /* Q8_0 scenes: an F32 cache of the same values and blocks */
 } scene;
 
-static size_t esize(int type) { return type == KILN_TYPE_F16 ? 2 : 4; }
-
-static void fill_nan(void *pool, size_t n_elems, int type) {
+/* fill_nan poisons a pool of n_rows rows: every value reads as NaN (a Q8_0
+ * block gets a NaN scale). */
+static void fill_nan(void *pool, size_t n_rows, int type, int D) {
     if (type == KILN_TYPE_F16)
-        for (size_t i = 0; i < n_elems; i++) ((uint16_t *)pool)[i] = 0x7e00;
+        for (size_t i = 0; i < n_rows * D; i++) ((uint16_t *)pool)[i] = 0x7e00;
+    else if (type == KILN_TYPE_Q8_0)
+        for (size_t b = 0; b < n_rows * row_bytes(type, D) / 34; b++) {
+            uint8_t *blk = (uint8_t *)pool + b * 34;
+            const uint16_t nan16 = 0x7e00;
+            memcpy(blk, &nan16, 2);
+            memset(blk + 2, 1, 32);
+        }
     else
-        t_poison(pool, (int64_t)n_elems);
+        t_poison(pool, (int64_t)(n_rows * D));
 }
 
 static scene make_scene(cfg c, int n_seq, const int *lens) {
@@ -69,13 +118,21 @@ static scene make_scene(cfg c, int n_seq, const int *lens) {
     sc.table = malloc(sizeof(int32_t) * n_seq * maxb);
     sc.kx = malloc(sizeof(double *) * n_seq);
     sc.vx = malloc(sizeof(double *) * n_seq);
-    const size_t elems = (size_t)n_blocks * c.n_kv * c.bs * c.D;
-    sc.pool_bytes = elems * esize(c.type);
+    const size_t rows = (size_t)n_blocks * c.n_kv * c.bs;
+    sc.pool_bytes = rows * row_bytes(c.type, c.D);
     /* scale up to 3/sqrt(D): peaked as well as flat softmaxes */
     sc.kv = (kiln_kv_layout){c.n_head, c.n_kv, c.D, c.bs, c.type, n_blocks, t_uniform(0.5f, 3.0f) / sqrtf((float)c.D),
                              t_alloc(sc.pool_bytes), t_alloc(sc.pool_bytes)};
-    fill_nan(sc.kv.k_cache, elems, c.type);
-    fill_nan(sc.kv.v_cache, elems, c.type);
+    fill_nan(sc.kv.k_cache, rows, c.type, c.D);
+    fill_nan(sc.kv.v_cache, rows, c.type, c.D);
+    if (c.type == KILN_TYPE_Q8_0) {
+        sc.kv32 = sc.kv;
+        sc.kv32.kv_type = KILN_TYPE_F32;
+        sc.kv32.k_cache = t_alloc(rows * c.D * 4);
+        sc.kv32.v_cache = t_alloc(rows * c.D * 4);
+        fill_nan(sc.kv32.k_cache, rows, KILN_TYPE_F32, c.D);
+        fill_nan(sc.kv32.v_cache, rows, KILN_TYPE_F32, c.D);
+    }
     int next = 0;
     for (int s = 0; s < n_seq; s++) {
         const int L = lens[s], row = c.n_kv * c.D;
@@ -90,8 +147,13 @@ static scene make_scene(cfg c, int n_seq, const int *lens) {
         sc.kx[s] = malloc(sizeof(double) * L * row);
         sc.vx[s] = malloc(sizeof(double) * L * row);
         for (int i = 0; i < L * row; i++) {
-            sc.kx[s][i] = c.type == KILN_TYPE_F16 ? kiln_fp16_to_fp32(kiln_fp32_to_fp16(k[i])) : k[i];
-            sc.vx[s][i] = c.type == KILN_TYPE_F16 ? kiln_fp16_to_fp32(kiln_fp32_to_fp16(v[i])) : v[i];
+            const int r0 = i - i % c.D;
+            sc.kx[s][i] = stored(c.type, k + r0, c.D, i % c.D);
+            sc.vx[s][i] = stored(c.type, v + r0, c.D, i % c.D);
+        }
+        if (c.type == KILN_TYPE_Q8_0) { /* the exact Q8_0 values, as F32 */
+            for (int i = 0; i < L * row; i++) k[i] = (float)sc.kx[s][i], v[i] = (float)sc.vx[s][i];
+            T_CHECK(kiln_kv_store(&sc.kv32, k, v, slots, L) == KILN_OK, "kv_store f32 twin seq %d", s);
         }
         free(k), free(v), free(slots);
     }
@@ -103,6 +165,7 @@ static void free_scene(scene *sc) {
     for (int s = 0; s < sc->n_seq; s++) free(sc->kx[s]), free(sc->vx[s]);
     free(sc->kx), free(sc->vx), free(sc->len), free(sc->table);
     free(sc->kv.k_cache), free(sc->kv.v_cache);
+    free(sc->kv32.k_cache), free(sc->kv32.v_cache);
 }
 
 /* ref_query: out[n_head][D] (f64) for one query of seq s at position pos. */
@@ -128,7 +191,9 @@ static void ref_query(const scene *sc, int s, int pos, const float *q, double *o
     free(w);
 }
 
-static const char *tname(int type) { return type == KILN_TYPE_F16 ? "f16" : "f32"; }
+static const char *tname(int type) {
+    return type == KILN_TYPE_F16 ? "f16" : type == KILN_TYPE_Q8_0 ? "q8_0" : "f32";
+}
 
 static int set_variant(int isa, int threads) {
     int ok = kiln_init(threads) == KILN_OK && kiln_set_isa(isa) == KILN_OK;
@@ -171,6 +236,13 @@ static void test_decode(cfg c) {
         t_close_f64(what, "TOL_ATTN", got, want, (int64_t)n_seq * HD, TOL_ATTN_ATOL, TOL_ATTN_RTOL);
         if (isa == KILN_ISA_SCALAR) memcpy(ref, got, sizeof(float) * n_seq * HD);
         else t_close_f32(what, "TOL_ISA vs scalar", got, ref, (int64_t)n_seq * HD, TOL_ISA_ATOL, TOL_ISA_RTOL);
+        if (c.type == KILN_TYPE_Q8_0) { /* the F32 kernel over the same values: same bits */
+            t_poison(got2, (int64_t)n_seq * HD);
+            kiln_attn_decode(&sc.kv32, q, got2, sc.n_seq, sc.table, sc.max_blocks, sc.len);
+            char w2[200];
+            snprintf(w2, sizeof w2, "%s: == f32 cache of its values", what);
+            t_identical(w2, got, got2, (int64_t)n_seq * HD);
+        }
         /* 2 threads: same bits */
         if (!set_variant(isa, 2)) continue;
         decode_call(&sc, q, got2);
@@ -242,6 +314,13 @@ static void test_prefill(cfg c) {
         t_close_f64(what, "TOL_ATTN", got, want, n, TOL_ATTN_ATOL, TOL_ATTN_RTOL);
         if (isa == KILN_ISA_SCALAR) memcpy(ref, got, sizeof(float) * n);
         else t_close_f32(what, "TOL_ISA vs scalar", got, ref, n, TOL_ISA_ATOL, TOL_ISA_RTOL);
+        if (c.type == KILN_TYPE_Q8_0) { /* the F32 kernel over the same values: same bits */
+            t_poison(got2, n);
+            kiln_attn_prefill(&sc.kv32, q, got2, b.n_seq, b.q_start, b.ctx, sc.table, sc.max_blocks);
+            char w2[200];
+            snprintf(w2, sizeof w2, "%s: == f32 cache of its values", what);
+            t_identical(w2, got, got2, n);
+        }
 
         /* every row == the same query through decode (all queries in one call) */
         t_poison(got2, n);
@@ -279,11 +358,56 @@ static void test_prefill(cfg c) {
 }
 
 /* ---- kv_store ------------------------------------------------------------- */
+/* test_store_q8_0: every stored row is byte for byte llama.cpp's Q8_0 of the
+ * row (zero-padded to whole blocks), in every ISA; nothing else is touched.
+ * Rows span large and tiny magnitudes, all-zero rows and lone spikes. */
+static void test_store_q8_0(int D) {
+    const int n_kv = 3, bs = 16, n_blocks = 5, n_tok = 20, type = KILN_TYPE_Q8_0;
+    const size_t rb = row_bytes(type, D), pool = (size_t)n_blocks * n_kv * bs * rb;
+    kiln_kv_layout kv = {6, n_kv, D, bs, type, n_blocks, 0.1f, t_alloc(pool), t_alloc(pool)};
+    const int64_t n = (int64_t)n_tok * n_kv * D;
+    float *k = t_alloc(sizeof(float) * n), *v = t_alloc(sizeof(float) * n);
+    t_fill(k, n, -60000, 60000);
+    t_fill(v, n, -1e-6f, 1e-6f); /* scales in f16's subnormal range */
+    for (int d = 0; d < D; d++) k[d] = 0.0f;                       /* an all-zero row */
+    for (int d = 0; d < D; d++) v[n_kv * D + d] = d == D / 2 ? 3.0f : 1e-3f; /* a spike */
+    int32_t slots[20];
+    for (int i = 0; i < n_tok; i++) slots[i] = i % 4 == 3 ? -1 : (i * 37) % (n_blocks * bs);
+    uint8_t *want = malloc(rb), *snap = malloc(pool);
+    for (int isa = 0; isa < KILN_ISA_COUNT; isa++) {
+        if (!kiln_isa_supported(isa) || !set_variant(isa, 2)) continue;
+        fill_nan(kv.k_cache, (size_t)n_blocks * n_kv * bs, type, D);
+        fill_nan(kv.v_cache, (size_t)n_blocks * n_kv * bs, type, D);
+        memcpy(snap, kv.k_cache, pool);
+        T_CHECK(kiln_kv_store(&kv, k, v, slots, n_tok) == KILN_OK, "kv_store q8_0 ok");
+        int bad = 0, other = 0;
+        uint8_t *seen = calloc((size_t)n_blocks * n_kv * bs, 1);
+        for (int i = 0; i < n_tok; i++) {
+            if (slots[i] < 0) continue;
+            const int blk = slots[i] / bs, off = slots[i] % bs;
+            for (int g = 0; g < n_kv; g++) {
+                const size_t r = ((size_t)blk * n_kv + g) * bs + off;
+                seen[r] = 1;
+                gguf_q8_0_row(k + (i * n_kv + g) * D, D, want);
+                bad += memcmp((uint8_t *)kv.k_cache + r * rb, want, rb) != 0;
+                gguf_q8_0_row(v + (i * n_kv + g) * D, D, want);
+                bad += memcmp((uint8_t *)kv.v_cache + r * rb, want, rb) != 0;
+            }
+        }
+        for (size_t r = 0; r < (size_t)n_blocks * n_kv * bs; r++)
+            other += !seen[r] && memcmp((uint8_t *)kv.k_cache + r * rb, snap + r * rb, rb) != 0;
+        T_CHECK(bad == 0 && other == 0, "kv_store %s q8_0 D%d: %d rows differ from GGUF's Q8_0, %d other rows touched",
+                kiln_isa_name(isa), D, bad, other);
+        free(seen);
+    }
+    free(k), free(v), free(want), free(snap), free(kv.k_cache), free(kv.v_cache);
+}
+
 static void test_store(int type) {
     const int n_kv = 3, D = 40, bs = 16, n_blocks = 5, n_tok = 20;
     const size_t elems = (size_t)n_blocks * n_kv * bs * D;
-    kiln_kv_layout kv = {6, n_kv, D, bs, type, n_blocks, 0.1f, t_alloc(elems * esize(type)),
-                         t_alloc(elems * esize(type))};
+    kiln_kv_layout kv = {6, n_kv, D, bs, type, n_blocks, 0.1f, t_alloc(elems * row_bytes(type, 1)),
+                         t_alloc(elems * row_bytes(type, 1))};
     float *k = t_alloc(sizeof(float) * n_tok * n_kv * D), *v = t_alloc(sizeof(float) * n_tok * n_kv * D);
     int32_t slots[20];
     t_fill(k, n_tok * n_kv * D, -70000, 70000); /* beyond half's range: inf rounding too */
@@ -291,8 +415,8 @@ static void test_store(int type) {
     for (int i = 0; i < n_tok; i++) slots[i] = i % 4 == 3 ? -1 : (i * 37) % (n_blocks * bs);
     for (int isa = 0; isa < KILN_ISA_COUNT; isa++) {
         if (!kiln_isa_supported(isa) || !set_variant(isa, 2)) continue;
-        fill_nan(kv.k_cache, elems, type);
-        fill_nan(kv.v_cache, elems, type);
+        fill_nan(kv.k_cache, elems / D, type, D);
+        fill_nan(kv.v_cache, elems / D, type, D);
         T_CHECK(kiln_kv_store(&kv, k, v, slots, n_tok) == KILN_OK, "kv_store ok");
         int bad = 0, written = 0;
         for (int i = 0; i < n_tok; i++) {
@@ -436,11 +560,18 @@ int main(void) {
     t_simd_isas(simd);
     test_store(KILN_TYPE_F32);
     test_store(KILN_TYPE_F16);
+    test_store_q8_0(64);
+    test_store_q8_0(40);
+    test_store_q8_0(8);
     const cfg cfgs[] = {
         {8, 2, 64, 16, KILN_TYPE_F32},  {8, 2, 64, 32, KILN_TYPE_F16},  {4, 4, 128, 32, KILN_TYPE_F32},
         {4, 4, 128, 16, KILN_TYPE_F16}, {6, 1, 40, 16, KILN_TYPE_F16},  {6, 1, 72, 32, KILN_TYPE_F32},
         {8, 2, 80, 16, KILN_TYPE_F32},  {3, 3, 3, 16, KILN_TYPE_F16},   {2, 1, 16, 32, KILN_TYPE_F32},
         {32, 8, 64, 16, KILN_TYPE_F16}, {5, 5, 17, 7, KILN_TYPE_F32},
+        /* Q8_0: whole blocks, padded rows (40, 8, 3, 17 dims), GQA and MQA */
+        {8, 2, 64, 16, KILN_TYPE_Q8_0}, {4, 4, 128, 32, KILN_TYPE_Q8_0}, {6, 1, 40, 16, KILN_TYPE_Q8_0},
+        {9, 3, 64, 16, KILN_TYPE_Q8_0}, {8, 4, 8, 16, KILN_TYPE_Q8_0},  {3, 3, 3, 16, KILN_TYPE_Q8_0},
+        {5, 5, 17, 7, KILN_TYPE_Q8_0},  {2, 1, 96, 32, KILN_TYPE_Q8_0},
     };
     for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
         test_decode(cfgs[i]);

@@ -25,7 +25,7 @@ type Options struct {
 	// CtxLen is the KV cache size in tokens; 0 means prompt + MaxTokens,
 	// capped at the model's trained context. Generation stops when full.
 	CtxLen int
-	// KVType is the K/V cache element type, native.F16 or native.F32.
+	// KVType is the K/V cache element type, native.F16, native.F32 or native.Q8_0.
 	KVType native.Type
 	// ParseSpecial turns control-token texts in the prompt into their ids,
 	// as llama.cpp's CLI does.
@@ -83,8 +83,8 @@ func (o Options) Validate() error {
 	if o.CtxLen < 0 {
 		return fmt.Errorf("generate: context length must be >= 0 (0 = prompt + max tokens), got %d", o.CtxLen)
 	}
-	if o.KVType != native.F16 && o.KVType != native.F32 {
-		return fmt.Errorf("generate: kv type %v: want f16 or f32", o.KVType)
+	if !native.KVTypeSupported(o.KVType) {
+		return fmt.Errorf("generate: kv type %v: want f16, f32 or q8_0", o.KVType)
 	}
 	if err := o.Sample.Validate(); err != nil {
 		return fmt.Errorf("generate: %w", err)

@@ -196,7 +196,7 @@ func TestBadInputs(t *testing.T) {
 	}{
 		{"zero tokens", context.Background(), "hi", func(o *Options) { o.MaxTokens = 0 }, "max tokens"},
 		{"negative ctx", context.Background(), "hi", func(o *Options) { o.CtxLen = -1 }, "context length"},
-		{"bad kv", context.Background(), "hi", func(o *Options) { o.KVType = native.Q8_0 }, "kv type"},
+		{"bad kv", context.Background(), "hi", func(o *Options) { o.KVType = native.Q4_0 }, "kv type"},
 		{"bad top_p", context.Background(), "hi", func(o *Options) { o.Sample.TopP = 0 }, "top_p"},
 		{"prompt over ctx", context.Background(), long, func(o *Options) { o.CtxLen = 16 }, "no room"},
 		{"cancelled", cancelled, "hi", func(*Options) {}, "context canceled"},

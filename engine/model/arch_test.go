@@ -87,12 +87,12 @@ func TestArchReferences(t *testing.T) {
 
 // TestArchBatchConsistency: for every architecture, a sequence's logits are
 // bit-identical alone or batched with another, prefilled or decoded (the
-// window and soft-cap kernels included), with F32 and F16 K/V.
+// window and soft-cap kernels included), with F32, F16 and Q8_0 K/V.
 func TestArchBatchConsistency(t *testing.T) {
 	for _, ac := range archCases() {
 		t.Run(ac.name, func(t *testing.T) {
 			m := loadModel(t, archPath(ac.name, ".gguf"))
-			for _, kvType := range []native.Type{native.F32, native.F16} {
+			for _, kvType := range []native.Type{native.F32, native.F16, native.Q8_0} {
 				t.Run(kvType.String(), func(t *testing.T) {
 					checkBatchConsistency(t, m, kvType)
 				})
@@ -103,40 +103,49 @@ func TestArchBatchConsistency(t *testing.T) {
 
 // TestArchDecodeEqualsPrefill: the logits of a prompt's last position are
 // bit-identical whether the prompt is evaluated in one forward or one token
-// at a time, and for 1 or 2 threads; the prompt is longer than the test
-// models' 8-token sliding windows.
+// at a time, and for 1 or 2 threads, with F32 and Q8_0 K/V; the prompt is
+// longer than the test models' 8-token sliding windows.
 func TestArchDecodeEqualsPrefill(t *testing.T) {
 	for _, ac := range archCases() {
 		t.Run(ac.name, func(t *testing.T) {
 			m := loadModel(t, archPath(ac.name, ".gguf"))
-			ids := make([]int32, 27)
-			for i := range ids {
-				ids[i] = int32((i*37 + 11) % m.Config.NVocab)
-			}
-			eval := func(threads, step int) []float32 {
-				if err := native.Init(threads); err != nil {
-					t.Fatal(err)
-				}
-				s, err := m.NewSession(len(ids), native.F32)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var logits []float32
-				for i := 0; i < len(ids); i += step {
-					if logits, err = s.Eval(ids[i:min(i+step, len(ids))]); err != nil {
-						t.Fatal(err)
-					}
-				}
-				return logits
-			}
-			defer native.Init(0)
-			want := eval(1, len(ids))
-			for _, v := range []struct{ threads, step int }{{2, len(ids)}, {1, 1}, {2, 1}, {2, 5}} {
-				if got := eval(v.threads, v.step); !slices.Equal(got, want) {
-					t.Errorf("threads=%d chunk=%d: logits differ from one prefill on 1 thread (max |Δ| %.3g)", v.threads, v.step, maxDiff(got, want))
-				}
+			for _, kvType := range []native.Type{native.F32, native.Q8_0} {
+				t.Run(kvType.String(), func(t *testing.T) { checkDecodeEqualsPrefill(t, m, kvType) })
 			}
 		})
+	}
+}
+
+// checkDecodeEqualsPrefill evaluates a 27-token prompt in one forward on 1
+// thread, then on 2 threads, one token at a time and in chunks of 5, and
+// wants the last position's logits bit-identical every time.
+func checkDecodeEqualsPrefill(t *testing.T, m *Model, kvType native.Type) {
+	ids := make([]int32, 27)
+	for i := range ids {
+		ids[i] = int32((i*37 + 11) % m.Config.NVocab)
+	}
+	eval := func(threads, step int) []float32 {
+		if err := native.Init(threads); err != nil {
+			t.Fatal(err)
+		}
+		s, err := m.NewSession(len(ids), kvType)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logits []float32
+		for i := 0; i < len(ids); i += step {
+			if logits, err = s.Eval(ids[i:min(i+step, len(ids))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return logits
+	}
+	defer native.Init(0)
+	want := eval(1, len(ids))
+	for _, v := range []struct{ threads, step int }{{2, len(ids)}, {1, 1}, {2, 1}, {2, 5}} {
+		if got := eval(v.threads, v.step); !slices.Equal(got, want) {
+			t.Errorf("threads=%d chunk=%d: logits differ from one prefill on 1 thread (max |Δ| %.3g)", v.threads, v.step, maxDiff(got, want))
+		}
 	}
 }
 

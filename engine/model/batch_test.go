@@ -34,7 +34,7 @@ func TestBatchConsistency(t *testing.T) {
 	for _, name := range []string{"stories260K-q8_0", "tiny-qwen2-f16", "tiny-smollm2-f32"} {
 		t.Run(name, func(t *testing.T) {
 			m := loadModel(t, filepath.Join(shared, "testdata", name+".gguf"))
-			for _, kvType := range []native.Type{native.F32, native.F16} {
+			for _, kvType := range []native.Type{native.F32, native.F16, native.Q8_0} {
 				t.Run(kvType.String(), func(t *testing.T) {
 					checkBatchConsistency(t, m, kvType)
 				})
@@ -239,7 +239,7 @@ func TestBadBatch(t *testing.T) {
 		for _, c := range []struct {
 			n, bs int
 			typ   native.Type
-		}{{0, 16, native.F32}, {1, 0, native.F32}, {1, 16, native.Q8_0}} {
+		}{{0, 16, native.F32}, {1, 0, native.F32}, {1, 16, native.Q4_0}} {
 			if _, err := m.NewKVCache(c.n, c.bs, c.typ); err == nil {
 				t.Errorf("NewKVCache(%d, %d, %v) accepted", c.n, c.bs, c.typ)
 			}

@@ -15,7 +15,7 @@ type Executor struct {
 }
 
 // NewExecutor allocates a K/V cache of numBlocks blocks of blockSize tokens
-// in kvType (native.F16 or native.F32) for m.
+// in kvType (native.F16, native.F32 or native.Q8_0) for m.
 func NewExecutor(m *Model, numBlocks, blockSize int, kvType native.Type) (*Executor, error) {
 	kv, err := m.NewKVCache(numBlocks, blockSize, kvType)
 	if err != nil {

@@ -21,7 +21,7 @@ func TestKVBlockRoundTrip(t *testing.T) {
 		toks = append(toks, int32(259+(i*37)%250))
 	}
 	const bs, prefix = 8, 24 // three full blocks moved, then 16 tokens computed
-	for _, kvType := range []native.Type{native.F32, native.F16} {
+	for _, kvType := range []native.Type{native.F32, native.F16, native.Q8_0} {
 		t.Run(kvType.String(), func(t *testing.T) {
 			forward := func(kv *KVCache, table []int32, from, to int) []float32 {
 				b := &Batch{KV: kv, Seqs: []SeqState{{BlockTable: table, CtxLen: to}}, Outputs: []int32{}}
@@ -118,7 +118,7 @@ func TestKVGeometry(t *testing.T) {
 	if g := geo(9, 16, native.F16); g != base {
 		t.Errorf("the pool's size changed the geometry: %q vs %q", g, base)
 	}
-	for _, g := range []string{geo(4, 8, native.F16), geo(4, 16, native.F32)} {
+	for _, g := range []string{geo(4, 8, native.F16), geo(4, 16, native.F32), geo(4, 16, native.Q8_0)} {
 		if g == base {
 			t.Errorf("geometry %q does not tell block size or dtype apart", g)
 		}

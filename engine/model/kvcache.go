@@ -7,8 +7,10 @@ import (
 )
 
 // KVCache is the paged K/V storage of every layer of one model: NBlocks
-// blocks of BlockSize tokens per layer, in F16 (llama.cpp's default) or F32
-// (which matches the `-kvf32` references to float32 rounding). Which blocks a
+// blocks of BlockSize tokens per layer, in F16 (llama.cpp's default), F32
+// (which matches the `-kvf32` references to float32 rounding) or Q8_0 (34
+// bytes per 32 values, each token's row of each KV head quantized on its
+// own, so about half of F16's memory; see native.KVLayout). Which blocks a
 // sequence owns is the caller's business (a block manager or a Session); a
 // block index means the same block in every layer.
 type KVCache struct {
@@ -19,13 +21,13 @@ type KVCache struct {
 }
 
 // NewKVCache allocates a cache for m with nBlocks blocks of blockSize tokens
-// in kvType (native.F32 or native.F16).
+// in kvType (native.F32, native.F16 or native.Q8_0).
 func (m *Model) NewKVCache(nBlocks, blockSize int, kvType native.Type) (*KVCache, error) {
 	if nBlocks <= 0 || blockSize <= 0 {
 		return nil, fmt.Errorf("model: kv cache: blocks=%d block_size=%d must be positive", nBlocks, blockSize)
 	}
-	if kvType != native.F32 && kvType != native.F16 {
-		return nil, fmt.Errorf("model: kv cache: type %v (want f32 or f16)", kvType)
+	if !native.KVTypeSupported(kvType) {
+		return nil, fmt.Errorf("model: kv cache: type %v (want f32, f16 or q8_0)", kvType)
 	}
 	c := &m.Config
 	kv := &KVCache{Type: kvType, BlockSize: blockSize, NBlocks: nBlocks, Layers: make([]native.KVLayout, c.NLayer)}
@@ -43,7 +45,8 @@ func (m *Model) NewKVCache(nBlocks, blockSize int, kvType native.Type) (*KVCache
 
 // KVBlockBytes is the memory one K/V block of blockSize tokens takes in
 // kvType across all of m's layers (K and V), for sizing a pool from a byte
-// budget.
+// budget. A Q8_0 row of a head_dim that is not a multiple of 32 is padded to
+// whole blocks, so such models save less (or, below 17 dims, nothing).
 func (m *Model) KVBlockBytes(blockSize int, kvType native.Type) int64 {
 	c := &m.Config
 	l := native.KVLayout{NHead: c.NHead, NHeadKV: c.NHeadKV, HeadDim: c.HeadDim, BlockSize: blockSize, KVType: kvType}
@@ -76,4 +79,10 @@ func (kv *KVCache) CopyBlock(src, dst int) error {
 		copy(l.V[dst*n:(dst+1)*n], l.V[src*n:(src+1)*n])
 	}
 	return nil
+}
+
+// KVBytesPerToken is the K/V memory one token of context takes in kvType
+// across all of m's layers (K and V).
+func (m *Model) KVBytesPerToken(kvType native.Type) int64 {
+	return m.KVBlockBytes(1, kvType)
 }

@@ -27,7 +27,7 @@ type Session struct {
 }
 
 // NewSession makes a session holding up to maxTokens tokens of context with
-// a K/V cache of kvType (native.F32 or native.F16).
+// a K/V cache of kvType (native.F32, native.F16 or native.Q8_0).
 func (m *Model) NewSession(maxTokens int, kvType native.Type) (*Session, error) {
 	if maxTokens <= 0 {
 		return nil, fmt.Errorf("model: session of %d tokens: want > 0", maxTokens)

@@ -1,6 +1,8 @@
 // Package modelbench measures a whole model the way llama-bench does —
-// prefill of P prompt tokens (ppP) and decode of N tokens one at a time from
-// an empty context (tgN) — and relates both to this machine's ceilings
+// prefill of P prompt tokens (ppP) and decode of N tokens one at a time
+// (tgN), from an empty context or after D tokens already in the K/V cache
+// (llama-bench's -d: what attention over a long context costs) — and
+// relates both to this machine's ceilings
 // measured in the same run: decode to the memory-bandwidth roofline (every
 // weight byte is read once per token) and prefill to the FMA peak. It backs
 // `kiln bench model`.
@@ -22,9 +24,10 @@ import (
 type Options struct {
 	Prompt     int              // prompt tokens of the prefill test (0: skip it)
 	Gen        int              // tokens of the decode test (0: skip it)
+	Depth      int              // tokens in the context before each test (prefilled once, untimed)
 	Threads    []int            // thread counts, each measured in turn
 	Reps       int              // repetitions of each test; the median is reported
-	KVType     native.Type      // K/V cache type (native.F16 or native.F32)
+	KVType     native.Type      // K/V cache type (native.F16, native.F32 or native.Q8_0)
 	BWBytes    int              // buffer of the read-bandwidth probe (several times the LLC)
 	FMASeconds float64          // duration of the FMA-peak probe
 	Seed       uint64           // seeds the random token ids
@@ -45,14 +48,16 @@ func (o *Options) validate(m *model.Model) error {
 		return fmt.Errorf("bench model: prompt %d and gen %d tokens: want >= 0, not both 0", o.Prompt, o.Gen)
 	case o.Prompt > m.MaxBatchTokens():
 		return fmt.Errorf("bench model: prompt of %d tokens exceeds the model's max batch of %d (load it with a larger one)", o.Prompt, m.MaxBatchTokens())
-	case m.Config.NCtx > 0 && max(o.Prompt, o.Gen) > m.Config.NCtx:
-		return fmt.Errorf("bench model: %d tokens exceed the model's context of %d", max(o.Prompt, o.Gen), m.Config.NCtx)
+	case o.Depth < 0:
+		return fmt.Errorf("bench model: depth %d: want >= 0", o.Depth)
+	case m.Config.NCtx > 0 && o.Depth+max(o.Prompt, o.Gen) > m.Config.NCtx:
+		return fmt.Errorf("bench model: %d tokens exceed the model's context of %d", o.Depth+max(o.Prompt, o.Gen), m.Config.NCtx)
 	case len(o.Threads) == 0:
 		return fmt.Errorf("bench model: no thread counts")
 	case o.Reps <= 0:
 		return fmt.Errorf("bench model: repetitions %d: want > 0", o.Reps)
-	case o.KVType != native.F16 && o.KVType != native.F32:
-		return fmt.Errorf("bench model: kv type %v: want f16 or f32", o.KVType)
+	case !native.KVTypeSupported(o.KVType):
+		return fmt.Errorf("bench model: kv type %v: want f16, f32 or q8_0", o.KVType)
 	}
 	for _, t := range o.Threads {
 		if t <= 0 {
@@ -107,6 +112,7 @@ type runner struct {
 	o      Options
 	rng    uint64
 	kv     *model.KVCache
+	filled bool // the first o.Depth tokens are in kv
 	table  []int32
 	tokens []int32
 	pos    []int32
@@ -166,14 +172,16 @@ func (r *runner) decodeBesideBandwidth(threads int) (seconds, gbps float64, err 
 	return mid.seconds, mid.gbps, nil
 }
 
-// cache makes (once) a K/V cache big enough for either test, with the
-// identity block table.
+// cache makes (once) a K/V cache big enough for the depth and either test,
+// with the identity block table, and fills the depth's tokens (in chunks of
+// the model's max batch). The tests write past the depth, so every
+// repetition finds the same context.
 func (r *runner) cache() error {
 	if r.kv != nil {
-		return nil
+		return r.fillDepth()
 	}
 	const blockSize = 16
-	n := max(r.o.Prompt, r.o.Gen)
+	n := r.o.Depth + max(r.o.Prompt, r.o.Gen)
 	nb := (n + blockSize - 1) / blockSize
 	kv, err := r.m.NewKVCache(nb, blockSize, r.o.KVType)
 	if err != nil {
@@ -184,6 +192,23 @@ func (r *runner) cache() error {
 		r.table[i] = int32(i)
 	}
 	r.logits = make([]float32, r.m.Config.NVocab)
+	return r.fillDepth()
+}
+
+// fillDepth evaluates o.Depth random tokens into the cache once.
+func (r *runner) fillDepth() error {
+	if r.filled {
+		return nil
+	}
+	for start := 0; start < r.o.Depth; {
+		n := min(r.o.Depth-start, r.m.MaxBatchTokens())
+		r.randomTokens(n)
+		if err := r.forward(start); err != nil {
+			return fmt.Errorf("bench model: depth: %w", err)
+		}
+		start += n
+	}
+	r.filled = true
 	return nil
 }
 
@@ -212,20 +237,20 @@ func (r *runner) forward(start int) error {
 	return r.m.Forward(b, r.logits)
 }
 
-// prefill times one forward pass over o.Prompt tokens from an empty context.
+// prefill times one forward pass over o.Prompt tokens after the depth.
 func (r *runner) prefill() (time.Duration, error) {
 	if err := r.cache(); err != nil {
 		return 0, err
 	}
 	r.randomTokens(r.o.Prompt)
 	t0 := r.o.Now()
-	if err := r.forward(0); err != nil {
+	if err := r.forward(r.o.Depth); err != nil {
 		return 0, fmt.Errorf("bench model: prefill: %w", err)
 	}
 	return r.o.Now().Sub(t0), nil
 }
 
-// decode times o.Gen single-token forward passes from an empty context.
+// decode times o.Gen single-token forward passes after the depth.
 func (r *runner) decode() (time.Duration, error) {
 	if err := r.cache(); err != nil {
 		return 0, err
@@ -235,7 +260,7 @@ func (r *runner) decode() (time.Duration, error) {
 	t0 := r.o.Now()
 	for i, t := range all {
 		r.tokens = append(r.tokens[:0], t)
-		if err := r.forward(i); err != nil {
+		if err := r.forward(r.o.Depth + i); err != nil {
 			return 0, fmt.Errorf("bench model: decode at %d: %w", i, err)
 		}
 	}

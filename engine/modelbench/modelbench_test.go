@@ -105,14 +105,16 @@ func TestRatesFollowTheClock(t *testing.T) {
 func TestRunRejectsBadOptions(t *testing.T) {
 	m := loadStories(t, 64)
 	for name, edit := range map[string]func(*Options){
-		"nothing to run":    func(o *Options) { o.Prompt, o.Gen = 0, 0 },
-		"negative prompt":   func(o *Options) { o.Prompt = -1 },
-		"prompt over batch": func(o *Options) { o.Prompt = 65 },
-		"gen over context":  func(o *Options) { o.Gen = m.Config.NCtx + 1 },
-		"no threads":        func(o *Options) { o.Threads = nil },
-		"zero threads":      func(o *Options) { o.Threads = []int{0} },
-		"zero repetitions":  func(o *Options) { o.Reps = 0 },
-		"unsupported kv":    func(o *Options) { o.KVType = native.Q8_0 },
+		"nothing to run":     func(o *Options) { o.Prompt, o.Gen = 0, 0 },
+		"negative prompt":    func(o *Options) { o.Prompt = -1 },
+		"prompt over batch":  func(o *Options) { o.Prompt = 65 },
+		"gen over context":   func(o *Options) { o.Gen = m.Config.NCtx + 1 },
+		"no threads":         func(o *Options) { o.Threads = nil },
+		"zero threads":       func(o *Options) { o.Threads = []int{0} },
+		"zero repetitions":   func(o *Options) { o.Reps = 0 },
+		"unsupported kv":     func(o *Options) { o.KVType = native.Q4_0 },
+		"negative depth":     func(o *Options) { o.Depth = -1 },
+		"depth over context": func(o *Options) { o.Depth = m.Config.NCtx - 8 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			o := quick()
@@ -121,5 +123,34 @@ func TestRunRejectsBadOptions(t *testing.T) {
 				t.Error("want an error")
 			}
 		})
+	}
+}
+
+// TestDepth runs the tests after 100 tokens of context (more than the
+// model's max batch, so the depth is filled in chunks) with a Q8_0 cache:
+// the report names the depth, and prefill's arithmetic counts the
+// attention to it.
+func TestDepth(t *testing.T) {
+	m := loadStories(t, 64)
+	o := quick()
+	o.Depth, o.KVType = 100, native.Q8_0
+	rep, err := Run(m, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := Run(m, quick())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := plain.PrefillFLOP + rep.attnFLOPPerPair*32*100; rep.PrefillFLOP != want {
+		t.Errorf("prefill FLOP at depth %v, want %v", rep.PrefillFLOP, want)
+	}
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil || !strings.Contains(table.String(), "pp32 @ d100") ||
+		!strings.Contains(table.String(), "tg8 @ d100") || !strings.Contains(table.String(), "K/V cache q8_0") {
+		t.Errorf("table (%v):\n%s", err, table.String())
+	}
+	if r := rep.Results[0]; !(r.PrefillTPS > 0 && r.DecodeTPS > 0) {
+		t.Errorf("rates %+v", r)
 	}
 }

@@ -22,6 +22,7 @@ type Report struct {
 	ISA     string `json:"isa"`
 	Binding string `json:"binding"`
 	KVType  string `json:"kv_type"`
+	Depth   int    `json:"depth"` // context tokens before each test
 	// MatrixParams are the elements of every matrix a token passes through
 	// (the layers' projections and the output head).
 	MatrixParams int64 `json:"matrix_params"`
@@ -31,7 +32,8 @@ type Report struct {
 	DecodeBytes int64 `json:"decode_weight_bytes_per_token"`
 	// PrefillFLOP is the arithmetic of the prefill test: 2 per
 	// multiply-add of every layer matrix for every prompt token, the output
-	// head for the last token, and causal attention (QKᵀ and PV).
+	// head for the last token, and causal attention (QKᵀ and PV) over the
+	// depth and the prompt.
 	PrefillFLOP float64  `json:"prefill_flop"`
 	Results     []Result `json:"results"`
 
@@ -62,7 +64,7 @@ func newReport(m *model.Model, o Options) *Report {
 	c := &m.Config
 	w := m.Weights
 	rep := &Report{Arch: c.Arch, Type: w.Layers[0].Q.Type.String(), Layers: c.NLayer, Embd: c.NEmbd,
-		Vocab: c.NVocab, Binding: native.Binding, KVType: o.KVType.String()}
+		Vocab: c.NVocab, Binding: native.Binding, KVType: o.KVType.String(), Depth: o.Depth}
 	bytes := int64(len(w.OutNorm)) * 4
 	for i := range w.Layers {
 		l := &w.Layers[i]
@@ -90,7 +92,7 @@ func newReport(m *model.Model, o Options) *Report {
 	// QKᵀ and PV: 2 FLOP per multiply-add, HeadDim of each per head and pair.
 	rep.attnFLOPPerPair = float64(c.NLayer) * float64(c.NHead) * float64(c.HeadDim) * 4
 	p := float64(o.Prompt)
-	rep.PrefillFLOP = 2*p*float64(rep.layerParams) + 2*float64(rep.outParams) + rep.attnFLOPPerPair*p*(p+1)/2
+	rep.PrefillFLOP = 2*p*float64(rep.layerParams) + 2*float64(rep.outParams) + rep.attnFLOPPerPair*(p*(p+1)/2+p*float64(o.Depth))
 	return rep
 }
 
@@ -121,16 +123,22 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "model: %s %s, %d layers, embd %d, vocab %d; %.1f M matrix params, %.1f MiB read per decoded token\n",
 		r.Arch, r.Type, r.Layers, r.Embd, r.Vocab, float64(r.MatrixParams)/1e6, float64(r.DecodeBytes)/(1<<20))
-	fmt.Fprintf(w, "kernels: %s (%s binding), K/V cache %s\n\n", r.ISA, r.Binding, r.KVType)
+	fmt.Fprintf(w, "kernels: %s (%s binding), K/V cache %s", r.ISA, r.Binding, r.KVType)
+	at := ""
+	if r.Depth > 0 {
+		at = fmt.Sprintf(" @ d%d", r.Depth)
+		fmt.Fprintf(w, ", %d tokens of context before each test (the roofline counts weights only)", r.Depth)
+	}
+	fmt.Fprint(w, "\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "threads\ttest\ttokens/s\tGFLOP/s\tFMA peak\t% FMA peak\tweight GB/s\tread GB/s\troofline tok/s\t% roofline\t")
 	for _, res := range r.Results {
 		if res.PrefillSeconds > 0 {
-			fmt.Fprintf(tw, "%d\tpp%d\t%.1f\t%.1f\t%.1f\t%.1f%%\t\t\t\t\t\n", res.Threads, res.PromptTokens, res.PrefillTPS,
+			fmt.Fprintf(tw, "%d\tpp%d%s\t%.1f\t%.1f\t%.1f\t%.1f%%\t\t\t\t\t\n", res.Threads, res.PromptTokens, at, res.PrefillTPS,
 				res.PrefillGFLOPS, res.Ceilings.FMAPeakGFLOPS, res.PrefillPctPeak)
 		}
 		if res.DecodeSeconds > 0 {
-			fmt.Fprintf(tw, "%d\ttg%d\t%.2f\t\t\t\t%.1f\t%.1f\t%.2f\t%.1f%%\t\n", res.Threads, res.GenTokens, res.DecodeTPS,
+			fmt.Fprintf(tw, "%d\ttg%d%s\t%.2f\t\t\t\t%.1f\t%.1f\t%.2f\t%.1f%%\t\n", res.Threads, res.GenTokens, at, res.DecodeTPS,
 				res.DecodeGBps, res.DecodeBWGBps, res.RooflineTPS, res.DecodePctRoof)
 		}
 	}

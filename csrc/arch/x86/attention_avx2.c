@@ -4,8 +4,9 @@
  * tile (one cache block) it computes the rows' scores in 2-row x 4-token
  * register blocks (each K row is loaded once per row pair, not per row),
  * updates each row's online softmax, and accumulates P·V in 4-row x 16-dim
- * register blocks (each V row loaded once per 4 rows). F16 tiles are
- * converted to F32 once per tile with F16C.
+ * register blocks (each V row loaded once per 4 rows). F16 and Q8_0 tiles
+ * are converted to F32 once per tile (F16C; int8 x f16 scale, exact), so a
+ * Q8_0 cache gives the bits of an F32 cache holding its values.
  *
  * Per-row order (what keeps decode == prefill bit for bit):
  *  - a score is one 8-lane accumulator fma'd over head_dim in order, then
@@ -67,6 +68,31 @@ KILN_TARGET_AVX2 static void f16_tile(const uint16_t *src, float *dst, int64_t n
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
     for (; i < n; i++) dst[i] = kiln_fp16_to_fp32(src[i]);
+}
+
+/* q8_block: o[0:32] = d * qs[0:32] for one Q8_0 block (exact). */
+KILN_TARGET_AVX2 static inline void q8_block(const block_q8_0 *b, float *o) {
+    const __m256 d = _mm256_set1_ps(_cvtsh_ss(b->d)); /* F16C: exact, as kiln_fp16_to_fp32 */
+    for (int k = 0; k < 4; k++) {
+        const __m128i q = _mm_loadl_epi64((const __m128i *)(const void *)(b->qs + 8 * k));
+        _mm256_storeu_ps(o + 8 * k, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d));
+    }
+}
+
+/* kiln_attn_q8_rows_avx2: attention.h's Q8_0 tile conversion, 8 lanes. */
+KILN_TARGET_AVX2 void kiln_attn_q8_rows_avx2(const void *rows, int j0, int j1, int D, float *dst) {
+    const size_t rb = kiln_attn_row_bytes(KILN_TYPE_Q8_0, D);
+    const int full = D / KILN_QK8_0, tail = D % KILN_QK8_0;
+    for (int j = j0; j < j1; j++) {
+        const block_q8_0 *b = (const block_q8_0 *)(const void *)((const char *)rows + (size_t)j * rb);
+        float *o = dst + (int64_t)j * D;
+        for (int i = 0; i < full; i++) q8_block(b + i, o + i * KILN_QK8_0);
+        if (tail) {
+            float t[KILN_QK8_0];
+            q8_block(b + full, t);
+            memcpy(o + full * KILN_QK8_0, t, sizeof(float) * (size_t)tail);
+        }
+    }
 }
 
 /* scores: S[r][j] = scale * q_r·k_j for r < R, j < max(n[r], n[partner]).
@@ -297,11 +323,18 @@ KILN_TARGET_AVX2 void kiln_attn_item_avx2(const kiln_attn_params *p, const kiln_
         }
         const int nmax = end - base < bs ? end - base : bs;
         const int block = it->block_table[t];
+        if (base + bs < end) /* the next tile's rows, while this one computes */
+            kiln_attn_prefetch_tile(p, it->block_table[t + 1], it->kv_head, end - base - bs < bs ? end - base - bs : bs);
         const float *K = kiln_attn_kv_rows(p, p->k_cache, block, it->kv_head);
         const float *V = kiln_attn_kv_rows(p, p->v_cache, block, it->kv_head);
         if (p->kv_type == KILN_TYPE_F16) {
             f16_tile((const uint16_t *)(const void *)K, w.kt, (int64_t)nmax * D);
             f16_tile((const uint16_t *)(const void *)V, w.vt, (int64_t)nmax * D);
+            K = w.kt;
+            V = w.vt;
+        } else if (p->kv_type == KILN_TYPE_Q8_0) {
+            kiln_attn_q8_rows_avx2(K, 0, nmax, D, w.kt);
+            kiln_attn_q8_rows_avx2(V, 0, nmax, D, w.vt);
             K = w.kt;
             V = w.vt;
         }

@@ -2,8 +2,9 @@
  *
  * Mirrors attention_avx2.c with 16-lane vectors: scores in 4-row x 4-token
  * register blocks (each K row loaded once per 4 rows), P·V in 4-row x 32-dim
- * register blocks, head_dim tails through mask registers, F16 tiles
- * converted once per tile. Per-row order (what keeps decode == prefill):
+ * register blocks, head_dim tails through mask registers, F16 and Q8_0
+ * tiles converted to F32 once per tile (Q8_0 exactly: int8 x f16 scale).
+ * Per-row order (what keeps decode == prefill):
  *  - a score is one 16-lane accumulator fma'd over head_dim in order, folded
  *    to 8 lanes as y_i = x_i + x_(i+8), then the tree
  *    ((y0+y1)+(y2+y3)) + ((y4+y5)+(y6+y7)), then * scale;
@@ -65,6 +66,32 @@ KILN_TARGET_AVX512 static void f16_tile(const uint16_t *src, float *dst, int64_t
     for (; i + 16 <= n; i += 16)
         _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
     for (; i < n; i++) dst[i] = kiln_fp16_to_fp32(src[i]);
+}
+
+/* q8_half: 16 quants of a Q8_0 block times its scale d, as f32 (exact). */
+KILN_TARGET_AVX512 static inline __m512 q8_half(const int8_t *qs, __m512 d) {
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)qs))), d);
+}
+
+/* kiln_attn_q8_rows_avx512: attention.h's Q8_0 tile conversion, 16 lanes
+ * (the f16 scale widened by F16C, exactly as kiln_fp16_to_fp32 does). */
+KILN_TARGET_AVX512 void kiln_attn_q8_rows_avx512(const void *rows, int j0, int j1, int D, float *dst) {
+    const size_t rb = kiln_attn_row_bytes(KILN_TYPE_Q8_0, D);
+    const int full = D / KILN_QK8_0, tail = D % KILN_QK8_0;
+    for (int j = j0; j < j1; j++) {
+        const block_q8_0 *b = (const block_q8_0 *)(const void *)((const char *)rows + (size_t)j * rb);
+        float *o = dst + (int64_t)j * D;
+        for (int i = 0; i < full; i++, o += KILN_QK8_0) {
+            const __m512 d = _mm512_set1_ps(_cvtsh_ss(b[i].d));
+            _mm512_storeu_ps(o, q8_half(b[i].qs, d));
+            _mm512_storeu_ps(o + 16, q8_half(b[i].qs + 16, d));
+        }
+        if (tail) {
+            const __m512 d = _mm512_set1_ps(_cvtsh_ss(b[full].d));
+            _mm512_mask_storeu_ps(o, mask16(tail), q8_half(b[full].qs, d));
+            if (tail > 16) _mm512_mask_storeu_ps(o + 16, mask16(tail - 16), q8_half(b[full].qs + 16, d));
+        }
+    }
 }
 
 /* score_step: the 16 accumulators a[row][token] absorb 16 dims (masked lanes zero). */
@@ -233,11 +260,18 @@ KILN_TARGET_AVX512 void kiln_attn_item_avx512(const kiln_attn_params *p, const k
         }
         const int nmax = end - base < bs ? end - base : bs;
         const int block = it->block_table[t];
+        if (base + bs < end) /* the next tile's rows, while this one computes */
+            kiln_attn_prefetch_tile(p, it->block_table[t + 1], it->kv_head, end - base - bs < bs ? end - base - bs : bs);
         const float *K = kiln_attn_kv_rows(p, p->k_cache, block, it->kv_head);
         const float *V = kiln_attn_kv_rows(p, p->v_cache, block, it->kv_head);
         if (p->kv_type == KILN_TYPE_F16) {
             f16_tile((const uint16_t *)(const void *)K, w.kt, (int64_t)nmax * D);
             f16_tile((const uint16_t *)(const void *)V, w.vt, (int64_t)nmax * D);
+            K = w.kt;
+            V = w.vt;
+        } else if (p->kv_type == KILN_TYPE_Q8_0) {
+            kiln_attn_q8_rows_avx512(K, 0, nmax, D, w.kt);
+            kiln_attn_q8_rows_avx512(V, 0, nmax, D, w.vt);
             K = w.kt;
             V = w.vt;
         }

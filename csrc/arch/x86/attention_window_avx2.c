@@ -28,8 +28,12 @@ KILN_TARGET_AVX2 static inline float dot_avx2(const float *q, const float *k, in
 }
 
 /* tile_f32: rows j0..j1-1 of a cache block as F32 (a view, or converted). */
-KILN_TARGET_AVX2 static const float *tile_f32(const void *rows, int f16, int j0, int j1, int D, float *dst) {
-    if (!f16) return (const float *)rows;
+KILN_TARGET_AVX2 static const float *tile_f32(const void *rows, int type, int j0, int j1, int D, float *dst) {
+    if (type == KILN_TYPE_F32) return (const float *)rows;
+    if (type == KILN_TYPE_Q8_0) {
+        kiln_attn_q8_rows_avx2(rows, j0, j1, D, dst);
+        return dst;
+    }
     const uint16_t *h = rows;
     int64_t e = (int64_t)j0 * D;
     const int64_t end = (int64_t)j1 * D;
@@ -41,7 +45,7 @@ KILN_TARGET_AVX2 static const float *tile_f32(const void *rows, int f16, int j0,
 
 KILN_TARGET_AVX2 void kiln_window_row_avx2(const kiln_window_job *j, int64_t s, int64_t qi, int g, float *scratch) {
     const kiln_attn_params *p = &j->p;
-    const int D = p->head_dim, bs = p->block_size, G = p->group, f16 = p->kv_type == KILN_TYPE_F16;
+    const int D = p->head_dim, bs = p->block_size, G = p->group, type = p->kv_type;
     const int64_t dp = kiln_attn_pad16(D);
     int lo, pos;
     kiln_window_span(j, s, qi, &lo, &pos);
@@ -62,8 +66,8 @@ KILN_TARGET_AVX2 void kiln_window_row_avx2(const kiln_window_job *j, int64_t s, 
         const int j0 = base < lo ? lo - base : 0;
         const int j1 = pos - base + 1 < bs ? pos - base + 1 : bs;
         const int block = table[base / bs];
-        const float *K = tile_f32(kiln_attn_kv_rows(p, p->k_cache, block, g), f16, j0, j1, D, kt);
-        const float *V = tile_f32(kiln_attn_kv_rows(p, p->v_cache, block, g), f16, j0, j1, D, vt);
+        const float *K = tile_f32(kiln_attn_kv_rows(p, p->k_cache, block, g), type, j0, j1, D, kt);
+        const float *V = tile_f32(kiln_attn_kv_rows(p, p->v_cache, block, g), type, j0, j1, D, vt);
         for (int h = 0; h < G; h++) {
             const float *q = q0 + (int64_t)h * D;
             float *a = acc + h * dp;
