@@ -129,7 +129,8 @@ func TestWriteFailureStopsSpilling(t *testing.T) {
 		k, tk, p := block(i)
 		s.PutWait(k, tk, p)
 	}
-	waitFor(t, func() bool { st := s.Stats(); return st.Errors+st.Drops == 4 })
+	// The writer counts the failure before it logs it: wait for both.
+	waitFor(t, func() bool { st := s.Stats(); return st.Errors+st.Drops == 4 && logs.count("spilling is off") > 0 })
 	if n := logs.count("spilling is off"); n != 1 {
 		t.Errorf("%d log lines about the failure, want 1", n)
 	}
