@@ -108,7 +108,7 @@ type message struct {
 // uses; the endpoint's own input field is set, the other omitted.
 type requestBody struct {
 	Model         string        `json:"model"`
-	Prompt        string        `json:"prompt,omitempty"`
+	Prompt        any           `json:"prompt,omitempty"` // a string or token ids
 	Messages      []message     `json:"messages,omitempty"`
 	MaxTokens     int           `json:"max_tokens"`
 	Temperature   float64       `json:"temperature"`
@@ -135,10 +135,12 @@ func (c *client) body(model string, p Prompt) ([]byte, string) {
 	if c.o.Endpoint == Chat {
 		path = "/chat/completions"
 		b.Messages = []message{{Role: "user", Content: p.Text}}
+	} else if p.IDs != nil {
+		b.Prompt = p.IDs
 	} else {
 		b.Prompt = p.Text
 	}
-	data, _ := json.Marshal(b) // plain strings and numbers: cannot fail
+	data, _ := json.Marshal(b) // strings and numbers: cannot fail
 	return data, path
 }
 

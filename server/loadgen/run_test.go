@@ -233,6 +233,44 @@ func TestRunRequestOptions(t *testing.T) {
 	}
 }
 
+func TestRunTokenIDPrompts(t *testing.T) {
+	const n, chunks = 4, 3
+	srv := loadgentest.New(loadgentest.Config{Chunks: chunks})
+	defer srv.Close()
+	o := options(srv, n)
+	o.InputLen, o.PromptIDs = 12, TokenRange{Lo: 500, Hi: 600}
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Completed != n || rep.TotalInputTokens != n*12 || rep.TotalTextChunks != n*chunks || rep.Prompts != "token ids 500:600" {
+		t.Errorf("completed %d, input %d (want %d), text events %d (want %d), prompts %q",
+			rep.Completed, rep.TotalInputTokens, n*12, rep.TotalTextChunks, n*chunks, rep.Prompts)
+	}
+	want := Prompts(o)
+	for i, b := range srv.Bodies() {
+		ids, ok := b["prompt"].([]any)
+		if !ok || len(ids) != 12 {
+			t.Fatalf("body %d: prompt %v, want 12 token ids", i, b["prompt"])
+		}
+		// Requests are sent in order but may arrive in any: match by content.
+		found := false
+		for _, p := range want {
+			same := true
+			for j, v := range ids {
+				if v != float64(p.IDs[j]) {
+					same = false
+					break
+				}
+			}
+			found = found || same
+		}
+		if !found {
+			t.Errorf("body %d: prompt %v is none of the run's prompts", i, ids)
+		}
+	}
+}
+
 func TestRunCancel(t *testing.T) {
 	before := runtime.NumGoroutine()
 	srv := loadgentest.New(loadgentest.Config{Chunks: 3, Gap: 300 * time.Millisecond})
@@ -280,8 +318,8 @@ func TestReportJSONFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"url", "endpoint", "model", "load", "request_rate", "max_concurrency", "seed",
-		"num_requests", "completed", "failed", "interrupted", "usage_missing", "duration_s",
-		"total_input_tokens", "total_output_tokens", "request_throughput", "input_throughput",
+		"prompts", "num_requests", "completed", "failed", "interrupted", "usage_missing", "duration_s",
+		"total_input_tokens", "total_output_tokens", "total_text_chunks", "request_throughput", "input_throughput",
 		"output_throughput", "total_token_throughput", "ttft_ms", "itl_ms", "tpot_ms", "e2el_ms", "errors"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON lacks %q", k)

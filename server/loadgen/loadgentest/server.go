@@ -143,6 +143,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 		}
 	}
 	prompt, _ := body["prompt"].(string)
+	ids, isIDs := body["prompt"].([]any)
 	if chat {
 		if msgs, ok := body["messages"].([]any); ok && len(msgs) > 0 {
 			if m, ok := msgs[0].(map[string]any); ok {
@@ -189,6 +190,9 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 	if !s.cfg.NoUsage {
 		out := s.cfg.Chunks * s.cfg.TokensPerChunk
 		pt := PromptTokens(prompt)
+		if isIDs {
+			pt = len(ids) // token ids are evaluated as given: no BOS
+		}
 		send(map[string]any{"choices": []any{}, "usage": map[string]any{
 			"prompt_tokens": pt, "completion_tokens": out, "total_tokens": pt + out}})
 	}
