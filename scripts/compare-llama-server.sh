@@ -25,7 +25,7 @@
 # TTFT (to the first event carrying text) and ITL (gaps between such events)
 # the same way for both. Each round uses its own seed (no prefix-cache hits
 # across rounds; every server starts cold and is warmed with other prompts).
-# llama-server runs with -np C -c C x (PROMPT+GEN rounded up to 64) -t N.
+# llama-server runs with -np C -c C x (PROMPT+GEN+1 rounded up to 64) -t N.
 #
 # Prints the CPU and, per round and side, output tok/s, ITL p50/p99, TTFT
 # p50 and the load average before the turn; then the means over rounds and
@@ -75,7 +75,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-slot=$(( (prompt + gen + 63) / 64 * 64 ))
+# One cell more than PROMPT+GEN per slot: llama-server marks a sequence that
+# fills its slot's context exactly as truncated.
+slot=$(( (prompt + gen + 1 + 63) / 64 * 64 ))
 ctx=$((streams * slot))
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 echo "CPU: $cpu, $(nproc) cores online; model $(basename "$model"); $streams streams, $nreq requests of $prompt prompt + $gen generated tokens per run; $threads threads; $rounds rounds"

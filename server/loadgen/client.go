@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"time"
 )
@@ -162,6 +163,9 @@ type Result struct {
 	PromptTokens, OutputTokens int
 	UsageMissing               bool
 	Chunks                     int // chunks that carried text
+	// Retried is true when the first try failed on a reused connection
+	// before any answer and the request was sent again (see send).
+	Retried bool
 }
 
 // do sends one streamed request and times its chunks.
@@ -187,7 +191,7 @@ func (c *client) do(ctx context.Context, model string, p Prompt) Result {
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	start := time.Now()
-	resp, err := c.http.Do(req)
+	resp, err := c.send(req, &res)
 	if err != nil {
 		return fail(err)
 	}
@@ -210,6 +214,29 @@ func (c *client) do(ctx context.Context, model string, p Prompt) Result {
 		res.PromptTokens, res.OutputTokens = p.Words, st.chunks
 	}
 	return res
+}
+
+// send sends req once more when its first try failed on a kept-alive
+// connection before any answer: a server may close an idle connection just
+// as the client reuses it (llama-server's keep-alive ends after 5 s, or
+// unannounced), and a client library would retry that, not fail the
+// request. The retry stays inside the request's timings; res.Retried
+// records it. net/http retries this itself only for idempotent methods.
+func (c *client) send(req *http.Request, res *Result) (*http.Response, error) {
+	var reused bool
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+	resp, err := c.http.Do(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+	if err == nil || !reused || req.Context().Err() != nil || req.GetBody == nil {
+		return resp, err
+	}
+	body, gerr := req.GetBody()
+	if gerr != nil {
+		return nil, err
+	}
+	again := req.Clone(req.Context())
+	again.Body = body
+	res.Retried = true
+	return c.http.Do(again)
 }
 
 // httpError describes a non-200 answer by its status and, if the body is an

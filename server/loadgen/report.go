@@ -48,6 +48,9 @@ type Report struct {
 	// chunk: their tokens are counted as text chunks (output) and prompt
 	// words (input), which can differ from the server's tokens.
 	UsageMissing int `json:"usage_missing"`
+	// Retries counts requests sent a second time because the server closed
+	// a kept-alive connection as they were sent on it (before any answer).
+	Retries int `json:"retries"`
 
 	DurationS         float64 `json:"duration_s"`
 	TotalInputTokens  int     `json:"total_input_tokens"`
@@ -96,6 +99,9 @@ func newReport(o Options, base, model string, results []Result, d time.Duration)
 	var ttft, itl, tpot, e2e []time.Duration
 	seen := map[string]int{} // error -> index in r.Errors
 	for _, res := range results {
+		if res.Retried {
+			r.Retries++
+		}
 		switch {
 		case !res.Sent || res.Cancelled:
 			r.Interrupted = true
@@ -171,6 +177,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "requests: %d completed, %d failed of %d in %.2f s%s\n",
 		r.Completed, r.Failed, r.NumRequests, r.DurationS, status)
 	fmt.Fprintf(w, "tokens: %d in, %d out in %d text events; prompts: %s", r.TotalInputTokens, r.TotalOutputTokens, r.TotalTextChunks, r.Prompts)
+	if r.Retries > 0 {
+		fmt.Fprintf(w, " (%d requests sent again after the server closed a kept-alive connection)", r.Retries)
+	}
 	if r.UsageMissing > 0 {
 		fmt.Fprintf(w, " (%d requests sent no usage: counted by chunks and prompt words)", r.UsageMissing)
 	}

@@ -271,6 +271,28 @@ func TestRunTokenIDPrompts(t *testing.T) {
 	}
 }
 
+func TestRunRetriesWhenAKeptAliveConnectionIsDropped(t *testing.T) {
+	srv := loadgentest.New(loadgentest.Config{Chunks: 2, DropReused: true})
+	defer srv.Close()
+	o := options(srv, 3) // one at a time: requests 2 and 3 reuse a connection
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each reuse is dropped unanswered, sent again on a fresh connection.
+	if rep.Completed != 3 || rep.Failed != 0 || rep.Retries != 2 || srv.Requests() != 3 {
+		t.Errorf("completed %d failed %d retries %d (want 3, 0, 2); server answered %d requests (want 3); errors %v",
+			rep.Completed, rep.Failed, rep.Retries, srv.Requests(), rep.Errors)
+	}
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "2 requests sent again") {
+		t.Errorf("table does not show the retries:\n%s", table.String())
+	}
+}
+
 func TestRunCancel(t *testing.T) {
 	before := runtime.NumGoroutine()
 	srv := loadgentest.New(loadgentest.Config{Chunks: 3, Gap: 300 * time.Millisecond})
@@ -318,7 +340,7 @@ func TestReportJSONFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"url", "endpoint", "model", "load", "request_rate", "max_concurrency", "seed",
-		"prompts", "num_requests", "completed", "failed", "interrupted", "usage_missing", "duration_s",
+		"prompts", "num_requests", "completed", "failed", "interrupted", "usage_missing", "retries", "duration_s",
 		"total_input_tokens", "total_output_tokens", "total_text_chunks", "request_throughput", "input_throughput",
 		"output_throughput", "total_token_throughput", "ttft_ms", "itl_ms", "tpot_ms", "e2el_ms", "errors"} {
 		if _, ok := m[k]; !ok {

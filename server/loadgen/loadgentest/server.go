@@ -5,6 +5,7 @@
 package loadgentest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -33,7 +34,11 @@ type Config struct {
 	// connection mid-body. Either way no [DONE] follows.
 	CutAfter    int
 	StreamError string
-	Models      []string // GET /v1/models; default ["fake-model"]
+	// DropReused closes a connection without an answer when a generation
+	// request comes as its second request: a keep-alive server hanging up
+	// just as the client reuses the connection.
+	DropReused bool
+	Models     []string // GET /v1/models; default ["fake-model"]
 	APIKey      string   // if set, requests must carry "Bearer APIKey"
 }
 
@@ -60,6 +65,9 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("POST /v1/completions", func(w http.ResponseWriter, r *http.Request) { s.generate(w, r, false) })
 	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) { s.generate(w, r, true) })
 	s.Server = httptest.NewUnstartedServer(s.auth(mux))
+	s.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+		return context.WithValue(ctx, connRequests{}, new(atomic.Int64))
+	}
 	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
 			s.conns.Add(1)
@@ -122,7 +130,13 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	fmt.Fprintf(w, `{"error":{"message":%q,"type":"invalid_request_error","code":%d}}`, msg, status)
 }
 
+// connRequests keys a connection's request counter in its context.
+type connRequests struct{}
+
 func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
+	if n, ok := r.Context().Value(connRequests{}).(*atomic.Int64); ok && n.Add(1) == 2 && s.cfg.DropReused {
+		panic(http.ErrAbortHandler) // closes the connection, answering nothing
+	}
 	i := int(s.seq.Add(1) - 1)
 	n := s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
