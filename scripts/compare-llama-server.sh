@@ -149,19 +149,19 @@ for ((round = 1; round <= rounds; round++)); do
   done
 done
 
-# rows: side round tok/s itl50 itl99 ttft50 load
+# rows: side round tok/s itl50 itl99 ttft50 load retries
 for ((round = 1; round <= rounds; round++)); do
   for side in kiln llama; do
     jq -r --arg s "$side" --arg r "$round" --arg l "$(cat "$out/$side.r$round.load")" \
-      '[$s, $r, .output_throughput, .itl_ms.p50, .itl_ms.p99, .ttft_ms.p50, $l] | @tsv' "$out/$side.r$round.json"
+      '[$s, $r, .output_throughput, .itl_ms.p50, .itl_ms.p99, .ttft_ms.p50, $l, .retries] | @tsv' "$out/$side.r$round.json"
   done
 done >"$out/rows.tsv"
 
 awk -F'\t' '
   { name = ($1 == "kiln") ? "kiln serve" : "llama-server"
-    printf "%-13s round %-2s %9.1f %9.0f %9.0f %10.0f %7s\n", name, $2, $3, $4, $5, $6, $7
+    printf "%-13s round %-2s %9.1f %9.0f %9.0f %10.0f %7s %7s\n", name, $2, $3, $4, $5, $6, $7, $8
     for (i = 3; i <= 6; i++) sum[$1, i] += $i; n[$1]++ }
-  BEGIN { printf "%-13s %-8s %9s %9s %9s %10s %7s\n", "server", "", "out tok/s", "ITL p50", "ITL p99", "TTFT p50", "load1" }
+  BEGIN { printf "%-13s %-8s %9s %9s %9s %10s %7s %7s\n", "server", "", "out tok/s", "ITL p50", "ITL p99", "TTFT p50", "load1", "retries" }
   END {
     for (i = 3; i <= 6; i++) { k[i] = sum["kiln", i] / n["kiln"]; l[i] = sum["llama", i] / n["llama"] }
     printf "%-13s %-8s %9.1f %9.0f %9.0f %10.0f\n", "kiln serve", "mean", k[3], k[4], k[5], k[6]
