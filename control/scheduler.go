@@ -140,7 +140,7 @@ func (e *Engine) runStep() bool {
 	if len(e.sched) == 0 {
 		return false
 	}
-	defer func() { e.cost.observe(e.shape, e.cfg.Now().Sub(start)) }()
+	defer e.observeStep(start)
 	err := e.exec.CopyBlocks(e.copies)
 	if err == nil {
 		err = e.exec.Forward(&e.step, e.logits[:len(e.step.Outputs)*e.exec.VocabSize()])

@@ -1,6 +1,8 @@
 package control
 
 import (
+	"context"
+	"log/slog"
 	"math"
 	"time"
 )
@@ -158,4 +160,21 @@ func solve(m [costFeatures][costFeatures + 1]float64) ([costFeatures]float64, bo
 		x[i] = m[i][n] / m[i][i]
 	}
 	return x, true
+}
+
+// observeStep feeds the step that started at start to the cost model and,
+// at debug level, logs its shape, its predicted cost and what it took: the
+// figures to check the model and the chunk sizing against (kiln serve
+// --log-level debug).
+func (e *Engine) observeStep(start time.Time) {
+	took := e.cfg.Now().Sub(start)
+	if slog.Default().Enabled(context.Background(), slog.LevelDebug) {
+		var predicted time.Duration
+		if e.cost.ready() {
+			predicted = e.cost.predict(e.shape)
+		}
+		slog.Debug("control: step", "decodes", e.shape.decodes, "tokens", e.shape.tokens, "keys", e.shape.keys,
+			"waiting", len(e.waiting), "predicted_ms", predicted.Milliseconds(), "ms", took.Milliseconds())
+	}
+	e.cost.observe(e.shape, took)
 }

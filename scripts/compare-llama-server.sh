@@ -17,6 +17,8 @@
 #     -L ARGS   more llama-server options
 #     -p PORT   first of the two loopback ports (default 18431)
 #     -o DIR    keep each run's JSON report and server log in DIR
+#     -T SECS   per-request time limit of the measured run (default 600); a
+#               request over it fails the round (keeps a lock hold bounded)
 #
 # Load: every request is a streamed /v1/completions with a prompt of exactly
 # PROMPT_TOKENS random token ids (both servers take token-id prompts and add
@@ -34,14 +36,14 @@
 # Nothing of llama.cpp is part of kiln: build llama-server yourself.
 set -euo pipefail
 
-usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 [ $# -ge 3 ] || usage
 model=$1 prompt=$2 gen=$3
 shift 3
-streams=16 nreq="" rounds=2 threads=2 ids=1000:30000 lock="" kargs="" largs="" port=18431 keep=""
+streams=16 nreq="" rounds=2 threads=2 ids=1000:30000 lock="" kargs="" largs="" port=18431 keep="" limit=600
 kiln="$(cd "$(dirname "$0")/.." && pwd)/bin/kiln"
-while getopts "c:n:r:t:i:l:k:K:L:p:o:h" opt; do
+while getopts "c:n:r:t:i:l:k:K:L:p:o:T:h" opt; do
   case $opt in
     c) streams=$OPTARG ;;
     n) nreq=$OPTARG ;;
@@ -54,6 +56,7 @@ while getopts "c:n:r:t:i:l:k:K:L:p:o:h" opt; do
     L) largs=$OPTARG ;;
     p) port=$OPTARG ;;
     o) keep=$OPTARG ;;
+    T) limit=$OPTARG ;;
     *) usage ;;
   esac
 done
@@ -122,7 +125,7 @@ turn() {
     --json >/dev/null 2>"$out/$side.r$round.warm.err" || { cat "$out/$side.r$round.warm.err" >&2; die "$side: warm-up failed"; }
   "$kiln" bench serve --url "http://127.0.0.1:$p" --model bench -n "$nreq" -c "$streams" \
     --input-len "$prompt" --output-len "$gen" --fixed-output --prompt-token-ids "$ids" --seed "$round" \
-    --json >"$out/$side.r$round.json" 2>"$out/$side.r$round.err" || { cat "$out/$side.r$round.err" >&2; die "$side: run failed"; }
+    --timeout "${limit}s" --json >"$out/$side.r$round.json" 2>"$out/$side.r$round.err" || { cat "$out/$side.r$round.err" >&2; die "$side: run failed"; }
   stop
   jq -e --argjson n "$nreq" --argjson p "$prompt" --argjson g "$gen" \
     '.completed == $n and .total_input_tokens == $n * $p and .total_output_tokens == $n * $g and .total_text_chunks == .total_output_tokens' \
