@@ -26,7 +26,8 @@
 # GEN_TOKENS, sent by `kiln bench serve` (plain OpenAI HTTP), which times
 # TTFT (to the first event carrying text) and ITL (gaps between such events)
 # the same way for both. Each round uses its own seed (no prefix-cache hits
-# across rounds; every server starts cold and is warmed with other prompts).
+# across rounds; every server starts cold and is warmed with 16 short
+# requests of other prompts).
 # llama-server runs with -np C -c C x (PROMPT+GEN+1 rounded up to 64) -t N.
 #
 # Prints the CPU and, per round and side, output tok/s, ITL p50/p99, TTFT
@@ -114,14 +115,16 @@ stop() {
   pid=""
 }
 
-# turn SIDE PORT: start, warm (its own seed, short outputs), measure, stop.
+# turn SIDE PORT: start, warm (its own seed, short requests), measure, stop.
 turn() {
   local side=$1 p=$2
   echo "round $round/$rounds: $side ($(uptime | sed 's/.*load average: //'))" >&2
   uptime | sed 's/.*load average: //; s/,.*//' >"$out/$side.r$round.load"
   start "$side" "$p"
+  # Warm-up: every slot once, short, so the weights are paged in and the
+  # servers' batch paths are set up (kiln's step cost model too).
   "$kiln" bench serve --url "http://127.0.0.1:$p" --model bench -n "$streams" -c "$streams" \
-    --input-len "$prompt" --output-len 8 --fixed-output --prompt-token-ids "$ids" --seed $((1000 + round)) \
+    --input-len 16 --output-len 4 --fixed-output --prompt-token-ids "$ids" --seed $((1000 + round)) \
     --json >/dev/null 2>"$out/$side.r$round.warm.err" || { cat "$out/$side.r$round.warm.err" >&2; die "$side: warm-up failed"; }
   "$kiln" bench serve --url "http://127.0.0.1:$p" --model bench -n "$nreq" -c "$streams" \
     --input-len "$prompt" --output-len "$gen" --fixed-output --prompt-token-ids "$ids" --seed "$round" \
