@@ -87,6 +87,10 @@ type Engine struct {
 	cost     stepCost       // the step cost model
 	shape    stepShape      // this step's shape, for the cost model
 	nArrive  uint64         // arrivals so far (under mu)
+
+	// Cohorts (cohort.go), owned by the loop goroutine.
+	nHeld     int // running sequences held for their cohort (an upper bound: see holdCohort)
+	cohortRan int // prefill tokens run since the current cohort's first hold
 }
 
 // New starts an engine over exec (whose K/V cache the engine's block pool

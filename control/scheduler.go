@@ -70,6 +70,10 @@ func (e *Engine) loop() {
 			<-e.wake
 			continue
 		}
+		if len(e.running) == 0 {
+			e.gather() // requests reach an idle engine: let a burst gather (cohort.go)
+			e.reapCancelled()
+		}
 		ran := e.runStep()
 		e.setRunning()
 		if !ran {
@@ -171,7 +175,7 @@ func (e *Engine) schedule() {
 		s := e.running[i]
 		s.chunk = 0
 		s.draft = s.draft[:0]
-		if s.remaining() != 1 {
+		if s.remaining() != 1 || s.held {
 			i++
 			continue
 		}
@@ -220,7 +224,7 @@ func (e *Engine) schedule() {
 		i++
 	}
 	budget = e.speculate(budget)
-	e.schedulePrefill(e.prefillBudget(budget))
+	e.schedulePrefill(e.prefillBudget(budget - min(e.nHeld, budget)))
 	for _, s := range e.running {
 		if s.chunk > 0 {
 			e.addToStep(s)
@@ -311,7 +315,7 @@ func (e *Engine) allocate(s *sequence) error {
 // (prompt and generated tokens) when blocks are free again.
 func (e *Engine) preempt(s *sequence) {
 	e.pool.Free(s.kv)
-	s.kv, s.computed, s.chunk = nil, 0, 0
+	s.kv, s.computed, s.chunk, s.held = nil, 0, 0, false
 	s.draft = s.draft[:0]
 	s.preemptions++
 	e.enqueue(s)

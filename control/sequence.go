@@ -29,6 +29,7 @@ type sequence struct {
 	kv       *kvcache.Seq
 	computed int    // leading tokens whose K/V is in the cache
 	chunk    int    // tokens scheduled in the current step
+	held     bool   // its prompt's last token waits for its cohort (cohort.go)
 	cached   int    // prompt tokens reused from the cache at first admission
 	admitted uint64 // admission order; the youngest is preempted first
 	arrival  uint64 // submission order; the waiting queue's tie-break
