@@ -158,7 +158,7 @@ var options = []option{
 	{"max_batch_tokens", "tokens per forward pass (decodes plus prefill chunks)"},
 	{"max_queue", "requests waiting per replica before 429"},
 	{"enable_prefix_caching", "reuse the K/V of shared prompt prefixes"},
-	{"max_itl_ms", "inter-token latency target of running streams in ms: prefill chunks beside decodes are cut to fit it (0: 3x the measured decode step; -1: off)"},
+	{"max_itl_ms", "inter-token latency target of running streams in ms: prefill chunks beside decodes are cut to fit it (0: 3x the measured decode step of the streams running and waiting to run; -1: off)"},
 	{"speculative", "speculative decoding: ngram (prompt lookup) or empty for off"},
 	{"num_speculative_tokens", "draft tokens per sequence and step with speculative decoding (1..16)"},
 	{"ngram_min", "shortest suffix the ngram drafter looks up"},
