@@ -143,3 +143,14 @@ func (e *Engine) gather() {
 		}
 	}
 }
+
+// countHeld sets nHeld to the running sequences held for their cohort
+// (preemption and cancellation may have taken some since the last step).
+func (e *Engine) countHeld() {
+	e.nHeld = 0
+	for _, s := range e.running {
+		if s.held {
+			e.nHeld++
+		}
+	}
+}

@@ -89,7 +89,7 @@ type Engine struct {
 	nArrive  uint64         // arrivals so far (under mu)
 
 	// Cohorts (cohort.go), owned by the loop goroutine.
-	nHeld     int // running sequences held for their cohort (an upper bound: see holdCohort)
+	nHeld     int // running sequences held for their cohort, counted by each step's schedule
 	cohortRan int // prefill tokens run since the current cohort's first hold
 }
 

@@ -19,6 +19,9 @@ package control
 //     and no prefilling sequence takes more than half the prefill budget
 //     while another prefills. Preemption takes the youngest sequence of
 //     the lowest priority.
+//   - A held sequence (cohort.go) has exactly its last prompt token left
+//     and is in no step until its cohort starts, when every held sequence
+//     is in the same step; nothing is held while no prefill runs.
 //   - Drafts are verified in the step they are proposed: after update no
 //     sequence holds drafts, and a rejected draft's slots are truncated
 //     (s.kv.Len() <= len(s.tokens) for a running sequence that was
@@ -224,6 +227,7 @@ func (e *Engine) schedule() {
 		i++
 	}
 	budget = e.speculate(budget)
+	e.countHeld()
 	e.schedulePrefill(e.prefillBudget(budget - min(e.nHeld, budget)))
 	for _, s := range e.running {
 		if s.chunk > 0 {
