@@ -46,15 +46,16 @@ const gatherMax = 20 * time.Millisecond
 const cohortSteps = 4
 
 // holdCohort runs once this step's prefill chunks are set (cands; canGrow
-// tells whether a waiting request could be admitted but for the budget).
-// While a cohort is forming (prefill runs in this step and more is left
-// after it, or prompts are held already), every candidate whose chunk
-// would reach its last token keeps that token back and is held: a lone
-// prompt is never held. When no prefill runs in
-// this step, or the cohort is past its bounds, every held sequence starts:
-// its last token is scheduled as a one-token decode and sampled (schedule
-// keeps one token of budget per held sequence for that).
-func (e *Engine) holdCohort(cands []*sequence, canGrow bool) {
+// tells whether a waiting request could be admitted but for the budget;
+// left is the budget the chunks left). While a cohort is forming (prefill
+// runs in this step and more is left after it, or prompts are held
+// already), every candidate whose chunk would reach its last token keeps
+// that token back and is held: a lone prompt is never held. When no
+// prefill runs in this step, or the cohort is past its bounds, every held
+// sequence starts: its last token is scheduled as a one-token decode and
+// sampled, in budget taken from the last chunks if the chunks left too
+// little (so no budget is set aside in the steps that hold).
+func (e *Engine) holdCohort(cands []*sequence, canGrow bool, left int) {
 	bound := cohortSteps * e.cfg.MaxBatchTokens
 	rest := e.cohortRest(cands, canGrow)
 	if chunked(cands) && (rest > 0 || e.nHeld > 0) && rest <= bound && e.cohortRan < 2*bound {
@@ -77,10 +78,16 @@ func (e *Engine) holdCohort(cands []*sequence, canGrow bool) {
 		}
 		return
 	}
-	e.cohortRan, e.nHeld = 0, 0
+	e.cohortRan = 0
+	for i := len(cands) - 1; i >= 0 && left < e.nHeld; i-- {
+		take := min(cands[i].chunk, e.nHeld-left)
+		cands[i].chunk -= take
+		left += take
+	}
 	for _, s := range e.running {
-		if s.held {
+		if s.held && left > 0 { // with drafts taking the budget, the rest start next step
 			s.held, s.chunk = false, 1
+			left--
 			e.shape.decodes++
 			e.shape.keys += len(s.tokens)
 		}

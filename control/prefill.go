@@ -178,7 +178,7 @@ func (e *Engine) schedulePrefill(budget int) {
 		s.chunk = min(s.remaining(), capped, budget)
 		budget -= s.chunk
 	}
-	e.holdCohort(cands, canGrow)
+	e.holdCohort(cands, canGrow, budget)
 	for _, s := range cands {
 		e.shape.tokens += s.chunk
 		e.shape.keys += s.chunk*s.computed + s.chunk*(s.chunk+1)/2

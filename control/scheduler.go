@@ -228,7 +228,7 @@ func (e *Engine) schedule() {
 	}
 	budget = e.speculate(budget)
 	e.countHeld()
-	e.schedulePrefill(e.prefillBudget(budget - min(e.nHeld, budget)))
+	e.schedulePrefill(e.prefillBudget(budget))
 	for _, s := range e.running {
 		if s.chunk > 0 {
 			e.addToStep(s)
