@@ -222,3 +222,104 @@ func TestGatherJoinsCloseArrivals(t *testing.T) {
 	}
 	t.Error("the second request never joined the first's step")
 }
+
+// TestCohortsKeepTheBatchAndOutputs: requests arriving in waves on a small
+// batch budget (so cohorts form, grow, hit their bounds and start beside
+// other prompts' chunks) never make a step exceed the budget, and every
+// request gets exactly the tokens it gets alone.
+func TestCohortsKeepTheBatchAndOutputs(t *testing.T) {
+	const budget = 48
+	e, f := newFakeEngine(t, 1024, Config{MaxBatchTokens: budget, MaxNumSeqs: 16})
+	f.mu.Lock()
+	f.fail = func(s *Step) error {
+		if len(s.Tokens) > budget {
+			t.Errorf("a step of %d tokens, over the %d budget", len(s.Tokens), budget)
+		}
+		return nil
+	}
+	f.mu.Unlock()
+	req := func(i int) Request { return greedyReq(prompt(i, 20+7*(i%5)), 6+i%4) }
+	const n = 40
+	alone := make([]result, n)
+	for i := range n {
+		alone[i] = run(t, e, req(i))
+	}
+	var chans []<-chan Event
+	for w := range 4 {
+		for i := w * n / 4; i < (w+1)*n/4; i++ {
+			chans = append(chans, submitAll(t, e, []Request{req(i)})...)
+		}
+		time.Sleep(time.Duration(w) * time.Millisecond)
+	}
+	for i, ch := range chans {
+		if got := collect(t, ch); !slices.Equal(got.tokens, alone[i].tokens) {
+			t.Errorf("request %d: %v together, %v alone", i, got.tokens, alone[i].tokens)
+		}
+	}
+	if m := e.Metrics(); m.KV.UsedBlocks != 0 {
+		t.Errorf("blocks left in use: %+v", m.KV)
+	}
+}
+
+// TestCohortStartsBesideALongArrival: two prompts are held for their
+// cohort when a long prompt arrives that puts the cohort past its bound:
+// the held ones start at once, their last tokens taking budget from the
+// chunks of a full step, and no step exceeds the budget.
+func TestCohortStartsBesideALongArrival(t *testing.T) {
+	const budget = 64
+	clock := newFakeClock()
+	e, f := newFakeEngine(t, 1024, Config{MaxBatchTokens: budget, MaxNumSeqs: 8, Now: clock.Now})
+	var mu sync.Mutex
+	steps := 0
+	var sizes []int
+	hold := make(chan struct{})
+	f.mu.Lock()
+	f.clock, f.cost = clock, func(*Step) time.Duration { return 10 * time.Millisecond }
+	f.fail = func(s *Step) error {
+		mu.Lock()
+		steps++
+		n := steps
+		sizes = append(sizes, len(s.Tokens))
+		mu.Unlock()
+		if len(s.Tokens) > budget {
+			t.Errorf("step %d: %d tokens, over the %d budget", n, len(s.Tokens), budget)
+		}
+		if n == 1 || n == 3 {
+			<-hold
+		}
+		return nil
+	}
+	f.mu.Unlock()
+	blocker := submitAll(t, e, []Request{greedyReq(prompt(9, 8), 1)})
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return steps == 1 }) // step 1 is held, its time counted
+	t0 := clock.Now()
+	short := submitAll(t, e, []Request{greedyReq(prompt(1, 30), 4), greedyReq(prompt(2, 60), 4), greedyReq(prompt(3, 100), 4)})
+	hold <- struct{}{} // step 2 holds the 30-token prompt's last token, step 3 the 60-token one's
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return steps == 3 })
+	t1 := clock.Now()
+	long := submitAll(t, e, []Request{greedyReq(prompt(4, 600), 2)})
+	close(hold)
+	collect(t, blocker[0])
+	var firsts []time.Time
+	for _, ch := range short {
+		firsts = append(firsts, t0.Add(collect(t, ch).last.Timings.FirstToken))
+	}
+	longFirst := t1.Add(collect(t, long[0]).last.Timings.FirstToken)
+	mu.Lock()
+	t.Logf("step sizes %v", sizes)
+	mu.Unlock()
+	// Step 4 carries the 100-token prompt's and the long one's chunks
+	// (64 tokens) and the two held last tokens, trimmed from the long one.
+	if want := clock0Step(t0, 4); !firsts[0].Equal(want) || !firsts[1].Equal(want) {
+		t.Errorf("held prompts' first tokens at %v, %v; want both at the end of step 4, %v", firsts[0], firsts[1], want)
+	}
+	if !longFirst.After(firsts[0]) {
+		t.Errorf("the long prompt's first token (%v) came before the held ones' (%v)", longFirst, firsts[0])
+	}
+}
+
+// clock0Step is the fake time at the end of step n (10 ms each) when t0
+// is the end of step 1.
+func clock0Step(t0 time.Time, n int) time.Time {
+	return t0.Add(time.Duration(n-1) * 10 * time.Millisecond)
+}
