@@ -36,7 +36,9 @@ E2E, to data: [DONE]. Each with mean, p50, p90, p99 and sample count.
 --json fields: url, endpoint, model, load (closed|poisson|burst), request_rate,
 max_concurrency, seed, prompts (words | token ids LO:HI), num_requests, completed, failed, interrupted,
 usage_missing, duration_s, total_input_tokens, total_output_tokens,
-total_text_chunks (streamed events carrying text: the arrivals ITL spans),
+total_text_chunks (streamed events carrying text), total_stream_tokens (their
+tokens: one each, or as llama-server's timings.predicted_n says, with
+--extra-body '{"timings_per_token": true}'; ITL is then per token),
 request_throughput (req/s), input_throughput, output_throughput,
 total_token_throughput (tokens/s), ttft_ms, itl_ms, tpot_ms, e2el_ms
 ({count, mean, p50, p90, p99}), errors ([{error, count}]).
@@ -47,8 +49,8 @@ every request failed, or when interrupted (after printing what finished).`
 func newBenchServeCommand() *cobra.Command {
 	o := loadgen.DefaultOptions()
 	var (
-		endpoint, rate, ids string
-		asJSON              bool
+		endpoint, rate, ids, extra string
+		asJSON                     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --url URL [-n 50] [-c 4 | --request-rate R] [--input-len 128] [--output-len 64]",
@@ -70,6 +72,13 @@ func newBenchServeCommand() *cobra.Command {
 					return err
 				}
 				o.PromptIDs = r
+			}
+			if extra != "" {
+				m, err := loadgen.ParseExtraBody(extra)
+				if err != nil {
+					return err
+				}
+				o.ExtraBody = m
 			}
 			if o.APIKey == "" {
 				o.APIKey = os.Getenv("OPENAI_API_KEY")
@@ -115,6 +124,7 @@ func newBenchServeCommand() *cobra.Command {
 	f.StringVar(&ids, "prompt-token-ids", "", "prompts as arrays of token ids drawn uniformly from LO:HI (completions only): exactly --input-len tokens on any server")
 	f.BoolVar(&o.FixedOutput, "fixed-output", false, `generate exactly max_tokens ("ignore_eos": true, "min_tokens", vLLM's extensions)`)
 	f.Float64Var(&o.Temperature, "temperature", 0, "sampling temperature")
+	f.StringVar(&extra, "extra-body", "", `JSON object of fields added to every request, e.g. '{"timings_per_token": true}' (llama-server: per-chunk token counts)`)
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "per-request time limit, to the end of the stream")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd

@@ -25,7 +25,9 @@
 # nothing to them), greedy, ignore_eos and max_tokens = min_tokens =
 # GEN_TOKENS, sent by `kiln bench serve` (plain OpenAI HTTP), which times
 # TTFT (to the first event carrying text) and ITL (gaps between such events)
-# the same way for both. Each round uses its own seed (no prefix-cache hits
+# the same way for both, per token (llama-server is asked for per-chunk
+# token counts, as it holds back tokens that end inside a UTF-8 character).
+# Each round uses its own seed (no prefix-cache hits
 # across rounds; every server starts cold and is warmed with 16 short
 # requests of other prompts).
 # llama-server runs with -np C -c C x (PROMPT+GEN+1 rounded up to 64) -t N.
@@ -33,11 +35,12 @@
 # Prints the CPU and, per round and side, output tok/s, ITL p50/p99, TTFT
 # p50 and the load average before the turn; then the means over rounds and
 # kiln/llama-server ratios. It fails when a side's token counts are not
-# exactly what was asked (prompt, output, one text event per token).
+# exactly what was asked (prompt, output, and every output token seen in
+# the stream).
 # Nothing of llama.cpp is part of kiln: build llama-server yourself.
 set -euo pipefail
 
-usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 [ $# -ge 3 ] || usage
 model=$1 prompt=$2 gen=$3
@@ -126,14 +129,19 @@ turn() {
   "$kiln" bench serve --url "http://127.0.0.1:$p" --model bench -n "$streams" -c "$streams" \
     --input-len 16 --output-len 4 --fixed-output --prompt-token-ids "$ids" --seed $((1000 + round)) \
     --json >/dev/null 2>"$out/$side.r$round.warm.err" || { cat "$out/$side.r$round.warm.err" >&2; die "$side: warm-up failed"; }
-  "$kiln" bench serve --url "http://127.0.0.1:$p" --model bench -n "$nreq" -c "$streams" \
+  # llama-server sends no chunk for a token that ends inside a UTF-8
+  # character; asked for per-chunk timings, it says how many tokens each
+  # chunk carries, and ITL is counted per token on both sides.
+  local extra='{}'
+  [ "$side" = llama ] && extra='{"timings_per_token": true}'
+  "$kiln" bench serve --url "http://127.0.0.1:$p" --model bench -n "$nreq" -c "$streams" --extra-body "$extra" \
     --input-len "$prompt" --output-len "$gen" --fixed-output --prompt-token-ids "$ids" --seed "$round" \
     --timeout "${limit}s" --json >"$out/$side.r$round.json" 2>"$out/$side.r$round.err" || { cat "$out/$side.r$round.err" >&2; die "$side: run failed"; }
   stop
   jq -e --argjson n "$nreq" --argjson p "$prompt" --argjson g "$gen" \
-    '.completed == $n and .total_input_tokens == $n * $p and .total_output_tokens == $n * $g and .total_text_chunks == .total_output_tokens' \
+    '.completed == $n and .total_input_tokens == $n * $p and .total_output_tokens == $n * $g and .total_stream_tokens == .total_output_tokens' \
     "$out/$side.r$round.json" >/dev/null ||
-    die "$side round $round: token counts off: $(jq -c '{completed, failed, total_input_tokens, total_output_tokens, total_text_chunks, errors}' "$out/$side.r$round.json")"
+    die "$side round $round: token counts off: $(jq -c '{completed, failed, total_input_tokens, total_output_tokens, total_text_chunks, total_stream_tokens, errors}' "$out/$side.r$round.json")"
 }
 
 for ((round = 1; round <= rounds; round++)); do

@@ -142,6 +142,14 @@ func (c *client) body(model string, p Prompt) ([]byte, string) {
 		b.Prompt = p.Text
 	}
 	data, _ := json.Marshal(b) // strings and numbers: cannot fail
+	if len(c.o.ExtraBody) > 0 {
+		var m map[string]any
+		_ = json.Unmarshal(data, &m) // just marshalled
+		for k, v := range c.o.ExtraBody {
+			m[k] = v
+		}
+		data, _ = json.Marshal(m) // decoded JSON values: cannot fail
+	}
 	return data, path
 }
 
@@ -163,6 +171,9 @@ type Result struct {
 	PromptTokens, OutputTokens int
 	UsageMissing               bool
 	Chunks                     int // chunks that carried text
+	// StreamTokens counts the tokens of those chunks: one each, or as the
+	// server's per-chunk counts say (see readStream).
+	StreamTokens int
 	// Retried is true when the first try failed on a reused connection
 	// before any answer and the request was sent again (see send).
 	Retried bool
@@ -206,7 +217,7 @@ func (c *client) do(ctx context.Context, model string, p Prompt) Result {
 	// Read the little that may follow [DONE], so the connection goes back
 	// to the pool rather than being closed.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-	res.OK, res.TTFT, res.ITL, res.E2E, res.Chunks = true, st.ttft, st.itl, st.e2e, st.chunks
+	res.OK, res.TTFT, res.ITL, res.E2E, res.Chunks, res.StreamTokens = true, st.ttft, st.itl, st.e2e, st.chunks, st.tokens
 	if st.usage != nil {
 		res.PromptTokens, res.OutputTokens = st.usage.PromptTokens, st.usage.CompletionTokens
 	} else {

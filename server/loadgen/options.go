@@ -12,6 +12,7 @@
 package loadgen
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -68,6 +69,10 @@ type Options struct {
 	// the vLLM extensions "ignore_eos": true and "min_tokens" (--fixed-output).
 	FixedOutput bool
 	Temperature float64 // --temperature
+	// ExtraBody holds fields added to every request body, overriding the
+	// run's own (--extra-body '{"timings_per_token": true}'): a server's
+	// extensions.
+	ExtraBody map[string]any
 
 	Timeout time.Duration // --timeout: per request, headers to [DONE]
 
@@ -85,6 +90,15 @@ func DefaultOptions() Options {
 		OutputLen:   64,
 		Timeout:     10 * time.Minute,
 	}
+}
+
+// ParseExtraBody parses --extra-body: a JSON object.
+func ParseExtraBody(s string) (map[string]any, error) {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil || m == nil {
+		return nil, fmt.Errorf("--extra-body %q: want a JSON object of request fields", s)
+	}
+	return m, nil
 }
 
 // ParseRate parses --request-rate: a positive number of requests per second

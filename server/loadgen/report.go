@@ -58,7 +58,11 @@ type Report struct {
 	// TotalTextChunks counts the streamed events that carried text (of
 	// completed requests): the arrivals ITL is measured between. Equal to
 	// TotalOutputTokens when the server streams one token per event.
-	TotalTextChunks    int     `json:"total_text_chunks"`
+	TotalTextChunks int `json:"total_text_chunks"`
+	// TotalStreamTokens counts the tokens of those events: one each, or as
+	// the server's per-chunk counts say. It equals TotalOutputTokens when
+	// every generated token reached the stream.
+	TotalStreamTokens  int     `json:"total_stream_tokens"`
 	RequestThroughput  float64 `json:"request_throughput"`     // completed req/s
 	InputThroughput    float64 `json:"input_throughput"`       // prompt tokens/s
 	OutputThroughput   float64 `json:"output_throughput"`      // generated tokens/s
@@ -121,6 +125,7 @@ func newReport(o Options, base, model string, results []Result, d time.Duration)
 			r.TotalInputTokens += res.PromptTokens
 			r.TotalOutputTokens += res.OutputTokens
 			r.TotalTextChunks += res.Chunks
+			r.TotalStreamTokens += res.StreamTokens
 			e2e = append(e2e, res.E2E)
 			itl = append(itl, res.ITL...)
 			if res.Chunks == 0 {

@@ -293,6 +293,56 @@ func TestRunRetriesWhenAKeptAliveConnectionIsDropped(t *testing.T) {
 	}
 }
 
+// TestRunCountsTokensPerChunk: a server that says how many tokens each
+// chunk carries (llama-server's timings.predicted_n, asked for through
+// --extra-body) has them counted, and each chunk's gap split among its
+// tokens; one that does not has one gap per chunk.
+func TestRunCountsTokensPerChunk(t *testing.T) {
+	const n, chunks, perChunk = 3, 4, 3
+	for _, tc := range []struct {
+		name       string
+		predicted  bool
+		itl, toks  int
+		extraField bool
+	}{
+		{"per-chunk counts", true, n * (chunks - 1) * perChunk, n * chunks * perChunk, true},
+		{"no counts", false, n * (chunks - 1), n * chunks, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := loadgentest.New(loadgentest.Config{Chunks: chunks, TokensPerChunk: perChunk, PredictedN: tc.predicted,
+				Gap: 6 * time.Millisecond})
+			defer srv.Close()
+			o := options(srv, n)
+			if tc.extraField {
+				o.ExtraBody = map[string]any{"timings_per_token": true, "max_tokens": 99}
+			}
+			rep, err := Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.ITL.Count != tc.itl || rep.TotalStreamTokens != tc.toks || rep.TotalTextChunks != n*chunks {
+				t.Errorf("ITL samples %d (want %d), stream tokens %d (want %d), text events %d (want %d)",
+					rep.ITL.Count, tc.itl, rep.TotalStreamTokens, tc.toks, rep.TotalTextChunks, n*chunks)
+			}
+			// A 6 ms gap split among 3 tokens: about 2 ms each.
+			if tc.predicted && (rep.ITL.P50 < 1.5 || rep.ITL.P50 > 6) {
+				t.Errorf("ITL p50 %.2f ms, want about 2 (a 6 ms gap over 3 tokens)", rep.ITL.P50)
+			}
+			for i, b := range srv.Bodies() {
+				if tc.extraField && (b["timings_per_token"] != true || b["max_tokens"] != 99.0 || b["stream"] != true) {
+					t.Errorf("body %d: %v, want the extra fields merged over the run's", i, b)
+				}
+				if _, ok := b["timings_per_token"]; !tc.extraField && ok {
+					t.Errorf("body %d has an extra field: %v", i, b)
+				}
+			}
+		})
+	}
+	if _, err := ParseExtraBody(`[1]`); err == nil || !strings.Contains(err.Error(), "--extra-body") {
+		t.Errorf("--extra-body [1]: %v", err)
+	}
+}
+
 func TestRunCancel(t *testing.T) {
 	before := runtime.NumGoroutine()
 	srv := loadgentest.New(loadgentest.Config{Chunks: 3, Gap: 300 * time.Millisecond})
@@ -341,7 +391,7 @@ func TestReportJSONFields(t *testing.T) {
 	}
 	for _, k := range []string{"url", "endpoint", "model", "load", "request_rate", "max_concurrency", "seed",
 		"prompts", "num_requests", "completed", "failed", "interrupted", "usage_missing", "retries", "duration_s",
-		"total_input_tokens", "total_output_tokens", "total_text_chunks", "request_throughput", "input_throughput",
+		"total_input_tokens", "total_output_tokens", "total_text_chunks", "total_stream_tokens", "request_throughput", "input_throughput",
 		"output_throughput", "total_token_throughput", "ttft_ms", "itl_ms", "tpot_ms", "e2el_ms", "errors"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON lacks %q", k)

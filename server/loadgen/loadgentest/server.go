@@ -25,6 +25,9 @@ type Config struct {
 	FirstDelay     time.Duration // before the first text chunk
 	Gap            time.Duration // between text chunks
 	NoUsage        bool          // send no usage chunk
+	// PredictedN adds llama-server's timings.predicted_n (tokens generated
+	// so far) to every text chunk: TokensPerChunk more each time.
+	PredictedN bool
 	// Fail, if set, is asked for each generation request in arrival order
 	// (from 0); a non-zero status answers with it and an OpenAI error body
 	// holding message.
@@ -39,7 +42,7 @@ type Config struct {
 	// just as the client reuses the connection.
 	DropReused bool
 	Models     []string // GET /v1/models; default ["fake-model"]
-	APIKey      string   // if set, requests must carry "Bearer APIKey"
+	APIKey     string   // if set, requests must carry "Bearer APIKey"
 }
 
 // Server is a running fake; close it with Close.
@@ -193,13 +196,18 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 			panic(http.ErrAbortHandler) // drops the connection mid-body
 		}
 		text := fmt.Sprintf(" tok%d", k)
+		var c map[string]any
 		if chat {
-			send(map[string]any{"object": "chat.completion.chunk", "choices": []any{
-				map[string]any{"index": 0, "delta": map[string]any{"content": text}, "finish_reason": nil}}})
+			c = map[string]any{"object": "chat.completion.chunk", "choices": []any{
+				map[string]any{"index": 0, "delta": map[string]any{"content": text}, "finish_reason": nil}}}
 		} else {
-			send(map[string]any{"object": "text_completion", "choices": []any{
-				map[string]any{"index": 0, "text": text, "finish_reason": nil}}})
+			c = map[string]any{"object": "text_completion", "choices": []any{
+				map[string]any{"index": 0, "text": text, "finish_reason": nil}}}
 		}
+		if s.cfg.PredictedN {
+			c["timings"] = map[string]any{"predicted_n": (k + 1) * s.cfg.TokensPerChunk}
+		}
+		send(c)
 	}
 	if !s.cfg.NoUsage {
 		out := s.cfg.Chunks * s.cfg.TokensPerChunk
