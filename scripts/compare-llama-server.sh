@@ -13,6 +13,8 @@
 #               ordinary tokens of most vocabularies)
 #     -l FILE   hold this lock (flock) for each server's turn, e.g. /work/bench.lock
 #     -k PATH   the kiln binary (default bin/kiln beside this script's repo)
+#     -g PATH   the kiln binary whose `bench serve` sends the load (default: -k),
+#               to compare an older kiln serve under the same load generator
 #     -K ARGS   more kiln serve options, e.g. "--max-itl-ms 300"
 #     -L ARGS   more llama-server options
 #     -p PORT   first of the two loopback ports (default 18431)
@@ -41,14 +43,14 @@
 # Nothing of llama.cpp is part of kiln: build llama-server yourself.
 set -euo pipefail
 
-usage() { sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 [ $# -ge 3 ] || usage
 model=$1 prompt=$2 gen=$3
 shift 3
-streams=16 nreq="" rounds=2 threads=2 ids=1000:30000 lock="" kargs="" largs="" port=18431 keep="" limit=600
+loadgen="" streams=16 nreq="" rounds=2 threads=2 ids=1000:30000 lock="" kargs="" largs="" port=18431 keep="" limit=600
 kiln="$(cd "$(dirname "$0")/.." && pwd)/bin/kiln"
-while getopts "c:n:r:t:i:l:k:K:L:p:o:T:h" opt; do
+while getopts "c:n:r:t:i:l:k:g:K:L:p:o:T:h" opt; do
   case $opt in
     c) streams=$OPTARG ;;
     n) nreq=$OPTARG ;;
@@ -57,6 +59,7 @@ while getopts "c:n:r:t:i:l:k:K:L:p:o:T:h" opt; do
     i) ids=$OPTARG ;;
     l) lock=$OPTARG ;;
     k) kiln=$OPTARG ;;
+    g) loadgen=$OPTARG ;;
     K) kargs=$OPTARG ;;
     L) largs=$OPTARG ;;
     p) port=$OPTARG ;;
@@ -66,11 +69,13 @@ while getopts "c:n:r:t:i:l:k:K:L:p:o:T:h" opt; do
   esac
 done
 nreq=${nreq:-$((2 * streams))}
+loadgen=${loadgen:-$kiln}
 die() { echo "compare-llama-server: $*" >&2; exit 2; }
 [ -f "$model" ] || die "no model file $model"
 [[ $prompt =~ ^[1-9][0-9]*$ && $gen =~ ^[1-9][0-9]*$ ]] || die "PROMPT_TOKENS and GEN_TOKENS must be positive integers"
 [ -n "${LLAMA_SERVER:-}" ] && [ -x "$LLAMA_SERVER" ] || die "set LLAMA_SERVER to llama.cpp's llama-server binary"
 [ -x "$kiln" ] || die "no kiln binary at $kiln (make kiln, or -k PATH)"
+[ -x "$loadgen" ] || die "no kiln binary at $loadgen (-g PATH)"
 command -v jq >/dev/null || die "needs jq"
 command -v curl >/dev/null || die "needs curl"
 
@@ -127,7 +132,7 @@ turn() {
   start "$side" "$p"
   # Warm-up: every slot once, short, so the weights are paged in and the
   # servers' batch paths are set up (kiln's step cost model too).
-  "$kiln" bench serve --url "http://127.0.0.1:$p" --model bench -n "$streams" -c "$streams" \
+  "$loadgen" bench serve --url "http://127.0.0.1:$p" --model bench -n "$streams" -c "$streams" \
     --input-len 16 --output-len 4 --fixed-output --prompt-token-ids "$ids" --seed $((1000 + round)) \
     --json >/dev/null 2>"$out/$side.r$round.warm.err" || { cat "$out/$side.r$round.warm.err" >&2; die "$side: warm-up failed"; }
   # llama-server sends no chunk for a token that ends inside a UTF-8
@@ -135,7 +140,7 @@ turn() {
   # chunk carries, and ITL is counted per token on both sides.
   local extra='{}'
   [ "$side" = llama ] && extra='{"timings_per_token": true}'
-  "$kiln" bench serve --url "http://127.0.0.1:$p" --model bench -n "$nreq" -c "$streams" --extra-body "$extra" \
+  "$loadgen" bench serve --url "http://127.0.0.1:$p" --model bench -n "$nreq" -c "$streams" --extra-body "$extra" \
     --input-len "$prompt" --output-len "$gen" --fixed-output --prompt-token-ids "$ids" --seed "$round" \
     --timeout "${limit}s" --json >"$out/$side.r$round.json" 2>"$out/$side.r$round.err" || { cat "$out/$side.r$round.err" >&2; die "$side: run failed"; }
   stop
