@@ -21,7 +21,10 @@ lengths and arrivals.
 
 Prompts are synthetic: random words from a fixed list of common English words,
 each a single token in usual llama/BPE vocabularies, so --input-len N words is
-about N tokens (plus BOS and any chat template). Token counts and throughputs
+about N tokens (plus BOS and any chat template). With --prompt-token-ids
+LO:HI a prompt is instead an array of N token ids drawn from [LO, HI), which
+servers evaluate as is: exactly N tokens, the same on every server (pick a
+range of ordinary tokens of the model's vocabulary). Token counts and throughputs
 use the prompt_tokens and completion_tokens the server reports in its final
 usage chunk; a server that sends no usage is counted in text chunks (output)
 and prompt words (input), and the report says so.
@@ -31,8 +34,11 @@ between successive text chunks; TPOT, (e2e - TTFT) / (output tokens - 1);
 E2E, to data: [DONE]. Each with mean, p50, p90, p99 and sample count.
 
 --json fields: url, endpoint, model, load (closed|poisson|burst), request_rate,
-max_concurrency, seed, num_requests, completed, failed, interrupted,
+max_concurrency, seed, prompts (words | token ids LO:HI), num_requests, completed, failed, interrupted,
 usage_missing, duration_s, total_input_tokens, total_output_tokens,
+total_text_chunks (streamed events carrying text), total_stream_tokens (their
+tokens: one each, or as llama-server's timings.predicted_n says, with
+--extra-body '{"timings_per_token": true}'; ITL is then per token),
 request_throughput (req/s), input_throughput, output_throughput,
 total_token_throughput (tokens/s), ttft_ms, itl_ms, tpot_ms, e2el_ms
 ({count, mean, p50, p90, p99}), errors ([{error, count}]),
@@ -46,8 +52,8 @@ every request failed, or when interrupted (after printing what finished).`
 func newBenchServeCommand() *cobra.Command {
 	o := loadgen.DefaultOptions()
 	var (
-		endpoint, rate string
-		asJSON         bool
+		endpoint, rate, ids, extra string
+		asJSON                     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --url URL [-n 50] [-c 4 | --request-rate R] [--input-len 128] [--output-len 64]",
@@ -62,6 +68,20 @@ func newBenchServeCommand() *cobra.Command {
 					return err
 				}
 				o.RequestRate = r
+			}
+			if ids != "" {
+				r, err := loadgen.ParseTokenRange(ids)
+				if err != nil {
+					return err
+				}
+				o.PromptIDs = r
+			}
+			if extra != "" {
+				m, err := loadgen.ParseExtraBody(extra)
+				if err != nil {
+					return err
+				}
+				o.ExtraBody = m
 			}
 			if o.APIKey == "" {
 				o.APIKey = os.Getenv("OPENAI_API_KEY")
@@ -104,8 +124,10 @@ func newBenchServeCommand() *cobra.Command {
 	f.Float64Var(&o.InputLenRange, "input-len-range", 0, "draw input lengths uniformly in len*[1-r, 1+r]")
 	f.Float64Var(&o.OutputLenRange, "output-len-range", 0, "draw output lengths uniformly in len*[1-r, 1+r]")
 	f.IntVar(&o.SharedPrefixLen, "shared-prefix-len", 0, "tokens (words) common to every prompt's start, to exercise prefix caching")
+	f.StringVar(&ids, "prompt-token-ids", "", "prompts as arrays of token ids drawn uniformly from LO:HI (completions only): exactly --input-len tokens on any server")
 	f.BoolVar(&o.FixedOutput, "fixed-output", false, `generate exactly max_tokens ("ignore_eos": true, "min_tokens", vLLM's extensions)`)
 	f.Float64Var(&o.Temperature, "temperature", 0, "sampling temperature")
+	f.StringVar(&extra, "extra-body", "", `JSON object of fields added to every request, e.g. '{"timings_per_token": true}' (llama-server: per-chunk token counts)`)
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "per-request time limit, to the end of the stream")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd

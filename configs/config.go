@@ -180,7 +180,7 @@ var options = []option{
 	{"prefix_cache_dir", "directory where evicted prefix-cache blocks are kept (checksummed files per model) and reused, also after a restart (empty: off)"},
 	{"prefix_cache_dir_max_bytes", "bytes the prefix_cache_dir files may take, least recently used deleted first, e.g. 4GiB"},
 	{"prefix_cache_ram_bytes", "memory for evicted prefix-cache blocks before they go to prefix_cache_dir, e.g. 1GiB (0: none)"},
-	{"max_itl_ms", "inter-token latency target of running streams in ms: prefill chunks beside decodes are cut to fit it (0: 3x the measured decode step; -1: off)"},
+	{"max_itl_ms", "inter-token latency target of running streams in ms: prefill chunks beside decodes are cut to fit it (0: 3x the measured decode step of the streams running and waiting to run; -1: off)"},
 	{"speculative", "speculative decoding: ngram (prompt lookup), draft (a draft model, implied by draft_model) or empty for off"},
 	{"num_speculative_tokens", "draft tokens per sequence and step with speculative decoding (1..16)"},
 	{"ngram_min", "shortest suffix the ngram drafter looks up"},

@@ -96,6 +96,10 @@ type Engine struct {
 	nArrive  uint64            // arrivals so far (under mu)
 	evicted  []kvcache.Evicted // scratch: blocks the pool evicted, for the spill
 	imports  []blockImport     // spilled blocks to write before this step's forward
+
+	// Cohorts (cohort.go), owned by the loop goroutine.
+	nHeld     int // running sequences held for their cohort, counted by each step's schedule
+	cohortRan int // prefill tokens run since the current cohort's first hold
 }
 
 // New starts an engine over exec (whose K/V cache the engine's block pool

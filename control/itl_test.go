@@ -164,14 +164,30 @@ func (w *prefillWatch) Forward(s *Step, logits []float32) error {
 // TestModelITLChunkingKeepsOutputs: on the real model, a latency target
 // so tight that every prefill beside decodes is cut to the floor chunk
 // changes no output (the kernels are batch-invariant), and the prefill
-// beside decodes is indeed cut.
+// beside decodes is indeed cut. The long prompt arrives once the six
+// streams decode (arriving with them, it would join their cohort).
 func TestModelITLChunkingKeepsOutputs(t *testing.T) {
-	reqs := func() []Request {
-		var rs []Request
+	runStaggered := func(t *testing.T, e *Engine) [][]result {
+		var chans []<-chan Event
 		for i := range 6 {
-			rs = append(rs, greedyReq(storyPrompt(i, 5+3*i), 80))
+			ch, err := e.Submit(context.Background(), greedyReq(storyPrompt(i, 5+3*i), 80))
+			if err != nil {
+				t.Fatal(err)
+			}
+			chans = append(chans, ch)
 		}
-		return append(rs, greedyReq(storyPrompt(7, 400), 20))
+		for _, ch := range chans {
+			<-ch // decoding; the rest of each stream is compared
+		}
+		ch, err := e.Submit(context.Background(), greedyReq(storyPrompt(7, 400), 20))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out [][]result
+		for _, ch := range append(chans, ch) {
+			out = append(out, []result{collect(t, ch)})
+		}
+		return out
 	}
 	var want [][]result
 	var beside []int
@@ -185,7 +201,7 @@ func TestModelITLChunkingKeepsOutputs(t *testing.T) {
 		w.mu.Lock()
 		w.maxBeside = 0
 		w.mu.Unlock()
-		got := runAll(t, e, reqs())
+		got := runStaggered(t, e)
 		w.mu.Lock()
 		beside = append(beside, w.maxBeside)
 		w.mu.Unlock()

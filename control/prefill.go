@@ -7,9 +7,10 @@ import "slices"
 const minPrefillChunk = 32
 
 // autoITLFactor sets the default latency target (Config.MaxITL == 0): a
-// step carrying prefill may take this many times the cost of its decodes
-// alone. Three gives prefill two thirds of the machine while streams run,
-// and bounds the stall a long prompt causes to a few decode steps.
+// step carrying prefill may take this many times the cost of a decode step
+// of the steady batch (see steadyShape). Three gives prefill two thirds of
+// the machine while streams run, and bounds the stall a long prompt causes
+// to a few decode steps.
 const autoITLFactor = 3
 
 // enqueue inserts s into the waiting queue by priority (lower first), then
@@ -52,7 +53,7 @@ func (e *Engine) prefillBudget(budget int) int {
 	}
 	target := e.cfg.MaxITL
 	if target == 0 {
-		target = autoITLFactor * e.cost.predict(e.shape)
+		target = autoITLFactor * e.cost.predict(e.steadyShape())
 	}
 	ctx := e.prefillContext()
 	fits := func(p int) bool {
@@ -74,6 +75,41 @@ func (e *Engine) prefillBudget(budget int) int {
 		}
 	}
 	return lo
+}
+
+// steadyShape is the decode step the running streams are headed for: this
+// step's decodes joined by every sequence that prefills or waits, up to
+// MaxNumSeqs, each with its context. The default latency target is a
+// multiple of its cost, not of this step's decodes alone: when a burst of
+// requests arrives, the first streams to start would otherwise hold the
+// others' prefill to chunks sized against a one- or two-row decode, which
+// on a CPU is mostly the fixed cost of reading the weights (Llama-3.2-1B
+// shape, 2 cores: ~50-token chunks beside one stream, prefill at 60-70 %
+// of its full-chunk rate, the last prompts of a 16-request burst waiting
+// 30 s for their first token), to spare those few streams a stall they
+// will see anyway, as their steady inter-token latency, once the rest
+// decode beside them.
+func (e *Engine) steadyShape() stepShape {
+	sh := stepShape{decodes: e.shape.decodes, keys: e.shape.keys}
+	join := func(s *sequence) bool {
+		if sh.decodes >= e.cfg.MaxNumSeqs {
+			return false
+		}
+		sh.decodes++
+		sh.keys += len(s.tokens)
+		return true
+	}
+	for _, s := range e.running {
+		if s.chunk == 0 && s.remaining() > 1 && !join(s) {
+			return sh
+		}
+	}
+	for _, s := range e.waiting {
+		if !join(s) {
+			break
+		}
+	}
+	return sh
 }
 
 // prefillContext is the context the next prefill chunk starts at: that of
@@ -109,8 +145,14 @@ func (e *Engine) schedulePrefill(budget int) {
 		}
 		return n
 	}
-	// Admit waiting sequences while budget and room last.
-	for len(e.waiting) > 0 && need() < budget && e.slotsInUse()+e.slotsNeeded(e.waiting[0]) <= e.cfg.MaxNumSeqs {
+	// Admit waiting sequences while budget and room last; canGrow records
+	// that the budget alone stopped admission (for holdCohort).
+	canGrow := false
+	for len(e.waiting) > 0 && e.slotsInUse()+e.slotsNeeded(e.waiting[0]) <= e.cfg.MaxNumSeqs {
+		if need() >= budget {
+			canGrow = true
+			break
+		}
 		s := e.waiting[0]
 		ok, err := e.admit(s)
 		if err != nil {
@@ -135,6 +177,9 @@ func (e *Engine) schedulePrefill(budget int) {
 		}
 		s.chunk = min(s.remaining(), capped, budget)
 		budget -= s.chunk
+	}
+	e.holdCohort(cands, canGrow, budget)
+	for _, s := range cands {
 		e.shape.tokens += s.chunk
 		e.shape.keys += s.chunk*s.computed + s.chunk*(s.chunk+1)/2
 	}

@@ -19,6 +19,9 @@ package control
 //     and no prefilling sequence takes more than half the prefill budget
 //     while another prefills. Preemption takes the youngest sequence of
 //     the lowest priority.
+//   - A held sequence (cohort.go) has exactly its last prompt token left
+//     and is in no step until its cohort starts, when every held sequence
+//     is in the same step; nothing is held while no prefill runs.
 //   - Drafts are verified in the step they are proposed: after update no
 //     sequence holds drafts, and a rejected draft's slots are truncated
 //     (s.kv.Len() <= len(s.tokens) for a running sequence that was
@@ -78,6 +81,10 @@ func (e *Engine) loop() {
 			e.setRunning()
 			<-e.wake
 			continue
+		}
+		if len(e.running) == 0 {
+			e.gather() // requests reach an idle engine: let a burst gather (cohort.go)
+			e.reapCancelled()
 		}
 		ran := e.runStep()
 		e.setRunning()
@@ -153,7 +160,7 @@ func (e *Engine) runStep() bool {
 		}
 		return false
 	}
-	defer func() { e.cost.observe(e.shape, e.cfg.Now().Sub(start)) }()
+	defer e.observeStep(start)
 	err := e.exec.CopyBlocks(e.copies)
 	if ierr := e.applyImports(); err == nil {
 		err = ierr
@@ -187,7 +194,7 @@ func (e *Engine) schedule() {
 		s := e.running[i]
 		s.chunk = 0
 		s.draft = s.draft[:0]
-		if s.remaining() != 1 {
+		if s.remaining() != 1 || s.held {
 			i++
 			continue
 		}
@@ -236,6 +243,7 @@ func (e *Engine) schedule() {
 		i++
 	}
 	budget = e.speculate(budget)
+	e.countHeld()
 	e.schedulePrefill(e.prefillBudget(budget))
 	if e.drafter != nil {
 		e.runDrafts() // after prefill: its chunks are mirrored in the draft
@@ -338,7 +346,7 @@ func (e *Engine) allocate(s *sequence) error {
 func (e *Engine) preempt(s *sequence) {
 	e.pool.Free(s.kv)
 	e.freeDraft(s)
-	s.kv, s.computed, s.chunk = nil, 0, 0
+	s.kv, s.computed, s.chunk, s.held = nil, 0, 0, false
 	s.draft = s.draft[:0]
 	s.preemptions++
 	e.enqueue(s)

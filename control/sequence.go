@@ -30,6 +30,7 @@ type sequence struct {
 	dkv      *kvcache.Seq // the draft model's K/V (speculative method draft), or nil
 	computed int          // leading tokens whose K/V is in the cache
 	chunk    int          // tokens scheduled in the current step
+	held     bool         // its prompt's last token waits for its cohort (cohort.go)
 	cached   int          // prompt tokens reused from the cache (or the spill) at first admission
 	ahead    *readAhead   // spilled prompt blocks read before admission (nil: none)
 	admitted uint64       // admission order; the youngest is preempted first

@@ -1,6 +1,8 @@
 package control
 
 import (
+	"context"
+	"log/slog"
 	"math"
 	"time"
 )
@@ -47,8 +49,12 @@ const costForget = 0.98
 // costWarmup is the steps observed before predictions are trusted.
 const costWarmup = 4
 
-// observe adds a step of shape s that took d.
+// observe adds a step of shape s that took d. The previous steps are
+// fitted first (if no prediction did), so that the coefficients the ridge
+// term pulls toward are those of the data before this step, however often
+// the scheduler predicts.
 func (c *stepCost) observe(s stepShape, d time.Duration) {
+	c.fit()
 	x := s.features()
 	y := d.Seconds()
 	for i := range costFeatures {
@@ -78,13 +84,21 @@ func (c *stepCost) predict(s stepShape) time.Duration {
 // fit solves the ridge-regularized normal equations on the features not
 // clamped at zero, clamping any coefficient that comes out negative and
 // solving again (an active-set non-negative least squares, at most
-// costFeatures rounds). A feature never seen (no prefill yet) gets 0 from
-// the ridge term; the scheduler keeps a floor chunk so it is soon seen.
+// costFeatures rounds). The ridge term pulls each coefficient toward its
+// previous value, not toward zero: during a long run of steps that lack a
+// feature (hundreds of decode-only steps) the forgetting factor shrinks
+// that feature's statistics to nothing, and a pull toward zero then erased
+// what was learnt (the prefill cost per token fell to a quarter of the
+// truth after 800 decode-only steps, and the first prefill chunk beside a
+// stream came out at the whole budget, 1.75× the latency target). A
+// feature never seen (no prefill yet) stays at 0; the scheduler keeps a
+// floor chunk so it is soon seen.
 func (c *stepCost) fit() {
 	if !c.dirty {
 		return
 	}
 	c.dirty = false
+	prev := c.coef
 	var active [costFeatures]bool
 	for i := range active {
 		active[i] = true
@@ -98,8 +112,9 @@ func (c *stepCost) fit() {
 				}
 			}
 			if active[i] {
-				m[i][i] += 1e-6 * (c.a[i][i] + 1)
-				m[i][costFeatures] = c.b[i]
+				ridge := 1e-6 * (c.a[i][i] + 1)
+				m[i][i] += ridge
+				m[i][costFeatures] = c.b[i] + ridge*prev[i]
 			} else {
 				m[i][i] = 1
 			}
@@ -158,4 +173,21 @@ func solve(m [costFeatures][costFeatures + 1]float64) ([costFeatures]float64, bo
 		x[i] = m[i][n] / m[i][i]
 	}
 	return x, true
+}
+
+// observeStep feeds the step that started at start to the cost model and,
+// at debug level, logs its shape, its predicted cost and what it took: the
+// figures to check the model and the chunk sizing against (kiln serve
+// --log-level debug).
+func (e *Engine) observeStep(start time.Time) {
+	took := e.cfg.Now().Sub(start)
+	if slog.Default().Enabled(context.Background(), slog.LevelDebug) {
+		var predicted time.Duration
+		if e.cost.ready() {
+			predicted = e.cost.predict(e.shape)
+		}
+		slog.Debug("control: step", "decodes", e.shape.decodes, "tokens", e.shape.tokens, "keys", e.shape.keys,
+			"waiting", len(e.waiting), "predicted_ms", predicted.Milliseconds(), "ms", took.Milliseconds())
+	}
+	e.cost.observe(e.shape, took)
 }

@@ -67,6 +67,30 @@ func TestStepCostFollowsAChange(t *testing.T) {
 	}
 }
 
+// TestStepCostKeepsWhatDecodesDoNotShow: after a thousand decode-only
+// steps (a stream running alone for a while), the cost of prefill tokens
+// learnt before is still known: the forgetting fades statistics the new
+// steps say nothing about, and the fit must not pull those coefficients
+// to zero (it did: a 256-token chunk was then predicted at a third of its
+// cost).
+func TestStepCostKeepsWhatDecodesDoNotShow(t *testing.T) {
+	var c stepCost
+	shapes := []stepShape{{decodes: 1, keys: 100}, {decodes: 4, tokens: 128, keys: 400 + 128*64}, {tokens: 256, keys: 256 * 128}, {decodes: 12, keys: 1200}}
+	for i := range 200 {
+		s := shapes[i%len(shapes)]
+		c.observe(s, trueCost(s))
+	}
+	for i := range 1000 {
+		s := stepShape{decodes: 1, keys: 100 + i}
+		c.observe(s, trueCost(s))
+	}
+	for _, s := range []stepShape{{decodes: 1, tokens: 256, keys: 1100 + 256*128}, {decodes: 1, keys: 1100}} {
+		if got, want := c.predict(s), trueCost(s); got < want*95/100 || got > want*105/100 {
+			t.Errorf("predict(%+v) = %v, want about %v", s, got, want)
+		}
+	}
+}
+
 // TestStepCostNeverNegative feeds steps whose cost falls with the tokens
 // (noise of a loaded machine): coefficients are clamped, so no prediction
 // is below zero.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"time"
 )
@@ -108,7 +109,7 @@ type message struct {
 // uses; the endpoint's own input field is set, the other omitted.
 type requestBody struct {
 	Model         string        `json:"model"`
-	Prompt        string        `json:"prompt,omitempty"`
+	Prompt        any           `json:"prompt,omitempty"` // a string or token ids
 	Messages      []message     `json:"messages,omitempty"`
 	MaxTokens     int           `json:"max_tokens"`
 	Temperature   float64       `json:"temperature"`
@@ -135,10 +136,20 @@ func (c *client) body(model string, p Prompt) ([]byte, string) {
 	if c.o.Endpoint == Chat {
 		path = "/chat/completions"
 		b.Messages = []message{{Role: "user", Content: p.Text}}
+	} else if p.IDs != nil {
+		b.Prompt = p.IDs
 	} else {
 		b.Prompt = p.Text
 	}
-	data, _ := json.Marshal(b) // plain strings and numbers: cannot fail
+	data, _ := json.Marshal(b) // strings and numbers: cannot fail
+	if len(c.o.ExtraBody) > 0 {
+		var m map[string]any
+		_ = json.Unmarshal(data, &m) // just marshalled
+		for k, v := range c.o.ExtraBody {
+			m[k] = v
+		}
+		data, _ = json.Marshal(m) // decoded JSON values: cannot fail
+	}
 	return data, path
 }
 
@@ -163,6 +174,12 @@ type Result struct {
 	// AcceptedDrafts and RejectedDrafts are the speculative draft tokens
 	// the server reports kept and dropped (completion_tokens_details).
 	AcceptedDrafts, RejectedDrafts int
+	// StreamTokens counts the tokens of those chunks: one each, or as the
+	// server's per-chunk counts say (see readStream).
+	StreamTokens int
+	// Retried is true when the first try failed on a reused connection
+	// before any answer and the request was sent again (see send).
+	Retried bool
 }
 
 // do sends one streamed request and times its chunks.
@@ -188,7 +205,7 @@ func (c *client) do(ctx context.Context, model string, p Prompt) Result {
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	start := time.Now()
-	resp, err := c.http.Do(req)
+	resp, err := c.send(req, &res)
 	if err != nil {
 		return fail(err)
 	}
@@ -203,7 +220,7 @@ func (c *client) do(ctx context.Context, model string, p Prompt) Result {
 	// Read the little that may follow [DONE], so the connection goes back
 	// to the pool rather than being closed.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-	res.OK, res.TTFT, res.ITL, res.E2E, res.Chunks = true, st.ttft, st.itl, st.e2e, st.chunks
+	res.OK, res.TTFT, res.ITL, res.E2E, res.Chunks, res.StreamTokens = true, st.ttft, st.itl, st.e2e, st.chunks, st.tokens
 	if st.usage != nil {
 		res.PromptTokens, res.OutputTokens = st.usage.PromptTokens, st.usage.CompletionTokens
 		if d := st.usage.Details; d != nil {
@@ -214,6 +231,29 @@ func (c *client) do(ctx context.Context, model string, p Prompt) Result {
 		res.PromptTokens, res.OutputTokens = p.Words, st.chunks
 	}
 	return res
+}
+
+// send sends req once more when its first try failed on a kept-alive
+// connection before any answer: a server may close an idle connection just
+// as the client reuses it (llama-server's keep-alive ends after 5 s, or
+// unannounced), and a client library would retry that, not fail the
+// request. The retry stays inside the request's timings; res.Retried
+// records it. net/http retries this itself only for idempotent methods.
+func (c *client) send(req *http.Request, res *Result) (*http.Response, error) {
+	var reused bool
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+	resp, err := c.http.Do(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+	if err == nil || !reused || req.Context().Err() != nil || req.GetBody == nil {
+		return resp, err
+	}
+	body, gerr := req.GetBody()
+	if gerr != nil {
+		return nil, err
+	}
+	again := req.Clone(req.Context())
+	again.Body = body
+	res.Retried = true
+	return c.http.Do(again)
 }
 
 // httpError describes a non-200 answer by its status and, if the body is an

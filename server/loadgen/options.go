@@ -12,6 +12,7 @@
 package loadgen
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -60,10 +61,18 @@ type Options struct {
 	InputLenRange   float64 // --input-len-range: lengths uniform in len·[1-r, 1+r]
 	OutputLenRange  float64 // --output-len-range
 	SharedPrefixLen int     // --shared-prefix-len
+	// PromptIDs, when set, makes prompts arrays of token ids drawn from it
+	// (--prompt-token-ids; completions only): exactly InputLen tokens on
+	// any server, no BOS or template added.
+	PromptIDs TokenRange
 	// FixedOutput asks the server to generate exactly max_tokens by sending
 	// the vLLM extensions "ignore_eos": true and "min_tokens" (--fixed-output).
 	FixedOutput bool
 	Temperature float64 // --temperature
+	// ExtraBody holds fields added to every request body, overriding the
+	// run's own (--extra-body '{"timings_per_token": true}'): a server's
+	// extensions.
+	ExtraBody map[string]any
 
 	Timeout time.Duration // --timeout: per request, headers to [DONE]
 
@@ -81,6 +90,15 @@ func DefaultOptions() Options {
 		OutputLen:   64,
 		Timeout:     10 * time.Minute,
 	}
+}
+
+// ParseExtraBody parses --extra-body: a JSON object.
+func ParseExtraBody(s string) (map[string]any, error) {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil || m == nil {
+		return nil, fmt.Errorf("--extra-body %q: want a JSON object of request fields", s)
+	}
+	return m, nil
 }
 
 // ParseRate parses --request-rate: a positive number of requests per second
@@ -137,6 +155,10 @@ func (o Options) Validate() (Options, error) {
 		return o, fmt.Errorf("--temperature %v: want a value in [0, 2]", o.Temperature)
 	case o.Timeout <= 0:
 		return o, fmt.Errorf("--timeout %v: want a positive duration", o.Timeout)
+	case o.PromptIDs != TokenRange{} && (o.PromptIDs.Lo < 0 || !o.PromptIDs.Set()):
+		return o, fmt.Errorf("--prompt-token-ids %v: want LO:HI, token ids with 0 <= LO < HI", o.PromptIDs)
+	case o.PromptIDs.Set() && o.Endpoint == Chat:
+		return o, fmt.Errorf("--prompt-token-ids takes --endpoint completions: chat messages are text")
 	}
 	if o.Concurrency == 0 && o.RequestRate == 0 {
 		o.Concurrency = 1

@@ -34,6 +34,10 @@ func TestValidate(t *testing.T) {
 		{"negative prefix", func(o *Options) { o.SharedPrefixLen = -1 }, "--shared-prefix-len"},
 		{"hot temperature", func(o *Options) { o.Temperature = 3 }, "--temperature"},
 		{"zero timeout", func(o *Options) { o.Timeout = 0 }, "--timeout"},
+		{"token ids", func(o *Options) { o.PromptIDs = TokenRange{Lo: 10, Hi: 20} }, ""},
+		{"empty token range", func(o *Options) { o.PromptIDs = TokenRange{Lo: 10, Hi: 10} }, "--prompt-token-ids"},
+		{"negative token id", func(o *Options) { o.PromptIDs = TokenRange{Lo: -5, Hi: 10} }, "--prompt-token-ids"},
+		{"token ids in chat", func(o *Options) { o.PromptIDs, o.Endpoint = TokenRange{Lo: 1, Hi: 9}, Chat }, "--prompt-token-ids"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := good

@@ -1,7 +1,9 @@
 package loadgen
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 )
 
@@ -34,11 +36,38 @@ woman child hand head eye face door room road tree river stone green blue
 red black white sound music word letter
 `)
 
+// TokenRange is a half-open range [Lo, Hi) of token ids. When set
+// (--prompt-token-ids), prompts are arrays of ids drawn uniformly from it
+// instead of words: every server that takes token-id prompts on
+// /v1/completions (kiln, vLLM, llama-server) then evaluates exactly
+// InputLen tokens, the same ids, whatever its tokenizer does with text,
+// which is what a side-by-side comparison needs.
+type TokenRange struct{ Lo, Hi int }
+
+// Set reports whether r is a range to draw from (Hi > Lo).
+func (r TokenRange) Set() bool { return r.Hi > r.Lo }
+
+func (r TokenRange) String() string { return fmt.Sprintf("%d:%d", r.Lo, r.Hi) }
+
+// ParseTokenRange parses --prompt-token-ids LO:HI, 0 <= LO < HI.
+func ParseTokenRange(s string) (TokenRange, error) {
+	lo, hi, ok := strings.Cut(strings.TrimSpace(s), ":")
+	a, errA := strconv.Atoi(lo)
+	b, errB := strconv.Atoi(hi)
+	if !ok || errA != nil || errB != nil || a < 0 || b <= a || b > 1<<31-1 {
+		return TokenRange{}, fmt.Errorf("--prompt-token-ids %q: want LO:HI, token ids with 0 <= LO < HI", s)
+	}
+	return TokenRange{Lo: a, Hi: b}, nil
+}
+
 // Prompt is one request's synthetic input.
 type Prompt struct {
 	Text string
-	// Words is the prompt's length in words: its approximate token count,
-	// used only when the server reports no usage.
+	// IDs, when not nil, is the prompt as token ids (Options.PromptIDs);
+	// Text is then empty.
+	IDs []int32
+	// Words is the prompt's length in words (its approximate token count)
+	// or in ids, used only when the server reports no usage.
 	Words int
 	// MaxTokens is the request's max_tokens (and min_tokens with
 	// FixedOutput).
@@ -46,9 +75,12 @@ type Prompt struct {
 }
 
 // Prompts returns the NumRequests prompts of o, a pure function of its
-// seed and lengths: SharedPrefixLen words common to all, then each prompt's
-// own words, InputLen of them give or take InputLenRange.
+// seed and lengths: SharedPrefixLen words (or token ids) common to all,
+// then each prompt's own, InputLen of them give or take InputLenRange.
 func Prompts(o Options) []Prompt {
+	if o.PromptIDs.Set() {
+		return idPrompts(o)
+	}
 	prefix := randomWords(rand.New(rand.NewPCG(o.Seed, streamPrefix)), o.SharedPrefixLen)
 	rng := rand.New(rand.NewPCG(o.Seed, streamPrompts))
 	ps := make([]Prompt, o.NumRequests)
@@ -63,6 +95,30 @@ func Prompts(o Options) []Prompt {
 		ps[i] = Prompt{Text: text, Words: o.SharedPrefixLen + in, MaxTokens: out}
 	}
 	return ps
+}
+
+// idPrompts is Prompts for token-id prompts: the same lengths as word
+// prompts of the seed, ids uniform in o.PromptIDs.
+func idPrompts(o Options) []Prompt {
+	prefix := randomIDs(rand.New(rand.NewPCG(o.Seed, streamPrefix)), o.SharedPrefixLen, o.PromptIDs)
+	rng := rand.New(rand.NewPCG(o.Seed, streamPrompts))
+	ps := make([]Prompt, o.NumRequests)
+	for i := range ps {
+		in := sampleLen(rng, o.InputLen, o.InputLenRange)
+		out := sampleLen(rng, o.OutputLen, o.OutputLenRange)
+		ids := append(append(make([]int32, 0, len(prefix)+in), prefix...), randomIDs(rng, in, o.PromptIDs)...)
+		ps[i] = Prompt{IDs: ids, Words: len(ids), MaxTokens: out}
+	}
+	return ps
+}
+
+// randomIDs draws n token ids uniformly from r.
+func randomIDs(rng *rand.Rand, n int, r TokenRange) []int32 {
+	ids := make([]int32, n)
+	for i := range ids {
+		ids[i] = int32(r.Lo + rng.IntN(r.Hi-r.Lo))
+	}
+	return ids
 }
 
 // sampleLen draws a length uniformly from the integers in

@@ -35,9 +35,12 @@ type Report struct {
 	MaxConcurrency int     `json:"max_concurrency"` // in-flight cap; 0: none
 	Seed           uint64  `json:"seed"`
 
-	NumRequests int `json:"num_requests"`
-	Completed   int `json:"completed"`
-	Failed      int `json:"failed"`
+	// Prompts says what the prompts are: "words" (about a token each) or
+	// "token ids LO:HI" (exactly the requested lengths).
+	Prompts     string `json:"prompts"`
+	NumRequests int    `json:"num_requests"`
+	Completed   int    `json:"completed"`
+	Failed      int    `json:"failed"`
 	// Interrupted is true when the run was stopped (Ctrl-C) before every
 	// request finished; the rest were cancelled or never sent.
 	Interrupted bool `json:"interrupted"`
@@ -45,10 +48,21 @@ type Report struct {
 	// chunk: their tokens are counted as text chunks (output) and prompt
 	// words (input), which can differ from the server's tokens.
 	UsageMissing int `json:"usage_missing"`
+	// Retries counts requests sent a second time because the server closed
+	// a kept-alive connection as they were sent on it (before any answer).
+	Retries int `json:"retries"`
 
-	DurationS          float64 `json:"duration_s"`
-	TotalInputTokens   int     `json:"total_input_tokens"`
-	TotalOutputTokens  int     `json:"total_output_tokens"`
+	DurationS         float64 `json:"duration_s"`
+	TotalInputTokens  int     `json:"total_input_tokens"`
+	TotalOutputTokens int     `json:"total_output_tokens"`
+	// TotalTextChunks counts the streamed events that carried text (of
+	// completed requests): the arrivals ITL is measured between. Equal to
+	// TotalOutputTokens when the server streams one token per event.
+	TotalTextChunks int `json:"total_text_chunks"`
+	// TotalStreamTokens counts the tokens of those events: one each, or as
+	// the server's per-chunk counts say. It equals TotalOutputTokens when
+	// every generated token reached the stream.
+	TotalStreamTokens  int     `json:"total_stream_tokens"`
 	RequestThroughput  float64 `json:"request_throughput"`     // completed req/s
 	InputThroughput    float64 `json:"input_throughput"`       // prompt tokens/s
 	OutputThroughput   float64 `json:"output_throughput"`      // generated tokens/s
@@ -80,7 +94,10 @@ type ErrorCount struct {
 // newReport aggregates results over a run that took d.
 func newReport(o Options, base, model string, results []Result, d time.Duration) *Report {
 	r := &Report{URL: base, Endpoint: string(o.Endpoint), Model: model, Seed: o.Seed,
-		NumRequests: o.NumRequests, DurationS: d.Seconds(), Errors: []ErrorCount{}}
+		Prompts: "words", NumRequests: o.NumRequests, DurationS: d.Seconds(), Errors: []ErrorCount{}}
+	if o.PromptIDs.Set() {
+		r.Prompts = "token ids " + o.PromptIDs.String()
+	}
 	switch {
 	case o.Concurrency > 0:
 		r.Load, r.MaxConcurrency = LoadClosed, o.Concurrency
@@ -92,6 +109,9 @@ func newReport(o Options, base, model string, results []Result, d time.Duration)
 	var ttft, itl, tpot, e2e []time.Duration
 	seen := map[string]int{} // error -> index in r.Errors
 	for _, res := range results {
+		if res.Retried {
+			r.Retries++
+		}
 		switch {
 		case !res.Sent || res.Cancelled:
 			r.Interrupted = true
@@ -112,6 +132,8 @@ func newReport(o Options, base, model string, results []Result, d time.Duration)
 			r.TotalOutputTokens += res.OutputTokens
 			r.AcceptedDrafts += res.AcceptedDrafts
 			r.RejectedDrafts += res.RejectedDrafts
+			r.TotalTextChunks += res.Chunks
+			r.TotalStreamTokens += res.StreamTokens
 			e2e = append(e2e, res.E2E)
 			itl = append(itl, res.ITL...)
 			if res.Chunks == 0 {
@@ -170,7 +192,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "requests: %d completed, %d failed of %d in %.2f s%s\n",
 		r.Completed, r.Failed, r.NumRequests, r.DurationS, status)
-	fmt.Fprintf(w, "tokens: %d in, %d out", r.TotalInputTokens, r.TotalOutputTokens)
+	fmt.Fprintf(w, "tokens: %d in, %d out in %d text events; prompts: %s", r.TotalInputTokens, r.TotalOutputTokens, r.TotalTextChunks, r.Prompts)
+	if r.Retries > 0 {
+		fmt.Fprintf(w, " (%d requests sent again after the server closed a kept-alive connection)", r.Retries)
+	}
 	if r.UsageMissing > 0 {
 		fmt.Fprintf(w, " (%d requests sent no usage: counted by chunks and prompt words)", r.UsageMissing)
 	}

@@ -233,6 +233,116 @@ func TestRunRequestOptions(t *testing.T) {
 	}
 }
 
+func TestRunTokenIDPrompts(t *testing.T) {
+	const n, chunks = 4, 3
+	srv := loadgentest.New(loadgentest.Config{Chunks: chunks})
+	defer srv.Close()
+	o := options(srv, n)
+	o.InputLen, o.PromptIDs = 12, TokenRange{Lo: 500, Hi: 600}
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Completed != n || rep.TotalInputTokens != n*12 || rep.TotalTextChunks != n*chunks || rep.Prompts != "token ids 500:600" {
+		t.Errorf("completed %d, input %d (want %d), text events %d (want %d), prompts %q",
+			rep.Completed, rep.TotalInputTokens, n*12, rep.TotalTextChunks, n*chunks, rep.Prompts)
+	}
+	want := Prompts(o)
+	for i, b := range srv.Bodies() {
+		ids, ok := b["prompt"].([]any)
+		if !ok || len(ids) != 12 {
+			t.Fatalf("body %d: prompt %v, want 12 token ids", i, b["prompt"])
+		}
+		// Requests are sent in order but may arrive in any: match by content.
+		found := false
+		for _, p := range want {
+			same := true
+			for j, v := range ids {
+				if v != float64(p.IDs[j]) {
+					same = false
+					break
+				}
+			}
+			found = found || same
+		}
+		if !found {
+			t.Errorf("body %d: prompt %v is none of the run's prompts", i, ids)
+		}
+	}
+}
+
+func TestRunRetriesWhenAKeptAliveConnectionIsDropped(t *testing.T) {
+	srv := loadgentest.New(loadgentest.Config{Chunks: 2, DropReused: true})
+	defer srv.Close()
+	o := options(srv, 3) // one at a time: requests 2 and 3 reuse a connection
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each reuse is dropped unanswered, sent again on a fresh connection.
+	if rep.Completed != 3 || rep.Failed != 0 || rep.Retries != 2 || srv.Requests() != 3 {
+		t.Errorf("completed %d failed %d retries %d (want 3, 0, 2); server answered %d requests (want 3); errors %v",
+			rep.Completed, rep.Failed, rep.Retries, srv.Requests(), rep.Errors)
+	}
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "2 requests sent again") {
+		t.Errorf("table does not show the retries:\n%s", table.String())
+	}
+}
+
+// TestRunCountsTokensPerChunk: a server that says how many tokens each
+// chunk carries (llama-server's timings.predicted_n, asked for through
+// --extra-body) has them counted, and each chunk's gap split among its
+// tokens; one that does not has one gap per chunk.
+func TestRunCountsTokensPerChunk(t *testing.T) {
+	const n, chunks, perChunk = 3, 4, 3
+	for _, tc := range []struct {
+		name       string
+		predicted  bool
+		itl, toks  int
+		extraField bool
+	}{
+		{"per-chunk counts", true, n * (chunks - 1) * perChunk, n * chunks * perChunk, true},
+		{"no counts", false, n * (chunks - 1), n * chunks, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := loadgentest.New(loadgentest.Config{Chunks: chunks, TokensPerChunk: perChunk, PredictedN: tc.predicted,
+				Gap: 6 * time.Millisecond})
+			defer srv.Close()
+			o := options(srv, n)
+			if tc.extraField {
+				o.ExtraBody = map[string]any{"timings_per_token": true, "max_tokens": 99}
+			}
+			rep, err := Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.ITL.Count != tc.itl || rep.TotalStreamTokens != tc.toks || rep.TotalTextChunks != n*chunks {
+				t.Errorf("ITL samples %d (want %d), stream tokens %d (want %d), text events %d (want %d)",
+					rep.ITL.Count, tc.itl, rep.TotalStreamTokens, tc.toks, rep.TotalTextChunks, n*chunks)
+			}
+			// A 6 ms gap split among 3 tokens: about 2 ms each.
+			if tc.predicted && (rep.ITL.P50 < 1.5 || rep.ITL.P50 > 6) {
+				t.Errorf("ITL p50 %.2f ms, want about 2 (a 6 ms gap over 3 tokens)", rep.ITL.P50)
+			}
+			for i, b := range srv.Bodies() {
+				if tc.extraField && (b["timings_per_token"] != true || b["max_tokens"] != 99.0 || b["stream"] != true) {
+					t.Errorf("body %d: %v, want the extra fields merged over the run's", i, b)
+				}
+				if _, ok := b["timings_per_token"]; !tc.extraField && ok {
+					t.Errorf("body %d has an extra field: %v", i, b)
+				}
+			}
+		})
+	}
+	if _, err := ParseExtraBody(`[1]`); err == nil || !strings.Contains(err.Error(), "--extra-body") {
+		t.Errorf("--extra-body [1]: %v", err)
+	}
+}
+
 func TestRunCancel(t *testing.T) {
 	before := runtime.NumGoroutine()
 	srv := loadgentest.New(loadgentest.Config{Chunks: 3, Gap: 300 * time.Millisecond})
@@ -280,8 +390,8 @@ func TestReportJSONFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"url", "endpoint", "model", "load", "request_rate", "max_concurrency", "seed",
-		"num_requests", "completed", "failed", "interrupted", "usage_missing", "duration_s",
-		"total_input_tokens", "total_output_tokens", "request_throughput", "input_throughput",
+		"prompts", "num_requests", "completed", "failed", "interrupted", "usage_missing", "retries", "duration_s",
+		"total_input_tokens", "total_output_tokens", "total_text_chunks", "total_stream_tokens", "request_throughput", "input_throughput",
 		"output_throughput", "total_token_throughput", "ttft_ms", "itl_ms", "tpot_ms", "e2el_ms", "errors"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON lacks %q", k)

@@ -37,6 +37,13 @@ type chunk struct {
 	} `json:"choices"`
 	Usage *usage          `json:"usage"`
 	Error json.RawMessage `json:"error"`
+	// Timings is llama-server's per-chunk report when asked for it
+	// ("timings_per_token": true): predicted_n counts the tokens generated
+	// so far, so a chunk that carries several (bytes of an unfinished
+	// UTF-8 character are held back) is counted as so many tokens.
+	Timings *struct {
+		PredictedN *int `json:"predicted_n"`
+	} `json:"timings"`
 }
 
 // hasText reports whether the chunk carries generated text; role-only
@@ -55,6 +62,7 @@ type streamStats struct {
 	ttft, e2e time.Duration
 	itl       []time.Duration
 	chunks    int    // chunks carrying text
+	tokens    int    // tokens those chunks carry (see readStream)
 	usage     *usage // the last usage seen; nil if none
 }
 
@@ -65,12 +73,18 @@ var errNoDone = errors.New("stream ended before data: [DONE]")
 // readStream reads SSE events until data: [DONE], timing each chunk that
 // carries text from start. A chunk carrying several tokens (as the usage
 // may show) is one arrival and so adds one inter-token gap: ITL is the
-// latency a reader of the stream sees. Lines other than data: (comments,
-// event:, id:) are skipped.
+// latency a reader of the stream sees. When the server says how many
+// tokens each chunk carries (llama-server's timings.predicted_n), a chunk
+// of k tokens that came g after the previous one adds k gaps of g/k
+// instead, and the tokens of the first chunk come at the TTFT: ITL is then
+// per token, whatever the server holds back (bytes of a character not yet
+// complete), so servers that stream differently compare token for token.
+// Lines other than data: (comments, event:, id:) are skipped.
 func readStream(r io.Reader, start time.Time) (streamStats, error) {
 	var st streamStats
 	br := bufio.NewReaderSize(r, 64<<10)
 	var last time.Time
+	predicted := 0 // the last predicted_n seen
 	for {
 		line, err := br.ReadString('\n')
 		if payload, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), "data:"); ok {
@@ -95,13 +109,21 @@ func readStream(r io.Reader, start time.Time) (streamStats, error) {
 				st.usage = c.Usage
 			}
 			if c.hasText() {
+				k := 1
+				if c.Timings != nil && c.Timings.PredictedN != nil && *c.Timings.PredictedN > predicted {
+					k = *c.Timings.PredictedN - predicted
+					predicted = *c.Timings.PredictedN
+				}
 				if st.chunks == 0 {
 					st.ttft = now.Sub(start)
 				} else {
-					st.itl = append(st.itl, now.Sub(last))
+					for range k {
+						st.itl = append(st.itl, now.Sub(last)/time.Duration(k))
+					}
 				}
 				last = now
 				st.chunks++
+				st.tokens += k
 			}
 		}
 		if err == io.EOF {

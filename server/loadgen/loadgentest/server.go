@@ -5,6 +5,7 @@
 package loadgentest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -27,6 +28,9 @@ type Config struct {
 	// AcceptedDrafts and RejectedDrafts, when set, go in each usage's
 	// completion_tokens_details, as a speculating server reports them.
 	AcceptedDrafts, RejectedDrafts int
+	// PredictedN adds llama-server's timings.predicted_n (tokens generated
+	// so far) to every text chunk: TokensPerChunk more each time.
+	PredictedN bool
 	// Fail, if set, is asked for each generation request in arrival order
 	// (from 0); a non-zero status answers with it and an OpenAI error body
 	// holding message.
@@ -36,8 +40,12 @@ type Config struct {
 	// connection mid-body. Either way no [DONE] follows.
 	CutAfter    int
 	StreamError string
-	Models      []string // GET /v1/models; default ["fake-model"]
-	APIKey      string   // if set, requests must carry "Bearer APIKey"
+	// DropReused closes a connection without an answer when a generation
+	// request comes as its second request: a keep-alive server hanging up
+	// just as the client reuses the connection.
+	DropReused bool
+	Models     []string // GET /v1/models; default ["fake-model"]
+	APIKey     string   // if set, requests must carry "Bearer APIKey"
 }
 
 // Server is a running fake; close it with Close.
@@ -63,6 +71,9 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("POST /v1/completions", func(w http.ResponseWriter, r *http.Request) { s.generate(w, r, false) })
 	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) { s.generate(w, r, true) })
 	s.Server = httptest.NewUnstartedServer(s.auth(mux))
+	s.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+		return context.WithValue(ctx, connRequests{}, new(atomic.Int64))
+	}
 	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
 			s.conns.Add(1)
@@ -125,7 +136,13 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	fmt.Fprintf(w, `{"error":{"message":%q,"type":"invalid_request_error","code":%d}}`, msg, status)
 }
 
+// connRequests keys a connection's request counter in its context.
+type connRequests struct{}
+
 func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
+	if n, ok := r.Context().Value(connRequests{}).(*atomic.Int64); ok && n.Add(1) == 2 && s.cfg.DropReused {
+		panic(http.ErrAbortHandler) // closes the connection, answering nothing
+	}
 	i := int(s.seq.Add(1) - 1)
 	n := s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
@@ -146,6 +163,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 		}
 	}
 	prompt, _ := body["prompt"].(string)
+	ids, isIDs := body["prompt"].([]any)
 	if chat {
 		if msgs, ok := body["messages"].([]any); ok && len(msgs) > 0 {
 			if m, ok := msgs[0].(map[string]any); ok {
@@ -181,17 +199,25 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 			panic(http.ErrAbortHandler) // drops the connection mid-body
 		}
 		text := fmt.Sprintf(" tok%d", k)
+		var c map[string]any
 		if chat {
-			send(map[string]any{"object": "chat.completion.chunk", "choices": []any{
-				map[string]any{"index": 0, "delta": map[string]any{"content": text}, "finish_reason": nil}}})
+			c = map[string]any{"object": "chat.completion.chunk", "choices": []any{
+				map[string]any{"index": 0, "delta": map[string]any{"content": text}, "finish_reason": nil}}}
 		} else {
-			send(map[string]any{"object": "text_completion", "choices": []any{
-				map[string]any{"index": 0, "text": text, "finish_reason": nil}}})
+			c = map[string]any{"object": "text_completion", "choices": []any{
+				map[string]any{"index": 0, "text": text, "finish_reason": nil}}}
 		}
+		if s.cfg.PredictedN {
+			c["timings"] = map[string]any{"predicted_n": (k + 1) * s.cfg.TokensPerChunk}
+		}
+		send(c)
 	}
 	if !s.cfg.NoUsage {
 		out := s.cfg.Chunks * s.cfg.TokensPerChunk
 		pt := PromptTokens(prompt)
+		if isIDs {
+			pt = len(ids) // token ids are evaluated as given: no BOS
+		}
 		u := map[string]any{"prompt_tokens": pt, "completion_tokens": out, "total_tokens": pt + out}
 		if s.cfg.AcceptedDrafts+s.cfg.RejectedDrafts > 0 {
 			u["completion_tokens_details"] = map[string]any{
