@@ -110,6 +110,14 @@ typedef void (*kiln_task)(void *arg, int ith, int nth);
  * pool size; nth <= 1 runs inline. Concurrent callers are serialised. */
 void kiln_parallel(kiln_task fn, void *arg, int nth);
 
+/* kiln_parallel_claim is kiln_parallel for a task whose calls take their
+ * items from the task itself until none is left (a shared counter), so that
+ * any subset of the calls, the caller's alone included, completes it: it
+ * returns once the caller's call has and every worker that started one has
+ * finished; a worker that was not running yet skips the task. ith is still
+ * unique (per-thread scratch) and < nth. */
+void kiln_parallel_claim(kiln_task fn, void *arg, int nth);
+
 /* kiln_spin_until_at_least waits (spinning, then yielding) until *v >= want:
  * a barrier inside one task, between phases whose items threads claim. */
 void kiln_spin_until_at_least(const _Atomic int64_t *v, int64_t want);
