@@ -8,6 +8,9 @@
  *  - float weights (F32/F16/BF16): one VL-lane accumulator per output,
  *    acc = fma(x[k:k+VL], w[k:k+VL], acc) for k = 0, VL, 2VL, ...; the last
  *    partial step uses zero-filled lanes; then a fixed horizontal sum.
+ *  - BF16, AVX-512 with AVX512_BF16: the bf16 pair-dot rule instead (x
+ *    rounded to bf16, VDPBF16PS's lane order and flushes; defined in scalar
+ *    code by kiln_mm_bf16_dot_ref, matmul_bf16_avx512.c), GEMV and GEMM alike.
  *  - Q8_0, AVX2: one f32 accumulator per output, starting at +0,
  *    acc = fma(dx_b*dw_b, float(exact int32 block dot), acc) over blocks in
  *    order, dx_b*dw_b one f32 multiply. Two loop nests follow it: m below
