@@ -122,6 +122,13 @@ void kiln_parallel(kiln_task fn, void *arg, int nth);
 void *kiln_scratch_take(size_t bytes);
 void kiln_scratch_give(void *area);
 int64_t kiln_scratch_allocs(void);
+/* kiln_parallel_claim is kiln_parallel for a task whose calls take their
+ * items from the task itself until none is left (a shared counter), so that
+ * any subset of the calls, the caller's alone included, completes it: it
+ * returns once the caller's call has and every worker that started one has
+ * finished; a worker that was not running yet skips the task. ith is still
+ * unique (per-thread scratch) and < nth. */
+void kiln_parallel_claim(kiln_task fn, void *arg, int nth);
 
 /* kiln_spin_until_at_least waits (spinning, then yielding) until *v >= want:
  * a barrier inside one task, between phases whose items threads claim. */

@@ -93,6 +93,19 @@ typedef struct {
 /* Smallest guided chunk (batches of KILN_MM_Q8G_MIN_M rows and more): two
  * 16-column panels (measured alike at 16, 32 and 64 for 16 rows). */
 #define KILN_MM_MIN_CHUNK 32
+/* GEMV chunks (m below KILN_MM_Q8G_MIN_M) are fixed runs of about this many
+ * bytes of W: long enough to stream (a few microseconds each), short enough
+ * that the threads finish within one of each other and that a thread the OS
+ * runs late leaves little behind for the others to wait on. */
+#ifndef KILN_MM_GEMV_CHUNK_BYTES
+#define KILN_MM_GEMV_CHUNK_BYTES ((int64_t)256 << 10)
+#endif
+
+/* round_up_split rounds a column count up to whole KILN_MM_SPLIT_ALIGN runs (at least one). */
+static int64_t round_up_split(int64_t cols) {
+    if (cols < 1) cols = 1;
+    return (cols + KILN_MM_SPLIT_ALIGN - 1) / KILN_MM_SPLIT_ALIGN * KILN_MM_SPLIT_ALIGN;
+}
 
 /* claim takes the next chunk: output *o, its columns [*n0, *n1); 0 when none is left. */
 static int claim(mm_task *t, int *o, int64_t *n0, int64_t *n1) {
@@ -226,9 +239,19 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
         t.groups = (m + t.group_rows - 1) / t.group_rows;
     }
     const int64_t per = (n_total + (int64_t)nth * KILN_MM_CHUNKS_PER_THREAD - 1) / ((int64_t)nth * KILN_MM_CHUNKS_PER_THREAD);
-    t.max_chunk = (per + KILN_MM_SPLIT_ALIGN - 1) / KILN_MM_SPLIT_ALIGN * KILN_MM_SPLIT_ALIGN;
-    /* a GEMV streams W once and is memory-bound: its chunks stay long runs */
-    t.min_chunk = m >= KILN_MM_Q8G_MIN_M && KILN_MM_MIN_CHUNK < t.max_chunk ? KILN_MM_MIN_CHUNK : t.max_chunk;
+    t.max_chunk = round_up_split(per);
+    if (m >= KILN_MM_Q8G_MIN_M) {
+        t.min_chunk = KILN_MM_MIN_CHUNK < t.max_chunk ? KILN_MM_MIN_CHUNK : t.max_chunk;
+    } else {
+        /* a GEMV streams W once and is memory-bound: fixed runs of W rows */
+        size_t row_bytes = 0;
+        for (int i = 0; i < count; i++) {
+            const size_t b = kiln_row_size(outs[i].wtype, k);
+            row_bytes = b > row_bytes ? b : row_bytes;
+        }
+        const int64_t rows = round_up_split(KILN_MM_GEMV_CHUNK_BYTES / (int64_t)row_bytes);
+        t.max_chunk = t.min_chunk = rows < t.max_chunk ? rows : t.max_chunk;
+    }
     t.guide = (int64_t)nth * KILN_MM_GUIDE;
     for (int i = 0; i < count; i++) {
         kiln_mm *p = &t.p[i];
@@ -243,7 +266,7 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
     atomic_store_explicit(&t.next, 0, memory_order_relaxed);
     atomic_store_explicit(&t.next_group, 0, memory_order_relaxed);
     atomic_store_explicit(&t.groups_done, 0, memory_order_relaxed);
-    kiln_parallel(matmul_worker, &t, nth);
+    kiln_parallel_claim(matmul_worker, &t, nth);
     kiln_scratch_give(s);
     return KILN_OK;
 }

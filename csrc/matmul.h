@@ -8,6 +8,9 @@
  *  - float weights (F32/F16/BF16): one VL-lane accumulator per output,
  *    acc = fma(x[k:k+VL], w[k:k+VL], acc) for k = 0, VL, 2VL, ...; the last
  *    partial step uses zero-filled lanes; then a fixed horizontal sum.
+ *  - BF16, AVX-512 with AVX512_BF16: the bf16 pair-dot rule instead (x
+ *    rounded to bf16, VDPBF16PS's lane order and flushes; defined in scalar
+ *    code by kiln_mm_bf16_dot_ref, matmul_bf16_avx512.c), GEMV and GEMM alike.
  *  - Q8_0, AVX2: one f32 accumulator per output, starting at +0,
  *    acc = fma(dx_b*dw_b, float(exact int32 block dot), acc) over blocks in
  *    order, dx_b*dw_b one f32 multiply. Two loop nests follow it: m below
@@ -120,6 +123,9 @@ void kiln_q8_0_quantize_block_ref(const float *x, block_q8_0 *y);
 /* Scalar reference kernels (matmul_ref.c): float accumulators, one per output. */
 void kiln_mm_float_ref(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_q8_0_ref(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* kiln_mm_bf16_dot_ref defines the bf16 pair-dot rule of the AVX512_BF16
+ * variant (X rounded to bf16, VDPBF16PS lane order, DAZ/FTZ) in scalar code. */
+void kiln_mm_bf16_dot_ref(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 
 #if KILN_X86
 void kiln_mm_quantize_rows_avx2(const float *x, int8_t *xq, float *xd, int64_t k, int64_t kpad,
@@ -134,6 +140,9 @@ void kiln_mm_q8_gemm_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scrat
 void kiln_mm_q8_layout_avx2(const kiln_mm *p, int64_t r0, int64_t r1);
 /* AVX-512 (matmul_avx512.c): float tiles through the blocked driver. */
 void kiln_mm_float_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* kiln_mm_bf16_avx512bf16 (matmul_bf16_avx512.c): BF16 weights by
+ * VDPBF16PS, the bf16 pair-dot rule of kiln_mm_bf16_dot_ref. */
+void kiln_mm_bf16_avx512bf16(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 /* kiln_mm_q8_gemv_avx512_vnni (matmul_q8_avx512.c): Q8_0 for small m by the
  * AVX2 rule (bit-identical to the AVX2 kernels), 16 W rows per VPDPBUSD step. */
 void kiln_mm_q8_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);

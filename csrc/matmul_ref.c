@@ -83,3 +83,53 @@ void kiln_mm_q8_0_ref(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) 
         }
     }
 }
+
+/* ---- the bf16 pair-dot rule (AVX512_BF16's VDPBF16PS) --------------------- */
+/* bf16_daz reads a bf16 as VDPBF16PS does: subnormals are ±0. */
+static float bf16_daz(uint16_t h) {
+    return (h & 0x7f80) ? kiln_bf16_to_fp32(h) : kiln_bits_f32((uint32_t)(h & 0x8000) << 16);
+}
+
+/* ftz flushes a subnormal f32 result to ±0, as VDPBF16PS does. */
+static float ftz(float v) {
+    const uint32_t u = kiln_f32_bits(v);
+    return (u & 0x7f800000u) ? v : kiln_bits_f32(u & 0x80000000u);
+}
+
+/* x_to_bf16 is VCVTNE2PS2BF16: nearest even, subnormal inputs to ±0. */
+static uint16_t x_to_bf16(float v) {
+    const uint32_t u = kiln_f32_bits(v);
+    if (!(u & 0x7f800000u)) return (uint16_t)((u >> 16) & 0x8000);
+    return kiln_fp32_to_bf16(v);
+}
+
+// y[m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W rows BF16; the bf16 pair-dot rule of
+// matmul_bf16_avx512.c: 16 lanes, lane l of step s takes elements
+// 32s+2l+1 then 32s+2l, then the fixed hsum16 order. Each step adds one
+// exact product (never flushed itself) with one rounding: an fma, then the
+// result's flush (measured on AMD Zen 5; the SDM's "tmp := a·b, then add"
+// with DAZ/FTZ would flush subnormal products, which the hardware does not).
+void kiln_mm_bf16_dot_ref(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    (void)scratch;
+    for (int64_t i = 0; i < p->m; i++) {
+        const float *x = p->x + i * p->k;
+        for (int64_t j = n0; j < n1; j++) {
+            const uint16_t *w = (const uint16_t *)((const char *)p->w + (size_t)j * p->wstride);
+            float acc[16] = {0};
+            for (int64_t s = 0; s < p->k; s += 32)
+                for (int l = 0; l < 16; l++) {
+                    const int64_t c = s + 2 * l;
+                    const uint16_t x0 = c < p->k ? x_to_bf16(x[c]) : 0, w0 = c < p->k ? w[c] : 0;
+                    const uint16_t x1 = c + 1 < p->k ? x_to_bf16(x[c + 1]) : 0, w1 = c + 1 < p->k ? w[c + 1] : 0;
+                    acc[l] = ftz(fmaf(bf16_daz(x1), bf16_daz(w1), acc[l]));
+                    acc[l] = ftz(fmaf(bf16_daz(x0), bf16_daz(w0), acc[l]));
+                }
+            /* hsum16: 256-bit halves, 128-bit halves, pairs, lanes */
+            float h[8], q[4];
+            for (int l = 0; l < 8; l++) h[l] = acc[l] + acc[l + 8];
+            for (int l = 0; l < 4; l++) q[l] = h[l] + h[l + 4];
+            const float a = q[0] + q[2], b = q[1] + q[3];
+            p->y[i * p->n + j] = a + b;
+        }
+    }
+}

@@ -7,6 +7,15 @@
  * idle server burns no CPU. Runs on one pool are serialised by its run_mu, so
  * concurrent callers are safe (they take turns).
  *
+ * A task is published in one of two modes. kiln_parallel's shares are fixed
+ * (ith of nth), so the caller waits for every worker. kiln_parallel_claim's
+ * workers claim their items from the task itself (matmul's column chunks),
+ * so any subset of them can finish it: a worker joins only while the task is
+ * open, the caller closes it once its own share runs out of items and waits
+ * just for the workers that joined. A worker the OS has not run yet (two
+ * cores shared with other processes) then costs nothing instead of holding
+ * every op of a decode step until it gets a time slice.
+ *
  * There is one process-wide pool (kiln_init) and any number of private pools
  * (kiln_pool_create). A thread that called kiln_pool_bind(p) runs every kernel
  * on p, so replicas that each bind their own pool run at once instead of
@@ -28,6 +37,14 @@
 
 enum { KILN_SPIN_ROUNDS = 1 << 15 };
 
+/* kiln_pool.task describes the task last published, in one word so a worker
+ * can check and join it atomically: its generation in the high 32 bits,
+ * then the mode and state bits, then how many workers joined it (claim mode). */
+#define TASK_CLAIM ((uint64_t)1 << 31)  /* kiln_parallel_claim */
+#define TASK_CLOSED ((uint64_t)1 << 30) /* claim mode: no worker may join any more */
+#define TASK_JOINED ((uint64_t)TASK_CLOSED - 1)
+#define TASK_GEN(s) ((unsigned)((s) >> 32))
+
 /* start_generation is read before the thread exists, so a task published
  * before the worker first runs is not missed. */
 typedef struct {
@@ -41,7 +58,8 @@ struct kiln_pool {
     kiln_worker_arg args[KILN_MAX_THREADS];
     int size;                 /* threads including the caller; 0 = stopped */
     atomic_uint generation;   /* bumped once per published task */
-    atomic_int pending;       /* workers still running the current task */
+    atomic_int pending;       /* workers still running the current task (fixed shares) */
+    _Atomic uint64_t task;    /* generation, mode, state and joiners of the current task */
     atomic_int stopping;
     kiln_task fn;
     void *arg;
@@ -130,6 +148,19 @@ static int pin_self(int cpu) {
 #endif
 }
 
+/* join_claim_task runs worker index's part of the claim-mode task of
+ * generation gen, whose word was s, if that task is still open. The caller
+ * keeps the task's fields unchanged until every worker that joined has left. */
+static void join_claim_task(kiln_pool *p, uint64_t s, unsigned gen, int index) {
+    for (;;) {
+        if (TASK_GEN(s) != gen || (s & TASK_CLOSED)) return; /* every item was taken */
+        if (atomic_compare_exchange_weak_explicit(&p->task, &s, s + 1, memory_order_acquire, memory_order_relaxed))
+            break;
+    }
+    if (index < p->nth) p->fn(p->arg, index, p->nth);
+    atomic_fetch_sub_explicit(&p->task, 1, memory_order_release);
+}
+
 static void *worker_main(void *a) {
     kiln_worker_arg *wa = a;
     kiln_pool *p = wa->pool;
@@ -143,10 +174,17 @@ static void *worker_main(void *a) {
     for (;;) {
         seen = wait_for_generation(p, seen);
         if (atomic_load_explicit(&p->stopping, memory_order_acquire)) return NULL;
-        /* Every worker acknowledges every task, used or not, so no worker can
-         * lag a generation behind and mistake the next task's fields for this one's. */
-        if (index < p->nth) p->fn(p->arg, index, p->nth);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
+        uint64_t s = atomic_load_explicit(&p->task, memory_order_acquire);
+        if (TASK_GEN(s) != seen) continue; /* a claim task that closed and was followed by a newer one */
+        if (!(s & TASK_CLAIM)) {
+            /* Fixed shares: every worker acknowledges every such task, used or
+             * not, so the caller (which waits for all) never publishes the next
+             * one while a worker could still read this one's fields. */
+            if (index < p->nth) p->fn(p->arg, index, p->nth);
+            atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
+            continue;
+        }
+        join_claim_task(p, s, seen, index);
     }
 }
 
@@ -253,7 +291,23 @@ static void enter_run(void) {
 
 static void leave_run(void) { atomic_fetch_sub(&g_in_flight, 1); }
 
-void kiln_parallel(kiln_task fn, void *arg, int nth) {
+/* publish makes fn/arg/nth the pool's next task in the given mode
+ * (0 or TASK_CLAIM) and wakes the workers; the caller holds run_mu. */
+static void publish(kiln_pool *p, kiln_task fn, void *arg, int nth, uint64_t mode) {
+    p->fn = fn;
+    p->arg = arg;
+    p->nth = nth;
+    atomic_store_explicit(&p->pending, mode ? 0 : p->size - 1, memory_order_relaxed);
+    const unsigned gen = atomic_load_explicit(&p->generation, memory_order_relaxed) + 1;
+    atomic_store_explicit(&p->task, (uint64_t)gen << 32 | mode, memory_order_release);
+    pthread_mutex_lock(&p->sleep_mu);
+    atomic_store_explicit(&p->generation, gen, memory_order_release);
+    pthread_cond_broadcast(&p->sleep_cv);
+    pthread_mutex_unlock(&p->sleep_mu);
+}
+
+/* run_parallel is kiln_parallel (claim == 0) and kiln_parallel_claim. */
+static void run_parallel(kiln_task fn, void *arg, int nth, int claim) {
     kiln_pool *p = current_pool();
     pthread_mutex_lock(&p->run_mu);
     enter_run();
@@ -264,22 +318,29 @@ void kiln_parallel(kiln_task fn, void *arg, int nth) {
         pthread_mutex_unlock(&p->run_mu);
         return;
     }
-    p->fn = fn;
-    p->arg = arg;
-    p->nth = nth;
-    atomic_store_explicit(&p->pending, p->size - 1, memory_order_release);
-    pthread_mutex_lock(&p->sleep_mu);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_acq_rel);
-    pthread_cond_broadcast(&p->sleep_cv);
-    pthread_mutex_unlock(&p->sleep_mu);
+    publish(p, fn, arg, nth, claim ? TASK_CLAIM : 0);
     fn(arg, 0, nth);
-    for (unsigned spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) != 0; spins++) {
-        if (spins < KILN_SPIN_ROUNDS) kiln_cpu_relax();
-        else sched_yield();
+    if (claim) {
+        /* Every item is claimed: whoever has not joined yet must not, and
+         * only the workers that did are waited for. */
+        atomic_fetch_or_explicit(&p->task, TASK_CLOSED, memory_order_acq_rel);
+        for (unsigned spins = 0; atomic_load_explicit(&p->task, memory_order_acquire) & TASK_JOINED; spins++) {
+            if (spins < KILN_SPIN_ROUNDS) kiln_cpu_relax();
+            else sched_yield();
+        }
+    } else {
+        for (unsigned spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) != 0; spins++) {
+            if (spins < KILN_SPIN_ROUNDS) kiln_cpu_relax();
+            else sched_yield();
+        }
     }
     leave_run();
     pthread_mutex_unlock(&p->run_mu);
 }
+
+void kiln_parallel(kiln_task fn, void *arg, int nth) { run_parallel(fn, arg, nth, 0); }
+
+void kiln_parallel_claim(kiln_task fn, void *arg, int nth) { run_parallel(fn, arg, nth, 1); }
 
 void kiln_spin_until_at_least(const _Atomic int64_t *v, int64_t want) {
     for (unsigned spins = 0; atomic_load_explicit(v, memory_order_acquire) < want; spins++) {

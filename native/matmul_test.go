@@ -3,6 +3,8 @@ package native
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -17,6 +19,25 @@ const (
 	// Q8_0 also quantizes x: per element error <= amax/254, over k terms.
 	tolQ8AtolPerSqrtK = 0.02
 )
+
+// roundBF16 rounds a finite float to bfloat16 (nearest even), as the
+// AVX512_BF16 variant does with x before its products.
+func roundBF16(v float32) float64 {
+	u := math.Float32bits(v)
+	u += 0x7fff + (u>>16)&1
+	return float64(math.Float32frombits(u &^ 0xffff))
+}
+
+// bf16DotActive reports whether the active variant runs BF16 weights on
+// VDPBF16PS (x rounded to bf16 first).
+func bf16DotActive() bool {
+	for _, k := range Kernels() {
+		if k.Name == "gemv bf16" {
+			return strings.HasPrefix(k.Variant, "avx512-bf16")
+		}
+	}
+	return false
+}
 
 func TestMatMulMatchesGorgonia(t *testing.T) {
 	r := newRNG(t)
@@ -60,12 +81,16 @@ func TestMatMulAllTypesAgainstFloat64(t *testing.T) {
 				if err := MatMul(typ, wb, x, y, c.m, c.n, c.k); err != nil {
 					t.Fatal(err)
 				}
+				xv := func(v float32) float64 { return float64(v) }
+				if typ == BF16 && bf16DotActive() {
+					xv = roundBF16 // the variant's rule rounds x first (matmul_bf16_avx512.c)
+				}
 				want := make([]float64, c.m*c.n)
 				for i := 0; i < c.m; i++ {
 					for j := 0; j < c.n; j++ {
 						var s float64
 						for l := 0; l < c.k; l++ {
-							s += float64(x[i*c.k+l]) * wd[j*c.k+l]
+							s += xv(x[i*c.k+l]) * wd[j*c.k+l]
 						}
 						want[i*c.n+j] = s
 					}

@@ -38,6 +38,54 @@ static void test_pool(void) {
     T_CHECK(kiln_threads() >= 1, "re-initialises after shutdown");
 }
 
+/* claim_probe is a claim-mode task: calls take items from next until none is
+ * left; done[i] counts how often item i ran, calls which ith ran. */
+typedef struct {
+    atomic_int next, calls, bad_ith;
+    atomic_int done[64];
+    atomic_int seen[KILN_MAX_THREADS];
+} claim_probe;
+
+static void claim_task(void *arg, int ith, int nth) {
+    claim_probe *p = arg;
+    atomic_fetch_add(&p->calls, 1);
+    if (ith < 0 || ith >= nth || atomic_fetch_add(&p->seen[ith], 1) != 0) atomic_fetch_add(&p->bad_ith, 1);
+    for (int i; (i = atomic_fetch_add(&p->next, 1)) < 64;) atomic_fetch_add(&p->done[i], 1);
+}
+
+/* kiln_parallel_claim: every item runs exactly once, each ith at most once
+ * and below nth, whoever joins; interleaved with fixed-share tasks (which
+ * still get exactly nth calls), so a worker that skips a claim task never
+ * runs a later task's share with an earlier task's fields. Pools larger than
+ * the machine's cores make late workers common. */
+static void test_pool_claim(void) {
+    for (int threads = 1; threads <= 4; threads++) {
+        T_CHECK(kiln_init(threads) == KILN_OK, "kiln_init(%d)", threads);
+        int ok = 1, joined_max = 0;
+        for (int rep = 0; rep < 3000 && ok; rep++) {
+            const int nth = 1 + rep % 5;
+            claim_probe c = {0};
+            kiln_parallel_claim(claim_task, &c, nth);
+            for (int i = 0; i < 64; i++) ok &= atomic_load(&c.done[i]) == 1;
+            const int calls = atomic_load(&c.calls), want_max = nth < threads ? nth : threads;
+            ok &= calls >= 1 && calls <= want_max && atomic_load(&c.bad_ith) == 0 && atomic_load(&c.seen[0]) == 1;
+            joined_max = calls > joined_max ? calls : joined_max;
+            if (!ok) {
+                T_CHECK(0, "claim: pool %d, nth %d, rep %d: %d calls, %d bad ith", threads, nth, rep, calls,
+                        atomic_load(&c.bad_ith));
+                break;
+            }
+            pool_probe f = {0};
+            kiln_parallel(probe_task, &f, nth);
+            ok &= atomic_load(&f.calls) == want_max;
+            if (!ok) T_CHECK(0, "fixed after claim: pool %d, nth %d: %d calls, want %d", threads, nth,
+                             atomic_load(&f.calls), want_max);
+        }
+        if (ok) T_CHECK(1, "claim and fixed tasks interleaved on %d threads (at most %d calls joined)", threads, joined_max);
+    }
+    kiln_init(0);
+}
+
 static void test_split(void) {
     for (int64_t n = 0; n < 100; n += 7)
         for (int nth = 1; nth <= 4; nth++) {
@@ -139,6 +187,7 @@ int main(void) {
     test_kernel_table();
     test_half_scalar();
     test_pool();
+    test_pool_claim();
     test_probes();
     return t_done();
 }

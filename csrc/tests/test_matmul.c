@@ -15,6 +15,9 @@
 /* Q8_0 vs the unquantized activations: |x − q·fp16(d)| <= d/2 + 127·d·2⁻¹¹
  * (rounding of x/d, then d stored as f16) < 0.563·d per element. */
 #define TOL_Q8_XQUANT_FACTOR 0.563
+/* BF16 weights on the AVX512_BF16 variant round x to bf16 first (8
+ * significant bits): |x − bf16(x)| <= 2⁻⁸·|x|, so at most 2⁻⁸·Σ|x·w| more. */
+#define TOL_BF16_XROUND 0x1p-8
 /* Smallest absolute slack, for outputs whose Σ|x·w| underflows. */
 #define TOL_ABS_FLOOR 1e-30
 
@@ -106,6 +109,13 @@ static void quantize_x(const float *x, double *xqd, int64_t m, int64_t k) {
 }
 
 /* ---- correctness against float64 --------------------------------------------- */
+/* bf16_dot_active: the active variant runs BF16 weights by the bf16 pair-dot rule. */
+static int bf16_dot_active(void) {
+    for (int i = 0; i < kiln_kernel_count(); i++)
+        if (!strcmp(kiln_kernel_name(i), "gemv bf16")) return !strncmp(kiln_kernel_variant(i), "avx512-bf16", 11);
+    return 0;
+}
+
 static void check_shape(int type, int64_t m, int64_t n, int64_t k) {
     double *wd = t_alloc(sizeof(double) * (size_t)(n * k));
     double *xd = t_alloc(sizeof(double) * (size_t)(m * k));
@@ -149,6 +159,8 @@ static void check_shape(int type, int64_t m, int64_t n, int64_t k) {
         if (type == KILN_TYPE_Q8_0) {
             check_bound(what, "TOL_SUM_ULPS (vs quantized x)", y, wantq, sabsq, NULL, m * n, tol);
             check_bound(what, "TOL_Q8_XQUANT_FACTOR (vs f32 x)", y, want, sabs, xerr, m * n, 0);
+        } else if (type == KILN_TYPE_BF16 && bf16_dot_active()) {
+            check_bound(what, "TOL_SUM_ULPS + TOL_BF16_XROUND", y, want, sabs, NULL, m * n, tol + TOL_BF16_XROUND);
         } else {
             check_bound(what, "TOL_SUM_ULPS", y, want, sabs, NULL, m * n, tol);
         }

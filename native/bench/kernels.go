@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/kiln-llm/kiln/native"
@@ -42,7 +43,7 @@ type Row struct {
 	Seconds    float64 `json:"seconds_per_op"`
 	GFLOPS     float64 `json:"gflops"`
 	GBps       float64 `json:"gbps"`
-	Bound      string  `json:"ceiling"` // "read_bw" for m = 1, "int8_peak" for Q8_0 m > 1, "fma_peak" otherwise
+	Bound      string  `json:"ceiling"` // "read_bw" for m = 1, "int8_peak" for Q8_0 m > 1, "bf16_peak" for BF16 on VDPBF16PS, "fma_peak" otherwise
 	PctCeiling float64 `json:"pct_of_ceiling"`
 	// PctInt8Peak is set for Q8_0 GEMM rows (m > 1): GFLOP/s as a percentage
 	// of the int8 multiply-accumulate peak, the Q8_0 kernel's own ceiling.
@@ -128,6 +129,10 @@ func RunKernels(o Options) (*Report, error) {
 							// int8 products are the Q8_0 GEMM's ceiling, not f32 FMAs
 							row.PctInt8Peak = 100 * row.GFLOPS / c.Int8PeakGOPS
 							row.Bound, row.PctCeiling = "int8_peak", row.PctInt8Peak
+						}
+						if typ == native.BF16 && bf16DotActive() {
+							// VDPBF16PS: 32 products per instruction where an f32 FMA does 16
+							row.Bound, row.PctCeiling = "bf16_peak", 100*row.GFLOPS/(2*c.FMAPeakGFLOPS)
 						}
 					}
 					if g, ok := gorgonia[[3]int{s.N, s.K, m}]; ok {
@@ -226,4 +231,15 @@ func measureMatMul(w *coldWeights, s Shape, m, threads int, minTime time.Duratio
 		Kernel: "matmul", Type: w.typ.String(), Shape: s, M: m, Threads: threads, Seconds: sec,
 		GFLOPS: flops(m, s) / sec * 1e-9, GBps: bytes / sec * 1e-9,
 	}, nil
+}
+
+// bf16DotActive reports whether the active kernel table runs BF16 weights
+// on VDPBF16PS, whose ceiling is twice the FMA peak (bf16_peak).
+func bf16DotActive() bool {
+	for _, k := range native.Kernels() {
+		if k.Name == "gemm bf16" {
+			return strings.HasPrefix(k.Variant, "avx512-bf16")
+		}
+	}
+	return false
 }

@@ -29,6 +29,12 @@ void kiln_kernels_fill_avx512(kiln_kernels *t, uint32_t features) {
     float_row(&t->types[KILN_TYPE_F32], NULL);
     float_row(&t->types[KILN_TYPE_F16], f16_to_float);
     float_row(&t->types[KILN_TYPE_BF16], bf16_to_float);
+    if (features & KILN_CPU_AVX512BF16) { /* twice the products per instruction, W used as stored */
+        kiln_type_kernels *bf = &t->types[KILN_TYPE_BF16];
+        bf->gemv = bf->gemm = kiln_mm_bf16_avx512bf16;
+        bf->gemv_variant = "avx512-bf16 1x8 vdpbf16ps tiles";
+        bf->gemm_variant = "avx512-bf16 4x4 vdpbf16ps tiles";
+    }
     /* Q8_0 keeps the AVX2 arithmetic rule (one f32 accumulator per output,
      * one fma per block), so GEMV and GEMM give the same bits here as on AVX2. */
     kiln_type_kernels *q8 = &t->types[KILN_TYPE_Q8_0];

@@ -46,13 +46,14 @@ enum {
     Q8V_MR = 12,  /* X rows per microkernel tile (the switch below has 1..12) */
     Q8V_MB = 240, /* X rows per m block: a 15 KB f32 buffer (multiple of MR) */
     Q8V_QUADS = KILN_QK8_0 / 4,
+    Q8V_MR2 = 6,  /* X rows per 32-column tile (two per layout tile of Q8V_MR rows) */
 };
 
 #define Q8V_PW_BYTES ((size_t)Q8V_KCB * Q8V_QUADS * Q8V_NR * 4)
 #define Q8V_PD_ELEMS ((size_t)Q8V_KCB * Q8V_NR)
 #define Q8V_ACC_ELEMS ((size_t)Q8V_MB * Q8V_NR)
-_Static_assert(Q8V_PW_BYTES + (Q8V_PD_ELEMS + Q8V_ACC_ELEMS) * 4 <= KILN_MM_SCRATCH_FLOATS * 4,
-               "Q8_0 VNNI GEMM scratch must fit the per-thread scratch");
+_Static_assert(2 * Q8V_PW_BYTES + (2 * Q8V_PD_ELEMS + 2 * Q8V_ACC_ELEMS) * 4 <= KILN_MM_SCRATCH_FLOATS * 4,
+               "Q8_0 VNNI GEMM scratch (two panels, 32-column accumulators) must fit the per-thread scratch");
 _Static_assert(Q8V_MB % Q8V_MR == 0, "m blocks hold whole tiles");
 _Static_assert(KILN_MM_Q8V_MR == Q8V_MR, "the layout's tile height is the microkernel's");
 
@@ -133,6 +134,52 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q8v_tile(const int32_t *xq, const int32_
     for (int r = 0; r < MR; r++) _mm512_store_ps(acc + r * Q8V_NR, f[r]);
 }
 
+// The same over 32 columns (two packed panels pw0/pd0, pw1/pd1) for R <= 6
+// X rows of a layout tile of LM rows (quad Q of row r at Q*LM + r): per
+// quad two panel loads serve R broadcasts and 2R VPDPBUSD, so the loads per
+// VPDPBUSD drop from 13/12 to 8/12 (the 12x16 tile was load-bound).
+KILN_TARGET_AVX512VNNI KILN_INLINE void q8v_tile32(const int32_t *xq, const int32_t *xc, const float *xd,
+                                                   const int64_t LM, const int32_t *pw0, const int32_t *pw1,
+                                                   const float *pd0, const float *pd1, int64_t nblk, float *acc,
+                                                   const int R) {
+    __m512 f[Q8V_MR2][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++) {
+        f[r][0] = _mm512_load_ps(acc + r * 2 * Q8V_NR);
+        f[r][1] = _mm512_load_ps(acc + r * 2 * Q8V_NR + Q8V_NR);
+    }
+    for (int64_t b = 0; b < nblk; b++) {
+        const int32_t *wb0 = pw0 + b * Q8V_QUADS * Q8V_NR, *wb1 = pw1 + b * Q8V_QUADS * Q8V_NR;
+        const int32_t *xb = xq + b * Q8V_QUADS * LM;
+        __m512i s[Q8V_MR2][2];
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) s[r][0] = s[r][1] = _mm512_set1_epi32(xc[b * LM + r]);
+#pragma GCC unroll 8
+        for (int q = 0; q < Q8V_QUADS; q++) {
+            const __m512i w0 = _mm512_load_si512((const __m512i *)(wb0 + q * Q8V_NR));
+            const __m512i w1 = _mm512_load_si512((const __m512i *)(wb1 + q * Q8V_NR));
+#pragma GCC unroll 6
+            for (int r = 0; r < R; r++) {
+                const __m512i xv = _mm512_set1_epi32(xb[q * LM + r]);
+                s[r][0] = _mm512_dpbusd_epi32(s[r][0], w0, xv);
+                s[r][1] = _mm512_dpbusd_epi32(s[r][1], w1, xv);
+            }
+        }
+        const __m512 dw0 = _mm512_load_ps(pd0 + b * Q8V_NR), dw1 = _mm512_load_ps(pd1 + b * Q8V_NR);
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            const __m512 dx = _mm512_set1_ps(xd[b * LM + r]);
+            f[r][0] = _mm512_fmadd_ps(_mm512_mul_ps(dx, dw0), _mm512_cvtepi32_ps(s[r][0]), f[r][0]);
+            f[r][1] = _mm512_fmadd_ps(_mm512_mul_ps(dx, dw1), _mm512_cvtepi32_ps(s[r][1]), f[r][1]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++) {
+        _mm512_store_ps(acc + r * 2 * Q8V_NR, f[r][0]);
+        _mm512_store_ps(acc + r * 2 * Q8V_NR + Q8V_NR, f[r][1]);
+    }
+}
+
 /* x_corr is where the −128·Σx of the tile of row i0 start (after every quad). */
 static inline int32_t *x_corr(const kiln_mm *p, int64_t i0) {
     return (int32_t *)p->xp + p->m * (p->kpad / 4) + i0 * (p->kpad / KILN_QK8_0);
@@ -158,56 +205,93 @@ KILN_TARGET_AVX512VNNI void kiln_mm_q8v_layout_avx512(const kiln_mm *p, int64_t 
     }
 }
 
+/* tile_rows runs the R-row 32-column tile for R = 1..6. */
+KILN_TARGET_AVX512VNNI static void tile32_rows(const int32_t *xq, const int32_t *xc, const float *xd, int64_t LM,
+                                              const int32_t *pw, const float *pd, int64_t nblk, float *a, int R) {
+    const int32_t *pw1 = (const int32_t *)((const char *)pw + Q8V_PW_BYTES);
+    const float *pd1 = pd + Q8V_PD_ELEMS;
+    switch (R) {
+    case 6: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, a, 6); break;
+    case 5: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, a, 5); break;
+    case 4: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, a, 4); break;
+    case 3: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, a, 3); break;
+    case 2: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, a, 2); break;
+    default: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, a, 1); break;
+    }
+}
+
+/* tile16_rows runs the MR-row 16-column tile for MR = 1..12. */
+KILN_TARGET_AVX512VNNI static void tile16_rows(const int32_t *xq, const int32_t *xc, const float *xd,
+                                              const int32_t *pw, const float *pd, int64_t nblk, float *a, int64_t mr) {
+    switch (mr) {
+    case 12: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 12); break;
+    case 11: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 11); break;
+    case 10: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 10); break;
+    case 9: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 9); break;
+    case 8: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 8); break;
+    case 7: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 7); break;
+    case 6: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 6); break;
+    case 5: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 5); break;
+    case 4: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 4); break;
+    case 3: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 3); break;
+    case 2: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 2); break;
+    default: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 1); break;
+    }
+}
+
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W rows block_q8_0, X laid out by tiles (p->xp, p->xdp).
+// Panels of 32 columns (two packed 16-column halves, 6-row tiles) while more
+// than 16 columns are left, then one of 16 (12-row tiles); the per-output
+// arithmetic is the same in both.
 KILN_TARGET_AVX512VNNI void kiln_mm_q8v_gemm_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
-    int32_t *pw = (int32_t *)scratch; /* 64-byte aligned */
-    float *pd = (float *)((char *)pw + Q8V_PW_BYTES);
-    float *acc = pd + Q8V_PD_ELEMS;
+    int32_t *pw = (int32_t *)scratch; /* 64-byte aligned; two panels */
+    float *pd = (float *)((char *)pw + 2 * Q8V_PW_BYTES);
+    float *acc = pd + 2 * Q8V_PD_ELEMS;
     const int64_t nb = p->k / KILN_QK8_0, nbpad = p->kpad / KILN_QK8_0, nq = p->kpad / 4;
-    for (int64_t j0 = n0; j0 < n1; j0 += Q8V_NR) {
-        const int nvalid = n1 - j0 >= Q8V_NR ? Q8V_NR : (int)(n1 - j0);
-        const block_q8_0 *rows[Q8V_NR];
-        for (int l = 0; l < Q8V_NR; l++)
+    for (int64_t j0 = n0; j0 < n1;) {
+        const int wide = n1 - j0 > Q8V_NR;          /* a 32-column panel */
+        const int cols = wide ? 2 * Q8V_NR : Q8V_NR; /* accumulator row length */
+        const int nvalid = n1 - j0 >= cols ? cols : (int)(n1 - j0);
+        const block_q8_0 *rows[2 * Q8V_NR];
+        for (int l = 0; l < cols; l++)
             rows[l] = (const block_q8_0 *)((const char *)p->w + (size_t)(j0 + (l < nvalid ? l : nvalid - 1)) * p->wstride);
         /* the next panel's first k block, into L2 while this panel runs */
-        for (int64_t j = j0 + Q8V_NR; j < j0 + 2 * Q8V_NR && j < n1; j++) {
+        for (int64_t j = j0 + cols; j < j0 + 2 * cols && j < n1; j++) {
             const char *r = (const char *)p->w + (size_t)j * p->wstride;
             const size_t len = (size_t)(Q8V_KCB < nb ? Q8V_KCB : nb) * sizeof(block_q8_0);
             for (size_t o = 0; o < len + 63; o += 64) _mm_prefetch(r + (o < len ? o : len - 1), _MM_HINT_T1);
         }
         for (int64_t mb0 = 0; mb0 < p->m; mb0 += Q8V_MB) {
             const int64_t mb1 = mb0 + Q8V_MB < p->m ? mb0 + Q8V_MB : p->m;
-            memset(acc, 0, sizeof(float) * (size_t)(mb1 - mb0) * Q8V_NR);
+            memset(acc, 0, sizeof(float) * (size_t)(mb1 - mb0) * (size_t)cols);
             for (int64_t kb0 = 0; kb0 < nb; kb0 += Q8V_KCB) {
                 const int64_t kb1 = kb0 + Q8V_KCB < nb ? kb0 + Q8V_KCB : nb, nblk = kb1 - kb0;
                 pack_panel(rows, kb0, kb1, nb, pw, pd);
+                if (wide)
+                    pack_panel(rows + Q8V_NR, kb0, kb1, nb, (int32_t *)((char *)pw + Q8V_PW_BYTES), pd + Q8V_PD_ELEMS);
                 for (int64_t i0 = mb0; i0 < mb1; i0 += Q8V_MR) {
                     const int64_t mr = p->m - i0 < Q8V_MR ? p->m - i0 : Q8V_MR;
                     const int32_t *xq = p->xp + i0 * nq + kb0 * Q8V_QUADS * mr;
                     const int32_t *xc = x_corr(p, i0) + kb0 * mr;
                     const float *xd = p->xdp + i0 * nbpad + kb0 * mr;
-                    float *a = acc + (i0 - mb0) * Q8V_NR;
-                    switch (mr) {
-                    case 12: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 12); break;
-                    case 11: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 11); break;
-                    case 10: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 10); break;
-                    case 9: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 9); break;
-                    case 8: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 8); break;
-                    case 7: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 7); break;
-                    case 6: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 6); break;
-                    case 5: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 5); break;
-                    case 4: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 4); break;
-                    case 3: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 3); break;
-                    case 2: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 2); break;
-                    default: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 1); break;
+                    float *a = acc + (i0 - mb0) * cols;
+                    if (!wide) {
+                        tile16_rows(xq, xc, xd, pw, pd, nblk, a, mr);
+                        continue;
                     }
+                    for (int64_t h = 0; h < mr; h += Q8V_MR2) /* rows h.. of the layout tile */
+                        tile32_rows(xq + h, xc + h, xd + h, mr, pw, pd, nblk, a + h * cols,
+                                    (int)(mr - h < Q8V_MR2 ? mr - h : Q8V_MR2));
                 }
             }
-            for (int64_t i = mb0; i < mb1; i++) {
-                const __mmask16 keep = nvalid == Q8V_NR ? (__mmask16)0xffff : (__mmask16)((1u << nvalid) - 1);
-                _mm512_mask_storeu_ps(p->y + i * p->n + j0, keep, _mm512_load_ps(acc + (i - mb0) * Q8V_NR));
-            }
+            for (int64_t i = mb0; i < mb1; i++)
+                for (int c = 0; c < nvalid; c += Q8V_NR) {
+                    const int v = nvalid - c >= Q8V_NR ? Q8V_NR : nvalid - c;
+                    const __mmask16 keep = v == Q8V_NR ? (__mmask16)0xffff : (__mmask16)((1u << v) - 1);
+                    _mm512_mask_storeu_ps(p->y + i * p->n + j0 + c, keep, _mm512_load_ps(acc + (i - mb0) * cols + c));
+                }
         }
+        j0 += nvalid;
     }
 }
 
