@@ -257,6 +257,21 @@ void kiln_dot4_iq4_nl_avx2(const void *w, const void *const xq[4], const float *
 typedef void (*kiln_qdot4_fn)(const void *w, const void *const xq[4], const float *const xd[4], int64_t nb,
                               float out[4]);
 
+#if KILN_X86
+/* AVX-512 VNNI GEMMs (quant_gemm_*_avx512.c): int8 outer products over
+ * 16-row W panels unpacked once per k block, the dot's bits per output.
+ * The 32-element types read X in the Q8_0 GEMM's layout (p->xp, p->xdp). */
+void kiln_mm_gemm_q4_0_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q4_1_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q5_0_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q5_1_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_iq4_nl_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q4_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q5_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q6_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_iq4_xs_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+#endif
+
 /* ---- the shared loop nest ----------------------------------------------- */
 /* kiln_mm_qdot computes y[0:m, n0:n1] of a quantized-weight problem with
  * one dot per output: W rows in panels that stay in cache while every X

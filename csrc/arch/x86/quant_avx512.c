@@ -329,20 +329,37 @@ QMM_KERNEL(q5_K, dot4_q5_K)
 QMM_KERNEL(q6_K, dot4_q6_K)
 QMM_KERNEL(iq4_xs, dot4_iq4_xs)
 
+/* GEMM_MIN_M: the outer-product GEMM from this many X rows on (below it the
+ * dot kernels; a panel's unpacking costs about what four rows of dots do). */
+#define GEMM_MIN_M KILN_MM_Q8G_MIN_M
+
 #define QMM_ROW(TYPE, ty)                                                                   \
     do {                                                                                    \
-        t->types[TYPE].gemv = t->types[TYPE].gemm = mm_##ty;                                \
-        t->types[TYPE].gemv_variant = "avx512-vnni dot (vpdpbusd, exact int32 sums)";       \
-        t->types[TYPE].gemm_variant = "avx512-vnni dot, W panels";                          \
+        kiln_type_kernels *r_ = &t->types[TYPE];                                            \
+        r_->gemv = mm_##ty;                                                                 \
+        r_->gemm = kiln_mm_gemm_##ty##_avx512;                                              \
+        r_->gemm_min_m = GEMM_MIN_M;                                                        \
+        r_->gemv_variant = "avx512-vnni dot (vpdpbusd, exact int32 sums)";                  \
+        r_->gemm_variant = "avx512-vnni int8 16-column outer product (vpdpbusd)";           \
     } while (0)
+
+/* The 32-element types share the Q8_0 GEMM's X layout (and its tile height
+ * and threshold, so one multi-output call lays X out once for all of them). */
+#define QMM_ROW_Q8X(TYPE, ty)                                                               \
+    do {                                                                                    \
+        QMM_ROW(TYPE, ty);                                                                  \
+        t->types[TYPE].gemm_layout = kiln_mm_q8v_layout_avx512;                             \
+        t->types[TYPE].gemm_mr = KILN_MM_Q8V_MR;                                            \
+    } while (0)
+_Static_assert(GEMM_MIN_M == KILN_MM_Q8G_MIN_M, "Q8_0-form rows sharing X's GEMM layout share its threshold");
 
 void kiln_quant_rows_avx512(kiln_kernels *t, uint32_t features) {
     if (!(features & KILN_CPU_AVX512VNNI)) return; /* the AVX2 rows stay */
-    QMM_ROW(KILN_TYPE_Q4_0, q4_0);
-    QMM_ROW(KILN_TYPE_Q4_1, q4_1);
-    QMM_ROW(KILN_TYPE_Q5_0, q5_0);
-    QMM_ROW(KILN_TYPE_Q5_1, q5_1);
-    QMM_ROW(KILN_TYPE_IQ4_NL, iq4_nl);
+    QMM_ROW_Q8X(KILN_TYPE_Q4_0, q4_0);
+    QMM_ROW_Q8X(KILN_TYPE_Q4_1, q4_1);
+    QMM_ROW_Q8X(KILN_TYPE_Q5_0, q5_0);
+    QMM_ROW_Q8X(KILN_TYPE_Q5_1, q5_1);
+    QMM_ROW_Q8X(KILN_TYPE_IQ4_NL, iq4_nl);
     QMM_ROW(KILN_TYPE_Q4_K, q4_K);
     QMM_ROW(KILN_TYPE_Q5_K, q5_K);
     QMM_ROW(KILN_TYPE_Q6_K, q6_K);
