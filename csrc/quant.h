@@ -270,6 +270,13 @@ void kiln_mm_gemm_q4_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *s
 void kiln_mm_gemm_q5_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_gemm_q6_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_gemm_iq4_xs_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* AVX-512 VNNI GEMVs (quant_gemv_*_avx512.c): 16 W rows per step, reduced
+ * by an add tree, the float steps once per 16 outputs; the dot's bits. */
+void kiln_mm_gemv_q4_0_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_q4_1_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_q5_0_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_q5_1_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_iq4_nl_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 #endif
 
 /* ---- the shared loop nest ----------------------------------------------- */

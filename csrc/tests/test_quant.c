@@ -223,6 +223,7 @@ int main(void) {
             check_type(q, 5, 19, ks[i], 0);
         }
         check_type(q, 3, 23, ks[nk - 1], 1);
+        check_type(q, 2, 45, ks[nk - 1], 0); /* the GEMVs take up to three rows at once */
         /* the GEMMs: whole and partial row tiles, several k blocks (the legacy
          * GEMM packs 32 blocks at a time, the K-quant one 4 super-blocks),
          * more rows than one m block (180 / 192) */

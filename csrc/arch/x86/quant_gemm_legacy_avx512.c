@@ -33,34 +33,15 @@ _Static_assert(((size_t)GL_KCB * GL_BLK + (size_t)GL_MB * KILN_QP_ACC) * 4 <= KI
 _Static_assert(GL_MB % GL_MR == 0, "m blocks hold whole layout tiles");
 _Static_assert(GL_MR == 12, "the tile switch below covers 1..12 rows");
 
-typedef enum { GL_Q4_0, GL_Q4_1, GL_Q5_0, GL_Q5_1, GL_IQ4_NL } gl_type;
+typedef kiln_qp_legacy gl_type;
 
-/* unpack_block: one block's 32 quants, unsigned, and its scales as f32. */
+/* unpack_block: one block's 32 unsigned quants and its scales as f32. */
 KILN_QP void unpack_block(gl_type ty, const uint8_t *blk, uint8_t *q, float *d, float *m) {
     uint16_t h[2];
     memcpy(h, blk, 4);
     *d = kiln_fp16_to_fp32(h[0]);
-    __m256i u;
-    switch (ty) {
-    case GL_Q4_0: u = kiln_qa_nibbles32(blk + 2); break;
-    case GL_Q4_1:
-        *m = kiln_fp16_to_fp32(h[1]);
-        u = kiln_qa_nibbles32(blk + 4);
-        break;
-    case GL_Q5_0:
-        u = _mm256_or_si256(kiln_qa_nibbles32(blk + 6), _mm256_and_si256(kiln_qa_bits32(blk + 2), _mm256_set1_epi8(0x10)));
-        break;
-    case GL_Q5_1:
-        *m = kiln_fp16_to_fp32(h[1]);
-        u = _mm256_or_si256(kiln_qa_nibbles32(blk + 8), _mm256_and_si256(kiln_qa_bits32(blk + 4), _mm256_set1_epi8(0x10)));
-        break;
-    default: {
-        const __m256i table = _mm256_xor_si256(
-            _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kiln_iq4nl_values)), _mm256_set1_epi8((char)0x80));
-        u = _mm256_shuffle_epi8(table, kiln_qa_nibbles32(blk + 2));
-    }
-    }
-    _mm256_store_si256((__m256i *)q, u);
+    if (ty == KILN_QP_Q4_1 || ty == KILN_QP_Q5_1) *m = kiln_fp16_to_fp32(h[1]);
+    _mm256_store_si256((__m256i *)q, kiln_qp_legacy_u(ty, blk));
 }
 
 /* pack_chunk packs blocks b0 .. b0+nblk-1 of the 16 rows into dst. */
@@ -79,8 +60,8 @@ KILN_QP void pack_chunk(gl_type ty, const uint8_t *const rows[KILN_QP_NR], size_
  * height mr = MR), from the packed chunk pk. */
 KILN_QP void gl_tile(gl_type ty, const int32_t *pk, int64_t kb0, int64_t nblk, const int32_t *xq, const int32_t *xc,
                      const float *xd, float *acc, const int MR) {
-    const int shift = ty == GL_Q4_0 ? 4 : ty == GL_Q5_0 ? 3 : 0; /* offset·Σx = (−128·Σx) >> shift */
-    const int has_min = ty == GL_Q4_1 || ty == GL_Q5_1;
+    const int shift = ty == KILN_QP_Q4_0 ? 4 : ty == KILN_QP_Q5_0 ? 3 : 0; /* offset·Σx = (−128·Σx) >> shift */
+    const int has_min = ty == KILN_QP_Q4_1 || ty == KILN_QP_Q5_1;
     for (int64_t s = 0; s < nblk; s++) {
         const int32_t *pb = pk + s * GL_BLK;
         const int64_t b = kb0 + s;
@@ -156,11 +137,11 @@ KILN_QP void gl_gemm(gl_type ty, size_t bsz, const kiln_mm *p, int64_t n0, int64
     KILN_TARGET_AVX512VNNI void kiln_mm_gemm_##ty##_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *s) { \
         gl_gemm(TY, sizeof(block), p, n0, n1, s);                                                                \
     }
-GL_KERNEL(q4_0, GL_Q4_0, block_q4_0)
-GL_KERNEL(q4_1, GL_Q4_1, block_q4_1)
-GL_KERNEL(q5_0, GL_Q5_0, block_q5_0)
-GL_KERNEL(q5_1, GL_Q5_1, block_q5_1)
-GL_KERNEL(iq4_nl, GL_IQ4_NL, block_iq4_nl)
+GL_KERNEL(q4_0, KILN_QP_Q4_0, block_q4_0)
+GL_KERNEL(q4_1, KILN_QP_Q4_1, block_q4_1)
+GL_KERNEL(q5_0, KILN_QP_Q5_0, block_q5_0)
+GL_KERNEL(q5_1, KILN_QP_Q5_1, block_q5_1)
+GL_KERNEL(iq4_nl, KILN_QP_IQ4_NL, block_iq4_nl)
 
 #else
 typedef int kiln_quant_gemm_legacy_avx512_unavailable; /* non-x86: keep the unit non-empty */

@@ -62,6 +62,72 @@ KILN_QP __m512i kiln_qp_x4(const void *p) {
     return _mm512_set1_epi32(v);
 }
 
+/* kiln_qp_rows points rows[0:16] at W rows j0.. of p; rows past nvalid
+ * alias the last valid one (their results are never stored). */
+KILN_QP void kiln_qp_rows(const kiln_mm *p, int64_t j0, int nvalid, const uint8_t *rows[KILN_QP_NR]) {
+    for (int l = 0; l < KILN_QP_NR; l++)
+        rows[l] = (const uint8_t *)p->w + (size_t)(j0 + (l < nvalid ? l : nvalid - 1)) * p->wstride;
+}
+
+
+/* The 32-element types' quants made unsigned (Q4_0 +8, Q5_0 +16, IQ4_NL
+ * +128; Q4_1 and Q5_1 are unsigned): the offset's share, offset·Σx, is
+ * taken off in integers by the kernels. */
+typedef enum { KILN_QP_Q4_0, KILN_QP_Q4_1, KILN_QP_Q5_0, KILN_QP_Q5_1, KILN_QP_IQ4_NL } kiln_qp_legacy;
+
+/* kiln_qp_offset is the type's unsigned offset (0: none; Q4_1/Q5_1 have a min instead). */
+KILN_QP int kiln_qp_offset(kiln_qp_legacy ty) {
+    return ty == KILN_QP_Q4_0 ? 8 : ty == KILN_QP_Q5_0 ? 16 : ty == KILN_QP_IQ4_NL ? 128 : 0;
+}
+
+/* kiln_qp_legacy_u: a block's 32 quants, unsigned, in element order. */
+KILN_QP __m256i kiln_qp_legacy_u(kiln_qp_legacy ty, const uint8_t *blk) {
+    switch (ty) {
+    case KILN_QP_Q4_0: return kiln_qa_nibbles32(blk + 2);
+    case KILN_QP_Q4_1: return kiln_qa_nibbles32(blk + 4);
+    case KILN_QP_Q5_0:
+        return _mm256_or_si256(kiln_qa_nibbles32(blk + 6), _mm256_and_si256(kiln_qa_bits32(blk + 2), _mm256_set1_epi8(0x10)));
+    case KILN_QP_Q5_1:
+        return _mm256_or_si256(kiln_qa_nibbles32(blk + 8), _mm256_and_si256(kiln_qa_bits32(blk + 4), _mm256_set1_epi8(0x10)));
+    default: {
+        const __m256i table = _mm256_xor_si256(
+            _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kiln_iq4nl_values)), _mm256_set1_epi8((char)0x80));
+        return _mm256_shuffle_epi8(table, kiln_qa_nibbles32(blk + 2));
+    }
+    }
+}
+
+/* kiln_qp_tree16 adds the 8 int32 lanes of each half of v[0..7] into one
+ * vector whose lane r is the sum of W row r, when v[i] carries row
+ * kiln_qp_row_lo(i) in its low half and kiln_qp_row_hi(i) in its high half. */
+KILN_QP __m512i kiln_qp_tree16(const __m512i v[8]) {
+    __m512i w[4], u[2];
+    for (int i = 0; i < 4; i++)
+        w[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]),
+                                _mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]));
+    for (int i = 0; i < 2; i++)
+        u[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(w[2 * i], w[2 * i + 1]),
+                                _mm512_unpackhi_epi64(w[2 * i], w[2 * i + 1]));
+    return _mm512_add_epi32(_mm512_shuffle_i32x4(u[0], u[1], 0x88), _mm512_shuffle_i32x4(u[0], u[1], 0xdd));
+}
+static inline int kiln_qp_row_lo(int i) { return i < 4 ? i : i + 4; }
+static inline int kiln_qp_row_hi(int i) { return i < 4 ? i + 4 : i + 8; }
+
+/* kiln_qp_sum32 is Σ of 32 signed X quants, in every lane. */
+KILN_QP __m512i kiln_qp_sum32(__m256i x) {
+    __m256i c = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), x);
+    c = _mm256_add_epi32(c, _mm256_permute2x128_si256(c, c, 1));
+    c = _mm256_add_epi32(c, _mm256_shuffle_epi32(c, 0x4e));
+    c = _mm256_add_epi32(c, _mm256_shuffle_epi32(c, 0xb1));
+    return _mm512_broadcast_i64x4(c);
+}
+
+/* kiln_qp_lanes_sum16 is the fixed sum of eight lane vectors, output by output. */
+KILN_QP __m512 kiln_qp_lanes_sum16(const __m512 l[8]) {
+    return _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(l[0], l[4]), _mm512_add_ps(l[2], l[6])),
+                         _mm512_add_ps(_mm512_add_ps(l[1], l[5]), _mm512_add_ps(l[3], l[7])));
+}
+
 /* kiln_qp_store_rows writes y[i, j0 : j0+nvalid] for rows = rows of
  * accumulators acc (KILN_QP_ACC floats each): the fixed sum of the eight
  * lanes, output by output. */
@@ -70,17 +136,8 @@ KILN_QP void kiln_qp_store_rows(const float *acc, int64_t rows, float *y, int64_
     for (int64_t i = 0; i < rows; i++, acc += KILN_QP_ACC) {
         __m512 l[8];
         for (int v = 0; v < 8; v++) l[v] = _mm512_load_ps(acc + v * KILN_QP_NR);
-        const __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(l[0], l[4]), _mm512_add_ps(l[2], l[6])),
-                                       _mm512_add_ps(_mm512_add_ps(l[1], l[5]), _mm512_add_ps(l[3], l[7])));
-        _mm512_mask_storeu_ps(y + i * ldy, keep, s);
+        _mm512_mask_storeu_ps(y + i * ldy, keep, kiln_qp_lanes_sum16(l));
     }
-}
-
-/* kiln_qp_rows points rows[0:16] at W rows j0.. of p; rows past nvalid
- * alias the last valid one (their results are never stored). */
-KILN_QP void kiln_qp_rows(const kiln_mm *p, int64_t j0, int nvalid, const uint8_t *rows[KILN_QP_NR]) {
-    for (int l = 0; l < KILN_QP_NR; l++)
-        rows[l] = (const uint8_t *)p->w + (size_t)(j0 + (l < nvalid ? l : nvalid - 1)) * p->wstride;
 }
 
 #endif /* KILN_X86 */

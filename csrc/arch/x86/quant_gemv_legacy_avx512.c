@@ -1,0 +1,109 @@
+/* quant_gemv_legacy_avx512.c — AVX-512 VNNI GEMV (decode, m below the
+ * GEMM's threshold) of the 32-element types Q4_0, Q4_1, Q5_0, Q5_1 and
+ * IQ4_NL against Q8_0 activations (p->xq, p->xd).
+ *
+ * 16 W rows per step, as the Q8_0 GEMV does: per block, vector i holds the
+ * 32 unsigned quants of row kiln_qp_row_lo(i) in its low half and of row
+ * kiln_qp_row_hi(i) in its high half; one VPDPBUSD each against the X block
+ * broadcast, an add tree (kiln_qp_tree16) leaves lane r = the int32 dot of
+ * row r, and the offset's share offset·Σx (Σx once per block and X row,
+ * shared by the 16 rows) is taken off. Those are quant.h's exact sums; the
+ * float steps (block b into lane b % 8, then the fixed lane sum) run once
+ * per 16 outputs, lane for lane the scalar reference's. So an output has
+ * the reference's bits, and the GEMM's.
+ *
+ * W is read once, block by block across 16 rows: the 16-row group
+ * GV_AHEAD groups ahead (a contiguous run of W) is prefetched a step's
+ * worth of bytes per step. */
+#include "../../kernels.h"
+#include "quant_pack_avx512.h"
+
+#if KILN_X86
+
+enum { GV_MAXR = 3 };
+_Static_assert(GV_MAXR + 1 >= KILN_MM_Q8G_MIN_M, "the GEMV covers every m below the GEMM's threshold");
+
+/* How many 16-row groups ahead W is prefetched. */
+#ifndef GV_AHEAD
+#define GV_AHEAD 2
+#endif
+
+// y[i0:i0+MR, j0:j0+16] for W rows rows[0:16] (blocks of bsz bytes).
+KILN_QP void gv_tile(kiln_qp_legacy ty, size_t bsz, const kiln_mm *p, const uint8_t *const rows[KILN_QP_NR],
+                     int64_t j0, int nvalid, const int MR) {
+    const int64_t nb = p->k / KILN_QK8_0, nbpad = p->kpad / KILN_QK8_0;
+    const int offset = kiln_qp_offset(ty), has_min = ty == KILN_QP_Q4_1 || ty == KILN_QP_Q5_1;
+    const size_t step = KILN_QP_NR * bsz;
+    const char *pf = (const char *)rows[0] + (size_t)GV_AHEAD * KILN_QP_NR * p->wstride, *pf_to = pf;
+    _Alignas(64) float acc[GV_MAXR][KILN_QP_ACC];
+    for (int r = 0; r < MR; r++) memset(acc[r], 0, sizeof acc[r]);
+    for (int64_t b = 0; b < nb; b++) {
+        for (pf_to += step; pf < pf_to; pf += 64) _mm_prefetch(pf, _MM_HINT_T0);
+        uint16_t d16[KILN_QP_NR], m16[KILN_QP_NR];
+        for (int l = 0; l < KILN_QP_NR; l++) {
+            memcpy(&d16[l], rows[l] + b * bsz, 2);
+            if (has_min) memcpy(&m16[l], rows[l] + b * bsz + 2, 2);
+        }
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d16));
+        __m512i wv[8];
+        for (int i = 0; i < 8; i++)
+            wv[i] = _mm512_inserti64x4(_mm512_castsi256_si512(kiln_qp_legacy_u(ty, rows[kiln_qp_row_lo(i)] + b * bsz)),
+                                       kiln_qp_legacy_u(ty, rows[kiln_qp_row_hi(i)] + b * bsz), 1);
+        for (int r = 0; r < MR; r++) {
+            const __m256i x = _mm256_loadu_si256((const __m256i *)(p->xq + r * p->kpad + b * KILN_QK8_0));
+            const __m512i xv = _mm512_broadcast_i64x4(x);
+            __m512i s[8];
+            for (int i = 0; i < 8; i++) s[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv[i], xv);
+            __m512i dot = kiln_qp_tree16(s);
+            const __m512i sx = offset || has_min ? kiln_qp_sum32(x) : _mm512_setzero_si512();
+            if (offset) dot = _mm512_sub_epi32(dot, _mm512_mullo_epi32(sx, _mm512_set1_epi32(offset)));
+            const __m512 dx = _mm512_set1_ps(p->xd[r * nbpad + b]);
+            float *lane = acc[r] + (b % 8) * KILN_QP_NR;
+            __m512 f = _mm512_add_ps(_mm512_load_ps(lane), _mm512_mul_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(dot)));
+            if (has_min) {
+                const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)m16));
+                f = _mm512_add_ps(f, _mm512_mul_ps(_mm512_mul_ps(mw, dx), _mm512_cvtepi32_ps(sx)));
+            }
+            _mm512_store_ps(lane, f);
+        }
+    }
+    for (int r = 0; r < MR; r++) kiln_qp_store_rows(acc[r], 1, p->y + r * p->n + j0, p->n, nvalid);
+}
+
+// y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ for m <= GV_MAXR; W rows of type ty.
+KILN_QP void gv_gemv(kiln_qp_legacy ty, size_t bsz, const kiln_mm *p, int64_t n0, int64_t n1) {
+    for (int64_t j0 = n0; j0 < n1; j0 += KILN_QP_NR) {
+        const int nvalid = n1 - j0 >= KILN_QP_NR ? KILN_QP_NR : (int)(n1 - j0);
+        const uint8_t *rows[KILN_QP_NR];
+        kiln_qp_rows(p, j0, nvalid, rows);
+        switch (p->m) {
+        case 3: gv_tile(ty, bsz, p, rows, j0, nvalid, 3); break;
+        case 2: gv_tile(ty, bsz, p, rows, j0, nvalid, 2); break;
+        default: gv_tile(ty, bsz, p, rows, j0, nvalid, 1); break;
+        }
+    }
+}
+
+/* kiln_mm_gemv_<type>_avx512 runs the GEMV for m <= 3 and the rows of X
+ * one group of three at a time beyond (only when a caller forces it). */
+#define GV_KERNEL(ty, TY, block)                                                                                 \
+    KILN_TARGET_AVX512VNNI void kiln_mm_gemv_##ty##_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *s) { \
+        (void)s;                                                                                                 \
+        for (int64_t i0 = 0; i0 < p->m; i0 += GV_MAXR) {                                                         \
+            kiln_mm q = *p;                                                                                      \
+            q.m = p->m - i0 < GV_MAXR ? p->m - i0 : GV_MAXR;                                                     \
+            q.xq = p->xq + i0 * p->kpad;                                                                         \
+            q.xd = p->xd + i0 * (p->kpad / KILN_QK8_0);                                                          \
+            q.y = p->y + i0 * p->n;                                                                              \
+            gv_gemv(TY, sizeof(block), &q, n0, n1);                                                              \
+        }                                                                                                        \
+    }
+GV_KERNEL(q4_0, KILN_QP_Q4_0, block_q4_0)
+GV_KERNEL(q4_1, KILN_QP_Q4_1, block_q4_1)
+GV_KERNEL(q5_0, KILN_QP_Q5_0, block_q5_0)
+GV_KERNEL(q5_1, KILN_QP_Q5_1, block_q5_1)
+GV_KERNEL(iq4_nl, KILN_QP_IQ4_NL, block_iq4_nl)
+
+#else
+typedef int kiln_quant_gemv_legacy_avx512_unavailable; /* non-x86: keep the unit non-empty */
+#endif /* KILN_X86 */
