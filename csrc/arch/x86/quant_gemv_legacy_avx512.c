@@ -36,19 +36,18 @@ KILN_QP void gv_tile(kiln_qp_legacy ty, size_t bsz, const kiln_mm *p, const uint
     const size_t step = KILN_QP_NR * bsz;
     const char *pf = (const char *)rows[0] + (size_t)GV_AHEAD * KILN_QP_NR * p->wstride, *pf_to = pf;
     _Alignas(64) float acc[GV_MAXR][KILN_QP_ACC];
+    int32_t off32[KILN_QP_NR]; /* row l's bytes from row 0 (the caller checked they fit) */
+    for (int l = 0; l < KILN_QP_NR; l++) off32[l] = (int32_t)(rows[l] - rows[0]);
+    const __m512i offs = _mm512_loadu_si512(off32);
     for (int r = 0; r < MR; r++) memset(acc[r], 0, sizeof acc[r]);
     for (int64_t b = 0; b < nb; b++) {
         for (pf_to += step; pf < pf_to; pf += 64) _mm_prefetch(pf, _MM_HINT_T0);
-        uint16_t d16[KILN_QP_NR], m16[KILN_QP_NR];
-        for (int l = 0; l < KILN_QP_NR; l++) {
-            memcpy(&d16[l], rows[l] + b * bsz, 2);
-            if (has_min) memcpy(&m16[l], rows[l] + b * bsz + 2, 2);
-        }
-        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d16));
+        /* d (and m) of the 16 rows: the block's first 32 bits, gathered */
+        const __m512i head = _mm512_i32gather_epi32(offs, rows[0] + b * bsz, 1);
+        const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(head));
         __m512i wv[8];
         for (int i = 0; i < 8; i++)
-            wv[i] = _mm512_inserti64x4(_mm512_castsi256_si512(kiln_qp_legacy_u(ty, rows[kiln_qp_row_lo(i)] + b * bsz)),
-                                       kiln_qp_legacy_u(ty, rows[kiln_qp_row_hi(i)] + b * bsz), 1);
+            wv[i] = kiln_qp_legacy_u2(ty, rows[kiln_qp_row_lo(i)] + b * bsz, rows[kiln_qp_row_hi(i)] + b * bsz);
         for (int r = 0; r < MR; r++) {
             const __m256i x = _mm256_loadu_si256((const __m256i *)(p->xq + r * p->kpad + b * KILN_QK8_0));
             const __m512i xv = _mm512_broadcast_i64x4(x);
@@ -61,7 +60,7 @@ KILN_QP void gv_tile(kiln_qp_legacy ty, size_t bsz, const kiln_mm *p, const uint
             float *lane = acc[r] + (b % 8) * KILN_QP_NR;
             __m512 f = _mm512_add_ps(_mm512_load_ps(lane), _mm512_mul_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(dot)));
             if (has_min) {
-                const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)m16));
+                const __m512 mw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(head, 16)));
                 f = _mm512_add_ps(f, _mm512_mul_ps(_mm512_mul_ps(mw, dx), _mm512_cvtepi32_ps(sx)));
             }
             _mm512_store_ps(lane, f);
@@ -70,8 +69,23 @@ KILN_QP void gv_tile(kiln_qp_legacy ty, size_t bsz, const kiln_mm *p, const uint
     for (int r = 0; r < MR; r++) kiln_qp_store_rows(acc[r], 1, p->y + r * p->n + j0, p->n, nvalid);
 }
 
+/* gv_dot is the type's AVX2 dot (the same bits), for rows too long to gather. */
+static kiln_qdot_fn gv_dot(kiln_qp_legacy ty) {
+    switch (ty) {
+    case KILN_QP_Q4_0: return kiln_dot_q4_0_avx2;
+    case KILN_QP_Q4_1: return kiln_dot_q4_1_avx2;
+    case KILN_QP_Q5_0: return kiln_dot_q5_0_avx2;
+    case KILN_QP_Q5_1: return kiln_dot_q5_1_avx2;
+    default: return kiln_dot_iq4_nl_avx2;
+    }
+}
+
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ for m <= GV_MAXR; W rows of type ty.
 KILN_QP void gv_gemv(kiln_qp_legacy ty, size_t bsz, const kiln_mm *p, int64_t n0, int64_t n1) {
+    if (p->wstride > (size_t)(INT32_MAX / KILN_QP_NR)) { /* 16 rows' offsets must fit the gather's int32 */
+        kiln_mm_qdot(p, n0, n1, gv_dot(ty), NULL);
+        return;
+    }
     for (int64_t j0 = n0; j0 < n1; j0 += KILN_QP_NR) {
         const int nvalid = n1 - j0 >= KILN_QP_NR ? KILN_QP_NR : (int)(n1 - j0);
         const uint8_t *rows[KILN_QP_NR];

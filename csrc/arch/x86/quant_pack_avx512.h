@@ -97,6 +97,30 @@ KILN_QP __m256i kiln_qp_legacy_u(kiln_qp_legacy ty, const uint8_t *blk) {
     }
 }
 
+/* kiln_qp_legacy_u2: blocks a and b's unsigned quants (kiln_qp_legacy_u)
+ * in one zmm, a's in the low half: each 16 quant bytes are loaded into two
+ * 128-bit lanes, the second shifted down a nibble, and Q5's fifth bits
+ * come from one 64-bit mask (bit e of a's qh, then of b's). */
+KILN_QP __m512i kiln_qp_legacy_u2(kiln_qp_legacy ty, const uint8_t *a, const uint8_t *b) {
+    const int qs = ty == KILN_QP_Q4_1 ? 4 : ty == KILN_QP_Q5_0 ? 6 : ty == KILN_QP_Q5_1 ? 8 : 2;
+    __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(a + qs)))),
+                                   _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(b + qs))), 1);
+    z = _mm512_and_si512(_mm512_mask_srli_epi16(z, (__mmask32)0xFF00FF00u, z, 4), _mm512_set1_epi8(0xF));
+    if (ty == KILN_QP_Q5_0 || ty == KILN_QP_Q5_1) {
+        const int qh = ty == KILN_QP_Q5_0 ? 2 : 4;
+        uint32_t ha, hb;
+        memcpy(&ha, a + qh, 4);
+        memcpy(&hb, b + qh, 4);
+        z = _mm512_or_si512(z, _mm512_maskz_mov_epi8(_cvtu64_mask64((uint64_t)ha | (uint64_t)hb << 32), _mm512_set1_epi8(0x10)));
+    }
+    if (ty == KILN_QP_IQ4_NL) {
+        const __m512i table = _mm512_xor_si512(
+            _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kiln_iq4nl_values)), _mm512_set1_epi8((char)0x80));
+        z = _mm512_shuffle_epi8(table, z);
+    }
+    return z;
+}
+
 /* kiln_qp_tree16 adds the 8 int32 lanes of each half of v[0..7] into one
  * vector whose lane r is the sum of W row r, when v[i] carries row
  * kiln_qp_row_lo(i) in its low half and kiln_qp_row_hi(i) in its high half. */
