@@ -251,8 +251,8 @@ void kiln_quant_rows_avx512(kiln_kernels *t, uint32_t features) {
     QMM_ROW_Q8X(KILN_TYPE_Q5_0, q5_0);
     QMM_ROW_Q8X(KILN_TYPE_Q5_1, q5_1);
     QMM_ROW_Q8X(KILN_TYPE_IQ4_NL, iq4_nl);
-    QMM_ROW_DOT(KILN_TYPE_Q4_K, q4_K);
-    QMM_ROW_DOT(KILN_TYPE_Q5_K, q5_K);
+    QMM_ROW(KILN_TYPE_Q4_K, q4_K, kiln_mm_gemv_q4_K_avx512, "avx512-vnni 16-row dot (vpdpbusd, exact int32 sums)");
+    QMM_ROW(KILN_TYPE_Q5_K, q5_K, kiln_mm_gemv_q5_K_avx512, "avx512-vnni 16-row dot (vpdpbusd, exact int32 sums)");
     QMM_ROW_DOT(KILN_TYPE_Q6_K, q6_K);
     QMM_ROW_DOT(KILN_TYPE_IQ4_XS, iq4_xs);
 }

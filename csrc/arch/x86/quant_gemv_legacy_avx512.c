@@ -25,7 +25,7 @@ _Static_assert(GV_MAXR + 1 >= KILN_MM_Q8G_MIN_M, "the GEMV covers every m below 
 
 /* How many 16-row groups ahead W is prefetched. */
 #ifndef GV_AHEAD
-#define GV_AHEAD 2
+#define GV_AHEAD 1
 #endif
 
 // y[i0:i0+MR, j0:j0+16] for W rows rows[0:16] (blocks of bsz bytes).

@@ -1,0 +1,189 @@
+/* quant_gemv_k_avx512.c — AVX-512 VNNI GEMV (decode, m below the GEMM's
+ * threshold) of Q4_K and Q5_K against Q8_K activations (p->xk).
+ *
+ * 16 W rows per step; per super-block and W row:
+ *  - the 6-bit scales and mins are unpacked with 32-bit masks (eight scale
+ *    bytes, eight min bytes), as llama.cpp does;
+ *  - one zmm holds the quants of 32-byte chunks c and c+1 (c = 0, 2): its
+ *    low nibbles are sub-blocks 2c (low half) and 2c+2 (high half), its
+ *    high nibbles 2c+1 and 2c+3; VPMADDUBSW against X's matching halves
+ *    (four X vectors per super-block, shared by the rows) and VPDPWSSD by
+ *    each half's sub-block scale accumulate 16 int32 lanes whose sum is the
+ *    row's Σ sc·dot (row_sum);
+ *  - the min sum Σ mn·(X's 32-element sums) by VPMADDWD, four rows per zmm.
+ * Add trees leave lane r = row r's exact int32 sums (quant.h), and the
+ * float steps (block b into lane b % 8, the fixed lane sum) run once per
+ * 16 outputs, lane for lane the scalar reference's: the same bits as the
+ * dot and the GEMM. W is prefetched GV_AHEAD 16-row groups ahead. */
+#include "../../kernels.h"
+#include "quant_pack_avx512.h"
+
+#if KILN_X86
+
+enum { GVK_MAXR = 3 };
+_Static_assert(GVK_MAXR + 1 >= KILN_MM_Q8G_MIN_M, "the GEMV covers every m below the GEMM's threshold");
+
+#ifndef GV_AHEAD
+#define GV_AHEAD 1
+#endif
+#ifndef GV_HINT
+#define GV_HINT _MM_HINT_T0
+#endif
+
+/* scales_mins unpacks a Q4_K/Q5_K block's 12 scale bytes: sc[0..7], mn[0..7]. */
+KILN_QP void scales_mins(const uint8_t *packed, uint64_t *sc, uint64_t *mn) {
+    const uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
+    uint32_t u[4];
+    memcpy(u, packed, 12);
+    u[3] = ((u[2] >> 4) & kmask2) | (((u[1] >> 6) & kmask3) << 4);
+    const uint32_t uaux = u[1] & kmask1;
+    u[1] = (u[2] & kmask2) | (((u[0] >> 6) & kmask3) << 4);
+    u[2] = uaux;
+    u[0] &= kmask1;
+    *sc = (uint64_t)u[0] | (uint64_t)u[1] << 32;
+    *mn = (uint64_t)u[2] | (uint64_t)u[3] << 32;
+}
+
+/* tree4: v[e] carries row 4L+e in 128-bit lane L (four int32 each); lane
+ * 4L+e of the result is that row's sum. */
+KILN_QP __m512i tree4(const __m512i v[4]) {
+    const __m512i w0 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
+    const __m512i w1 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(w0, w1), _mm512_unpackhi_epi64(w0, w1));
+}
+
+/* row_sum: Σ sc·dot of one W row's super-block (16 lanes to be added).
+ * VPMADDUBSW gives int16 pair sums of quant·x (|2·31·128| < 2^15: exact),
+ * VPDPWSSD multiplies them by the sub-block's scale (an int16 in both
+ * halves of every lane, picked from the eight scale bytes by VPSHUFB) and
+ * accumulates in int32: exact. */
+KILN_QP __m512i row_sum(const uint8_t *blk, int q5, uint64_t sc8, const __m512i xv[4], const __m512i pick[4]) {
+    const __m512i sc = _mm512_set1_epi64((long long)sc8);
+    const __m512i low4 = _mm512_set1_epi8(0xF);
+    const uint8_t *qs = blk + (q5 ? 48 : 16);
+    __m512i hb = _mm512_setzero_si512();
+    if (q5) hb = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk + 16)));
+    __m512i t = _mm512_setzero_si512();
+    for (int h = 0; h < 2; h++) { /* chunks 2h, 2h+1: sub-blocks 4h + {0, 2} (low nibbles), 4h + {1, 3} */
+        const __m512i q = _mm512_loadu_si512(qs + 64 * h);
+        __m512i lo = _mm512_and_si512(q, low4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+        if (q5) { /* chunk c's fifth bits: bit 2c (low nibbles) and 2c+1 of qh */
+            const __m512i one = _mm512_set1_epi8(1);
+            const __m512i cl = _mm512_inserti64x4(_mm512_set1_epi16((short)(4 * h)), _mm256_set1_epi16((short)(4 * h + 2)), 1);
+            lo = _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hb, cl), one), 4));
+            const __m512i ch = _mm512_add_epi16(cl, _mm512_set1_epi16(1));
+            hi = _mm512_or_si512(hi, _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hb, ch), one), 4));
+        }
+        t = _mm512_dpwssd_epi32(t, _mm512_maddubs_epi16(lo, xv[2 * h]), _mm512_shuffle_epi8(sc, pick[2 * h]));
+        t = _mm512_dpwssd_epi32(t, _mm512_maddubs_epi16(hi, xv[2 * h + 1]), _mm512_shuffle_epi8(sc, pick[2 * h + 1]));
+    }
+    return t;
+}
+
+/* scale_pick: VPSHUFB controls making int16 lanes of scale a (low half) and
+ * b (high half) from the eight scale bytes: a = 4h + (odd), b = a + 2. */
+KILN_QP void scale_pick(__m512i pick[4]) {
+    for (int v = 0; v < 4; v++) {
+        const int a = 4 * (v / 2) + (v % 2), b = a + 2;
+        const __m256i ca = _mm256_set1_epi16((short)(0xFF00 | a)), cb = _mm256_set1_epi16((short)(0xFF00 | b));
+        pick[v] = _mm512_inserti64x4(_mm512_castsi256_si512(ca), cb, 1);
+    }
+}
+
+// y[0:MR, j0:j0+16] for W rows rows[0:16] (Q4_K or Q5_K blocks of bsz bytes).
+KILN_QP void gvk_tile(int q5, size_t bsz, const kiln_mm *p, const uint8_t *const rows[KILN_QP_NR], int64_t j0,
+                      int nvalid, const int MR) {
+    const int64_t nbk = p->k / KILN_QK_K;
+    const size_t step = KILN_QP_NR * bsz;
+    const char *pf = (const char *)rows[0] + (size_t)GV_AHEAD * KILN_QP_NR * p->wstride, *pf_to = pf;
+    _Alignas(64) float acc[GVK_MAXR][KILN_QP_ACC];
+    for (int r = 0; r < MR; r++) memset(acc[r], 0, sizeof acc[r]);
+    int32_t off32[KILN_QP_NR];
+    for (int l = 0; l < KILN_QP_NR; l++) off32[l] = (int32_t)(rows[l] - rows[0]);
+    const __m512i offs = _mm512_loadu_si512(off32);
+    __m512i pick[4];
+    scale_pick(pick);
+    for (int64_t b = 0; b < nbk; b++) {
+        for (pf_to += step; pf < pf_to; pf += 64) _mm_prefetch(pf, GV_HINT);
+        const __m512i head = _mm512_i32gather_epi32(offs, rows[0] + b * bsz, 1);
+        const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(head));
+        const __m512 dmw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(head, 16)));
+        uint64_t sc8[KILN_QP_NR], mn8[KILN_QP_NR];
+        for (int l = 0; l < KILN_QP_NR; l++) scales_mins(rows[l] + b * bsz + 4, &sc8[l], &mn8[l]);
+        for (int r = 0; r < MR; r++) {
+            const block_q8_K *x = (const block_q8_K *)p->xk + r * nbk + b;
+            __m512i xv[4];
+            for (int h = 0; h < 2; h++) {
+                xv[2 * h] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(x->qs + 128 * h))),
+                                               _mm256_loadu_si256((const __m256i *)(x->qs + 128 * h + 64)), 1);
+                xv[2 * h + 1] = _mm512_inserti64x4(
+                    _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(x->qs + 128 * h + 32))),
+                    _mm256_loadu_si256((const __m256i *)(x->qs + 128 * h + 96)), 1);
+            }
+            __m512i v[8];
+            for (int i = 0; i < 8; i++) {
+                const int a = kiln_qp_row_lo(i), c = kiln_qp_row_hi(i);
+                const __m512i ta = row_sum(rows[a] + b * bsz, q5, sc8[a], xv, pick),
+                              tc = row_sum(rows[c] + b * bsz, q5, sc8[c], xv, pick);
+                v[i] = _mm512_add_epi32(_mm512_shuffle_i64x2(ta, tc, 0x44), _mm512_shuffle_i64x2(ta, tc, 0xEE));
+            }
+            const __m512i sumi = kiln_qp_tree16(v);
+            /* X's 32-element sums as int16 pairs, against four rows' mins per zmm */
+            const __m256i bs = _mm256_loadu_si256((const __m256i *)x->bsums);
+            const __m512i pairs = _mm512_broadcast_i32x4(_mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1)));
+            __m512i mv[4];
+            for (int e = 0; e < 4; e++) {
+                const __m256i m8 = _mm256_set_epi64x((long long)mn8[12 + e], (long long)mn8[8 + e], (long long)mn8[4 + e],
+                                                     (long long)mn8[e]);
+                mv[e] = _mm512_madd_epi16(_mm512_cvtepu8_epi16(m8), pairs);
+            }
+            const __m512i summ = tree4(mv);
+            const __m512 dx = _mm512_set1_ps(x->d);
+            float *lane = acc[r] + (b % 8) * KILN_QP_NR;
+            __m512 f = _mm512_add_ps(_mm512_load_ps(lane), _mm512_mul_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(sumi)));
+            f = _mm512_sub_ps(f, _mm512_mul_ps(_mm512_mul_ps(dmw, dx), _mm512_cvtepi32_ps(summ)));
+            _mm512_store_ps(lane, f);
+        }
+    }
+    for (int r = 0; r < MR; r++) kiln_qp_store_rows(acc[r], 1, p->y + r * p->n + j0, p->n, nvalid);
+}
+
+// y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W rows Q4_K (q5 = 0) or Q5_K.
+KILN_QP void gvk_gemv(int q5, const kiln_mm *p, int64_t n0, int64_t n1) {
+    const size_t bsz = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
+    if (p->wstride > (size_t)(INT32_MAX / KILN_QP_NR)) { /* 16 rows' offsets must fit the gather's int32 */
+        kiln_mm_qdot(p, n0, n1, q5 ? kiln_dot_q5_K_avx2 : kiln_dot_q4_K_avx2, NULL);
+        return;
+    }
+    const int64_t nbk = p->k / KILN_QK_K;
+    for (int64_t i0 = 0; i0 < p->m; i0 += GVK_MAXR) {
+        kiln_mm q = *p;
+        q.m = p->m - i0 < GVK_MAXR ? p->m - i0 : GVK_MAXR;
+        q.xk = (const block_q8_K *)p->xk + i0 * nbk;
+        q.y = p->y + i0 * p->n;
+        for (int64_t j0 = n0; j0 < n1; j0 += KILN_QP_NR) {
+            const int nvalid = n1 - j0 >= KILN_QP_NR ? KILN_QP_NR : (int)(n1 - j0);
+            const uint8_t *rows[KILN_QP_NR];
+            kiln_qp_rows(&q, j0, nvalid, rows);
+            switch (q.m) {
+            case 3: gvk_tile(q5, bsz, &q, rows, j0, nvalid, 3); break;
+            case 2: gvk_tile(q5, bsz, &q, rows, j0, nvalid, 2); break;
+            default: gvk_tile(q5, bsz, &q, rows, j0, nvalid, 1); break;
+            }
+        }
+    }
+}
+
+KILN_TARGET_AVX512VNNI void kiln_mm_gemv_q4_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *s) {
+    (void)s;
+    gvk_gemv(0, p, n0, n1);
+}
+
+KILN_TARGET_AVX512VNNI void kiln_mm_gemv_q5_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *s) {
+    (void)s;
+    gvk_gemv(1, p, n0, n1);
+}
+
+#else
+typedef int kiln_quant_gemv_k_avx512_unavailable; /* non-x86: keep the unit non-empty */
+#endif /* KILN_X86 */
