@@ -1,7 +1,10 @@
 /* quant_avx512.c — AVX-512 VNNI dot products of the 256-element weight
- * types (Q4_K, Q5_K, Q6_K, IQ4_XS) and the rows of the AVX-512 kernel table
- * for every quantized type but Q2_K and Q3_K (the 32-element types' GEMV
- * and every GEMM live in quant_gemv_*_avx512.c and quant_gemm_*_avx512.c).
+ * types (Q6_K, IQ4_XS; Q4_K/Q5_K below the GEMV's row count) and the rows
+ * of the AVX-512 kernel table for every quantized type (the GEMVs of the
+ * 32-element types and of Q4_K/Q5_K, and every GEMM, live in
+ * quant_gemv_*_avx512.c and quant_gemm_*_avx512.c). Q2_K and Q3_K keep the
+ * AVX2 dots for decode: no AVX-512 dot of theirs exists yet, and dispatch
+ * never picks a slower variant.
  *
  * vpdpbusd multiplies unsigned by signed bytes, so every format's quants
  * are made unsigned by an offset (IQ4 values +128; Q4_K, Q5_K, Q6_K quants
@@ -254,6 +257,12 @@ void kiln_quant_rows_avx512(kiln_kernels *t, uint32_t features) {
     QMM_ROW(KILN_TYPE_Q4_K, q4_K, kiln_mm_gemv_q4_K_avx512, "avx512-vnni 16-row dot (vpdpbusd, exact int32 sums)");
     QMM_ROW(KILN_TYPE_Q5_K, q5_K, kiln_mm_gemv_q5_K_avx512, "avx512-vnni 16-row dot (vpdpbusd, exact int32 sums)");
     QMM_ROW_DOT(KILN_TYPE_Q6_K, q6_K);
+    /* Q2_K, Q3_K: the AVX2 dots stay for m below the GEMM's threshold */
+    for (int ty = KILN_TYPE_Q2_K; ty <= KILN_TYPE_Q3_K; ty++) {
+        t->types[ty].gemm = ty == KILN_TYPE_Q2_K ? kiln_mm_gemm_q2_K_avx512 : kiln_mm_gemm_q3_K_avx512;
+        t->types[ty].gemm_min_m = GEMM_MIN_M;
+        t->types[ty].gemm_variant = "avx512-vnni int8 16-column outer product (vpdpbusd)";
+    }
     QMM_ROW_DOT(KILN_TYPE_IQ4_XS, iq4_xs);
 }
 

@@ -1,22 +1,23 @@
 /* quant_gemm_k_avx512.c — AVX-512 VNNI GEMM (prefill) of the 256-element
- * weight types Q4_K, Q5_K, Q6_K and IQ4_XS against Q8_K activations: an
+ * weight types Q2_K … Q6_K and IQ4_XS against Q8_K activations: an
  * int8 outer product on VPDPBUSD (quant_pack_avx512.h says how).
  *
  * Arithmetic: per super-block and output, the exact int32 sums of quant.h
- * (sub-block dots times their integer scales; Q4_K/Q5_K the min sum
- * Σ mn·(X's 32-element sums); Q6_K and IQ4_XS the offset share of their
- * unsigned quants) and then the reference's float steps into lane b % 8.
+ * (sub-block dots times their integer scales; Q2_K/Q4_K/Q5_K the min sum
+ * Σ mn·(X's 16- or 32-element sums); Q3_K, Q6_K and IQ4_XS the offset
+ * share of their unsigned quants) and then the reference's float steps into lane b % 8.
  * The result is the scalar reference's, bit for bit, and so the GEMV's
  * (decode ≡ prefill) whatever m, tile or thread.
  *
  * Packed panel (per thread, one k block of GK_KCB super-blocks, 16 W rows):
  * for super-block s, in int32 units from s*GK_SB:
- *   q   [64 quads][16]   unsigned quants (Q6_K q, IQ4_XS value + 128)
+ *   q   [64 quads][16]   unsigned quants (Q3_K q + 4, Q6_K q, IQ4_XS value + 128)
  *   sc  [16][16]         int32 scale of group g (Q4_K/Q5_K/IQ4_XS: 8 groups of 32;
- *                        Q6_K: 16 groups of 16)
+ *                        Q2_K/Q3_K/Q6_K: 16 groups of 16)
  *   pr  [8][16]          int16 pairs for VPDPWSSD against X's 16-element sums
  *                        (bsums[2p], bsums[2p+1]): Q4_K/Q5_K (mn_p, mn_p),
- *                        Q6_K (sc_2p, sc_2p+1), IQ4_XS (sc_p, sc_p)
+ *                        Q2_K (mn_2p, mn_2p+1), Q3_K/Q6_K (sc_2p, sc_2p+1),
+ *                        IQ4_XS (sc_p, sc_p)
  *   d, dmin [16]         the super-block scales as f32
  * Unpacking and transposing happen once per panel and k block and are
  * reused by every X row of the m block (GK_MB rows).
@@ -42,7 +43,10 @@ _Static_assert(((size_t)GK_KCB * GK_SB + (size_t)GK_MB * KILN_QP_ACC) * 4 <= KIL
                "the K-quant GEMM's panel and accumulators must fit the per-thread scratch");
 _Static_assert(GK_MB % GK_MR == 0, "m blocks hold whole tiles");
 
-typedef enum { GK_Q4_K, GK_Q5_K, GK_Q6_K, GK_IQ4_XS } gk_type;
+typedef enum { GK_Q2_K, GK_Q3_K, GK_Q4_K, GK_Q5_K, GK_Q6_K, GK_IQ4_XS } gk_type;
+
+/* gk_groups16: the type's scales are per 16 elements (else per 32). */
+#define gk_groups16(ty) ((ty) == GK_Q2_K || (ty) == GK_Q3_K || (ty) == GK_Q6_K)
 
 KILN_QP uint32_t pair16(int a, int b) { return (uint32_t)(uint16_t)(int16_t)a | (uint32_t)(uint16_t)(int16_t)b << 16; }
 
@@ -50,6 +54,22 @@ KILN_QP uint32_t pair16(int a, int b) { return (uint32_t)(uint16_t)(int16_t)a | 
 KILN_QP void unpack_q(gk_type ty, const uint8_t *blk, uint8_t *q) {
     const __m256i low4 = _mm256_set1_epi8(0xF);
     switch (ty) {
+    case GK_Q2_K:
+    case GK_Q3_K: { /* 2-bit planes; Q3_K adds 4 where its hmask bit is set (q + 4) */
+        const uint8_t *qs = blk + (ty == GK_Q2_K ? 16 : 32);
+        const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+        const __m256i hm = ty == GK_Q3_K ? _mm256_loadu_si256((const __m256i *)blk) : _mm256_setzero_si256();
+        for (int half = 0; half < 2; half++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * half));
+            for (int j = 0; j < 4; j++) {
+                __m256i u = _mm256_and_si256(_mm256_srli_epi16(v, 2 * j), three);
+                if (ty == GK_Q3_K)
+                    u = _mm256_or_si256(u, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hm, 4 * half + j), one), 2));
+                _mm256_store_si256((__m256i *)(q + 128 * half + 32 * j), u);
+            }
+        }
+        break;
+    }
     case GK_Q4_K:
     case GK_Q5_K: {
         const uint8_t *qs = blk + (ty == GK_Q5_K ? 48 : 16);
@@ -105,6 +125,23 @@ KILN_QP void pack_scales(gk_type ty, const uint8_t *blk, int j, int32_t *dst) {
     int32_t *sc = dst + GK_SC, *pr = dst + GK_PR;
     uint16_t h[2];
     switch (ty) {
+    case GK_Q2_K: {
+        const block_q2_K *w = (const block_q2_K *)blk;
+        d[j] = kiln_fp16_to_fp32(w->d);
+        dmin[j] = kiln_fp16_to_fp32(w->dmin);
+        for (int g = 0; g < 16; g++) sc[g * KILN_QP_NR + j] = w->scales[g] & 0xF;
+        for (int p = 0; p < 8; p++) pr[p * KILN_QP_NR + j] = (int32_t)pair16(w->scales[2 * p] >> 4, w->scales[2 * p + 1] >> 4);
+        break;
+    }
+    case GK_Q3_K: {
+        const block_q3_K *w = (const block_q3_K *)blk;
+        int8_t s16[16];
+        kiln_q3_K_scales(w->scales, s16);
+        d[j] = kiln_fp16_to_fp32(w->d);
+        for (int g = 0; g < 16; g++) sc[g * KILN_QP_NR + j] = s16[g] - 32;
+        for (int p = 0; p < 8; p++) pr[p * KILN_QP_NR + j] = (int32_t)pair16(s16[2 * p] - 32, s16[2 * p + 1] - 32);
+        break;
+    }
     case GK_Q4_K:
     case GK_Q5_K:
         memcpy(h, blk, 4);
@@ -151,7 +188,7 @@ KILN_QP void pack_superblock(gk_type ty, const uint8_t *const rows[KILN_QP_NR], 
  * for X rows x[r] (r < MR), from the packed chunk pk. */
 KILN_QP void gk_tile(gk_type ty, const int32_t *pk, int64_t kb0, int64_t nsb, const block_q8_K *const *x, float *acc,
                      const int MR) {
-    const int groups = ty == GK_Q6_K ? 16 : 8, quads = 64 / groups;
+    const int groups = gk_groups16(ty) ? 16 : 8, quads = 64 / groups;
     for (int64_t s = 0; s < nsb; s++) {
         const int32_t *pq = pk + s * GK_SB;
         const int64_t b = kb0 + s;
@@ -188,11 +225,12 @@ KILN_QP void gk_tile(gk_type ty, const int32_t *pk, int64_t kb0, int64_t nsb, co
             float *lane = acc + r * KILN_QP_ACC + (b % 8) * KILN_QP_NR;
             const __m512 dx = _mm512_set1_ps(x[r][b].d);
             __m512 f = _mm512_load_ps(lane);
-            if (ty == GK_Q4_K || ty == GK_Q5_K) {
+            if (ty == GK_Q2_K || ty == GK_Q4_K || ty == GK_Q5_K) {
                 f = _mm512_add_ps(f, _mm512_mul_ps(_mm512_mul_ps(dv, dx), _mm512_cvtepi32_ps(sum[r])));
                 f = _mm512_sub_ps(f, _mm512_mul_ps(_mm512_mul_ps(dmv, dx), _mm512_cvtepi32_ps(dot[r])));
             } else {
-                const __m512i sumi = _mm512_sub_epi32(sum[r], _mm512_slli_epi32(dot[r], ty == GK_Q6_K ? 5 : 7));
+                const int shift = ty == GK_Q3_K ? 2 : ty == GK_Q6_K ? 5 : 7; /* offset 4, 32, 128 */
+                const __m512i sumi = _mm512_sub_epi32(sum[r], _mm512_slli_epi32(dot[r], shift));
                 f = _mm512_add_ps(f, _mm512_mul_ps(_mm512_mul_ps(dv, dx), _mm512_cvtepi32_ps(sumi)));
             }
             _mm512_store_ps(lane, f);
@@ -242,6 +280,8 @@ KILN_QP void gk_gemm(gk_type ty, size_t bsz, const kiln_mm *p, int64_t n0, int64
     KILN_TARGET_AVX512VNNI void kiln_mm_gemm_##ty##_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *s) { \
         gk_gemm(TY, sizeof(block), p, n0, n1, s);                                                                \
     }
+GK_KERNEL(q2_K, GK_Q2_K, block_q2_K)
+GK_KERNEL(q3_K, GK_Q3_K, block_q3_K)
 GK_KERNEL(q4_K, GK_Q4_K, block_q4_K)
 GK_KERNEL(q5_K, GK_Q5_K, block_q5_K)
 GK_KERNEL(q6_K, GK_Q6_K, block_q6_K)
