@@ -1,5 +1,5 @@
 /* quant_avx512.c — AVX-512 VNNI dot products of the 256-element weight
- * types (Q6_K, IQ4_XS; Q4_K/Q5_K below the GEMV's row count) and the rows
+ * types Q6_K and IQ4_XS (their decode) and the rows
  * of the AVX-512 kernel table for every quantized type (the GEMVs of the
  * 32-element types and of Q4_K/Q5_K, and every GEMM, live in
  * quant_gemv_*_avx512.c and quant_gemm_*_avx512.c). Q2_K and Q3_K keep the
@@ -33,80 +33,6 @@ KILN_QZ int32_t hsum_zmm(__m512i v) {
 /* halves_scale: a zmm of int32 lanes, a in lanes 0-7 and b in lanes 8-15. */
 KILN_QZ __m512i halves_scale(int a, int b) {
     return _mm512_inserti64x4(_mm512_set1_epi32(a), _mm256_set1_epi32(b), 1);
-}
-
-/* q45_K_sums: as quant_k_avx2.c's, one 64-element chunk per vpdpbusd, the
- * weight block unpacked once for R X rows. */
-KILN_QZ void q45_K_sums(const uint8_t *packed, const uint8_t *qs, const uint8_t *qh, const block_q8_K *const *x, int R,
-                        int32_t *sumi, int32_t *summ) {
-    uint8_t sc[8], mn[8];
-    for (int j = 0; j < 8; j++) kiln_get_scale_min_k4(j, packed, &sc[j], &mn[j]);
-    for (int r = 0; r < R; r++) {
-        int32_t sm = 0;
-        for (int j = 0; j < 8; j++) sm += mn[j] * (x[r]->bsums[2 * j] + x[r]->bsums[2 * j + 1]);
-        summ[r] = sm;
-    }
-    const __m256i low4 = _mm256_set1_epi8(0xF), one = _mm256_set1_epi8(1);
-    const __m256i hbits = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
-    __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
-    for (int c = 0; c < 4; c++) {
-        const __m256i q4 = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-        __m256i lo = _mm256_and_si256(q4, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low4);
-        if (qh) {
-            lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * c), one), 4));
-            hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * c + 1), one), 4));
-        }
-        const __m512i u = pair(lo, hi), scv = halves_scale(sc[2 * c], sc[2 * c + 1]);
-        for (int r = 0; r < R; r++) {
-            const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x[r]->qs + 64 * c));
-            acc[r] = _mm512_add_epi32(acc[r], _mm512_mullo_epi32(dot, scv));
-        }
-    }
-    for (int r = 0; r < R; r++) sumi[r] = hsum_zmm(acc[r]);
-}
-
-/* q45_K_dot: R rows' dots of a Q4_K / Q5_K weight row (the reference's float steps per row). */
-KILN_QZ void q45_K_dot(const void *vw, int q5, const void *const *xq, int R, int64_t nb, float *out) {
-    const size_t bytes = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
-    float lane[4][8] = {{0}};
-    for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = (const uint8_t *)vw + (size_t)b * bytes;
-        uint16_t d[2];
-        memcpy(d, blk, 4);
-        const block_q8_K *x[4];
-        for (int r = 0; r < R; r++) x[r] = (const block_q8_K *)xq[r] + b;
-        int32_t sumi[4], summ[4];
-        q45_K_sums(blk + 4, blk + (q5 ? 48 : 16), q5 ? blk + 16 : NULL, x, R, sumi, summ);
-        for (int r = 0; r < R; r++)
-            lane[r][b % 8] = kiln_q_with_min(lane[r][b % 8], kiln_qa_f16(d[0]), kiln_qa_f16(d[1]), x[r]->d, sumi[r], summ[r]);
-    }
-    for (int r = 0; r < R; r++) out[r] = kiln_q_lanes_sum(lane[r]);
-}
-
-static KILN_TARGET_AVX512VNNI float dot_q4_K(const void *vw, const void *vx, const float *xd, int64_t nb) {
-    (void)xd;
-    float out;
-    q45_K_dot(vw, 0, &vx, 1, nb, &out);
-    return out;
-}
-
-static KILN_TARGET_AVX512VNNI float dot_q5_K(const void *vw, const void *vx, const float *xd, int64_t nb) {
-    (void)xd;
-    float out;
-    q45_K_dot(vw, 1, &vx, 1, nb, &out);
-    return out;
-}
-
-static KILN_TARGET_AVX512VNNI void dot4_q4_K(const void *w, const void *const xq[4], const float *const xd[4],
-                                             int64_t nb, float out[4]) {
-    (void)xd;
-    q45_K_dot(w, 0, xq, 4, nb, out);
-}
-
-static KILN_TARGET_AVX512VNNI void dot4_q5_K(const void *w, const void *const xq[4], const float *const xd[4],
-                                             int64_t nb, float out[4]) {
-    (void)xd;
-    q45_K_dot(w, 1, xq, 4, nb, out);
 }
 
 /* q6_K_sums: the unsigned 6-bit quants in 64-byte pairs (lane l of the pair
@@ -217,8 +143,6 @@ static KILN_TARGET_AVX512VNNI void dot4_iq4_xs(const void *w, const void *const 
         (void)s;                                                                                       \
         kiln_mm_qdot(p, n0, n1, dot_##ty, four);                                                       \
     }
-QMM_KERNEL(q4_K, dot4_q4_K)
-QMM_KERNEL(q5_K, dot4_q5_K)
 QMM_KERNEL(q6_K, dot4_q6_K)
 QMM_KERNEL(iq4_xs, dot4_iq4_xs)
 
