@@ -279,6 +279,18 @@ void kiln_mm_gemv_q4_1_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *s
 void kiln_mm_gemv_q5_0_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_gemv_q5_1_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_gemv_iq4_nl_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* AVX-512 dequantizers (quant_dequant_avx512.c): the reference's bits. */
+void kiln_dequantize_q4_0_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_q4_1_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_q5_0_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_q5_1_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_iq4_nl_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_q2_K_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_q3_K_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_q4_K_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_q5_K_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_q6_K_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_iq4_xs_avx512(const void *x, float *y, int64_t n);
 void kiln_mm_gemv_q4_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_gemv_q5_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 #endif

@@ -97,8 +97,14 @@ static void check_type(const qtype *q, int64_t m, int64_t n, int64_t k, int extr
         }
     }
     free(step);
+    float *wf_isa = t_alloc((size_t)(n * k) * 4);
     for (int v = 0; v < n_isas; v++) {
         kiln_set_isa(isas[v]);
+        t_poison(wf_isa, n * k);
+        snprintf(what, sizeof what, "%s %s dequantize n=%lld%s", q->name, kiln_isa_name(isas[v]), (long long)(n * k),
+                 extremes ? " extremes" : "");
+        T_CHECK(kiln_dequantize(q->type, w, wf_isa, n * k) == KILN_OK, "%s: rc", what);
+        t_identical(what, wf_isa, wf, n * k); /* the reference's bits (so llama.cpp's) */
         t_poison(y, m * n);
         const int rc = kiln_matmul(q->type, w, x, y, m, n, k);
         snprintf(what, sizeof what, "%s %s m=%lld n=%lld k=%lld%s", q->name, kiln_isa_name(isas[v]), (long long)m,
@@ -122,7 +128,7 @@ static void check_type(const qtype *q, int64_t m, int64_t n, int64_t k, int extr
             t_identical(row, y1, y + i * n, n);
         }
     }
-    free(w), free(x), free(wf), free(y), free(yref), free(y1), free(y64), free(bound);
+    free(w), free(x), free(wf), free(wf_isa), free(y), free(yref), free(y1), free(y64), free(bound);
 }
 
 /* check_threads: 1 vs 2 threads give the same bits, every variant. */

@@ -181,6 +181,22 @@ void kiln_quant_rows_avx512(kiln_kernels *t, uint32_t features) {
     QMM_ROW(KILN_TYPE_Q4_K, q4_K, kiln_mm_gemv_q4_K_avx512, "avx512-vnni 16-row dot (vpdpbusd, exact int32 sums)");
     QMM_ROW(KILN_TYPE_Q5_K, q5_K, kiln_mm_gemv_q5_K_avx512, "avx512-vnni 16-row dot (vpdpbusd, exact int32 sums)");
     QMM_ROW_DOT(KILN_TYPE_Q6_K, q6_K);
+#define DQ_ROW(TYPE, ty)                                              \
+    do {                                                              \
+        t->types[TYPE].to_float = kiln_dequantize_##ty##_avx512;      \
+        t->types[TYPE].to_float_variant = "avx512";                   \
+    } while (0)
+    DQ_ROW(KILN_TYPE_Q4_0, q4_0);
+    DQ_ROW(KILN_TYPE_Q4_1, q4_1);
+    DQ_ROW(KILN_TYPE_Q5_0, q5_0);
+    DQ_ROW(KILN_TYPE_Q5_1, q5_1);
+    DQ_ROW(KILN_TYPE_IQ4_NL, iq4_nl);
+    DQ_ROW(KILN_TYPE_Q2_K, q2_K);
+    DQ_ROW(KILN_TYPE_Q3_K, q3_K);
+    DQ_ROW(KILN_TYPE_Q4_K, q4_K);
+    DQ_ROW(KILN_TYPE_Q5_K, q5_K);
+    DQ_ROW(KILN_TYPE_Q6_K, q6_K);
+    DQ_ROW(KILN_TYPE_IQ4_XS, iq4_xs);
     /* Q2_K, Q3_K: the AVX2 dots stay for m below the GEMM's threshold */
     for (int ty = KILN_TYPE_Q2_K; ty <= KILN_TYPE_Q3_K; ty++) {
         t->types[ty].gemm = ty == KILN_TYPE_Q2_K ? kiln_mm_gemm_q2_K_avx512 : kiln_mm_gemm_q3_K_avx512;

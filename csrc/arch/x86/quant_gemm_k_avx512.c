@@ -43,107 +43,31 @@ _Static_assert(((size_t)GK_KCB * GK_SB + (size_t)GK_MB * KILN_QP_ACC) * 4 <= KIL
                "the K-quant GEMM's panel and accumulators must fit the per-thread scratch");
 _Static_assert(GK_MB % GK_MR == 0, "m blocks hold whole tiles");
 
-typedef enum { GK_Q2_K, GK_Q3_K, GK_Q4_K, GK_Q5_K, GK_Q6_K, GK_IQ4_XS } gk_type;
-
-/* gk_groups16: the type's scales are per 16 elements (else per 32). */
-#define gk_groups16(ty) ((ty) == GK_Q2_K || (ty) == GK_Q3_K || (ty) == GK_Q6_K)
-
-KILN_QP uint32_t pair16(int a, int b) { return (uint32_t)(uint16_t)(int16_t)a | (uint32_t)(uint16_t)(int16_t)b << 16; }
-
-/* unpack_q: the super-block's 256 quants, unsigned, in element order. */
-KILN_QP void unpack_q(gk_type ty, const uint8_t *blk, uint8_t *q) {
-    const __m256i low4 = _mm256_set1_epi8(0xF);
-    switch (ty) {
-    case GK_Q2_K:
-    case GK_Q3_K: { /* 2-bit planes; Q3_K adds 4 where its hmask bit is set (q + 4) */
-        const uint8_t *qs = blk + (ty == GK_Q2_K ? 16 : 32);
-        const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
-        const __m256i hm = ty == GK_Q3_K ? _mm256_loadu_si256((const __m256i *)blk) : _mm256_setzero_si256();
-        for (int half = 0; half < 2; half++) {
-            const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * half));
-            for (int j = 0; j < 4; j++) {
-                __m256i u = _mm256_and_si256(_mm256_srli_epi16(v, 2 * j), three);
-                if (ty == GK_Q3_K)
-                    u = _mm256_or_si256(u, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hm, 4 * half + j), one), 2));
-                _mm256_store_si256((__m256i *)(q + 128 * half + 32 * j), u);
-            }
-        }
-        break;
-    }
-    case GK_Q4_K:
-    case GK_Q5_K: {
-        const uint8_t *qs = blk + (ty == GK_Q5_K ? 48 : 16);
-        const __m256i hb = ty == GK_Q5_K ? _mm256_loadu_si256((const __m256i *)(blk + 16)) : _mm256_setzero_si256();
-        const __m256i one = _mm256_set1_epi8(1);
-        for (int c = 0; c < 4; c++) {
-            const __m256i q4 = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-            __m256i lo = _mm256_and_si256(q4, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low4);
-            if (ty == GK_Q5_K) {
-                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * c), one), 4));
-                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * c + 1), one), 4));
-            }
-            _mm256_store_si256((__m256i *)(q + 64 * c), lo);
-            _mm256_store_si256((__m256i *)(q + 64 * c + 32), hi);
-        }
-        break;
-    }
-    case GK_Q6_K: {
-        const block_q6_K *w = (const block_q6_K *)blk;
-        const __m256i three = _mm256_set1_epi8(3);
-        for (int half = 0; half < 2; half++) {
-            const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * half));
-            const __m256i ql1 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * half + 32));
-            const __m256i qh = _mm256_loadu_si256((const __m256i *)(w->qh + 32 * half));
-            uint8_t *o = q + 128 * half;
-            _mm256_store_si256((__m256i *)o, _mm256_or_si256(_mm256_and_si256(ql0, low4),
-                                                             _mm256_slli_epi16(_mm256_and_si256(qh, three), 4)));
-            _mm256_store_si256((__m256i *)(o + 32),
-                               _mm256_or_si256(_mm256_and_si256(ql1, low4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), three), 4)));
-            _mm256_store_si256((__m256i *)(o + 64),
-                               _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), three), 4)));
-            _mm256_store_si256((__m256i *)(o + 96),
-                               _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), three), 4)));
-        }
-        break;
-    }
-    default: { /* IQ4_XS: value + 128 = value ^ 0x80 */
-        const block_iq4_xs *w = (const block_iq4_xs *)blk;
-        const __m256i table = _mm256_xor_si256(
-            _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kiln_iq4nl_values)), _mm256_set1_epi8((char)0x80));
-        for (int ib = 0; ib < 8; ib++)
-            _mm256_store_si256((__m256i *)(q + 32 * ib), _mm256_shuffle_epi8(table, kiln_qa_nibbles32(w->qs + 16 * ib)));
-    }
-    }
-}
-
 /* pack_scales writes W row j's scales of one super-block into the packed layout. */
-KILN_QP void pack_scales(gk_type ty, const uint8_t *blk, int j, int32_t *dst) {
+KILN_QP void pack_scales(kiln_qp_ktype ty, const uint8_t *blk, int j, int32_t *dst) {
     float *d = (float *)(dst + GK_D), *dmin = (float *)(dst + GK_DMIN);
     int32_t *sc = dst + GK_SC, *pr = dst + GK_PR;
     uint16_t h[2];
     switch (ty) {
-    case GK_Q2_K: {
+    case KILN_QP_Q2_K: {
         const block_q2_K *w = (const block_q2_K *)blk;
         d[j] = kiln_fp16_to_fp32(w->d);
         dmin[j] = kiln_fp16_to_fp32(w->dmin);
         for (int g = 0; g < 16; g++) sc[g * KILN_QP_NR + j] = w->scales[g] & 0xF;
-        for (int p = 0; p < 8; p++) pr[p * KILN_QP_NR + j] = (int32_t)pair16(w->scales[2 * p] >> 4, w->scales[2 * p + 1] >> 4);
+        for (int p = 0; p < 8; p++) pr[p * KILN_QP_NR + j] = (int32_t)kiln_qp_pair16(w->scales[2 * p] >> 4, w->scales[2 * p + 1] >> 4);
         break;
     }
-    case GK_Q3_K: {
+    case KILN_QP_Q3_K: {
         const block_q3_K *w = (const block_q3_K *)blk;
         int8_t s16[16];
         kiln_q3_K_scales(w->scales, s16);
         d[j] = kiln_fp16_to_fp32(w->d);
         for (int g = 0; g < 16; g++) sc[g * KILN_QP_NR + j] = s16[g] - 32;
-        for (int p = 0; p < 8; p++) pr[p * KILN_QP_NR + j] = (int32_t)pair16(s16[2 * p] - 32, s16[2 * p + 1] - 32);
+        for (int p = 0; p < 8; p++) pr[p * KILN_QP_NR + j] = (int32_t)kiln_qp_pair16(s16[2 * p] - 32, s16[2 * p + 1] - 32);
         break;
     }
-    case GK_Q4_K:
-    case GK_Q5_K:
+    case KILN_QP_Q4_K:
+    case KILN_QP_Q5_K:
         memcpy(h, blk, 4);
         d[j] = kiln_fp16_to_fp32(h[0]);
         dmin[j] = kiln_fp16_to_fp32(h[1]);
@@ -151,14 +75,14 @@ KILN_QP void pack_scales(gk_type ty, const uint8_t *blk, int j, int32_t *dst) {
             uint8_t s, m;
             kiln_get_scale_min_k4(g, blk + 4, &s, &m);
             sc[g * KILN_QP_NR + j] = s;
-            pr[g * KILN_QP_NR + j] = (int32_t)pair16(m, m);
+            pr[g * KILN_QP_NR + j] = (int32_t)kiln_qp_pair16(m, m);
         }
         break;
-    case GK_Q6_K: {
+    case KILN_QP_Q6_K: {
         const block_q6_K *w = (const block_q6_K *)blk;
         d[j] = kiln_fp16_to_fp32(w->d);
         for (int g = 0; g < 16; g++) sc[g * KILN_QP_NR + j] = w->scales[g];
-        for (int p = 0; p < 8; p++) pr[p * KILN_QP_NR + j] = (int32_t)pair16(w->scales[2 * p], w->scales[2 * p + 1]);
+        for (int p = 0; p < 8; p++) pr[p * KILN_QP_NR + j] = (int32_t)kiln_qp_pair16(w->scales[2 * p], w->scales[2 * p + 1]);
         break;
     }
     default: {
@@ -167,18 +91,18 @@ KILN_QP void pack_scales(gk_type ty, const uint8_t *blk, int j, int32_t *dst) {
         for (int g = 0; g < 8; g++) {
             const int s = kiln_iq4_xs_scale(w, g);
             sc[g * KILN_QP_NR + j] = s;
-            pr[g * KILN_QP_NR + j] = (int32_t)pair16(s, s);
+            pr[g * KILN_QP_NR + j] = (int32_t)kiln_qp_pair16(s, s);
         }
     }
     }
 }
 
 /* pack_superblock packs super-block b of the 16 rows into dst (GK_SB int32). */
-KILN_QP void pack_superblock(gk_type ty, const uint8_t *const rows[KILN_QP_NR], size_t bsz, int64_t b, int32_t *dst) {
+KILN_QP void pack_superblock(kiln_qp_ktype ty, const uint8_t *const rows[KILN_QP_NR], size_t bsz, int64_t b, int32_t *dst) {
     _Alignas(64) uint8_t q[KILN_QP_NR][KILN_QK_K];
     for (int j = 0; j < KILN_QP_NR; j++) {
         const uint8_t *blk = rows[j] + (size_t)b * bsz;
-        unpack_q(ty, blk, q[j]);
+        kiln_qp_k_unpack(ty, blk, q[j]);
         pack_scales(ty, blk, j, dst);
     }
     for (int c = 0; c < KILN_QK_K / 32; c++) kiln_qp_transpose32(&q[0][32 * c], KILN_QK_K, dst + GK_Q + c * 8 * KILN_QP_NR);
@@ -186,9 +110,9 @@ KILN_QP void pack_superblock(gk_type ty, const uint8_t *const rows[KILN_QP_NR], 
 
 /* gk_tile: acc[r][lane] += the contributions of super-blocks kb0 .. kb0+nsb-1
  * for X rows x[r] (r < MR), from the packed chunk pk. */
-KILN_QP void gk_tile(gk_type ty, const int32_t *pk, int64_t kb0, int64_t nsb, const block_q8_K *const *x, float *acc,
+KILN_QP void gk_tile(kiln_qp_ktype ty, const int32_t *pk, int64_t kb0, int64_t nsb, const block_q8_K *const *x, float *acc,
                      const int MR) {
-    const int groups = gk_groups16(ty) ? 16 : 8, quads = 64 / groups;
+    const int groups = kiln_qp_groups16(ty) ? 16 : 8, quads = 64 / groups;
     for (int64_t s = 0; s < nsb; s++) {
         const int32_t *pq = pk + s * GK_SB;
         const int64_t b = kb0 + s;
@@ -225,11 +149,11 @@ KILN_QP void gk_tile(gk_type ty, const int32_t *pk, int64_t kb0, int64_t nsb, co
             float *lane = acc + r * KILN_QP_ACC + (b % 8) * KILN_QP_NR;
             const __m512 dx = _mm512_set1_ps(x[r][b].d);
             __m512 f = _mm512_load_ps(lane);
-            if (ty == GK_Q2_K || ty == GK_Q4_K || ty == GK_Q5_K) {
+            if (ty == KILN_QP_Q2_K || ty == KILN_QP_Q4_K || ty == KILN_QP_Q5_K) {
                 f = _mm512_add_ps(f, _mm512_mul_ps(_mm512_mul_ps(dv, dx), _mm512_cvtepi32_ps(sum[r])));
                 f = _mm512_sub_ps(f, _mm512_mul_ps(_mm512_mul_ps(dmv, dx), _mm512_cvtepi32_ps(dot[r])));
             } else {
-                const int shift = ty == GK_Q3_K ? 2 : ty == GK_Q6_K ? 5 : 7; /* offset 4, 32, 128 */
+                const int shift = ty == KILN_QP_Q3_K ? 2 : ty == KILN_QP_Q6_K ? 5 : 7; /* offset 4, 32, 128 */
                 const __m512i sumi = _mm512_sub_epi32(sum[r], _mm512_slli_epi32(dot[r], shift));
                 f = _mm512_add_ps(f, _mm512_mul_ps(_mm512_mul_ps(dv, dx), _mm512_cvtepi32_ps(sumi)));
             }
@@ -239,7 +163,7 @@ KILN_QP void gk_tile(gk_type ty, const int32_t *pk, int64_t kb0, int64_t nsb, co
 }
 
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W rows of type ty, X Q8_K-quantized (p->xk).
-KILN_QP void gk_gemm(gk_type ty, size_t bsz, const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+KILN_QP void gk_gemm(kiln_qp_ktype ty, size_t bsz, const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
     int32_t *pk = (int32_t *)scratch; /* 64-byte aligned */
     float *acc = (float *)(pk + (size_t)GK_KCB * GK_SB);
     const int64_t nbk = p->k / KILN_QK_K;
@@ -280,12 +204,12 @@ KILN_QP void gk_gemm(gk_type ty, size_t bsz, const kiln_mm *p, int64_t n0, int64
     KILN_TARGET_AVX512VNNI void kiln_mm_gemm_##ty##_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *s) { \
         gk_gemm(TY, sizeof(block), p, n0, n1, s);                                                                \
     }
-GK_KERNEL(q2_K, GK_Q2_K, block_q2_K)
-GK_KERNEL(q3_K, GK_Q3_K, block_q3_K)
-GK_KERNEL(q4_K, GK_Q4_K, block_q4_K)
-GK_KERNEL(q5_K, GK_Q5_K, block_q5_K)
-GK_KERNEL(q6_K, GK_Q6_K, block_q6_K)
-GK_KERNEL(iq4_xs, GK_IQ4_XS, block_iq4_xs)
+GK_KERNEL(q2_K, KILN_QP_Q2_K, block_q2_K)
+GK_KERNEL(q3_K, KILN_QP_Q3_K, block_q3_K)
+GK_KERNEL(q4_K, KILN_QP_Q4_K, block_q4_K)
+GK_KERNEL(q5_K, KILN_QP_Q5_K, block_q5_K)
+GK_KERNEL(q6_K, KILN_QP_Q6_K, block_q6_K)
+GK_KERNEL(iq4_xs, KILN_QP_IQ4_XS, block_iq4_xs)
 
 #else
 typedef int kiln_quant_gemm_k_avx512_unavailable; /* non-x86: keep the unit non-empty */
