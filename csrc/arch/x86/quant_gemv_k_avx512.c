@@ -2,8 +2,8 @@
  * threshold) of Q4_K and Q5_K against Q8_K activations (p->xk).
  *
  * 16 W rows per step; per super-block and W row:
- *  - the 6-bit scales and mins are unpacked with 32-bit masks (eight scale
- *    bytes, eight min bytes), as llama.cpp does;
+ *  - the 6-bit scales and mins are unpacked with llama.cpp's 32-bit masks,
+ *    four rows per zmm (eight scale bytes, eight min bytes per lane);
  *  - one zmm holds the quants of 32-byte chunks c and c+1 (c = 0, 2): its
  *    low nibbles are sub-blocks 2c (low half) and 2c+2 (high half), its
  *    high nibbles 2c+1 and 2c+3; VPMADDUBSW against X's matching halves
@@ -30,18 +30,24 @@ _Static_assert(GVK_MAXR + 1 >= KILN_MM_Q8G_MIN_M, "the GEMV covers every m below
 #define GV_HINT _MM_HINT_T0
 #endif
 
-/* scales_mins unpacks a Q4_K/Q5_K block's 12 scale bytes: sc[0..7], mn[0..7]. */
-KILN_QP void scales_mins(const uint8_t *packed, uint64_t *sc, uint64_t *mn) {
-    const uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
-    uint32_t u[4];
-    memcpy(u, packed, 12);
-    u[3] = ((u[2] >> 4) & kmask2) | (((u[1] >> 6) & kmask3) << 4);
-    const uint32_t uaux = u[1] & kmask1;
-    u[1] = (u[2] & kmask2) | (((u[0] >> 6) & kmask3) << 4);
-    u[2] = uaux;
-    u[0] &= kmask1;
-    *sc = (uint64_t)u[0] | (uint64_t)u[1] << 32;
-    *mn = (uint64_t)u[2] | (uint64_t)u[3] << 32;
+/* scales_mins4 unpacks the 12 scale bytes of four rows' blocks (row 4L+e
+ * of the group in 128-bit lane L; blk[j] is row j's block) with llama.cpp's
+ * 32-bit masks, lane by lane: bytes 0-7 of lane L are that row's eight
+ * scales, bytes 8-15 its eight mins. */
+KILN_QP __m512i scales_mins4(const uint8_t *const blk[KILN_QP_NR], int e) {
+    __m512i a = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(blk[e] + 4)));
+    a = _mm512_inserti32x4(a, _mm_loadu_si128((const __m128i *)(blk[4 + e] + 4)), 1);
+    a = _mm512_inserti32x4(a, _mm_loadu_si128((const __m128i *)(blk[8 + e] + 4)), 2);
+    a = _mm512_inserti32x4(a, _mm_loadu_si128((const __m128i *)(blk[12 + e] + 4)), 3);
+    /* dwords u0 u1 u2 of each lane: out = [u0 & k1, (u2 & k2) | ((u0 >> 6) & k3) << 4,
+     *                                      u1 & k1, ((u2 >> 4) & k2) | ((u1 >> 6) & k3) << 4] */
+    const __m512i pv = _mm512_shuffle_epi32(a, (_MM_PERM_ENUM)0x98); /* [u0, u2, u1, u2] */
+    const __m512i qv = _mm512_shuffle_epi32(a, (_MM_PERM_ENUM)0x50); /* [u0, u0, u1, u1] */
+    const __m512i k1 = _mm512_set1_epi32(0x3f3f3f3f), k2 = _mm512_set1_epi32(0x0f0f0f0f), k3 = _mm512_set1_epi32(0x03030303);
+    const __m512i sh = _mm512_set_epi32(4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0);
+    const __m512i odd = _mm512_or_si512(_mm512_and_si512(_mm512_srlv_epi32(pv, sh), k2),
+                                        _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(qv, 6), k3), 4));
+    return _mm512_mask_blend_epi32((__mmask16)0xAAAA, _mm512_and_si512(pv, k1), odd);
 }
 
 /* tree4: v[e] carries row 4L+e in 128-bit lane L (four int32 each); lane
@@ -55,10 +61,10 @@ KILN_QP __m512i tree4(const __m512i v[4]) {
 /* row_sum: Σ sc·dot of one W row's super-block (16 lanes to be added).
  * VPMADDUBSW gives int16 pair sums of quant·x (|2·31·128| < 2^15: exact),
  * VPDPWSSD multiplies them by the sub-block's scale (an int16 in both
- * halves of every lane, picked from the eight scale bytes by VPSHUFB) and
+ * halves of every lane, picked by VPSHUFB from the eight scale bytes that
+ * open every 128-bit lane of sc) and
  * accumulates in int32: exact. */
-KILN_QP __m512i row_sum(const uint8_t *blk, int q5, uint64_t sc8, const __m512i xv[4], const __m512i pick[4]) {
-    const __m512i sc = _mm512_set1_epi64((long long)sc8);
+KILN_QP __m512i row_sum(const uint8_t *blk, int q5, __m512i sc, const __m512i xv[4], const __m512i pick[4]) {
     const __m512i low4 = _mm512_set1_epi8(0xF);
     const uint8_t *qs = blk + (q5 ? 48 : 16);
     __m512i hb = _mm512_setzero_si512();
@@ -108,8 +114,12 @@ KILN_QP void gvk_tile(int q5, size_t bsz, const kiln_mm *p, const uint8_t *const
         const __m512i head = _mm512_i32gather_epi32(offs, rows[0] + b * bsz, 1);
         const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(head));
         const __m512 dmw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(head, 16)));
-        uint64_t sc8[KILN_QP_NR], mn8[KILN_QP_NR];
-        for (int l = 0; l < KILN_QP_NR; l++) scales_mins(rows[l] + b * bsz + 4, &sc8[l], &mn8[l]);
+        const uint8_t *blk[KILN_QP_NR];
+        for (int l = 0; l < KILN_QP_NR; l++) blk[l] = rows[l] + b * bsz;
+        __m512i scm[4]; /* row 4L+e's scales and mins in lane L of scm[e] */
+        for (int e = 0; e < 4; e++) scm[e] = scales_mins4(blk, e);
+        __m512i scr[KILN_QP_NR]; /* row j's scales in every lane */
+        for (int j = 0; j < KILN_QP_NR; j++) scr[j] = _mm512_shuffle_i64x2(scm[j % 4], scm[j % 4], (j / 4) * 0x55);
         for (int r = 0; r < MR; r++) {
             const block_q8_K *x = (const block_q8_K *)p->xk + r * nbk + b;
             __m512i xv[4];
@@ -123,8 +133,7 @@ KILN_QP void gvk_tile(int q5, size_t bsz, const kiln_mm *p, const uint8_t *const
             __m512i v[8];
             for (int i = 0; i < 8; i++) {
                 const int a = kiln_qp_row_lo(i), c = kiln_qp_row_hi(i);
-                const __m512i ta = row_sum(rows[a] + b * bsz, q5, sc8[a], xv, pick),
-                              tc = row_sum(rows[c] + b * bsz, q5, sc8[c], xv, pick);
+                const __m512i ta = row_sum(blk[a], q5, scr[a], xv, pick), tc = row_sum(blk[c], q5, scr[c], xv, pick);
                 v[i] = _mm512_add_epi32(_mm512_shuffle_i64x2(ta, tc, 0x44), _mm512_shuffle_i64x2(ta, tc, 0xEE));
             }
             const __m512i sumi = kiln_qp_tree16(v);
@@ -132,11 +141,9 @@ KILN_QP void gvk_tile(int q5, size_t bsz, const kiln_mm *p, const uint8_t *const
             const __m256i bs = _mm256_loadu_si256((const __m256i *)x->bsums);
             const __m512i pairs = _mm512_broadcast_i32x4(_mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1)));
             __m512i mv[4];
-            for (int e = 0; e < 4; e++) {
-                const __m256i m8 = _mm256_set_epi64x((long long)mn8[12 + e], (long long)mn8[8 + e], (long long)mn8[4 + e],
-                                                     (long long)mn8[e]);
-                mv[e] = _mm512_madd_epi16(_mm512_cvtepu8_epi16(m8), pairs);
-            }
+            const __m512i mins16 = _mm512_broadcast_i32x4(
+                _mm_setr_epi8(8, -1, 9, -1, 10, -1, 11, -1, 12, -1, 13, -1, 14, -1, 15, -1)); /* bytes 8-15 as int16 */
+            for (int e = 0; e < 4; e++) mv[e] = _mm512_madd_epi16(_mm512_shuffle_epi8(scm[e], mins16), pairs);
             const __m512i summ = tree4(mv);
             const __m512 dx = _mm512_set1_ps(x->d);
             float *lane = acc[r] + (b % 8) * KILN_QP_NR;
