@@ -1,7 +1,9 @@
 /* quant.h — GGUF's quantized weight types beyond Q8_0: their block structs
  * (byte for byte ggml's, so mmapped rows are used in place), the Q8_K
- * activation block, the per-type dequantizers and dot products, and the
- * one GEMV/GEMM loop nest every quantized type shares.
+ * activation block, the per-type dequantizers and dot products, the
+ * dot-per-output loop nest (scalar and AVX2 rows, and the fallbacks), and
+ * the AVX-512 VNNI kernels: 16-row GEMVs and 16-column outer-product GEMMs
+ * that vectorize the float steps below across 16 outputs, lane for lane.
  *
  * Dot-product contract (every type, every ISA — so the SIMD variants give
  * the scalar reference's bits, and a GEMM output is its GEMV dot):
@@ -295,7 +297,7 @@ void kiln_mm_gemv_q4_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *s
 void kiln_mm_gemv_q5_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 #endif
 
-/* ---- the shared loop nest ----------------------------------------------- */
+/* ---- the dot-per-output loop nest --------------------------------------- */
 /* kiln_mm_qdot computes y[0:m, n0:n1] of a quantized-weight problem with
  * one dot per output: W rows in panels that stay in cache while every X
  * row passes over them, four X rows at a time through dot4 when the type
