@@ -50,14 +50,6 @@ KILN_QP __m512i scales_mins4(const uint8_t *const blk[KILN_QP_NR], int e) {
     return _mm512_mask_blend_epi32((__mmask16)0xAAAA, _mm512_and_si512(pv, k1), odd);
 }
 
-/* tree4: v[e] carries row 4L+e in 128-bit lane L (four int32 each); lane
- * 4L+e of the result is that row's sum. */
-KILN_QP __m512i tree4(const __m512i v[4]) {
-    const __m512i w0 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
-    const __m512i w1 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
-    return _mm512_add_epi32(_mm512_unpacklo_epi64(w0, w1), _mm512_unpackhi_epi64(w0, w1));
-}
-
 /* row_sum: Σ sc·dot of one W row's super-block (16 lanes to be added).
  * VPMADDUBSW gives int16 pair sums of quant·x (|2·31·128| < 2^15: exact),
  * VPDPWSSD multiplies them by the sub-block's scale (an int16 in both
@@ -144,7 +136,7 @@ KILN_QP void gvk_tile(int q5, size_t bsz, const kiln_mm *p, const uint8_t *const
             const __m512i mins16 = _mm512_broadcast_i32x4(
                 _mm_setr_epi8(8, -1, 9, -1, 10, -1, 11, -1, 12, -1, 13, -1, 14, -1, 15, -1)); /* bytes 8-15 as int16 */
             for (int e = 0; e < 4; e++) mv[e] = _mm512_madd_epi16(_mm512_shuffle_epi8(scm[e], mins16), pairs);
-            const __m512i summ = tree4(mv);
+            const __m512i summ = kiln_qp_tree4(mv);
             const __m512 dx = _mm512_set1_ps(x->d);
             float *lane = acc[r] + (b % 8) * KILN_QP_NR;
             __m512 f = _mm512_add_ps(_mm512_load_ps(lane), _mm512_mul_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(sumi)));

@@ -33,6 +33,7 @@ KILN_QP void gv_tile(kiln_qp_legacy ty, size_t bsz, const kiln_mm *p, const uint
                      int64_t j0, int nvalid, const int MR) {
     const int64_t nb = p->k / KILN_QK8_0, nbpad = p->kpad / KILN_QK8_0;
     const int offset = kiln_qp_offset(ty), has_min = ty == KILN_QP_Q4_1 || ty == KILN_QP_Q5_1;
+    const int nib4 = ty == KILN_QP_Q4_0 || ty == KILN_QP_Q4_1 || ty == KILN_QP_IQ4_NL;
     const size_t step = KILN_QP_NR * bsz;
     const char *pf = (const char *)rows[0] + (size_t)GV_AHEAD * KILN_QP_NR * p->wstride, *pf_to = pf;
     _Alignas(64) float acc[GV_MAXR][KILN_QP_ACC];
@@ -45,15 +46,46 @@ KILN_QP void gv_tile(kiln_qp_legacy ty, size_t bsz, const kiln_mm *p, const uint
         /* d (and m) of the 16 rows: the block's first 32 bits, gathered */
         const __m512i head = _mm512_i32gather_epi32(offs, rows[0] + b * bsz, 1);
         const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(head));
+        /* 4-bit types: vector e holds the raw quant bytes of rows e, 4+e, 8+e,
+         * 12+e in its 128-bit lanes, low nibbles (elements 0-15) and high
+         * nibbles (16-31) taken against X's two halves (kiln_qp_tree4's
+         * order); Q5: two rows per vector, whole blocks (kiln_qp_tree16's) */
         __m512i wv[8];
-        for (int i = 0; i < 8; i++)
-            wv[i] = kiln_qp_legacy_u2(ty, rows[kiln_qp_row_lo(i)] + b * bsz, rows[kiln_qp_row_hi(i)] + b * bsz);
+        if (nib4) {
+            const int qs = ty == KILN_QP_Q4_1 ? 4 : 2;
+            for (int e = 0; e < 4; e++) {
+                __m512i z = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(rows[e] + b * bsz + qs)));
+                z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(rows[4 + e] + b * bsz + qs)), 1);
+                z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(rows[8 + e] + b * bsz + qs)), 2);
+                z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(rows[12 + e] + b * bsz + qs)), 3);
+                wv[2 * e] = _mm512_and_si512(z, _mm512_set1_epi8(0xF));
+                wv[2 * e + 1] = _mm512_and_si512(_mm512_srli_epi16(z, 4), _mm512_set1_epi8(0xF));
+                if (ty == KILN_QP_IQ4_NL) {
+                    const __m512i table = _mm512_xor_si512(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kiln_iq4nl_values)),
+                                                           _mm512_set1_epi8((char)0x80));
+                    wv[2 * e] = _mm512_shuffle_epi8(table, wv[2 * e]);
+                    wv[2 * e + 1] = _mm512_shuffle_epi8(table, wv[2 * e + 1]);
+                }
+            }
+        } else
+            for (int i = 0; i < 8; i++)
+                wv[i] = kiln_qp_legacy_u2(ty, rows[kiln_qp_row_lo(i)] + b * bsz, rows[kiln_qp_row_hi(i)] + b * bsz);
         for (int r = 0; r < MR; r++) {
             const __m256i x = _mm256_loadu_si256((const __m256i *)(p->xq + r * p->kpad + b * KILN_QK8_0));
-            const __m512i xv = _mm512_broadcast_i64x4(x);
-            __m512i s[8];
-            for (int i = 0; i < 8; i++) s[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv[i], xv);
-            __m512i dot = kiln_qp_tree16(s);
+            __m512i dot;
+            if (nib4) {
+                const __m512i xlo = _mm512_broadcast_i32x4(_mm256_castsi256_si128(x));
+                const __m512i xhi = _mm512_broadcast_i32x4(_mm256_extracti128_si256(x, 1));
+                __m512i s[4];
+                for (int e = 0; e < 4; e++)
+                    s[e] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), wv[2 * e], xlo), wv[2 * e + 1], xhi);
+                dot = kiln_qp_tree4(s);
+            } else {
+                const __m512i xv = _mm512_broadcast_i64x4(x);
+                __m512i s[8];
+                for (int i = 0; i < 8; i++) s[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv[i], xv);
+                dot = kiln_qp_tree16(s);
+            }
             const __m512i sx = offset || has_min ? kiln_qp_sum32(x) : _mm512_setzero_si512();
             if (offset) dot = _mm512_sub_epi32(dot, _mm512_mullo_epi32(sx, _mm512_set1_epi32(offset)));
             const __m512 dx = _mm512_set1_ps(p->xd[r * nbpad + b]);

@@ -198,6 +198,14 @@ KILN_QP void kiln_qp_k_unpack(kiln_qp_ktype ty, const uint8_t *blk, uint8_t *q) 
     }
 }
 
+/* kiln_qp_tree4: v[e] carries row 4L+e in 128-bit lane L (four int32 each); lane
+ * 4L+e of the result is that row's sum. */
+KILN_QP __m512i kiln_qp_tree4(const __m512i v[4]) {
+    const __m512i w0 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
+    const __m512i w1 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(w0, w1), _mm512_unpackhi_epi64(w0, w1));
+}
+
 /* kiln_qp_tree16 adds the 8 int32 lanes of each half of v[0..7] into one
  * vector whose lane r is the sum of W row r, when v[i] carries row
  * kiln_qp_row_lo(i) in its low half and kiln_qp_row_hi(i) in its high half. */
