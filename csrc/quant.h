@@ -1,7 +1,9 @@
 /* quant.h — GGUF's quantized weight types beyond Q8_0: their block structs
  * (byte for byte ggml's, so mmapped rows are used in place), the Q8_K
- * activation block, the per-type dequantizers and dot products, and the
- * one GEMV/GEMM loop nest every quantized type shares.
+ * activation block, the per-type dequantizers and dot products, the
+ * dot-per-output loop nest (scalar and AVX2 rows, and the fallbacks), and
+ * the AVX-512 VNNI kernels: 16-row GEMVs and 16-column outer-product GEMMs
+ * that vectorize the float steps below across 16 outputs, lane for lane.
  *
  * Dot-product contract (every type, every ISA — so the SIMD variants give
  * the scalar reference's bits, and a GEMM output is its GEMV dot):
@@ -257,7 +259,45 @@ void kiln_dot4_iq4_nl_avx2(const void *w, const void *const xq[4], const float *
 typedef void (*kiln_qdot4_fn)(const void *w, const void *const xq[4], const float *const xd[4], int64_t nb,
                               float out[4]);
 
-/* ---- the shared loop nest ----------------------------------------------- */
+#if KILN_X86
+/* AVX-512 VNNI GEMMs (quant_gemm_*_avx512.c): int8 outer products over
+ * 16-row W panels unpacked once per k block, the dot's bits per output.
+ * The 32-element types read X in the Q8_0 GEMM's layout (p->xp, p->xdp). */
+void kiln_mm_gemm_q4_0_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q4_1_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q5_0_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q5_1_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_iq4_nl_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q2_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q3_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q4_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q5_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q6_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_iq4_xs_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* AVX-512 VNNI GEMVs (quant_gemv_*_avx512.c): 16 W rows per step, reduced
+ * by an add tree, the float steps once per 16 outputs; the dot's bits. */
+void kiln_mm_gemv_q4_0_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_q4_1_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_q5_0_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_q5_1_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_iq4_nl_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* AVX-512 dequantizers (quant_dequant_avx512.c): the reference's bits. */
+void kiln_dequantize_q4_0_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_q4_1_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_q5_0_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_q5_1_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_iq4_nl_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_q2_K_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_q3_K_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_q4_K_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_q5_K_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_q6_K_avx512(const void *x, float *y, int64_t n);
+void kiln_dequantize_iq4_xs_avx512(const void *x, float *y, int64_t n);
+void kiln_mm_gemv_q4_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_q5_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+#endif
+
+/* ---- the dot-per-output loop nest --------------------------------------- */
 /* kiln_mm_qdot computes y[0:m, n0:n1] of a quantized-weight problem with
  * one dot per output: W rows in panels that stay in cache while every X
  * row passes over them, four X rows at a time through dot4 when the type

@@ -7,7 +7,8 @@
  *    within the activation-rounding bound named below,
  * with poisoned outputs, odd n, block counts that wrap the eight lanes,
  * several batch sizes (each row equals the same row alone: decode ≡
- * prefill) and 1 vs 2 threads.
+ * prefill; the batches cover the GEMMs' tiles, k blocks and m blocks)
+ * and 1 vs 2 threads.
  * Bit equality of the dequantizers with llama.cpp's is checked by the Go
  * tests against llama.cpp-made fixtures (native/testdata/quant). */
 #include "test_util.h"
@@ -80,20 +81,30 @@ static void check_type(const qtype *q, int64_t m, int64_t n, int64_t k, int extr
 
     kiln_set_isa(KILN_ISA_SCALAR);
     T_CHECK(kiln_dequantize(q->type, w, wf, n * k) == KILN_OK, "%s dequantize", q->name);
-    for (int64_t i = 0; i < m; i++)
+    double *step = t_alloc((size_t)k * 8);
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t c = 0; c < k; c++) step[c] = act_step(x + i * k, c, q->block == 256 ? 256 : 32);
         for (int64_t j = 0; j < n; j++) {
             double s = 0, a = 0, e = 0;
             for (int64_t c = 0; c < k; c++) {
                 const double wv = wf[j * k + c], xv = x[i * k + c];
                 s += wv * xv;
                 a += fabs(wv * xv);
-                e += fabs(wv) * act_step(x + i * k, c, q->block == 256 ? 256 : 32);
+                e += fabs(wv) * step[c];
             }
             y64[i * n + j] = s;
             bound[i * n + j] = e + 1e-5 * a;
         }
+    }
+    free(step);
+    float *wf_isa = t_alloc((size_t)(n * k) * 4);
     for (int v = 0; v < n_isas; v++) {
         kiln_set_isa(isas[v]);
+        t_poison(wf_isa, n * k);
+        snprintf(what, sizeof what, "%s %s dequantize n=%lld%s", q->name, kiln_isa_name(isas[v]), (long long)(n * k),
+                 extremes ? " extremes" : "");
+        T_CHECK(kiln_dequantize(q->type, w, wf_isa, n * k) == KILN_OK, "%s: rc", what);
+        t_identical(what, wf_isa, wf, n * k); /* the reference's bits (so llama.cpp's) */
         t_poison(y, m * n);
         const int rc = kiln_matmul(q->type, w, x, y, m, n, k);
         snprintf(what, sizeof what, "%s %s m=%lld n=%lld k=%lld%s", q->name, kiln_isa_name(isas[v]), (long long)m,
@@ -117,7 +128,7 @@ static void check_type(const qtype *q, int64_t m, int64_t n, int64_t k, int extr
             t_identical(row, y1, y + i * n, n);
         }
     }
-    free(w), free(x), free(wf), free(y), free(yref), free(y1), free(y64), free(bound);
+    free(w), free(x), free(wf), free(wf_isa), free(y), free(yref), free(y1), free(y64), free(bound);
 }
 
 /* check_threads: 1 vs 2 threads give the same bits, every variant. */
@@ -218,6 +229,13 @@ int main(void) {
             check_type(q, 5, 19, ks[i], 0);
         }
         check_type(q, 3, 23, ks[nk - 1], 1);
+        check_type(q, 2, 45, ks[nk - 1], 0); /* the GEMVs take up to three rows at once */
+        /* the GEMMs: whole and partial row tiles, several k blocks (the legacy
+         * GEMM packs 32 blocks at a time, the K-quant one 4 super-blocks),
+         * more rows than one m block (180 / 192) */
+        check_type(q, 13, 21, q->block == 256 ? 2304 : 1088, 0);
+        check_type(q, 13, 16, q->block == 256 ? 2304 : 1088, 1);
+        check_type(q, 197, 17, ks[0], 0);
         check_threads(q);
     }
     check_multi();

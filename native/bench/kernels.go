@@ -43,10 +43,10 @@ type Row struct {
 	Seconds    float64 `json:"seconds_per_op"`
 	GFLOPS     float64 `json:"gflops"`
 	GBps       float64 `json:"gbps"`
-	Bound      string  `json:"ceiling"` // "read_bw" for m = 1, "int8_peak" for Q8_0 m > 1, "bf16_peak" for BF16 on VDPBF16PS, "fma_peak" otherwise
+	Bound      string  `json:"ceiling"` // "read_bw" for m = 1, "int8_peak" for quantized types at m > 1, "bf16_peak" for BF16 on VDPBF16PS, "fma_peak" otherwise
 	PctCeiling float64 `json:"pct_of_ceiling"`
-	// PctInt8Peak is set for Q8_0 GEMM rows (m > 1): GFLOP/s as a percentage
-	// of the int8 multiply-accumulate peak, the Q8_0 kernel's own ceiling.
+	// PctInt8Peak is set for the quantized types' GEMM rows (m > 1): GFLOP/s as
+	// a percentage of the int8 multiply-accumulate peak, their kernels' own ceiling.
 	PctInt8Peak float64 `json:"pct_of_int8_peak,omitempty"`
 	VsGorgonia  float64 `json:"speedup_vs_gorgonia,omitempty"`
 }
@@ -125,8 +125,8 @@ func RunKernels(o Options) (*Report, error) {
 						row.Bound, row.PctCeiling = "read_bw", 100*row.GBps/c.ReadGBps
 					} else {
 						row.Bound, row.PctCeiling = "fma_peak", 100*row.GFLOPS/c.FMAPeakGFLOPS
-						if typ == native.Q8_0 && c.Int8PeakGOPS > 0 {
-							// int8 products are the Q8_0 GEMM's ceiling, not f32 FMAs
+						if intProducts(typ) && c.Int8PeakGOPS > 0 {
+							// int8 products are the quantized GEMMs' ceiling, not f32 FMAs
 							row.PctInt8Peak = 100 * row.GFLOPS / c.Int8PeakGOPS
 							row.Bound, row.PctCeiling = "int8_peak", row.PctInt8Peak
 						}
@@ -242,4 +242,10 @@ func bf16DotActive() bool {
 		}
 	}
 	return false
+}
+
+// intProducts reports whether typ's kernels multiply int8 quants (every
+// quantized type: X is quantized to Q8_0 or Q8_K), not floats.
+func intProducts(typ native.Type) bool {
+	return typ != native.F32 && typ != native.F16 && typ != native.BF16
 }

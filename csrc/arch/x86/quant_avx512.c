@@ -1,15 +1,19 @@
-/* quant_avx512.c — AVX-512 VNNI dot products of the quantized weight types
- * (all but Q2_K and Q3_K) and their rows of the AVX-512 kernel table.
+/* quant_avx512.c — AVX-512 VNNI dot products of the 256-element weight
+ * types Q6_K and IQ4_XS (their decode) and the rows
+ * of the AVX-512 kernel table for every quantized type (the GEMVs of the
+ * 32-element types and of Q4_K/Q5_K, and every GEMM, live in
+ * quant_gemv_*_avx512.c and quant_gemm_*_avx512.c). Q2_K and Q3_K keep the
+ * AVX2 dots for decode: no AVX-512 dot of theirs exists yet, and dispatch
+ * never picks a slower variant.
  *
  * vpdpbusd multiplies unsigned by signed bytes, so every format's quants
- * are made unsigned by an offset (Q4_0 +8, Q5_0 +16, IQ4 values +128; Q4_1,
- * Q5_1, Q4_K, Q5_K, Q6_K quants are unsigned already) and the offset's
- * share, offset × Σx, is subtracted in integers (Σx from vpdpbusd with ones,
- * or Q8_K's 16-element sums). Sub-block scales multiply int32 lanes
+ * are made unsigned by an offset (IQ4 values +128; Q4_K, Q5_K, Q6_K quants
+ * are unsigned already) and the offset's share is subtracted in integers
+ * (from Q8_K's 16-element sums). Sub-block scales multiply int32 lanes
  * (vpmulld). The int32 sums are exact, so they equal the scalar
  * reference's, and the float part is the reference's (quant.h): the result
  * is the reference's, bit for bit. A 64-byte vector holds two 32-element
- * blocks (or sub-blocks) side by side, as X holds them.
+ * sub-blocks side by side, as X holds them.
  * Without AVX512_VNNI the AVX-512 table keeps the AVX2 rows. */
 #include "../../kernels.h"
 #include "quant_avx2.h"
@@ -26,189 +30,9 @@ KILN_QZ int32_t hsum_zmm(__m512i v) {
     return kiln_qa_hsum(_mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)));
 }
 
-enum { Z_Q4_0, Z_Q4_1, Z_Q5_0, Z_Q5_1, Z_IQ4_NL };
-
-/* uquants: block b's 32 quants made unsigned (see the file comment). */
-KILN_QZ __m256i uquants(int ty, const void *w, int64_t b) {
-    switch (ty) {
-    case Z_Q4_0: return kiln_qa_nibbles32(((const block_q4_0 *)w)[b].qs);
-    case Z_Q4_1: return kiln_qa_nibbles32(((const block_q4_1 *)w)[b].qs);
-    case Z_Q5_0: {
-        const block_q5_0 *x = (const block_q5_0 *)w + b;
-        return _mm256_or_si256(kiln_qa_nibbles32(x->qs), _mm256_and_si256(kiln_qa_bits32(x->qh), _mm256_set1_epi8(0x10)));
-    }
-    case Z_Q5_1: {
-        const block_q5_1 *x = (const block_q5_1 *)w + b;
-        return _mm256_or_si256(kiln_qa_nibbles32(x->qs), _mm256_and_si256(kiln_qa_bits32(x->qh), _mm256_set1_epi8(0x10)));
-    }
-    default: { /* IQ4_NL value + 128 = value ^ 0x80 */
-        const __m256i table = _mm256_xor_si256(
-            _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kiln_iq4nl_values)), _mm256_set1_epi8((char)0x80));
-        return _mm256_shuffle_epi8(table, kiln_qa_nibbles32(((const block_iq4_nl *)w)[b].qs));
-    }
-    }
-}
-
-KILN_QZ uint16_t scale_d(int ty, const void *w, int64_t b) {
-    switch (ty) {
-    case Z_Q4_0: return ((const block_q4_0 *)w)[b].d;
-    case Z_Q4_1: return ((const block_q4_1 *)w)[b].d;
-    case Z_Q5_0: return ((const block_q5_0 *)w)[b].d;
-    case Z_Q5_1: return ((const block_q5_1 *)w)[b].d;
-    default: return ((const block_iq4_nl *)w)[b].d;
-    }
-}
-
-/* legacy_dots computes R rows' dots (xq[r], xd[r]) of one weight row: each
- * group of eight blocks is unpacked once (as four block pairs), then every
- * row takes its products, block sums and float steps as a single-row dot. */
-KILN_QZ void legacy_dots(int ty, const void *w, const void *const *xq, const float *const *xd, int R, int64_t nb,
-                         float *out) {
-    const int offset = ty == Z_Q4_0 ? 8 : ty == Z_Q5_0 ? 16 : ty == Z_IQ4_NL ? 128 : 0;
-    const int has_min = ty == Z_Q4_1 || ty == Z_Q5_1;
-    const __m512i ones = _mm512_set1_epi8(1), zero = _mm512_setzero_si512();
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t b0 = 0; b0 < nb; b0 += 8) {
-        const int cnt = nb - b0 < 8 ? (int)(nb - b0) : 8;
-        __m512i u[4];
-        uint16_t dh[8] = {0}, mh[8] = {0};
-        for (int t = 0; t < cnt; t += 2) {
-            /* blocks b0+t and b0+t+1 (the second zero when past the end) */
-            const __m256i qa = uquants(ty, w, b0 + t);
-            const __m256i qb = t + 1 < cnt ? uquants(ty, w, b0 + t + 1) : _mm256_setzero_si256();
-            u[t / 2] = pair(qa, qb);
-            for (int v = t; v < t + 2 && v < cnt; v++) {
-                dh[v] = scale_d(ty, w, b0 + v);
-                if (has_min) mh[v] = ty == Z_Q4_1 ? ((const block_q4_1 *)w)[b0 + v].m : ((const block_q5_1 *)w)[b0 + v].m;
-            }
-        }
-        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dh));
-        const __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)mh));
-        for (int r = 0; r < R; r++) {
-            const int8_t *xr = (const int8_t *)xq[r];
-            __m256i v[8], vx[8];
-            float dx[8] = {0};
-            for (int t = 0; t < 8; t += 2) {
-                if (t >= cnt) {
-                    v[t] = v[t + 1] = vx[t] = vx[t + 1] = _mm256_setzero_si256();
-                    continue;
-                }
-                const int two = t + 1 < cnt;
-                const __m512i x = two ? _mm512_loadu_si512(xr + (b0 + t) * 32)
-                                      : _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(xr + (b0 + t) * 32))),
-                                                           _mm256_setzero_si256(), 1);
-                __m512i dot = _mm512_dpbusd_epi32(zero, u[t / 2], x);
-                const __m512i sx = _mm512_dpbusd_epi32(zero, ones, x);
-                if (offset) dot = _mm512_sub_epi32(dot, _mm512_mullo_epi32(sx, _mm512_set1_epi32(offset)));
-                v[t] = _mm512_castsi512_si256(dot);
-                v[t + 1] = _mm512_extracti64x4_epi64(dot, 1);
-                vx[t] = _mm512_castsi512_si256(sx);
-                vx[t + 1] = _mm512_extracti64x4_epi64(sx, 1);
-                dx[t] = xd[r][b0 + t];
-                if (two) dx[t + 1] = xd[r][b0 + t + 1];
-            }
-            const __m256 sxd = _mm256_loadu_ps(dx);
-            acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(_mm256_mul_ps(d, sxd), _mm256_cvtepi32_ps(kiln_qa_hsum8(v))));
-            if (has_min)
-                acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(_mm256_mul_ps(m, sxd), _mm256_cvtepi32_ps(kiln_qa_hsum8(vx))));
-        }
-    }
-    for (int r = 0; r < R; r++) out[r] = kiln_qa_lanes_sum(acc[r]);
-}
-
-#define LEGACY(ty, TY)                                                                                          \
-    static KILN_TARGET_AVX512VNNI float dot_##ty(const void *w, const void *xq, const float *xd, int64_t nb) {  \
-        float out;                                                                                              \
-        legacy_dots(TY, w, &xq, &xd, 1, nb, &out);                                                              \
-        return out;                                                                                             \
-    }                                                                                                           \
-    static KILN_TARGET_AVX512VNNI void dot4_##ty(const void *w, const void *const xq[4], const float *const xd[4], \
-                                                 int64_t nb, float out[4]) {                                    \
-        legacy_dots(TY, w, xq, xd, 4, nb, out);                                                                 \
-    }
-LEGACY(q4_0, Z_Q4_0)
-LEGACY(q4_1, Z_Q4_1)
-LEGACY(q5_0, Z_Q5_0)
-LEGACY(q5_1, Z_Q5_1)
-LEGACY(iq4_nl, Z_IQ4_NL)
-
 /* halves_scale: a zmm of int32 lanes, a in lanes 0-7 and b in lanes 8-15. */
 KILN_QZ __m512i halves_scale(int a, int b) {
     return _mm512_inserti64x4(_mm512_set1_epi32(a), _mm256_set1_epi32(b), 1);
-}
-
-/* q45_K_sums: as quant_k_avx2.c's, one 64-element chunk per vpdpbusd, the
- * weight block unpacked once for R X rows. */
-KILN_QZ void q45_K_sums(const uint8_t *packed, const uint8_t *qs, const uint8_t *qh, const block_q8_K *const *x, int R,
-                        int32_t *sumi, int32_t *summ) {
-    uint8_t sc[8], mn[8];
-    for (int j = 0; j < 8; j++) kiln_get_scale_min_k4(j, packed, &sc[j], &mn[j]);
-    for (int r = 0; r < R; r++) {
-        int32_t sm = 0;
-        for (int j = 0; j < 8; j++) sm += mn[j] * (x[r]->bsums[2 * j] + x[r]->bsums[2 * j + 1]);
-        summ[r] = sm;
-    }
-    const __m256i low4 = _mm256_set1_epi8(0xF), one = _mm256_set1_epi8(1);
-    const __m256i hbits = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
-    __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
-    for (int c = 0; c < 4; c++) {
-        const __m256i q4 = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-        __m256i lo = _mm256_and_si256(q4, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low4);
-        if (qh) {
-            lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * c), one), 4));
-            hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * c + 1), one), 4));
-        }
-        const __m512i u = pair(lo, hi), scv = halves_scale(sc[2 * c], sc[2 * c + 1]);
-        for (int r = 0; r < R; r++) {
-            const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(x[r]->qs + 64 * c));
-            acc[r] = _mm512_add_epi32(acc[r], _mm512_mullo_epi32(dot, scv));
-        }
-    }
-    for (int r = 0; r < R; r++) sumi[r] = hsum_zmm(acc[r]);
-}
-
-/* q45_K_dot: R rows' dots of a Q4_K / Q5_K weight row (the reference's float steps per row). */
-KILN_QZ void q45_K_dot(const void *vw, int q5, const void *const *xq, int R, int64_t nb, float *out) {
-    const size_t bytes = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
-    float lane[4][8] = {{0}};
-    for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = (const uint8_t *)vw + (size_t)b * bytes;
-        uint16_t d[2];
-        memcpy(d, blk, 4);
-        const block_q8_K *x[4];
-        for (int r = 0; r < R; r++) x[r] = (const block_q8_K *)xq[r] + b;
-        int32_t sumi[4], summ[4];
-        q45_K_sums(blk + 4, blk + (q5 ? 48 : 16), q5 ? blk + 16 : NULL, x, R, sumi, summ);
-        for (int r = 0; r < R; r++)
-            lane[r][b % 8] = kiln_q_with_min(lane[r][b % 8], kiln_qa_f16(d[0]), kiln_qa_f16(d[1]), x[r]->d, sumi[r], summ[r]);
-    }
-    for (int r = 0; r < R; r++) out[r] = kiln_q_lanes_sum(lane[r]);
-}
-
-static KILN_TARGET_AVX512VNNI float dot_q4_K(const void *vw, const void *vx, const float *xd, int64_t nb) {
-    (void)xd;
-    float out;
-    q45_K_dot(vw, 0, &vx, 1, nb, &out);
-    return out;
-}
-
-static KILN_TARGET_AVX512VNNI float dot_q5_K(const void *vw, const void *vx, const float *xd, int64_t nb) {
-    (void)xd;
-    float out;
-    q45_K_dot(vw, 1, &vx, 1, nb, &out);
-    return out;
-}
-
-static KILN_TARGET_AVX512VNNI void dot4_q4_K(const void *w, const void *const xq[4], const float *const xd[4],
-                                             int64_t nb, float out[4]) {
-    (void)xd;
-    q45_K_dot(w, 0, xq, 4, nb, out);
-}
-
-static KILN_TARGET_AVX512VNNI void dot4_q5_K(const void *w, const void *const xq[4], const float *const xd[4],
-                                             int64_t nb, float out[4]) {
-    (void)xd;
-    q45_K_dot(w, 1, xq, 4, nb, out);
 }
 
 /* q6_K_sums: the unsigned 6-bit quants in 64-byte pairs (lane l of the pair
@@ -319,34 +143,67 @@ static KILN_TARGET_AVX512VNNI void dot4_iq4_xs(const void *w, const void *const 
         (void)s;                                                                                       \
         kiln_mm_qdot(p, n0, n1, dot_##ty, four);                                                       \
     }
-QMM_KERNEL(q4_0, dot4_q4_0)
-QMM_KERNEL(q4_1, dot4_q4_1)
-QMM_KERNEL(q5_0, dot4_q5_0)
-QMM_KERNEL(q5_1, dot4_q5_1)
-QMM_KERNEL(iq4_nl, dot4_iq4_nl)
-QMM_KERNEL(q4_K, dot4_q4_K)
-QMM_KERNEL(q5_K, dot4_q5_K)
 QMM_KERNEL(q6_K, dot4_q6_K)
 QMM_KERNEL(iq4_xs, dot4_iq4_xs)
 
-#define QMM_ROW(TYPE, ty)                                                                   \
+/* GEMM_MIN_M: the outer-product GEMM from this many X rows on (below it the
+ * dot kernels; a panel's unpacking costs about what four rows of dots do). */
+#define GEMM_MIN_M KILN_MM_Q8G_MIN_M
+
+#define QMM_ROW(TYPE, ty, gemv_fn, gemv_name)                                               \
     do {                                                                                    \
-        t->types[TYPE].gemv = t->types[TYPE].gemm = mm_##ty;                                \
-        t->types[TYPE].gemv_variant = "avx512-vnni dot (vpdpbusd, exact int32 sums)";       \
-        t->types[TYPE].gemm_variant = "avx512-vnni dot, W panels";                          \
+        kiln_type_kernels *r_ = &t->types[TYPE];                                            \
+        r_->gemv = gemv_fn;                                                                 \
+        r_->gemm = kiln_mm_gemm_##ty##_avx512;                                              \
+        r_->gemm_min_m = GEMM_MIN_M;                                                        \
+        r_->gemv_variant = gemv_name;                                                       \
+        r_->gemm_variant = "avx512-vnni int8 16-column outer product (vpdpbusd)";           \
     } while (0)
+#define QMM_ROW_DOT(TYPE, ty) QMM_ROW(TYPE, ty, mm_##ty, "avx512-vnni dot (vpdpbusd, exact int32 sums)")
+
+/* The 32-element types share the Q8_0 GEMM's X layout (and its tile height
+ * and threshold, so one multi-output call lays X out once for all of them). */
+#define QMM_ROW_Q8X(TYPE, ty)                                                                            \
+    do {                                                                                                 \
+        QMM_ROW(TYPE, ty, kiln_mm_gemv_##ty##_avx512, "avx512-vnni 16-row dot (vpdpbusd, exact int32 sums)"); \
+        t->types[TYPE].gemm_layout = kiln_mm_q8v_layout_avx512;                                          \
+        t->types[TYPE].gemm_mr = KILN_MM_Q8V_MR;                                                         \
+    } while (0)
+_Static_assert(GEMM_MIN_M == KILN_MM_Q8G_MIN_M, "Q8_0-form rows sharing X's GEMM layout share its threshold");
 
 void kiln_quant_rows_avx512(kiln_kernels *t, uint32_t features) {
     if (!(features & KILN_CPU_AVX512VNNI)) return; /* the AVX2 rows stay */
-    QMM_ROW(KILN_TYPE_Q4_0, q4_0);
-    QMM_ROW(KILN_TYPE_Q4_1, q4_1);
-    QMM_ROW(KILN_TYPE_Q5_0, q5_0);
-    QMM_ROW(KILN_TYPE_Q5_1, q5_1);
-    QMM_ROW(KILN_TYPE_IQ4_NL, iq4_nl);
-    QMM_ROW(KILN_TYPE_Q4_K, q4_K);
-    QMM_ROW(KILN_TYPE_Q5_K, q5_K);
-    QMM_ROW(KILN_TYPE_Q6_K, q6_K);
-    QMM_ROW(KILN_TYPE_IQ4_XS, iq4_xs);
+    QMM_ROW_Q8X(KILN_TYPE_Q4_0, q4_0);
+    QMM_ROW_Q8X(KILN_TYPE_Q4_1, q4_1);
+    QMM_ROW_Q8X(KILN_TYPE_Q5_0, q5_0);
+    QMM_ROW_Q8X(KILN_TYPE_Q5_1, q5_1);
+    QMM_ROW_Q8X(KILN_TYPE_IQ4_NL, iq4_nl);
+    QMM_ROW(KILN_TYPE_Q4_K, q4_K, kiln_mm_gemv_q4_K_avx512, "avx512-vnni 16-row dot (vpdpbusd, exact int32 sums)");
+    QMM_ROW(KILN_TYPE_Q5_K, q5_K, kiln_mm_gemv_q5_K_avx512, "avx512-vnni 16-row dot (vpdpbusd, exact int32 sums)");
+    QMM_ROW_DOT(KILN_TYPE_Q6_K, q6_K);
+#define DQ_ROW(TYPE, ty)                                              \
+    do {                                                              \
+        t->types[TYPE].to_float = kiln_dequantize_##ty##_avx512;      \
+        t->types[TYPE].to_float_variant = "avx512";                   \
+    } while (0)
+    DQ_ROW(KILN_TYPE_Q4_0, q4_0);
+    DQ_ROW(KILN_TYPE_Q4_1, q4_1);
+    DQ_ROW(KILN_TYPE_Q5_0, q5_0);
+    DQ_ROW(KILN_TYPE_Q5_1, q5_1);
+    DQ_ROW(KILN_TYPE_IQ4_NL, iq4_nl);
+    DQ_ROW(KILN_TYPE_Q2_K, q2_K);
+    DQ_ROW(KILN_TYPE_Q3_K, q3_K);
+    DQ_ROW(KILN_TYPE_Q4_K, q4_K);
+    DQ_ROW(KILN_TYPE_Q5_K, q5_K);
+    DQ_ROW(KILN_TYPE_Q6_K, q6_K);
+    DQ_ROW(KILN_TYPE_IQ4_XS, iq4_xs);
+    /* Q2_K, Q3_K: the AVX2 dots stay for m below the GEMM's threshold */
+    for (int ty = KILN_TYPE_Q2_K; ty <= KILN_TYPE_Q3_K; ty++) {
+        t->types[ty].gemm = ty == KILN_TYPE_Q2_K ? kiln_mm_gemm_q2_K_avx512 : kiln_mm_gemm_q3_K_avx512;
+        t->types[ty].gemm_min_m = GEMM_MIN_M;
+        t->types[ty].gemm_variant = "avx512-vnni int8 16-column outer product (vpdpbusd)";
+    }
+    QMM_ROW_DOT(KILN_TYPE_IQ4_XS, iq4_xs);
 }
 
 #else
