@@ -267,11 +267,35 @@ func TestQuantizeDirectEqualsF16ThenFile(t *testing.T) {
 	}
 }
 
-func TestQuantizeNeedsF16(t *testing.T) {
-	p, _ := LookupPreset("tiny")
-	qp, _ := quantize.LookupPreset("q4_0")
-	err := Write(filepath.Join(t.TempDir(), "x.gguf"), Options{Preset: p, Type: native.Q8_0, Quantize: &qp})
-	if err == nil || !strings.Contains(err.Error(), "needs type f16") {
-		t.Fatalf("err %v, want a refusal of Q8_0 with a quantize preset", err)
+// TestQuantizeRefusals: a quantize preset with a non-F16 type, or one whose
+// rules give a row length no type can hold, is a clear error that leaves no
+// file (not even a temporary) behind.
+func TestQuantizeRefusals(t *testing.T) {
+	tiny, _ := LookupPreset("tiny")
+	odd := tiny
+	odd.NEmbd, odd.NFF = 48, 48 // 48 columns: Q4_0's block of 32 does not divide them
+	for _, c := range []struct {
+		name, typ string
+		preset    Preset
+		wtype     native.Type
+		want      string
+	}{
+		{"q8_0 weights", "q4_0", tiny, native.Q8_0, "needs type f16"},
+		{"no fallback", "q4_0", odd, native.F16, "no fallback type"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			qp, err := quantize.LookupPreset(c.typ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			err = Write(filepath.Join(dir, "x.gguf"), Options{Preset: c.preset, Type: c.wtype, Quantize: &qp})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err %v, want %q", err, c.want)
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+				t.Errorf("a refused write left %d files", len(ents))
+			}
+		})
 	}
 }
