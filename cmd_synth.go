@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -36,15 +35,14 @@ func newSynthCommand() *cobra.Command {
 				}
 				p.NLayer = layers
 			}
-			// f16 and q8_0 are written directly; a quantize preset (q4_k_m, ...)
-			// is an F16 model quantized as kiln quantize does it
-			qp, perr := quantize.LookupPreset(typeName)
-			quantized := perr == nil && qp.Default != native.Q8_0
-			typ := native.F16
-			if !quantized {
-				if typ, err = native.ParseType(typeName); err != nil {
-					return err
-				}
+			// f16 and q8_0 are written as such; a quantize preset (q4_k_m, ...)
+			// gives the bytes kiln quantize makes of the f16 model, each tensor
+			// quantized as it is generated (no F16 file in between)
+			o := synth.Options{Preset: p, Seed: seed, Tokenizer: tok, Progress: newProgress("synth " + p.Name)}
+			if qp, perr := quantize.LookupPreset(typeName); perr == nil && qp.Default != native.Q8_0 {
+				o.Type, o.Quantize = native.F16, &qp
+			} else if o.Type, err = native.ParseType(typeName); err != nil {
+				return err
 			}
 			if out == "" {
 				return fmt.Errorf("synth: -o FILE is required")
@@ -53,24 +51,8 @@ func newSynthCommand() *cobra.Command {
 				return fmt.Errorf("kernel library: %w", err)
 			}
 			start := time.Now()
-			dst := out
-			if quantized {
-				tmp, err := os.CreateTemp(filepath.Dir(out), ".synth-f16-*.gguf")
-				if err != nil {
-					return fmt.Errorf("synth: %w", err)
-				}
-				tmp.Close()
-				dst = tmp.Name()
-				defer os.Remove(dst)
-			}
-			err = synth.Write(dst, synth.Options{Preset: p, Type: typ, Seed: seed, Tokenizer: tok, Progress: newProgress("synth " + p.Name)})
-			if err != nil {
+			if err := synth.Write(out, o); err != nil {
 				return err
-			}
-			if quantized {
-				if _, err := quantize.File(dst, out, qp); err != nil {
-					return fmt.Errorf("synth: %w", err)
-				}
 			}
 			st, err := os.Stat(out)
 			if err != nil {
@@ -84,7 +66,7 @@ func newSynthCommand() *cobra.Command {
 	f.StringVar(&presetName, "preset", "", "model shape: "+strings.Join(synth.PresetNames(), ", "))
 	f.StringVar(&typeName, "type", "q8_0", "type of the weight matrices: f16, q8_0, or a quantize type ("+strings.Join(quantize.PresetNames(), ", ")+")")
 	f.StringVarP(&out, "output", "o", "", "output GGUF file")
-	f.IntVar(&layers, "layers", 0, "keep only the first N blocks of the preset (0: all): every block keeps its real shape, so per-token costs scale with N (a 30B model's quantize types go through an F16 file of the full size)")
+	f.IntVar(&layers, "layers", 0, "keep only the first N blocks of the preset (0: all): every block keeps its real shape, so per-token costs scale with N")
 	f.StringVar(&tok, "tokenizer", "", "vocab GGUF (tokenizer.* copied) or HF tokenizer.json")
 	f.Uint64Var(&seed, "seed", 0, "PRNG seed; same seed, same bytes")
 	return cmd

@@ -54,8 +54,9 @@ func TestSynthLayers(t *testing.T) {
 	}
 }
 
-// TestSynthQuantizedTypes: synth --type q4_k_m is the F16 model quantized
-// by kiln quantize (the same bytes), and kiln run generates from it.
+// TestSynthQuantizedTypes: synth --type q4_k_m (quantized as it is
+// generated) is the F16 model quantized by kiln quantize (the same bytes),
+// leaves no temporary file, and kiln run generates from it.
 func TestSynthQuantizedTypes(t *testing.T) {
 	dir := t.TempDir()
 	f16 := filepath.Join(dir, "f16.gguf")
@@ -82,8 +83,16 @@ func TestSynthQuantizedTypes(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Errorf("synth --type q4_k_m (%d bytes) differs from synth f16 + quantize (%d bytes)", len(a), len(b))
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, ".synth-f16-*")); len(left) != 0 {
-		t.Errorf("synth left its F16 temporary behind: %v", left)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 3 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("directory holds %v, want only the three outputs (no temporary left behind)", names)
 	}
 }
 

@@ -43,7 +43,6 @@ func File(in, out string, p Preset) (Report, error) {
 	}
 	nHead, _ := f.Uint32(arch + ".attention.head_count")
 	nHeadKV, _ := f.Uint32(arch + ".attention.head_count_kv")
-	is70B := arch == "llama" && nLayer == 80 && nHeadKV != 0 && nHead != nHeadKV
 
 	w := gguf.NewWriter()
 	for _, e := range f.KVs() {
@@ -51,36 +50,16 @@ func File(in, out string, p Preset) (Report, error) {
 			return rep, fmt.Errorf("quantize: %w", err)
 		}
 	}
-	// gguf_set_val removes a key and appends it: both land last, in this order
-	for _, kv := range []struct {
-		key string
-		v   uint32
-	}{{"general.quantization_version", 2}, {"general.file_type", p.FileType}} {
-		w.Delete(kv.key)
-		if err := w.Set(kv.key, kv.v); err != nil {
-			return rep, fmt.Errorf("quantize: %w", err)
-		}
+	if err := SetFileMeta(w, p); err != nil {
+		return rep, fmt.Errorf("quantize: %w", err)
 	}
-	for _, k := range []string{"split.no", "split.count", "split.tensors.count"} {
-		w.Delete(k)
+	order, types, err := Plan(p, Shape{Arch: arch, NLayer: int(nLayer), NHead: int(nHead), NHeadKV: int(nHeadKV)}, f.Tensors())
+	if err != nil {
+		return rep, fmt.Errorf("quantize: %w", err)
 	}
-
-	order := tensorOrder(f.Tensors())
-	infos := make([]gguf.TensorInfo, len(order))
 	for i, idx := range order {
-		infos[i] = f.Tensors()[idx]
-	}
-	gqa := 1
-	if nHeadKV != 0 {
-		gqa = int(nHead / nHeadKV)
-	}
-	sel := newSelector(p, infos, int(nLayer), gqa, is70B)
-	for i, t := range infos {
-		target, err := sel.typeFor(t)
-		if err != nil {
-			return rep, fmt.Errorf("quantize: tensor %s: %w", t.Name, err)
-		}
-		data, err := f.TensorDataAt(order[i])
+		t, target := f.Tensors()[idx], types[i]
+		data, err := f.TensorDataAt(idx)
 		if err != nil {
 			return rep, fmt.Errorf("quantize: %w", err)
 		}
@@ -92,11 +71,7 @@ func File(in, out string, p Preset) (Report, error) {
 			}
 			continue
 		}
-		from := native.Type(t.Type)
-		if from != native.F32 && from != native.F16 && from != native.BF16 {
-			return rep, fmt.Errorf("quantize: tensor %s: requantizing from type %v is refused (give an F32, F16 or BF16 file)", t.Name, t.Type)
-		}
-		r := &rowReader{src: data, from: from, to: target, cols: int(t.Shape[0])}
+		r := &rowReader{src: data, from: native.Type(t.Type), to: target, cols: int(t.Shape[0])}
 		if err := w.AddTensorReader(t.Name, gguf.TensorType(target), t.Shape, r); err != nil {
 			return rep, fmt.Errorf("quantize: %w", err)
 		}

@@ -1,4 +1,6 @@
-package quantize
+// External test package: it makes its input with engine/synth, which
+// imports this package.
+package quantize_test
 
 import (
 	"bufio"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kiln-llm/kiln/engine/quantize"
 	"github.com/kiln-llm/kiln/engine/synth"
 	"github.com/kiln-llm/kiln/native"
 )
@@ -24,7 +27,7 @@ func sourceFile(t *testing.T, name, dir string, cache map[string]string) string 
 	}
 	var p string
 	if name == "tiny-256" {
-		tok := sharedFile(t, "stories260K-f32.gguf")
+		tok := sharedTestFile(t, "stories260K-f32.gguf")
 		pre, err := synth.LookupPreset("tiny-256")
 		if err != nil {
 			t.Fatal(err)
@@ -34,9 +37,19 @@ func sourceFile(t *testing.T, name, dir string, cache map[string]string) string 
 			t.Fatal(err)
 		}
 	} else {
-		p = sharedFile(t, name)
+		p = sharedTestFile(t, name)
 	}
 	cache[name] = p
+	return p
+}
+
+// sharedTestFile is a file of ../shared/testdata, or a skip when it is absent.
+func sharedTestFile(t *testing.T, name string) string {
+	t.Helper()
+	p := "../../../shared/testdata/" + name
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("shared test data: %v", err)
+	}
 	return p
 }
 
@@ -83,12 +96,12 @@ func TestMatchesLlamaQuantize(t *testing.T) {
 		want, src, preset := fields[0], fields[1], fields[2]
 		n++
 		t.Run(src+"/"+preset, func(t *testing.T) {
-			p, err := LookupPreset(preset)
+			p, err := quantize.LookupPreset(preset)
 			if err != nil {
 				t.Fatal(err)
 			}
 			out := filepath.Join(t.TempDir(), "out.gguf")
-			_, err = File(sourceFile(t, src, dir, cache), out, p)
+			_, err = quantize.File(sourceFile(t, src, dir, cache), out, p)
 			if want == "refused" {
 				if err == nil || !strings.Contains(err.Error(), "no fallback type") {
 					t.Fatalf("err %v; llama-quantize refuses this input (a row length with no fallback type)", err)

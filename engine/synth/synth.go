@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/kiln-llm/kiln/engine/gguf"
+	"github.com/kiln-llm/kiln/engine/quantize"
 	"github.com/kiln-llm/kiln/native"
 )
 
@@ -19,7 +20,13 @@ type Options struct {
 	// Type is the type of the 2-D weights: native.F16 or native.Q8_0.
 	// 1-D tensors (norms, biases) are always F32.
 	Type native.Type
-	Seed uint64
+	// Quantize, if set, writes the file llama-quantize's preset would make
+	// of the F16 model (Type must be F16): each tensor is generated, rounded
+	// to F16 and quantized by the preset's per-tensor rules on the way out,
+	// so no F16 file is ever written and the bytes equal quantize.File's
+	// output for the F16 file.
+	Quantize *quantize.Preset
+	Seed     uint64
 	// Tokenizer is a GGUF file whose tokenizer.* metadata is copied, or a
 	// Hugging Face tokenizer.json (see vocabFromHF); empty means a
 	// synthetic byte-level vocabulary (see syntheticVocab).
@@ -96,6 +103,9 @@ func build(o Options) (*gguf.Writer, int64, error) {
 	} else if vocab, err = syntheticVocab(p.NVocab); err != nil {
 		return nil, 0, err
 	}
+	if o.Quantize != nil && o.Type != native.F16 {
+		return nil, 0, fmt.Errorf("synth: quantize preset %s needs type f16 (got %v)", o.Quantize.Name, o.Type)
+	}
 	fileType := uint32(1) // MOSTLY_F16
 	if o.Type == native.Q8_0 {
 		fileType = 7 // MOSTLY_Q8_0
@@ -128,10 +138,15 @@ func build(o Options) (*gguf.Writer, int64, error) {
 			return nil, 0, fmt.Errorf("synth: %w", err)
 		}
 	}
-	prog := &progress{fn: o.Progress}
-	for _, t := range specs(p, o.Type) {
-		rs := native.RowSize(t.typ, t.cols)
-		if rs == 0 {
+	if o.Quantize != nil {
+		if err := quantize.SetFileMeta(w, *o.Quantize); err != nil {
+			return nil, 0, fmt.Errorf("synth: %w", err)
+		}
+	}
+	ts := specs(p, o.Type)
+	infos := make([]gguf.TensorInfo, len(ts))
+	for i, t := range ts {
+		if native.RowSize(t.typ, t.cols) == 0 {
 			return nil, 0, fmt.Errorf("synth: tensor %s: row of %d is invalid for %v", t.name, t.cols, t.typ)
 		}
 		shape := []int64{int64(t.cols)}
@@ -141,11 +156,27 @@ func build(o Options) (*gguf.Writer, int64, error) {
 		case t.rows > 1 || t.typ != native.F32:
 			shape = append(shape, int64(t.rows))
 		}
-		r := &tensorReader{spec: t, seed: o.Seed, rowSize: rs, prog: prog}
-		if err := w.AddTensorReader(t.name, gguf.TensorType(t.typ), shape, r); err != nil {
+		infos[i] = gguf.TensorInfo{Name: t.name, Type: gguf.TensorType(t.typ), Shape: shape}
+	}
+	order := make([]int, len(ts))
+	targets := make([]native.Type, len(ts))
+	for i, t := range ts {
+		order[i], targets[i] = i, t.typ
+	}
+	if o.Quantize != nil {
+		sh := quantize.Shape{Arch: a, NLayer: p.NLayer, NHead: p.NHead, NHeadKV: p.NHeadKV}
+		if order, targets, err = quantize.Plan(*o.Quantize, sh, infos); err != nil {
 			return nil, 0, fmt.Errorf("synth: %w", err)
 		}
-		prog.total += int64(rs) * int64(t.rows)
+	}
+	prog := &progress{fn: o.Progress}
+	for i, idx := range order {
+		t, info := ts[idx], infos[idx]
+		r := &tensorReader{spec: t, to: targets[i], seed: o.Seed, rowSize: native.RowSize(targets[i], t.cols), prog: prog}
+		if err := w.AddTensorReader(t.name, gguf.TensorType(r.to), info.Shape, r); err != nil {
+			return nil, 0, fmt.Errorf("synth: %w", err)
+		}
+		prog.total += int64(r.rowSize) * int64(t.rows)
 	}
 	return w, prog.total, nil
 }
@@ -272,10 +303,15 @@ func llama3RoPEFactors(headDim int, base float32) []float32 {
 }
 
 // tensorReader produces one tensor's bytes on demand, a chunk of rows at a
-// time, generating the rows of a chunk in parallel across cores. Memory is
-// bounded by one chunk whatever the tensor's size.
+// time, generating the rows of a chunk in parallel across cores (and
+// quantizing them with native.Quantize, which splits rows over the kernel
+// pool; rows are independent, so the bytes do not depend on the split).
+// Memory is bounded by one chunk whatever the tensor's size.
 type tensorReader struct {
-	spec    tensorSpec
+	spec tensorSpec
+	// to is the type written: spec.typ, or a quantization target, reached
+	// through spec.typ's values (F16 rounding) as quantize.File reaches it.
+	to      native.Type
 	seed    uint64
 	rowSize int
 	prog    *progress
@@ -307,9 +343,14 @@ func (r *tensorReader) Read(p []byte) (int, error) {
 
 func (r *tensorReader) fillChunk() error {
 	t := r.spec
+	quant := r.to != t.typ
 	rows := max(1, chunkBytes/r.rowSize)
 	rows = min(rows, t.rows-r.next)
 	out := make([]byte, rows*r.rowSize)
+	var vals []float32 // the chunk's values as t.typ holds them, to quantize
+	if quant {
+		vals = make([]float32, rows*t.cols)
+	}
 	workers := min(runtime.GOMAXPROCS(0), rows)
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
@@ -326,7 +367,17 @@ func (r *tensorReader) fillChunk() error {
 				} else {
 					t.fill(newRNG(r.seed, t.name, row), f32, row)
 				}
-				if err := encodeRow(t.typ, f32, u16, out[i*r.rowSize:(i+1)*r.rowSize]); err != nil {
+				var err error
+				if quant {
+					// rounded to F16 and back, as quantize.File reads the F16 file
+					// (specs gives every quantized tensor F16 when Quantize is set)
+					if err = native.F32ToF16(f32, u16); err == nil {
+						err = native.F16ToF32(u16, vals[i*t.cols:(i+1)*t.cols])
+					}
+				} else {
+					err = encodeRow(t.typ, f32, u16, out[i*r.rowSize:(i+1)*r.rowSize])
+				}
+				if err != nil {
 					errs[wk] = fmt.Errorf("synth: tensor %s row %d: %w", t.name, row, err)
 					return
 				}
@@ -337,6 +388,11 @@ func (r *tensorReader) fillChunk() error {
 	for _, err := range errs {
 		if err != nil {
 			return err
+		}
+	}
+	if quant {
+		if err := native.Quantize(r.to, vals, out, rows, t.cols); err != nil {
+			return fmt.Errorf("synth: tensor %s: %w", t.name, err)
 		}
 	}
 	r.next += rows

@@ -6,10 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kiln-llm/kiln/engine/gguf"
 	"github.com/kiln-llm/kiln/engine/model"
+	"github.com/kiln-llm/kiln/engine/quantize"
 	"github.com/kiln-llm/kiln/engine/tokenizer"
 	"github.com/kiln-llm/kiln/native"
 )
@@ -185,6 +187,114 @@ func TestNewPresetsLoad(t *testing.T) {
 				if v != v {
 					t.Fatal("NaN logit")
 				}
+			}
+		})
+	}
+}
+
+// TestQuantizeDirectEqualsF16ThenFile: writing a quantize preset directly
+// (Options.Quantize) gives the bytes of the old two-step path, an F16 file
+// quantized by quantize.File: same metadata order, tensor order, per-tensor
+// types and quantized blocks. tiny-256 has K-quant rows (256 columns);
+// qwen3moe-256 (tiny-qwen3moe widened to 256 columns) has 3-D expert
+// stacks and an unquantized router; tiny-qwen3moe has rows of 32-128
+// columns where the K-quants fall back to 32-element types.
+func TestQuantizeDirectEqualsF16ThenFile(t *testing.T) {
+	widen := func(p *Preset) { p.NEmbd, p.HeadDimOverride, p.NFFExp = 256, 64, 256 }
+	for _, c := range []struct {
+		name, preset string
+		tweak        func(*Preset)
+		fallbacks    bool // the preset's default type may not occur at all
+	}{
+		{"tiny-256", "tiny-256", nil, false},
+		{"qwen3moe-256", "tiny-qwen3moe", widen, false},
+		{"tiny-qwen3moe", "tiny-qwen3moe", nil, true},
+	} {
+		for _, typ := range []string{"q4_k_m", "q4_0", "q6_k", "iq4_xs"} {
+			t.Run(c.name+"/"+typ, func(t *testing.T) {
+				p, err := LookupPreset(c.preset)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.tweak != nil {
+					c.tweak(&p)
+				}
+				qp, err := quantize.LookupPreset(typ)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dir := t.TempDir()
+				f16, viaFile, direct := filepath.Join(dir, "f16.gguf"), filepath.Join(dir, "file.gguf"), filepath.Join(dir, "direct.gguf")
+				if err := Write(f16, Options{Preset: p, Type: native.F16, Seed: 5}); err != nil {
+					t.Fatal(err)
+				}
+				rep, err := quantize.File(f16, viaFile, qp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !c.fallbacks && rep.Counts[qp.Default] == 0 {
+					t.Fatalf("no tensor of type %v in %v: the case does not exercise the preset", qp.Default, rep.Counts)
+				}
+				var last int64
+				prog := func(done, total int64) {
+					if done < last || done > total {
+						t.Errorf("progress %d/%d after %d", done, total, last)
+					}
+					last = done
+				}
+				if err := Write(direct, Options{Preset: p, Type: native.F16, Quantize: &qp, Seed: 5, Progress: prog}); err != nil {
+					t.Fatal(err)
+				}
+				a, _ := os.ReadFile(viaFile)
+				b, _ := os.ReadFile(direct)
+				if !bytes.Equal(a, b) {
+					t.Fatalf("direct file (%d bytes) differs from F16 + quantize.File (%d bytes)", len(b), len(a))
+				}
+				f, err := gguf.Open(direct)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				var data int64
+				for _, ti := range f.Tensors() {
+					data += int64(native.RowSize(native.Type(ti.Type), int(ti.Shape[0]))) * ti.Elements() / ti.Shape[0]
+				}
+				if last != data {
+					t.Errorf("progress ended at %d bytes, tensor data is %d", last, data)
+				}
+			})
+		}
+	}
+}
+
+// TestQuantizeRefusals: a quantize preset with a non-F16 type, or one whose
+// rules give a row length no type can hold, is a clear error that leaves no
+// file (not even a temporary) behind.
+func TestQuantizeRefusals(t *testing.T) {
+	tiny, _ := LookupPreset("tiny")
+	odd := tiny
+	odd.NEmbd, odd.NFF = 48, 48 // 48 columns: Q4_0's block of 32 does not divide them
+	for _, c := range []struct {
+		name, typ string
+		preset    Preset
+		wtype     native.Type
+		want      string
+	}{
+		{"q8_0 weights", "q4_0", tiny, native.Q8_0, "needs type f16"},
+		{"no fallback", "q4_0", odd, native.F16, "no fallback type"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			qp, err := quantize.LookupPreset(c.typ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			err = Write(filepath.Join(dir, "x.gguf"), Options{Preset: c.preset, Type: c.wtype, Quantize: &qp})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err %v, want %q", err, c.want)
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+				t.Errorf("a refused write left %d files", len(ents))
 			}
 		})
 	}
