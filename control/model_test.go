@@ -17,12 +17,11 @@ func newModelEngine(t testing.TB, numBlocks int, cfg Config) *Engine {
 	return newWrappedModelEngine(t, numBlocks, cfg, func(x Executor) Executor { return x })
 }
 
-// newWrappedModelEngine is newModelEngine with the executor wrapped.
-func newWrappedModelEngine(t testing.TB, numBlocks int, cfg Config, wrap func(Executor) Executor) *Engine {
+// loadExecutor loads the model file at path (closed when t ends) with its
+// tokenizer and an executor of numBlocks 16-token blocks of kvType.
+func loadExecutor(t testing.TB, path string, numBlocks int, kvType native.Type) (*tokenizer.Tokenizer, *model.Executor) {
 	t.Helper()
-	storiesTokenizer(t) // skips without ../shared
-	p, _ := filepath.Abs("../../shared/models/stories260K.gguf")
-	m, err := model.Load(p, model.WithMaxBatchTokens(128))
+	m, err := model.Load(path, model.WithMaxBatchTokens(128))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,10 +30,19 @@ func newWrappedModelEngine(t testing.TB, numBlocks int, cfg Config, wrap func(Ex
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := model.NewExecutor(m, numBlocks, 16, native.F32)
+	x, err := model.NewExecutor(m, numBlocks, 16, kvType)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return tok, x
+}
+
+// newWrappedModelEngine is newModelEngine with the executor wrapped.
+func newWrappedModelEngine(t testing.TB, numBlocks int, cfg Config, wrap func(Executor) Executor) *Engine {
+	t.Helper()
+	storiesTokenizer(t) // skips without ../shared
+	p, _ := filepath.Abs("../../shared/models/stories260K.gguf")
+	tok, x := loadExecutor(t, p, numBlocks, native.F32)
 	e, err := New(wrap(x), tok, cfg)
 	if err != nil {
 		t.Fatal(err)

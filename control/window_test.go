@@ -5,9 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/kiln-llm/kiln/engine/model"
 	"github.com/kiln-llm/kiln/engine/synth"
-	"github.com/kiln-llm/kiln/engine/tokenizer"
 	"github.com/kiln-llm/kiln/native"
 )
 
@@ -29,19 +27,7 @@ func newWindowedEngine(t *testing.T, window, numBlocks int, cfg Config, hide boo
 	if err := synth.Write(path, synth.Options{Preset: p, Type: native.F16, Seed: 3}); err != nil {
 		t.Fatal(err)
 	}
-	m, err := model.Load(path, model.WithMaxBatchTokens(128))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
-	tok, err := tokenizer.FromGGUF(m.File())
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := model.NewExecutor(m, numBlocks, 16, native.F32)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, x := loadExecutor(t, path, numBlocks, native.F32)
 	var exec Executor = x
 	if hide {
 		exec = hideWindow{x}
