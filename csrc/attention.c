@@ -187,7 +187,9 @@ static void item_of(const attn_job *j, int64_t idx, kiln_attn_item *it) {
 
 /* attn_task claims items one at a time from a shared counter: items differ
  * in length (ragged contexts), and a thread the OS runs late should not hold
- * the others up. An item's result does not depend on which thread runs it. */
+ * the others up — so it runs as a claim task (kiln_parallel_claim): a worker
+ * that wakes after the items are gone skips it instead of being waited for.
+ * An item's result does not depend on which thread runs it. */
 static void attn_task(void *arg, int ith, int nth) {
     (void)nth;
     attn_job *j = arg;
@@ -213,7 +215,7 @@ static int run_items(attn_job *j, int rows, int64_t work) {
     if (!j->scratch) return KILN_ERR_NOMEM;
     j->kernel = pick_kernel();
     atomic_store_explicit(&j->next_item, 0, memory_order_relaxed);
-    kiln_parallel(attn_task, j, nth);
+    kiln_parallel_claim(attn_task, j, nth);
     free(j->scratch);
     return KILN_OK;
 }
