@@ -59,7 +59,7 @@ func startKiln(t *testing.T, client *http.Client, wrap []string, what string, ar
 			<-p.done
 		}
 		if t.Failed() {
-			t.Logf("kiln %s log (last 40 lines):\n%s", what, p.logs.Tail(40))
+			t.Logf("kiln %s log (last 60 lines):\n%s", what, p.logs.Tail(60))
 		}
 	})
 	select {
@@ -70,7 +70,7 @@ func startKiln(t *testing.T, client *http.Client, wrap []string, what string, ar
 	case <-time.After(30 * time.Second):
 		t.Fatalf("kiln %s did not listen within 30 s\n%s", what, p.logs.Tail(30))
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(90 * time.Second) // a loaded machine under -race
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.url+"/health", nil)

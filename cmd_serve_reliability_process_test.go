@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -67,52 +66,7 @@ func startServeProcess(t *testing.T, args ...string) *serveProcess {
 // listens on a loopback port), as startServeProcess does.
 func startKilnProcess(t *testing.T, args ...string) *serveProcess {
 	t.Helper()
-	p := &serveProcess{logs: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(os.Args[0], args...)
-	p.cmd.Env = append(os.Environ(), runAsKilnEnv+"=1")
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addr := make(chan string, 1)
-	go func() {
-		listening := regexp.MustCompile(`msg="serve: listening" addr=(\S+)`)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			p.logs.WriteLine(sc.Text())
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("kiln serve log (last 60 lines):\n%s", p.logs.Tail(60))
-		}
-	})
-	select {
-	case a := <-addr:
-		p.url = "http://" + a
-	case <-p.done:
-		t.Fatalf("kiln serve exited before listening: %v\n%s", p.err, p.logs.Tail(30))
-	case <-time.After(30 * time.Second):
-		t.Fatalf("kiln serve did not listen within 30 s\n%s", p.logs.Tail(30))
-	}
-	waitHealthy(t, p.url)
-	return p
+	return startKiln(t, http.DefaultClient, nil, "serve", args...)
 }
 
 // signal sends sig to the process.

@@ -51,9 +51,8 @@ void kiln_window_row_ref(const kiln_window_job *j, int64_t s, int64_t qi, int g,
     const kiln_attn_params *p = &j->p;
     const int D = p->head_dim, bs = p->block_size, G = p->group, type = p->kv_type;
     const int64_t dp = kiln_attn_pad16(D);
-    const int nq = j->q_start[s + 1] - j->q_start[s];
-    const int pos = j->ctx_lens[s] - nq + (int)(qi - j->q_start[s]);
-    const int lo = j->window > 0 && pos - j->window + 1 > 0 ? pos - j->window + 1 : 0;
+    int lo, pos;
+    kiln_window_span(j, s, qi, &lo, &pos);
     const int32_t *table = j->block_tables + s * j->max_blocks;
     float *acc = scratch;                              /* [G][dp] */
     float *sc = acc + G * dp;                          /* [bs] */
