@@ -159,9 +159,19 @@ KILN_LA void lg_block_dots(kiln_la_type ty, const int32_t *pb, const int8_t *x, 
 KILN_LA void lg_tile(kiln_la_type ty, const int32_t *pk, int64_t kb0, int64_t nblk, const int8_t *x, int64_t xs,
                      const float *xd, int64_t ds, float *acc, const int MR) {
     const int off = kiln_la_offset(ty), has_min = kiln_la_has_min(ty);
+    /* per row and block: offset·Σx (Q4_0, Q5_0) or float(Σx) (Q4_1, Q5_1),
+     * broadcast from memory in the block loop (a load, no ALU work) */
     _Alignas(32) int32_t sx[LG_MR_MAX][LG_KCB];
+    _Alignas(32) float sxf[LG_MR_MAX][LG_KCB];
     if (ty != KILN_LA_IQ4_NL)
-        for (int r = 0; r < MR; r++) kiln_la_block_sums(x + r * xs + kb0 * 32, nblk, sx[r]);
+        for (int r = 0; r < MR; r++) {
+            kiln_la_block_sums(x + r * xs + kb0 * 32, nblk, sx[r]);
+            for (int64_t s = 0; s < nblk; s += 8) {
+                const __m256i v = _mm256_load_si256((const __m256i *)(sx[r] + s));
+                if (has_min) _mm256_store_ps(sxf[r] + s, _mm256_cvtepi32_ps(v));
+                else _mm256_store_si256((__m256i *)(sx[r] + s), _mm256_slli_epi32(v, off == 8 ? 3 : 4));
+            }
+        }
     for (int64_t s = 0; s < nblk; s++) {
         const int32_t *pb = pk + s * LG_BLK;
         const int64_t b = kb0 + s;
@@ -173,12 +183,12 @@ KILN_LA void lg_tile(kiln_la_type ty, const int32_t *pk, int64_t kb0, int64_t nb
             float *lane = acc + r * LG_ACC + (b % 8) * LG_NR;
             for (int c = 0; c < 2; c++) {
                 __m256i si = sum[r][c];
-                if (off) si = _mm256_sub_epi32(si, _mm256_set1_epi32(off * sx[r][s]));
+                if (off) si = _mm256_sub_epi32(si, _mm256_set1_epi32(sx[r][s]));
                 const __m256 d = _mm256_load_ps((const float *)(pb + LG_D + 8 * c));
                 __m256 f = _mm256_add_ps(_mm256_load_ps(lane + 8 * c), _mm256_mul_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(si)));
                 if (has_min) {
                     const __m256 m = _mm256_load_ps((const float *)(pb + LG_M + 8 * c));
-                    f = _mm256_add_ps(f, _mm256_mul_ps(_mm256_mul_ps(m, dx), _mm256_set1_ps((float)sx[r][s])));
+                    f = _mm256_add_ps(f, _mm256_mul_ps(_mm256_mul_ps(m, dx), _mm256_broadcast_ss(&sxf[r][s])));
                 }
                 _mm256_store_ps(lane + 8 * c, f);
             }

@@ -114,13 +114,18 @@ KILN_LA void lv_row(kiln_la_type ty, const uint8_t *w, size_t bsz, int64_t nb, i
     __m256 acc[LV_ROWS];
     for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
     for (int64_t g = 0; g < nbp; g += 8) {
-        const uint8_t *ev[4], *od[4]; /* the even and odd blocks of the step (a valid block past nb) */
+        const uint8_t *ev[4], *od[4]; /* the even and odd blocks of the step (the zero block past nb) */
         __m256i v[LV_ROWS][4];
+        const int npair = nb - g >= 8 ? 4 : (int)(nb - g + 1) / 2; /* pairs with a block of the row */
 #pragma GCC unroll 4
         for (int p = 0; p < 4; p++) {
             const int64_t a = g + 2 * p;
             ev[p] = a < nb ? w + (size_t)a * bsz : lv_zero_block;
             od[p] = a + 1 < nb ? w + (size_t)(a + 1) * bsz : lv_zero_block;
+            if (p >= npair) { /* nothing to multiply: zero sums */
+                for (int r = 0; r < R; r++) v[r][p] = _mm256_setzero_si256();
+                continue;
+            }
             __m256i lo, hi;
             lv_pair(ty, ev[p], od[p], &lo, &hi);
             if (ty == KILN_LA_IQ4_NL) {
