@@ -284,13 +284,13 @@ int main(void) {
         check_type(q, 13, 16, q->block == 256 ? 2304 : 1088, 1);
         check_type(q, 197, 17, ks[0], 0);
         if (q->block == 32) {
-            /* the AVX2 GEMV's last steps of 2 and 6 blocks (it takes eight at
-             * a time), the GEMM from its threshold (4 rows) on, and rows too
-             * long for the GEMV's X layout (its dot fallback) */
+            /* odd n and block counts for the AVX2 GEMV (eight W rows per
+             * step), the GEMM from its threshold (4 rows) on, and rows of
+             * over 491520 elements (the GEMV's dot fallback) */
             check_type(q, 1, 29, 576, 0);
             check_type(q, 3, 29, 448, 1);
             check_type(q, 4, 33, 576, 0);
-            check_type(q, 2, 5, 45056, 0);
+            check_type(q, 2, 5, 491552, 0);
             check_saturation(q);
         }
         check_threads(q);

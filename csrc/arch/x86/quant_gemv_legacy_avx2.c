@@ -3,21 +3,20 @@
  * IQ4_NL against Q8_0 activations, and the rows of the AVX2 kernel table
  * that use it and the GEMM of quant_gemm_legacy_avx2.c.
  *
- * Per W row, eight blocks per step, two blocks per ymm: the 16 quant bytes
- * of blocks A and B side by side give, masked and shifted, their elements
- * 0..15 (low nibbles) and 16..31 (high nibbles) in one vector each, so one
- * vpmaddubsw pair covers two blocks; X is laid out once per call to match
- * (per block pair: A's first 16 quants, B's, A's last 16, B's). The unpacked
- * W is reused for up to LV_ROWS X rows. Each pair's int16 sums become int32
- * (vpmaddwd) per block half-lane, and three vphaddd give the eight blocks'
- * exact sums in one vector, lanes in block order 0,2,4,6,1,3,5,7. The float
- * steps are quant.h's, per lane: block b enters lane b % 8 as
+ * Eight W rows per step, block by block, two rows per ymm: the 16 quant
+ * bytes of block b of rows A and B side by side give, masked and shifted,
+ * their elements 0..15 (low nibbles) and 16..31 (high nibbles) in one
+ * vector each, against X's block halves broadcast to both 128-bit lanes;
+ * the unpacked W serves up to LV_ROWS X rows. Each pair's int16 sums become
+ * int32 (vpmaddwd), and three vphaddd give the eight rows' exact block sums
+ * in one vector, rows in the order 0,2,4,6,1,3,5,7 (lv_perm). The float
+ * steps are quant.h's, for eight outputs at once: block b enters lane b % 8
+ * of each output as
  *     lane + (d·dx)·float(sumi)               (+ (m·dx)·float(Σx))
- * with d, dx and Σx gathered in that lane order, and the lanes are summed in
- * the reference's fixed order, so every output is the scalar reference's and
- * the GEMM's, bit for bit. Blocks past the row's end (a last group of fewer
- * than eight) are a zero block against zero X: +0 sums and ±0
- * contributions, which leave every lane unchanged.
+ * with the eight rows' d (and m) gathered in that order, and the lanes are
+ * summed in the reference's fixed order, so every output is the scalar
+ * reference's and the GEMM's, bit for bit. W rows past the last valid one
+ * alias it (their results are never stored).
  *
  * Exact int16 sums (quant_legacy_pack_avx2.h for the unsigned forms):
  * Q4 u <= 15 and Q5 u <= 31 against |x| <= 128 give pair sums of at most
@@ -29,45 +28,12 @@
 #if KILN_X86
 
 enum {
-    LV_ROWS = 3, /* X rows per pass over W (the GEMM takes KILN_MM_Q8G_MIN_M rows and more) */
+    LV_ROWS = 3,     /* X rows per pass over W (the GEMM takes KILN_MM_Q8G_MIN_M rows and more) */
+    LV_PREFETCH = 2, /* how many 8-row tiles ahead W is prefetched */
 };
 
-/* lv_perm: vector lane p of a step's sums holds block lv_perm[p] of the eight. */
+/* lv_perm: vector lane p of a step's sums holds W row lv_perm[p] of the eight. */
 static const int lv_perm[8] = {0, 2, 4, 6, 1, 3, 5, 7};
-
-/* lv_x is one X row laid out for the GEMV (in the caller's scratch). */
-typedef struct {
-    const int8_t *q;  /* per block pair: A[0:16], B[0:16], A[16:32], B[16:32] */
-    const float *dx;  /* block scales, per eight blocks in lv_perm order (0 past nb) */
-    const int32_t *sx; /* block sums Σx, the same way */
-} lv_x;
-
-/* lv_bytes is the scratch one laid-out X row takes for nbp blocks. */
-static inline size_t lv_bytes(int64_t nbp) { return (size_t)nbp * (32 + 4 + 4 + 4) + 64; }
-
-/* lv_zero_block stands for the blocks past a row's end: zero quants and scales. */
-static const uint8_t lv_zero_block[32];
-
-// xl = X row x (quants) / xd (scales) of nb blocks laid out in mem (nbp = nb rounded up to 8).
-KILN_LA lv_x lv_layout(const int8_t *x, const float *xd, int64_t nb, int64_t nbp, uint8_t *mem) {
-    int8_t *q = (int8_t *)mem;
-    float *dx = (float *)(mem + nbp * 32);
-    int32_t *sx = (int32_t *)(dx + nbp), *sums = sx + nbp; /* sums: nbp more int32 */
-    for (int64_t b = 0; b < nbp; b += 2) {
-        const __m256i a = b < nb ? _mm256_loadu_si256((const __m256i *)(x + b * 32)) : _mm256_setzero_si256();
-        const __m256i c = b + 1 < nb ? _mm256_loadu_si256((const __m256i *)(x + b * 32 + 32)) : _mm256_setzero_si256();
-        _mm256_storeu_si256((__m256i *)(q + b * 32), _mm256_permute2x128_si256(a, c, 0x20));
-        _mm256_storeu_si256((__m256i *)(q + b * 32 + 32), _mm256_permute2x128_si256(a, c, 0x31));
-    }
-    kiln_la_block_sums(x, nb, sums);
-    for (int64_t g = 0; g < nbp; g += 8)
-        for (int p = 0; p < 8; p++) {
-            const int64_t b = g + lv_perm[p];
-            dx[g + p] = b < nb ? xd[b] : 0.0f;
-            sx[g + p] = b < nb ? sums[b] : 0;
-        }
-    return (lv_x){.q = q, .dx = dx, .sx = sx};
-}
 
 /* lv_pair unpacks blocks a and b (bytes at pa, pb): lo = elements 0..15 of
  * a then of b, hi = elements 16..31 the same way (u, or IQ4_NL's values). */
@@ -100,68 +66,73 @@ KILN_LA void lv_pair(kiln_la_type ty, const uint8_t *pa, const uint8_t *pb, __m2
     *hi = h;
 }
 
-/* lv_scales4 packs the f16 at offset `at` of four blocks into 64 bits. */
-KILN_LA uint64_t lv_scales4(const uint8_t *const blk[4], int at) {
-    return (uint64_t)kiln_la_f16(blk[0] + at) | (uint64_t)kiln_la_f16(blk[1] + at) << 16 |
-           (uint64_t)kiln_la_f16(blk[2] + at) << 32 | (uint64_t)kiln_la_f16(blk[3] + at) << 48;
+/* lv_f16x8 gathers the f16 at offset `at` of block b of the eight rows, in lv_perm order. */
+KILN_LA __m256 lv_f16x8(const uint8_t *const rows[8], size_t off, int at) {
+    return _mm256_cvtph_ps(_mm_setr_epi16(
+        (short)kiln_la_f16(rows[0] + off + at), (short)kiln_la_f16(rows[2] + off + at),
+        (short)kiln_la_f16(rows[4] + off + at), (short)kiln_la_f16(rows[6] + off + at),
+        (short)kiln_la_f16(rows[1] + off + at), (short)kiln_la_f16(rows[3] + off + at),
+        (short)kiln_la_f16(rows[5] + off + at), (short)kiln_la_f16(rows[7] + off + at)));
 }
 
-/* lv_row computes out[r] = W row w · X row x[r] for r < R. */
-KILN_LA void lv_row(kiln_la_type ty, const uint8_t *w, size_t bsz, int64_t nb, int64_t nbp, const lv_x *x, float *out,
-                    const int R) {
+/* lv_xrow is one X row as the GEMV reads it. */
+typedef struct {
+    const int8_t *q;  /* quants (the quantizer's row) */
+    const float *dx;  /* block scales */
+    const int32_t *c; /* per block: offset·Σx (Q4_0, Q5_0), else float(Σx) as bits */
+} lv_xrow;
+
+// out[r][p] = W row rows[lv_perm[p]] · X row x[r] for r < R.
+KILN_LA void lv_tile(kiln_la_type ty, const uint8_t *const rows[8], size_t bsz, int64_t nb, size_t tile_bytes,
+                     const lv_xrow *x, __m256 *out, const int R) {
     const int off = kiln_la_offset(ty), has_min = kiln_la_has_min(ty);
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[LV_ROWS];
-    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
-    for (int64_t g = 0; g < nbp; g += 8) {
-        const uint8_t *ev[4], *od[4]; /* the even and odd blocks of the step (the zero block past nb) */
-        __m256i v[LV_ROWS][4];
-        const int npair = nb - g >= 8 ? 4 : (int)(nb - g + 1) / 2; /* pairs with a block of the row */
+    __m256 lanes[LV_ROWS][8];
+    for (int r = 0; r < R; r++)
+        for (int l = 0; l < 8; l++) lanes[r][l] = _mm256_setzero_ps();
+    /* rows of a GEMV are read once, in runs of nb·bsz bytes (1 KB at k = 2048):
+     * too short for the hardware prefetcher, so the tile LV_PREFETCH tiles
+     * ahead (contiguous rows) is requested as this one is read */
+    const char *pf = (const char *)rows[0] + LV_PREFETCH * tile_bytes, *pf_to = pf;
+    for (int64_t b = 0; b < nb; b++) {
+        for (pf_to += 8 * bsz; pf < pf_to; pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
+        const size_t bo = (size_t)b * bsz;
+        __m256i s[LV_ROWS][4];
+        __m256i xl[LV_ROWS], xh[LV_ROWS];
+        for (int r = 0; r < R; r++) {
+            xl[r] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(x[r].q + b * 32)));
+            xh[r] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(x[r].q + b * 32 + 16)));
+        }
 #pragma GCC unroll 4
         for (int p = 0; p < 4; p++) {
-            const int64_t a = g + 2 * p;
-            ev[p] = a < nb ? w + (size_t)a * bsz : lv_zero_block;
-            od[p] = a + 1 < nb ? w + (size_t)(a + 1) * bsz : lv_zero_block;
-            if (p >= npair) { /* nothing to multiply: zero sums */
-                for (int r = 0; r < R; r++) v[r][p] = _mm256_setzero_si256();
-                continue;
-            }
             __m256i lo, hi;
-            lv_pair(ty, ev[p], od[p], &lo, &hi);
+            lv_pair(ty, rows[2 * p] + bo, rows[2 * p + 1] + bo, &lo, &hi);
             if (ty == KILN_LA_IQ4_NL) {
                 const __m256i alo = _mm256_abs_epi8(lo), ahi = _mm256_abs_epi8(hi);
-                for (int r = 0; r < R; r++) {
-                    const __m256i xl = _mm256_loadu_si256((const __m256i *)(x[r].q + a * 32));
-                    const __m256i xh = _mm256_loadu_si256((const __m256i *)(x[r].q + a * 32 + 32));
-                    v[r][p] = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(alo, _mm256_sign_epi8(xl, lo)), ones),
-                                               _mm256_madd_epi16(_mm256_maddubs_epi16(ahi, _mm256_sign_epi8(xh, hi)), ones));
-                }
+                for (int r = 0; r < R; r++)
+                    s[r][p] = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(alo, _mm256_sign_epi8(xl[r], lo)), ones),
+                                               _mm256_madd_epi16(_mm256_maddubs_epi16(ahi, _mm256_sign_epi8(xh[r], hi)), ones));
             } else {
-                for (int r = 0; r < R; r++) {
-                    const __m256i xl = _mm256_loadu_si256((const __m256i *)(x[r].q + a * 32));
-                    const __m256i xh = _mm256_loadu_si256((const __m256i *)(x[r].q + a * 32 + 32));
-                    v[r][p] = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_maddubs_epi16(hi, xh)), ones);
-                }
+                for (int r = 0; r < R; r++)
+                    s[r][p] = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, xl[r]), _mm256_maddubs_epi16(hi, xh[r])), ones);
             }
         }
-        /* d (and m) in lane order: the even blocks 0,2,4,6, then the odd ones */
-        const __m256 d = _mm256_cvtph_ps(_mm_set_epi64x((int64_t)lv_scales4(od, 0), (int64_t)lv_scales4(ev, 0)));
-        const __m256 m = has_min ? _mm256_cvtph_ps(_mm_set_epi64x((int64_t)lv_scales4(od, 2), (int64_t)lv_scales4(ev, 2)))
-                                 : _mm256_setzero_ps();
+        const __m256 d = lv_f16x8(rows, bo, 0);
+        const __m256 m = has_min ? lv_f16x8(rows, bo, 2) : _mm256_setzero_ps();
         for (int r = 0; r < R; r++) {
-            __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(v[r][0], v[r][1]), _mm256_hadd_epi32(v[r][2], v[r][3]));
-            const __m256i sx = _mm256_loadu_si256((const __m256i *)(x[r].sx + g));
-            if (off) s = _mm256_sub_epi32(s, _mm256_slli_epi32(sx, off == 8 ? 3 : 4));
-            const __m256 dx = _mm256_loadu_ps(x[r].dx + g);
-            acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(s)));
-            if (has_min) acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(_mm256_mul_ps(m, dx), _mm256_cvtepi32_ps(sx)));
+            __m256i si = _mm256_hadd_epi32(_mm256_hadd_epi32(s[r][0], s[r][1]), _mm256_hadd_epi32(s[r][2], s[r][3]));
+            if (off) si = _mm256_sub_epi32(si, _mm256_set1_epi32(x[r].c[b]));
+            const __m256 dx = _mm256_broadcast_ss(x[r].dx + b);
+            __m256 *lane = &lanes[r][b % 8];
+            __m256 f = _mm256_add_ps(*lane, _mm256_mul_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(si)));
+            if (has_min) f = _mm256_add_ps(f, _mm256_mul_ps(_mm256_mul_ps(m, dx), _mm256_broadcast_ss((const float *)x[r].c + b)));
+            *lane = f;
         }
     }
     for (int r = 0; r < R; r++) {
-        float a[8], l[8];
-        _mm256_storeu_ps(a, acc[r]);
-        for (int p = 0; p < 8; p++) l[lv_perm[p]] = a[p];
-        out[r] = kiln_q_lanes_sum(l);
+        const __m256 *l = lanes[r];
+        out[r] = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(l[0], l[4]), _mm256_add_ps(l[2], l[6])),
+                               _mm256_add_ps(_mm256_add_ps(l[1], l[5]), _mm256_add_ps(l[3], l[7])));
     }
 }
 
@@ -169,25 +140,42 @@ KILN_LA void lv_row(kiln_la_type ty, const uint8_t *w, size_t bsz, int64_t nb, i
 KILN_LA void lv_gemv(kiln_la_type ty, size_t bsz, const kiln_mm *p, int64_t n0, int64_t n1, float *scratch,
                      kiln_qdot_fn dot, kiln_qdot4_fn dot4) {
     const int64_t nb = p->k / KILN_QK8_0, nbp = (nb + 7) / 8 * 8, ds = p->kpad / KILN_QK8_0;
-    if (lv_bytes(nbp) * LV_ROWS > KILN_MM_SCRATCH_FLOATS * sizeof(float)) {
-        kiln_mm_qdot(p, n0, n1, dot, dot4); /* rows too long to lay out: the dots (same bits) */
+    if ((size_t)nbp * 4 * LV_ROWS > KILN_MM_SCRATCH_FLOATS * sizeof(float)) {
+        kiln_mm_qdot(p, n0, n1, dot, dot4); /* rows of over 400K elements: the dots (same bits) */
         return;
     }
     for (int64_t i0 = 0; i0 < p->m; i0 += LV_ROWS) {
         const int R = p->m - i0 < LV_ROWS ? (int)(p->m - i0) : LV_ROWS;
-        lv_x x[LV_ROWS];
-        for (int r = 0; r < R; r++)
-            x[r] = lv_layout(p->xq + (i0 + r) * p->kpad, p->xd + (i0 + r) * ds, nb, nbp,
-                             (uint8_t *)scratch + (size_t)r * lv_bytes(nbp));
-        for (int64_t j = n0; j < n1; j++) {
-            const uint8_t *w = (const uint8_t *)p->w + (size_t)j * p->wstride;
-            float out[LV_ROWS];
-            switch (R) {
-            case 3: lv_row(ty, w, bsz, nb, nbp, x, out, 3); break;
-            case 2: lv_row(ty, w, bsz, nb, nbp, x, out, 2); break;
-            default: lv_row(ty, w, bsz, nb, nbp, x, out, 1); break;
+        lv_xrow x[LV_ROWS];
+        for (int r = 0; r < R; r++) {
+            int32_t *c = (int32_t *)scratch + (size_t)r * nbp;
+            const int8_t *q = p->xq + (i0 + r) * p->kpad;
+            kiln_la_block_sums(q, nb, c);
+            for (int64_t b = 0; b < nb; b += 8) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(c + b));
+                if (kiln_la_has_min(ty)) _mm256_storeu_ps((float *)(c + b), _mm256_cvtepi32_ps(v));
+                else _mm256_storeu_si256((__m256i *)(c + b), _mm256_slli_epi32(v, kiln_la_offset(ty) == 8 ? 3 : 4));
             }
-            for (int r = 0; r < R; r++) p->y[(i0 + r) * p->n + j] = out[r];
+            x[r] = (lv_xrow){.q = q, .dx = p->xd + (i0 + r) * ds, .c = c};
+        }
+        for (int64_t j0 = n0; j0 < n1; j0 += 8) {
+            const int nvalid = n1 - j0 >= 8 ? 8 : (int)(n1 - j0);
+            const uint8_t *rows[8];
+            for (int l = 0; l < 8; l++)
+                rows[l] = (const uint8_t *)p->w + (size_t)(j0 + (l < nvalid ? l : nvalid - 1)) * p->wstride;
+            __m256 out[LV_ROWS];
+            switch (R) {
+            case 3: lv_tile(ty, rows, bsz, nb, 8 * p->wstride, x, out, 3); break;
+            case 2: lv_tile(ty, rows, bsz, nb, 8 * p->wstride, x, out, 2); break;
+            default: lv_tile(ty, rows, bsz, nb, 8 * p->wstride, x, out, 1); break;
+            }
+            for (int r = 0; r < R; r++) {
+                float o[8];
+                _mm256_storeu_ps(o, out[r]);
+                float *y = p->y + (i0 + r) * p->n + j0;
+                for (int l = 0; l < 8; l++)
+                    if (lv_perm[l] < nvalid) y[lv_perm[l]] = o[l];
+            }
         }
     }
 }
