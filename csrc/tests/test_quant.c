@@ -285,12 +285,14 @@ int main(void) {
         check_type(q, 197, 17, ks[0], 0);
         if (q->block == 32) {
             /* odd n and block counts for the AVX2 GEMV (eight W rows per
-             * step), the GEMM from its threshold (4 rows) on, and rows of
-             * over 491520 elements (the GEMV's dot fallback) */
+             * step, passes of three X rows up to 7), the GEMM from its
+             * threshold (8 rows) on, and rows of over 210K elements (the
+             * GEMV's dot fallback) */
             check_type(q, 1, 29, 576, 0);
             check_type(q, 3, 29, 448, 1);
-            check_type(q, 4, 33, 576, 0);
-            check_type(q, 2, 5, 491552, 0);
+            check_type(q, 7, 33, 576, 0);
+            check_type(q, 8, 33, 576, 0);
+            check_type(q, 2, 5, 229376, 0);
             check_saturation(q);
         }
         check_threads(q);

@@ -28,8 +28,9 @@
 #if KILN_X86
 
 enum {
-    LV_ROWS = 3,     /* X rows per pass over W (the GEMM takes KILN_MM_Q8G_MIN_M rows and more) */
+    LV_ROWS = 3,     /* X rows per pass over a W tile (16 ymm: 12 sums, W and X halves) */
     LV_PREFETCH = 2, /* how many 8-row tiles ahead W is prefetched */
+    LV_MAX_M = 7,    /* most X rows the GEMV takes (the rows' gemm_min_m - 1) */
 };
 
 /* lv_perm: vector lane p of a step's sums holds W row lv_perm[p] of the eight. */
@@ -137,37 +138,40 @@ KILN_LA void lv_tile(kiln_la_type ty, const uint8_t *const rows[8], size_t bsz, 
 }
 
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W rows of type ty (bsz bytes per block), X as Q8_0 (p->xq, p->xd).
+// Per 8-row W tile, every pass of LV_ROWS X rows, so the tile (9 KB at
+// k = 2048, Q4_0) is read from memory once and from L1 by the later passes.
 KILN_LA void lv_gemv(kiln_la_type ty, size_t bsz, const kiln_mm *p, int64_t n0, int64_t n1, float *scratch,
                      kiln_qdot_fn dot, kiln_qdot4_fn dot4) {
     const int64_t nb = p->k / KILN_QK8_0, nbp = (nb + 7) / 8 * 8, ds = p->kpad / KILN_QK8_0;
-    if ((size_t)nbp * 4 * LV_ROWS > KILN_MM_SCRATCH_FLOATS * sizeof(float)) {
-        kiln_mm_qdot(p, n0, n1, dot, dot4); /* rows of over 400K elements: the dots (same bits) */
+    if (p->m > LV_MAX_M || (size_t)nbp * 4 * LV_MAX_M > KILN_MM_SCRATCH_FLOATS * sizeof(float)) {
+        kiln_mm_qdot(p, n0, n1, dot, dot4); /* more rows than the row's threshold, or rows of over
+                                               210K elements: the dots (same bits) */
         return;
     }
-    for (int64_t i0 = 0; i0 < p->m; i0 += LV_ROWS) {
-        const int R = p->m - i0 < LV_ROWS ? (int)(p->m - i0) : LV_ROWS;
-        lv_xrow x[LV_ROWS];
-        for (int r = 0; r < R; r++) {
-            int32_t *c = (int32_t *)scratch + (size_t)r * nbp;
-            const int8_t *q = p->xq + (i0 + r) * p->kpad;
-            kiln_la_block_sums(q, nb, c);
-            for (int64_t b = 0; b < nb; b += 8) {
-                const __m256i v = _mm256_loadu_si256((const __m256i *)(c + b));
-                if (kiln_la_has_min(ty)) _mm256_storeu_ps((float *)(c + b), _mm256_cvtepi32_ps(v));
-                else _mm256_storeu_si256((__m256i *)(c + b), _mm256_slli_epi32(v, kiln_la_offset(ty) == 8 ? 3 : 4));
-            }
-            x[r] = (lv_xrow){.q = q, .dx = p->xd + (i0 + r) * ds, .c = c};
+    lv_xrow x[LV_MAX_M];
+    for (int64_t i = 0; i < p->m; i++) {
+        int32_t *c = (int32_t *)scratch + (size_t)i * nbp;
+        const int8_t *q = p->xq + i * p->kpad;
+        kiln_la_block_sums(q, nb, c);
+        for (int64_t b = 0; b < nb; b += 8) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(c + b));
+            if (kiln_la_has_min(ty)) _mm256_storeu_ps((float *)(c + b), _mm256_cvtepi32_ps(v));
+            else _mm256_storeu_si256((__m256i *)(c + b), _mm256_slli_epi32(v, kiln_la_offset(ty) == 8 ? 3 : 4));
         }
-        for (int64_t j0 = n0; j0 < n1; j0 += 8) {
-            const int nvalid = n1 - j0 >= 8 ? 8 : (int)(n1 - j0);
-            const uint8_t *rows[8];
-            for (int l = 0; l < 8; l++)
-                rows[l] = (const uint8_t *)p->w + (size_t)(j0 + (l < nvalid ? l : nvalid - 1)) * p->wstride;
+        x[i] = (lv_xrow){.q = q, .dx = p->xd + i * ds, .c = c};
+    }
+    for (int64_t j0 = n0; j0 < n1; j0 += 8) {
+        const int nvalid = n1 - j0 >= 8 ? 8 : (int)(n1 - j0);
+        const uint8_t *rows[8];
+        for (int l = 0; l < 8; l++)
+            rows[l] = (const uint8_t *)p->w + (size_t)(j0 + (l < nvalid ? l : nvalid - 1)) * p->wstride;
+        for (int64_t i0 = 0; i0 < p->m; i0 += LV_ROWS) {
+            const int R = p->m - i0 < LV_ROWS ? (int)(p->m - i0) : LV_ROWS;
             __m256 out[LV_ROWS];
             switch (R) {
-            case 3: lv_tile(ty, rows, bsz, nb, 8 * p->wstride, x, out, 3); break;
-            case 2: lv_tile(ty, rows, bsz, nb, 8 * p->wstride, x, out, 2); break;
-            default: lv_tile(ty, rows, bsz, nb, 8 * p->wstride, x, out, 1); break;
+            case 3: lv_tile(ty, rows, bsz, nb, 8 * p->wstride, x + i0, out, 3); break;
+            case 2: lv_tile(ty, rows, bsz, nb, 8 * p->wstride, x + i0, out, 2); break;
+            default: lv_tile(ty, rows, bsz, nb, 8 * p->wstride, x + i0, out, 1); break;
             }
             for (int r = 0; r < R; r++) {
                 float o[8];
@@ -191,15 +195,22 @@ LV_KERNEL(q5_1, KILN_LA_Q5_1, block_q5_1)
 LV_KERNEL(iq4_nl, KILN_LA_IQ4_NL, block_iq4_nl)
 
 /* ---- the AVX2 rows of the 32-element types -------------------------------- */
-/* The GEMM from KILN_MM_Q8G_MIN_M rows on (matmul.c sizes its work chunks
- * by that threshold), the GEMV below it. X stays in the quantizer's layout
- * (no gemm_layout), so these rows sit beside Q8_0's in one multi call. */
+/* The GEMM from LA_GEMM_MIN_M rows on, the GEMV (in passes of three X rows
+ * over each W tile) below it: measured per row, 8192x2048, W cold, 1 thread,
+ * the GEMM overtakes the passes between m = 7 and 9 (q4_0 m=4 0.23 vs 0.29
+ * ms, m=8 0.213 vs 0.218, m=12 0.208 vs 0.180; q5_0 and iq4_nl alike). X
+ * stays in the quantizer's layout (no gemm_layout), so these rows sit beside
+ * Q8_0's in one multi call. */
+#ifndef LA_GEMM_MIN_M
+#define LA_GEMM_MIN_M 8
+#endif
+_Static_assert(LA_GEMM_MIN_M - 1 <= LV_MAX_M, "the GEMV takes every m below the GEMM's threshold");
 #define LA_ROW(TYPE, ty)                                                                          \
     do {                                                                                          \
         kiln_type_kernels *r_ = &t->types[TYPE];                                                  \
         r_->gemv = kiln_mm_gemv_##ty##_avx2;                                                      \
         r_->gemm = kiln_mm_gemm_##ty##_avx2;                                                      \
-        r_->gemm_min_m = KILN_MM_Q8G_MIN_M;                                                       \
+        r_->gemm_min_m = LA_GEMM_MIN_M;                                                           \
         r_->gemm_layout = NULL;                                                                   \
         r_->gemv_variant = "avx2 two-block dot, 3 X rows per pass (maddubs, exact int32 sums)";  \
         r_->gemm_variant = "avx2 int8 16-column outer product (maddubs, int16 block sums)";      \
