@@ -122,9 +122,9 @@ KILN_TARGET_AVX512VNNI static void pack_panel(const block_q8_0 *const *rows, int
  * buffers and stalled the tiles, and the packs then waited on DRAM. */
 typedef struct {
     const char *start[2 * Q8V_NR]; /* first line of each row's range */
-    int rows;
-    int64_t lines; /* per row */
-    int64_t done, total, per_tile;
+    int rows, row;                 /* rows to fetch; the row the cursor is in */
+    int64_t lines, line;           /* lines per row; the cursor's line in its row */
+    int64_t per_tile;
 } w_ahead;
 
 // a = the lines of blocks [b0, b1) of rows[0:nrows], spread over ntiles tiles.
@@ -137,15 +137,20 @@ static void ahead_set(w_ahead *a, const block_q8_0 *const *rows, int nrows, int6
         const int64_t l = (int64_t)((hi - lo + 63) / 64);
         a->lines = l > a->lines ? l : a->lines; /* a line past a shorter run is harmless */
     }
-    a->done = 0;
-    a->total = a->lines * nrows;
-    a->per_tile = (a->total + ntiles - 1) / (ntiles > 0 ? ntiles : 1);
+    a->row = 0;
+    a->line = 0;
+    a->per_tile = (a->lines * nrows + ntiles - 1) / (ntiles > 0 ? ntiles : 1);
 }
 
-/* ahead_step prefetches the next per_tile lines (row by row). */
+/* ahead_step prefetches the next per_tile lines, row by row. */
 static inline void ahead_step(w_ahead *a) {
-    for (int64_t e = a->done + a->per_tile < a->total ? a->done + a->per_tile : a->total; a->done < e; a->done++)
-        _mm_prefetch(a->start[a->done / a->lines] + (a->done % a->lines) * 64, _MM_HINT_T1);
+    for (int64_t c = a->per_tile; c > 0 && a->row < a->rows; c--) {
+        _mm_prefetch(a->start[a->row] + a->line * 64, _MM_HINT_T1);
+        if (++a->line == a->lines) {
+            a->line = 0;
+            a->row++;
+        }
+    }
 }
 
 // acc[r, 0:16] = fma(dx[r,b]*dw[0:16,b], float(X[r, block b] · W[0:16, block b]), acc[r, 0:16])
@@ -179,6 +184,15 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q8v_tile(const int32_t *xq, const int32_
     for (int r = 0; r < MR; r++) _mm512_mask_storeu_ps(o->out + r * o->ld, o->keep[0], f[r]);
 }
 
+/* keep_pointer makes the compiler step one X pointer per quad (and block)
+ * instead of precomputing the address of every quad of every row of the
+ * unrolled loop (the layout's row stride LM is a run-time value): those 48
+ * addresses did not fit the general registers, and reloading them from the
+ * stack put a second load beside every X broadcast, which made the tile
+ * load-bound (2 loads per cycle). */
+KILN_INLINE void keep_pointer(const int32_t **p) { __asm__("" : "+r"(*p)); }
+KILN_INLINE void keep_pointer_f(const float **p) { __asm__("" : "+r"(*p)); }
+
 // The same over 32 columns (two packed panels pw0/pd0, pw1/pd1) for R <= 6
 // X rows of a layout tile of LM rows (quad Q of row r at Q*LM + r): per
 // quad two panel loads serve R broadcasts and 2R VPDPBUSD, so the loads per
@@ -193,30 +207,37 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q8v_tile32(const int32_t *xq, const int3
         f[r][0] = o->in ? _mm512_load_ps(o->in + r * 2 * Q8V_NR) : _mm512_setzero_ps();
         f[r][1] = o->in ? _mm512_load_ps(o->in + r * 2 * Q8V_NR + Q8V_NR) : _mm512_setzero_ps();
     }
+    const int32_t *xb = xq, *xcb = xc;
+    const float *xdb = xd;
     for (int64_t b = 0; b < nblk; b++) {
         const int32_t *wb0 = pw0 + b * Q8V_QUADS * Q8V_NR, *wb1 = pw1 + b * Q8V_QUADS * Q8V_NR;
-        const int32_t *xb = xq + b * Q8V_QUADS * LM;
         __m512i s[Q8V_MR2][2];
 #pragma GCC unroll 6
-        for (int r = 0; r < R; r++) s[r][0] = s[r][1] = _mm512_set1_epi32(xc[b * LM + r]);
+        for (int r = 0; r < R; r++) s[r][0] = s[r][1] = _mm512_set1_epi32(xcb[r]);
 #pragma GCC unroll 8
         for (int q = 0; q < Q8V_QUADS; q++) {
             const __m512i w0 = _mm512_load_si512((const __m512i *)(wb0 + q * Q8V_NR));
             const __m512i w1 = _mm512_load_si512((const __m512i *)(wb1 + q * Q8V_NR));
 #pragma GCC unroll 6
             for (int r = 0; r < R; r++) {
-                const __m512i xv = _mm512_set1_epi32(xb[q * LM + r]);
+                const __m512i xv = _mm512_set1_epi32(xb[r]);
                 s[r][0] = _mm512_dpbusd_epi32(s[r][0], w0, xv);
                 s[r][1] = _mm512_dpbusd_epi32(s[r][1], w1, xv);
             }
+            xb += LM;
+            keep_pointer(&xb);
         }
         const __m512 dw0 = _mm512_load_ps(pd0 + b * Q8V_NR), dw1 = _mm512_load_ps(pd1 + b * Q8V_NR);
 #pragma GCC unroll 6
         for (int r = 0; r < R; r++) {
-            const __m512 dx = _mm512_set1_ps(xd[b * LM + r]);
+            const __m512 dx = _mm512_set1_ps(xdb[r]);
             f[r][0] = _mm512_fmadd_ps(_mm512_mul_ps(dx, dw0), _mm512_cvtepi32_ps(s[r][0]), f[r][0]);
             f[r][1] = _mm512_fmadd_ps(_mm512_mul_ps(dx, dw1), _mm512_cvtepi32_ps(s[r][1]), f[r][1]);
         }
+        xcb += LM;
+        xdb += LM;
+        keep_pointer(&xcb);
+        keep_pointer_f(&xdb);
     }
 #pragma GCC unroll 6
     for (int r = 0; r < R; r++) {
@@ -303,7 +324,7 @@ KILN_TARGET_AVX512VNNI void kiln_mm_q8v_gemm_avx512(const kiln_mm *p, int64_t n0
     float *acc = pd + 2 * Q8V_PD_ELEMS;
     const int64_t nb = p->k / KILN_QK8_0, nbpad = p->kpad / KILN_QK8_0, nq = p->kpad / 4;
     const block_q8_0 *rows[2 * Q8V_NR], *next[2 * Q8V_NR];
-    w_ahead ahead = {.total = 0};
+    w_ahead ahead = {.rows = 0};
     for (int64_t j0 = n0; j0 < n1;) {
         const int wide = n1 - j0 > Q8V_NR;          /* a 32-column panel */
         const int cols = wide ? 2 * Q8V_NR : Q8V_NR; /* accumulator row length */
