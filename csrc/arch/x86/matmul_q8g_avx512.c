@@ -142,9 +142,9 @@ static void ahead_set(w_ahead *a, const block_q8_0 *const *rows, int nrows, int6
     a->per_tile = (a->lines * nrows + ntiles - 1) / (ntiles > 0 ? ntiles : 1);
 }
 
-/* ahead_step prefetches the next per_tile lines, row by row. */
-static inline void ahead_step(w_ahead *a) {
-    for (int64_t c = a->per_tile; c > 0 && a->row < a->rows; c--) {
+/* ahead_lines prefetches the next count lines, row by row. */
+static inline void ahead_lines(w_ahead *a, int64_t count) {
+    for (; count > 0 && a->row < a->rows; count--) {
         _mm_prefetch(a->start[a->row] + a->line * 64, _MM_HINT_T1);
         if (++a->line == a->lines) {
             a->line = 0;
@@ -159,11 +159,12 @@ static inline void ahead_step(w_ahead *a) {
 // row r at b*MR + r); xd: its scales alike; acc: MR rows of 16 floats.
 KILN_TARGET_AVX512VNNI KILN_INLINE void q8v_tile(const int32_t *xq, const int32_t *xc, const float *xd,
                                                  const int32_t *pw, const float *pd, int64_t nblk, const q8v_out *o,
-                                                 const int MR) {
+                                                 w_ahead *ahead, const int MR) {
     __m512 f[Q8V_MR];
 #pragma GCC unroll 12
     for (int r = 0; r < MR; r++) f[r] = o->in ? _mm512_load_ps(o->in + r * Q8V_NR) : _mm512_setzero_ps();
     for (int64_t b = 0; b < nblk; b++) {
+        ahead_lines(ahead, 1);
         const int32_t *wb = pw + b * Q8V_QUADS * Q8V_NR;
         const int32_t *xb = xq + b * Q8V_QUADS * MR;
         __m512i s[Q8V_MR];
@@ -200,7 +201,7 @@ KILN_INLINE void keep_pointer_f(const float **p) { __asm__("" : "+r"(*p)); }
 KILN_TARGET_AVX512VNNI KILN_INLINE void q8v_tile32(const int32_t *xq, const int32_t *xc, const float *xd,
                                                    const int64_t LM, const int32_t *pw0, const int32_t *pw1,
                                                    const float *pd0, const float *pd1, int64_t nblk,
-                                                   const q8v_out *o, const int R) {
+                                                   const q8v_out *o, w_ahead *ahead, const int R) {
     __m512 f[Q8V_MR2][2];
 #pragma GCC unroll 6
     for (int r = 0; r < R; r++) {
@@ -211,6 +212,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q8v_tile32(const int32_t *xq, const int3
     const float *xdb = xd;
     for (int64_t b = 0; b < nblk; b++) {
         const int32_t *wb0 = pw0 + b * Q8V_QUADS * Q8V_NR, *wb1 = pw1 + b * Q8V_QUADS * Q8V_NR;
+        ahead_lines(ahead, 1); /* spread between the blocks' arithmetic */
         __m512i s[Q8V_MR2][2];
 #pragma GCC unroll 6
         for (int r = 0; r < R; r++) s[r][0] = s[r][1] = _mm512_set1_epi32(xcb[r]);
@@ -274,36 +276,36 @@ KILN_TARGET_AVX512VNNI void kiln_mm_q8v_layout_avx512(const kiln_mm *p, int64_t 
 /* tile32_rows runs the R-row 32-column tile for R = 1..6. */
 KILN_TARGET_AVX512VNNI static void tile32_rows(const int32_t *xq, const int32_t *xc, const float *xd, int64_t LM,
                                               const int32_t *pw, const float *pd, int64_t nblk, const q8v_out *o,
-                                              int R) {
+                                              w_ahead *ahead, int R) {
     const int32_t *pw1 = (const int32_t *)((const char *)pw + Q8V_PW_BYTES);
     const float *pd1 = pd + Q8V_PD_ELEMS;
     switch (R) {
-    case 6: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, o, 6); break;
-    case 5: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, o, 5); break;
-    case 4: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, o, 4); break;
-    case 3: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, o, 3); break;
-    case 2: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, o, 2); break;
-    default: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, o, 1); break;
+    case 6: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, o, ahead, 6); break;
+    case 5: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, o, ahead, 5); break;
+    case 4: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, o, ahead, 4); break;
+    case 3: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, o, ahead, 3); break;
+    case 2: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, o, ahead, 2); break;
+    default: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, o, ahead, 1); break;
     }
 }
 
 /* tile16_rows runs the MR-row 16-column tile for MR = 1..12. */
 KILN_TARGET_AVX512VNNI static void tile16_rows(const int32_t *xq, const int32_t *xc, const float *xd,
                                               const int32_t *pw, const float *pd, int64_t nblk, const q8v_out *o,
-                                              int64_t mr) {
+                                              w_ahead *ahead, int64_t mr) {
     switch (mr) {
-    case 12: q8v_tile(xq, xc, xd, pw, pd, nblk, o, 12); break;
-    case 11: q8v_tile(xq, xc, xd, pw, pd, nblk, o, 11); break;
-    case 10: q8v_tile(xq, xc, xd, pw, pd, nblk, o, 10); break;
-    case 9: q8v_tile(xq, xc, xd, pw, pd, nblk, o, 9); break;
-    case 8: q8v_tile(xq, xc, xd, pw, pd, nblk, o, 8); break;
-    case 7: q8v_tile(xq, xc, xd, pw, pd, nblk, o, 7); break;
-    case 6: q8v_tile(xq, xc, xd, pw, pd, nblk, o, 6); break;
-    case 5: q8v_tile(xq, xc, xd, pw, pd, nblk, o, 5); break;
-    case 4: q8v_tile(xq, xc, xd, pw, pd, nblk, o, 4); break;
-    case 3: q8v_tile(xq, xc, xd, pw, pd, nblk, o, 3); break;
-    case 2: q8v_tile(xq, xc, xd, pw, pd, nblk, o, 2); break;
-    default: q8v_tile(xq, xc, xd, pw, pd, nblk, o, 1); break;
+    case 12: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 12); break;
+    case 11: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 11); break;
+    case 10: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 10); break;
+    case 9: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 9); break;
+    case 8: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 8); break;
+    case 7: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 7); break;
+    case 6: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 6); break;
+    case 5: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 5); break;
+    case 4: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 4); break;
+    case 3: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 3); break;
+    case 2: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 2); break;
+    default: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 1); break;
     }
 }
 
@@ -366,12 +368,12 @@ KILN_TARGET_AVX512VNNI void kiln_mm_q8v_gemm_avx512(const kiln_mm *p, int64_t n0
                             o.keep[0] = keep_mask(nvalid);
                             o.keep[1] = keep_mask(nvalid - Q8V_NR);
                         }
-                        ahead_step(&ahead);
                         if (wide)
-                            tile32_rows(xq + h, xc + h, xd + h, mr, pw, pd, nblk, &o,
+                            tile32_rows(xq + h, xc + h, xd + h, mr, pw, pd, nblk, &o, &ahead,
                                         (int)(mr - h < Q8V_MR2 ? mr - h : Q8V_MR2));
                         else
-                            tile16_rows(xq, xc, xd, pw, pd, nblk, &o, mr);
+                            tile16_rows(xq, xc, xd, pw, pd, nblk, &o, &ahead, mr);
+                        ahead_lines(&ahead, ahead.per_tile - nblk); /* the tile took one per block */
                     }
                 }
             }
