@@ -25,14 +25,25 @@
  * cross-lane permute), so one zmm holds quad q of the 16 columns.
  * W rows past the valid ones alias the last valid row (results discarded).
  *
- * Microkernel (MR <= 12 X rows × 16 columns): per quad, one panel load and
- * MR VPDPBUSD with the X quad broadcast from memory; per block, MR
- * convert + multiply + fma into f32 accumulators held in registers for the
- * k block (12 int32 + 12 f32 + panel + scales = 27 zmm).
+ * Microkernels: 6 X rows × 32 columns (two packed halves) while more than
+ * 16 columns are left, else 12 rows × 16. Per quad, the panel loads and one
+ * VPDPBUSD per row and half, the X quad broadcast from memory; per block,
+ * convert + multiply + fma per row and half into f32 accumulators held in
+ * registers for the k block (6×2 int32 + 6×2 f32 + panel + scales).
  *
- * Loop nest per thread over its columns [n0, n1): panel of 16 columns ->
- * m block of Q8V_MB rows -> k block of Q8V_KCB blocks (pack, then every
- * tile of MR rows over it) -> y. */
+ * Ceiling of that rule (measured on AMD Zen 5, kiln-bench --ports):
+ * VPDPBUSD, VMULPS and VFMADD share the same two pipes, VCVTDQ2PS, adds,
+ * logic and loads do not. A block costs 8 VPDPBUSD + 1 multiply + 1 fma per
+ * 16 outputs, so the tile can reach 8/10 of the int8 peak; in isolation
+ * (L1-resident data) it runs at 78.7%, 89% with the multiply removed, 100%
+ * with the float steps reduced to convert + add. The multiply (dx·dw, exact
+ * in f32 since both are f16 values) cannot move to another pipe: every
+ * integer or float multiply on this core uses those two.
+ *
+ * Loop nest per thread over its columns [n0, n1): panel -> m block of Q8V_MB
+ * rows -> k block of Q8V_KCB blocks (pack, then every tile of the m block
+ * over it; the tiles fetch the next pack's W into L2 a line per block) -> y
+ * straight from the tiles' registers in the last k block. */
 #include "../../matmul.h"
 
 #if KILN_X86
@@ -117,9 +128,10 @@ KILN_TARGET_AVX512VNNI static void pack_panel(const block_q8_0 *const *rows, int
 }
 
 /* w_ahead is the W the next pack reads (its rows' block range), fetched into
- * L2 a few lines before each tile while the current k block's tiles run: a
- * burst of all of it at once (~140 lines per 16 rows) filled the miss
- * buffers and stalled the tiles, and the packs then waited on DRAM. */
+ * L2 one line per block inside the tiles of the current k block (the rest
+ * after each tile): a burst of all of it before the tiles (~140 lines per 16
+ * rows) stalled them on full miss buffers, and without it each pack waited on
+ * DRAM (8% of a 128-row GEMM). */
 typedef struct {
     const char *start[2 * Q8V_NR]; /* first line of each row's range */
     int rows, row;                 /* rows to fetch; the row the cursor is in */
@@ -156,7 +168,7 @@ static inline void ahead_lines(w_ahead *a, int64_t count) {
 // acc[r, 0:16] = fma(dx[r,b]*dw[0:16,b], float(X[r, block b] · W[0:16, block b]), acc[r, 0:16])
 // for r < MR, blocks b = 0 .. nblk-1 in order. xq: the tile's quads at the k
 // block's start (quad Q of row r at Q*MR + r); xc: its −128·Σx (block b of
-// row r at b*MR + r); xd: its scales alike; acc: MR rows of 16 floats.
+// row r at b*MR + r); xd: its scales alike; acc: from o->in (or +0) to o->out.
 KILN_TARGET_AVX512VNNI KILN_INLINE void q8v_tile(const int32_t *xq, const int32_t *xc, const float *xd,
                                                  const int32_t *pw, const float *pd, int64_t nblk, const q8v_out *o,
                                                  w_ahead *ahead, const int MR) {
