@@ -3,8 +3,9 @@
  * peak) for each thread count, then each kernel at real model shapes with its
  * ratio to the relevant ceiling (Q8_0 GEMM: to the FMA and the int8 peak).
  *
- *   kiln-bench [--quick] [--attention] [--threads 1,2] [--isa scalar|avx2|avx512]
+ *   kiln-bench [--quick] [--attention] [--ports] [--threads 1,2] [--isa scalar|avx2|avx512]
  *
+ * --ports measures which instructions share VPDPBUSD's pipes (ports.c).
  * --attention runs the paged-attention kernels only (decode with F16 and
  * Q8_0 caches at 1k and 4k tokens of context, side by side; prefill).
  *
@@ -18,6 +19,8 @@
 #include <time.h>
 
 #define COLD_BYTES ((size_t)256 << 20)
+
+int kiln_bench_ports(void); /* ports.c */
 
 static double now(void) {
     struct timespec ts;
@@ -184,19 +187,22 @@ static void bench_attention(double bw, double peak, double min_time) {
 }
 
 int main(int argc, char **argv) {
-    int quick = 0, only_attention = 0, threads[4] = {1, 2}, n_threads = 2;
+    int quick = 0, only_attention = 0, ports = 0, threads[4] = {1, 2}, n_threads = 2;
     const char *isa = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--attention")) only_attention = 1;
+        else if (!strcmp(argv[i], "--ports")) ports = 1;
         else if (!strcmp(argv[i], "--isa") && i + 1 < argc) isa = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             n_threads = sscanf(argv[++i], "%d,%d,%d,%d", &threads[0], &threads[1], &threads[2], &threads[3]);
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--attention] [--threads 1,2] [--isa scalar|avx2|avx512]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--attention] [--ports] [--threads 1,2] [--isa scalar|avx2|avx512]\n",
+                    argv[0]);
             return 2;
         }
     }
+    if (ports) return kiln_bench_ports();
     double min_time = quick ? 0.05 : 0.3;
     double *runs = malloc(sizeof(double) * MAX_RUNS);
     if (!runs) return 1;
