@@ -45,6 +45,7 @@
  * over it; the tiles fetch the next pack's W into L2 a line per block) -> y
  * straight from the tiles' registers in the last k block. */
 #include "../../matmul.h"
+#include "matmul_q8_ahead.h"
 
 #if KILN_X86
 #include <immintrin.h>
@@ -124,44 +125,6 @@ KILN_TARGET_AVX512VNNI static void pack_panel(const block_q8_0 *const *rows, int
                    (uint64_t)rows[4 * g + 2][b].d << 32 | (uint64_t)rows[4 * g + 3][b].d << 48;
         const __m256i d16 = _mm256_set_epi64x((long long)d[3], (long long)d[2], (long long)d[1], (long long)d[0]);
         _mm512_store_ps(pd + (b - b0) * Q8V_NR, _mm512_cvtph_ps(d16));
-    }
-}
-
-/* w_ahead is the W the next pack reads (its rows' block range), fetched into
- * L2 one line per block inside the tiles of the current k block (the rest
- * after each tile): a burst of all of it before the tiles (~140 lines per 16
- * rows) stalled them on full miss buffers, and without it each pack waited on
- * DRAM (8% of a 128-row GEMM). */
-typedef struct {
-    const char *start[2 * Q8V_NR]; /* first line of each row's range */
-    int rows, row;                 /* rows to fetch; the row the cursor is in */
-    int64_t lines, line;           /* lines per row; the cursor's line in its row */
-    int64_t per_tile;
-} w_ahead;
-
-// a = the lines of blocks [b0, b1) of rows[0:nrows], spread over ntiles tiles.
-static void ahead_set(w_ahead *a, const block_q8_0 *const *rows, int nrows, int64_t b0, int64_t b1, int64_t ntiles) {
-    a->rows = nrows;
-    a->lines = 0;
-    for (int j = 0; j < nrows; j++) {
-        const uintptr_t lo = (uintptr_t)&rows[j][b0] & ~(uintptr_t)63, hi = (uintptr_t)&rows[j][b1];
-        a->start[j] = (const char *)lo;
-        const int64_t l = (int64_t)((hi - lo + 63) / 64);
-        a->lines = l > a->lines ? l : a->lines; /* a line past a shorter run is harmless */
-    }
-    a->row = 0;
-    a->line = 0;
-    a->per_tile = (a->lines * nrows + ntiles - 1) / (ntiles > 0 ? ntiles : 1);
-}
-
-/* ahead_lines prefetches the next count lines, row by row. */
-static inline void ahead_lines(w_ahead *a, int64_t count) {
-    for (; count > 0 && a->row < a->rows; count--) {
-        _mm_prefetch(a->start[a->row] + a->line * 64, _MM_HINT_T1);
-        if (++a->line == a->lines) {
-            a->line = 0;
-            a->row++;
-        }
     }
 }
 
