@@ -311,6 +311,11 @@ int kiln_probe_fma_peak(int n_threads, double seconds, double *gflops);
  * vpmaddwd + vpaddd (int16 pairs into int32), AVX-512 vpdpbusd (VNNI; the
  * AVX2 pair without it), scalar 32-bit integer multiply-add. */
 int kiln_probe_int8_peak(int n_threads, double seconds, double *gops);
+/* Peak throughput in GFLOP/s (a multiply-add = 2 flops) of the instruction
+ * the current ISA's BF16-weight kernels spend per product: VDPBF16PS (two
+ * bf16 products per f32 lane) where the variant runs BF16 on AVX512_BF16,
+ * else the f32 FMA of kiln_probe_fma_peak. Measured like the other peaks. */
+int kiln_probe_bf16_peak(int n_threads, double seconds, double *gflops);
 
 #ifdef __cplusplus
 }
