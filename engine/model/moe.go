@@ -51,7 +51,10 @@ func newMoEScratch(c *Config, t int) moeScratch {
 // memory once per step, over all of its tokens (a GEMV when one token chose
 // it, as in decode). Each row's result depends only on the row: the matmul
 // kernels are batch-invariant, and a token's slots are summed in its own
-// rank order, whatever else is in the batch.
+// rank order, whatever else is in the batch. Where the expert weights
+// allow it (fusedExperts), the grouping and every expert's matmuls run as
+// one native.MoEFFN call, one pool task per layer instead of three hand-offs
+// per chosen expert, with the same bits as the expert-by-expert loop below.
 func (o *ops) moe(l *Layer, x, y []float32) {
 	if !o.ok() {
 		return
