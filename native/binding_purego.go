@@ -122,7 +122,7 @@ func loadLibrary() error {
 		{&cProbeBW, "kiln_probe_read_bandwidth"}, {&cProbeFMA, "kiln_probe_fma_peak"},
 		{&cProbeInt8, "kiln_probe_int8_peak"}, {&cProbeBF16, "kiln_probe_bf16_peak"},
 		{&cGeGLUTanh, "kiln_geglu_tanh"}, {&cSoftcap, "kiln_softcap"}, {&cAttnWindow, "kiln_attn_window"},
-		{&cScaleStrided, "kiln_scale_strided"},
+		{&cScaleStrided, "kiln_scale_strided"}, {&cMoEFFN, "kiln_moe_ffn"},
 		{&cPoolCreate, "kiln_pool_create"}, {&cPoolDestroy, "kiln_pool_destroy"},
 		{&cPoolBind, "kiln_pool_bind"}, {&cParallelPeak, "kiln_parallel_peak"},
 	}

@@ -22,16 +22,20 @@ type Model struct {
 	// separate runs every projection as its own matmul instead of fusing
 	// those that share an input (tests compare the two bit for bit).
 	separate bool
-	s        scratch
+	// perExpert runs a MoE layer's experts one by one even where
+	// native.MoEFFN takes them all in one call (tests compare the two).
+	perExpert bool
+	s         scratch
 }
 
 // Option adjusts Load.
 type Option func(*options) error
 
 type options struct {
-	maxBatch int
-	exactAct bool
-	separate bool
+	maxBatch  int
+	exactAct  bool
+	separate  bool
+	perExpert bool
 }
 
 // WithMaxBatchTokens sets the most tokens one Forward may carry (default
@@ -101,7 +105,7 @@ func fromSource(src Source, o options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Config: c, Weights: w, src: src, maxTok: o.maxBatch, roundAct: !o.exactAct, separate: o.separate}
+	m := &Model{Config: c, Weights: w, src: src, maxTok: o.maxBatch, roundAct: !o.exactAct, separate: o.separate, perExpert: o.perExpert}
 	m.s = newScratch(&c, o.maxBatch, m.roundAct)
 	return m, nil
 }
