@@ -251,6 +251,15 @@ void kiln_dot4_q4_1_avx2(const void *w, const void *const xq[4], const float *co
 void kiln_dot4_q5_0_avx2(const void *w, const void *const xq[4], const float *const xd[4], int64_t nb, float out[4]);
 void kiln_dot4_q5_1_avx2(const void *w, const void *const xq[4], const float *const xd[4], int64_t nb, float out[4]);
 void kiln_dot4_iq4_nl_avx2(const void *w, const void *const xq[4], const float *const xd[4], int64_t nb, float out[4]);
+/* AVX2 GEMMs of the K-quants (quant_gemm_k_avx2.c): int8 outer products
+ * (vpmaddubsw) over 16-row W panels unpacked once per k block, the dot's
+ * bits per output. */
+void kiln_mm_gemm_q2_K_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q3_K_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q4_K_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q5_K_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q6_K_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_iq4_xs_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 #endif
 
 /* A kiln_qdot4_fn computes the dots of one weight row with four X rows at
