@@ -102,9 +102,9 @@ void kiln_kernels_fill_avx512(kiln_kernels *t, uint32_t features);
 void kiln_quant_rows_scalar(kiln_kernels *t);
 #if KILN_X86
 void kiln_quant_rows_avx2(kiln_kernels *t);
-/* kiln_quant_rows_k_gemm_avx2 gives the K-quant rows their AVX2 GEMMs
- * (quant_gemm_k_avx2.c) for m >= their gemm_min_m. */
-void kiln_quant_rows_k_gemm_avx2(kiln_kernels *t);
+/* kiln_quant_rows_k_mm_avx2 gives the K-quant rows their AVX2 GEMMs
+ * (quant_gemm_k_avx2.c) and, where the dot is slower, GEMVs (quant_gemv_k_avx2.c). */
+void kiln_quant_rows_k_mm_avx2(kiln_kernels *t);
 void kiln_quant_rows_avx512(kiln_kernels *t, uint32_t features);
 #endif
 

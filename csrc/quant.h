@@ -260,6 +260,11 @@ void kiln_mm_gemm_q4_K_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scr
 void kiln_mm_gemm_q5_K_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_gemm_q6_K_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_gemm_iq4_xs_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* AVX2 GEMVs (quant_gemv_k_avx2.c): 8 W rows per step, their horizontal
+ * sums and float steps together; the dot's bits. */
+void kiln_mm_gemv_q4_K_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_q5_K_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_q6_K_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 #endif
 
 /* A kiln_qdot4_fn computes the dots of one weight row with four X rows at

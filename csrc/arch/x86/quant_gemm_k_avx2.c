@@ -268,7 +268,7 @@ K2_KERNEL(iq4_xs, KILN_QP_IQ4_XS, block_iq4_xs)
 #define K2_MIN_M 4
 #endif
 
-void kiln_quant_rows_k_gemm_avx2(kiln_kernels *t) {
+void kiln_quant_rows_k_mm_avx2(kiln_kernels *t) {
 #define K2_ROW(TYPE, ty)                                                                     \
     do {                                                                                     \
         t->types[TYPE].gemm = kiln_mm_gemm_##ty##_avx2;                                      \
@@ -282,6 +282,15 @@ void kiln_quant_rows_k_gemm_avx2(kiln_kernels *t) {
     K2_ROW(KILN_TYPE_Q6_K, q6_K);
     K2_ROW(KILN_TYPE_IQ4_XS, iq4_xs);
 #undef K2_ROW
+#define GV_ROW(TYPE, ty)                                                           \
+    do {                                                                           \
+        t->types[TYPE].gemv = kiln_mm_gemv_##ty##_avx2;                            \
+        t->types[TYPE].gemv_variant = "avx2 8-row dot (maddubs, exact int32 sums)"; \
+    } while (0)
+    GV_ROW(KILN_TYPE_Q4_K, q4_K);
+    GV_ROW(KILN_TYPE_Q5_K, q5_K);
+    GV_ROW(KILN_TYPE_Q6_K, q6_K);
+#undef GV_ROW
 }
 
 #else
