@@ -19,7 +19,9 @@
  *                       kept signed
  *   sc  [16][16]        int16 pair (sc_g, sc_g) of group g (Q4_K/Q5_K/IQ4_XS:
  *                       8 groups of 32; Q2_K/Q3_K/Q6_K: 16 groups of 16)
- *   pr  [8][16]         kiln_qp_kscales' pairs against X's 16-element sums
+ *   pr  [8][16]         int16 pairs against X's element sums (kiln_qp_kscales):
+ *                       Q4_K/Q5_K (mn_2p, mn_2p+1) against its 32-element sums
+ *                       (4 pairs), Q2_K/Q3_K/Q6_K 8 pairs against its bsums
  *   d, dmin [16]        the super-block scales as f32
  * Unpacking and transposing happen once per panel and k block and are
  * reused by every X row of the m block (K2_MB rows).
@@ -42,9 +44,12 @@
  *   vpmaddwd of such an int16 pair sum by a scale pair (|sc| <= 128) is
  *   exact in int32, and a super-block's whole sum is below 256·127·128·128
  *   < 2^31.
- * Per super-block 8 vpmaddwd per row and vector for the min/offset sums
- * (pairs against X's bsums pair broadcast), then the float steps on the
- * lane accumulators (in L1, acc[row][lane][16]). */
+ * Per super-block 4 (Q4_K/Q5_K) or 8 vpmaddwd per row and vector for the
+ * min/offset sums (pairs against a broadcast pair of X's sums), then the
+ * float steps on the lane accumulators (in L1, acc[row][lane][16]).
+ * vpmaddubsw, vpmaddwd and the float multiplies share the multiply pipes,
+ * which bound the kernel; the min sums against X's 32-element sums halve
+ * Q4_K's and Q5_K's extra vpmaddwd (2048x2048 m=128 q4_K 5.58 -> 5.36 ms). */
 #include "../../kernels.h"
 #include "quant_pack_k_avx2.h"
 
@@ -84,6 +89,17 @@ KILN_QA void k2_transpose8(const uint8_t *src, size_t stride, int32_t *dst) {
     }
 }
 
+/* k2_signed: the type's packed quants are its signed values (multiplied
+ * by the sign trick), else unsigned (an offset or min is taken off after).
+ * Q6_K stays unsigned: its signed form would need a vpsignb per product,
+ * measured 7% slower than two vpmaddwd per group plus the offset's. */
+#define k2_signed(ty) ((ty) == KILN_QP_IQ4_XS)
+
+/* k2_pairs: the min/offset pairs per super-block (Q4_K/Q5_K: 4, against
+ * X's 32-element sums; Q2_K/Q3_K: 8, against its 16-element sums; none
+ * for the signed types). */
+#define k2_pairs(ty) ((ty) == KILN_QP_Q4_K || (ty) == KILN_QP_Q5_K ? 4 : k2_signed(ty) ? 0 : 8)
+
 /* k2_pack packs super-block b of the 16 W rows into dst (K2_SB int32). */
 KILN_QA void k2_pack(kiln_qp_ktype ty, const uint8_t *const rows[K2_NR], size_t bsz, int64_t b, int32_t *dst) {
     _Alignas(32) uint8_t q[K2_NR][KILN_QK_K];
@@ -91,7 +107,7 @@ KILN_QA void k2_pack(kiln_qp_ktype ty, const uint8_t *const rows[K2_NR], size_t 
     for (int j = 0; j < K2_NR; j++) {
         const uint8_t *blk = rows[j] + (size_t)b * bsz;
         kiln_qp_k_unpack(ty, blk, q[j]);
-        if (ty == KILN_QP_IQ4_XS) /* value + 128 back to the signed value */
+        if (k2_signed(ty)) /* IQ4_XS: value + 128 back to the value */
             for (int c = 0; c < KILN_QK_K; c += 32)
                 _mm256_store_si256((__m256i *)&q[j][c], _mm256_xor_si256(_mm256_load_si256((const __m256i *)&q[j][c]),
                                                                          _mm256_set1_epi8((char)0x80)));
@@ -100,7 +116,11 @@ KILN_QA void k2_pack(kiln_qp_ktype ty, const uint8_t *const rows[K2_NR], size_t 
         d[j] = s.d;
         dmin[j] = s.dmin;
         for (int g = 0; g < 16; g++) dst[K2_SC + g * K2_NR + j] = (int32_t)kiln_qp_pair16(s.sc[g], s.sc[g]);
-        for (int p = 0; p < 8; p++) dst[K2_PR + p * K2_NR + j] = (int32_t)s.pair[p];
+        if (ty == KILN_QP_Q4_K || ty == KILN_QP_Q5_K) /* (mn_2p, mn_2p+1) against X's 32-element sums */
+            for (int p = 0; p < 4; p++)
+                dst[K2_PR + p * K2_NR + j] = (int32_t)((s.pair[2 * p] & 0xFFFF) | s.pair[2 * p + 1] << 16);
+        else
+            for (int p = 0; p < 8; p++) dst[K2_PR + p * K2_NR + j] = (int32_t)s.pair[p];
     }
     for (int h = 0; h < 2; h++)
         for (int c = 0; c < KILN_QK_K / 32; c++) k2_transpose8(&q[8 * h][32 * c], KILN_QK_K, dst + K2_Q + c * 8 * K2_NR + 8 * h);
@@ -137,15 +157,15 @@ KILN_QA void k2_tile(kiln_qp_ktype ty, const int32_t *pk, int64_t kb0, int64_t n
 #pragma GCC unroll 2
                     for (int v = 0; v < NV; v++) {
                         w[v] = _mm256_load_si256((const __m256i *)(pq + K2_Q + qd * K2_NR + 8 * v));
-                        if (ty == KILN_QP_IQ4_XS) wa[v] = _mm256_abs_epi8(w[v]);
+                        if (k2_signed(ty)) wa[v] = _mm256_abs_epi8(w[v]);
                     }
 #pragma GCC unroll 8
                     for (int r = 0; r < MR; r++) {
                         const __m256i xb = k2_x4(x[r][b].qs + 4 * qd);
 #pragma GCC unroll 2
                         for (int v = 0; v < NV; v++) {
-                            const __m256i pv = ty == KILN_QP_IQ4_XS ? _mm256_maddubs_epi16(wa[v], _mm256_sign_epi8(xb, w[v]))
-                                                                    : _mm256_maddubs_epi16(w[v], xb);
+                            const __m256i pv = k2_signed(ty) ? _mm256_maddubs_epi16(wa[v], _mm256_sign_epi8(xb, w[v]))
+                                                             : _mm256_maddubs_epi16(w[v], xb);
                             a[r][v] = u == 0 ? pv : _mm256_add_epi16(a[r][v], pv);
                         }
                     }
@@ -158,20 +178,26 @@ KILN_QA void k2_tile(kiln_qp_ktype ty, const int32_t *pk, int64_t kb0, int64_t n
                 }
             }
         }
-        /* Σ_p pr_p · (bsums[2p], bsums[2p+1]): the min sum or the offset's weight */
-        if (ty != KILN_QP_IQ4_XS) {
+        /* Σ_p pr_p · (X's sums pair p): the min sum or the offset's weight */
+        if (k2_pairs(ty)) {
+            int32_t xs32[K2_MR * 2][4]; /* Q4_K/Q5_K: X's 32-element sums, in int16 pairs */
+            if (k2_pairs(ty) == 4)
+                for (int r = 0; r < MR; r++)
+                    _mm_storeu_si128((__m128i *)xs32[r], _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)x[r][b].bsums),
+                                                                        _mm_loadu_si128((const __m128i *)(x[r][b].bsums + 8))));
 #pragma GCC unroll 8
             for (int r = 0; r < MR; r++)
 #pragma GCC unroll 2
                 for (int v = 0; v < NV; v++) a[r][v] = _mm256_setzero_si256();
 #pragma GCC unroll 8
             for (int p = 0; p < 8; p++) {
+                if (p == k2_pairs(ty)) break;
                 __m256i pv[2];
 #pragma GCC unroll 2
                 for (int v = 0; v < NV; v++) pv[v] = _mm256_load_si256((const __m256i *)(pq + K2_PR + p * K2_NR + 8 * v));
 #pragma GCC unroll 8
                 for (int r = 0; r < MR; r++) {
-                    const __m256i xb = k2_x4(x[r][b].bsums + 2 * p);
+                    const __m256i xb = k2_pairs(ty) == 4 ? _mm256_set1_epi32(xs32[r][p]) : k2_x4(x[r][b].bsums + 2 * p);
 #pragma GCC unroll 2
                     for (int v = 0; v < NV; v++) a[r][v] = _mm256_add_epi32(a[r][v], _mm256_madd_epi16(pv[v], xb));
                 }
