@@ -1,9 +1,10 @@
 /* quant.h — GGUF's quantized weight types beyond Q8_0: their block structs
  * (byte for byte ggml's, so mmapped rows are used in place), the Q8_K
  * activation block, the per-type dequantizers and dot products, the
- * dot-per-output loop nest (scalar and AVX2 rows, and the fallbacks), and
- * the AVX-512 VNNI kernels: 16-row GEMVs and 16-column outer-product GEMMs
- * that vectorize the float steps below across 16 outputs, lane for lane.
+ * dot-per-output loop nest (scalar and AVX2 rows, and the fallbacks), the
+ * AVX2 K-quant kernels (8-row GEMVs, 16-column outer-product GEMMs) and
+ * the AVX-512 VNNI kernels (16-row GEMVs, 16-column outer-product GEMMs),
+ * which vectorize the float steps below across outputs, lane for lane.
  *
  * Dot-product contract (every type, every ISA — so the SIMD variants give
  * the scalar reference's bits, and a GEMM output is its GEMV dot):
