@@ -23,25 +23,30 @@
 
 enum { GV_ROWS = 8 };
 
-/* gv_scales_k4: the 12 packed bytes of Q4_K/Q5_K scales and mins as 16
- * int16, scales 0..7 then mins 0..7 (kiln_get_scale_min_k4's values). */
-KILN_QA __m256i gv_scales_k4(const uint8_t *packed) {
-    const uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
-    uint32_t u[4];
-    memcpy(u, packed, 12);
-    u[3] = ((u[2] >> 4) & kmask2) | (((u[1] >> 6) & kmask3) << 4); /* mins 4..7 */
-    const uint32_t m03 = u[1] & kmask1;                              /* mins 0..3 */
-    u[1] = (u[2] & kmask2) | (((u[0] >> 6) & kmask3) << 4);         /* scales 4..7 */
-    u[0] &= kmask1;                                                  /* scales 0..3 */
-    u[2] = m03;
-    return _mm256_cvtepu8_epi16(_mm_set_epi32((int)u[3], (int)u[2], (int)u[1], (int)u[0]));
+/* gv_scales_k4x2: the 12 packed scale bytes of two Q4_K/Q5_K blocks (a's
+ * in the low 128 bits, b's in the high) unpacked with llama.cpp's 32-bit
+ * masks, lane by lane: bytes 0-7 of each half are that block's eight
+ * scales, bytes 8-15 its eight mins (kiln_get_scale_min_k4's values). */
+KILN_QA __m256i gv_scales_k4x2(const uint8_t *a, const uint8_t *b) {
+    const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(a + 4))),
+                                              _mm_loadu_si128((const __m128i *)(b + 4)), 1);
+    /* dwords u0 u1 u2 of each half: out = [u0 & k1, (u2 & k2) | ((u0 >> 6) & k3) << 4,
+     *                                      u1 & k1, ((u2 >> 4) & k2) | ((u1 >> 6) & k3) << 4] */
+    const __m256i pv = _mm256_shuffle_epi32(v, 0x98); /* [u0, u2, u1, u2] */
+    const __m256i qv = _mm256_shuffle_epi32(v, 0x50); /* [u0, u0, u1, u1] */
+    const __m256i k1 = _mm256_set1_epi32(0x3f3f3f3f), k2 = _mm256_set1_epi32(0x0f0f0f0f), k3 = _mm256_set1_epi32(0x03030303);
+    const __m256i odd = _mm256_or_si256(_mm256_and_si256(_mm256_srlv_epi32(pv, _mm256_setr_epi32(0, 0, 0, 4, 0, 0, 0, 4)), k2),
+                                        _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(qv, 6), k3), 4));
+    return _mm256_blend_epi32(_mm256_and_si256(pv, k1), odd, 0xAA);
 }
 
-/* gv_q45_row: one Q4_K (q5 = 0) or Q5_K super-block blk against X block x:
+/* gv_q45_row: one Q4_K (q5 = 0) or Q5_K super-block blk (sm8: its scales
+ * and mins, gv_scales_k4x2) against X block x:
  * *acc gets 8 int32 lanes summing to Σ_j sc_j·Σ q·x, *summ 4 lanes summing
  * to Σ_j m_j·(X quant sum of sub-block j), xs16 holding those X sums. */
-KILN_QA void gv_q45_row(const uint8_t *blk, int q5, const block_q8_K *x, __m128i xs16, __m256i *acc, __m128i *summ) {
-    const __m256i ms = gv_scales_k4(blk + 4);
+KILN_QA void gv_q45_row(const uint8_t *blk, __m128i sm8, int q5, const block_q8_K *x, __m128i xs16, __m256i *acc,
+                        __m128i *summ) {
+    const __m256i ms = _mm256_cvtepu8_epi16(sm8);
     *summ = _mm_madd_epi16(_mm256_extracti128_si256(ms, 1), xs16);
     const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(ms));
     const uint8_t *qs = blk + (q5 ? 48 : 16);
@@ -130,6 +135,7 @@ KILN_QA void gv_gemv(int ty, size_t bsz, kiln_qdot_fn dot, const kiln_mm *p, int
                 __m256i acc[GV_ROWS];
                 __m128i summ[GV_ROWS];
                 uint32_t ds[GV_ROWS]; /* the row's f16 d (and Q4_K/Q5_K dmin above it) */
+                __m256i sm = _mm256_setzero_si256(); /* Q4_K/Q5_K: two rows' scales and mins */
                 const __m128i xs16 = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)x[b].bsums),
                                                     _mm_loadu_si128((const __m128i *)(x[b].bsums + 8)));
 #pragma GCC unroll 8
@@ -141,7 +147,9 @@ KILN_QA void gv_gemv(int ty, size_t bsz, kiln_qdot_fn dot, const kiln_mm *p, int
                         ds[r] = w->d;
                     } else {
                         memcpy(&ds[r], blk, 4);
-                        gv_q45_row(blk, ty == 5, &x[b], xs16, &acc[r], &summ[r]);
+                        if (r % 2 == 0) sm = gv_scales_k4x2(blk, rows[r + 1] + (size_t)b * bsz);
+                        gv_q45_row(blk, r % 2 ? _mm256_extracti128_si256(sm, 1) : _mm256_castsi256_si128(sm), ty == 5, &x[b],
+                                   xs16, &acc[r], &summ[r]);
                     }
                 }
                 /* the 8 rows' d (low 128 bits) and dmin (high) halves, built in registers
