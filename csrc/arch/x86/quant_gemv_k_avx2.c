@@ -77,6 +77,9 @@ KILN_QA void gv_q45_row(const uint8_t *blk, __m128i sm8, int q5, const block_q8_
 KILN_QA __m256i gv_q6_row(const block_q6_K *w, const block_q8_K *x) {
     const __m256i low4 = _mm256_set1_epi8(0xF), three = _mm256_set1_epi8(3);
     const __m128i s8 = _mm_loadu_si128((const __m128i *)w->scales);
+    const __m256i s16 = _mm256_cvtepi8_epi16(s8); /* the 16 scales as int16 */
+    const __m256i sh[2] = {_mm256_broadcastsi128_si256(_mm256_castsi256_si128(s16)),   /* scales 0..7 */
+                           _mm256_broadcastsi128_si256(_mm256_extracti128_si256(s16, 1))}; /* 8..15 */
     __m256i a = _mm256_setzero_si256();
 #pragma GCC unroll 2
     for (int half = 0; half < 2; half++) {
@@ -93,14 +96,14 @@ KILN_QA __m256i gv_q6_row(const block_q6_K *w, const block_q8_K *x) {
                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), three), 4));
 #pragma GCC unroll 4
         for (int t = 0; t < 4; t++) {
-            const int g = 8 * half + 2 * t; /* groups g (low 128 bits) and g+1 (high) */
-            const __m128i ctl = _mm_set_epi64x(0x0101010101010101LL * (g + 1), 0x0101010101010101LL * g);
-            const __m256i s = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(s8, ctl));
+            /* groups g = 8·half + 2t (low 128 bits) and g+1 (high): int16 2t and 2t+1 of sh[half] */
+            const __m256i s = _mm256_shuffle_epi8(sh[half], _mm256_set_m128i(_mm_set1_epi16((short)((4 * t + 3) << 8 | (4 * t + 2))),
+                                                                              _mm_set1_epi16((short)((4 * t + 1) << 8 | 4 * t))));
             const __m256i p = _mm256_maddubs_epi16(q[t], _mm256_loadu_si256((const __m256i *)(x->qs + 128 * half + 32 * t)));
             a = _mm256_add_epi32(a, _mm256_madd_epi16(p, s));
         }
     }
-    const __m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(s8), _mm256_loadu_si256((const __m256i *)x->bsums));
+    const __m256i off = _mm256_madd_epi16(s16, _mm256_loadu_si256((const __m256i *)x->bsums));
     return _mm256_sub_epi32(a, _mm256_slli_epi32(off, 5));
 }
 
