@@ -103,6 +103,9 @@ void kiln_quant_rows_scalar(kiln_kernels *t);
 #if KILN_X86
 void kiln_quant_rows_avx2(kiln_kernels *t);
 void kiln_quant_legacy_rows_avx2(kiln_kernels *t); /* the 32-element types' GEMV and GEMM (after kiln_quant_rows_avx2) */
+/* kiln_quant_rows_k_mm_avx2 gives the K-quant rows their AVX2 GEMMs
+ * (quant_gemm_k_avx2.c) and, where the dot is slower, GEMVs (quant_gemv_k_avx2.c). */
+void kiln_quant_rows_k_mm_avx2(kiln_kernels *t);
 void kiln_quant_rows_avx512(kiln_kernels *t, uint32_t features);
 #endif
 

@@ -1,9 +1,10 @@
 /* quant.h — GGUF's quantized weight types beyond Q8_0: their block structs
  * (byte for byte ggml's, so mmapped rows are used in place), the Q8_K
  * activation block, the per-type dequantizers and dot products, the
- * dot-per-output loop nest (scalar and AVX2 rows, and the fallbacks), and
- * the AVX-512 VNNI kernels: 16-row GEMVs and 16-column outer-product GEMMs
- * that vectorize the float steps below across 16 outputs, lane for lane.
+ * dot-per-output loop nest (scalar and AVX2 rows, and the fallbacks), the
+ * AVX2 K-quant kernels (8-row GEMVs, 16-column outer-product GEMMs) and
+ * the AVX-512 VNNI kernels (16-row GEMVs, 16-column outer-product GEMMs),
+ * which vectorize the float steps below across outputs, lane for lane.
  *
  * Dot-product contract (every type, every ISA — so the SIMD variants give
  * the scalar reference's bits, and a GEMM output is its GEMV dot):
@@ -263,6 +264,20 @@ void kiln_mm_gemv_q4_1_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scr
 void kiln_mm_gemv_q5_0_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_gemv_q5_1_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_gemv_iq4_nl_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* AVX2 GEMMs of the K-quants (quant_gemm_k_avx2.c): int8 outer products
+ * (vpmaddubsw) over 16-row W panels unpacked once per k block, the dot's
+ * bits per output. */
+void kiln_mm_gemm_q2_K_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q3_K_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q4_K_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q5_K_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q6_K_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_iq4_xs_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* AVX2 GEMVs (quant_gemv_k_avx2.c): 8 W rows per step, their horizontal
+ * sums and float steps together; the dot's bits. */
+void kiln_mm_gemv_q4_K_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_q5_K_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_q6_K_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 #endif
 
 /* A kiln_qdot4_fn computes the dots of one weight row with four X rows at

@@ -240,6 +240,24 @@ static void check_multi(void) {
     free(x);
 }
 
+/* check_avx2_dispatch: where the AVX2 variant runs, its K-quant rows use
+ * the outer-product GEMMs and Q4_K/Q5_K/Q6_K the 8-row GEMVs (the tests
+ * above then cover those kernels, not a fallback). */
+static void check_avx2_dispatch(void) {
+    if (!kiln_isa_supported(KILN_ISA_AVX2)) return;
+    kiln_set_isa(KILN_ISA_AVX2);
+    const char *gemm[] = {"gemm q2_k", "gemm q3_k", "gemm q4_k", "gemm q5_k", "gemm q6_k", "gemm iq4_xs"};
+    const char *gemv[] = {"gemv q4_k", "gemv q5_k", "gemv q6_k"};
+    for (int e = 0; e < kiln_kernel_count(); e++) {
+        const char *name = kiln_kernel_name(e), *variant = kiln_kernel_variant(e);
+        for (size_t i = 0; i < sizeof gemm / sizeof gemm[0]; i++)
+            if (!strcmp(name, gemm[i]))
+                T_CHECK(strstr(variant, "outer product") != NULL, "avx2 %s is %s", name, variant);
+        for (size_t i = 0; i < sizeof gemv / sizeof gemv[0]; i++)
+            if (!strcmp(name, gemv[i])) T_CHECK(strstr(variant, "8-row") != NULL, "avx2 %s is %s", name, variant);
+    }
+}
+
 /* check_errors: bad row lengths are KILN_ERR_ALIGN; get_rows reads rows. */
 static void check_errors(void) {
     uint8_t w[4 * 210] = {0};
@@ -295,9 +313,12 @@ int main(void) {
             check_type(q, 2, 5, 229376, 0);
             check_saturation(q);
         }
+        if (q->block == 256) /* m blocks × several k blocks (the last partial) × partial panels / row groups */
+            check_type(q, 197, 37, 1280, 0);
         check_threads(q);
     }
     check_multi();
+    check_avx2_dispatch();
     check_errors();
     return t_done();
 }

@@ -45,56 +45,12 @@ _Static_assert(GK_MB % GK_MR == 0, "m blocks hold whole tiles");
 
 /* pack_scales writes W row j's scales of one super-block into the packed layout. */
 KILN_QP void pack_scales(kiln_qp_ktype ty, const uint8_t *blk, int j, int32_t *dst) {
-    float *d = (float *)(dst + GK_D), *dmin = (float *)(dst + GK_DMIN);
-    int32_t *sc = dst + GK_SC, *pr = dst + GK_PR;
-    uint16_t h[2];
-    switch (ty) {
-    case KILN_QP_Q2_K: {
-        const block_q2_K *w = (const block_q2_K *)blk;
-        d[j] = kiln_fp16_to_fp32(w->d);
-        dmin[j] = kiln_fp16_to_fp32(w->dmin);
-        for (int g = 0; g < 16; g++) sc[g * KILN_QP_NR + j] = w->scales[g] & 0xF;
-        for (int p = 0; p < 8; p++) pr[p * KILN_QP_NR + j] = (int32_t)kiln_qp_pair16(w->scales[2 * p] >> 4, w->scales[2 * p + 1] >> 4);
-        break;
-    }
-    case KILN_QP_Q3_K: {
-        const block_q3_K *w = (const block_q3_K *)blk;
-        int8_t s16[16];
-        kiln_q3_K_scales(w->scales, s16);
-        d[j] = kiln_fp16_to_fp32(w->d);
-        for (int g = 0; g < 16; g++) sc[g * KILN_QP_NR + j] = s16[g] - 32;
-        for (int p = 0; p < 8; p++) pr[p * KILN_QP_NR + j] = (int32_t)kiln_qp_pair16(s16[2 * p] - 32, s16[2 * p + 1] - 32);
-        break;
-    }
-    case KILN_QP_Q4_K:
-    case KILN_QP_Q5_K:
-        memcpy(h, blk, 4);
-        d[j] = kiln_fp16_to_fp32(h[0]);
-        dmin[j] = kiln_fp16_to_fp32(h[1]);
-        for (int g = 0; g < 8; g++) {
-            uint8_t s, m;
-            kiln_get_scale_min_k4(g, blk + 4, &s, &m);
-            sc[g * KILN_QP_NR + j] = s;
-            pr[g * KILN_QP_NR + j] = (int32_t)kiln_qp_pair16(m, m);
-        }
-        break;
-    case KILN_QP_Q6_K: {
-        const block_q6_K *w = (const block_q6_K *)blk;
-        d[j] = kiln_fp16_to_fp32(w->d);
-        for (int g = 0; g < 16; g++) sc[g * KILN_QP_NR + j] = w->scales[g];
-        for (int p = 0; p < 8; p++) pr[p * KILN_QP_NR + j] = (int32_t)kiln_qp_pair16(w->scales[2 * p], w->scales[2 * p + 1]);
-        break;
-    }
-    default: {
-        const block_iq4_xs *w = (const block_iq4_xs *)blk;
-        d[j] = kiln_fp16_to_fp32(w->d);
-        for (int g = 0; g < 8; g++) {
-            const int s = kiln_iq4_xs_scale(w, g);
-            sc[g * KILN_QP_NR + j] = s;
-            pr[g * KILN_QP_NR + j] = (int32_t)kiln_qp_pair16(s, s);
-        }
-    }
-    }
+    kiln_qp_kscales s;
+    kiln_qp_k_scales(ty, blk, &s);
+    ((float *)(dst + GK_D))[j] = s.d;
+    ((float *)(dst + GK_DMIN))[j] = s.dmin;
+    for (int g = 0; g < 16; g++) dst[GK_SC + g * KILN_QP_NR + j] = s.sc[g];
+    for (int p = 0; p < 8; p++) dst[GK_PR + p * KILN_QP_NR + j] = (int32_t)s.pair[p];
 }
 
 /* pack_superblock packs super-block b of the 16 rows into dst (GK_SB int32). */

@@ -271,7 +271,10 @@ QMM_KERNEL(q5_K, dot4_q5_K)
 QMM_KERNEL(q6_K, dot4_q6_K)
 QMM_KERNEL(iq4_xs, dot4_iq4_xs)
 
-/* Rows keep the scalar dequantizer (memory-bound, used for embeddings only). */
+/* Rows keep the scalar dequantizer (memory-bound, used for embeddings only).
+ * The K-quants' GEMMs and the Q4_K/Q5_K/Q6_K GEMVs are then replaced by
+ * kiln_quant_rows_k_mm_avx2 (quant_gemm_k_avx2.c); these dots stay below
+ * the GEMMs' threshold and for the rows a GEMV group leaves over. */
 #define QMM_ROW(TYPE, ty)                                                        \
     do {                                                                         \
         t->types[TYPE].gemv = t->types[TYPE].gemm = mm_##ty##_avx2;              \

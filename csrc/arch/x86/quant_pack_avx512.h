@@ -17,7 +17,7 @@
 #ifndef KILN_QUANT_PACK_AVX512_H
 #define KILN_QUANT_PACK_AVX512_H
 
-#include "quant_avx2.h"
+#include "quant_pack_k_avx2.h"
 
 #if KILN_X86
 
@@ -119,83 +119,6 @@ KILN_QP __m512i kiln_qp_legacy_u2(kiln_qp_legacy ty, const uint8_t *a, const uin
         z = _mm512_shuffle_epi8(table, z);
     }
     return z;
-}
-
-/* The 256-element types the GEMM and the dequantizers unpack. */
-typedef enum { KILN_QP_Q2_K, KILN_QP_Q3_K, KILN_QP_Q4_K, KILN_QP_Q5_K, KILN_QP_Q6_K, KILN_QP_IQ4_XS } kiln_qp_ktype;
-
-/* kiln_qp_groups16: the type's scales are per 16 elements (else per 32). */
-#define kiln_qp_groups16(ty) ((ty) == KILN_QP_Q2_K || (ty) == KILN_QP_Q3_K || (ty) == KILN_QP_Q6_K)
-
-KILN_QP uint32_t kiln_qp_pair16(int a, int b) { return (uint32_t)(uint16_t)(int16_t)a | (uint32_t)(uint16_t)(int16_t)b << 16; }
-
-/* kiln_qp_k_unpack: the super-block's 256 quants, unsigned, in element order. */
-KILN_QP void kiln_qp_k_unpack(kiln_qp_ktype ty, const uint8_t *blk, uint8_t *q) {
-    const __m256i low4 = _mm256_set1_epi8(0xF);
-    switch (ty) {
-    case KILN_QP_Q2_K:
-    case KILN_QP_Q3_K: { /* 2-bit planes; Q3_K adds 4 where its hmask bit is set (q + 4) */
-        const uint8_t *qs = blk + (ty == KILN_QP_Q2_K ? 16 : 32);
-        const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
-        const __m256i hm = ty == KILN_QP_Q3_K ? _mm256_loadu_si256((const __m256i *)blk) : _mm256_setzero_si256();
-        for (int half = 0; half < 2; half++) {
-            const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * half));
-            for (int j = 0; j < 4; j++) {
-                __m256i u = _mm256_and_si256(_mm256_srli_epi16(v, 2 * j), three);
-                if (ty == KILN_QP_Q3_K)
-                    u = _mm256_or_si256(u, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hm, 4 * half + j), one), 2));
-                _mm256_store_si256((__m256i *)(q + 128 * half + 32 * j), u);
-            }
-        }
-        break;
-    }
-    case KILN_QP_Q4_K:
-    case KILN_QP_Q5_K: {
-        const uint8_t *qs = blk + (ty == KILN_QP_Q5_K ? 48 : 16);
-        const __m256i hb = ty == KILN_QP_Q5_K ? _mm256_loadu_si256((const __m256i *)(blk + 16)) : _mm256_setzero_si256();
-        const __m256i one = _mm256_set1_epi8(1);
-        for (int c = 0; c < 4; c++) {
-            const __m256i q4 = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-            __m256i lo = _mm256_and_si256(q4, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low4);
-            if (ty == KILN_QP_Q5_K) {
-                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * c), one), 4));
-                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * c + 1), one), 4));
-            }
-            _mm256_store_si256((__m256i *)(q + 64 * c), lo);
-            _mm256_store_si256((__m256i *)(q + 64 * c + 32), hi);
-        }
-        break;
-    }
-    case KILN_QP_Q6_K: {
-        const block_q6_K *w = (const block_q6_K *)blk;
-        const __m256i three = _mm256_set1_epi8(3);
-        for (int half = 0; half < 2; half++) {
-            const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * half));
-            const __m256i ql1 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * half + 32));
-            const __m256i qh = _mm256_loadu_si256((const __m256i *)(w->qh + 32 * half));
-            uint8_t *o = q + 128 * half;
-            _mm256_store_si256((__m256i *)o, _mm256_or_si256(_mm256_and_si256(ql0, low4),
-                                                             _mm256_slli_epi16(_mm256_and_si256(qh, three), 4)));
-            _mm256_store_si256((__m256i *)(o + 32),
-                               _mm256_or_si256(_mm256_and_si256(ql1, low4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), three), 4)));
-            _mm256_store_si256((__m256i *)(o + 64),
-                               _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), three), 4)));
-            _mm256_store_si256((__m256i *)(o + 96),
-                               _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), three), 4)));
-        }
-        break;
-    }
-    default: { /* IQ4_XS: value + 128 = value ^ 0x80 */
-        const block_iq4_xs *w = (const block_iq4_xs *)blk;
-        const __m256i table = _mm256_xor_si256(
-            _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kiln_iq4nl_values)), _mm256_set1_epi8((char)0x80));
-        for (int ib = 0; ib < 8; ib++)
-            _mm256_store_si256((__m256i *)(q + 32 * ib), _mm256_shuffle_epi8(table, kiln_qa_nibbles32(w->qs + 16 * ib)));
-    }
-    }
 }
 
 /* kiln_qp_tree4: v[e] carries row 4L+e in 128-bit lane L (four int32 each); lane
