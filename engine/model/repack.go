@@ -1,0 +1,93 @@
+package model
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/kiln-llm/kiln/native"
+)
+
+// RepackStats says what Load repacked (see WithRepack): how many matrices,
+// their bytes (held in anonymous memory beside the mapping, whose pages of
+// those matrices are released back to the page cache), and how long it took.
+type RepackStats struct {
+	Tensors int           `json:"tensors"`
+	Bytes   int64         `json:"bytes"`
+	Took    time.Duration `json:"took_ns"`
+	Type    string        `json:"type,omitempty"` // the layout they were repacked into
+}
+
+// WithRepack turns repacking at load on or off (default on). On, the
+// matrices every token reads (attention and FFN projections and the output
+// head) whose type has a layout the active kernels read faster are copied
+// into it once (native.RepackType: Q8_0 -> Q8_0R16 on AVX-512 VNNI, about
+// 1.4x the GEMV's bandwidth there); results keep their bits. The token
+// embedding stays in place (get_rows reads rows of it). Off, every weight is
+// used in place from the mapping.
+func WithRepack(on bool) Option {
+	return func(o *options) error {
+		o.noRepack = !on
+		return nil
+	}
+}
+
+// repackable lists the matrices repacking considers: each token's dense
+// projections and the output head. Expert stacks stay as they are (their
+// rows are sliced per expert).
+func repackable(w *Weights) []*Matrix {
+	var ms []*Matrix
+	for i := range w.Layers {
+		l := &w.Layers[i]
+		ms = append(ms, &l.Q, &l.K, &l.V, &l.O, &l.Gate, &l.Up, &l.Down)
+	}
+	return append(ms, &w.Output)
+}
+
+// repackWeights repacks every eligible matrix of w into one anonymous
+// mapping, which the caller frees with the returned function after the last
+// Forward; release (may be nil) hands the original bytes back.
+func repackWeights(w *Weights, release func([]byte)) (RepackStats, func() error, error) {
+	start := time.Now()
+	var todo []*Matrix
+	var total int
+	var to native.Type
+	for _, mx := range repackable(w) {
+		if mx.Data == nil || mx.Rows%16 != 0 || mx.Cols%64 != 0 {
+			continue
+		}
+		rt, ok := native.RepackType(mx.Type)
+		if !ok {
+			continue
+		}
+		to = rt
+		todo = append(todo, mx)
+		total += len(mx.Data)
+	}
+	if len(todo) == 0 {
+		return RepackStats{}, func() error { return nil }, nil
+	}
+	buf, free, err := allocPacked(total)
+	if err != nil {
+		return RepackStats{}, nil, fmt.Errorf("repack: %d bytes: %w", total, err)
+	}
+	off := 0
+	for _, mx := range todo {
+		n := len(mx.Data) // RowSize(to, k) = RowSize(Q8_0, k): same bytes
+		out := buf[off : off+n : off+n]
+		if err := native.Repack(mx.Type, mx.Data, mx.Rows, mx.Cols, out); err != nil {
+			_ = free()
+			return RepackStats{}, nil, fmt.Errorf("repack %s: %w", mx.Name, err)
+		}
+		off += n
+	}
+	off = 0
+	for _, mx := range todo {
+		n := len(mx.Data)
+		if release != nil {
+			release(mx.Data)
+		}
+		mx.Type, mx.Data = to, buf[off:off+n:off+n]
+		off += n
+	}
+	return RepackStats{Tensors: len(todo), Bytes: int64(total), Took: time.Since(start), Type: to.String()}, free, nil
+}

@@ -1,0 +1,42 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd
+
+package model
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// allocPacked maps n bytes of anonymous memory for repacked weights (outside
+// the Go heap, so the collector neither scans nor counts it) and returns
+// the function that unmaps it.
+func allocPacked(n int) ([]byte, func() error, error) {
+	b, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, func() error { return syscall.Munmap(b) }, nil
+}
+
+// releaseMapped drops the whole pages of b, a read-only shared file
+// mapping, from the process: later reads fault them back in from the page
+// cache (the token embedding's rows), nothing is lost.
+func releaseMapped(b []byte) {
+	page := syscall.Getpagesize()
+	if len(b) == 0 {
+		return
+	}
+	start := int(uintptrOf(b) % uintptr(page))
+	if start != 0 {
+		start = page - start
+	}
+	if start >= len(b) {
+		return
+	}
+	end := start + (len(b)-start)/page*page
+	if end > start {
+		_ = syscall.Madvise(b[start:end], syscall.MADV_DONTNEED)
+	}
+}
+
+func uintptrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
