@@ -33,7 +33,8 @@ enum { Q8R_PAIR = KILN_Q8R_PAIR_BYTES, Q8R_ROWS = KILN_Q8R_ROWS };
 /* group_bytes is the size of one 16-row group of k elements. */
 static size_t group_bytes(int64_t k) { return (size_t)(k / 64) * Q8R_PAIR; }
 
-/* pack_group writes rows[0..15] (GGUF Q8_0 rows of k elements) as one group. */
+/* pack_group writes rows[0..15] (GGUF Q8_0 rows of k elements) as one group,
+ * a quad (4 quants) at a time: flipping every byte's top bit is w ^ 0x80. */
 static void pack_group(const block_q8_0 *const *rows, int64_t k, uint8_t *out) {
     const int64_t nb = k / KILN_QK8_0;
     for (int64_t b = 0; b < nb; b++) {
@@ -41,7 +42,12 @@ static void pack_group(const block_q8_0 *const *rows, int64_t k, uint8_t *out) {
         uint8_t *q = pair + 64 + (size_t)(b & 1) * 512;
         for (int j = 0; j < Q8R_ROWS; j++) {
             memcpy(pair + (size_t)(b & 1) * 32 + 2 * j, &rows[j][b].d, 2);
-            for (int c = 0; c < KILN_QK8_0; c++) q[64 * (c / 4) + 4 * j + c % 4] = (uint8_t)rows[j][b].qs[c] ^ 0x80;
+            for (int u = 0; u < KILN_QK8_0 / 4; u++) {
+                uint32_t quad;
+                memcpy(&quad, rows[j][b].qs + 4 * u, 4);
+                quad ^= 0x80808080u;
+                memcpy(q + 64 * u + 4 * j, &quad, 4);
+            }
         }
     }
 }
