@@ -48,13 +48,15 @@ void kiln_kernels_init(uint32_t features) {
     kiln_kernels_fill_avx2(&g_tables[KILN_ISA_AVX2]);
     g_tables[KILN_ISA_AVX512] = g_tables[KILN_ISA_AVX2];
     kiln_kernels_fill_avx512(&g_tables[KILN_ISA_AVX512], features);
-    /* AVX-512 VNNI reads Q8_0_R16 directly in its GEMV; every other table unpacks it */
+    /* AVX2 and AVX-512 read Q8_0_R16 directly in their GEMV (AVX-512 without
+     * VNNI runs the AVX2 Q8_0 kernels, so the AVX2 one); the scalar table unpacks it */
     kiln_mm_q8r_fill(&g_tables[KILN_ISA_SCALAR], NULL, NULL);
-    kiln_mm_q8r_fill(&g_tables[KILN_ISA_AVX2], NULL, NULL);
+    static const char avx2_variant[] = "avx2 16-row groups, read in order (maddubs, exact int32 sums)";
+    kiln_mm_q8r_fill(&g_tables[KILN_ISA_AVX2], kiln_mm_q8r_gemv_avx2, avx2_variant);
     if (features & KILN_CPU_AVX512VNNI)
         kiln_mm_q8r_fill(&g_tables[KILN_ISA_AVX512], kiln_mm_q8r_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
     else
-        kiln_mm_q8r_fill(&g_tables[KILN_ISA_AVX512], NULL, NULL);
+        kiln_mm_q8r_fill(&g_tables[KILN_ISA_AVX512], kiln_mm_q8r_gemv_avx2, avx2_variant);
 #else
     (void)features;
     kiln_mm_q8r_fill(&g_tables[KILN_ISA_SCALAR], NULL, NULL);

@@ -161,8 +161,10 @@ void kiln_mm_q8v_layout_avx512(const kiln_mm *p, int64_t r0, int64_t r1);
  * thread for Q8_0_R16 outputs), then the table's Q8_0 GEMV or GEMM. */
 void kiln_mm_q8r_unpacked(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 size_t kiln_mm_q8r_unpack_bytes(int64_t k);
-/* kiln_mm_q8r_gemv_avx512_vnni (matmul_q8r_avx512.c) reads the groups directly. */
+/* kiln_mm_q8r_gemv_avx512_vnni (matmul_q8r_avx512.c) and kiln_mm_q8r_gemv_avx2
+ * (matmul_q8r_avx2.c, no VNNI) read the groups directly. */
 void kiln_mm_q8r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_q8r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 #endif
 
 #endif /* KILN_MATMUL_H */

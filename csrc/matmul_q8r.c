@@ -23,7 +23,8 @@
  * groups back into GGUF rows in per-thread scratch and runs the active
  * table's Q8_0 kernel on them, so on any ISA a Q8_0_R16 result has the bits
  * of the Q8_0 result (decode ≡ prefill, any batch, any thread count).
- * AVX-512 VNNI reads the layout directly in its GEMV (matmul_q8r_avx512.c). */
+ * AVX-512 VNNI and AVX2 read the layout directly in their GEMVs
+ * (matmul_q8r_avx512.c, matmul_q8r_avx2.c). */
 #include "kernels.h"
 
 #include <string.h>

@@ -3,7 +3,7 @@ package native
 import "runtime"
 
 // RepackType is the type Repack makes of t when the active kernel variant
-// reads it faster than t itself (today Q8_0 -> Q8_0R16 on AVX-512 VNNI);
+// reads it faster than t itself (today Q8_0 -> Q8_0R16 on AVX2 and AVX-512);
 // false when there is none.
 func RepackType(t Type) (Type, bool) {
 	if err := load(); err != nil {

@@ -201,7 +201,7 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
 
 /* kiln_repack_type returns the type kiln_repack makes of `type` when the
  * active kernel variant reads it faster than `type` itself (today: Q8_0 ->
- * KILN_TYPE_Q8_0_R16 on AVX-512 VNNI), else -1. */
+ * KILN_TYPE_Q8_0_R16 on AVX2 and AVX-512), else -1. */
 int kiln_repack_type(int type);
 /* kiln_repack writes W[n,k] of type (KILN_TYPE_Q8_0, GGUF layout) into out,
  * n*kiln_row_size(type, k) bytes, as KILN_TYPE_Q8_0_R16. n % 16 and k % 64
