@@ -125,7 +125,12 @@ func newBenchKernelsCommand() *cobra.Command {
 			}
 			o.Types = nil
 			for _, name := range strings.Split(types, ",") {
-				t, err := native.ParseType(strings.TrimSpace(name))
+				name = strings.TrimSpace(name)
+				if strings.EqualFold(name, native.Q8_0R16.String()) {
+					o.Types = append(o.Types, native.Q8_0R16) // not a file type, so not ParseType's
+					continue
+				}
+				t, err := native.ParseType(name)
 				if err != nil {
 					return fmt.Errorf("--types: %w", err)
 				}
@@ -151,7 +156,7 @@ func newBenchKernelsCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.StringVar(&shapes, "shapes", "all", "weight shapes NxK, comma separated, or all (SmolLM2-135M and Llama-3.2-1B projections)")
-	f.StringVar(&types, "types", "f32,f16,bf16,q8_0", "weight types: f32, f16, bf16, q8_0 and the quantized types (q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_xs); a type whose block does not divide a shape's k skips it")
+	f.StringVar(&types, "types", "f32,f16,bf16,q8_0,q8_0_r16", "weight types: f32, f16, bf16, q8_0, q8_0_r16 (Q8_0 repacked as a model load does) and the quantized types (q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_xs); a type whose block does not divide a shape's k skips it")
 	f.StringVar(&ms, "m", "1,128", "batch rows (1 = decode GEMV, 128 = prefill GEMM)")
 	f.StringVar(&threads, "threads", "1,2", "thread counts")
 	f.StringVar(&isa, "isa", "", "force a kernel variant (scalar, avx2, avx512); default: best, or $KILN_ISA")
