@@ -20,7 +20,7 @@ type Matrix struct {
 	Type native.Type // F32, F16, BF16, Q8_0 or a quantized type (native.Types)
 	Rows int         // output features (n)
 	Cols int         // input features (k), contiguous
-	Data []byte      // Rows*RowSize(Type, Cols) bytes, read-only (mmap)
+	Data []byte      // Rows*RowSize(Type, Cols) bytes, read-only (mmap, or the copy WithRepack made)
 }
 
 // Layer holds one transformer block's weights. Q, K, V and Gate are
