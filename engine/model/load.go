@@ -109,11 +109,7 @@ func fromSource(src Source, o options) (*Model, error) {
 	}
 	m := &Model{Config: c, Weights: w, src: src, maxTok: o.maxBatch, roundAct: !o.exactAct, separate: o.separate}
 	if !o.noRepack {
-		var release func([]byte)
-		if _, mapped := src.(fileSource); mapped {
-			release = releaseMapped // a read-only file mapping: pages come back from the page cache
-		}
-		if m.packed, m.freePacked, err = repackWeights(w, release); err != nil {
+		if m.packed, m.freePacked, err = repackWeights(w); err != nil {
 			return nil, err
 		}
 	}

@@ -8,8 +8,8 @@ import (
 )
 
 // RepackStats says what Load repacked (see WithRepack): how many matrices,
-// their bytes (held in anonymous memory beside the mapping, whose pages of
-// those matrices are released back to the page cache), and how long it took.
+// their bytes (anonymous memory beside the file mapping, which batches of
+// packedMaxRows rows and more still read), and how long it took.
 type RepackStats struct {
 	Tensors int           `json:"tensors"`
 	Bytes   int64         `json:"bytes"`
@@ -17,14 +17,21 @@ type RepackStats struct {
 	Type    string        `json:"type,omitempty"` // the layout they were repacked into
 }
 
+// packedMaxRows: batches of fewer rows read the repacked copy. It is the
+// kernels' GEMV/GEMM switch (KILN_MM_Q8G_MIN_M): the repacked layout pays in
+// the GEMV, which streams the weights once, while the GEMM (prefill) reads
+// the file's layout, which it repacks per panel itself.
+const packedMaxRows = 4
+
 // WithRepack turns repacking at load on or off (default on). On, the
 // matrices every token reads (attention and FFN projections and the output
 // head) whose type has a layout the active kernels read faster are copied
 // into it once (native.RepackType: Q8_0 -> Q8_0R16 on AVX2 and AVX-512,
-// read as one sequential stream: llama3.2-1b decode 1.6x on AVX-512 VNNI);
-// results keep their bits. The token
-// embedding stays in place (get_rows reads rows of it). Off, every weight is
-// used in place from the mapping.
+// read as one sequential stream: llama3.2-1b decode 1.6x on AVX-512 VNNI),
+// which decode-sized batches read; prefill keeps reading the mapping, so
+// memory holds both while both run (the copy is anonymous, the mapping's
+// pages reclaimable page cache). Results keep their bits. Off, every
+// weight is used in place from the mapping.
 func WithRepack(on bool) Option {
 	return func(o *options) error {
 		o.noRepack = !on
@@ -45,9 +52,9 @@ func repackable(w *Weights) []*Matrix {
 }
 
 // repackWeights repacks every eligible matrix of w into one anonymous
-// mapping, which the caller frees with the returned function after the last
-// Forward; release (may be nil) hands the original bytes back.
-func repackWeights(w *Weights, release func([]byte)) (RepackStats, func() error, error) {
+// mapping (Matrix.Packed), which the caller frees with the returned
+// function after the last Forward.
+func repackWeights(w *Weights) (RepackStats, func() error, error) {
 	start := time.Now()
 	var todo []*Matrix
 	var total int
@@ -84,10 +91,7 @@ func repackWeights(w *Weights, release func([]byte)) (RepackStats, func() error,
 	off = 0
 	for _, mx := range todo {
 		n := len(mx.Data)
-		if release != nil {
-			release(mx.Data)
-		}
-		mx.Type, mx.Data = to, buf[off:off+n:off+n]
+		mx.Packed, mx.PackedType = buf[off:off+n:off+n], to
 		off += n
 	}
 	return RepackStats{Tensors: len(todo), Bytes: int64(total), Took: time.Since(start), Type: to.String()}, free, nil

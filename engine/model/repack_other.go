@@ -6,6 +6,3 @@ package model
 func allocPacked(n int) ([]byte, func() error, error) {
 	return make([]byte, n), func() error { return nil }, nil
 }
-
-// releaseMapped does nothing: without mmap the weights are a heap copy.
-func releaseMapped([]byte) {}

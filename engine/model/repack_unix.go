@@ -5,7 +5,6 @@ package model
 import (
 	"runtime"
 	"syscall"
-	"unsafe"
 )
 
 // madvHugepage is Linux's MADV_HUGEPAGE (syscall defines it on Linux only).
@@ -26,26 +25,3 @@ func allocPacked(n int) ([]byte, func() error, error) {
 	}
 	return b, func() error { return syscall.Munmap(b) }, nil
 }
-
-// releaseMapped drops the whole pages of b, a read-only shared file
-// mapping, from the process: later reads fault them back in from the page
-// cache (the token embedding's rows), nothing is lost.
-func releaseMapped(b []byte) {
-	page := syscall.Getpagesize()
-	if len(b) == 0 {
-		return
-	}
-	start := int(uintptrOf(b) % uintptr(page))
-	if start != 0 {
-		start = page - start
-	}
-	if start >= len(b) {
-		return
-	}
-	end := start + (len(b)-start)/page*page
-	if end > start {
-		_ = syscall.Madvise(b[start:end], syscall.MADV_DONTNEED)
-	}
-}
-
-func uintptrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
