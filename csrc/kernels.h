@@ -107,6 +107,7 @@ void kiln_kernels_fill_avx512(kiln_kernels *t, uint32_t features);
 void kiln_quant_rows_scalar(kiln_kernels *t);
 #if KILN_X86
 void kiln_quant_rows_avx2(kiln_kernels *t);
+void kiln_quant_legacy_rows_avx2(kiln_kernels *t); /* the 32-element types' GEMV and GEMM (after kiln_quant_rows_avx2) */
 void kiln_quant_rows_avx512(kiln_kernels *t, uint32_t features);
 #endif
 

@@ -20,9 +20,11 @@
  *    per k pair, the f32 fma once per block).
  *  - Q8_0, AVX-512: the AVX2 rule, so the bits equal AVX2's. With VNNI:
  *    the GEMV of matmul_q8_avx512.c (16 W rows per VPDPBUSD step, m below
- *    KILN_MM_Q8G_MIN_M) and the int8 GEMM of matmul_q8g_avx512.c (12-row X
- *    tiles × 16-column W panels); without VNNI, the AVX2 kernels. The int32
- *    block dots are exact, so how they are summed does not matter.
+ *    KILN_MM_Q8G_MIN_M) and the int8 GEMM of matmul_q8g_avx512.c (6 X rows
+ *    × 32 W rows per tile, X laid out in 12-row tiles); without VNNI, the
+ *    AVX2 kernels. The int32 block dots are exact, so how they are summed
+ *    does not matter; test_matmul_q8rule holds every variant to the rule
+ *    written out in scalar code, bit for bit.
  * Tiles differ only in how many outputs they compute at once; cache blocking
  * over k saves and restores the vector accumulators bit-exactly.
  * X rows for Q8_0 are quantized once per call (kiln_mm_quantize_rows_*),

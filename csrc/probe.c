@@ -1,6 +1,7 @@
 /* probe.c — the machine's own ceilings, measured in the same run as the
- * kernels they judge: memory read bandwidth, peak f32 FMA throughput and
- * peak int8 multiply-accumulate throughput (the Q8_0 kernels' instructions).
+ * kernels they judge: memory read bandwidth, peak f32 FMA throughput,
+ * peak int8 multiply-accumulate throughput (the Q8_0 kernels' instructions)
+ * and the bf16 pair-dot peak (VDPBF16PS, the BF16 kernels' instruction).
  * Benchmarks report kernels as a fraction of these, never as absolute times
  * alone (absolute times on shared machines are noisy). */
 #include "kiln_internal.h"
@@ -127,13 +128,14 @@ int kiln_probe_read_bandwidth(size_t bytes, int n_threads, int reps, double *gbp
 /* ---- FMA and int8 peaks -------------------------------------------------- */
 typedef struct {
     double seconds;
-    int int8;        /* 0: f32 FMA, 1: int8 multiply-accumulate */
+    int kind;        /* PEAK_FMA, PEAK_INT8 or PEAK_BF16 */
     /* per thread: flops (or ops) per second, and a result to keep live */
     double flops[KILN_MAX_THREADS];
     float sink[KILN_MAX_THREADS];
 } peak_task;
 
 enum { FMA_CHUNK = 1 << 14 }; /* iterations between clock reads */
+enum { PEAK_FMA, PEAK_INT8, PEAK_BF16 };
 
 /* Each loop keeps 12 independent accumulators: enough to cover FMA latency
  * (4 cycles) times throughput (2 per cycle) with room to spare. */
@@ -258,6 +260,39 @@ KILN_TARGET_AVX512VNNI static double int8_avx512vnni(double seconds, float *sink
     INT8_BODY(__m512i, _mm512_add_epi32, 64, STEPS12(STEP_VNNI))
 #undef STEP_VNNI
 }
+
+/* ---- bf16 pair-dot peak -------------------------------------------------- */
+/* VDPBF16PS: per f32 lane, two bf16 products added to the accumulator (32
+ * products, 64 flops per zmm instruction), in the 12 chains of FMA_BODY. It
+ * is what the BF16 weights' kernels run per product where the CPU has
+ * AVX512_BF16 (matmul_bf16_avx512.c); measured, not assumed to be twice the
+ * FMA rate (a CPU may run it at half width or on one pipe). */
+#define KILN_TARGET_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")))
+KILN_TARGET_AVX512BF16 static double bf16_avx512(double seconds, float *sink) {
+    const __m512bh b = (__m512bh)_mm512_set1_epi32(0x3f7f3f7f), c = (__m512bh)_mm512_set1_epi32(0x3a833a83);
+#define DPBF16(a, b_, c_) _mm512_dpbf16_ps(a, b_, c_)
+#define SET1(v) _mm512_set1_ps(v)
+    __m512 a0 = SET1(0.f), a1 = SET1(1.f), a2 = SET1(2.f), a3 = SET1(3.f), a4 = SET1(4.f), a5 = SET1(5.f),
+           a6 = SET1(6.f), a7 = SET1(7.f), a8 = SET1(8.f), a9 = SET1(9.f), a10 = SET1(10.f), a11 = SET1(11.f);
+    double t0 = now_seconds(), iters = 0;
+    do {
+        for (int it = 0; it < FMA_CHUNK; it++) {
+            a0 = DPBF16(a0, b, c); a1 = DPBF16(a1, b, c); a2 = DPBF16(a2, b, c); a3 = DPBF16(a3, b, c);
+            a4 = DPBF16(a4, b, c); a5 = DPBF16(a5, b, c); a6 = DPBF16(a6, b, c); a7 = DPBF16(a7, b, c);
+            a8 = DPBF16(a8, b, c); a9 = DPBF16(a9, b, c); a10 = DPBF16(a10, b, c); a11 = DPBF16(a11, b, c);
+        }
+        iters += FMA_CHUNK;
+    } while (now_seconds() - t0 < seconds);
+#undef DPBF16
+#undef SET1
+    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
+    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
+    float lanes[16];
+    memcpy(lanes, &s, sizeof lanes);
+    *sink = lanes[0];
+    return iters * 12 * 32 * 2 / (now_seconds() - t0);
+}
 #endif
 
 static void int8_worker(peak_task *t, int ith) {
@@ -274,13 +309,8 @@ static void int8_worker(peak_task *t, int ith) {
     }
 }
 
-static void peak_worker(void *arg, int ith, int nth) {
-    (void)nth;
-    peak_task *t = arg;
-    if (t->int8) {
-        int8_worker(t, ith);
-        return;
-    }
+/* fma_worker times the f32 FMA of the active variant's widest vectors. */
+static void fma_worker(peak_task *t, int ith) {
     switch (kiln_active_isa()) {
 #if KILN_X86
     case KILN_ISA_AVX512: t->flops[ith] = fma_avx512(t->seconds, &t->sink[ith]); return;
@@ -290,19 +320,48 @@ static void peak_worker(void *arg, int ith, int nth) {
     }
 }
 
+/* bf16_dot_active: the active variant runs BF16 weights on VDPBF16PS (the
+ * kernel table's choice in kernels_avx512.c); elsewhere they convert to f32
+ * and FMA, so their ceiling is the FMA peak. */
+static int bf16_dot_active(void) {
+#if KILN_X86
+    return kiln_active_isa() == KILN_ISA_AVX512 && (kiln_cpu_features() & KILN_CPU_AVX512BF16);
+#else
+    return 0;
+#endif
+}
+
+static void peak_worker(void *arg, int ith, int nth) {
+    (void)nth;
+    peak_task *t = arg;
+    switch (t->kind) {
+    case PEAK_INT8: int8_worker(t, ith); return;
+#if KILN_X86
+    case PEAK_BF16:
+        if (bf16_dot_active()) {
+            t->flops[ith] = bf16_avx512(t->seconds, &t->sink[ith]);
+            return;
+        }
+        break;
+#endif
+    default: break;
+    }
+    fma_worker(t, ith);
+}
+
 enum { PEAK_SLICES = 5 };
 
-/* peak runs the FMA or int8 loop on n_threads threads for about seconds, in
+/* peak runs the loop of kind on n_threads threads for about seconds, in
  * PEAK_SLICES slices, and keeps the best slice: a ceiling is what the cores
  * can do, and on a shared machine one slice may lose a core to another
  * process (a whole-run average then reads as a lower ceiling). */
-static int peak(int int8, int n_threads, double seconds, double *g) {
+static int peak(int kind, int n_threads, double seconds, double *g) {
     if (!g) return KILN_ERR_NULL;
     if (n_threads < 1 || !(seconds > 0) || seconds > 60) return KILN_ERR_SIZE;
     int rc = kiln_ensure_init();
     if (rc != KILN_OK) return rc;
     if (n_threads > kiln_pool_size()) n_threads = kiln_pool_size();
-    peak_task t = {.seconds = seconds * 0.2, .int8 = int8};
+    peak_task t = {.seconds = seconds * 0.2, .kind = kind};
     kiln_parallel(peak_worker, &t, n_threads); /* clocks up, pool awake */
     t.seconds = seconds / PEAK_SLICES;
     double best = 0;
@@ -317,9 +376,13 @@ static int peak(int int8, int n_threads, double seconds, double *g) {
 }
 
 int kiln_probe_fma_peak(int n_threads, double seconds, double *gflops) {
-    return peak(0, n_threads, seconds, gflops);
+    return peak(PEAK_FMA, n_threads, seconds, gflops);
 }
 
 int kiln_probe_int8_peak(int n_threads, double seconds, double *gops) {
-    return peak(1, n_threads, seconds, gops);
+    return peak(PEAK_INT8, n_threads, seconds, gops);
+}
+
+int kiln_probe_bf16_peak(int n_threads, double seconds, double *gflops) {
+    return peak(PEAK_BF16, n_threads, seconds, gflops);
 }

@@ -251,6 +251,18 @@ void kiln_dot4_q4_1_avx2(const void *w, const void *const xq[4], const float *co
 void kiln_dot4_q5_0_avx2(const void *w, const void *const xq[4], const float *const xd[4], int64_t nb, float out[4]);
 void kiln_dot4_q5_1_avx2(const void *w, const void *const xq[4], const float *const xd[4], int64_t nb, float out[4]);
 void kiln_dot4_iq4_nl_avx2(const void *w, const void *const xq[4], const float *const xd[4], int64_t nb, float out[4]);
+/* AVX2 GEMM and GEMV of the 32-element types (quant_gemm_legacy_avx2.c,
+ * quant_gemv_legacy_avx2.c): X as quantized (p->xq, p->xd); the dot's bits. */
+void kiln_mm_gemm_q4_0_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q4_1_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q5_0_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q5_1_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_iq4_nl_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_q4_0_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_q4_1_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_q5_0_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_q5_1_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_iq4_nl_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 #endif
 
 /* A kiln_qdot4_fn computes the dots of one weight row with four X rows at

@@ -201,3 +201,7 @@ func bProbeFMA(threads int32, seconds float64, out *float64) int32 {
 func bProbeInt8(threads int32, seconds float64, out *float64) int32 {
 	return int32(C.kiln_probe_int8_peak(C.int(threads), C.double(seconds), (*C.double)(unsafe.Pointer(out))))
 }
+
+func bProbeBF16(threads int32, seconds float64, out *float64) int32 {
+	return int32(C.kiln_probe_bf16_peak(C.int(threads), C.double(seconds), (*C.double)(unsafe.Pointer(out))))
+}

@@ -69,6 +69,7 @@ var (
 	cProbeBW      func(uint64, int32, int32, unsafe.Pointer) int32
 	cProbeFMA     func(int32, float64, unsafe.Pointer) int32
 	cProbeInt8    func(int32, float64, unsafe.Pointer) int32
+	cProbeBF16    func(int32, float64, unsafe.Pointer) int32
 )
 
 // libraryCandidates lists where libkiln.so may be: $KILN_KERNELS_LIB, then
@@ -122,9 +123,9 @@ func loadLibrary() error {
 		{&cRoPE, "kiln_rope"}, {&cGetRows, "kiln_get_rows"}, {&cKVStore, "kiln_kv_store"},
 		{&cAttnDecode, "kiln_attn_decode"}, {&cAttnPrefill, "kiln_attn_prefill"},
 		{&cProbeBW, "kiln_probe_read_bandwidth"}, {&cProbeFMA, "kiln_probe_fma_peak"},
-		{&cProbeInt8, "kiln_probe_int8_peak"},
+		{&cProbeInt8, "kiln_probe_int8_peak"}, {&cProbeBF16, "kiln_probe_bf16_peak"},
 		{&cGeGLUTanh, "kiln_geglu_tanh"}, {&cSoftcap, "kiln_softcap"}, {&cAttnWindow, "kiln_attn_window"},
-		{&cScaleStrided, "kiln_scale_strided"},
+		{&cScaleStrided, "kiln_scale_strided"}, {&cMoEFFN, "kiln_moe_ffn"},
 		{&cPoolCreate, "kiln_pool_create"}, {&cPoolDestroy, "kiln_pool_destroy"},
 		{&cPoolBind, "kiln_pool_bind"}, {&cParallelPeak, "kiln_parallel_peak"},
 	}
@@ -236,4 +237,8 @@ func bProbeFMA(threads int32, seconds float64, out *float64) int32 {
 
 func bProbeInt8(threads int32, seconds float64, out *float64) int32 {
 	return cProbeInt8(threads, seconds, unsafe.Pointer(out))
+}
+
+func bProbeBF16(threads int32, seconds float64, out *float64) int32 {
+	return cProbeBF16(threads, seconds, unsafe.Pointer(out))
 }

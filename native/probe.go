@@ -30,3 +30,15 @@ func Int8Peak(threads int, seconds float64) (float64, error) {
 	var g float64
 	return g, check("probe_int8_peak", bProbeInt8(int32(threads), seconds, &g))
 }
+
+// BF16Peak measures peak GFLOP/s (a multiply-add is two flops) of the
+// instruction the current variant's BF16-weight kernels spend per product:
+// VDPBF16PS where they run on AVX512_BF16, else the f32 FMA, on `threads`
+// pool threads for about `seconds`.
+func BF16Peak(threads int, seconds float64) (float64, error) {
+	if err := load(); err != nil {
+		return 0, err
+	}
+	var g float64
+	return g, check("probe_bf16_peak", bProbeBF16(int32(threads), seconds, &g))
+}

@@ -18,6 +18,7 @@ func TestProbes(t *testing.T) {
 			{"read bandwidth", func(n int) (float64, error) { return ReadBandwidth(1<<20, n, 2) }},
 			{"fma peak", func(n int) (float64, error) { return FMAPeak(n, 0.01) }},
 			{"int8 peak", func(n int) (float64, error) { return Int8Peak(n, 0.01) }},
+			{"bf16 peak", func(n int) (float64, error) { return BF16Peak(n, 0.01) }},
 		} {
 			for _, threads := range []int{1, Threads()} {
 				g, err := p.run(threads)
@@ -38,6 +39,8 @@ func TestProbes(t *testing.T) {
 		{"int8 zero threads", func() (float64, error) { return Int8Peak(0, 0.01) }},
 		{"int8 seconds too long", func() (float64, error) { return Int8Peak(1, 61) }},
 		{"int8 NaN seconds", func() (float64, error) { return Int8Peak(1, math.NaN()) }},
+		{"bf16 zero threads", func() (float64, error) { return BF16Peak(0, 0.01) }},
+		{"bf16 negative seconds", func() (float64, error) { return BF16Peak(1, -1) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if _, err := c.call(); !errors.Is(err, ErrSize) {

@@ -1,10 +1,11 @@
 /* kiln-bench — the kernels in isolation, no Go involved: first this
- * machine's ceilings (read bandwidth, FMA peak, int8 multiply-accumulate
- * peak) for each thread count, then each kernel at real model shapes with its
+ * machine's ceilings (read bandwidth, FMA peak, int8 multiply-accumulate and bf16
+ * pair-dot peaks) for each thread count, then each kernel at real model shapes with its
  * ratio to the relevant ceiling (Q8_0 GEMM: to the FMA and the int8 peak).
  *
- *   kiln-bench [--quick] [--attention] [--threads 1,2] [--isa scalar|avx2|avx512]
+ *   kiln-bench [--quick] [--attention] [--ports] [--threads 1,2] [--isa scalar|avx2|avx512]
  *
+ * --ports measures which instructions share VPDPBUSD's pipes (ports.c).
  * --attention runs the paged-attention kernels only (decode with F16 and
  * Q8_0 caches at 1k and 4k tokens of context, side by side; prefill).
  *
@@ -18,6 +19,8 @@
 #include <time.h>
 
 #define COLD_BYTES ((size_t)256 << 20)
+
+int kiln_bench_ports(void); /* ports.c */
 
 static double now(void) {
     struct timespec ts;
@@ -184,19 +187,22 @@ static void bench_attention(double bw, double peak, double min_time) {
 }
 
 int main(int argc, char **argv) {
-    int quick = 0, only_attention = 0, threads[4] = {1, 2}, n_threads = 2;
+    int quick = 0, only_attention = 0, ports = 0, threads[4] = {1, 2}, n_threads = 2;
     const char *isa = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--attention")) only_attention = 1;
+        else if (!strcmp(argv[i], "--ports")) ports = 1;
         else if (!strcmp(argv[i], "--isa") && i + 1 < argc) isa = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             n_threads = sscanf(argv[++i], "%d,%d,%d,%d", &threads[0], &threads[1], &threads[2], &threads[3]);
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--attention] [--threads 1,2] [--isa scalar|avx2|avx512]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--attention] [--ports] [--threads 1,2] [--isa scalar|avx2|avx512]\n",
+                    argv[0]);
             return 2;
         }
     }
+    if (ports) return kiln_bench_ports();
     double min_time = quick ? 0.05 : 0.3;
     double *runs = malloc(sizeof(double) * MAX_RUNS);
     if (!runs) return 1;
@@ -209,12 +215,14 @@ int main(int argc, char **argv) {
                 if (!strcmp(isa, kiln_isa_name(v))) chosen = v;
             if (kiln_set_isa(chosen) != KILN_OK) { fprintf(stderr, "--isa %s: not supported here\n", isa); return 1; }
         }
-        double bw = 0, peak = 0, int8_peak = 0;
+        double bw = 0, peak = 0, int8_peak = 0, bf16_peak = 0;
         kiln_probe_read_bandwidth(2 * COLD_BYTES, threads[ti], 5, &bw);
         kiln_probe_fma_peak(threads[ti], 0.5, &peak);
         kiln_probe_int8_peak(threads[ti], 0.5, &int8_peak);
-        printf("\n== %d thread(s), variant %s: read %.1f GB/s, FMA peak %.1f GFLOP/s, int8 peak %.1f GOP/s ==\n",
-               threads[ti], kiln_isa_name(kiln_get_isa()), bw, peak, int8_peak);
+        kiln_probe_bf16_peak(threads[ti], 0.5, &bf16_peak);
+        printf("\n== %d thread(s), variant %s: read %.1f GB/s, FMA peak %.1f GFLOP/s, int8 peak %.1f GOP/s, "
+               "bf16 peak %.1f GFLOP/s ==\n",
+               threads[ti], kiln_isa_name(kiln_get_isa()), bw, peak, int8_peak, bf16_peak);
         int n_shapes = only_attention ? 0 : quick ? 3 : (int)(sizeof k_shapes / sizeof k_shapes[0]);
         for (int si = 0; si < n_shapes; si++) {
             const shape *s = &k_shapes[si];
@@ -237,9 +245,12 @@ int main(int argc, char **argv) {
                     char int8[32] = "";
                     if (m > 1 && k_types[ty] == KILN_TYPE_Q8_0)
                         snprintf(int8, sizeof int8, ", %5.1f%% of int8 peak", 100 * gflops / int8_peak);
+                    /* BF16 GEMM: against its own instruction's peak (VDPBF16PS where it runs on it) */
+                    const int bf16 = m > 1 && k_types[ty] == KILN_TYPE_BF16;
                     printf("matmul %-15s %-22s %9.3f ms %8.2f GFLOP/s %8.2f GB/s  %5.1f%% of %s%s\n",
                            type_name(k_types[ty]), label, sec * 1e3, gflops, gbps,
-                           m == 1 ? 100 * gbps / bw : 100 * gflops / peak, m == 1 ? "read bw" : "fma peak", int8);
+                           m == 1 ? 100 * gbps / bw : 100 * gflops / (bf16 ? bf16_peak : peak),
+                           m == 1 ? "read bw" : bf16 ? "bf16 peak" : "fma peak", int8);
                     free(x);
                     free(y);
                 }

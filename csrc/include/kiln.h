@@ -208,6 +208,34 @@ int kiln_repack_type(int type);
  * must be 0 (KILN_ERR_ALIGN otherwise). Runs on the pool. */
 int kiln_repack(int type, const void *w, int64_t n, int64_t k, void *out);
 
+/* ---- mixture-of-experts feed-forward -------------------------------------- */
+/* kiln_moe_shape: the sizes and weight types of one kiln_moe_ffn call. */
+typedef struct {
+    int32_t gate_type, up_type, down_type; /* weight types: each must read Q8_K X (Q2_K..Q6_K, IQ4_XS) */
+    int32_t reserved;                      /* 0 */
+    int64_t n_expert; /* experts stacked in each weight */
+    int64_t d;        /* model width: X and Y columns, gate/up k, down rows (multiple of 256) */
+    int64_t f;        /* expert width: gate/up rows, down k (multiple of 256) */
+    int64_t t;        /* tokens: rows of X and Y */
+    int64_t k;        /* experts per token (1..n_expert) */
+} kiln_moe_shape;
+
+/* y[i] = Σ_j weight[i,j] · down_e(silu(gate_e · x[i]) * (up_e · x[i])), e = pick[i,j],
+ * summed in slot order: ((w0·r0 + w1·r1) + w2·r2) + ...
+ * gate, up: n_expert matrices [f, d] one after another (expert e's at
+ * e·f·kiln_row_size(type, d) bytes); down: n_expert matrices [d, f].
+ * x [t, d], pick [t, k] expert ids, weight [t, k], y [t, d] (not overlapping x).
+ * The pairs are grouped by expert, so each chosen expert's matrices are read
+ * once per call (a GEMM over its tokens), and every chosen expert's gate/up
+ * columns, then down columns, are one run of the pool's claimed work (one
+ * hand-off per call). Bit-identical to the per-expert kiln_matmul_multi
+ * (gate, up), kiln_swiglu, kiln_matmul (down), kiln_scale and kiln_add, so a
+ * row's result depends on neither the rest of the batch nor the threads.
+ * An id outside [0, n_expert) is KILN_ERR_INDEX, a type that does not read
+ * Q8_K X is KILN_ERR_TYPE, and nothing is written. */
+int kiln_moe_ffn(const kiln_moe_shape *s, const void *gate, const void *up, const void *down, const float *x,
+                 const int32_t *pick, const float *weight, float *y);
+
 /* ---- element-wise and row-wise ops (in place allowed: y == x) ------------ */
 /* y[m,n] = x[m,n] / sqrt(mean(x[i,:]²) + eps) * w[n]   (w may be NULL = ones) */
 int kiln_rmsnorm(float *y, const float *x, const float *w, int64_t m, int64_t n, float eps);
@@ -333,6 +361,11 @@ int kiln_probe_fma_peak(int n_threads, double seconds, double *gflops);
  * vpmaddwd + vpaddd (int16 pairs into int32), AVX-512 vpdpbusd (VNNI; the
  * AVX2 pair without it), scalar 32-bit integer multiply-add. */
 int kiln_probe_int8_peak(int n_threads, double seconds, double *gops);
+/* Peak throughput in GFLOP/s (a multiply-add = 2 flops) of the instruction
+ * the current ISA's BF16-weight kernels spend per product: VDPBF16PS (two
+ * bf16 products per f32 lane) where the variant runs BF16 on AVX512_BF16,
+ * else the f32 FMA of kiln_probe_fma_peak. Measured like the other peaks. */
+int kiln_probe_bf16_peak(int n_threads, double seconds, double *gflops);
 
 #ifdef __cplusplus
 }

@@ -243,14 +243,14 @@ static void test_determinism(void) {
 
 /* ---- Q8_0 GEMM edges ------------------------------------------------------------ */
 /* The AVX2 Q8_0 GEMM (m >= KILN_MM_Q8G_MIN_M) packs 16-column W panels and
- * runs 6-row tiles over k blocks of 8 Q8_0 blocks, in m blocks of 240 rows:
+ * runs 6-row tiles over k blocks of 8 Q8_0 blocks, in m blocks of 516 rows:
  * check the shapes around those edges (tails of every size, m past one m
  * block, k of one block and far past one k block), and extreme quants. */
 static void test_q8_gemm_edges(void) {
     static const int64_t shapes[][3] = {
         /* m, n, k */
         {KILN_MM_Q8G_MIN_M - 1, 16, 64}, {KILN_MM_Q8G_MIN_M, 16, 64}, {6, 16, 32}, {12, 32, 256},
-        {13, 47, 288}, {250, 37, 96}, {7, 19, 8192}, {485, 18, 32},
+        {13, 47, 288}, {250, 37, 96}, {7, 19, 8192}, {485, 18, 32}, {530, 21, 288},
     };
     for (int s = 0; s < COUNT(shapes); s++) check_shape(KILN_TYPE_Q8_0, shapes[s][0], shapes[s][1], shapes[s][2]);
     for (int v = 0; v < n_isas; v++) {

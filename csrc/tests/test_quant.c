@@ -131,9 +131,50 @@ static void check_type(const qtype *q, int64_t m, int64_t n, int64_t k, int extr
     free(w), free(x), free(wf), free(wf_isa), free(y), free(yref), free(y1), free(y64), free(bound);
 }
 
-/* check_threads: 1 vs 2 threads give the same bits, every variant. */
-static void check_threads(const qtype *q) {
-    const int64_t m = 9, n = 67, k = q->block == 256 ? 1024 : 320;
+/* check_saturation: the quants at their extremes (every quant byte 0xFF and
+ * every fifth bit set, or all zero: Q4_0 -8 / 7, Q5 -16 / 15, IQ4_NL -127 /
+ * 113, Q4_1 / Q5_1 0 / 15 / 31) against X at +127 or -127 everywhere, where
+ * the SIMD kernels' int16 sums reach their bounds (an int16 sum of too many
+ * products would saturate): every variant against the scalar reference,
+ * GEMV and GEMM rows. */
+static void check_saturation(const qtype *q) {
+    const int64_t n = 19, k = 512, nblk = n * k / q->block;
+    uint8_t *w = t_alloc((size_t)nblk * q->bytes);
+    float *x = t_alloc((size_t)(13 * k) * 4), *y = t_alloc((size_t)(13 * n) * 4), *yref = t_alloc((size_t)(13 * n) * 4);
+    for (int fill = 0; fill < 2; fill++) {
+        for (int64_t b = 0; b < nblk; b++) {
+            uint8_t *blk = w + b * q->bytes;
+            memset(blk, fill ? 0xFF : 0x00, (size_t)q->bytes);
+            for (int s = 0; s < 2; s++)
+                if (q->f16_at[s] >= 0) put_f16(blk + q->f16_at[s], 0.01f + 0.001f * (float)(b % 7));
+        }
+        for (int sign = -1; sign <= 1; sign += 2) {
+            for (int64_t i = 0; i < 13 * k; i++) x[i] = (float)sign * (i / k == 5 ? -1.0f : 1.0f); /* row 5 flipped */
+            const int64_t ms[3] = {1, 3, 13};
+            for (int mi = 0; mi < 3; mi++) {
+                const int64_t m = ms[mi];
+                for (int v = 0; v < n_isas; v++) {
+                    kiln_set_isa(isas[v]);
+                    t_poison(y, m * n);
+                    T_CHECK(kiln_matmul(q->type, w, x, y, m, n, k) == KILN_OK, "%s saturation rc", q->name);
+                    if (isas[v] == KILN_ISA_SCALAR) {
+                        memcpy(yref, y, (size_t)(m * n) * 4);
+                        continue;
+                    }
+                    char what[128];
+                    snprintf(what, sizeof what, "%s %s saturation: quant bytes 0x%02x, X %+d, m=%lld", q->name,
+                             kiln_isa_name(isas[v]), fill ? 0xFF : 0, sign * 127, (long long)m);
+                    t_identical(what, y, yref, m * n);
+                }
+            }
+        }
+    }
+    free(w), free(x), free(y), free(yref);
+}
+
+/* check_threads_m: 1 vs 2 threads give the same bits, every variant, m rows. */
+static void check_threads_m(const qtype *q, int64_t m) {
+    const int64_t n = 67, k = q->block == 256 ? 1024 : 640; /* m·n·k past one thread's minimum */
     uint8_t *w = t_alloc((size_t)(n * k / q->block) * q->bytes);
     float *x = t_alloc((size_t)(m * k) * 4), *y1 = t_alloc((size_t)(m * n) * 4), *y2 = t_alloc((size_t)(m * n) * 4);
     fill_blocks(q, w, n * k / q->block, 0);
@@ -148,11 +189,17 @@ static void check_threads(const qtype *q) {
         t_poison(y2, m * n);
         kiln_matmul(q->type, w, x, y2, m, n, k);
         char what[96];
-        snprintf(what, sizeof what, "%s %s: 1 vs 2 threads", q->name, kiln_isa_name(isas[v]));
+        snprintf(what, sizeof what, "%s %s m=%lld: 1 vs 2 threads", q->name, kiln_isa_name(isas[v]), (long long)m);
         t_identical(what, y1, y2, m * n);
     }
     kiln_init(0);
     free(w), free(x), free(y1), free(y2);
+}
+
+/* check_threads: 1 vs 2 threads, a GEMV and a GEMM. */
+static void check_threads(const qtype *q) {
+    for (int64_t m = 3; m <= 9; m += 6) /* a GEMV of three rows, a GEMM */
+        check_threads_m(q, m);
 }
 
 /* check_multi: Q8_0, Q4_0, Q4_K and Q6_K outputs over one X in one
@@ -236,6 +283,18 @@ int main(void) {
         check_type(q, 13, 21, q->block == 256 ? 2304 : 1088, 0);
         check_type(q, 13, 16, q->block == 256 ? 2304 : 1088, 1);
         check_type(q, 197, 17, ks[0], 0);
+        if (q->block == 32) {
+            /* odd n and block counts for the AVX2 GEMV (eight W rows per
+             * step, passes of three X rows up to 7), the GEMM from its
+             * threshold (8 rows) on, and rows of over 210K elements (the
+             * GEMV's dot fallback) */
+            check_type(q, 1, 29, 576, 0);
+            check_type(q, 3, 29, 448, 1);
+            check_type(q, 7, 33, 576, 0);
+            check_type(q, 8, 33, 576, 0);
+            check_type(q, 2, 5, 229376, 0);
+            check_saturation(q);
+        }
         check_threads(q);
     }
     check_multi();

@@ -23,7 +23,10 @@ type Model struct {
 	// separate runs every projection as its own matmul instead of fusing
 	// those that share an input (tests compare the two bit for bit).
 	separate bool
-	s        scratch
+	// perExpert runs a MoE layer's experts one by one even where
+	// native.MoEFFN takes them all in one call (tests compare the two).
+	perExpert bool
+	s         scratch
 	// packed describes the weights repacked at load; freePacked unmaps
 	// them (Close, after the mapping).
 	packed     RepackStats
@@ -34,10 +37,11 @@ type Model struct {
 type Option func(*options) error
 
 type options struct {
-	maxBatch int
-	exactAct bool
-	separate bool
-	noRepack bool
+	maxBatch  int
+	exactAct  bool
+	separate  bool
+	perExpert bool
+	noRepack  bool
 }
 
 // WithMaxBatchTokens sets the most tokens one Forward may carry (default
@@ -107,7 +111,7 @@ func fromSource(src Source, o options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Config: c, Weights: w, src: src, maxTok: o.maxBatch, roundAct: !o.exactAct, separate: o.separate}
+	m := &Model{Config: c, Weights: w, src: src, maxTok: o.maxBatch, roundAct: !o.exactAct, separate: o.separate, perExpert: o.perExpert}
 	if !o.noRepack {
 		if m.packed, m.freePacked, err = repackWeights(w); err != nil {
 			return nil, err

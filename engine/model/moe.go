@@ -51,7 +51,10 @@ func newMoEScratch(c *Config, t int) moeScratch {
 // memory once per step, over all of its tokens (a GEMV when one token chose
 // it, as in decode). Each row's result depends only on the row: the matmul
 // kernels are batch-invariant, and a token's slots are summed in its own
-// rank order, whatever else is in the batch.
+// rank order, whatever else is in the batch. Where the expert weights
+// allow it (fusedExperts), the grouping and every expert's matmuls run as
+// one native.MoEFFN call, one pool task per layer instead of three hand-offs
+// per chosen expert, with the same bits as the expert-by-expert loop below.
 func (o *ops) moe(l *Layer, x, y []float32) {
 	if !o.ok() {
 		return
@@ -68,6 +71,15 @@ func (o *ops) moe(l *Layer, x, y []float32) {
 		return
 	}
 	route(router, n, E, k, !c.ExpertRaw, s)
+	if m.fusedExperts(l) {
+		w := native.MoEExperts{GateType: l.GateExps.Type, UpType: l.UpExps.Type, DownType: l.DownExps.Type,
+			Gate: l.GateExps.Data, Up: l.UpExps.Data, Down: l.DownExps.Data, NExpert: E, D: d, F: c.NFFExp}
+		o.fail("experts", native.MoEFFN(&w, x, s.pick[:n*k], s.weight[:n*k], y, n, k))
+		if o.ok() && c.NFFShexp > 0 {
+			o.sharedExpert(l, x, y)
+		}
+		return
+	}
 	for e := range E {
 		lo, hi := int(s.start[e]), int(s.start[e+1])
 		if lo == hi {
@@ -94,6 +106,17 @@ func (o *ops) moe(l *Layer, x, y []float32) {
 	if c.NFFShexp > 0 {
 		o.sharedExpert(l, x, y)
 	}
+}
+
+// fusedExperts reports whether the layer's routed experts run as one
+// native.MoEFFN call (every expert's work one pool task, each chosen
+// expert's weights read once) rather than expert by expert: weights whose
+// kernels read Q8_K activations (the K-quants, IQ4_XS) and widths that are
+// whole Q8_K blocks. Both give the same bits (TestMoEFusedBitIdentical).
+func (m *Model) fusedExperts(l *Layer) bool {
+	c := &m.Config
+	return !m.perExpert && c.NEmbd%256 == 0 && c.NFFExp%256 == 0 &&
+		native.MoEFFNSupports(l.GateExps.Type) && native.MoEFFNSupports(l.UpExps.Type) && native.MoEFFNSupports(l.DownExps.Type)
 }
 
 // sharedExpert adds sigmoid(GateInpShexp · x) · SwiGLU_shexp(x) to each row

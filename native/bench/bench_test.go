@@ -28,7 +28,7 @@ func TestRunKernelsSmall(t *testing.T) {
 		t.Fatalf("%d rows, want %d", len(rep.Rows), want)
 	}
 	for _, c := range rep.Ceilings {
-		if !(c.ReadGBps > 0) || !(c.FMAPeakGFLOPS > 0) || !(c.Int8PeakGOPS > 0) {
+		if !(c.ReadGBps > 0) || !(c.FMAPeakGFLOPS > 0) || !(c.Int8PeakGOPS > 0) || !(c.BF16PeakGFLOPS > 0) {
 			t.Fatalf("ceilings without figures: %+v", c)
 		}
 	}
@@ -39,13 +39,16 @@ func TestRunKernelsSmall(t *testing.T) {
 		if gemmQ8 := r.Type == "q8_0" && r.M > 1; gemmQ8 != (r.PctInt8Peak > 0) {
 			t.Fatalf("%% of int8 peak should be set exactly on Q8_0 GEMM rows: %+v", r)
 		}
+		if gemmBF16 := r.Type == "bf16" && r.M > 1 && bf16DotActive(); gemmBF16 != (r.Bound == "bf16_peak") {
+			t.Fatalf("the bf16 peak should bound exactly the BF16 GEMM rows on VDPBF16PS: %+v", r)
+		}
 	}
 	if len(rep.Checks) == 0 {
 		t.Fatal("no acceptance checks derived")
 	}
 	var table, js bytes.Buffer
 	if err := rep.WriteTable(&table); err != nil || !strings.Contains(table.String(), "acceptance figures") ||
-		!strings.Contains(table.String(), "int8 peak GOP/s") {
+		!strings.Contains(table.String(), "int8 peak GOP/s") || !strings.Contains(table.String(), "bf16 peak GFLOP/s") {
 		t.Fatalf("table: %v\n%s", err, table.String())
 	}
 	if err := rep.WriteJSON(&js); err != nil {
@@ -53,7 +56,8 @@ func TestRunKernelsSmall(t *testing.T) {
 	}
 	var back Report
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Rows) != len(rep.Rows) ||
-		back.Ceilings[0].Int8PeakGOPS != rep.Ceilings[0].Int8PeakGOPS {
+		back.Ceilings[0].Int8PeakGOPS != rep.Ceilings[0].Int8PeakGOPS ||
+		back.Ceilings[0].BF16PeakGFLOPS != rep.Ceilings[0].BF16PeakGFLOPS {
 		t.Fatalf("json round trip: %v", err)
 	}
 }

@@ -75,8 +75,8 @@ func RunKernels(o Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		o.progress("ceilings, %d thread(s): read %.1f GB/s, FMA peak %.1f GFLOP/s, int8 peak %.1f GOP/s\n",
-			t, c.ReadGBps, c.FMAPeakGFLOPS, c.Int8PeakGOPS)
+		o.progress("ceilings, %d thread(s): read %.1f GB/s, FMA peak %.1f GFLOP/s, int8 peak %.1f GOP/s, bf16 peak %.1f GFLOP/s\n",
+			t, c.ReadGBps, c.FMAPeakGFLOPS, c.Int8PeakGOPS, c.BF16PeakGFLOPS)
 		ceil[t] = c
 		rep.Ceilings = append(rep.Ceilings, c)
 	}
@@ -134,9 +134,9 @@ func RunKernels(o Options) (*Report, error) {
 							row.PctInt8Peak = 100 * row.GFLOPS / c.Int8PeakGOPS
 							row.Bound, row.PctCeiling = "int8_peak", row.PctInt8Peak
 						}
-						if typ == native.BF16 && bf16DotActive() {
-							// VDPBF16PS: 32 products per instruction where an f32 FMA does 16
-							row.Bound, row.PctCeiling = "bf16_peak", 100*row.GFLOPS/(2*c.FMAPeakGFLOPS)
+						if typ == native.BF16 && bf16DotActive() && c.BF16PeakGFLOPS > 0 {
+							// VDPBF16PS, probed in the same run (32 products per instruction)
+							row.Bound, row.PctCeiling = "bf16_peak", 100*row.GFLOPS/c.BF16PeakGFLOPS
 						}
 					}
 					if g, ok := gorgonia[[3]int{s.N, s.K, m}]; ok {
@@ -245,7 +245,7 @@ func measureMatMul(w *coldWeights, s Shape, m, threads int, minTime time.Duratio
 }
 
 // bf16DotActive reports whether the active kernel table runs BF16 weights
-// on VDPBF16PS, whose ceiling is twice the FMA peak (bf16_peak).
+// on VDPBF16PS, whose ceiling is the probed bf16 peak (bf16_peak).
 func bf16DotActive() bool {
 	for _, k := range native.Kernels() {
 		if k.Name == "gemm bf16" {

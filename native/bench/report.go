@@ -21,9 +21,9 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "kernel variant %s, binding %s, cpu: %s\n\n", r.ISA, r.Binding, strings.Join(r.CPU, " "))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "threads\tread GB/s\tFMA peak GFLOP/s\tint8 peak GOP/s\t")
+	fmt.Fprintln(tw, "threads\tread GB/s\tFMA peak GFLOP/s\tint8 peak GOP/s\tbf16 peak GFLOP/s\t")
 	for _, c := range r.Ceilings {
-		fmt.Fprintf(tw, "%d\t%.1f\t%.1f\t%.1f\t\n", c.Threads, c.ReadGBps, c.FMAPeakGFLOPS, c.Int8PeakGOPS)
+		fmt.Fprintf(tw, "%d\t%.1f\t%.1f\t%.1f\t%.1f\t\n", c.Threads, c.ReadGBps, c.FMAPeakGFLOPS, c.Int8PeakGOPS, c.BF16PeakGFLOPS)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

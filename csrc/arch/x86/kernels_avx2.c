@@ -35,6 +35,7 @@ void kiln_kernels_fill_avx2(kiln_kernels *t) {
         .gemm_variant = "avx2 int16 6x16 outer product (madd)",
     };
     kiln_quant_rows_avx2(t);
+    kiln_quant_legacy_rows_avx2(t);
     t->quantize_q8_0 = kiln_mm_quantize_rows_avx2;
     t->ops = kiln_ops_avx2;
     t->attn_item = kiln_attn_item_avx2;

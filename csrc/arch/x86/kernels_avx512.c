@@ -46,7 +46,7 @@ void kiln_kernels_fill_avx512(kiln_kernels *t, uint32_t features) {
         q8->gemm = kiln_mm_q8v_gemm_avx512;
         q8->gemm_layout = kiln_mm_q8v_layout_avx512;
         q8->gemm_mr = KILN_MM_Q8V_MR;
-        q8->gemm_variant = "avx512-vnni int8 12x16 outer product (vpdpbusd)";
+        q8->gemm_variant = "avx512-vnni int8 6x32 outer product (vpdpbusd)";
     }
     kiln_quant_rows_avx512(t, features);
     t->ops = kiln_ops_avx512;

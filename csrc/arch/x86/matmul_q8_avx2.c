@@ -42,12 +42,13 @@
  *       for each m block of Q8G_MB rows:                  bounds the f32 buffer
  *         f32 buffer = 0
  *         for each k block of Q8G_KCB blocks:             packed chunk stays in L1
- *           pack W[panel, k block] -> pw, pd; prefetch the next k block of W
+ *           pack W[panel, k block] -> pw, pd (the tiles fetch the next pack's W)
  *           for each tile of MR rows (the last: m % MR):  X rows stream from L2
  *             microkernel over the k block
  *         y[m block, panel] = f32 buffer
  */
 #include "matmul.h"
+#include "arch/x86/matmul_q8_ahead.h"
 
 #if KILN_X86
 #include <immintrin.h>
@@ -58,7 +59,7 @@
 enum {
     Q8G_NR = 16,  /* columns per panel (two ymm of 8 int32 lanes) */
     Q8G_MR = KILN_MM_Q8G_MR, /* X rows per microkernel tile (the switch below has 1..6) */
-    Q8G_MB = 240, /* X rows per m block: a 15 KB f32 buffer (multiple of MR) */
+    Q8G_MB = 516, /* X rows per m block: a 512-token prefill packs each W panel once (33 KB f32 buffer) */
     Q8G_PAIRS = KILN_QK8_0 / 2,
 };
 
@@ -107,15 +108,8 @@ KILN_TARGET_AVX2 KILN_INLINE void pack_half(const block_q8_0 *const *rows, int64
 }
 
 // pw, pd = packed W[rows 0:16, blocks b0:b1] (layout in the header comment).
-KILN_TARGET_AVX2 static void pack_panel(const block_q8_0 *const *rows, int64_t b0, int64_t b1, int64_t nb,
-                                        int16_t *pw, float *pd) {
-    /* the next chunk of the 16 rows, into L2 while the tiles run (the 16
-     * short row runs are too many streams for the hardware prefetcher) */
-    const int64_t pf1 = b1 + (b1 - b0) < nb ? b1 + (b1 - b0) : nb;
-    if (b1 < pf1)
-        for (int j = 0; j < Q8G_NR; j++)
-            for (const char *a = (const char *)&rows[j][b1]; a < (const char *)&rows[j][pf1]; a += 64)
-                _mm_prefetch(a, _MM_HINT_T1);
+KILN_TARGET_AVX2 static void pack_panel(const block_q8_0 *const *rows, int64_t b0, int64_t b1, int16_t *pw,
+                                        float *pd) {
     for (int64_t b = b0; b < b1; b++) {
         int16_t *o = pw + (b - b0) * (Q8G_PAIRS * Q8G_NR * 2);
         pack_half(rows, b, o);
@@ -138,8 +132,9 @@ KILN_TARGET_AVX2 KILN_INLINE void keep_in_order(__m256i *v) { __asm__("" : "+x"(
 // the k block's start (pair P of row r at P*MR + r); xdp: its scales (block b
 // of row r at b*MR + r); acc: MR rows of Q8G_NR floats.
 KILN_TARGET_AVX2 KILN_INLINE void q8g_tile(const int32_t *xp, const float *xdp, const int16_t *pw,
-                                          const float *pd, int64_t nblk, float *acc, const int MR) {
+                                          const float *pd, int64_t nblk, float *acc, w_ahead *ahead, const int MR) {
     for (int64_t b = 0; b < nblk; b++) {
+        ahead_lines(ahead, 1); /* the next pack's W (matmul_q8_ahead.h) */
         const int16_t *wb = pw + b * (Q8G_PAIRS * Q8G_NR * 2);
         const int32_t *xb = xp + b * Q8G_PAIRS * MR;
         __m256i s[Q8G_MR][2];
@@ -229,37 +224,43 @@ KILN_TARGET_AVX2 void kiln_mm_q8_gemm_avx2(const kiln_mm *p, int64_t n0, int64_t
     float *pd = (float *)(pw + Q8G_PW_ELEMS);
     float *acc = pd + Q8G_PD_ELEMS;
     const int64_t nb = p->k / KILN_QK8_0, nbpad = p->kpad / KILN_QK8_0, np = p->kpad / 2;
+    w_ahead ahead = {.rows = 0};
     for (int64_t j0 = n0; j0 < n1; j0 += Q8G_NR) {
         const int nvalid = n1 - j0 >= Q8G_NR ? Q8G_NR : (int)(n1 - j0);
-        const block_q8_0 *rows[Q8G_NR];
+        const block_q8_0 *rows[Q8G_NR], *next[Q8G_NR];
         for (int l = 0; l < Q8G_NR; l++)
             rows[l] = (const block_q8_0 *)((const char *)p->w + (size_t)(j0 + (l < nvalid ? l : nvalid - 1)) * p->wstride);
-        /* the next panel's first k block, into L2 while this panel runs: its
-         * 16 row starts would otherwise be cold misses at the panel's start */
-        for (int64_t j = j0 + Q8G_NR; j < j0 + 2 * Q8G_NR && j < n1; j++) {
-            const char *r = (const char *)p->w + (size_t)j * p->wstride;
-            const size_t len = (size_t)(Q8G_KCB < nb ? Q8G_KCB : nb) * sizeof(block_q8_0);
-            for (size_t o = 0; o < len + 63; o += 64) _mm_prefetch(r + (o < len ? o : len - 1), _MM_HINT_T1);
-        }
+        const int nnext = n1 - (j0 + Q8G_NR) >= Q8G_NR ? Q8G_NR : n1 - (j0 + Q8G_NR) > 0 ? (int)(n1 - j0 - Q8G_NR) : 0;
+        for (int l = 0; l < nnext; l++) next[l] = (const block_q8_0 *)((const char *)p->w + (size_t)(j0 + Q8G_NR + l) * p->wstride);
         for (int64_t mb0 = 0; mb0 < p->m; mb0 += Q8G_MB) {
             const int64_t mb1 = mb0 + Q8G_MB < p->m ? mb0 + Q8G_MB : p->m;
+            const int64_t ntiles = (mb1 - mb0 + Q8G_MR - 1) / Q8G_MR;
             memset(acc, 0, sizeof(float) * (size_t)(mb1 - mb0) * Q8G_NR);
             for (int64_t kb0 = 0; kb0 < nb; kb0 += Q8G_KCB) {
                 const int64_t kb1 = kb0 + Q8G_KCB < nb ? kb0 + Q8G_KCB : nb, nblk = kb1 - kb0;
-                pack_panel(rows, kb0, kb1, nb, pw, pd);
+                pack_panel(rows, kb0, kb1, pw, pd);
+                /* what the next pack reads: this panel's next k block, its
+                 * first again (next m block), or the next panel's first */
+                if (kb1 < nb)
+                    ahead_set(&ahead, rows, nvalid, kb1, kb1 + Q8G_KCB < nb ? kb1 + Q8G_KCB : nb, ntiles);
+                else if (mb1 < p->m)
+                    ahead_set(&ahead, rows, nvalid, 0, Q8G_KCB < nb ? Q8G_KCB : nb, ntiles);
+                else
+                    ahead_set(&ahead, next, nnext, 0, Q8G_KCB < nb ? Q8G_KCB : nb, ntiles);
                 for (int64_t i0 = mb0; i0 < mb1; i0 += Q8G_MR) {
                     const int64_t mr = p->m - i0 < Q8G_MR ? p->m - i0 : Q8G_MR;
                     const int32_t *xp = p->xp + i0 * np + kb0 * Q8G_PAIRS * mr;
                     const float *xdp = p->xdp + i0 * nbpad + kb0 * mr;
                     float *a = acc + (i0 - mb0) * Q8G_NR;
                     switch (mr) {
-                    case 6: q8g_tile(xp, xdp, pw, pd, nblk, a, 6); break;
-                    case 5: q8g_tile(xp, xdp, pw, pd, nblk, a, 5); break;
-                    case 4: q8g_tile(xp, xdp, pw, pd, nblk, a, 4); break;
-                    case 3: q8g_tile(xp, xdp, pw, pd, nblk, a, 3); break;
-                    case 2: q8g_tile(xp, xdp, pw, pd, nblk, a, 2); break;
-                    default: q8g_tile(xp, xdp, pw, pd, nblk, a, 1); break;
+                    case 6: q8g_tile(xp, xdp, pw, pd, nblk, a, &ahead, 6); break;
+                    case 5: q8g_tile(xp, xdp, pw, pd, nblk, a, &ahead, 5); break;
+                    case 4: q8g_tile(xp, xdp, pw, pd, nblk, a, &ahead, 4); break;
+                    case 3: q8g_tile(xp, xdp, pw, pd, nblk, a, &ahead, 3); break;
+                    case 2: q8g_tile(xp, xdp, pw, pd, nblk, a, &ahead, 2); break;
+                    default: q8g_tile(xp, xdp, pw, pd, nblk, a, &ahead, 1); break;
                     }
+                    ahead_lines(&ahead, ahead.per_tile - nblk); /* the tile took one per block */
                 }
             }
             for (int64_t i = mb0; i < mb1; i++) {

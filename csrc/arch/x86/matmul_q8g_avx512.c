@@ -25,15 +25,27 @@
  * cross-lane permute), so one zmm holds quad q of the 16 columns.
  * W rows past the valid ones alias the last valid row (results discarded).
  *
- * Microkernel (MR <= 12 X rows × 16 columns): per quad, one panel load and
- * MR VPDPBUSD with the X quad broadcast from memory; per block, MR
- * convert + multiply + fma into f32 accumulators held in registers for the
- * k block (12 int32 + 12 f32 + panel + scales = 27 zmm).
+ * Microkernels: 6 X rows × 32 columns (two packed halves) while more than
+ * 16 columns are left, else 12 rows × 16. Per quad, the panel loads and one
+ * VPDPBUSD per row and half, the X quad broadcast from memory; per block,
+ * convert + multiply + fma per row and half into f32 accumulators held in
+ * registers for the k block (6×2 int32 + 6×2 f32 + panel + scales).
  *
- * Loop nest per thread over its columns [n0, n1): panel of 16 columns ->
- * m block of Q8V_MB rows -> k block of Q8V_KCB blocks (pack, then every
- * tile of MR rows over it) -> y. */
+ * Ceiling of that rule (measured on AMD Zen 5, kiln-bench --ports):
+ * VPDPBUSD, VMULPS and VFMADD share the same two pipes, VCVTDQ2PS, adds,
+ * logic and loads do not. A block costs 8 VPDPBUSD + 1 multiply + 1 fma per
+ * 16 outputs, so the tile can reach 8/10 of the int8 peak; in isolation
+ * (L1-resident data) it runs at 78.7%, 89% with the multiply removed, 100%
+ * with the float steps reduced to convert + add. The multiply (dx·dw, exact
+ * in f32 since both are f16 values) cannot move to another pipe: every
+ * integer or float multiply on this core uses those two.
+ *
+ * Loop nest per thread over its columns [n0, n1): panel -> m block of Q8V_MB
+ * rows -> k block of Q8V_KCB blocks (pack, then every tile of the m block
+ * over it; the tiles fetch the next pack's W into L2 a line per block) -> y
+ * straight from the tiles' registers in the last k block. */
 #include "../../matmul.h"
+#include "matmul_q8_ahead.h"
 
 #if KILN_X86
 #include <immintrin.h>
@@ -41,10 +53,13 @@
 #ifndef Q8V_KCB
 #define Q8V_KCB 16 /* blocks per k block: an 8 KB packed chunk */
 #endif
+#ifndef Q8V_MB_ROWS
+#define Q8V_MB_ROWS 516 /* X rows per m block: a 512-token prefill packs each W panel once */
+#endif
 enum {
     Q8V_NR = 16,  /* columns per panel: one zmm of int32 lanes */
     Q8V_MR = 12,  /* X rows per microkernel tile (the switch below has 1..12) */
-    Q8V_MB = 240, /* X rows per m block: a 15 KB f32 buffer (multiple of MR) */
+    Q8V_MB = Q8V_MB_ROWS, /* X rows per m block (multiple of MR) */
     Q8V_QUADS = KILN_QK8_0 / 4,
     Q8V_MR2 = 6,  /* X rows per 32-column tile (two per layout tile of Q8V_MR rows) */
 };
@@ -56,6 +71,17 @@ _Static_assert(2 * Q8V_PW_BYTES + (2 * Q8V_PD_ELEMS + 2 * Q8V_ACC_ELEMS) * 4 <= 
                "Q8_0 VNNI GEMM scratch (two panels, 32-column accumulators) must fit the per-thread scratch");
 _Static_assert(Q8V_MB % Q8V_MR == 0, "m blocks hold whole tiles");
 _Static_assert(KILN_MM_Q8V_MR == Q8V_MR, "the layout's tile height is the microkernel's");
+
+/* q8v_out says where a tile's f32 accumulators come from and go: in (NULL:
+ * start from +0) holds row r at in + r*cols (the per-thread buffer); out
+ * receives row r at out + r*ld, lanes kept by keep[half] (y, or the buffer
+ * again when more k blocks follow). */
+typedef struct {
+    const float *in;
+    float *out;
+    int64_t ld;
+    __mmask16 keep[2];
+} q8v_out;
 
 /* pack_block transposes block b of 16 W rows into pw[q][j] (q = 0..7), biased. */
 KILN_TARGET_AVX512VNNI KILN_INLINE void pack_block(const block_q8_0 *const *rows, int64_t b, int32_t *pw) {
@@ -87,33 +113,33 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void pack_block(const block_q8_0 *const *rows
 }
 
 // pw, pd = packed W[rows 0:16, blocks b0:b1] (layout in the header comment).
-KILN_TARGET_AVX512VNNI static void pack_panel(const block_q8_0 *const *rows, int64_t b0, int64_t b1, int64_t nb,
-                                              int32_t *pw, float *pd) {
-    /* the next chunk of the 16 rows, into L2 while the tiles run */
-    const int64_t pf1 = b1 + (b1 - b0) < nb ? b1 + (b1 - b0) : nb;
-    if (b1 < pf1)
-        for (int j = 0; j < Q8V_NR; j++)
-            for (const char *a = (const char *)&rows[j][b1]; a < (const char *)&rows[j][pf1]; a += 64)
-                _mm_prefetch(a, _MM_HINT_T1);
+KILN_TARGET_AVX512VNNI static void pack_panel(const block_q8_0 *const *rows, int64_t b0, int64_t b1, int32_t *pw,
+                                              float *pd) {
     for (int64_t b = b0; b < b1; b++) {
         pack_block(rows, b, pw + (b - b0) * Q8V_QUADS * Q8V_NR);
-        uint16_t d[Q8V_NR];
-        for (int j = 0; j < Q8V_NR; j++) d[j] = rows[j][b].d;
-        _mm512_store_ps(pd + (b - b0) * Q8V_NR, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d)));
+        /* the 16 f16 scales, four to a general register: no narrow stores
+         * that a vector load would have to wait on */
+        uint64_t d[4];
+        for (int g = 0; g < 4; g++)
+            d[g] = (uint64_t)rows[4 * g][b].d | (uint64_t)rows[4 * g + 1][b].d << 16 |
+                   (uint64_t)rows[4 * g + 2][b].d << 32 | (uint64_t)rows[4 * g + 3][b].d << 48;
+        const __m256i d16 = _mm256_set_epi64x((long long)d[3], (long long)d[2], (long long)d[1], (long long)d[0]);
+        _mm512_store_ps(pd + (b - b0) * Q8V_NR, _mm512_cvtph_ps(d16));
     }
 }
 
 // acc[r, 0:16] = fma(dx[r,b]*dw[0:16,b], float(X[r, block b] · W[0:16, block b]), acc[r, 0:16])
 // for r < MR, blocks b = 0 .. nblk-1 in order. xq: the tile's quads at the k
 // block's start (quad Q of row r at Q*MR + r); xc: its −128·Σx (block b of
-// row r at b*MR + r); xd: its scales alike; acc: MR rows of 16 floats.
+// row r at b*MR + r); xd: its scales alike; acc: from o->in (or +0) to o->out.
 KILN_TARGET_AVX512VNNI KILN_INLINE void q8v_tile(const int32_t *xq, const int32_t *xc, const float *xd,
-                                                 const int32_t *pw, const float *pd, int64_t nblk, float *acc,
-                                                 const int MR) {
+                                                 const int32_t *pw, const float *pd, int64_t nblk, const q8v_out *o,
+                                                 w_ahead *ahead, const int MR) {
     __m512 f[Q8V_MR];
 #pragma GCC unroll 12
-    for (int r = 0; r < MR; r++) f[r] = _mm512_load_ps(acc + r * Q8V_NR);
+    for (int r = 0; r < MR; r++) f[r] = o->in ? _mm512_load_ps(o->in + r * Q8V_NR) : _mm512_setzero_ps();
     for (int64_t b = 0; b < nblk; b++) {
+        ahead_lines(ahead, 1);
         const int32_t *wb = pw + b * Q8V_QUADS * Q8V_NR;
         const int32_t *xb = xq + b * Q8V_QUADS * MR;
         __m512i s[Q8V_MR];
@@ -131,8 +157,17 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q8v_tile(const int32_t *xq, const int32_
             f[r] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(xd[b * MR + r]), dw), _mm512_cvtepi32_ps(s[r]), f[r]);
     }
 #pragma GCC unroll 12
-    for (int r = 0; r < MR; r++) _mm512_store_ps(acc + r * Q8V_NR, f[r]);
+    for (int r = 0; r < MR; r++) _mm512_mask_storeu_ps(o->out + r * o->ld, o->keep[0], f[r]);
 }
+
+/* keep_pointer makes the compiler step one X pointer per quad (and block)
+ * instead of precomputing the address of every quad of every row of the
+ * unrolled loop (the layout's row stride LM is a run-time value): those 48
+ * addresses did not fit the general registers, and reloading them from the
+ * stack put a second load beside every X broadcast, which made the tile
+ * load-bound (2 loads per cycle). */
+KILN_INLINE void keep_pointer(const int32_t **p) { __asm__("" : "+r"(*p)); }
+KILN_INLINE void keep_pointer_f(const float **p) { __asm__("" : "+r"(*p)); }
 
 // The same over 32 columns (two packed panels pw0/pd0, pw1/pd1) for R <= 6
 // X rows of a layout tile of LM rows (quad Q of row r at Q*LM + r): per
@@ -140,43 +175,51 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q8v_tile(const int32_t *xq, const int32_
 // VPDPBUSD drop from 13/12 to 8/12 (the 12x16 tile was load-bound).
 KILN_TARGET_AVX512VNNI KILN_INLINE void q8v_tile32(const int32_t *xq, const int32_t *xc, const float *xd,
                                                    const int64_t LM, const int32_t *pw0, const int32_t *pw1,
-                                                   const float *pd0, const float *pd1, int64_t nblk, float *acc,
-                                                   const int R) {
+                                                   const float *pd0, const float *pd1, int64_t nblk,
+                                                   const q8v_out *o, w_ahead *ahead, const int R) {
     __m512 f[Q8V_MR2][2];
 #pragma GCC unroll 6
     for (int r = 0; r < R; r++) {
-        f[r][0] = _mm512_load_ps(acc + r * 2 * Q8V_NR);
-        f[r][1] = _mm512_load_ps(acc + r * 2 * Q8V_NR + Q8V_NR);
+        f[r][0] = o->in ? _mm512_load_ps(o->in + r * 2 * Q8V_NR) : _mm512_setzero_ps();
+        f[r][1] = o->in ? _mm512_load_ps(o->in + r * 2 * Q8V_NR + Q8V_NR) : _mm512_setzero_ps();
     }
+    const int32_t *xb = xq, *xcb = xc;
+    const float *xdb = xd;
     for (int64_t b = 0; b < nblk; b++) {
         const int32_t *wb0 = pw0 + b * Q8V_QUADS * Q8V_NR, *wb1 = pw1 + b * Q8V_QUADS * Q8V_NR;
-        const int32_t *xb = xq + b * Q8V_QUADS * LM;
+        ahead_lines(ahead, 1); /* spread between the blocks' arithmetic */
         __m512i s[Q8V_MR2][2];
 #pragma GCC unroll 6
-        for (int r = 0; r < R; r++) s[r][0] = s[r][1] = _mm512_set1_epi32(xc[b * LM + r]);
+        for (int r = 0; r < R; r++) s[r][0] = s[r][1] = _mm512_set1_epi32(xcb[r]);
 #pragma GCC unroll 8
         for (int q = 0; q < Q8V_QUADS; q++) {
             const __m512i w0 = _mm512_load_si512((const __m512i *)(wb0 + q * Q8V_NR));
             const __m512i w1 = _mm512_load_si512((const __m512i *)(wb1 + q * Q8V_NR));
 #pragma GCC unroll 6
             for (int r = 0; r < R; r++) {
-                const __m512i xv = _mm512_set1_epi32(xb[q * LM + r]);
+                const __m512i xv = _mm512_set1_epi32(xb[r]);
                 s[r][0] = _mm512_dpbusd_epi32(s[r][0], w0, xv);
                 s[r][1] = _mm512_dpbusd_epi32(s[r][1], w1, xv);
             }
+            xb += LM;
+            keep_pointer(&xb);
         }
         const __m512 dw0 = _mm512_load_ps(pd0 + b * Q8V_NR), dw1 = _mm512_load_ps(pd1 + b * Q8V_NR);
 #pragma GCC unroll 6
         for (int r = 0; r < R; r++) {
-            const __m512 dx = _mm512_set1_ps(xd[b * LM + r]);
+            const __m512 dx = _mm512_set1_ps(xdb[r]);
             f[r][0] = _mm512_fmadd_ps(_mm512_mul_ps(dx, dw0), _mm512_cvtepi32_ps(s[r][0]), f[r][0]);
             f[r][1] = _mm512_fmadd_ps(_mm512_mul_ps(dx, dw1), _mm512_cvtepi32_ps(s[r][1]), f[r][1]);
         }
+        xcb += LM;
+        xdb += LM;
+        keep_pointer(&xcb);
+        keep_pointer_f(&xdb);
     }
 #pragma GCC unroll 6
     for (int r = 0; r < R; r++) {
-        _mm512_store_ps(acc + r * 2 * Q8V_NR, f[r][0]);
-        _mm512_store_ps(acc + r * 2 * Q8V_NR + Q8V_NR, f[r][1]);
+        _mm512_mask_storeu_ps(o->out + r * o->ld, o->keep[0], f[r][0]);
+        _mm512_mask_storeu_ps(o->out + r * o->ld + Q8V_NR, o->keep[1], f[r][1]);
     }
 }
 
@@ -205,91 +248,110 @@ KILN_TARGET_AVX512VNNI void kiln_mm_q8v_layout_avx512(const kiln_mm *p, int64_t 
     }
 }
 
-/* tile_rows runs the R-row 32-column tile for R = 1..6. */
+/* tile32_rows runs the R-row 32-column tile for R = 1..6. */
 KILN_TARGET_AVX512VNNI static void tile32_rows(const int32_t *xq, const int32_t *xc, const float *xd, int64_t LM,
-                                              const int32_t *pw, const float *pd, int64_t nblk, float *a, int R) {
+                                              const int32_t *pw, const float *pd, int64_t nblk, const q8v_out *o,
+                                              w_ahead *ahead, int R) {
     const int32_t *pw1 = (const int32_t *)((const char *)pw + Q8V_PW_BYTES);
     const float *pd1 = pd + Q8V_PD_ELEMS;
     switch (R) {
-    case 6: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, a, 6); break;
-    case 5: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, a, 5); break;
-    case 4: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, a, 4); break;
-    case 3: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, a, 3); break;
-    case 2: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, a, 2); break;
-    default: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, a, 1); break;
+    case 6: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, o, ahead, 6); break;
+    case 5: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, o, ahead, 5); break;
+    case 4: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, o, ahead, 4); break;
+    case 3: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, o, ahead, 3); break;
+    case 2: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, o, ahead, 2); break;
+    default: q8v_tile32(xq, xc, xd, LM, pw, pw1, pd, pd1, nblk, o, ahead, 1); break;
     }
 }
 
 /* tile16_rows runs the MR-row 16-column tile for MR = 1..12. */
 KILN_TARGET_AVX512VNNI static void tile16_rows(const int32_t *xq, const int32_t *xc, const float *xd,
-                                              const int32_t *pw, const float *pd, int64_t nblk, float *a, int64_t mr) {
+                                              const int32_t *pw, const float *pd, int64_t nblk, const q8v_out *o,
+                                              w_ahead *ahead, int64_t mr) {
     switch (mr) {
-    case 12: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 12); break;
-    case 11: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 11); break;
-    case 10: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 10); break;
-    case 9: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 9); break;
-    case 8: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 8); break;
-    case 7: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 7); break;
-    case 6: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 6); break;
-    case 5: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 5); break;
-    case 4: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 4); break;
-    case 3: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 3); break;
-    case 2: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 2); break;
-    default: q8v_tile(xq, xc, xd, pw, pd, nblk, a, 1); break;
+    case 12: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 12); break;
+    case 11: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 11); break;
+    case 10: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 10); break;
+    case 9: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 9); break;
+    case 8: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 8); break;
+    case 7: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 7); break;
+    case 6: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 6); break;
+    case 5: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 5); break;
+    case 4: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 4); break;
+    case 3: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 3); break;
+    case 2: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 2); break;
+    default: q8v_tile(xq, xc, xd, pw, pd, nblk, o, ahead, 1); break;
     }
+}
+
+/* keep_mask keeps the first v (0..16) lanes. */
+static inline __mmask16 keep_mask(int v) {
+    return v >= Q8V_NR ? (__mmask16)0xffff : v <= 0 ? (__mmask16)0 : (__mmask16)((1u << v) - 1);
 }
 
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W rows block_q8_0, X laid out by tiles (p->xp, p->xdp).
 // Panels of 32 columns (two packed 16-column halves, 6-row tiles) while more
 // than 16 columns are left, then one of 16 (12-row tiles); the per-output
-// arithmetic is the same in both.
+// arithmetic is the same in both. A tile's f32 accumulators start from +0 in
+// the first k block, pass through the per-thread buffer between k blocks and
+// go to y from registers in the last (no buffer at all when k fits one block).
 KILN_TARGET_AVX512VNNI void kiln_mm_q8v_gemm_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
     int32_t *pw = (int32_t *)scratch; /* 64-byte aligned; two panels */
     float *pd = (float *)((char *)pw + 2 * Q8V_PW_BYTES);
     float *acc = pd + 2 * Q8V_PD_ELEMS;
     const int64_t nb = p->k / KILN_QK8_0, nbpad = p->kpad / KILN_QK8_0, nq = p->kpad / 4;
+    const block_q8_0 *rows[2 * Q8V_NR], *next[2 * Q8V_NR];
+    w_ahead ahead = {.rows = 0};
     for (int64_t j0 = n0; j0 < n1;) {
         const int wide = n1 - j0 > Q8V_NR;          /* a 32-column panel */
         const int cols = wide ? 2 * Q8V_NR : Q8V_NR; /* accumulator row length */
         const int nvalid = n1 - j0 >= cols ? cols : (int)(n1 - j0);
-        const block_q8_0 *rows[2 * Q8V_NR];
         for (int l = 0; l < cols; l++)
             rows[l] = (const block_q8_0 *)((const char *)p->w + (size_t)(j0 + (l < nvalid ? l : nvalid - 1)) * p->wstride);
-        /* the next panel's first k block, into L2 while this panel runs */
-        for (int64_t j = j0 + cols; j < j0 + 2 * cols && j < n1; j++) {
-            const char *r = (const char *)p->w + (size_t)j * p->wstride;
-            const size_t len = (size_t)(Q8V_KCB < nb ? Q8V_KCB : nb) * sizeof(block_q8_0);
-            for (size_t o = 0; o < len + 63; o += 64) _mm_prefetch(r + (o < len ? o : len - 1), _MM_HINT_T1);
-        }
+        /* the next panel's rows (for the prefetch after this panel's last pack) */
+        const int64_t jn = j0 + nvalid;
+        const int ncols = n1 - jn > Q8V_NR ? 2 * Q8V_NR : n1 - jn > 0 ? Q8V_NR : 0;
+        const int nnext = n1 - jn >= ncols ? ncols : (int)(n1 - jn);
+        for (int l = 0; l < nnext; l++) next[l] = (const block_q8_0 *)((const char *)p->w + (size_t)(jn + l) * p->wstride);
         for (int64_t mb0 = 0; mb0 < p->m; mb0 += Q8V_MB) {
             const int64_t mb1 = mb0 + Q8V_MB < p->m ? mb0 + Q8V_MB : p->m;
-            memset(acc, 0, sizeof(float) * (size_t)(mb1 - mb0) * (size_t)cols);
+            const int64_t ntiles = (mb1 - mb0 + Q8V_MR - 1) / Q8V_MR * (wide ? Q8V_MR / Q8V_MR2 : 1);
             for (int64_t kb0 = 0; kb0 < nb; kb0 += Q8V_KCB) {
                 const int64_t kb1 = kb0 + Q8V_KCB < nb ? kb0 + Q8V_KCB : nb, nblk = kb1 - kb0;
-                pack_panel(rows, kb0, kb1, nb, pw, pd);
-                if (wide)
-                    pack_panel(rows + Q8V_NR, kb0, kb1, nb, (int32_t *)((char *)pw + Q8V_PW_BYTES), pd + Q8V_PD_ELEMS);
+                pack_panel(rows, kb0, kb1, pw, pd);
+                if (wide) pack_panel(rows + Q8V_NR, kb0, kb1, (int32_t *)((char *)pw + Q8V_PW_BYTES), pd + Q8V_PD_ELEMS);
+                /* what the next pack reads: this panel's next k block, its first again
+                 * (next m block), or the next panel's first */
+                if (kb1 < nb)
+                    ahead_set(&ahead, rows, cols, kb1, kb1 + Q8V_KCB < nb ? kb1 + Q8V_KCB : nb, ntiles);
+                else if (mb1 < p->m)
+                    ahead_set(&ahead, rows, cols, 0, Q8V_KCB < nb ? Q8V_KCB : nb, ntiles);
+                else
+                    ahead_set(&ahead, next, nnext, 0, Q8V_KCB < nb ? Q8V_KCB : nb, ntiles);
                 for (int64_t i0 = mb0; i0 < mb1; i0 += Q8V_MR) {
                     const int64_t mr = p->m - i0 < Q8V_MR ? p->m - i0 : Q8V_MR;
                     const int32_t *xq = p->xp + i0 * nq + kb0 * Q8V_QUADS * mr;
                     const int32_t *xc = x_corr(p, i0) + kb0 * mr;
                     const float *xd = p->xdp + i0 * nbpad + kb0 * mr;
-                    float *a = acc + (i0 - mb0) * cols;
-                    if (!wide) {
-                        tile16_rows(xq, xc, xd, pw, pd, nblk, a, mr);
-                        continue;
+                    for (int64_t h = 0; h < mr; h += wide ? Q8V_MR2 : Q8V_MR) { /* rows h.. of the layout tile */
+                        float *a = acc + (i0 + h - mb0) * cols;
+                        q8v_out o = {.in = kb0 ? a : NULL, .out = a, .ld = cols,
+                                     .keep = {(__mmask16)0xffff, (__mmask16)0xffff}};
+                        if (kb1 == nb) { /* the last k block: into y */
+                            o.out = p->y + (i0 + h) * p->n + j0;
+                            o.ld = p->n;
+                            o.keep[0] = keep_mask(nvalid);
+                            o.keep[1] = keep_mask(nvalid - Q8V_NR);
+                        }
+                        if (wide)
+                            tile32_rows(xq + h, xc + h, xd + h, mr, pw, pd, nblk, &o, &ahead,
+                                        (int)(mr - h < Q8V_MR2 ? mr - h : Q8V_MR2));
+                        else
+                            tile16_rows(xq, xc, xd, pw, pd, nblk, &o, &ahead, mr);
+                        ahead_lines(&ahead, ahead.per_tile - nblk); /* the tile took one per block */
                     }
-                    for (int64_t h = 0; h < mr; h += Q8V_MR2) /* rows h.. of the layout tile */
-                        tile32_rows(xq + h, xc + h, xd + h, mr, pw, pd, nblk, a + h * cols,
-                                    (int)(mr - h < Q8V_MR2 ? mr - h : Q8V_MR2));
                 }
             }
-            for (int64_t i = mb0; i < mb1; i++)
-                for (int c = 0; c < nvalid; c += Q8V_NR) {
-                    const int v = nvalid - c >= Q8V_NR ? Q8V_NR : nvalid - c;
-                    const __mmask16 keep = v == Q8V_NR ? (__mmask16)0xffff : (__mmask16)((1u << v) - 1);
-                    _mm512_mask_storeu_ps(p->y + i * p->n + j0 + c, keep, _mm512_load_ps(acc + (i - mb0) * cols + c));
-                }
         }
         j0 += nvalid;
     }
