@@ -41,6 +41,7 @@ func newBenchModelCommand() *cobra.Command {
 	var (
 		path, threads, kvType string
 		asJSON                bool
+		repack                = true
 		draft                 = draftBenchOptions{Tokens: 4, Seed: 1}
 	)
 	cmd := &cobra.Command{
@@ -70,7 +71,7 @@ func newBenchModelCommand() *cobra.Command {
 				}
 				return writeReport(cmd.OutOrStdout(), rep, asJSON)
 			}
-			m, err := model.Load(path, model.WithMaxBatchTokens(max(o.Prompt, min(o.Depth, 512), 1)))
+			m, err := model.Load(path, model.WithMaxBatchTokens(max(o.Prompt, min(o.Depth, 512), 1)), model.WithRepack(repack))
 			if err != nil {
 				return err
 			}
@@ -94,6 +95,7 @@ func newBenchModelCommand() *cobra.Command {
 	f.StringVar(&kvType, "kv-type", "f16", "the same as --kv-cache-dtype (its earlier name)")
 	_ = f.MarkHidden("kv-type")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.BoolVar(&repack, "repack", true, "repack weights at load into the layout this CPU's kernels read fastest (Q8_0 on AVX2 and AVX-512); false: use them in place")
 	f.StringVar(&draft.Draft, "draft-model", "", "instead: greedy decode of -n tokens after the -p token prompt on one stream through the scheduler, without and with this draft model (speculative decoding), alternated -r times")
 	f.IntVar(&draft.Tokens, "num-speculative-tokens", draft.Tokens, "with --draft-model: draft tokens per step (1..16)")
 	f.StringVar(&draft.Text, "prompt", "", "with --draft-model: a prompt text instead of -p random tokens")
@@ -123,7 +125,12 @@ func newBenchKernelsCommand() *cobra.Command {
 			}
 			o.Types = nil
 			for _, name := range strings.Split(types, ",") {
-				t, err := native.ParseType(strings.TrimSpace(name))
+				name = strings.TrimSpace(name)
+				if strings.EqualFold(name, native.Q8_0R16.String()) {
+					o.Types = append(o.Types, native.Q8_0R16) // not a file type, so not ParseType's
+					continue
+				}
+				t, err := native.ParseType(name)
 				if err != nil {
 					return fmt.Errorf("--types: %w", err)
 				}
@@ -149,7 +156,7 @@ func newBenchKernelsCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.StringVar(&shapes, "shapes", "all", "weight shapes NxK, comma separated, or all (SmolLM2-135M and Llama-3.2-1B projections)")
-	f.StringVar(&types, "types", "f32,f16,bf16,q8_0", "weight types: f32, f16, bf16, q8_0 and the quantized types (q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_xs); a type whose block does not divide a shape's k skips it")
+	f.StringVar(&types, "types", "f32,f16,bf16,q8_0,q8_0_r16", "weight types: f32, f16, bf16, q8_0, q8_0_r16 (Q8_0 repacked as a model load does) and the quantized types (q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_xs); a type whose block does not divide a shape's k skips it")
 	f.StringVar(&ms, "m", "1,128", "batch rows (1 = decode GEMV, 128 = prefill GEMM)")
 	f.StringVar(&threads, "threads", "1,2", "thread counts")
 	f.StringVar(&isa, "isa", "", "force a kernel variant (scalar, avx2, avx512); default: best, or $KILN_ISA")

@@ -297,7 +297,7 @@ func loadEngines(ctx context.Context, cfg *configs.Config, sp *prefixSpill, log 
 		return nil, err
 	}
 	for i := range cfg.DataParallelSize {
-		m, err := loadModel(cfg.Model, model.WithMaxBatchTokens(cfg.MaxBatchTokens))
+		m, err := loadModel(cfg.Model, model.WithMaxBatchTokens(cfg.MaxBatchTokens), model.WithRepack(cfg.RepackWeights))
 		if err != nil {
 			return nil, fmt.Errorf("serve: option model: %w", err)
 		}

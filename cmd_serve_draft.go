@@ -15,7 +15,7 @@ import (
 // shares the target's tokenizer tok and logits width: a draft proposes
 // token ids, which must mean the same tokens to both models.
 func loadDraftModel(cfg *configs.Config, target *model.Model, tok *tokenizer.Tokenizer) (*model.Model, error) {
-	m, err := loadModel(cfg.DraftModel, model.WithMaxBatchTokens(cfg.MaxBatchTokens))
+	m, err := loadModel(cfg.DraftModel, model.WithMaxBatchTokens(cfg.MaxBatchTokens), model.WithRepack(cfg.RepackWeights))
 	if err != nil {
 		return nil, fmt.Errorf("serve: option draft_model: %w", err)
 	}

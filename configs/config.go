@@ -57,6 +57,7 @@ type Config struct {
 	BlockSize           int     `mapstructure:"block_size"`
 	MaxNumSeqs          int     `mapstructure:"max_num_seqs"`
 	MaxBatchTokens      int     `mapstructure:"max_batch_tokens"`
+	RepackWeights       bool    `mapstructure:"repack_weights"`
 	MaxQueue            int     `mapstructure:"max_queue"`
 	EnablePrefixCaching bool    `mapstructure:"enable_prefix_caching"`
 	MaxITLMs            int     `mapstructure:"max_itl_ms"`
@@ -118,6 +119,7 @@ func Defaults() Config {
 		BlockSize:            16,
 		MaxNumSeqs:           16,
 		MaxBatchTokens:       512,
+		RepackWeights:        true,
 		MaxQueue:             256,
 		EnablePrefixCaching:  true,
 		NumSpeculativeTokens: 4,
@@ -175,6 +177,7 @@ var options = []option{
 	{"block_size", "tokens per K/V block"},
 	{"max_num_seqs", "sequences running at once per replica"},
 	{"max_batch_tokens", "tokens per forward pass (decodes plus prefill chunks)"},
+	{"repack_weights", "copy weights at load into the layout this CPU's kernels read fastest (Q8_0 on AVX2 and AVX-512: 1.1-1.6x decode speed; the model's size in anonymous memory per replica); false: use them in place from the file mapping"},
 	{"max_queue", "requests waiting per replica before 429"},
 	{"enable_prefix_caching", "reuse the K/V of shared prompt prefixes"},
 	{"prefix_cache_dir", "directory where evicted prefix-cache blocks are kept (checksummed files per model) and reused, also after a restart (empty: off)"},

@@ -71,7 +71,8 @@ typedef struct {
     kiln_mm xq; /* Q8_0 only: the quantized X every Q8_0 output reads (x, xq, xd, xp, xdp, m, k, kpad) */
     const kiln_kernels *kt; /* the active ISA's table */
     const kiln_type_kernels *q8row; /* Q8_0 X: the row whose gemm_layout tiles X (if xq.xp) */
-    float *scratch;  /* KILN_MM_SCRATCH_FLOATS per thread */
+    float *scratch;  /* scratch_floats per thread */
+    size_t scratch_floats; /* KILN_MM_SCRATCH_FLOATS, plus the unpack area of Q8_0_R16's portable path */
     _Atomic int64_t next; /* first column of the run not yet claimed */
     int64_t max_chunk, min_chunk, guide; /* chunk sizing, see claim() */
     int64_t off[KILN_MATMUL_MAX_OUTS + 1];
@@ -151,7 +152,7 @@ static void matmul_worker(void *arg, int ith, int nth) {
     (void)nth;
     mm_task *t = arg;
     if (t->groups) quantize_groups(t);
-    float *scratch = t->scratch + (size_t)ith * KILN_MM_SCRATCH_FLOATS;
+    float *scratch = t->scratch + (size_t)ith * t->scratch_floats;
     int o;
     int64_t n0, n1;
     while (claim(t, &o, &n0, &n1)) {
@@ -176,6 +177,7 @@ static int check_out(const kiln_kernels *kt, const kiln_matmul_out *o, int64_t m
     const int rc = check_dims(m, o->n, k);
     if (rc != KILN_OK) return rc;
     if (k % tr->block) return KILN_ERR_ALIGN;
+    if (o->wtype == KILN_TYPE_Q8_0_R16 && o->n % KILN_Q8R_ROWS) return KILN_ERR_ALIGN; /* whole groups */
     return KILN_OK;
 }
 
@@ -207,11 +209,18 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
         .q8row = q8row,
     };
     const int nth = kiln_threads_for(m * n_total * k, KILN_MM_MIN_MACS_PER_THREAD);
+    /* a Q8_0_R16 output on the portable path unpacks runs of rows after the kernel scratch */
+    t.scratch_floats = KILN_MM_SCRATCH_FLOATS;
+    for (int i = 0; i < count; i++) {
+        const kiln_type_kernels *row = &kt->types[outs[i].wtype];
+        if (outs[i].wtype == KILN_TYPE_Q8_0_R16 && (m >= row->gemm_min_m ? row->gemm : row->gemv) == kiln_mm_q8r_unpacked)
+            t.scratch_floats = KILN_MM_SCRATCH_FLOATS + (kiln_mm_q8r_unpack_bytes(k) + 63) / 64 * 16;
+    }
 
     /* scratch layout: [nth accumulator areas][X quants m*kpad][X scales m*kpad/32]
      * and for a Q8_0 GEMM kernel [X int16 pairs m*kpad*2][X scales m*kpad/32] by tiles */
     const int64_t kpad = t.xq.kpad;
-    const size_t acc_bytes = (size_t)nth * KILN_MM_SCRATCH_FLOATS * sizeof(float);
+    const size_t acc_bytes = (size_t)nth * t.scratch_floats * sizeof(float);
     size_t q_bytes = 0, tiled_bytes = 0;
     if (q8) {
         q_bytes = (size_t)m * (size_t)kpad + (size_t)m * (size_t)(kpad / KILN_QK8_0) * 4;

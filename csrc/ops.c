@@ -138,7 +138,7 @@ int kiln_f32_to_bf16(const float *x, uint16_t *y, int64_t n) {
 static int type_check(int type, int64_t k, const kiln_type_kernels **row) {
     const kiln_type_traits *tr = kiln_type_traits_of(type);
     *row = tr ? kiln_kernels_row(kiln_kernels_active(), type) : NULL;
-    if (!*row) return KILN_ERR_TYPE;
+    if (!*row || !(*row)->to_float) return KILN_ERR_TYPE; /* Q8_0_R16: rows are interleaved */
     return k % tr->block ? KILN_ERR_ALIGN : KILN_OK;
 }
 

@@ -119,6 +119,12 @@ func bQuantize(t int32, x, y unsafe.Pointer, rows, perRow int64) int32 {
 	return int32(C.kiln_quantize(C.int(t), (*C.float)(x), y, C.int64_t(rows), C.int64_t(perRow)))
 }
 
+func bRepackType(t int32) int32 { return int32(C.kiln_repack_type(C.int(t))) }
+
+func bRepack(t int32, w unsafe.Pointer, n, k int64, out unsafe.Pointer) int32 {
+	return int32(C.kiln_repack(C.int(t), w, C.int64_t(n), C.int64_t(k), out))
+}
+
 func bQuantizeSupported(t int32) bool { return C.kiln_quantize_supported(C.int(t)) != 0 }
 
 func bDequantize(t int32, x, y unsafe.Pointer, n int64) int32 {

@@ -50,6 +50,8 @@ var (
 	cDequantize   func(int32, unsafe.Pointer, unsafe.Pointer, int64) int32
 	cQuantize     func(int32, unsafe.Pointer, unsafe.Pointer, int64, int64) int32
 	cQuantizeOK   func(int32) int32
+	cRepackType   func(int32) int32
+	cRepack       func(int32, unsafe.Pointer, int64, int64, unsafe.Pointer) int32
 	cF16ToF32     func(unsafe.Pointer, unsafe.Pointer, int64) int32
 	cBF16ToF32    func(unsafe.Pointer, unsafe.Pointer, int64) int32
 	cF32ToF16     func(unsafe.Pointer, unsafe.Pointer, int64) int32
@@ -114,6 +116,7 @@ func loadLibrary() error {
 		{&cKernelCount, "kiln_kernel_count"}, {&cKernelName, "kiln_kernel_name"}, {&cKernelVar, "kiln_kernel_variant"},
 		{&cStrerror, "kiln_strerror"}, {&cMatmul, "kiln_matmul"}, {&cMatmulMulti, "kiln_matmul_multi"},
 		{&cQuantizeQ8, "kiln_quantize_q8_0"}, {&cQuantize, "kiln_quantize"}, {&cQuantizeOK, "kiln_quantize_supported"},
+		{&cRepackType, "kiln_repack_type"}, {&cRepack, "kiln_repack"},
 		{&cDequantize, "kiln_dequantize"}, {&cF16ToF32, "kiln_f16_to_f32"}, {&cBF16ToF32, "kiln_bf16_to_f32"},
 		{&cF32ToF16, "kiln_f32_to_f16"}, {&cF32ToBF16, "kiln_f32_to_bf16"}, {&cRMSNorm, "kiln_rmsnorm"},
 		{&cSoftmax, "kiln_softmax"}, {&cSwiGLU, "kiln_swiglu"}, {&cAdd, "kiln_add"}, {&cScale, "kiln_scale"},
@@ -181,7 +184,11 @@ func bMatmulMulti(x unsafe.Pointer, m, k int64, outs []MatOut) int32 {
 	}
 	return cMatmulMulti(x, m, k, unsafe.Pointer(&o[0]), int32(len(outs)))
 }
-func bQuantizeQ8(x, y unsafe.Pointer, n int64) int32          { return cQuantizeQ8(x, y, n) }
+func bQuantizeQ8(x, y unsafe.Pointer, n int64) int32 { return cQuantizeQ8(x, y, n) }
+func bRepackType(t int32) int32                      { return cRepackType(t) }
+func bRepack(t int32, w unsafe.Pointer, n, k int64, out unsafe.Pointer) int32 {
+	return cRepack(t, w, n, k, out)
+}
 func bDequantize(t int32, x, y unsafe.Pointer, n int64) int32 { return cDequantize(t, x, y, n) }
 func bQuantize(t int32, x, y unsafe.Pointer, rows, perRow int64) int32 {
 	return cQuantize(t, x, y, rows, perRow)

@@ -25,6 +25,12 @@ const (
 	IQ4_NL Type = 20
 	IQ4_XS Type = 23
 	BF16   Type = 30
+	// Q8_0R16 is not a GGUF type: Q8_0 weights repacked by Repack into
+	// groups of 16 rows (kiln.h states the layout), the same byte size as
+	// the Q8_0 tensor. MatMul and MatMulMulti take it like any weight type
+	// (n a multiple of 16, k of 64) with the Q8_0 weights' result bits;
+	// nothing else reads it (its rows are interleaved). Not in Types.
+	Q8_0R16 Type = 40
 )
 
 // QK8_0 is the number of elements in one Q8_0 block (34 bytes: f16 scale + 32 int8).
@@ -59,6 +65,9 @@ var typeInfos = []struct {
 }
 
 func (t Type) info() (typeInfo, bool) {
+	if t == Q8_0R16 { /* blocks of 64: k % 64 == 0; 68 bytes each, as two Q8_0 blocks */
+		return typeInfo{"q8_0_r16", 64, 68}, true
+	}
 	for _, ti := range typeInfos {
 		if ti.t == t {
 			return ti.typeInfo, true

@@ -55,6 +55,8 @@ typedef enum {
     KILN_TYPE_IQ4_NL = 20,
     KILN_TYPE_IQ4_XS = 23,
     KILN_TYPE_BF16 = 30,
+    /* Not a GGUF type: Q8_0 weights repacked by kiln_repack (below). */
+    KILN_TYPE_Q8_0_R16 = 40,
 } kiln_type;
 
 #define KILN_QK8_0 32 /* elements per Q8_0 block */
@@ -185,6 +187,26 @@ typedef struct {
  * Weights may be of different types; outputs must not overlap X or each other.
  * Any bad output is an error before anything is written. */
 int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_out *outs, int count);
+
+/* ---- repacked weights ---------------------------------------------------- */
+/* KILN_TYPE_Q8_0_R16 holds Q8_0 weights W[n,k] (n % 16 == 0, k % 64 == 0)
+ * in groups of 16 rows that a GEMV reads front to back: group g (rows
+ * 16g..16g+15) at g*(k/64)*1088 bytes; in it, block pair p (blocks 2p,
+ * 2p+1) at p*1088: 64 bytes of f16 scales (d of block 2p for rows 0..15,
+ * then of block 2p+1), then per block 512 bytes: quant 4q+c (q < 8, c < 4)
+ * of row j at 64q + 4j + c, stored as w ^ 0x80. Same byte size as the Q8_0
+ * tensor; kiln_matmul and kiln_matmul_multi take it like any weight type,
+ * with the same result bits as the Q8_0 weights it came from (no dequantize
+ * or get_rows: its rows are interleaved). */
+
+/* kiln_repack_type returns the type kiln_repack makes of `type` when the
+ * active kernel variant reads it faster than `type` itself (today: Q8_0 ->
+ * KILN_TYPE_Q8_0_R16 on AVX2 and AVX-512), else -1. */
+int kiln_repack_type(int type);
+/* kiln_repack writes W[n,k] of type (KILN_TYPE_Q8_0, GGUF layout) into out,
+ * n*kiln_row_size(type, k) bytes, as KILN_TYPE_Q8_0_R16. n % 16 and k % 64
+ * must be 0 (KILN_ERR_ALIGN otherwise). Runs on the pool. */
+int kiln_repack(int type, const void *w, int64_t n, int64_t k, void *out);
 
 /* ---- mixture-of-experts feed-forward -------------------------------------- */
 /* kiln_moe_shape: the sizes and weight types of one kiln_moe_ffn call. */

@@ -1,7 +1,9 @@
 // Package model is kiln's llama-family forward pass (llama, mistral-style
 // llama files, qwen2). Load reads the hyperparameters from a GGUF file and
 // binds the weights in place from its mmap (F32, F16, BF16, Q8_0 and GGUF's
-// quantized types Q4_0 … Q6_K, IQ4_NL, IQ4_XS — what a Q4_K_M file holds — no copy);
+// quantized types Q4_0 … Q6_K, IQ4_NL, IQ4_XS — what a Q4_K_M file holds — no copy;
+// except that by default the Q8_0 projections and output head are repacked
+// once into the layout the CPU's GEMV streams fastest, see WithRepack);
 // Forward evaluates one flattened batch of tokens from many sequences over a
 // paged KV cache (KVCache) with one native kernel call per operation;
 // Executor runs the scheduler's steps (engine/batch) on it; Session is a

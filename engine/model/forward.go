@@ -173,7 +173,8 @@ func (m *Model) matmul(w Matrix, x, y []float32, rows int) error {
 	if err != nil {
 		return err
 	}
-	if err := native.MatMul(w.Type, w.Data, x, y, rows, w.Rows, w.Cols); err != nil {
+	t, data := w.forRows(rows)
+	if err := native.MatMul(t, data, x, y, rows, w.Rows, w.Cols); err != nil {
 		return fmt.Errorf("%s: %w", w.Name, err)
 	}
 	return nil
@@ -202,7 +203,8 @@ func (m *Model) matmuls(x []float32, rows int, ys [][]float32, ws ...Matrix) err
 	}
 	var outs [native.MaxMatOuts]native.MatOut
 	for i, w := range ws {
-		outs[i] = native.MatOut{Type: w.Type, W: w.Data, Y: ys[i], N: w.Rows}
+		t, data := w.forRows(rows)
+		outs[i] = native.MatOut{Type: t, W: data, Y: ys[i], N: w.Rows}
 	}
 	if err := native.MatMulMulti(x, rows, ws[0].Cols, outs[:len(ws)]...); err != nil {
 		return fmt.Errorf("%s (with %d more): %w", ws[0].Name, len(ws)-1, err)

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -26,6 +27,10 @@ type Model struct {
 	// native.MoEFFN takes them all in one call (tests compare the two).
 	perExpert bool
 	s         scratch
+	// packed describes the weights repacked at load; freePacked unmaps
+	// them (Close, after the mapping).
+	packed     RepackStats
+	freePacked func() error
 }
 
 // Option adjusts Load.
@@ -36,6 +41,7 @@ type options struct {
 	exactAct  bool
 	separate  bool
 	perExpert bool
+	noRepack  bool
 }
 
 // WithMaxBatchTokens sets the most tokens one Forward may carry (default
@@ -106,6 +112,11 @@ func fromSource(src Source, o options) (*Model, error) {
 		return nil, err
 	}
 	m := &Model{Config: c, Weights: w, src: src, maxTok: o.maxBatch, roundAct: !o.exactAct, separate: o.separate, perExpert: o.perExpert}
+	if !o.noRepack {
+		if m.packed, m.freePacked, err = repackWeights(w); err != nil {
+			return nil, err
+		}
+	}
 	m.s = newScratch(&c, o.maxBatch, m.roundAct)
 	return m, nil
 }
@@ -119,6 +130,10 @@ func (m *Model) File() *gguf.File {
 	}
 	return m.src.Meta()
 }
+
+// Repacked says which weights Load repacked (zero when none: WithRepack(false),
+// or no faster layout on this CPU).
+func (m *Model) Repacked() RepackStats { return m.packed }
 
 // MaxBatchTokens is the most tokens one Forward accepts.
 func (m *Model) MaxBatchTokens() int { return m.maxTok }
@@ -136,7 +151,12 @@ func (m *Model) Close() error {
 	}
 	f := m.src
 	m.src, m.Weights = nil, nil
-	if err := f.Close(); err != nil {
+	err := f.Close()
+	if m.freePacked != nil {
+		err = errors.Join(err, m.freePacked())
+		m.freePacked = nil
+	}
+	if err != nil {
 		return fmt.Errorf("model: close: %w", err)
 	}
 	return nil

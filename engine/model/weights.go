@@ -21,6 +21,20 @@ type Matrix struct {
 	Rows int         // output features (n)
 	Cols int         // input features (k), contiguous
 	Data []byte      // Rows*RowSize(Type, Cols) bytes, read-only (mmap)
+	// Packed is Data repacked at load into PackedType (WithRepack), or nil:
+	// what batches of fewer than packedMaxRows rows (decode) read.
+	Packed     []byte
+	PackedType native.Type
+}
+
+// forRows is the form of w a matmul of rows input rows reads: the repacked
+// copy for decode-sized batches, else the file's bytes. Both give the same
+// result bits.
+func (w Matrix) forRows(rows int) (native.Type, []byte) {
+	if w.Packed != nil && rows < packedMaxRows {
+		return w.PackedType, w.Packed
+	}
+	return w.Type, w.Data
 }
 
 // Layer holds one transformer block's weights. Q, K, V and Gate are

@@ -34,8 +34,10 @@ type Report struct {
 	// multiply-add of every layer matrix for every prompt token, the output
 	// head for the last token, and causal attention (QKᵀ and PV) over the
 	// depth and the prompt.
-	PrefillFLOP float64  `json:"prefill_flop"`
-	Results     []Result `json:"results"`
+	PrefillFLOP float64 `json:"prefill_flop"`
+	// Repacked is what loading repacked (extra anonymous memory, load time).
+	Repacked model.RepackStats `json:"repacked"`
+	Results  []Result          `json:"results"`
 
 	layerParams, outParams int64
 	attnFLOPPerPair        float64 // per (query, key) pair over all layers and heads
@@ -64,7 +66,7 @@ func newReport(m *model.Model, o Options) *Report {
 	c := &m.Config
 	w := m.Weights
 	rep := &Report{Arch: c.Arch, Type: w.Layers[0].Q.Type.String(), Layers: c.NLayer, Embd: c.NEmbd,
-		Vocab: c.NVocab, Binding: native.Binding, KVType: o.KVType.String(), Depth: o.Depth}
+		Vocab: c.NVocab, Binding: native.Binding, KVType: o.KVType.String(), Depth: o.Depth, Repacked: m.Repacked()}
 	bytes := int64(len(w.OutNorm)) * 4
 	for i := range w.Layers {
 		l := &w.Layers[i]
@@ -129,7 +131,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 		at = fmt.Sprintf(" @ d%d", r.Depth)
 		fmt.Fprintf(w, ", %d tokens of context before each test (the roofline counts weights only)", r.Depth)
 	}
-	fmt.Fprint(w, "\n\n")
+	fmt.Fprint(w, "\n")
+	if rp := r.Repacked; rp.Tensors > 0 {
+		fmt.Fprintf(w, "weights: %d matrices repacked to %s at load for decode: %.1f MiB of anonymous memory beside the file mapping (which prefill reads), %.0f ms\n",
+			rp.Tensors, rp.Type, float64(rp.Bytes)/(1<<20), rp.Took.Seconds()*1e3)
+	} else {
+		fmt.Fprint(w, "weights: used in place from the file mapping (nothing repacked)\n")
+	}
+	fmt.Fprint(w, "\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "threads\ttest\ttokens/s\tGFLOP/s\tFMA peak\t% FMA peak\tweight GB/s\tread GB/s\troofline tok/s\t% roofline\t")
 	for _, res := range r.Results {

@@ -105,6 +105,10 @@ func RunKernels(o Options) (*Report, error) {
 		}
 		for _, s := range o.Shapes {
 			for _, typ := range o.Types {
+				if typ == native.Q8_0R16 && s.N%16 != 0 {
+					o.progress("skip %v at %s %dx%d: n is not a multiple of its 16-row groups\n", typ, s.Model, s.N, s.K)
+					continue
+				}
 				if native.RowSize(typ, s.K) == 0 {
 					// a K-quant's 256-element block does not divide k (SmolLM2's 576):
 					// real files store such matrices in a 32-element fallback type
@@ -190,10 +194,17 @@ func newColdWeights(t native.Type, s Shape, coldBytes int) (*coldWeights, error)
 		}
 		w = make([]byte, 2*len(h))
 		copy(w, bytesOf(h))
-	case native.Q8_0:
+	case native.Q8_0, native.Q8_0R16:
 		w = make([]byte, native.RowSize(native.Q8_0, s.K)*s.N)
 		if err := native.QuantizeQ8_0(f, w); err != nil {
 			return nil, err
+		}
+		if t == native.Q8_0R16 { // as a model load repacks it
+			packed := make([]byte, len(w))
+			if err := native.Repack(native.Q8_0, w, s.N, s.K, packed); err != nil {
+				return nil, fmt.Errorf("bench: weight type %v: %w", t, err)
+			}
+			w = packed
 		}
 	default: // the quantized types, quantized as kiln quantize does
 		w = make([]byte, native.RowSize(t, s.K)*s.N)
