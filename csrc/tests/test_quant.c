@@ -230,6 +230,9 @@ int main(void) {
         }
         check_type(q, 3, 23, ks[nk - 1], 1);
         check_type(q, 2, 45, ks[nk - 1], 0); /* the GEMVs take up to three rows at once */
+        /* every batch size around the GEMV/GEMM switch, n with whole 16-row
+         * groups and a partial one (the GEMVs' 16-row steps and their tail) */
+        for (int64_t m = 1; m <= 8; m++) check_type(q, m, 53, ks[1], 0);
         /* the GEMMs: whole and partial row tiles, several k blocks (the legacy
          * GEMM packs 32 blocks at a time, the K-quant one 4 super-blocks),
          * more rows than one m block (180 / 192) */
