@@ -12,17 +12,14 @@
  * the reference's bits, and the GEMM's.
  *
  * The offset's share needs X's block sums: they are taken once per call
- * into the scratch, not once per 16 rows. The rows' f16 scales come from
- * scalar loads packed in general registers (a 16-lane gather cost more
- * than all the rest of a step: Q4_0 8192x2048 0.31 -> 0.22 ms in cache),
- * and the 16 rows are addressed from four pointers and the row stride so
- * the addresses stay in registers.
+ * into the scratch, not once per 16 rows. Rows and scales are addressed
+ * and loaded as quant_gemv_avx512.h says.
  *
  * W is read once, block by block across 16 rows: the 16-row group
  * GV_AHEAD groups ahead (a contiguous run of W) is prefetched into L2 a
  * step's worth of bytes per step (T1 measured faster than T0 from DRAM). */
 #include "../../kernels.h"
-#include "quant_pack_avx512.h"
+#include "quant_gemv_avx512.h"
 
 #if KILN_X86
 
@@ -33,35 +30,6 @@ _Static_assert(GV_MAXR + 1 >= KILN_MM_Q8G_MIN_M, "the GEMV covers every m below 
 #ifndef GV_AHEAD
 #define GV_AHEAD 1
 #endif
-
-/* The 16 rows of a step are addressed as q[L] + e*ws, row 4L+e (q[L] the
- * current block of row 4L): four pointers and the stride stay in registers. */
-
-/* gv_heads32: the first 32 bits (d, m) of the 16 rows' current blocks, lane
- * l = row l, packed in general registers from scalar loads: a 16-lane
- * gather costs more than all the rest of a step. */
-KILN_QP __m512i gv_heads32(const uint8_t *const q[4], size_t ws) {
-    uint64_t h[8];
-    for (int l = 0; l < 8; l++) {
-        uint32_t a, c;
-        memcpy(&a, q[l / 2] + (size_t)(2 * (l % 2)) * ws, 4);
-        memcpy(&c, q[l / 2] + (size_t)(2 * (l % 2) + 1) * ws, 4);
-        h[l] = a | (uint64_t)c << 32;
-    }
-    return _mm512_set_epi64((long long)h[7], (long long)h[6], (long long)h[5], (long long)h[4], (long long)h[3],
-                            (long long)h[2], (long long)h[1], (long long)h[0]);
-}
-
-/* gv_d16: the f16 scales d opening the 16 rows' current blocks, lane l = row l, as f32. */
-KILN_QP __m512 gv_d16(const uint8_t *const q[4], size_t ws) {
-    uint64_t h[4];
-    for (int l = 0; l < 4; l++) {
-        uint16_t d[4];
-        for (int e = 0; e < 4; e++) memcpy(&d[e], q[l] + (size_t)e * ws, 2);
-        h[l] = d[0] | (uint64_t)d[1] << 16 | (uint64_t)d[2] << 32 | (uint64_t)d[3] << 48;
-    }
-    return _mm512_cvtph_ps(_mm256_set_epi64x((long long)h[3], (long long)h[2], (long long)h[1], (long long)h[0]));
-}
 
 // y[0:MR, j0:j0+16] for the 16 W rows w0 + l*p->wstride (blocks of bsz bytes);
 // sx[r*nb + b] is offset·Σx (Q4_1/Q5_1: Σx) of X row r's block b.
@@ -80,8 +48,8 @@ KILN_QP void gv_tile(kiln_qp_legacy ty, size_t bsz, const kiln_mm *p, const uint
     for (int64_t b = 0; b < nb; b++, q[0] += bsz, q[1] += bsz, q[2] += bsz, q[3] += bsz) {
         for (pf_to += step; pf < pf_to; pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
         /* d (and m) of the 16 rows: the block's first 16 (32) bits */
-        const __m512i head = has_min ? gv_heads32(q, ws) : _mm512_setzero_si512();
-        const __m512 dw = has_min ? _mm512_cvtph_ps(_mm512_cvtepi32_epi16(head)) : gv_d16(q, ws);
+        const __m512i head = has_min ? kiln_gv_heads32(q, ws, 0) : _mm512_setzero_si512();
+        const __m512 dw = has_min ? _mm512_cvtph_ps(_mm512_cvtepi32_epi16(head)) : kiln_gv_f16x16(q, ws, 0);
         /* 4-bit types: vector e holds the raw quant bytes of rows e, 4+e, 8+e,
          * 12+e in its 128-bit lanes, low nibbles (elements 0-15) and high
          * nibbles (16-31) taken against X's two halves (kiln_qp_tree4's
@@ -105,8 +73,7 @@ KILN_QP void gv_tile(kiln_qp_legacy ty, size_t bsz, const kiln_mm *p, const uint
             }
         } else
             for (int i = 0; i < 8; i++)
-                wv[i] = kiln_qp_legacy_u2(ty, q[kiln_qp_row_lo(i) / 4] + (size_t)(kiln_qp_row_lo(i) % 4) * ws,
-                                          q[kiln_qp_row_hi(i) / 4] + (size_t)(kiln_qp_row_hi(i) % 4) * ws);
+                wv[i] = kiln_qp_legacy_u2(ty, kiln_gv_row(q, ws, kiln_qp_row_lo(i)), kiln_gv_row(q, ws, kiln_qp_row_hi(i)));
         for (int r = 0; r < MR; r++) {
             const __m256i x = _mm256_loadu_si256((const __m256i *)(p->xq + r * p->kpad + b * KILN_QK8_0));
             __m512i dot;
