@@ -61,12 +61,8 @@ void kiln_quant_rows_avx512(kiln_kernels *t, uint32_t features) {
     DQ_ROW(KILN_TYPE_Q5_K, q5_K);
     DQ_ROW(KILN_TYPE_Q6_K, q6_K);
     DQ_ROW(KILN_TYPE_IQ4_XS, iq4_xs);
-    /* Q2_K, Q3_K: the AVX2 dots stay for m below the GEMM's threshold */
-    for (int ty = KILN_TYPE_Q2_K; ty <= KILN_TYPE_Q3_K; ty++) {
-        t->types[ty].gemm = ty == KILN_TYPE_Q2_K ? kiln_mm_gemm_q2_K_avx512 : kiln_mm_gemm_q3_K_avx512;
-        t->types[ty].gemm_min_m = GEMM_MIN_M;
-        t->types[ty].gemm_variant = "avx512-vnni int8 16-column outer product (vpdpbusd)";
-    }
+    QMM_ROW(KILN_TYPE_Q2_K, q2_K, kiln_mm_gemv_q2_K_avx512, "avx512-vnni 16-row dot (vpmaddubsw + vpdpwssd, exact int32 sums)");
+    QMM_ROW(KILN_TYPE_Q3_K, q3_K, kiln_mm_gemv_q3_K_avx512, "avx512-vnni 16-row dot (vpmaddubsw + vpdpwssd, exact int32 sums)");
     QMM_ROW(KILN_TYPE_IQ4_XS, iq4_xs, kiln_mm_gemv_iq4_xs_avx512, "avx512-vnni 16-row dot (vpdpbusd, exact int32 sums)");
 }
 
