@@ -1,10 +1,11 @@
 /* quant_avx512.c — the rows of the AVX-512 kernel table for every
- * quantized type. The kernels live beside it: the decode GEMVs in
- * quant_gemv_*_avx512.c (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q4_K, Q5_K, Q6_K,
- * IQ4_XS), the prefill GEMMs in quant_gemm_*_avx512.c, the dequantizers in
- * quant_dequant_avx512.c. Q2_K and Q3_K keep the AVX2 dots for decode: no
- * AVX-512 GEMV of theirs is faster yet, and dispatch never picks a slower
- * variant. Every kernel gives the scalar reference's bits (quant.h).
+ * quantized type. The kernels live beside it: the decode GEMVs (16 W rows
+ * per step, every type) in quant_gemv_*_avx512.c, the prefill GEMMs in
+ * quant_gemm_*_avx512.c, the dequantizers in quant_dequant_avx512.c. Each
+ * GEMV measured faster than the dot it replaced (8192x2048, m = 1,
+ * 1 thread, in cache: Q6_K 1.5x, IQ4_XS 2.6x, Q3_K 2.6x, Q2_K 6x), and
+ * dispatch never picks a slower variant. Every kernel gives the scalar
+ * reference's bits (quant.h).
  * Without AVX512_VNNI the AVX-512 table keeps the AVX2 rows. */
 #include "../../kernels.h"
 #include "quant_avx2.h"

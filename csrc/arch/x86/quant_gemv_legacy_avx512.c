@@ -8,8 +8,8 @@
  * broadcast, an add tree (kiln_qp_tree16) leaves lane r = the int32 dot of
  * row r, and the offset's share offset·Σx is taken off. Those are
  * quant.h's exact sums; the float steps (block b into lane b % 8, then the
- * fixed lane sum) run once per 16 outputs, lane for lane the scalar reference's. So an output has
- * the reference's bits, and the GEMM's.
+ * fixed lane sum) run once per 16 outputs, lane for lane the scalar
+ * reference's. So an output has the reference's bits, and the GEMM's.
  *
  * The offset's share needs X's block sums: they are taken once per call
  * into the scratch, not once per 16 rows. Rows and scales are addressed
