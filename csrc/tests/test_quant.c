@@ -131,9 +131,11 @@ static void check_type(const qtype *q, int64_t m, int64_t n, int64_t k, int extr
     free(w), free(x), free(wf), free(wf_isa), free(y), free(yref), free(y1), free(y64), free(bound);
 }
 
-/* check_threads: 1 vs 2 threads give the same bits, every variant. */
-static void check_threads(const qtype *q) {
-    const int64_t m = 9, n = 67, k = q->block == 256 ? 1024 : 320;
+/* check_threads: 1 vs 2 threads give the same bits, every variant (m = 1
+ * and 3: the GEMVs, m = 9: the GEMMs; n = 67: several 16-row groups per
+ * thread and a partial one). */
+static void check_threads(const qtype *q, int64_t m) {
+    const int64_t n = 67, k = q->block == 256 ? 1024 : 320;
     uint8_t *w = t_alloc((size_t)(n * k / q->block) * q->bytes);
     float *x = t_alloc((size_t)(m * k) * 4), *y1 = t_alloc((size_t)(m * n) * 4), *y2 = t_alloc((size_t)(m * n) * 4);
     fill_blocks(q, w, n * k / q->block, 0);
@@ -148,7 +150,7 @@ static void check_threads(const qtype *q) {
         t_poison(y2, m * n);
         kiln_matmul(q->type, w, x, y2, m, n, k);
         char what[96];
-        snprintf(what, sizeof what, "%s %s: 1 vs 2 threads", q->name, kiln_isa_name(isas[v]));
+        snprintf(what, sizeof what, "%s %s m=%lld: 1 vs 2 threads", q->name, kiln_isa_name(isas[v]), (long long)m);
         t_identical(what, y1, y2, m * n);
     }
     kiln_init(0);
@@ -239,7 +241,8 @@ int main(void) {
         check_type(q, 13, 21, q->block == 256 ? 2304 : 1088, 0);
         check_type(q, 13, 16, q->block == 256 ? 2304 : 1088, 1);
         check_type(q, 197, 17, ks[0], 0);
-        check_threads(q);
+        const int64_t thread_ms[] = {1, 3, 9};
+        for (int i = 0; i < 3; i++) check_threads(q, thread_ms[i]);
     }
     check_multi();
     check_errors();
