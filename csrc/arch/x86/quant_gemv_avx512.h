@@ -43,6 +43,18 @@ KILN_QP __m512 kiln_gv_f16x16(const uint8_t *const q[4], size_t ws, size_t off) 
     return _mm512_cvtph_ps(_mm256_set_epi64x((long long)h[3], (long long)h[2], (long long)h[1], (long long)h[0]));
 }
 
+/* kiln_gv_prefetch_from: where a 16-row group's prefetch starts (W is read
+ * as one contiguous run, the run is prefetched a step's bytes per step):
+ * the next group, or KILN_GV_AHEAD_MIN bytes ahead when groups are short
+ * (k = 576: 16 rows are 5 KB, read in about the DRAM latency). */
+#ifndef KILN_GV_AHEAD_MIN
+#define KILN_GV_AHEAD_MIN 16384
+#endif
+KILN_QP const char *kiln_gv_prefetch_from(const uint8_t *w0, size_t ws) {
+    const size_t group = KILN_QP_NR * ws;
+    return (const char *)w0 + (group > KILN_GV_AHEAD_MIN ? group : KILN_GV_AHEAD_MIN);
+}
+
 /* kiln_gv_row is row j's current block (j = 4L + e). */
 #define kiln_gv_row(q, ws, j) ((q)[(j) / 4] + (size_t)((j) % 4) * (ws))
 

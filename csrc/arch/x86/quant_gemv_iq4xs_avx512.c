@@ -25,10 +25,6 @@
 enum { GVX_MAXR = 3 };
 _Static_assert(GVX_MAXR + 1 >= KILN_MM_Q8G_MIN_M, "the GEMV covers every m below the GEMM's threshold");
 
-#ifndef GVX_AHEAD
-#define GVX_AHEAD 1
-#endif
-
 /* gvx_x: X's super-block regrouped as the quant vectors (lane L of xlo[h] =
  * elements 32(4h+L) + 0..15, of xhi[h] = + 16..31) and the accumulators'
  * start: dword 0 of lane L of off[h] = -128·Σx over sub-block 4h+L. */
@@ -70,7 +66,7 @@ KILN_QP void gvx_scales(const uint8_t *const q[4], size_t ws, __m512i s[2]) {
 KILN_QP void gvx_tile(const kiln_mm *p, const uint8_t *w0, int64_t j0, const int MR) {
     const int64_t nbk = p->k / KILN_QK_K;
     const size_t ws = p->wstride, bsz = sizeof(block_iq4_xs), step = KILN_QP_NR * bsz;
-    const char *pf = (const char *)w0 + (size_t)GVX_AHEAD * KILN_QP_NR * ws, *pf_to = pf;
+    const char *pf = kiln_gv_prefetch_from(w0, ws), *pf_to = pf;
     const __m512i table = _mm512_xor_si512(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kiln_iq4nl_values)),
                                            _mm512_set1_epi8((char)0x80));
     const __m128i spread = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);

@@ -14,7 +14,7 @@
  * Add trees leave lane r = row r's exact int32 sums (quant.h), and the
  * float steps (block b into lane b % 8, the fixed lane sum) run once per
  * 16 outputs, lane for lane the scalar reference's: the same bits as the
- * dot and the GEMM. W is prefetched GV_AHEAD 16-row groups ahead. */
+ * dot and the GEMM. W is prefetched as quant_gemv_avx512.h says. */
 #include "../../kernels.h"
 #include "quant_gemv_avx512.h"
 
@@ -23,9 +23,6 @@
 enum { GVK_MAXR = 3 };
 _Static_assert(GVK_MAXR + 1 >= KILN_MM_Q8G_MIN_M, "the GEMV covers every m below the GEMM's threshold");
 
-#ifndef GV_AHEAD
-#define GV_AHEAD 1
-#endif
 #ifndef GV_HINT
 #define GV_HINT _MM_HINT_T0
 #endif
@@ -93,7 +90,7 @@ KILN_QP void gvk_tile(int q5, size_t bsz, const kiln_mm *p, const uint8_t *w0, i
     const int64_t nbk = p->k / KILN_QK_K;
     const size_t step = KILN_QP_NR * bsz;
     const size_t ws = p->wstride;
-    const char *pf = (const char *)w0 + (size_t)GV_AHEAD * KILN_QP_NR * ws, *pf_to = pf;
+    const char *pf = kiln_gv_prefetch_from(w0, ws), *pf_to = pf;
     _Alignas(64) float acc[GVK_MAXR][KILN_QP_ACC];
     for (int r = 0; r < MR; r++) memset(acc[r], 0, sizeof acc[r]);
     __m512i pick[4];

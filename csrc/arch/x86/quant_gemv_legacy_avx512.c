@@ -15,9 +15,8 @@
  * into the scratch, not once per 16 rows. Rows and scales are addressed
  * and loaded as quant_gemv_avx512.h says.
  *
- * W is read once, block by block across 16 rows: the 16-row group
- * GV_AHEAD groups ahead (a contiguous run of W) is prefetched into L2 a
- * step's worth of bytes per step (T1 measured faster than T0 from DRAM). */
+ * W is read once, block by block across 16 rows, and prefetched into L2
+ * (kiln_gv_prefetch_from; T1 measured faster than T0 from DRAM). */
 #include "../../kernels.h"
 #include "quant_gemv_avx512.h"
 
@@ -25,11 +24,6 @@
 
 enum { GV_MAXR = 3 };
 _Static_assert(GV_MAXR + 1 >= KILN_MM_Q8G_MIN_M, "the GEMV covers every m below the GEMM's threshold");
-
-/* How many 16-row groups ahead W is prefetched. */
-#ifndef GV_AHEAD
-#define GV_AHEAD 1
-#endif
 
 // y[0:MR, j0:j0+16] for the 16 W rows w0 + l*p->wstride (blocks of bsz bytes);
 // sx[r*nb + b] is offset·Σx (Q4_1/Q5_1: Σx) of X row r's block b.
@@ -40,7 +34,7 @@ KILN_QP void gv_tile(kiln_qp_legacy ty, size_t bsz, const kiln_mm *p, const uint
     const int offset = kiln_qp_offset(ty), has_min = ty == KILN_QP_Q4_1 || ty == KILN_QP_Q5_1;
     const int nib4 = ty == KILN_QP_Q4_0 || ty == KILN_QP_Q4_1 || ty == KILN_QP_IQ4_NL;
     const size_t step = KILN_QP_NR * bsz;
-    const char *pf = (const char *)w0 + (size_t)GV_AHEAD * KILN_QP_NR * ws, *pf_to = pf;
+    const char *pf = kiln_gv_prefetch_from(w0, ws), *pf_to = pf;
     _Alignas(64) float acc[GV_MAXR][KILN_QP_ACC];
     for (int r = 0; r < MR; r++) memset(acc[r], 0, sizeof acc[r]);
     const uint8_t *q[4]; /* block b of rows 0, 4, 8, 12 */

@@ -24,10 +24,6 @@
 enum { GV23_MAXR = 3 };
 _Static_assert(GV23_MAXR + 1 >= KILN_MM_Q8G_MIN_M, "the GEMV covers every m below the GEMM's threshold");
 
-#ifndef GV23_AHEAD
-#define GV23_AHEAD 1
-#endif
-
 /* gv23_quants: the super-block's 256 unsigned quants in element order, 64
  * per zmm (u[v] = elements 64v..64v+63): element 128h + 32j + l is bits
  * 2j, 2j+1 of qs[32h + l] (Q3_K: | bit 4h+j of hmask[l] << 2). */
@@ -75,7 +71,7 @@ KILN_QP __m256i gv23_q3_scales(const uint8_t *blk) {
 KILN_QP void gv23_tile(int q3, const kiln_mm *p, const uint8_t *w0, int64_t j0, const int MR) {
     const int64_t nbk = p->k / KILN_QK_K;
     const size_t ws = p->wstride, bsz = q3 ? sizeof(block_q3_K) : sizeof(block_q2_K), step = KILN_QP_NR * bsz;
-    const char *pf = (const char *)w0 + (size_t)GV23_AHEAD * KILN_QP_NR * ws, *pf_to = pf;
+    const char *pf = kiln_gv_prefetch_from(w0, ws), *pf_to = pf;
     _Alignas(64) float acc[GV23_MAXR][KILN_QP_ACC];
     for (int r = 0; r < MR; r++) memset(acc[r], 0, sizeof acc[r]);
     const uint8_t *q[4]; /* block b of rows 0, 4, 8, 12 */

@@ -32,9 +32,6 @@
 enum { GV6_MAXR = 3 };
 _Static_assert(GV6_MAXR + 1 >= KILN_MM_Q8G_MIN_M, "the GEMV covers every m below the GEMM's threshold");
 
-#ifndef GV6_AHEAD
-#define GV6_AHEAD 1
-#endif
 #ifndef GV6_HINT
 #define GV6_HINT _MM_HINT_T1
 #endif
@@ -83,7 +80,7 @@ KILN_QP void gv6_scales(const uint8_t *blk, __m512i s[4]) {
 KILN_QP void gv6_tile(const kiln_mm *p, const uint8_t *w0, int64_t j0, const int MR) {
     const int64_t nbk = p->k / KILN_QK_K;
     const size_t ws = p->wstride, bsz = sizeof(block_q6_K), step = KILN_QP_NR * bsz;
-    const char *pf = (const char *)w0 + (size_t)GV6_AHEAD * KILN_QP_NR * ws, *pf_to = pf;
+    const char *pf = kiln_gv_prefetch_from(w0, ws), *pf_to = pf;
     _Alignas(64) float acc[GV6_MAXR][KILN_QP_ACC];
     for (int r = 0; r < MR; r++) memset(acc[r], 0, sizeof acc[r]);
     const uint8_t *q[4]; /* block b of rows 0, 4, 8, 12 */
