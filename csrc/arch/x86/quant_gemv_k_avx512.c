@@ -14,28 +14,31 @@
  * Add trees leave lane r = row r's exact int32 sums (quant.h), and the
  * float steps (block b into lane b % 8, the fixed lane sum) run once per
  * 16 outputs, lane for lane the scalar reference's: the same bits as the
- * dot and the GEMM. W is prefetched as quant_gemv_avx512.h says. */
+ * dot and the GEMM. W is prefetched GV_AHEAD 16-row groups ahead. */
 #include "../../kernels.h"
-#include "quant_gemv_avx512.h"
+#include "quant_pack_avx512.h"
 
 #if KILN_X86
 
 enum { GVK_MAXR = 3 };
 _Static_assert(GVK_MAXR + 1 >= KILN_MM_Q8G_MIN_M, "the GEMV covers every m below the GEMM's threshold");
 
+#ifndef GV_AHEAD
+#define GV_AHEAD 1
+#endif
 #ifndef GV_HINT
 #define GV_HINT _MM_HINT_T0
 #endif
 
 /* scales_mins4 unpacks the 12 scale bytes of four rows' blocks (row 4L+e
- * of the group in 128-bit lane L; rows as quant_gemv_avx512.h) with llama.cpp's
+ * of the group in 128-bit lane L; blk[j] is row j's block) with llama.cpp's
  * 32-bit masks, lane by lane: bytes 0-7 of lane L are that row's eight
  * scales, bytes 8-15 its eight mins. */
-KILN_QP __m512i scales_mins4(const uint8_t *const q[4], size_t ws, int e) {
-    __m512i a = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(q[0] + (size_t)e * ws + 4)));
-    a = _mm512_inserti32x4(a, _mm_loadu_si128((const __m128i *)(q[1] + (size_t)e * ws + 4)), 1);
-    a = _mm512_inserti32x4(a, _mm_loadu_si128((const __m128i *)(q[2] + (size_t)e * ws + 4)), 2);
-    a = _mm512_inserti32x4(a, _mm_loadu_si128((const __m128i *)(q[3] + (size_t)e * ws + 4)), 3);
+KILN_QP __m512i scales_mins4(const uint8_t *const blk[KILN_QP_NR], int e) {
+    __m512i a = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(blk[e] + 4)));
+    a = _mm512_inserti32x4(a, _mm_loadu_si128((const __m128i *)(blk[4 + e] + 4)), 1);
+    a = _mm512_inserti32x4(a, _mm_loadu_si128((const __m128i *)(blk[8 + e] + 4)), 2);
+    a = _mm512_inserti32x4(a, _mm_loadu_si128((const __m128i *)(blk[12 + e] + 4)), 3);
     /* dwords u0 u1 u2 of each lane: out = [u0 & k1, (u2 & k2) | ((u0 >> 6) & k3) << 4,
      *                                      u1 & k1, ((u2 >> 4) & k2) | ((u1 >> 6) & k3) << 4] */
     const __m512i pv = _mm512_shuffle_epi32(a, (_MM_PERM_ENUM)0x98); /* [u0, u2, u1, u2] */
@@ -86,24 +89,27 @@ KILN_QP void scale_pick(__m512i pick[4]) {
 }
 
 // y[0:MR, j0:j0+16] for W rows rows[0:16] (Q4_K or Q5_K blocks of bsz bytes).
-KILN_QP void gvk_tile(int q5, size_t bsz, const kiln_mm *p, const uint8_t *w0, int64_t j0, const int MR) {
+KILN_QP void gvk_tile(int q5, size_t bsz, const kiln_mm *p, const uint8_t *const rows[KILN_QP_NR], int64_t j0,
+                      int nvalid, const int MR) {
     const int64_t nbk = p->k / KILN_QK_K;
     const size_t step = KILN_QP_NR * bsz;
-    const size_t ws = p->wstride;
-    const char *pf = kiln_gv_prefetch_from(w0, ws), *pf_to = pf;
+    const char *pf = (const char *)rows[0] + (size_t)GV_AHEAD * KILN_QP_NR * p->wstride, *pf_to = pf;
     _Alignas(64) float acc[GVK_MAXR][KILN_QP_ACC];
     for (int r = 0; r < MR; r++) memset(acc[r], 0, sizeof acc[r]);
+    int32_t off32[KILN_QP_NR];
+    for (int l = 0; l < KILN_QP_NR; l++) off32[l] = (int32_t)(rows[l] - rows[0]);
+    const __m512i offs = _mm512_loadu_si512(off32);
     __m512i pick[4];
     scale_pick(pick);
-    const uint8_t *q[4]; /* block b of rows 0, 4, 8, 12 */
-    for (int L = 0; L < 4; L++) q[L] = w0 + (size_t)(4 * L) * ws;
-    for (int64_t b = 0; b < nbk; b++, q[0] += bsz, q[1] += bsz, q[2] += bsz, q[3] += bsz) {
+    for (int64_t b = 0; b < nbk; b++) {
         for (pf_to += step; pf < pf_to; pf += 64) _mm_prefetch(pf, GV_HINT);
-        const __m512i head = kiln_gv_heads32(q, ws, 0);
+        const __m512i head = _mm512_i32gather_epi32(offs, rows[0] + b * bsz, 1);
         const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(head));
         const __m512 dmw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(head, 16)));
+        const uint8_t *blk[KILN_QP_NR];
+        for (int l = 0; l < KILN_QP_NR; l++) blk[l] = rows[l] + b * bsz;
         __m512i scm[4]; /* row 4L+e's scales and mins in lane L of scm[e] */
-        for (int e = 0; e < 4; e++) scm[e] = scales_mins4(q, ws, e);
+        for (int e = 0; e < 4; e++) scm[e] = scales_mins4(blk, e);
         __m512i scr[KILN_QP_NR]; /* row j's scales in every lane */
         for (int j = 0; j < KILN_QP_NR; j++) scr[j] = _mm512_shuffle_i64x2(scm[j % 4], scm[j % 4], (j / 4) * 0x55);
         for (int r = 0; r < MR; r++) {
@@ -119,8 +125,7 @@ KILN_QP void gvk_tile(int q5, size_t bsz, const kiln_mm *p, const uint8_t *w0, i
             __m512i v[8];
             for (int i = 0; i < 8; i++) {
                 const int a = kiln_qp_row_lo(i), c = kiln_qp_row_hi(i);
-                const __m512i ta = row_sum(kiln_gv_row(q, ws, a), q5, scr[a], xv, pick),
-                              tc = row_sum(kiln_gv_row(q, ws, c), q5, scr[c], xv, pick);
+                const __m512i ta = row_sum(blk[a], q5, scr[a], xv, pick), tc = row_sum(blk[c], q5, scr[c], xv, pick);
                 v[i] = _mm512_add_epi32(_mm512_shuffle_i64x2(ta, tc, 0x44), _mm512_shuffle_i64x2(ta, tc, 0xEE));
             }
             const __m512i sumi = kiln_qp_tree16(v);
@@ -139,29 +144,32 @@ KILN_QP void gvk_tile(int q5, size_t bsz, const kiln_mm *p, const uint8_t *w0, i
             _mm512_store_ps(lane, f);
         }
     }
-    for (int r = 0; r < MR; r++) kiln_qp_store_rows(acc[r], 1, p->y + r * p->n + j0, p->n, KILN_QP_NR);
+    for (int r = 0; r < MR; r++) kiln_qp_store_rows(acc[r], 1, p->y + r * p->n + j0, p->n, nvalid);
 }
 
-// y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W rows Q4_K (q5 = 0) or Q5_K. Whole
-// 16-row groups run here; the rows of a last partial group take the dot.
+// y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W rows Q4_K (q5 = 0) or Q5_K.
 KILN_QP void gvk_gemv(int q5, const kiln_mm *p, int64_t n0, int64_t n1) {
     const size_t bsz = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
-    const kiln_qdot_fn dot = q5 ? kiln_dot_q5_K_avx2 : kiln_dot_q4_K_avx2;
-    const int64_t nbk = p->k / KILN_QK_K, full = n0 + (n1 - n0) / KILN_QP_NR * KILN_QP_NR;
+    if (p->wstride > (size_t)(INT32_MAX / KILN_QP_NR)) { /* 16 rows' offsets must fit the gather's int32 */
+        kiln_mm_qdot(p, n0, n1, q5 ? kiln_dot_q5_K_avx2 : kiln_dot_q4_K_avx2, NULL);
+        return;
+    }
+    const int64_t nbk = p->k / KILN_QK_K;
     for (int64_t i0 = 0; i0 < p->m; i0 += GVK_MAXR) {
         kiln_mm q = *p;
         q.m = p->m - i0 < GVK_MAXR ? p->m - i0 : GVK_MAXR;
         q.xk = (const block_q8_K *)p->xk + i0 * nbk;
         q.y = p->y + i0 * p->n;
-        for (int64_t j0 = n0; j0 < full; j0 += KILN_QP_NR) {
-            const uint8_t *w0 = (const uint8_t *)q.w + (size_t)j0 * q.wstride;
+        for (int64_t j0 = n0; j0 < n1; j0 += KILN_QP_NR) {
+            const int nvalid = n1 - j0 >= KILN_QP_NR ? KILN_QP_NR : (int)(n1 - j0);
+            const uint8_t *rows[KILN_QP_NR];
+            kiln_qp_rows(&q, j0, nvalid, rows);
             switch (q.m) {
-            case 3: gvk_tile(q5, bsz, &q, w0, j0, 3); break;
-            case 2: gvk_tile(q5, bsz, &q, w0, j0, 2); break;
-            default: gvk_tile(q5, bsz, &q, w0, j0, 1); break;
+            case 3: gvk_tile(q5, bsz, &q, rows, j0, nvalid, 3); break;
+            case 2: gvk_tile(q5, bsz, &q, rows, j0, nvalid, 2); break;
+            default: gvk_tile(q5, bsz, &q, rows, j0, nvalid, 1); break;
             }
         }
-        if (full < n1) kiln_mm_qdot(&q, full, n1, dot, NULL);
     }
 }
 
