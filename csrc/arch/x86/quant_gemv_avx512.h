@@ -1,6 +1,7 @@
-/* quant_gemv_avx512.h — what the AVX-512 VNNI GEMVs of the quantized types
- * (quant_gemv_*_avx512.c) share: how a step's 16 W rows are addressed and
- * how their block scales are loaded.
+/* quant_gemv_avx512.h — what the AVX-512 VNNI GEMVs of the legacy types,
+ * Q2_K, Q3_K, Q6_K and IQ4_XS (quant_gemv_{legacy,q23k,q6k,iq4xs}_avx512.c)
+ * share: how a step's 16 W rows are addressed, how their block scales are
+ * loaded, how far ahead W is prefetched.
  *
  * A step reads block b of 16 consecutive W rows. They are addressed as
  * q[L] + e*ws, row 4L+e (q[L] = block b of row 4L, ws = the row stride):
