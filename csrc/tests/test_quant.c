@@ -235,6 +235,7 @@ int main(void) {
         /* every batch size around the GEMV/GEMM switch, n with whole 16-row
          * groups and a partial one (the GEMVs' 16-row steps and their tail) */
         for (int64_t m = 1; m <= 8; m++) check_type(q, m, 53, ks[1], 0);
+        check_type(q, 2, 21, q->block == 256 ? 4352 : 4128, 0); /* long rows (Q6_K's GEMV hands k > 4096 to its dot) */
         /* the GEMMs: whole and partial row tiles, several k blocks (the legacy
          * GEMM packs 32 blocks at a time, the K-quant one 4 super-blocks),
          * more rows than one m block (180 / 192) */
