@@ -322,6 +322,10 @@ void kiln_dequantize_q6_K_avx512(const void *x, float *y, int64_t n);
 void kiln_dequantize_iq4_xs_avx512(const void *x, float *y, int64_t n);
 void kiln_mm_gemv_q4_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_gemv_q5_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_q6_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_iq4_xs_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_q2_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemv_q3_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 #endif
 
 /* ---- the dot-per-output loop nest --------------------------------------- */

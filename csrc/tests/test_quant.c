@@ -196,10 +196,12 @@ static void check_threads_m(const qtype *q, int64_t m) {
     free(w), free(x), free(y1), free(y2);
 }
 
-/* check_threads: 1 vs 2 threads, a GEMV and a GEMM. */
+/* check_threads: 1 vs 2 threads, the GEMVs (m = 1 and 3) and a GEMM (m = 9);
+ * n = 67 gives several 16-row groups per thread and a partial one. */
 static void check_threads(const qtype *q) {
-    for (int64_t m = 3; m <= 9; m += 6) /* a GEMV of three rows, a GEMM */
-        check_threads_m(q, m);
+    const int64_t ms[] = {1, 3, 9};
+    for (int i = 0; i < 3; i++)
+        check_threads_m(q, ms[i]);
 }
 
 /* check_multi: Q8_0, Q4_0, Q4_K and Q6_K outputs over one X in one
@@ -295,6 +297,10 @@ int main(void) {
         }
         check_type(q, 3, 23, ks[nk - 1], 1);
         check_type(q, 2, 45, ks[nk - 1], 0); /* the GEMVs take up to three rows at once */
+        /* every batch size around the GEMV/GEMM switch, n with whole 16-row
+         * groups and a partial one (the GEMVs' 16-row steps and their tail) */
+        for (int64_t m = 1; m <= 8; m++) check_type(q, m, 53, ks[1], 0);
+        check_type(q, 2, 21, q->block == 256 ? 4352 : 4128, 0); /* long rows (Q6_K's GEMV hands k > 4096 to its dot) */
         /* the GEMMs: whole and partial row tiles, several k blocks (the legacy
          * GEMM packs 32 blocks at a time, the K-quant one 4 super-blocks),
          * more rows than one m block (180 / 192) */
