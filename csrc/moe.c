@@ -25,7 +25,6 @@
  * bit that of the per-expert path, whatever the batch around a row and the
  * thread count. */
 #include "kernels.h"
-#include "moe.h"
 #include "quant.h"
 
 #include <stdatomic.h>
@@ -74,7 +73,6 @@ typedef struct {
     block_q8_K *hk;    /* [t*k, f/256] SwiGLU rows quantized */
     float *out;        /* [t*k, d] expert outputs */
     float *scratch;    /* KILN_MM_SCRATCH_FLOATS per thread */
-    kiln_mm_kernel q6_gemv; /* the 16-row Q6_K GEMV where the ISA has it (moe.h), else NULL */
     /* work */
     int64_t chunk[3], chunks[3]; /* columns per chunk and chunks per expert matrix */
     int64_t items[PH_COUNT];
@@ -98,7 +96,6 @@ static void run_mm(const moe_task *t, int wk, int64_t g, int64_t c, float *scrat
     const int64_t n0 = c * t->chunk[wk], n1 = n0 + t->chunk[wk] < n ? n0 + t->chunk[wk] : n;
     const kiln_type_kernels *row = &t->kt->types[p.wtype];
     kiln_mm_kernel fn = cnt > MOE_GEMV_MAX_M && cnt >= row->gemm_min_m ? row->gemm : row->gemv;
-    if (fn == row->gemv && p.wtype == KILN_TYPE_Q6_K && t->q6_gemv) fn = t->q6_gemv;
     fn(&p, n0, n1, scratch);
 }
 
@@ -181,10 +178,6 @@ int kiln_moe_ffn(const kiln_moe_shape *s, const void *gate, const void *up, cons
     int rc = kiln_ensure_init();
     if (rc != KILN_OK) return rc;
     moe_task t = {.kt = kiln_kernels_active(), .d = d, .f = f, .t = nt, .k = k, .x = x, .weight = weight, .y = y};
-#if KILN_X86
-    if (kiln_active_isa() == KILN_ISA_AVX512 && (kiln_cpu_features() & KILN_CPU_AVX512VNNI))
-        t.q6_gemv = kiln_moe_gemv_q6_K_avx512;
-#endif
     const int types[3] = {s->gate_type, s->up_type, s->down_type};
     const void *ws[3] = {gate, up, down};
     for (int wk = 0; wk < 3; wk++) {
