@@ -59,5 +59,19 @@ KILN_QP const char *kiln_gv_prefetch_from(const uint8_t *w0, size_t ws) {
 /* kiln_gv_row is row j's current block (j = 4L + e). */
 #define kiln_gv_row(q, ws, j) ((q)[(j) / 4] + (size_t)((j) % 4) * (ws))
 
+/* The super-block GEMVs (Q2_K, Q3_K, Q6_K, IQ4_XS) keep, per X row, eight
+ * partial vectors of a block's 16 row sums: kiln_gv_part stores one from
+ * the two halves t0, t1 of a sub-block pair, kiln_gv_sum16 adds the eight
+ * into the 16 rows' exact int32 block sums (kiln_qp_tree16's fixed order). */
+KILN_QP void kiln_gv_part(int32_t *dst, __m512i t0, __m512i t1) {
+    _mm512_store_si512(dst, _mm512_add_epi32(_mm512_shuffle_i64x2(t0, t1, 0x44), _mm512_shuffle_i64x2(t0, t1, 0xEE)));
+}
+
+KILN_QP __m512i kiln_gv_sum16(const int32_t part[8][KILN_QP_NR]) {
+    __m512i v[8];
+    for (int i = 0; i < 8; i++) v[i] = _mm512_load_si512(part[i]);
+    return kiln_qp_tree16(v);
+}
+
 #endif /* KILN_X86 */
 #endif /* KILN_QUANT_GEMV_AVX512_H */

@@ -126,21 +126,17 @@ KILN_QP void gv23_tile(int q3, const kiln_mm *p, const uint8_t *w0, int64_t j0, 
                 }
             }
             for (int r = 0; r < MR; r++) {
-                _mm512_store_si512(part[r][i], _mm512_add_epi32(_mm512_shuffle_i64x2(t[r][0], t[r][1], 0x44),
-                                                                _mm512_shuffle_i64x2(t[r][0], t[r][1], 0xEE)));
+                kiln_gv_part(part[r][i], t[r][0], t[r][1]);
                 if (!q3) _mm512_store_si512(mpart[r][i], _mm512_inserti64x4(_mm512_castsi256_si512(mt[r][0]), mt[r][1], 1));
             }
         }
         for (int r = 0; r < MR; r++) {
-            __m512i v[8];
-            for (int i = 0; i < 8; i++) v[i] = _mm512_load_si512(part[r][i]);
-            const __m512i sumi = kiln_qp_tree16(v);
+            const __m512i sumi = kiln_gv_sum16(part[r]);
             const __m512 dx = _mm512_set1_ps(((const block_q8_K *)p->xk)[r * nbk + b].d);
             float *lane = acc[r] + (b % 8) * KILN_QP_NR;
             __m512 f = _mm512_add_ps(_mm512_load_ps(lane), _mm512_mul_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(sumi)));
             if (!q3) {
-                for (int i = 0; i < 8; i++) v[i] = _mm512_load_si512(mpart[r][i]);
-                const __m512i summ = kiln_qp_tree16(v);
+                const __m512i summ = kiln_gv_sum16(mpart[r]);
                 f = _mm512_sub_ps(f, _mm512_mul_ps(_mm512_mul_ps(dmw, dx), _mm512_cvtepi32_ps(summ)));
             }
             _mm512_store_ps(lane, f);
