@@ -44,19 +44,7 @@ func TestFusedMatmulsBitIdentical(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			fused := loadModel(t, c.path, c.opts...)
 			separate := loadModel(t, c.path, append(c.opts, withSeparateMatmuls())...)
-			for _, threads := range []int{1, 2} {
-				if err := native.Init(threads); err != nil {
-					t.Fatal(err)
-				}
-				got, want := twoSeqLogits(t, fused), twoSeqLogits(t, separate)
-				for step := range want {
-					for i := range want[step] {
-						if math.Float32bits(got[step][i]) != math.Float32bits(want[step][i]) {
-							t.Fatalf("threads=%d step %d logit %d: fused %v, separate %v", threads, step, i, got[step][i], want[step][i])
-						}
-					}
-				}
-			}
+			requireSameLogits(t, "fused", fused, "separate", separate, twoSeqLogits)
 		})
 	}
 }
@@ -64,11 +52,16 @@ func TestFusedMatmulsBitIdentical(t *testing.T) {
 // twoSeqLogits runs a 5-token prefill next to a 3-token one, then a decode
 // of each, and returns the logits of both steps.
 func twoSeqLogits(t *testing.T, m *Model) [][]float32 {
+	return seqPairLogits(t, m, []int32{1, 403, 407, 261, 378, 9})
+}
+
+// seqPairLogits is twoSeqLogits with the first sequence's six tokens given.
+func seqPairLogits(t *testing.T, m *Model, first []int32) [][]float32 {
 	kv, err := m.NewKVCache(8, 4, native.F32)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := seqRun{tokens: []int32{1, 403, 407, 261, 378, 9}, blocks: []int32{5, 1}}
+	a := seqRun{tokens: first, blocks: []int32{5, 1}}
 	b := seqRun{tokens: []int32{1, 20, 21, 22}, blocks: []int32{0}}
 	var out [][]float32
 	for _, st := range [][2][2]int{{{0, 5}, {0, 3}}, {{5, 6}, {3, 4}}} {
@@ -82,4 +75,23 @@ func twoSeqLogits(t *testing.T, m *Model) [][]float32 {
 		out = append(out, logits)
 	}
 	return out
+}
+
+// requireSameLogits fails unless run gives bit-identical logits for models a
+// and b at 1 and 2 threads.
+func requireSameLogits(t *testing.T, aName string, a *Model, bName string, b *Model, run func(*testing.T, *Model) [][]float32) {
+	t.Helper()
+	for _, threads := range []int{1, 2} {
+		if err := native.Init(threads); err != nil {
+			t.Fatal(err)
+		}
+		got, want := run(t, a), run(t, b)
+		for step := range want {
+			for i := range want[step] {
+				if math.Float32bits(got[step][i]) != math.Float32bits(want[step][i]) {
+					t.Fatalf("threads=%d step %d logit %d: %s %v, %s %v", threads, step, i, aName, got[step][i], bName, want[step][i])
+				}
+			}
+		}
+	}
 }
