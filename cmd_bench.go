@@ -126,11 +126,7 @@ func newBenchKernelsCommand() *cobra.Command {
 			o.Types = nil
 			for _, name := range strings.Split(types, ",") {
 				name = strings.TrimSpace(name)
-				if strings.EqualFold(name, native.Q8_0R16.String()) {
-					o.Types = append(o.Types, native.Q8_0R16) // not a file type, so not ParseType's
-					continue
-				}
-				t, err := native.ParseType(name)
+				t, err := native.ParseKernelType(name) // file types and the repacked ones
 				if err != nil {
 					return fmt.Errorf("--types: %w", err)
 				}

@@ -1,7 +1,7 @@
 /* kernels.c — the per-ISA kernel tables (kernels.h): type traits, filling
  * the tables once, the active table, and kiln_kernel_info, which names the
  * variant each kernel of the active table uses. */
-#include "kernels.h"
+#include "repack.h"
 
 #include <stdatomic.h>
 
@@ -50,16 +50,16 @@ void kiln_kernels_init(uint32_t features) {
     kiln_kernels_fill_avx512(&g_tables[KILN_ISA_AVX512], features);
     /* AVX2 and AVX-512 read Q8_0_R16 directly in their GEMV (AVX-512 without
      * VNNI runs the AVX2 Q8_0 kernels, so the AVX2 one); the scalar table unpacks it */
-    kiln_mm_q8r_fill(&g_tables[KILN_ISA_SCALAR], NULL, NULL);
+    kiln_mm_r16_fill(&g_tables[KILN_ISA_SCALAR], KILN_TYPE_Q8_0_R16, NULL, NULL);
     static const char avx2_variant[] = "avx2 16-row groups, read in order (maddubs, exact int32 sums)";
-    kiln_mm_q8r_fill(&g_tables[KILN_ISA_AVX2], kiln_mm_q8r_gemv_avx2, avx2_variant);
+    kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX2], KILN_TYPE_Q8_0_R16, kiln_mm_q8r_gemv_avx2, avx2_variant);
     if (features & KILN_CPU_AVX512VNNI)
-        kiln_mm_q8r_fill(&g_tables[KILN_ISA_AVX512], kiln_mm_q8r_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
+        kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX512], KILN_TYPE_Q8_0_R16, kiln_mm_q8r_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
     else
-        kiln_mm_q8r_fill(&g_tables[KILN_ISA_AVX512], kiln_mm_q8r_gemv_avx2, avx2_variant);
+        kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX512], KILN_TYPE_Q8_0_R16, kiln_mm_q8r_gemv_avx2, avx2_variant);
 #else
     (void)features;
-    kiln_mm_q8r_fill(&g_tables[KILN_ISA_SCALAR], NULL, NULL);
+    kiln_mm_r16_fill(&g_tables[KILN_ISA_SCALAR], KILN_TYPE_Q8_0_R16, NULL, NULL);
     for (int isa = KILN_ISA_SCALAR + 1; isa < KILN_ISA_COUNT; isa++) g_tables[isa] = g_tables[KILN_ISA_SCALAR];
 #endif
     atomic_store_explicit(&g_filled, 1, memory_order_release);

@@ -21,8 +21,9 @@
 #include "matmul.h"
 #include "ops.h"
 
-/* One more than the largest GGUF type id a table can hold a row for. */
-#define KILN_TYPE_SLOTS 41
+/* One more than the largest type id a table can hold a row for (GGUF's and
+ * the repacked types from 40 on). */
+#define KILN_TYPE_SLOTS 48
 
 /* kiln_type_traits are the ISA-independent facts of a weight type. */
 typedef struct {
@@ -86,10 +87,6 @@ KILN_INLINE const kiln_type_kernels *kiln_kernels_row(const kiln_kernels *t, int
     return &t->types[type];
 }
 
-/* kiln_mm_q8r_fill sets t's Q8_0_R16 row from its Q8_0 row (matmul_q8r.c):
- * direct_gemv reads the repacked groups itself (NULL: unpack, then t's
- * Q8_0 kernels); the GEMM always unpacks. */
-void kiln_mm_q8r_fill(kiln_kernels *t, kiln_mm_kernel direct_gemv, const char *direct_variant);
 
 /* kiln_kernels_init fills every table this CPU can run (once; kiln_init calls it). */
 void kiln_kernels_init(uint32_t features);

@@ -10,7 +10,7 @@
  * disjoint runs of W (the dominant traffic) and an output never depends on
  * the split (see matmul.h for the arithmetic rule). Which kernels run is
  * the active ISA's kernel table's (kernels.h): the row of each weight type. */
-#include "kernels.h"
+#include "repack.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -177,7 +177,7 @@ static int check_out(const kiln_kernels *kt, const kiln_matmul_out *o, int64_t m
     const int rc = check_dims(m, o->n, k);
     if (rc != KILN_OK) return rc;
     if (k % tr->block) return KILN_ERR_ALIGN;
-    if (o->wtype == KILN_TYPE_Q8_0_R16 && o->n % KILN_Q8R_ROWS) return KILN_ERR_ALIGN; /* whole groups */
+    if (kiln_r16_format_of(o->wtype) && o->n % KILN_R16_ROWS) return KILN_ERR_ALIGN; /* whole groups */
     return KILN_OK;
 }
 
@@ -209,12 +209,13 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
         .q8row = q8row,
     };
     const int nth = kiln_threads_for(m * n_total * k, KILN_MM_MIN_MACS_PER_THREAD);
-    /* a Q8_0_R16 output on the portable path unpacks runs of rows after the kernel scratch */
+    /* a repacked output on the portable path unpacks runs of rows after the kernel scratch */
     t.scratch_floats = KILN_MM_SCRATCH_FLOATS;
     for (int i = 0; i < count; i++) {
         const kiln_type_kernels *row = &kt->types[outs[i].wtype];
-        if (outs[i].wtype == KILN_TYPE_Q8_0_R16 && (m >= row->gemm_min_m ? row->gemm : row->gemv) == kiln_mm_q8r_unpacked)
-            t.scratch_floats = KILN_MM_SCRATCH_FLOATS + (kiln_mm_q8r_unpack_bytes(k) + 63) / 64 * 16;
+        if ((m >= row->gemm_min_m ? row->gemm : row->gemv) != kiln_mm_r16_unpacked) continue;
+        const size_t floats = KILN_MM_SCRATCH_FLOATS + (kiln_mm_r16_unpack_bytes(outs[i].wtype, k) + 63) / 64 * 16;
+        t.scratch_floats = floats > t.scratch_floats ? floats : t.scratch_floats;
     }
 
     /* scratch layout: [nth accumulator areas][X quants m*kpad][X scales m*kpad/32]

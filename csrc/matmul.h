@@ -154,15 +154,8 @@ void kiln_mm_q8v_gemm_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *sc
 void kiln_mm_q8v_layout_avx512(const kiln_mm *p, int64_t r0, int64_t r1);
 
 /* Q8_0_R16 (repacked Q8_0, layout in kiln.h and matmul_q8r.c). */
-#define KILN_Q8R_ROWS 16          /* W rows per group */
+#define KILN_Q8R_ROWS 16          /* W rows per group (KILN_R16_ROWS of repack.h) */
 #define KILN_Q8R_PAIR_BYTES 1088  /* one block pair of a group: 64 bytes of scales, 2 x 512 of quants */
-#define KILN_Q8R_UNPACK_ROWS 64   /* rows the portable path unpacks at a time */
-/* kiln_mm_q8r_unpacked (matmul_q8r.c): any table's Q8_0_R16 kernel by
- * unpacking KILN_Q8R_UNPACK_ROWS rows at a time into the area after the
- * kernel scratch (kiln_mm_q8r_unpack_bytes(k) bytes, which matmul.c adds per
- * thread for Q8_0_R16 outputs), then the table's Q8_0 GEMV or GEMM. */
-void kiln_mm_q8r_unpacked(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
-size_t kiln_mm_q8r_unpack_bytes(int64_t k);
 /* kiln_mm_q8r_gemv_avx512_vnni (matmul_q8r_avx512.c) and kiln_mm_q8r_gemv_avx2
  * (matmul_q8r_avx2.c, no VNNI) read the groups directly. */
 void kiln_mm_q8r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);

@@ -3,7 +3,7 @@ package native
 import "runtime"
 
 // RepackType is the type Repack makes of t when the active kernel variant
-// reads it faster than t itself (today Q8_0 -> Q8_0R16 on AVX2 and AVX-512);
+// reads it faster than t itself (e.g. Q8_0 -> Q8_0R16 on AVX2 and AVX-512);
 // false when there is none.
 func RepackType(t Type) (Type, bool) {
 	if err := load(); err != nil {
@@ -16,23 +16,30 @@ func RepackType(t Type) (Type, bool) {
 	return Type(r), true
 }
 
-// Repack writes w, n rows of k elements of type t (Q8_0, GGUF layout), into
-// out as Q8_0R16: len(out) >= n*RowSize(t, k), n a multiple of 16 and k of
-// 64. Runs on the kernel thread pool.
+// Repack writes w, n rows of k elements of type t (GGUF layout), into out
+// as t's repacked type r (the one RepackType names, whichever the active
+// variant is): len(out) >= n*RowSize(r, k), n a multiple of 16 and k a whole
+// number of r's blocks. Runs on the kernel thread pool.
 func Repack(t Type, w []byte, n, k int, out []byte) error {
 	const op = "repack"
 	if n <= 0 || k <= 0 {
 		return argError(op, ErrSize, "n=%d k=%d must be positive", n, k)
 	}
-	if t != Q8_0 {
-		return argError(op, ErrType, "type %v (only q8_0 has a repacked layout)", t)
+	r := Type(-1)
+	for _, ri := range repackedInfos {
+		if ri.source == t {
+			r = ri.t
+		}
 	}
-	rs := RowSize(t, k)
-	if rs == 0 {
-		return argError(op, ErrAlign, "k=%d is not a multiple of %v's block", k, t)
+	if r < 0 {
+		return argError(op, ErrType, "type %v has no repacked layout", t)
 	}
-	if len(w) < n*rs || len(out) < n*rs {
-		return argError(op, ErrSize, "len(w)=%d len(out)=%d, want >= %d", len(w), len(out), n*rs)
+	rs, ps := RowSize(t, k), RowSize(r, k)
+	if rs == 0 || ps == 0 || n%16 != 0 {
+		return argError(op, ErrAlign, "n=%d k=%d: n must be a multiple of 16 and k of %v's block (%d)", n, k, r, r.BlockSize())
+	}
+	if len(w) < n*rs || len(out) < n*ps {
+		return argError(op, ErrSize, "len(w)=%d len(out)=%d, want >= %d and %d", len(w), len(out), n*rs, n*ps)
 	}
 	if err := load(); err != nil {
 		return err

@@ -25,13 +25,44 @@ const (
 	IQ4_NL Type = 20
 	IQ4_XS Type = 23
 	BF16   Type = 30
-	// Q8_0R16 is not a GGUF type: Q8_0 weights repacked by Repack into
-	// groups of 16 rows (kiln.h states the layout), the same byte size as
-	// the Q8_0 tensor. MatMul and MatMulMulti take it like any weight type
-	// (n a multiple of 16, k of 64) with the Q8_0 weights' result bits;
-	// nothing else reads it (its rows are interleaved). Not in Types.
+	// The repacked types are not GGUF types: weights of a source type
+	// rewritten by Repack into groups of 16 rows (kiln.h and csrc/repack.h
+	// state the layouts). MatMul and MatMulMulti take them like any weight
+	// type (n a multiple of 16) with the source weights' result bits;
+	// nothing else reads them (their rows are interleaved). Not in Types.
+
+	// Q8_0R16: Q8_0 weights, the same byte size (k a multiple of 64).
 	Q8_0R16 Type = 40
 )
+
+// repackedInfos lists the repacked types: each one's source type and traits.
+var repackedInfos = []struct {
+	t, source Type
+	typeInfo
+}{
+	{Q8_0R16, Q8_0, typeInfo{"q8_0_r16", 64, 68}}, // blocks of 64: two Q8_0 blocks
+}
+
+// RepackSource is the source type of a repacked type t; false for any other type.
+func RepackSource(t Type) (Type, bool) {
+	for _, ri := range repackedInfos {
+		if ri.t == t {
+			return ri.source, true
+		}
+	}
+	return 0, false
+}
+
+// ParseKernelType is ParseType that also knows the repacked types' names
+// ("q8_0_r16"), which benchmarks time beside the file types.
+func ParseKernelType(s string) (Type, error) {
+	for _, ri := range repackedInfos {
+		if strings.EqualFold(ri.name, s) {
+			return ri.t, nil
+		}
+	}
+	return ParseType(s)
+}
 
 // QK8_0 is the number of elements in one Q8_0 block (34 bytes: f16 scale + 32 int8).
 const QK8_0 = 32
@@ -65,8 +96,10 @@ var typeInfos = []struct {
 }
 
 func (t Type) info() (typeInfo, bool) {
-	if t == Q8_0R16 { /* blocks of 64: k % 64 == 0; 68 bytes each, as two Q8_0 blocks */
-		return typeInfo{"q8_0_r16", 64, 68}, true
+	for _, ri := range repackedInfos {
+		if ri.t == t {
+			return ri.typeInfo, true
+		}
 	}
 	for _, ti := range typeInfos {
 		if ti.t == t {

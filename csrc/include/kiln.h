@@ -55,7 +55,7 @@ typedef enum {
     KILN_TYPE_IQ4_NL = 20,
     KILN_TYPE_IQ4_XS = 23,
     KILN_TYPE_BF16 = 30,
-    /* Not a GGUF type: Q8_0 weights repacked by kiln_repack (below). */
+    /* Not GGUF types: weights repacked by kiln_repack (below), 40..47. */
     KILN_TYPE_Q8_0_R16 = 40,
 } kiln_type;
 
@@ -199,13 +199,20 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
  * with the same result bits as the Q8_0 weights it came from (no dequantize
  * or get_rows: its rows are interleaved). */
 
+/* Every repacked type (KILN_TYPE_*_R16) holds W[n,k] of its source type in
+ * groups of 16 rows, n*kiln_row_size(repacked, k) bytes in all, and
+ * kiln_matmul / kiln_matmul_multi take it (n % 16 == 0) with the source
+ * weights' result bits; nothing else reads it. */
+
 /* kiln_repack_type returns the type kiln_repack makes of `type` when the
- * active kernel variant reads it faster than `type` itself (today: Q8_0 ->
+ * active kernel variant reads it faster than `type` itself (e.g. Q8_0 ->
  * KILN_TYPE_Q8_0_R16 on AVX2 and AVX-512), else -1. */
 int kiln_repack_type(int type);
-/* kiln_repack writes W[n,k] of type (KILN_TYPE_Q8_0, GGUF layout) into out,
- * n*kiln_row_size(type, k) bytes, as KILN_TYPE_Q8_0_R16. n % 16 and k % 64
- * must be 0 (KILN_ERR_ALIGN otherwise). Runs on the pool. */
+/* kiln_repack writes W[n,k] of `type` (GGUF layout) into out,
+ * n*kiln_row_size(kiln_repack_type(type), k) bytes, as its repacked type.
+ * n must be a multiple of 16 and k a whole number of the repacked type's
+ * blocks, i.e. kiln_row_size(repacked, k) > 0 (KILN_ERR_ALIGN otherwise); KILN_ERR_TYPE for a type with no repacked
+ * layout. Runs on the pool. */
 int kiln_repack(int type, const void *w, int64_t n, int64_t k, void *out);
 
 /* ---- mixture-of-experts feed-forward -------------------------------------- */

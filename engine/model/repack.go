@@ -2,6 +2,8 @@ package model
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/kiln-llm/kiln/native"
@@ -14,7 +16,7 @@ type RepackStats struct {
 	Tensors int           `json:"tensors"`
 	Bytes   int64         `json:"bytes"`
 	Took    time.Duration `json:"took_ns"`
-	Type    string        `json:"type,omitempty"` // the layout they were repacked into
+	Type    string        `json:"type,omitempty"` // the layouts they were repacked into, comma-separated
 }
 
 // packedMaxRows: batches of fewer rows read the repacked copy. It is the
@@ -26,7 +28,7 @@ const packedMaxRows = 4
 // WithRepack turns repacking at load on or off (default on). On, the
 // matrices every token reads (attention and FFN projections and the output
 // head) whose type has a layout the active kernels read faster are copied
-// into it once (native.RepackType: Q8_0 -> Q8_0R16 on AVX2 and AVX-512,
+// into it once (native.RepackType, e.g. Q8_0 -> Q8_0R16 on AVX2 and AVX-512,
 // read as one sequential stream: llama3.2-1b decode 1.6x on AVX-512 VNNI),
 // which decode-sized batches read; prefill keeps reading the mapping, so
 // memory holds both while both run (the copy is anonymous, the mapping's
@@ -57,19 +59,24 @@ func repackable(w *Weights) []*Matrix {
 func repackWeights(w *Weights) (RepackStats, func() error, error) {
 	start := time.Now()
 	var todo []*Matrix
-	var total int
-	var to native.Type
+	var tos []native.Type
+	var sizes []int
+	var names []string
+	total := 0
 	for _, mx := range repackable(w) {
-		if mx.Data == nil || mx.Rows%16 != 0 || mx.Cols%64 != 0 {
+		if mx.Data == nil || mx.Rows%16 != 0 {
 			continue
 		}
 		rt, ok := native.RepackType(mx.Type)
-		if !ok {
+		size := native.RowSize(rt, mx.Cols) * mx.Rows
+		if !ok || size == 0 { // no layout, or k is not a whole number of its blocks
 			continue
 		}
-		to = rt
-		todo = append(todo, mx)
-		total += len(mx.Data)
+		if !slices.Contains(names, rt.String()) {
+			names = append(names, rt.String())
+		}
+		todo, tos, sizes = append(todo, mx), append(tos, rt), append(sizes, size)
+		total += size
 	}
 	if len(todo) == 0 {
 		return RepackStats{}, func() error { return nil }, nil
@@ -79,8 +86,8 @@ func repackWeights(w *Weights) (RepackStats, func() error, error) {
 		return RepackStats{}, nil, fmt.Errorf("repack: %d bytes: %w", total, err)
 	}
 	off := 0
-	for _, mx := range todo {
-		n := len(mx.Data) // RowSize(to, k) = RowSize(Q8_0, k): same bytes
+	for i, mx := range todo {
+		n := sizes[i]
 		out := buf[off : off+n : off+n]
 		if err := native.Repack(mx.Type, mx.Data, mx.Rows, mx.Cols, out); err != nil {
 			_ = free()
@@ -89,10 +96,10 @@ func repackWeights(w *Weights) (RepackStats, func() error, error) {
 		off += n
 	}
 	off = 0
-	for _, mx := range todo {
-		n := len(mx.Data)
-		mx.Packed, mx.PackedType = buf[off:off+n:off+n], to
+	for i, mx := range todo {
+		n := sizes[i]
+		mx.Packed, mx.PackedType = buf[off:off+n:off+n], tos[i]
 		off += n
 	}
-	return RepackStats{Tensors: len(todo), Bytes: int64(total), Took: time.Since(start), Type: to.String()}, free, nil
+	return RepackStats{Tensors: len(todo), Bytes: int64(total), Took: time.Since(start), Type: strings.Join(names, ",")}, free, nil
 }

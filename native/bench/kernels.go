@@ -105,7 +105,7 @@ func RunKernels(o Options) (*Report, error) {
 		}
 		for _, s := range o.Shapes {
 			for _, typ := range o.Types {
-				if typ == native.Q8_0R16 && s.N%16 != 0 {
+				if _, repacked := native.RepackSource(typ); repacked && s.N%16 != 0 {
 					o.progress("skip %v at %s %dx%d: n is not a multiple of its 16-row groups\n", typ, s.Model, s.N, s.K)
 					continue
 				}
@@ -194,22 +194,30 @@ func newColdWeights(t native.Type, s Shape, coldBytes int) (*coldWeights, error)
 		}
 		w = make([]byte, 2*len(h))
 		copy(w, bytesOf(h))
-	case native.Q8_0, native.Q8_0R16:
+	case native.Q8_0:
 		w = make([]byte, native.RowSize(native.Q8_0, s.K)*s.N)
 		if err := native.QuantizeQ8_0(f, w); err != nil {
 			return nil, err
 		}
-		if t == native.Q8_0R16 { // as a model load repacks it
-			packed := make([]byte, len(w))
-			if err := native.Repack(native.Q8_0, w, s.N, s.K, packed); err != nil {
+	default: // the quantized types, quantized as kiln quantize does; repacked ones as a model load repacks them
+		src, repacked := native.RepackSource(t)
+		if !repacked {
+			src = t
+		}
+		w = make([]byte, native.RowSize(src, s.K)*s.N)
+		if src == native.Q8_0 {
+			if err := native.QuantizeQ8_0(f, w); err != nil {
+				return nil, err
+			}
+		} else if err := native.Quantize(src, f, w, s.N, s.K); err != nil {
+			return nil, fmt.Errorf("bench: weight type %v: %w", t, err)
+		}
+		if repacked {
+			packed := make([]byte, native.RowSize(t, s.K)*s.N)
+			if err := native.Repack(src, w, s.N, s.K, packed); err != nil {
 				return nil, fmt.Errorf("bench: weight type %v: %w", t, err)
 			}
 			w = packed
-		}
-	default: // the quantized types, quantized as kiln quantize does
-		w = make([]byte, native.RowSize(t, s.K)*s.N)
-		if err := native.Quantize(t, f, w, s.N, s.K); err != nil {
-			return nil, fmt.Errorf("bench: weight type %v: %w", t, err)
 		}
 	}
 	cw := &coldWeights{typ: t, copies: [][]byte{w}}
