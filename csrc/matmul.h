@@ -111,6 +111,12 @@ void kiln_mm_blocked(const kiln_mm *p, const kiln_mm_tiles *tl, int64_t n0, int6
 #define KILN_MM_Q8G_MIN_M 4
 #endif
 
+/* Q4_K_R16 (repacked Q4_K, layout in kiln.h and matmul_q4kr.c): one super-block
+ * of a 16-row group, and where its scale planes and its quants start in it. */
+#define KILN_Q4KR_SB_BYTES 2304
+#define KILN_Q4KR_SCALES 64
+#define KILN_Q4KR_QUANTS 256
+
 /* Quantize rows: xq[i, 0:k] / xd[i, 0:k/32] from x[i, 0:k] for i in [r0, r1);
  * k % 32 == 0; quants past k up to kpad are zero-filled. Bit-identical
  * across ISAs (llama.cpp's quantize_row_q8_0_ref semantics). */
@@ -160,6 +166,11 @@ void kiln_mm_q8v_layout_avx512(const kiln_mm *p, int64_t r0, int64_t r1);
  * (matmul_q8r_avx2.c, no VNNI) read the groups directly. */
 void kiln_mm_q8r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_q8r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+
+/* kiln_mm_q4kr_gemv_avx512_vnni (matmul_q4kr_avx512.c) and kiln_mm_q4kr_gemv_avx2
+ * (matmul_q4kr_avx2.c, no VNNI) read the groups directly, X as Q8_K (p->xk). */
+void kiln_mm_q4kr_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_q4kr_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 #endif
 
 #endif /* KILN_MATMUL_H */

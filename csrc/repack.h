@@ -57,4 +57,8 @@ void kiln_mm_r16_fill(kiln_kernels *t, int to, kiln_mm_kernel direct_gemv, const
 void kiln_q8r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
 void kiln_q8r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
 
+/* Q4_K -> Q4_K_R16 (matmul_q4kr.c). */
+void kiln_q4kr_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
+void kiln_q4kr_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+
 #endif

@@ -57,6 +57,7 @@ typedef enum {
     KILN_TYPE_BF16 = 30,
     /* Not GGUF types: weights repacked by kiln_repack (below), 40..47. */
     KILN_TYPE_Q8_0_R16 = 40,
+    KILN_TYPE_Q4_K_R16 = 41,
 } kiln_type;
 
 #define KILN_QK8_0 32 /* elements per Q8_0 block */
@@ -198,6 +199,14 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
  * tensor; kiln_matmul and kiln_matmul_multi take it like any weight type,
  * with the same result bits as the Q8_0 weights it came from (no dequantize
  * or get_rows: its rows are interleaved). */
+
+/* KILN_TYPE_Q4_K_R16 holds Q4_K weights W[n,k] (n % 16 == 0, k % 256 == 0)
+ * in groups of 16 rows: group g at g*(k/256)*2304 bytes; in it, super-block
+ * b at b*2304: the 16 rows' f16 d (32 bytes), their f16 dmin (32 bytes),
+ * their 12 packed scale/min bytes as three planes of dwords (bytes 4w..4w+3
+ * of row j at 64 + 64w + 4j), then the quant bytes qs[32c + 4u + e] of row j
+ * at 256 + 512c + 64u + 4j + e (c < 4, u < 8, e < 4), unchanged. Same byte
+ * size as the Q4_K tensor and the Q4_K weights' result bits. */
 
 /* Every repacked type (KILN_TYPE_*_R16) holds W[n,k] of its source type in
  * groups of 16 rows, n*kiln_row_size(repacked, k) bytes in all, and

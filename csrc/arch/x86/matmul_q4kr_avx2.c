@@ -1,0 +1,147 @@
+/* matmul_q4kr_avx2.c — AVX2 GEMV over repacked Q4_K weights
+ * (KILN_TYPE_Q4_K_R16, layout in matmul_q4kr.c), for CPUs without VNNI:
+ * only AVX2, FMA and F16C instructions.
+ *
+ * Per-output arithmetic: the Q4_K rule of quant.h, as in the AVX-512 VNNI
+ * kernel (matmul_q4kr_avx512.c): exact int32 sumi and summ per super-block,
+ *     lane[b % 8] = (lane[b % 8] + (d·dx)·float(sumi)) − (dmin·dx)·float(summ)
+ * and the fixed lane sum, so the bits of the Q4_K dot, GEMV and GEMM.
+ *
+ * Every 64-byte quant vector of a super-block holds 4 bytes of each of the
+ * 16 rows; its low 32 bytes are rows 0-7 (one row per 32-bit lane), its high
+ * 32 rows 8-15, taken one half after the other. Per half and vector: the
+ * low nibbles (sub-block 2c) and the high nibbles (2c+1) as u8 meet their X
+ * quads in VPMADDUBSW (pairs of at most 2·15·128 = 3840) and are added in
+ * int16 over the chunk's 8 vectors (at most 30720 < 2^15: exact). Then one
+ * VPMADDWD by the sub-block's scale as an int16 pair (sc, sc) gives
+ * sc·dot in int32 lanes: the scale multiply costs nothing more. The mins
+ * are 4 VPMADDWD of (m, m') pairs against X's 32-element sums. The scales
+ * of 8 rows are decoded from the three dword planes once per half. Up to
+ * 2 X rows share each loaded W vector; the group is read front to back. */
+#include "../../quant.h"
+
+#if KILN_X86
+#include <immintrin.h>
+
+enum { Q4KR2_MAXR = 2, Q4KR2_ROWS = 16 /* W rows per group */ };
+
+/* VPSHUFB controls (per 128-bit lane): byte s of every dword as the int16
+ * pair (b, b) (scale of sub-block s within its dword), and bytes 2t, 2t+1
+ * as an int16 pair (mins of sub-blocks 2t, 2t+1). */
+#define Q4KR2_SCALE_CTL(s)                                                                                  \
+    _mm256_setr_epi8((s), -128, (s), -128, 4 + (s), -128, 4 + (s), -128, 8 + (s), -128, 8 + (s), -128,     \
+                     12 + (s), -128, 12 + (s), -128, (s), -128, (s), -128, 4 + (s), -128, 4 + (s), -128,    \
+                     8 + (s), -128, 8 + (s), -128, 12 + (s), -128, 12 + (s), -128)
+#define Q4KR2_PAIR_CTL(t)                                                                                   \
+    _mm256_setr_epi8(2 * (t), -128, 2 * (t) + 1, -128, 4 + 2 * (t), -128, 5 + 2 * (t), -128, 8 + 2 * (t), \
+                     -128, 9 + 2 * (t), -128, 12 + 2 * (t), -128, 13 + 2 * (t), -128, 2 * (t), -128,         \
+                     2 * (t) + 1, -128, 4 + 2 * (t), -128, 5 + 2 * (t), -128, 8 + 2 * (t), -128,            \
+                     9 + 2 * (t), -128, 12 + 2 * (t), -128, 13 + 2 * (t), -128)
+
+/* q4kr2_decode unpacks the scales and mins of rows 8h..8h+7 of super-block
+ * sb (lane j = row 8h+j), as q4kr_decode of the AVX-512 kernel. */
+KILN_TARGET_AVX2 KILN_INLINE void q4kr2_decode(const uint8_t *sb, int h, __m256i sc[2], __m256i mn[2]) {
+    const uint8_t *s = sb + KILN_Q4KR_SCALES + 32 * h;
+    const __m256i u0 = _mm256_load_si256((const __m256i *)s), u1 = _mm256_load_si256((const __m256i *)(s + 64)),
+                  u2 = _mm256_load_si256((const __m256i *)(s + 128));
+    const __m256i k3f = _mm256_set1_epi32(0x3f3f3f3f), k0f = _mm256_set1_epi32(0x0f0f0f0f),
+                  k30 = _mm256_set1_epi32(0x30303030);
+    sc[0] = _mm256_and_si256(u0, k3f);
+    mn[0] = _mm256_and_si256(u1, k3f);
+    sc[1] = _mm256_or_si256(_mm256_and_si256(u2, k0f), _mm256_and_si256(_mm256_srli_epi32(u0, 2), k30));
+    mn[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 4), k0f), _mm256_and_si256(_mm256_srli_epi32(u1, 2), k30));
+}
+
+#define Q4KR2_XQUAD(qs, off) _mm256_set1_epi32(*(const int32_t *)((qs) + (off)))
+
+// lanes[r][h] (float lane b % 8 of rows 8h..8h+7) += super-block sb for X rows x[0..MR-1].
+KILN_TARGET_AVX2 KILN_INLINE void q4kr2_superblock(const uint8_t *sb, const block_q8_K *const x[Q4KR2_MAXR],
+                                                   __m256 *lanes[Q4KR2_MAXR][2], const int MR) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m256i pairs[Q4KR2_MAXR]; /* X's 32-element sums 0..7 as int16, in both 128-bit lanes */
+    for (int r = 0; r < MR; r++) {
+        const __m256i bs = _mm256_loadu_si256((const __m256i *)x[r]->bsums);
+        const __m128i h = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+        pairs[r] = _mm256_broadcastsi128_si256(h);
+    }
+    for (int h = 0; h < 2; h++) {
+        __m256i sc[2], mn[2];
+        q4kr2_decode(sb, h, sc, mn);
+        __m256i sumi[Q4KR2_MAXR];
+        for (int r = 0; r < MR; r++) sumi[r] = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) { /* chunk c: sub-blocks 2c (low nibbles) and 2c+1 (high) */
+            const uint8_t *q = sb + KILN_Q4KR_QUANTS + 512 * c + 32 * h;
+            __m256i lo[Q4KR2_MAXR], hi[Q4KR2_MAXR];
+            for (int r = 0; r < MR; r++) lo[r] = hi[r] = _mm256_setzero_si256();
+            for (int u = 0; u < 8; u++) {
+                const __m256i w = _mm256_load_si256((const __m256i *)(q + 64 * u));
+                const __m256i wl = _mm256_and_si256(w, low4), wh = _mm256_and_si256(_mm256_srli_epi16(w, 4), low4);
+                for (int r = 0; r < MR; r++) {
+                    lo[r] = _mm256_add_epi16(lo[r], _mm256_maddubs_epi16(wl, Q4KR2_XQUAD(x[r]->qs, 64 * c + 4 * u)));
+                    hi[r] = _mm256_add_epi16(hi[r], _mm256_maddubs_epi16(wh, Q4KR2_XQUAD(x[r]->qs, 64 * c + 32 + 4 * u)));
+                }
+            }
+            const __m256i s = sc[c / 2];
+            const __m256i se = _mm256_shuffle_epi8(s, Q4KR2_SCALE_CTL((2 * c) % 4)),
+                          so = _mm256_shuffle_epi8(s, Q4KR2_SCALE_CTL((2 * c + 1) % 4));
+            for (int r = 0; r < MR; r++)
+                sumi[r] = _mm256_add_epi32(sumi[r], _mm256_add_epi32(_mm256_madd_epi16(lo[r], se), _mm256_madd_epi16(hi[r], so)));
+        }
+        __m256i mp[4];
+        for (int t = 0; t < 4; t++) mp[t] = _mm256_shuffle_epi8(mn[t / 2], t % 2 ? Q4KR2_PAIR_CTL(1) : Q4KR2_PAIR_CTL(0));
+        const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(sb + 16 * h)));
+        const __m256 dmw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(sb + 32 + 16 * h)));
+        for (int r = 0; r < MR; r++) {
+            const __m256i m01 = _mm256_add_epi32(_mm256_madd_epi16(mp[0], _mm256_shuffle_epi32(pairs[r], 0x00)),
+                                                 _mm256_madd_epi16(mp[1], _mm256_shuffle_epi32(pairs[r], 0x55)));
+            const __m256i m23 = _mm256_add_epi32(_mm256_madd_epi16(mp[2], _mm256_shuffle_epi32(pairs[r], 0xAA)),
+                                                 _mm256_madd_epi16(mp[3], _mm256_shuffle_epi32(pairs[r], 0xFF)));
+            const __m256i summ = _mm256_add_epi32(m01, m23);
+            const __m256 dx = _mm256_set1_ps(x[r]->d);
+            __m256 f = _mm256_add_ps(*lanes[r][h], _mm256_mul_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(sumi[r])));
+            *lanes[r][h] = _mm256_sub_ps(f, _mm256_mul_ps(_mm256_mul_ps(dmw, dx), _mm256_cvtepi32_ps(summ)));
+        }
+    }
+}
+
+// y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16.
+KILN_TARGET_AVX2 KILN_INLINE void q4kr2_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, const int MR) {
+    const int64_t nbk = p->k / KILN_QK_K;
+    const size_t gbytes = (size_t)nbk * KILN_Q4KR_SB_BYTES;
+    for (int64_t j0 = n0; j0 < n1; j0 += Q4KR2_ROWS) {
+        const uint8_t *grp = (const uint8_t *)p->w + (size_t)(j0 / Q4KR2_ROWS) * gbytes;
+        __m256 acc[Q4KR2_MAXR][8][2];
+        for (int r = 0; r < MR; r++)
+            for (int l = 0; l < 8; l++) acc[r][l][0] = acc[r][l][1] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nbk; b++) {
+            const block_q8_K *x[Q4KR2_MAXR];
+            __m256 *lanes[Q4KR2_MAXR][2];
+            for (int r = 0; r < MR; r++) {
+                x[r] = (const block_q8_K *)p->xk + (i0 + r) * nbk + b;
+                lanes[r][0] = &acc[r][b % 8][0];
+                lanes[r][1] = &acc[r][b % 8][1];
+            }
+            q4kr2_superblock(grp + (size_t)b * KILN_Q4KR_SB_BYTES, x, lanes, MR);
+        }
+        for (int r = 0; r < MR; r++)
+            for (int h = 0; h < 2; h++) {
+                __m256 l[8];
+                for (int i = 0; i < 8; i++) l[i] = acc[r][i][h];
+                const __m256 y = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(l[0], l[4]), _mm256_add_ps(l[2], l[6])),
+                                               _mm256_add_ps(_mm256_add_ps(l[1], l[5]), _mm256_add_ps(l[3], l[7])));
+                _mm256_storeu_ps(p->y + (i0 + r) * p->n + j0 + 8 * h, y);
+            }
+    }
+}
+
+// y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W Q4_K_R16 (n0, n1 multiples of 16), X as Q8_K (p->xk).
+KILN_TARGET_AVX2 void kiln_mm_q4kr_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    (void)scratch;
+    int64_t i0 = 0;
+    for (; i0 + 2 <= p->m; i0 += 2) q4kr2_rows(p, i0, n0, n1, 2);
+    if (i0 < p->m) q4kr2_rows(p, i0, n0, n1, 1);
+}
+
+#else
+typedef int kiln_matmul_q4kr_avx2_unavailable; /* non-x86: keep the unit non-empty */
+#endif /* KILN_X86 */
