@@ -33,6 +33,8 @@ const (
 
 	// Q8_0R16: Q8_0 weights, the same byte size (k a multiple of 64).
 	Q8_0R16 Type = 40
+	// Q4_KR16: Q4_K weights, the same byte size (k a multiple of 256).
+	Q4_KR16 Type = 41
 )
 
 // repackedInfos lists the repacked types: each one's source type and traits.
@@ -41,6 +43,7 @@ var repackedInfos = []struct {
 	typeInfo
 }{
 	{Q8_0R16, Q8_0, typeInfo{"q8_0_r16", 64, 68}}, // blocks of 64: two Q8_0 blocks
+	{Q4_KR16, Q4_K, typeInfo{"q4_k_r16", 256, 144}},
 }
 
 // RepackSource is the source type of a repacked type t; false for any other type.

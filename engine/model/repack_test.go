@@ -12,7 +12,8 @@ import (
 // were repacked at load gives the logits of the same model used in place,
 // bit for bit, on a batch of two prefills and then two decodes, with 1 and
 // 2 threads: dense llama (tied head), phi3 (Q, K, V and gate/up are row
-// views of fused tensors) and qwen3moe (experts stay in place).
+// views of fused tensors) and qwen3moe (experts stay in place); and a
+// Q4_K_M model whose Q4_K matrices were repacked.
 func TestRepackBitIdentical(t *testing.T) {
 	_, canRepack := native.RepackType(native.Q8_0)
 	defer native.Init(0)
@@ -36,6 +37,19 @@ func TestRepackBitIdentical(t *testing.T) {
 			requireSameLogits(t, "repacked", packed, "in place", inPlace, smallVocabLogits)
 		})
 	}
+	// Q4_K_M (Q4_K projections repacked, Q6_K ones beside them) from the quant test models
+	t.Run("tiny256-q4_k_m", func(t *testing.T) {
+		_, canRepackQ4K := native.RepackType(native.Q4_K)
+		path := filepath.Join("testdata", "quant", "tiny256-q4_k_m.gguf")
+		packed := loadModel(t, path, WithRepack(true))
+		inPlace := loadModel(t, path, WithRepack(false))
+		st := packed.Repacked()
+		t.Logf("repacked %d tensors, %d bytes, in %v", st.Tensors, st.Bytes, st.Took)
+		if (st.Tensors > 0) != canRepackQ4K || inPlace.Repacked().Tensors != 0 {
+			t.Fatalf("repacked %d tensors (this CPU has a Q4_K layout: %v), %d with repacking off", st.Tensors, canRepackQ4K, inPlace.Repacked().Tensors)
+		}
+		requireSameLogits(t, "repacked", packed, "in place", inPlace, smallVocabLogits)
+	})
 }
 
 // smallVocabLogits is twoSeqLogits with token ids below the tiny presets' 320.
