@@ -69,10 +69,12 @@ KILN_TARGET_AVX2 KILN_INLINE void q4kr2_superblock(const uint8_t *sb, const bloc
         q4kr2_decode(sb, h, sc, mn);
         __m256i sumi[Q4KR2_MAXR];
         for (int r = 0; r < MR; r++) sumi[r] = _mm256_setzero_si256();
+        #pragma GCC unroll 4 /* constant shuffle controls and offsets */
         for (int c = 0; c < 4; c++) { /* chunk c: sub-blocks 2c (low nibbles) and 2c+1 (high) */
             const uint8_t *q = sb + KILN_Q4KR_QUANTS + 512 * c + 32 * h;
             __m256i lo[Q4KR2_MAXR], hi[Q4KR2_MAXR];
             for (int r = 0; r < MR; r++) lo[r] = hi[r] = _mm256_setzero_si256();
+            #pragma GCC unroll 8
             for (int u = 0; u < 8; u++) {
                 const __m256i w = _mm256_load_si256((const __m256i *)(q + 64 * u));
                 const __m256i wl = _mm256_and_si256(w, low4), wh = _mm256_and_si256(_mm256_srli_epi16(w, 4), low4);

@@ -67,10 +67,12 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4kr_superblock(const uint8_t *sb, const
     q4kr_decode(sb, sc, mn);
     __m512i even[Q4KR_MAXR], odd[Q4KR_MAXR]; /* Σ sc·dot of the even sub-blocks; of the odd ones, ×16 */
     for (int r = 0; r < MR; r++) even[r] = odd[r] = _mm512_setzero_si512();
+    #pragma GCC unroll 4 /* constant shuffle controls and offsets */
     for (int c = 0; c < 4; c++) { /* chunk c: sub-blocks 2c (low nibbles) and 2c+1 (high) */
         const __m512i *q = (const __m512i *)(sb + KILN_Q4KR_QUANTS + 512 * c);
         __m512i lo[Q4KR_MAXR], hi[Q4KR_MAXR];
         for (int r = 0; r < MR; r++) lo[r] = hi[r] = _mm512_setzero_si512();
+        #pragma GCC unroll 8
         for (int u = 0; u < 8; u++) {
             const __m512i w = _mm512_load_si512(q + u);
             const __m512i wl = _mm512_and_si512(w, low4), wh = _mm512_and_si512(w, high4);
