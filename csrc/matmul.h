@@ -160,6 +160,14 @@ void kiln_mm_q8v_layout_avx512(const kiln_mm *p, int64_t r0, int64_t r1);
  * (matmul_q8r_avx2.c, no VNNI) read the groups directly. */
 void kiln_mm_q8r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_q8r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* kiln_mm_q6r_gemv_avx512_vnni (matmul_q6r_avx512.c) and kiln_mm_q6r_gemv_avx2
+ * (matmul_q6r_avx2.c, no VNNI) read Q6_K_R16 groups directly (X as Q8_K, p->xk). */
+void kiln_mm_q6r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_q6r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 #endif
+
+/* Q6_K_R16 (repacked Q6_K, layout in kiln.h and matmul_q6r.c): bytes of one
+ * super-block (256 elements) of a 16-row group. */
+#define KILN_Q6R_SB_BYTES 3392
 
 #endif /* KILN_MATMUL_H */
