@@ -11,19 +11,22 @@
  *
  * Layout (kiln.h states it too): n/16 groups of 16 rows, in order; each
  * group k/256 super-blocks of KILN_Q6R_SB_BYTES = 3392 bytes (53 cache
- * lines); in super-block s:
- *     [0, 3072)     16 sub-blocks g of 16 elements, 192 bytes each: three
- *                   64-byte vectors V_i (i = 0, 1, 2); in V_i byte 4j + c
- *                   (row j, c < 4) holds in bits 0-5 the unsigned quant
- *                   u = q + 32 (0..63) of element 16g + 4i + c, and in bits
- *                   6-7 bits 2i, 2i+1 of u of element 16g + 12 + c
- *     [3072, 3328)  int8 scales: sub-block g of row j at 3072 + 16g + j
+ * lines); in super-block s, four quarters c of 832 bytes (13 lines), each
+ * the int8 scales of its four sub-blocks and then their quants:
+ *     [832c, 832c + 64)   scale of sub-block t = 4c + i (16 elements), row j,
+ *                         at 832c + 16i + j
+ *     [832c + 64 + 192i, +192)  sub-block t = 4c + i: three 64-byte vectors
+ *                         V_v (v = 0, 1, 2); in V_v byte 4j + e (row j, e < 4)
+ *                         holds in bits 0-5 the unsigned quant u = q + 32
+ *                         (0..63) of element 16t + 4v + e, and in bits 6-7
+ *                         bits 2v, 2v+1 of u of element 16t + 12 + e
  *     [3328, 3360)  f16 d of row j at 3328 + 2j
  *     [3360, 3392)  zero
- * so a super-block of 16 rows takes 3392 bytes against GGUF's 16 x 210 =
- * 3360 (+0.95%): the 32 bytes keep every super-block, and every vector, on
- * a cache line when the buffer starts on one (a vector across two lines
- * costs two loads).
+ * so the kernel reads every byte in address order (each quarter's scales
+ * just before their quants, d after the last), and a super-block of 16
+ * rows takes 3392 bytes against GGUF's 16 x 210 = 3360 (+0.95%): the 32
+ * bytes keep every super-block, and every vector, on a cache line when the
+ * buffer starts on one (a vector across two lines costs two loads).
  *
  * The per-output arithmetic is the Q6_K rule of quant.h, unchanged: only
  * where the bits lie differs. The format is registered in repack.c, whose
@@ -65,15 +68,15 @@ void kiln_q6r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out) 
         for (int j = 0; j < Q6R_ROWS; j++) {
             const block_q6_K *blk = (const block_q6_K *)(rows + (size_t)j * row_bytes) + s;
             for (int g = 0; g < 16; g++) {
-                uint8_t *v = sb + 192 * g + 4 * j;
+                uint8_t *v = sb + KILN_Q6R_QUANTS(g) + 4 * j;
                 for (int c = 0; c < 4; c++) {
                     const int top = q6_get(blk, 16 * g + 12 + c);
                     for (int i = 0; i < 3; i++)
                         v[64 * i + c] = (uint8_t)(q6_get(blk, 16 * g + 4 * i + c) | (top >> 2 * i & 3) << 6);
                 }
-                sb[3072 + 16 * g + j] = (uint8_t)blk->scales[g];
+                sb[KILN_Q6R_SCALES(g) + j] = (uint8_t)blk->scales[g];
             }
-            memcpy(sb + 3328 + 2 * j, &blk->d, 2);
+            memcpy(sb + KILN_Q6R_D + 2 * j, &blk->d, 2);
         }
     }
 }
@@ -88,7 +91,7 @@ void kiln_q6r_unpack(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes
             memset(blk->ql, 0, sizeof blk->ql);
             memset(blk->qh, 0, sizeof blk->qh);
             for (int g = 0; g < 16; g++) {
-                const uint8_t *v = sb + 192 * g + 4 * j;
+                const uint8_t *v = sb + KILN_Q6R_QUANTS(g) + 4 * j;
                 for (int c = 0; c < 4; c++) {
                     int top = 0;
                     for (int i = 0; i < 3; i++) {
@@ -97,8 +100,8 @@ void kiln_q6r_unpack(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes
                     }
                     q6_put(blk, 16 * g + 12 + c, top);
                 }
-                blk->scales[g] = (int8_t)sb[3072 + 16 * g + j];
+                blk->scales[g] = (int8_t)sb[KILN_Q6R_SCALES(g) + j];
             }
-            memcpy(&blk->d, sb + 3328 + 2 * j, 2);
+            memcpy(&blk->d, sb + KILN_Q6R_D + 2 * j, 2);
         }
 }

@@ -51,9 +51,10 @@ static int q6_u(const block_q6_K *b, int e) {
 
 /* ---- the layout ------------------------------------------------------------ */
 /* Every bit where kiln.h says it is (group g, super-block s at
- * (g·nb + s)·3392; sub-block t at 192t; vector i byte 64i + 4j + c: bits 0-5
+ * (g·nb + s)·3392; sub-block t's scales at 832(t/4) + 16(t%4) + j, its
+ * quants at 832(t/4) + 64 + 192(t%4): vector i byte 64i + 4j + c: bits 0-5
  * u of element 16t+4i+c, bits 6-7 bits 2i..2i+1 of u of element 16t+12+c;
- * scales at 3072 + 16t + j; f16 d at 3328 + 2j; 32 zero bytes), 212 bytes
+ * f16 d at 3328 + 2j; 32 zero bytes), 212 bytes
  * per row and super-block; and unpack gives back the source bytes. */
 static void test_layout(void) {
     enum { N = 48, K = 768, NB = K / KILN_QK_K };
@@ -71,12 +72,12 @@ static void test_layout(void) {
                 for (int c = 0; c < 4; c++) {
                     const int top = q6_u(src, 16 * t + 12 + c);
                     for (int i = 0; i < 3; i++) {
-                        const uint8_t byte = sb[192 * t + 64 * i + 4 * j + c];
+                        const uint8_t byte = sb[832 * (t / 4) + 64 + 192 * (t % 4) + 64 * i + 4 * j + c];
                         ok &= (byte & 0x3F) == q6_u(src, 16 * t + 4 * i + c);
                         ok &= byte >> 6 == (top >> 2 * i & 3);
                     }
                 }
-                ok &= (int8_t)sb[3072 + 16 * t + j] == src->scales[t];
+                ok &= (int8_t)sb[832 * (t / 4) + 16 * (t % 4) + j] == src->scales[t];
             }
             uint16_t d;
             memcpy(&d, sb + 3328 + 2 * j, 2);

@@ -29,7 +29,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q6r2_half(const uint8_t *sb, int h, const bloc
                                             const int MR) {
     const __m256i m6 = _mm256_set1_epi8(0x3F), ones = _mm256_set1_epi16(1);
     for (int t = 0; t < 16; t++) {
-        const uint8_t *v = sb + 192 * t + 32 * h;
+        const uint8_t *v = sb + KILN_Q6R_QUANTS(t) + 32 * h;
         const __m256i v0 = _mm256_load_si256((const __m256i *)v);
         const __m256i v1 = _mm256_load_si256((const __m256i *)(v + 64));
         const __m256i v2 = _mm256_load_si256((const __m256i *)(v + 128));
@@ -41,7 +41,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q6r2_half(const uint8_t *sb, int h, const bloc
          * lanes puts them at bits 0-1, 2-3, 4-5 of their own byte, nothing crossing in */
         const __m256i h0 = _mm256_andnot_si256(m6, v0), h1 = _mm256_andnot_si256(m6, v1), h2 = _mm256_andnot_si256(m6, v2);
         u[3] = _mm256_srli_epi16(_mm256_or_si256(_mm256_srli_epi16(_mm256_or_si256(_mm256_srli_epi16(h0, 2), h1), 2), h2), 2);
-        const __m256i sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(sb + 3072 + 16 * t + 8 * h)));
+        const __m256i sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(sb + KILN_Q6R_SCALES(t) + 8 * h)));
         for (int r = 0; r < MR; r++) {
             const int32_t *xq = (const int32_t *)(x[r]->qs + 16 * t);
             const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(u[0], _mm256_set1_epi32(xq[0])),
@@ -71,7 +71,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q6r2_rows(const kiln_mm *p, int64_t i0, int64_
                 __m256i sum[Q6R2_MAXR];
                 for (int r = 0; r < MR; r++) sum[r] = _mm256_setzero_si256();
                 q6r2_half(sb, h, x, sum, MR);
-                const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(sb + 3328 + 16 * h)));
+                const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(sb + KILN_Q6R_D + 16 * h)));
                 for (int r = 0; r < MR; r++) {
                     float *l = lane[r][s % 8] + 8 * h;
                     const __m256 c = _mm256_mul_ps(_mm256_mul_ps(dw, _mm256_set1_ps(x[r]->d)), _mm256_cvtepi32_ps(sum[r]));

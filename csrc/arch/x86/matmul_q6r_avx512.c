@@ -63,8 +63,8 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_steps(const block_q8_K *const *xk, c
         for (int r = 0; r < MR; r++) sum[r] = _mm512_setzero_si512();
         for (int t = 0; t < 16; t++) {
             __m512i u[4];
-            q6r_quads((const __m512i *)(sb + 192 * t), u);
-            const __m512i sc = _mm512_cvtepi8_epi32(_mm_load_si128((const __m128i *)(sb + 3072 + 16 * t)));
+            q6r_quads((const __m512i *)(sb + KILN_Q6R_QUANTS(t)), u);
+            const __m512i sc = _mm512_cvtepi8_epi32(_mm_load_si128((const __m128i *)(sb + KILN_Q6R_SCALES(t))));
             for (int r = 0; r < MR; r++) {
                 const int32_t *xq = (const int32_t *)(xk[r][s].qs + 16 * t);
                 __m512i a = _mm512_set1_epi32(xc[r * XC_SB * 16 + (s - s0) * 16 + t]);
@@ -75,7 +75,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_steps(const block_q8_K *const *xk, c
                 sum[r] = _mm512_add_epi32(sum[r], _mm512_mullo_epi32(a, sc));
             }
         }
-        const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sb + 3328)));
+        const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sb + KILN_Q6R_D)));
         for (int r = 0; r < MR; r++) {
             float *l = lane[r][s % 8];
             const __m512 c = _mm512_mul_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xk[r][s].d)), _mm512_cvtepi32_ps(sum[r]));
