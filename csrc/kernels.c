@@ -16,6 +16,9 @@ static const kiln_type_traits g_traits[KILN_TYPE_SLOTS] = {
                             .kernel_names = KERNEL_NAMES("q8_0_r16")},
     [KILN_TYPE_Q4_K_R16] = {.name = "q4_k_r16", .block = 256, .block_bytes = 144,
                             .kernel_names = KERNEL_NAMES("q4_k_r16")},
+    /* super-blocks of 256 elements, 212 bytes a row: 16 rows fill 53 cache lines (matmul_q6r.c) */
+    [KILN_TYPE_Q6_K_R16] = {.name = "q6_k_r16", .block = 256, .block_bytes = KILN_Q6R_SB_BYTES / 16,
+                            .kernel_names = KERNEL_NAMES("q6_k_r16")},
     [KILN_TYPE_BF16] = {.name = "bf16", .block = 1, .block_bytes = 2, .kernel_names = KERNEL_NAMES("bf16")},
 #define QTYPE(TYPE, nm, blk, bytes) [TYPE] = {.name = nm, .block = blk, .block_bytes = bytes, .kernel_names = KERNEL_NAMES(nm)}
     QTYPE(KILN_TYPE_Q4_0, "q4_0", 32, 18),
@@ -42,6 +45,21 @@ const kiln_type_traits *kiln_type_traits_of(int type) {
 static kiln_kernels g_tables[KILN_ISA_COUNT];
 static atomic_int g_filled;
 
+#if KILN_X86
+/* fill_r16 sets the rows of repacked type `to` in every table: the scalar
+ * one unpacks, AVX2 runs avx2, AVX-512 runs vnni where the CPU has VNNI and
+ * avx2 otherwise. */
+static void fill_r16(uint32_t features, int to, kiln_mm_kernel avx2, const char *avx2_variant, kiln_mm_kernel vnni,
+                     const char *vnni_variant) {
+    kiln_mm_r16_fill(&g_tables[KILN_ISA_SCALAR], to, NULL, NULL);
+    kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX2], to, avx2, avx2_variant);
+    if (features & KILN_CPU_AVX512VNNI)
+        kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX512], to, vnni, vnni_variant);
+    else
+        kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX512], to, avx2, avx2_variant);
+}
+#endif
+
 void kiln_kernels_init(uint32_t features) {
     if (atomic_load_explicit(&g_filled, memory_order_acquire)) return;
     kiln_kernels_fill_scalar(&g_tables[KILN_ISA_SCALAR]);
@@ -50,27 +68,18 @@ void kiln_kernels_init(uint32_t features) {
     kiln_kernels_fill_avx2(&g_tables[KILN_ISA_AVX2]);
     g_tables[KILN_ISA_AVX512] = g_tables[KILN_ISA_AVX2];
     kiln_kernels_fill_avx512(&g_tables[KILN_ISA_AVX512], features);
-    /* AVX2 and AVX-512 read Q8_0_R16 directly in their GEMV (AVX-512 without
-     * VNNI runs the AVX2 Q8_0 kernels, so the AVX2 one); the scalar table unpacks it */
-    kiln_mm_r16_fill(&g_tables[KILN_ISA_SCALAR], KILN_TYPE_Q8_0_R16, NULL, NULL);
-    static const char avx2_variant[] = "avx2 16-row groups, read in order (maddubs, exact int32 sums)";
-    kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX2], KILN_TYPE_Q8_0_R16, kiln_mm_q8r_gemv_avx2, avx2_variant);
-    if (features & KILN_CPU_AVX512VNNI)
-        kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX512], KILN_TYPE_Q8_0_R16, kiln_mm_q8r_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
-    else
-        kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX512], KILN_TYPE_Q8_0_R16, kiln_mm_q8r_gemv_avx2, avx2_variant);
-    /* Q4_K_R16 likewise: VNNI reads it with VPDPBUSD, AVX2 (and AVX-512 without VNNI) with VPMADDUBSW */
-    kiln_mm_r16_fill(&g_tables[KILN_ISA_SCALAR], KILN_TYPE_Q4_K_R16, NULL, NULL);
-    static const char q4kr_avx2_variant[] = "avx2 16-row groups, read in order (maddubs, scales by madd)";
-    kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX2], KILN_TYPE_Q4_K_R16, kiln_mm_q4kr_gemv_avx2, q4kr_avx2_variant);
-    if (features & KILN_CPU_AVX512VNNI)
-        kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX512], KILN_TYPE_Q4_K_R16, kiln_mm_q4kr_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
-    else
-        kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX512], KILN_TYPE_Q4_K_R16, kiln_mm_q4kr_gemv_avx2, q4kr_avx2_variant);
+    /* AVX2 and AVX-512 read the repacked types directly in their GEMVs
+     * (AVX-512 without VNNI takes the AVX2 one); the scalar table unpacks */
+    fill_r16(features, KILN_TYPE_Q8_0_R16, kiln_mm_q8r_gemv_avx2, "avx2 16-row groups, read in order (maddubs, exact int32 sums)",
+             kiln_mm_q8r_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
+    fill_r16(features, KILN_TYPE_Q4_K_R16, kiln_mm_q4kr_gemv_avx2, "avx2 16-row groups, read in order (maddubs, scales by madd)",
+             kiln_mm_q4kr_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
+    fill_r16(features, KILN_TYPE_Q6_K_R16, kiln_mm_q6r_gemv_avx2, "avx2 16-row groups, read in order (maddubs, exact int32 sums)",
+             kiln_mm_q6r_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
 #else
     (void)features;
-    kiln_mm_r16_fill(&g_tables[KILN_ISA_SCALAR], KILN_TYPE_Q8_0_R16, NULL, NULL);
-    kiln_mm_r16_fill(&g_tables[KILN_ISA_SCALAR], KILN_TYPE_Q4_K_R16, NULL, NULL);
+    for (int to = 0; to < KILN_TYPE_SLOTS; to++)
+        if (kiln_r16_format_of(to)) kiln_mm_r16_fill(&g_tables[KILN_ISA_SCALAR], to, NULL, NULL);
     for (int isa = KILN_ISA_SCALAR + 1; isa < KILN_ISA_COUNT; isa++) g_tables[isa] = g_tables[KILN_ISA_SCALAR];
 #endif
     atomic_store_explicit(&g_filled, 1, memory_order_release);

@@ -171,6 +171,18 @@ void kiln_mm_q8r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scra
  * (matmul_q4kr_avx2.c, no VNNI) read the groups directly, X as Q8_K (p->xk). */
 void kiln_mm_q4kr_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_q4kr_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* kiln_mm_q6r_gemv_avx512_vnni (matmul_q6r_avx512.c) and kiln_mm_q6r_gemv_avx2
+ * (matmul_q6r_avx2.c, no VNNI) read Q6_K_R16 groups directly (X as Q8_K, p->xk). */
+void kiln_mm_q6r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_q6r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 #endif
+
+/* Q6_K_R16 (repacked Q6_K, layout in kiln.h and matmul_q6r.c): bytes of one
+ * super-block (256 elements) of a 16-row group. */
+#define KILN_Q6R_SB_BYTES 3392
+/* offsets in a super-block: sub-block t's 16 scales (row j at + j), its three quant vectors, the f16 d's */
+#define KILN_Q6R_SCALES(t) (832 * ((t) / 4) + 16 * ((t) % 4))
+#define KILN_Q6R_QUANTS(t) (832 * ((t) / 4) + 64 + 192 * ((t) % 4))
+#define KILN_Q6R_D 3328
 
 #endif /* KILN_MATMUL_H */

@@ -8,6 +8,7 @@
 static const kiln_r16_format g_formats[] = {
     {KILN_TYPE_Q8_0, KILN_TYPE_Q8_0_R16, kiln_q8r_pack, kiln_q8r_unpack},
     {KILN_TYPE_Q4_K, KILN_TYPE_Q4_K_R16, kiln_q4kr_pack, kiln_q4kr_unpack},
+    {KILN_TYPE_Q6_K, KILN_TYPE_Q6_K_R16, kiln_q6r_pack, kiln_q6r_unpack},
 };
 enum { N_FORMATS = sizeof g_formats / sizeof g_formats[0] };
 

@@ -35,6 +35,9 @@ const (
 	Q8_0R16 Type = 40
 	// Q4_KR16: Q4_K weights, the same byte size (k a multiple of 256).
 	Q4_KR16 Type = 41
+	// Q6_KR16: Q6_K weights, 212 bytes per 256 elements and row against
+	// GGUF's 210 (k a multiple of 256).
+	Q6_KR16 Type = 42
 )
 
 // repackedInfos lists the repacked types: each one's source type and traits.
@@ -42,8 +45,9 @@ var repackedInfos = []struct {
 	t, source Type
 	typeInfo
 }{
-	{Q8_0R16, Q8_0, typeInfo{"q8_0_r16", 64, 68}}, // blocks of 64: two Q8_0 blocks
+	{Q8_0R16, Q8_0, typeInfo{"q8_0_r16", 64, 68}},   // blocks of 64: two Q8_0 blocks
 	{Q4_KR16, Q4_K, typeInfo{"q4_k_r16", 256, 144}},
+	{Q6_KR16, Q6_K, typeInfo{"q6_k_r16", 256, 212}}, // 16 rows of a super-block fill 53 cache lines
 }
 
 // RepackSource is the source type of a repacked type t; false for any other type.

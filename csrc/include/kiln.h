@@ -58,6 +58,7 @@ typedef enum {
     /* Not GGUF types: weights repacked by kiln_repack (below), 40..47. */
     KILN_TYPE_Q8_0_R16 = 40,
     KILN_TYPE_Q4_K_R16 = 41,
+    KILN_TYPE_Q6_K_R16 = 42,
 } kiln_type;
 
 #define KILN_QK8_0 32 /* elements per Q8_0 block */
@@ -207,6 +208,15 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
  * of row j at 64 + 64w + 4j), then the quant bytes qs[32c + 4u + e] of row j
  * at 256 + 512c + 64u + 4j + e (c < 4, u < 8, e < 4), unchanged. Same byte
  * size as the Q4_K tensor and the Q4_K weights' result bits. */
+/* KILN_TYPE_Q6_K_R16 holds Q6_K weights W[n,k] (n % 16 == 0, k % 256 == 0)
+ * in groups of 16 rows: group g at g*(k/256)*3392 bytes; in it, super-block
+ * s at s*3392, sub-block t (16 elements, t < 16; c = t/4, i = t%4): the
+ * int8 scale of row j at 832c + 16i + j; at 832c + 64 + 192i three 64-byte
+ * vectors v = 0, 1, 2 whose byte 64v + 4j + e (row j, e < 4) holds in bits
+ * 0-5 the quant q + 32 of element 16t + 4v + e and in bits 6-7 bits 2v,
+ * 2v+1 of q + 32 of element 16t + 12 + e; the f16 d of row j at 3328 + 2j;
+ * 32 zero bytes. 212 bytes per 256 elements and row (GGUF: 210), the same
+ * result bits as the Q6_K weights it came from. */
 
 /* Every repacked type (KILN_TYPE_*_R16) holds W[n,k] of its source type in
  * groups of 16 rows, n*kiln_row_size(repacked, k) bytes in all, and

@@ -1,0 +1,129 @@
+/* matmul_q6r_avx512.c — AVX-512 VNNI GEMV over repacked Q6_K weights
+ * (KILN_TYPE_Q6_K_R16, layout in matmul_q6r.c): decode's matmul.
+ *
+ * Per-output arithmetic: the Q6_K rule of quant.h, exactly as the Q6_K dot,
+ * GEMV and GEMM compute it: per super-block b the exact int32
+ *     sumi = Σ_t sc_t · Σ_{e in sub-block t} q_e · x_e      (q = u - 32)
+ * then lane[b % 8] = lane[b % 8] + (d_w · d_x) · float(sumi), lanes from +0,
+ * result ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)) — here for 16 outputs at
+ * once, lane for lane.
+ *
+ * One step is one sub-block (16 elements) of a 16-row group: its three
+ * 64-byte vectors give the four quad vectors (lane j = 4 quants of row j as
+ * u8 0..63) with three ANDs and, for the fourth, three shifts, two VPTERNLOG
+ * selects and an AND. Each meets its X quad, broadcast from memory, in one
+ * VPDPBUSD into an accumulator that starts at −32·Σx of the sub-block (from
+ * X's Q8_K bsums, computed once per call), so it ends at Σ q·x exactly;
+ * one VPMULLD by the 16 rows' int8 scales (sign-extended) adds it to the
+ * super-block's sum. No add tree, no transposes: lane j is row j
+ * throughout. |sumi| <= 16 · 128 · 16·32·128 < 2^31.
+ *
+ * Memory: a group is read once, front to back (53 lines per super-block),
+ * one sequential stream the hardware prefetcher serves on its own. Up to 3
+ * X rows share each unpacked quad vector. */
+#include "../../quant.h"
+#include "../../repack.h"
+
+#if KILN_X86
+#include <immintrin.h>
+
+enum {
+    Q6R_MAXR = 3,      /* X rows per tile */
+    XC_SB = 512,       /* super-blocks of −32·bsums kept per X row and call (k up to 131072 computed once) */
+};
+
+/* xc_fill writes −32 · bsums of super-blocks [s0, s1) of X row x (16 int32 each) into xc. */
+KILN_TARGET_AVX512VNNI static void xc_fill(const block_q8_K *x, int64_t s0, int64_t s1, int32_t *xc) {
+    for (int64_t s = s0; s < s1; s++) {
+        const __m512i b = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)x[s].bsums));
+        _mm512_storeu_si512(xc + (s - s0) * 16, _mm512_mullo_epi32(b, _mm512_set1_epi32(-32)));
+    }
+}
+
+/* q6r_quads: the four quad vectors of one sub-block (v: its three vectors). */
+KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_quads(const __m512i *v, __m512i u[4]) {
+    const __m512i m6 = _mm512_set1_epi8(0x3F), sel2 = _mm512_set1_epi8(0x03), sel4 = _mm512_set1_epi8(0x0F);
+    const __m512i v0 = _mm512_load_si512(v), v1 = _mm512_load_si512(v + 1), v2 = _mm512_load_si512(v + 2);
+    u[0] = _mm512_and_si512(v0, m6);
+    u[1] = _mm512_and_si512(v1, m6);
+    u[2] = _mm512_and_si512(v2, m6);
+    /* bits 6-7 of v0, v1, v2 to bits 0-1, 2-3, 4-5: 16-bit shifts, then per-bit selects
+     * (0xE4: c ? a : b) keep each field from its own shift; the AND drops the neighbours' bits */
+    const __m512i t = _mm512_ternarylogic_epi32(_mm512_srli_epi16(v0, 6), _mm512_srli_epi16(v1, 4), sel2, 0xE4);
+    u[3] = _mm512_and_si512(_mm512_ternarylogic_epi32(t, _mm512_srli_epi16(v2, 2), sel4, 0xE4), m6);
+}
+
+// lane[r] (the 8 float lanes of 16 outputs) over super-blocks [s0, s1) of one group for X
+// rows xk[r]; xc[r]: −32·bsums of super-blocks s0.. of row r.
+KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_steps(const block_q8_K *const *xk, const uint8_t *grp, int64_t s0,
+                                                  int64_t s1, const int32_t *xc, float lane[][8][16], const int MR) {
+    for (int64_t s = s0; s < s1; s++) {
+        const uint8_t *sb = grp + (size_t)s * KILN_Q6R_SB_BYTES;
+        __m512i sum[Q6R_MAXR];
+        for (int r = 0; r < MR; r++) sum[r] = _mm512_setzero_si512();
+        for (int t = 0; t < 16; t++) {
+            __m512i u[4];
+            q6r_quads((const __m512i *)(sb + KILN_Q6R_QUANTS(t)), u);
+            const __m512i sc = _mm512_cvtepi8_epi32(_mm_load_si128((const __m128i *)(sb + KILN_Q6R_SCALES(t))));
+            for (int r = 0; r < MR; r++) {
+                const int32_t *xq = (const int32_t *)(xk[r][s].qs + 16 * t);
+                __m512i a = _mm512_set1_epi32(xc[r * XC_SB * 16 + (s - s0) * 16 + t]);
+                a = _mm512_dpbusd_epi32(a, u[0], _mm512_set1_epi32(xq[0]));
+                a = _mm512_dpbusd_epi32(a, u[1], _mm512_set1_epi32(xq[1]));
+                a = _mm512_dpbusd_epi32(a, u[2], _mm512_set1_epi32(xq[2]));
+                a = _mm512_dpbusd_epi32(a, u[3], _mm512_set1_epi32(xq[3]));
+                sum[r] = _mm512_add_epi32(sum[r], _mm512_mullo_epi32(a, sc));
+            }
+        }
+        const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sb + KILN_Q6R_D)));
+        for (int r = 0; r < MR; r++) {
+            float *l = lane[r][s % 8];
+            const __m512 c = _mm512_mul_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xk[r][s].d)), _mm512_cvtepi32_ps(sum[r]));
+            _mm512_store_ps(l, _mm512_add_ps(_mm512_load_ps(l), c));
+        }
+    }
+}
+
+// y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16.
+KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, int32_t *xc,
+                                                 const int MR) {
+    const int64_t nb = p->k / KILN_QK_K;
+    const size_t gbytes = (size_t)nb * KILN_Q6R_SB_BYTES;
+    const block_q8_K *xk[Q6R_MAXR];
+    for (int r = 0; r < MR; r++) xk[r] = (const block_q8_K *)p->xk + (i0 + r) * nb;
+    const int once = nb <= XC_SB; /* else recomputed per group and k chunk */
+    if (once)
+        for (int r = 0; r < MR; r++) xc_fill(xk[r], 0, nb, xc + r * XC_SB * 16);
+    for (int64_t j0 = n0; j0 < n1; j0 += KILN_R16_ROWS) {
+        const uint8_t *grp = (const uint8_t *)p->w + (size_t)(j0 / KILN_R16_ROWS) * gbytes;
+        _Alignas(64) float lane[Q6R_MAXR][8][16];
+        memset(lane, 0, sizeof lane);
+        for (int64_t s0 = 0; s0 < nb; s0 += XC_SB) {
+            const int64_t s1 = s0 + XC_SB < nb ? s0 + XC_SB : nb;
+            if (!once)
+                for (int r = 0; r < MR; r++) xc_fill(xk[r], s0, s1, xc + r * XC_SB * 16);
+            q6r_steps(xk, grp, s0, s1, xc, lane, MR);
+        }
+        for (int r = 0; r < MR; r++) {
+            __m512 l[8];
+            for (int i = 0; i < 8; i++) l[i] = _mm512_load_ps(lane[r][i]);
+            const __m512 even = _mm512_add_ps(_mm512_add_ps(l[0], l[4]), _mm512_add_ps(l[2], l[6]));
+            const __m512 odd = _mm512_add_ps(_mm512_add_ps(l[1], l[5]), _mm512_add_ps(l[3], l[7]));
+            _mm512_storeu_ps(p->y + (i0 + r) * p->n + j0, _mm512_add_ps(even, odd));
+        }
+    }
+}
+
+// y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W Q6_K_R16 (n0, n1 multiples of 16), X Q8_K (p->xk).
+KILN_TARGET_AVX512VNNI void kiln_mm_q6r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    _Static_assert(Q6R_MAXR * XC_SB * 16 <= KILN_MM_SCRATCH_FLOATS, "the X corrections fit the kernel scratch");
+    int32_t *xc = (int32_t *)scratch;
+    int64_t i0 = 0;
+    for (; i0 + 3 <= p->m; i0 += 3) q6r_rows(p, i0, n0, n1, xc, 3);
+    if (p->m - i0 == 2) q6r_rows(p, i0, n0, n1, xc, 2);
+    else if (p->m - i0 == 1) q6r_rows(p, i0, n0, n1, xc, 1);
+}
+
+#else
+typedef int kiln_matmul_q6r_avx512_unavailable; /* non-x86: keep the unit non-empty */
+#endif /* KILN_X86 */

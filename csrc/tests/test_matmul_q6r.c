@@ -1,0 +1,286 @@
+/* test_matmul_q6r.c — repacked Q6_K weights (KILN_TYPE_Q6_K_R16): the
+ * layout kiln.h documents, pack/unpack round trip, and on every variant
+ * (the direct AVX-512 VNNI and AVX2 GEMVs, the portable unpack path)
+ * results bit-identical to the scalar reference's on the Q6_K weights they
+ * came from — GEMV and GEMM, 1 and 2 threads, every row alone and in a
+ * batch, a column range alone, in kiln_matmul_multi beside other outputs,
+ * extreme quants and scales — and every error code. */
+#include "test_util.h"
+
+#include "quant.h"
+#include "repack.h"
+
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static int isas[KILN_ISA_COUNT + 1], n_isas; /* scalar first, then the supported SIMD ones */
+
+/* make_q6 fills n rows of k Q6_K weights: any quant bits, any int8 scale
+ * (-128 included), d of either sign. */
+static block_q6_K *make_q6(int64_t n, int64_t k) {
+    const int64_t nb = n * (k / KILN_QK_K);
+    block_q6_K *w = t_alloc(sizeof(block_q6_K) * (size_t)nb);
+    for (int64_t i = 0; i < nb; i++) {
+        for (size_t c = 0; c < sizeof w[i].ql; c++) w[i].ql[c] = (uint8_t)t_int(0, 255);
+        for (size_t c = 0; c < sizeof w[i].qh; c++) w[i].qh[c] = (uint8_t)t_int(0, 255);
+        for (int g = 0; g < 16; g++) w[i].scales[g] = (int8_t)t_int(-128, 127);
+        w[i].d = kiln_fp32_to_fp16(t_uniform(-0.002f, 0.002f));
+    }
+    return w;
+}
+
+/* repacked returns kiln_repack's copy of w (checked to succeed). */
+static void *repacked(const block_q6_K *w, int64_t n, int64_t k) {
+    void *r = t_alloc(kiln_row_size(KILN_TYPE_Q6_K_R16, k) * (size_t)n);
+    const int rc = kiln_repack(KILN_TYPE_Q6_K, w, n, k, r);
+    T_CHECK(rc == KILN_OK, "kiln_repack q6_k n=%lld k=%lld: status %d", (long long)n, (long long)k, rc);
+    return r;
+}
+
+/* q6_u is the unsigned quant (q + 32) of element e of a GGUF Q6_K block,
+ * written out from GGUF's definition (ggml's dequantize_row_q6_K). */
+static int q6_u(const block_q6_K *b, int e) {
+    const int half = e / 128, l = e % 128, c = l / 32, i = l % 32;
+    const uint8_t *ql = b->ql + 64 * half, *qh = b->qh + 32 * half;
+    switch (c) {
+    case 0: return (ql[i] & 0xF) | ((qh[i] >> 0) & 3) << 4;
+    case 1: return (ql[i + 32] & 0xF) | ((qh[i] >> 2) & 3) << 4;
+    case 2: return (ql[i] >> 4) | ((qh[i] >> 4) & 3) << 4;
+    default: return (ql[i + 32] >> 4) | ((qh[i] >> 6) & 3) << 4;
+    }
+}
+
+/* ---- the layout ------------------------------------------------------------ */
+/* Every bit where kiln.h says it is (group g, super-block s at
+ * (g·nb + s)·3392; sub-block t's scales at 832(t/4) + 16(t%4) + j, its
+ * quants at 832(t/4) + 64 + 192(t%4): vector i byte 64i + 4j + c: bits 0-5
+ * u of element 16t+4i+c, bits 6-7 bits 2i..2i+1 of u of element 16t+12+c;
+ * f16 d at 3328 + 2j; 32 zero bytes), 212 bytes
+ * per row and super-block; and unpack gives back the source bytes. */
+static void test_layout(void) {
+    enum { N = 48, K = 768, NB = K / KILN_QK_K };
+    T_CHECK(kiln_row_size(KILN_TYPE_Q6_K_R16, K) == 212 * NB, "q6_k_r16 row size %zu", kiln_row_size(KILN_TYPE_Q6_K_R16, K));
+    T_CHECK(kiln_row_size(KILN_TYPE_Q6_K_R16, 128) == 0, "q6_k_r16 row size of k %% 256 != 0");
+    block_q6_K *w = make_q6(N, K);
+    const uint8_t *r = repacked(w, N, K);
+    int ok = 1, zero = 1;
+    for (int64_t row = 0; row < N; row++)
+        for (int64_t s = 0; s < NB; s++) {
+            const block_q6_K *src = &w[row * NB + s];
+            const uint8_t *sb = r + ((row / 16) * NB + s) * 3392;
+            const int j = (int)(row % 16);
+            for (int t = 0; t < 16; t++) {
+                for (int c = 0; c < 4; c++) {
+                    const int top = q6_u(src, 16 * t + 12 + c);
+                    for (int i = 0; i < 3; i++) {
+                        const uint8_t byte = sb[832 * (t / 4) + 64 + 192 * (t % 4) + 64 * i + 4 * j + c];
+                        ok &= (byte & 0x3F) == q6_u(src, 16 * t + 4 * i + c);
+                        ok &= byte >> 6 == (top >> 2 * i & 3);
+                    }
+                }
+                ok &= (int8_t)sb[832 * (t / 4) + 16 * (t % 4) + j] == src->scales[t];
+            }
+            uint16_t d;
+            memcpy(&d, sb + 3328 + 2 * j, 2);
+            ok &= d == src->d;
+            for (int z = 3360; z < 3392; z++) zero &= sb[z] == 0;
+        }
+    T_CHECK(ok, "q6_k_r16 bits where kiln.h places them");
+    T_CHECK(zero, "q6_k_r16 padding is zero");
+    block_q6_K *back = t_alloc(sizeof(block_q6_K) * N * NB);
+    memset(back, 0xA5, sizeof(block_q6_K) * N * NB);
+    for (int g = 0; g < N / 16; g++)
+        kiln_q6r_unpack(r + (size_t)g * NB * 3392, K, (char *)(back + g * 16 * NB), sizeof(block_q6_K) * NB);
+    T_CHECK(memcmp(back, w, sizeof(block_q6_K) * N * NB) == 0, "q6_k_r16 unpack gives the source bytes back");
+    free(w); free((void *)r); free(back);
+}
+
+/* ---- results = Q6_K's ------------------------------------------------------ */
+/* want: the scalar reference's Q6_K result (1 thread). Then on one variant:
+ * Q6_K_R16 = want bit for bit at 1 and 2 threads; every row alone = its row
+ * in the batch; a column range of whole groups alone = in the full W. */
+static void check_same(int isa, int64_t m, int64_t n, int64_t k, const block_q6_K *w, const void *r) {
+    float *x = t_alloc(sizeof(float) * (size_t)(m * k));
+    float *want = t_alloc(sizeof(float) * (size_t)(m * n)), *got = t_alloc(sizeof(float) * (size_t)(m * n));
+    float *row = t_alloc(sizeof(float) * (size_t)n);
+    t_fill(x, m * k, -1, 1);
+    char what[160];
+    snprintf(what, sizeof what, "q6_k_r16 %s m=%lld n=%lld k=%lld", kiln_isa_name(isa), (long long)m, (long long)n,
+             (long long)k);
+    kiln_init(1);
+    kiln_set_isa(KILN_ISA_SCALAR);
+    t_poison(want, m * n);
+    int rc = kiln_matmul(KILN_TYPE_Q6_K, w, x, want, m, n, k);
+    for (int threads = 1; threads <= 2; threads++) {
+        kiln_init(threads);
+        kiln_set_isa(isa);
+        t_poison(got, m * n);
+        rc |= kiln_matmul(KILN_TYPE_Q6_K_R16, r, x, got, m, n, k);
+        char msg[220];
+        snprintf(msg, sizeof msg, "%s, %d thread(s): r16 vs scalar q6_k (status %d)", what, threads, rc);
+        t_identical(msg, want, got, m * n);
+    }
+    int ok = 1;
+    for (int64_t i = 0; i < m && ok; i++) {
+        t_poison(row, n);
+        rc |= kiln_matmul(KILN_TYPE_Q6_K_R16, r, x + i * k, row, 1, n, k);
+        ok = memcmp(row, want + i * n, sizeof(float) * (size_t)n) == 0;
+    }
+    T_CHECK(ok && rc == KILN_OK, "%s: every row alone = in the batch (status %d)", what, rc);
+    if (n > 16) { /* groups 1.. alone */
+        const int64_t j0 = 16, n2 = n - j0;
+        float *y2 = t_alloc(sizeof(float) * (size_t)(m * n2));
+        t_poison(y2, m * n2);
+        rc = kiln_matmul(KILN_TYPE_Q6_K_R16, (const char *)r + kiln_row_size(KILN_TYPE_Q6_K_R16, k) * j0, x, y2, m, n2, k);
+        ok = rc == KILN_OK;
+        for (int64_t i = 0; i < m; i++) ok &= memcmp(y2 + i * n2, want + i * n + j0, sizeof(float) * (size_t)n2) == 0;
+        T_CHECK(ok, "%s: columns 16.. alone = in the full W (status %d)", what, rc);
+        free(y2);
+    }
+    free(x); free(want); free(got); free(row);
+}
+
+static void test_same_as_q6_k(void) {
+    static const int64_t shapes[][2] = {
+        /* n, k: one group and super-block; odd super-block counts (3, 5); the model
+         * shapes' k; k past the AVX-512 kernel's 512-super-block X-correction chunk */
+        {16, 256}, {48, 768}, {32, 1280}, {64, 2048}, {32, 8192}, {32, 256 * 515},
+    };
+    static const int64_t ms[] = {1, 2, 3, 4, 5, 7, 13, 17};
+    for (int s = 0; s < COUNT(shapes); s++) {
+        const int64_t n = shapes[s][0], k = shapes[s][1];
+        block_q6_K *w = make_q6(n, k);
+        void *r = repacked(w, n, k);
+        for (int v = 0; v < n_isas; v++)
+            for (int c = 0; c < COUNT(ms); c++) {
+                if (k > 8192 && ms[c] > 3) continue; /* the GEMV's shape; the GEMM's k is covered above */
+                check_same(isas[v], ms[c], n, k, w, r);
+            }
+        free(w); free(r);
+    }
+    kiln_init(0);
+}
+
+/* Extremes through the direct kernels: every quant 0 (q = -32) or 63 (q = 31),
+ * scales -128 or 127, X at ±1 (quants ±127): the largest int32 sums the
+ * format allows (|sumi| = 16·128·16·32·127 < 2^31), against the reference. */
+static void test_extremes(void) {
+    enum { M = 3, N = 32, K = 2048, NB = K / KILN_QK_K };
+    block_q6_K *w = t_alloc(sizeof(block_q6_K) * N * NB);
+    float *x = t_alloc(sizeof(float) * M * K), *want = t_alloc(sizeof(float) * M * N), *got = t_alloc(sizeof(float) * M * N);
+    for (int variant = 0; variant < 4; variant++) {
+        const int hi_quants = variant & 1, neg_scale = variant >> 1;
+        for (int64_t i = 0; i < N * NB; i++) {
+            memset(w[i].ql, hi_quants ? 0xFF : 0, sizeof w[i].ql);
+            memset(w[i].qh, hi_quants ? 0xFF : 0, sizeof w[i].qh);
+            memset(w[i].scales, neg_scale ? 0x80 : 0x7F, sizeof w[i].scales);
+            w[i].d = kiln_fp32_to_fp16(i % 2 ? 1.0f : -0.5f);
+        }
+        void *r = repacked(w, N, K);
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t c = 0; c < K; c++) x[i * K + c] = i == 1 && c % 3 == 0 ? -1.0f : 1.0f;
+        kiln_init(1);
+        kiln_set_isa(KILN_ISA_SCALAR);
+        int rc = kiln_matmul(KILN_TYPE_Q6_K, w, x, want, M, N, K);
+        for (int v = 0; v < n_isas; v++) {
+            kiln_set_isa(isas[v]);
+            for (int m = 1; m <= M; m++) {
+                t_poison(got, M * N);
+                rc |= kiln_matmul(KILN_TYPE_Q6_K_R16, r, x, got, m, N, K);
+                char what[160];
+                snprintf(what, sizeof what, "q6_k_r16 extremes (%s, m=%d, quants %s, scales %s, status %d)",
+                         kiln_isa_name(isas[v]), m, hi_quants ? "63" : "0", neg_scale ? "-128" : "127", rc);
+                t_identical(what, want, got, m * N);
+            }
+        }
+        free(r);
+    }
+    kiln_init(0);
+    free(w); free(x); free(want); free(got);
+}
+
+/* kiln_matmul_multi with Q6_K_R16 beside Q6_K, Q8_0 and F32 outputs = separate calls. */
+static void test_multi(void) {
+    enum { K = 1024 };
+    const int64_t ns[4] = {64, 48, 16, 32};
+    block_q6_K *w6 = make_q6(ns[0], K), *w6b = make_q6(ns[1], K);
+    void *wr = repacked(w6, ns[0], K);
+    float *wf = t_alloc(sizeof(float) * (size_t)(ns[2] * K)), *wsrc = t_alloc(sizeof(float) * (size_t)(ns[3] * K));
+    block_q8_0 *w8 = t_alloc(sizeof(block_q8_0) * (size_t)(ns[3] * K / 32));
+    t_fill(wf, ns[2] * K, -1, 1);
+    t_fill(wsrc, ns[3] * K, -1, 1);
+    kiln_quantize_q8_0(wsrc, w8, ns[3] * K);
+    for (int v = 0; v < n_isas; v++)
+        for (int m = 1; m <= 5; m += 2) {
+            kiln_init(2);
+            kiln_set_isa(isas[v]);
+            float *x = t_alloc(sizeof(float) * (size_t)(m * K));
+            t_fill(x, m * K, -1, 1);
+            float *want[4], *got[4];
+            kiln_matmul_out outs[4];
+            const int types[4] = {KILN_TYPE_Q6_K_R16, KILN_TYPE_Q6_K, KILN_TYPE_F32, KILN_TYPE_Q8_0};
+            const void *ws[4] = {wr, w6b, wf, w8};
+            for (int o = 0; o < 4; o++) {
+                want[o] = t_alloc(sizeof(float) * (size_t)(m * ns[o]));
+                got[o] = t_alloc(sizeof(float) * (size_t)(m * ns[o]));
+                t_poison(got[o], m * ns[o]);
+                kiln_matmul(o == 0 ? KILN_TYPE_Q6_K : types[o], o == 0 ? (const void *)w6 : ws[o], x, want[o], m, ns[o], K);
+                outs[o] = (kiln_matmul_out){.wtype = types[o], .w = ws[o], .y = got[o], .n = ns[o]};
+            }
+            const int rc = kiln_matmul_multi(x, m, K, outs, 4);
+            for (int o = 0; o < 4; o++) {
+                char what[120];
+                snprintf(what, sizeof what, "multi %s m=%d output %d (status %d)", kiln_isa_name(isas[v]), m, o, rc);
+                t_identical(what, want[o], got[o], m * ns[o]);
+                free(want[o]); free(got[o]);
+            }
+            free(x);
+        }
+    kiln_init(0);
+    free(w6); free(w6b); free(wr); free(wf); free(wsrc); free(w8);
+}
+
+/* ---- errors and dispatch ------------------------------------------------------ */
+static void test_errors(void) {
+    block_q6_K *w = make_q6(32, 512);
+    void *r = t_alloc(212 * 2 * 32);
+    float x[2 * 512] = {0}, y[64];
+    T_CHECK(kiln_repack(KILN_TYPE_Q6_K, NULL, 32, 512, r) == KILN_ERR_NULL, "repack NULL w");
+    T_CHECK(kiln_repack(KILN_TYPE_Q6_K, w, 32, 512, NULL) == KILN_ERR_NULL, "repack NULL out");
+    T_CHECK(kiln_repack(KILN_TYPE_Q6_K, w, 24, 512, r) == KILN_ERR_ALIGN, "repack n %% 16 != 0");
+    T_CHECK(kiln_repack(KILN_TYPE_Q6_K, w, 32, 384, r) == KILN_ERR_ALIGN, "repack k %% 256 != 0");
+    T_CHECK(kiln_repack(KILN_TYPE_Q6_K, w, 0, 512, r) == KILN_ERR_SIZE, "repack n = 0");
+    T_CHECK(kiln_repack(KILN_TYPE_Q6_K, w, 32, -256, r) == KILN_ERR_SIZE, "repack k < 0");
+    T_CHECK(kiln_repack(KILN_TYPE_Q6_K, w, 32, 512, r) == KILN_OK, "repack");
+    for (int i = 0; i < 64; i++) y[i] = NAN;
+    T_CHECK(kiln_matmul(KILN_TYPE_Q6_K_R16, r, x, y, 1, 24, 512) == KILN_ERR_ALIGN, "matmul r16 n %% 16 != 0");
+    T_CHECK(kiln_matmul(KILN_TYPE_Q6_K_R16, r, x, y, 1, 16, 384) == KILN_ERR_ALIGN, "matmul r16 k %% 256 != 0");
+    T_CHECK(kiln_matmul(KILN_TYPE_Q6_K_R16, NULL, x, y, 1, 16, 512) == KILN_ERR_NULL, "matmul r16 NULL w");
+    T_CHECK(isnan(y[0]), "a refused call writes nothing");
+    T_CHECK(kiln_dequantize(KILN_TYPE_Q6_K_R16, r, y, 256) == KILN_ERR_TYPE, "dequantize r16 (rows interleaved)");
+    const int32_t id = 0;
+    T_CHECK(kiln_get_rows(KILN_TYPE_Q6_K_R16, r, 32, 256, &id, 1, y) == KILN_ERR_TYPE, "get_rows r16");
+    for (int v = 0; v < n_isas; v++) {
+        kiln_set_isa(isas[v]);
+        const int direct = isas[v] != KILN_ISA_SCALAR; /* AVX2 and AVX-512 read the groups directly */
+        T_CHECK(kiln_repack_type(KILN_TYPE_Q6_K) == (direct ? KILN_TYPE_Q6_K_R16 : -1),
+                "repack_type(q6_k) on %s: %d", kiln_isa_name(isas[v]), kiln_repack_type(KILN_TYPE_Q6_K));
+    }
+    kiln_init(0);
+    free(w); free(r);
+}
+
+int main(void) {
+    t_seed("matmul_q6r");
+    kiln_init(0);
+    isas[n_isas++] = KILN_ISA_SCALAR;
+    n_isas += t_simd_isas(isas + n_isas);
+    printf("variants:");
+    for (int v = 0; v < n_isas; v++) printf(" %s", kiln_isa_name(isas[v]));
+    printf("; avx512 vnni %s\n", (kiln_cpu_features() & KILN_CPU_AVX512VNNI) ? "yes" : "no");
+    test_errors();
+    test_layout();
+    test_same_as_q6_k();
+    test_extremes();
+    test_multi();
+    return t_done();
+}
