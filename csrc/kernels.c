@@ -14,6 +14,9 @@ static const kiln_type_traits g_traits[KILN_TYPE_SLOTS] = {
     /* 64-element "blocks" (a block pair) of 68 bytes: k % 64 is checked and a row is 34 bytes per 32 */
     [KILN_TYPE_Q8_0_R16] = {.name = "q8_0_r16", .block = 64, .block_bytes = 2 * sizeof(block_q8_0),
                             .kernel_names = KERNEL_NAMES("q8_0_r16")},
+    /* the same for Q4_0: a block pair of 36 bytes per row */
+    [KILN_TYPE_Q4_0_R16] = {.name = "q4_0_r16", .block = 64, .block_bytes = 36,
+                            .kernel_names = KERNEL_NAMES("q4_0_r16")},
     [KILN_TYPE_BF16] = {.name = "bf16", .block = 1, .block_bytes = 2, .kernel_names = KERNEL_NAMES("bf16")},
 #define QTYPE(TYPE, nm, blk, bytes) [TYPE] = {.name = nm, .block = blk, .block_bytes = bytes, .kernel_names = KERNEL_NAMES(nm)}
     QTYPE(KILN_TYPE_Q4_0, "q4_0", 32, 18),
@@ -57,9 +60,18 @@ void kiln_kernels_init(uint32_t features) {
         kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX512], KILN_TYPE_Q8_0_R16, kiln_mm_q8r_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
     else
         kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX512], KILN_TYPE_Q8_0_R16, kiln_mm_q8r_gemv_avx2, avx2_variant);
+    /* Q4_0_R16 alike: direct GEMVs on AVX2 and AVX-512 (the AVX2 one without VNNI) */
+    kiln_mm_r16_fill(&g_tables[KILN_ISA_SCALAR], KILN_TYPE_Q4_0_R16, NULL, NULL);
+    static const char q4r_avx2_variant[] = "avx2 16-row groups, read in order (maddubs, exact int32 sums)";
+    kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX2], KILN_TYPE_Q4_0_R16, kiln_mm_q4r_gemv_avx2, q4r_avx2_variant);
+    if (features & KILN_CPU_AVX512VNNI)
+        kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX512], KILN_TYPE_Q4_0_R16, kiln_mm_q4r_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
+    else
+        kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX512], KILN_TYPE_Q4_0_R16, kiln_mm_q4r_gemv_avx2, q4r_avx2_variant);
 #else
     (void)features;
     kiln_mm_r16_fill(&g_tables[KILN_ISA_SCALAR], KILN_TYPE_Q8_0_R16, NULL, NULL);
+    kiln_mm_r16_fill(&g_tables[KILN_ISA_SCALAR], KILN_TYPE_Q4_0_R16, NULL, NULL);
     for (int isa = KILN_ISA_SCALAR + 1; isa < KILN_ISA_COUNT; isa++) g_tables[isa] = g_tables[KILN_ISA_SCALAR];
 #endif
     atomic_store_explicit(&g_filled, 1, memory_order_release);

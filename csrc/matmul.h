@@ -129,6 +129,10 @@ void kiln_mm_q8_0_ref(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
  * variant (X rounded to bf16, VDPBF16PS lane order, DAZ/FTZ) in scalar code. */
 void kiln_mm_bf16_dot_ref(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 
+/* Q4_0_R16 (repacked Q4_0, layout in kiln.h and matmul_q4r.c). */
+#define KILN_Q4R_BLOCK_BYTES 256 /* the 16 rows' quant bytes of one block */
+#define KILN_Q4R_PAIR_BYTES 576  /* one block pair of a group: 64 bytes of scales, 2 x 256 of quants */
+
 #if KILN_X86
 void kiln_mm_quantize_rows_avx2(const float *x, int8_t *xq, float *xd, int64_t k, int64_t kpad,
                                 int64_t r0, int64_t r1);
@@ -160,6 +164,11 @@ void kiln_mm_q8v_layout_avx512(const kiln_mm *p, int64_t r0, int64_t r1);
  * (matmul_q8r_avx2.c, no VNNI) read the groups directly. */
 void kiln_mm_q8r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_q8r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+
+/* kiln_mm_q4r_gemv_avx512_vnni (matmul_q4r_avx512.c) and kiln_mm_q4r_gemv_avx2
+ * (matmul_q4r_avx2.c, no VNNI) read the groups directly. */
+void kiln_mm_q4r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_q4r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 #endif
 
 #endif /* KILN_MATMUL_H */

@@ -56,5 +56,8 @@ void kiln_mm_r16_fill(kiln_kernels *t, int to, kiln_mm_kernel direct_gemv, const
 /* Q8_0 -> Q8_0_R16 (matmul_q8r.c). */
 void kiln_q8r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
 void kiln_q8r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+/* Q4_0 -> Q4_0_R16 (matmul_q4r.c). */
+void kiln_q4r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
+void kiln_q4r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
 
 #endif

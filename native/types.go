@@ -33,6 +33,8 @@ const (
 
 	// Q8_0R16: Q8_0 weights, the same byte size (k a multiple of 64).
 	Q8_0R16 Type = 40
+	// Q4_0R16: Q4_0 weights, the same byte size (k a multiple of 64).
+	Q4_0R16 Type = 43
 )
 
 // repackedInfos lists the repacked types: each one's source type and traits.
@@ -41,6 +43,7 @@ var repackedInfos = []struct {
 	typeInfo
 }{
 	{Q8_0R16, Q8_0, typeInfo{"q8_0_r16", 64, 68}}, // blocks of 64: two Q8_0 blocks
+	{Q4_0R16, Q4_0, typeInfo{"q4_0_r16", 64, 36}}, // blocks of 64: two Q4_0 blocks
 }
 
 // RepackSource is the source type of a repacked type t; false for any other type.

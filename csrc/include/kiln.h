@@ -57,6 +57,7 @@ typedef enum {
     KILN_TYPE_BF16 = 30,
     /* Not GGUF types: weights repacked by kiln_repack (below), 40..47. */
     KILN_TYPE_Q8_0_R16 = 40,
+    KILN_TYPE_Q4_0_R16 = 43,
 } kiln_type;
 
 #define KILN_QK8_0 32 /* elements per Q8_0 block */
@@ -198,6 +199,13 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
  * tensor; kiln_matmul and kiln_matmul_multi take it like any weight type,
  * with the same result bits as the Q8_0 weights it came from (no dequantize
  * or get_rows: its rows are interleaved). */
+
+/* KILN_TYPE_Q4_0_R16 holds Q4_0 weights W[n,k] (n % 16 == 0, k % 64 == 0)
+ * in groups of 16 rows: group g at g*(k/64)*576 bytes; in it, block pair p
+ * at p*576: 64 bytes of f16 scales (d of block 2p for rows 0..15, then of
+ * block 2p+1), then per block 256 bytes: byte qs[4u+c] (u < 4, c < 4) of
+ * row j at 64u + 4j + c, GGUF's byte unchanged (low nibble element 4u+c,
+ * high nibble element 4u+c+16). Same byte size as the Q4_0 tensor. */
 
 /* Every repacked type (KILN_TYPE_*_R16) holds W[n,k] of its source type in
  * groups of 16 rows, n*kiln_row_size(repacked, k) bytes in all, and

@@ -1,0 +1,122 @@
+/* matmul_q4r_avx512.c — AVX-512 VNNI GEMV over repacked Q4_0 weights
+ * (KILN_TYPE_Q4_0_R16, layout in matmul_q4r.c): decode's matmul.
+ *
+ * Per-output arithmetic: the Q4_0 rule of quant.h, exactly as the Q4_0
+ * GEMV and GEMM compute it: eight float lanes start at +0, block b enters
+ * lane b % 8 as
+ *     lane = lane + (dw_b * dx_b) * float(int32 dot_b)
+ * and the lanes are summed ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)); so an
+ * output has the bits of the Q4_0 weights it came from (decode ≡ prefill).
+ *
+ * One step is one block of a 16-row group: its 4 quant vectors (lane j =
+ * 4 bytes of row j) give, masked, elements 4u..4u+3 of the 16 rows as u8
+ * 0..15 and, shifted and masked, elements 4u+16..4u+19; each meets the
+ * matching X quad broadcast from memory in one VPDPBUSD, so lane j
+ * accumulates row j's Σu·x with no add tree, in two chains (low and high
+ * nibbles) added once. The −8 offset: the low chain starts at −8·Σx of the
+ * X block (computed once per call for up to XC_BLOCKS blocks), so the sum
+ * ends at the exact int32 Σ(u−8)·x. Then one convert, two multiplies and
+ * one add for 16 outputs; the eight lane vectors of each X row stay in
+ * registers (the block loop is unrolled by 8, so block b's lane is known).
+ * Up to 3 X rows share each unpacked quant vector.
+ *
+ * Memory: a group is read once, front to back (9 lines per block pair),
+ * one sequential stream the hardware prefetcher serves on its own. */
+#include "../../kernels.h"
+#include "quant_pack_avx512.h"
+
+#if KILN_X86
+
+enum {
+    Q4R_MAXR = 3,     /* X rows per tile */
+    XC_BLOCKS = 1024, /* −8·Σx kept per X row and call: k up to 32768 computed once (a multiple of 8) */
+};
+
+/* xc_fill writes −8·Σ(32 quants) of blocks [b0, b1) of X row xq (s8) into xc. */
+KILN_TARGET_AVX512VNNI static void xc_fill(const int8_t *xq, int64_t b0, int64_t b1, int32_t *xc) {
+    const __m256i ones = _mm256_set1_epi8(1);
+    for (int64_t b = b0; b < b1; b++) {
+        const __m256i x = _mm256_load_si256((const __m256i *)(xq + b * KILN_QK8_0));
+        __m256i c = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, x); /* 8 sums of 4 */
+        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+        xc[b - b0] = -8 * _mm_cvtsi128_si32(h);
+    }
+}
+
+// lane[r] += block b of one group against X rows i0..i0+MR-1 (quant.h's
+// float step); xc[r * XC_BLOCKS + c]: −8·Σx of the chunk's block c = b - b0.
+KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_block(const kiln_mm *p, int64_t i0, const uint8_t *grp, int64_t b,
+                                                  int64_t c, const int32_t *xc, __m512 *lane[Q4R_MAXR],
+                                                  const int MR) {
+    const int64_t nbpad = p->kpad / KILN_QK8_0;
+    const uint8_t *pair = grp + (size_t)(b >> 1) * KILN_Q4R_PAIR_BYTES;
+    const __m512i *q = (const __m512i *)(pair + 64 + (size_t)(b & 1) * KILN_Q4R_BLOCK_BYTES);
+    const __m512i low4 = _mm512_set1_epi8(0xF);
+    __m512i s0[Q4R_MAXR], s1[Q4R_MAXR];
+    const int32_t *xb[Q4R_MAXR];
+    for (int r = 0; r < MR; r++) {
+        s0[r] = _mm512_set1_epi32(xc[r * XC_BLOCKS + c]);
+        s1[r] = _mm512_setzero_si512();
+        xb[r] = (const int32_t *)(p->xq + (i0 + r) * p->kpad + b * KILN_QK8_0);
+    }
+    for (int u = 0; u < 4; u++) {
+        const __m512i v = _mm512_load_si512(q + u);
+        const __m512i lo = _mm512_and_si512(v, low4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+        for (int r = 0; r < MR; r++) {
+            s0[r] = _mm512_dpbusd_epi32(s0[r], lo, _mm512_set1_epi32(xb[r][u]));
+            s1[r] = _mm512_dpbusd_epi32(s1[r], hi, _mm512_set1_epi32(xb[r][u + 4]));
+        }
+    }
+    const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(pair + (size_t)(b & 1) * 32)));
+    for (int r = 0; r < MR; r++) {
+        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(p->xd[(i0 + r) * nbpad + b]));
+        *lane[r] = _mm512_add_ps(*lane[r], _mm512_mul_ps(scale, _mm512_cvtepi32_ps(_mm512_add_epi32(s0[r], s1[r]))));
+    }
+}
+
+// y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16.
+KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, int32_t *xc,
+                                                 const int MR) {
+    const int64_t nb = p->k / KILN_QK8_0;
+    const size_t gbytes = (size_t)(nb / 2) * KILN_Q4R_PAIR_BYTES;
+    const int once = nb <= XC_BLOCKS; /* else recomputed per group and k chunk */
+    if (once)
+        for (int r = 0; r < MR; r++) xc_fill(p->xq + (i0 + r) * p->kpad, 0, nb, xc + r * XC_BLOCKS);
+    for (int64_t j0 = n0; j0 < n1; j0 += KILN_QP_NR) {
+        const uint8_t *grp = (const uint8_t *)p->w + (size_t)(j0 / KILN_QP_NR) * gbytes;
+        __m512 lanes[Q4R_MAXR][KILN_QP_LANES];
+        for (int r = 0; r < MR; r++)
+            for (int e = 0; e < KILN_QP_LANES; e++) lanes[r][e] = _mm512_setzero_ps();
+        for (int64_t b0 = 0; b0 < nb; b0 += XC_BLOCKS) {
+            const int64_t b1 = b0 + XC_BLOCKS < nb ? b0 + XC_BLOCKS : nb;
+            if (!once)
+                for (int r = 0; r < MR; r++) xc_fill(p->xq + (i0 + r) * p->kpad, b0, b1, xc + r * XC_BLOCKS);
+            for (int64_t b = b0; b < b1; b += KILN_QP_LANES) /* b0 % 8 == 0: block b + e goes to lane e */
+#pragma GCC unroll 8
+                for (int e = 0; e < KILN_QP_LANES; e++)
+                    if (b + e < b1) {
+                        __m512 *lane[Q4R_MAXR];
+                        for (int r = 0; r < MR; r++) lane[r] = &lanes[r][e];
+                        q4r_block(p, i0, grp, b + e, b + e - b0, xc, lane, MR);
+                    }
+        }
+        for (int r = 0; r < MR; r++) _mm512_storeu_ps(p->y + (i0 + r) * p->n + j0, kiln_qp_lanes_sum16(lanes[r]));
+    }
+}
+
+// y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W Q4_0_R16 (n0, n1 multiples of 16), X q8_0-quantized (p->xq, p->xd).
+KILN_TARGET_AVX512VNNI void kiln_mm_q4r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    _Static_assert(Q4R_MAXR * XC_BLOCKS <= KILN_MM_SCRATCH_FLOATS, "the X corrections fit the kernel scratch");
+    _Static_assert(XC_BLOCKS % KILN_QP_LANES == 0, "k chunks keep block b in lane b % 8");
+    int32_t *xc = (int32_t *)scratch;
+    int64_t i0 = 0;
+    for (; i0 + 3 <= p->m; i0 += 3) q4r_rows(p, i0, n0, n1, xc, 3);
+    if (p->m - i0 == 2) q4r_rows(p, i0, n0, n1, xc, 2);
+    else if (p->m - i0 == 1) q4r_rows(p, i0, n0, n1, xc, 1);
+}
+
+#else
+typedef int kiln_matmul_q4r_avx512_unavailable; /* non-x86: keep the unit non-empty */
+#endif /* KILN_X86 */
