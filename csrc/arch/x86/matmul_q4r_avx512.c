@@ -45,6 +45,13 @@ KILN_TARGET_AVX512VNNI static void xc_fill(const int8_t *xq, int64_t b0, int64_t
     }
 }
 
+/* q4r_dot is a block's exact int32 dot from its chains: the high nibbles'
+ * sums are exact multiples of 16 (|Σ| <= 16·15·128·16 < 2^31), so the
+ * arithmetic shift divides them exactly. */
+KILN_TARGET_AVX512VNNI KILN_INLINE __m512i q4r_dot(__m512i lo0, __m512i lo1, __m512i hi0, __m512i hi1) {
+    return _mm512_add_epi32(_mm512_add_epi32(lo0, lo1), _mm512_srai_epi32(_mm512_add_epi32(hi0, hi1), 4));
+}
+
 // lane[r] += block b of one group against X rows i0..i0+MR-1 (quant.h's
 // float step); xc[r * XC_BLOCKS + c]: −8·Σx of the chunk's block c = b - b0.
 KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_block(const kiln_mm *p, int64_t i0, const uint8_t *grp, int64_t b,
@@ -53,26 +60,26 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_block(const kiln_mm *p, int64_t i0, 
     const int64_t nbpad = p->kpad / KILN_QK8_0;
     const uint8_t *pair = grp + (size_t)(b >> 1) * KILN_Q4R_PAIR_BYTES;
     const __m512i *q = (const __m512i *)(pair + 64 + (size_t)(b & 1) * KILN_Q4R_BLOCK_BYTES);
-    const __m512i low4 = _mm512_set1_epi8(0xF);
-    __m512i s0[Q4R_MAXR], s1[Q4R_MAXR];
+    const __m512i low4 = _mm512_set1_epi8(0x0F), high4 = _mm512_set1_epi8((char)0xF0);
+    __m512i lo[2][Q4R_MAXR], hi[2][Q4R_MAXR]; /* chains: low nibbles, high nibbles ×16; vectors 0-1, 2-3 */
     const int32_t *xb[Q4R_MAXR];
     for (int r = 0; r < MR; r++) {
-        s0[r] = _mm512_set1_epi32(xc[r * XC_BLOCKS + c]);
-        s1[r] = _mm512_setzero_si512();
+        lo[0][r] = _mm512_set1_epi32(xc[r * XC_BLOCKS + c]);
+        lo[1][r] = hi[0][r] = hi[1][r] = _mm512_setzero_si512();
         xb[r] = (const int32_t *)(p->xq + (i0 + r) * p->kpad + b * KILN_QK8_0);
     }
     for (int u = 0; u < 4; u++) {
         const __m512i v = _mm512_load_si512(q + u);
-        const __m512i lo = _mm512_and_si512(v, low4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+        const __m512i vl = _mm512_and_si512(v, low4), vh = _mm512_and_si512(v, high4);
         for (int r = 0; r < MR; r++) {
-            s0[r] = _mm512_dpbusd_epi32(s0[r], lo, _mm512_set1_epi32(xb[r][u]));
-            s1[r] = _mm512_dpbusd_epi32(s1[r], hi, _mm512_set1_epi32(xb[r][u + 4]));
+            lo[u >> 1][r] = _mm512_dpbusd_epi32(lo[u >> 1][r], vl, _mm512_set1_epi32(xb[r][u]));
+            hi[u >> 1][r] = _mm512_dpbusd_epi32(hi[u >> 1][r], vh, _mm512_set1_epi32(xb[r][u + 4]));
         }
     }
     const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(pair + (size_t)(b & 1) * 32)));
     for (int r = 0; r < MR; r++) {
         const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(p->xd[(i0 + r) * nbpad + b]));
-        *lane[r] = _mm512_add_ps(*lane[r], _mm512_mul_ps(scale, _mm512_cvtepi32_ps(_mm512_add_epi32(s0[r], s1[r]))));
+        *lane[r] = _mm512_add_ps(*lane[r], _mm512_mul_ps(scale, _mm512_cvtepi32_ps(q4r_dot(lo[0][r], lo[1][r], hi[0][r], hi[1][r]))));
     }
 }
 
