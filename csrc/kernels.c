@@ -17,6 +17,9 @@ static const kiln_type_traits g_traits[KILN_TYPE_SLOTS] = {
     /* the same for Q4_0: a block pair of 36 bytes per row */
     [KILN_TYPE_Q4_0_R16] = {.name = "q4_0_r16", .block = 64, .block_bytes = 36,
                             .kernel_names = KERNEL_NAMES("q4_0_r16")},
+    /* Q5_0: a block pair of 44 bytes per row */
+    [KILN_TYPE_Q5_0_R16] = {.name = "q5_0_r16", .block = 64, .block_bytes = 44,
+                            .kernel_names = KERNEL_NAMES("q5_0_r16")},
     [KILN_TYPE_BF16] = {.name = "bf16", .block = 1, .block_bytes = 2, .kernel_names = KERNEL_NAMES("bf16")},
 #define QTYPE(TYPE, nm, blk, bytes) [TYPE] = {.name = nm, .block = blk, .block_bytes = bytes, .kernel_names = KERNEL_NAMES(nm)}
     QTYPE(KILN_TYPE_Q4_0, "q4_0", 32, 18),
@@ -68,10 +71,19 @@ void kiln_kernels_init(uint32_t features) {
         kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX512], KILN_TYPE_Q4_0_R16, kiln_mm_q4r_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
     else
         kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX512], KILN_TYPE_Q4_0_R16, kiln_mm_q4r_gemv_avx2, q4r_avx2_variant);
+    /* Q5_0_R16 alike */
+    kiln_mm_r16_fill(&g_tables[KILN_ISA_SCALAR], KILN_TYPE_Q5_0_R16, NULL, NULL);
+    static const char q5r_avx2_variant[] = "avx2 16-row groups, read in order (fifth bits from byte masks, maddubs)";
+    kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX2], KILN_TYPE_Q5_0_R16, kiln_mm_q5r_gemv_avx2, q5r_avx2_variant);
+    if (features & KILN_CPU_AVX512VNNI)
+        kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX512], KILN_TYPE_Q5_0_R16, kiln_mm_q5r_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (fifth bits by byte masks, vpdpbusd)");
+    else
+        kiln_mm_r16_fill(&g_tables[KILN_ISA_AVX512], KILN_TYPE_Q5_0_R16, kiln_mm_q5r_gemv_avx2, q5r_avx2_variant);
 #else
     (void)features;
     kiln_mm_r16_fill(&g_tables[KILN_ISA_SCALAR], KILN_TYPE_Q8_0_R16, NULL, NULL);
     kiln_mm_r16_fill(&g_tables[KILN_ISA_SCALAR], KILN_TYPE_Q4_0_R16, NULL, NULL);
+    kiln_mm_r16_fill(&g_tables[KILN_ISA_SCALAR], KILN_TYPE_Q5_0_R16, NULL, NULL);
     for (int isa = KILN_ISA_SCALAR + 1; isa < KILN_ISA_COUNT; isa++) g_tables[isa] = g_tables[KILN_ISA_SCALAR];
 #endif
     atomic_store_explicit(&g_filled, 1, memory_order_release);

@@ -35,6 +35,8 @@ const (
 	Q8_0R16 Type = 40
 	// Q4_0R16: Q4_0 weights, the same byte size (k a multiple of 64).
 	Q4_0R16 Type = 43
+	// Q5_0R16: Q5_0 weights, the same byte size (k a multiple of 64).
+	Q5_0R16 Type = 44
 )
 
 // repackedInfos lists the repacked types: each one's source type and traits.
@@ -44,6 +46,7 @@ var repackedInfos = []struct {
 }{
 	{Q8_0R16, Q8_0, typeInfo{"q8_0_r16", 64, 68}}, // blocks of 64: two Q8_0 blocks
 	{Q4_0R16, Q4_0, typeInfo{"q4_0_r16", 64, 36}}, // blocks of 64: two Q4_0 blocks
+	{Q5_0R16, Q5_0, typeInfo{"q5_0_r16", 64, 44}}, // blocks of 64: two Q5_0 blocks
 }
 
 // RepackSource is the source type of a repacked type t; false for any other type.
