@@ -135,6 +135,13 @@ void kiln_mm_q8_0_ref(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
  * variant (X rounded to bf16, VDPBF16PS lane order, DAZ/FTZ) in scalar code. */
 void kiln_mm_bf16_dot_ref(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 
+/* Q4_0_R16 (repacked Q4_0, layout in kiln.h and matmul_q4r.c). */
+#define KILN_Q4R_BLOCK_BYTES 256 /* the 16 rows' quant bytes of one block */
+#define KILN_Q4R_PAIR_BYTES 576  /* one block pair of a group: 64 bytes of scales, 2 x 256 of quants */
+/* Q5_0_R16 (repacked Q5_0, layout in kiln.h and matmul_q5r.c). */
+#define KILN_Q5R_BLOCK_BYTES 320 /* one block of a group: 64 bytes of fifth-bit masks, 256 of quant bytes */
+#define KILN_Q5R_PAIR_BYTES 704  /* one block pair: 64 bytes of scales, 2 x 320 */
+
 #if KILN_X86
 void kiln_mm_quantize_rows_avx2(const float *x, int8_t *xq, float *xd, int64_t k, int64_t kpad,
                                 int64_t r0, int64_t r1);
@@ -175,6 +182,14 @@ void kiln_mm_q4kr_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scr
  * (matmul_q6r_avx2.c, no VNNI) read Q6_K_R16 groups directly (X as Q8_K, p->xk). */
 void kiln_mm_q6r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_q6r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* kiln_mm_q4r_gemv_avx512_vnni (matmul_q4r_avx512.c) and kiln_mm_q4r_gemv_avx2
+ * (matmul_q4r_avx2.c, no VNNI) read the groups directly. */
+void kiln_mm_q4r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_q4r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* kiln_mm_q5r_gemv_avx512_vnni and kiln_mm_q5r_gemv_avx2 (beside the Q4_0_R16
+ * ones, in the same files) read the Q5_0_R16 groups directly. */
+void kiln_mm_q5r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_q5r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 #endif
 
 /* Q6_K_R16 (repacked Q6_K, layout in kiln.h and matmul_q6r.c): bytes of one

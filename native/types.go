@@ -38,6 +38,10 @@ const (
 	// Q6_KR16: Q6_K weights, 212 bytes per 256 elements and row against
 	// GGUF's 210 (k a multiple of 256).
 	Q6_KR16 Type = 42
+	// Q4_0R16: Q4_0 weights, the same byte size (k a multiple of 64).
+	Q4_0R16 Type = 43
+	// Q5_0R16: Q5_0 weights, the same byte size (k a multiple of 64).
+	Q5_0R16 Type = 44
 )
 
 // repackedInfos lists the repacked types: each one's source type and traits.
@@ -45,9 +49,11 @@ var repackedInfos = []struct {
 	t, source Type
 	typeInfo
 }{
-	{Q8_0R16, Q8_0, typeInfo{"q8_0_r16", 64, 68}},   // blocks of 64: two Q8_0 blocks
+	{Q8_0R16, Q8_0, typeInfo{"q8_0_r16", 64, 68}}, // blocks of 64: two Q8_0 blocks
 	{Q4_KR16, Q4_K, typeInfo{"q4_k_r16", 256, 144}},
 	{Q6_KR16, Q6_K, typeInfo{"q6_k_r16", 256, 212}}, // 16 rows of a super-block fill 53 cache lines
+	{Q4_0R16, Q4_0, typeInfo{"q4_0_r16", 64, 36}},   // blocks of 64: two Q4_0 blocks
+	{Q5_0R16, Q5_0, typeInfo{"q5_0_r16", 64, 44}},   // blocks of 64: two Q5_0 blocks
 }
 
 // RepackSource is the source type of a repacked type t; false for any other type.

@@ -59,6 +59,8 @@ typedef enum {
     KILN_TYPE_Q8_0_R16 = 40,
     KILN_TYPE_Q4_K_R16 = 41,
     KILN_TYPE_Q6_K_R16 = 42,
+    KILN_TYPE_Q4_0_R16 = 43,
+    KILN_TYPE_Q5_0_R16 = 44,
 } kiln_type;
 
 #define KILN_QK8_0 32 /* elements per Q8_0 block */
@@ -217,6 +219,20 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
  * 2v+1 of q + 32 of element 16t + 12 + e; the f16 d of row j at 3328 + 2j;
  * 32 zero bytes. 212 bytes per 256 elements and row (GGUF: 210), the same
  * result bits as the Q6_K weights it came from. */
+/* KILN_TYPE_Q4_0_R16 holds Q4_0 weights W[n,k] (n % 16 == 0, k % 64 == 0)
+ * in groups of 16 rows: group g at g*(k/64)*576 bytes; in it, block pair p
+ * at p*576: 64 bytes of f16 scales (d of block 2p for rows 0..15, then of
+ * block 2p+1), then per block 256 bytes: byte qs[4u+c] (u < 4, c < 4) of
+ * row j at 64u + 4j + c, GGUF's byte unchanged (low nibble element 4u+c,
+ * high nibble element 4u+c+16). Same byte size as the Q4_0 tensor. */
+
+/* KILN_TYPE_Q5_0_R16 holds Q5_0 weights W[n,k] (n % 16 == 0, k % 64 == 0)
+ * in groups of 16 rows: group g at g*(k/64)*704 bytes; in it, block pair p
+ * at p*704: 64 bytes of f16 scales as in Q4_0_R16, then per block 320
+ * bytes: 8 little-endian 64-bit fifth-bit masks (for u < 4: "low" word 2u,
+ * bit 4j+c = bit 4u+c of row j's qh; "high" word 2u+1, bit 4u+c+16), then
+ * 256 bytes of quant bytes laid out as in Q4_0_R16. Same byte size as the
+ * Q5_0 tensor. */
 
 /* Every repacked type (KILN_TYPE_*_R16) holds W[n,k] of its source type in
  * groups of 16 rows, n*kiln_row_size(repacked, k) bytes in all, and

@@ -1,0 +1,171 @@
+/* matmul_q4r_avx2.c — AVX2 GEMV over repacked Q4_0 and Q5_0 weights
+ * (KILN_TYPE_Q4_0_R16, KILN_TYPE_Q5_0_R16, layouts in matmul_q4r.c and
+ * matmul_q5r.c), for CPUs without VNNI (AVX2-only EPYCs): only AVX2, FMA
+ * and F16C instructions. One loop nest serves both (FIVE: Q5_0).
+ *
+ * Per-output arithmetic: the Q4_0 rule of quant.h, exactly as the AVX2
+ * Q4_0 GEMV and GEMM compute it: block b enters lane b % 8 of the output
+ * as lane + (dw_b·dx_b)·float(int32 dot_b), and the eight lanes are summed
+ * in the reference's fixed order, so the bits are the Q4_0 weights'.
+ *
+ * A block of a group is 4 quant vectors of 64 bytes; the low 32 bytes of
+ * vector u hold bytes 4u..4u+3 of rows 0-7 (one row per 32-bit lane), the
+ * high 32 of rows 8-15. Per half and vector: masked, the low nibbles are
+ * elements 4u..4u+3 as u8 0..15, shifted and masked the high nibbles are
+ * elements 4u+16..4u+19; VPMADDUBSW against the X quads broadcast gives
+ * pair sums of at most 2·15·128 = 3840, and the block's 8 such vectors add
+ * in int16 to at most 30720 (never saturated), so one VPMADDWD by ones
+ * leaves lane j = row j's exact Σu·x. Adding −8·Σx (computed once per
+ * call) gives the int32 dot. Then one convert, two multiplies and one add
+ * per 8 outputs into the lane accumulators. Up to 2 X rows share each
+ * unpacked W vector; the group is read front to back as one stream.
+ *
+ * Q5_0: each 32-bit half of a fifth-bit mask word is spread over the 32
+ * bytes of its half vector (shuffle, test, compare) and ORed in as 16, so
+ * the quants are u8 0..31; pairs reach 2·31·128 = 7936, so the int16 sums
+ * are widened after every two vectors (4 pairs, <= 31744), and the offset
+ * is −16·Σx. */
+#include "../../matmul.h"
+
+#if KILN_X86
+#include <immintrin.h>
+
+enum {
+    Q4R2_MAXR = 2,     /* X rows per tile */
+    Q4R2_LANES = 8,    /* accumulation lanes per output (quant.h) */
+    XC2_BLOCKS = 2048, /* −offset·Σx kept per X row and call (a multiple of 8) */
+};
+
+/* xc2_fill writes −offset·Σ(32 quants) of blocks [b0, b1) of X row xq (s8) into xc. */
+KILN_TARGET_AVX2 static void xc2_fill(const int8_t *xq, int64_t b0, int64_t b1, int offset, int32_t *xc) {
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    for (int64_t b = b0; b < b1; b++) {
+        const __m256i x = _mm256_load_si256((const __m256i *)(xq + b * KILN_QK8_0));
+        const __m256i c = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, x), ones16); /* 8 sums of 4 */
+        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+        xc[b - b0] = -offset * _mm_cvtsi128_si32(h);
+    }
+}
+
+/* q5r2_bits spreads the 32 bits of m over 32 bytes: byte i = 16 if bit i is set, else 0. */
+KILN_TARGET_AVX2 KILN_INLINE __m256i q5r2_bits(uint32_t m) {
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, /* byte i/8 of m */
+                                            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x((int64_t)0x8040201008040201ull); /* 1 << (i % 8) */
+    const __m256i t = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)m), spread), bit);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(t, bit), _mm256_set1_epi8(0x10));
+}
+
+// lanes[r][h] (rows 8h..8h+7 of one group, block b's lane) += block b for X
+// rows i0..i0+MR-1; xc[r * XC2_BLOCKS + c]: −offset·Σx of the chunk's block c.
+KILN_TARGET_AVX2 KILN_INLINE void q4r2_block(const kiln_mm *p, int64_t i0, const uint8_t *grp, int64_t b, int64_t c,
+                                             const int32_t *xc, __m256 *lane[Q4R2_MAXR][2], const int MR, const int FIVE) {
+    const int64_t nbpad = p->kpad / KILN_QK8_0;
+    const uint8_t *pair = grp + (size_t)(b >> 1) * (FIVE ? KILN_Q5R_PAIR_BYTES : KILN_Q4R_PAIR_BYTES);
+    const uint8_t *blk = pair + 64 + (size_t)(b & 1) * (FIVE ? KILN_Q5R_BLOCK_BYTES : KILN_Q4R_BLOCK_BYTES);
+    const uint8_t *q = blk + (FIVE ? 64 : 0);
+    const __m256i low4 = _mm256_set1_epi8(0xF), ones = _mm256_set1_epi16(1);
+    __m256i xv[Q4R2_MAXR][8];
+    for (int r = 0; r < MR; r++) {
+        const int8_t *xb = p->xq + (i0 + r) * p->kpad + b * KILN_QK8_0;
+        for (int u = 0; u < 8; u++) {
+            int32_t x4;
+            memcpy(&x4, xb + 4 * u, 4);
+            xv[r][u] = _mm256_set1_epi32(x4);
+        }
+    }
+    __m256i dot[Q4R2_MAXR][2];
+    for (int h = 0; h < 2; h++) {
+        __m256i s[Q4R2_MAXR], s32[Q4R2_MAXR];
+        for (int r = 0; r < MR; r++) s32[r] = _mm256_set1_epi32(xc[r * XC2_BLOCKS + c]);
+        for (int u = 0; u < 4; u++) {
+            const __m256i v = _mm256_load_si256((const __m256i *)(q + 64 * u + 32 * h));
+            __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+            if (FIVE) {
+                uint32_t mlo, mhi;
+                memcpy(&mlo, blk + 16 * u + 4 * h, 4);
+                memcpy(&mhi, blk + 16 * u + 8 + 4 * h, 4);
+                lo = _mm256_or_si256(lo, q5r2_bits(mlo));
+                hi = _mm256_or_si256(hi, q5r2_bits(mhi));
+            }
+            for (int r = 0; r < MR; r++) {
+                const __m256i t = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xv[r][u]), _mm256_maddubs_epi16(hi, xv[r][u + 4]));
+                s[r] = (FIVE ? u & 1 : u) ? _mm256_add_epi16(s[r], t) : t;
+                if (FIVE ? u & 1 : u == 3) s32[r] = _mm256_add_epi32(s32[r], _mm256_madd_epi16(s[r], ones));
+            }
+        }
+        for (int r = 0; r < MR; r++) dot[r][h] = s32[r];
+    }
+    for (int h = 0; h < 2; h++) { /* the scales after the quants, as in the AVX-512 kernel */
+        const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(pair + (size_t)(b & 1) * 32 + 16 * h)));
+        for (int r = 0; r < MR; r++) {
+            const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(p->xd[(i0 + r) * nbpad + b]));
+            *lane[r][h] = _mm256_add_ps(*lane[r][h], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(dot[r][h])));
+        }
+    }
+}
+
+/* q4r2_lanes_sum is quant.h's fixed sum of the eight lanes, 8 outputs at a time. */
+KILN_TARGET_AVX2 KILN_INLINE __m256 q4r2_lanes_sum(const __m256 l[8]) {
+    return _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(l[0], l[4]), _mm256_add_ps(l[2], l[6])),
+                         _mm256_add_ps(_mm256_add_ps(l[1], l[5]), _mm256_add_ps(l[3], l[7])));
+}
+
+KILN_TARGET_AVX2 KILN_INLINE void q4r2_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, int32_t *xc,
+                                            const int MR, const int FIVE) {
+    const int64_t nb = p->k / KILN_QK8_0;
+    const size_t gbytes = (size_t)(nb / 2) * (FIVE ? KILN_Q5R_PAIR_BYTES : KILN_Q4R_PAIR_BYTES);
+    const int offset = FIVE ? 16 : 8;
+    const int once = nb <= XC2_BLOCKS; /* else recomputed per group and k chunk */
+    if (once)
+        for (int r = 0; r < MR; r++) xc2_fill(p->xq + (i0 + r) * p->kpad, 0, nb, offset, xc + r * XC2_BLOCKS);
+    for (int64_t j0 = n0; j0 < n1; j0 += 16) {
+        const uint8_t *grp = (const uint8_t *)p->w + (size_t)(j0 / 16) * gbytes;
+        __m256 lanes[Q4R2_MAXR][2][Q4R2_LANES];
+        for (int r = 0; r < MR; r++)
+            for (int h = 0; h < 2; h++)
+                for (int e = 0; e < Q4R2_LANES; e++) lanes[r][h][e] = _mm256_setzero_ps();
+        for (int64_t b0 = 0; b0 < nb; b0 += XC2_BLOCKS) {
+            const int64_t b1 = b0 + XC2_BLOCKS < nb ? b0 + XC2_BLOCKS : nb;
+            if (!once)
+                for (int r = 0; r < MR; r++) xc2_fill(p->xq + (i0 + r) * p->kpad, b0, b1, offset, xc + r * XC2_BLOCKS);
+            for (int64_t b = b0; b < b1; b += Q4R2_LANES) /* b0 % 8 == 0: block b + e goes to lane e */
+#pragma GCC unroll 8
+                for (int e = 0; e < Q4R2_LANES; e++)
+                    if (b + e < b1) {
+                        __m256 *lane[Q4R2_MAXR][2];
+                        for (int r = 0; r < MR; r++) lane[r][0] = &lanes[r][0][e], lane[r][1] = &lanes[r][1][e];
+                        q4r2_block(p, i0, grp, b + e, b + e - b0, xc, lane, MR, FIVE);
+                    }
+        }
+        for (int r = 0; r < MR; r++) {
+            _mm256_storeu_ps(p->y + (i0 + r) * p->n + j0, q4r2_lanes_sum(lanes[r][0]));
+            _mm256_storeu_ps(p->y + (i0 + r) * p->n + j0 + 8, q4r2_lanes_sum(lanes[r][1]));
+        }
+    }
+}
+
+// y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W Q4_0_R16 or Q5_0_R16 (FIVE; n0, n1
+// multiples of 16), X q8_0-quantized (p->xq, p->xd).
+KILN_TARGET_AVX2 KILN_INLINE void q4r2_gemv(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch, const int FIVE) {
+    _Static_assert(Q4R2_MAXR * XC2_BLOCKS <= KILN_MM_SCRATCH_FLOATS, "the X corrections fit the kernel scratch");
+    _Static_assert(XC2_BLOCKS % Q4R2_LANES == 0, "k chunks keep block b in lane b % 8");
+    int32_t *xc = (int32_t *)scratch;
+    int64_t i0 = 0;
+    for (; i0 + 2 <= p->m; i0 += 2) q4r2_rows(p, i0, n0, n1, xc, 2, FIVE);
+    if (i0 < p->m) q4r2_rows(p, i0, n0, n1, xc, 1, FIVE);
+}
+
+KILN_TARGET_AVX2 void kiln_mm_q4r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    q4r2_gemv(p, n0, n1, scratch, 0);
+}
+
+KILN_TARGET_AVX2 void kiln_mm_q5r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    q4r2_gemv(p, n0, n1, scratch, 1);
+}
+
+#else
+typedef int kiln_matmul_q4r_avx2_unavailable; /* non-x86: keep the unit non-empty */
+#endif /* KILN_X86 */

@@ -1,0 +1,329 @@
+/* test_matmul_q4r.c — repacked Q4_0 and Q5_0 weights (KILN_TYPE_Q4_0_R16,
+ * KILN_TYPE_Q5_0_R16): the layouts kiln.h documents, and on every variant
+ * (the direct AVX-512 VNNI and AVX2 GEMVs, the portable unpack path)
+ * results bit-identical to the weights they came from and to the scalar
+ * reference of their type — GEMV and GEMM, 1 and 2 threads, every row alone
+ * and in a batch, in kiln_matmul_multi beside other outputs — extremes, and
+ * every error code. Every check runs for both types. */
+#include "test_util.h"
+
+#include "quant.h"
+#include "repack.h"
+
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static int isas[KILN_ISA_COUNT + 1], n_isas; /* scalar first, then the supported SIMD ones */
+
+/* The type under test: its GGUF source, its repacked type, its block bytes. */
+static int SRC = KILN_TYPE_Q4_0, R16 = KILN_TYPE_Q4_0_R16;
+static size_t BLK = sizeof(block_q4_0);
+static const char *NAME = "q4_0_r16";
+
+static void use_type(int five) {
+    SRC = five ? KILN_TYPE_Q5_0 : KILN_TYPE_Q4_0;
+    R16 = five ? KILN_TYPE_Q5_0_R16 : KILN_TYPE_Q4_0_R16;
+    BLK = five ? sizeof(block_q5_0) : sizeof(block_q4_0);
+    NAME = five ? "q5_0_r16" : "q4_0_r16";
+}
+
+/* make_q4 fills n rows of k weights of the type under test: any quant and
+ * fifth-bit byte, scales of either sign. */
+static void *make_q4(int64_t n, int64_t k) {
+    uint8_t *w = t_alloc(BLK * (size_t)(n * (k / 32)));
+    for (int64_t i = 0; i < n * (k / 32); i++) {
+        const uint16_t d = kiln_fp32_to_fp16(t_uniform(-0.05f, 0.05f));
+        memcpy(w + (size_t)i * BLK, &d, 2);
+        for (size_t c = 2; c < BLK; c++) w[(size_t)i * BLK + c] = (uint8_t)t_int(0, 255);
+    }
+    return w;
+}
+
+/* repacked returns kiln_repack's copy of w (checked to succeed). */
+static void *repacked(const void *w, int64_t n, int64_t k) {
+    void *r = t_alloc(kiln_row_size(R16, k) * (size_t)n);
+    const int rc = kiln_repack(SRC, w, n, k, r);
+    T_CHECK(rc == KILN_OK, "kiln_repack to %s n=%lld k=%lld: status %d", NAME, (long long)n, (long long)k, rc);
+    return r;
+}
+
+/* ---- the layout ------------------------------------------------------------ */
+/* Every byte where kiln.h says it is: scale of row j, block b at group
+ * g*(k/64)*576 + (b/2)*576 + (b%2)*32 + 2j; qs[i] at ... + 64 + (b%2)*256
+ * + 64(i/4) + 4j + i%4; n·k/32·18 bytes in all; unpacking gives the rows back. */
+static void test_layout_q4(void) {
+    enum { N = 48, K = 192 };
+    use_type(0);
+    T_CHECK(kiln_row_size(KILN_TYPE_Q4_0_R16, K) == kiln_row_size(KILN_TYPE_Q4_0, K), "q4_0_r16 keeps q4_0's size");
+    T_CHECK(kiln_row_size(KILN_TYPE_Q4_0_R16, 96) == 0, "q4_0_r16 rows are whole block pairs");
+    block_q4_0 *w = make_q4(N, K);
+    const uint8_t *r = repacked(w, N, K);
+    int ok = 1;
+    for (int64_t row = 0; row < N; row++)
+        for (int64_t b = 0; b < K / 32; b++) {
+            const block_q4_0 *src = &w[row * (K / 32) + b];
+            const uint8_t *pair = r + (row / 16) * (K / 64) * 576 + (b / 2) * 576;
+            const int j = (int)(row % 16);
+            uint16_t d;
+            memcpy(&d, pair + (b % 2) * 32 + 2 * j, 2);
+            ok &= d == src->d;
+            for (int i = 0; i < 16; i++) ok &= pair[64 + (b % 2) * 256 + 64 * (i / 4) + 4 * j + i % 4] == src->qs[i];
+        }
+    T_CHECK(ok, "q4_0_r16 bytes where kiln.h places them");
+    block_q4_0 *back = t_alloc(sizeof(block_q4_0) * N * (K / 32));
+    for (int g = 0; g < N / 16; g++)
+        kiln_q4r_unpack(r + (size_t)g * 16 * kiln_row_size(KILN_TYPE_Q4_0_R16, K), K,
+                        (char *)(back + (size_t)g * 16 * (K / 32)), kiln_row_size(KILN_TYPE_Q4_0, K));
+    T_CHECK(memcmp(back, w, sizeof(block_q4_0) * N * (K / 32)) == 0, "q4_0_r16 unpacks to the source rows");
+    free(w); free((void *)r); free(back);
+}
+
+/* Q5_0_R16: scales as Q4_0_R16's; in block b's 320 bytes at + 64 + (b%2)*320,
+ * bit 4j+c of mask word 2u (2u+1) = bit 4u+c (4u+c+16) of row j's qh, and
+ * qs[i] at + 64 + 64(i/4) + 4j + i%4; n·k/32·22 bytes; unpacking gives the rows back. */
+static void test_layout_q5(void) {
+    enum { N = 48, K = 192 };
+    use_type(1);
+    T_CHECK(kiln_row_size(KILN_TYPE_Q5_0_R16, K) == kiln_row_size(KILN_TYPE_Q5_0, K), "q5_0_r16 keeps q5_0's size");
+    T_CHECK(kiln_row_size(KILN_TYPE_Q5_0_R16, 96) == 0, "q5_0_r16 rows are whole block pairs");
+    block_q5_0 *w = make_q4(N, K);
+    const uint8_t *r = repacked(w, N, K);
+    int ok = 1;
+    for (int64_t row = 0; row < N; row++)
+        for (int64_t b = 0; b < K / 32; b++) {
+            const block_q5_0 *src = &w[row * (K / 32) + b];
+            const uint8_t *pair = r + (row / 16) * (K / 64) * 704 + (b / 2) * 704;
+            const uint8_t *blk = pair + 64 + (b % 2) * 320;
+            const int j = (int)(row % 16);
+            uint16_t d;
+            uint32_t qh;
+            memcpy(&d, pair + (b % 2) * 32 + 2 * j, 2);
+            memcpy(&qh, src->qh, 4);
+            ok &= d == src->d;
+            for (int i = 0; i < 16; i++) ok &= blk[64 + 64 * (i / 4) + 4 * j + i % 4] == src->qs[i];
+            for (int e = 0; e < 32; e++) {
+                const int word = 2 * ((e % 16) / 4) + e / 16, bit = 4 * j + e % 4;
+                ok &= ((blk[8 * word + bit / 8] >> (bit % 8)) & 1) == ((qh >> e) & 1);
+            }
+        }
+    T_CHECK(ok, "q5_0_r16 bytes and bits where kiln.h places them");
+    block_q5_0 *back = t_alloc(sizeof(block_q5_0) * N * (K / 32));
+    for (int g = 0; g < N / 16; g++)
+        kiln_q5r_unpack(r + (size_t)g * 16 * kiln_row_size(KILN_TYPE_Q5_0_R16, K), K,
+                        (char *)(back + (size_t)g * 16 * (K / 32)), kiln_row_size(KILN_TYPE_Q5_0, K));
+    T_CHECK(memcmp(back, w, sizeof(block_q5_0) * N * (K / 32)) == 0, "q5_0_r16 unpacks to the source rows");
+    free(w); free((void *)r); free(back);
+}
+
+/* ---- results = the source type's ------------------------------------------ */
+/* For one shape on one variant: the repacked weights = the source weights on
+ * the same variant = the source on
+ * the scalar reference, bit for bit, at 1 and 2 threads; every row alone
+ * (GEMV) = its row in the batch (GEMM); a column range of whole groups alone
+ * = in the full W. */
+static void check_same(int isa, int64_t m, int64_t n, int64_t k) {
+    void *w = make_q4(n, k);
+    void *r = repacked(w, n, k);
+    float *x = t_alloc(sizeof(float) * (size_t)(m * k));
+    float *yq = t_alloc(sizeof(float) * (size_t)(m * n)), *yr = t_alloc(sizeof(float) * (size_t)(m * n));
+    float *ys = t_alloc(sizeof(float) * (size_t)(m * n));
+    float *row = t_alloc(sizeof(float) * (size_t)n);
+    t_fill(x, m * k, -1, 1);
+    char what[160];
+    snprintf(what, sizeof what, "%s %s m=%lld n=%lld k=%lld", NAME, kiln_isa_name(isa), (long long)m, (long long)n,
+             (long long)k);
+    kiln_init(1);
+    kiln_set_isa(KILN_ISA_SCALAR);
+    t_poison(ys, m * n);
+    int rc = kiln_matmul(SRC, w, x, ys, m, n, k);
+    kiln_set_isa(isa);
+    t_poison(yq, m * n);
+    rc |= kiln_matmul(SRC, w, x, yq, m, n, k);
+    for (int threads = 1; threads <= 2; threads++) {
+        kiln_init(threads);
+        kiln_set_isa(isa);
+        t_poison(yr, m * n);
+        rc |= kiln_matmul(R16, r, x, yr, m, n, k);
+        char msg[220];
+        snprintf(msg, sizeof msg, "%s, %d thread(s): r16 vs its source (status %d)", what, threads, rc);
+        t_identical(msg, yq, yr, m * n);
+        snprintf(msg, sizeof msg, "%s, %d thread(s): r16 vs the scalar source kernel", what, threads);
+        t_identical(msg, ys, yr, m * n);
+    }
+    int ok = 1;
+    for (int64_t i = 0; i < m && ok; i++) {
+        t_poison(row, n);
+        rc |= kiln_matmul(R16, r, x + i * k, row, 1, n, k);
+        ok = memcmp(row, yq + i * n, sizeof(float) * (size_t)n) == 0;
+    }
+    T_CHECK(ok && rc == KILN_OK, "%s: every row alone = in the batch (status %d)", what, rc);
+    if (n > 16) { /* groups 1.. alone */
+        const int64_t j0 = 16, n2 = n - j0;
+        float *y2 = t_alloc(sizeof(float) * (size_t)(m * n2));
+        t_poison(y2, m * n2);
+        rc = kiln_matmul(R16, (const char *)r + kiln_row_size(R16, k) * j0, x, y2, m, n2, k);
+        ok = rc == KILN_OK;
+        for (int64_t i = 0; i < m; i++) ok &= memcmp(y2 + i * n2, yq + i * n + j0, sizeof(float) * (size_t)n2) == 0;
+        T_CHECK(ok, "%s: columns 16.. alone = in the full W (status %d)", what, rc);
+        free(y2);
+    }
+    free(w); free(r); free(x); free(yq); free(yr); free(ys); free(row);
+}
+
+static void test_same_as_source(void) {
+    static const int64_t shapes[][2] = {
+        /* n, k: one group; odd pair counts and block counts not a multiple of 8 (k/32 = 18, 34);
+         * the model shapes' k; k past the direct kernels' X-correction chunks (1024 and
+         * 2048 blocks: 65600 = 2050 blocks) */
+        {16, 64}, {48, 576}, {32, 1088}, {64, 2048}, {16, 8192}, {32, 65600},
+    };
+    static const int64_t ms[] = {1, 2, 3, 4, 5, 7, 13, 17};
+    for (int v = 0; v < n_isas; v++)
+        for (int s = 0; s < COUNT(shapes); s++)
+            for (int c = 0; c < COUNT(ms); c++) {
+                if (shapes[s][1] > 8192 && ms[c] > 4) continue; /* the GEMV's shape; the GEMM's k is covered above */
+                check_same(isas[v], ms[c], shapes[s][0], shapes[s][1]);
+            }
+    kiln_init(0);
+}
+
+/* Extreme products through the direct kernels: every nibble 0 or 15 or a
+ * byte of each (0x0F, 0xF0: low and high nibbles apart), Q5_0 with every
+ * fifth bit clear, set, or set on one half of the elements only; X quants
+ * ±127 (scales 1): every block dot and lane sum is exact, and the results
+ * are the source weights'. */
+static void test_extremes(int five) {
+    enum { M = 3, N = 32, K = 8192 };
+    static const uint8_t bytes[] = {0x00, 0xFF, 0x0F, 0xF0};
+    static const uint32_t qhs[] = {0, 0xFFFFFFFFu, 0x0000FFFFu, 0xFFFF0000u};
+    uint8_t *w = t_alloc(BLK * (size_t)N * (K / 32));
+    float *x = t_alloc(sizeof(float) * M * K), *y = t_alloc(sizeof(float) * M * N), *yq = t_alloc(sizeof(float) * M * N);
+    for (int hi_bits = 0; hi_bits < (five ? COUNT(qhs) : 1); hi_bits++)
+        for (int bi = 0; bi < COUNT(bytes); bi++) {
+            for (int64_t i = 0; i < (int64_t)N * (K / 32); i++) {
+                uint8_t *blk = w + (size_t)i * BLK;
+                const uint16_t one = kiln_fp32_to_fp16(1.0f);
+                memcpy(blk, &one, 2);
+                if (five) memcpy(blk + 2, &qhs[hi_bits], 4);
+                memset(blk + (five ? 6 : 2), bytes[bi], 16);
+            }
+            void *r = repacked(w, N, K);
+            const int off = five ? 16 : 8, h_lo = five && (qhs[hi_bits] & 1) ? 16 : 0,
+                      h_hi = five && (qhs[hi_bits] >> 31) ? 16 : 0;
+            const int lo = (bytes[bi] & 0xF) + h_lo - off, hi = (bytes[bi] >> 4) + h_hi - off;
+            for (int v = 0; v < n_isas; v++) {
+                kiln_set_isa(isas[v]);
+                for (int one_sign = 0; one_sign < 2; one_sign++) {
+                    for (int64_t i = 0; i < M; i++)
+                        for (int64_t c = 0; c < K; c++) x[i * K + c] = one_sign || (i + c / 32) % 2 == 0 ? 127.0f : -127.0f;
+                    const float want = one_sign ? 16.0f * 127.0f * (float)(lo + hi) * (K / 32) : 0.0f;
+                    for (int m = 1; m <= M; m++) {
+                        t_poison(y, M * N);
+                        t_poison(yq, M * N);
+                        int rc = kiln_matmul(R16, r, x, y, m, N, K);
+                        rc |= kiln_matmul(SRC, w, x, yq, m, N, K);
+                        int ok = rc == KILN_OK;
+                        for (int64_t i = 0; i < m * N; i++) ok &= y[i] == want && yq[i] == want;
+                        T_CHECK(ok, "%s extreme byte 0x%02x qh 0x%08x (%s, m=%d, %s): status %d, y[0] = %.9g, source %.9g, want %.9g",
+                                NAME, bytes[bi], five ? qhs[hi_bits] : 0, kiln_isa_name(isas[v]), m,
+                                one_sign ? "one sign" : "alternating", rc, y[0], yq[0], want);
+                    }
+                }
+            }
+            free(r);
+        }
+    free(w); free(x); free(y); free(yq);
+}
+
+/* kiln_matmul_multi with the repacked type beside its source, Q8_0 and F32 outputs = separate calls. */
+static void test_multi(void) {
+    enum { K = 576, OUTS = 4 };
+    const int64_t ns[OUTS] = {64, 48, 32, 16};
+    void *wq = make_q4(ns[0], K), *wq2 = make_q4(ns[1], K);
+    void *wr = repacked(wq, ns[0], K);
+    block_q8_0 *w8 = t_alloc(sizeof(block_q8_0) * (size_t)(ns[2] * (K / 32)));
+    for (int64_t i = 0; i < ns[2] * (K / 32); i++) {
+        w8[i].d = kiln_fp32_to_fp16(t_uniform(-0.05f, 0.05f));
+        for (int c = 0; c < 32; c++) w8[i].qs[c] = (int8_t)t_int(-128, 127);
+    }
+    float *wf = t_alloc(sizeof(float) * (size_t)(ns[3] * K));
+    t_fill(wf, ns[3] * K, -1, 1);
+    for (int v = 0; v < n_isas; v++)
+        for (int m = 1; m <= 5; m += 2) {
+            kiln_init(2);
+            kiln_set_isa(isas[v]);
+            float *x = t_alloc(sizeof(float) * (size_t)(m * K));
+            t_fill(x, m * K, -1, 1);
+            float *want[OUTS], *got[OUTS];
+            kiln_matmul_out outs[OUTS];
+            const int types[OUTS] = {R16, SRC, KILN_TYPE_Q8_0, KILN_TYPE_F32};
+            const void *ws[OUTS] = {wr, wq2, w8, wf};
+            for (int o = 0; o < OUTS; o++) {
+                want[o] = t_alloc(sizeof(float) * (size_t)(m * ns[o]));
+                got[o] = t_alloc(sizeof(float) * (size_t)(m * ns[o]));
+                t_poison(got[o], m * ns[o]);
+                kiln_matmul(o == 0 ? SRC : types[o], o == 0 ? (const void *)wq : ws[o], x, want[o], m, ns[o], K);
+                outs[o] = (kiln_matmul_out){.wtype = types[o], .w = ws[o], .y = got[o], .n = ns[o]};
+            }
+            const int rc = kiln_matmul_multi(x, m, K, outs, OUTS);
+            for (int o = 0; o < OUTS; o++) {
+                char what[120];
+                snprintf(what, sizeof what, "multi %s %s m=%d output %d (status %d)", NAME, kiln_isa_name(isas[v]), m, o, rc);
+                t_identical(what, want[o], got[o], m * ns[o]);
+                free(want[o]); free(got[o]);
+            }
+            free(x);
+        }
+    kiln_init(0);
+    free(wq); free(wq2); free(wr); free(w8); free(wf);
+}
+
+/* ---- errors and dispatch ------------------------------------------------------ */
+static void test_errors(void) {
+    void *w = make_q4(32, 128);
+    void *r = t_alloc(BLK * 32 * 4);
+    float x[2 * 128] = {0}, y[64];
+    T_CHECK(kiln_repack(SRC, NULL, 32, 128, r) == KILN_ERR_NULL, "repack to %s NULL w", NAME);
+    T_CHECK(kiln_repack(SRC, w, 32, 128, NULL) == KILN_ERR_NULL, "repack to %s NULL out", NAME);
+    T_CHECK(kiln_repack(SRC, w, 24, 128, r) == KILN_ERR_ALIGN, "repack to %s n %% 16 != 0", NAME);
+    T_CHECK(kiln_repack(SRC, w, 32, 96, r) == KILN_ERR_ALIGN, "repack to %s k %% 64 != 0", NAME);
+    T_CHECK(kiln_repack(SRC, w, 32, 100, r) == KILN_ERR_ALIGN, "repack to %s k %% 32 != 0", NAME);
+    T_CHECK(kiln_repack(SRC, w, 0, 128, r) == KILN_ERR_SIZE, "repack to %s n = 0", NAME);
+    T_CHECK(kiln_repack(SRC, w, -16, 128, r) == KILN_ERR_SIZE, "repack to %s n < 0", NAME);
+    T_CHECK(kiln_repack(SRC, w, 32, 128, r) == KILN_OK, "repack to %s", NAME);
+    for (int i = 0; i < 64; i++) y[i] = NAN;
+    T_CHECK(kiln_matmul(R16, r, x, y, 1, 24, 128) == KILN_ERR_ALIGN, "matmul %s n %% 16 != 0", NAME);
+    T_CHECK(kiln_matmul(R16, r, x, y, 1, 16, 96) == KILN_ERR_ALIGN, "matmul %s k %% 64 != 0", NAME);
+    T_CHECK(kiln_matmul(R16, NULL, x, y, 1, 16, 128) == KILN_ERR_NULL, "matmul %s NULL w", NAME);
+    T_CHECK(isnan(y[0]), "a refused call writes nothing");
+    T_CHECK(kiln_dequantize(R16, r, y, 64) == KILN_ERR_TYPE, "dequantize %s (rows interleaved)", NAME);
+    const int32_t id = 0;
+    T_CHECK(kiln_get_rows(R16, r, 32, 64, &id, 1, y) == KILN_ERR_TYPE, "get_rows %s", NAME);
+    for (int v = 0; v < n_isas; v++) {
+        kiln_set_isa(isas[v]);
+        const int direct = isas[v] != KILN_ISA_SCALAR; /* AVX2 and AVX-512 read the groups directly */
+        T_CHECK(kiln_repack_type(SRC) == (direct ? R16 : -1), "repack_type to %s on %s: %d", NAME,
+                kiln_isa_name(isas[v]), kiln_repack_type(SRC));
+    }
+    kiln_init(0);
+    free(w); free(r);
+}
+
+int main(void) {
+    t_seed("matmul_q4r");
+    kiln_init(0);
+    isas[n_isas++] = KILN_ISA_SCALAR;
+    n_isas += t_simd_isas(isas + n_isas);
+    printf("variants:");
+    for (int v = 0; v < n_isas; v++) printf(" %s", kiln_isa_name(isas[v]));
+    printf("; avx512 vnni %s\n", (kiln_cpu_features() & KILN_CPU_AVX512VNNI) ? "yes" : "no");
+    test_layout_q4();
+    test_layout_q5();
+    for (int five = 0; five <= 1; five++) {
+        use_type(five);
+        test_errors();
+        test_same_as_source();
+        test_extremes(five);
+        test_multi();
+    }
+    return t_done();
+}
