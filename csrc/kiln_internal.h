@@ -130,6 +130,11 @@ int64_t kiln_scratch_allocs(void);
  * unique (per-thread scratch) and < nth. */
 void kiln_parallel_claim(kiln_task fn, void *arg, int nth);
 
+/* kiln_pool_stalls counts the claim tasks of p (NULL: the global pool) whose
+ * caller waited far longer for a joined worker than its own share took; each
+ * makes the pool run its next tasks on the caller alone for a while (pool.c). */
+int64_t kiln_pool_stalls(const kiln_pool *p);
+
 /* kiln_spin_until_at_least waits (spinning, then yielding) until *v >= want:
  * a barrier inside one task, between phases whose items threads claim. */
 void kiln_spin_until_at_least(const _Atomic int64_t *v, int64_t want);

@@ -16,6 +16,16 @@
  * cores shared with other processes) then costs nothing instead of holding
  * every op of a decode step until it gets a time slice.
  *
+ * A worker that joined a claim task and then lost its core to another process
+ * holds the caller until the OS runs it again, a time slice later (measured
+ * on two busy cores: about one wait of ~15 ms per 235 decode ops, half the
+ * decode time). The caller cannot take the item back, but it notices the
+ * stall (it waited far longer than its own share took) and then runs the
+ * following tasks alone for a while, exponentially longer while stalls keep
+ * coming: a worker the OS keeps preempting is worth little and costs a lot.
+ * On an idle machine no wait is that long and nothing changes. Fixed-share
+ * tasks (every ith runs) are not affected.
+ *
  * There is one process-wide pool (kiln_init) and any number of private pools
  * (kiln_pool_create). A thread that called kiln_pool_bind(p) runs every kernel
  * on p, so replicas that each bind their own pool run at once instead of
@@ -27,6 +37,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #if KILN_X86
 #include <immintrin.h>
@@ -36,6 +47,19 @@
 #endif
 
 enum { KILN_SPIN_ROUNDS = 1 << 15 };
+
+/* Stall detection and back-off (see the top of the file). A claim task's
+ * wait for its joined workers is a stall when it exceeds half the time the
+ * caller's own share took plus KILN_STALL_NS: the last item of a healthy
+ * worker ends within one item of the caller's, far below that. After a stall
+ * the pool runs alone for KILN_ALONE_MIN_NS, doubling up to KILN_ALONE_MAX_NS
+ * while stalls come less than KILN_CALM_NS apart. */
+#define KILN_STALL_NS ((int64_t)200 * 1000)
+#define KILN_ALONE_MIN_NS ((int64_t)4 * 1000 * 1000)
+#define KILN_ALONE_MAX_NS ((int64_t)256 * 1000 * 1000)
+#define KILN_CALM_NS ((int64_t)1000 * 1000 * 1000)
+/* Spins after which a wait for joined workers reads the clock (~25 us of pause). */
+#define KILN_STALL_CHECK_SPINS 1024
 
 /* kiln_pool.task describes the task last published, in one word so a worker
  * can check and join it atomically: its generation in the high 32 bits,
@@ -70,6 +94,11 @@ struct kiln_pool {
     pthread_cond_t sleep_cv;
     pthread_mutex_t run_mu;   /* one task at a time */
     _Atomic(size_t *) scratch; /* kiln_scratch_take's cached buffer; its size in its first 64 bytes */
+    /* stall back-off, read and written by callers under run_mu */
+    int64_t alone_until_ns;   /* tasks run on the caller alone until then */
+    int64_t alone_ns;         /* length of the last alone period */
+    int64_t last_stall_ns;
+    atomic_llong stalls;      /* stalls seen (observability and tests) */
 };
 
 static kiln_pool g_pool = {
@@ -117,6 +146,13 @@ void kiln_scratch_give(void *area) {
 }
 
 int64_t kiln_scratch_allocs(void) { return (int64_t)atomic_load(&g_scratch_allocs); }
+
+/* now_ns is the monotonic clock in nanoseconds. */
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 /* wait_for_generation returns once the generation moves past seen (or stop). */
 static unsigned wait_for_generation(kiln_pool *p, unsigned seen) {
@@ -306,28 +342,62 @@ static void publish(kiln_pool *p, kiln_task fn, void *arg, int nth, uint64_t mod
     pthread_mutex_unlock(&p->sleep_mu);
 }
 
+/* running_alone reports whether p is in an alone period after a stall. */
+static int running_alone(kiln_pool *p) {
+    if (!p->alone_until_ns) return 0;
+    if (now_ns() < p->alone_until_ns) return 1;
+    p->alone_until_ns = 0;
+    return 0;
+}
+
+/* note_stall starts an alone period: twice the last one if the previous
+ * stall was recent, else the shortest. */
+static void note_stall(kiln_pool *p, int64_t now) {
+    int64_t len = KILN_ALONE_MIN_NS;
+    if (p->last_stall_ns && now - p->last_stall_ns < KILN_CALM_NS && p->alone_ns) {
+        len = 2 * p->alone_ns < KILN_ALONE_MAX_NS ? 2 * p->alone_ns : KILN_ALONE_MAX_NS;
+    }
+    p->alone_ns = len;
+    p->alone_until_ns = now + len;
+    p->last_stall_ns = now;
+    atomic_fetch_add_explicit(&p->stalls, 1, memory_order_relaxed);
+}
+
+/* wait_joined waits for the workers that joined the closed claim task of p,
+ * whose caller share ran from t_start; it notes a stall when the wait took
+ * far longer than that share. A short wait reads no clock. */
+static void wait_joined(kiln_pool *p, int64_t t_start) {
+    int64_t t_wait = 0; /* when the wait turned out not to be short */
+    for (unsigned spins = 1; atomic_load_explicit(&p->task, memory_order_acquire) & TASK_JOINED; spins++) {
+        if (spins == KILN_STALL_CHECK_SPINS) t_wait = now_ns();
+        if (spins < KILN_SPIN_ROUNDS) kiln_cpu_relax();
+        else sched_yield();
+    }
+    if (!t_wait) return;
+    const int64_t t = now_ns();
+    if (t - t_wait > KILN_STALL_NS + (t_wait - t_start) / 2) note_stall(p, t);
+}
+
 /* run_parallel is kiln_parallel (claim == 0) and kiln_parallel_claim. */
 static void run_parallel(kiln_task fn, void *arg, int nth, int claim) {
     kiln_pool *p = current_pool();
     pthread_mutex_lock(&p->run_mu);
     enter_run();
     if (nth > p->size) nth = p->size;
-    if (nth <= 1) {
+    if (nth <= 1 || (claim && running_alone(p))) { /* fixed shares keep every share */
         fn(arg, 0, 1);
         leave_run();
         pthread_mutex_unlock(&p->run_mu);
         return;
     }
+    const int64_t t_start = claim ? now_ns() : 0;
     publish(p, fn, arg, nth, claim ? TASK_CLAIM : 0);
     fn(arg, 0, nth);
     if (claim) {
         /* Every item is claimed: whoever has not joined yet must not, and
          * only the workers that did are waited for. */
         atomic_fetch_or_explicit(&p->task, TASK_CLOSED, memory_order_acq_rel);
-        for (unsigned spins = 0; atomic_load_explicit(&p->task, memory_order_acquire) & TASK_JOINED; spins++) {
-            if (spins < KILN_SPIN_ROUNDS) kiln_cpu_relax();
-            else sched_yield();
-        }
+        wait_joined(p, t_start);
     } else {
         for (unsigned spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) != 0; spins++) {
             if (spins < KILN_SPIN_ROUNDS) kiln_cpu_relax();
@@ -341,6 +411,8 @@ static void run_parallel(kiln_task fn, void *arg, int nth, int claim) {
 void kiln_parallel(kiln_task fn, void *arg, int nth) { run_parallel(fn, arg, nth, 0); }
 
 void kiln_parallel_claim(kiln_task fn, void *arg, int nth) { run_parallel(fn, arg, nth, 1); }
+
+int64_t kiln_pool_stalls(const kiln_pool *p) { return (int64_t)atomic_load(&(p ? p : &g_pool)->stalls); }
 
 void kiln_spin_until_at_least(const _Atomic int64_t *v, int64_t want) {
     for (unsigned spins = 0; atomic_load_explicit(v, memory_order_acquire) < want; spins++) {
