@@ -9,15 +9,16 @@
  *
  * Every 64-byte quant vector of a super-block holds 4 bytes of each of the
  * 16 rows; its low 32 bytes are rows 0-7 (one row per 32-bit lane), its high
- * 32 rows 8-15, taken one half after the other. Per half and vector: the
+ * 32 rows 8-15, both taken per X quad broadcast. Per half and vector: the
  * low nibbles (sub-block 2c) and the high nibbles (2c+1) as u8 meet their X
  * quads in VPMADDUBSW (pairs of at most 2·15·128 = 3840) and are added in
  * int16 over the chunk's 8 vectors (at most 30720 < 2^15: exact). Then one
  * VPMADDWD by the sub-block's scale as an int16 pair (sc, sc) gives
  * sc·dot in int32 lanes: the scale multiply costs nothing more. The mins
  * are 4 VPMADDWD of (m, m') pairs against X's 32-element sums. The scales
- * of 8 rows are decoded from the three dword planes once per half. Up to
- * 2 X rows share each loaded W vector; the group is read front to back. */
+ * of the 16 rows are decoded from the three dword planes once per
+ * super-block (per half: a dozen operations). Up to 2 X rows share each
+ * loaded W vector; the group is read front to back. */
 #include "../../quant.h"
 
 #if KILN_X86
