@@ -9,15 +9,16 @@
  *
  * Every 64-byte quant vector of a super-block holds 4 bytes of each of the
  * 16 rows; its low 32 bytes are rows 0-7 (one row per 32-bit lane), its high
- * 32 rows 8-15, taken one half after the other. Per half and vector: the
+ * 32 rows 8-15, both taken per X quad broadcast. Per half and vector: the
  * low nibbles (sub-block 2c) and the high nibbles (2c+1) as u8 meet their X
  * quads in VPMADDUBSW (pairs of at most 2·15·128 = 3840) and are added in
  * int16 over the chunk's 8 vectors (at most 30720 < 2^15: exact). Then one
  * VPMADDWD by the sub-block's scale as an int16 pair (sc, sc) gives
  * sc·dot in int32 lanes: the scale multiply costs nothing more. The mins
  * are 4 VPMADDWD of (m, m') pairs against X's 32-element sums. The scales
- * of 8 rows are decoded from the three dword planes once per half. Up to
- * 2 X rows share each loaded W vector; the group is read front to back. */
+ * of the 16 rows are decoded from the three dword planes once per
+ * super-block (per half: a dozen operations). Up to 2 X rows share each
+ * loaded W vector; the group is read front to back. */
 #include "../../quant.h"
 
 #if KILN_X86
@@ -58,39 +59,51 @@ KILN_TARGET_AVX2 KILN_INLINE void q4kr2_decode(const uint8_t *sb, int h, __m256i
 KILN_TARGET_AVX2 KILN_INLINE void q4kr2_superblock(const uint8_t *sb, const block_q8_K *const x[Q4KR2_MAXR],
                                                    __m256 *lanes[Q4KR2_MAXR][2], const int MR) {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m256i sc[2][2], mn[2][2]; /* per half: scales 0..3, 4..7; mins alike (kept on the stack) */
+    q4kr2_decode(sb, 0, sc[0], mn[0]);
+    q4kr2_decode(sb, 1, sc[1], mn[1]);
+    __m256i sumi[Q4KR2_MAXR][2];
+    for (int r = 0; r < MR; r++) sumi[r][0] = sumi[r][1] = _mm256_setzero_si256();
+    /* The chunk and quad loops stay loops: fully unrolled, GCC schedules every
+     * product of a chunk first and spills them to the stack before adding. */
+    const __m256i sc_ctl[4] = {Q4KR2_SCALE_CTL(0), Q4KR2_SCALE_CTL(1), Q4KR2_SCALE_CTL(2), Q4KR2_SCALE_CTL(3)};
+#pragma GCC unroll 1
+    for (int c = 0; c < 4; c++) { /* chunk c: sub-blocks 2c (low nibbles) and 2c+1 (high) */
+        const uint8_t *q = sb + KILN_Q4KR_QUANTS + 512 * c;
+        __m256i lo[Q4KR2_MAXR][2], hi[Q4KR2_MAXR][2];
+        for (int r = 0; r < MR; r++) lo[r][0] = lo[r][1] = hi[r][0] = hi[r][1] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+        for (int u = 0; u < 8; u++) { /* both halves of a 64-byte vector, one X quad broadcast */
+            __m256i xl[Q4KR2_MAXR], xh[Q4KR2_MAXR];
+            for (int r = 0; r < MR; r++) {
+                xl[r] = Q4KR2_XQUAD(x[r]->qs, 64 * c + 4 * u);
+                xh[r] = Q4KR2_XQUAD(x[r]->qs, 64 * c + 32 + 4 * u);
+            }
+            for (int h = 0; h < 2; h++) {
+                const __m256i w = _mm256_load_si256((const __m256i *)(q + 64 * u + 32 * h));
+                const __m256i wl = _mm256_and_si256(w, low4), wh = _mm256_and_si256(_mm256_srli_epi16(w, 4), low4);
+                for (int r = 0; r < MR; r++) {
+                    lo[r][h] = _mm256_add_epi16(lo[r][h], _mm256_maddubs_epi16(wl, xl[r]));
+                    hi[r][h] = _mm256_add_epi16(hi[r][h], _mm256_maddubs_epi16(wh, xh[r]));
+                }
+            }
+        }
+        for (int h = 0; h < 2; h++) {
+            const __m256i s = sc[h][c / 2];
+            const __m256i se = _mm256_shuffle_epi8(s, sc_ctl[(2 * c) % 4]), so = _mm256_shuffle_epi8(s, sc_ctl[(2 * c + 1) % 4]);
+            for (int r = 0; r < MR; r++)
+                sumi[r][h] = _mm256_add_epi32(sumi[r][h], _mm256_add_epi32(_mm256_madd_epi16(lo[r][h], se),
+                                                                           _mm256_madd_epi16(hi[r][h], so)));
+        }
+    }
     __m256i pairs[Q4KR2_MAXR]; /* X's 32-element sums 0..7 as int16, in both 128-bit lanes */
     for (int r = 0; r < MR; r++) {
         const __m256i bs = _mm256_loadu_si256((const __m256i *)x[r]->bsums);
-        const __m128i h = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-        pairs[r] = _mm256_broadcastsi128_si256(h);
+        pairs[r] = _mm256_broadcastsi128_si256(_mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1)));
     }
     for (int h = 0; h < 2; h++) {
-        __m256i sc[2], mn[2];
-        q4kr2_decode(sb, h, sc, mn);
-        __m256i sumi[Q4KR2_MAXR];
-        for (int r = 0; r < MR; r++) sumi[r] = _mm256_setzero_si256();
-        #pragma GCC unroll 4 /* constant shuffle controls and offsets */
-        for (int c = 0; c < 4; c++) { /* chunk c: sub-blocks 2c (low nibbles) and 2c+1 (high) */
-            const uint8_t *q = sb + KILN_Q4KR_QUANTS + 512 * c + 32 * h;
-            __m256i lo[Q4KR2_MAXR], hi[Q4KR2_MAXR];
-            for (int r = 0; r < MR; r++) lo[r] = hi[r] = _mm256_setzero_si256();
-            #pragma GCC unroll 8
-            for (int u = 0; u < 8; u++) {
-                const __m256i w = _mm256_load_si256((const __m256i *)(q + 64 * u));
-                const __m256i wl = _mm256_and_si256(w, low4), wh = _mm256_and_si256(_mm256_srli_epi16(w, 4), low4);
-                for (int r = 0; r < MR; r++) {
-                    lo[r] = _mm256_add_epi16(lo[r], _mm256_maddubs_epi16(wl, Q4KR2_XQUAD(x[r]->qs, 64 * c + 4 * u)));
-                    hi[r] = _mm256_add_epi16(hi[r], _mm256_maddubs_epi16(wh, Q4KR2_XQUAD(x[r]->qs, 64 * c + 32 + 4 * u)));
-                }
-            }
-            const __m256i s = sc[c / 2];
-            const __m256i se = _mm256_shuffle_epi8(s, Q4KR2_SCALE_CTL((2 * c) % 4)),
-                          so = _mm256_shuffle_epi8(s, Q4KR2_SCALE_CTL((2 * c + 1) % 4));
-            for (int r = 0; r < MR; r++)
-                sumi[r] = _mm256_add_epi32(sumi[r], _mm256_add_epi32(_mm256_madd_epi16(lo[r], se), _mm256_madd_epi16(hi[r], so)));
-        }
         __m256i mp[4];
-        for (int t = 0; t < 4; t++) mp[t] = _mm256_shuffle_epi8(mn[t / 2], t % 2 ? Q4KR2_PAIR_CTL(1) : Q4KR2_PAIR_CTL(0));
+        for (int t = 0; t < 4; t++) mp[t] = _mm256_shuffle_epi8(mn[h][t / 2], t % 2 ? Q4KR2_PAIR_CTL(1) : Q4KR2_PAIR_CTL(0));
         const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(sb + 16 * h)));
         const __m256 dmw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(sb + 32 + 16 * h)));
         for (int r = 0; r < MR; r++) {
@@ -100,7 +113,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q4kr2_superblock(const uint8_t *sb, const bloc
                                                  _mm256_madd_epi16(mp[3], _mm256_shuffle_epi32(pairs[r], 0xFF)));
             const __m256i summ = _mm256_add_epi32(m01, m23);
             const __m256 dx = _mm256_set1_ps(x[r]->d);
-            __m256 f = _mm256_add_ps(*lanes[r][h], _mm256_mul_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(sumi[r])));
+            __m256 f = _mm256_add_ps(*lanes[r][h], _mm256_mul_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(sumi[r][h])));
             *lanes[r][h] = _mm256_sub_ps(f, _mm256_mul_ps(_mm256_mul_ps(dmw, dx), _mm256_cvtepi32_ps(summ)));
         }
     }
