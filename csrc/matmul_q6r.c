@@ -42,21 +42,27 @@
 
 enum { Q6R_ROWS = KILN_R16_ROWS, Q6R_SB = KILN_Q6R_SB_BYTES };
 
-/* q6_get is the unsigned quant (0..63) of element e (< 256) of a GGUF
- * Q6_K block: ql[64h + 32(c&1) + l] (low nibble for c < 2, high for c >= 2)
- * and bits 2c, 2c+1 of qh[32h + l], for e = 128h + 32c + l. */
-static int q6_get(const block_q6_K *b, int e) {
-    const int h = e / 128, c = (e % 128) / 32, l = e % 32;
-    const int ql = b->ql[64 * h + 32 * (c & 1) + l], qh = b->qh[32 * h + l];
-    return ((c < 2 ? ql : ql >> 4) & 0xF) | ((qh >> 2 * c & 3) << 4);
+/* q6_get_all writes the unsigned quants (0..63) of a GGUF Q6_K block in
+ * element order: element 128h + 32c + l takes ql[64h + 32(c&1) + l] (low
+ * nibble for c < 2, high for c >= 2) and bits 2c, 2c+1 of qh[32h + l]. */
+static void q6_get_all(const block_q6_K *b, uint8_t u[KILN_QK_K]) {
+    for (int h = 0; h < 2; h++)
+        for (int c = 0; c < 4; c++)
+            for (int l = 0; l < 32; l++) {
+                const int ql = b->ql[64 * h + 32 * (c & 1) + l], qh = b->qh[32 * h + l];
+                u[128 * h + 32 * c + l] = (uint8_t)(((c < 2 ? ql : ql >> 4) & 0xF) | ((qh >> 2 * c & 3) << 4));
+            }
 }
 
-/* q6_put writes u (0..63) as element e of a GGUF Q6_K block whose ql and
- * qh bits for e are still zero. */
-static void q6_put(block_q6_K *b, int e, int u) {
-    const int h = e / 128, c = (e % 128) / 32, l = e % 32;
-    b->ql[64 * h + 32 * (c & 1) + l] |= (uint8_t)((u & 0xF) << (c < 2 ? 0 : 4));
-    b->qh[32 * h + l] |= (uint8_t)((u >> 4) << 2 * c);
+/* q6_put_all writes 256 unsigned quants (0..63) as a GGUF Q6_K block's ql and qh. */
+static void q6_put_all(const uint8_t u[KILN_QK_K], block_q6_K *b) {
+    for (int h = 0; h < 2; h++)
+        for (int l = 0; l < 32; l++) {
+            const uint8_t *e = u + 128 * h + l;
+            b->ql[64 * h + l] = (uint8_t)((e[0] & 0xF) | (e[64] & 0xF) << 4);
+            b->ql[64 * h + 32 + l] = (uint8_t)((e[32] & 0xF) | (e[96] & 0xF) << 4);
+            b->qh[32 * h + l] = (uint8_t)(e[0] >> 4 | (e[32] >> 4) << 2 | (e[64] >> 4) << 4 | (e[96] >> 4) << 6);
+        }
 }
 
 /* kiln_q6r_pack writes 16 GGUF Q6_K rows of k elements as one group. */
@@ -64,17 +70,17 @@ void kiln_q6r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out) 
     const int64_t nb = k / KILN_QK_K;
     for (int64_t s = 0; s < nb; s++) {
         uint8_t *sb = out + (size_t)s * Q6R_SB;
-        memset(sb, 0, Q6R_SB);
+        memset(sb + KILN_Q6R_D, 0, Q6R_SB - KILN_Q6R_D);
         for (int j = 0; j < Q6R_ROWS; j++) {
             const block_q6_K *blk = (const block_q6_K *)(rows + (size_t)j * row_bytes) + s;
-            for (int g = 0; g < 16; g++) {
-                uint8_t *v = sb + KILN_Q6R_QUANTS(g) + 4 * j;
-                for (int c = 0; c < 4; c++) {
-                    const int top = q6_get(blk, 16 * g + 12 + c);
-                    for (int i = 0; i < 3; i++)
-                        v[64 * i + c] = (uint8_t)(q6_get(blk, 16 * g + 4 * i + c) | (top >> 2 * i & 3) << 6);
-                }
-                sb[KILN_Q6R_SCALES(g) + j] = (uint8_t)blk->scales[g];
+            uint8_t u[KILN_QK_K];
+            q6_get_all(blk, u);
+            for (int t = 0; t < 16; t++) {
+                uint8_t *v = sb + KILN_Q6R_QUANTS(t) + 4 * j;
+                const uint8_t *e = u + 16 * t;
+                for (int c = 0; c < 4; c++)
+                    for (int i = 0; i < 3; i++) v[64 * i + c] = (uint8_t)(e[4 * i + c] | (e[12 + c] >> 2 * i & 3) << 6);
+                sb[KILN_Q6R_SCALES(t) + j] = (uint8_t)blk->scales[t];
             }
             memcpy(sb + KILN_Q6R_D + 2 * j, &blk->d, 2);
         }
@@ -88,20 +94,19 @@ void kiln_q6r_unpack(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes
         for (int64_t s = 0; s < nb; s++) {
             const uint8_t *sb = grp + (size_t)s * Q6R_SB;
             block_q6_K *blk = (block_q6_K *)(rows + (size_t)j * row_bytes) + s;
-            memset(blk->ql, 0, sizeof blk->ql);
-            memset(blk->qh, 0, sizeof blk->qh);
-            for (int g = 0; g < 16; g++) {
-                const uint8_t *v = sb + KILN_Q6R_QUANTS(g) + 4 * j;
+            uint8_t u[KILN_QK_K];
+            for (int t = 0; t < 16; t++) {
+                const uint8_t *v = sb + KILN_Q6R_QUANTS(t) + 4 * j;
+                uint8_t *e = u + 16 * t;
                 for (int c = 0; c < 4; c++) {
-                    int top = 0;
-                    for (int i = 0; i < 3; i++) {
-                        q6_put(blk, 16 * g + 4 * i + c, v[64 * i + c] & 0x3F);
-                        top |= (v[64 * i + c] >> 6) << 2 * i;
-                    }
-                    q6_put(blk, 16 * g + 12 + c, top);
+                    e[c] = v[c] & 0x3F;
+                    e[4 + c] = v[64 + c] & 0x3F;
+                    e[8 + c] = v[128 + c] & 0x3F;
+                    e[12 + c] = (uint8_t)(v[c] >> 6 | (v[64 + c] >> 6) << 2 | (v[128 + c] >> 6) << 4);
                 }
-                blk->scales[g] = (int8_t)sb[KILN_Q6R_SCALES(g) + j];
+                blk->scales[t] = (int8_t)sb[KILN_Q6R_SCALES(t) + j];
             }
+            q6_put_all(u, blk);
             memcpy(&blk->d, sb + KILN_Q6R_D + 2 * j, 2);
         }
 }

@@ -13,7 +13,7 @@
  * masked-off bits below them are zero), VPMADDUBSW against the broadcast X
  * quads (pairs u·x within ±16128, two quads' pairs summed in int16 within
  * ±32256: exact), VPMADDWD by ones to the lane's int32, plus −32·Σx of the
- * sub-block (X's Q8_K bsums), times the rows' scales (VPMULLD): lane j adds
+ * sub-block (X's Q8_K bsums, computed once per call), times the rows' scales (VPMULLD): lane j adds
  * row j's exact sc·Σ q·x, no horizontal sums. Up to 2 X rows share each
  * unpacked quad vector; the group is read front to back as one stream. */
 #include "../../quant.h"
@@ -22,11 +22,24 @@
 #if KILN_X86
 #include <immintrin.h>
 
-enum { Q6R2_MAXR = 2 };
+enum {
+    Q6R2_MAXR = 2, /* X rows per tile */
+    XC_SB = 512,   /* super-blocks of −32·bsums kept per X row and call (k up to 131072 computed once) */
+};
+
+/* xc_fill writes −32 · bsums of super-blocks [s0, s1) of X row x (16 int32 each) into xc. */
+KILN_TARGET_AVX2 static void xc_fill(const block_q8_K *x, int64_t s0, int64_t s1, int32_t *xc) {
+    for (int64_t s = s0; s < s1; s++)
+        for (int h = 0; h < 2; h++) {
+            const __m256i b = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(x[s].bsums + 8 * h)));
+            _mm256_storeu_si256((__m256i *)(xc + (s - s0) * 16 + 8 * h), _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), b), 5));
+        }
+}
 
 // sum[r] += exact Σ_t sc_t · Σ q·x over the 16 sub-blocks of rows 8h..8h+7 of super-block sb.
-KILN_TARGET_AVX2 KILN_INLINE void q6r2_half(const uint8_t *sb, int h, const block_q8_K *const *x, __m256i sum[],
-                                            const int MR) {
+// xc[r * XC_SB * 16 + t]: −32·bsums[t] of the super-block for X row r.
+KILN_TARGET_AVX2 KILN_INLINE void q6r2_half(const uint8_t *sb, int h, const block_q8_K *const *x, const int32_t *xc,
+                                            __m256i sum[], const int MR) {
     const __m256i m6 = _mm256_set1_epi8(0x3F), ones = _mm256_set1_epi16(1);
     for (int t = 0; t < 16; t++) {
         const uint8_t *v = sb + KILN_Q6R_QUANTS(t) + 32 * h;
@@ -49,28 +62,36 @@ KILN_TARGET_AVX2 KILN_INLINE void q6r2_half(const uint8_t *sb, int h, const bloc
             const __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(u[2], _mm256_set1_epi32(xq[2])),
                                                  _mm256_maddubs_epi16(u[3], _mm256_set1_epi32(xq[3])));
             __m256i a = _mm256_add_epi32(_mm256_madd_epi16(p01, ones), _mm256_madd_epi16(p23, ones));
-            a = _mm256_add_epi32(a, _mm256_set1_epi32(-32 * x[r]->bsums[t]));
+            a = _mm256_add_epi32(a, _mm256_set1_epi32(xc[r * XC_SB * 16 + t]));
             sum[r] = _mm256_add_epi32(sum[r], _mm256_mullo_epi32(a, sc));
         }
     }
 }
 
 // y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16.
-KILN_TARGET_AVX2 KILN_INLINE void q6r2_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, const int MR) {
+KILN_TARGET_AVX2 KILN_INLINE void q6r2_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, int32_t *xc,
+                                            const int MR) {
     const int64_t nb = p->k / KILN_QK_K;
     const size_t gbytes = (size_t)nb * KILN_Q6R_SB_BYTES;
+    const block_q8_K *xk[Q6R2_MAXR];
+    for (int r = 0; r < MR; r++) xk[r] = (const block_q8_K *)p->xk + (i0 + r) * nb;
+    const int once = nb <= XC_SB; /* else recomputed per group and k chunk */
+    if (once)
+        for (int r = 0; r < MR; r++) xc_fill(xk[r], 0, nb, xc + r * XC_SB * 16);
     for (int64_t j0 = n0; j0 < n1; j0 += KILN_R16_ROWS) {
         const uint8_t *grp = (const uint8_t *)p->w + (size_t)(j0 / KILN_R16_ROWS) * gbytes;
         _Alignas(32) float lane[Q6R2_MAXR][8][16];
         memset(lane, 0, sizeof lane);
         for (int64_t s = 0; s < nb; s++) {
+            if (!once && s % XC_SB == 0)
+                for (int r = 0; r < MR; r++) xc_fill(xk[r], s, s + XC_SB < nb ? s + XC_SB : nb, xc + r * XC_SB * 16);
             const uint8_t *sb = grp + (size_t)s * KILN_Q6R_SB_BYTES;
             const block_q8_K *x[Q6R2_MAXR];
-            for (int r = 0; r < MR; r++) x[r] = (const block_q8_K *)p->xk + (i0 + r) * nb + s;
+            for (int r = 0; r < MR; r++) x[r] = xk[r] + s;
             for (int h = 0; h < 2; h++) {
                 __m256i sum[Q6R2_MAXR];
                 for (int r = 0; r < MR; r++) sum[r] = _mm256_setzero_si256();
-                q6r2_half(sb, h, x, sum, MR);
+                q6r2_half(sb, h, x, xc + (s % XC_SB) * 16, sum, MR);
                 const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(sb + KILN_Q6R_D + 16 * h)));
                 for (int r = 0; r < MR; r++) {
                     float *l = lane[r][s % 8] + 8 * h;
@@ -92,10 +113,11 @@ KILN_TARGET_AVX2 KILN_INLINE void q6r2_rows(const kiln_mm *p, int64_t i0, int64_
 
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W Q6_K_R16 (n0, n1 multiples of 16), X Q8_K (p->xk).
 KILN_TARGET_AVX2 void kiln_mm_q6r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
-    (void)scratch;
+    _Static_assert(Q6R2_MAXR * XC_SB * 16 <= KILN_MM_SCRATCH_FLOATS, "the X corrections fit the kernel scratch");
+    int32_t *xc = (int32_t *)scratch;
     int64_t i0 = 0;
-    for (; i0 + 2 <= p->m; i0 += 2) q6r2_rows(p, i0, n0, n1, 2);
-    if (i0 < p->m) q6r2_rows(p, i0, n0, n1, 1);
+    for (; i0 + 2 <= p->m; i0 += 2) q6r2_rows(p, i0, n0, n1, xc, 2);
+    if (i0 < p->m) q6r2_rows(p, i0, n0, n1, xc, 1);
 }
 
 #else
