@@ -94,18 +94,12 @@ typedef struct {
 /* Smallest guided chunk (batches of KILN_MM_Q8G_MIN_M rows and more): two
  * 16-column panels (measured alike at 16, 32 and 64 for 16 rows). */
 #define KILN_MM_MIN_CHUNK 32
-/* GEMV chunks (m below KILN_MM_Q8G_MIN_M) are runs of at most this many
+/* GEMV chunks (m below KILN_MM_Q8G_MIN_M) are fixed runs of about this many
  * bytes of W: long enough to stream (a few microseconds each), short enough
- * that a thread the OS runs late leaves little behind for the others. */
+ * that the threads finish within one of each other and that a thread the OS
+ * runs late leaves little behind for the others to wait on. */
 #ifndef KILN_MM_GEMV_CHUNK_BYTES
 #define KILN_MM_GEMV_CHUNK_BYTES ((int64_t)256 << 10)
-#endif
-/* Towards the end of a GEMV the guided chunks shrink to runs of this many
- * bytes: the caller, done first, then waits for a small last chunk of the
- * worker's rather than half a full one (a 2-thread s135 decode spent ~11%
- * of its time in that wait with fixed 256 KiB chunks). */
-#ifndef KILN_MM_GEMV_MIN_CHUNK_BYTES
-#define KILN_MM_GEMV_MIN_CHUNK_BYTES ((int64_t)32 << 10)
 #endif
 
 /* round_up_split rounds a column count up to whole KILN_MM_SPLIT_ALIGN runs (at least one). */
@@ -259,16 +253,14 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
     if (m >= KILN_MM_Q8G_MIN_M) {
         t.min_chunk = KILN_MM_MIN_CHUNK < t.max_chunk ? KILN_MM_MIN_CHUNK : t.max_chunk;
     } else {
-        /* a GEMV streams W once and is memory-bound: long runs of W rows, shorter at the end */
+        /* a GEMV streams W once and is memory-bound: fixed runs of W rows */
         size_t row_bytes = 0;
         for (int i = 0; i < count; i++) {
             const size_t b = kiln_row_size(outs[i].wtype, k);
             row_bytes = b > row_bytes ? b : row_bytes;
         }
         const int64_t rows = round_up_split(KILN_MM_GEMV_CHUNK_BYTES / (int64_t)row_bytes);
-        const int64_t min_rows = round_up_split(KILN_MM_GEMV_MIN_CHUNK_BYTES / (int64_t)row_bytes);
-        t.max_chunk = rows < t.max_chunk ? rows : t.max_chunk;
-        t.min_chunk = min_rows < t.max_chunk ? min_rows : t.max_chunk;
+        t.max_chunk = t.min_chunk = rows < t.max_chunk ? rows : t.max_chunk;
     }
     t.guide = (int64_t)nth * KILN_MM_GUIDE;
     for (int i = 0; i < count; i++) {

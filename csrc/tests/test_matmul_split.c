@@ -1,6 +1,6 @@
 /* test_matmul_split.c — the column split of GEMVs (m below the GEMM's) at
- * shapes large enough that chunks are bounded by bytes of W and shrink
- * towards the end (guided), for plain, K-quant and repacked weights: two
+ * shapes large enough that chunks are bounded by bytes of W (and outputs
+ * end mid-chunk), for plain, K-quant and repacked weights: two
  * threads give the bits of one, run after run (the dynamic split differs
  * each time), alone and as several outputs of one kiln_matmul_multi call.
  * A chunk boundary inside a 16-row panel would break the repacked layout. */
