@@ -73,7 +73,9 @@ typedef struct {
     const kiln_type_kernels *q8row; /* Q8_0 X: the row whose gemm_layout tiles X (if xq.xp) */
     float *scratch;  /* scratch_floats per thread */
     size_t scratch_floats; /* KILN_MM_SCRATCH_FLOATS, plus the unpack area of Q8_0_R16's portable path */
-    _Atomic int64_t next; /* first column of the run not yet claimed */
+    _Atomic int64_t next; /* first column of the run not yet claimed (one-ended runs) */
+    _Atomic uint64_t ends; /* two-ended runs: the unclaimed columns [lo, hi) as hi << 32 | lo */
+    int two_ended;         /* the run fits in 32 bits: odd ith claim from its end */
     int64_t max_chunk, min_chunk, guide; /* chunk sizing, see claim() */
     int64_t off[KILN_MATMUL_MAX_OUTS + 1];
     /* Q8_0: X rows are quantized (and tiled) in groups of group_rows rows
@@ -108,6 +110,13 @@ static int64_t round_up_split(int64_t cols) {
     return (cols + KILN_MM_SPLIT_ALIGN - 1) / KILN_MM_SPLIT_ALIGN * KILN_MM_SPLIT_ALIGN;
 }
 
+/* chunk_size is the next claim's column count when `left` columns are unclaimed. */
+static int64_t chunk_size(const mm_task *t, int64_t left) {
+    int64_t size = left / t->guide;
+    size = (size + KILN_MM_SPLIT_ALIGN - 1) / KILN_MM_SPLIT_ALIGN * KILN_MM_SPLIT_ALIGN;
+    return size < t->min_chunk ? t->min_chunk : size > t->max_chunk ? t->max_chunk : size;
+}
+
 /* claim takes the next chunk: output *o, its columns [*n0, *n1); 0 when none is left. */
 static int claim(mm_task *t, int *o, int64_t *n0, int64_t *n1) {
     const int64_t total = t->off[t->count];
@@ -115,12 +124,44 @@ static int claim(mm_task *t, int *o, int64_t *n0, int64_t *n1) {
     int i;
     do {
         if (c0 >= total) return 0;
-        int64_t size = (total - c0) / t->guide;
-        size = (size + KILN_MM_SPLIT_ALIGN - 1) / KILN_MM_SPLIT_ALIGN * KILN_MM_SPLIT_ALIGN;
-        size = size < t->min_chunk ? t->min_chunk : size > t->max_chunk ? t->max_chunk : size;
+        const int64_t size = chunk_size(t, total - c0);
         for (i = 0; c0 >= t->off[i + 1]; i++) {}
         c1 = c0 + size < t->off[i + 1] ? c0 + size : t->off[i + 1]; /* never past the output's end */
     } while (!atomic_compare_exchange_weak_explicit(&t->next, &c0, c1, memory_order_relaxed, memory_order_relaxed));
+    *o = i;
+    *n0 = c0 - t->off[i];
+    *n1 = c1 - t->off[i];
+    return 1;
+}
+
+/* claim_two_ended is claim for a run whose ends are claimed separately: from
+ * the front (from_back == 0) or the back. With two threads each then streams
+ * one contiguous part of W towards the other's instead of every other chunk,
+ * and they meet wherever the work balances. Chunks start on whole
+ * KILN_MM_SPLIT_ALIGN runs of their output, as claim's do. */
+static int claim_two_ended(mm_task *t, int from_back, int *o, int64_t *n0, int64_t *n1) {
+    uint64_t w = atomic_load_explicit(&t->ends, memory_order_relaxed), nw;
+    int64_t c0, c1;
+    int i;
+    do {
+        const int64_t lo = (int64_t)(uint32_t)w, hi = (int64_t)(w >> 32);
+        if (lo >= hi) return 0;
+        const int64_t size = chunk_size(t, hi - lo);
+        if (!from_back) {
+            for (i = 0; lo >= t->off[i + 1]; i++) {}
+            c0 = lo;
+            c1 = lo + size < t->off[i + 1] ? lo + size : t->off[i + 1]; /* never past the output's end */
+            c1 = c1 < hi ? c1 : hi;
+            nw = (uint64_t)hi << 32 | (uint64_t)c1;
+        } else {
+            for (i = 0; hi > t->off[i + 1]; i++) {} /* the output holding column hi - 1 */
+            c1 = hi;
+            c0 = hi - size > t->off[i] ? t->off[i] + (hi - size - t->off[i]) / KILN_MM_SPLIT_ALIGN * KILN_MM_SPLIT_ALIGN
+                                       : t->off[i]; /* never before the output's start */
+            c0 = c0 > lo ? c0 : lo;
+            nw = (uint64_t)c0 << 32 | (uint64_t)lo;
+        }
+    } while (!atomic_compare_exchange_weak_explicit(&t->ends, &w, nw, memory_order_relaxed, memory_order_relaxed));
     *o = i;
     *n0 = c0 - t->off[i];
     *n1 = c1 - t->off[i];
@@ -155,7 +196,7 @@ static void matmul_worker(void *arg, int ith, int nth) {
     float *scratch = t->scratch + (size_t)ith * t->scratch_floats;
     int o;
     int64_t n0, n1;
-    while (claim(t, &o, &n0, &n1)) {
+    while (t->two_ended ? claim_two_ended(t, ith & 1, &o, &n0, &n1) : claim(t, &o, &n0, &n1)) {
         const kiln_mm *p = &t->p[o];
         const kiln_type_kernels *row = &t->kt->types[p->wtype];
         (p->m >= row->gemm_min_m ? row->gemm : row->gemv)(p, n0, n1, scratch);
@@ -274,6 +315,8 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
         t.off[i + 1] = t.off[i] + p->n;
     }
     atomic_store_explicit(&t.next, 0, memory_order_relaxed);
+    t.two_ended = n_total <= (int64_t)UINT32_MAX;
+    atomic_store_explicit(&t.ends, (uint64_t)n_total << 32, memory_order_relaxed);
     atomic_store_explicit(&t.next_group, 0, memory_order_relaxed);
     atomic_store_explicit(&t.groups_done, 0, memory_order_relaxed);
     kiln_parallel_claim(matmul_worker, &t, nth);
