@@ -239,6 +239,33 @@ static void test_multi(void) {
     free(w6); free(w6b); free(wr); free(wf); free(wsrc); free(w8);
 }
 
+/* A repacked buffer that does not start on a cache line (the kernels load
+ * unaligned) gives the same bits. */
+static void test_unaligned(void) {
+    enum { M = 3, N = 32, K = 512 };
+    block_q6_K *w = make_q6(N, K);
+    void *r = repacked(w, N, K);
+    const size_t bytes = kiln_row_size(KILN_TYPE_Q6_K_R16, K) * N;
+    uint8_t *shifted = t_alloc(bytes + 64);
+    memcpy(shifted + 4, r, bytes);
+    float x[M * K], want[M * N], got[M * N];
+    t_fill(x, M * K, -1, 1);
+    for (int v = 0; v < n_isas; v++) {
+        kiln_set_isa(isas[v]);
+        for (int m = 1; m <= M; m++) {
+            t_poison(want, M * N);
+            t_poison(got, M * N);
+            int rc = kiln_matmul(KILN_TYPE_Q6_K_R16, r, x, want, m, N, K);
+            rc |= kiln_matmul(KILN_TYPE_Q6_K_R16, shifted + 4, x, got, m, N, K);
+            char what[120];
+            snprintf(what, sizeof what, "q6_k_r16 buffer at +4 bytes (%s, m=%d, status %d)", kiln_isa_name(isas[v]), m, rc);
+            t_identical(what, want, got, m * N);
+        }
+    }
+    kiln_init(0);
+    free(w); free(r); free(shifted);
+}
+
 /* ---- errors and dispatch ------------------------------------------------------ */
 static void test_errors(void) {
     block_q6_K *w = make_q6(32, 512);
@@ -282,5 +309,6 @@ int main(void) {
     test_same_as_q6_k();
     test_extremes();
     test_multi();
+    test_unaligned();
     return t_done();
 }

@@ -43,9 +43,9 @@ KILN_TARGET_AVX2 KILN_INLINE void q6r2_half(const uint8_t *sb, int h, const bloc
     const __m256i m6 = _mm256_set1_epi8(0x3F), ones = _mm256_set1_epi16(1);
     for (int t = 0; t < 16; t++) {
         const uint8_t *v = sb + KILN_Q6R_QUANTS(t) + 32 * h;
-        const __m256i v0 = _mm256_load_si256((const __m256i *)v);
-        const __m256i v1 = _mm256_load_si256((const __m256i *)(v + 64));
-        const __m256i v2 = _mm256_load_si256((const __m256i *)(v + 128));
+        const __m256i v0 = _mm256_loadu_si256((const __m256i *)v);
+        const __m256i v1 = _mm256_loadu_si256((const __m256i *)(v + 64));
+        const __m256i v2 = _mm256_loadu_si256((const __m256i *)(v + 128));
         __m256i u[4];
         u[0] = _mm256_and_si256(v0, m6);
         u[1] = _mm256_and_si256(v1, m6);
@@ -92,7 +92,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q6r2_rows(const kiln_mm *p, int64_t i0, int64_
                 __m256i sum[Q6R2_MAXR];
                 for (int r = 0; r < MR; r++) sum[r] = _mm256_setzero_si256();
                 q6r2_half(sb, h, x, xc + (s % XC_SB) * 16, sum, MR);
-                const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(sb + KILN_Q6R_D + 16 * h)));
+                const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sb + KILN_Q6R_D + 16 * h)));
                 for (int r = 0; r < MR; r++) {
                     float *l = lane[r][s % 8] + 8 * h;
                     const __m256 c = _mm256_mul_ps(_mm256_mul_ps(dw, _mm256_set1_ps(x[r]->d)), _mm256_cvtepi32_ps(sum[r]));

@@ -43,7 +43,7 @@ KILN_TARGET_AVX512VNNI static void xc_fill(const block_q8_K *x, int64_t s0, int6
 /* q6r_quads: the four quad vectors of one sub-block (v: its three vectors). */
 KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_quads(const __m512i *v, __m512i u[4]) {
     const __m512i m6 = _mm512_set1_epi8(0x3F), sel2 = _mm512_set1_epi8(0x03), sel4 = _mm512_set1_epi8(0x0F);
-    const __m512i v0 = _mm512_load_si512(v), v1 = _mm512_load_si512(v + 1), v2 = _mm512_load_si512(v + 2);
+    const __m512i v0 = _mm512_loadu_si512(v), v1 = _mm512_loadu_si512(v + 1), v2 = _mm512_loadu_si512(v + 2);
     u[0] = _mm512_and_si512(v0, m6);
     u[1] = _mm512_and_si512(v1, m6);
     u[2] = _mm512_and_si512(v2, m6);
@@ -64,7 +64,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_steps(const block_q8_K *const *xk, c
         for (int t = 0; t < 16; t++) {
             __m512i u[4];
             q6r_quads((const __m512i *)(sb + KILN_Q6R_QUANTS(t)), u);
-            const __m512i sc = _mm512_cvtepi8_epi32(_mm_load_si128((const __m128i *)(sb + KILN_Q6R_SCALES(t))));
+            const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(sb + KILN_Q6R_SCALES(t))));
             for (int r = 0; r < MR; r++) {
                 const int32_t *xq = (const int32_t *)(xk[r][s].qs + 16 * t);
                 __m512i a = _mm512_set1_epi32(xc[r * XC_SB * 16 + (s - s0) * 16 + t]);
@@ -75,7 +75,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_steps(const block_q8_K *const *xk, c
                 sum[r] = _mm512_add_epi32(sum[r], _mm512_mullo_epi32(a, sc));
             }
         }
-        const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sb + KILN_Q6R_D)));
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sb + KILN_Q6R_D)));
         for (int r = 0; r < MR; r++) {
             float *l = lane[r][s % 8];
             const __m512 c = _mm512_mul_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xk[r][s].d)), _mm512_cvtepi32_ps(sum[r]));
