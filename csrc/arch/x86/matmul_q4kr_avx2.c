@@ -43,8 +43,8 @@ enum { Q4KR2_MAXR = 2, Q4KR2_ROWS = 16 /* W rows per group */ };
  * sb (lane j = row 8h+j), as q4kr_decode of the AVX-512 kernel. */
 KILN_TARGET_AVX2 KILN_INLINE void q4kr2_decode(const uint8_t *sb, int h, __m256i sc[2], __m256i mn[2]) {
     const uint8_t *s = sb + KILN_Q4KR_SCALES + 32 * h;
-    const __m256i u0 = _mm256_load_si256((const __m256i *)s), u1 = _mm256_load_si256((const __m256i *)(s + 64)),
-                  u2 = _mm256_load_si256((const __m256i *)(s + 128));
+    const __m256i u0 = _mm256_loadu_si256((const __m256i *)s), u1 = _mm256_loadu_si256((const __m256i *)(s + 64)),
+                  u2 = _mm256_loadu_si256((const __m256i *)(s + 128));
     const __m256i k3f = _mm256_set1_epi32(0x3f3f3f3f), k0f = _mm256_set1_epi32(0x0f0f0f0f),
                   k30 = _mm256_set1_epi32(0x30303030);
     sc[0] = _mm256_and_si256(u0, k3f);
@@ -80,7 +80,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q4kr2_superblock(const uint8_t *sb, const bloc
                 xh[r] = Q4KR2_XQUAD(x[r]->qs, 64 * c + 32 + 4 * u);
             }
             for (int h = 0; h < 2; h++) {
-                const __m256i w = _mm256_load_si256((const __m256i *)(q + 64 * u + 32 * h));
+                const __m256i w = _mm256_loadu_si256((const __m256i *)(q + 64 * u + 32 * h));
                 const __m256i wl = _mm256_and_si256(w, low4), wh = _mm256_and_si256(_mm256_srli_epi16(w, 4), low4);
                 for (int r = 0; r < MR; r++) {
                     lo[r][h] = _mm256_add_epi16(lo[r][h], _mm256_maddubs_epi16(wl, xl[r]));
@@ -104,8 +104,8 @@ KILN_TARGET_AVX2 KILN_INLINE void q4kr2_superblock(const uint8_t *sb, const bloc
     for (int h = 0; h < 2; h++) {
         __m256i mp[4];
         for (int t = 0; t < 4; t++) mp[t] = _mm256_shuffle_epi8(mn[h][t / 2], t % 2 ? Q4KR2_PAIR_CTL(1) : Q4KR2_PAIR_CTL(0));
-        const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(sb + 16 * h)));
-        const __m256 dmw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(sb + 32 + 16 * h)));
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sb + 16 * h)));
+        const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sb + 32 + 16 * h)));
         for (int r = 0; r < MR; r++) {
             const __m256i m01 = _mm256_add_epi32(_mm256_madd_epi16(mp[0], _mm256_shuffle_epi32(pairs[r], 0x00)),
                                                  _mm256_madd_epi16(mp[1], _mm256_shuffle_epi32(pairs[r], 0x55)));

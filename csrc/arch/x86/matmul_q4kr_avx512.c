@@ -45,8 +45,8 @@ enum { Q4KR_MAXR = 3, Q4KR_ROWS = 16 /* W rows per group */ };
  * = row j): sc[0] bytes = scales 0..3, sc[1] = scales 4..7, mn[0], mn[1] the
  * mins alike (kiln_get_scale_min_k4, for 16 rows at once). */
 KILN_TARGET_AVX512VNNI KILN_INLINE void q4kr_decode(const uint8_t *sb, __m512i sc[2], __m512i mn[2]) {
-    const __m512i u0 = _mm512_load_si512(sb + KILN_Q4KR_SCALES), u1 = _mm512_load_si512(sb + KILN_Q4KR_SCALES + 64),
-                  u2 = _mm512_load_si512(sb + KILN_Q4KR_SCALES + 128);
+    const __m512i u0 = _mm512_loadu_si512(sb + KILN_Q4KR_SCALES), u1 = _mm512_loadu_si512(sb + KILN_Q4KR_SCALES + 64),
+                  u2 = _mm512_loadu_si512(sb + KILN_Q4KR_SCALES + 128);
     const __m512i k3f = _mm512_set1_epi32(0x3f3f3f3f), k0f = _mm512_set1_epi32(0x0f0f0f0f),
                   k30 = _mm512_set1_epi32(0x30303030);
     sc[0] = _mm512_and_si512(u0, k3f);
@@ -74,7 +74,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4kr_superblock(const uint8_t *sb, const
         for (int r = 0; r < MR; r++) lo[r] = hi[r] = _mm512_setzero_si512();
         #pragma GCC unroll 8
         for (int u = 0; u < 8; u++) {
-            const __m512i w = _mm512_load_si512(q + u);
+            const __m512i w = _mm512_loadu_si512(q + u);
             const __m512i wl = _mm512_and_si512(w, low4), wh = _mm512_and_si512(w, high4);
             for (int r = 0; r < MR; r++) {
                 lo[r] = _mm512_dpbusd_epi32(lo[r], wl, Q4KR_XQUAD(x[r]->qs, 64 * c + 4 * u));
@@ -91,8 +91,8 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4kr_superblock(const uint8_t *sb, const
     }
     __m512i mp[4]; /* mins of sub-blocks 2t, 2t+1 as int16 pairs */
     for (int t = 0; t < 4; t++) mp[t] = _mm512_shuffle_epi8(mn[t / 2], t % 2 ? Q4KR_PAIR_CTL(1) : Q4KR_PAIR_CTL(0));
-    const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)sb));
-    const __m512 dmw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sb + 32)));
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)sb));
+    const __m512 dmw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sb + 32)));
     for (int r = 0; r < MR; r++) {
         const __m256i bs = _mm256_loadu_si256((const __m256i *)x[r]->bsums);
         const __m512i pairs = _mm512_broadcast_i32x4( /* X's 32-element sums 0..7 as int16 */

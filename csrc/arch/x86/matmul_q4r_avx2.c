@@ -81,7 +81,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q4r2_block(const kiln_mm *p, int64_t i0, const
         __m256i s[Q4R2_MAXR], s32[Q4R2_MAXR];
         for (int r = 0; r < MR; r++) s32[r] = _mm256_set1_epi32(xc[r * XC2_BLOCKS + c]);
         for (int u = 0; u < 4; u++) {
-            const __m256i v = _mm256_load_si256((const __m256i *)(q + 64 * u + 32 * h));
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(q + 64 * u + 32 * h));
             __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
             if (FIVE) {
                 uint32_t mlo, mhi;
@@ -99,7 +99,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q4r2_block(const kiln_mm *p, int64_t i0, const
         for (int r = 0; r < MR; r++) dot[r][h] = s32[r];
     }
     for (int h = 0; h < 2; h++) { /* the scales after the quants, as in the AVX-512 kernel */
-        const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(pair + (size_t)(b & 1) * 32 + 16 * h)));
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pair + (size_t)(b & 1) * 32 + 16 * h)));
         for (int r = 0; r < MR; r++) {
             const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(p->xd[(i0 + r) * nbpad + b]));
             *lane[r][h] = _mm256_add_ps(*lane[r][h], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(dot[r][h])));

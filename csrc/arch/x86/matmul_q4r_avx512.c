@@ -78,7 +78,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_block(const kiln_mm *p, int64_t i0, 
         xb[r] = (const int32_t *)(p->xq + (i0 + r) * p->kpad + b * KILN_QK8_0);
     }
     for (int u = 0; u < 4; u++) {
-        const __m512i v = _mm512_load_si512(q + u);
+        const __m512i v = _mm512_loadu_si512(q + u);
         __m512i vl = _mm512_and_si512(v, low4), vh;
         if (FIVE) {
             vh = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
@@ -93,7 +93,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_block(const kiln_mm *p, int64_t i0, 
             hi[u >> 1][r] = _mm512_dpbusd_epi32(hi[u >> 1][r], vh, _mm512_set1_epi32(xb[r][u + 4]));
         }
     }
-    const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(pair + (size_t)(b & 1) * 32)));
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(pair + (size_t)(b & 1) * 32)));
     for (int r = 0; r < MR; r++) {
         const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(p->xd[(i0 + r) * nbpad + b]));
         *lane[r] = _mm512_add_ps(*lane[r], _mm512_mul_ps(scale, _mm512_cvtepi32_ps(q4r_dot(lo[0][r], lo[1][r], hi[0][r], hi[1][r], FIVE))));

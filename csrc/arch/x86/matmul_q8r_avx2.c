@@ -40,7 +40,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q8r2_group(const kiln_mm *p, int64_t i0, const
                 xv[r] = _mm256_set1_epi32(xq4);
             }
             for (int h = 0; h < 2; h++) {
-                const __m256i w = _mm256_xor_si256(_mm256_load_si256((const __m256i *)(q + 64 * u + 32 * h)), flip);
+                const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(q + 64 * u + 32 * h)), flip);
                 const __m256i aw = _mm256_abs_epi8(w);
                 for (int r = 0; r < MR; r++) {
                     const __m256i prod = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv[r], w));
@@ -49,7 +49,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q8r2_group(const kiln_mm *p, int64_t i0, const
             }
         }
         for (int h = 0; h < 2; h++) { /* the scales after the quads, as in the AVX-512 kernel */
-            const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(pair + (size_t)(b & 1) * 32 + 16 * h)));
+            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pair + (size_t)(b & 1) * 32 + 16 * h)));
             for (int r = 0; r < MR; r++) {
                 const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(p->xd[(i0 + r) * nbpad + b]), dw);
                 acc[r][h] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot[r][h]), acc[r][h]);

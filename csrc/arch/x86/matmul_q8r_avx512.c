@@ -61,13 +61,13 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q8r_steps(const kiln_mm *p, int64_t i0, 
             xb[r] = (const int32_t *)(p->xq + (i0 + r) * p->kpad + b * KILN_QK8_0);
         }
         for (int u = 0; u < Q8R_QUADS; u += 2) {
-            const __m512i w0 = _mm512_load_si512(q + u), w1 = _mm512_load_si512(q + u + 1);
+            const __m512i w0 = _mm512_loadu_si512(q + u), w1 = _mm512_loadu_si512(q + u + 1);
             for (int r = 0; r < MR; r++) {
                 s0[r] = _mm512_dpbusd_epi32(s0[r], w0, _mm512_set1_epi32(xb[r][u]));
                 s1[r] = _mm512_dpbusd_epi32(s1[r], w1, _mm512_set1_epi32(xb[r][u + 1]));
             }
         }
-        const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(pair + (size_t)(b & 1) * 32)));
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(pair + (size_t)(b & 1) * 32)));
         for (int r = 0; r < MR; r++) { /* after the quads: see the header */
             const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(p->xd[(i0 + r) * nbpad + b]), dw);
             acc[r] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(_mm512_add_epi32(s0[r], s1[r])), acc[r]);
