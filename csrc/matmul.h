@@ -166,9 +166,6 @@ void kiln_mm_q8_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float
 void kiln_mm_q8v_gemm_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_q8v_layout_avx512(const kiln_mm *p, int64_t r0, int64_t r1);
 
-/* Q8_0_R16 (repacked Q8_0, layout in kiln.h and matmul_q8r.c). */
-#define KILN_Q8R_ROWS 16          /* W rows per group (KILN_R16_ROWS of repack.h) */
-#define KILN_Q8R_PAIR_BYTES 1088  /* one block pair of a group: 64 bytes of scales, 2 x 512 of quants */
 /* kiln_mm_q8r_gemv_avx512_vnni (matmul_q8r_avx512.c) and kiln_mm_q8r_gemv_avx2
  * (matmul_q8r_avx2.c, no VNNI) read the groups directly. */
 void kiln_mm_q8r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
@@ -199,5 +196,10 @@ void kiln_mm_q5r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scra
 #define KILN_Q6R_SCALES(t) (832 * ((t) / 4) + 16 * ((t) % 4))
 #define KILN_Q6R_QUANTS(t) (832 * ((t) / 4) + 64 + 192 * ((t) % 4))
 #define KILN_Q6R_D 3328
+
+/* Q8_0_R16 (repacked Q8_0, layout in kiln.h and matmul_q8r.c; the portable
+ * pack/unpack needs these on every architecture). */
+#define KILN_Q8R_ROWS 16          /* W rows per group (KILN_R16_ROWS of repack.h) */
+#define KILN_Q8R_PAIR_BYTES 1088  /* one block pair of a group: 64 bytes of scales, 2 x 512 of quants */
 
 #endif /* KILN_MATMUL_H */
