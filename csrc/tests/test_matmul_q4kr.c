@@ -5,7 +5,7 @@
  * threads, every row alone and in a batch, a column range alone, in
  * kiln_matmul_multi beside other outputs, extreme scales and quants — and
  * every error code. */
-#include "test_util.h"
+#include "test_repacked.h"
 
 #include "quant.h"
 
@@ -71,41 +71,11 @@ static void test_layout(void) {
 /* For one shape on one variant: Q4_K_R16 = scalar Q4_K bit for bit at 1 and
  * 2 threads; every row alone (GEMV) = its row in the batch; a column range
  * of whole groups alone = in the full W. */
-static void check_same(int isa, const block_q4_K *w, const void *r, const float *x, const float *want, int64_t m,
-                       int64_t n, int64_t k) {
-    float *yr = t_alloc(sizeof(float) * (size_t)(m * n)), *row = t_alloc(sizeof(float) * (size_t)n);
+static void check_same(int isa, const void *r, const float *x, const float *want, int64_t m, int64_t n, int64_t k) {
     char what[160];
     snprintf(what, sizeof what, "q4_k_r16 %s m=%lld n=%lld k=%lld", kiln_isa_name(isa), (long long)m, (long long)n,
              (long long)k);
-    int rc = KILN_OK;
-    for (int threads = 1; threads <= 2; threads++) {
-        kiln_init(threads);
-        kiln_set_isa(isa);
-        t_poison(yr, m * n);
-        rc |= kiln_matmul(KILN_TYPE_Q4_K_R16, r, x, yr, m, n, k);
-        char msg[220];
-        snprintf(msg, sizeof msg, "%s, %d thread(s): r16 vs scalar q4_k (status %d)", what, threads, rc);
-        t_identical(msg, want, yr, m * n);
-    }
-    int ok = 1;
-    for (int64_t i = 0; i < m && ok; i++) {
-        t_poison(row, n);
-        rc |= kiln_matmul(KILN_TYPE_Q4_K_R16, r, x + i * k, row, 1, n, k);
-        ok = memcmp(row, want + i * n, sizeof(float) * (size_t)n) == 0;
-    }
-    T_CHECK(ok && rc == KILN_OK, "%s: every row alone = in the batch (status %d)", what, rc);
-    if (n > 16) { /* groups 1.. alone */
-        const int64_t j0 = 16, n2 = n - j0;
-        float *y2 = t_alloc(sizeof(float) * (size_t)(m * n2));
-        t_poison(y2, m * n2);
-        rc = kiln_matmul(KILN_TYPE_Q4_K_R16, (const char *)r + kiln_row_size(KILN_TYPE_Q4_K, k) * j0, x, y2, m, n2, k);
-        ok = rc == KILN_OK;
-        for (int64_t i = 0; i < m; i++) ok &= memcmp(y2 + i * n2, want + i * n + j0, sizeof(float) * (size_t)n2) == 0;
-        T_CHECK(ok, "%s: columns 16.. alone = in the full W (status %d)", what, rc);
-        free(y2);
-    }
-    (void)w;
-    free(yr); free(row);
+    t_check_repacked(isa, KILN_TYPE_Q4_K_R16, r, x, want, m, n, k, what);
 }
 
 static void test_same_as_q4_k(void) {
@@ -125,7 +95,7 @@ static void test_same_as_q4_k(void) {
             float *x = t_alloc(sizeof(float) * (size_t)(m * k)), *want = t_alloc(sizeof(float) * (size_t)(m * n));
             t_fill(x, m * k, -1, 1);
             reference(w, x, want, m, n, k);
-            for (int v = 0; v < n_isas; v++) check_same(isas[v], w, r, x, want, m, n, k);
+            for (int v = 0; v < n_isas; v++) check_same(isas[v], r, x, want, m, n, k);
             free(x); free(want);
         }
         free(w); free(r);

@@ -5,7 +5,7 @@
  * reference of their type — GEMV and GEMM, 1 and 2 threads, every row alone
  * and in a batch, in kiln_matmul_multi beside other outputs — extremes, and
  * every error code. Every check runs for both types. */
-#include "test_util.h"
+#include "test_repacked.h"
 
 #include "quant.h"
 #include "repack.h"
@@ -115,18 +115,13 @@ static void test_layout_q5(void) {
 }
 
 /* ---- results = the source type's ------------------------------------------ */
-/* For one shape on one variant: the repacked weights = the source weights on
- * the same variant = the source on
- * the scalar reference, bit for bit, at 1 and 2 threads; every row alone
- * (GEMV) = its row in the batch (GEMM); a column range of whole groups alone
- * = in the full W. */
+/* For one shape on one variant: the source weights on this variant = the
+ * scalar source kernel, then the repacked weights = them (test_repacked.h). */
 static void check_same(int isa, int64_t m, int64_t n, int64_t k) {
     void *w = make_q4(n, k);
     void *r = repacked(w, n, k);
     float *x = t_alloc(sizeof(float) * (size_t)(m * k));
-    float *yq = t_alloc(sizeof(float) * (size_t)(m * n)), *yr = t_alloc(sizeof(float) * (size_t)(m * n));
-    float *ys = t_alloc(sizeof(float) * (size_t)(m * n));
-    float *row = t_alloc(sizeof(float) * (size_t)n);
+    float *yq = t_alloc(sizeof(float) * (size_t)(m * n)), *ys = t_alloc(sizeof(float) * (size_t)(m * n));
     t_fill(x, m * k, -1, 1);
     char what[160];
     snprintf(what, sizeof what, "%s %s m=%lld n=%lld k=%lld", NAME, kiln_isa_name(isa), (long long)m, (long long)n,
@@ -138,35 +133,11 @@ static void check_same(int isa, int64_t m, int64_t n, int64_t k) {
     kiln_set_isa(isa);
     t_poison(yq, m * n);
     rc |= kiln_matmul(SRC, w, x, yq, m, n, k);
-    for (int threads = 1; threads <= 2; threads++) {
-        kiln_init(threads);
-        kiln_set_isa(isa);
-        t_poison(yr, m * n);
-        rc |= kiln_matmul(R16, r, x, yr, m, n, k);
-        char msg[220];
-        snprintf(msg, sizeof msg, "%s, %d thread(s): r16 vs its source (status %d)", what, threads, rc);
-        t_identical(msg, yq, yr, m * n);
-        snprintf(msg, sizeof msg, "%s, %d thread(s): r16 vs the scalar source kernel", what, threads);
-        t_identical(msg, ys, yr, m * n);
-    }
-    int ok = 1;
-    for (int64_t i = 0; i < m && ok; i++) {
-        t_poison(row, n);
-        rc |= kiln_matmul(R16, r, x + i * k, row, 1, n, k);
-        ok = memcmp(row, yq + i * n, sizeof(float) * (size_t)n) == 0;
-    }
-    T_CHECK(ok && rc == KILN_OK, "%s: every row alone = in the batch (status %d)", what, rc);
-    if (n > 16) { /* groups 1.. alone */
-        const int64_t j0 = 16, n2 = n - j0;
-        float *y2 = t_alloc(sizeof(float) * (size_t)(m * n2));
-        t_poison(y2, m * n2);
-        rc = kiln_matmul(R16, (const char *)r + kiln_row_size(R16, k) * j0, x, y2, m, n2, k);
-        ok = rc == KILN_OK;
-        for (int64_t i = 0; i < m; i++) ok &= memcmp(y2 + i * n2, yq + i * n + j0, sizeof(float) * (size_t)n2) == 0;
-        T_CHECK(ok, "%s: columns 16.. alone = in the full W (status %d)", what, rc);
-        free(y2);
-    }
-    free(w); free(r); free(x); free(yq); free(yr); free(ys); free(row);
+    char msg[220];
+    snprintf(msg, sizeof msg, "%s: the source kernel = the scalar source kernel (status %d)", what, rc);
+    t_identical(msg, ys, yq, m * n);
+    t_check_repacked(isa, R16, r, x, yq, m, n, k, what);
+    free(w); free(r); free(x); free(yq); free(ys);
 }
 
 static void test_same_as_source(void) {
