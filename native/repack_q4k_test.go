@@ -18,29 +18,8 @@ func TestRepackQ4KSameBits(t *testing.T) {
 				if err := Quantize(Q4_K, randSlice(r, sh.n*sh.k, -1, 1), w, sh.n, sh.k); err != nil {
 					t.Fatal(err)
 				}
-				packed := make([]byte, sh.n*RowSize(Q4_KR16, sh.k))
-				if err := Repack(Q4_K, w, sh.n, sh.k, packed); err != nil {
-					t.Fatal(err)
-				}
-				x := randSlice(r, sh.m*sh.k, -1, 1)
-				want, got := poisoned(sh.m*sh.n), poisoned(sh.m*sh.n)
-				if err := MatMul(Q4_K, w, x, want, sh.m, sh.n, sh.k); err != nil {
-					t.Fatal(err)
-				}
-				if err := MatMul(Q4_KR16, packed, x, got, sh.m, sh.n, sh.k); err != nil {
-					t.Fatal(err)
-				}
-				sameBits(t, "matmul q4_k_r16 vs q4_k", want, got)
 				other := encodeWeights(t, Q8_0, randSlice(r, 16*sh.k, -1, 1))
-				wantO, gotR, gotO := poisoned(sh.m*16), poisoned(sh.m*sh.n), poisoned(sh.m*16)
-				if err := MatMul(Q8_0, other, x, wantO, sh.m, 16, sh.k); err != nil {
-					t.Fatal(err)
-				}
-				if err := MatMulMulti(x, sh.m, sh.k, MatOut{Q4_KR16, packed, gotR, sh.n}, MatOut{Q8_0, other, gotO, 16}); err != nil {
-					t.Fatal(err)
-				}
-				sameBits(t, "multi q4_k_r16", want, gotR)
-				sameBits(t, "multi q8_0 beside it", wantO, gotO)
+				checkRepackedSameBits(t, Q4_K, Q4_KR16, w, randSlice(r, sh.m*sh.k, -1, 1), sh.m, sh.n, sh.k, Q8_0, other)
 			})
 		}
 	})

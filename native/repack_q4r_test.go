@@ -37,30 +37,8 @@ func TestRepackQ4_0SameBits(t *testing.T) {
 		for _, lt := range legacyRepacks {
 			for _, sh := range []struct{ m, n, k int }{{1, 16, 64}, {1, 48, 576}, {2, 32, 1088}, {3, 32, 2048}, {5, 64, 2048}, {17, 16, 128}} {
 				t.Run(fmt.Sprintf("%v_m%d_n%d_k%d", lt.r16, sh.m, sh.n, sh.k), func(t *testing.T) {
-					w := randomLegacy(r, lt.src, sh.n, sh.k)
-					packed := make([]byte, len(w))
-					if err := Repack(lt.src, w, sh.n, sh.k, packed); err != nil {
-						t.Fatal(err)
-					}
-					x := randSlice(r, sh.m*sh.k, -1, 1)
-					want, got := poisoned(sh.m*sh.n), poisoned(sh.m*sh.n)
-					if err := MatMul(lt.src, w, x, want, sh.m, sh.n, sh.k); err != nil {
-						t.Fatal(err)
-					}
-					if err := MatMul(lt.r16, packed, x, got, sh.m, sh.n, sh.k); err != nil {
-						t.Fatal(err)
-					}
-					sameBits(t, "matmul repacked vs source", want, got)
-					other := randomLegacy(r, lt.src, 16, sh.k)
-					wantO, gotR, gotO := poisoned(sh.m*16), poisoned(sh.m*sh.n), poisoned(sh.m*16)
-					if err := MatMul(lt.src, other, x, wantO, sh.m, 16, sh.k); err != nil {
-						t.Fatal(err)
-					}
-					if err := MatMulMulti(x, sh.m, sh.k, MatOut{lt.r16, packed, gotR, sh.n}, MatOut{lt.src, other, gotO, 16}); err != nil {
-						t.Fatal(err)
-					}
-					sameBits(t, "multi repacked", want, gotR)
-					sameBits(t, "multi source beside it", wantO, gotO)
+					w, other := randomLegacy(r, lt.src, sh.n, sh.k), randomLegacy(r, lt.src, 16, sh.k)
+					checkRepackedSameBits(t, lt.src, lt.r16, w, randSlice(r, sh.m*sh.k, -1, 1), sh.m, sh.n, sh.k, lt.src, other)
 				})
 			}
 			if rt, ok := RepackType(lt.src); ok != (isa != Scalar) || (ok && rt != lt.r16) {

@@ -13,33 +13,12 @@ func TestRepackQ6KSameBits(t *testing.T) {
 	forEachISA(t, func(t *testing.T, isa ISA) {
 		for _, sh := range []struct{ m, n, k int }{{1, 16, 256}, {1, 48, 768}, {2, 32, 2048}, {3, 16, 8192}, {5, 64, 1024}, {17, 16, 256}} {
 			t.Run(fmt.Sprintf("m%d_n%d_k%d", sh.m, sh.n, sh.k), func(t *testing.T) {
-				w := make([]byte, RowSize(Q6_K, sh.k)*sh.n)
+				w := make([]byte, sh.n*RowSize(Q6_K, sh.k))
 				if err := Quantize(Q6_K, randSlice(r, sh.n*sh.k, -1, 1), w, sh.n, sh.k); err != nil {
 					t.Fatal(err)
 				}
-				packed := make([]byte, RowSize(Q6_KR16, sh.k)*sh.n)
-				if err := Repack(Q6_K, w, sh.n, sh.k, packed); err != nil {
-					t.Fatal(err)
-				}
-				x := randSlice(r, sh.m*sh.k, -1, 1)
-				want, got := poisoned(sh.m*sh.n), poisoned(sh.m*sh.n)
-				if err := MatMul(Q6_K, w, x, want, sh.m, sh.n, sh.k); err != nil {
-					t.Fatal(err)
-				}
-				if err := MatMul(Q6_KR16, packed, x, got, sh.m, sh.n, sh.k); err != nil {
-					t.Fatal(err)
-				}
-				sameBits(t, "matmul q6_k_r16 vs q6_k", want, got)
 				other := encodeWeights(t, Q8_0, randSlice(r, 16*sh.k, -1, 1))
-				wantO, gotR, gotO := poisoned(sh.m*16), poisoned(sh.m*sh.n), poisoned(sh.m*16)
-				if err := MatMul(Q8_0, other, x, wantO, sh.m, 16, sh.k); err != nil {
-					t.Fatal(err)
-				}
-				if err := MatMulMulti(x, sh.m, sh.k, MatOut{Q6_KR16, packed, gotR, sh.n}, MatOut{Q8_0, other, gotO, 16}); err != nil {
-					t.Fatal(err)
-				}
-				sameBits(t, "multi q6_k_r16", want, gotR)
-				sameBits(t, "multi q8_0 beside it", wantO, gotO)
+				checkRepackedSameBits(t, Q6_K, Q6_KR16, w, randSlice(r, sh.m*sh.k, -1, 1), sh.m, sh.n, sh.k, Q8_0, other)
 			})
 		}
 	})

@@ -15,32 +15,39 @@ func TestRepackSameBits(t *testing.T) {
 		for _, sh := range []struct{ m, n, k int }{{1, 16, 64}, {1, 48, 576}, {3, 32, 1088}, {5, 64, 2048}, {17, 16, 128}} {
 			t.Run(fmt.Sprintf("m%d_n%d_k%d", sh.m, sh.n, sh.k), func(t *testing.T) {
 				w := encodeWeights(t, Q8_0, randSlice(r, sh.n*sh.k, -1, 1))
-				packed := make([]byte, len(w))
-				if err := Repack(Q8_0, w, sh.n, sh.k, packed); err != nil {
-					t.Fatal(err)
-				}
-				x := randSlice(r, sh.m*sh.k, -1, 1)
-				want, got := poisoned(sh.m*sh.n), poisoned(sh.m*sh.n)
-				if err := MatMul(Q8_0, w, x, want, sh.m, sh.n, sh.k); err != nil {
-					t.Fatal(err)
-				}
-				if err := MatMul(Q8_0R16, packed, x, got, sh.m, sh.n, sh.k); err != nil {
-					t.Fatal(err)
-				}
-				sameBits(t, "matmul q8_0_r16 vs q8_0", want, got)
 				other := encodeWeights(t, Q8_0, randSlice(r, 16*sh.k, -1, 1))
-				wantO, gotR, gotO := poisoned(sh.m*16), poisoned(sh.m*sh.n), poisoned(sh.m*16)
-				if err := MatMul(Q8_0, other, x, wantO, sh.m, 16, sh.k); err != nil {
-					t.Fatal(err)
-				}
-				if err := MatMulMulti(x, sh.m, sh.k, MatOut{Q8_0R16, packed, gotR, sh.n}, MatOut{Q8_0, other, gotO, 16}); err != nil {
-					t.Fatal(err)
-				}
-				sameBits(t, "multi q8_0_r16", want, gotR)
-				sameBits(t, "multi q8_0 beside it", wantO, gotO)
+				checkRepackedSameBits(t, Q8_0, Q8_0R16, w, randSlice(r, sh.m*sh.k, -1, 1), sh.m, sh.n, sh.k, Q8_0, other)
 			})
 		}
 	})
+}
+
+// checkRepackedSameBits repacks w (n rows of k of type src) into to and
+// checks that the repacked weights give src's bits for x (m rows), alone
+// and beside other (16 rows of type otherType) in one MatMulMulti.
+func checkRepackedSameBits(t *testing.T, src, to Type, w []byte, x []float32, m, n, k int, otherType Type, other []byte) {
+	t.Helper()
+	packed := make([]byte, n*RowSize(to, k))
+	if err := Repack(src, w, n, k, packed); err != nil {
+		t.Fatal(err)
+	}
+	want, got := poisoned(m*n), poisoned(m*n)
+	if err := MatMul(src, w, x, want, m, n, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := MatMul(to, packed, x, got, m, n, k); err != nil {
+		t.Fatal(err)
+	}
+	sameBits(t, fmt.Sprintf("matmul %v vs %v", to, src), want, got)
+	wantO, gotR, gotO := poisoned(m*16), poisoned(m*n), poisoned(m*16)
+	if err := MatMul(otherType, other, x, wantO, m, 16, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := MatMulMulti(x, m, k, MatOut{to, packed, gotR, n}, MatOut{otherType, other, gotO, 16}); err != nil {
+		t.Fatal(err)
+	}
+	sameBits(t, fmt.Sprintf("multi %v", to), want, gotR)
+	sameBits(t, fmt.Sprintf("multi %v beside it", otherType), wantO, gotO)
 }
 
 func TestRepackBadArguments(t *testing.T) {
