@@ -180,26 +180,40 @@ func runFailover(t *testing.T, client *http.Client, gw string, victim, survivor 
 		}
 		return midway, n
 	}
+	// The gateway drops a request from its count a moment after its client
+	// has read the end, so one scrape can show a surplus that is only that
+	// lag; the surplus must hold over scrapes 20 ms apart (a request that
+	// has not reached its client runs for hundreds of milliseconds).
 	inFlight := regexp.MustCompile(fmt.Sprintf(`(?m)^kiln_gateway_backend_in_flight\{backend=%q\} (\d+)$`, victim.url))
 	deadline := time.Now().Add(20 * time.Second)
+	held := 0 // consecutive scrapes with the surplus
 	for {
 		mu.Lock()
 		victimMidway, victimExposed := exposed(victim.url)
 		survivorMidway, _ := exposed(survivor.url)
 		mu.Unlock()
+		surplus := false
 		if victimMidway && survivorMidway {
 			m := inFlight.FindStringSubmatch(fetch(t, client, gw+"/metrics"))
 			if m == nil {
 				t.Fatal("the gateway's /metrics has no in-flight count for the victim")
 			}
-			if n, _ := strconv.Atoi(m[1]); n > victimExposed {
-				break
-			}
+			n, _ := strconv.Atoi(m[1])
+			surplus = n > victimExposed
+		}
+		if !surplus {
+			held = 0
+		} else if held++; held == 3 {
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("no moment with streams in flight on both replicas and a request yet unanswered on the victim within 20 s")
 		}
-		time.Sleep(time.Millisecond)
+		pause := time.Millisecond
+		if held > 0 {
+			pause = 20 * time.Millisecond
+		}
+		time.Sleep(pause)
 	}
 	killed := time.Now()
 	if err := victim.cmd.Process.Kill(); err != nil {
