@@ -3,8 +3,9 @@
  * (the direct AVX-512 VNNI and AVX2 GEMVs, the portable unpack path)
  * results bit-identical to the weights they came from and to the scalar
  * reference of their type — GEMV and GEMM, 1 and 2 threads, every row alone
- * and in a batch, in kiln_matmul_multi beside other outputs — extremes, and
- * every error code. Every check runs for both types. */
+ * and in a batch — and extremes. Every check runs for both types; what
+ * every format must do (dispatch, errors, kiln_matmul_multi, unaligned
+ * buffers) is test_repack_formats.c's. */
 #include "test_repacked.h"
 
 #include "quant.h"
@@ -205,80 +206,6 @@ static void test_extremes(int five) {
     free(w); free(x); free(y); free(yq);
 }
 
-/* kiln_matmul_multi with the repacked type beside its source, Q8_0 and F32 outputs = separate calls. */
-static void test_multi(void) {
-    enum { K = 576, OUTS = 4 };
-    const int64_t ns[OUTS] = {64, 48, 32, 16};
-    void *wq = make_q4(ns[0], K), *wq2 = make_q4(ns[1], K);
-    void *wr = repacked(wq, ns[0], K);
-    block_q8_0 *w8 = t_alloc(sizeof(block_q8_0) * (size_t)(ns[2] * (K / 32)));
-    for (int64_t i = 0; i < ns[2] * (K / 32); i++) {
-        w8[i].d = kiln_fp32_to_fp16(t_uniform(-0.05f, 0.05f));
-        for (int c = 0; c < 32; c++) w8[i].qs[c] = (int8_t)t_int(-128, 127);
-    }
-    float *wf = t_alloc(sizeof(float) * (size_t)(ns[3] * K));
-    t_fill(wf, ns[3] * K, -1, 1);
-    for (int v = 0; v < n_isas; v++)
-        for (int m = 1; m <= 5; m += 2) {
-            kiln_init(2);
-            kiln_set_isa(isas[v]);
-            float *x = t_alloc(sizeof(float) * (size_t)(m * K));
-            t_fill(x, m * K, -1, 1);
-            float *want[OUTS], *got[OUTS];
-            kiln_matmul_out outs[OUTS];
-            const int types[OUTS] = {R16, SRC, KILN_TYPE_Q8_0, KILN_TYPE_F32};
-            const void *ws[OUTS] = {wr, wq2, w8, wf};
-            for (int o = 0; o < OUTS; o++) {
-                want[o] = t_alloc(sizeof(float) * (size_t)(m * ns[o]));
-                got[o] = t_alloc(sizeof(float) * (size_t)(m * ns[o]));
-                t_poison(got[o], m * ns[o]);
-                kiln_matmul(o == 0 ? SRC : types[o], o == 0 ? (const void *)wq : ws[o], x, want[o], m, ns[o], K);
-                outs[o] = (kiln_matmul_out){.wtype = types[o], .w = ws[o], .y = got[o], .n = ns[o]};
-            }
-            const int rc = kiln_matmul_multi(x, m, K, outs, OUTS);
-            for (int o = 0; o < OUTS; o++) {
-                char what[120];
-                snprintf(what, sizeof what, "multi %s %s m=%d output %d (status %d)", NAME, kiln_isa_name(isas[v]), m, o, rc);
-                t_identical(what, want[o], got[o], m * ns[o]);
-                free(want[o]); free(got[o]);
-            }
-            free(x);
-        }
-    kiln_init(0);
-    free(wq); free(wq2); free(wr); free(w8); free(wf);
-}
-
-/* ---- errors and dispatch ------------------------------------------------------ */
-static void test_errors(void) {
-    void *w = make_q4(32, 128);
-    void *r = t_alloc(BLK * 32 * 4);
-    float x[2 * 128] = {0}, y[64];
-    T_CHECK(kiln_repack(SRC, NULL, 32, 128, r) == KILN_ERR_NULL, "repack to %s NULL w", NAME);
-    T_CHECK(kiln_repack(SRC, w, 32, 128, NULL) == KILN_ERR_NULL, "repack to %s NULL out", NAME);
-    T_CHECK(kiln_repack(SRC, w, 24, 128, r) == KILN_ERR_ALIGN, "repack to %s n %% 16 != 0", NAME);
-    T_CHECK(kiln_repack(SRC, w, 32, 96, r) == KILN_ERR_ALIGN, "repack to %s k %% 64 != 0", NAME);
-    T_CHECK(kiln_repack(SRC, w, 32, 100, r) == KILN_ERR_ALIGN, "repack to %s k %% 32 != 0", NAME);
-    T_CHECK(kiln_repack(SRC, w, 0, 128, r) == KILN_ERR_SIZE, "repack to %s n = 0", NAME);
-    T_CHECK(kiln_repack(SRC, w, -16, 128, r) == KILN_ERR_SIZE, "repack to %s n < 0", NAME);
-    T_CHECK(kiln_repack(SRC, w, 32, 128, r) == KILN_OK, "repack to %s", NAME);
-    for (int i = 0; i < 64; i++) y[i] = NAN;
-    T_CHECK(kiln_matmul(R16, r, x, y, 1, 24, 128) == KILN_ERR_ALIGN, "matmul %s n %% 16 != 0", NAME);
-    T_CHECK(kiln_matmul(R16, r, x, y, 1, 16, 96) == KILN_ERR_ALIGN, "matmul %s k %% 64 != 0", NAME);
-    T_CHECK(kiln_matmul(R16, NULL, x, y, 1, 16, 128) == KILN_ERR_NULL, "matmul %s NULL w", NAME);
-    T_CHECK(isnan(y[0]), "a refused call writes nothing");
-    T_CHECK(kiln_dequantize(R16, r, y, 64) == KILN_ERR_TYPE, "dequantize %s (rows interleaved)", NAME);
-    const int32_t id = 0;
-    T_CHECK(kiln_get_rows(R16, r, 32, 64, &id, 1, y) == KILN_ERR_TYPE, "get_rows %s", NAME);
-    for (int v = 0; v < n_isas; v++) {
-        kiln_set_isa(isas[v]);
-        const int direct = isas[v] != KILN_ISA_SCALAR; /* AVX2 and AVX-512 read the groups directly */
-        T_CHECK(kiln_repack_type(SRC) == (direct ? R16 : -1), "repack_type to %s on %s: %d", NAME,
-                kiln_isa_name(isas[v]), kiln_repack_type(SRC));
-    }
-    kiln_init(0);
-    free(w); free(r);
-}
-
 int main(void) {
     t_seed("matmul_q4r");
     kiln_init(0);
@@ -291,10 +218,8 @@ int main(void) {
     test_layout_q5();
     for (int five = 0; five <= 1; five++) {
         use_type(five);
-        test_errors();
         test_same_as_source();
         test_extremes(five);
-        test_multi();
     }
     return t_done();
 }

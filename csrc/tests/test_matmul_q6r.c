@@ -3,8 +3,9 @@
  * (the direct AVX-512 VNNI and AVX2 GEMVs, the portable unpack path)
  * results bit-identical to the scalar reference's on the Q6_K weights they
  * came from — GEMV and GEMM, 1 and 2 threads, every row alone and in a
- * batch, a column range alone, in kiln_matmul_multi beside other outputs,
- * extreme quants and scales — and every error code. */
+ * batch, a column range alone, extreme quants and scales. What every
+ * format must do (dispatch, errors, kiln_matmul_multi, unaligned buffers)
+ * is test_repack_formats.c's. */
 #include "test_repacked.h"
 
 #include "quant.h"
@@ -173,104 +174,6 @@ static void test_extremes(void) {
     free(w); free(x); free(want); free(got);
 }
 
-/* kiln_matmul_multi with Q6_K_R16 beside Q6_K, Q8_0 and F32 outputs = separate calls. */
-static void test_multi(void) {
-    enum { K = 1024 };
-    const int64_t ns[4] = {64, 48, 16, 32};
-    block_q6_K *w6 = make_q6(ns[0], K), *w6b = make_q6(ns[1], K);
-    void *wr = repacked(w6, ns[0], K);
-    float *wf = t_alloc(sizeof(float) * (size_t)(ns[2] * K)), *wsrc = t_alloc(sizeof(float) * (size_t)(ns[3] * K));
-    block_q8_0 *w8 = t_alloc(sizeof(block_q8_0) * (size_t)(ns[3] * K / 32));
-    t_fill(wf, ns[2] * K, -1, 1);
-    t_fill(wsrc, ns[3] * K, -1, 1);
-    kiln_quantize_q8_0(wsrc, w8, ns[3] * K);
-    for (int v = 0; v < n_isas; v++)
-        for (int m = 1; m <= 5; m += 2) {
-            kiln_init(2);
-            kiln_set_isa(isas[v]);
-            float *x = t_alloc(sizeof(float) * (size_t)(m * K));
-            t_fill(x, m * K, -1, 1);
-            float *want[4], *got[4];
-            kiln_matmul_out outs[4];
-            const int types[4] = {KILN_TYPE_Q6_K_R16, KILN_TYPE_Q6_K, KILN_TYPE_F32, KILN_TYPE_Q8_0};
-            const void *ws[4] = {wr, w6b, wf, w8};
-            for (int o = 0; o < 4; o++) {
-                want[o] = t_alloc(sizeof(float) * (size_t)(m * ns[o]));
-                got[o] = t_alloc(sizeof(float) * (size_t)(m * ns[o]));
-                t_poison(got[o], m * ns[o]);
-                kiln_matmul(o == 0 ? KILN_TYPE_Q6_K : types[o], o == 0 ? (const void *)w6 : ws[o], x, want[o], m, ns[o], K);
-                outs[o] = (kiln_matmul_out){.wtype = types[o], .w = ws[o], .y = got[o], .n = ns[o]};
-            }
-            const int rc = kiln_matmul_multi(x, m, K, outs, 4);
-            for (int o = 0; o < 4; o++) {
-                char what[120];
-                snprintf(what, sizeof what, "multi %s m=%d output %d (status %d)", kiln_isa_name(isas[v]), m, o, rc);
-                t_identical(what, want[o], got[o], m * ns[o]);
-                free(want[o]); free(got[o]);
-            }
-            free(x);
-        }
-    kiln_init(0);
-    free(w6); free(w6b); free(wr); free(wf); free(wsrc); free(w8);
-}
-
-/* A repacked buffer that does not start on a cache line (the kernels load
- * unaligned) gives the same bits. */
-static void test_unaligned(void) {
-    enum { M = 3, N = 32, K = 512 };
-    block_q6_K *w = make_q6(N, K);
-    void *r = repacked(w, N, K);
-    const size_t bytes = kiln_row_size(KILN_TYPE_Q6_K_R16, K) * N;
-    uint8_t *shifted = t_alloc(bytes + 64);
-    memcpy(shifted + 4, r, bytes);
-    float x[M * K], want[M * N], got[M * N];
-    t_fill(x, M * K, -1, 1);
-    for (int v = 0; v < n_isas; v++) {
-        kiln_set_isa(isas[v]);
-        for (int m = 1; m <= M; m++) {
-            t_poison(want, M * N);
-            t_poison(got, M * N);
-            int rc = kiln_matmul(KILN_TYPE_Q6_K_R16, r, x, want, m, N, K);
-            rc |= kiln_matmul(KILN_TYPE_Q6_K_R16, shifted + 4, x, got, m, N, K);
-            char what[120];
-            snprintf(what, sizeof what, "q6_k_r16 buffer at +4 bytes (%s, m=%d, status %d)", kiln_isa_name(isas[v]), m, rc);
-            t_identical(what, want, got, m * N);
-        }
-    }
-    kiln_init(0);
-    free(w); free(r); free(shifted);
-}
-
-/* ---- errors and dispatch ------------------------------------------------------ */
-static void test_errors(void) {
-    block_q6_K *w = make_q6(32, 512);
-    void *r = t_alloc(212 * 2 * 32);
-    float x[2 * 512] = {0}, y[64];
-    T_CHECK(kiln_repack(KILN_TYPE_Q6_K, NULL, 32, 512, r) == KILN_ERR_NULL, "repack NULL w");
-    T_CHECK(kiln_repack(KILN_TYPE_Q6_K, w, 32, 512, NULL) == KILN_ERR_NULL, "repack NULL out");
-    T_CHECK(kiln_repack(KILN_TYPE_Q6_K, w, 24, 512, r) == KILN_ERR_ALIGN, "repack n %% 16 != 0");
-    T_CHECK(kiln_repack(KILN_TYPE_Q6_K, w, 32, 384, r) == KILN_ERR_ALIGN, "repack k %% 256 != 0");
-    T_CHECK(kiln_repack(KILN_TYPE_Q6_K, w, 0, 512, r) == KILN_ERR_SIZE, "repack n = 0");
-    T_CHECK(kiln_repack(KILN_TYPE_Q6_K, w, 32, -256, r) == KILN_ERR_SIZE, "repack k < 0");
-    T_CHECK(kiln_repack(KILN_TYPE_Q6_K, w, 32, 512, r) == KILN_OK, "repack");
-    for (int i = 0; i < 64; i++) y[i] = NAN;
-    T_CHECK(kiln_matmul(KILN_TYPE_Q6_K_R16, r, x, y, 1, 24, 512) == KILN_ERR_ALIGN, "matmul r16 n %% 16 != 0");
-    T_CHECK(kiln_matmul(KILN_TYPE_Q6_K_R16, r, x, y, 1, 16, 384) == KILN_ERR_ALIGN, "matmul r16 k %% 256 != 0");
-    T_CHECK(kiln_matmul(KILN_TYPE_Q6_K_R16, NULL, x, y, 1, 16, 512) == KILN_ERR_NULL, "matmul r16 NULL w");
-    T_CHECK(isnan(y[0]), "a refused call writes nothing");
-    T_CHECK(kiln_dequantize(KILN_TYPE_Q6_K_R16, r, y, 256) == KILN_ERR_TYPE, "dequantize r16 (rows interleaved)");
-    const int32_t id = 0;
-    T_CHECK(kiln_get_rows(KILN_TYPE_Q6_K_R16, r, 32, 256, &id, 1, y) == KILN_ERR_TYPE, "get_rows r16");
-    for (int v = 0; v < n_isas; v++) {
-        kiln_set_isa(isas[v]);
-        const int direct = isas[v] != KILN_ISA_SCALAR; /* AVX2 and AVX-512 read the groups directly */
-        T_CHECK(kiln_repack_type(KILN_TYPE_Q6_K) == (direct ? KILN_TYPE_Q6_K_R16 : -1),
-                "repack_type(q6_k) on %s: %d", kiln_isa_name(isas[v]), kiln_repack_type(KILN_TYPE_Q6_K));
-    }
-    kiln_init(0);
-    free(w); free(r);
-}
-
 int main(void) {
     t_seed("matmul_q6r");
     kiln_init(0);
@@ -279,11 +182,8 @@ int main(void) {
     printf("variants:");
     for (int v = 0; v < n_isas; v++) printf(" %s", kiln_isa_name(isas[v]));
     printf("; avx512 vnni %s\n", (kiln_cpu_features() & KILN_CPU_AVX512VNNI) ? "yes" : "no");
-    test_errors();
     test_layout();
     test_same_as_q6_k();
     test_extremes();
-    test_multi();
-    test_unaligned();
     return t_done();
 }

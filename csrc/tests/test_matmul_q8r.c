@@ -2,7 +2,8 @@
  * layout kiln.h documents, and on every variant (the direct AVX-512 VNNI
  * GEMV, the portable unpack path) results bit-identical to the Q8_0 weights
  * they came from — GEMV and GEMM, 1 and 2 threads, every row alone and in
- * a batch, in kiln_matmul_multi beside other outputs — and every error code. */
+ * a batch. What every format must do (dispatch, errors, kiln_matmul_multi,
+ * unaligned buffers) is test_repack_formats.c's. */
 #include "test_repacked.h"
 
 #include "matmul.h"
@@ -121,74 +122,6 @@ static void test_extremes(void) {
     free(w); free(r); free(x); free(y);
 }
 
-/* kiln_matmul_multi with Q8_0_R16 beside Q8_0 and F32 outputs = separate calls. */
-static void test_multi(void) {
-    enum { K = 576 };
-    const int64_t ns[3] = {64, 48, 16};
-    block_q8_0 *wq = make_q8(ns[0], K), *wq2 = make_q8(ns[1], K);
-    void *wr = repacked(wq, ns[0], K);
-    float *wf = t_alloc(sizeof(float) * (size_t)(ns[2] * K));
-    t_fill(wf, ns[2] * K, -1, 1);
-    for (int v = 0; v < n_isas; v++)
-        for (int m = 1; m <= 5; m += 2) {
-            kiln_init(2);
-            kiln_set_isa(isas[v]);
-            float *x = t_alloc(sizeof(float) * (size_t)(m * K));
-            t_fill(x, m * K, -1, 1);
-            float *want[3], *got[3];
-            kiln_matmul_out outs[3];
-            const int types[3] = {KILN_TYPE_Q8_0_R16, KILN_TYPE_Q8_0, KILN_TYPE_F32};
-            const void *ws[3] = {wr, wq2, wf};
-            for (int o = 0; o < 3; o++) {
-                want[o] = t_alloc(sizeof(float) * (size_t)(m * ns[o]));
-                got[o] = t_alloc(sizeof(float) * (size_t)(m * ns[o]));
-                t_poison(got[o], m * ns[o]);
-                kiln_matmul(o == 0 ? KILN_TYPE_Q8_0 : types[o], o == 0 ? (const void *)wq : ws[o], x, want[o], m, ns[o], K);
-                outs[o] = (kiln_matmul_out){.wtype = types[o], .w = ws[o], .y = got[o], .n = ns[o]};
-            }
-            const int rc = kiln_matmul_multi(x, m, K, outs, 3);
-            for (int o = 0; o < 3; o++) {
-                char what[120];
-                snprintf(what, sizeof what, "multi %s m=%d output %d (status %d)", kiln_isa_name(isas[v]), m, o, rc);
-                t_identical(what, want[o], got[o], m * ns[o]);
-                free(want[o]); free(got[o]);
-            }
-            free(x);
-        }
-    kiln_init(0);
-    free(wq); free(wq2); free(wr); free(wf);
-}
-
-/* ---- errors and dispatch ------------------------------------------------------ */
-static void test_errors(void) {
-    block_q8_0 *w = make_q8(32, 128);
-    void *r = t_alloc(sizeof(block_q8_0) * 32 * 4);
-    float x[2 * 128] = {0}, y[64];
-    T_CHECK(kiln_repack(KILN_TYPE_Q8_0, NULL, 32, 128, r) == KILN_ERR_NULL, "repack NULL w");
-    T_CHECK(kiln_repack(KILN_TYPE_Q8_0, w, 32, 128, NULL) == KILN_ERR_NULL, "repack NULL out");
-    T_CHECK(kiln_repack(KILN_TYPE_F16, w, 32, 128, r) == KILN_ERR_TYPE, "repack of a type it has no layout for");
-    T_CHECK(kiln_repack(KILN_TYPE_Q8_0, w, 24, 128, r) == KILN_ERR_ALIGN, "repack n %% 16 != 0");
-    T_CHECK(kiln_repack(KILN_TYPE_Q8_0, w, 32, 96, r) == KILN_ERR_ALIGN, "repack k %% 64 != 0");
-    T_CHECK(kiln_repack(KILN_TYPE_Q8_0, w, 0, 128, r) == KILN_ERR_SIZE, "repack n = 0");
-    T_CHECK(kiln_repack(KILN_TYPE_Q8_0, w, 32, 128, r) == KILN_OK, "repack");
-    for (int i = 0; i < 64; i++) y[i] = NAN;
-    T_CHECK(kiln_matmul(KILN_TYPE_Q8_0_R16, r, x, y, 1, 24, 128) == KILN_ERR_ALIGN, "matmul r16 n %% 16 != 0");
-    T_CHECK(kiln_matmul(KILN_TYPE_Q8_0_R16, r, x, y, 1, 16, 96) == KILN_ERR_ALIGN, "matmul r16 k %% 64 != 0");
-    T_CHECK(isnan(y[0]), "a refused call writes nothing");
-    T_CHECK(kiln_dequantize(KILN_TYPE_Q8_0_R16, r, y, 64) == KILN_ERR_TYPE, "dequantize r16 (rows interleaved)");
-    const int32_t id = 0;
-    T_CHECK(kiln_get_rows(KILN_TYPE_Q8_0_R16, r, 32, 64, &id, 1, y) == KILN_ERR_TYPE, "get_rows r16");
-    for (int v = 0; v < n_isas; v++) {
-        kiln_set_isa(isas[v]);
-        const int direct = isas[v] != KILN_ISA_SCALAR; /* AVX2 and AVX-512 read the groups directly */
-        T_CHECK(kiln_repack_type(KILN_TYPE_Q8_0) == (direct ? KILN_TYPE_Q8_0_R16 : -1),
-                "repack_type(q8_0) on %s: %d", kiln_isa_name(isas[v]), kiln_repack_type(KILN_TYPE_Q8_0));
-        T_CHECK(kiln_repack_type(KILN_TYPE_F16) == -1, "repack_type(f16) on %s", kiln_isa_name(isas[v]));
-    }
-    kiln_init(0);
-    free(w); free(r);
-}
-
 int main(void) {
     t_seed("matmul_q8r");
     kiln_init(0);
@@ -197,10 +130,8 @@ int main(void) {
     printf("variants:");
     for (int v = 0; v < n_isas; v++) printf(" %s", kiln_isa_name(isas[v]));
     printf("; avx512 vnni %s\n", (kiln_cpu_features() & KILN_CPU_AVX512VNNI) ? "yes" : "no");
-    test_errors();
     test_layout();
     test_same_as_q8_0();
     test_extremes();
-    test_multi();
     return t_done();
 }
