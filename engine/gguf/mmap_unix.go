@@ -5,6 +5,7 @@ package gguf
 import (
 	"os"
 	"syscall"
+	"unsafe"
 )
 
 // openFlags open a model for reading without waiting for a FIFO's writer.
@@ -18,4 +19,17 @@ func mapFile(fh *os.File, size int) ([]byte, func() error, error) {
 		return nil, nil, err
 	}
 	return data, func() error { return syscall.Munmap(data) }, nil
+}
+
+// releasePages drops this process's mapping of the whole pages inside b
+// (MADV_DONTNEED): they leave the process's resident set, stay in the page
+// cache as long as the system keeps them, and fault back in if read again.
+func releasePages(b []byte) error {
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	page := uintptr(syscall.Getpagesize())
+	start, end := (p+page-1)&^(page-1), (p+uintptr(len(b)))&^(page-1)
+	if end <= start {
+		return nil
+	}
+	return syscall.Madvise(b[start-p:end-p], syscall.MADV_DONTNEED)
 }

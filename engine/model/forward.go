@@ -173,7 +173,7 @@ func (m *Model) matmul(w Matrix, x, y []float32, rows int) error {
 	if err != nil {
 		return err
 	}
-	t, data := w.forRows(rows)
+	t, data := w.operand()
 	if err := native.MatMul(t, data, x, y, rows, w.Rows, w.Cols); err != nil {
 		return fmt.Errorf("%s: %w", w.Name, err)
 	}
@@ -203,7 +203,7 @@ func (m *Model) matmuls(x []float32, rows int, ys [][]float32, ws ...Matrix) err
 	}
 	var outs [native.MaxMatOuts]native.MatOut
 	for i, w := range ws {
-		t, data := w.forRows(rows)
+		t, data := w.operand()
 		outs[i] = native.MatOut{Type: t, W: data, Y: ys[i], N: w.Rows}
 	}
 	if err := native.MatMulMulti(x, rows, ws[0].Cols, outs[:len(ws)]...); err != nil {

@@ -113,7 +113,11 @@ func fromSource(src Source, o options) (*Model, error) {
 	}
 	m := &Model{Config: c, Weights: w, src: src, maxTok: o.maxBatch, roundAct: !o.exactAct, separate: o.separate, perExpert: o.perExpert}
 	if !o.noRepack {
-		if m.packed, m.freePacked, err = repackWeights(w); err != nil {
+		var release func([]byte) error
+		if r, ok := src.(interface{ ReleasePages([]byte) error }); ok {
+			release = r.ReleasePages // a GGUF mapping (a Hugging Face directory keeps its pages)
+		}
+		if m.packed, m.freePacked, err = repackWeights(w, release); err != nil {
 			return nil, err
 		}
 	}

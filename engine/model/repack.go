@@ -10,8 +10,8 @@ import (
 )
 
 // RepackStats says what Load repacked (see WithRepack): how many matrices,
-// their bytes (anonymous memory beside the file mapping, which batches of
-// packedMaxRows rows and more still read), and how long it took.
+// their bytes (anonymous memory that replaces the file's pages of those
+// matrices, which Load releases), and how long it took.
 type RepackStats struct {
 	Tensors int           `json:"tensors"`
 	Bytes   int64         `json:"bytes"`
@@ -19,21 +19,18 @@ type RepackStats struct {
 	Type    string        `json:"type,omitempty"` // the layouts they were repacked into, comma-separated
 }
 
-// packedMaxRows: batches of fewer rows read the repacked copy. It is the
-// kernels' GEMV/GEMM switch (KILN_MM_Q8G_MIN_M): the repacked layout pays in
-// the GEMV, which streams the weights once, while the GEMM (prefill) reads
-// the file's layout, which it repacks per panel itself.
-const packedMaxRows = 4
-
 // WithRepack turns repacking at load on or off (default on). On, the
 // matrices every token reads (attention and FFN projections and the output
 // head) whose type has a layout the active kernels read faster are copied
 // into it once (native.RepackType, e.g. Q8_0 -> Q8_0R16 on AVX2 and AVX-512,
-// read as one sequential stream: llama3.2-1b decode 1.6x on AVX-512 VNNI),
-// which decode-sized batches read; prefill keeps reading the mapping, so
-// memory holds both while both run (the copy is anonymous, the mapping's
-// pages reclaimable page cache). Results keep their bits. Off, every
-// weight is used in place from the mapping.
+// read as one sequential stream: llama3.2-1b decode 1.6x on AVX-512 VNNI).
+// Every batch reads the copy: the decode GEMV directly, the prefill GEMM
+// through the portable path that unpacks runs of 64 rows into its scratch
+// (as fast as reading the file's layout: the GEMM repacks its panels
+// anyway). The file's pages of those matrices are then released (they stay
+// in the page cache, shared and reclaimable), so a process holds each weight
+// once. Results keep their bits. Off, every weight is used in place from the
+// mapping.
 func WithRepack(on bool) Option {
 	return func(o *options) error {
 		o.noRepack = !on
@@ -55,8 +52,9 @@ func repackable(w *Weights) []*Matrix {
 
 // repackWeights repacks every eligible matrix of w into one anonymous
 // mapping (Matrix.Packed), which the caller frees with the returned
-// function after the last Forward.
-func repackWeights(w *Weights) (RepackStats, func() error, error) {
+// function after the last Forward, and hands each one's source bytes to
+// release (nil: keep them).
+func repackWeights(w *Weights, release func([]byte) error) (RepackStats, func() error, error) {
 	start := time.Now()
 	var todo []*Matrix
 	var tos []native.Type
@@ -100,6 +98,9 @@ func repackWeights(w *Weights) (RepackStats, func() error, error) {
 		n := sizes[i]
 		mx.Packed, mx.PackedType = buf[off:off+n:off+n], tos[i]
 		off += n
+		if release != nil {
+			_ = release(mx.Data) // advice: a failure only leaves the pages resident
+		}
 	}
 	return RepackStats{Tensors: len(todo), Bytes: int64(total), Took: time.Since(start), Type: strings.Join(names, ",")}, free, nil
 }

@@ -22,16 +22,15 @@ type Matrix struct {
 	Cols int         // input features (k), contiguous
 	Data []byte      // Rows*RowSize(Type, Cols) bytes, read-only (mmap)
 	// Packed is Data repacked at load into PackedType (WithRepack), or nil:
-	// what batches of fewer than packedMaxRows rows (decode) read.
+	// what every matmul then reads (Data's pages are released; see WithRepack).
 	Packed     []byte
 	PackedType native.Type
 }
 
-// forRows is the form of w a matmul of rows input rows reads: the repacked
-// copy for decode-sized batches, else the file's bytes. Both give the same
-// result bits.
-func (w Matrix) forRows(rows int) (native.Type, []byte) {
-	if w.Packed != nil && rows < packedMaxRows {
+// operand is the form of w a matmul reads: the repacked copy if there is
+// one, else the file's bytes. Both give the same result bits.
+func (w Matrix) operand() (native.Type, []byte) {
+	if w.Packed != nil {
 		return w.PackedType, w.Packed
 	}
 	return w.Type, w.Data

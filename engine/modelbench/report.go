@@ -133,7 +133,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprint(w, "\n")
 	if rp := r.Repacked; rp.Tensors > 0 {
-		fmt.Fprintf(w, "weights: %d matrices repacked to %s at load for decode: %.1f MiB of anonymous memory beside the file mapping (which prefill reads), %.0f ms\n",
+		fmt.Fprintf(w, "weights: %d matrices repacked to %s at load: %.1f MiB of anonymous memory in place of their file pages (released), %.0f ms\n",
 			rp.Tensors, rp.Type, float64(rp.Bytes)/(1<<20), rp.Took.Seconds()*1e3)
 	} else {
 		fmt.Fprint(w, "weights: used in place from the file mapping (nothing repacked)\n")
