@@ -91,6 +91,9 @@ func repackWeights(w *Weights, release func([]byte) error) (RepackStats, func() 
 			_ = free()
 			return RepackStats{}, nil, fmt.Errorf("repack %s: %w", mx.Name, err)
 		}
+		if release != nil { // at once, so the load never holds every weight twice
+			_ = release(mx.Data) // advice: a failure only leaves the pages resident
+		}
 		off += n
 	}
 	off = 0
@@ -98,9 +101,6 @@ func repackWeights(w *Weights, release func([]byte) error) (RepackStats, func() 
 		n := sizes[i]
 		mx.Packed, mx.PackedType = buf[off:off+n:off+n], tos[i]
 		off += n
-		if release != nil {
-			_ = release(mx.Data) // advice: a failure only leaves the pages resident
-		}
 	}
 	return RepackStats{Tensors: len(todo), Bytes: int64(total), Took: time.Since(start), Type: strings.Join(names, ",")}, free, nil
 }
