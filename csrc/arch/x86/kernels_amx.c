@@ -34,6 +34,7 @@ void kiln_kernels_fill_amx(kiln_kernels *t, uint32_t features) {
     /* Q8_0 and the 32-element types */
 
     /* the K-quants */
+    kiln_quant_rows_k_amx(t);
 
     /* last: the repacked rows follow their source rows */
     r16_follow_sources(t);
