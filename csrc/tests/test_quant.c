@@ -138,11 +138,12 @@ static void check_type(const qtype *q, int64_t m, int64_t n, int64_t k, int extr
  * where the SIMD kernels' int16 sums reach their bounds (an int16 sum of
  * too many products would saturate) and the AMX GEMM's scaled weights
  * their widest: every variant against the scalar reference, GEMV and GEMM
- * rows (40: two 16-row tiles and a partial one). */
+ * rows (50: three 16-row tiles and a partial one, past every AMX GEMM's
+ * threshold). */
 static void check_saturation(const qtype *q) {
     const int64_t n = 19, k = 512, nblk = n * k / q->block;
     uint8_t *w = t_alloc((size_t)nblk * q->bytes);
-    float *x = t_alloc((size_t)(40 * k) * 4), *y = t_alloc((size_t)(40 * n) * 4), *yref = t_alloc((size_t)(40 * n) * 4);
+    float *x = t_alloc((size_t)(50 * k) * 4), *y = t_alloc((size_t)(50 * n) * 4), *yref = t_alloc((size_t)(50 * n) * 4);
     const int fills[3] = {0x00, 0xFF, 0x80};
     for (int fill = 0; fill < (q->block == 256 ? 3 : 2); fill++) {
         for (int64_t b = 0; b < nblk; b++) {
@@ -152,8 +153,8 @@ static void check_saturation(const qtype *q) {
                 if (q->f16_at[s] >= 0) put_f16(blk + q->f16_at[s], 0.01f + 0.001f * (float)(b % 7));
         }
         for (int sign = -1; sign <= 1; sign += 2) {
-            for (int64_t i = 0; i < 40 * k; i++) x[i] = (float)sign * (i / k == 5 ? -1.0f : 1.0f); /* row 5 flipped */
-            const int64_t ms[4] = {1, 3, 13, 40};
+            for (int64_t i = 0; i < 50 * k; i++) x[i] = (float)sign * (i / k == 5 ? -1.0f : 1.0f); /* row 5 flipped */
+            const int64_t ms[4] = {1, 3, 13, 50};
             for (int mi = 0; mi < 4; mi++) {
                 const int64_t m = ms[mi];
                 for (int v = 0; v < n_isas; v++) {
@@ -200,10 +201,10 @@ static void check_threads_m(const qtype *q, int64_t m) {
 }
 
 /* check_threads: 1 vs 2 threads, the GEMVs (m = 1 and 3) and GEMMs (m = 9;
- * 40: two 16-row tiles and a partial one); n = 67 gives several 16-row
+ * 50: three 16-row tiles and a partial one); n = 67 gives several 16-row
  * groups per thread and a partial one. */
 static void check_threads(const qtype *q) {
-    const int64_t ms[] = {1, 3, 9, 40};
+    const int64_t ms[] = {1, 3, 9, 50};
     for (int i = 0; i < 4; i++)
         check_threads_m(q, ms[i]);
 }
@@ -340,9 +341,12 @@ int main(void) {
         check_saturation(q);
         if (q->block == 256) { /* m blocks × several k blocks (the last partial) × partial panels / row groups */
             check_type(q, 197, 37, 1280, 0);
-            /* the AMX GEMM's 16-row tiles: one whole, a pair and one more row, a whole pair */
+            /* the AMX GEMM's 16-row tiles: one whole, a pair and one more
+             * row, three and one more, two whole pairs (each type's GEMM
+             * runs AMX from 16, 32 or 48 rows on, VNNI below) */
             check_type(q, 16, 33, 768, 0);
             check_type(q, 33, 19, 1024, 1);
+            check_type(q, 49, 19, 1024, 1);
             check_type(q, 64, 17, 256, 0);
         }
         check_threads(q);

@@ -56,7 +56,7 @@ enum {
     AK_CTILE = AK_TM * KILN_QP_NR, /* int32 of one stored C tile */
     AK_CBUF = 6 * AK_CTILE * 4,    /* lo, hi, mn of two row groups, stored */
     AK_XPAD = AK_TM * AK_KCB * KILN_QK_K, /* a partial row group's X quants, padded to 16 rows */
-    AK_STAGE = 2 * KILN_QP_NR * KILN_QK_K, /* lo and hi bytes of 16 rows, row-major, before transposing */
+    AK_STAGE = 2 * KILN_QP_NR * KILN_QK_K, /* 16 rows of unsigned quants, then transposed */
 };
 _Static_assert(AK_SB % 64 == 0 && AK_CBUF % 64 == 0 && AK_XPAD % 64 == 0, "packed parts stay on cache lines");
 _Static_assert((size_t)AK_KCB * AK_SB + (size_t)AK_MB * KILN_QP_ACC * 4 + AK_CBUF + AK_XPAD + AK_STAGE <=
@@ -72,46 +72,92 @@ AK int ak_offset(kiln_qp_ktype ty) {
     return ty == KILN_QP_Q3_K ? 4 : ty == KILN_QP_Q6_K ? 32 : ty == KILN_QP_IQ4_XS ? 128 : 0;
 }
 
-/* ak_scale16 is the int16 scale of elements 32c .. 32c+31 (two groups for
- * the 16-element types, low half first). */
-AK __m512i ak_scale16(kiln_qp_ktype ty, const kiln_qp_kscales *s, int c) {
-    if (!kiln_qp_groups16(ty)) return _mm512_set1_epi16((short)s->sc[c]);
-    return _mm512_inserti64x4(_mm512_set1_epi16((short)s->sc[2 * c]), _mm256_set1_epi16((short)s->sc[2 * c + 1]), 1);
+/* ak_scales decodes the scales of super-block blk of one W row: sc[g] of
+ * each group (16 of 16 elements, or 8 of 32), mn[h] the min of 16-element
+ * group h as four equal bytes (min types), d and dmin. Q4_K/Q5_K unpack
+ * their twelve 6-bit scale bytes four at a time (kiln_get_scale_min_k4's
+ * values); the others take kiln_qp_k_scales'. */
+AK void ak_scales(kiln_qp_ktype ty, const uint8_t *blk, int32_t sc[16], uint32_t mn[16], float *d, float *dmin) {
+    if (ty == KILN_QP_Q4_K || ty == KILN_QP_Q5_K) {
+        uint16_t h[2];
+        uint32_t u[3];
+        memcpy(h, blk, 4);
+        memcpy(u, blk + 4, 12);
+        *d = kiln_fp16_to_fp32(h[0]);
+        *dmin = kiln_fp16_to_fp32(h[1]);
+        const uint32_t s03 = u[0] & 0x3f3f3f3fu, m03 = u[1] & 0x3f3f3f3fu;
+        const uint32_t s47 = (u[2] & 0x0f0f0f0fu) | ((u[0] >> 6) & 0x03030303u) << 4;
+        const uint32_t m47 = ((u[2] >> 4) & 0x0f0f0f0fu) | ((u[1] >> 6) & 0x03030303u) << 4;
+        for (int g = 0; g < 4; g++) {
+            sc[g] = (int32_t)(s03 >> 8 * g & 0xFF);
+            sc[g + 4] = (int32_t)(s47 >> 8 * g & 0xFF);
+            mn[2 * g] = mn[2 * g + 1] = (m03 >> 8 * g & 0xFF) * 0x01010101u;
+            mn[2 * g + 8] = mn[2 * g + 9] = (m47 >> 8 * g & 0xFF) * 0x01010101u;
+        }
+        return;
+    }
+    if (ty == KILN_QP_Q6_K) {
+        const block_q6_K *w = (const block_q6_K *)blk;
+        *d = kiln_fp16_to_fp32(w->d);
+        *dmin = 0;
+        for (int g = 0; g < 16; g++) sc[g] = w->scales[g];
+        return;
+    }
+    kiln_qp_kscales s;
+    kiln_qp_k_scales(ty, blk, &s);
+    *d = s.d;
+    *dmin = s.dmin;
+    for (int g = 0; g < 16; g++) sc[g] = s.sc[g];
+    if (ty == KILN_QP_Q2_K) /* pair p: the mins of groups 2p and 2p+1 */
+        for (int h = 0; h < 16; h++) mn[h] = (s.pair[h / 2] >> (16 * (h % 2)) & 0xFFFFu) * 0x01010101u;
 }
 
 /* ak_pack_superblock packs super-block b of the 16 rows into dst (AK_SB
- * bytes): the scaled planes, transposed to the B tiles' order, and the
- * float scales and min pairs. stage holds AK_STAGE bytes. */
+ * bytes). The unsigned quants u are transposed to the B tiles' order first
+ * (one int32 lane per row holds a quad); then per quad two VPMADDUBSW with
+ * the row's scale in the even / odd bytes give the products sc·u of the
+ * even / odd quants as int16 (|sc·u| <= 255·128: no saturation), less
+ * sc·offset, and their low and high bytes interleave into the two planes.
+ * stage holds AK_STAGE bytes. */
 AK void ak_pack_superblock(kiln_qp_ktype ty, const uint8_t *const rows[KILN_QP_NR], size_t bsz, int64_t b, uint8_t *dst,
                            uint8_t *stage) {
-    uint8_t *lo = stage, *hi = stage + KILN_QP_NR * KILN_QK_K;
-    const __m512i off = _mm512_set1_epi16((short)ak_offset(ty));
-    _Alignas(64) uint32_t mn[16 * KILN_QP_NR];
+    _Alignas(64) int32_t sc[16][KILN_QP_NR];  /* [group][row] */
+    _Alignas(64) uint32_t mn[16][KILN_QP_NR]; /* [16-element group][row] */
+    uint8_t *q = stage; /* [row][256] unsigned quants */
     for (int j = 0; j < KILN_QP_NR; j++) {
         const uint8_t *blk = rows[j] + (size_t)b * bsz;
-        _Alignas(64) uint8_t q[KILN_QK_K];
-        kiln_qp_kscales s;
-        kiln_qp_k_unpack(ty, blk, q);
-        kiln_qp_k_scales(ty, blk, &s);
-        ((float *)(dst + AK_D))[j] = s.d;
-        ((float *)(dst + AK_DMIN))[j] = s.dmin;
-        if (ak_has_min(ty)) /* pair p holds the mn of elements 32p .. 32p+15 and 32p+16 .. 32p+31 */
-            for (int h = 0; h < 16; h++)
-                mn[h * KILN_QP_NR + j] = (s.pair[h / 2] >> (16 * (h % 2)) & 0xFFFFu) * 0x01010101u;
-        for (int c = 0; c < KILN_QK_K / 32; c++) {
-            const __m512i u = _mm512_sub_epi16(_mm512_cvtepu8_epi16(_mm256_load_si256((const __m256i *)(q + 32 * c))), off);
-            const __m512i v = _mm512_mullo_epi16(u, ak_scale16(ty, &s, c)); /* |v| <= 4096: exact */
-            _mm256_store_si256((__m256i *)(lo + j * KILN_QK_K + 32 * c), _mm512_cvtepi16_epi8(v));
-            _mm256_store_si256((__m256i *)(hi + j * KILN_QK_K + 32 * c), _mm512_cvtepi16_epi8(_mm512_srai_epi16(v, 8)));
+        int32_t s[16] = {0};
+        uint32_t m[16];
+        kiln_qp_k_unpack(ty, blk, q + j * KILN_QK_K);
+        ak_scales(ty, blk, s, m, (float *)(dst + AK_D) + j, (float *)(dst + AK_DMIN) + j);
+        for (int g = 0; g < 16; g++) sc[g][j] = s[g];
+        if (ak_has_min(ty))
+            for (int h = 0; h < 16; h++) mn[h][j] = m[h];
+    }
+    int32_t *u = (int32_t *)(stage + KILN_QP_NR * KILN_QK_K); /* [quad][row] */
+    for (int c = 0; c < KILN_QK_K / 32; c++) kiln_qp_transpose32(q + 32 * c, KILN_QK_K, u + c * 8 * KILN_QP_NR);
+    const int groups = kiln_qp_groups16(ty) ? 16 : 8, quads = 64 / groups, off = ak_offset(ty);
+    const __m512i low = _mm512_set1_epi16(0x00FF), high = _mm512_set1_epi16((short)0xFF00);
+    for (int g = 0; g < groups; g++) {
+        const __m512i scv = _mm512_load_si512((const __m512i *)sc[g]);
+        const __m512i se = _mm512_mullo_epi32(_mm512_and_si512(scv, _mm512_set1_epi32(0xFF)), _mm512_set1_epi32(0x00010001));
+        const __m512i so = _mm512_slli_epi32(se, 8);
+        const __m512i ov = _mm512_mullo_epi32(_mm512_and_si512(_mm512_mullo_epi32(scv, _mm512_set1_epi32(off)), _mm512_set1_epi32(0xFFFF)),
+                                              _mm512_set1_epi32(0x00010001));
+        for (int i = 0; i < quads; i++) {
+            const int qd = g * quads + i;
+            const __m512i uq = _mm512_load_si512((const __m512i *)(u + qd * KILN_QP_NR));
+            const __m512i pe = _mm512_sub_epi16(_mm512_maddubs_epi16(uq, se), ov); /* v of quants 0, 2 of each quad */
+            const __m512i po = _mm512_sub_epi16(_mm512_maddubs_epi16(uq, so), ov); /* quants 1, 3 */
+            _mm512_store_si512((__m512i *)(dst + AK_LO + qd * 64), _mm512_or_si512(_mm512_and_si512(pe, low), _mm512_slli_epi16(po, 8)));
+            if (ty != KILN_QP_Q2_K)
+                _mm512_store_si512((__m512i *)(dst + AK_HI + qd * 64),
+                                   _mm512_or_si512(_mm512_srli_epi16(pe, 8), _mm512_and_si512(po, high)));
         }
     }
-    for (int c = 0; c < KILN_QK_K / 32; c++) {
-        kiln_qp_transpose32(lo + 32 * c, KILN_QK_K, (int32_t *)(dst + AK_LO) + c * 8 * KILN_QP_NR);
-        if (ty != KILN_QP_Q2_K) kiln_qp_transpose32(hi + 32 * c, KILN_QK_K, (int32_t *)(dst + AK_HI) + c * 8 * KILN_QP_NR);
-    }
     if (ak_has_min(ty)) /* quad q (elements 4q .. 4q+3) lies in 16-element group q / 4 */
-        for (int q = 0; q < KILN_QK_K / 4; q++)
-            _mm512_store_si512((__m512i *)(dst + AK_MN + q * 64), _mm512_load_si512((const __m512i *)(mn + q / 4 * KILN_QP_NR)));
+        for (int qd = 0; qd < KILN_QK_K / 4; qd++)
+            _mm512_store_si512((__m512i *)(dst + AK_MN + qd * 64), _mm512_load_si512((const __m512i *)mn[qd / 4]));
 }
 
 /* ak_finish adds super-block b's contribution of X row x (its C lo / hi /
@@ -294,16 +340,21 @@ void kiln_mm_q8k_layout_amx(const kiln_mm *p, int64_t r0, int64_t r1) {
         }
 }
 
-#define AK_KERNEL(ty, TY, block)                                                                           \
+/* Below min_m X rows the VNNI GEMM (the same bits) is faster: a panel's
+ * packing, paid once per m block, then outweighs the tiles' speed.
+ * Crossovers measured at n = k = 2048, one thread (Xeon with AMX): Q3_K
+ * and Q6_K from 16 rows, Q2_K and IQ4_XS from 32, Q4_K and Q5_K from 48. */
+#define AK_KERNEL(ty, TY, block, min_m)                                                                    \
     KILN_TARGET_AMX void kiln_mm_gemm_##ty##_amx(const kiln_mm *p, int64_t n0, int64_t n1, float *s) { \
-        ak_gemm(TY, sizeof(block), p, n0, n1, s);                                                          \
+        if (p->m < (min_m)) kiln_mm_gemm_##ty##_avx512(p, n0, n1, s);                                       \
+        else ak_gemm(TY, sizeof(block), p, n0, n1, s);                                                     \
     }
-AK_KERNEL(q2_K, KILN_QP_Q2_K, block_q2_K)
-AK_KERNEL(q3_K, KILN_QP_Q3_K, block_q3_K)
-AK_KERNEL(q4_K, KILN_QP_Q4_K, block_q4_K)
-AK_KERNEL(q5_K, KILN_QP_Q5_K, block_q5_K)
-AK_KERNEL(q6_K, KILN_QP_Q6_K, block_q6_K)
-AK_KERNEL(iq4_xs, KILN_QP_IQ4_XS, block_iq4_xs)
+AK_KERNEL(q2_K, KILN_QP_Q2_K, block_q2_K, 32)
+AK_KERNEL(q3_K, KILN_QP_Q3_K, block_q3_K, 16)
+AK_KERNEL(q4_K, KILN_QP_Q4_K, block_q4_K, 48)
+AK_KERNEL(q5_K, KILN_QP_Q5_K, block_q5_K, 48)
+AK_KERNEL(q6_K, KILN_QP_Q6_K, block_q6_K, 16)
+AK_KERNEL(iq4_xs, KILN_QP_IQ4_XS, block_iq4_xs, 32)
 
 /* AK_ROW makes the AMX GEMM (from the same threshold on) the row's prefill
  * kernel, reading X in its layout; the GEMV stays AVX-512's. */
@@ -313,7 +364,7 @@ AK_KERNEL(iq4_xs, KILN_QP_IQ4_XS, block_iq4_xs)
         r_->gemm = kiln_mm_gemm_##ty##_amx;                                               \
         r_->gemm_layout = kiln_mm_q8k_layout_amx;                                         \
         r_->gemm_mr = AK_TM;                                                              \
-        r_->gemm_variant = "amx-int8 16-column tiles of scaled weight planes (tdpbsud/tdpbssd)"; \
+        r_->gemm_variant = "amx-int8 16-column tiles of scaled weight planes (tdpbsud/tdpbssd; vnni below its crossover)"; \
     } while (0)
 
 void kiln_quant_rows_k_amx(kiln_kernels *t) {
