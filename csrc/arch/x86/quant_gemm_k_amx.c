@@ -47,7 +47,8 @@
 
 enum {
     AK_KCB = 3,   /* super-blocks per k block: 36 KB of packed panel */
-    AK_MB = 192,  /* X rows per m block: 96 KB of lane accumulators */
+    AK_MB = 192,  /* X rows per m block at most: 96 KB of lane accumulators */
+    AK_X_L2 = 1 << 20, /* bytes of X quants an m block keeps in L2 */
     AK_TM = 16,   /* X rows per A tile */
     AK_PLANE = KILN_QK_K * KILN_QP_NR, /* bytes of one plane of a super-block */
     AK_LO = 0, AK_HI = AK_PLANE, AK_MN = 2 * AK_PLANE, AK_D = 3 * AK_PLANE,
@@ -294,12 +295,18 @@ AK void ak_gemm(kiln_qp_ktype ty, size_t bsz, const kiln_mm *p, int64_t n0, int6
     kiln_amx_cfg_init(&cfg);
     for (int t = 0; t < KILN_AMX_TILES; t++) kiln_amx_cfg_tile(&cfg, t, AK_TM, 64);
     kiln_amx_begin(&cfg);
-    for (int64_t j0 = n0; j0 < n1; j0 += KILN_QP_NR) {
-        const int nvalid = n1 - j0 >= KILN_QP_NR ? KILN_QP_NR : (int)(n1 - j0);
-        const uint8_t *rows[KILN_QP_NR];
-        kiln_qp_rows(p, j0, nvalid, rows);
-        for (int64_t mb0 = 0; mb0 < p->m; mb0 += AK_MB) {
-            const int64_t mb1 = mb0 + AK_MB < p->m ? mb0 + AK_MB : p->m;
+    /* m blocks outside the panels: an m block's X (mb rows × k bytes, about
+     * 1 MB at most) stays in L2 while every panel of [n0, n1) passes over it
+     * (a panel is packed once per m block either way). Measured at n = 2048,
+     * k = 8192, m = 512: 1.15x (Q4_K) and 1.4x (Q6_K) over panels outside. */
+    int64_t mb = AK_X_L2 / p->k / (2 * AK_TM) * (2 * AK_TM);
+    mb = mb < 2 * AK_TM ? 2 * AK_TM : mb > AK_MB ? AK_MB : mb;
+    for (int64_t mb0 = 0; mb0 < p->m; mb0 += mb) {
+        const int64_t mb1 = mb0 + mb < p->m ? mb0 + mb : p->m;
+        for (int64_t j0 = n0; j0 < n1; j0 += KILN_QP_NR) {
+            const int nvalid = n1 - j0 >= KILN_QP_NR ? KILN_QP_NR : (int)(n1 - j0);
+            const uint8_t *rows[KILN_QP_NR];
+            kiln_qp_rows(p, j0, nvalid, rows);
             memset(acc, 0, sizeof(float) * (size_t)(mb1 - mb0) * KILN_QP_ACC);
             for (int64_t kb0 = 0; kb0 < nbk; kb0 += AK_KCB) {
                 const int64_t nsb = nbk - kb0 < AK_KCB ? nbk - kb0 : AK_KCB;
