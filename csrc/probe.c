@@ -276,25 +276,25 @@ KILN_TARGET_AMX static double int8_amx(double seconds, float *sink) {
     kiln_amx_cfg_init(&cfg);
     for (int t = 0; t < KILN_AMX_TILES; t++) kiln_amx_cfg_tile(&cfg, t, KILN_AMX_MAX_ROWS, KILN_AMX_MAX_COLSB);
     kiln_amx_begin(&cfg);
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
-    _tile_loadd(4, src, KILN_AMX_MAX_COLSB);
-    _tile_loadd(5, src, KILN_AMX_MAX_COLSB);
-    _tile_loadd(6, src, KILN_AMX_MAX_COLSB);
-    _tile_loadd(7, src, KILN_AMX_MAX_COLSB);
+    KILN_TILE_ZERO(0);
+    KILN_TILE_ZERO(1);
+    KILN_TILE_ZERO(2);
+    KILN_TILE_ZERO(3);
+    KILN_TILE_LOADD(4, src, KILN_AMX_MAX_COLSB);
+    KILN_TILE_LOADD(5, src, KILN_AMX_MAX_COLSB);
+    KILN_TILE_LOADD(6, src, KILN_AMX_MAX_COLSB);
+    KILN_TILE_LOADD(7, src, KILN_AMX_MAX_COLSB);
     double t0 = now_seconds(), iters = 0;
     do {
         for (int it = 0; it < FMA_CHUNK / 16; it++) {
-            _tile_dpbssd(0, 4, 6);
-            _tile_dpbssd(1, 4, 7);
-            _tile_dpbssd(2, 5, 6);
-            _tile_dpbssd(3, 5, 7);
+            KILN_TILE_DPBSSD(0, 4, 6);
+            KILN_TILE_DPBSSD(1, 4, 7);
+            KILN_TILE_DPBSSD(2, 5, 6);
+            KILN_TILE_DPBSSD(3, 5, 7);
         }
         iters += FMA_CHUNK / 16;
     } while (now_seconds() - t0 < seconds);
-    _tile_stored(0, c, 64);
+    KILN_TILE_STORED(0, c, 64);
     kiln_amx_end();
     *sink = (float)c[0];
     return iters * 4 * (16.0 * 16 * 64) * 2 / (now_seconds() - t0);

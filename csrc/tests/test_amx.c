@@ -17,11 +17,11 @@ KILN_TARGET_AMX static void tile_product(const int8_t *a, const int8_t *b, int32
     kiln_amx_cfg_tile(&cfg, 1, 16, 64); /* A: 16 rows × 64 int8 */
     kiln_amx_cfg_tile(&cfg, 2, 16, 64); /* B: 16 quads × 16 columns */
     kiln_amx_begin(&cfg);
-    _tile_zero(0);
-    _tile_loadd(1, a, 64);
-    _tile_loadd(2, b, 64);
-    _tile_dpbssd(0, 1, 2);
-    _tile_stored(0, c, 64);
+    KILN_TILE_ZERO(0);
+    KILN_TILE_LOADD(1, a, 64);
+    KILN_TILE_LOADD(2, b, 64);
+    KILN_TILE_DPBSSD(0, 1, 2);
+    KILN_TILE_STORED(0, c, 64);
     kiln_amx_end();
 }
 

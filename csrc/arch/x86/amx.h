@@ -55,11 +55,31 @@ KILN_INLINE void kiln_amx_cfg_tile(kiln_amx_tilecfg *c, int t, int rows, int col
     c->colsb[t] = (uint16_t)colsb;
 }
 
-/* kiln_amx_begin loads c into the calling thread's tile configuration. */
-KILN_TARGET_AMX KILN_INLINE void kiln_amx_begin(const kiln_amx_tilecfg *c) { _tile_loadconfig(c); }
+/* kiln_amx_begin loads c into the calling thread's tile configuration.
+ * (Not GCC 12's _tile_loadconfig: its asm names only 8 bytes of the
+ * operand as read, so the compiler drops the stores that fill the rest.) */
+KILN_TARGET_AMX KILN_INLINE void kiln_amx_begin(const kiln_amx_tilecfg *c) {
+    __asm__ volatile("ldtilecfg %0" : : "m"(*c));
+}
 
 /* kiln_amx_end releases the calling thread's tiles (back to the init state). */
-KILN_TARGET_AMX KILN_INLINE void kiln_amx_end(void) { _tile_release(); }
+KILN_TARGET_AMX KILN_INLINE void kiln_amx_end(void) { __asm__ volatile("tilerelease" ::: "memory"); }
+
+/* Tile instructions on tiles named by number (0..7, literal). Use these,
+ * not GCC's _tile_loadd/_tile_stored: those asm statements do not tell the
+ * compiler that they read or write memory, so stores feeding a tile load
+ * (a packed panel) or loads of a stored tile may be moved across them.
+ * Loads and stores here clobber "memory"; zero and the dot products touch
+ * tiles only. */
+#define KILN_TILE_LOADD(t, base, stride) \
+    __asm__ volatile("tileloadd (%0,%1,1), %%tmm" #t : : "r"((const void *)(base)), "r"((long)(stride)) : "memory")
+#define KILN_TILE_STORED(t, base, stride) \
+    __asm__ volatile("tilestored %%tmm" #t ", (%0,%1,1)" : : "r"((void *)(base)), "r"((long)(stride)) : "memory")
+#define KILN_TILE_ZERO(t) __asm__ volatile("tilezero %%tmm" #t ::)
+/* C += A·B, s8 × s8 into int32 (A: rows × 4K bytes, B: K rows × 4N bytes in the VNNI form) */
+#define KILN_TILE_DPBSSD(c, a, b) __asm__ volatile("tdpbssd %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::)
+/* the same for u8 × s8 (A unsigned) */
+#define KILN_TILE_DPBUSD(c, a, b) __asm__ volatile("tdpbusd %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::)
 
 /* kiln_amx_tiles_in_use reports whether the calling thread holds tile state
  * (XGETBV(1), XINUSE bits 17 and 18): 0 after kiln_amx_end. For tests. */
