@@ -44,6 +44,9 @@
 #if KILN_X86
 
 #define AK KILN_INLINE KILN_TARGET_AMX
+/* C += A·B, s8 (A: X) × u8 (B: the low byte plane) into int32, in amx.h's
+ * form (tiles only; the loads and stores around it clobber memory). */
+#define AK_TILE_DPBSUD(c, a, b) __asm__ volatile("tdpbsud %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::)
 
 enum {
     AK_KCB = 3,   /* super-blocks per k block: 36 KB of packed panel */
@@ -200,46 +203,46 @@ AK void ak_tiles(kiln_qp_ktype ty, const uint8_t *pk, int64_t kb0, int64_t nsb, 
     for (int64_t s = 0; s < nsb; s++) {
         const uint8_t *pq = pk + s * AK_SB;
         const int8_t *a0 = r->a[0] + s * r->astep[0], *a1 = r->a[NT - 1] + s * r->astep[NT - 1];
-        _tile_zero(0);
-        _tile_zero(1);
+        KILN_TILE_ZERO(0);
+        KILN_TILE_ZERO(1);
         if (NT == 2) {
-            _tile_zero(2);
-            _tile_zero(3);
+            KILN_TILE_ZERO(2);
+            KILN_TILE_ZERO(3);
         }
         for (int c = 0; c < KILN_QK_K / 64; c++) {
-            _tile_loadd(6, pq + AK_LO + c * 1024, 64);
-            _tile_loadd(4, a0 + c * 64, r->astride[0]);
-            _tile_dpbsud(0, 4, 6);
+            KILN_TILE_LOADD(6, pq + AK_LO + c * 1024, 64);
+            KILN_TILE_LOADD(4, a0 + c * 64, r->astride[0]);
+            AK_TILE_DPBSUD(0, 4, 6);
             if (NT == 2) {
-                _tile_loadd(5, a1 + c * 64, r->astride[1]);
-                _tile_dpbsud(2, 5, 6);
+                KILN_TILE_LOADD(5, a1 + c * 64, r->astride[1]);
+                AK_TILE_DPBSUD(2, 5, 6);
             }
             if (hi) {
-                _tile_loadd(7, pq + AK_HI + c * 1024, 64);
-                _tile_dpbssd(1, 4, 7);
-                if (NT == 2) _tile_dpbssd(3, 5, 7);
+                KILN_TILE_LOADD(7, pq + AK_HI + c * 1024, 64);
+                KILN_TILE_DPBSSD(1, 4, 7);
+                if (NT == 2) KILN_TILE_DPBSSD(3, 5, 7);
             }
         }
-        _tile_stored(0, cbuf, 64);
-        if (hi) _tile_stored(1, cbuf + AK_CTILE, 64);
+        KILN_TILE_STORED(0, cbuf, 64);
+        if (hi) KILN_TILE_STORED(1, cbuf + AK_CTILE, 64);
         if (NT == 2) {
-            _tile_stored(2, cbuf + 3 * AK_CTILE, 64);
-            if (hi) _tile_stored(3, cbuf + 4 * AK_CTILE, 64);
+            KILN_TILE_STORED(2, cbuf + 3 * AK_CTILE, 64);
+            if (hi) KILN_TILE_STORED(3, cbuf + 4 * AK_CTILE, 64);
         }
         if (ak_has_min(ty)) { /* Σ_k mn·x over the same X tiles */
-            _tile_zero(0);
-            if (NT == 2) _tile_zero(2);
+            KILN_TILE_ZERO(0);
+            if (NT == 2) KILN_TILE_ZERO(2);
             for (int c = 0; c < KILN_QK_K / 64; c++) {
-                _tile_loadd(6, pq + AK_MN + c * 1024, 64);
-                _tile_loadd(4, a0 + c * 64, r->astride[0]);
-                _tile_dpbsud(0, 4, 6);
+                KILN_TILE_LOADD(6, pq + AK_MN + c * 1024, 64);
+                KILN_TILE_LOADD(4, a0 + c * 64, r->astride[0]);
+                AK_TILE_DPBSUD(0, 4, 6);
                 if (NT == 2) {
-                    _tile_loadd(5, a1 + c * 64, r->astride[1]);
-                    _tile_dpbsud(2, 5, 6);
+                    KILN_TILE_LOADD(5, a1 + c * 64, r->astride[1]);
+                    AK_TILE_DPBSUD(2, 5, 6);
                 }
             }
-            _tile_stored(0, cbuf + 2 * AK_CTILE, 64);
-            if (NT == 2) _tile_stored(2, cbuf + 5 * AK_CTILE, 64);
+            KILN_TILE_STORED(0, cbuf + 2 * AK_CTILE, 64);
+            if (NT == 2) KILN_TILE_STORED(2, cbuf + 5 * AK_CTILE, 64);
         }
         const int64_t b = kb0 + s;
         const __m512 d = _mm512_load_ps((const float *)(pq + AK_D)), dmin = _mm512_load_ps((const float *)(pq + AK_DMIN));
