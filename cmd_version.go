@@ -23,13 +23,18 @@ func newVersionCommand() *cobra.Command {
 				return fmt.Errorf("kernel library: %w", err)
 			}
 			fmt.Fprintf(out, "cpu features: %s\n", strings.Join(native.CPUFeatures(), " "))
-			var supported []string
+			var supported, whyNot []string
 			for _, isa := range native.AllISAs {
 				if native.Supported(isa) {
 					supported = append(supported, isa.String())
+				} else if why := native.UnsupportedReason(isa); why != "" {
+					whyNot = append(whyNot, why)
 				}
 			}
 			fmt.Fprintf(out, "kernel variant: %s (supported: %s; force with KILN_ISA)\n", native.CurrentISA(), strings.Join(supported, ", "))
+			for _, why := range whyNot {
+				fmt.Fprintf(out, "  off: %s\n", why)
+			}
 			fmt.Fprintf(out, "threads: %d\n", native.Threads())
 			if err := writeTopology(out, sysNodeRoot, dp, tp); err != nil {
 				return err

@@ -4,6 +4,7 @@
  * kernel call) from cpuid, or forced by KILN_ISA / kiln_set_isa. Kernels read
  * it through kiln_active_isa() and pick their function-table entry. */
 #include "kernels.h"
+#include "arch/x86/amx.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -48,6 +49,7 @@ const char *kiln_isa_name(int isa) {
     case KILN_ISA_SCALAR: return "scalar";
     case KILN_ISA_AVX2: return "avx2";
     case KILN_ISA_AVX512: return "avx512";
+    case KILN_ISA_AMX: return "amx";
     default: return NULL;
     }
 }
@@ -72,7 +74,27 @@ int kiln_isa_supported(int isa) {
                               KILN_CPU_AVX512BW | KILN_CPU_AVX512VL | KILN_CPU_AVX512DQ;
         return (f & need) == need;
     }
+    case KILN_ISA_AMX: /* the AVX-512 table underneath, tiles on top, and Linux's grant */
+        return kiln_isa_supported(KILN_ISA_AVX512) && (f & KILN_CPU_AVX512VNNI) && (f & KILN_CPU_AMX_TILE) &&
+               (f & KILN_CPU_AMX_INT8) && kiln_amx_permitted();
     default: return 0;
+    }
+}
+
+const char *kiln_isa_unsupported_reason(int isa) {
+    if (isa < 0 || isa >= KILN_ISA_COUNT || kiln_isa_supported(isa)) return NULL;
+    const uint32_t f = features();
+    switch (isa) {
+    case KILN_ISA_AVX2: return "avx2: the CPU (or the OS's saved state) lacks AVX2, FMA or F16C";
+    case KILN_ISA_AVX512: return "avx512: the CPU (or the OS's saved state) lacks AVX-512 F/BW/VL/DQ";
+    case KILN_ISA_AMX: {
+        if (!kiln_isa_supported(KILN_ISA_AVX512) || !(f & KILN_CPU_AVX512VNNI))
+            return "amx: needs the avx512 variant with VNNI underneath";
+        if (!(f & KILN_CPU_AMX_TILE) || !(f & KILN_CPU_AMX_INT8))
+            return "amx: the CPU (or the OS's XCR0) has no AMX-TILE and AMX-INT8";
+        return kiln_amx_refusal(); /* "amx: not permitted by the OS (...)" */
+    }
+    default: return NULL;
     }
 }
 

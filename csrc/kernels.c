@@ -86,6 +86,9 @@ void kiln_kernels_init(uint32_t features) {
              kiln_mm_q4r_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
     fill_r16(features, KILN_TYPE_Q5_0_R16, kiln_mm_q5r_gemv_avx2, "avx2 16-row groups, read in order (fifth bits from byte masks, maddubs)",
              kiln_mm_q5r_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (fifth bits by byte masks, vpdpbusd)");
+    /* AMX: the finished AVX-512 table (repacked rows too), tiles where they pay */
+    g_tables[KILN_ISA_AMX] = g_tables[KILN_ISA_AVX512];
+    kiln_kernels_fill_amx(&g_tables[KILN_ISA_AMX], features);
 #else
     (void)features;
     for (int to = 0; to < KILN_TYPE_SLOTS; to++)

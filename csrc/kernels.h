@@ -97,6 +97,13 @@ void kiln_kernels_fill_scalar(kiln_kernels *t);
 #if KILN_X86
 void kiln_kernels_fill_avx2(kiln_kernels *t);
 void kiln_kernels_fill_avx512(kiln_kernels *t, uint32_t features);
+/* kiln_kernels_fill_amx overrides the AVX-512 table's entries that AMX
+ * tiles run faster (arch/x86/kernels_amx.c). Filled on every x86 CPU;
+ * reachable only when kiln_isa_supported(KILN_ISA_AMX). */
+void kiln_kernels_fill_amx(kiln_kernels *t, uint32_t features);
+/* kiln_quant_rows_k_amx gives the K-quant rows of the AMX table their
+ * AMX-INT8 GEMMs where those measured faster (arch/x86/quant_gemm_k_amx.c). */
+void kiln_quant_rows_k_amx(kiln_kernels *t);
 #endif
 
 /* The rows of the quantized types (quant_mm.c, arch/x86/quant_*.c): each

@@ -71,6 +71,7 @@ typedef struct {
     kiln_mm xq; /* Q8_0 only: the quantized X every Q8_0 output reads (x, xq, xd, xp, xdp, m, k, kpad) */
     const kiln_kernels *kt; /* the active ISA's table */
     const kiln_type_kernels *q8row; /* Q8_0 X: the row whose gemm_layout tiles X (if xq.xp) */
+    const kiln_type_kernels *qkrow; /* Q8_K X: the row whose gemm_layout lays out X (if xq.xkt) */
     float *scratch;  /* scratch_floats per thread */
     size_t scratch_floats; /* KILN_MM_SCRATCH_FLOATS, plus the unpack area of Q8_0_R16's portable path */
     _Atomic int64_t next; /* first column of the run not yet claimed (one-ended runs) */
@@ -181,6 +182,7 @@ static void quantize_groups(mm_task *t) {
         if (q->xq) t->kt->quantize_q8_0(q->x, (int8_t *)q->xq, (float *)q->xd, q->k, q->kpad, r0, r1);
         if (q->xp) t->q8row->gemm_layout(q, r0, r1);
         if (q->xk) kiln_mm_quantize_rows_q8_K(q->x, (void *)q->xk, q->k, r0, r1);
+        if (q->xkt) t->qkrow->gemm_layout(q, r0, r1);
         atomic_fetch_add_explicit(&t->groups_done, 1, memory_order_release);
     }
     kiln_spin_until_at_least(&t->groups_done, t->groups);
@@ -230,6 +232,7 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
     const kiln_kernels *kt = kiln_kernels_active();
     const kiln_type_kernels *q8row = NULL; /* a row reading Q8_0 X (one with a GEMM layout, if any) */
     int q8k = 0;                           /* some row reads Q8_K X */
+    const kiln_type_kernels *qkrow = NULL; /* a Q8_K row whose GEMM wants X in its layout (all such share it) */
     int64_t n_total = 0;
     for (int i = 0; i < count; i++) {
         rc = check_out(kt, &outs[i], m, k);
@@ -237,6 +240,7 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
         const kiln_type_kernels *row = &kt->types[outs[i].wtype];
         if (row->x_form == KILN_X_Q8_0 && (!q8row || row->gemm_layout)) q8row = row;
         q8k |= row->x_form == KILN_X_Q8_K;
+        if (row->x_form == KILN_X_Q8_K && row->gemm_layout && m >= row->gemm_min_m) qkrow = row;
         n_total += outs[i].n;
     }
     rc = check_dims(m, n_total, k);
@@ -271,8 +275,10 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
             tiled_bytes = (size_t)m * (size_t)kpad * 2 + (size_t)m * (size_t)(kpad / KILN_QK8_0) * 4;
     }
     /* Q8_K X after the rest (292-byte blocks; k % 256 == 0 was checked) */
-    const size_t qk_bytes = q8k ? (size_t)m * (size_t)(k / 256) * 292 : 0;
-    void *s = kiln_scratch_take(acc_bytes + q_bytes + tiled_bytes + qk_bytes + 64);
+    const size_t qk_bytes = q8k ? ((size_t)m * (size_t)(k / 256) * 292 + 63) & ~(size_t)63 : 0;
+    /* and a Q8_K GEMM's own layout of them, by whole tiles of its gemm_mr rows */
+    const size_t qkt_bytes = qkrow ? (size_t)((m + qkrow->gemm_mr - 1) / qkrow->gemm_mr * qkrow->gemm_mr) * (size_t)k : 0;
+    void *s = kiln_scratch_take(acc_bytes + q_bytes + tiled_bytes + qk_bytes + qkt_bytes + 64);
     if (!s) return KILN_ERR_NOMEM;
     t.scratch = s;
     if (q8) {
@@ -285,8 +291,18 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
         }
     }
     if (q8k) t.xq.xk = (char *)s + acc_bytes + q_bytes + tiled_bytes;
+    if (qkrow) {
+        t.qkrow = qkrow;
+        t.xq.xkt = (const int8_t *)((char *)s + acc_bytes + q_bytes + ((tiled_bytes + 63) & ~(size_t)63) + qk_bytes);
+    }
     if (q8 || q8k) {
         t.group_rows = t.xq.xp ? q8row->gemm_mr : 4; /* the tiled layout goes by whole tiles */
+        if (qkrow) /* both layouts by whole tiles: a multiple of both heights */
+            for (int64_t g = t.group_rows; ; g += t.group_rows)
+                if (g % qkrow->gemm_mr == 0) {
+                    t.group_rows = g;
+                    break;
+                }
         t.groups = (m + t.group_rows - 1) / t.group_rows;
     }
     const int64_t per = (n_total + (int64_t)nth * KILN_MM_CHUNKS_PER_THREAD - 1) / ((int64_t)nth * KILN_MM_CHUNKS_PER_THREAD);

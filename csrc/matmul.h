@@ -51,6 +51,9 @@ typedef struct {
     const int32_t *xp;
     const float *xdp;
     const void *xk;       /* Q8_K-form types only: X as block_q8_K [m, k/256] (quant.h) */
+    /* Q8_K-form GEMM with a gemm_layout only (else NULL): X's quants in that
+     * row's own layout, filled from xk; room for m (rounded up to gemm_mr) * k bytes */
+    const int8_t *xkt;
     int64_t kpad;
     float *y;             /* Y[m, n] */
     int64_t m, n, k;

@@ -5,6 +5,7 @@
  * Benchmarks report kernels as a fraction of these, never as absolute times
  * alone (absolute times on shared machines are noisy). */
 #include "kiln_internal.h"
+#include "arch/x86/amx.h"
 
 #include <stdlib.h>
 #include <time.h>
@@ -192,6 +193,8 @@ KILN_TARGET_AVX512 static double fma_avx512(double seconds, float *sink) {
  *   AVX-512: a = vpdpbusd(a, b, c) with VNNI                      64 MACs
  *            (every step reads its own accumulator: nothing to hoist);
  *            without VNNI the AVX2 sequence (its Q8_0 kernels are AVX2's)
+ *   AMX:     C += A·B by TDPBSSD on 16×64-byte tiles, 4 C tiles   16384 MACs
+ *            from 2 A and 2 B tiles (amx_int8 below)
  * One MAC counts two ops, as an FMA counts two flops. */
 static double int8_ref(double seconds, float *sink) {
     volatile uint32_t vb = 3, vc = 1;
@@ -261,6 +264,42 @@ KILN_TARGET_AVX512VNNI static double int8_avx512vnni(double seconds, float *sink
 #undef STEP_VNNI
 }
 
+/* amx_int8 times TDPBSSD (s8·s8 into int32, the AMX Q8_0 GEMM's product
+ * instruction) on full tiles: C0..C3 (tmm0-3) += A0,A1 (tmm4-5) · B0,B1
+ * (tmm6-7), four independent accumulators, each step 16×16×64 MACs. The
+ * operands stay in tiles (no loads), as the ceiling of the instruction. */
+KILN_TARGET_AMX static double int8_amx(double seconds, float *sink) {
+    _Alignas(64) int8_t src[KILN_AMX_MAX_ROWS * KILN_AMX_MAX_COLSB];
+    _Alignas(64) int32_t c[KILN_AMX_MAX_ROWS * 16];
+    for (int i = 0; i < (int)sizeof src; i++) src[i] = (int8_t)(i % 7 - 3);
+    kiln_amx_tilecfg cfg;
+    kiln_amx_cfg_init(&cfg);
+    for (int t = 0; t < KILN_AMX_TILES; t++) kiln_amx_cfg_tile(&cfg, t, KILN_AMX_MAX_ROWS, KILN_AMX_MAX_COLSB);
+    kiln_amx_begin(&cfg);
+    KILN_TILE_ZERO(0);
+    KILN_TILE_ZERO(1);
+    KILN_TILE_ZERO(2);
+    KILN_TILE_ZERO(3);
+    KILN_TILE_LOADD(4, src, KILN_AMX_MAX_COLSB);
+    KILN_TILE_LOADD(5, src, KILN_AMX_MAX_COLSB);
+    KILN_TILE_LOADD(6, src, KILN_AMX_MAX_COLSB);
+    KILN_TILE_LOADD(7, src, KILN_AMX_MAX_COLSB);
+    double t0 = now_seconds(), iters = 0;
+    do {
+        for (int it = 0; it < FMA_CHUNK / 16; it++) {
+            KILN_TILE_DPBSSD(0, 4, 6);
+            KILN_TILE_DPBSSD(1, 4, 7);
+            KILN_TILE_DPBSSD(2, 5, 6);
+            KILN_TILE_DPBSSD(3, 5, 7);
+        }
+        iters += FMA_CHUNK / 16;
+    } while (now_seconds() - t0 < seconds);
+    KILN_TILE_STORED(0, c, 64);
+    kiln_amx_end();
+    *sink = (float)c[0];
+    return iters * 4 * (16.0 * 16 * 64) * 2 / (now_seconds() - t0);
+}
+
 /* ---- bf16 pair-dot peak -------------------------------------------------- */
 /* VDPBF16PS: per f32 lane, two bf16 products added to the accumulator (32
  * products, 64 flops per zmm instruction), in the 12 chains of FMA_BODY. It
@@ -298,6 +337,7 @@ KILN_TARGET_AVX512BF16 static double bf16_avx512(double seconds, float *sink) {
 static void int8_worker(peak_task *t, int ith) {
     switch (kiln_active_isa()) {
 #if KILN_X86
+    case KILN_ISA_AMX: t->flops[ith] = int8_amx(t->seconds, &t->sink[ith]); return;
     case KILN_ISA_AVX512:
         /* without VNNI the AVX-512 table runs the AVX2 Q8_0 kernels */
         t->flops[ith] = (kiln_cpu_features() & KILN_CPU_AVX512VNNI) ? int8_avx512vnni(t->seconds, &t->sink[ith])
@@ -313,6 +353,7 @@ static void int8_worker(peak_task *t, int ith) {
 static void fma_worker(peak_task *t, int ith) {
     switch (kiln_active_isa()) {
 #if KILN_X86
+    case KILN_ISA_AMX: /* the AVX-512 FMA: AMX's float steps run on it */
     case KILN_ISA_AVX512: t->flops[ith] = fma_avx512(t->seconds, &t->sink[ith]); return;
     case KILN_ISA_AVX2: t->flops[ith] = fma_avx2(t->seconds, &t->sink[ith]); return;
 #endif
@@ -325,7 +366,7 @@ static void fma_worker(peak_task *t, int ith) {
  * and FMA, so their ceiling is the FMA peak. */
 static int bf16_dot_active(void) {
 #if KILN_X86
-    return kiln_active_isa() == KILN_ISA_AVX512 && (kiln_cpu_features() & KILN_CPU_AVX512BF16);
+    return kiln_active_isa() >= KILN_ISA_AVX512 && (kiln_cpu_features() & KILN_CPU_AVX512BF16); /* AMX keeps the row */
 #else
     return 0;
 #endif

@@ -93,6 +93,9 @@ func bParallelPeak(reset int32) int32 { return int32(C.kiln_parallel_peak(C.int(
 func bStrerror(s int32) string        { return C.GoString(C.kiln_strerror(C.int(s))) }
 func bKernelCount() int32             { return int32(C.kiln_kernel_count()) }
 func bKernelName(i int32) string      { return C.GoString(C.kiln_kernel_name(C.int(i))) }
+func bISAUnsupportedReason(i int32) string {
+	return C.GoString(C.kiln_isa_unsupported_reason(C.int(i)))
+}
 func bKernelVariant(i int32) string {
 	return C.GoString(C.kiln_kernel_variant(C.int(i)))
 }

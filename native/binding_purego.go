@@ -42,6 +42,7 @@ var (
 	cParallelPeak func(int32) int32
 	cKernelCount  func() int32
 	cKernelName   func(int32) string
+	cISAWhyNot    func(int32) string
 	cKernelVar    func(int32) string
 	cStrerror     func(int32) string
 	cMatmul       func(int32, unsafe.Pointer, unsafe.Pointer, unsafe.Pointer, int64, int64, int64) int32
@@ -114,6 +115,7 @@ func loadLibrary() error {
 		{&cCPUFeatures, "kiln_cpu_features"}, {&cISASupported, "kiln_isa_supported"},
 		{&cGetISA, "kiln_get_isa"}, {&cSetISA, "kiln_set_isa"}, {&cVersion, "kiln_version"},
 		{&cKernelCount, "kiln_kernel_count"}, {&cKernelName, "kiln_kernel_name"}, {&cKernelVar, "kiln_kernel_variant"},
+		{&cISAWhyNot, "kiln_isa_unsupported_reason"},
 		{&cStrerror, "kiln_strerror"}, {&cMatmul, "kiln_matmul"}, {&cMatmulMulti, "kiln_matmul_multi"},
 		{&cQuantizeQ8, "kiln_quantize_q8_0"}, {&cQuantize, "kiln_quantize"}, {&cQuantizeOK, "kiln_quantize_supported"},
 		{&cRepackType, "kiln_repack_type"}, {&cRepack, "kiln_repack"},
@@ -154,12 +156,13 @@ func bPoolCreate(n int32, cpus unsafe.Pointer, ncpus int32) (poolHandle, bool) {
 	h := cPoolCreate(n, cpus, ncpus)
 	return h, h != 0
 }
-func bPoolDestroy(h poolHandle)       { cPoolDestroy(h) }
-func bPoolBind(h poolHandle) int32    { return cPoolBind(h) }
-func bPoolUnbind()                    { cPoolBind(0) }
-func bParallelPeak(reset int32) int32 { return cParallelPeak(reset) }
-func bKernelCount() int32             { return cKernelCount() }
-func bKernelName(i int32) string      { return cKernelName(i) }
+func bPoolDestroy(h poolHandle)            { cPoolDestroy(h) }
+func bPoolBind(h poolHandle) int32         { return cPoolBind(h) }
+func bPoolUnbind()                         { cPoolBind(0) }
+func bParallelPeak(reset int32) int32      { return cParallelPeak(reset) }
+func bKernelCount() int32                  { return cKernelCount() }
+func bKernelName(i int32) string           { return cKernelName(i) }
+func bISAUnsupportedReason(i int32) string { return cISAWhyNot(i) }
 func bKernelVariant(i int32) string {
 	return cKernelVar(i)
 }

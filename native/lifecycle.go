@@ -72,6 +72,15 @@ func Supported(isa ISA) bool {
 	return load() == nil && bISASupported(int32(isa)) == 1
 }
 
+// UnsupportedReason says why this machine cannot run variant isa (for
+// example "amx: not permitted by the OS (...)"), or "" if it can.
+func UnsupportedReason(isa ISA) string {
+	if err := load(); err != nil {
+		return err.Error()
+	}
+	return bISAUnsupportedReason(int32(isa))
+}
+
 // CurrentISA is the variant kernels use now.
 func CurrentISA() ISA {
 	if load() != nil {

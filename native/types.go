@@ -178,10 +178,11 @@ const (
 	Scalar ISA = 0
 	AVX2   ISA = 1
 	AVX512 ISA = 2
+	AMX    ISA = 3 // AVX-512 with AMX-INT8 tiles (the OS must grant the tile state)
 )
 
 // AllISAs lists every variant, reference first.
-var AllISAs = []ISA{Scalar, AVX2, AVX512}
+var AllISAs = []ISA{Scalar, AVX2, AVX512, AMX}
 
 func (i ISA) String() string {
 	switch i {
@@ -191,18 +192,20 @@ func (i ISA) String() string {
 		return "avx2"
 	case AVX512:
 		return "avx512"
+	case AMX:
+		return "amx"
 	}
 	return fmt.Sprintf("isa(%d)", int32(i))
 }
 
-// ParseISA reads "scalar", "avx2" or "avx512".
+// ParseISA reads "scalar", "avx2", "avx512" or "amx".
 func ParseISA(s string) (ISA, error) {
 	for _, i := range AllISAs {
 		if i.String() == s {
 			return i, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown kernel variant %q (want scalar, avx2 or avx512): %w", s, ErrISA)
+	return 0, fmt.Errorf("unknown kernel variant %q (want scalar, avx2, avx512 or amx): %w", s, ErrISA)
 }
 
 // RoPEMode selects which dimensions RoPE pairs up.

@@ -3,7 +3,7 @@
  * pair-dot peaks) for each thread count, then each kernel at real model shapes with its
  * ratio to the relevant ceiling (Q8_0 GEMM: to the FMA and the int8 peak).
  *
- *   kiln-bench [--quick] [--attention] [--ports] [--threads 1,2] [--isa scalar|avx2|avx512]
+ *   kiln-bench [--quick] [--attention] [--ports] [--threads 1,2] [--isa scalar|avx2|avx512|amx]
  *
  * --ports measures which instructions share VPDPBUSD's pipes (ports.c).
  * --attention runs the paged-attention kernels only (decode with F16 and
@@ -197,7 +197,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             n_threads = sscanf(argv[++i], "%d,%d,%d,%d", &threads[0], &threads[1], &threads[2], &threads[3]);
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--attention] [--ports] [--threads 1,2] [--isa scalar|avx2|avx512]\n",
+            fprintf(stderr, "usage: %s [--quick] [--attention] [--ports] [--threads 1,2] [--isa scalar|avx2|avx512|amx]\n",
                     argv[0]);
             return 2;
         }

@@ -74,7 +74,8 @@ typedef enum {
     KILN_ISA_SCALAR = 0,  /* portable reference */
     KILN_ISA_AVX2 = 1,    /* AVX2 + FMA + F16C */
     KILN_ISA_AVX512 = 2,  /* AVX-512 F/BW/VL (+VNNI used when present) */
-    KILN_ISA_COUNT = 3,
+    KILN_ISA_AMX = 3,     /* AVX-512 + AMX-TILE/INT8 tiles, once Linux grants the tile state */
+    KILN_ISA_COUNT = 4,
 } kiln_isa;
 
 /* CPU feature bits reported by kiln_cpu_features. */
@@ -97,7 +98,7 @@ typedef enum {
 /* kiln_init starts (or restarts with a new size) the persistent thread pool.
  * n_threads <= 0 means one thread per online CPU. It also picks the kernel
  * variant: the best the CPU supports, or the one named by the environment
- * variable KILN_ISA (scalar|avx2|avx512; an unsupported name is an error).
+ * variable KILN_ISA (scalar|avx2|avx512|amx; an unsupported name is an error).
  * Every kernel calls kiln_init(0) implicitly if it has not been called. */
 int kiln_init(int n_threads);
 
@@ -130,7 +131,10 @@ uint32_t kiln_cpu_features(void);   /* KILN_CPU_* bits of this CPU (with OS supp
 int kiln_isa_supported(int isa);    /* 1 if this CPU can run the variant, else 0 */
 int kiln_get_isa(void);             /* the variant in use */
 int kiln_set_isa(int isa);          /* force a variant (tests, benchmarks) */
-const char *kiln_isa_name(int isa); /* "scalar", "avx2", "avx512"; NULL if unknown */
+const char *kiln_isa_name(int isa); /* "scalar", "avx2", "avx512", "amx"; NULL if unknown */
+/* kiln_isa_unsupported_reason says why this machine cannot run variant isa
+ * (e.g. "amx: not permitted by the OS"), or NULL if it can (or isa is unknown). */
+const char *kiln_isa_unsupported_reason(int isa);
 const char *kiln_version(void);
 
 /* The active variant's kernel table, entry by entry (what `kiln version`
@@ -401,7 +405,8 @@ int kiln_probe_fma_peak(int n_threads, double seconds, double *gflops);
  * as for flops) on n_threads pool threads for about `seconds`, running the
  * instructions the current ISA's Q8_0 GEMM spends per product: AVX2
  * vpmaddwd + vpaddd (int16 pairs into int32), AVX-512 vpdpbusd (VNNI; the
- * AVX2 pair without it), scalar 32-bit integer multiply-add. */
+ * AVX2 pair without it), AMX tdpbssd on full tiles, scalar 32-bit integer
+ * multiply-add. */
 int kiln_probe_int8_peak(int n_threads, double seconds, double *gops);
 /* Peak throughput in GFLOP/s (a multiply-add = 2 flops) of the instruction
  * the current ISA's BF16-weight kernels spend per product: VDPBF16PS (two

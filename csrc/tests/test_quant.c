@@ -133,25 +133,29 @@ static void check_type(const qtype *q, int64_t m, int64_t n, int64_t k, int extr
 
 /* check_saturation: the quants at their extremes (every quant byte 0xFF and
  * every fifth bit set, or all zero: Q4_0 -8 / 7, Q5 -16 / 15, IQ4_NL -127 /
- * 113, Q4_1 / Q5_1 0 / 15 / 31) against X at +127 or -127 everywhere, where
- * the SIMD kernels' int16 sums reach their bounds (an int16 sum of too many
- * products would saturate): every variant against the scalar reference,
- * GEMV and GEMM rows. */
+ * 113, Q4_1 / Q5_1 0 / 15 / 31; the K-quants' scales and mins too, and
+ * 0x80 bytes for Q6_K's scale -128) against X at +127 or -127 everywhere,
+ * where the SIMD kernels' int16 sums reach their bounds (an int16 sum of
+ * too many products would saturate) and the AMX GEMM's scaled weights
+ * their widest: every variant against the scalar reference, GEMV and GEMM
+ * rows (50: three 16-row tiles and a partial one, past every AMX GEMM's
+ * threshold). */
 static void check_saturation(const qtype *q) {
     const int64_t n = 19, k = 512, nblk = n * k / q->block;
     uint8_t *w = t_alloc((size_t)nblk * q->bytes);
-    float *x = t_alloc((size_t)(13 * k) * 4), *y = t_alloc((size_t)(13 * n) * 4), *yref = t_alloc((size_t)(13 * n) * 4);
-    for (int fill = 0; fill < 2; fill++) {
+    float *x = t_alloc((size_t)(50 * k) * 4), *y = t_alloc((size_t)(50 * n) * 4), *yref = t_alloc((size_t)(50 * n) * 4);
+    const int fills[3] = {0x00, 0xFF, 0x80};
+    for (int fill = 0; fill < (q->block == 256 ? 3 : 2); fill++) {
         for (int64_t b = 0; b < nblk; b++) {
             uint8_t *blk = w + b * q->bytes;
-            memset(blk, fill ? 0xFF : 0x00, (size_t)q->bytes);
+            memset(blk, fills[fill], (size_t)q->bytes);
             for (int s = 0; s < 2; s++)
                 if (q->f16_at[s] >= 0) put_f16(blk + q->f16_at[s], 0.01f + 0.001f * (float)(b % 7));
         }
         for (int sign = -1; sign <= 1; sign += 2) {
-            for (int64_t i = 0; i < 13 * k; i++) x[i] = (float)sign * (i / k == 5 ? -1.0f : 1.0f); /* row 5 flipped */
-            const int64_t ms[3] = {1, 3, 13};
-            for (int mi = 0; mi < 3; mi++) {
+            for (int64_t i = 0; i < 50 * k; i++) x[i] = (float)sign * (i / k == 5 ? -1.0f : 1.0f); /* row 5 flipped */
+            const int64_t ms[4] = {1, 3, 13, 50};
+            for (int mi = 0; mi < 4; mi++) {
                 const int64_t m = ms[mi];
                 for (int v = 0; v < n_isas; v++) {
                     kiln_set_isa(isas[v]);
@@ -163,7 +167,7 @@ static void check_saturation(const qtype *q) {
                     }
                     char what[128];
                     snprintf(what, sizeof what, "%s %s saturation: quant bytes 0x%02x, X %+d, m=%lld", q->name,
-                             kiln_isa_name(isas[v]), fill ? 0xFF : 0, sign * 127, (long long)m);
+                             kiln_isa_name(isas[v]), fills[fill], sign * 127, (long long)m);
                     t_identical(what, y, yref, m * n);
                 }
             }
@@ -196,11 +200,12 @@ static void check_threads_m(const qtype *q, int64_t m) {
     free(w), free(x), free(y1), free(y2);
 }
 
-/* check_threads: 1 vs 2 threads, the GEMVs (m = 1 and 3) and a GEMM (m = 9);
- * n = 67 gives several 16-row groups per thread and a partial one. */
+/* check_threads: 1 vs 2 threads, the GEMVs (m = 1 and 3) and GEMMs (m = 9;
+ * 50: three 16-row tiles and a partial one); n = 67 gives several 16-row
+ * groups per thread and a partial one. */
 static void check_threads(const qtype *q) {
-    const int64_t ms[] = {1, 3, 9};
-    for (int i = 0; i < 3; i++)
+    const int64_t ms[] = {1, 3, 9, 50};
+    for (int i = 0; i < 4; i++)
         check_threads_m(q, ms[i]);
 }
 
@@ -260,6 +265,21 @@ static void check_avx2_dispatch(void) {
     }
 }
 
+/* check_amx_dispatch: where the AMX variant runs, Q4_K and Q6_K (the
+ * K-quants of a Q4_K_M file) have its GEMM, so the tests above cover it. */
+static void check_amx_dispatch(void) {
+    if (!kiln_isa_supported(KILN_ISA_AMX)) return;
+    kiln_set_isa(KILN_ISA_AMX);
+    int seen = 0;
+    for (int e = 0; e < kiln_kernel_count(); e++) {
+        const char *name = kiln_kernel_name(e), *variant = kiln_kernel_variant(e);
+        if (strcmp(name, "gemm q4_k") && strcmp(name, "gemm q6_k")) continue;
+        T_CHECK(strncmp(variant, "amx", 3) == 0, "amx %s is %s", name, variant);
+        seen++;
+    }
+    T_CHECK(seen == 2, "amx table names gemm q4_k and gemm q6_k (%d seen)", seen);
+}
+
 /* check_errors: bad row lengths are KILN_ERR_ALIGN; get_rows reads rows. */
 static void check_errors(void) {
     uint8_t w[4 * 210] = {0};
@@ -317,14 +337,23 @@ int main(void) {
             check_type(q, 7, 33, 576, 0);
             check_type(q, 8, 33, 576, 0);
             check_type(q, 2, 5, 229376, 0);
-            check_saturation(q);
         }
-        if (q->block == 256) /* m blocks × several k blocks (the last partial) × partial panels / row groups */
+        check_saturation(q);
+        if (q->block == 256) { /* m blocks × several k blocks (the last partial) × partial panels / row groups */
             check_type(q, 197, 37, 1280, 0);
+            /* the AMX GEMM's 16-row tiles: one whole, a pair and one more
+             * row, three and one more, two whole pairs (each type's GEMM
+             * runs AMX from 16, 32 or 48 rows on, VNNI below) */
+            check_type(q, 16, 33, 768, 0);
+            check_type(q, 33, 19, 1024, 1);
+            check_type(q, 49, 19, 1024, 1);
+            check_type(q, 64, 17, 256, 0);
+        }
         check_threads(q);
     }
     check_multi();
     check_avx2_dispatch();
+    check_amx_dispatch();
     check_errors();
     return t_done();
 }
