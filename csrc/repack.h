@@ -69,5 +69,11 @@ void kiln_q4r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_byt
 /* Q5_0 -> Q5_0_R16 (matmul_q5r.c). */
 void kiln_q5r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
 void kiln_q5r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+/* Q5_K -> Q5_K_R16 (matmul_q5kr.c). */
+void kiln_q5kr_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
+void kiln_q5kr_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+/* IQ4_XS -> IQ4_XS_R16 (matmul_iq4xsr.c). */
+void kiln_iq4xsr_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
+void kiln_iq4xsr_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
 
 #endif

@@ -42,6 +42,10 @@ const (
 	Q4_0R16 Type = 43
 	// Q5_0R16: Q5_0 weights, the same byte size (k a multiple of 64).
 	Q5_0R16 Type = 44
+	// Q5_KR16: Q5_K weights, the same byte size (k a multiple of 256).
+	Q5_KR16 Type = 45
+	// IQ4_XSR16: IQ4_XS weights, the same byte size (k a multiple of 256).
+	IQ4_XSR16 Type = 46
 )
 
 // repackedInfos lists the repacked types: each one's source type and traits.
@@ -54,6 +58,8 @@ var repackedInfos = []struct {
 	{Q6_KR16, Q6_K, typeInfo{"q6_k_r16", 256, 212}}, // 16 rows of a super-block fill 53 cache lines
 	{Q4_0R16, Q4_0, typeInfo{"q4_0_r16", 64, 36}},   // blocks of 64: two Q4_0 blocks
 	{Q5_0R16, Q5_0, typeInfo{"q5_0_r16", 64, 44}},   // blocks of 64: two Q5_0 blocks
+	{Q5_KR16, Q5_K, typeInfo{"q5_k_r16", 256, 176}},
+	{IQ4_XSR16, IQ4_XS, typeInfo{"iq4_xs_r16", 256, 136}},
 }
 
 // RepackSource is the source type of a repacked type t; false for any other type.

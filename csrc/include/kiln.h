@@ -61,6 +61,8 @@ typedef enum {
     KILN_TYPE_Q6_K_R16 = 42,
     KILN_TYPE_Q4_0_R16 = 43,
     KILN_TYPE_Q5_0_R16 = 44,
+    KILN_TYPE_Q5_K_R16 = 45,
+    KILN_TYPE_IQ4_XS_R16 = 46,
 } kiln_type;
 
 #define KILN_QK8_0 32 /* elements per Q8_0 block */
@@ -233,6 +235,21 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
  * bit 4j+c = bit 4u+c of row j's qh; "high" word 2u+1, bit 4u+c+16), then
  * 256 bytes of quant bytes laid out as in Q4_0_R16. Same byte size as the
  * Q5_0 tensor. */
+
+/* KILN_TYPE_Q5_K_R16 holds Q5_K weights W[n,k] (n % 16 == 0, k % 256 == 0)
+ * in groups of 16 rows: group g at g*(k/256)*2816 bytes; in it, super-block
+ * b at b*2816: d, dmin and the three scale planes as in Q4_K_R16 (bytes
+ * 0..255), then the fifth-bit bytes qh[4u + e] of row j at 256 + 64u + 4j + e
+ * (u < 8, e < 4), then the quant bytes qs[32c + 4u + e] of row j at
+ * 768 + 512c + 64u + 4j + e (c < 4, u < 8), all bytes unchanged. Same byte
+ * size as the Q5_K tensor and the Q5_K weights' result bits. */
+/* KILN_TYPE_IQ4_XS_R16 holds IQ4_XS weights W[n,k] (n % 16 == 0, k % 256 ==
+ * 0) in groups of 16 rows: group g at g*(k/256)*2176 bytes; in it,
+ * super-block b at b*2176: the 16 rows' f16 d (32 bytes), their uint16
+ * scales_h (32 bytes), their scales_l[0..3] (row j at 64 + 4j), then the
+ * quant bytes qs[16s + 4u + e] of row j at 128 + 256s + 64u + 4j + e (s < 8,
+ * u < 4, e < 4), all bytes unchanged. Same byte size as the IQ4_XS tensor
+ * and the IQ4_XS weights' result bits. */
 
 /* Every repacked type (KILN_TYPE_*_R16) holds W[n,k] of its source type in
  * groups of 16 rows, n*kiln_row_size(repacked, k) bytes in all, and

@@ -1,0 +1,75 @@
+package native
+
+import (
+	"fmt"
+	"testing"
+)
+
+// repackedKQuants are the 256-element types that keep their byte size when
+// repacked, with the traits Go must agree on with the C library.
+var repackedKQuants = []struct {
+	src, to  Type
+	name     string
+	rowBytes int // bytes of a 2048-element row
+}{
+	{Q5_K, Q5_KR16, "q5_k_r16", 8 * 176},
+	{IQ4_XS, IQ4_XSR16, "iq4_xs_r16", 8 * 136},
+}
+
+// TestRepackQ5KIQ4XSSameBits checks that Q5_KR16 and IQ4_XSR16 weights give
+// their source weights' bits on every variant, for decode (m = 1..3, the
+// direct GEMVs) and batches (the GEMM of the unpacked rows), alone and
+// beside another output in MatMulMulti.
+func TestRepackQ5KIQ4XSSameBits(t *testing.T) {
+	r := newRNG(t)
+	forEachISA(t, func(t *testing.T, isa ISA) {
+		for _, tc := range repackedKQuants {
+			for _, sh := range []struct{ m, n, k int }{{1, 16, 256}, {1, 48, 768}, {2, 32, 2304}, {3, 64, 2048}, {3, 16, 8192}, {5, 32, 512}, {17, 16, 256}} {
+				t.Run(fmt.Sprintf("%v_m%d_n%d_k%d", tc.src, sh.m, sh.n, sh.k), func(t *testing.T) {
+					w := make([]byte, sh.n*RowSize(tc.src, sh.k))
+					if err := Quantize(tc.src, randSlice(r, sh.n*sh.k, -1, 1), w, sh.n, sh.k); err != nil {
+						t.Fatal(err)
+					}
+					other := encodeWeights(t, Q8_0, randSlice(r, 16*sh.k, -1, 1))
+					checkRepackedSameBits(t, tc.src, tc.to, w, randSlice(r, sh.m*sh.k, -1, 1), sh.m, sh.n, sh.k, Q8_0, other)
+				})
+			}
+		}
+	})
+}
+
+// TestRepackQ5KIQ4XSTraits: the Go side sizes the repacked types as the C
+// library does, names them for benchmarks, repacks into them on every SIMD
+// variant (never on the scalar one), and never lists them as GGUF types.
+func TestRepackQ5KIQ4XSTraits(t *testing.T) {
+	for _, tc := range repackedKQuants {
+		if got := RowSize(tc.to, 2048); got != tc.rowBytes {
+			t.Fatalf("RowSize(%s, 2048) = %d, want %d", tc.name, got, tc.rowBytes)
+		}
+		if src, ok := RepackSource(tc.to); !ok || src != tc.src {
+			t.Fatalf("RepackSource(%s) = %v, %v", tc.name, src, ok)
+		}
+		if typ, err := ParseKernelType(tc.name); err != nil || typ != tc.to {
+			t.Fatalf("ParseKernelType(%s) = %v, %v", tc.name, typ, err)
+		}
+		for _, typ := range Types() {
+			if typ == tc.to {
+				t.Fatalf("Types lists %s: GGUF files must not be read as it", tc.name)
+			}
+		}
+	}
+	forEachISA(t, func(t *testing.T, isa ISA) {
+		for _, tc := range repackedKQuants {
+			rt, ok := RepackType(tc.src)
+			if isa == Scalar {
+				if ok {
+					t.Fatalf("RepackType(%v) on scalar = %v, want none", tc.src, rt)
+				}
+				continue
+			}
+			if !ok || rt != tc.to {
+				t.Fatalf("RepackType(%v) on %v = %v %v, want %s", tc.src, isa, rt, ok, tc.name)
+			}
+		}
+	})
+}
