@@ -30,6 +30,9 @@ static const kiln_type_traits g_traits[KILN_TYPE_SLOTS] = {
                             .kernel_names = KERNEL_NAMES("q5_k_r16")},
     [KILN_TYPE_IQ4_XS_R16] = {.name = "iq4_xs_r16", .block = 256, .block_bytes = 136,
                               .kernel_names = KERNEL_NAMES("iq4_xs_r16")},
+    /* IQ4_NL: Q4_0_R16's layout, a block pair of 36 bytes per row */
+    [KILN_TYPE_IQ4_NL_R16] = {.name = "iq4_nl_r16", .block = 64, .block_bytes = 36,
+                              .kernel_names = KERNEL_NAMES("iq4_nl_r16")},
     [KILN_TYPE_BF16] = {.name = "bf16", .block = 1, .block_bytes = 2, .kernel_names = KERNEL_NAMES("bf16")},
 #define QTYPE(TYPE, nm, blk, bytes) [TYPE] = {.name = nm, .block = blk, .block_bytes = bytes, .kernel_names = KERNEL_NAMES(nm)}
     QTYPE(KILN_TYPE_Q4_0, "q4_0", 32, 18),
@@ -95,6 +98,8 @@ void kiln_kernels_init(uint32_t features) {
              kiln_mm_q5kr_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
     fill_r16(features, KILN_TYPE_IQ4_XS_R16, kiln_mm_iq4xsr_gemv_avx2, "avx2 16-row groups, read in order (maddubs, scales by madd)",
              kiln_mm_iq4xsr_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
+    fill_r16(features, KILN_TYPE_IQ4_NL_R16, kiln_mm_iq4nlr_gemv_avx2, "avx2 16-row groups, read in order (values by pshufb, maddubs)",
+             kiln_mm_iq4nlr_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (values by vpshufb, vpdpbusd)");
 #else
     (void)features;
     for (int to = 0; to < KILN_TYPE_SLOTS; to++)

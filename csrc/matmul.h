@@ -200,6 +200,10 @@ void kiln_mm_q4r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scra
  * ones, in the same files) read the Q5_0_R16 groups directly. */
 void kiln_mm_q5r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_q5r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* kiln_mm_iq4nlr_gemv_avx512_vnni and kiln_mm_iq4nlr_gemv_avx2 (beside the
+ * Q4_0_R16 ones, in the same files) read the IQ4_NL_R16 groups directly. */
+void kiln_mm_iq4nlr_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_iq4nlr_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 /* kiln_mm_q5kr_gemv_avx512_vnni (matmul_q5kr_avx512.c) and kiln_mm_q5kr_gemv_avx2
  * (matmul_q5kr_avx2.c, no VNNI) read Q5_K_R16 groups directly (X as Q8_K, p->xk). */
 void kiln_mm_q5kr_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);

@@ -13,6 +13,7 @@ static const kiln_r16_format g_formats[] = {
     {KILN_TYPE_Q5_0, KILN_TYPE_Q5_0_R16, kiln_q5r_pack, kiln_q5r_unpack},
     {KILN_TYPE_Q5_K, KILN_TYPE_Q5_K_R16, kiln_q5kr_pack, kiln_q5kr_unpack},
     {KILN_TYPE_IQ4_XS, KILN_TYPE_IQ4_XS_R16, kiln_iq4xsr_pack, kiln_iq4xsr_unpack},
+    {KILN_TYPE_IQ4_NL, KILN_TYPE_IQ4_NL_R16, kiln_q4r_pack, kiln_q4r_unpack}, /* Q4_0's block bytes */
 };
 enum { N_FORMATS = sizeof g_formats / sizeof g_formats[0] };
 

@@ -63,7 +63,7 @@ void kiln_q6r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_byt
 /* Q4_K -> Q4_K_R16 (matmul_q4kr.c). */
 void kiln_q4kr_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
 void kiln_q4kr_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
-/* Q4_0 -> Q4_0_R16 (matmul_q4r.c). */
+/* Q4_0 -> Q4_0_R16 and IQ4_NL -> IQ4_NL_R16 (matmul_q4r.c; the blocks' bytes are alike). */
 void kiln_q4r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
 void kiln_q4r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
 /* Q5_0 -> Q5_0_R16 (matmul_q5r.c). */

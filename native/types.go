@@ -46,6 +46,9 @@ const (
 	Q5_KR16 Type = 45
 	// IQ4_XSR16: IQ4_XS weights, the same byte size (k a multiple of 256).
 	IQ4_XSR16 Type = 46
+	// IQ4_NLR16: IQ4_NL weights in Q4_0R16's layout, the same byte size (k a
+	// multiple of 64).
+	IQ4_NLR16 Type = 47
 )
 
 // repackedInfos lists the repacked types: each one's source type and traits.
@@ -60,6 +63,7 @@ var repackedInfos = []struct {
 	{Q5_0R16, Q5_0, typeInfo{"q5_0_r16", 64, 44}},   // blocks of 64: two Q5_0 blocks
 	{Q5_KR16, Q5_K, typeInfo{"q5_k_r16", 256, 176}},
 	{IQ4_XSR16, IQ4_XS, typeInfo{"iq4_xs_r16", 256, 136}},
+	{IQ4_NLR16, IQ4_NL, typeInfo{"iq4_nl_r16", 64, 36}}, // blocks of 64: two IQ4_NL blocks
 }
 
 // RepackSource is the source type of a repacked type t; false for any other type.

@@ -63,6 +63,7 @@ typedef enum {
     KILN_TYPE_Q5_0_R16 = 44,
     KILN_TYPE_Q5_K_R16 = 45,
     KILN_TYPE_IQ4_XS_R16 = 46,
+    KILN_TYPE_IQ4_NL_R16 = 47,
 } kiln_type;
 
 #define KILN_QK8_0 32 /* elements per Q8_0 block */
@@ -250,6 +251,11 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
  * quant bytes qs[16s + 4u + e] of row j at 128 + 256s + 64u + 4j + e (s < 8,
  * u < 4, e < 4), all bytes unchanged. Same byte size as the IQ4_XS tensor
  * and the IQ4_XS weights' result bits. */
+
+/* KILN_TYPE_IQ4_NL_R16 holds IQ4_NL weights W[n,k] (n % 16 == 0, k % 64 ==
+ * 0) in Q4_0_R16's layout (an IQ4_NL block is a Q4_0 block's bytes: f16 d,
+ * 16 nibble bytes). Same byte size as the IQ4_NL tensor and the IQ4_NL
+ * weights' result bits. */
 
 /* Every repacked type (KILN_TYPE_*_R16) holds W[n,k] of its source type in
  * groups of 16 rows, n*kiln_row_size(repacked, k) bytes in all, and

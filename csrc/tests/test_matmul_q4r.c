@@ -1,10 +1,11 @@
-/* test_matmul_q4r.c — repacked Q4_0 and Q5_0 weights (KILN_TYPE_Q4_0_R16,
- * KILN_TYPE_Q5_0_R16): the layouts kiln.h documents, and on every variant
+/* test_matmul_q4r.c — repacked Q4_0, Q5_0 and IQ4_NL weights
+ * (KILN_TYPE_Q4_0_R16, KILN_TYPE_Q5_0_R16, KILN_TYPE_IQ4_NL_R16, which is
+ * Q4_0_R16's layout): the layouts kiln.h documents, and on every variant
  * (the direct AVX-512 VNNI and AVX2 GEMVs, the portable unpack path)
  * results bit-identical to the weights they came from and to the scalar
  * reference of their type — GEMV and GEMM, 1 and 2 threads, every row alone
  * and in a batch, in kiln_matmul_multi beside other outputs — extremes, and
- * every error code. Every check runs for both types. */
+ * every error code. Every check runs for every type. */
 #include "test_repacked.h"
 
 #include "quant.h"
@@ -19,11 +20,18 @@ static int SRC = KILN_TYPE_Q4_0, R16 = KILN_TYPE_Q4_0_R16;
 static size_t BLK = sizeof(block_q4_0);
 static const char *NAME = "q4_0_r16";
 
-static void use_type(int five) {
-    SRC = five ? KILN_TYPE_Q5_0 : KILN_TYPE_Q4_0;
-    R16 = five ? KILN_TYPE_Q5_0_R16 : KILN_TYPE_Q4_0_R16;
-    BLK = five ? sizeof(block_q5_0) : sizeof(block_q4_0);
-    NAME = five ? "q5_0_r16" : "q4_0_r16";
+enum { KIND_Q4_0, KIND_Q5_0, KIND_IQ4_NL, KINDS };
+
+static void use_type(int kind) {
+    static const struct { int src, r16; size_t blk; const char *name; } kinds[KINDS] = {
+        {KILN_TYPE_Q4_0, KILN_TYPE_Q4_0_R16, sizeof(block_q4_0), "q4_0_r16"},
+        {KILN_TYPE_Q5_0, KILN_TYPE_Q5_0_R16, sizeof(block_q5_0), "q5_0_r16"},
+        {KILN_TYPE_IQ4_NL, KILN_TYPE_IQ4_NL_R16, sizeof(block_iq4_nl), "iq4_nl_r16"},
+    };
+    SRC = kinds[kind].src;
+    R16 = kinds[kind].r16;
+    BLK = kinds[kind].blk;
+    NAME = kinds[kind].name;
 }
 
 /* make_q4 fills n rows of k weights of the type under test: any quant and
@@ -52,7 +60,7 @@ static void *repacked(const void *w, int64_t n, int64_t k) {
  * + 64(i/4) + 4j + i%4; n·k/32·18 bytes in all; unpacking gives the rows back. */
 static void test_layout_q4(void) {
     enum { N = 48, K = 192 };
-    use_type(0);
+    use_type(KIND_Q4_0);
     T_CHECK(kiln_row_size(KILN_TYPE_Q4_0_R16, K) == kiln_row_size(KILN_TYPE_Q4_0, K), "q4_0_r16 keeps q4_0's size");
     T_CHECK(kiln_row_size(KILN_TYPE_Q4_0_R16, 96) == 0, "q4_0_r16 rows are whole block pairs");
     block_q4_0 *w = make_q4(N, K);
@@ -82,7 +90,7 @@ static void test_layout_q4(void) {
  * qs[i] at + 64 + 64(i/4) + 4j + i%4; n·k/32·22 bytes; unpacking gives the rows back. */
 static void test_layout_q5(void) {
     enum { N = 48, K = 192 };
-    use_type(1);
+    use_type(KIND_Q5_0);
     T_CHECK(kiln_row_size(KILN_TYPE_Q5_0_R16, K) == kiln_row_size(KILN_TYPE_Q5_0, K), "q5_0_r16 keeps q5_0's size");
     T_CHECK(kiln_row_size(KILN_TYPE_Q5_0_R16, 96) == 0, "q5_0_r16 rows are whole block pairs");
     block_q5_0 *w = make_q4(N, K);
@@ -112,6 +120,19 @@ static void test_layout_q5(void) {
                         (char *)(back + (size_t)g * 16 * (K / 32)), kiln_row_size(KILN_TYPE_Q5_0, K));
     T_CHECK(memcmp(back, w, sizeof(block_q5_0) * N * (K / 32)) == 0, "q5_0_r16 unpacks to the source rows");
     free(w); free((void *)r); free(back);
+}
+
+/* IQ4_NL_R16: the bytes Q4_0_R16 makes of the same block bytes; n·k/32·18. */
+static void test_layout_nl(void) {
+    enum { N = 32, K = 320 };
+    use_type(KIND_IQ4_NL);
+    T_CHECK(kiln_row_size(KILN_TYPE_IQ4_NL_R16, K) == kiln_row_size(KILN_TYPE_IQ4_NL, K), "iq4_nl_r16 keeps iq4_nl's size");
+    T_CHECK(kiln_row_size(KILN_TYPE_IQ4_NL_R16, 96) == 0, "iq4_nl_r16 rows are whole block pairs");
+    void *w = make_q4(N, K);
+    uint8_t *r = repacked(w, N, K), *r4 = t_alloc(kiln_row_size(KILN_TYPE_Q4_0_R16, K) * N);
+    T_CHECK(kiln_repack(KILN_TYPE_Q4_0, w, N, K, r4) == KILN_OK, "repack the same bytes as q4_0");
+    T_CHECK(memcmp(r, r4, kiln_row_size(KILN_TYPE_Q4_0_R16, K) * N) == 0, "iq4_nl_r16 bytes = q4_0_r16's");
+    free(w); free(r); free(r4);
 }
 
 /* ---- results = the source type's ------------------------------------------ */
@@ -158,11 +179,12 @@ static void test_same_as_source(void) {
 }
 
 /* Extreme products through the direct kernels: every nibble 0 or 15 or a
- * byte of each (0x0F, 0xF0: low and high nibbles apart), Q5_0 with every
- * fifth bit clear, set, or set on one half of the elements only; X quants
- * ±127 (scales 1): every block dot and lane sum is exact, and the results
- * are the source weights'. */
-static void test_extremes(int five) {
+ * byte of each (0x0F, 0xF0: low and high nibbles apart; IQ4_NL: values
+ * -127 and 113), Q5_0 with every fifth bit clear, set, or set on one half
+ * of the elements only; X quants ±127 (scales 1): every block dot and lane
+ * sum is exact, and the results are the source weights'. */
+static void test_extremes(int kind) {
+    const int five = kind == KIND_Q5_0, nl = kind == KIND_IQ4_NL;
     enum { M = 3, N = 32, K = 8192 };
     static const uint8_t bytes[] = {0x00, 0xFF, 0x0F, 0xF0};
     static const uint32_t qhs[] = {0, 0xFFFFFFFFu, 0x0000FFFFu, 0xFFFF0000u};
@@ -180,7 +202,8 @@ static void test_extremes(int five) {
             void *r = repacked(w, N, K);
             const int off = five ? 16 : 8, h_lo = five && (qhs[hi_bits] & 1) ? 16 : 0,
                       h_hi = five && (qhs[hi_bits] >> 31) ? 16 : 0;
-            const int lo = (bytes[bi] & 0xF) + h_lo - off, hi = (bytes[bi] >> 4) + h_hi - off;
+            const int lo = nl ? kiln_iq4nl_values[bytes[bi] & 0xF] : (bytes[bi] & 0xF) + h_lo - off,
+                      hi = nl ? kiln_iq4nl_values[bytes[bi] >> 4] : (bytes[bi] >> 4) + h_hi - off;
             for (int v = 0; v < n_isas; v++) {
                 kiln_set_isa(isas[v]);
                 for (int one_sign = 0; one_sign < 2; one_sign++) {
@@ -289,11 +312,12 @@ int main(void) {
     printf("; avx512 vnni %s\n", (kiln_cpu_features() & KILN_CPU_AVX512VNNI) ? "yes" : "no");
     test_layout_q4();
     test_layout_q5();
-    for (int five = 0; five <= 1; five++) {
-        use_type(five);
+    test_layout_nl();
+    for (int kind = 0; kind < KINDS; kind++) {
+        use_type(kind);
         test_errors();
         test_same_as_source();
-        test_extremes(five);
+        test_extremes(kind);
         test_multi();
     }
     return t_done();
