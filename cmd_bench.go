@@ -152,7 +152,7 @@ func newBenchKernelsCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.StringVar(&shapes, "shapes", "all", "weight shapes NxK, comma separated, or all (SmolLM2-135M and Llama-3.2-1B projections)")
-	f.StringVar(&types, "types", "f32,f16,bf16,q8_0,q8_0_r16", "weight types: f32, f16, bf16, q8_0, the repacked types (q8_0_r16, q4_0_r16, q5_0_r16, q4_k_r16, q5_k_r16, q6_k_r16, iq4_xs_r16, iq4_nl_r16: weights repacked as a model load does) and the quantized types (q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_xs); a type whose block does not divide a shape's k skips it")
+	f.StringVar(&types, "types", "f32,f16,bf16,q8_0,q8_0_r16", "weight types: f32, f16, bf16, q8_0, the repacked types (q8_0_r16, q4_0_r16, q5_0_r16, q4_k_r16, q5_k_r16, q6_k_r16, iq4_xs_r16, iq4_nl_r16, q4_1_r16, q5_1_r16: weights repacked as a model load does) and the quantized types (q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_xs); a type whose block does not divide a shape's k skips it")
 	f.StringVar(&ms, "m", "1,128", "batch rows (1 = decode GEMV, 128 = prefill GEMM)")
 	f.StringVar(&threads, "threads", "1,2", "thread counts")
 	f.StringVar(&isa, "isa", "", "force a kernel variant (scalar, avx2, avx512); default: best, or $KILN_ISA")

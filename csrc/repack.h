@@ -75,5 +75,10 @@ void kiln_q5kr_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_by
 /* IQ4_XS -> IQ4_XS_R16 (matmul_iq4xsr.c). */
 void kiln_iq4xsr_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
 void kiln_iq4xsr_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+/* Q4_1 -> Q4_1_R16 and Q5_1 -> Q5_1_R16 (matmul_q41r.c). */
+void kiln_q41r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
+void kiln_q41r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+void kiln_q51r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
+void kiln_q51r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
 
 #endif

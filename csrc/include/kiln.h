@@ -55,7 +55,7 @@ typedef enum {
     KILN_TYPE_IQ4_NL = 20,
     KILN_TYPE_IQ4_XS = 23,
     KILN_TYPE_BF16 = 30,
-    /* Not GGUF types: weights repacked by kiln_repack (below), 40..47. */
+    /* Not GGUF types: weights repacked by kiln_repack (below), 40..55. */
     KILN_TYPE_Q8_0_R16 = 40,
     KILN_TYPE_Q4_K_R16 = 41,
     KILN_TYPE_Q6_K_R16 = 42,
@@ -64,6 +64,8 @@ typedef enum {
     KILN_TYPE_Q5_K_R16 = 45,
     KILN_TYPE_IQ4_XS_R16 = 46,
     KILN_TYPE_IQ4_NL_R16 = 47,
+    KILN_TYPE_Q4_1_R16 = 48,
+    KILN_TYPE_Q5_1_R16 = 49,
 } kiln_type;
 
 #define KILN_QK8_0 32 /* elements per Q8_0 block */
@@ -256,6 +258,14 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
  * 0) in Q4_0_R16's layout (an IQ4_NL block is a Q4_0 block's bytes: f16 d,
  * 16 nibble bytes). Same byte size as the IQ4_NL tensor and the IQ4_NL
  * weights' result bits. */
+
+/* KILN_TYPE_Q4_1_R16 and KILN_TYPE_Q5_1_R16 hold Q4_1 (Q5_1) weights W[n,k]
+ * (n % 16 == 0, k % 64 == 0) in groups of 16 rows: group g at
+ * g*(k/64)*640 (768) bytes; in it, block pair p at p*640 (768): 64 bytes of
+ * f16 d (block 2p for rows 0..15, then block 2p+1), 64 bytes of f16 m
+ * alike, then block 2p and block 2p+1 each as in Q4_0_R16 (Q5_0_R16: 64
+ * bytes of fifth-bit mask words, then the quant bytes). Same byte size as
+ * the source tensor and the source weights' result bits. */
 
 /* Every repacked type (KILN_TYPE_*_R16) holds W[n,k] of its source type in
  * groups of 16 rows, n*kiln_row_size(repacked, k) bytes in all, and

@@ -5,7 +5,8 @@
 #include "test_util.h"
 
 static const int sources[] = {KILN_TYPE_Q8_0, KILN_TYPE_Q4_0, KILN_TYPE_Q5_0, KILN_TYPE_Q4_K, KILN_TYPE_Q6_K,
-                            KILN_TYPE_Q5_K, KILN_TYPE_IQ4_XS, KILN_TYPE_IQ4_NL};
+                            KILN_TYPE_Q5_K, KILN_TYPE_IQ4_XS, KILN_TYPE_IQ4_NL,
+                            KILN_TYPE_Q4_1, KILN_TYPE_Q5_1};
 
 static void check_type(int src, const int *isas, int n_isas) {
     enum { M = 3, N = 32, K = 512, SHIFT = 4 };

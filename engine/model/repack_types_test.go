@@ -12,12 +12,12 @@ import (
 	"github.com/kiln-llm/kiln/native"
 )
 
-// TestRepackBitIdenticalQ5KIQ4: tiny-256 models quantized by the q5_k_m
-// preset (Q5_K projections), the iq4_xs preset (IQ4_XS projections) and the
-// iq4_nl preset (IQ4_NL projections) whose Q5_K, IQ4_XS and IQ4_NL matrices
-// were repacked at load give the logits of the same models used in place,
-// bit for bit, on two prefills and then decodes, with 1 and 2 threads.
-func TestRepackBitIdenticalQ5KIQ4(t *testing.T) {
+// TestRepackBitIdenticalTypes: tiny-256 models quantized by the q5_k_m,
+// iq4_xs, iq4_nl, q4_1 and q5_1 presets whose Q5_K, IQ4_XS, IQ4_NL, Q4_1
+// and Q5_1 matrices were repacked at load give the logits of the same
+// models used in place, bit for bit, on two prefills and then decodes, with
+// 1 and 2 threads.
+func TestRepackBitIdenticalTypes(t *testing.T) {
 	defer native.Init(0)
 	p, err := synth.LookupPreset("tiny-256")
 	if err != nil {
@@ -31,6 +31,8 @@ func TestRepackBitIdenticalQ5KIQ4(t *testing.T) {
 		{"q5_k_m", native.Q5_K, native.Q5_KR16, gguf.TensorQ5_K},
 		{"iq4_xs", native.IQ4_XS, native.IQ4_XSR16, gguf.TensorIQ4_XS},
 		{"iq4_nl", native.IQ4_NL, native.IQ4_NLR16, gguf.TensorIQ4_NL},
+		{"q4_1", native.Q4_1, native.Q4_1R16, gguf.TensorQ4_1},
+		{"q5_1", native.Q5_1, native.Q5_1R16, gguf.TensorQ5_1},
 	} {
 		t.Run(tc.preset, func(t *testing.T) {
 			_, canRepack := native.RepackType(tc.src)
