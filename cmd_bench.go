@@ -95,7 +95,7 @@ func newBenchModelCommand() *cobra.Command {
 	f.StringVar(&kvType, "kv-type", "f16", "the same as --kv-cache-dtype (its earlier name)")
 	_ = f.MarkHidden("kv-type")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
-	f.BoolVar(&repack, "repack", true, "repack weights at load into the layout this CPU's kernels read fastest (Q8_0, Q4_0, Q5_0, Q4_K and Q6_K on AVX2 and AVX-512); false: use them in place")
+	f.BoolVar(&repack, "repack", true, "repack weights at load into the layout this CPU's kernels read fastest (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q4_K, Q5_K, Q6_K and IQ4_XS on AVX2 and AVX-512); false: use them in place")
 	f.StringVar(&draft.Draft, "draft-model", "", "instead: greedy decode of -n tokens after the -p token prompt on one stream through the scheduler, without and with this draft model (speculative decoding), alternated -r times")
 	f.IntVar(&draft.Tokens, "num-speculative-tokens", draft.Tokens, "with --draft-model: draft tokens per step (1..16)")
 	f.StringVar(&draft.Text, "prompt", "", "with --draft-model: a prompt text instead of -p random tokens")
