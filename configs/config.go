@@ -177,7 +177,7 @@ var options = []option{
 	{"block_size", "tokens per K/V block"},
 	{"max_num_seqs", "sequences running at once per replica"},
 	{"max_batch_tokens", "tokens per forward pass (decodes plus prefill chunks)"},
-	{"repack_weights", "copy weights at load into the layout this CPU's kernels read fastest (Q8_0, Q4_0, Q5_0, Q4_K and Q6_K on AVX2 and AVX-512: 1.1-2x decode speed; the repacked matrices' size in anonymous memory per replica, their file pages released); false: use them in place from the file mapping"},
+	{"repack_weights", "copy weights at load into the layout this CPU's kernels read fastest (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q4_K, Q5_K, Q6_K and IQ4_XS on AVX2 and AVX-512: 1.1-2x decode speed; the repacked matrices' size in anonymous memory per replica, their file pages released); false: use them in place from the file mapping"},
 	{"max_queue", "requests waiting per replica before 429"},
 	{"enable_prefix_caching", "reuse the K/V of shared prompt prefixes"},
 	{"prefix_cache_dir", "directory where evicted prefix-cache blocks are kept (checksummed files per model) and reused, also after a restart (empty: off)"},

@@ -25,6 +25,19 @@ static const kiln_type_traits g_traits[KILN_TYPE_SLOTS] = {
     /* Q5_0: a block pair of 44 bytes per row */
     [KILN_TYPE_Q5_0_R16] = {.name = "q5_0_r16", .block = 64, .block_bytes = 44,
                             .kernel_names = KERNEL_NAMES("q5_0_r16")},
+    /* Q5_K and IQ4_XS: super-blocks of 256 elements, the source types' bytes per row */
+    [KILN_TYPE_Q5_K_R16] = {.name = "q5_k_r16", .block = 256, .block_bytes = 176,
+                            .kernel_names = KERNEL_NAMES("q5_k_r16")},
+    [KILN_TYPE_IQ4_XS_R16] = {.name = "iq4_xs_r16", .block = 256, .block_bytes = 136,
+                              .kernel_names = KERNEL_NAMES("iq4_xs_r16")},
+    /* IQ4_NL: Q4_0_R16's layout, a block pair of 36 bytes per row */
+    [KILN_TYPE_IQ4_NL_R16] = {.name = "iq4_nl_r16", .block = 64, .block_bytes = 36,
+                              .kernel_names = KERNEL_NAMES("iq4_nl_r16")},
+    /* Q4_1, Q5_1: block pairs of 40 and 48 bytes per row */
+    [KILN_TYPE_Q4_1_R16] = {.name = "q4_1_r16", .block = 64, .block_bytes = 40,
+                            .kernel_names = KERNEL_NAMES("q4_1_r16")},
+    [KILN_TYPE_Q5_1_R16] = {.name = "q5_1_r16", .block = 64, .block_bytes = 48,
+                            .kernel_names = KERNEL_NAMES("q5_1_r16")},
     [KILN_TYPE_BF16] = {.name = "bf16", .block = 1, .block_bytes = 2, .kernel_names = KERNEL_NAMES("bf16")},
 #define QTYPE(TYPE, nm, blk, bytes) [TYPE] = {.name = nm, .block = blk, .block_bytes = bytes, .kernel_names = KERNEL_NAMES(nm)}
     QTYPE(KILN_TYPE_Q4_0, "q4_0", 32, 18),
@@ -86,6 +99,16 @@ void kiln_kernels_init(uint32_t features) {
              kiln_mm_q4r_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
     fill_r16(features, KILN_TYPE_Q5_0_R16, kiln_mm_q5r_gemv_avx2, "avx2 16-row groups, read in order (fifth bits from byte masks, maddubs)",
              kiln_mm_q5r_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (fifth bits by byte masks, vpdpbusd)");
+    fill_r16(features, KILN_TYPE_Q5_K_R16, kiln_mm_q5kr_gemv_avx2, "avx2 16-row groups, read in order (maddubs, scales by madd)",
+             kiln_mm_q5kr_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
+    fill_r16(features, KILN_TYPE_IQ4_XS_R16, kiln_mm_iq4xsr_gemv_avx2, "avx2 16-row groups, read in order (maddubs, scales by madd)",
+             kiln_mm_iq4xsr_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
+    fill_r16(features, KILN_TYPE_IQ4_NL_R16, kiln_mm_iq4nlr_gemv_avx2, "avx2 16-row groups, read in order (values by pshufb, maddubs)",
+             kiln_mm_iq4nlr_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (values by vpshufb, vpdpbusd)");
+    fill_r16(features, KILN_TYPE_Q4_1_R16, kiln_mm_q41r_gemv_avx2, "avx2 16-row groups, read in order (maddubs, exact int32 sums)",
+             kiln_mm_q41r_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
+    fill_r16(features, KILN_TYPE_Q5_1_R16, kiln_mm_q51r_gemv_avx2, "avx2 16-row groups, read in order (fifth bits from byte masks, maddubs)",
+             kiln_mm_q51r_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (fifth bits by byte masks, vpdpbusd)");
     /* AMX: the finished AVX-512 table (repacked rows too), tiles where they pay */
     g_tables[KILN_ISA_AMX] = g_tables[KILN_ISA_AVX512];
     kiln_kernels_fill_amx(&g_tables[KILN_ISA_AMX], features);

@@ -23,7 +23,7 @@
 
 /* One more than the largest type id a table can hold a row for (GGUF's and
  * the repacked types from 40 on). */
-#define KILN_TYPE_SLOTS 48
+#define KILN_TYPE_SLOTS 56
 
 /* kiln_type_traits are the ISA-independent facts of a weight type. */
 typedef struct {

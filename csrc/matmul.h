@@ -120,6 +120,19 @@ void kiln_mm_blocked(const kiln_mm *p, const kiln_mm_tiles *tl, int64_t n0, int6
 #define KILN_Q4KR_SCALES 64
 #define KILN_Q4KR_QUANTS 256
 
+/* Q5_K_R16 (repacked Q5_K, layout in kiln.h and matmul_q5kr.c): one super-block
+ * of a 16-row group, and where its scale planes, fifth bits and quants start. */
+#define KILN_Q5KR_SB_BYTES 2816
+#define KILN_Q5KR_SCALES 64
+#define KILN_Q5KR_QH 256
+#define KILN_Q5KR_QUANTS 768
+/* IQ4_XS_R16 (repacked IQ4_XS, layout in kiln.h and matmul_iq4xsr.c): one
+ * super-block of a 16-row group, and where its scales and quants start. */
+#define KILN_IQ4XSR_SB_BYTES 2176
+#define KILN_IQ4XSR_SCALES_H 32
+#define KILN_IQ4XSR_SCALES_L 64
+#define KILN_IQ4XSR_QUANTS 128
+
 /* Quantize rows: xq[i, 0:k] / xd[i, 0:k/32] from x[i, 0:k] for i in [r0, r1);
  * k % 32 == 0; quants past k up to kpad are zero-filled. Bit-identical
  * across ISAs (llama.cpp's quantize_row_q8_0_ref semantics). */
@@ -144,6 +157,14 @@ void kiln_mm_bf16_dot_ref(const kiln_mm *p, int64_t n0, int64_t n1, float *scrat
 /* Q5_0_R16 (repacked Q5_0, layout in kiln.h and matmul_q5r.c). */
 #define KILN_Q5R_BLOCK_BYTES 320 /* one block of a group: 64 bytes of fifth-bit masks, 256 of quant bytes */
 #define KILN_Q5R_PAIR_BYTES 704  /* one block pair: 64 bytes of scales, 2 x 320 */
+/* Q4_1_R16, Q5_1_R16 (layouts in kiln.h and matmul_q41r.c): a block pair,
+ * with 64 bytes of mins after the scales. */
+#define KILN_Q41R_PAIR_BYTES 640 /* 128 bytes of d and m, 2 x 256 */
+#define KILN_Q51R_PAIR_BYTES 768 /* 128 bytes of d and m, 2 x 320 */
+/* KILN_Q4R_PAIR_OF is the pair size of the layout with fifth bits (five)
+ * and mins (min) or not. */
+#define KILN_Q4R_PAIR_OF(five, min) \
+    ((five) ? ((min) ? KILN_Q51R_PAIR_BYTES : KILN_Q5R_PAIR_BYTES) : ((min) ? KILN_Q41R_PAIR_BYTES : KILN_Q4R_PAIR_BYTES))
 
 #if KILN_X86
 void kiln_mm_quantize_rows_avx2(const float *x, int8_t *xq, float *xd, int64_t k, int64_t kpad,
@@ -190,6 +211,25 @@ void kiln_mm_q4r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scra
  * ones, in the same files) read the Q5_0_R16 groups directly. */
 void kiln_mm_q5r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_q5r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* kiln_mm_iq4nlr_gemv_avx512_vnni and kiln_mm_iq4nlr_gemv_avx2 (beside the
+ * Q4_0_R16 ones, in the same files) read the IQ4_NL_R16 groups directly. */
+void kiln_mm_iq4nlr_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_iq4nlr_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* kiln_mm_q41r_gemv_* and kiln_mm_q51r_gemv_* (beside the Q4_0_R16 ones, in
+ * the same files) read the Q4_1_R16 and Q5_1_R16 groups directly. */
+void kiln_mm_q41r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_q41r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_q51r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_q51r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* kiln_mm_q5kr_gemv_avx512_vnni (matmul_q5kr_avx512.c) and kiln_mm_q5kr_gemv_avx2
+ * (matmul_q5kr_avx2.c, no VNNI) read Q5_K_R16 groups directly (X as Q8_K, p->xk). */
+void kiln_mm_q5kr_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_q5kr_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* kiln_mm_iq4xsr_gemv_avx512_vnni (matmul_iq4xsr_avx512.c) and
+ * kiln_mm_iq4xsr_gemv_avx2 (matmul_iq4xsr_avx2.c, no VNNI) read IQ4_XS_R16
+ * groups directly (X as Q8_K, p->xk). */
+void kiln_mm_iq4xsr_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_iq4xsr_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 #endif
 
 /* Q6_K_R16 (repacked Q6_K, layout in kiln.h and matmul_q6r.c): bytes of one

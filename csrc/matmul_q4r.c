@@ -31,9 +31,16 @@
 #include "quant.h"
 #include "repack.h"
 
+#include <stddef.h>
 #include <string.h>
 
 enum { Q4R_PAIR = KILN_Q4R_PAIR_BYTES, Q4R_ROWS = KILN_R16_ROWS, Q4R_BLOCK = KILN_Q4R_BLOCK_BYTES };
+/* IQ4_NL_R16 is this layout too (repack.c registers these functions for
+ * it): an IQ4_NL block is a Q4_0 block's bytes, f16 d then 16 nibble bytes
+ * (element i low nibble of qs[i], element i + 16 high), only what a nibble
+ * means differs. */
+_Static_assert(sizeof(block_iq4_nl) == sizeof(block_q4_0) && offsetof(block_iq4_nl, qs) == offsetof(block_q4_0, qs),
+               "IQ4_NL blocks are Q4_0 blocks' bytes");
 
 /* kiln_q4r_pack writes 16 GGUF Q4_0 rows of k elements as one group. */
 void kiln_q4r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out) {

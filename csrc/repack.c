@@ -11,6 +11,11 @@ static const kiln_r16_format g_formats[] = {
     {KILN_TYPE_Q6_K, KILN_TYPE_Q6_K_R16, kiln_q6r_pack, kiln_q6r_unpack},
     {KILN_TYPE_Q4_0, KILN_TYPE_Q4_0_R16, kiln_q4r_pack, kiln_q4r_unpack},
     {KILN_TYPE_Q5_0, KILN_TYPE_Q5_0_R16, kiln_q5r_pack, kiln_q5r_unpack},
+    {KILN_TYPE_Q5_K, KILN_TYPE_Q5_K_R16, kiln_q5kr_pack, kiln_q5kr_unpack},
+    {KILN_TYPE_IQ4_XS, KILN_TYPE_IQ4_XS_R16, kiln_iq4xsr_pack, kiln_iq4xsr_unpack},
+    {KILN_TYPE_IQ4_NL, KILN_TYPE_IQ4_NL_R16, kiln_q4r_pack, kiln_q4r_unpack}, /* Q4_0's block bytes */
+    {KILN_TYPE_Q4_1, KILN_TYPE_Q4_1_R16, kiln_q41r_pack, kiln_q41r_unpack},
+    {KILN_TYPE_Q5_1, KILN_TYPE_Q5_1_R16, kiln_q51r_pack, kiln_q51r_unpack},
 };
 enum { N_FORMATS = sizeof g_formats / sizeof g_formats[0] };
 

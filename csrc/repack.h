@@ -63,11 +63,22 @@ void kiln_q6r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_byt
 /* Q4_K -> Q4_K_R16 (matmul_q4kr.c). */
 void kiln_q4kr_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
 void kiln_q4kr_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
-/* Q4_0 -> Q4_0_R16 (matmul_q4r.c). */
+/* Q4_0 -> Q4_0_R16 and IQ4_NL -> IQ4_NL_R16 (matmul_q4r.c; the blocks' bytes are alike). */
 void kiln_q4r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
 void kiln_q4r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
 /* Q5_0 -> Q5_0_R16 (matmul_q5r.c). */
 void kiln_q5r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
 void kiln_q5r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+/* Q5_K -> Q5_K_R16 (matmul_q5kr.c). */
+void kiln_q5kr_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
+void kiln_q5kr_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+/* IQ4_XS -> IQ4_XS_R16 (matmul_iq4xsr.c). */
+void kiln_iq4xsr_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
+void kiln_iq4xsr_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+/* Q4_1 -> Q4_1_R16 and Q5_1 -> Q5_1_R16 (matmul_q41r.c). */
+void kiln_q41r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
+void kiln_q41r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+void kiln_q51r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
+void kiln_q51r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
 
 #endif

@@ -42,6 +42,17 @@ const (
 	Q4_0R16 Type = 43
 	// Q5_0R16: Q5_0 weights, the same byte size (k a multiple of 64).
 	Q5_0R16 Type = 44
+	// Q5_KR16: Q5_K weights, the same byte size (k a multiple of 256).
+	Q5_KR16 Type = 45
+	// IQ4_XSR16: IQ4_XS weights, the same byte size (k a multiple of 256).
+	IQ4_XSR16 Type = 46
+	// IQ4_NLR16: IQ4_NL weights in Q4_0R16's layout, the same byte size (k a
+	// multiple of 64).
+	IQ4_NLR16 Type = 47
+	// Q4_1R16, Q5_1R16: Q4_1 and Q5_1 weights, the same byte size (k a
+	// multiple of 64).
+	Q4_1R16 Type = 48
+	Q5_1R16 Type = 49
 )
 
 // repackedInfos lists the repacked types: each one's source type and traits.
@@ -54,6 +65,11 @@ var repackedInfos = []struct {
 	{Q6_KR16, Q6_K, typeInfo{"q6_k_r16", 256, 212}}, // 16 rows of a super-block fill 53 cache lines
 	{Q4_0R16, Q4_0, typeInfo{"q4_0_r16", 64, 36}},   // blocks of 64: two Q4_0 blocks
 	{Q5_0R16, Q5_0, typeInfo{"q5_0_r16", 64, 44}},   // blocks of 64: two Q5_0 blocks
+	{Q5_KR16, Q5_K, typeInfo{"q5_k_r16", 256, 176}},
+	{IQ4_XSR16, IQ4_XS, typeInfo{"iq4_xs_r16", 256, 136}},
+	{IQ4_NLR16, IQ4_NL, typeInfo{"iq4_nl_r16", 64, 36}}, // blocks of 64: two IQ4_NL blocks
+	{Q4_1R16, Q4_1, typeInfo{"q4_1_r16", 64, 40}},       // blocks of 64: two Q4_1 blocks
+	{Q5_1R16, Q5_1, typeInfo{"q5_1_r16", 64, 48}},       // blocks of 64: two Q5_1 blocks
 }
 
 // RepackSource is the source type of a repacked type t; false for any other type.

@@ -55,12 +55,17 @@ typedef enum {
     KILN_TYPE_IQ4_NL = 20,
     KILN_TYPE_IQ4_XS = 23,
     KILN_TYPE_BF16 = 30,
-    /* Not GGUF types: weights repacked by kiln_repack (below), 40..47. */
+    /* Not GGUF types: weights repacked by kiln_repack (below), 40..55. */
     KILN_TYPE_Q8_0_R16 = 40,
     KILN_TYPE_Q4_K_R16 = 41,
     KILN_TYPE_Q6_K_R16 = 42,
     KILN_TYPE_Q4_0_R16 = 43,
     KILN_TYPE_Q5_0_R16 = 44,
+    KILN_TYPE_Q5_K_R16 = 45,
+    KILN_TYPE_IQ4_XS_R16 = 46,
+    KILN_TYPE_IQ4_NL_R16 = 47,
+    KILN_TYPE_Q4_1_R16 = 48,
+    KILN_TYPE_Q5_1_R16 = 49,
 } kiln_type;
 
 #define KILN_QK8_0 32 /* elements per Q8_0 block */
@@ -237,6 +242,34 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
  * bit 4j+c = bit 4u+c of row j's qh; "high" word 2u+1, bit 4u+c+16), then
  * 256 bytes of quant bytes laid out as in Q4_0_R16. Same byte size as the
  * Q5_0 tensor. */
+
+/* KILN_TYPE_Q5_K_R16 holds Q5_K weights W[n,k] (n % 16 == 0, k % 256 == 0)
+ * in groups of 16 rows: group g at g*(k/256)*2816 bytes; in it, super-block
+ * b at b*2816: d, dmin and the three scale planes as in Q4_K_R16 (bytes
+ * 0..255), then the fifth-bit bytes qh[4u + e] of row j at 256 + 64u + 4j + e
+ * (u < 8, e < 4), then the quant bytes qs[32c + 4u + e] of row j at
+ * 768 + 512c + 64u + 4j + e (c < 4, u < 8), all bytes unchanged. Same byte
+ * size as the Q5_K tensor and the Q5_K weights' result bits. */
+/* KILN_TYPE_IQ4_XS_R16 holds IQ4_XS weights W[n,k] (n % 16 == 0, k % 256 ==
+ * 0) in groups of 16 rows: group g at g*(k/256)*2176 bytes; in it,
+ * super-block b at b*2176: the 16 rows' f16 d (32 bytes), their uint16
+ * scales_h (32 bytes), their scales_l[0..3] (row j at 64 + 4j), then the
+ * quant bytes qs[16s + 4u + e] of row j at 128 + 256s + 64u + 4j + e (s < 8,
+ * u < 4, e < 4), all bytes unchanged. Same byte size as the IQ4_XS tensor
+ * and the IQ4_XS weights' result bits. */
+
+/* KILN_TYPE_IQ4_NL_R16 holds IQ4_NL weights W[n,k] (n % 16 == 0, k % 64 ==
+ * 0) in Q4_0_R16's layout (an IQ4_NL block is a Q4_0 block's bytes: f16 d,
+ * 16 nibble bytes). Same byte size as the IQ4_NL tensor and the IQ4_NL
+ * weights' result bits. */
+
+/* KILN_TYPE_Q4_1_R16 and KILN_TYPE_Q5_1_R16 hold Q4_1 (Q5_1) weights W[n,k]
+ * (n % 16 == 0, k % 64 == 0) in groups of 16 rows: group g at
+ * g*(k/64)*640 (768) bytes; in it, block pair p at p*640 (768): 64 bytes of
+ * f16 d (block 2p for rows 0..15, then block 2p+1), 64 bytes of f16 m
+ * alike, then block 2p and block 2p+1 each as in Q4_0_R16 (Q5_0_R16: 64
+ * bytes of fifth-bit mask words, then the quant bytes). Same byte size as
+ * the source tensor and the source weights' result bits. */
 
 /* Every repacked type (KILN_TYPE_*_R16) holds W[n,k] of its source type in
  * groups of 16 rows, n*kiln_row_size(repacked, k) bytes in all, and

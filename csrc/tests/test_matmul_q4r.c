@@ -1,9 +1,11 @@
-/* test_matmul_q4r.c — repacked Q4_0 and Q5_0 weights (KILN_TYPE_Q4_0_R16,
- * KILN_TYPE_Q5_0_R16): the layouts kiln.h documents, and on every variant
+/* test_matmul_q4r.c — repacked Q4_0, Q5_0, IQ4_NL, Q4_1 and Q5_1 weights
+ * (KILN_TYPE_Q4_0_R16, KILN_TYPE_Q5_0_R16, KILN_TYPE_IQ4_NL_R16, which is
+ * Q4_0_R16's layout, KILN_TYPE_Q4_1_R16, KILN_TYPE_Q5_1_R16): the layouts
+ * kiln.h documents, and on every variant
  * (the direct AVX-512 VNNI and AVX2 GEMVs, the portable unpack path)
  * results bit-identical to the weights they came from and to the scalar
  * reference of their type — GEMV and GEMM, 1 and 2 threads, every row alone
- * and in a batch — and extremes. Every check runs for both types; what
+ * and in a batch — and extremes. Every check runs for every type; what
  * every format must do (dispatch, errors, kiln_matmul_multi, unaligned
  * buffers) is test_repack_formats.c's. */
 #include "test_repacked.h"
@@ -20,21 +22,33 @@ static int SRC = KILN_TYPE_Q4_0, R16 = KILN_TYPE_Q4_0_R16;
 static size_t BLK = sizeof(block_q4_0);
 static const char *NAME = "q4_0_r16";
 
-static void use_type(int five) {
-    SRC = five ? KILN_TYPE_Q5_0 : KILN_TYPE_Q4_0;
-    R16 = five ? KILN_TYPE_Q5_0_R16 : KILN_TYPE_Q4_0_R16;
-    BLK = five ? sizeof(block_q5_0) : sizeof(block_q4_0);
-    NAME = five ? "q5_0_r16" : "q4_0_r16";
+enum { KIND_Q4_0, KIND_Q5_0, KIND_IQ4_NL, KIND_Q4_1, KIND_Q5_1, KINDS };
+static int MIN; /* the type under test has a min m after d (Q4_1, Q5_1) */
+
+static void use_type(int kind) {
+    static const struct { int src, r16; size_t blk; const char *name; } kinds[KINDS] = {
+        {KILN_TYPE_Q4_0, KILN_TYPE_Q4_0_R16, sizeof(block_q4_0), "q4_0_r16"},
+        {KILN_TYPE_Q5_0, KILN_TYPE_Q5_0_R16, sizeof(block_q5_0), "q5_0_r16"},
+        {KILN_TYPE_IQ4_NL, KILN_TYPE_IQ4_NL_R16, sizeof(block_iq4_nl), "iq4_nl_r16"},
+        {KILN_TYPE_Q4_1, KILN_TYPE_Q4_1_R16, sizeof(block_q4_1), "q4_1_r16"},
+        {KILN_TYPE_Q5_1, KILN_TYPE_Q5_1_R16, sizeof(block_q5_1), "q5_1_r16"},
+    };
+    MIN = kind == KIND_Q4_1 || kind == KIND_Q5_1;
+    SRC = kinds[kind].src;
+    R16 = kinds[kind].r16;
+    BLK = kinds[kind].blk;
+    NAME = kinds[kind].name;
 }
 
 /* make_q4 fills n rows of k weights of the type under test: any quant and
- * fifth-bit byte, scales of either sign. */
+ * fifth-bit byte, scales (and mins) of either sign. */
 static void *make_q4(int64_t n, int64_t k) {
     uint8_t *w = t_alloc(BLK * (size_t)(n * (k / 32)));
     for (int64_t i = 0; i < n * (k / 32); i++) {
-        const uint16_t d = kiln_fp32_to_fp16(t_uniform(-0.05f, 0.05f));
+        const uint16_t d = kiln_fp32_to_fp16(t_uniform(-0.05f, 0.05f)), m = kiln_fp32_to_fp16(t_uniform(-0.5f, 0.5f));
         memcpy(w + (size_t)i * BLK, &d, 2);
         for (size_t c = 2; c < BLK; c++) w[(size_t)i * BLK + c] = (uint8_t)t_int(0, 255);
+        if (MIN) memcpy(w + (size_t)i * BLK + 2, &m, 2);
     }
     return w;
 }
@@ -53,7 +67,7 @@ static void *repacked(const void *w, int64_t n, int64_t k) {
  * + 64(i/4) + 4j + i%4; n·k/32·18 bytes in all; unpacking gives the rows back. */
 static void test_layout_q4(void) {
     enum { N = 48, K = 192 };
-    use_type(0);
+    use_type(KIND_Q4_0);
     T_CHECK(kiln_row_size(KILN_TYPE_Q4_0_R16, K) == kiln_row_size(KILN_TYPE_Q4_0, K), "q4_0_r16 keeps q4_0's size");
     T_CHECK(kiln_row_size(KILN_TYPE_Q4_0_R16, 96) == 0, "q4_0_r16 rows are whole block pairs");
     block_q4_0 *w = make_q4(N, K);
@@ -83,7 +97,7 @@ static void test_layout_q4(void) {
  * qs[i] at + 64 + 64(i/4) + 4j + i%4; n·k/32·22 bytes; unpacking gives the rows back. */
 static void test_layout_q5(void) {
     enum { N = 48, K = 192 };
-    use_type(1);
+    use_type(KIND_Q5_0);
     T_CHECK(kiln_row_size(KILN_TYPE_Q5_0_R16, K) == kiln_row_size(KILN_TYPE_Q5_0, K), "q5_0_r16 keeps q5_0's size");
     T_CHECK(kiln_row_size(KILN_TYPE_Q5_0_R16, 96) == 0, "q5_0_r16 rows are whole block pairs");
     block_q5_0 *w = make_q4(N, K);
@@ -113,6 +127,56 @@ static void test_layout_q5(void) {
                         (char *)(back + (size_t)g * 16 * (K / 32)), kiln_row_size(KILN_TYPE_Q5_0, K));
     T_CHECK(memcmp(back, w, sizeof(block_q5_0) * N * (K / 32)) == 0, "q5_0_r16 unpacks to the source rows");
     free(w); free((void *)r); free(back);
+}
+
+/* IQ4_NL_R16: the bytes Q4_0_R16 makes of the same block bytes; n·k/32·18. */
+static void test_layout_nl(void) {
+    enum { N = 32, K = 320 };
+    use_type(KIND_IQ4_NL);
+    T_CHECK(kiln_row_size(KILN_TYPE_IQ4_NL_R16, K) == kiln_row_size(KILN_TYPE_IQ4_NL, K), "iq4_nl_r16 keeps iq4_nl's size");
+    T_CHECK(kiln_row_size(KILN_TYPE_IQ4_NL_R16, 96) == 0, "iq4_nl_r16 rows are whole block pairs");
+    void *w = make_q4(N, K);
+    uint8_t *r = repacked(w, N, K), *r4 = t_alloc(kiln_row_size(KILN_TYPE_Q4_0_R16, K) * N);
+    T_CHECK(kiln_repack(KILN_TYPE_Q4_0, w, N, K, r4) == KILN_OK, "repack the same bytes as q4_0");
+    T_CHECK(memcmp(r, r4, kiln_row_size(KILN_TYPE_Q4_0_R16, K) * N) == 0, "iq4_nl_r16 bytes = q4_0_r16's");
+    free(w); free(r); free(r4);
+}
+
+/* Q4_1_R16 and Q5_1_R16: d of row j, block b at pair + (b%2)*32 + 2j, m at
+ * + 64 + (b%2)*32 + 2j; from + 128 + (b%2)*256 (320) the block as Q4_0_R16
+ * (Q5_0_R16) lays it out, which the bytes of the same d and quants repacked
+ * as Q4_0 (Q5_0) give; unpacking gives the rows back. */
+static void test_layout_min(int kind) {
+    enum { N = 32, K = 320, NB = K / 32 };
+    use_type(kind);
+    const int five = kind == KIND_Q5_1, src0 = five ? KILN_TYPE_Q5_0 : KILN_TYPE_Q4_0;
+    const size_t pair_bytes = five ? 768 : 640, pair0 = five ? 704 : 576, qblock = five ? 320 : 256;
+    T_CHECK(kiln_row_size(R16, K) == kiln_row_size(SRC, K), "%s keeps its source's size", NAME);
+    T_CHECK(kiln_row_size(R16, 96) == 0, "%s rows are whole block pairs", NAME);
+    uint8_t *w = make_q4(N, K), *w0 = t_alloc(kiln_row_size(src0, K) * N);
+    const size_t blk0 = BLK - 2; /* the source block without m: Q4_0's (Q5_0's) */
+    for (int64_t i = 0; i < N * NB; i++) {
+        memcpy(w0 + i * blk0, w + i * BLK, 2);
+        memcpy(w0 + i * blk0 + 2, w + i * BLK + 4, BLK - 4);
+    }
+    uint8_t *r = repacked(w, N, K), *r0 = t_alloc(kiln_row_size(src0, K) * N);
+    T_CHECK(kiln_repack(src0, w0, N, K, r0) == KILN_OK, "%s: repack the same d and quants", NAME);
+    int ok = 1;
+    for (int64_t g = 0; g < N / 16; g++)
+        for (int64_t p = 0; p < NB / 2; p++) {
+            const uint8_t *pr = r + (g * (NB / 2) + p) * pair_bytes, *p0 = r0 + (g * (NB / 2) + p) * pair0;
+            ok &= memcmp(pr, p0, 64) == 0 && memcmp(pr + 128, p0 + 64, 2 * qblock) == 0;
+            for (int e = 0; e < 2; e++)
+                for (int j = 0; j < 16; j++)
+                    ok &= memcmp(pr + 64 + 32 * e + 2 * j, w + ((g * 16 + j) * NB + 2 * p + e) * BLK + 2, 2) == 0;
+        }
+    T_CHECK(ok, "%s bytes where kiln.h places them", NAME);
+    uint8_t *back = t_alloc(kiln_row_size(SRC, K) * N);
+    for (int g = 0; g < N / 16; g++)
+        (five ? kiln_q51r_unpack : kiln_q41r_unpack)(r + (size_t)g * 16 * kiln_row_size(R16, K), K,
+                                                     (char *)back + (size_t)g * 16 * kiln_row_size(SRC, K), kiln_row_size(SRC, K));
+    T_CHECK(memcmp(back, w, kiln_row_size(SRC, K) * N) == 0, "%s unpacks to the source rows", NAME);
+    free(w); free(w0); free(r); free(r0); free(back);
 }
 
 /* ---- results = the source type's ------------------------------------------ */
@@ -159,11 +223,12 @@ static void test_same_as_source(void) {
 }
 
 /* Extreme products through the direct kernels: every nibble 0 or 15 or a
- * byte of each (0x0F, 0xF0: low and high nibbles apart), Q5_0 with every
- * fifth bit clear, set, or set on one half of the elements only; X quants
- * ±127 (scales 1): every block dot and lane sum is exact, and the results
- * are the source weights'. */
-static void test_extremes(int five) {
+ * byte of each (0x0F, 0xF0: low and high nibbles apart; IQ4_NL: values
+ * -127 and 113), Q5_0 with every fifth bit clear, set, or set on one half
+ * of the elements only; X quants ±127 (scales 1): every block dot and lane
+ * sum is exact, and the results are the source weights'. */
+static void test_extremes(int kind) {
+    const int five = kind == KIND_Q5_0 || kind == KIND_Q5_1, nl = kind == KIND_IQ4_NL;
     enum { M = 3, N = 32, K = 8192 };
     static const uint8_t bytes[] = {0x00, 0xFF, 0x0F, 0xF0};
     static const uint32_t qhs[] = {0, 0xFFFFFFFFu, 0x0000FFFFu, 0xFFFF0000u};
@@ -175,19 +240,21 @@ static void test_extremes(int five) {
                 uint8_t *blk = w + (size_t)i * BLK;
                 const uint16_t one = kiln_fp32_to_fp16(1.0f);
                 memcpy(blk, &one, 2);
-                if (five) memcpy(blk + 2, &qhs[hi_bits], 4);
-                memset(blk + (five ? 6 : 2), bytes[bi], 16);
+                if (MIN) memcpy(blk + 2, &one, 2); /* m = 1: + Σx per block */
+                if (five) memcpy(blk + (MIN ? 4 : 2), &qhs[hi_bits], 4);
+                memset(blk + (MIN ? 4 : 2) + (five ? 4 : 0), bytes[bi], 16);
             }
             void *r = repacked(w, N, K);
-            const int off = five ? 16 : 8, h_lo = five && (qhs[hi_bits] & 1) ? 16 : 0,
+            const int off = MIN ? 0 : five ? 16 : 8, h_lo = five && (qhs[hi_bits] & 1) ? 16 : 0,
                       h_hi = five && (qhs[hi_bits] >> 31) ? 16 : 0;
-            const int lo = (bytes[bi] & 0xF) + h_lo - off, hi = (bytes[bi] >> 4) + h_hi - off;
+            const int lo = nl ? kiln_iq4nl_values[bytes[bi] & 0xF] : (bytes[bi] & 0xF) + h_lo - off,
+                      hi = nl ? kiln_iq4nl_values[bytes[bi] >> 4] : (bytes[bi] >> 4) + h_hi - off;
             for (int v = 0; v < n_isas; v++) {
                 kiln_set_isa(isas[v]);
                 for (int one_sign = 0; one_sign < 2; one_sign++) {
                     for (int64_t i = 0; i < M; i++)
                         for (int64_t c = 0; c < K; c++) x[i * K + c] = one_sign || (i + c / 32) % 2 == 0 ? 127.0f : -127.0f;
-                    const float want = one_sign ? 16.0f * 127.0f * (float)(lo + hi) * (K / 32) : 0.0f;
+                    const float want = one_sign ? 127.0f * (float)(16 * (lo + hi) + (MIN ? 32 : 0)) * (K / 32) : 0.0f;
                     for (int m = 1; m <= M; m++) {
                         t_poison(y, M * N);
                         t_poison(yq, M * N);
@@ -216,10 +283,13 @@ int main(void) {
     printf("; avx512 vnni %s\n", (kiln_cpu_features() & KILN_CPU_AVX512VNNI) ? "yes" : "no");
     test_layout_q4();
     test_layout_q5();
-    for (int five = 0; five <= 1; five++) {
-        use_type(five);
+    test_layout_nl();
+    test_layout_min(KIND_Q4_1);
+    test_layout_min(KIND_Q5_1);
+    for (int kind = 0; kind < KINDS; kind++) {
+        use_type(kind);
         test_same_as_source();
-        test_extremes(five);
+        test_extremes(kind);
     }
     return t_done();
 }

@@ -26,7 +26,8 @@ type repackCase struct {
 // (tied head), phi3 (Q, K, V and gate/up are row views of fused tensors)
 // and qwen3moe (experts stay in place); Q4_K and Q4_0: the llama-quantize
 // test models; Q6_K: a Q4_K_M model's tied head, last attn_v and ffn_down;
-// Q5_0: the q4_k_m preset's fallback for 64-long rows.
+// Q5_0: the q4_k_m preset's fallback for 64-long rows; Q5_K, IQ4_XS,
+// IQ4_NL, Q4_1 and Q5_1: tiny-256 quantized by those presets.
 func TestRepackBitIdentical(t *testing.T) {
 	defer native.Init(0)
 	cases := []repackCase{
@@ -39,6 +40,11 @@ func TestRepackBitIdentical(t *testing.T) {
 			return seqPairLogits(t, m, []int32{1, 203, 207, 61, 278, 9, 400, 511})
 		}},
 		{"tiny-q4_k_m", native.Q5_0, synthModel("tiny", native.F16, "q4_k_m", 7), smallVocabLogits},
+		{"tiny-256-q5_k_m", native.Q5_K, synthModel("tiny-256", native.F16, "q5_k_m", 9), smallVocabLogits},
+		{"tiny-256-iq4_xs", native.IQ4_XS, synthModel("tiny-256", native.F16, "iq4_xs", 9), smallVocabLogits},
+		{"tiny-256-iq4_nl", native.IQ4_NL, synthModel("tiny-256", native.F16, "iq4_nl", 9), smallVocabLogits},
+		{"tiny-256-q4_1", native.Q4_1, synthModel("tiny-256", native.F16, "q4_1", 9), smallVocabLogits},
+		{"tiny-256-q5_1", native.Q5_1, synthModel("tiny-256", native.F16, "q5_1", 9), smallVocabLogits},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

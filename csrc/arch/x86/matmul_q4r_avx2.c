@@ -1,7 +1,9 @@
-/* matmul_q4r_avx2.c — AVX2 GEMV over repacked Q4_0 and Q5_0 weights
- * (KILN_TYPE_Q4_0_R16, KILN_TYPE_Q5_0_R16, layouts in matmul_q4r.c and
- * matmul_q5r.c), for CPUs without VNNI (AVX2-only EPYCs): only AVX2, FMA
- * and F16C instructions. One loop nest serves both (FIVE: Q5_0).
+/* matmul_q4r_avx2.c — AVX2 GEMV over repacked Q4_0, Q5_0, IQ4_NL, Q4_1
+ * and Q5_1 weights (KILN_TYPE_*_R16, layouts in matmul_q4r.c, matmul_q5r.c
+ * and matmul_q41r.c; IQ4_NL_R16 is Q4_0_R16's), for CPUs without VNNI
+ * (AVX2-only EPYCs): only AVX2, FMA and F16C instructions. One loop nest
+ * serves them (FIVE: fifth-bit masks; NL: IQ4_NL's values; MIN: a min m
+ * per block, Q4_1 and Q5_1).
  *
  * Per-output arithmetic: the Q4_0 rule of quant.h, exactly as the AVX2
  * Q4_0 GEMV and GEMM compute it: block b enters lane b % 8 of the output
@@ -24,8 +26,17 @@
  * bytes of its half vector (shuffle, test, compare) and ORed in as 16, so
  * the quants are u8 0..31; pairs reach 2·31·128 = 7936, so the int16 sums
  * are widened after every two vectors (4 pairs, <= 31744), and the offset
- * is −16·Σx. */
-#include "../../matmul.h"
+ * is −16·Σx.
+ *
+ * IQ4_NL: VPSHUFB looks each nibble's value up (int8), VPSIGNB moves its
+ * sign onto the X quad and VPMADDUBSW multiplies |value| (at most 127) by
+ * ±x: pairs of at most 32512, so each product vector is widened on its
+ * own (VPMADDWD by ones); no offset.
+ *
+ * Q4_1, Q5_1 (MIN): unsigned quants, no offset; xc holds the X blocks' Σx,
+ * which enters the float step as quant.h says:
+ * lane = (lane + (dw·dx)·float(dot)) + (mw·dx)·float(Σx). */
+#include "../../quant.h" /* matmul.h, and kiln_iq4nl_values */
 
 #if KILN_X86
 #include <immintrin.h>
@@ -61,10 +72,11 @@ KILN_TARGET_AVX2 KILN_INLINE __m256i q5r2_bits(uint32_t m) {
 // lanes[r][h] (rows 8h..8h+7 of one group, block b's lane) += block b for X
 // rows i0..i0+MR-1; xc[r * XC2_BLOCKS + c]: −offset·Σx of the chunk's block c.
 KILN_TARGET_AVX2 KILN_INLINE void q4r2_block(const kiln_mm *p, int64_t i0, const uint8_t *grp, int64_t b, int64_t c,
-                                             const int32_t *xc, __m256 *lane[Q4R2_MAXR][2], const int MR, const int FIVE) {
+                                             const int32_t *xc, __m256 *lane[Q4R2_MAXR][2], const int MR, const int FIVE,
+                                             const int NL, const int MIN) {
     const int64_t nbpad = p->kpad / KILN_QK8_0;
-    const uint8_t *pair = grp + (size_t)(b >> 1) * (FIVE ? KILN_Q5R_PAIR_BYTES : KILN_Q4R_PAIR_BYTES);
-    const uint8_t *blk = pair + 64 + (size_t)(b & 1) * (FIVE ? KILN_Q5R_BLOCK_BYTES : KILN_Q4R_BLOCK_BYTES);
+    const uint8_t *pair = grp + (size_t)(b >> 1) * KILN_Q4R_PAIR_OF(FIVE, MIN);
+    const uint8_t *blk = pair + (MIN ? 128 : 64) + (size_t)(b & 1) * (FIVE ? KILN_Q5R_BLOCK_BYTES : KILN_Q4R_BLOCK_BYTES);
     const uint8_t *q = blk + (FIVE ? 64 : 0);
     const __m256i low4 = _mm256_set1_epi8(0xF), ones = _mm256_set1_epi16(1);
     __m256i xv[Q4R2_MAXR][8];
@@ -79,7 +91,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q4r2_block(const kiln_mm *p, int64_t i0, const
     __m256i dot[Q4R2_MAXR][2];
     for (int h = 0; h < 2; h++) {
         __m256i s[Q4R2_MAXR], s32[Q4R2_MAXR];
-        for (int r = 0; r < MR; r++) s32[r] = _mm256_set1_epi32(xc[r * XC2_BLOCKS + c]);
+        for (int r = 0; r < MR; r++) s32[r] = NL || MIN ? _mm256_setzero_si256() : _mm256_set1_epi32(xc[r * XC2_BLOCKS + c]);
         for (int u = 0; u < 4; u++) {
             const __m256i v = _mm256_loadu_si256((const __m256i *)(q + 64 * u + 32 * h));
             __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
@@ -89,6 +101,17 @@ KILN_TARGET_AVX2 KILN_INLINE void q4r2_block(const kiln_mm *p, int64_t i0, const
                 memcpy(&mhi, blk + 16 * u + 8 + 4 * h, 4);
                 lo = _mm256_or_si256(lo, q5r2_bits(mlo));
                 hi = _mm256_or_si256(hi, q5r2_bits(mhi));
+            }
+            if (NL) {
+                const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kiln_iq4nl_values));
+                const __m256i vl = _mm256_shuffle_epi8(table, lo), vh = _mm256_shuffle_epi8(table, hi);
+                const __m256i al = _mm256_abs_epi8(vl), ah = _mm256_abs_epi8(vh);
+                for (int r = 0; r < MR; r++) {
+                    const __m256i pl = _mm256_maddubs_epi16(al, _mm256_sign_epi8(xv[r][u], vl));
+                    const __m256i ph = _mm256_maddubs_epi16(ah, _mm256_sign_epi8(xv[r][u + 4], vh));
+                    s32[r] = _mm256_add_epi32(s32[r], _mm256_add_epi32(_mm256_madd_epi16(pl, ones), _mm256_madd_epi16(ph, ones)));
+                }
+                continue;
             }
             for (int r = 0; r < MR; r++) {
                 const __m256i t = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xv[r][u]), _mm256_maddubs_epi16(hi, xv[r][u + 4]));
@@ -101,8 +124,13 @@ KILN_TARGET_AVX2 KILN_INLINE void q4r2_block(const kiln_mm *p, int64_t i0, const
     for (int h = 0; h < 2; h++) { /* the scales after the quants, as in the AVX-512 kernel */
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pair + (size_t)(b & 1) * 32 + 16 * h)));
         for (int r = 0; r < MR; r++) {
-            const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(p->xd[(i0 + r) * nbpad + b]));
-            *lane[r][h] = _mm256_add_ps(*lane[r][h], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(dot[r][h])));
+            const __m256 dx = _mm256_set1_ps(p->xd[(i0 + r) * nbpad + b]);
+            const __m256 f = _mm256_add_ps(*lane[r][h], _mm256_mul_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(dot[r][h])));
+            if (MIN) {
+                const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pair + 64 + (size_t)(b & 1) * 32 + 16 * h)));
+                *lane[r][h] = _mm256_add_ps(f, _mm256_mul_ps(_mm256_mul_ps(mw, dx), _mm256_set1_ps((float)xc[r * XC2_BLOCKS + c])));
+            } else
+                *lane[r][h] = f;
         }
     }
 }
@@ -114,12 +142,12 @@ KILN_TARGET_AVX2 KILN_INLINE __m256 q4r2_lanes_sum(const __m256 l[8]) {
 }
 
 KILN_TARGET_AVX2 KILN_INLINE void q4r2_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, int32_t *xc,
-                                            const int MR, const int FIVE) {
+                                            const int MR, const int FIVE, const int NL, const int MIN) {
     const int64_t nb = p->k / KILN_QK8_0;
-    const size_t gbytes = (size_t)(nb / 2) * (FIVE ? KILN_Q5R_PAIR_BYTES : KILN_Q4R_PAIR_BYTES);
-    const int offset = FIVE ? 16 : 8;
-    const int once = nb <= XC2_BLOCKS; /* else recomputed per group and k chunk */
-    if (once)
+    const size_t gbytes = (size_t)(nb / 2) * KILN_Q4R_PAIR_OF(FIVE, MIN);
+    const int offset = MIN ? -1 : FIVE ? 16 : 8; /* MIN: xc holds Σx */
+    const int once = NL || nb <= XC2_BLOCKS; /* else recomputed per group and k chunk (IQ4_NL: no offset) */
+    if (once && !NL)
         for (int r = 0; r < MR; r++) xc2_fill(p->xq + (i0 + r) * p->kpad, 0, nb, offset, xc + r * XC2_BLOCKS);
     for (int64_t j0 = n0; j0 < n1; j0 += 16) {
         const uint8_t *grp = (const uint8_t *)p->w + (size_t)(j0 / 16) * gbytes;
@@ -137,7 +165,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q4r2_rows(const kiln_mm *p, int64_t i0, int64_
                     if (b + e < b1) {
                         __m256 *lane[Q4R2_MAXR][2];
                         for (int r = 0; r < MR; r++) lane[r][0] = &lanes[r][0][e], lane[r][1] = &lanes[r][1][e];
-                        q4r2_block(p, i0, grp, b + e, b + e - b0, xc, lane, MR, FIVE);
+                        q4r2_block(p, i0, grp, b + e, b + e - b0, xc, lane, MR, FIVE, NL, MIN);
                     }
         }
         for (int r = 0; r < MR; r++) {
@@ -147,23 +175,37 @@ KILN_TARGET_AVX2 KILN_INLINE void q4r2_rows(const kiln_mm *p, int64_t i0, int64_
     }
 }
 
-// y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W Q4_0_R16 or Q5_0_R16 (FIVE; n0, n1
-// multiples of 16), X q8_0-quantized (p->xq, p->xd).
-KILN_TARGET_AVX2 KILN_INLINE void q4r2_gemv(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch, const int FIVE) {
+// y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W Q4_0_R16, Q5_0_R16 (FIVE),
+// IQ4_NL_R16 (NL), Q4_1_R16 (MIN) or Q5_1_R16 (FIVE, MIN; n0, n1 multiples
+// of 16), X q8_0-quantized (p->xq, p->xd).
+KILN_TARGET_AVX2 KILN_INLINE void q4r2_gemv(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch, const int FIVE,
+                                            const int NL, const int MIN) {
     _Static_assert(Q4R2_MAXR * XC2_BLOCKS <= KILN_MM_SCRATCH_FLOATS, "the X corrections fit the kernel scratch");
     _Static_assert(XC2_BLOCKS % Q4R2_LANES == 0, "k chunks keep block b in lane b % 8");
     int32_t *xc = (int32_t *)scratch;
     int64_t i0 = 0;
-    for (; i0 + 2 <= p->m; i0 += 2) q4r2_rows(p, i0, n0, n1, xc, 2, FIVE);
-    if (i0 < p->m) q4r2_rows(p, i0, n0, n1, xc, 1, FIVE);
+    for (; i0 + 2 <= p->m; i0 += 2) q4r2_rows(p, i0, n0, n1, xc, 2, FIVE, NL, MIN);
+    if (i0 < p->m) q4r2_rows(p, i0, n0, n1, xc, 1, FIVE, NL, MIN);
 }
 
 KILN_TARGET_AVX2 void kiln_mm_q4r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
-    q4r2_gemv(p, n0, n1, scratch, 0);
+    q4r2_gemv(p, n0, n1, scratch, 0, 0, 0);
 }
 
 KILN_TARGET_AVX2 void kiln_mm_q5r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
-    q4r2_gemv(p, n0, n1, scratch, 1);
+    q4r2_gemv(p, n0, n1, scratch, 1, 0, 0);
+}
+
+KILN_TARGET_AVX2 void kiln_mm_iq4nlr_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    q4r2_gemv(p, n0, n1, scratch, 0, 1, 0);
+}
+
+KILN_TARGET_AVX2 void kiln_mm_q41r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    q4r2_gemv(p, n0, n1, scratch, 0, 0, 1);
+}
+
+KILN_TARGET_AVX2 void kiln_mm_q51r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    q4r2_gemv(p, n0, n1, scratch, 1, 0, 1);
 }
 
 #else

@@ -1,7 +1,10 @@
-/* matmul_q4r_avx512.c — AVX-512 VNNI GEMV over repacked Q4_0 and Q5_0
- * weights (KILN_TYPE_Q4_0_R16, KILN_TYPE_Q5_0_R16, layouts in matmul_q4r.c
- * and matmul_q5r.c): decode's matmul. Both share everything but a block's
- * unpacking, so one loop nest serves both (FIVE: the Q5_0 layout).
+/* matmul_q4r_avx512.c — AVX-512 VNNI GEMV over repacked Q4_0, Q5_0,
+ * IQ4_NL, Q4_1 and Q5_1 weights (KILN_TYPE_Q4_0_R16, KILN_TYPE_Q5_0_R16,
+ * KILN_TYPE_IQ4_NL_R16, KILN_TYPE_Q4_1_R16, KILN_TYPE_Q5_1_R16, layouts in
+ * matmul_q4r.c, matmul_q5r.c and matmul_q41r.c; IQ4_NL_R16 is Q4_0_R16's):
+ * decode's matmul. All share everything but a block's unpacking, so one
+ * loop nest serves them (FIVE: fifth-bit masks; NL: the nibbles index
+ * IQ4_NL's values; MIN: each block has a min m beside d).
  *
  * Per-output arithmetic: the Q4_0 (Q5_0) rule of quant.h, exactly as the
  * GEMV and GEMM compute it: eight float lanes start at +0, block b enters
@@ -26,6 +29,14 @@
  * byte i), loaded as byte masks: one masked add of 16 per vector gives the
  * u8 quants 0..31 (the high nibbles are shifted down first, no ×16 form);
  * the offset is −16·Σx.
+ *
+ * IQ4_NL: VPSHUFB looks each nibble's value up as value + 128 (unsigned,
+ * for VPDPBUSD; the high nibbles shifted down first); the offset is
+ * −128·Σx, and the rule is Q4_0's (lane + (dw·dx)·float(dot)).
+ *
+ * Q4_1, Q5_1 (MIN): unsigned quants, no offset; the X block's Σx (kept
+ * where the offsets are) enters the float step as quant.h says:
+ * lane = (lane + (dw·dx)·float(dot)) + (mw·dx)·float(Σx).
  *
  * Memory: a group is read once, front to back (9 lines per block pair),
  * one sequential stream the hardware prefetcher serves on its own. */
@@ -54,26 +65,26 @@ KILN_TARGET_AVX512VNNI static void xc_fill(const int8_t *xq, int64_t b0, int64_t
 
 /* q4r_dot is a block's exact int32 dot from its chains: Q4_0's high
  * nibbles' sums are exact multiples of 16 (|Σ| <= 16·15·128·16 < 2^31), so
- * the arithmetic shift divides them exactly; Q5_0's are plain. */
-KILN_TARGET_AVX512VNNI KILN_INLINE __m512i q4r_dot(__m512i lo0, __m512i lo1, __m512i hi0, __m512i hi1, const int FIVE) {
+ * the arithmetic shift divides them exactly; Q5_0's and IQ4_NL's are plain. */
+KILN_TARGET_AVX512VNNI KILN_INLINE __m512i q4r_dot(__m512i lo0, __m512i lo1, __m512i hi0, __m512i hi1, const int PLAIN) {
     const __m512i hi = _mm512_add_epi32(hi0, hi1);
-    return _mm512_add_epi32(_mm512_add_epi32(lo0, lo1), FIVE ? hi : _mm512_srai_epi32(hi, 4));
+    return _mm512_add_epi32(_mm512_add_epi32(lo0, lo1), PLAIN ? hi : _mm512_srai_epi32(hi, 4));
 }
 
 // lane[r] += block b of one group against X rows i0..i0+MR-1 (quant.h's
 // float step); xc[r * XC_BLOCKS + c]: −offset·Σx of the chunk's block c = b - b0.
 KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_block(const kiln_mm *p, int64_t i0, const uint8_t *grp, int64_t b,
                                                   int64_t c, const int32_t *xc, __m512 *lane[Q4R_MAXR],
-                                                  const int MR, const int FIVE) {
+                                                  const int MR, const int FIVE, const int NL, const int MIN) {
     const int64_t nbpad = p->kpad / KILN_QK8_0;
-    const uint8_t *pair = grp + (size_t)(b >> 1) * (FIVE ? KILN_Q5R_PAIR_BYTES : KILN_Q4R_PAIR_BYTES);
-    const uint8_t *blk = pair + 64 + (size_t)(b & 1) * (FIVE ? KILN_Q5R_BLOCK_BYTES : KILN_Q4R_BLOCK_BYTES);
+    const uint8_t *pair = grp + (size_t)(b >> 1) * KILN_Q4R_PAIR_OF(FIVE, MIN);
+    const uint8_t *blk = pair + (MIN ? 128 : 64) + (size_t)(b & 1) * (FIVE ? KILN_Q5R_BLOCK_BYTES : KILN_Q4R_BLOCK_BYTES);
     const __m512i *q = (const __m512i *)(blk + (FIVE ? 64 : 0));
     const __m512i low4 = _mm512_set1_epi8(0x0F), high4 = _mm512_set1_epi8((char)0xF0), five = _mm512_set1_epi8(0x10);
     __m512i lo[2][Q4R_MAXR], hi[2][Q4R_MAXR]; /* chains: low nibbles, high nibbles (Q4_0: ×16); vectors 0-1, 2-3 */
     const int32_t *xb[Q4R_MAXR];
     for (int r = 0; r < MR; r++) {
-        lo[0][r] = _mm512_set1_epi32(xc[r * XC_BLOCKS + c]);
+        lo[0][r] = MIN ? _mm512_setzero_si512() : _mm512_set1_epi32(xc[r * XC_BLOCKS + c]);
         lo[1][r] = hi[0][r] = hi[1][r] = _mm512_setzero_si512();
         xb[r] = (const int32_t *)(p->xq + (i0 + r) * p->kpad + b * KILN_QK8_0);
     }
@@ -86,6 +97,11 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_block(const kiln_mm *p, int64_t i0, 
             memcpy(m, blk + 16 * u, 16);
             vl = _mm512_mask_add_epi8(vl, _cvtu64_mask64(m[0]), vl, five);
             vh = _mm512_mask_add_epi8(vh, _cvtu64_mask64(m[1]), vh, five);
+        } else if (NL) {
+            const __m512i table = _mm512_xor_si512( /* value + 128 */
+                _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kiln_iq4nl_values)), _mm512_set1_epi8((char)0x80));
+            vl = _mm512_shuffle_epi8(table, vl);
+            vh = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(v, 4), low4));
         } else
             vh = _mm512_and_si512(v, high4);
         for (int r = 0; r < MR; r++) {
@@ -95,17 +111,22 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_block(const kiln_mm *p, int64_t i0, 
     }
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(pair + (size_t)(b & 1) * 32)));
     for (int r = 0; r < MR; r++) {
-        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(p->xd[(i0 + r) * nbpad + b]));
-        *lane[r] = _mm512_add_ps(*lane[r], _mm512_mul_ps(scale, _mm512_cvtepi32_ps(q4r_dot(lo[0][r], lo[1][r], hi[0][r], hi[1][r], FIVE))));
+        const __m512 dx = _mm512_set1_ps(p->xd[(i0 + r) * nbpad + b]);
+        const __m512 f = _mm512_add_ps(*lane[r], _mm512_mul_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(q4r_dot(lo[0][r], lo[1][r], hi[0][r], hi[1][r], FIVE || NL))));
+        if (MIN) {
+            const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(pair + 64 + (size_t)(b & 1) * 32)));
+            *lane[r] = _mm512_add_ps(f, _mm512_mul_ps(_mm512_mul_ps(mw, dx), _mm512_set1_ps((float)xc[r * XC_BLOCKS + c])));
+        } else
+            *lane[r] = f;
     }
 }
 
 // y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16.
 KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, int32_t *xc,
-                                                 const int MR, const int FIVE) {
+                                                 const int MR, const int FIVE, const int NL, const int MIN) {
     const int64_t nb = p->k / KILN_QK8_0;
-    const size_t gbytes = (size_t)(nb / 2) * (FIVE ? KILN_Q5R_PAIR_BYTES : KILN_Q4R_PAIR_BYTES);
-    const int offset = FIVE ? 16 : 8;
+    const size_t gbytes = (size_t)(nb / 2) * KILN_Q4R_PAIR_OF(FIVE, MIN);
+    const int offset = MIN ? -1 : FIVE ? 16 : NL ? 128 : 8; /* MIN: xc holds Σx */
     const int once = nb <= XC_BLOCKS; /* else recomputed per group and k chunk */
     if (once)
         for (int r = 0; r < MR; r++) xc_fill(p->xq + (i0 + r) * p->kpad, 0, nb, offset, xc + r * XC_BLOCKS);
@@ -124,31 +145,45 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_rows(const kiln_mm *p, int64_t i0, i
                     if (b + e < b1) {
                         __m512 *lane[Q4R_MAXR];
                         for (int r = 0; r < MR; r++) lane[r] = &lanes[r][e];
-                        q4r_block(p, i0, grp, b + e, b + e - b0, xc, lane, MR, FIVE);
+                        q4r_block(p, i0, grp, b + e, b + e - b0, xc, lane, MR, FIVE, NL, MIN);
                     }
         }
         for (int r = 0; r < MR; r++) _mm512_storeu_ps(p->y + (i0 + r) * p->n + j0, kiln_qp_lanes_sum16(lanes[r]));
     }
 }
 
-// y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W Q4_0_R16 or Q5_0_R16 (FIVE; n0, n1
-// multiples of 16), X q8_0-quantized (p->xq, p->xd).
-KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_gemv(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch, const int FIVE) {
+// y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W Q4_0_R16, Q5_0_R16 (FIVE),
+// IQ4_NL_R16 (NL), Q4_1_R16 (MIN) or Q5_1_R16 (FIVE, MIN; n0, n1 multiples
+// of 16), X q8_0-quantized (p->xq, p->xd).
+KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_gemv(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch, const int FIVE,
+                                                 const int NL, const int MIN) {
     _Static_assert(Q4R_MAXR * XC_BLOCKS <= KILN_MM_SCRATCH_FLOATS, "the X corrections fit the kernel scratch");
     _Static_assert(XC_BLOCKS % KILN_QP_LANES == 0, "k chunks keep block b in lane b % 8");
     int32_t *xc = (int32_t *)scratch;
     int64_t i0 = 0;
-    for (; i0 + 3 <= p->m; i0 += 3) q4r_rows(p, i0, n0, n1, xc, 3, FIVE);
-    if (p->m - i0 == 2) q4r_rows(p, i0, n0, n1, xc, 2, FIVE);
-    else if (p->m - i0 == 1) q4r_rows(p, i0, n0, n1, xc, 1, FIVE);
+    for (; i0 + 3 <= p->m; i0 += 3) q4r_rows(p, i0, n0, n1, xc, 3, FIVE, NL, MIN);
+    if (p->m - i0 == 2) q4r_rows(p, i0, n0, n1, xc, 2, FIVE, NL, MIN);
+    else if (p->m - i0 == 1) q4r_rows(p, i0, n0, n1, xc, 1, FIVE, NL, MIN);
 }
 
 KILN_TARGET_AVX512VNNI void kiln_mm_q4r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
-    q4r_gemv(p, n0, n1, scratch, 0);
+    q4r_gemv(p, n0, n1, scratch, 0, 0, 0);
 }
 
 KILN_TARGET_AVX512VNNI void kiln_mm_q5r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
-    q4r_gemv(p, n0, n1, scratch, 1);
+    q4r_gemv(p, n0, n1, scratch, 1, 0, 0);
+}
+
+KILN_TARGET_AVX512VNNI void kiln_mm_iq4nlr_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    q4r_gemv(p, n0, n1, scratch, 0, 1, 0);
+}
+
+KILN_TARGET_AVX512VNNI void kiln_mm_q41r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    q4r_gemv(p, n0, n1, scratch, 0, 0, 1);
+}
+
+KILN_TARGET_AVX512VNNI void kiln_mm_q51r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    q4r_gemv(p, n0, n1, scratch, 1, 0, 1);
 }
 
 #else

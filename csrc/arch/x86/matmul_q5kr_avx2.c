@@ -1,0 +1,174 @@
+/* matmul_q5kr_avx2.c — AVX2 GEMV over repacked Q5_K weights
+ * (KILN_TYPE_Q5_K_R16, layout in matmul_q5kr.c), for CPUs without VNNI:
+ * only AVX2, FMA and F16C instructions.
+ *
+ * Per-output arithmetic: the Q5_K rule of quant.h, as in the AVX-512 VNNI
+ * kernel (matmul_q5kr_avx512.c): exact int32 sumi and summ per super-block,
+ *     lane[b % 8] = (lane[b % 8] + (d·dx)·float(sumi)) − (dmin·dx)·float(summ)
+ * and the fixed lane sum, so the bits of the Q5_K dot, GEMV and GEMM.
+ *
+ * Every 64-byte quant vector of a super-block holds 4 bytes of each of the
+ * 16 rows; its low 32 bytes are rows 0-7 (one row per 32-bit lane), its high
+ * 32 rows 8-15, both taken per X quad broadcast. Per half and vector: the
+ * low nibbles (sub-block 2c) and the high nibbles (2c+1), each with its
+ * fifth bit from the fifth-bit vector at the same place (shifted to bit 4,
+ * masked, ORed), are u8 0..31 that meet their X quads in VPMADDUBSW (pairs
+ * of at most 2·31·128 = 7936); four vectors add in int16 to at most 31744
+ * (exact), then one VPMADDWD by the sub-block's scale as an int16 pair
+ * (sc, sc) gives sc·dot in int32 lanes. The mins are 4 VPMADDWD of (m, m')
+ * pairs against X's 32-element sums; the scales of the 16 rows are decoded
+ * from the three dword planes once per super-block. Up to 2 X rows share
+ * each loaded W vector; the group is read front to back. */
+#include "../../quant.h"
+
+#if KILN_X86
+#include <immintrin.h>
+
+enum { Q5KR2_MAXR = 2, Q5KR2_ROWS = 16 /* W rows per group */ };
+
+/* VPSHUFB controls (per 128-bit lane): byte s of every dword as the int16
+ * pair (b, b) (scale of sub-block s within its dword), and bytes 2t, 2t+1
+ * as an int16 pair (mins of sub-blocks 2t, 2t+1). */
+#define Q5KR2_SCALE_CTL(s)                                                                                  \
+    _mm256_setr_epi8((s), -128, (s), -128, 4 + (s), -128, 4 + (s), -128, 8 + (s), -128, 8 + (s), -128,     \
+                     12 + (s), -128, 12 + (s), -128, (s), -128, (s), -128, 4 + (s), -128, 4 + (s), -128,    \
+                     8 + (s), -128, 8 + (s), -128, 12 + (s), -128, 12 + (s), -128)
+#define Q5KR2_PAIR_CTL(t)                                                                                   \
+    _mm256_setr_epi8(2 * (t), -128, 2 * (t) + 1, -128, 4 + 2 * (t), -128, 5 + 2 * (t), -128, 8 + 2 * (t), \
+                     -128, 9 + 2 * (t), -128, 12 + 2 * (t), -128, 13 + 2 * (t), -128, 2 * (t), -128,         \
+                     2 * (t) + 1, -128, 4 + 2 * (t), -128, 5 + 2 * (t), -128, 8 + 2 * (t), -128,            \
+                     9 + 2 * (t), -128, 12 + 2 * (t), -128, 13 + 2 * (t), -128)
+
+/* q5kr2_decode unpacks the scales and mins of rows 8h..8h+7 of super-block
+ * sb (lane j = row 8h+j), as q5kr_decode of the AVX-512 kernel. */
+KILN_TARGET_AVX2 KILN_INLINE void q5kr2_decode(const uint8_t *sb, int h, __m256i sc[2], __m256i mn[2]) {
+    const uint8_t *s = sb + KILN_Q5KR_SCALES + 32 * h;
+    const __m256i u0 = _mm256_loadu_si256((const __m256i *)s), u1 = _mm256_loadu_si256((const __m256i *)(s + 64)),
+                  u2 = _mm256_loadu_si256((const __m256i *)(s + 128));
+    const __m256i k3f = _mm256_set1_epi32(0x3f3f3f3f), k0f = _mm256_set1_epi32(0x0f0f0f0f),
+                  k30 = _mm256_set1_epi32(0x30303030);
+    sc[0] = _mm256_and_si256(u0, k3f);
+    mn[0] = _mm256_and_si256(u1, k3f);
+    sc[1] = _mm256_or_si256(_mm256_and_si256(u2, k0f), _mm256_and_si256(_mm256_srli_epi32(u0, 2), k30));
+    mn[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 4), k0f), _mm256_and_si256(_mm256_srli_epi32(u1, 2), k30));
+}
+
+/* q5kr2_bit4 is bit `bit` of every byte of h at bit 4, every other bit 0
+ * (16-bit shifts: what crosses a byte border is masked away). */
+KILN_TARGET_AVX2 KILN_INLINE __m256i q5kr2_bit4(__m256i h, const int bit) {
+    const __m256i s = bit <= 4 ? _mm256_slli_epi16(h, 4 - bit) : _mm256_srli_epi16(h, bit - 4);
+    return _mm256_and_si256(s, _mm256_set1_epi8(0x10));
+}
+
+#define Q5KR2_XQUAD(qs, off) _mm256_set1_epi32(*(const int32_t *)((qs) + (off)))
+
+// lanes[r][h] (float lane b % 8 of rows 8h..8h+7) += super-block sb for X rows x[0..MR-1].
+KILN_TARGET_AVX2 KILN_INLINE void q5kr2_superblock(const uint8_t *sb, const block_q8_K *const x[Q5KR2_MAXR],
+                                                   __m256 *lanes[Q5KR2_MAXR][2], const int MR) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m256i sc[2][2], mn[2][2]; /* per half: scales 0..3, 4..7; mins alike (kept on the stack) */
+    q5kr2_decode(sb, 0, sc[0], mn[0]);
+    q5kr2_decode(sb, 1, sc[1], mn[1]);
+    __m256i sumi[Q5KR2_MAXR][2];
+    for (int r = 0; r < MR; r++) sumi[r][0] = sumi[r][1] = _mm256_setzero_si256();
+    const __m256i sc_ctl[4] = {Q5KR2_SCALE_CTL(0), Q5KR2_SCALE_CTL(1), Q5KR2_SCALE_CTL(2), Q5KR2_SCALE_CTL(3)};
+#pragma GCC unroll 4 /* constant shifts */
+    for (int c = 0; c < 4; c++) { /* chunk c: sub-blocks 2c (low nibbles, qh bit 2c) and 2c+1 (high, bit 2c+1) */
+        const uint8_t *q = sb + KILN_Q5KR_QUANTS + 512 * c;
+        __m256i se[2], so[2];
+        for (int h = 0; h < 2; h++) {
+            se[h] = _mm256_shuffle_epi8(sc[h][c / 2], sc_ctl[(2 * c) % 4]);
+            so[h] = _mm256_shuffle_epi8(sc[h][c / 2], sc_ctl[(2 * c + 1) % 4]);
+        }
+#pragma GCC unroll 1
+        for (int u0 = 0; u0 < 8; u0 += 4) { /* int16 sums of 4 vectors, then widened by the scale */
+            __m256i lo[Q5KR2_MAXR][2], hi[Q5KR2_MAXR][2];
+            for (int r = 0; r < MR; r++) lo[r][0] = lo[r][1] = hi[r][0] = hi[r][1] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+            for (int u = u0; u < u0 + 4; u++) {
+                __m256i xl[Q5KR2_MAXR], xh[Q5KR2_MAXR];
+                for (int r = 0; r < MR; r++) {
+                    xl[r] = Q5KR2_XQUAD(x[r]->qs, 64 * c + 4 * u);
+                    xh[r] = Q5KR2_XQUAD(x[r]->qs, 64 * c + 32 + 4 * u);
+                }
+                for (int h = 0; h < 2; h++) {
+                    const __m256i w = _mm256_loadu_si256((const __m256i *)(q + 64 * u + 32 * h));
+                    const __m256i f = _mm256_loadu_si256((const __m256i *)(sb + KILN_Q5KR_QH + 64 * u + 32 * h));
+                    const __m256i wl = _mm256_or_si256(_mm256_and_si256(w, low4), q5kr2_bit4(f, 2 * c));
+                    const __m256i wh = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(w, 4), low4), q5kr2_bit4(f, 2 * c + 1));
+                    for (int r = 0; r < MR; r++) {
+                        lo[r][h] = _mm256_add_epi16(lo[r][h], _mm256_maddubs_epi16(wl, xl[r]));
+                        hi[r][h] = _mm256_add_epi16(hi[r][h], _mm256_maddubs_epi16(wh, xh[r]));
+                    }
+                }
+            }
+            for (int h = 0; h < 2; h++)
+                for (int r = 0; r < MR; r++)
+                    sumi[r][h] = _mm256_add_epi32(sumi[r][h], _mm256_add_epi32(_mm256_madd_epi16(lo[r][h], se[h]),
+                                                                               _mm256_madd_epi16(hi[r][h], so[h])));
+        }
+    }
+    __m256i pairs[Q5KR2_MAXR]; /* X's 32-element sums 0..7 as int16, in both 128-bit lanes */
+    for (int r = 0; r < MR; r++) {
+        const __m256i bs = _mm256_loadu_si256((const __m256i *)x[r]->bsums);
+        pairs[r] = _mm256_broadcastsi128_si256(_mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1)));
+    }
+    for (int h = 0; h < 2; h++) {
+        __m256i mp[4];
+        for (int t = 0; t < 4; t++) mp[t] = _mm256_shuffle_epi8(mn[h][t / 2], t % 2 ? Q5KR2_PAIR_CTL(1) : Q5KR2_PAIR_CTL(0));
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sb + 16 * h)));
+        const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sb + 32 + 16 * h)));
+        for (int r = 0; r < MR; r++) {
+            const __m256i m01 = _mm256_add_epi32(_mm256_madd_epi16(mp[0], _mm256_shuffle_epi32(pairs[r], 0x00)),
+                                                 _mm256_madd_epi16(mp[1], _mm256_shuffle_epi32(pairs[r], 0x55)));
+            const __m256i m23 = _mm256_add_epi32(_mm256_madd_epi16(mp[2], _mm256_shuffle_epi32(pairs[r], 0xAA)),
+                                                 _mm256_madd_epi16(mp[3], _mm256_shuffle_epi32(pairs[r], 0xFF)));
+            const __m256i summ = _mm256_add_epi32(m01, m23);
+            const __m256 dx = _mm256_set1_ps(x[r]->d);
+            __m256 f = _mm256_add_ps(*lanes[r][h], _mm256_mul_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(sumi[r][h])));
+            *lanes[r][h] = _mm256_sub_ps(f, _mm256_mul_ps(_mm256_mul_ps(dmw, dx), _mm256_cvtepi32_ps(summ)));
+        }
+    }
+}
+
+// y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16.
+KILN_TARGET_AVX2 KILN_INLINE void q5kr2_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, const int MR) {
+    const int64_t nbk = p->k / KILN_QK_K;
+    const size_t gbytes = (size_t)nbk * KILN_Q5KR_SB_BYTES;
+    for (int64_t j0 = n0; j0 < n1; j0 += Q5KR2_ROWS) {
+        const uint8_t *grp = (const uint8_t *)p->w + (size_t)(j0 / Q5KR2_ROWS) * gbytes;
+        __m256 acc[Q5KR2_MAXR][8][2];
+        for (int r = 0; r < MR; r++)
+            for (int l = 0; l < 8; l++) acc[r][l][0] = acc[r][l][1] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nbk; b++) {
+            const block_q8_K *x[Q5KR2_MAXR];
+            __m256 *lanes[Q5KR2_MAXR][2];
+            for (int r = 0; r < MR; r++) {
+                x[r] = (const block_q8_K *)p->xk + (i0 + r) * nbk + b;
+                lanes[r][0] = &acc[r][b % 8][0];
+                lanes[r][1] = &acc[r][b % 8][1];
+            }
+            q5kr2_superblock(grp + (size_t)b * KILN_Q5KR_SB_BYTES, x, lanes, MR);
+        }
+        for (int r = 0; r < MR; r++)
+            for (int h = 0; h < 2; h++) {
+                __m256 l[8];
+                for (int i = 0; i < 8; i++) l[i] = acc[r][i][h];
+                const __m256 y = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(l[0], l[4]), _mm256_add_ps(l[2], l[6])),
+                                               _mm256_add_ps(_mm256_add_ps(l[1], l[5]), _mm256_add_ps(l[3], l[7])));
+                _mm256_storeu_ps(p->y + (i0 + r) * p->n + j0 + 8 * h, y);
+            }
+    }
+}
+
+// y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W Q5_K_R16 (n0, n1 multiples of 16), X as Q8_K (p->xk).
+KILN_TARGET_AVX2 void kiln_mm_q5kr_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    (void)scratch;
+    int64_t i0 = 0;
+    for (; i0 + 2 <= p->m; i0 += 2) q5kr2_rows(p, i0, n0, n1, 2);
+    if (i0 < p->m) q5kr2_rows(p, i0, n0, n1, 1);
+}
+
+#else
+typedef int kiln_matmul_q5kr_avx2_unavailable; /* non-x86: keep the unit non-empty */
+#endif /* KILN_X86 */
