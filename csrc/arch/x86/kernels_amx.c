@@ -32,6 +32,12 @@ void kiln_kernels_fill_amx(kiln_kernels *t, uint32_t features) {
     t->isa = "amx";
 
     /* Q8_0 and the 32-element types */
+    kiln_type_kernels *q8 = &t->types[KILN_TYPE_Q8_0];
+    q8->gemm = kiln_mm_q8_gemm_amx;
+    q8->gemm_min_m = KILN_MM_Q8G_MIN_M;
+    q8->gemm_layout = NULL; /* A tiles read the quantized rows in place */
+    q8->gemm_mr = 0;
+    q8->gemm_variant = "amx int8 2x2 16x16 tiles (tdpbssd), f32 steps avx512";
 
     /* the K-quants */
 
