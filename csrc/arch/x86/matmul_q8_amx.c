@@ -23,12 +23,17 @@
  * dword transpose per block), pd[half][b][j] = float(d). W rows past the
  * valid ones alias the last valid row (results discarded). The f32
  * accumulators of an m block (AQ_MB rows × 32 columns) live in the
- * per-thread scratch across k blocks: per block, each C tile is stored
- * (1 KB), then per row acc = fma(dx·dw, cvt(c), acc) in 16-lane vectors.
+ * per-thread scratch: per block the four C tiles are stored (4 KB), then
+ * per row and tile acc = fma(dx·dw, cvt(c), acc) in 16-lane vectors.
  *
- * That float step is the limit, as in every int8-tile Q8_0 GEMM: per 16
- * outputs and block one convert, one multiply and one fma on the two
- * 512-bit pipes, against 1/16 of a TDPBSSD (16×16 outputs × 32 quants). */
+ * Costs (measured in isolation on this Xeon, L1-resident data, per 16×16
+ * C tile and block): TDPBSSD with K = 32 takes as long as with K = 64, so
+ * a block dot reaches at most half the tile peak; TILESTORED costs about
+ * as much again and holds up what follows it (the float steps of the
+ * previous block do not overlap it: two alternating tile sets ran slower
+ * than this in-order loop); the float steps (cvt, mul, fma per 16 outputs)
+ * take about two thirds of the tile work. The 2×2 tiles share the A and B
+ * loads: about 3/4 of the time of one-tile steps. */
 #include "../../matmul.h"
 #include "amx.h"
 
@@ -39,14 +44,15 @@ enum {
     AQ_MR = 16,               /* X rows per A tile */
     AQ_QUADS = KILN_QK8_0 / 4, /* B tile rows: quads of one block */
     AQ_KCB = 32,              /* blocks per packed k block: 32 KB of W quants */
-    AQ_MB = 1024,             /* X rows per m block (accumulators: 64 KB) */
+    AQ_MB = 512,              /* X rows per m block (accumulators: 64 KB) */
+    AQ_COLS = 2 * AQ_NR,      /* columns per panel and accumulator row */
 };
 #define AQ_PW_BYTES ((size_t)AQ_KCB * AQ_QUADS * AQ_NR * 4) /* one half's packed quants */
 #define AQ_PD_FLOATS ((size_t)AQ_KCB * AQ_NR)               /* one half's scales */
-_Static_assert((AQ_PW_BYTES + (AQ_PD_FLOATS + (size_t)AQ_MB * AQ_NR + 2 * 256) * 4) <=
+_Static_assert((2 * AQ_PW_BYTES + (2 * AQ_PD_FLOATS + (size_t)AQ_MB * AQ_COLS + 4 * 256) * 4) <=
                    KILN_MM_SCRATCH_FLOATS * 4,
                "the AMX Q8_0 GEMM's panel, accumulators and C buffer must fit the per-thread scratch");
-_Static_assert(AQ_MB % AQ_MR == 0, "m blocks hold whole 16-row tiles");
+_Static_assert(AQ_MB % (2 * AQ_MR) == 0, "m blocks hold whole 32-row tiles");
 
 /* pack_block writes block b of the 16 W rows as a B tile: pw[q*16 + j] =
  * quad q of row j (the 16×8 dword transpose of matmul_q8g_avx512.c,
@@ -86,82 +92,89 @@ KILN_TARGET_AMX static void pack_half(const block_q8_0 *const *rows, int64_t b0,
     }
 }
 
-/* configure loads the tile shapes for m tiles of mt rows (1..16):
- * tmm0, 1 C (mt × 16 int32), tmm2, 3 A (mt × 32 bytes), tmm4, 5 B (8 quads × 64 bytes). */
+/* configure loads the tile shapes for m tiles of mt rows (1..32): C tiles
+ * tmm0, 1 (rows 0..15 × columns 0..15, 16..31) and tmm2, 3 (rows 16..31),
+ * A tiles tmm4 (rows 0..15) and tmm5 (rows 16..31), B tiles tmm6, 7
+ * (columns 0..15, 16..31). Tiles of rows past mt stay unconfigured. */
 KILN_TARGET_AMX static void configure(int mt) {
     kiln_amx_tilecfg c;
     kiln_amx_cfg_init(&c);
-    for (int t = 0; t < 2; t++) {
-        kiln_amx_cfg_tile(&c, t, mt, AQ_NR * 4);
-        kiln_amx_cfg_tile(&c, 2 + t, mt, KILN_QK8_0);
-        kiln_amx_cfg_tile(&c, 4 + t, AQ_QUADS, AQ_NR * 4);
+    const int r0 = mt < AQ_MR ? mt : AQ_MR, r1 = mt - r0;
+    kiln_amx_cfg_tile(&c, 0, r0, AQ_NR * 4);
+    kiln_amx_cfg_tile(&c, 1, r0, AQ_NR * 4);
+    kiln_amx_cfg_tile(&c, 4, r0, KILN_QK8_0);
+    if (r1 > 0) {
+        kiln_amx_cfg_tile(&c, 2, r1, AQ_NR * 4);
+        kiln_amx_cfg_tile(&c, 3, r1, AQ_NR * 4);
+        kiln_amx_cfg_tile(&c, 5, r1, KILN_QK8_0);
     }
+    kiln_amx_cfg_tile(&c, 6, AQ_QUADS, AQ_NR * 4);
+    kiln_amx_cfg_tile(&c, 7, AQ_QUADS, AQ_NR * 4);
     kiln_amx_begin(&c);
 }
 
-/* block_dots: C = the int32 dots of one block, X rows at xa (row stride
- * kpad), W as a packed B tile at pw; tile set `par` (0 or 1), so the next
- * block's dots run in the tile unit while the float steps read this one's.
- * block_store writes C out (mt rows × 16 int32): TILESTORED waits for
- * TDPBSSD and holds up what follows it, so it goes after the float steps
- * of the block before. */
-KILN_TARGET_AMX KILN_INLINE void block_dots(int par, const int8_t *xa, int64_t kpad, const int32_t *pw) {
-    if (par) {
-        KILN_TILE_ZERO(1);
-        KILN_TILE_LOADD(3, xa, kpad);
-        KILN_TILE_LOADD(5, pw, AQ_NR * 4);
-        KILN_TILE_DPBSSD(1, 3, 5);
-    } else {
-        KILN_TILE_ZERO(0);
-        KILN_TILE_LOADD(2, xa, kpad);
-        KILN_TILE_LOADD(4, pw, AQ_NR * 4);
-        KILN_TILE_DPBSSD(0, 2, 4);
+/* float_step: acc[r][0:16] = fma(dx[r]·dw, float(c[r][0:16]), acc[r][0:16])
+ * for rows r < ROWS of one stored C tile (dx of row r at xd + r*ldx). */
+KILN_TARGET_AMX KILN_INLINE void float_step(const int32_t *c, const float *xd, int64_t ldx, const float *pd,
+                                             float *acc, const int ROWS) {
+    const __m512 dw = _mm512_load_ps(pd);
+#pragma GCC unroll 16
+    for (int r = 0; r < ROWS; r++) {
+        const __m512 s = _mm512_mul_ps(_mm512_set1_ps(xd[r * ldx]), dw);
+        const __m512 dot = _mm512_cvtepi32_ps(_mm512_load_si512((const __m512i *)(c + r * AQ_NR)));
+        _mm512_store_ps(acc + r * AQ_COLS, _mm512_fmadd_ps(s, dot, _mm512_load_ps(acc + r * AQ_COLS)));
     }
 }
-KILN_TARGET_AMX KILN_INLINE void block_store(int par, int32_t *c) {
-    if (par) KILN_TILE_STORED(1, c, AQ_NR * 4);
-    else KILN_TILE_STORED(0, c, AQ_NR * 4);
-}
 
-/* tile_run: for the ROWS X rows of one m tile and blocks s < nblk in order,
- * f[r] = fma(dx[r][s]·dw[s], float(dot[r][s]), f[r]) with the 16-column
- * accumulators f in registers: from acc_in (NULL: +0), to out (row r at
- * out + r*ld, lanes kept by keep). xa/xd: the tile's first row at the k
- * block's first block; pw/pd: the packed half. */
-KILN_TARGET_AMX KILN_INLINE void tile_run(const int8_t *xa, int64_t kpad, const float *xd, int64_t ldx,
-                                           const int32_t *pw, const float *pd, int64_t nblk, int32_t *cbuf,
-                                           const float *acc_in, float *out, int64_t ld, __mmask16 keep,
-                                           const int ROWS) {
-    __m512 f[AQ_MR];
-#pragma GCC unroll 16
-    for (int r = 0; r < ROWS; r++) f[r] = acc_in ? _mm512_load_ps(acc_in + r * AQ_NR) : _mm512_setzero_ps();
-    block_dots(0, xa, kpad, pw);
-    block_store(0, cbuf);
+/* tile_blocks runs blocks s < nblk of one m tile over the packed panel:
+ * per block the tiles' dots (TWO_M: rows 16..31 too, TWO_N: columns
+ * 16..31 too), stored to cbuf, then their float steps into acc (the
+ * tile's first row, 32 floats a row). R0/R1: rows of the two row halves
+ * (16 or 0 when fixed, -1: r0/r1 at run time). */
+KILN_TARGET_AMX KILN_INLINE void tile_blocks(const int8_t *xa, int64_t kpad, const float *xd, int64_t ldx,
+                                              const int32_t *pw, const float *pd, int64_t nblk, float *acc,
+                                              int32_t *cbuf, int r0, int r1, const int TWO_M, const int TWO_N,
+                                              const int FULL) {
+    const int32_t *pw1 = (const int32_t *)((const char *)pw + AQ_PW_BYTES);
+    const float *pd1 = pd + AQ_PD_FLOATS;
     for (int64_t s = 0; s < nblk; s++) {
-        const int more = s + 1 < nblk, par = (int)((s + 1) & 1);
-        if (more) block_dots(par, xa + (s + 1) * KILN_QK8_0, kpad, pw + (s + 1) * AQ_QUADS * AQ_NR);
-        const int32_t *c = cbuf + (s & 1) * 256;
-        const __m512 dw = _mm512_load_ps(pd + s * AQ_NR);
-#pragma GCC unroll 16
-        for (int r = 0; r < ROWS; r++) {
-            const __m512 dot = _mm512_cvtepi32_ps(_mm512_load_si512((const __m512i *)(c + r * AQ_NR)));
-            f[r] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(xd[r * ldx + s]), dw), dot, f[r]);
+        KILN_TILE_ZERO(0);
+        KILN_TILE_LOADD(4, xa + s * KILN_QK8_0, kpad);
+        KILN_TILE_LOADD(6, pw + s * AQ_QUADS * AQ_NR, AQ_NR * 4);
+        if (TWO_N) {
+            KILN_TILE_ZERO(1);
+            KILN_TILE_LOADD(7, pw1 + s * AQ_QUADS * AQ_NR, AQ_NR * 4);
         }
-        if (more) block_store(par, cbuf + par * 256);
-    }
-#pragma GCC unroll 16
-    for (int r = 0; r < ROWS; r++) _mm512_mask_storeu_ps(out + r * ld, keep, f[r]);
-}
-
-KILN_TARGET_AMX static void tile_run_rows(const int8_t *xa, int64_t kpad, const float *xd, int64_t ldx,
-                                          const int32_t *pw, const float *pd, int64_t nblk, int32_t *cbuf,
-                                          const float *acc_in, float *out, int64_t ld, __mmask16 keep, int rows) {
-    switch (rows) {
-#define AQ_CASE(R) case R: tile_run(xa, kpad, xd, ldx, pw, pd, nblk, cbuf, acc_in, out, ld, keep, R); break;
-    AQ_CASE(1) AQ_CASE(2) AQ_CASE(3) AQ_CASE(4) AQ_CASE(5) AQ_CASE(6) AQ_CASE(7) AQ_CASE(8)
-    AQ_CASE(9) AQ_CASE(10) AQ_CASE(11) AQ_CASE(12) AQ_CASE(13) AQ_CASE(14) AQ_CASE(15)
-#undef AQ_CASE
-    default: tile_run(xa, kpad, xd, ldx, pw, pd, nblk, cbuf, acc_in, out, ld, keep, 16); break;
+        if (TWO_M) {
+            KILN_TILE_ZERO(2);
+            KILN_TILE_LOADD(5, xa + AQ_MR * kpad + s * KILN_QK8_0, kpad);
+        }
+        if (TWO_M && TWO_N) KILN_TILE_ZERO(3);
+        KILN_TILE_DPBSSD(0, 4, 6);
+        if (TWO_N) KILN_TILE_DPBSSD(1, 4, 7);
+        if (TWO_M) KILN_TILE_DPBSSD(2, 5, 6);
+        if (TWO_M && TWO_N) KILN_TILE_DPBSSD(3, 5, 7);
+        KILN_TILE_STORED(0, cbuf, AQ_NR * 4);
+        if (TWO_N) KILN_TILE_STORED(1, cbuf + 256, AQ_NR * 4);
+        if (TWO_M) KILN_TILE_STORED(2, cbuf + 512, AQ_NR * 4);
+        if (TWO_M && TWO_N) KILN_TILE_STORED(3, cbuf + 768, AQ_NR * 4);
+        const float *x1 = xd + AQ_MR * ldx;
+        if (FULL) {
+            float_step(cbuf, xd + s, ldx, pd + s * AQ_NR, acc, AQ_MR);
+            float_step(cbuf + 256, xd + s, ldx, pd1 + s * AQ_NR, acc + AQ_NR, AQ_MR);
+            float_step(cbuf + 512, x1 + s, ldx, pd + s * AQ_NR, acc + AQ_MR * AQ_COLS, AQ_MR);
+            float_step(cbuf + 768, x1 + s, ldx, pd1 + s * AQ_NR, acc + AQ_MR * AQ_COLS + AQ_NR, AQ_MR);
+        } else {
+            for (int r = 0; r < r0; r++) { /* tails: row by row */
+                float_step(cbuf + r * AQ_NR, xd + r * ldx + s, ldx, pd + s * AQ_NR, acc + r * AQ_COLS, 1);
+                if (TWO_N) float_step(cbuf + 256 + r * AQ_NR, xd + r * ldx + s, ldx, pd1 + s * AQ_NR, acc + r * AQ_COLS + AQ_NR, 1);
+            }
+            for (int r = 0; TWO_M && r < r1; r++) {
+                float *a = acc + (AQ_MR + r) * AQ_COLS;
+                float_step(cbuf + 512 + r * AQ_NR, x1 + r * ldx + s, ldx, pd + s * AQ_NR, a, 1);
+                if (TWO_N) float_step(cbuf + 768 + r * AQ_NR, x1 + r * ldx + s, ldx, pd1 + s * AQ_NR, a + AQ_NR, 1);
+            }
+        }
     }
 }
 
@@ -171,42 +184,55 @@ static inline __mmask16 keep_mask(int v) {
 }
 
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W rows block_q8_0, X as p->xq / p->xd (kiln_mm_quantize_rows_*).
-// Panels of 16 columns; per k block of AQ_KCB blocks the panel is packed
-// once, then every 16-row m tile runs over it with its accumulators in
-// registers (kept in the per-thread buffer between k blocks, y after the last).
+// Panels of 32 columns (16 in an n tail); per k block of AQ_KCB blocks the
+// panel is packed once, then every 32-row m tile runs over it (2×2 C
+// tiles: 4 TDPBSSD per two A and two B tile loads) with its f32
+// accumulators in the per-thread buffer (L1-resident over the k block).
 KILN_TARGET_AMX void kiln_mm_q8_gemm_amx(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
-    int32_t *pw = (int32_t *)scratch; /* 64-byte aligned */
-    float *pd = (float *)((char *)pw + AQ_PW_BYTES);
-    float *acc = pd + AQ_PD_FLOATS;
-    int32_t *cbuf = (int32_t *)(acc + (size_t)AQ_MB * AQ_NR);
+    int32_t *pw = (int32_t *)scratch; /* 64-byte aligned: two halves of packed quants */
+    float *pd = (float *)((char *)pw + 2 * AQ_PW_BYTES);
+    float *acc = pd + 2 * AQ_PD_FLOATS;
+    int32_t *cbuf = (int32_t *)(acc + (size_t)AQ_MB * AQ_COLS);
     const int64_t nb = p->k / KILN_QK8_0, nbpad = p->kpad / KILN_QK8_0;
-    const block_q8_0 *rows[AQ_NR];
-    int cfg_rows = AQ_MR;
+    const block_q8_0 *rows[AQ_COLS];
+    int cfg_rows = 2 * AQ_MR;
     configure(cfg_rows);
-    for (int64_t j0 = n0; j0 < n1; j0 += AQ_NR) {
-        const int nvalid = n1 - j0 >= AQ_NR ? AQ_NR : (int)(n1 - j0);
-        for (int l = 0; l < AQ_NR; l++)
+    for (int64_t j0 = n0; j0 < n1; j0 += AQ_COLS) {
+        const int nvalid = n1 - j0 >= AQ_COLS ? AQ_COLS : (int)(n1 - j0);
+        const int two_n = nvalid > AQ_NR;
+        for (int l = 0; l < AQ_COLS; l++)
             rows[l] = (const block_q8_0 *)((const char *)p->w + (size_t)(j0 + (l < nvalid ? l : nvalid - 1)) * p->wstride);
         for (int64_t mb0 = 0; mb0 < p->m; mb0 += AQ_MB) {
             const int64_t mb1 = mb0 + AQ_MB < p->m ? mb0 + AQ_MB : p->m;
+            memset(acc, 0, sizeof(float) * (size_t)(mb1 - mb0) * AQ_COLS); /* acc = +0 */
             for (int64_t kb0 = 0; kb0 < nb; kb0 += AQ_KCB) {
                 const int64_t nblk = nb - kb0 < AQ_KCB ? nb - kb0 : AQ_KCB;
-                const int last = kb0 + nblk == nb;
                 pack_half(rows, kb0, kb0 + nblk, pw, pd);
-                for (int64_t i0 = mb0; i0 < mb1; i0 += AQ_MR) {
-                    const int mt = mb1 - i0 < AQ_MR ? (int)(mb1 - i0) : AQ_MR;
+                if (two_n) pack_half(rows + AQ_NR, kb0, kb0 + nblk, (int32_t *)((char *)pw + AQ_PW_BYTES), pd + AQ_PD_FLOATS);
+                for (int64_t i0 = mb0; i0 < mb1; i0 += 2 * AQ_MR) {
+                    const int mt = mb1 - i0 < 2 * AQ_MR ? (int)(mb1 - i0) : 2 * AQ_MR;
                     if (mt != cfg_rows) configure(cfg_rows = mt);
-                    float *a = acc + (i0 - mb0) * AQ_NR;
-                    float *out = last ? p->y + i0 * p->n + j0 : a;
-                    const int64_t ld = last ? p->n : AQ_NR;
-                    const __mmask16 keep = last ? keep_mask(nvalid) : (__mmask16)0xffff;
+                    const int r0 = mt < AQ_MR ? mt : AQ_MR, r1 = mt - r0;
+                    float *a = acc + (i0 - mb0) * AQ_COLS;
                     const int8_t *xa = p->xq + i0 * p->kpad + kb0 * KILN_QK8_0;
                     const float *xd = p->xd + i0 * nbpad + kb0;
-                    if (mt == AQ_MR)
-                        tile_run(xa, p->kpad, xd, nbpad, pw, pd, nblk, cbuf, kb0 ? a : NULL, out, ld, keep, AQ_MR);
+                    if (mt == 2 * AQ_MR && two_n)
+                        tile_blocks(xa, p->kpad, xd, nbpad, pw, pd, nblk, a, cbuf, r0, r1, 1, 1, 1);
+                    else if (mt > AQ_MR)
+                        if (two_n) tile_blocks(xa, p->kpad, xd, nbpad, pw, pd, nblk, a, cbuf, r0, r1, 1, 1, 0);
+                        else tile_blocks(xa, p->kpad, xd, nbpad, pw, pd, nblk, a, cbuf, r0, r1, 1, 0, 0);
+                    else if (two_n)
+                        tile_blocks(xa, p->kpad, xd, nbpad, pw, pd, nblk, a, cbuf, r0, r1, 0, 1, 0);
                     else
-                        tile_run_rows(xa, p->kpad, xd, nbpad, pw, pd, nblk, cbuf, kb0 ? a : NULL, out, ld, keep, mt);
+                        tile_blocks(xa, p->kpad, xd, nbpad, pw, pd, nblk, a, cbuf, r0, r1, 0, 0, 0);
                 }
+            }
+            const __mmask16 k0 = keep_mask(nvalid), k1 = keep_mask(nvalid - AQ_NR);
+            for (int64_t i = mb0; i < mb1; i++) {
+                float *yr = p->y + i * p->n + j0;
+                const float *ar = acc + (i - mb0) * AQ_COLS;
+                _mm512_mask_storeu_ps(yr, k0, _mm512_load_ps(ar));
+                if (two_n) _mm512_mask_storeu_ps(yr + AQ_NR, k1, _mm512_load_ps(ar + AQ_NR));
             }
         }
     }
