@@ -10,6 +10,7 @@
  * An AMX kernel loads its tile configuration at entry and releases the
  * tiles before it returns (amx.h). */
 #include "../../kernels.h"
+#include "../../quant.h"
 #include "../../repack.h"
 #include "amx.h"
 
@@ -37,7 +38,17 @@ void kiln_kernels_fill_amx(kiln_kernels *t, uint32_t features) {
     q8->gemm_min_m = KILN_MM_Q8G_MIN_M;
     q8->gemm_layout = NULL; /* A tiles read the quantized rows in place */
     q8->gemm_mr = 0;
-    q8->gemm_variant = "amx int8 2x2 16x16 tiles (tdpbssd), f32 steps avx512";
+    q8->gemm_variant = "amx int8 2x2 16x16 tiles (tdpbssd), fma steps avx512";
+    static const int legacy[] = {KILN_TYPE_Q4_0, KILN_TYPE_Q5_0, KILN_TYPE_IQ4_NL};
+    static const kiln_mm_kernel legacy_gemm[] = {kiln_mm_gemm_q4_0_amx, kiln_mm_gemm_q5_0_amx, kiln_mm_gemm_iq4_nl_amx};
+    for (int i = 0; i < 3; i++) { /* Q4_1 and Q5_1 keep the VNNI GEMM and its X layout */
+        kiln_type_kernels *r = &t->types[legacy[i]];
+        r->gemm = legacy_gemm[i];
+        r->gemm_min_m = KILN_MM_Q8G_MIN_M;
+        r->gemm_layout = NULL; /* A tiles read the quantized rows in place */
+        r->gemm_mr = 0;
+        r->gemm_variant = "amx int8 2x2 16x16 tiles (tdpbssd, signed quants), lanes avx512";
+    }
 
     /* the K-quants */
 

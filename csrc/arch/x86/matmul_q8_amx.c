@@ -26,23 +26,17 @@
  * per-thread scratch: per block the four C tiles are stored (4 KB), then
  * per row and tile acc = fma(dx·dw, cvt(c), acc) in 16-lane vectors.
  *
- * Costs (measured in isolation on this Xeon, L1-resident data, per 16×16
- * C tile and block): TDPBSSD with K = 32 takes as long as with K = 64, so
- * a block dot reaches at most half the tile peak; TILESTORED costs about
- * as much again and holds up what follows it (the float steps of the
- * previous block do not overlap it: two alternating tile sets ran slower
- * than this in-order loop); the float steps (cvt, mul, fma per 16 outputs)
- * take about two thirds of the tile work. The 2×2 tiles share the A and B
- * loads: about 3/4 of the time of one-tile steps. */
+ * Costs: amx_blockdot.h.
+ */
 #include "../../matmul.h"
-#include "amx.h"
+#include "amx_blockdot.h"
 
 #if KILN_X86
 
 enum {
-    AQ_NR = 16,               /* W rows per B tile */
-    AQ_MR = 16,               /* X rows per A tile */
-    AQ_QUADS = KILN_QK8_0 / 4, /* B tile rows: quads of one block */
+    AQ_NR = KILN_ABD_NR,
+    AQ_MR = KILN_ABD_MR,
+    AQ_QUADS = KILN_ABD_QUADS,
     AQ_KCB = 32,              /* blocks per packed k block: 32 KB of W quants */
     AQ_MB = 512,              /* X rows per m block (accumulators: 64 KB) */
     AQ_COLS = 2 * AQ_NR,      /* columns per panel and accumulator row */
@@ -92,27 +86,6 @@ KILN_TARGET_AMX static void pack_half(const block_q8_0 *const *rows, int64_t b0,
     }
 }
 
-/* configure loads the tile shapes for m tiles of mt rows (1..32): C tiles
- * tmm0, 1 (rows 0..15 × columns 0..15, 16..31) and tmm2, 3 (rows 16..31),
- * A tiles tmm4 (rows 0..15) and tmm5 (rows 16..31), B tiles tmm6, 7
- * (columns 0..15, 16..31). Tiles of rows past mt stay unconfigured. */
-KILN_TARGET_AMX static void configure(int mt) {
-    kiln_amx_tilecfg c;
-    kiln_amx_cfg_init(&c);
-    const int r0 = mt < AQ_MR ? mt : AQ_MR, r1 = mt - r0;
-    kiln_amx_cfg_tile(&c, 0, r0, AQ_NR * 4);
-    kiln_amx_cfg_tile(&c, 1, r0, AQ_NR * 4);
-    kiln_amx_cfg_tile(&c, 4, r0, KILN_QK8_0);
-    if (r1 > 0) {
-        kiln_amx_cfg_tile(&c, 2, r1, AQ_NR * 4);
-        kiln_amx_cfg_tile(&c, 3, r1, AQ_NR * 4);
-        kiln_amx_cfg_tile(&c, 5, r1, KILN_QK8_0);
-    }
-    kiln_amx_cfg_tile(&c, 6, AQ_QUADS, AQ_NR * 4);
-    kiln_amx_cfg_tile(&c, 7, AQ_QUADS, AQ_NR * 4);
-    kiln_amx_begin(&c);
-}
-
 /* float_step: acc[r][0:16] = fma(dx[r]·dw, float(c[r][0:16]), acc[r][0:16])
  * for rows r < ROWS of one stored C tile (dx of row r at xd + r*ldx). */
 KILN_TARGET_AMX KILN_INLINE void float_step(const int32_t *c, const float *xd, int64_t ldx, const float *pd,
@@ -138,26 +111,8 @@ KILN_TARGET_AMX KILN_INLINE void tile_blocks(const int8_t *xa, int64_t kpad, con
     const int32_t *pw1 = (const int32_t *)((const char *)pw + AQ_PW_BYTES);
     const float *pd1 = pd + AQ_PD_FLOATS;
     for (int64_t s = 0; s < nblk; s++) {
-        KILN_TILE_ZERO(0);
-        KILN_TILE_LOADD(4, xa + s * KILN_QK8_0, kpad);
-        KILN_TILE_LOADD(6, pw + s * AQ_QUADS * AQ_NR, AQ_NR * 4);
-        if (TWO_N) {
-            KILN_TILE_ZERO(1);
-            KILN_TILE_LOADD(7, pw1 + s * AQ_QUADS * AQ_NR, AQ_NR * 4);
-        }
-        if (TWO_M) {
-            KILN_TILE_ZERO(2);
-            KILN_TILE_LOADD(5, xa + AQ_MR * kpad + s * KILN_QK8_0, kpad);
-        }
-        if (TWO_M && TWO_N) KILN_TILE_ZERO(3);
-        KILN_TILE_DPBSSD(0, 4, 6);
-        if (TWO_N) KILN_TILE_DPBSSD(1, 4, 7);
-        if (TWO_M) KILN_TILE_DPBSSD(2, 5, 6);
-        if (TWO_M && TWO_N) KILN_TILE_DPBSSD(3, 5, 7);
-        KILN_TILE_STORED(0, cbuf, AQ_NR * 4);
-        if (TWO_N) KILN_TILE_STORED(1, cbuf + 256, AQ_NR * 4);
-        if (TWO_M) KILN_TILE_STORED(2, cbuf + 512, AQ_NR * 4);
-        if (TWO_M && TWO_N) KILN_TILE_STORED(3, cbuf + 768, AQ_NR * 4);
+        kiln_abd_step(xa + s * KILN_QK8_0, kpad, pw + s * AQ_QUADS * AQ_NR, pw1 + s * AQ_QUADS * AQ_NR, cbuf, TWO_M,
+                      TWO_N);
         const float *x1 = xd + AQ_MR * ldx;
         if (FULL) {
             float_step(cbuf, xd + s, ldx, pd + s * AQ_NR, acc, AQ_MR);
@@ -178,11 +133,6 @@ KILN_TARGET_AMX KILN_INLINE void tile_blocks(const int8_t *xa, int64_t kpad, con
     }
 }
 
-/* keep_mask keeps the first v (0..16) lanes. */
-static inline __mmask16 keep_mask(int v) {
-    return v >= AQ_NR ? (__mmask16)0xffff : v <= 0 ? (__mmask16)0 : (__mmask16)((1u << v) - 1);
-}
-
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W rows block_q8_0, X as p->xq / p->xd (kiln_mm_quantize_rows_*).
 // Panels of 32 columns (16 in an n tail); per k block of AQ_KCB blocks the
 // panel is packed once, then every 32-row m tile runs over it (2×2 C
@@ -196,7 +146,7 @@ KILN_TARGET_AMX void kiln_mm_q8_gemm_amx(const kiln_mm *p, int64_t n0, int64_t n
     const int64_t nb = p->k / KILN_QK8_0, nbpad = p->kpad / KILN_QK8_0;
     const block_q8_0 *rows[AQ_COLS];
     int cfg_rows = 2 * AQ_MR;
-    configure(cfg_rows);
+    kiln_abd_configure(cfg_rows);
     for (int64_t j0 = n0; j0 < n1; j0 += AQ_COLS) {
         const int nvalid = n1 - j0 >= AQ_COLS ? AQ_COLS : (int)(n1 - j0);
         const int two_n = nvalid > AQ_NR;
@@ -211,7 +161,7 @@ KILN_TARGET_AMX void kiln_mm_q8_gemm_amx(const kiln_mm *p, int64_t n0, int64_t n
                 if (two_n) pack_half(rows + AQ_NR, kb0, kb0 + nblk, (int32_t *)((char *)pw + AQ_PW_BYTES), pd + AQ_PD_FLOATS);
                 for (int64_t i0 = mb0; i0 < mb1; i0 += 2 * AQ_MR) {
                     const int mt = mb1 - i0 < 2 * AQ_MR ? (int)(mb1 - i0) : 2 * AQ_MR;
-                    if (mt != cfg_rows) configure(cfg_rows = mt);
+                    if (mt != cfg_rows) kiln_abd_configure(cfg_rows = mt);
                     const int r0 = mt < AQ_MR ? mt : AQ_MR, r1 = mt - r0;
                     float *a = acc + (i0 - mb0) * AQ_COLS;
                     const int8_t *xa = p->xq + i0 * p->kpad + kb0 * KILN_QK8_0;
@@ -227,7 +177,7 @@ KILN_TARGET_AMX void kiln_mm_q8_gemm_amx(const kiln_mm *p, int64_t n0, int64_t n
                         tile_blocks(xa, p->kpad, xd, nbpad, pw, pd, nblk, a, cbuf, r0, r1, 0, 0, 0);
                 }
             }
-            const __mmask16 k0 = keep_mask(nvalid), k1 = keep_mask(nvalid - AQ_NR);
+            const __mmask16 k0 = kiln_abd_keep(nvalid), k1 = kiln_abd_keep(nvalid - AQ_NR);
             for (int64_t i = mb0; i < mb1; i++) {
                 float *yr = p->y + i * p->n + j0;
                 const float *ar = acc + (i - mb0) * AQ_COLS;
