@@ -104,6 +104,37 @@ KILN_TARGET_AMX KILN_INLINE void kiln_abd_transpose(const int8_t *q, int32_t *ds
     }
 }
 
+/* kiln_abd_ahead fetches, into L2 a few lines per block step, the W bytes
+ * the next panel pack will read (the next k block of this panel, or the
+ * first of the next panel): the pack otherwise waits on DRAM for 32
+ * strided rows at once (15% of the Q8_0 GEMM's time before). */
+typedef struct {
+    const uint8_t *rows[2 * KILN_ABD_NR]; /* first byte of the next pack in each W row */
+    int nrows, lines_per_row;
+    int64_t next, total; /* lines fetched so far, of total */
+    int per_step;        /* lines per block step */
+} kiln_abd_ahead;
+
+/* kiln_abd_ahead_set aims a at bytes [off, off + bytes) of rows w + j*stride,
+ * j < nrows, spread over `steps` block steps (nrows 0: nothing to fetch). */
+static inline void kiln_abd_ahead_set(kiln_abd_ahead *a, const uint8_t *w, size_t stride, int nrows, size_t off,
+                                      size_t bytes, int64_t steps) {
+    a->nrows = nrows;
+    a->lines_per_row = (int)((bytes + 63) / 64) + 1; /* +1: a row's bytes may straddle one more line */
+    for (int j = 0; j < nrows; j++) a->rows[j] = w + (size_t)j * stride + off;
+    a->next = 0;
+    a->total = (int64_t)nrows * a->lines_per_row;
+    a->per_step = (int)((a->total + (steps > 0 ? steps : 1) - 1) / (steps > 0 ? steps : 1));
+}
+
+/* kiln_abd_ahead_step fetches the next per_step lines. */
+KILN_TARGET_AMX KILN_INLINE void kiln_abd_ahead_step(kiln_abd_ahead *a) {
+    for (int i = 0; i < a->per_step && a->next < a->total; i++, a->next++) {
+        const int64_t j = a->next / a->lines_per_row, l = a->next % a->lines_per_row;
+        _mm_prefetch((const char *)((uintptr_t)(a->rows[j] + l * 64) & ~(uintptr_t)63), _MM_HINT_T1);
+    }
+}
+
 /* kiln_abd_keep keeps the first v (0..16) lanes. */
 static inline __mmask16 kiln_abd_keep(int v) {
     return v >= KILN_ABD_NR ? (__mmask16)0xffff : v <= 0 ? (__mmask16)0 : (__mmask16)((1u << v) - 1);

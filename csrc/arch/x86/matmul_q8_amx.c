@@ -106,11 +106,12 @@ KILN_TARGET_AMX KILN_INLINE void float_step(const int32_t *c, const float *xd, i
  * (16 or 0 when fixed, -1: r0/r1 at run time). */
 KILN_TARGET_AMX KILN_INLINE void tile_blocks(const int8_t *xa, int64_t kpad, const float *xd, int64_t ldx,
                                               const int32_t *pw, const float *pd, int64_t nblk, float *acc,
-                                              int32_t *cbuf, int r0, int r1, const int TWO_M, const int TWO_N,
-                                              const int FULL) {
+                                              int32_t *cbuf, int r0, int r1, kiln_abd_ahead *ahead,
+                                              const int TWO_M, const int TWO_N, const int FULL) {
     const int32_t *pw1 = (const int32_t *)((const char *)pw + AQ_PW_BYTES);
     const float *pd1 = pd + AQ_PD_FLOATS;
     for (int64_t s = 0; s < nblk; s++) {
+        kiln_abd_ahead_step(ahead);
         kiln_abd_step(xa + s * KILN_QK8_0, kpad, pw + s * AQ_QUADS * AQ_NR, pw1 + s * AQ_QUADS * AQ_NR, cbuf, TWO_M,
                       TWO_N);
         const float *x1 = xd + AQ_MR * ldx;
@@ -146,6 +147,7 @@ KILN_TARGET_AMX void kiln_mm_q8_gemm_amx(const kiln_mm *p, int64_t n0, int64_t n
     const int64_t nb = p->k / KILN_QK8_0, nbpad = p->kpad / KILN_QK8_0;
     const block_q8_0 *rows[AQ_COLS];
     int cfg_rows = 2 * AQ_MR;
+    kiln_abd_ahead ahead = {.total = 0};
     kiln_abd_configure(cfg_rows);
     for (int64_t j0 = n0; j0 < n1; j0 += AQ_COLS) {
         const int nvalid = n1 - j0 >= AQ_COLS ? AQ_COLS : (int)(n1 - j0);
@@ -159,6 +161,20 @@ KILN_TARGET_AMX void kiln_mm_q8_gemm_amx(const kiln_mm *p, int64_t n0, int64_t n
                 const int64_t nblk = nb - kb0 < AQ_KCB ? nb - kb0 : AQ_KCB;
                 pack_half(rows, kb0, kb0 + nblk, pw, pd);
                 if (two_n) pack_half(rows + AQ_NR, kb0, kb0 + nblk, (int32_t *)((char *)pw + AQ_PW_BYTES), pd + AQ_PD_FLOATS);
+                { /* what the next pack reads: this panel's next k block, its first again
+                   * (next m block), or the next panel's first */
+                    const int64_t steps = (mb1 - mb0 + 2 * AQ_MR - 1) / (2 * AQ_MR) * nblk, kb1 = kb0 + nblk;
+                    const uint8_t *w0 = (const uint8_t *)p->w + (size_t)j0 * p->wstride;
+                    if (kb1 < nb)
+                        kiln_abd_ahead_set(&ahead, w0, p->wstride, nvalid, (size_t)kb1 * sizeof(block_q8_0),
+                                           (size_t)(nb - kb1 < AQ_KCB ? nb - kb1 : AQ_KCB) * sizeof(block_q8_0), steps);
+                    else if (mb1 < p->m || j0 + AQ_COLS < n1)
+                        kiln_abd_ahead_set(&ahead, mb1 < p->m ? w0 : w0 + (size_t)AQ_COLS * p->wstride, p->wstride,
+                                           mb1 < p->m ? nvalid : (int)(n1 - j0 - AQ_COLS < AQ_COLS ? n1 - j0 - AQ_COLS : AQ_COLS),
+                                           0, (size_t)(nb < AQ_KCB ? nb : AQ_KCB) * sizeof(block_q8_0), steps);
+                    else
+                        ahead.total = 0;
+                }
                 for (int64_t i0 = mb0; i0 < mb1; i0 += 2 * AQ_MR) {
                     const int mt = mb1 - i0 < 2 * AQ_MR ? (int)(mb1 - i0) : 2 * AQ_MR;
                     if (mt != cfg_rows) kiln_abd_configure(cfg_rows = mt);
@@ -167,14 +183,14 @@ KILN_TARGET_AMX void kiln_mm_q8_gemm_amx(const kiln_mm *p, int64_t n0, int64_t n
                     const int8_t *xa = p->xq + i0 * p->kpad + kb0 * KILN_QK8_0;
                     const float *xd = p->xd + i0 * nbpad + kb0;
                     if (mt == 2 * AQ_MR && two_n)
-                        tile_blocks(xa, p->kpad, xd, nbpad, pw, pd, nblk, a, cbuf, r0, r1, 1, 1, 1);
+                        tile_blocks(xa, p->kpad, xd, nbpad, pw, pd, nblk, a, cbuf, r0, r1, &ahead, 1, 1, 1);
                     else if (mt > AQ_MR)
-                        if (two_n) tile_blocks(xa, p->kpad, xd, nbpad, pw, pd, nblk, a, cbuf, r0, r1, 1, 1, 0);
-                        else tile_blocks(xa, p->kpad, xd, nbpad, pw, pd, nblk, a, cbuf, r0, r1, 1, 0, 0);
+                        if (two_n) tile_blocks(xa, p->kpad, xd, nbpad, pw, pd, nblk, a, cbuf, r0, r1, &ahead, 1, 1, 0);
+                        else tile_blocks(xa, p->kpad, xd, nbpad, pw, pd, nblk, a, cbuf, r0, r1, &ahead, 1, 0, 0);
                     else if (two_n)
-                        tile_blocks(xa, p->kpad, xd, nbpad, pw, pd, nblk, a, cbuf, r0, r1, 0, 1, 0);
+                        tile_blocks(xa, p->kpad, xd, nbpad, pw, pd, nblk, a, cbuf, r0, r1, &ahead, 0, 1, 0);
                     else
-                        tile_blocks(xa, p->kpad, xd, nbpad, pw, pd, nblk, a, cbuf, r0, r1, 0, 0, 0);
+                        tile_blocks(xa, p->kpad, xd, nbpad, pw, pd, nblk, a, cbuf, r0, r1, &ahead, 0, 0, 0);
                 }
             }
             const __mmask16 k0 = kiln_abd_keep(nvalid), k1 = kiln_abd_keep(nvalid - AQ_NR);

@@ -86,12 +86,13 @@ KILN_TARGET_AMX KILN_INLINE void lane_step(const int32_t *c, const float *xd, in
  * then their lane steps (lanes: the step's first row, lane 0, column 0). */
 KILN_TARGET_AMX KILN_INLINE void step_blocks(const int8_t *xa, int64_t kpad, const float *xd, int64_t ldx,
                                               const int32_t *pw, const float *pd, int64_t kb0, int64_t nblk,
-                                              float *lanes, int32_t *cbuf, int r0, int r1, const int TWO_M,
-                                              const int TWO_N, const int FULL) {
+                                              float *lanes, int32_t *cbuf, int r0, int r1, kiln_abd_ahead *ahead,
+                                              const int TWO_M, const int TWO_N, const int FULL) {
     const int32_t *pw1 = (const int32_t *)((const char *)pw + LA_PW_BYTES);
     const float *pd1 = pd + LA_PD_FLOATS;
     const float *x1 = xd + LA_MR * ldx;
     for (int64_t s = 0; s < nblk; s++) {
+        kiln_abd_ahead_step(ahead);
         kiln_abd_step(xa + s * KILN_QK8_0, kpad, pw + s * KILN_ABD_B_INTS, pw1 + s * KILN_ABD_B_INTS, cbuf, TWO_M,
                       TWO_N);
         float *l0 = lanes + ((kb0 + s) % LA_LANES) * LA_COLS, *l1 = l0 + LA_MR * LA_ROW;
@@ -137,6 +138,7 @@ KILN_TARGET_AMX static void la_gemm(kiln_qp_legacy ty, size_t bsz, const kiln_mm
     const int64_t nb = p->k / KILN_QK8_0, nbpad = p->kpad / KILN_QK8_0;
     const uint8_t *rows[LA_COLS];
     int cfg_rows = 2 * LA_MR;
+    kiln_abd_ahead ahead = {.total = 0};
     kiln_abd_configure(cfg_rows);
     for (int64_t j0 = n0; j0 < n1; j0 += LA_COLS) {
         const int nvalid = n1 - j0 >= LA_COLS ? LA_COLS : (int)(n1 - j0);
@@ -152,6 +154,20 @@ KILN_TARGET_AMX static void la_gemm(kiln_qp_legacy ty, size_t bsz, const kiln_mm
                 if (two_n)
                     pack_half(ty, bsz, rows + LA_NR, kb0, kb0 + nblk, (int32_t *)((char *)pw + LA_PW_BYTES),
                               pd + LA_PD_FLOATS, q);
+                { /* what the next pack reads: this panel's next k block, its first again
+                   * (next m block), or the next panel's first */
+                    const int64_t steps = (mb1 - mb0 + 2 * LA_MR - 1) / (2 * LA_MR) * nblk, kb1 = kb0 + nblk;
+                    const uint8_t *w0 = (const uint8_t *)p->w + (size_t)j0 * p->wstride;
+                    if (kb1 < nb)
+                        kiln_abd_ahead_set(&ahead, w0, p->wstride, nvalid, (size_t)kb1 * bsz,
+                                           (size_t)(nb - kb1 < LA_KCB ? nb - kb1 : LA_KCB) * bsz, steps);
+                    else if (mb1 < p->m || j0 + LA_COLS < n1)
+                        kiln_abd_ahead_set(&ahead, mb1 < p->m ? w0 : w0 + (size_t)LA_COLS * p->wstride, p->wstride,
+                                           mb1 < p->m ? nvalid : (int)(n1 - j0 - LA_COLS < LA_COLS ? n1 - j0 - LA_COLS : LA_COLS),
+                                           0, (size_t)(nb < LA_KCB ? nb : LA_KCB) * bsz, steps);
+                    else
+                        ahead.total = 0;
+                }
                 for (int64_t i0 = mb0; i0 < mb1; i0 += 2 * LA_MR) {
                     const int mt = mb1 - i0 < 2 * LA_MR ? (int)(mb1 - i0) : 2 * LA_MR;
                     if (mt != cfg_rows) kiln_abd_configure(cfg_rows = mt);
@@ -160,15 +176,15 @@ KILN_TARGET_AMX static void la_gemm(kiln_qp_legacy ty, size_t bsz, const kiln_mm
                     const int8_t *xa = p->xq + i0 * p->kpad + kb0 * KILN_QK8_0;
                     const float *xd = p->xd + i0 * nbpad + kb0;
                     if (mt == 2 * LA_MR && two_n)
-                        step_blocks(xa, p->kpad, xd, nbpad, pw, pd, kb0, nblk, l, cbuf, r0, r1, 1, 1, 1);
+                        step_blocks(xa, p->kpad, xd, nbpad, pw, pd, kb0, nblk, l, cbuf, r0, r1, &ahead, 1, 1, 1);
                     else if (mt > LA_MR && two_n)
-                        step_blocks(xa, p->kpad, xd, nbpad, pw, pd, kb0, nblk, l, cbuf, r0, r1, 1, 1, 0);
+                        step_blocks(xa, p->kpad, xd, nbpad, pw, pd, kb0, nblk, l, cbuf, r0, r1, &ahead, 1, 1, 0);
                     else if (mt > LA_MR)
-                        step_blocks(xa, p->kpad, xd, nbpad, pw, pd, kb0, nblk, l, cbuf, r0, r1, 1, 0, 0);
+                        step_blocks(xa, p->kpad, xd, nbpad, pw, pd, kb0, nblk, l, cbuf, r0, r1, &ahead, 1, 0, 0);
                     else if (two_n)
-                        step_blocks(xa, p->kpad, xd, nbpad, pw, pd, kb0, nblk, l, cbuf, r0, r1, 0, 1, 0);
+                        step_blocks(xa, p->kpad, xd, nbpad, pw, pd, kb0, nblk, l, cbuf, r0, r1, &ahead, 0, 1, 0);
                     else
-                        step_blocks(xa, p->kpad, xd, nbpad, pw, pd, kb0, nblk, l, cbuf, r0, r1, 0, 0, 0);
+                        step_blocks(xa, p->kpad, xd, nbpad, pw, pd, kb0, nblk, l, cbuf, r0, r1, &ahead, 0, 0, 0);
                 }
             }
             float *y = p->y + mb0 * p->n + j0;
