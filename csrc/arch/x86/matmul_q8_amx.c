@@ -140,6 +140,10 @@ KILN_TARGET_AMX KILN_INLINE void tile_blocks(const int8_t *xa, int64_t kpad, con
 // tiles: 4 TDPBSSD per two A and two B tile loads) with its f32
 // accumulators in the per-thread buffer (L1-resident over the k block).
 KILN_TARGET_AMX void kiln_mm_q8_gemm_amx(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
+    if (p->m < KILN_MM_Q8_AMX_MIN_M) { /* few rows: the VNNI GEMM is faster (X is laid out for it) */
+        kiln_mm_q8v_gemm_avx512(p, n0, n1, scratch);
+        return;
+    }
     int32_t *pw = (int32_t *)scratch; /* 64-byte aligned: two halves of packed quants */
     float *pd = (float *)((char *)pw + 2 * AQ_PW_BYTES);
     float *acc = pd + 2 * AQ_PD_FLOATS;
