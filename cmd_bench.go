@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/kiln-llm/kiln/engine/model"
@@ -140,6 +141,18 @@ func newBenchKernelsCommand() *cobra.Command {
 				if err := native.SetISA(v); err != nil {
 					return fmt.Errorf("--isa %s: %w", isa, err)
 				}
+				// RunKernels re-initialises the library per thread count, which
+				// picks the variant from $KILN_ISA again: keep the choice there
+				// for the run (before, --isa was lost at the first thread count).
+				prev, had := os.LookupEnv("KILN_ISA")
+				os.Setenv("KILN_ISA", v.String())
+				defer func() {
+					if had {
+						os.Setenv("KILN_ISA", prev)
+					} else {
+						os.Unsetenv("KILN_ISA")
+					}
+				}()
 			}
 			o.Progress = cmd.ErrOrStderr()
 			rep, err := bench.RunKernels(o)

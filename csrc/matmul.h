@@ -189,6 +189,13 @@ void kiln_mm_q8_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float
  * rule, from p->xp / p->xdp laid out by kiln_mm_q8v_layout_avx512. */
 void kiln_mm_q8v_gemm_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_q8v_layout_avx512(const kiln_mm *p, int64_t r0, int64_t r1);
+/* kiln_mm_q8_gemm_amx (arch/x86/matmul_q8_amx.c): the AMX-INT8 Q8_0 GEMM,
+ * same rule (TDPBSSD block dots), reading p->xq / p->xd in place. */
+void kiln_mm_q8_gemm_amx(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* Below this many X rows the AMX Q8_0 GEMM hands the call to the VNNI GEMM
+ * (8192x2048, 1 thread, side by side: AMX 0.65x at m = 4, 0.94x at 16,
+ * 0.99x at 32, 1.08x at 128), so its row keeps the VNNI GEMM's X layout. */
+#define KILN_MM_Q8_AMX_MIN_M 64
 
 /* kiln_mm_q8r_gemv_avx512_vnni (matmul_q8r_avx512.c) and kiln_mm_q8r_gemv_avx2
  * (matmul_q8r_avx2.c, no VNNI) read the groups directly. */

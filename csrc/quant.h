@@ -295,6 +295,10 @@ void kiln_mm_gemm_q4_1_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *s
 void kiln_mm_gemm_q5_0_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_gemm_q5_1_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_gemm_iq4_nl_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+/* AMX-INT8 GEMMs of the 32-element types without a min (arch/x86/quant_gemm_legacy_amx.c) */
+void kiln_mm_gemm_q4_0_amx(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_q5_0_amx(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
+void kiln_mm_gemm_iq4_nl_amx(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_gemm_q2_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_gemm_q3_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);
 void kiln_mm_gemm_q4_K_avx512(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch);

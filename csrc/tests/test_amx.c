@@ -76,6 +76,20 @@ int main(void) {
     T_CHECK(kiln_get_isa() == KILN_ISA_AMX || getenv("KILN_ISA"), "amx is the default variant where supported");
 #if KILN_X86
     test_tile_product();
+    /* a Q8_0 prefill GEMM on the amx table leaves the calling thread without tile state */
+    {
+        enum { M = 40, N = 48, K = 256 };
+        float *x = t_alloc(sizeof(float) * M * K), *w = t_alloc(sizeof(float) * N * K), *y = t_alloc(sizeof(float) * M * N);
+        block_q8_0 *wq = t_alloc(sizeof(block_q8_0) * N * K / 32);
+        t_fill(x, M * K, -1, 1);
+        t_fill(w, N * K, -1, 1);
+        kiln_quantize_q8_0(w, wq, N * K);
+        kiln_set_isa(KILN_ISA_AMX);
+        t_poison(y, M * N);
+        T_CHECK(kiln_matmul(KILN_TYPE_Q8_0, wq, x, y, M, N, K) == KILN_OK, "q8_0 GEMM on amx");
+        T_CHECK(!kiln_amx_tiles_in_use(), "no tile state on the caller after the GEMM");
+        free(x), free(w), free(y), free(wq);
+    }
     /* the probe configures and releases tiles on every pool thread */
     kiln_set_isa(KILN_ISA_AMX);
     double amx = 0, vnni = 0;

@@ -131,6 +131,8 @@ static void test_kernel_table(void) {
             /* AMX tiles take the GEMMs; its GEMVs are AVX-512's */
             const char *want = isa == KILN_ISA_AMX ? kiln_isa_name(KILN_ISA_AVX512) : kiln_isa_name(isa);
             if (k && v && !strcmp(k, "gemv q8_0")) gemv_q8 = !strncmp(v, want, strlen(want));
+            if (isa == KILN_ISA_AMX && k && v && !strcmp(k, "gemm q8_0"))
+                T_CHECK(!strncmp(v, "amx", 3), "amx: gemm q8_0 runs tiles (%s)", v);
         }
         T_CHECK(named, "%s: %d kernel entries, each named with a variant", kiln_isa_name(isa), n);
         T_CHECK(gemv_q8, "%s: gemv q8_0 runs a %s variant", kiln_isa_name(isa), kiln_isa_name(isa));

@@ -81,6 +81,9 @@ int main(void) {
         {24, 40, 1056}, {29, 47, 576}, {128, 96, 2048},     /* 32-column panels + a 16-column tail; 3 and 4 k blocks */
         {530, 40, 1056},                                    /* past one m block of 516 rows */
         {37, 1, 160}, {37, 15, 160}, {37, 31, 160},         /* a lone narrow panel; tails of 15, 31 columns */
+        /* AMX (from KILN_MM_Q8_AMX_MIN_M = 64 rows): 32-row steps and their tails
+         * (16, 17, 31, 1 and 15 rows), past its 32-block k blocks and its 512-row m block */
+        {80, 33, 1088}, {81, 16, 64}, {95, 40, 96}, {97, 17, 2080}, {111, 64, 128}, {600, 33, 1056},
     };
     for (int v = 0; v < n_isas; v++)
         for (int s = 0; s < COUNT(shapes); s++)

@@ -337,6 +337,14 @@ int main(void) {
             check_type(q, 7, 33, 576, 0);
             check_type(q, 8, 33, 576, 0);
             check_type(q, 2, 5, 229376, 0);
+            /* the AMX GEMM: 32-row steps and their 16-row halves' tails (17, 31,
+             * 33, 47 rows), 32-column panels with a 16-column or shorter tail,
+             * past its 32-block k block and its 128-row m block */
+            check_type(q, 17, 40, 1088, 0);
+            check_type(q, 31, 33, 96, 1);
+            check_type(q, 33, 48, 1088, 0);
+            check_type(q, 47, 16, 288, 0);
+            check_type(q, 150, 35, 96, 0);
         }
         check_saturation(q);
         if (q->block == 256) { /* m blocks × several k blocks (the last partial) × partial panels / row groups */

@@ -10,6 +10,7 @@
  * An AMX kernel loads its tile configuration at entry and releases the
  * tiles before it returns (amx.h). */
 #include "../../kernels.h"
+#include "../../quant.h"
 #include "../../repack.h"
 #include "amx.h"
 
@@ -32,6 +33,24 @@ void kiln_kernels_fill_amx(kiln_kernels *t, uint32_t features) {
     t->isa = "amx";
 
     /* Q8_0 and the 32-element types */
+    kiln_type_kernels *q8 = &t->types[KILN_TYPE_Q8_0];
+    q8->gemm = kiln_mm_q8_gemm_amx;
+    q8->gemm_min_m = KILN_MM_Q8G_MIN_M;
+    /* the tiles read X's quantized rows in place; the VNNI layout stays for
+     * the calls below KILN_MM_Q8_AMX_MIN_M rows, which the VNNI GEMM takes */
+    q8->gemm_layout = kiln_mm_q8v_layout_avx512;
+    q8->gemm_mr = KILN_MM_Q8V_MR;
+    q8->gemm_variant = "amx int8 2x2 16x16 tiles (tdpbssd), fma steps avx512 (m < 64: avx512-vnni)";
+    static const int legacy[] = {KILN_TYPE_Q4_0, KILN_TYPE_Q5_0, KILN_TYPE_IQ4_NL};
+    static const kiln_mm_kernel legacy_gemm[] = {kiln_mm_gemm_q4_0_amx, kiln_mm_gemm_q5_0_amx, kiln_mm_gemm_iq4_nl_amx};
+    for (int i = 0; i < 3; i++) { /* Q4_1 and Q5_1 keep the VNNI GEMM and its X layout */
+        kiln_type_kernels *r = &t->types[legacy[i]];
+        r->gemm = legacy_gemm[i];
+        r->gemm_min_m = KILN_MM_Q8G_MIN_M;
+        r->gemm_layout = kiln_mm_q8v_layout_avx512; /* for the small calls the VNNI GEMM takes */
+        r->gemm_mr = KILN_MM_Q8V_MR;
+        r->gemm_variant = "amx int8 2x2 16x16 tiles (tdpbssd, signed quants), lanes avx512 (m < 16: avx512-vnni)";
+    }
 
     /* the K-quants */
     kiln_quant_rows_k_amx(t);
