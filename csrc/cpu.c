@@ -2,6 +2,8 @@
  * the wider register state (xgetbv), so a feature is reported only if usable. */
 #include "kiln_internal.h"
 
+#include <stdatomic.h>
+
 #if KILN_X86
 #include <cpuid.h>
 
@@ -47,6 +49,20 @@ uint32_t kiln_detect_cpu_features(void) {
     }
     return f;
 }
+
+/* kiln_cpu_is_intel reports whether cpuid's vendor is GenuineIntel (asked
+ * once: cpuid traps to the hypervisor in a VM, and the GEMVs ask per call). */
+int kiln_cpu_is_intel(void) {
+    static atomic_int cached = -1;
+    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v < 0) {
+        unsigned a, b, c, d;
+        v = __get_cpuid(0, &a, &b, &c, &d) && b == 0x756e6547u && d == 0x49656e69u && c == 0x6c65746eu;
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
+    }
+    return v;
+}
 #else
 uint32_t kiln_detect_cpu_features(void) { return 0; }
+int kiln_cpu_is_intel(void) { return 0; }
 #endif

@@ -100,6 +100,7 @@ int kiln_ensure_init(void);
 /* kiln_active_isa is the variant kernels must use for this call. */
 int kiln_active_isa(void);
 uint32_t kiln_detect_cpu_features(void);
+int kiln_cpu_is_intel(void);
 
 /* ---- thread pool -------------------------------------------------------- */
 /* kiln_task is one op's body: worker ith of nth handles its share of rows. */

@@ -215,6 +215,10 @@ void kiln_quantize_iq4_xs_ref(const float *x, void *y, int64_t nb);
 /* kiln_quantize_row_q8_K_ref: y[k/256] = Q8_K(x[k]) exactly as llama.cpp's
  * quantize_row_q8_K_ref (an all-zero block gets d = 0, zero quants and sums). */
 void kiln_quantize_row_q8_K_ref(const float *x, block_q8_K *y, int64_t k);
+#if KILN_X86
+/* kiln_quantize_row_q8_K_avx512: the same bytes with AVX-512 (quant_q8k_avx512.c). */
+void kiln_quantize_row_q8_K_avx512(const float *x, block_q8_K *y, int64_t k);
+#endif
 
 /* ---- dot products ------------------------------------------------------- */
 /* A kiln_qdot_fn returns the dot of one weight row of nb blocks with one

@@ -49,6 +49,12 @@ void kiln_mm_qdot(const kiln_mm *p, int64_t n0, int64_t n1, kiln_qdot_fn dot, ki
 
 void kiln_mm_quantize_rows_q8_K(const float *x, void *xk, int64_t k, int64_t r0, int64_t r1) {
     const int64_t nb = k / KILN_QK_K;
+#if KILN_X86
+    if (kiln_active_isa() >= KILN_ISA_AVX512) { /* the same bytes, vectorised */
+        for (int64_t i = r0; i < r1; i++) kiln_quantize_row_q8_K_avx512(x + i * k, (block_q8_K *)xk + i * nb, k);
+        return;
+    }
+#endif
     for (int64_t i = r0; i < r1; i++) kiln_quantize_row_q8_K_ref(x + i * k, (block_q8_K *)xk + i * nb, k);
 }
 

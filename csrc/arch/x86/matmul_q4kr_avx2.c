@@ -23,6 +23,7 @@
 
 #if KILN_X86
 #include <immintrin.h>
+#include "r16_prefetch.h"
 
 enum { Q4KR2_MAXR = 2, Q4KR2_ROWS = 16 /* W rows per group */ };
 
@@ -57,9 +58,10 @@ KILN_TARGET_AVX2 KILN_INLINE void q4kr2_decode(const uint8_t *sb, int h, __m256i
 
 // lanes[r][h] (float lane b % 8 of rows 8h..8h+7) += super-block sb for X rows x[0..MR-1].
 KILN_TARGET_AVX2 KILN_INLINE void q4kr2_superblock(const uint8_t *sb, const block_q8_K *const x[Q4KR2_MAXR],
-                                                   __m256 *lanes[Q4KR2_MAXR][2], const int MR) {
+                                                   __m256 *lanes[Q4KR2_MAXR][2], const int MR, const int PF) {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     __m256i sc[2][2], mn[2][2]; /* per half: scales 0..3, 4..7; mins alike (kept on the stack) */
+    for (int l = 0; l < 4; l++) KILN_R16_PREFETCH(sb + 64 * l, PF);
     q4kr2_decode(sb, 0, sc[0], mn[0]);
     q4kr2_decode(sb, 1, sc[1], mn[1]);
     __m256i sumi[Q4KR2_MAXR][2];
@@ -74,6 +76,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q4kr2_superblock(const uint8_t *sb, const bloc
         for (int r = 0; r < MR; r++) lo[r][0] = lo[r][1] = hi[r][0] = hi[r][1] = _mm256_setzero_si256();
 #pragma GCC unroll 2
         for (int u = 0; u < 8; u++) { /* both halves of a 64-byte vector, one X quad broadcast */
+            KILN_R16_PREFETCH(q + 64 * u, PF);
             __m256i xl[Q4KR2_MAXR], xh[Q4KR2_MAXR];
             for (int r = 0; r < MR; r++) {
                 xl[r] = Q4KR2_XQUAD(x[r]->qs, 64 * c + 4 * u);
@@ -120,7 +123,8 @@ KILN_TARGET_AVX2 KILN_INLINE void q4kr2_superblock(const uint8_t *sb, const bloc
 }
 
 // y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16.
-KILN_TARGET_AVX2 KILN_INLINE void q4kr2_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, const int MR) {
+KILN_TARGET_AVX2 KILN_INLINE void q4kr2_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, const int MR,
+                                             const int PF) {
     const int64_t nbk = p->k / KILN_QK_K;
     const size_t gbytes = (size_t)nbk * KILN_Q4KR_SB_BYTES;
     for (int64_t j0 = n0; j0 < n1; j0 += Q4KR2_ROWS) {
@@ -136,7 +140,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q4kr2_rows(const kiln_mm *p, int64_t i0, int64
                 lanes[r][0] = &acc[r][b % 8][0];
                 lanes[r][1] = &acc[r][b % 8][1];
             }
-            q4kr2_superblock(grp + (size_t)b * KILN_Q4KR_SB_BYTES, x, lanes, MR);
+            q4kr2_superblock(grp + (size_t)b * KILN_Q4KR_SB_BYTES, x, lanes, MR, PF);
         }
         for (int r = 0; r < MR; r++)
             for (int h = 0; h < 2; h++) {
@@ -150,11 +154,16 @@ KILN_TARGET_AVX2 KILN_INLINE void q4kr2_rows(const kiln_mm *p, int64_t i0, int64
 }
 
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W Q4_K_R16 (n0, n1 multiples of 16), X as Q8_K (p->xk).
+KILN_TARGET_AVX2 KILN_INLINE void q4kr2_gemv(const kiln_mm *p, int64_t n0, int64_t n1, const int PF) {
+    int64_t i0 = 0;
+    for (; i0 + 2 <= p->m; i0 += 2) q4kr2_rows(p, i0, n0, n1, 2, PF);
+    if (i0 < p->m) q4kr2_rows(p, i0, n0, n1, 1, PF);
+}
+
 KILN_TARGET_AVX2 void kiln_mm_q4kr_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
     (void)scratch;
-    int64_t i0 = 0;
-    for (; i0 + 2 <= p->m; i0 += 2) q4kr2_rows(p, i0, n0, n1, 2);
-    if (i0 < p->m) q4kr2_rows(p, i0, n0, n1, 1);
+    if (kiln_r16_prefetch_wanted()) q4kr2_gemv(p, n0, n1, 1);
+    else q4kr2_gemv(p, n0, n1, 0);
 }
 
 #else

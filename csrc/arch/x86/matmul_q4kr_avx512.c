@@ -21,12 +21,13 @@
  * Then the float steps of 16 outputs at once; up to 3 X rows share every
  * loaded W vector.
  *
- * Memory: a group is read once, front to back, one sequential stream that
- * the hardware prefetcher serves on its own (as for Q8_0_R16). */
+ * Memory: a group is read once, front to back, one sequential stream; on
+ * Intel each line loaded also prefetches one further on (r16_prefetch.h). */
 #include "../../quant.h"
 
 #if KILN_X86
 #include <immintrin.h>
+#include "r16_prefetch.h"
 
 enum { Q4KR_MAXR = 3, Q4KR_ROWS = 16 /* W rows per group */ };
 
@@ -61,8 +62,9 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4kr_decode(const uint8_t *sb, __m512i s
 
 // lanes[r] (8 float lanes × 16 outputs) += super-block b of one group for X rows x[0..MR-1].
 KILN_TARGET_AVX512VNNI KILN_INLINE void q4kr_superblock(const uint8_t *sb, const block_q8_K *const x[Q4KR_MAXR],
-                                                       __m512 *lanes[Q4KR_MAXR], const int MR) {
+                                                       __m512 *lanes[Q4KR_MAXR], const int MR, const int PF) {
     const __m512i low4 = _mm512_set1_epi8(0x0F), high4 = _mm512_set1_epi8((char)0xF0);
+    for (int l = 0; l < 4; l++) KILN_R16_PREFETCH(sb + 64 * l, PF);
     __m512i sc[2], mn[2];
     q4kr_decode(sb, sc, mn);
     __m512i even[Q4KR_MAXR], odd[Q4KR_MAXR]; /* Σ sc·dot of the even sub-blocks; of the odd ones, ×16 */
@@ -74,6 +76,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4kr_superblock(const uint8_t *sb, const
         for (int r = 0; r < MR; r++) lo[r] = hi[r] = _mm512_setzero_si512();
         #pragma GCC unroll 8
         for (int u = 0; u < 8; u++) {
+            KILN_R16_PREFETCH(q + u, PF);
             const __m512i w = _mm512_loadu_si512(q + u);
             const __m512i wl = _mm512_and_si512(w, low4), wh = _mm512_and_si512(w, high4);
             for (int r = 0; r < MR; r++) {
@@ -110,7 +113,8 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4kr_superblock(const uint8_t *sb, const
 }
 
 // y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16.
-KILN_TARGET_AVX512VNNI KILN_INLINE void q4kr_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, const int MR) {
+KILN_TARGET_AVX512VNNI KILN_INLINE void q4kr_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, const int MR,
+                                                  const int PF) {
     const int64_t nbk = p->k / KILN_QK_K;
     const size_t gbytes = (size_t)nbk * KILN_Q4KR_SB_BYTES;
     for (int64_t j0 = n0; j0 < n1; j0 += Q4KR_ROWS) {
@@ -125,7 +129,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4kr_rows(const kiln_mm *p, int64_t i0, 
                 x[r] = (const block_q8_K *)p->xk + (i0 + r) * nbk + b;
                 lanes[r] = &acc[r][b % 8];
             }
-            q4kr_superblock(grp + (size_t)b * KILN_Q4KR_SB_BYTES, x, lanes, MR);
+            q4kr_superblock(grp + (size_t)b * KILN_Q4KR_SB_BYTES, x, lanes, MR, PF);
         }
         for (int r = 0; r < MR; r++) {
             const __m512 *l = acc[r];
@@ -137,12 +141,17 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4kr_rows(const kiln_mm *p, int64_t i0, 
 }
 
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W Q4_K_R16 (n0, n1 multiples of 16), X as Q8_K (p->xk).
+KILN_TARGET_AVX512VNNI KILN_INLINE void q4kr_gemv(const kiln_mm *p, int64_t n0, int64_t n1, const int PF) {
+    int64_t i0 = 0;
+    for (; i0 + 3 <= p->m; i0 += 3) q4kr_rows(p, i0, n0, n1, 3, PF);
+    if (p->m - i0 == 2) q4kr_rows(p, i0, n0, n1, 2, PF);
+    else if (p->m - i0 == 1) q4kr_rows(p, i0, n0, n1, 1, PF);
+}
+
 KILN_TARGET_AVX512VNNI void kiln_mm_q4kr_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
     (void)scratch;
-    int64_t i0 = 0;
-    for (; i0 + 3 <= p->m; i0 += 3) q4kr_rows(p, i0, n0, n1, 3);
-    if (p->m - i0 == 2) q4kr_rows(p, i0, n0, n1, 2);
-    else if (p->m - i0 == 1) q4kr_rows(p, i0, n0, n1, 1);
+    if (kiln_r16_prefetch_wanted()) q4kr_gemv(p, n0, n1, 1);
+    else q4kr_gemv(p, n0, n1, 0);
 }
 
 #else

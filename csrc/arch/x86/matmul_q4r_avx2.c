@@ -40,6 +40,7 @@
 
 #if KILN_X86
 #include <immintrin.h>
+#include "r16_prefetch.h"
 
 enum {
     Q4R2_MAXR = 2,     /* X rows per tile */
@@ -73,7 +74,7 @@ KILN_TARGET_AVX2 KILN_INLINE __m256i q5r2_bits(uint32_t m) {
 // rows i0..i0+MR-1; xc[r * XC2_BLOCKS + c]: −offset·Σx of the chunk's block c.
 KILN_TARGET_AVX2 KILN_INLINE void q4r2_block(const kiln_mm *p, int64_t i0, const uint8_t *grp, int64_t b, int64_t c,
                                              const int32_t *xc, __m256 *lane[Q4R2_MAXR][2], const int MR, const int FIVE,
-                                             const int NL, const int MIN) {
+                                             const int NL, const int MIN, const int PF) {
     const int64_t nbpad = p->kpad / KILN_QK8_0;
     const uint8_t *pair = grp + (size_t)(b >> 1) * KILN_Q4R_PAIR_OF(FIVE, MIN);
     const uint8_t *blk = pair + (MIN ? 128 : 64) + (size_t)(b & 1) * (FIVE ? KILN_Q5R_BLOCK_BYTES : KILN_Q4R_BLOCK_BYTES);
@@ -88,11 +89,14 @@ KILN_TARGET_AVX2 KILN_INLINE void q4r2_block(const kiln_mm *p, int64_t i0, const
             xv[r][u] = _mm256_set1_epi32(x4);
         }
     }
+    if (!(b & 1)) KILN_R16_PREFETCH(pair, PF);
+    if (FIVE) KILN_R16_PREFETCH(blk, PF);
     __m256i dot[Q4R2_MAXR][2];
     for (int h = 0; h < 2; h++) {
         __m256i s[Q4R2_MAXR], s32[Q4R2_MAXR];
         for (int r = 0; r < MR; r++) s32[r] = NL || MIN ? _mm256_setzero_si256() : _mm256_set1_epi32(xc[r * XC2_BLOCKS + c]);
         for (int u = 0; u < 4; u++) {
+            if (h == 0) KILN_R16_PREFETCH(q + 64 * u, PF);
             const __m256i v = _mm256_loadu_si256((const __m256i *)(q + 64 * u + 32 * h));
             __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
             if (FIVE) {
@@ -142,7 +146,7 @@ KILN_TARGET_AVX2 KILN_INLINE __m256 q4r2_lanes_sum(const __m256 l[8]) {
 }
 
 KILN_TARGET_AVX2 KILN_INLINE void q4r2_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, int32_t *xc,
-                                            const int MR, const int FIVE, const int NL, const int MIN) {
+                                            const int MR, const int FIVE, const int NL, const int MIN, const int PF) {
     const int64_t nb = p->k / KILN_QK8_0;
     const size_t gbytes = (size_t)(nb / 2) * KILN_Q4R_PAIR_OF(FIVE, MIN);
     const int offset = MIN ? -1 : FIVE ? 16 : 8; /* MIN: xc holds Σx */
@@ -165,7 +169,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q4r2_rows(const kiln_mm *p, int64_t i0, int64_
                     if (b + e < b1) {
                         __m256 *lane[Q4R2_MAXR][2];
                         for (int r = 0; r < MR; r++) lane[r][0] = &lanes[r][0][e], lane[r][1] = &lanes[r][1][e];
-                        q4r2_block(p, i0, grp, b + e, b + e - b0, xc, lane, MR, FIVE, NL, MIN);
+                        q4r2_block(p, i0, grp, b + e, b + e - b0, xc, lane, MR, FIVE, NL, MIN, PF);
                     }
         }
         for (int r = 0; r < MR; r++) {
@@ -179,33 +183,38 @@ KILN_TARGET_AVX2 KILN_INLINE void q4r2_rows(const kiln_mm *p, int64_t i0, int64_
 // IQ4_NL_R16 (NL), Q4_1_R16 (MIN) or Q5_1_R16 (FIVE, MIN; n0, n1 multiples
 // of 16), X q8_0-quantized (p->xq, p->xd).
 KILN_TARGET_AVX2 KILN_INLINE void q4r2_gemv(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch, const int FIVE,
-                                            const int NL, const int MIN) {
+                                            const int NL, const int MIN, const int PF) {
     _Static_assert(Q4R2_MAXR * XC2_BLOCKS <= KILN_MM_SCRATCH_FLOATS, "the X corrections fit the kernel scratch");
     _Static_assert(XC2_BLOCKS % Q4R2_LANES == 0, "k chunks keep block b in lane b % 8");
     int32_t *xc = (int32_t *)scratch;
     int64_t i0 = 0;
-    for (; i0 + 2 <= p->m; i0 += 2) q4r2_rows(p, i0, n0, n1, xc, 2, FIVE, NL, MIN);
-    if (i0 < p->m) q4r2_rows(p, i0, n0, n1, xc, 1, FIVE, NL, MIN);
+    for (; i0 + 2 <= p->m; i0 += 2) q4r2_rows(p, i0, n0, n1, xc, 2, FIVE, NL, MIN, PF);
+    if (i0 < p->m) q4r2_rows(p, i0, n0, n1, xc, 1, FIVE, NL, MIN, PF);
 }
 
 KILN_TARGET_AVX2 void kiln_mm_q4r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
-    q4r2_gemv(p, n0, n1, scratch, 0, 0, 0);
+    if (kiln_r16_prefetch_wanted()) q4r2_gemv(p, n0, n1, scratch, 0, 0, 0, 1);
+    else q4r2_gemv(p, n0, n1, scratch, 0, 0, 0, 0);
 }
 
 KILN_TARGET_AVX2 void kiln_mm_q5r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
-    q4r2_gemv(p, n0, n1, scratch, 1, 0, 0);
+    if (kiln_r16_prefetch_wanted()) q4r2_gemv(p, n0, n1, scratch, 1, 0, 0, 1);
+    else q4r2_gemv(p, n0, n1, scratch, 1, 0, 0, 0);
 }
 
 KILN_TARGET_AVX2 void kiln_mm_iq4nlr_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
-    q4r2_gemv(p, n0, n1, scratch, 0, 1, 0);
+    if (kiln_r16_prefetch_wanted()) q4r2_gemv(p, n0, n1, scratch, 0, 1, 0, 1);
+    else q4r2_gemv(p, n0, n1, scratch, 0, 1, 0, 0);
 }
 
 KILN_TARGET_AVX2 void kiln_mm_q41r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
-    q4r2_gemv(p, n0, n1, scratch, 0, 0, 1);
+    if (kiln_r16_prefetch_wanted()) q4r2_gemv(p, n0, n1, scratch, 0, 0, 1, 1);
+    else q4r2_gemv(p, n0, n1, scratch, 0, 0, 1, 0);
 }
 
 KILN_TARGET_AVX2 void kiln_mm_q51r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
-    q4r2_gemv(p, n0, n1, scratch, 1, 0, 1);
+    if (kiln_r16_prefetch_wanted()) q4r2_gemv(p, n0, n1, scratch, 1, 0, 1, 1);
+    else q4r2_gemv(p, n0, n1, scratch, 1, 0, 1, 0);
 }
 
 #else

@@ -39,9 +39,11 @@
  * lane = (lane + (dw·dx)·float(dot)) + (mw·dx)·float(Σx).
  *
  * Memory: a group is read once, front to back (9 lines per block pair),
- * one sequential stream the hardware prefetcher serves on its own. */
+ * one sequential stream; on Intel each line loaded also prefetches one
+ * further on (r16_prefetch.h). */
 #include "../../kernels.h"
 #include "quant_pack_avx512.h"
+#include "r16_prefetch.h"
 
 #if KILN_X86
 
@@ -75,7 +77,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE __m512i q4r_dot(__m512i lo0, __m512i lo1, __m
 // float step); xc[r * XC_BLOCKS + c]: −offset·Σx of the chunk's block c = b - b0.
 KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_block(const kiln_mm *p, int64_t i0, const uint8_t *grp, int64_t b,
                                                   int64_t c, const int32_t *xc, __m512 *lane[Q4R_MAXR],
-                                                  const int MR, const int FIVE, const int NL, const int MIN) {
+                                                  const int MR, const int FIVE, const int NL, const int MIN, const int PF) {
     const int64_t nbpad = p->kpad / KILN_QK8_0;
     const uint8_t *pair = grp + (size_t)(b >> 1) * KILN_Q4R_PAIR_OF(FIVE, MIN);
     const uint8_t *blk = pair + (MIN ? 128 : 64) + (size_t)(b & 1) * (FIVE ? KILN_Q5R_BLOCK_BYTES : KILN_Q4R_BLOCK_BYTES);
@@ -88,7 +90,10 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_block(const kiln_mm *p, int64_t i0, 
         lo[1][r] = hi[0][r] = hi[1][r] = _mm512_setzero_si512();
         xb[r] = (const int32_t *)(p->xq + (i0 + r) * p->kpad + b * KILN_QK8_0);
     }
+    if (!(b & 1)) KILN_R16_PREFETCH(pair, PF);
+    if (FIVE) KILN_R16_PREFETCH(blk, PF);
     for (int u = 0; u < 4; u++) {
+        KILN_R16_PREFETCH(q + u, PF);
         const __m512i v = _mm512_loadu_si512(q + u);
         __m512i vl = _mm512_and_si512(v, low4), vh;
         if (FIVE) {
@@ -123,7 +128,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_block(const kiln_mm *p, int64_t i0, 
 
 // y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16.
 KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, int32_t *xc,
-                                                 const int MR, const int FIVE, const int NL, const int MIN) {
+                                                 const int MR, const int FIVE, const int NL, const int MIN, const int PF) {
     const int64_t nb = p->k / KILN_QK8_0;
     const size_t gbytes = (size_t)(nb / 2) * KILN_Q4R_PAIR_OF(FIVE, MIN);
     const int offset = MIN ? -1 : FIVE ? 16 : NL ? 128 : 8; /* MIN: xc holds Σx */
@@ -145,7 +150,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_rows(const kiln_mm *p, int64_t i0, i
                     if (b + e < b1) {
                         __m512 *lane[Q4R_MAXR];
                         for (int r = 0; r < MR; r++) lane[r] = &lanes[r][e];
-                        q4r_block(p, i0, grp, b + e, b + e - b0, xc, lane, MR, FIVE, NL, MIN);
+                        q4r_block(p, i0, grp, b + e, b + e - b0, xc, lane, MR, FIVE, NL, MIN, PF);
                     }
         }
         for (int r = 0; r < MR; r++) _mm512_storeu_ps(p->y + (i0 + r) * p->n + j0, kiln_qp_lanes_sum16(lanes[r]));
@@ -156,34 +161,39 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_rows(const kiln_mm *p, int64_t i0, i
 // IQ4_NL_R16 (NL), Q4_1_R16 (MIN) or Q5_1_R16 (FIVE, MIN; n0, n1 multiples
 // of 16), X q8_0-quantized (p->xq, p->xd).
 KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_gemv(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch, const int FIVE,
-                                                 const int NL, const int MIN) {
+                                                 const int NL, const int MIN, const int PF) {
     _Static_assert(Q4R_MAXR * XC_BLOCKS <= KILN_MM_SCRATCH_FLOATS, "the X corrections fit the kernel scratch");
     _Static_assert(XC_BLOCKS % KILN_QP_LANES == 0, "k chunks keep block b in lane b % 8");
     int32_t *xc = (int32_t *)scratch;
     int64_t i0 = 0;
-    for (; i0 + 3 <= p->m; i0 += 3) q4r_rows(p, i0, n0, n1, xc, 3, FIVE, NL, MIN);
-    if (p->m - i0 == 2) q4r_rows(p, i0, n0, n1, xc, 2, FIVE, NL, MIN);
-    else if (p->m - i0 == 1) q4r_rows(p, i0, n0, n1, xc, 1, FIVE, NL, MIN);
+    for (; i0 + 3 <= p->m; i0 += 3) q4r_rows(p, i0, n0, n1, xc, 3, FIVE, NL, MIN, PF);
+    if (p->m - i0 == 2) q4r_rows(p, i0, n0, n1, xc, 2, FIVE, NL, MIN, PF);
+    else if (p->m - i0 == 1) q4r_rows(p, i0, n0, n1, xc, 1, FIVE, NL, MIN, PF);
 }
 
 KILN_TARGET_AVX512VNNI void kiln_mm_q4r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
-    q4r_gemv(p, n0, n1, scratch, 0, 0, 0);
+    if (kiln_r16_prefetch_wanted()) q4r_gemv(p, n0, n1, scratch, 0, 0, 0, 1);
+    else q4r_gemv(p, n0, n1, scratch, 0, 0, 0, 0);
 }
 
 KILN_TARGET_AVX512VNNI void kiln_mm_q5r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
-    q4r_gemv(p, n0, n1, scratch, 1, 0, 0);
+    if (kiln_r16_prefetch_wanted()) q4r_gemv(p, n0, n1, scratch, 1, 0, 0, 1);
+    else q4r_gemv(p, n0, n1, scratch, 1, 0, 0, 0);
 }
 
 KILN_TARGET_AVX512VNNI void kiln_mm_iq4nlr_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
-    q4r_gemv(p, n0, n1, scratch, 0, 1, 0);
+    if (kiln_r16_prefetch_wanted()) q4r_gemv(p, n0, n1, scratch, 0, 1, 0, 1);
+    else q4r_gemv(p, n0, n1, scratch, 0, 1, 0, 0);
 }
 
 KILN_TARGET_AVX512VNNI void kiln_mm_q41r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
-    q4r_gemv(p, n0, n1, scratch, 0, 0, 1);
+    if (kiln_r16_prefetch_wanted()) q4r_gemv(p, n0, n1, scratch, 0, 0, 1, 1);
+    else q4r_gemv(p, n0, n1, scratch, 0, 0, 1, 0);
 }
 
 KILN_TARGET_AVX512VNNI void kiln_mm_q51r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
-    q4r_gemv(p, n0, n1, scratch, 1, 0, 1);
+    if (kiln_r16_prefetch_wanted()) q4r_gemv(p, n0, n1, scratch, 1, 0, 1, 1);
+    else q4r_gemv(p, n0, n1, scratch, 1, 0, 1, 0);
 }
 
 #else

@@ -21,6 +21,7 @@
 
 #if KILN_X86
 #include <immintrin.h>
+#include "r16_prefetch.h"
 
 enum {
     Q6R2_MAXR = 2, /* X rows per tile */
@@ -39,10 +40,17 @@ KILN_TARGET_AVX2 static void xc_fill(const block_q8_K *x, int64_t s0, int64_t s1
 // sum[r] += exact Σ_t sc_t · Σ q·x over the 16 sub-blocks of rows 8h..8h+7 of super-block sb.
 // xc[r * XC_SB * 16 + t]: −32·bsums[t] of the super-block for X row r.
 KILN_TARGET_AVX2 KILN_INLINE void q6r2_half(const uint8_t *sb, int h, const block_q8_K *const *x, const int32_t *xc,
-                                            __m256i sum[], const int MR) {
+                                            __m256i sum[], const int MR, const int PF) {
     const __m256i m6 = _mm256_set1_epi8(0x3F), ones = _mm256_set1_epi16(1);
     for (int t = 0; t < 16; t++) {
         const uint8_t *v = sb + KILN_Q6R_QUANTS(t) + 32 * h;
+        if (h == 0) { /* the first half's pass touches every line of the super-block first */
+            if (t % 4 == 0) KILN_R16_PREFETCH(sb + KILN_Q6R_SCALES(t), PF);
+            KILN_R16_PREFETCH(v, PF);
+            KILN_R16_PREFETCH(v + 64, PF);
+            KILN_R16_PREFETCH(v + 128, PF);
+            if (t == 15) KILN_R16_PREFETCH(sb + KILN_Q6R_D, PF);
+        }
         const __m256i v0 = _mm256_loadu_si256((const __m256i *)v);
         const __m256i v1 = _mm256_loadu_si256((const __m256i *)(v + 64));
         const __m256i v2 = _mm256_loadu_si256((const __m256i *)(v + 128));
@@ -70,7 +78,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q6r2_half(const uint8_t *sb, int h, const bloc
 
 // y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16.
 KILN_TARGET_AVX2 KILN_INLINE void q6r2_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, int32_t *xc,
-                                            const int MR) {
+                                            const int MR, const int PF) {
     const int64_t nb = p->k / KILN_QK_K;
     const size_t gbytes = (size_t)nb * KILN_Q6R_SB_BYTES;
     const block_q8_K *xk[Q6R2_MAXR];
@@ -91,7 +99,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q6r2_rows(const kiln_mm *p, int64_t i0, int64_
             for (int h = 0; h < 2; h++) {
                 __m256i sum[Q6R2_MAXR];
                 for (int r = 0; r < MR; r++) sum[r] = _mm256_setzero_si256();
-                q6r2_half(sb, h, x, xc + (s % XC_SB) * 16, sum, MR);
+                q6r2_half(sb, h, x, xc + (s % XC_SB) * 16, sum, MR, PF);
                 const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sb + KILN_Q6R_D + 16 * h)));
                 for (int r = 0; r < MR; r++) {
                     float *l = lane[r][s % 8] + 8 * h;
@@ -111,13 +119,18 @@ KILN_TARGET_AVX2 KILN_INLINE void q6r2_rows(const kiln_mm *p, int64_t i0, int64_
     }
 }
 
+KILN_TARGET_AVX2 KILN_INLINE void q6r2_gemv(const kiln_mm *p, int64_t n0, int64_t n1, int32_t *xc, const int PF) {
+    int64_t i0 = 0;
+    for (; i0 + 2 <= p->m; i0 += 2) q6r2_rows(p, i0, n0, n1, xc, 2, PF);
+    if (i0 < p->m) q6r2_rows(p, i0, n0, n1, xc, 1, PF);
+}
+
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W Q6_K_R16 (n0, n1 multiples of 16), X Q8_K (p->xk).
 KILN_TARGET_AVX2 void kiln_mm_q6r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
     _Static_assert(Q6R2_MAXR * XC_SB * 16 <= KILN_MM_SCRATCH_FLOATS, "the X corrections fit the kernel scratch");
     int32_t *xc = (int32_t *)scratch;
-    int64_t i0 = 0;
-    for (; i0 + 2 <= p->m; i0 += 2) q6r2_rows(p, i0, n0, n1, xc, 2);
-    if (i0 < p->m) q6r2_rows(p, i0, n0, n1, xc, 1);
+    if (kiln_r16_prefetch_wanted()) q6r2_gemv(p, n0, n1, xc, 1);
+    else q6r2_gemv(p, n0, n1, xc, 0);
 }
 
 #else

@@ -19,13 +19,15 @@
  * throughout. |sumi| <= 16 · 128 · 16·32·128 < 2^31.
  *
  * Memory: a group is read once, front to back (53 lines per super-block),
- * one sequential stream the hardware prefetcher serves on its own. Up to 3
+ * one sequential stream; on Intel each line loaded also prefetches one
+ * further on (r16_prefetch.h). Up to 3
  * X rows share each unpacked quad vector. */
 #include "../../quant.h"
 #include "../../repack.h"
 
 #if KILN_X86
 #include <immintrin.h>
+#include "r16_prefetch.h"
 
 enum {
     Q6R_MAXR = 3,      /* X rows per tile */
@@ -41,8 +43,11 @@ KILN_TARGET_AVX512VNNI static void xc_fill(const block_q8_K *x, int64_t s0, int6
 }
 
 /* q6r_quads: the four quad vectors of one sub-block (v: its three vectors). */
-KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_quads(const __m512i *v, __m512i u[4]) {
+KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_quads(const __m512i *v, __m512i u[4], const int PF) {
     const __m512i m6 = _mm512_set1_epi8(0x3F), sel2 = _mm512_set1_epi8(0x03), sel4 = _mm512_set1_epi8(0x0F);
+    KILN_R16_PREFETCH(v, PF);
+    KILN_R16_PREFETCH(v + 1, PF);
+    KILN_R16_PREFETCH(v + 2, PF);
     const __m512i v0 = _mm512_loadu_si512(v), v1 = _mm512_loadu_si512(v + 1), v2 = _mm512_loadu_si512(v + 2);
     u[0] = _mm512_and_si512(v0, m6);
     u[1] = _mm512_and_si512(v1, m6);
@@ -56,14 +61,16 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_quads(const __m512i *v, __m512i u[4]
 // lane[r] (the 8 float lanes of 16 outputs) over super-blocks [s0, s1) of one group for X
 // rows xk[r]; xc[r]: −32·bsums of super-blocks s0.. of row r.
 KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_steps(const block_q8_K *const *xk, const uint8_t *grp, int64_t s0,
-                                                  int64_t s1, const int32_t *xc, float lane[][8][16], const int MR) {
+                                                  int64_t s1, const int32_t *xc, float lane[][8][16], const int MR,
+                                                  const int PF) {
     for (int64_t s = s0; s < s1; s++) {
         const uint8_t *sb = grp + (size_t)s * KILN_Q6R_SB_BYTES;
         __m512i sum[Q6R_MAXR];
         for (int r = 0; r < MR; r++) sum[r] = _mm512_setzero_si512();
         for (int t = 0; t < 16; t++) {
             __m512i u[4];
-            q6r_quads((const __m512i *)(sb + KILN_Q6R_QUANTS(t)), u);
+            if (t % 4 == 0) KILN_R16_PREFETCH(sb + KILN_Q6R_SCALES(t), PF);
+            q6r_quads((const __m512i *)(sb + KILN_Q6R_QUANTS(t)), u, PF);
             const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(sb + KILN_Q6R_SCALES(t))));
             for (int r = 0; r < MR; r++) {
                 const int32_t *xq = (const int32_t *)(xk[r][s].qs + 16 * t);
@@ -75,6 +82,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_steps(const block_q8_K *const *xk, c
                 sum[r] = _mm512_add_epi32(sum[r], _mm512_mullo_epi32(a, sc));
             }
         }
+        KILN_R16_PREFETCH(sb + KILN_Q6R_D, PF);
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sb + KILN_Q6R_D)));
         for (int r = 0; r < MR; r++) {
             float *l = lane[r][s % 8];
@@ -86,7 +94,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_steps(const block_q8_K *const *xk, c
 
 // y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16.
 KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, int32_t *xc,
-                                                 const int MR) {
+                                                 const int MR, const int PF) {
     const int64_t nb = p->k / KILN_QK_K;
     const size_t gbytes = (size_t)nb * KILN_Q6R_SB_BYTES;
     const block_q8_K *xk[Q6R_MAXR];
@@ -102,7 +110,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_rows(const kiln_mm *p, int64_t i0, i
             const int64_t s1 = s0 + XC_SB < nb ? s0 + XC_SB : nb;
             if (!once)
                 for (int r = 0; r < MR; r++) xc_fill(xk[r], s0, s1, xc + r * XC_SB * 16);
-            q6r_steps(xk, grp, s0, s1, xc, lane, MR);
+            q6r_steps(xk, grp, s0, s1, xc, lane, MR, PF);
         }
         for (int r = 0; r < MR; r++) {
             __m512 l[8];
@@ -114,14 +122,19 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_rows(const kiln_mm *p, int64_t i0, i
     }
 }
 
+KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_gemv(const kiln_mm *p, int64_t n0, int64_t n1, int32_t *xc, const int PF) {
+    int64_t i0 = 0;
+    for (; i0 + 3 <= p->m; i0 += 3) q6r_rows(p, i0, n0, n1, xc, 3, PF);
+    if (p->m - i0 == 2) q6r_rows(p, i0, n0, n1, xc, 2, PF);
+    else if (p->m - i0 == 1) q6r_rows(p, i0, n0, n1, xc, 1, PF);
+}
+
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W Q6_K_R16 (n0, n1 multiples of 16), X Q8_K (p->xk).
 KILN_TARGET_AVX512VNNI void kiln_mm_q6r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
     _Static_assert(Q6R_MAXR * XC_SB * 16 <= KILN_MM_SCRATCH_FLOATS, "the X corrections fit the kernel scratch");
     int32_t *xc = (int32_t *)scratch;
-    int64_t i0 = 0;
-    for (; i0 + 3 <= p->m; i0 += 3) q6r_rows(p, i0, n0, n1, xc, 3);
-    if (p->m - i0 == 2) q6r_rows(p, i0, n0, n1, xc, 2);
-    else if (p->m - i0 == 1) q6r_rows(p, i0, n0, n1, xc, 1);
+    if (kiln_r16_prefetch_wanted()) q6r_gemv(p, n0, n1, xc, 1);
+    else q6r_gemv(p, n0, n1, xc, 0);
 }
 
 #else

@@ -19,12 +19,13 @@
 
 #if KILN_X86
 #include <immintrin.h>
+#include "r16_prefetch.h"
 
 enum { Q8R2_MAXR = 2, Q8R2_QUADS = 8 };
 
 // acc[r][h] (rows 8h..8h+7 of one group) over every block, X rows i0..i0+MR-1.
 KILN_TARGET_AVX2 KILN_INLINE void q8r2_group(const kiln_mm *p, int64_t i0, const uint8_t *grp, __m256 acc[][2],
-                                             const int MR) {
+                                             const int MR, const int PF) {
     const int64_t nb = p->k / KILN_QK8_0, nbpad = p->kpad / KILN_QK8_0;
     const __m256i flip = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
     for (int64_t b = 0; b < nb; b++) {
@@ -32,7 +33,9 @@ KILN_TARGET_AVX2 KILN_INLINE void q8r2_group(const kiln_mm *p, int64_t i0, const
         const uint8_t *q = pair + 64 + (size_t)(b & 1) * 512;
         __m256i dot[Q8R2_MAXR][2];
         for (int r = 0; r < MR; r++) dot[r][0] = dot[r][1] = _mm256_setzero_si256();
+        if (!(b & 1)) KILN_R16_PREFETCH(pair, PF);
         for (int u = 0; u < Q8R2_QUADS; u++) {
+            KILN_R16_PREFETCH(q + 64 * u, PF);
             __m256i xv[Q8R2_MAXR];
             for (int r = 0; r < MR; r++) {
                 int32_t xq4;
@@ -58,12 +61,13 @@ KILN_TARGET_AVX2 KILN_INLINE void q8r2_group(const kiln_mm *p, int64_t i0, const
     }
 }
 
-KILN_TARGET_AVX2 KILN_INLINE void q8r2_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, const int MR) {
+KILN_TARGET_AVX2 KILN_INLINE void q8r2_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, const int MR,
+                                            const int PF) {
     const size_t gbytes = (size_t)(p->k / 64) * KILN_Q8R_PAIR_BYTES;
     for (int64_t j0 = n0; j0 < n1; j0 += KILN_Q8R_ROWS) {
         __m256 acc[Q8R2_MAXR][2];
         for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-        q8r2_group(p, i0, (const uint8_t *)p->w + (size_t)(j0 / KILN_Q8R_ROWS) * gbytes, acc, MR);
+        q8r2_group(p, i0, (const uint8_t *)p->w + (size_t)(j0 / KILN_Q8R_ROWS) * gbytes, acc, MR, PF);
         for (int r = 0; r < MR; r++) {
             _mm256_storeu_ps(p->y + (i0 + r) * p->n + j0, acc[r][0]);
             _mm256_storeu_ps(p->y + (i0 + r) * p->n + j0 + 8, acc[r][1]);
@@ -72,11 +76,16 @@ KILN_TARGET_AVX2 KILN_INLINE void q8r2_rows(const kiln_mm *p, int64_t i0, int64_
 }
 
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W Q8_0_R16 (n0, n1 multiples of 16), X q8_0-quantized (p->xq, p->xd).
+KILN_TARGET_AVX2 KILN_INLINE void q8r2_gemv(const kiln_mm *p, int64_t n0, int64_t n1, const int PF) {
+    int64_t i0 = 0;
+    for (; i0 + 2 <= p->m; i0 += 2) q8r2_rows(p, i0, n0, n1, 2, PF);
+    if (i0 < p->m) q8r2_rows(p, i0, n0, n1, 1, PF);
+}
+
 KILN_TARGET_AVX2 void kiln_mm_q8r_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
     (void)scratch;
-    int64_t i0 = 0;
-    for (; i0 + 2 <= p->m; i0 += 2) q8r2_rows(p, i0, n0, n1, 2);
-    if (i0 < p->m) q8r2_rows(p, i0, n0, n1, 1);
+    if (kiln_r16_prefetch_wanted()) q8r2_gemv(p, n0, n1, 1);
+    else q8r2_gemv(p, n0, n1, 0);
 }
 
 #else

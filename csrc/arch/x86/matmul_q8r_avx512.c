@@ -17,14 +17,15 @@
  * for 16 outputs. Up to 3 X rows share each quad vector.
  *
  * Memory: a group is read once, front to back (17 lines per block pair),
- * one sequential stream the hardware prefetcher serves on its own (software
- * prefetches measured slower: 46.5-47.9 GB/s against 49-50 GB/s without).
+ * one sequential stream; on Intel each line loaded also prefetches one
+ * further on, on AMD Zen 5 that measured slower (r16_prefetch.h).
  * The scales are loaded after the block's quads: loading them first ran at
  * 42.5 GB/s instead of 47.8 (8192x2048, 1 thread, same run). */
 #include "../../matmul.h"
 
 #if KILN_X86
 #include <immintrin.h>
+#include "r16_prefetch.h"
 
 enum {
     Q8R_MAXR = 3,       /* X rows per tile */
@@ -48,7 +49,8 @@ KILN_TARGET_AVX512VNNI static void xc_fill(const int8_t *xq, int64_t b0, int64_t
 // acc[r] (16 outputs of one group) over blocks [b0, b1) (b0 even) for X rows
 // i0..i0+MR-1; grp: the group's first byte; xc[r]: −128·Σx of blocks b0.. of row i0+r.
 KILN_TARGET_AVX512VNNI KILN_INLINE void q8r_steps(const kiln_mm *p, int64_t i0, const uint8_t *grp, int64_t b0,
-                                                  int64_t b1, const int32_t *xc, __m512 acc[Q8R_MAXR], const int MR) {
+                                                  int64_t b1, const int32_t *xc, __m512 acc[Q8R_MAXR], const int MR,
+                                                  const int PF) {
     const int64_t nbpad = p->kpad / KILN_QK8_0;
     for (int64_t b = b0; b < b1; b++) {
         const uint8_t *pair = grp + (size_t)(b >> 1) * KILN_Q8R_PAIR_BYTES;
@@ -60,7 +62,10 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q8r_steps(const kiln_mm *p, int64_t i0, 
             s1[r] = _mm512_setzero_si512();
             xb[r] = (const int32_t *)(p->xq + (i0 + r) * p->kpad + b * KILN_QK8_0);
         }
+        if (!(b & 1)) KILN_R16_PREFETCH(pair, PF);
         for (int u = 0; u < Q8R_QUADS; u += 2) {
+            KILN_R16_PREFETCH(q + u, PF);
+            KILN_R16_PREFETCH(q + u + 1, PF);
             const __m512i w0 = _mm512_loadu_si512(q + u), w1 = _mm512_loadu_si512(q + u + 1);
             for (int r = 0; r < MR; r++) {
                 s0[r] = _mm512_dpbusd_epi32(s0[r], w0, _mm512_set1_epi32(xb[r][u]));
@@ -77,7 +82,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q8r_steps(const kiln_mm *p, int64_t i0, 
 
 // y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16.
 KILN_TARGET_AVX512VNNI KILN_INLINE void q8r_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, int32_t *xc,
-                                                 const int MR) {
+                                                 const int MR, const int PF) {
     const int64_t nb = p->k / KILN_QK8_0;
     const size_t gbytes = (size_t)(nb / 2) * KILN_Q8R_PAIR_BYTES;
     const int once = nb <= XC_BLOCKS; /* else recomputed per group and k chunk */
@@ -91,20 +96,25 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q8r_rows(const kiln_mm *p, int64_t i0, i
             const int64_t b1 = b0 + XC_BLOCKS < nb ? b0 + XC_BLOCKS : nb;
             if (!once)
                 for (int r = 0; r < MR; r++) xc_fill(p->xq + (i0 + r) * p->kpad, b0, b1, xc + r * XC_BLOCKS);
-            q8r_steps(p, i0, grp, b0, b1, xc, acc, MR);
+            q8r_steps(p, i0, grp, b0, b1, xc, acc, MR, PF);
         }
         for (int r = 0; r < MR; r++) _mm512_storeu_ps(p->y + (i0 + r) * p->n + j0, acc[r]);
     }
+}
+
+KILN_TARGET_AVX512VNNI KILN_INLINE void q8r_gemv(const kiln_mm *p, int64_t n0, int64_t n1, int32_t *xc, const int PF) {
+    int64_t i0 = 0;
+    for (; i0 + 3 <= p->m; i0 += 3) q8r_rows(p, i0, n0, n1, xc, 3, PF);
+    if (p->m - i0 == 2) q8r_rows(p, i0, n0, n1, xc, 2, PF);
+    else if (p->m - i0 == 1) q8r_rows(p, i0, n0, n1, xc, 1, PF);
 }
 
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W Q8_0_R16 (n0, n1 multiples of 16), X q8_0-quantized (p->xq, p->xd).
 KILN_TARGET_AVX512VNNI void kiln_mm_q8r_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
     _Static_assert(Q8R_MAXR * XC_BLOCKS <= KILN_MM_SCRATCH_FLOATS, "the X corrections fit the kernel scratch");
     int32_t *xc = (int32_t *)scratch;
-    int64_t i0 = 0;
-    for (; i0 + 3 <= p->m; i0 += 3) q8r_rows(p, i0, n0, n1, xc, 3);
-    if (p->m - i0 == 2) q8r_rows(p, i0, n0, n1, xc, 2);
-    else if (p->m - i0 == 1) q8r_rows(p, i0, n0, n1, xc, 1);
+    if (kiln_r16_prefetch_wanted()) q8r_gemv(p, n0, n1, xc, 1);
+    else q8r_gemv(p, n0, n1, xc, 0);
 }
 
 #else
