@@ -80,13 +80,13 @@ KILN_TARGET_AMX KILN_INLINE void kiln_abd_step(const int8_t *xa, int64_t kpad, c
 }
 
 /* kiln_abd_transpose writes 32 signed quants of each of 16 rows (row j's
- * at q + j*32) as a B tile: dst[Q*16 + j] = quad Q of row j (a 16×8 dword
- * transpose, as the VNNI GEMMs pack their panels). */
-KILN_TARGET_AMX KILN_INLINE void kiln_abd_transpose(const int8_t *q, int32_t *dst) {
+ * at q[j], any alignment) as a B tile: dst[Q*16 + j] = quad Q of row j (a
+ * 16×8 dword transpose, as the VNNI GEMMs pack their panels). */
+KILN_TARGET_AMX KILN_INLINE void kiln_abd_transpose(const int8_t *const q[KILN_ABD_NR], int32_t *dst) {
     __m512i z[8], t[8], u[8];
     for (int r = 0; r < 8; r++) /* row r in the low half, row r + 8 in the high half */
-        z[r] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_load_si256((const __m256i *)(q + r * 32))),
-                                  _mm256_load_si256((const __m256i *)(q + (r + 8) * 32)), 1);
+        z[r] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)q[r])),
+                                  _mm256_loadu_si256((const __m256i *)q[r + 8]), 1);
     for (int i = 0; i < 4; i++) {
         t[2 * i] = _mm512_unpacklo_epi32(z[2 * i], z[2 * i + 1]);
         t[2 * i + 1] = _mm512_unpackhi_epi32(z[2 * i], z[2 * i + 1]);

@@ -49,28 +49,11 @@ _Static_assert((2 * AQ_PW_BYTES + (2 * AQ_PD_FLOATS + (size_t)AQ_MB * AQ_COLS + 
 _Static_assert(AQ_MB % (2 * AQ_MR) == 0, "m blocks hold whole 32-row tiles");
 
 /* pack_block writes block b of the 16 W rows as a B tile: pw[q*16 + j] =
- * quad q of row j (the 16×8 dword transpose of matmul_q8g_avx512.c,
- * unbiased: TDPBSSD takes signed W). */
+ * quad q of row j (unbiased: TDPBSSD takes signed W). */
 KILN_TARGET_AMX KILN_INLINE void pack_block(const block_q8_0 *const *rows, int64_t b, int32_t *pw) {
-    __m512i z[8], t[8], u[8];
-    for (int r = 0; r < 8; r++) /* row r in the low half, row r + 8 in the high half */
-        z[r] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)rows[r][b].qs)),
-                                  _mm256_loadu_si256((const __m256i *)rows[r + 8][b].qs), 1);
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm512_unpacklo_epi32(z[2 * i], z[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_epi32(z[2 * i], z[2 * i + 1]);
-    }
-    for (int h = 0; h < 2; h++) {
-        u[4 * h + 0] = _mm512_unpacklo_epi64(t[4 * h], t[4 * h + 2]);
-        u[4 * h + 1] = _mm512_unpackhi_epi64(t[4 * h], t[4 * h + 2]);
-        u[4 * h + 2] = _mm512_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]);
-        u[4 * h + 3] = _mm512_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);
-    }
-    const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
-    for (int i = 0; i < 4; i++) {
-        _mm512_store_si512((__m512i *)(pw + i * AQ_NR), _mm512_permutex2var_epi64(u[i], lo, u[4 + i]));
-        _mm512_store_si512((__m512i *)(pw + (i + 4) * AQ_NR), _mm512_permutex2var_epi64(u[i], hi, u[4 + i]));
-    }
+    const int8_t *q[KILN_ABD_NR];
+    for (int j = 0; j < KILN_ABD_NR; j++) q[j] = rows[j][b].qs;
+    kiln_abd_transpose(q, pw);
 }
 
 /* pack_half packs blocks b0..b1-1 of 16 W rows: quants into pw, scales into pd. */

@@ -64,7 +64,9 @@ KILN_TARGET_AMX KILN_INLINE void pack_half(kiln_qp_legacy ty, size_t bsz, const 
             d[j] = kiln_fp16_to_fp32(h);
             _mm256_store_si256((__m256i *)(q + j * 32), signed_quants(ty, blk));
         }
-        kiln_abd_transpose(q, pw + (b - b0) * KILN_ABD_B_INTS);
+        const int8_t *qr[KILN_ABD_NR];
+        for (int j = 0; j < KILN_ABD_NR; j++) qr[j] = q + j * 32;
+        kiln_abd_transpose(qr, pw + (b - b0) * KILN_ABD_B_INTS);
     }
 }
 
