@@ -23,35 +23,9 @@
 
 #if KILN_X86
 #include <immintrin.h>
+#include "kr16_scales.h"
 
 enum { Q5KR2_MAXR = 2, Q5KR2_ROWS = 16 /* W rows per group */ };
-
-/* VPSHUFB controls (per 128-bit lane): byte s of every dword as the int16
- * pair (b, b) (scale of sub-block s within its dword), and bytes 2t, 2t+1
- * as an int16 pair (mins of sub-blocks 2t, 2t+1). */
-#define Q5KR2_SCALE_CTL(s)                                                                                  \
-    _mm256_setr_epi8((s), -128, (s), -128, 4 + (s), -128, 4 + (s), -128, 8 + (s), -128, 8 + (s), -128,     \
-                     12 + (s), -128, 12 + (s), -128, (s), -128, (s), -128, 4 + (s), -128, 4 + (s), -128,    \
-                     8 + (s), -128, 8 + (s), -128, 12 + (s), -128, 12 + (s), -128)
-#define Q5KR2_PAIR_CTL(t)                                                                                   \
-    _mm256_setr_epi8(2 * (t), -128, 2 * (t) + 1, -128, 4 + 2 * (t), -128, 5 + 2 * (t), -128, 8 + 2 * (t), \
-                     -128, 9 + 2 * (t), -128, 12 + 2 * (t), -128, 13 + 2 * (t), -128, 2 * (t), -128,         \
-                     2 * (t) + 1, -128, 4 + 2 * (t), -128, 5 + 2 * (t), -128, 8 + 2 * (t), -128,            \
-                     9 + 2 * (t), -128, 12 + 2 * (t), -128, 13 + 2 * (t), -128)
-
-/* q5kr2_decode unpacks the scales and mins of rows 8h..8h+7 of super-block
- * sb (lane j = row 8h+j), as q5kr_decode of the AVX-512 kernel. */
-KILN_TARGET_AVX2 KILN_INLINE void q5kr2_decode(const uint8_t *sb, int h, __m256i sc[2], __m256i mn[2]) {
-    const uint8_t *s = sb + KILN_Q5KR_SCALES + 32 * h;
-    const __m256i u0 = _mm256_loadu_si256((const __m256i *)s), u1 = _mm256_loadu_si256((const __m256i *)(s + 64)),
-                  u2 = _mm256_loadu_si256((const __m256i *)(s + 128));
-    const __m256i k3f = _mm256_set1_epi32(0x3f3f3f3f), k0f = _mm256_set1_epi32(0x0f0f0f0f),
-                  k30 = _mm256_set1_epi32(0x30303030);
-    sc[0] = _mm256_and_si256(u0, k3f);
-    mn[0] = _mm256_and_si256(u1, k3f);
-    sc[1] = _mm256_or_si256(_mm256_and_si256(u2, k0f), _mm256_and_si256(_mm256_srli_epi32(u0, 2), k30));
-    mn[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 4), k0f), _mm256_and_si256(_mm256_srli_epi32(u1, 2), k30));
-}
 
 /* q5kr2_bit4 is bit `bit` of every byte of h at bit 4, every other bit 0
  * (16-bit shifts: what crosses a byte border is masked away). */
@@ -67,11 +41,11 @@ KILN_TARGET_AVX2 KILN_INLINE void q5kr2_superblock(const uint8_t *sb, const bloc
                                                    __m256 *lanes[Q5KR2_MAXR][2], const int MR) {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     __m256i sc[2][2], mn[2][2]; /* per half: scales 0..3, 4..7; mins alike (kept on the stack) */
-    q5kr2_decode(sb, 0, sc[0], mn[0]);
-    q5kr2_decode(sb, 1, sc[1], mn[1]);
+    kiln_kr16_decode_avx2(sb + KILN_Q5KR_SCALES, 0, sc[0], mn[0]);
+    kiln_kr16_decode_avx2(sb + KILN_Q5KR_SCALES, 1, sc[1], mn[1]);
     __m256i sumi[Q5KR2_MAXR][2];
     for (int r = 0; r < MR; r++) sumi[r][0] = sumi[r][1] = _mm256_setzero_si256();
-    const __m256i sc_ctl[4] = {Q5KR2_SCALE_CTL(0), Q5KR2_SCALE_CTL(1), Q5KR2_SCALE_CTL(2), Q5KR2_SCALE_CTL(3)};
+    const __m256i sc_ctl[4] = {KILN_KR16_SCALE_CTL2(0), KILN_KR16_SCALE_CTL2(1), KILN_KR16_SCALE_CTL2(2), KILN_KR16_SCALE_CTL2(3)};
 #pragma GCC unroll 4 /* constant shifts */
     for (int c = 0; c < 4; c++) { /* chunk c: sub-blocks 2c (low nibbles, qh bit 2c) and 2c+1 (high, bit 2c+1) */
         const uint8_t *q = sb + KILN_Q5KR_QUANTS + 512 * c;
@@ -115,7 +89,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q5kr2_superblock(const uint8_t *sb, const bloc
     }
     for (int h = 0; h < 2; h++) {
         __m256i mp[4];
-        for (int t = 0; t < 4; t++) mp[t] = _mm256_shuffle_epi8(mn[h][t / 2], t % 2 ? Q5KR2_PAIR_CTL(1) : Q5KR2_PAIR_CTL(0));
+        for (int t = 0; t < 4; t++) mp[t] = _mm256_shuffle_epi8(mn[h][t / 2], t % 2 ? KILN_KR16_PAIR_CTL2(1) : KILN_KR16_PAIR_CTL2(0));
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sb + 16 * h)));
         const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sb + 32 + 16 * h)));
         for (int r = 0; r < MR; r++) {

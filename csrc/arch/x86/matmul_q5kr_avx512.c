@@ -28,34 +28,9 @@
 
 #if KILN_X86
 #include <immintrin.h>
+#include "kr16_scales.h"
 
 enum { Q5KR_MAXR = 3, Q5KR_ROWS = 16 /* W rows per group */ };
-
-/* VPSHUFB controls: byte s of every dword zero-extended to int32 (scale of
- * sub-block s, s = 0..3 within its dword), and bytes 2t, 2t+1 of every
- * dword as an int16 pair (mins of sub-blocks 2t, 2t+1, t = 0..1). */
-#define Q5KR_BYTE_CTL(s) _mm512_set4_epi32((int)(0x80808000u | (12 + (s))), (int)(0x80808000u | (8 + (s))), \
-                                          (int)(0x80808000u | (4 + (s))), (int)(0x80808000u | (s)))
-#define Q5KR_PAIR_CTL(t)                                                                           \
-    _mm512_set4_epi32((int)(0x80008000u | (13 + 2 * (t)) << 16 | (12 + 2 * (t))),                  \
-                      (int)(0x80008000u | (9 + 2 * (t)) << 16 | (8 + 2 * (t))),                    \
-                      (int)(0x80008000u | (5 + 2 * (t)) << 16 | (4 + 2 * (t))),                    \
-                      (int)(0x80008000u | (1 + 2 * (t)) << 16 | (2 * (t))))
-
-/* q5kr_decode unpacks the 16 rows' scales and mins of super-block sb (lane j
- * = row j): sc[0] bytes = scales 0..3, sc[1] = scales 4..7, mn[0], mn[1] the
- * mins alike (kiln_get_scale_min_k4, for 16 rows at once). */
-KILN_TARGET_AVX512VNNI KILN_INLINE void q5kr_decode(const uint8_t *sb, __m512i sc[2], __m512i mn[2]) {
-    const __m512i u0 = _mm512_loadu_si512(sb + KILN_Q5KR_SCALES), u1 = _mm512_loadu_si512(sb + KILN_Q5KR_SCALES + 64),
-                  u2 = _mm512_loadu_si512(sb + KILN_Q5KR_SCALES + 128);
-    const __m512i k3f = _mm512_set1_epi32(0x3f3f3f3f), k0f = _mm512_set1_epi32(0x0f0f0f0f),
-                  k30 = _mm512_set1_epi32(0x30303030);
-    sc[0] = _mm512_and_si512(u0, k3f);
-    mn[0] = _mm512_and_si512(u1, k3f);
-    /* scale 4+i: low 4 bits from byte 8+i, high 2 from the top of byte i; min 4+i: byte 8+i's high nibble, byte 4+i's top */
-    sc[1] = _mm512_or_si512(_mm512_and_si512(u2, k0f), _mm512_and_si512(_mm512_srli_epi32(u0, 2), k30));
-    mn[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 4), k0f), _mm512_and_si512(_mm512_srli_epi32(u1, 2), k30));
-}
 
 /* q5kr_bit4 moves bit `bit` of every byte of h to bit 4 (other bits: any;
  * the caller keeps bit 4 only). 16-bit shifts: what crosses a byte border
@@ -75,7 +50,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q5kr_superblock(const uint8_t *sb, const
                                                        __m512 *lanes[Q5KR_MAXR], const int MR) {
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     __m512i sc[2], mn[2];
-    q5kr_decode(sb, sc, mn);
+    kiln_kr16_decode_avx512(sb + KILN_Q5KR_SCALES, sc, mn);
     __m512i sumi[Q5KR_MAXR];
     for (int r = 0; r < MR; r++) sumi[r] = _mm512_setzero_si512();
     #pragma GCC unroll 4 /* constant shifts, shuffle controls and offsets */
@@ -95,13 +70,13 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q5kr_superblock(const uint8_t *sb, const
             }
         }
         const __m512i s = sc[c / 2];
-        const __m512i se = _mm512_shuffle_epi8(s, Q5KR_BYTE_CTL((2 * c) % 4)),
-                      so = _mm512_shuffle_epi8(s, Q5KR_BYTE_CTL((2 * c + 1) % 4));
+        const __m512i se = _mm512_shuffle_epi8(s, KILN_KR16_BYTE_CTL((2 * c) % 4)),
+                      so = _mm512_shuffle_epi8(s, KILN_KR16_BYTE_CTL((2 * c + 1) % 4));
         for (int r = 0; r < MR; r++)
             sumi[r] = _mm512_add_epi32(sumi[r], _mm512_add_epi32(_mm512_mullo_epi32(lo[r], se), _mm512_mullo_epi32(hi[r], so)));
     }
     __m512i mp[4]; /* mins of sub-blocks 2t, 2t+1 as int16 pairs */
-    for (int t = 0; t < 4; t++) mp[t] = _mm512_shuffle_epi8(mn[t / 2], t % 2 ? Q5KR_PAIR_CTL(1) : Q5KR_PAIR_CTL(0));
+    for (int t = 0; t < 4; t++) mp[t] = _mm512_shuffle_epi8(mn[t / 2], t % 2 ? KILN_KR16_PAIR_CTL(1) : KILN_KR16_PAIR_CTL(0));
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)sb));
     const __m512 dmw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sb + 32)));
     for (int r = 0; r < MR; r++) {
