@@ -144,13 +144,7 @@ static void test_extremes(void) {
 }
 
 int main(void) {
-    t_seed("matmul_q4kr");
-    kiln_init(0);
-    isas[n_isas++] = KILN_ISA_SCALAR;
-    n_isas += t_simd_isas(isas + n_isas);
-    printf("variants:");
-    for (int v = 0; v < n_isas; v++) printf(" %s", kiln_isa_name(isas[v]));
-    printf("; avx512 vnni %s\n", (kiln_cpu_features() & KILN_CPU_AVX512VNNI) ? "yes" : "no");
+    n_isas = t_repacked_start("matmul_q4kr", isas);
     test_layout();
     test_same_as_q4_k();
     test_extremes();

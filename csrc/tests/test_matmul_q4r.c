@@ -274,13 +274,7 @@ static void test_extremes(int kind) {
 }
 
 int main(void) {
-    t_seed("matmul_q4r");
-    kiln_init(0);
-    isas[n_isas++] = KILN_ISA_SCALAR;
-    n_isas += t_simd_isas(isas + n_isas);
-    printf("variants:");
-    for (int v = 0; v < n_isas; v++) printf(" %s", kiln_isa_name(isas[v]));
-    printf("; avx512 vnni %s\n", (kiln_cpu_features() & KILN_CPU_AVX512VNNI) ? "yes" : "no");
+    n_isas = t_repacked_start("matmul_q4r", isas);
     test_layout_q4();
     test_layout_q5();
     test_layout_nl();

@@ -8,6 +8,21 @@
 
 #include "test_util.h"
 
+/* t_repacked_start seeds the test (name), initialises the library and fills
+ * isas with the variants to run: scalar first, then the SIMD ones this CPU
+ * has; it prints them and returns their count. */
+static int t_repacked_start(const char *name, int *isas) {
+    t_seed(name);
+    kiln_init(0);
+    int n = 0;
+    isas[n++] = KILN_ISA_SCALAR;
+    n += t_simd_isas(isas + n);
+    printf("variants:");
+    for (int v = 0; v < n; v++) printf(" %s", kiln_isa_name(isas[v]));
+    printf("; avx512 vnni %s\n", (kiln_cpu_features() & KILN_CPU_AVX512VNNI) ? "yes" : "no");
+    return n;
+}
+
 /* t_check_repacked runs the checks for repacked type `to` (weights r of
  * n rows of k) against want[m*n], on variant isa; `what` names the case. */
 static void t_check_repacked(int isa, int to, const void *r, const float *x, const float *want, int64_t m, int64_t n,
