@@ -59,7 +59,12 @@ void kiln_q8r_unpack(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes
             const uint8_t *pair = grp + (size_t)(b / 2) * Q8R_PAIR;
             const uint8_t *q = pair + 64 + (size_t)(b & 1) * 512;
             memcpy(&row[b].d, pair + (size_t)(b & 1) * 32 + 2 * j, 2);
-            for (int c = 0; c < KILN_QK8_0; c++) row[b].qs[c] = (int8_t)(q[64 * (c / 4) + 4 * j + c % 4] ^ 0x80);
+            for (int c = 0; c < KILN_QK8_0 / 4; c++) { /* a quad at a time: prefill unpacks every call */
+                uint32_t quad;
+                memcpy(&quad, q + 64 * c + 4 * j, 4);
+                quad ^= 0x80808080u;
+                memcpy(row[b].qs + 4 * c, &quad, 4);
+            }
         }
     }
 }
