@@ -21,6 +21,7 @@
 
 #if KILN_X86
 #include <immintrin.h>
+#include "quant_avx2.h"
 
 enum { IQ4XSR2_MAXR = 2, IQ4XSR2_ROWS = 16 /* W rows per group */ };
 
@@ -106,9 +107,7 @@ KILN_TARGET_AVX2 KILN_INLINE void iq4xsr2_rows(const kiln_mm *p, int64_t i0, int
             for (int h = 0; h < 2; h++) {
                 __m256 l[8];
                 for (int i = 0; i < 8; i++) l[i] = acc[r][i][h];
-                const __m256 y = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(l[0], l[4]), _mm256_add_ps(l[2], l[6])),
-                                               _mm256_add_ps(_mm256_add_ps(l[1], l[5]), _mm256_add_ps(l[3], l[7])));
-                _mm256_storeu_ps(p->y + (i0 + r) * p->n + j0 + 8 * h, y);
+                _mm256_storeu_ps(p->y + (i0 + r) * p->n + j0 + 8 * h, kiln_qa_lanes_sum8(l));
             }
     }
 }

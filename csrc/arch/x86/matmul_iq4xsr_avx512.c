@@ -26,6 +26,7 @@
 
 #if KILN_X86
 #include <immintrin.h>
+#include "quant_pack_avx512.h"
 
 enum { IQ4XSR_MAXR = 3, IQ4XSR_ROWS = 16 /* W rows per group */ };
 
@@ -96,10 +97,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void iq4xsr_rows(const kiln_mm *p, int64_t i0
             iq4xsr_superblock(grp + (size_t)b * KILN_IQ4XSR_SB_BYTES, x, lanes, table, MR);
         }
         for (int r = 0; r < MR; r++) {
-            const __m512 *l = acc[r];
-            const __m512 y = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(l[0], l[4]), _mm512_add_ps(l[2], l[6])),
-                                           _mm512_add_ps(_mm512_add_ps(l[1], l[5]), _mm512_add_ps(l[3], l[7])));
-            _mm512_storeu_ps(p->y + (i0 + r) * p->n + j0, y);
+            _mm512_storeu_ps(p->y + (i0 + r) * p->n + j0, kiln_qp_lanes_sum16(acc[r]));
         }
     }
 }

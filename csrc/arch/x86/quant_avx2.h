@@ -61,6 +61,13 @@ KILN_QA int32_t kiln_qa_hsum(__m256i v) {
 /* f16: one half to float, exactly (as kiln_fp16_to_fp32 for every finite value). */
 KILN_QA float kiln_qa_f16(uint16_t h) { return _cvtsh_ss(h); }
 
+/* kiln_qa_lanes_sum8 is the fixed sum of eight lane vectors, output by
+ * output (kiln_qp_lanes_sum16's order, eight outputs a vector). */
+KILN_QA __m256 kiln_qa_lanes_sum8(const __m256 l[8]) {
+    return _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(l[0], l[4]), _mm256_add_ps(l[2], l[6])),
+                         _mm256_add_ps(_mm256_add_ps(l[1], l[5]), _mm256_add_ps(l[3], l[7])));
+}
+
 /* lanes_sum: the fixed final sum (kiln_q_lanes_sum) of a vector of lanes. */
 KILN_QA float kiln_qa_lanes_sum(__m256 acc) {
     float l[8];
