@@ -58,6 +58,9 @@ typedef struct {
      * r1 too, or m). */
     void (*gemm_layout)(const kiln_mm *p, int64_t r0, int64_t r1);
     int gemm_mr;
+    /* Repacked types only: this ISA's unpack of one group to source rows
+     * for the GEMM path (repack.h; NULL: the format's portable unpack). */
+    void (*r16_unpack)(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
     const char *to_float_variant, *gemv_variant, *gemm_variant;
 } kiln_type_kernels;
 

@@ -78,13 +78,15 @@ size_t kiln_mm_r16_unpack_bytes(int to, int64_t k) {
 
 void kiln_mm_r16_unpacked(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
     const kiln_r16_format *f = kiln_r16_format_of(p->wtype);
-    const kiln_type_kernels *src = &kiln_kernels_active()->types[f->from];
+    const kiln_kernels *t = kiln_kernels_active();
+    const kiln_type_kernels *src = &t->types[f->from];
+    const kiln_r16_unpack_fn unpack = t->types[p->wtype].r16_unpack ? t->types[p->wtype].r16_unpack : f->unpack;
     char *rows = (char *)(scratch + KILN_MM_SCRATCH_FLOATS);
     const size_t row_bytes = kiln_row_size(f->from, p->k), group_bytes = KILN_R16_ROWS * kiln_row_size(f->to, p->k);
     for (int64_t j0 = n0; j0 < n1; j0 += KILN_R16_UNPACK_ROWS) {
         const int64_t j1 = j0 + KILN_R16_UNPACK_ROWS < n1 ? j0 + KILN_R16_UNPACK_ROWS : n1;
         for (int64_t g = j0 / KILN_R16_ROWS; g < (j1 + KILN_R16_ROWS - 1) / KILN_R16_ROWS; g++)
-            f->unpack((const uint8_t *)p->w + (size_t)g * group_bytes, p->k,
+            unpack((const uint8_t *)p->w + (size_t)g * group_bytes, p->k,
                       rows + (size_t)(g * KILN_R16_ROWS - j0) * row_bytes, row_bytes);
         kiln_mm q = *p;
         q.wtype = f->from;
@@ -98,6 +100,7 @@ void kiln_mm_r16_unpacked(const kiln_mm *p, int64_t n0, int64_t n1, float *scrat
 void kiln_mm_r16_fill(kiln_kernels *t, int to, kiln_mm_kernel direct_gemv, const char *direct_variant) {
     const kiln_r16_format *f = kiln_r16_format_of(to);
     const kiln_type_kernels *src = &t->types[f->from];
+    const kiln_r16_unpack_fn unpack = t->types[to].r16_unpack; /* set by the ISA's filler, kept on a re-fill */
     t->types[to] = (kiln_type_kernels){
         .x_form = src->x_form,
         .gemv = direct_gemv ? direct_gemv : kiln_mm_r16_unpacked,
@@ -105,6 +108,7 @@ void kiln_mm_r16_fill(kiln_kernels *t, int to, kiln_mm_kernel direct_gemv, const
         .gemm_min_m = src->gemm_min_m,
         .gemm_layout = src->gemm_layout,
         .gemm_mr = src->gemm_mr,
+        .r16_unpack = unpack,
         .to_float_variant = "none (rows interleaved by 16)",
         .gemv_variant = direct_gemv ? direct_variant : "unpack to source rows, then their gemv",
         .gemm_variant = "unpack to source rows, then their gemm",

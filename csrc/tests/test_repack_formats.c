@@ -9,7 +9,10 @@
  *    gives the bits of separate calls with the source weights;
  *  - read from a buffer that does not start on a cache line (a caller's
  *    own allocation, a view into a larger mapping) it gives the aligned
- *    copy's bits instead of faulting on an aligned vector load.
+ *    copy's bits instead of faulting on an aligned vector load;
+ *  - every table's unpack of a group (an ISA's own, or the format's
+ *    portable one), which prefill's GEMM path runs, gives back the source
+ *    rows byte for byte, into rows with a stride wider than a row.
  * Each format's own test (test_matmul_q8r, _q4kr, _q6r, _q4r, ...) checks
  * its layout byte for byte and its kernels against the source rule. */
 #include "test_util.h"
@@ -152,6 +155,34 @@ static void test_unaligned(const kiln_r16_format *f) {
     free(w); free(r); free(shifted);
 }
 
+static void test_unpack(const kiln_r16_format *f) {
+    const int64_t blk = kiln_type_traits_of(f->to)->block;
+    const int64_t ks[] = {blk, 2 * blk, 7 * blk, 64 * blk};
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        const int64_t k = ks[i];
+        void *w = source_weights(f->from, KILN_R16_ROWS, k);
+        void *r = repacked(f, w, KILN_R16_ROWS, k);
+        const size_t row_bytes = kiln_row_size(f->from, k), stride = row_bytes + 40; /* rows of a larger scratch */
+        char *rows = t_alloc(stride * KILN_R16_ROWS);
+        for (int v = 0; v < n_isas; v++) {
+            kiln_set_isa(isas[v]);
+            const kiln_type_kernels *row = &kiln_kernels_active()->types[f->to];
+            memset(rows, 0xA5, stride * KILN_R16_ROWS);
+            (row->r16_unpack ? row->r16_unpack : f->unpack)(r, k, rows, stride);
+            int bad = 0;
+            for (int j = 0; j < KILN_R16_ROWS; j++) {
+                bad |= memcmp(rows + (size_t)j * stride, (const char *)w + (size_t)j * row_bytes, row_bytes) != 0;
+                for (size_t e = row_bytes; e < stride; e++) bad |= (uint8_t)rows[(size_t)j * stride + e] != 0xA5;
+            }
+            T_CHECK(!bad, "unpack of %s on %s (%s), k=%lld: source rows byte for byte, nothing past them",
+                    kiln_type_traits_of(f->to)->name, kiln_isa_name(isas[v]), row->r16_unpack ? "its own" : "portable",
+                    (long long)k);
+        }
+        free(w); free(r); free(rows);
+    }
+    kiln_init(0);
+}
+
 int main(void) {
     t_seed("repack_formats");
     kiln_init(0);
@@ -169,6 +200,7 @@ int main(void) {
         test_errors(f);
         test_multi(f);
         test_unaligned(f);
+        test_unpack(f);
     }
     T_CHECK(formats >= 5, "the registry lists %d formats", formats);
     return t_done();
