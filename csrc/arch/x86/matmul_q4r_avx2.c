@@ -40,6 +40,7 @@
 
 #if KILN_X86
 #include <immintrin.h>
+#include "quant_avx2.h"
 #include "r16_prefetch.h"
 
 enum {
@@ -139,12 +140,6 @@ KILN_TARGET_AVX2 KILN_INLINE void q4r2_block(const kiln_mm *p, int64_t i0, const
     }
 }
 
-/* q4r2_lanes_sum is quant.h's fixed sum of the eight lanes, 8 outputs at a time. */
-KILN_TARGET_AVX2 KILN_INLINE __m256 q4r2_lanes_sum(const __m256 l[8]) {
-    return _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(l[0], l[4]), _mm256_add_ps(l[2], l[6])),
-                         _mm256_add_ps(_mm256_add_ps(l[1], l[5]), _mm256_add_ps(l[3], l[7])));
-}
-
 KILN_TARGET_AVX2 KILN_INLINE void q4r2_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, int32_t *xc,
                                             const int MR, const int FIVE, const int NL, const int MIN, const int PF) {
     const int64_t nb = p->k / KILN_QK8_0;
@@ -173,8 +168,8 @@ KILN_TARGET_AVX2 KILN_INLINE void q4r2_rows(const kiln_mm *p, int64_t i0, int64_
                     }
         }
         for (int r = 0; r < MR; r++) {
-            _mm256_storeu_ps(p->y + (i0 + r) * p->n + j0, q4r2_lanes_sum(lanes[r][0]));
-            _mm256_storeu_ps(p->y + (i0 + r) * p->n + j0 + 8, q4r2_lanes_sum(lanes[r][1]));
+            _mm256_storeu_ps(p->y + (i0 + r) * p->n + j0, kiln_qa_lanes_sum8(lanes[r][0]));
+            _mm256_storeu_ps(p->y + (i0 + r) * p->n + j0 + 8, kiln_qa_lanes_sum8(lanes[r][1]));
         }
     }
 }

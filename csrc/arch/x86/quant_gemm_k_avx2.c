@@ -235,8 +235,7 @@ KILN_QA void k2_store_rows(const float *acc, int64_t rows, float *y, int64_t ldy
         for (int v = 0; v < K2_NR / 8; v++) {
             __m256 l[8];
             for (int t = 0; t < 8; t++) l[t] = _mm256_load_ps(acc + t * K2_NR + 8 * v);
-            const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(l[0], l[4]), _mm256_add_ps(l[2], l[6])),
-                                           _mm256_add_ps(_mm256_add_ps(l[1], l[5]), _mm256_add_ps(l[3], l[7])));
+            const __m256 s = kiln_qa_lanes_sum8(l);
             if (nvalid == K2_NR) _mm256_storeu_ps(y + i * ldy + 8 * v, s);
             else _mm256_store_ps(out + 8 * v, s);
         }

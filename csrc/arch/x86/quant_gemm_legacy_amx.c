@@ -124,9 +124,7 @@ KILN_TARGET_AMX static void store_rows(const float *lanes, int64_t rows, float *
         const float *l = lanes + r * LA_ROW;
         __m512 v[LA_LANES];
         for (int i = 0; i < LA_LANES; i++) v[i] = _mm512_load_ps(l + i * LA_COLS);
-        const __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(v[0], v[4]), _mm512_add_ps(v[2], v[6])),
-                                         _mm512_add_ps(_mm512_add_ps(v[1], v[5]), _mm512_add_ps(v[3], v[7])));
-        _mm512_mask_storeu_ps(y + r * ldy, keep, sum);
+        _mm512_mask_storeu_ps(y + r * ldy, keep, kiln_qp_lanes_sum16(v));
     }
 }
 

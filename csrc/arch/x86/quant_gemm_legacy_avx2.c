@@ -204,8 +204,7 @@ KILN_LA void lg_store_rows(const float *acc, int64_t rows, float *y, int64_t ldy
         for (int c = 0; c < 2; c++) {
             __m256 l[8];
             for (int v = 0; v < 8; v++) l[v] = _mm256_load_ps(acc + v * LG_NR + 8 * c);
-            const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(l[0], l[4]), _mm256_add_ps(l[2], l[6])),
-                                           _mm256_add_ps(_mm256_add_ps(l[1], l[5]), _mm256_add_ps(l[3], l[7])));
+            const __m256 s = kiln_qa_lanes_sum8(l);
             _mm256_store_ps(out + 8 * c, s);
         }
         memcpy(y + i * ldy, out, sizeof(float) * (size_t)nvalid);

@@ -175,8 +175,7 @@ KILN_QA void gv_gemv(int ty, size_t bsz, kiln_qdot_fn dot, const kiln_mm *p, int
             }
             __m256 l[8];
             for (int t = 0; t < 8; t++) l[t] = _mm256_load_ps(lanes[t]);
-            const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(l[0], l[4]), _mm256_add_ps(l[2], l[6])),
-                                           _mm256_add_ps(_mm256_add_ps(l[1], l[5]), _mm256_add_ps(l[3], l[7])));
+            const __m256 s = kiln_qa_lanes_sum8(l);
             _mm256_storeu_ps(p->y + i * p->n + j0, s);
         }
     }

@@ -132,8 +132,7 @@ KILN_LA void lv_tile(kiln_la_type ty, const uint8_t *const rows[8], size_t bsz, 
     }
     for (int r = 0; r < R; r++) {
         const __m256 *l = lanes[r];
-        out[r] = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(l[0], l[4]), _mm256_add_ps(l[2], l[6])),
-                               _mm256_add_ps(_mm256_add_ps(l[1], l[5]), _mm256_add_ps(l[3], l[7])));
+        out[r] = kiln_qa_lanes_sum8(l);
     }
 }
 
