@@ -22,14 +22,15 @@
  * 63 and 8 sub-blocks < 2^26: exact. Up to 3 X rows share every loaded W
  * vector.
  *
- * Memory: a group is read once, front to back, one sequential stream that
- * the hardware prefetcher serves on its own (as for Q8_0_R16). */
+ * Memory: a group is read once, front to back, one sequential stream; on
+ * Intel each line loaded also prefetches one further on (r16_prefetch.h). */
 #include "../../quant.h"
 
 #if KILN_X86
 #include <immintrin.h>
 #include "quant_pack_avx512.h"
 #include "kr16_scales.h"
+#include "r16_prefetch.h"
 
 enum { Q5KR_MAXR = 3, Q5KR_ROWS = 16 /* W rows per group */ };
 
@@ -48,8 +49,9 @@ KILN_TARGET_AVX512VNNI KILN_INLINE __m512i q5kr_bit4(__m512i h, const int bit) {
 
 // lanes[r] (8 float lanes × 16 outputs) += super-block b of one group for X rows x[0..MR-1].
 KILN_TARGET_AVX512VNNI KILN_INLINE void q5kr_superblock(const uint8_t *sb, const block_q8_K *const x[Q5KR_MAXR],
-                                                       __m512 *lanes[Q5KR_MAXR], const int MR) {
+                                                       __m512 *lanes[Q5KR_MAXR], const int MR, const int PF) {
     const __m512i low4 = _mm512_set1_epi8(0x0F);
+    for (int l = 0; l < KILN_Q5KR_QUANTS / 64; l++) KILN_R16_PREFETCH(sb + 64 * l, PF); /* scales and fifth bits */
     __m512i sc[2], mn[2];
     kiln_kr16_decode_avx512(sb + KILN_Q5KR_SCALES, sc, mn);
     __m512i sumi[Q5KR_MAXR];
@@ -62,6 +64,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q5kr_superblock(const uint8_t *sb, const
         for (int r = 0; r < MR; r++) lo[r] = hi[r] = _mm512_setzero_si512();
         #pragma GCC unroll 8
         for (int u = 0; u < 8; u++) {
+            KILN_R16_PREFETCH(q + u, PF);
             const __m512i w = _mm512_loadu_si512(q + u), h = _mm512_loadu_si512(qh + u);
             const __m512i wl = Q5KR_WITH_BIT4(_mm512_and_si512(w, low4), q5kr_bit4(h, 2 * c));
             const __m512i wh = Q5KR_WITH_BIT4(_mm512_and_si512(_mm512_srli_epi16(w, 4), low4), q5kr_bit4(h, 2 * c + 1));
@@ -96,7 +99,8 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q5kr_superblock(const uint8_t *sb, const
 }
 
 // y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16.
-KILN_TARGET_AVX512VNNI KILN_INLINE void q5kr_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, const int MR) {
+KILN_TARGET_AVX512VNNI KILN_INLINE void q5kr_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, const int MR,
+                                                  const int PF) {
     const int64_t nbk = p->k / KILN_QK_K;
     const size_t gbytes = (size_t)nbk * KILN_Q5KR_SB_BYTES;
     for (int64_t j0 = n0; j0 < n1; j0 += Q5KR_ROWS) {
@@ -111,7 +115,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q5kr_rows(const kiln_mm *p, int64_t i0, 
                 x[r] = (const block_q8_K *)p->xk + (i0 + r) * nbk + b;
                 lanes[r] = &acc[r][b % 8];
             }
-            q5kr_superblock(grp + (size_t)b * KILN_Q5KR_SB_BYTES, x, lanes, MR);
+            q5kr_superblock(grp + (size_t)b * KILN_Q5KR_SB_BYTES, x, lanes, MR, PF);
         }
         for (int r = 0; r < MR; r++) {
             _mm512_storeu_ps(p->y + (i0 + r) * p->n + j0, kiln_qp_lanes_sum16(acc[r]));
@@ -120,12 +124,17 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q5kr_rows(const kiln_mm *p, int64_t i0, 
 }
 
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W Q5_K_R16 (n0, n1 multiples of 16), X as Q8_K (p->xk).
+KILN_TARGET_AVX512VNNI KILN_INLINE void q5kr_gemv(const kiln_mm *p, int64_t n0, int64_t n1, const int PF) {
+    int64_t i0 = 0;
+    for (; i0 + 3 <= p->m; i0 += 3) q5kr_rows(p, i0, n0, n1, 3, PF);
+    if (p->m - i0 == 2) q5kr_rows(p, i0, n0, n1, 2, PF);
+    else if (p->m - i0 == 1) q5kr_rows(p, i0, n0, n1, 1, PF);
+}
+
 KILN_TARGET_AVX512VNNI void kiln_mm_q5kr_gemv_avx512_vnni(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
     (void)scratch;
-    int64_t i0 = 0;
-    for (; i0 + 3 <= p->m; i0 += 3) q5kr_rows(p, i0, n0, n1, 3);
-    if (p->m - i0 == 2) q5kr_rows(p, i0, n0, n1, 2);
-    else if (p->m - i0 == 1) q5kr_rows(p, i0, n0, n1, 1);
+    if (kiln_r16_prefetch_wanted()) q5kr_gemv(p, n0, n1, 1);
+    else q5kr_gemv(p, n0, n1, 0);
 }
 
 #else
