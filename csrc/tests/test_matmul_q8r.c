@@ -79,8 +79,10 @@ static void check_same(int isa, int64_t m, int64_t n, int64_t k) {
 static void test_same_as_q8_0(void) {
     static const int64_t shapes[][2] = {
         /* n, k: one group; odd pair counts (k/64 = 9, 17); the model shapes' k; k past
-         * the direct kernel's 1024-block X-correction chunk (32832 = 1026 blocks) */
-        {16, 64}, {48, 576}, {32, 1088}, {64, 2048}, {16, 8192}, {32, 32832},
+         * the direct kernel's 1024-block X-correction chunk (32832 = 1026 blocks); enough
+         * groups that a kernel call gets several, read as runs side by side (r16_streams.h),
+         * in even and odd numbers */
+        {16, 64}, {48, 576}, {32, 1088}, {64, 2048}, {16, 8192}, {32, 32832}, {320, 2048}, {208, 1024},
     };
     static const int64_t ms[] = {1, 2, 3, 4, 5, 7, 13, 17};
     for (int v = 0; v < n_isas; v++)
