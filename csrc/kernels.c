@@ -91,9 +91,6 @@ void kiln_kernels_init(uint32_t features) {
      * (AVX-512 without VNNI takes the AVX2 one); the scalar table unpacks */
     fill_r16(features, KILN_TYPE_Q8_0_R16, kiln_mm_q8r_gemv_avx2, "avx2 16-row groups, read in order (maddubs, exact int32 sums)",
              kiln_mm_q8r_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
-    /* prefill unpacks Q8_0_R16 every call: a transpose of quads in SIMD */
-    g_tables[KILN_ISA_AVX2].types[KILN_TYPE_Q8_0_R16].r16_unpack = kiln_q8r_unpack_avx2;
-    g_tables[KILN_ISA_AVX512].types[KILN_TYPE_Q8_0_R16].r16_unpack = kiln_q8r_unpack_avx512;
     fill_r16(features, KILN_TYPE_Q4_K_R16, kiln_mm_q4kr_gemv_avx2, "avx2 16-row groups, read in order (maddubs, scales by madd)",
              kiln_mm_q4kr_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
     fill_r16(features, KILN_TYPE_Q6_K_R16, kiln_mm_q6r_gemv_avx2, "avx2 16-row groups, read in order (maddubs, exact int32 sums)",
@@ -112,6 +109,10 @@ void kiln_kernels_init(uint32_t features) {
              kiln_mm_q41r_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (vpdpbusd)");
     fill_r16(features, KILN_TYPE_Q5_1_R16, kiln_mm_q51r_gemv_avx2, "avx2 16-row groups, read in order (fifth bits from byte masks, maddubs)",
              kiln_mm_q51r_gemv_avx512_vnni, "avx512-vnni 16-row groups, read in order (fifth bits by byte masks, vpdpbusd)");
+    /* prefill unpacks the repacked rows every call: transposes of quads in SIMD */
+    g_tables[KILN_ISA_AVX2].types[KILN_TYPE_Q8_0_R16].r16_unpack = kiln_q8r_unpack_avx2;
+    g_tables[KILN_ISA_AVX512].types[KILN_TYPE_Q8_0_R16].r16_unpack = kiln_q8r_unpack_avx512;
+    g_tables[KILN_ISA_AVX512].types[KILN_TYPE_Q6_K_R16].r16_unpack = kiln_q6r_unpack_avx512;
     /* AMX: the finished AVX-512 table (repacked rows too), tiles where they pay */
     g_tables[KILN_ISA_AMX] = g_tables[KILN_ISA_AVX512];
     kiln_kernels_fill_amx(&g_tables[KILN_ISA_AMX], features);

@@ -56,12 +56,14 @@ void kiln_mm_r16_fill(kiln_kernels *t, int to, kiln_mm_kernel direct_gemv, const
 /* Q8_0 -> Q8_0_R16 (matmul_q8r.c). */
 void kiln_q8r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
 void kiln_q8r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
-/* The same unpack, same bytes, with AVX-512 / AVX2 (arch/x86/q8r_unpack_x86.c). */
+/* The same unpack, same bytes, with AVX-512 / AVX2 (arch/x86/r16_unpack_x86.c). */
 void kiln_q8r_unpack_avx512(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
 void kiln_q8r_unpack_avx2(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
 /* Q6_K -> Q6_K_R16 (matmul_q6r.c). */
 void kiln_q6r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
 void kiln_q6r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+/* The same unpack, same bytes, with AVX-512 (arch/x86/r16_unpack_x86.c). */
+void kiln_q6r_unpack_avx512(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
 
 /* Q4_K -> Q4_K_R16 (matmul_q4kr.c). */
 void kiln_q4kr_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
