@@ -36,7 +36,7 @@
 enum {
     Q6R_MAXR = 3,      /* X rows per tile */
     XC_SB = 512,       /* super-blocks of −32·bsums kept per X row and call (k up to 131072 computed once) */
-    Q6R_STREAMS = 2,   /* runs of groups read side by side (q6r_rows) */
+    Q6R_STREAMS = 2,   /* runs of groups read side by side (q6r_rows; q6r_superblock takes 1 or 2) */
 };
 
 /* xc_fill writes −32 · bsums of super-blocks [s0, s1) of X row x (16 int32 each) into xc. */
@@ -63,34 +63,40 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_quads(const __m512i *v, __m512i u[4]
     u[3] = _mm512_and_si512(_mm512_ternarylogic_epi32(t, _mm512_srli_epi16(v2, 2), sel4, 0xE4), m6);
 }
 
-// lane[r][s % 8] (8 float lanes of 16 outputs each) += super-block s (at sb) of one group for X
-// rows xk[r]; xcs[r * XC_SB * 16 + t]: −32·bsums of sub-block t of super-block s of row r.
-KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_superblock(const block_q8_K *const *xk, const uint8_t *sb, int64_t s,
-                                                       const int32_t *xcs, float lane[][8][16], const int MR,
-                                                       const int PF) {
-    __m512i sum[Q6R_MAXR];
-    for (int r = 0; r < MR; r++) sum[r] = _mm512_setzero_si512();
-    for (int t = 0; t < 16; t++) {
-        __m512i u[4];
-        if (t % 4 == 0) KILN_R16_PREFETCH(sb + KILN_Q6R_SCALES(t), PF);
-        q6r_quads((const __m512i *)(sb + KILN_Q6R_QUANTS(t)), u, PF);
-        const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(sb + KILN_Q6R_SCALES(t))));
-        for (int r = 0; r < MR; r++) {
-            const int32_t *xq = (const int32_t *)(xk[r][s].qs + 16 * t);
-            __m512i a = _mm512_set1_epi32(xcs[r * XC_SB * 16 + t]);
-            a = _mm512_dpbusd_epi32(a, u[0], _mm512_set1_epi32(xq[0]));
-            a = _mm512_dpbusd_epi32(a, u[1], _mm512_set1_epi32(xq[1]));
-            a = _mm512_dpbusd_epi32(a, u[2], _mm512_set1_epi32(xq[2]));
-            a = _mm512_dpbusd_epi32(a, u[3], _mm512_set1_epi32(xq[3]));
-            sum[r] = _mm512_add_epi32(sum[r], _mm512_mullo_epi32(a, sc));
+// lane[q][r][s % 8] (8 float lanes of 16 outputs each) += super-block s (at sb[q]) of group q
+// for X rows xk[r], q < NQ; xcs[r * XC_SB * 16 + t]: −32·bsums of sub-block t of super-block s
+// of row r. With NQ = 2 the two groups' sub-blocks alternate: two streams, two sum chains.
+KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_superblock(const block_q8_K *const *xk, const uint8_t *const *sb, int64_t s,
+                                                       const int32_t *xcs, float lane[][Q6R_MAXR][8][16], const int NQ,
+                                                       const int MR, const int PF) {
+    __m512i sum[Q6R_STREAMS][Q6R_MAXR];
+    for (int q = 0; q < NQ; q++)
+        for (int r = 0; r < MR; r++) sum[q][r] = _mm512_setzero_si512();
+    for (int t = 0; t < 16; t++)
+        for (int q = 0; q < NQ; q++) {
+            __m512i u[4];
+            if (t % 4 == 0) KILN_R16_PREFETCH(sb[q] + KILN_Q6R_SCALES(t), PF);
+            q6r_quads((const __m512i *)(sb[q] + KILN_Q6R_QUANTS(t)), u, PF);
+            const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(sb[q] + KILN_Q6R_SCALES(t))));
+            for (int r = 0; r < MR; r++) {
+                const int32_t *xq = (const int32_t *)(xk[r][s].qs + 16 * t);
+                __m512i a = _mm512_set1_epi32(xcs[r * XC_SB * 16 + t]);
+                a = _mm512_dpbusd_epi32(a, u[0], _mm512_set1_epi32(xq[0]));
+                a = _mm512_dpbusd_epi32(a, u[1], _mm512_set1_epi32(xq[1]));
+                a = _mm512_dpbusd_epi32(a, u[2], _mm512_set1_epi32(xq[2]));
+                a = _mm512_dpbusd_epi32(a, u[3], _mm512_set1_epi32(xq[3]));
+                sum[q][r] = _mm512_add_epi32(sum[q][r], _mm512_mullo_epi32(a, sc));
+            }
         }
-    }
-    KILN_R16_PREFETCH(sb + KILN_Q6R_D, PF);
-    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sb + KILN_Q6R_D)));
-    for (int r = 0; r < MR; r++) {
-        float *l = lane[r][s % 8];
-        const __m512 c = _mm512_mul_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xk[r][s].d)), _mm512_cvtepi32_ps(sum[r]));
-        _mm512_store_ps(l, _mm512_add_ps(_mm512_load_ps(l), c));
+    for (int q = 0; q < NQ; q++) {
+        KILN_R16_PREFETCH(sb[q] + KILN_Q6R_D, PF);
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sb[q] + KILN_Q6R_D)));
+        for (int r = 0; r < MR; r++) {
+            float *l = lane[q][r][s % 8];
+            const __m512 c =
+                _mm512_mul_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xk[r][s].d)), _mm512_cvtepi32_ps(sum[q][r]));
+            _mm512_store_ps(l, _mm512_add_ps(_mm512_load_ps(l), c));
+        }
     }
 }
 
@@ -107,8 +113,8 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_store(const kiln_mm *p, int64_t i0, 
 }
 
 // y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16. The groups of [n0, n1) are
-// split into Q6R_STREAMS runs of consecutive groups, and the runs are walked side by side, one
-// super-block of each in turn: several sequential streams far apart instead of one.
+// split into Q6R_STREAMS runs of consecutive groups, and the runs are walked side by side (a
+// group of each at a time, their sub-blocks alternating): two sequential streams far apart.
 KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, int32_t *xc,
                                                  const int MR, const int PF) {
     const int64_t nb = p->k / KILN_QK_K;
@@ -135,9 +141,12 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_rows(const kiln_mm *p, int64_t i0, i
             const int64_t s1 = s0 + XC_SB < nb ? s0 + XC_SB : nb;
             if (!once)
                 for (int r = 0; r < MR; r++) xc_fill(xk[r], s0, s1, xc + r * XC_SB * 16);
-            for (int64_t s = s0; s < s1; s++)
-                for (int q = 0; q < streams; q++)
-                    q6r_superblock(xk, grp[q] + (size_t)s * KILN_Q6R_SB_BYTES, s, xc + (s - s0) * 16, lane[q], MR, PF);
+            for (int64_t s = s0; s < s1; s++) {
+                const uint8_t *sb[Q6R_STREAMS];
+                for (int q = 0; q < streams; q++) sb[q] = grp[q] + (size_t)s * KILN_Q6R_SB_BYTES;
+                if (streams == 2) q6r_superblock(xk, sb, s, xc + (s - s0) * 16, lane, 2, MR, PF);
+                else q6r_superblock(xk, sb, s, xc + (s - s0) * 16, lane, 1, MR, PF);
+            }
         }
         for (int q = 0; q < streams; q++) q6r_store(p, i0, j0[q], lane[q], MR);
     }
