@@ -118,8 +118,11 @@ static void check_same(int isa, int64_t m, int64_t n, int64_t k, const block_q6_
 static void test_same_as_q6_k(void) {
     static const int64_t shapes[][2] = {
         /* n, k: one group and super-block; odd super-block counts (3, 5); the model
-         * shapes' k; k past the AVX-512 kernel's 512-super-block X-correction chunk */
-        {16, 256}, {48, 768}, {32, 1280}, {64, 2048}, {32, 8192}, {32, 256 * 515},
+         * shapes' k; k past the AVX-512 kernel's 512-super-block X-correction chunk;
+         * n large enough that the driver hands a kernel call several groups (GEMV runs
+         * of 160 rows at k = 2048, 48 at k = 8192: the AVX-512 kernel's side-by-side
+         * streams, an even and an odd number of groups) */
+        {16, 256}, {48, 768}, {32, 1280}, {64, 2048}, {32, 8192}, {32, 256 * 515}, {1024, 2048}, {208, 8192},
     };
     static const int64_t ms[] = {1, 2, 3, 4, 5, 7, 13, 17};
     for (int s = 0; s < COUNT(shapes); s++) {
