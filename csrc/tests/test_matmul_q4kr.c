@@ -81,8 +81,10 @@ static void check_same(int isa, const void *r, const float *x, const float *want
 static void test_same_as_q4_k(void) {
     static const int64_t shapes[][2] = {
         /* n, k: one super-block; fewer super-blocks than float lanes (3); more (9,
-         * lanes wrap); the model shapes' k; a long row with an odd count (33) */
-        {16, 256}, {48, 768}, {32, 2304}, {64, 2048}, {16, 8192}, {32, 8448},
+         * lanes wrap); the model shapes' k; a long row with an odd count (33); 10
+         * groups, so that the GEMV's column chunks hold several (the AVX-512 kernel
+         * reads them in pairs, an odd one alone) */
+        {16, 256}, {48, 768}, {32, 2304}, {64, 2048}, {16, 8192}, {32, 8448}, {160, 2048},
     };
     static const int64_t ms[] = {1, 2, 3, 4, 5, 7, 13, 17};
     for (int s = 0; s < COUNT(shapes); s++) {
@@ -107,7 +109,7 @@ static void test_same_as_q4_k(void) {
  * mins all 63 (or 0), nibbles 15 (or 0, or 15 in one half only), X at ±127
  * of one sign or alternating; every integer sum at its largest. */
 static void test_extremes(void) {
-    enum { M = 3, N = 32, K = 8192, NB = N * (K / 256) };
+    enum { M = 3, N = 160, K = 8192, NB = N * (K / 256) }; /* N: chunks of several groups, as above */
     block_q4_K *w = t_alloc(sizeof(block_q4_K) * NB);
     void *r = t_alloc(sizeof(block_q4_K) * NB);
     float *x = t_alloc(sizeof(float) * M * K), *y = t_alloc(sizeof(float) * M * N), *want = t_alloc(sizeof(float) * M * N);
