@@ -35,6 +35,8 @@ enum { Q4KR2_MAXR = 2, Q4KR2_ROWS = 16 /* W rows per group */ };
  * reassociates them into trees, computes every product of a chunk first and
  * spills them to the stack (measured: 40% more instructions per byte). */
 #define Q4KR2_ADD16(acc, v) __asm__("vpaddw %1, %0, %0" : "+x"(acc) : "x"(v))
+/* Q4KR2_ADD32: the same in int32 lanes, for the sums across chunks. */
+#define Q4KR2_ADD32(acc, v) __asm__("vpaddd %1, %0, %0" : "+x"(acc) : "x"(v))
 
 #define Q4KR2_XQUAD(qs, off) _mm256_set1_epi32(*(const int32_t *)((qs) + (off)))
 
@@ -80,8 +82,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q4kr2_superblock(const uint8_t *sb, const bloc
             const __m256i s = sc[h][c / 2];
             const __m256i se = _mm256_shuffle_epi8(s, sc_ctl[(2 * c) % 4]), so = _mm256_shuffle_epi8(s, sc_ctl[(2 * c + 1) % 4]);
             for (int r = 0; r < MR; r++)
-                sumi[r][h] = _mm256_add_epi32(sumi[r][h], _mm256_add_epi32(_mm256_madd_epi16(lo[r][h], se),
-                                                                           _mm256_madd_epi16(hi[r][h], so)));
+                Q4KR2_ADD32(sumi[r][h], _mm256_add_epi32(_mm256_madd_epi16(lo[r][h], se), _mm256_madd_epi16(hi[r][h], so)));
         }
     }
     __m256i pairs[Q4KR2_MAXR]; /* X's 32-element sums 0..7 as int16, in both 128-bit lanes */
