@@ -28,6 +28,13 @@ enum {
     XC_SB = 512,   /* super-blocks of −32·bsums kept per X row and call (k up to 131072 computed once) */
 };
 
+/* Q6R2_ADD32(acc, v): acc += v in int32 lanes, as one VPADDD the optimiser
+ * cannot see into. With the sub-block loop unrolled, plain intrinsics let
+ * GCC reassociate the running sums into trees, compute every sub-block's
+ * products first and spill them to the stack; one chain keeps them in
+ * registers. */
+#define Q6R2_ADD32(acc, v) __asm__("vpaddd %1, %0, %0" : "+x"(acc) : "x"(v))
+
 /* xc_fill writes −32 · bsums of super-blocks [s0, s1) of X row x (16 int32 each) into xc. */
 KILN_TARGET_AVX2 static void xc_fill(const block_q8_K *x, int64_t s0, int64_t s1, int32_t *xc) {
     for (int64_t s = s0; s < s1; s++)
@@ -37,41 +44,49 @@ KILN_TARGET_AVX2 static void xc_fill(const block_q8_K *x, int64_t s0, int64_t s1
         }
 }
 
-// sum[r] += exact Σ_t sc_t · Σ q·x over the 16 sub-blocks of rows 8h..8h+7 of super-block sb.
+// sum[r][h] += exact Σ_t sc_t · Σ q·x over the 16 sub-blocks of rows 8h..8h+7 of super-block sb.
 // xc[r * XC_SB * 16 + t]: −32·bsums[t] of the super-block for X row r.
-KILN_TARGET_AVX2 KILN_INLINE void q6r2_half(const uint8_t *sb, int h, const block_q8_K *const *x, const int32_t *xc,
-                                            __m256i sum[], const int MR, const int PF) {
+// Sub-block outer, half inner: both halves use one broadcast of each X quad,
+// and the loop is unrolled so that every offset is a constant.
+KILN_TARGET_AVX2 KILN_INLINE void q6r2_superblock(const uint8_t *sb, const block_q8_K *const *x, const int32_t *xc,
+                                                  __m256i sum[][2], const int MR, const int PF) {
     const __m256i m6 = _mm256_set1_epi8(0x3F), ones = _mm256_set1_epi16(1);
+#pragma GCC unroll 16
     for (int t = 0; t < 16; t++) {
-        const uint8_t *v = sb + KILN_Q6R_QUANTS(t) + 32 * h;
-        if (h == 0) { /* the first half's pass touches every line of the super-block first */
-            if (t % 4 == 0) KILN_R16_PREFETCH(sb + KILN_Q6R_SCALES(t), PF);
-            KILN_R16_PREFETCH(v, PF);
-            KILN_R16_PREFETCH(v + 64, PF);
-            KILN_R16_PREFETCH(v + 128, PF);
-            if (t == 15) KILN_R16_PREFETCH(sb + KILN_Q6R_D, PF);
-        }
-        const __m256i v0 = _mm256_loadu_si256((const __m256i *)v);
-        const __m256i v1 = _mm256_loadu_si256((const __m256i *)(v + 64));
-        const __m256i v2 = _mm256_loadu_si256((const __m256i *)(v + 128));
-        __m256i u[4];
-        u[0] = _mm256_and_si256(v0, m6);
-        u[1] = _mm256_and_si256(v1, m6);
-        u[2] = _mm256_and_si256(v2, m6);
-        /* top pairs (bits 0-5 below them zero): ((hi0 >> 2 | hi1) >> 2 | hi2) >> 2 in 16-bit
-         * lanes puts them at bits 0-1, 2-3, 4-5 of their own byte, nothing crossing in */
-        const __m256i h0 = _mm256_andnot_si256(m6, v0), h1 = _mm256_andnot_si256(m6, v1), h2 = _mm256_andnot_si256(m6, v2);
-        u[3] = _mm256_srli_epi16(_mm256_or_si256(_mm256_srli_epi16(_mm256_or_si256(_mm256_srli_epi16(h0, 2), h1), 2), h2), 2);
-        const __m256i sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(sb + KILN_Q6R_SCALES(t) + 8 * h)));
+        if (t % 4 == 0) KILN_R16_PREFETCH(sb + KILN_Q6R_SCALES(t), PF);
+        if (t == 15) KILN_R16_PREFETCH(sb + KILN_Q6R_D, PF);
+        __m256i xq[Q6R2_MAXR][4], xcor[Q6R2_MAXR];
         for (int r = 0; r < MR; r++) {
-            const int32_t *xq = (const int32_t *)(x[r]->qs + 16 * t);
-            const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(u[0], _mm256_set1_epi32(xq[0])),
-                                                 _mm256_maddubs_epi16(u[1], _mm256_set1_epi32(xq[1])));
-            const __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(u[2], _mm256_set1_epi32(xq[2])),
-                                                 _mm256_maddubs_epi16(u[3], _mm256_set1_epi32(xq[3])));
-            __m256i a = _mm256_add_epi32(_mm256_madd_epi16(p01, ones), _mm256_madd_epi16(p23, ones));
-            a = _mm256_add_epi32(a, _mm256_set1_epi32(xc[r * XC_SB * 16 + t]));
-            sum[r] = _mm256_add_epi32(sum[r], _mm256_mullo_epi32(a, sc));
+            const int32_t *q = (const int32_t *)(x[r]->qs + 16 * t);
+            for (int e = 0; e < 4; e++) xq[r][e] = _mm256_set1_epi32(q[e]);
+            xcor[r] = _mm256_set1_epi32(xc[r * XC_SB * 16 + t]);
+        }
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *v = sb + KILN_Q6R_QUANTS(t) + 32 * h;
+            if (h == 0) {
+                KILN_R16_PREFETCH(v, PF);
+                KILN_R16_PREFETCH(v + 64, PF);
+                KILN_R16_PREFETCH(v + 128, PF);
+            }
+            const __m256i v0 = _mm256_loadu_si256((const __m256i *)v);
+            const __m256i v1 = _mm256_loadu_si256((const __m256i *)(v + 64));
+            const __m256i v2 = _mm256_loadu_si256((const __m256i *)(v + 128));
+            __m256i u[4];
+            u[0] = _mm256_and_si256(v0, m6);
+            u[1] = _mm256_and_si256(v1, m6);
+            u[2] = _mm256_and_si256(v2, m6);
+            /* top pairs (bits 0-5 below them zero): ((hi0 >> 2 | hi1) >> 2 | hi2) >> 2 in 16-bit
+             * lanes puts them at bits 0-1, 2-3, 4-5 of their own byte, nothing crossing in */
+            const __m256i h0 = _mm256_andnot_si256(m6, v0), h1 = _mm256_andnot_si256(m6, v1), h2 = _mm256_andnot_si256(m6, v2);
+            u[3] = _mm256_srli_epi16(_mm256_or_si256(_mm256_srli_epi16(_mm256_or_si256(_mm256_srli_epi16(h0, 2), h1), 2), h2), 2);
+            const __m256i sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(sb + KILN_Q6R_SCALES(t) + 8 * h)));
+            for (int r = 0; r < MR; r++) {
+                const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(u[0], xq[r][0]), _mm256_maddubs_epi16(u[1], xq[r][1]));
+                const __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(u[2], xq[r][2]), _mm256_maddubs_epi16(u[3], xq[r][3]));
+                __m256i a = _mm256_add_epi32(_mm256_madd_epi16(p01, ones), _mm256_madd_epi16(p23, ones));
+                a = _mm256_add_epi32(a, xcor[r]);
+                Q6R2_ADD32(sum[r][h], _mm256_mullo_epi32(a, sc));
+            }
         }
     }
 }
@@ -96,14 +111,14 @@ KILN_TARGET_AVX2 KILN_INLINE void q6r2_rows(const kiln_mm *p, int64_t i0, int64_
             const uint8_t *sb = grp + (size_t)s * KILN_Q6R_SB_BYTES;
             const block_q8_K *x[Q6R2_MAXR];
             for (int r = 0; r < MR; r++) x[r] = xk[r] + s;
+            __m256i sum[Q6R2_MAXR][2];
+            for (int r = 0; r < MR; r++) sum[r][0] = sum[r][1] = _mm256_setzero_si256();
+            q6r2_superblock(sb, x, xc + (s % XC_SB) * 16, sum, MR, PF);
             for (int h = 0; h < 2; h++) {
-                __m256i sum[Q6R2_MAXR];
-                for (int r = 0; r < MR; r++) sum[r] = _mm256_setzero_si256();
-                q6r2_half(sb, h, x, xc + (s % XC_SB) * 16, sum, MR, PF);
                 const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sb + KILN_Q6R_D + 16 * h)));
                 for (int r = 0; r < MR; r++) {
                     float *l = lane[r][s % 8] + 8 * h;
-                    const __m256 c = _mm256_mul_ps(_mm256_mul_ps(dw, _mm256_set1_ps(x[r]->d)), _mm256_cvtepi32_ps(sum[r]));
+                    const __m256 c = _mm256_mul_ps(_mm256_mul_ps(dw, _mm256_set1_ps(x[r]->d)), _mm256_cvtepi32_ps(sum[r][h]));
                     _mm256_store_ps(l, _mm256_add_ps(_mm256_load_ps(l), c));
                 }
             }
