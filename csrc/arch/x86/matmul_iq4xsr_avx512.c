@@ -20,19 +20,20 @@
  * (|sumi| < 8·32·2^19 = 2^27). Then the float step of 16 outputs at once;
  * up to 3 X rows share every loaded W vector.
  *
- * Memory: a group is read once, front to back; a call's groups are walked
- * as two runs side by side, one super-block of each in turn (r16_streams.h):
- * two sequential streams per core instead of one. No
+ * Memory: a group is read once, front to back, one sequential stream. No
  * software prefetch (r16_prefetch.h): on the Xeon it measured 10.1-10.9
  * GB/s with and without at 8192x2048 and 2048x8192 (1 thread), and 5%
  * slower in cache; this kernel is bound by its work per byte (hot in L2
- * 43 GB/s against Q4_K_R16's 59). */
+ * 43 GB/s against Q4_K_R16's 59). Nor does it walk its groups as two
+ * streams like the other repacked GEMVs (r16_streams.h): without prefetch
+ * that measured 5-13% slower from DRAM at 1 thread (8192x2048 10.3-10.6
+ * -> 9.1 GB/s, 2048x2048 10.0-10.9 -> 9.3), alternating with the one
+ * stream; two streams with prefetch are not measured yet. */
 #include "../../quant.h"
 
 #if KILN_X86
 #include <immintrin.h>
 #include "quant_pack_avx512.h"
-#include "r16_streams.h"
 
 enum { IQ4XSR_MAXR = 3, IQ4XSR_ROWS = 16 /* W rows per group */ };
 
@@ -82,43 +83,29 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void iq4xsr_superblock(const uint8_t *sb, con
     }
 }
 
-// y[i0:i0+MR, j0[g]:j0[g]+16] for one tile of X rows and G groups read side
-// by side (G ≤ KILN_R16_STREAMS), super-block by super-block.
-KILN_TARGET_AVX512VNNI KILN_INLINE void iq4xsr_groups(const kiln_mm *p, int64_t i0, const int64_t *j0, const int G,
-                                                      const int MR) {
+// y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16.
+KILN_TARGET_AVX512VNNI KILN_INLINE void iq4xsr_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, const int MR) {
     const int64_t nbk = p->k / KILN_QK_K;
     const size_t gbytes = (size_t)nbk * KILN_IQ4XSR_SB_BYTES;
     const __m512i table = _mm512_xor_si512(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kiln_iq4nl_values)),
                                            _mm512_set1_epi8((char)0x80)); /* value + 128 */
-    const uint8_t *grp[KILN_R16_STREAMS];
-    __m512 acc[KILN_R16_STREAMS][IQ4XSR_MAXR][8];
-    for (int g = 0; g < G; g++) {
-        grp[g] = (const uint8_t *)p->w + (size_t)(j0[g] / IQ4XSR_ROWS) * gbytes;
+    for (int64_t j0 = n0; j0 < n1; j0 += IQ4XSR_ROWS) {
+        const uint8_t *grp = (const uint8_t *)p->w + (size_t)(j0 / IQ4XSR_ROWS) * gbytes;
+        __m512 acc[IQ4XSR_MAXR][8];
         for (int r = 0; r < MR; r++)
-            for (int l = 0; l < 8; l++) acc[g][r][l] = _mm512_setzero_ps();
-    }
-    for (int64_t b = 0; b < nbk; b++) {
-        const block_q8_K *x[IQ4XSR_MAXR];
-        for (int r = 0; r < MR; r++) x[r] = (const block_q8_K *)p->xk + (i0 + r) * nbk + b;
-        for (int g = 0; g < G; g++) {
+            for (int l = 0; l < 8; l++) acc[r][l] = _mm512_setzero_ps();
+        for (int64_t b = 0; b < nbk; b++) {
+            const block_q8_K *x[IQ4XSR_MAXR];
             __m512 *lanes[IQ4XSR_MAXR];
-            for (int r = 0; r < MR; r++) lanes[r] = &acc[g][r][b % 8];
-            iq4xsr_superblock(grp[g] + (size_t)b * KILN_IQ4XSR_SB_BYTES, x, lanes, table, MR);
+            for (int r = 0; r < MR; r++) {
+                x[r] = (const block_q8_K *)p->xk + (i0 + r) * nbk + b;
+                lanes[r] = &acc[r][b % 8];
+            }
+            iq4xsr_superblock(grp + (size_t)b * KILN_IQ4XSR_SB_BYTES, x, lanes, table, MR);
         }
-    }
-    for (int g = 0; g < G; g++)
-        for (int r = 0; r < MR; r++) _mm512_storeu_ps(p->y + (i0 + r) * p->n + j0[g], kiln_qp_lanes_sum16(acc[g][r]));
-}
-
-// y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16: the
-// groups walked as two streams (r16_streams.h).
-KILN_TARGET_AVX512VNNI KILN_INLINE void iq4xsr_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, const int MR) {
-    _Static_assert(KILN_R16_STREAMS == 2, "a step of the walk has one or two groups");
-    const kiln_r16_walk walk = kiln_r16_walk_of(n0, n1);
-    for (int64_t g = 0; g < walk.steps; g++) {
-        int64_t j0[KILN_R16_STREAMS];
-        if (kiln_r16_walk_step(&walk, g, j0) == 2) iq4xsr_groups(p, i0, j0, 2, MR);
-        else iq4xsr_groups(p, i0, j0, 1, MR);
+        for (int r = 0; r < MR; r++) {
+            _mm512_storeu_ps(p->y + (i0 + r) * p->n + j0, kiln_qp_lanes_sum16(acc[r]));
+        }
     }
 }
 
