@@ -39,8 +39,10 @@
  * lane = (lane + (dw·dx)·float(dot)) + (mw·dx)·float(Σx).
  *
  * Memory: a group is read once, front to back (9 lines per block pair);
- * a call's groups are walked as two runs side by side, one block of each
- * in turn (r16_streams.h): two sequential streams per core instead of one.
+ * at m = 1 a call's groups are walked as two runs side by side, one block
+ * of each in turn (r16_streams.h): two sequential streams per core instead
+ * of one. Tiles of 2-3 X rows keep one stream: their 16-24 lane registers
+ * twice over spill, and in L2 (512x2048) m = 3 measured 8-20% slower.
  * Measured on the Xeon, m = 1, from DRAM, old and new alternated (GB/s,
  * one stream -> two): 8192x2048, 1 thread, Q4_0 10.9-11.5 -> 13.9, Q5_0
  * 10.9-11.4 -> 13.8, Q4_1 10.8-11.2 -> 13.2, Q5_1 10.7-10.9 -> 12.9,
@@ -166,8 +168,8 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_groups(const kiln_mm *p, int64_t i0,
         for (int r = 0; r < MR; r++) _mm512_storeu_ps(p->y + (i0 + r) * p->n + j0[g], kiln_qp_lanes_sum16(lanes[g][r]));
 }
 
-// y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16: the
-// groups walked as two streams (r16_streams.h).
+// y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16: for
+// one X row (decode) the groups walked as two streams (r16_streams.h).
 KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, int32_t *xc,
                                                  const int MR, const int FIVE, const int NL, const int MIN, const int PF) {
     const int64_t nb = p->k / KILN_QK8_0;
@@ -175,6 +177,10 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4r_rows(const kiln_mm *p, int64_t i0, i
     const int once = nb <= XC_BLOCKS; /* else recomputed per step of the walk and k chunk */
     if (once)
         for (int r = 0; r < MR; r++) xc_fill(p->xq + (i0 + r) * p->kpad, 0, nb, offset, xc + r * XC_BLOCKS);
+    if (MR > 1) { /* two streams' lanes (16 per X row) would not fit the registers: one stream */
+        for (int64_t j0 = n0; j0 < n1; j0 += KILN_QP_NR) q4r_groups(p, i0, &j0, xc, once, 1, MR, FIVE, NL, MIN, PF);
+        return;
+    }
     const kiln_r16_walk walk = kiln_r16_walk_of(n0, n1);
     for (int64_t g = 0; g < walk.steps; g++) {
         int64_t j0[KILN_R16_STREAMS];

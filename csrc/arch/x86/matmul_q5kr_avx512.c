@@ -22,15 +22,12 @@
  * 63 and 8 sub-blocks < 2^26: exact. Up to 3 X rows share every loaded W
  * vector.
  *
- * Memory: a group is read once, front to back; a call's groups are walked
- * as two runs side by side, one super-block of each in turn (r16_streams.h):
- * two sequential streams per core instead of one. Measured on the Xeon,
- * m = 1, from DRAM, old and new alternated (GB/s, one stream -> two): 1
- * thread 8192x2048 10.7-11.3 -> 10.7, 2048x8192 9.9-10.3 -> 10.7,
- * 128256x2048 12.2 -> 12.6; 2 threads 8192x2048 19.3 -> 21.4, 2048x8192
- * 20.0 -> 20.7: less than the Q4_0 family gains, as this kernel does more
- * work per byte. On Intel each line loaded also prefetches one further on
- * (r16_prefetch.h). */
+ * Memory: a group is read once, front to back, one sequential stream; on
+ * Intel each line loaded also prefetches one further on (r16_prefetch.h).
+ * Two streams (r16_streams.h) measured on the Xeon, m = 1, old and new
+ * alternated: from DRAM 1 thread 8192x2048 10.7-11.3 -> 10.7 GB/s,
+ * 2048x8192 9.9-10.3 -> 10.7; 2 threads 19.3 -> 21.4; but in L2
+ * (512x2048, 1 thread) 44.3 -> 36.9: not taken. */
 #include "../../quant.h"
 
 #if KILN_X86
@@ -38,7 +35,6 @@
 #include "quant_pack_avx512.h"
 #include "kr16_scales.h"
 #include "r16_prefetch.h"
-#include "r16_streams.h"
 
 enum { Q5KR_MAXR = 3, Q5KR_ROWS = 16 /* W rows per group */ };
 
@@ -106,42 +102,28 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q5kr_superblock(const uint8_t *sb, const
     }
 }
 
-// y[i0:i0+MR, j0[g]:j0[g]+16] for one tile of X rows and G groups read side
-// by side (G ≤ KILN_R16_STREAMS), super-block by super-block.
-KILN_TARGET_AVX512VNNI KILN_INLINE void q5kr_groups(const kiln_mm *p, int64_t i0, const int64_t *j0, const int G,
-                                                    const int MR, const int PF) {
-    const int64_t nbk = p->k / KILN_QK_K;
-    const size_t gbytes = (size_t)nbk * KILN_Q5KR_SB_BYTES;
-    const uint8_t *grp[KILN_R16_STREAMS];
-    __m512 acc[KILN_R16_STREAMS][Q5KR_MAXR][8];
-    for (int g = 0; g < G; g++) {
-        grp[g] = (const uint8_t *)p->w + (size_t)(j0[g] / Q5KR_ROWS) * gbytes;
-        for (int r = 0; r < MR; r++)
-            for (int l = 0; l < 8; l++) acc[g][r][l] = _mm512_setzero_ps();
-    }
-    for (int64_t b = 0; b < nbk; b++) {
-        const block_q8_K *x[Q5KR_MAXR];
-        for (int r = 0; r < MR; r++) x[r] = (const block_q8_K *)p->xk + (i0 + r) * nbk + b;
-        for (int g = 0; g < G; g++) {
-            __m512 *lanes[Q5KR_MAXR];
-            for (int r = 0; r < MR; r++) lanes[r] = &acc[g][r][b % 8];
-            q5kr_superblock(grp[g] + (size_t)b * KILN_Q5KR_SB_BYTES, x, lanes, MR, PF);
-        }
-    }
-    for (int g = 0; g < G; g++)
-        for (int r = 0; r < MR; r++) _mm512_storeu_ps(p->y + (i0 + r) * p->n + j0[g], kiln_qp_lanes_sum16(acc[g][r]));
-}
-
-// y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16: the
-// groups walked as two streams (r16_streams.h).
+// y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16.
 KILN_TARGET_AVX512VNNI KILN_INLINE void q5kr_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, const int MR,
                                                   const int PF) {
-    _Static_assert(KILN_R16_STREAMS == 2, "a step of the walk has one or two groups");
-    const kiln_r16_walk walk = kiln_r16_walk_of(n0, n1);
-    for (int64_t g = 0; g < walk.steps; g++) {
-        int64_t j0[KILN_R16_STREAMS];
-        if (kiln_r16_walk_step(&walk, g, j0) == 2) q5kr_groups(p, i0, j0, 2, MR, PF);
-        else q5kr_groups(p, i0, j0, 1, MR, PF);
+    const int64_t nbk = p->k / KILN_QK_K;
+    const size_t gbytes = (size_t)nbk * KILN_Q5KR_SB_BYTES;
+    for (int64_t j0 = n0; j0 < n1; j0 += Q5KR_ROWS) {
+        const uint8_t *grp = (const uint8_t *)p->w + (size_t)(j0 / Q5KR_ROWS) * gbytes;
+        __m512 acc[Q5KR_MAXR][8];
+        for (int r = 0; r < MR; r++)
+            for (int l = 0; l < 8; l++) acc[r][l] = _mm512_setzero_ps();
+        for (int64_t b = 0; b < nbk; b++) {
+            const block_q8_K *x[Q5KR_MAXR];
+            __m512 *lanes[Q5KR_MAXR];
+            for (int r = 0; r < MR; r++) {
+                x[r] = (const block_q8_K *)p->xk + (i0 + r) * nbk + b;
+                lanes[r] = &acc[r][b % 8];
+            }
+            q5kr_superblock(grp + (size_t)b * KILN_Q5KR_SB_BYTES, x, lanes, MR, PF);
+        }
+        for (int r = 0; r < MR; r++) {
+            _mm512_storeu_ps(p->y + (i0 + r) * p->n + j0, kiln_qp_lanes_sum16(acc[r]));
+        }
     }
 }
 

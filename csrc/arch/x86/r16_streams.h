@@ -1,6 +1,6 @@
 /* r16_streams.h — the side-by-side walk of a GEMV call's repacked 16-row
- * groups (matmul_q4r_avx512.c, matmul_q5kr_avx512.c; IQ4_XS_R16 measured
- * slower with it, see matmul_iq4xsr_avx512.c).
+ * groups (matmul_q4r_avx512.c at m = 1; Q5_K_R16 and IQ4_XS_R16 measured
+ * slower with it, see their files).
  *
  * A GEMV call gets columns [n0, n1) of W, i.e. consecutive 16-row groups,
  * each one contiguous run of bytes. Read one group after another they are
