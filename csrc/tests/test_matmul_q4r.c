@@ -209,8 +209,10 @@ static void test_same_as_source(void) {
     static const int64_t shapes[][2] = {
         /* n, k: one group; odd pair counts and block counts not a multiple of 8 (k/32 = 18, 34);
          * the model shapes' k; k past the direct kernels' X-correction chunks (1024 and
-         * 2048 blocks: 65600 = 2050 blocks) */
-        {16, 64}, {48, 576}, {32, 1088}, {64, 2048}, {16, 8192}, {32, 65600},
+         * 2048 blocks: 65600 = 2050 blocks); n large enough that the driver hands a
+         * kernel call several groups (GEMV runs of 12-15 groups at k = 2048, 4 at
+         * k = 8192): the AVX-512 kernel's two streams, even and odd group counts */
+        {16, 64}, {48, 576}, {32, 1088}, {64, 2048}, {16, 8192}, {32, 65600}, {1008, 2048}, {208, 8192},
     };
     static const int64_t ms[] = {1, 2, 3, 4, 5, 7, 13, 17};
     for (int v = 0; v < n_isas; v++)

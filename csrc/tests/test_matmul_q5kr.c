@@ -79,8 +79,11 @@ static void test_layout(void) {
 static void test_same_as_q5_k(void) {
     static const int64_t shapes[][2] = {
         /* n, k: one super-block; fewer super-blocks than float lanes (3); more (9,
-         * lanes wrap); the model shapes' k; a long row with an odd count (33) */
-        {16, 256}, {48, 768}, {32, 2304}, {64, 2048}, {16, 8192}, {32, 8448},
+         * lanes wrap); the model shapes' k; a long row with an odd count (33); n large
+         * enough that the driver hands a kernel call several groups (GEMV runs of 12-16
+         * groups at k = 2048, 3-4 at k = 8192): the AVX-512 kernel's two streams, even
+         * and odd group counts */
+        {16, 256}, {48, 768}, {32, 2304}, {64, 2048}, {16, 8192}, {32, 8448}, {1008, 2048}, {208, 8192},
     };
     static const int64_t ms[] = {1, 2, 3, 4, 5, 7, 13, 17};
     for (int s = 0; s < COUNT(shapes); s++) {

@@ -24,7 +24,11 @@
  * software prefetch (r16_prefetch.h): on the Xeon it measured 10.1-10.9
  * GB/s with and without at 8192x2048 and 2048x8192 (1 thread), and 5%
  * slower in cache; this kernel is bound by its work per byte (hot in L2
- * 43 GB/s against Q4_K_R16's 59). */
+ * 43 GB/s against Q4_K_R16's 59). Nor does it walk its groups as two
+ * streams like the other repacked GEMVs (r16_streams.h): without prefetch
+ * that measured 5-13% slower from DRAM at 1 thread (8192x2048 10.3-10.6
+ * -> 9.1 GB/s, 2048x2048 10.0-10.9 -> 9.3), alternating with the one
+ * stream; two streams with prefetch are not measured yet. */
 #include "../../quant.h"
 
 #if KILN_X86

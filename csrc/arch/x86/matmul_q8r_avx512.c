@@ -114,10 +114,10 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q8r_rows(const kiln_mm *p, int64_t i0, i
     const int once = nb <= XC_BLOCKS; /* else recomputed per step and k chunk */
     if (once)
         for (int r = 0; r < MR; r++) xc_fill(p->xq + (i0 + r) * p->kpad, 0, nb, xc + r * XC_BLOCKS);
-    const kiln_r16_runs runs = kiln_r16_runs_of(n0, n1);
+    const kiln_r16_walk walk = kiln_r16_walk_of(n0, n1);
     int64_t j0[KILN_R16_STREAMS];
-    for (int64_t step = 0; step < runs.run; step++) {
-        const int n = kiln_r16_runs_step(&runs, step, j0);
+    for (int64_t step = 0; step < walk.steps; step++) {
+        const int n = kiln_r16_walk_step(&walk, step, j0);
         if (n == KILN_R16_STREAMS) q8r_groups(p, i0, j0, xc, once, MR, KILN_R16_STREAMS, PF);
         else
             for (int g = 0; g < n; g++) q8r_groups(p, i0, j0 + g, xc, once, MR, 1, PF);
