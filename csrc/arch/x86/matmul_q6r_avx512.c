@@ -34,12 +34,14 @@
 
 #if KILN_X86
 #include <immintrin.h>
+#include "quant_pack_avx512.h"
 #include "r16_prefetch.h"
+#include "r16_streams.h"
 
 enum {
     Q6R_MAXR = 3,      /* X rows per tile */
     XC_SB = 512,       /* super-blocks of −32·bsums kept per X row and call (k up to 131072 computed once) */
-    Q6R_STREAMS = 2,   /* runs of groups read side by side (q6r_rows; q6r_superblock takes 1 or 2) */
+    Q6R_STREAMS = KILN_R16_STREAMS, /* runs of groups read side by side (q6r_rows; q6r_superblock takes 1 or 2) */
 };
 
 /* xc_fill writes −32 · bsums of super-blocks [s0, s1) of X row x (16 int32 each) into xc. */
@@ -109,9 +111,7 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_store(const kiln_mm *p, int64_t i0, 
     for (int r = 0; r < MR; r++) {
         __m512 l[8];
         for (int i = 0; i < 8; i++) l[i] = _mm512_load_ps(lane[r][i]);
-        const __m512 even = _mm512_add_ps(_mm512_add_ps(l[0], l[4]), _mm512_add_ps(l[2], l[6]));
-        const __m512 odd = _mm512_add_ps(_mm512_add_ps(l[1], l[5]), _mm512_add_ps(l[3], l[7]));
-        _mm512_storeu_ps(p->y + (i0 + r) * p->n + j0, _mm512_add_ps(even, odd));
+        _mm512_storeu_ps(p->y + (i0 + r) * p->n + j0, kiln_qp_lanes_sum16(l));
     }
 }
 
@@ -127,17 +127,12 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q6r_rows(const kiln_mm *p, int64_t i0, i
     const int once = nb <= XC_SB; /* else recomputed per step of the runs and k chunk */
     if (once)
         for (int r = 0; r < MR; r++) xc_fill(xk[r], 0, nb, xc + r * XC_SB * 16);
-    const int64_t groups = (n1 - n0) / KILN_R16_ROWS, run = (groups + Q6R_STREAMS - 1) / Q6R_STREAMS;
-    for (int64_t g = 0; g < run; g++) {
-        const uint8_t *grp[Q6R_STREAMS];
+    const kiln_r16_walk walk = kiln_r16_walk_of(n0, n1);
+    for (int64_t g = 0; g < walk.steps; g++) {
         int64_t j0[Q6R_STREAMS];
-        int streams = 0;
-        for (int q = 0; q < Q6R_STREAMS; q++)
-            if (g + q * run < groups) {
-                j0[streams] = n0 + (g + q * run) * KILN_R16_ROWS;
-                grp[streams] = (const uint8_t *)p->w + (size_t)(j0[streams] / KILN_R16_ROWS) * gbytes;
-                streams++;
-            }
+        const int streams = kiln_r16_walk_step(&walk, g, j0);
+        const uint8_t *grp[Q6R_STREAMS];
+        for (int q = 0; q < streams; q++) grp[q] = (const uint8_t *)p->w + (size_t)(j0[q] / KILN_R16_ROWS) * gbytes;
         _Alignas(64) float lane[Q6R_STREAMS][Q6R_MAXR][8][16];
         memset(lane, 0, sizeof lane);
         for (int64_t s0 = 0; s0 < nb; s0 += XC_SB) {
