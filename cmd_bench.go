@@ -171,6 +171,7 @@ func newBenchKernelsCommand() *cobra.Command {
 	f.StringVar(&isa, "isa", "", "force a kernel variant (scalar, avx2, avx512, amx); default: best, or $KILN_ISA")
 	f.DurationVar(&o.MinTime, "min-time", o.MinTime, "time budget per row (the median run is reported)")
 	f.IntVar(&o.ColdBytes, "cold-bytes", o.ColdBytes, "rotate weight copies totalling this many bytes so reads come from DRAM")
+	f.BoolVar(&o.HugePages, "huge-pages", o.HugePages, "weights on transparent huge pages as a loaded model holds them (false: 4 KB pages of the Go heap)")
 	f.BoolVar(&o.Baseline, "baseline", true, "also time gorgonia.org/tensor (pure Go) as the baseline")
 	return cmd
 }

@@ -79,7 +79,7 @@ func repackWeights(w *Weights, release func([]byte) error) (RepackStats, func() 
 	if len(todo) == 0 {
 		return RepackStats{}, func() error { return nil }, nil
 	}
-	buf, free, err := allocPacked(total)
+	buf, free, err := native.MapWeights(total)
 	if err != nil {
 		return RepackStats{}, nil, fmt.Errorf("repack: %d bytes: %w", total, err)
 	}

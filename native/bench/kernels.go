@@ -18,6 +18,7 @@ type Options struct {
 	Threads    []int
 	MinTime    time.Duration // per row: the median run within this budget
 	ColdBytes  int           // weights are rotated over copies totalling this, so GEMV reads DRAM, not cache
+	HugePages  bool          // weights on transparent huge pages, as a loaded model's repacked weights are
 	Baseline   bool          // time gorgonia.org/tensor too
 	FMASeconds float64       // per peak probe (FMA, int8)
 	Progress   io.Writer     // nil: silent
@@ -29,7 +30,7 @@ func DefaultOptions() Options {
 	return Options{
 		Shapes: ModelShapes, Types: []native.Type{native.F32, native.F16, native.BF16, native.Q8_0},
 		Ms: []int{1, 128}, Threads: []int{1, 2}, MinTime: 300 * time.Millisecond,
-		ColdBytes: 256 << 20, Baseline: true, FMASeconds: 0.5,
+		ColdBytes: 256 << 20, HugePages: true, Baseline: true, FMASeconds: 0.5,
 	}
 }
 
@@ -57,6 +58,7 @@ type Report struct {
 	Binding   string     `json:"binding"`
 	CPU       []string   `json:"cpu_features"`
 	GoMaxProc int        `json:"gomaxprocs"`
+	HugePages bool       `json:"huge_pages"`
 	Ceilings  []Ceilings `json:"ceilings"`
 	Baselines []Row      `json:"gorgonia"`
 	Rows      []Row      `json:"rows"`
@@ -65,7 +67,7 @@ type Report struct {
 
 // RunKernels measures ceilings, then every (threads, shape, type, m) row.
 func RunKernels(o Options) (*Report, error) {
-	rep := &Report{Binding: native.Binding, CPU: native.CPUFeatures(), GoMaxProc: runtime.GOMAXPROCS(0)}
+	rep := &Report{Binding: native.Binding, CPU: native.CPUFeatures(), GoMaxProc: runtime.GOMAXPROCS(0), HugePages: o.HugePages}
 	ceil := map[int]Ceilings{}
 	for _, t := range o.Threads {
 		if err := native.Init(t); err != nil {
@@ -115,7 +117,7 @@ func RunKernels(o Options) (*Report, error) {
 					o.progress("skip %v at %s %dx%d: k is not a multiple of its block of %d\n", typ, s.Model, s.N, s.K, typ.BlockSize())
 					continue
 				}
-				w, err := newColdWeights(typ, s, o.ColdBytes)
+				w, err := newColdWeights(typ, s, o.ColdBytes, o.HugePages)
 				if err != nil {
 					return nil, err
 				}
@@ -150,7 +152,7 @@ func RunKernels(o Options) (*Report, error) {
 					o.progress("matmul %-5s %-11s m=%-3d t=%d: %8.2f GFLOP/s %7.2f GB/s %5.1f%% of %s%s\n",
 						row.Type, s, m, t, row.GFLOPS, row.GBps, row.PctCeiling, row.Bound, int8)
 				}
-				w = nil
+				w.release()
 				runtime.GC()
 			}
 		}
@@ -173,9 +175,10 @@ func flops(m int, s Shape) float64 { return 2 * float64(m) * float64(s.N) * floa
 type coldWeights struct {
 	typ    native.Type
 	copies [][]byte
+	unmaps []func() error
 }
 
-func newColdWeights(t native.Type, s Shape, coldBytes int) (*coldWeights, error) {
+func newColdWeights(t native.Type, s Shape, coldBytes int, hugePages bool) (*coldWeights, error) {
 	f := make([]float32, s.N*s.K)
 	fill(f, uint32(s.N*31+s.K))
 	var w []byte
@@ -220,13 +223,31 @@ func newColdWeights(t native.Type, s Shape, coldBytes int) (*coldWeights, error)
 			w = packed
 		}
 	}
-	cw := &coldWeights{typ: t, copies: [][]byte{w}}
-	for total := len(w); total < coldBytes; total += len(w) {
-		c := make([]byte, len(w))
-		copy(c, w)
-		cw.copies = append(cw.copies, c)
+	cw := &coldWeights{typ: t}
+	for total := 0; total == 0 || total < coldBytes; total += len(w) {
+		c, unmap := w, func() error { return nil }
+		if hugePages {
+			var err error
+			if c, unmap, err = native.MapWeights(len(w)); err != nil {
+				cw.release()
+				return nil, fmt.Errorf("bench: %d bytes of weights: %w", len(w), err)
+			}
+			copy(c, w)
+		} else if total > 0 {
+			c = make([]byte, len(w))
+			copy(c, w)
+		}
+		cw.copies, cw.unmaps = append(cw.copies, c), append(cw.unmaps, unmap)
 	}
 	return cw, nil
+}
+
+// release unmaps the copies held outside the Go heap.
+func (cw *coldWeights) release() {
+	for _, unmap := range cw.unmaps {
+		_ = unmap()
+	}
+	cw.copies, cw.unmaps = nil, nil
 }
 
 func measureMatMul(w *coldWeights, s Shape, m, threads int, minTime time.Duration) (Row, error) {
