@@ -21,18 +21,25 @@
  * Then the float steps of 16 outputs at once; up to 3 X rows share every
  * loaded W vector, and each X quad loaded serves two groups.
  *
- * Memory: groups go in pairs, super-block by super-block, so a core reads
- * two sequential streams (the pair's groups, k/256·2304 bytes apart) where
- * it read one; an odd group at the end of a column range goes alone. Each
- * group is still read once, front to back; on Intel each line loaded also
+ * Memory: a call's groups are walked as two runs read side by side
+ * (r16_streams.h), super-block by super-block, each loaded vector of one
+ * run's group next to the same vector of the other's, so a core reads two
+ * sequential streams some groups apart where it read one. Each group is
+ * still read once, front to back; on Intel each line loaded also
  * prefetches one further on (r16_prefetch.h). Why: on the Xeon one core's
  * single stream is capped below what the core can draw (a plain read of
  * the same bytes, 8192x2048 from DRAM, 1 thread: 13.8 GB/s as one stream,
- * 15.7 as two, 16.2 as eight), and the GEMV's time is the stream's: with
- * pairs the kernel measured 12.2 -> 13.6 GB/s at m = 1, 11.1 -> 13.3 at
- * m = 2, 10.6 -> 12.0 at m = 3 (same run, alternating calls). Taking a
- * quarter of the instructions off instead (no nibble masks, wrong results)
- * measured no faster from DRAM: the stream, not the arithmetic, set the pace. */
+ * 15.7 as two, 16.2 as eight), and the GEMV's time is the stream's: two
+ * adjacent groups side by side measured 12.2 -> 13.6 GB/s at m = 1, 11.1 ->
+ * 13.3 at m = 2, 10.6 -> 12.0 at m = 3 (same run, alternating calls); the
+ * runs of the walk, far apart instead of adjacent, 14.5 -> 15.4 GB/s at
+ * 128256x2048 and 14.1 -> 14.5 at 8192x2048 (1 thread, weights on huge
+ * pages as a model holds them, medians of 4 alternating runs; the two
+ * groups' super-blocks one after the other instead of vector by vector:
+ * 13.3-13.6, slower). With adjacent pairs the same loads without the
+ * arithmetic (wrong results) read 15.3 GB/s where the kernel read 14.5:
+ * the access pattern costs as much as the arithmetic. */
+
 #include "../../quant.h"
 
 #if KILN_X86
@@ -40,10 +47,11 @@
 #include "quant_pack_avx512.h"
 #include "kr16_scales.h"
 #include "r16_prefetch.h"
+#include "r16_streams.h"
 
 enum {
     Q4KR_MAXR = 3,  /* X rows per tile */
-    Q4KR_MAXG = 2,  /* groups (W streams) read side by side */
+    Q4KR_MAXG = KILN_R16_STREAMS, /* groups (W streams) read side by side */
     Q4KR_ROWS = 16, /* W rows per group */
 };
 
@@ -122,12 +130,11 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4kr_superblock(const uint8_t *const sb[
     }
 }
 
-// y[i0:i0+MR, j0:j0+16·G] for one tile of X rows: G groups from the one at j0 on.
-KILN_TARGET_AVX512VNNI KILN_INLINE void q4kr_groups(const kiln_mm *p, int64_t i0, int64_t j0, const int MR, const int G,
+// y[i0:i0+MR, j0[g]:j0[g]+16] for one tile of X rows and G groups.
+KILN_TARGET_AVX512VNNI KILN_INLINE void q4kr_groups(const kiln_mm *p, int64_t i0, const int64_t *j0, const int MR, const int G,
                                                     const int PF) {
     const int64_t nbk = p->k / KILN_QK_K;
     const size_t gbytes = (size_t)nbk * KILN_Q4KR_SB_BYTES;
-    const uint8_t *grp = (const uint8_t *)p->w + (size_t)(j0 / Q4KR_ROWS) * gbytes;
     __m512 acc[Q4KR_MAXG][Q4KR_MAXR][8];
     for (int g = 0; g < G; g++)
         for (int r = 0; r < MR; r++)
@@ -138,23 +145,26 @@ KILN_TARGET_AVX512VNNI KILN_INLINE void q4kr_groups(const kiln_mm *p, int64_t i0
         __m512 *lanes[Q4KR_MAXG][Q4KR_MAXR];
         for (int r = 0; r < MR; r++) x[r] = (const block_q8_K *)p->xk + (i0 + r) * nbk + b;
         for (int g = 0; g < G; g++) {
-            sb[g] = grp + (size_t)g * gbytes + (size_t)b * KILN_Q4KR_SB_BYTES;
+            sb[g] = (const uint8_t *)p->w + (size_t)(j0[g] / Q4KR_ROWS) * gbytes + (size_t)b * KILN_Q4KR_SB_BYTES;
             for (int r = 0; r < MR; r++) lanes[g][r] = &acc[g][r][b % 8];
         }
         q4kr_superblock(sb, x, lanes, MR, G, PF);
     }
     for (int g = 0; g < G; g++)
         for (int r = 0; r < MR; r++)
-            _mm512_storeu_ps(p->y + (i0 + r) * p->n + j0 + Q4KR_ROWS * g, kiln_qp_lanes_sum16(acc[g][r]));
+            _mm512_storeu_ps(p->y + (i0 + r) * p->n + j0[g], kiln_qp_lanes_sum16(acc[g][r]));
 }
 
-// y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16. Groups go
-// in pairs: two streams from memory instead of one (see the header).
+// y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16. The groups
+// are walked as two runs read side by side (r16_streams.h, the header).
 KILN_TARGET_AVX512VNNI KILN_INLINE void q4kr_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, const int MR,
                                                   const int PF) {
-    int64_t j0 = n0;
-    for (; j0 + 2 * Q4KR_ROWS <= n1; j0 += 2 * Q4KR_ROWS) q4kr_groups(p, i0, j0, MR, 2, PF);
-    if (j0 < n1) q4kr_groups(p, i0, j0, MR, 1, PF);
+    const kiln_r16_walk walk = kiln_r16_walk_of(n0, n1);
+    int64_t j0[KILN_R16_STREAMS];
+    for (int64_t step = 0; step < walk.steps; step++) {
+        if (kiln_r16_walk_step(&walk, step, j0) == 2) q4kr_groups(p, i0, j0, MR, 2, PF);
+        else q4kr_groups(p, i0, j0, MR, 1, PF);
+    }
 }
 
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W Q4_K_R16 (n0, n1 multiples of 16), X as Q8_K (p->xk).

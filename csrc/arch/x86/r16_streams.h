@@ -1,7 +1,7 @@
 /* r16_streams.h — the side-by-side walk of a GEMV call's repacked 16-row
  * groups (matmul_q4r_avx512.c at m = 1, matmul_q8r_avx512.c,
- * matmul_q6r_avx512.c; the Q4_K_R16 GEMV pairs adjacent groups in its own
- * loop; Q5_K_R16 and IQ4_XS_R16 measured slower with it, see their files).
+ * matmul_q6r_avx512.c, matmul_q4kr_avx512.c; Q5_K_R16 and IQ4_XS_R16
+ * measured slower with it, see their files).
  *
  * A GEMV call gets columns [n0, n1) of W, i.e. consecutive 16-row groups,
  * each one contiguous run of bytes. Read one group after another they are
