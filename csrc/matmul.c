@@ -316,12 +316,7 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
             const size_t b = kiln_row_size(outs[i].wtype, k);
             row_bytes = b > row_bytes ? b : row_bytes;
         }
-        /* whole pairs of 16-row groups, so the two runs the repacked GEMVs
-         * read side by side (arch/x86/r16_streams.h) are equally long: with
-         * an odd count one group is read alone (at k = 8192 a Q6_K chunk held
-         * 3). l1b Q4_K_M decode, 1 thread: +3% (medians of 4 alternating runs) */
-        const int64_t pair = 2 * KILN_MM_SPLIT_ALIGN;
-        const int64_t rows = (KILN_MM_GEMV_CHUNK_BYTES / (int64_t)row_bytes + pair - 1) / pair * pair;
+        const int64_t rows = round_up_split(KILN_MM_GEMV_CHUNK_BYTES / (int64_t)row_bytes);
         t.max_chunk = t.min_chunk = rows < t.max_chunk ? rows : t.max_chunk;
     }
     t.guide = (int64_t)nth * KILN_MM_GUIDE;
