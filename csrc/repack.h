@@ -80,6 +80,9 @@ void kiln_iq4xsr_unpack_avx2(const uint8_t *group, int64_t k, char *rows, size_t
 /* Q4_0 -> Q4_0_R16 and IQ4_NL -> IQ4_NL_R16 (matmul_q4r.c; the blocks' bytes are alike). */
 void kiln_q4r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
 void kiln_q4r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+/* The same unpack, same bytes, with AVX-512 / AVX2 (arch/x86/r16_unpack_x86.c). */
+void kiln_q4r_unpack_avx512(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+void kiln_q4r_unpack_avx2(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
 /* Q5_0 -> Q5_0_R16 (matmul_q5r.c). */
 void kiln_q5r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
 void kiln_q5r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);

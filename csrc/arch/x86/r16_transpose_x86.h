@@ -57,4 +57,31 @@ KILN_TARGET_AVX2 KILN_INLINE void rows8_from_quads_avx2(const __m256i v[8], char
     }
 }
 
+/* rows16_from_4quads_avx512 writes v (vector c < 4, dword j = bytes
+ * 4c..4c+3 of row j) as 16 bytes of each of 16 rows, row j at out + j·stride. */
+KILN_TARGET_AVX512 KILN_INLINE void rows16_from_4quads_avx512(const __m512i v[4], char *out, size_t stride) {
+    const __m512i t0 = _mm512_unpacklo_epi32(v[0], v[1]), t1 = _mm512_unpackhi_epi32(v[0], v[1]);
+    const __m512i t2 = _mm512_unpacklo_epi32(v[2], v[3]), t3 = _mm512_unpackhi_epi32(v[2], v[3]);
+    const __m512i r[4] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2), /* lane L: row 4L + i */
+                          _mm512_unpacklo_epi64(t1, t3), _mm512_unpackhi_epi64(t1, t3)};
+    for (int i = 0; i < 4; i++) {
+        _mm_storeu_si128((__m128i *)(out + (size_t)i * stride), _mm512_castsi512_si128(r[i]));
+        _mm_storeu_si128((__m128i *)(out + (size_t)(4 + i) * stride), _mm512_extracti32x4_epi32(r[i], 1));
+        _mm_storeu_si128((__m128i *)(out + (size_t)(8 + i) * stride), _mm512_extracti32x4_epi32(r[i], 2));
+        _mm_storeu_si128((__m128i *)(out + (size_t)(12 + i) * stride), _mm512_extracti32x4_epi32(r[i], 3));
+    }
+}
+
+/* rows8_from_4quads_avx2 is rows16_from_4quads_avx512 for 8 rows. */
+KILN_TARGET_AVX2 KILN_INLINE void rows8_from_4quads_avx2(const __m256i v[4], char *out, size_t stride) {
+    const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+    const __m256i r[4] = {_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2), /* lane L: row 4L + i */
+                          _mm256_unpacklo_epi64(t1, t3), _mm256_unpackhi_epi64(t1, t3)};
+    for (int i = 0; i < 4; i++) {
+        _mm_storeu_si128((__m128i *)(out + (size_t)i * stride), _mm256_castsi256_si128(r[i]));
+        _mm_storeu_si128((__m128i *)(out + (size_t)(4 + i) * stride), _mm256_extracti128_si256(r[i], 1));
+    }
+}
+
 #endif

@@ -47,18 +47,9 @@ KILN_TARGET_AVX512 KILN_INLINE __m512i pairs16_avx512(const uint8_t *a, const ui
  * scales[12]) from a Q4_K_R16 / Q5_K_R16 super-block: the pair vector and
  * the three scale planes, a 4×16 dword transpose. */
 KILN_TARGET_AVX512 KILN_INLINE void kq_head_avx512(const uint8_t *sb, char *out, size_t stride) {
-    const __m512i a = pairs16_avx512(sb, sb + 32);
-    const __m512i s0 = _mm512_loadu_si512(sb + 64), s1 = _mm512_loadu_si512(sb + 128), s2 = _mm512_loadu_si512(sb + 192);
-    const __m512i t0 = _mm512_unpacklo_epi32(a, s0), t1 = _mm512_unpackhi_epi32(a, s0);
-    const __m512i t2 = _mm512_unpacklo_epi32(s1, s2), t3 = _mm512_unpackhi_epi32(s1, s2);
-    const __m512i r[4] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2), /* lane L: row 4L + i */
-                          _mm512_unpacklo_epi64(t1, t3), _mm512_unpackhi_epi64(t1, t3)};
-    for (int i = 0; i < 4; i++) {
-        _mm_storeu_si128((__m128i *)(out + (size_t)i * stride), _mm512_castsi512_si128(r[i]));
-        _mm_storeu_si128((__m128i *)(out + (size_t)(4 + i) * stride), _mm512_extracti32x4_epi32(r[i], 1));
-        _mm_storeu_si128((__m128i *)(out + (size_t)(8 + i) * stride), _mm512_extracti32x4_epi32(r[i], 2));
-        _mm_storeu_si128((__m128i *)(out + (size_t)(12 + i) * stride), _mm512_extracti32x4_epi32(r[i], 3));
-    }
+    const __m512i v[4] = {pairs16_avx512(sb, sb + 32), _mm512_loadu_si512(sb + 64), _mm512_loadu_si512(sb + 128),
+                          _mm512_loadu_si512(sb + 192)};
+    rows16_from_4quads_avx512(v, out, stride);
 }
 
 /* put_qwords writes the two rows' 8 bytes in x: row r at out, row r + 1 at out + stride. */
@@ -137,19 +128,10 @@ KILN_TARGET_AVX2 KILN_INLINE __m256i pairs8_avx2(const uint8_t *a, const uint8_t
 /* kq_head_avx2 is kq_head_avx512 in two halves of 8 rows. */
 KILN_TARGET_AVX2 KILN_INLINE void kq_head_avx2(const uint8_t *sb, char *out, size_t stride) {
     for (int half = 0; half < 2; half++) {
-        const __m256i a = pairs8_avx2(sb, sb + 32, half);
-        const __m256i s0 = _mm256_loadu_si256((const __m256i *)(sb + 64 + 32 * half));
-        const __m256i s1 = _mm256_loadu_si256((const __m256i *)(sb + 128 + 32 * half));
-        const __m256i s2 = _mm256_loadu_si256((const __m256i *)(sb + 192 + 32 * half));
-        const __m256i t0 = _mm256_unpacklo_epi32(a, s0), t1 = _mm256_unpackhi_epi32(a, s0);
-        const __m256i t2 = _mm256_unpacklo_epi32(s1, s2), t3 = _mm256_unpackhi_epi32(s1, s2);
-        const __m256i r[4] = {_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2), /* lane L: row 4L + i */
-                              _mm256_unpacklo_epi64(t1, t3), _mm256_unpackhi_epi64(t1, t3)};
-        char *o = out + (size_t)(8 * half) * stride;
-        for (int i = 0; i < 4; i++) {
-            _mm_storeu_si128((__m128i *)(o + (size_t)i * stride), _mm256_castsi256_si128(r[i]));
-            _mm_storeu_si128((__m128i *)(o + (size_t)(4 + i) * stride), _mm256_extracti128_si256(r[i], 1));
-        }
+        const __m256i v[4] = {pairs8_avx2(sb, sb + 32, half), _mm256_loadu_si256((const __m256i *)(sb + 64 + 32 * half)),
+                              _mm256_loadu_si256((const __m256i *)(sb + 128 + 32 * half)),
+                              _mm256_loadu_si256((const __m256i *)(sb + 192 + 32 * half))};
+        rows8_from_4quads_avx2(v, out + (size_t)(8 * half) * stride, stride);
     }
 }
 

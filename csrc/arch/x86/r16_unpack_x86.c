@@ -62,6 +62,42 @@ KILN_TARGET_AVX2 void kiln_q8r_unpack_avx2(const uint8_t *grp, int64_t k, char *
     }
 }
 
+/* Q4_0_R16 and IQ4_NL_R16 (matmul_q4r.c; their blocks' bytes are alike):
+ * block b of a group is 4 quad vectors (dword j = qs[4u .. 4u + 3] of row
+ * j) after the pair's scales, row j's d at 2·j of its 32-byte half. A
+ * block is a 4×16 dword transpose into each row's 16 quant bytes; the
+ * scales go as Q8_0_R16's. */
+
+KILN_TARGET_AVX512 void kiln_q4r_unpack_avx512(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes) {
+    const int64_t nb = k / KILN_QK8_0;
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *pair = grp + (size_t)(b / 2) * KILN_Q4R_PAIR_BYTES;
+        const uint8_t *q = pair + 64 + (size_t)(b & 1) * KILN_Q4R_BLOCK_BYTES, *d = pair + (size_t)(b & 1) * 32;
+        char *blk = rows + (size_t)b * sizeof(block_q4_0);
+        for (int j = 0; j < KILN_R16_ROWS; j++) memcpy(blk + (size_t)j * row_bytes, d + 2 * j, 2);
+        const __m512i v[4] = {_mm512_loadu_si512(q), _mm512_loadu_si512(q + 64), _mm512_loadu_si512(q + 128),
+                              _mm512_loadu_si512(q + 192)};
+        rows16_from_4quads_avx512(v, blk + offsetof(block_q4_0, qs), row_bytes);
+    }
+}
+
+KILN_TARGET_AVX2 void kiln_q4r_unpack_avx2(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes) {
+    const int64_t nb = k / KILN_QK8_0;
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *pair = grp + (size_t)(b / 2) * KILN_Q4R_PAIR_BYTES;
+        const uint8_t *q = pair + 64 + (size_t)(b & 1) * KILN_Q4R_BLOCK_BYTES, *d = pair + (size_t)(b & 1) * 32;
+        char *blk = rows + (size_t)b * sizeof(block_q4_0);
+        for (int j = 0; j < KILN_R16_ROWS; j++) memcpy(blk + (size_t)j * row_bytes, d + 2 * j, 2);
+        for (int half = 0; half < 2; half++) {
+            const __m256i v[4] = {_mm256_loadu_si256((const __m256i *)(q + 32 * half)),
+                                  _mm256_loadu_si256((const __m256i *)(q + 64 + 32 * half)),
+                                  _mm256_loadu_si256((const __m256i *)(q + 128 + 32 * half)),
+                                  _mm256_loadu_si256((const __m256i *)(q + 192 + 32 * half))};
+            rows8_from_4quads_avx2(v, blk + offsetof(block_q4_0, qs) + (size_t)(8 * half) * row_bytes, row_bytes);
+        }
+    }
+}
+
 /* Q6_K_R16 (matmul_q6r.c): sub-block t of a super-block is three vectors
  * V0..V2 whose byte 4j + e holds, in bits 0-5, u (= q + 32) of element
  * 16t + 4v + e of row j, and in bits 6-7 bits 2v, 2v+1 of u of element
