@@ -1,12 +1,15 @@
 /* r16_unpack_x86.c — repacked groups back to GGUF rows with AVX-512 and
  * AVX2: the same bytes as the formats' portable unpacks (matmul_q8r.c,
- * matmul_q6r.c), for the types whose portable unpack costs prefill most.
+ * matmul_q4r.c, matmul_q6r.c); the 4-bit K-quant layouts are in
+ * r16_unpack_k_x86.c.
  *
  * Why: prefill runs a repacked weight's GEMM on rows unpacked from the
  * repacked copy (repack.c's kiln_mm_r16_unpacked), every call, so a process
  * holds each weight once. The portable unpacks move a quad or a quant at a
  * time: for Q8_0 at most ~30% of an l1b pp128 prefill's time, for Q6_K
- * more than its AMX GEMM. Here the quads of a group (lane j = row j) are
+ * more than its AMX GEMM. Once in SIMD, what is left of an unpack is
+ * mostly the wait for the weights from DRAM (its GEMM then reads the rows
+ * from cache). Here the quads of a group (lane j = row j) are
  * transposed into rows with unpacks and lane permutes. */
 #include "../../quant.h"
 #include "../../repack.h"
