@@ -113,6 +113,17 @@ void kiln_kernels_init(uint32_t features) {
     g_tables[KILN_ISA_AVX2].types[KILN_TYPE_Q8_0_R16].r16_unpack = kiln_q8r_unpack_avx2;
     g_tables[KILN_ISA_AVX512].types[KILN_TYPE_Q8_0_R16].r16_unpack = kiln_q8r_unpack_avx512;
     g_tables[KILN_ISA_AVX512].types[KILN_TYPE_Q6_K_R16].r16_unpack = kiln_q6r_unpack_avx512;
+    g_tables[KILN_ISA_AVX2].types[KILN_TYPE_Q6_K_R16].r16_unpack = kiln_q6r_unpack_avx2;
+    g_tables[KILN_ISA_AVX2].types[KILN_TYPE_Q4_K_R16].r16_unpack = kiln_q4kr_unpack_avx2;
+    g_tables[KILN_ISA_AVX512].types[KILN_TYPE_Q4_K_R16].r16_unpack = kiln_q4kr_unpack_avx512;
+    g_tables[KILN_ISA_AVX2].types[KILN_TYPE_Q5_K_R16].r16_unpack = kiln_q5kr_unpack_avx2;
+    g_tables[KILN_ISA_AVX512].types[KILN_TYPE_Q5_K_R16].r16_unpack = kiln_q5kr_unpack_avx512;
+    g_tables[KILN_ISA_AVX2].types[KILN_TYPE_IQ4_XS_R16].r16_unpack = kiln_iq4xsr_unpack_avx2;
+    g_tables[KILN_ISA_AVX512].types[KILN_TYPE_IQ4_XS_R16].r16_unpack = kiln_iq4xsr_unpack_avx512;
+    g_tables[KILN_ISA_AVX2].types[KILN_TYPE_Q4_0_R16].r16_unpack = kiln_q4r_unpack_avx2;
+    g_tables[KILN_ISA_AVX512].types[KILN_TYPE_Q4_0_R16].r16_unpack = kiln_q4r_unpack_avx512;
+    g_tables[KILN_ISA_AVX2].types[KILN_TYPE_IQ4_NL_R16].r16_unpack = kiln_q4r_unpack_avx2;
+    g_tables[KILN_ISA_AVX512].types[KILN_TYPE_IQ4_NL_R16].r16_unpack = kiln_q4r_unpack_avx512;
     /* AMX: the finished AVX-512 table (repacked rows too), tiles where they pay */
     g_tables[KILN_ISA_AMX] = g_tables[KILN_ISA_AVX512];
     kiln_kernels_fill_amx(&g_tables[KILN_ISA_AMX], features);

@@ -62,15 +62,27 @@ void kiln_q8r_unpack_avx2(const uint8_t *group, int64_t k, char *rows, size_t ro
 /* Q6_K -> Q6_K_R16 (matmul_q6r.c). */
 void kiln_q6r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
 void kiln_q6r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
-/* The same unpack, same bytes, with AVX-512 (arch/x86/r16_unpack_x86.c). */
+/* The same unpack, same bytes, with AVX-512 / AVX2 (arch/x86/r16_unpack_x86.c). */
 void kiln_q6r_unpack_avx512(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+void kiln_q6r_unpack_avx2(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
 
 /* Q4_K -> Q4_K_R16 (matmul_q4kr.c). */
 void kiln_q4kr_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
 void kiln_q4kr_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+/* The Q4_K_R16, Q5_K_R16 and IQ4_XS_R16 unpacks, same bytes, with AVX-512 /
+ * AVX2 (arch/x86/r16_unpack_k_x86.c). */
+void kiln_q4kr_unpack_avx512(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+void kiln_q4kr_unpack_avx2(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+void kiln_q5kr_unpack_avx512(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+void kiln_q5kr_unpack_avx2(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+void kiln_iq4xsr_unpack_avx512(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+void kiln_iq4xsr_unpack_avx2(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
 /* Q4_0 -> Q4_0_R16 and IQ4_NL -> IQ4_NL_R16 (matmul_q4r.c; the blocks' bytes are alike). */
 void kiln_q4r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
 void kiln_q4r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+/* The same unpack, same bytes, with AVX-512 / AVX2 (arch/x86/r16_unpack_x86.c). */
+void kiln_q4r_unpack_avx512(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+void kiln_q4r_unpack_avx2(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
 /* Q5_0 -> Q5_0_R16 (matmul_q5r.c). */
 void kiln_q5r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
 void kiln_q5r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);

@@ -180,6 +180,16 @@ static void test_unpack(const kiln_r16_format *f) {
         }
         free(w); free(r); free(rows);
     }
+    /* which tables bring their own (SIMD) unpack: the checks above reached them */
+    printf("  unpack of %s, its own on:", kiln_type_traits_of(f->to)->name);
+    int own = 0;
+    for (int v = 0; v < n_isas; v++) {
+        kiln_set_isa(isas[v]);
+        if (!kiln_kernels_active()->types[f->to].r16_unpack) continue;
+        printf(" %s", kiln_isa_name(isas[v]));
+        own++;
+    }
+    printf("%s\n", own ? "" : " none (the portable one everywhere)");
     kiln_init(0);
 }
 

@@ -1,12 +1,15 @@
 /* r16_unpack_x86.c — repacked groups back to GGUF rows with AVX-512 and
  * AVX2: the same bytes as the formats' portable unpacks (matmul_q8r.c,
- * matmul_q6r.c), for the types whose portable unpack costs prefill most.
+ * matmul_q4r.c, matmul_q6r.c); the 4-bit K-quant layouts are in
+ * r16_unpack_k_x86.c.
  *
  * Why: prefill runs a repacked weight's GEMM on rows unpacked from the
  * repacked copy (repack.c's kiln_mm_r16_unpacked), every call, so a process
  * holds each weight once. The portable unpacks move a quad or a quant at a
  * time: for Q8_0 at most ~30% of an l1b pp128 prefill's time, for Q6_K
- * more than its AMX GEMM. Here the quads of a group (lane j = row j) are
+ * more than its AMX GEMM. Once in SIMD, what is left of an unpack is
+ * mostly the wait for the weights from DRAM (its GEMM then reads the rows
+ * from cache). Here the quads of a group (lane j = row j) are
  * transposed into rows with unpacks and lane permutes. */
 #include "../../quant.h"
 #include "../../repack.h"
@@ -15,13 +18,16 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "r16_transpose_x86.h"
+
 enum { Q8R_BLOCK_QUANTS = 512 /* bytes of quants of one block of a group */ };
 
 /* Q8_0_R16 (matmul_q8r.c): block b of a group has quad c (c = 0..7) of row j
  * at 64·c + 4·j of its 512 bytes, each byte w ^ 0x80, and row j's scale at
  * 2·j of the pair's 32-byte scale half. A block is a transpose of 8 quad
- * vectors into 16 rows of 32 bytes: 8 loads, 8 XORs, 16 unpacks and 8 lane
- * permutes, then one 32-byte store per row. */
+ * vectors into 16 rows of 32 bytes: 8 loads, 8 XORs, then the transpose
+ * of r16_transpose_x86.h (16 unpacks, 8 lane permutes, a 32-byte store per
+ * row). */
 
 /* q8r_scales copies block b's 16 f16 scales to the rows' blocks. */
 KILN_INLINE void q8r_scales(const uint8_t *pair, int64_t b, char *rows, size_t row_bytes) {
@@ -32,33 +38,13 @@ KILN_INLINE void q8r_scales(const uint8_t *pair, int64_t b, char *rows, size_t r
 KILN_TARGET_AVX512 void kiln_q8r_unpack_avx512(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes) {
     const int64_t nb = k / KILN_QK8_0;
     const __m512i flip = _mm512_set1_epi8((char)0x80);
-    /* 64-bit lane picks: rows 4L+i of two u vectors (quads 0-3 in a, 4-7 in b) for L = 0,1 and L = 2,3 */
-    const __m512i lo_rows = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), hi_rows = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *pair = grp + (size_t)(b / 2) * KILN_Q8R_PAIR_BYTES;
         const uint8_t *q = pair + 64 + (size_t)(b & 1) * Q8R_BLOCK_QUANTS;
         q8r_scales(pair, b, rows, row_bytes);
-        __m512i v[8], t[8], u[8];
+        __m512i v[8];
         for (int c = 0; c < 8; c++) v[c] = _mm512_xor_si512(_mm512_loadu_si512(q + 64 * c), flip);
-        for (int c = 0; c < 8; c += 2) { /* per 128-bit lane L: rows 4L, 4L+1 (t[c]); 4L+2, 4L+3 (t[c+1]) of quads c, c+1 */
-            t[c] = _mm512_unpacklo_epi32(v[c], v[c + 1]);
-            t[c + 1] = _mm512_unpackhi_epi32(v[c], v[c + 1]);
-        }
-        for (int h = 0; h < 8; h += 4) { /* u[h + i], lane L: quads h..h+3 of row 4L+i */
-            u[h + 0] = _mm512_unpacklo_epi64(t[h], t[h + 2]);
-            u[h + 1] = _mm512_unpackhi_epi64(t[h], t[h + 2]);
-            u[h + 2] = _mm512_unpacklo_epi64(t[h + 1], t[h + 3]);
-            u[h + 3] = _mm512_unpackhi_epi64(t[h + 1], t[h + 3]);
-        }
-        char *qs = rows + (size_t)b * sizeof(block_q8_0) + offsetof(block_q8_0, qs);
-        for (int i = 0; i < 4; i++) {
-            const __m512i r01 = _mm512_permutex2var_epi64(u[i], lo_rows, u[4 + i]); /* rows i, 4+i */
-            const __m512i r23 = _mm512_permutex2var_epi64(u[i], hi_rows, u[4 + i]); /* rows 8+i, 12+i */
-            _mm256_storeu_si256((__m256i *)(qs + (size_t)i * row_bytes), _mm512_castsi512_si256(r01));
-            _mm256_storeu_si256((__m256i *)(qs + (size_t)(4 + i) * row_bytes), _mm512_extracti64x4_epi64(r01, 1));
-            _mm256_storeu_si256((__m256i *)(qs + (size_t)(8 + i) * row_bytes), _mm512_castsi512_si256(r23));
-            _mm256_storeu_si256((__m256i *)(qs + (size_t)(12 + i) * row_bytes), _mm512_extracti64x4_epi64(r23, 1));
-        }
+        rows16_from_quads_avx512(v, rows + (size_t)b * sizeof(block_q8_0) + offsetof(block_q8_0, qs), row_bytes);
     }
 }
 
@@ -70,26 +56,47 @@ KILN_TARGET_AVX2 void kiln_q8r_unpack_avx2(const uint8_t *grp, int64_t k, char *
         const uint8_t *q = pair + 64 + (size_t)(b & 1) * Q8R_BLOCK_QUANTS;
         q8r_scales(pair, b, rows, row_bytes);
         char *qs = rows + (size_t)b * sizeof(block_q8_0) + offsetof(block_q8_0, qs);
-        for (int half = 0; half < 2; half++) { /* rows 8·half .. 8·half+7: an 8×8 transpose of quads */
-            __m256i v[8], t[8], u[8];
+        for (int half = 0; half < 2; half++) { /* rows 8·half .. 8·half+7 */
+            __m256i v[8];
             for (int c = 0; c < 8; c++)
                 v[c] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(q + 64 * c + 32 * half)), flip);
-            for (int c = 0; c < 8; c += 2) {
-                t[c] = _mm256_unpacklo_epi32(v[c], v[c + 1]);
-                t[c + 1] = _mm256_unpackhi_epi32(v[c], v[c + 1]);
-            }
-            for (int h = 0; h < 8; h += 4) {
-                u[h + 0] = _mm256_unpacklo_epi64(t[h], t[h + 2]);
-                u[h + 1] = _mm256_unpackhi_epi64(t[h], t[h + 2]);
-                u[h + 2] = _mm256_unpacklo_epi64(t[h + 1], t[h + 3]);
-                u[h + 3] = _mm256_unpackhi_epi64(t[h + 1], t[h + 3]);
-            }
-            char *out = qs + (size_t)(8 * half) * row_bytes;
-            for (int i = 0; i < 4; i++) { /* row i: lane 0 of u[i], u[4+i]; row 4+i: lane 1 */
-                _mm256_storeu_si256((__m256i *)(out + (size_t)i * row_bytes), _mm256_permute2x128_si256(u[i], u[4 + i], 0x20));
-                _mm256_storeu_si256((__m256i *)(out + (size_t)(4 + i) * row_bytes),
-                                    _mm256_permute2x128_si256(u[i], u[4 + i], 0x31));
-            }
+            rows8_from_quads_avx2(v, qs + (size_t)(8 * half) * row_bytes, row_bytes);
+        }
+    }
+}
+
+/* Q4_0_R16 and IQ4_NL_R16 (matmul_q4r.c; their blocks' bytes are alike):
+ * block b of a group is 4 quad vectors (dword j = qs[4u .. 4u + 3] of row
+ * j) after the pair's scales, row j's d at 2·j of its 32-byte half. A
+ * block is a 4×16 dword transpose into each row's 16 quant bytes; the
+ * scales go as Q8_0_R16's. */
+
+KILN_TARGET_AVX512 void kiln_q4r_unpack_avx512(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes) {
+    const int64_t nb = k / KILN_QK8_0;
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *pair = grp + (size_t)(b / 2) * KILN_Q4R_PAIR_BYTES;
+        const uint8_t *q = pair + 64 + (size_t)(b & 1) * KILN_Q4R_BLOCK_BYTES, *d = pair + (size_t)(b & 1) * 32;
+        char *blk = rows + (size_t)b * sizeof(block_q4_0);
+        for (int j = 0; j < KILN_R16_ROWS; j++) memcpy(blk + (size_t)j * row_bytes, d + 2 * j, 2);
+        const __m512i v[4] = {_mm512_loadu_si512(q), _mm512_loadu_si512(q + 64), _mm512_loadu_si512(q + 128),
+                              _mm512_loadu_si512(q + 192)};
+        rows16_from_4quads_avx512(v, blk + offsetof(block_q4_0, qs), row_bytes);
+    }
+}
+
+KILN_TARGET_AVX2 void kiln_q4r_unpack_avx2(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes) {
+    const int64_t nb = k / KILN_QK8_0;
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *pair = grp + (size_t)(b / 2) * KILN_Q4R_PAIR_BYTES;
+        const uint8_t *q = pair + 64 + (size_t)(b & 1) * KILN_Q4R_BLOCK_BYTES, *d = pair + (size_t)(b & 1) * 32;
+        char *blk = rows + (size_t)b * sizeof(block_q4_0);
+        for (int j = 0; j < KILN_R16_ROWS; j++) memcpy(blk + (size_t)j * row_bytes, d + 2 * j, 2);
+        for (int half = 0; half < 2; half++) {
+            const __m256i v[4] = {_mm256_loadu_si256((const __m256i *)(q + 32 * half)),
+                                  _mm256_loadu_si256((const __m256i *)(q + 64 + 32 * half)),
+                                  _mm256_loadu_si256((const __m256i *)(q + 128 + 32 * half)),
+                                  _mm256_loadu_si256((const __m256i *)(q + 192 + 32 * half))};
+            rows8_from_4quads_avx2(v, blk + offsetof(block_q4_0, qs) + (size_t)(8 * half) * row_bytes, row_bytes);
         }
     }
 }
@@ -170,6 +177,68 @@ KILN_TARGET_AVX512 void kiln_q6r_unpack_avx512(const uint8_t *grp, int64_t k, ch
         for (int j = 0; j < KILN_R16_ROWS; j++) {
             block_q6_K *b = (block_q6_K *)(rows + (size_t)j * row_bytes) + s;
             q6r_put_row(u[j], b);
+            for (int t = 0; t < 16; t++) b->scales[t] = (int8_t)sb[KILN_Q6R_SCALES(t) + j];
+            memcpy(&b->d, sb + KILN_Q6R_D + 2 * j, 2);
+        }
+    }
+}
+
+/* Q6_K_R16 with AVX2: half of each 64-byte vector (rows 8·half ..) at a
+ * time; two sub-blocks' 8 quad vectors are one 8×8 dword transpose into
+ * u[16][256]; then each row is packed as above with 32-byte vectors. */
+
+/* q6r_pair_quads_avx2 writes the 8 quad vectors of sub-blocks t, t+1 for
+ * rows 8·half ..: vector 4i + v (sub-block t + i, quad v), dword r = row
+ * 8·half + r's 4 quants (0..63). */
+KILN_TARGET_AVX2 KILN_INLINE void q6r_pair_quads_avx2(const uint8_t *sb, int t, int half, __m256i q[8]) {
+    const __m256i m6 = _mm256_set1_epi8(0x3F), b01 = _mm256_set1_epi8(0x03), b23 = _mm256_set1_epi8(0x0C),
+                  b45 = _mm256_set1_epi8(0x30);
+    for (int i = 0; i < 2; i++) {
+        const uint8_t *v = sb + KILN_Q6R_QUANTS(t + i) + 32 * half;
+        const __m256i v0 = _mm256_loadu_si256((const __m256i *)v), v1 = _mm256_loadu_si256((const __m256i *)(v + 64)),
+                      v2 = _mm256_loadu_si256((const __m256i *)(v + 128));
+        q[4 * i + 0] = _mm256_and_si256(v0, m6);
+        q[4 * i + 1] = _mm256_and_si256(v1, m6);
+        q[4 * i + 2] = _mm256_and_si256(v2, m6);
+        /* bits 6-7 of v0, v1, v2 to bits 0-1, 2-3, 4-5 */
+        q[4 * i + 3] = _mm256_or_si256(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v0, 6), b01),
+                                                       _mm256_and_si256(_mm256_srli_epi16(v1, 4), b23)),
+                                       _mm256_and_si256(_mm256_srli_epi16(v2, 2), b45));
+    }
+}
+
+/* q6r_put_row_avx2 writes 256 quants (0..63) of one row as a block's ql and qh. */
+KILN_TARGET_AVX2 KILN_INLINE void q6r_put_row_avx2(const uint8_t *u, block_q6_K *b) {
+    const __m256i lo4 = _mm256_set1_epi8(0x0F), hi4 = _mm256_set1_epi8((char)0xF0), b01 = _mm256_set1_epi8(0x03),
+                  b23 = _mm256_set1_epi8(0x0C), b45 = _mm256_set1_epi8(0x30), b67 = _mm256_set1_epi8((char)0xC0);
+    for (int h = 0; h < 2; h++) { /* elements 128h + l, + 32, + 64, + 96 (l < 32) */
+        const uint8_t *e = u + 128 * h;
+        const __m256i a0 = _mm256_load_si256((const __m256i *)e), a1 = _mm256_load_si256((const __m256i *)(e + 32));
+        const __m256i c0 = _mm256_load_si256((const __m256i *)(e + 64)), c1 = _mm256_load_si256((const __m256i *)(e + 96));
+        _mm256_storeu_si256((__m256i *)(b->ql + 64 * h),
+                            _mm256_or_si256(_mm256_and_si256(a0, lo4), _mm256_and_si256(_mm256_slli_epi16(c0, 4), hi4)));
+        _mm256_storeu_si256((__m256i *)(b->ql + 64 * h + 32),
+                            _mm256_or_si256(_mm256_and_si256(a1, lo4), _mm256_and_si256(_mm256_slli_epi16(c1, 4), hi4)));
+        const __m256i qh01 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a0, 4), b01), _mm256_and_si256(_mm256_srli_epi16(a1, 2), b23));
+        const __m256i qh23 = _mm256_or_si256(_mm256_and_si256(c0, b45), _mm256_and_si256(_mm256_slli_epi16(c1, 2), b67));
+        _mm256_storeu_si256((__m256i *)(b->qh + 32 * h), _mm256_or_si256(qh01, qh23));
+    }
+}
+
+KILN_TARGET_AVX2 void kiln_q6r_unpack_avx2(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes) {
+    const int64_t nb = k / KILN_QK_K;
+    for (int64_t s = 0; s < nb; s++) {
+        const uint8_t *sb = grp + (size_t)s * KILN_Q6R_SB_BYTES;
+        _Alignas(32) uint8_t u[KILN_R16_ROWS][KILN_QK_K];
+        for (int t = 0; t < 16; t += 2)
+            for (int half = 0; half < 2; half++) {
+                __m256i q[8];
+                q6r_pair_quads_avx2(sb, t, half, q);
+                rows8_from_quads_avx2(q, (char *)u[8 * half] + 16 * t, KILN_QK_K);
+            }
+        for (int j = 0; j < KILN_R16_ROWS; j++) {
+            block_q6_K *b = (block_q6_K *)(rows + (size_t)j * row_bytes) + s;
+            q6r_put_row_avx2(u[j], b);
             for (int t = 0; t < 16; t++) b->scales[t] = (int8_t)sb[KILN_Q6R_SCALES(t) + j];
             memcpy(&b->d, sb + KILN_Q6R_D + 2 * j, 2);
         }
