@@ -62,12 +62,14 @@ KILN_TARGET_AVX2 static void xc2_fill(const int8_t *xq, int64_t b0, int64_t b1, 
     }
 }
 
-/* q5r2_bits spreads the 32 bits of m over 32 bytes: byte i = 16 if bit i is set, else 0. */
-KILN_TARGET_AVX2 KILN_INLINE __m256i q5r2_bits(uint32_t m) {
-    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, /* byte i/8 of m */
+/* q5r2_bits spreads mask word wi (bits 32·wi..32·wi+31) of the 16 bytes in
+ * m4 (in both 128-bit lanes) over 32 bytes: byte i = 16 if bit i of the word
+ * is set, else 0. One 16-byte broadcast serves a quad's four words. */
+KILN_TARGET_AVX2 KILN_INLINE __m256i q5r2_bits(__m256i m4, const int wi) {
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, /* byte i/8 of the word */
                                             2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
     const __m256i bit = _mm256_set1_epi64x((int64_t)0x8040201008040201ull); /* 1 << (i % 8) */
-    const __m256i t = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)m), spread), bit);
+    const __m256i t = _mm256_and_si256(_mm256_shuffle_epi8(m4, _mm256_add_epi8(spread, _mm256_set1_epi8((char)(4 * wi)))), bit);
     return _mm256_and_si256(_mm256_cmpeq_epi8(t, bit), _mm256_set1_epi8(0x10));
 }
 
@@ -107,12 +109,10 @@ KILN_TARGET_AVX2 KILN_INLINE void q4r2_block(const uint8_t *pair, const int e, c
         for (int h = 0; h < 2; h++) {
             const __m256i v = _mm256_loadu_si256((const __m256i *)(q + 64 * u + 32 * h));
             __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-            if (FIVE) {
-                uint32_t mlo, mhi;
-                memcpy(&mlo, blk + 16 * u + 4 * h, 4);
-                memcpy(&mhi, blk + 16 * u + 8 + 4 * h, 4);
-                lo = _mm256_or_si256(lo, q5r2_bits(mlo));
-                hi = _mm256_or_si256(hi, q5r2_bits(mhi));
+            if (FIVE) { /* quad u's words: low nibbles' of rows 0-7, of 8-15, high nibbles' alike */
+                const __m256i m4 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 16 * u)));
+                lo = _mm256_or_si256(lo, q5r2_bits(m4, h));
+                hi = _mm256_or_si256(hi, q5r2_bits(m4, 2 + h));
             }
             if (NL) {
                 const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kiln_iq4nl_values));
