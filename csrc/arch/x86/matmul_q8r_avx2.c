@@ -14,7 +14,10 @@
  * row j's exact dot of the 4 quants; 8 such adds give the block's int32
  * dot with no horizontal sum. Then one convert, one multiply of the scales
  * and one fma per 8 outputs. Up to 2 X rows share each loaded, sign-ready W
- * vector; the group is read front to back as one sequential stream. */
+ * vector; the group is read front to back as one sequential stream, a
+ * block pair at a time by pointer, the dots kept as one asm add chain
+ * (Q8R2_ADD32): callgrind, 512x2048, m = 1 without prefetch, 8.0 -> 6.7
+ * instructions per 32 weight bytes. */
 #include "../../matmul.h"
 
 #if KILN_X86
