@@ -14,7 +14,10 @@
  * row j's exact dot of the 4 quants; 8 such adds give the block's int32
  * dot with no horizontal sum. Then one convert, one multiply of the scales
  * and one fma per 8 outputs. Up to 2 X rows share each loaded, sign-ready W
- * vector; the group is read front to back as one sequential stream. */
+ * vector; the group is read front to back as one sequential stream, a
+ * block pair at a time by pointer, the dots kept as one asm add chain
+ * (Q8R2_ADD32): callgrind, 512x2048, m = 1 without prefetch, 8.0 -> 6.7
+ * instructions per 32 weight bytes. */
 #include "../../matmul.h"
 
 #if KILN_X86
@@ -23,39 +26,57 @@
 
 enum { Q8R2_MAXR = 2, Q8R2_QUADS = 8 };
 
+/* Q8R2_ADD32(acc, v): acc += v in int32 lanes, as one VPADDD the optimiser
+ * cannot see into. The block dots then stay one chain of adds in registers
+ * with the quad loop fully unrolled; as plain intrinsics GCC reassociates
+ * them into trees and spills the products to the stack. */
+#define Q8R2_ADD32(acc, v) __asm__("vpaddd %1, %0, %0" : "+x"(acc) : "x"(v))
+
 // acc[r][h] (rows 8h..8h+7 of one group) over every block, X rows i0..i0+MR-1.
+// The group is walked a block pair at a time by pointer (no per-block offset
+// arithmetic); the pair's two blocks are unrolled.
 KILN_TARGET_AVX2 KILN_INLINE void q8r2_group(const kiln_mm *p, int64_t i0, const uint8_t *grp, __m256 acc[][2],
                                              const int MR, const int PF) {
     const int64_t nb = p->k / KILN_QK8_0, nbpad = p->kpad / KILN_QK8_0;
     const __m256i flip = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
-    for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *pair = grp + (size_t)(b >> 1) * KILN_Q8R_PAIR_BYTES;
-        const uint8_t *q = pair + 64 + (size_t)(b & 1) * 512;
-        __m256i dot[Q8R2_MAXR][2];
-        for (int r = 0; r < MR; r++) dot[r][0] = dot[r][1] = _mm256_setzero_si256();
-        if (!(b & 1)) KILN_R16_PREFETCH(pair, PF);
-        for (int u = 0; u < Q8R2_QUADS; u++) {
-            KILN_R16_PREFETCH(q + 64 * u, PF);
-            __m256i xv[Q8R2_MAXR];
-            for (int r = 0; r < MR; r++) {
-                int32_t xq4;
-                memcpy(&xq4, p->xq + (i0 + r) * p->kpad + b * KILN_QK8_0 + 4 * u, 4);
-                xv[r] = _mm256_set1_epi32(xq4);
-            }
-            for (int h = 0; h < 2; h++) {
-                const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(q + 64 * u + 32 * h)), flip);
-                const __m256i aw = _mm256_abs_epi8(w);
+    const int8_t *xq[Q8R2_MAXR];
+    const float *xd[Q8R2_MAXR];
+    for (int r = 0; r < MR; r++) {
+        xq[r] = p->xq + (i0 + r) * p->kpad;
+        xd[r] = p->xd + (i0 + r) * nbpad;
+    }
+    const uint8_t *pair = grp;
+    for (int64_t b = 0; b < nb; b += 2, pair += KILN_Q8R_PAIR_BYTES) { /* k % 64 == 0: whole pairs */
+        KILN_R16_PREFETCH(pair, PF);
+#pragma GCC unroll 2
+        for (int e = 0; e < 2; e++) {
+            const uint8_t *q = pair + 64 + 512 * e;
+            __m256i dot[Q8R2_MAXR][2]; /* set by quad 0 */
+#pragma GCC unroll 8
+            for (int u = 0; u < Q8R2_QUADS; u++) {
+                KILN_R16_PREFETCH(q + 64 * u, PF);
+                __m256i xv[Q8R2_MAXR];
                 for (int r = 0; r < MR; r++) {
-                    const __m256i prod = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv[r], w));
-                    dot[r][h] = _mm256_add_epi32(dot[r][h], _mm256_madd_epi16(prod, ones));
+                    int32_t xq4;
+                    memcpy(&xq4, xq[r] + (b + e) * KILN_QK8_0 + 4 * u, 4);
+                    xv[r] = _mm256_set1_epi32(xq4);
+                }
+                for (int h = 0; h < 2; h++) {
+                    const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(q + 64 * u + 32 * h)), flip);
+                    const __m256i aw = _mm256_abs_epi8(w);
+                    for (int r = 0; r < MR; r++) {
+                        const __m256i d4 = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv[r], w)), ones);
+                        if (u == 0) dot[r][h] = d4;
+                        else Q8R2_ADD32(dot[r][h], d4);
+                    }
                 }
             }
-        }
-        for (int h = 0; h < 2; h++) { /* the scales after the quads, as in the AVX-512 kernel */
-            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pair + (size_t)(b & 1) * 32 + 16 * h)));
-            for (int r = 0; r < MR; r++) {
-                const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(p->xd[(i0 + r) * nbpad + b]), dw);
-                acc[r][h] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot[r][h]), acc[r][h]);
+            for (int h = 0; h < 2; h++) { /* the scales after the quads, as in the AVX-512 kernel */
+                const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pair + 32 * e + 16 * h)));
+                for (int r = 0; r < MR; r++) {
+                    const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(xd[r][b + e]), dw);
+                    acc[r][h] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot[r][h]), acc[r][h]);
+                }
             }
         }
     }
