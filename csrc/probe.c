@@ -111,7 +111,8 @@ int kiln_probe_read_bandwidth(size_t bytes, int n_threads, int reps, double *gbp
     if (n_threads > kiln_pool_size()) n_threads = kiln_pool_size();
     /* huge pages where the system grants them on request, as a loaded
      * model's repacked weights are held: the ceiling of the memory the
-     * decode GEMVs actually stream (4 KB pages read slower here) */
+     * decode GEMVs actually stream (a plain read measured alike on both
+     * kinds of page on the Xeon; the GEMVs did not) */
     const size_t huge = (size_t)2 << 20;
     float *buf = NULL;
     if (posix_memalign((void **)&buf, huge, bytes)) return KILN_ERR_NOMEM;
