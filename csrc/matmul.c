@@ -105,11 +105,16 @@ typedef struct {
 #define KILN_MM_GEMV_CHUNK_BYTES ((int64_t)256 << 10)
 #endif
 
-/* round_up_split rounds a column count up to whole KILN_MM_SPLIT_ALIGN runs (at least one). */
-static int64_t round_up_split(int64_t cols) {
+/* round_up_runs rounds a column count up to whole runs of `align` columns,
+ * at least one: a chunk of 0 columns would let claim() spin without end
+ * (a GEMV whose single row holds more than KILN_MM_GEMV_CHUNK_BYTES). */
+static int64_t round_up_runs(int64_t cols, int64_t align) {
     if (cols < 1) cols = 1;
-    return (cols + KILN_MM_SPLIT_ALIGN - 1) / KILN_MM_SPLIT_ALIGN * KILN_MM_SPLIT_ALIGN;
+    return (cols + align - 1) / align * align;
 }
+
+/* round_up_split rounds a column count up to whole KILN_MM_SPLIT_ALIGN runs (at least one). */
+static int64_t round_up_split(int64_t cols) { return round_up_runs(cols, KILN_MM_SPLIT_ALIGN); }
 
 /* chunk_size is the next claim's column count when `left` columns are unclaimed. */
 static int64_t chunk_size(const mm_task *t, int64_t left) {
@@ -316,7 +321,10 @@ int kiln_matmul_multi(const float *x, int64_t m, int64_t k, const kiln_matmul_ou
             const size_t b = kiln_row_size(outs[i].wtype, k);
             row_bytes = b > row_bytes ? b : row_bytes;
         }
-        const int64_t rows = round_up_split(KILN_MM_GEMV_CHUNK_BYTES / (int64_t)row_bytes);
+        /* whole pairs of 16-row groups, so the two runs the repacked GEMVs
+         * read side by side (arch/x86/r16_streams.h) are equally long: with
+         * an odd count one group is read alone (at k = 8192 a Q6_K chunk held 3) */
+        const int64_t rows = round_up_runs(KILN_MM_GEMV_CHUNK_BYTES / (int64_t)row_bytes, 2 * KILN_MM_SPLIT_ALIGN);
         t.max_chunk = t.min_chunk = rows < t.max_chunk ? rows : t.max_chunk;
     }
     t.guide = (int64_t)nth * KILN_MM_GUIDE;

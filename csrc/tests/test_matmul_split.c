@@ -6,6 +6,9 @@
  * A chunk boundary inside a 16-row panel would break the repacked layout. */
 #include "test_util.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* weights returns n rows of k of type (repacked types from their source). */
@@ -70,8 +73,19 @@ static void check_split(int type, const int64_t *ns, int count, int64_t m, int64
     kiln_init(0);
 }
 
+/* on_alarm ends a run that stopped making progress with a clear failure
+ * rather than a ctest timeout: every call here finishes in well under a second. */
+static void on_alarm(int sig) {
+    (void)sig;
+    static const char msg[] = "FAIL: a matmul did not finish within 120 s (a claim without progress?)\n";
+    if (write(2, msg, sizeof msg - 1) < 0) _exit(2);
+    _exit(1);
+}
+
 int main(void) {
     t_seed("test_matmul_split");
+    signal(SIGALRM, on_alarm);
+    alarm(120);
     /* repacked types need n % 16 == 0; the others also get ragged n */
     const int types[] = {KILN_TYPE_Q8_0_R16, KILN_TYPE_Q8_0, KILN_TYPE_Q4_0, KILN_TYPE_Q4_K, KILN_TYPE_Q6_K, KILN_TYPE_F32};
     for (int t = 0; t < COUNT(types); t++) {
@@ -85,6 +99,13 @@ int main(void) {
             const int64_t qkv[] = {2048, 512 + (ragged ? 5 : 0), 512};
             check_split(ty, qkv, 3, m, 2048);
         }
+    }
+    /* a single row longer than a GEMV chunk's bytes: the chunk is still one
+     * whole pair of groups, never 0 columns (1 thread claims from the front) */
+    for (int t = 0; t < 2; t++) {
+        const int ty = t ? KILN_TYPE_Q8_0_R16 : KILN_TYPE_Q8_0;
+        const int64_t n[] = {t ? 48 : 5};
+        for (int64_t m = 1; m <= 3; m += 2) check_split(ty, n, 1, m, 262144 + 1024);
     }
     return t_done();
 }
