@@ -124,6 +124,12 @@ void kiln_kernels_init(uint32_t features) {
     g_tables[KILN_ISA_AVX512].types[KILN_TYPE_Q4_0_R16].r16_unpack = kiln_q4r_unpack_avx512;
     g_tables[KILN_ISA_AVX2].types[KILN_TYPE_IQ4_NL_R16].r16_unpack = kiln_q4r_unpack_avx2;
     g_tables[KILN_ISA_AVX512].types[KILN_TYPE_IQ4_NL_R16].r16_unpack = kiln_q4r_unpack_avx512;
+    g_tables[KILN_ISA_AVX2].types[KILN_TYPE_Q5_0_R16].r16_unpack = kiln_q5r_unpack_avx2;
+    g_tables[KILN_ISA_AVX512].types[KILN_TYPE_Q5_0_R16].r16_unpack = kiln_q5r_unpack_avx512;
+    g_tables[KILN_ISA_AVX2].types[KILN_TYPE_Q4_1_R16].r16_unpack = kiln_q41r_unpack_avx2;
+    g_tables[KILN_ISA_AVX512].types[KILN_TYPE_Q4_1_R16].r16_unpack = kiln_q41r_unpack_avx512;
+    g_tables[KILN_ISA_AVX2].types[KILN_TYPE_Q5_1_R16].r16_unpack = kiln_q51r_unpack_avx2;
+    g_tables[KILN_ISA_AVX512].types[KILN_TYPE_Q5_1_R16].r16_unpack = kiln_q51r_unpack_avx512;
     /* AMX: the finished AVX-512 table (repacked rows too), tiles where they pay */
     g_tables[KILN_ISA_AMX] = g_tables[KILN_ISA_AVX512];
     kiln_kernels_fill_amx(&g_tables[KILN_ISA_AMX], features);

@@ -97,5 +97,13 @@ void kiln_q41r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out)
 void kiln_q41r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
 void kiln_q51r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out);
 void kiln_q51r_unpack(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+/* The Q5_0_R16, Q4_1_R16 and Q5_1_R16 unpacks, same bytes, with AVX-512 /
+ * AVX2 (arch/x86/r16_unpack_q5_x86.c). */
+void kiln_q5r_unpack_avx512(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+void kiln_q5r_unpack_avx2(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+void kiln_q41r_unpack_avx512(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+void kiln_q41r_unpack_avx2(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+void kiln_q51r_unpack_avx512(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
+void kiln_q51r_unpack_avx2(const uint8_t *group, int64_t k, char *rows, size_t row_bytes);
 
 #endif

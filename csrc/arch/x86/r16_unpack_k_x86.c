@@ -35,14 +35,6 @@ KILN_TARGET_AVX512 KILN_INLINE void quads8_rows_avx512(const uint8_t *q, char *o
     rows16_from_quads_avx512(v, out, stride);
 }
 
-/* pairs16_avx512 is dword j = the f16 at a + 2j | the one at b + 2j << 16:
- * Q4_K's / Q5_K's d and dmin, IQ4_XS's d and scales_h, as a block starts. */
-KILN_TARGET_AVX512 KILN_INLINE __m512i pairs16_avx512(const uint8_t *a, const uint8_t *b) {
-    const __m512i lo = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)a));
-    const __m512i hi = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)b));
-    return _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
-}
-
 /* kq_head_avx512 writes the 16-byte head of each row's block (d, dmin,
  * scales[12]) from a Q4_K_R16 / Q5_K_R16 super-block: the pair vector and
  * the three scale planes, a 4×16 dword transpose. */
@@ -52,25 +44,11 @@ KILN_TARGET_AVX512 KILN_INLINE void kq_head_avx512(const uint8_t *sb, char *out,
     rows16_from_4quads_avx512(v, out, stride);
 }
 
-/* put_qwords writes the two rows' 8 bytes in x: row r at out, row r + 1 at out + stride. */
-KILN_INLINE void put_qwords(__m128i x, char *out, size_t stride) {
-    _mm_storel_epi64((__m128i *)out, x);
-    _mm_storeh_pd((double *)(out + stride), _mm_castsi128_pd(x));
-}
-
 /* iq4xs_head_avx512 writes the 8-byte head of each row's block (d,
  * scales_h, scales_l[4]) from an IQ4_XS_R16 super-block: a 2×16 transpose. */
 KILN_TARGET_AVX512 KILN_INLINE void iq4xs_head_avx512(const uint8_t *sb, char *out, size_t stride) {
-    const __m512i a = pairs16_avx512(sb, sb + KILN_IQ4XSR_SCALES_H), s = _mm512_loadu_si512(sb + KILN_IQ4XSR_SCALES_L);
-    const __m512i lo = _mm512_unpacklo_epi32(a, s), hi = _mm512_unpackhi_epi32(a, s); /* lane L: rows 4L, 4L+1 | 4L+2, 4L+3 */
-    put_qwords(_mm512_castsi512_si128(lo), out, stride);
-    put_qwords(_mm512_castsi512_si128(hi), out + 2 * stride, stride);
-    put_qwords(_mm512_extracti32x4_epi32(lo, 1), out + 4 * stride, stride);
-    put_qwords(_mm512_extracti32x4_epi32(hi, 1), out + 6 * stride, stride);
-    put_qwords(_mm512_extracti32x4_epi32(lo, 2), out + 8 * stride, stride);
-    put_qwords(_mm512_extracti32x4_epi32(hi, 2), out + 10 * stride, stride);
-    put_qwords(_mm512_extracti32x4_epi32(lo, 3), out + 12 * stride, stride);
-    put_qwords(_mm512_extracti32x4_epi32(hi, 3), out + 14 * stride, stride);
+    rows16_heads8_avx512(pairs16_avx512(sb, sb + KILN_IQ4XSR_SCALES_H), _mm512_loadu_si512(sb + KILN_IQ4XSR_SCALES_L), out,
+                         stride);
 }
 
 KILN_TARGET_AVX512 void kiln_q4kr_unpack_avx512(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes) {
@@ -118,13 +96,6 @@ KILN_TARGET_AVX2 KILN_INLINE void quads8_rows_avx2(const uint8_t *q, char *out, 
     }
 }
 
-/* pairs8_avx2 is pairs16_avx512 for rows 8·half .. 8·half + 7. */
-KILN_TARGET_AVX2 KILN_INLINE __m256i pairs8_avx2(const uint8_t *a, const uint8_t *b, int half) {
-    const __m256i lo = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(a + 16 * half)));
-    const __m256i hi = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(b + 16 * half)));
-    return _mm256_or_si256(lo, _mm256_slli_epi32(hi, 16));
-}
-
 /* kq_head_avx2 is kq_head_avx512 in two halves of 8 rows. */
 KILN_TARGET_AVX2 KILN_INLINE void kq_head_avx2(const uint8_t *sb, char *out, size_t stride) {
     for (int half = 0; half < 2; half++) {
@@ -137,16 +108,10 @@ KILN_TARGET_AVX2 KILN_INLINE void kq_head_avx2(const uint8_t *sb, char *out, siz
 
 /* iq4xs_head_avx2 is iq4xs_head_avx512 in two halves of 8 rows. */
 KILN_TARGET_AVX2 KILN_INLINE void iq4xs_head_avx2(const uint8_t *sb, char *out, size_t stride) {
-    for (int half = 0; half < 2; half++) {
-        const __m256i a = pairs8_avx2(sb, sb + KILN_IQ4XSR_SCALES_H, half);
-        const __m256i s = _mm256_loadu_si256((const __m256i *)(sb + KILN_IQ4XSR_SCALES_L + 32 * half));
-        const __m256i lo = _mm256_unpacklo_epi32(a, s), hi = _mm256_unpackhi_epi32(a, s);
-        char *o = out + (size_t)(8 * half) * stride;
-        put_qwords(_mm256_castsi256_si128(lo), o, stride);
-        put_qwords(_mm256_castsi256_si128(hi), o + 2 * stride, stride);
-        put_qwords(_mm256_extracti128_si256(lo, 1), o + 4 * stride, stride);
-        put_qwords(_mm256_extracti128_si256(hi, 1), o + 6 * stride, stride);
-    }
+    for (int half = 0; half < 2; half++)
+        rows8_heads8_avx2(pairs8_avx2(sb, sb + KILN_IQ4XSR_SCALES_H, half),
+                          _mm256_loadu_si256((const __m256i *)(sb + KILN_IQ4XSR_SCALES_L + 32 * half)),
+                          out + (size_t)(8 * half) * stride, stride);
 }
 
 KILN_TARGET_AVX2 void kiln_q4kr_unpack_avx2(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes) {
