@@ -163,6 +163,35 @@ KILN_TARGET_AVX512 KILN_INLINE void q6r_put_row(const uint8_t *u, block_q6_K *b)
     }
 }
 
+/* Q6_K_R16's scales: quarter c keeps, at 832·c + 16·i + j, the int8 scale
+ * of sub-block t = 4c + i of row j; a row's block wants its 16 in t order.
+ * A 16×16 byte transpose: unpacks of bytes and words pair quarters (dword
+ * j of lane i: t = i, 4 + i, 8 + i, 12 + i), one dword permute gathers a
+ * row's four lanes, one byte shuffle puts them in t order. */
+
+/* Q6R_SCALE_ORDER: byte 4i + m holds t = 4m + i; output byte t takes it. */
+#define Q6R_SCALE_ORDER 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15
+
+/* q6r_scales_avx512 writes the 16 rows' scales of super-block sb, row j's at out + j·stride. */
+KILN_TARGET_AVX512 KILN_INLINE void q6r_scales_avx512(const uint8_t *sb, char *out, size_t stride) {
+    const __m512i gather = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m512i order = _mm512_broadcast_i32x4(_mm_setr_epi8(Q6R_SCALE_ORDER));
+    __m512i q[4];
+    for (int c = 0; c < 4; c++) q[c] = _mm512_loadu_si512(sb + KILN_Q6R_SCALES(4 * c)); /* lane i: t = 4c + i */
+    const __m512i a = _mm512_unpacklo_epi8(q[0], q[1]), b = _mm512_unpackhi_epi8(q[0], q[1]); /* t = i, 4 + i */
+    const __m512i c = _mm512_unpacklo_epi8(q[2], q[3]), d = _mm512_unpackhi_epi8(q[2], q[3]); /* t = 8 + i, 12 + i */
+    const __m512i e[4] = {_mm512_unpacklo_epi16(a, c), _mm512_unpackhi_epi16(a, c), /* rows 0..3, 4..7 */
+                          _mm512_unpacklo_epi16(b, d), _mm512_unpackhi_epi16(b, d)}; /* rows 8..11, 12..15 */
+    for (int g = 0; g < 4; g++) {
+        const __m512i r = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(gather, e[g]), order); /* lane l: row 4g + l */
+        char *o = out + (size_t)(4 * g) * stride;
+        _mm_storeu_si128((__m128i *)o, _mm512_castsi512_si128(r));
+        _mm_storeu_si128((__m128i *)(o + stride), _mm512_extracti32x4_epi32(r, 1));
+        _mm_storeu_si128((__m128i *)(o + 2 * stride), _mm512_extracti32x4_epi32(r, 2));
+        _mm_storeu_si128((__m128i *)(o + 3 * stride), _mm512_extracti32x4_epi32(r, 3));
+    }
+}
+
 KILN_TARGET_AVX512 void kiln_q6r_unpack_avx512(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes) {
     const int64_t nb = k / KILN_QK_K;
     for (int64_t s = 0; s < nb; s++) {
@@ -177,9 +206,9 @@ KILN_TARGET_AVX512 void kiln_q6r_unpack_avx512(const uint8_t *grp, int64_t k, ch
         for (int j = 0; j < KILN_R16_ROWS; j++) {
             block_q6_K *b = (block_q6_K *)(rows + (size_t)j * row_bytes) + s;
             q6r_put_row(u[j], b);
-            for (int t = 0; t < 16; t++) b->scales[t] = (int8_t)sb[KILN_Q6R_SCALES(t) + j];
             memcpy(&b->d, sb + KILN_Q6R_D + 2 * j, 2);
         }
+        q6r_scales_avx512(sb, rows + (size_t)s * sizeof(block_q6_K) + offsetof(block_q6_K, scales), row_bytes);
     }
 }
 
@@ -225,6 +254,39 @@ KILN_TARGET_AVX2 KILN_INLINE void q6r_put_row_avx2(const uint8_t *u, block_q6_K 
     }
 }
 
+/* q6r_scales_avx2 is q6r_scales_avx512 with each quarter in two halves
+ * (lanes i = 2h, 2h + 1 in half h): the same byte and word unpacks per
+ * half; then dword unpacks across the halves and a qword permute gather a
+ * row's dwords (in the order i = 0, 2, 1, 3), and the byte shuffle puts
+ * them in t order. */
+KILN_TARGET_AVX2 KILN_INLINE void q6r_scales_avx2(const uint8_t *sb, char *out, size_t stride) {
+    /* byte 4·pos(i) + m holds t = 4m + i, pos = 0, 2, 1, 3 */
+    const __m256i order = _mm256_setr_epi8(0, 8, 4, 12, 1, 9, 5, 13, 2, 10, 6, 14, 3, 11, 7, 15,
+                                           0, 8, 4, 12, 1, 9, 5, 13, 2, 10, 6, 14, 3, 11, 7, 15);
+    __m256i e[2][4]; /* e[h][g], lane l: dword j of rows 4g .. 4g + 3, t = i, 4 + i, 8 + i, 12 + i (i = 2h + l) */
+    for (int h = 0; h < 2; h++) {
+        __m256i q[4];
+        for (int c = 0; c < 4; c++) q[c] = _mm256_loadu_si256((const __m256i *)(sb + KILN_Q6R_SCALES(4 * c) + 32 * h));
+        const __m256i a = _mm256_unpacklo_epi8(q[0], q[1]), b = _mm256_unpackhi_epi8(q[0], q[1]);
+        const __m256i c = _mm256_unpacklo_epi8(q[2], q[3]), d = _mm256_unpackhi_epi8(q[2], q[3]);
+        e[h][0] = _mm256_unpacklo_epi16(a, c);
+        e[h][1] = _mm256_unpackhi_epi16(a, c);
+        e[h][2] = _mm256_unpacklo_epi16(b, d);
+        e[h][3] = _mm256_unpackhi_epi16(b, d);
+    }
+    for (int g = 0; g < 4; g++) {
+        /* lane l, qword p: row 4g + 2·(half) + p's dwords of i = l, 2 + l */
+        const __m256i p = _mm256_unpacklo_epi32(e[0][g], e[1][g]), q = _mm256_unpackhi_epi32(e[0][g], e[1][g]);
+        const __m256i r01 = _mm256_shuffle_epi8(_mm256_permute4x64_epi64(p, 0xD8), order); /* rows 4g, 4g + 1 */
+        const __m256i r23 = _mm256_shuffle_epi8(_mm256_permute4x64_epi64(q, 0xD8), order); /* rows 4g + 2, 4g + 3 */
+        char *o = out + (size_t)(4 * g) * stride;
+        _mm_storeu_si128((__m128i *)o, _mm256_castsi256_si128(r01));
+        _mm_storeu_si128((__m128i *)(o + stride), _mm256_extracti128_si256(r01, 1));
+        _mm_storeu_si128((__m128i *)(o + 2 * stride), _mm256_castsi256_si128(r23));
+        _mm_storeu_si128((__m128i *)(o + 3 * stride), _mm256_extracti128_si256(r23, 1));
+    }
+}
+
 KILN_TARGET_AVX2 void kiln_q6r_unpack_avx2(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes) {
     const int64_t nb = k / KILN_QK_K;
     for (int64_t s = 0; s < nb; s++) {
@@ -239,9 +301,9 @@ KILN_TARGET_AVX2 void kiln_q6r_unpack_avx2(const uint8_t *grp, int64_t k, char *
         for (int j = 0; j < KILN_R16_ROWS; j++) {
             block_q6_K *b = (block_q6_K *)(rows + (size_t)j * row_bytes) + s;
             q6r_put_row_avx2(u[j], b);
-            for (int t = 0; t < 16; t++) b->scales[t] = (int8_t)sb[KILN_Q6R_SCALES(t) + j];
             memcpy(&b->d, sb + KILN_Q6R_D + 2 * j, 2);
         }
+        q6r_scales_avx2(sb, rows + (size_t)s * sizeof(block_q6_K) + offsetof(block_q6_K, scales), row_bytes);
     }
 }
 
