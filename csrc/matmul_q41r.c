@@ -52,10 +52,8 @@ static void q41r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *ou
             if (five) memcpy(&qh, src + 4, 4);
             for (int u = 0; u < 4; u++) {
                 memcpy(q + 64 * u + 4 * j, qs + 4 * u, 4);
-                for (int c = 0; c < 4; c++) {
-                    masks[2 * u] |= (uint64_t)((qh >> (4 * u + c)) & 1) << (4 * j + c);
-                    masks[2 * u + 1] |= (uint64_t)((qh >> (16 + 4 * u + c)) & 1) << (4 * j + c);
-                }
+                masks[2 * u] |= (uint64_t)((qh >> (4 * u)) & 0xF) << (4 * j); /* elements 4u..4u+3 */
+                masks[2 * u + 1] |= (uint64_t)((qh >> (16 + 4 * u)) & 0xF) << (4 * j);
             }
         }
         if (five)
@@ -86,10 +84,8 @@ static void q41r_unpack(const uint8_t *grp, int64_t k, char *rows, size_t row_by
             uint32_t qh = 0;
             for (int u = 0; u < 4; u++) {
                 memcpy(qs + 4 * u, q + 64 * u + 4 * j, 4);
-                for (int c = 0; c < 4; c++) {
-                    qh |= (uint32_t)((masks[2 * u] >> (4 * j + c)) & 1) << (4 * u + c);
-                    qh |= (uint32_t)((masks[2 * u + 1] >> (4 * j + c)) & 1) << (16 + 4 * u + c);
-                }
+                qh |= (uint32_t)((masks[2 * u] >> (4 * j)) & 0xF) << (4 * u); /* nibble j of each word */
+                qh |= (uint32_t)((masks[2 * u + 1] >> (4 * j)) & 0xF) << (16 + 4 * u);
             }
             if (five) memcpy(dst + 4, &qh, 4);
         }

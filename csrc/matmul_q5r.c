@@ -47,10 +47,8 @@ void kiln_q5r_pack(const char *rows, size_t row_bytes, int64_t k, uint8_t *out) 
             memcpy(&qh, src->qh, 4);
             for (int u = 0; u < 4; u++) {
                 memcpy(blk + 64 + 64 * u + 4 * j, src->qs + 4 * u, 4);
-                for (int c = 0; c < 4; c++) {
-                    masks[2 * u] |= (uint64_t)((qh >> (4 * u + c)) & 1) << (4 * j + c);
-                    masks[2 * u + 1] |= (uint64_t)((qh >> (16 + 4 * u + c)) & 1) << (4 * j + c);
-                }
+                masks[2 * u] |= (uint64_t)((qh >> (4 * u)) & 0xF) << (4 * j); /* elements 4u..4u+3 */
+                masks[2 * u + 1] |= (uint64_t)((qh >> (16 + 4 * u)) & 0xF) << (4 * j);
             }
         }
         for (int i = 0; i < 8; i++)
@@ -73,10 +71,8 @@ void kiln_q5r_unpack(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes
             uint32_t qh = 0;
             for (int u = 0; u < 4; u++) {
                 memcpy(dst->qs + 4 * u, blk + 64 + 64 * u + 4 * j, 4);
-                for (int c = 0; c < 4; c++) {
-                    qh |= (uint32_t)((masks[2 * u] >> (4 * j + c)) & 1) << (4 * u + c);
-                    qh |= (uint32_t)((masks[2 * u + 1] >> (4 * j + c)) & 1) << (16 + 4 * u + c);
-                }
+                qh |= (uint32_t)((masks[2 * u] >> (4 * j)) & 0xF) << (4 * u); /* nibble j of each word */
+                qh |= (uint32_t)((masks[2 * u + 1] >> (4 * j)) & 0xF) << (16 + 4 * u);
             }
             memcpy(dst->qh, &qh, 4);
         }
