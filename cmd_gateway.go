@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
 	"syscall"
 	"time"
@@ -58,9 +57,8 @@ path is proxied, with the backend named in the X-Kiln-Backend header.`,
 				return fmt.Errorf("gateway: --log-level %q: want debug, info, warn or error", o.logLevel)
 			}
 			o.cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := drainOnSignal(cmd.Context(), os.Interrupt, syscall.SIGTERM) // a second signal stops at once
 			defer stop()
-			context.AfterFunc(ctx, stop) // a second signal stops at once
 			return runGateway(ctx, &o, nil)
 		},
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -92,11 +91,9 @@ snake_case spellings such as --session_len.`,
 				return fmt.Errorf("serve: %w", err)
 			}
 			slog.SetDefault(newLogger(cfg, cmd.ErrOrStderr()))
-			// The first signal starts the drain; the handler is then
-			// removed, so a second one stops the process at once.
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			// The first signal starts the drain; a second one stops the process at once.
+			ctx, stop := drainOnSignal(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			context.AfterFunc(ctx, stop)
 			return serve(ctx, cfg, nil)
 		},
 	}
