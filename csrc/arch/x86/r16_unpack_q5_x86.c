@@ -87,29 +87,32 @@ KILN_TARGET_AVX512 void kiln_q5r_unpack_avx512(const uint8_t *grp, int64_t k, ch
     }
 }
 
-KILN_TARGET_AVX512 void kiln_q41r_unpack_avx512(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes) {
+/* q41r_unpack_avx512 is the Q4_1_R16 (five = 0) or Q5_1_R16 unpack: the two
+ * layouts differ only by the mask words ahead of the quants (matmul_q41r.c). */
+KILN_TARGET_AVX512 KILN_INLINE void q41r_unpack_avx512(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes,
+                                                       const int five) {
     const int64_t nb = k / KILN_QK8_0;
+    const size_t pair_bytes = five ? KILN_Q51R_PAIR_BYTES : KILN_Q41R_PAIR_BYTES;
+    const size_t blk_bytes = five ? sizeof(block_q5_1) : sizeof(block_q4_1);
+    const size_t qs_off = five ? offsetof(block_q5_1, qs) : offsetof(block_q4_1, qs);
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *pair = grp + (size_t)(b / 2) * KILN_Q41R_PAIR_BYTES;
-        const uint8_t *q = pair + 128 + (size_t)(b & 1) * KILN_Q4R_BLOCK_BYTES;
-        char *out = rows + (size_t)b * sizeof(block_q4_1);
-        /* d, m, qs[0..3]; then all of qs */
+        const uint8_t *pair = grp + (size_t)(b / 2) * pair_bytes;
+        const uint8_t *blk = pair + 128 + (size_t)(b & 1) * (five ? KILN_Q5R_BLOCK_BYTES : KILN_Q4R_BLOCK_BYTES);
+        const uint8_t *q = blk + (five ? 64 : 0);
+        char *out = rows + (size_t)b * blk_bytes;
         const __m512i dm = pairs16_avx512(pair + (size_t)(b & 1) * 32, pair + 64 + (size_t)(b & 1) * 32);
-        rows16_heads8_avx512(dm, _mm512_loadu_si512(q), out, row_bytes);
-        quads4_rows_avx512(q, out + offsetof(block_q4_1, qs), row_bytes);
+        /* d, m, then qh (Q5_1) or qs[0..3] (Q4_1, which the quants overwrite with the same bytes) */
+        rows16_heads8_avx512(dm, five ? qh16_avx512(blk) : _mm512_loadu_si512(q), out, row_bytes);
+        quads4_rows_avx512(q, out + qs_off, row_bytes);
     }
 }
 
+KILN_TARGET_AVX512 void kiln_q41r_unpack_avx512(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes) {
+    q41r_unpack_avx512(grp, k, rows, row_bytes, 0);
+}
+
 KILN_TARGET_AVX512 void kiln_q51r_unpack_avx512(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes) {
-    const int64_t nb = k / KILN_QK8_0;
-    for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *pair = grp + (size_t)(b / 2) * KILN_Q51R_PAIR_BYTES;
-        const uint8_t *blk = pair + 128 + (size_t)(b & 1) * KILN_Q5R_BLOCK_BYTES;
-        char *out = rows + (size_t)b * sizeof(block_q5_1);
-        const __m512i dm = pairs16_avx512(pair + (size_t)(b & 1) * 32, pair + 64 + (size_t)(b & 1) * 32);
-        rows16_heads8_avx512(dm, qh16_avx512(blk), out, row_bytes); /* d, m, qh */
-        quads4_rows_avx512(blk + 64, out + offsetof(block_q5_1, qs), row_bytes);
-    }
+    q41r_unpack_avx512(grp, k, rows, row_bytes, 1);
 }
 
 /* ---- AVX2: the same, 8 rows (one half of every vector) at a time ----------- */
@@ -140,35 +143,35 @@ KILN_TARGET_AVX2 void kiln_q5r_unpack_avx2(const uint8_t *grp, int64_t k, char *
     }
 }
 
-KILN_TARGET_AVX2 void kiln_q41r_unpack_avx2(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes) {
+/* q41r_unpack_avx2 is q41r_unpack_avx512, 8 rows (one half) at a time. */
+KILN_TARGET_AVX2 KILN_INLINE void q41r_unpack_avx2(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes,
+                                                   const int five) {
     const int64_t nb = k / KILN_QK8_0;
+    const size_t pair_bytes = five ? KILN_Q51R_PAIR_BYTES : KILN_Q41R_PAIR_BYTES;
+    const size_t blk_bytes = five ? sizeof(block_q5_1) : sizeof(block_q4_1);
+    const size_t qs_off = five ? offsetof(block_q5_1, qs) : offsetof(block_q4_1, qs);
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *pair = grp + (size_t)(b / 2) * KILN_Q41R_PAIR_BYTES;
-        const uint8_t *q = pair + 128 + (size_t)(b & 1) * KILN_Q4R_BLOCK_BYTES;
-        char *out = rows + (size_t)b * sizeof(block_q4_1);
+        const uint8_t *pair = grp + (size_t)(b / 2) * pair_bytes;
+        const uint8_t *blk = pair + 128 + (size_t)(b & 1) * (five ? KILN_Q5R_BLOCK_BYTES : KILN_Q4R_BLOCK_BYTES);
+        const uint8_t *q = blk + (five ? 64 : 0);
+        char *out = rows + (size_t)b * blk_bytes;
+        __m256i qh[2];
+        if (five) masks_to_qh(blk, qh);
         for (int half = 0; half < 2; half++) {
             const __m256i dm = pairs8_avx2(pair + (size_t)(b & 1) * 32, pair + 64 + (size_t)(b & 1) * 32, half);
-            rows8_heads8_avx2(dm, _mm256_loadu_si256((const __m256i *)(q + 32 * half)), out + (size_t)(8 * half) * row_bytes,
-                              row_bytes);
-            quads4_rows_avx2(q, half, out + offsetof(block_q4_1, qs), row_bytes);
+            const __m256i tail = five ? qh[half] : _mm256_loadu_si256((const __m256i *)(q + 32 * half));
+            rows8_heads8_avx2(dm, tail, out + (size_t)(8 * half) * row_bytes, row_bytes);
+            quads4_rows_avx2(q, half, out + qs_off, row_bytes);
         }
     }
 }
 
+KILN_TARGET_AVX2 void kiln_q41r_unpack_avx2(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes) {
+    q41r_unpack_avx2(grp, k, rows, row_bytes, 0);
+}
+
 KILN_TARGET_AVX2 void kiln_q51r_unpack_avx2(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes) {
-    const int64_t nb = k / KILN_QK8_0;
-    for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *pair = grp + (size_t)(b / 2) * KILN_Q51R_PAIR_BYTES;
-        const uint8_t *blk = pair + 128 + (size_t)(b & 1) * KILN_Q5R_BLOCK_BYTES;
-        char *out = rows + (size_t)b * sizeof(block_q5_1);
-        __m256i qh[2];
-        masks_to_qh(blk, qh);
-        for (int half = 0; half < 2; half++) {
-            const __m256i dm = pairs8_avx2(pair + (size_t)(b & 1) * 32, pair + 64 + (size_t)(b & 1) * 32, half);
-            rows8_heads8_avx2(dm, qh[half], out + (size_t)(8 * half) * row_bytes, row_bytes);
-            quads4_rows_avx2(blk + 64, half, out + offsetof(block_q5_1, qs), row_bytes);
-        }
-    }
+    q41r_unpack_avx2(grp, k, rows, row_bytes, 1);
 }
 
 #else
