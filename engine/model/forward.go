@@ -181,13 +181,18 @@ func (m *Model) matmul(w Matrix, x, y []float32, rows int) error {
 }
 
 // matmuls computes ys[i][rows, ws[i].Rows] = x[rows, k] · ws[i]ᵀ for matrices
-// sharing their input (attention Q, K, V; FFN gate and up). Matrices of one
-// type go through one native call (x quantized or rounded once, one pool
-// hand-off), bit-identical to one matmul each; mixed types take one each.
+// sharing their input (attention Q, K, V; FFN gate and up). They go through
+// one native call (x quantized once per activation form, one pool hand-off),
+// bit-identical to one matmul each, when they read the same x: one type, or
+// types whose input is not rounded first. Mixed quantized types fuse too: a
+// Q4_K_M file's Q6_K attn_v beside its Q4_K attn_q and attn_k would otherwise
+// cost two more hand-offs per layer, each with its own tail where one thread
+// waits for the other, and its small V alone splits badly over the threads.
 func (m *Model) matmuls(x []float32, rows int, ys [][]float32, ws ...Matrix) error {
 	fused := !m.separate && len(ws) <= native.MaxMatOuts
 	for _, w := range ws[1:] {
-		fused = fused && w.Type == ws[0].Type && w.Cols == ws[0].Cols
+		sameInput := w.Type == ws[0].Type || (!m.roundsInput(w) && !m.roundsInput(ws[0]))
+		fused = fused && sameInput && w.Cols == ws[0].Cols
 	}
 	if !fused {
 		for i, w := range ws {
@@ -212,10 +217,15 @@ func (m *Model) matmuls(x []float32, rows int, ys [][]float32, ws ...Matrix) err
 	return nil
 }
 
+// roundsInput reports whether w's matmul input is x rounded to w's type.
+func (m *Model) roundsInput(w Matrix) bool {
+	return m.roundAct && (w.Type == native.F16 || w.Type == native.BF16)
+}
+
 // roundInput returns x, or for F16 and BF16 weights (unless exact
 // activations were asked for) x rounded to the weight's type and back.
 func (m *Model) roundInput(w Matrix, x []float32, rows int) ([]float32, error) {
-	if m.roundAct && (w.Type == native.F16 || w.Type == native.BF16) {
+	if m.roundsInput(w) {
 		n := rows * w.Cols
 		h, r := m.s.half[:n], m.s.round[:n]
 		var err error

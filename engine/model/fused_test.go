@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"path/filepath"
 	"testing"
@@ -45,6 +46,31 @@ func TestFusedMatmulsBitIdentical(t *testing.T) {
 			fused := loadModel(t, c.path, c.opts...)
 			separate := loadModel(t, c.path, append(c.opts, withSeparateMatmuls())...)
 			requireSameLogits(t, "fused", fused, "separate", separate, twoSeqLogits)
+		})
+	}
+}
+
+// TestFusedMixedQuantTypesBitIdentical: a Q4_K_M file's Q6_K attn_v fuses
+// with its Q4_K attn_q and attn_k (one Q8_K activation, one hand-off) and
+// gives the logits of one matmul each, bit for bit, repacked or in place.
+func TestFusedMixedQuantTypesBitIdentical(t *testing.T) {
+	path := filepath.Join("testdata", "quant", "tiny256-q4_k_m.gguf")
+	defer native.Init(0)
+	for _, repack := range []bool{true, false} {
+		t.Run(fmt.Sprintf("repack=%v", repack), func(t *testing.T) {
+			opts := []Option{WithRepack(repack)}
+			fused := loadModel(t, path, opts...)
+			mixed := 0
+			for _, l := range fused.Weights.Layers {
+				if l.Q.Type != l.V.Type {
+					mixed++
+				}
+			}
+			if mixed == 0 {
+				t.Fatal("no layer mixes weight types among Q, K and V: the case tests nothing")
+			}
+			separate := loadModel(t, path, append(opts, withSeparateMatmuls())...)
+			requireSameLogits(t, "fused", fused, "separate", separate, smallVocabLogits)
 		})
 	}
 }
