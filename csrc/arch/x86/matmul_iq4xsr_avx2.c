@@ -27,6 +27,7 @@
 #if KILN_X86
 #include <immintrin.h>
 #include "quant_avx2.h"
+#include "r16_prefetch.h"
 
 enum { IQ4XSR2_MAXR = 2, IQ4XSR2_ROWS = 16 /* W rows per group */ };
 
@@ -61,8 +62,10 @@ KILN_TARGET_AVX2 KILN_INLINE __m256i iq4xsr2_scale(__m256i sl, __m256i shw, cons
 
 // lanes[r][h] (float lane b % 8 of rows 8h..8h+7) += super-block sb for X rows x[0..MR-1].
 KILN_TARGET_AVX2 KILN_INLINE void iq4xsr2_superblock(const uint8_t *sb, const block_q8_K *const x[IQ4XSR2_MAXR],
-                                                     __m256 *lanes[IQ4XSR2_MAXR][2], const __m256i table, const int MR) {
+                                                     __m256 *lanes[IQ4XSR2_MAXR][2], const __m256i table, const int MR,
+                                                     const int PF) {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
+    for (int l = 0; l < KILN_IQ4XSR_QUANTS / 64; l++) KILN_R16_PREFETCH(sb + 64 * l, PF); /* d and scales */
     __m256i sl[2], shw[2];
     for (int h = 0; h < 2; h++) {
         sl[h] = _mm256_loadu_si256((const __m256i *)(sb + KILN_IQ4XSR_SCALES_L + 32 * h));
@@ -77,6 +80,7 @@ KILN_TARGET_AVX2 KILN_INLINE void iq4xsr2_superblock(const uint8_t *sb, const bl
             const __m256i sc = iq4xsr2_scale(sl[h], shw[h], s);
 #pragma GCC unroll 4
             for (int u = 0; u < 4; u++) {
+                if (h == 0) KILN_R16_PREFETCH(q + 64 * u, PF);
                 const __m256i w = _mm256_loadu_si256((const __m256i *)(q + 64 * u + 32 * h));
                 const __m256i vl = _mm256_shuffle_epi8(table, _mm256_and_si256(w, low4));
                 const __m256i vh = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(w, 4), low4));
@@ -102,7 +106,8 @@ KILN_TARGET_AVX2 KILN_INLINE void iq4xsr2_superblock(const uint8_t *sb, const bl
 }
 
 // y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16.
-KILN_TARGET_AVX2 KILN_INLINE void iq4xsr2_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, const int MR) {
+KILN_TARGET_AVX2 KILN_INLINE void iq4xsr2_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, const int MR,
+                                               const int PF) {
     const int64_t nbk = p->k / KILN_QK_K;
     const size_t gbytes = (size_t)nbk * KILN_IQ4XSR_SB_BYTES;
     const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kiln_iq4nl_values));
@@ -119,7 +124,7 @@ KILN_TARGET_AVX2 KILN_INLINE void iq4xsr2_rows(const kiln_mm *p, int64_t i0, int
                 lanes[r][0] = &acc[r][b % 8][0];
                 lanes[r][1] = &acc[r][b % 8][1];
             }
-            iq4xsr2_superblock(grp + (size_t)b * KILN_IQ4XSR_SB_BYTES, x, lanes, table, MR);
+            iq4xsr2_superblock(grp + (size_t)b * KILN_IQ4XSR_SB_BYTES, x, lanes, table, MR, PF);
         }
         for (int r = 0; r < MR; r++)
             for (int h = 0; h < 2; h++) {
@@ -131,11 +136,16 @@ KILN_TARGET_AVX2 KILN_INLINE void iq4xsr2_rows(const kiln_mm *p, int64_t i0, int
 }
 
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W IQ4_XS_R16 (n0, n1 multiples of 16), X as Q8_K (p->xk).
+KILN_TARGET_AVX2 KILN_INLINE void iq4xsr2_gemv(const kiln_mm *p, int64_t n0, int64_t n1, const int PF) {
+    int64_t i0 = 0;
+    for (; i0 + 2 <= p->m; i0 += 2) iq4xsr2_rows(p, i0, n0, n1, 2, PF);
+    if (i0 < p->m) iq4xsr2_rows(p, i0, n0, n1, 1, PF);
+}
+
 KILN_TARGET_AVX2 void kiln_mm_iq4xsr_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
     (void)scratch;
-    int64_t i0 = 0;
-    for (; i0 + 2 <= p->m; i0 += 2) iq4xsr2_rows(p, i0, n0, n1, 2);
-    if (i0 < p->m) iq4xsr2_rows(p, i0, n0, n1, 1);
+    if (kiln_r16_prefetch_wanted()) iq4xsr2_gemv(p, n0, n1, 1);
+    else iq4xsr2_gemv(p, n0, n1, 0);
 }
 
 #else

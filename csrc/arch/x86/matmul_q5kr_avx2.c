@@ -31,6 +31,7 @@
 #include <immintrin.h>
 #include "quant_avx2.h"
 #include "kr16_scales.h"
+#include "r16_prefetch.h"
 
 enum { Q5KR2_MAXR = 2, Q5KR2_ROWS = 16 /* W rows per group */ };
 
@@ -62,9 +63,10 @@ KILN_TARGET_AVX2 KILN_INLINE __m256i q5kr2_bit4(__m256i h, const int bit) {
 
 // lanes[r][h] (float lane b % 8 of rows 8h..8h+7) += super-block sb for X rows x[0..MR-1].
 KILN_TARGET_AVX2 KILN_INLINE void q5kr2_superblock(const uint8_t *sb, const block_q8_K *const x[Q5KR2_MAXR],
-                                                   __m256 *lanes[Q5KR2_MAXR][2], const int MR) {
+                                                   __m256 *lanes[Q5KR2_MAXR][2], const int MR, const int PF) {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     __m256i sc[2][2], mn[2][2]; /* per half: scales 0..3, 4..7; mins alike (kept on the stack) */
+    for (int l = 0; l < KILN_Q5KR_QH / 64; l++) KILN_R16_PREFETCH(sb + 64 * l, PF); /* d, dmin, scales */
     kiln_kr16_decode_avx2(sb + KILN_Q5KR_SCALES, 0, sc[0], mn[0]);
     kiln_kr16_decode_avx2(sb + KILN_Q5KR_SCALES, 1, sc[1], mn[1]);
     __m256i sumi[Q5KR2_MAXR][2]; /* set by the first chunk's first 4 vectors */
@@ -79,6 +81,10 @@ KILN_TARGET_AVX2 KILN_INLINE void q5kr2_superblock(const uint8_t *sb, const bloc
             __m256i lo[Q5KR2_MAXR], hi[Q5KR2_MAXR]; /* int16 sums of 4 vectors, set by the first */
 #pragma GCC unroll 8
             for (int u = 0; u < 8; u++) {
+                if (h == 0) { /* each line once: the quants, and the fifth bits in chunk 0 */
+                    KILN_R16_PREFETCH(q + 64 * u, PF);
+                    if (c == 0) KILN_R16_PREFETCH(sb + KILN_Q5KR_QH + 64 * u, PF);
+                }
                 const __m256i w = _mm256_loadu_si256((const __m256i *)(q + 64 * u + 32 * h));
                 const __m256i f = _mm256_loadu_si256((const __m256i *)(sb + KILN_Q5KR_QH + 64 * u + 32 * h));
                 const __m256i wl = _mm256_or_si256(_mm256_and_si256(w, low4), q5kr2_bit4(f, 2 * c));
@@ -127,7 +133,8 @@ KILN_TARGET_AVX2 KILN_INLINE void q5kr2_superblock(const uint8_t *sb, const bloc
 }
 
 // y[i0:i0+MR, n0:n1] for one tile of X rows; n0, n1 multiples of 16.
-KILN_TARGET_AVX2 KILN_INLINE void q5kr2_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, const int MR) {
+KILN_TARGET_AVX2 KILN_INLINE void q5kr2_rows(const kiln_mm *p, int64_t i0, int64_t n0, int64_t n1, const int MR,
+                                             const int PF) {
     const int64_t nbk = p->k / KILN_QK_K;
     const size_t gbytes = (size_t)nbk * KILN_Q5KR_SB_BYTES;
     for (int64_t j0 = n0; j0 < n1; j0 += Q5KR2_ROWS) {
@@ -143,7 +150,7 @@ KILN_TARGET_AVX2 KILN_INLINE void q5kr2_rows(const kiln_mm *p, int64_t i0, int64
                 lanes[r][0] = &acc[r][b % 8][0];
                 lanes[r][1] = &acc[r][b % 8][1];
             }
-            q5kr2_superblock(grp + (size_t)b * KILN_Q5KR_SB_BYTES, x, lanes, MR);
+            q5kr2_superblock(grp + (size_t)b * KILN_Q5KR_SB_BYTES, x, lanes, MR, PF);
         }
         for (int r = 0; r < MR; r++)
             for (int h = 0; h < 2; h++) {
@@ -155,11 +162,16 @@ KILN_TARGET_AVX2 KILN_INLINE void q5kr2_rows(const kiln_mm *p, int64_t i0, int64
 }
 
 // y[0:m, n0:n1] = X[m,k] · W[n0:n1,k]ᵀ; W Q5_K_R16 (n0, n1 multiples of 16), X as Q8_K (p->xk).
+KILN_TARGET_AVX2 KILN_INLINE void q5kr2_gemv(const kiln_mm *p, int64_t n0, int64_t n1, const int PF) {
+    int64_t i0 = 0;
+    for (; i0 + 2 <= p->m; i0 += 2) q5kr2_rows(p, i0, n0, n1, 2, PF);
+    if (i0 < p->m) q5kr2_rows(p, i0, n0, n1, 1, PF);
+}
+
 KILN_TARGET_AVX2 void kiln_mm_q5kr_gemv_avx2(const kiln_mm *p, int64_t n0, int64_t n1, float *scratch) {
     (void)scratch;
-    int64_t i0 = 0;
-    for (; i0 + 2 <= p->m; i0 += 2) q5kr2_rows(p, i0, n0, n1, 2);
-    if (i0 < p->m) q5kr2_rows(p, i0, n0, n1, 1);
+    if (kiln_r16_prefetch_wanted()) q5kr2_gemv(p, n0, n1, 1);
+    else q5kr2_gemv(p, n0, n1, 0);
 }
 
 #else

@@ -9,7 +9,10 @@
  * from DRAM (8192x2048, GB/s without -> with): AVX-512 Q4_K 13.8 -> 15.2,
  * Q6_K 10.8 -> 14.3, Q4_0 13.1 -> 14.6, Q8_0 13.5 -> 15.4, Q5_0 13.2 ->
  * 14.3; AVX2 Q4_K 11.4 -> 14.2, Q6_K 10.7 -> 13.3, Q4_0 14.5 -> 16.0, Q8_0
- * 12.6 -> 15.1 (probe 16-16.7), at 512 bytes ahead (1024: below). On
+ * 12.6 -> 15.1 (probe 16-16.7), at 512 bytes ahead (1024: below); later,
+ * at 1024 bytes, AVX2 Q5_K 13.3 -> 14.2-14.8 and IQ4_XS 11.8-12.1 ->
+ * 12.5-12.8 (1 thread), 22.0-22.6 -> 25.6-26.5 and 19.3-21.7 -> 20.3-23.4
+ * (2 threads; probe 17.3 and 33.5). On
  * AMD Zen 5 the hardware prefetcher serves the stream on its own and the
  * Q8_0 GEMV measured slower with prefetches (46.5-47.9 GB/s against 49-50),
  * and the AVX2 GEMVs on AMD are instruction-bound, where a prefetch is one
