@@ -88,6 +88,7 @@ func (m *Model) Forward(b *Batch, logits []float32) error {
 		}
 	}
 	for il := range w.Layers {
+		m.yield.yieldIfDue()
 		if err := m.layer(il, b, n); err != nil {
 			return fmt.Errorf("model: layer %d: %w", il, err)
 		}

@@ -27,6 +27,8 @@ type Model struct {
 	// native.MoEFFN takes them all in one call (tests compare the two).
 	perExpert bool
 	s         scratch
+	// yield keeps the Go runtime from preempting a long forward pass (yield.go).
+	yield yielder
 	// packed describes the weights repacked at load; freePacked unmaps
 	// them (Close, after the mapping).
 	packed     RepackStats
