@@ -57,6 +57,30 @@ KILN_TARGET_AVX2 KILN_INLINE void masks_to_qh(const uint8_t *m, __m256i qh[2]) {
     qh[1] = _mm256_permute2x128_si256(r0, r1, 0x31);
 }
 
+/* q41r_block is where block b of a Q4_1_R16 (five = 0) or Q5_1_R16 group
+ * (matmul_q41r.c) keeps its parts, and where it goes in the unpacked rows. */
+typedef struct {
+    const uint8_t *d, *m; /* the 16 rows' f16 d and m */
+    const uint8_t *masks; /* Q5_1: the eight mask words of fifth bits */
+    const uint8_t *q;     /* the 4 quant vectors */
+    size_t out;           /* the block's offset in every unpacked row */
+    size_t qs_off;        /* its quants' offset within the block */
+} q41r_block;
+
+KILN_INLINE q41r_block q41r_block_of(const uint8_t *grp, int64_t b, const int five) {
+    const uint8_t *pair = grp + (size_t)(b / 2) * (five ? KILN_Q51R_PAIR_BYTES : KILN_Q41R_PAIR_BYTES);
+    const uint8_t *blk = pair + 128 + (size_t)(b & 1) * (five ? KILN_Q5R_BLOCK_BYTES : KILN_Q4R_BLOCK_BYTES);
+    q41r_block B = {
+        .d = pair + (size_t)(b & 1) * 32,
+        .m = pair + 64 + (size_t)(b & 1) * 32,
+        .masks = blk,
+        .q = blk + (five ? 64 : 0),
+        .out = (size_t)b * (five ? sizeof(block_q5_1) : sizeof(block_q4_1)),
+        .qs_off = five ? offsetof(block_q5_1, qs) : offsetof(block_q4_1, qs),
+    };
+    return B;
+}
+
 /* ---- AVX-512 -------------------------------------------------------------- */
 
 /* quads4_rows_avx512 writes a block's 4 quant vectors at q as the 16 rows' qs. */
@@ -92,18 +116,13 @@ KILN_TARGET_AVX512 void kiln_q5r_unpack_avx512(const uint8_t *grp, int64_t k, ch
 KILN_TARGET_AVX512 KILN_INLINE void q41r_unpack_avx512(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes,
                                                        const int five) {
     const int64_t nb = k / KILN_QK8_0;
-    const size_t pair_bytes = five ? KILN_Q51R_PAIR_BYTES : KILN_Q41R_PAIR_BYTES;
-    const size_t blk_bytes = five ? sizeof(block_q5_1) : sizeof(block_q4_1);
-    const size_t qs_off = five ? offsetof(block_q5_1, qs) : offsetof(block_q4_1, qs);
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *pair = grp + (size_t)(b / 2) * pair_bytes;
-        const uint8_t *blk = pair + 128 + (size_t)(b & 1) * (five ? KILN_Q5R_BLOCK_BYTES : KILN_Q4R_BLOCK_BYTES);
-        const uint8_t *q = blk + (five ? 64 : 0);
-        char *out = rows + (size_t)b * blk_bytes;
-        const __m512i dm = pairs16_avx512(pair + (size_t)(b & 1) * 32, pair + 64 + (size_t)(b & 1) * 32);
+        const q41r_block B = q41r_block_of(grp, b, five);
+        char *out = rows + B.out;
         /* d, m, then qh (Q5_1) or qs[0..3] (Q4_1, which the quants overwrite with the same bytes) */
-        rows16_heads8_avx512(dm, five ? qh16_avx512(blk) : _mm512_loadu_si512(q), out, row_bytes);
-        quads4_rows_avx512(q, out + qs_off, row_bytes);
+        rows16_heads8_avx512(pairs16_avx512(B.d, B.m), five ? qh16_avx512(B.masks) : _mm512_loadu_si512(B.q), out,
+                             row_bytes);
+        quads4_rows_avx512(B.q, out + B.qs_off, row_bytes);
     }
 }
 
@@ -147,21 +166,16 @@ KILN_TARGET_AVX2 void kiln_q5r_unpack_avx2(const uint8_t *grp, int64_t k, char *
 KILN_TARGET_AVX2 KILN_INLINE void q41r_unpack_avx2(const uint8_t *grp, int64_t k, char *rows, size_t row_bytes,
                                                    const int five) {
     const int64_t nb = k / KILN_QK8_0;
-    const size_t pair_bytes = five ? KILN_Q51R_PAIR_BYTES : KILN_Q41R_PAIR_BYTES;
-    const size_t blk_bytes = five ? sizeof(block_q5_1) : sizeof(block_q4_1);
-    const size_t qs_off = five ? offsetof(block_q5_1, qs) : offsetof(block_q4_1, qs);
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *pair = grp + (size_t)(b / 2) * pair_bytes;
-        const uint8_t *blk = pair + 128 + (size_t)(b & 1) * (five ? KILN_Q5R_BLOCK_BYTES : KILN_Q4R_BLOCK_BYTES);
-        const uint8_t *q = blk + (five ? 64 : 0);
-        char *out = rows + (size_t)b * blk_bytes;
+        const q41r_block B = q41r_block_of(grp, b, five);
+        char *out = rows + B.out;
         __m256i qh[2];
-        if (five) masks_to_qh(blk, qh);
+        if (five) masks_to_qh(B.masks, qh);
         for (int half = 0; half < 2; half++) {
-            const __m256i dm = pairs8_avx2(pair + (size_t)(b & 1) * 32, pair + 64 + (size_t)(b & 1) * 32, half);
-            const __m256i tail = five ? qh[half] : _mm256_loadu_si256((const __m256i *)(q + 32 * half));
+            const __m256i dm = pairs8_avx2(B.d, B.m, half);
+            const __m256i tail = five ? qh[half] : _mm256_loadu_si256((const __m256i *)(B.q + 32 * half));
             rows8_heads8_avx2(dm, tail, out + (size_t)(8 * half) * row_bytes, row_bytes);
-            quads4_rows_avx2(q, half, out + qs_off, row_bytes);
+            quads4_rows_avx2(B.q, half, out + B.qs_off, row_bytes);
         }
     }
 }
